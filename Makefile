@@ -1,0 +1,26 @@
+# One-command set-up: each target creates .venv on first use and installs what it needs.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+
+.PHONY: up test lint bench clean
+
+$(BIN)/sluice: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e '.[test,bench]'
+	touch $@
+
+up: $(BIN)/sluice
+	$(BIN)/sluice up
+
+test: $(BIN)/sluice
+	$(BIN)/ruff check src tests bench
+	$(BIN)/mypy
+	$(BIN)/pytest -q
+
+bench: $(BIN)/sluice
+	$(BIN)/python bench/s3.py
+
+clean:
+	rm -rf $(VENV) .sluice

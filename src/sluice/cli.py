@@ -1,0 +1,55 @@
+"""`sluice up | --version`."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from pathlib import Path
+
+from . import __version__
+from .settings import Settings
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="sluice", description="AWS's S3 -> Lambda -> DLQ pipeline, locally.")
+    parser.add_argument("--version", action="version", version=f"sluice {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    up = sub.add_parser("up", help="run the server in the foreground")
+    up.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1, loopback only)")
+    up.add_argument("--port", type=int, default=4566)
+    up.add_argument("--data-dir", type=Path, default=Path(".sluice"), help="where state lives (default .sluice)")
+    up.add_argument("--time-scale", type=float, default=1.0,
+                    help="run the engine's waits (retries, backoff, event age) N times faster")
+    up.add_argument("--account", default="000000000000")
+    up.add_argument("--region", default="us-east-1")
+    up.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"],
+                    help="debug logs one line per request")
+    up.add_argument("-v", "--verbose", action="store_const", const="debug", dest="log_level")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    if args.command == "up":
+        logging.basicConfig(
+            level=getattr(logging, args.log_level.upper()),
+            format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+            stream=sys.stderr,
+        )
+        for noisy in ("botocore", "urllib3", "asyncio"):
+            logging.getLogger(noisy).setLevel(logging.WARNING)
+        if args.time_scale <= 0:
+            print("sluice: --time-scale must be positive", file=sys.stderr)
+            return 2
+        from .server import serve
+
+        serve(Settings(host=args.host, port=args.port, data_dir=args.data_dir, time_scale=args.time_scale,
+                       account_id=args.account, region=args.region, log_level=args.log_level))
+        return 0
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,247 @@
+"""The ASGI application: one port, every service.
+
+It finds the service, hands the request to that service's wire protocol, runs the operation
+(in a worker thread unless it is async), and sends back the result or the AWS error. It adds
+the request ids every AWS response carries and logs one line per request at debug level.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import inspect
+import io
+import json
+import logging
+import os
+import time
+from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
+from functools import partial
+from typing import Any
+
+from botocore.model import OperationModel
+
+from .. import __version__
+from ..protocol import generic_error
+from ..protocol.context import RequestContext
+from ..protocol.errors import NotModified, ServiceError, not_implemented
+from ..protocol.http import HttpRequest, HttpResponse, ResponseBody
+from ..protocol.models import service_model
+from ..services.base import Service
+from ..settings import Settings
+from .bodies import ClientDisconnected, StreamingBody, read_all
+from .identify import identify, virtual_host_bucket
+
+log = logging.getLogger("sluice.gateway")
+
+HEALTH_PATH = "/_sluice/health"
+
+
+def new_request_id() -> str:
+    return os.urandom(8).hex().upper()
+
+
+def new_host_id() -> str:
+    return base64.b64encode(os.urandom(48)).decode()
+
+
+class Gateway:
+    def __init__(self, settings: Settings, services: Mapping[str, Service], workers: int = 64) -> None:
+        self.settings = settings
+        self.services = dict(services)
+        self.pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="sluice-op")
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] == "lifespan":
+            await self._lifespan(receive, send)
+            return
+        if scope["type"] != "http":
+            return
+        started = time.perf_counter()
+        raw_path = scope.get("raw_path") or scope["path"].encode()
+        path = raw_path.decode("latin-1")
+        headers: dict[str, str] = {}
+        for k, v in scope["headers"]:
+            name = k.decode("latin-1").lower()
+            value = v.decode("latin-1")
+            headers[name] = f"{headers[name]},{value}" if name in headers else value
+        client = scope.get("client") or ("127.0.0.1", 0)
+        req = HttpRequest(
+            method=scope["method"],
+            path=path,
+            query_string=scope.get("query_string", b"").decode("latin-1"),
+            headers=headers,
+            client_ip=client[0],
+            scheme=scope.get("scheme", "http"),
+        )
+        if path == HEALTH_PATH:
+            await self._send(send, req, self._health(), None)
+            return
+
+        caller = identify(req, self.settings.region)
+        ctx = RequestContext(
+            request_id=new_request_id(),
+            host_id=new_host_id(),
+            account_id=self.settings.account_id,
+            region=caller.region or self.settings.region,
+            service=caller.service,
+            access_key=caller.access_key,
+            source_ip=req.client_ip,
+            endpoint=f"{req.scheme}://{req.host}" if req.host else self.settings.endpoint_url,
+            headers=headers,
+        )
+        service = self.services.get(caller.service)
+        try:
+            if service is None:
+                response = self._unknown_service(caller.service, ctx)
+            else:
+                if service.name == "s3":
+                    bucket = virtual_host_bucket(req.host)
+                    if bucket:
+                        req.path = f"/{bucket}{req.path}"
+                response = await self._dispatch(service, req, receive, ctx)
+        except ClientDisconnected:
+            log.debug("%s %s: client went away", req.method, req.path)
+            return
+        await self._send(send, req, response, ctx)
+        log.debug(
+            "%s %s %s %s -> %d %.1fms",
+            req.method, req.path, ctx.service, ctx.operation or "-", response.status,
+            (time.perf_counter() - started) * 1000,
+        )
+
+    async def _dispatch(self, service: Service, req: HttpRequest, receive: Any, ctx: RequestContext) -> HttpResponse:
+        protocol = service.protocol
+        loop = asyncio.get_running_loop()
+        length = req.content_length
+        streaming: StreamingBody | None = None
+        if length is not None and length <= self.settings.buffer_limit:
+            req.body = io.BytesIO(await read_all(receive) if length else b"")
+        else:
+            streaming = StreamingBody(receive, loop)
+            req.body = streaming
+        try:
+            op = protocol.route(req)
+            ctx.operation = op.name
+            fn = service.operation(op.name)
+            if fn is None:
+                raise not_implemented(service.name, op.name)
+            if inspect.iscoroutinefunction(fn):
+                if streaming is not None:
+                    req.body = io.BytesIO(await read_all(receive))
+                result = await fn(ctx, **protocol.parse(op, req))
+            else:
+                result = await loop.run_in_executor(self.pool, partial(self._call, protocol, op, req, ctx, fn))
+            response = protocol.serialize(op, result or {}, ctx)
+        except ServiceError as err:
+            response = protocol.serialize_error(err, ctx)
+        except NotModified as nm:
+            response = HttpResponse(304, list(nm.headers.items()))
+        except ClientDisconnected:
+            raise
+        except Exception:
+            log.exception("internal error in %s.%s", service.name, ctx.operation)
+            err = ServiceError("InternalError", "We encountered an internal error. Please try again.",
+                               500, sender_fault=False)
+            response = protocol.serialize_error(err, ctx)
+        if streaming is not None and response.status >= 300:
+            # An operation refused the request before reading its body: read it off the
+            # socket (up to a limit) so the client sees our answer instead of a reset.
+            await loop.run_in_executor(self.pool, _drain_quietly, streaming)
+        return response
+
+    @staticmethod
+    def _call(protocol: Any, op: OperationModel, req: HttpRequest, ctx: RequestContext, fn: Any) -> Any:
+        return fn(ctx, **protocol.parse(op, req))
+
+    def _unknown_service(self, name: str, ctx: RequestContext) -> HttpResponse:
+        try:
+            protocol = service_model(name).metadata.get("protocol")
+        except Exception:
+            protocol = None
+        return generic_error(not_implemented(name), ctx, protocol)
+
+    def _health(self) -> HttpResponse:
+        body = json.dumps({
+            "status": "ok",
+            "version": __version__,
+            "services": sorted(self.services),
+            "data_dir": str(self.settings.data_dir.resolve()),
+            "region": self.settings.region,
+            "account": self.settings.account_id,
+            "time_scale": self.settings.time_scale,
+        }).encode()
+        return HttpResponse(200, [("Content-Type", "application/json")], body)
+
+    async def _send(self, send: Any, req: HttpRequest, response: HttpResponse, ctx: RequestContext | None) -> None:
+        headers: list[tuple[bytes, bytes]] = [(k.encode("latin-1"), _header_value(v)) for k, v in response.headers]
+        present = {k.lower() for k, _ in response.headers}
+        if ctx is not None:
+            headers.append((b"x-amz-request-id", ctx.request_id.encode()))
+            headers.append((b"x-amz-id-2", ctx.host_id.encode()))
+            if ctx.service != "s3":
+                headers.append((b"x-amzn-requestid", ctx.request_id.encode()))
+        headers.append((b"server", b"Sluice"))
+        body = response.body
+        if isinstance(body, ResponseBody):
+            if body.length is not None and "content-length" not in present:
+                headers.append((b"content-length", str(body.length).encode()))
+            await send({"type": "http.response.start", "status": response.status, "headers": headers})
+            if req.method == "HEAD":
+                body.close()
+                await send({"type": "http.response.body", "body": b""})
+                return
+            loop = asyncio.get_running_loop()
+            it = iter(body)
+            try:
+                while True:
+                    chunk = await loop.run_in_executor(self.pool, next, it, None)
+                    if chunk is None:
+                        break
+                    await send({"type": "http.response.body", "body": chunk, "more_body": True})
+            finally:
+                body.close()
+            await send({"type": "http.response.body", "body": b""})
+            return
+        if "content-length" not in present and not (req.method == "HEAD" and not body):
+            headers.append((b"content-length", str(len(body)).encode()))
+        await send({"type": "http.response.start", "status": response.status, "headers": headers})
+        await send({"type": "http.response.body", "body": b"" if req.method == "HEAD" else body})
+
+    async def _lifespan(self, receive: Any, send: Any) -> None:
+        while True:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                for s in self.services.values():
+                    s.start()
+                await send({"type": "lifespan.startup.complete"})
+            elif message["type"] == "lifespan.shutdown":
+                for s in self.services.values():
+                    s.stop()
+                self.pool.shutdown(wait=False, cancel_futures=True)
+                await send({"type": "lifespan.shutdown.complete"})
+                return
+
+
+def _header_value(value: str) -> bytes:
+    try:
+        return value.encode("latin-1")
+    except UnicodeEncodeError:
+        # RFC 2047, as S3 returns non-ASCII user metadata.
+        return ("=?UTF-8?B?" + base64.b64encode(value.encode()).decode() + "?=").encode()
+
+
+_DRAIN_LIMIT = 64 * 1024 * 1024
+
+
+def _drain_quietly(body: StreamingBody) -> None:
+    seen = 0
+    try:
+        while seen < _DRAIN_LIMIT:
+            data = body.read(1024 * 1024)
+            if not data:
+                return
+            seen += len(data)
+    except ClientDisconnected:
+        return

@@ -1,0 +1,49 @@
+"""The wire: botocore-model-driven parsing of requests and serialization of results and errors."""
+
+from __future__ import annotations
+
+import json
+from typing import Any, Protocol
+
+from botocore.model import OperationModel, ServiceModel
+
+from .context import RequestContext
+from .errors import ServiceError
+from .http import HttpRequest, HttpResponse
+
+
+class WireProtocol(Protocol):
+    model: ServiceModel
+
+    def route(self, req: HttpRequest) -> OperationModel: ...
+
+    def parse(self, op: OperationModel, req: HttpRequest) -> dict[str, Any]: ...
+
+    def serialize(self, op: OperationModel, result: dict[str, Any], ctx: RequestContext) -> HttpResponse: ...
+
+    def serialize_error(self, err: ServiceError, ctx: RequestContext) -> HttpResponse: ...
+
+
+def protocol_for(model: ServiceModel) -> WireProtocol:
+    name = model.metadata.get("protocol")
+    if name == "rest-xml":
+        from .restxml import RestXmlProtocol
+
+        return RestXmlProtocol(model)
+    raise ValueError(f"protocol {name} is not supported yet")
+
+
+def generic_error(err: ServiceError, ctx: RequestContext, protocol: str | None) -> HttpResponse:
+    """An error for a request no service of ours understood, in the shape its SDK expects."""
+    if protocol in ("json", "rest-json"):
+        body = json.dumps({"__type": err.code, "message": err.message}).encode()
+        return HttpResponse(err.status, [("Content-Type", "application/x-amz-json-1.1"),
+                                         ("x-amzn-ErrorType", err.code)], body)
+    inner = f"<Code>{err.code}</Code><Message>{err.message}</Message>"
+    if protocol == "query":
+        text = (f"<ErrorResponse><Error><Type>Sender</Type>{inner}</Error>"
+                f"<RequestId>{ctx.request_id}</RequestId></ErrorResponse>")
+    else:
+        text = f"<Error>{inner}<RequestId>{ctx.request_id}</RequestId></Error>"
+    return HttpResponse(err.status, [("Content-Type", "application/xml")],
+                        ('<?xml version="1.0" encoding="UTF-8"?>\n' + text).encode())

@@ -1,0 +1,21 @@
+"""What an operation knows about the request that called it, beyond its parameters."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass
+class RequestContext:
+    request_id: str
+    host_id: str
+    account_id: str
+    region: str
+    service: str
+    access_key: str | None = None
+    operation: str = ""
+    source_ip: str = "127.0.0.1"
+    endpoint: str = ""  # scheme://host:port the client used
+    headers: dict[str, str] = field(default_factory=dict)  # lower-case names
+    # Response headers an operation adds outside its output shape.
+    extra_response_headers: dict[str, str] = field(default_factory=dict)

@@ -1,0 +1,45 @@
+"""Errors a service raises; the protocol layer puts them on the wire in the service's format."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class ServiceError(Exception):
+    """An AWS error: code, message, HTTP status and any extra fields the error shape carries."""
+
+    def __init__(
+        self,
+        code: str,
+        message: str,
+        status: int = 400,
+        *,
+        sender_fault: bool = True,
+        headers: dict[str, str] | None = None,
+        **fields: Any,
+    ) -> None:
+        super().__init__(f"{code}: {message}")
+        self.code = code
+        self.message = message
+        self.status = status
+        self.sender_fault = sender_fault
+        self.headers = headers or {}
+        self.fields = fields
+
+
+class NotModified(Exception):
+    """A 304: not an error body, just headers."""
+
+    def __init__(self, headers: dict[str, str]) -> None:
+        super().__init__("304 Not Modified")
+        self.headers = headers
+
+
+def not_implemented(service: str, operation: str | None = None) -> ServiceError:
+    what = f"{service}.{operation}" if operation else f"service '{service}'"
+    return ServiceError(
+        "NotImplemented",
+        f"Sluice does not implement {what} yet.",
+        501,
+        sender_fault=False,
+    )

@@ -1,0 +1,168 @@
+"""The rest-xml protocol (S3)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from botocore.model import OperationModel, ServiceModel
+
+from .context import RequestContext
+from .errors import ServiceError
+from .http import HttpRequest, HttpResponse, ResponseBody
+from .rest import NoRoute, RestRouter, bind_request, bindings, response_headers
+from .values import InvalidValue
+from .xml import MalformedXML, element_to_shape, parse_xml, shape_to_xml
+
+XML_DECL = '<?xml version="1.0" encoding="UTF-8"?>\n'
+
+# Root elements of S3 responses whose output shape is not itself named on the wire.
+# (botocore's client ignores the root name; AWS's is used so other SDKs see the same XML.)
+_ROOTS = {
+    "ListBuckets": "ListAllMyBucketsResult",
+    "ListObjects": "ListBucketResult",
+    "ListObjectsV2": "ListBucketResult",
+    "ListObjectVersions": "ListVersionsResult",
+    "CreateMultipartUpload": "InitiateMultipartUploadResult",
+    "CompleteMultipartUpload": "CompleteMultipartUploadResult",
+    "ListParts": "ListPartsResult",
+    "ListMultipartUploads": "ListMultipartUploadsResult",
+    "DeleteObjects": "DeleteResult",
+    "GetObjectAttributes": "GetObjectAttributesResponse",
+    "GetObjectTagging": "Tagging",
+    "GetBucketTagging": "Tagging",
+    "GetBucketVersioning": "VersioningConfiguration",
+    "GetBucketNotificationConfiguration": "NotificationConfiguration",
+    "GetBucketAcl": "AccessControlPolicy",
+    "GetObjectAcl": "AccessControlPolicy",
+    "GetBucketCors": "CORSConfiguration",
+    "GetBucketPolicyStatus": "PolicyStatus",
+    "GetBucketLifecycleConfiguration": "LifecycleConfiguration",
+    "GetBucketEncryption": "ServerSideEncryptionConfiguration",
+    "GetPublicAccessBlock": "PublicAccessBlockConfiguration",
+    "GetBucketOwnershipControls": "OwnershipControls",
+}
+# Responses whose root element's text is the single output member.
+_TEXT_ROOTS = {"GetBucketLocation": "LocationConstraint"}
+
+
+class RestXmlProtocol:
+    def __init__(self, model: ServiceModel) -> None:
+        self.model = model
+        self.namespace = "http://s3.amazonaws.com/doc/2006-03-01/" if model.service_name == "s3" else None
+        self.router = RestRouter(model)
+
+    # -- requests ------------------------------------------------------------------------
+
+    def route(self, req: HttpRequest) -> OperationModel:
+        try:
+            op, labels = self.router.match(req)
+        except NoRoute as exc:
+            if exc.method_mismatch:
+                raise ServiceError(
+                    "MethodNotAllowed",
+                    "The specified method is not allowed against this resource.",
+                    405,
+                    Method=req.method,
+                    ResourceType="OBJECT" if req.path.count("/") > 1 else "BUCKET",
+                ) from None
+            raise ServiceError("NotImplemented",
+                               "A header or query you provided implies functionality that is not implemented.",
+                               501) from None
+        req.__dict__["_labels"] = labels
+        return op
+
+    def parse(self, op: OperationModel, req: HttpRequest) -> dict[str, Any]:
+        labels = req.__dict__.get("_labels", {})
+        try:
+            params = bind_request(op, req, labels)
+        except InvalidValue as exc:
+            raise ServiceError("InvalidArgument", str(exc), 400, ArgumentName=exc.member,
+                               ArgumentValue=exc.value) from None
+        shape = op.input_shape
+        if shape is None:
+            return params
+        payload = shape.serialization.get("payload")
+        if payload:
+            member = shape.members[payload]
+            if member.type_name in ("blob", "string"):
+                if member.serialization.get("streaming") or shape.members[payload].type_name == "blob":
+                    params[payload] = req.body  # the operation reads it (it may be gigabytes)
+                else:
+                    params[payload] = req.body.read().decode()
+                return params
+            body = req.body.read()
+            if body.strip():
+                try:
+                    root = parse_xml(body)
+                    params[payload] = element_to_shape(root, member, payload)
+                except MalformedXML:
+                    raise _malformed() from None
+                except InvalidValue:
+                    raise _malformed() from None
+        elif any(b.location == "" for b in bindings(shape)):
+            body = req.body.read()
+            if body.strip():
+                try:
+                    parsed = element_to_shape(parse_xml(body), shape)
+                except (MalformedXML, InvalidValue):
+                    raise _malformed() from None
+                params.update(parsed)
+        return params
+
+    # -- responses -----------------------------------------------------------------------
+
+    def serialize(self, op: OperationModel, result: dict[str, Any], ctx: RequestContext) -> HttpResponse:
+        status, headers = response_headers(op, result)
+        out = op.output_shape
+        body: bytes | ResponseBody = b""
+        if out is not None:
+            payload = out.serialization.get("payload")
+            if payload:
+                member = out.members[payload]
+                value = result.get(payload)
+                if value is None:
+                    pass
+                elif member.type_name in ("blob", "string"):
+                    body = value if isinstance(value, (bytes, ResponseBody)) else str(value).encode()
+                else:
+                    root = member.serialization.get("name") or member.name
+                    body = (XML_DECL + shape_to_xml(value, member, root, self.namespace)).encode()
+                    headers.append(("Content-Type", "application/xml"))
+            elif op.name in _TEXT_ROOTS:
+                root = _TEXT_ROOTS[op.name]
+                text = shape_to_xml(next(iter(result.values()), "") or "", _string_shape(out), root, self.namespace)
+                body = (XML_DECL + text).encode()
+                headers.append(("Content-Type", "application/xml"))
+            elif any(b.location == "" for b in bindings(out)):
+                body_members = {b.member for b in bindings(out) if b.location == ""}
+                value = {k: v for k, v in result.items() if k in body_members}
+                root = _ROOTS.get(op.name) or out.serialization.get("name") or op.name + "Result"
+                body = (XML_DECL + shape_to_xml(value, out, root, self.namespace)).encode()
+                headers.append(("Content-Type", "application/xml"))
+        return HttpResponse(status or 200, headers, body)
+
+    def serialize_error(self, err: ServiceError, ctx: RequestContext) -> HttpResponse:
+        parts = [f"<Code>{_esc(err.code)}</Code>", f"<Message>{_esc(err.message)}</Message>"]
+        for k, v in err.fields.items():
+            if v is not None:
+                parts.append(f"<{k}>{_esc(str(v))}</{k}>")
+        parts.append(f"<RequestId>{ctx.request_id}</RequestId><HostId>{ctx.host_id}</HostId>")
+        body = f"{XML_DECL}<Error>{''.join(parts)}</Error>".encode()
+        headers = [("Content-Type", "application/xml"), *err.headers.items()]
+        return HttpResponse(err.status, headers, body)
+
+
+def _malformed() -> ServiceError:
+    return ServiceError(
+        "MalformedXML",
+        "The XML you provided was not well-formed or did not validate against our published schema",
+        400,
+    )
+
+
+def _esc(text: str) -> str:
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def _string_shape(out: Any) -> Any:
+    return next(iter(out.members.values()))

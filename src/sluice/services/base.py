@@ -1,0 +1,37 @@
+"""What every service has: a name, its botocore model and wire protocol, and its operations.
+
+An operation is a method named after the operation in snake_case, taking the request context
+and the input members (botocore names) and returning the output members. Plain methods run in
+a worker thread; `async def` methods run on the event loop (for long polls).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import cached_property
+from typing import Any, ClassVar
+
+from botocore import xform_name
+
+from ..protocol import WireProtocol, protocol_for
+from ..protocol.models import service_model
+
+Operation = Callable[..., Any]
+
+
+class Service:
+    name: ClassVar[str]
+
+    @cached_property
+    def protocol(self) -> WireProtocol:
+        return protocol_for(service_model(self.name))
+
+    def operation(self, op_name: str) -> Operation | None:
+        fn = getattr(self, xform_name(op_name), None)
+        return fn if callable(fn) else None
+
+    def start(self) -> None:
+        """Called once the server is up (background work may begin)."""
+
+    def stop(self) -> None:
+        """Called when the server stops."""

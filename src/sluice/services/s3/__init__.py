@@ -1,0 +1,3 @@
+from .service import S3Service
+
+__all__ = ["S3Service"]

@@ -1,0 +1,140 @@
+"""Taking an upload's body: decode aws-chunked, store it durably, and verify every checksum sent."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from ...protocol.chunked import AwsChunkedReader, ChunkedEncodingError
+from ...protocol.errors import ServiceError
+from ...protocol.http import Readable
+from ...store.blobs import BlobStore, WrittenBlob
+from . import errors
+from .checksums import ALGORITHMS, DEFAULT_ALGORITHM, b64, header_name, member_name, new_hasher
+
+MAX_PUT_SIZE = 5 * 1024**3
+_READ = 1024 * 1024
+
+
+@dataclass
+class Ingested:
+    blob: WrittenBlob
+    checksum_algorithm: str
+    checksum: str  # base64 digest
+
+    @property
+    def etag(self) -> str:
+        return self.blob.md5
+
+
+def requested_algorithm(params: dict[str, Any], headers: dict[str, str]) -> str | None:
+    """The checksum algorithm the client asked for, by parameter, value or trailer."""
+    algo = params.get("ChecksumAlgorithm")
+    if algo:
+        return str(algo).upper()
+    for name in ALGORITHMS:
+        if params.get(member_name(name)):
+            return name
+    trailer = headers.get("x-amz-trailer", "").strip().lower()
+    for name in ALGORITHMS:
+        if trailer == header_name(name):
+            return name
+    return None
+
+
+def strip_aws_chunked(content_encoding: str | None) -> str | None:
+    if not content_encoding:
+        return None
+    kept = [p.strip() for p in content_encoding.split(",") if p.strip() and p.strip() != "aws-chunked"]
+    return ",".join(kept) or None
+
+
+def ingest(
+    blobs: BlobStore,
+    body: Readable,
+    params: dict[str, Any],
+    headers: dict[str, str],
+    algorithm: str | None = None,
+) -> Ingested:
+    """Store the body; raise the S3 error for any size or checksum it fails to match."""
+    chunked = "aws-chunked" in (headers.get("content-encoding") or "") or headers.get(
+        "x-amz-content-sha256", ""
+    ).startswith("STREAMING-")
+    reader: Readable = AwsChunkedReader(body) if chunked else body
+    declared = headers.get("x-amz-decoded-content-length") if chunked else headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > MAX_PUT_SIZE:
+        raise errors.entity_too_large(int(declared), MAX_PUT_SIZE)
+
+    algo = (algorithm or requested_algorithm(params, headers) or DEFAULT_ALGORITHM).upper()
+    if algo not in ALGORITHMS:
+        raise errors.invalid_request(
+            "Value for x-amz-checksum-algorithm header is invalid."
+        )
+    hasher = new_hasher(algo)
+    observers = [hasher.update]
+    content_sha = headers.get("x-amz-content-sha256", "")
+    sha256 = None
+    if len(content_sha) == 64:
+        sha256 = hashlib.sha256()
+        observers.append(sha256.update)
+
+    def chunks() -> Iterator[bytes]:
+        while True:
+            data = reader.read(_READ)
+            if not data:
+                return
+            yield data
+
+    try:
+        written = blobs.write(chunks(), observers)
+    except ChunkedEncodingError as exc:
+        raise ServiceError("IncompleteBody", f"The request body is not valid aws-chunked encoding: {exc}",
+                           400) from None
+    try:
+        _verify(written, reader, params, headers, algo, hasher.digest(), sha256, declared, chunked)
+    except BaseException:
+        blobs.delete(written.name)
+        raise
+    return Ingested(written, algo, b64(hasher.digest()))
+
+
+def _verify(
+    written: WrittenBlob,
+    reader: Readable,
+    params: dict[str, Any],
+    headers: dict[str, str],
+    algo: str,
+    digest: bytes,
+    sha256: Any,
+    declared: str | None,
+    chunked: bool,
+) -> None:
+    if declared is not None and declared.isdigit() and int(declared) != written.size:
+        raise errors.incomplete_body()
+    md5_b64 = params.get("ContentMD5")
+    if md5_b64:
+        try:
+            expected = base64.b64decode(md5_b64, validate=True)
+        except (binascii.Error, ValueError):
+            raise errors.invalid_digest() from None
+        if len(expected) != 16:
+            raise errors.invalid_digest()
+        if expected.hex() != written.md5:
+            raise errors.bad_digest()
+    if sha256 is not None and sha256.hexdigest() != headers.get("x-amz-content-sha256"):
+        raise ServiceError(
+            "XAmzContentSHA256Mismatch",
+            "The provided 'x-amz-content-sha256' header does not match what was computed.",
+            400,
+            ClientComputedContentSHA256=headers.get("x-amz-content-sha256"),
+            S3ComputedContentSHA256=sha256.hexdigest(),
+        )
+    sent = params.get(member_name(algo))
+    if not sent and isinstance(reader, AwsChunkedReader):
+        sent = reader.trailers.get(header_name(algo))
+    if sent and sent != b64(digest):
+        raise errors.checksum_mismatch(algo)

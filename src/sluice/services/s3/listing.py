@@ -1,0 +1,74 @@
+"""Listing keys in S3's order (UTF-8 bytes) with prefix, delimiter and pagination."""
+
+from __future__ import annotations
+
+import sqlite3
+from dataclasses import dataclass, field
+
+# Sorts after every other character, so "prefix" + HIGH skips all keys under a common prefix.
+HIGH = "\U0010ffff"
+_BATCH = 1000
+
+
+@dataclass
+class Listing:
+    objects: list[sqlite3.Row] = field(default_factory=list)
+    common_prefixes: list[str] = field(default_factory=list)
+    truncated: bool = False
+    last: str | None = None  # the last key or common prefix returned: the next marker
+
+
+def list_keys(
+    conn: sqlite3.Connection,
+    bucket: str,
+    prefix: str = "",
+    delimiter: str = "",
+    after: str = "",
+    max_keys: int = 1000,
+    columns: str = "key, size, etag, last_modified, storage_class, checksum_algorithm, checksum_type",
+) -> Listing:
+    out = Listing()
+    if max_keys <= 0:
+        return out
+    cursor = after
+    inclusive = False
+    while True:
+        op = ">=" if inclusive else ">"
+        rows = conn.execute(
+            f"SELECT {columns} FROM s3_objects WHERE bucket=? AND key {op} ? AND key >= ?"
+            " ORDER BY key LIMIT ?",
+            (bucket, cursor, prefix, _BATCH),
+        ).fetchall()
+        inclusive = False
+        if not rows:
+            return out
+        for row in rows:
+            key: str = row["key"]
+            if not key.startswith(prefix):
+                if key > prefix:  # past every key with the prefix
+                    return out
+                continue
+            if delimiter:
+                idx = key.find(delimiter, len(prefix))
+                if idx >= 0:
+                    common = key[: idx + len(delimiter)]
+                    if common == after:
+                        # The previous page ended on this common prefix: skip all of it.
+                        cursor = common + HIGH
+                        break
+                    if len(out.objects) + len(out.common_prefixes) >= max_keys:
+                        out.truncated = True
+                        return out
+                    out.common_prefixes.append(common)
+                    out.last = common
+                    cursor = common + HIGH
+                    break
+            if len(out.objects) + len(out.common_prefixes) >= max_keys:
+                out.truncated = True
+                return out
+            out.objects.append(row)
+            out.last = key
+            cursor = key
+        else:
+            if len(rows) < _BATCH:
+                return out

@@ -1,0 +1,171 @@
+"""S3's durable state: buckets, objects, multipart uploads and parts."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from dataclasses import dataclass, field
+from typing import Any
+
+from ...store.db import register_schema
+
+register_schema(
+    "s3-0001",
+    """
+    CREATE TABLE s3_buckets (
+        name TEXT PRIMARY KEY,
+        account TEXT NOT NULL,
+        region TEXT NOT NULL,
+        created REAL NOT NULL,
+        config TEXT NOT NULL DEFAULT '{}'
+    );
+    CREATE TABLE s3_objects (
+        bucket TEXT NOT NULL REFERENCES s3_buckets(name),
+        key TEXT NOT NULL,
+        blob TEXT NOT NULL,
+        size INTEGER NOT NULL,
+        etag TEXT NOT NULL,
+        last_modified REAL NOT NULL,
+        content_type TEXT,
+        headers TEXT NOT NULL DEFAULT '{}',
+        metadata TEXT NOT NULL DEFAULT '{}',
+        tags TEXT NOT NULL DEFAULT '{}',
+        checksum_algorithm TEXT,
+        checksum TEXT,
+        checksum_type TEXT,
+        parts TEXT,
+        storage_class TEXT NOT NULL DEFAULT 'STANDARD',
+        PRIMARY KEY (bucket, key)
+    );
+    CREATE TABLE s3_uploads (
+        upload_id TEXT PRIMARY KEY,
+        bucket TEXT NOT NULL REFERENCES s3_buckets(name),
+        key TEXT NOT NULL,
+        initiated REAL NOT NULL,
+        content_type TEXT,
+        headers TEXT NOT NULL DEFAULT '{}',
+        metadata TEXT NOT NULL DEFAULT '{}',
+        tags TEXT NOT NULL DEFAULT '{}',
+        checksum_algorithm TEXT,
+        checksum_type TEXT,
+        storage_class TEXT NOT NULL DEFAULT 'STANDARD'
+    );
+    CREATE INDEX s3_uploads_by_key ON s3_uploads(bucket, key, initiated);
+    CREATE TABLE s3_parts (
+        upload_id TEXT NOT NULL REFERENCES s3_uploads(upload_id) ON DELETE CASCADE,
+        part_number INTEGER NOT NULL,
+        blob TEXT NOT NULL,
+        size INTEGER NOT NULL,
+        etag TEXT NOT NULL,
+        last_modified REAL NOT NULL,
+        checksum TEXT,
+        PRIMARY KEY (upload_id, part_number)
+    );
+    """,
+)
+
+# Standard headers stored with an object and returned on GET/HEAD.
+STORED_HEADERS = ("ContentEncoding", "ContentDisposition", "ContentLanguage", "CacheControl", "Expires",
+                  "WebsiteRedirectLocation")
+
+
+@dataclass
+class BucketRecord:
+    name: str
+    account: str
+    region: str
+    created: float
+    config: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def from_row(cls, row: sqlite3.Row) -> BucketRecord:
+        return cls(row["name"], row["account"], row["region"], row["created"], json.loads(row["config"]))
+
+
+@dataclass
+class ObjectRecord:
+    bucket: str
+    key: str
+    blob: str
+    size: int
+    etag: str  # without quotes
+    last_modified: float
+    content_type: str | None = None
+    headers: dict[str, Any] = field(default_factory=dict)
+    metadata: dict[str, str] = field(default_factory=dict)
+    tags: dict[str, str] = field(default_factory=dict)
+    checksum_algorithm: str | None = None
+    checksum: str | None = None
+    checksum_type: str | None = None
+    parts: list[int] | None = None  # part sizes, for multipart objects
+    storage_class: str = "STANDARD"
+
+    @classmethod
+    def from_row(cls, row: sqlite3.Row) -> ObjectRecord:
+        return cls(
+            bucket=row["bucket"], key=row["key"], blob=row["blob"], size=row["size"], etag=row["etag"],
+            last_modified=row["last_modified"], content_type=row["content_type"],
+            headers=json.loads(row["headers"]), metadata=json.loads(row["metadata"]),
+            tags=json.loads(row["tags"]), checksum_algorithm=row["checksum_algorithm"],
+            checksum=row["checksum"], checksum_type=row["checksum_type"],
+            parts=json.loads(row["parts"]) if row["parts"] else None, storage_class=row["storage_class"],
+        )
+
+    def insert(self, conn: sqlite3.Connection) -> str | None:
+        """Write this object, replacing any at the same key; return the replaced body's blob."""
+        old = conn.execute(
+            "SELECT blob FROM s3_objects WHERE bucket=? AND key=?", (self.bucket, self.key)
+        ).fetchone()
+        conn.execute(
+            "INSERT OR REPLACE INTO s3_objects (bucket, key, blob, size, etag, last_modified, content_type,"
+            " headers, metadata, tags, checksum_algorithm, checksum, checksum_type, parts, storage_class)"
+            " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            (
+                self.bucket, self.key, self.blob, self.size, self.etag, self.last_modified, self.content_type,
+                json.dumps(self.headers), json.dumps(self.metadata), json.dumps(self.tags),
+                self.checksum_algorithm, self.checksum, self.checksum_type,
+                json.dumps(self.parts) if self.parts else None, self.storage_class,
+            ),
+        )
+        return old["blob"] if old else None
+
+
+@dataclass
+class UploadRecord:
+    upload_id: str
+    bucket: str
+    key: str
+    initiated: float
+    content_type: str | None = None
+    headers: dict[str, Any] = field(default_factory=dict)
+    metadata: dict[str, str] = field(default_factory=dict)
+    tags: dict[str, str] = field(default_factory=dict)
+    checksum_algorithm: str | None = None
+    checksum_type: str | None = None
+    storage_class: str = "STANDARD"
+
+    @classmethod
+    def from_row(cls, row: sqlite3.Row) -> UploadRecord:
+        return cls(
+            upload_id=row["upload_id"], bucket=row["bucket"], key=row["key"], initiated=row["initiated"],
+            content_type=row["content_type"], headers=json.loads(row["headers"]),
+            metadata=json.loads(row["metadata"]), tags=json.loads(row["tags"]),
+            checksum_algorithm=row["checksum_algorithm"], checksum_type=row["checksum_type"],
+            storage_class=row["storage_class"],
+        )
+
+
+@dataclass
+class PartRecord:
+    upload_id: str
+    part_number: int
+    blob: str
+    size: int
+    etag: str
+    last_modified: float
+    checksum: str | None = None
+
+    @classmethod
+    def from_row(cls, row: sqlite3.Row) -> PartRecord:
+        return cls(row["upload_id"], row["part_number"], row["blob"], row["size"], row["etag"],
+                   row["last_modified"], row["checksum"])

@@ -1,0 +1,632 @@
+"""S3's business rules: buckets and objects. No HTTP, no XML: members in, members out."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import io
+import json
+import sqlite3
+from typing import Any
+from urllib.parse import parse_qsl, quote_plus, unquote
+
+from ...clock import Clock
+from ...protocol.context import RequestContext
+from ...protocol.errors import ServiceError
+from ...protocol.http import Readable, ResponseBody
+from ...protocol.values import as_datetime
+from ...store import Store
+from ..base import Service
+from . import errors
+from .checksums import b64, member_name, new_hasher
+from .conditions import check_read_conditions, parse_range
+from .ingest import ingest, strip_aws_chunked
+from .listing import list_keys
+from .multipart import MultipartOperations
+from .names import MAX_KEY_BYTES, valid_bucket_name
+from .records import STORED_HEADERS, BucketRecord, ObjectRecord
+
+# Bodies up to this size are returned from memory; larger ones stream from disk.
+_INLINE_BODY = 1024 * 1024
+_MAX_TAGS = 10
+_MAX_METADATA = 2048
+
+
+def owner(account: str) -> dict[str, str]:
+    return {"ID": hashlib.sha256(account.encode()).hexdigest(), "DisplayName": "sluice"}
+
+
+def parse_tagging_header(value: str | None) -> dict[str, str]:
+    if not value:
+        return {}
+    return validate_tags(dict(parse_qsl(value, keep_blank_values=True)))
+
+
+def validate_tags(tags: dict[str, str]) -> dict[str, str]:
+    if len(tags) > _MAX_TAGS:
+        raise errors.invalid_tag("Object tags cannot be greater than 10")
+    for k, v in tags.items():
+        if not k or len(k) > 128:
+            raise errors.invalid_tag("The TagKey you have provided is invalid")
+        if len(v) > 256:
+            raise errors.invalid_tag("The TagValue you have provided is invalid")
+    return tags
+
+
+class S3Service(MultipartOperations, Service):
+    name = "s3"
+
+    def __init__(self, store: Store, clock: Clock) -> None:
+        self.store = store
+        self.db = store.db
+        self.blobs = store.blobs
+        self.clock = clock
+
+    def start(self) -> None:
+        referenced = {r[0] for r in self.db.query("SELECT blob FROM s3_objects")}
+        referenced |= {r[0] for r in self.db.query("SELECT blob FROM s3_parts")}
+        self.blobs.sweep(referenced)
+
+    # -- helpers -------------------------------------------------------------------------
+
+    def _bucket(self, name: str) -> BucketRecord:
+        row = self.db.query_one("SELECT * FROM s3_buckets WHERE name=?", (name,))
+        if row is None:
+            raise errors.no_such_bucket(name)
+        return BucketRecord.from_row(row)
+
+    @staticmethod
+    def _require_bucket(conn: sqlite3.Connection, name: str) -> None:
+        if conn.execute("SELECT 1 FROM s3_buckets WHERE name=?", (name,)).fetchone() is None:
+            raise errors.no_such_bucket(name)
+
+    def _object(self, bucket: str, key: str) -> ObjectRecord:
+        row = self.db.query_one("SELECT * FROM s3_objects WHERE bucket=? AND key=?", (bucket, key))
+        if row is None:
+            self._bucket(bucket)
+            raise errors.no_such_key(key)
+        return ObjectRecord.from_row(row)
+
+    @staticmethod
+    def _check_key(key: str) -> None:
+        if len(key.encode()) > MAX_KEY_BYTES:
+            raise ServiceError("KeyTooLongError", "Your key is too long", 400,
+                               MaxSizeAllowed=MAX_KEY_BYTES, Size=len(key.encode()))
+
+    @staticmethod
+    def _stored_headers(params: dict[str, Any]) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for name in STORED_HEADERS:
+            value = params.get(name)
+            if value is None:
+                continue
+            if name == "ContentEncoding":
+                value = strip_aws_chunked(value)
+                if not value:
+                    continue
+            if name == "Expires":
+                value = as_datetime(value).timestamp()
+            out[name] = value
+        return out
+
+    @staticmethod
+    def _check_metadata(metadata: dict[str, str]) -> dict[str, str]:
+        size = sum(len(k) + len(v) for k, v in metadata.items())
+        if size > _MAX_METADATA:
+            raise ServiceError("MetadataTooLarge",
+                               "Your metadata headers exceed the maximum allowed metadata size", 400,
+                               Size=size, MaxSizeAllowed=_MAX_METADATA)
+        return {k.lower(): v for k, v in metadata.items()}
+
+    def _commit_object(self, record: ObjectRecord, conditions: dict[str, Any] | None = None) -> None:
+        def txn(conn: sqlite3.Connection) -> str | None:
+            self._require_bucket(conn, record.bucket)
+            if conditions:
+                _check_write_conditions(conn, record.bucket, record.key, conditions)
+            return record.insert(conn)
+
+        try:
+            old_blob = self.db.write(txn)
+        except BaseException:
+            self.blobs.delete(record.blob)
+            raise
+        if old_blob and old_blob != record.blob:
+            self.blobs.delete(old_blob)
+
+    @staticmethod
+    def _checksum_members(record: ObjectRecord) -> dict[str, Any]:
+        if not record.checksum_algorithm or not record.checksum:
+            return {}
+        return {member_name(record.checksum_algorithm): record.checksum,
+                "ChecksumType": record.checksum_type or "FULL_OBJECT"}
+
+    # -- buckets -------------------------------------------------------------------------
+
+    def create_bucket(self, ctx: RequestContext, Bucket: str, **params: Any) -> dict[str, Any]:
+        if not valid_bucket_name(Bucket):
+            raise errors.invalid_bucket_name(Bucket)
+        config = params.get("CreateBucketConfiguration") or {}
+        constraint = config.get("LocationConstraint")
+        if constraint == "us-east-1":
+            raise ServiceError("InvalidLocationConstraint", "The specified location-constraint is not valid",
+                               400, LocationConstraint=constraint)
+        if constraint:
+            region = "eu-west-1" if constraint == "EU" else constraint
+        elif ctx.region in ("us-east-1", "aws-global"):
+            region = "us-east-1"
+        else:
+            raise ServiceError(
+                "IllegalLocationConstraintException",
+                "The unspecified location constraint is incompatible for the region specific endpoint "
+                "this request was sent to.", 400,
+            )
+        now = self.clock.now()
+
+        def txn(conn: sqlite3.Connection) -> None:
+            row = conn.execute("SELECT account, region FROM s3_buckets WHERE name=?", (Bucket,)).fetchone()
+            if row is not None:
+                if row["account"] != ctx.account_id:
+                    raise ServiceError(
+                        "BucketAlreadyExists",
+                        "The requested bucket name is not available. The bucket namespace is shared by all "
+                        "users of the system. Please select a different name and try again.", 409,
+                        BucketName=Bucket)
+                # AWS keeps answering 200 for this in us-east-1, for legacy compatibility.
+                if region == "us-east-1" and row["region"] == "us-east-1":
+                    return
+                raise ServiceError(
+                    "BucketAlreadyOwnedByYou",
+                    "Your previous request to create the named bucket succeeded and you already own it.",
+                    409, BucketName=Bucket)
+            conn.execute("INSERT INTO s3_buckets (name, account, region, created) VALUES (?,?,?,?)",
+                         (Bucket, ctx.account_id, region, now))
+
+        self.db.write(txn)
+        return {"Location": f"/{Bucket}"}
+
+    def head_bucket(self, ctx: RequestContext, Bucket: str, **_: Any) -> dict[str, Any]:
+        bucket = self._bucket(Bucket)
+        return {"BucketRegion": bucket.region, "AccessPointAlias": False}
+
+    def get_bucket_location(self, ctx: RequestContext, Bucket: str, **_: Any) -> dict[str, Any]:
+        bucket = self._bucket(Bucket)
+        return {"LocationConstraint": None if bucket.region == "us-east-1" else bucket.region}
+
+    def list_buckets(self, ctx: RequestContext, **params: Any) -> dict[str, Any]:
+        prefix = params.get("Prefix") or ""
+        region = params.get("BucketRegion")
+        max_buckets = params.get("MaxBuckets")
+        after = _decode_token(params.get("ContinuationToken")) if params.get("ContinuationToken") else ""
+        rows = self.db.query(
+            "SELECT name, created, region FROM s3_buckets WHERE account=? AND name > ? ORDER BY name",
+            (ctx.account_id, after),
+        )
+        buckets = [r for r in rows if r["name"].startswith(prefix) and (not region or r["region"] == region)]
+        result: dict[str, Any] = {"Owner": owner(ctx.account_id)}
+        if max_buckets is not None and len(buckets) > max_buckets:
+            buckets = buckets[:max_buckets]
+            result["ContinuationToken"] = _encode_token(buckets[-1]["name"])
+        result["Buckets"] = [
+            {"Name": r["name"], "CreationDate": r["created"], "BucketRegion": r["region"]} for r in buckets
+        ]
+        if prefix:
+            result["Prefix"] = prefix
+        return result
+
+    def delete_bucket(self, ctx: RequestContext, Bucket: str, **_: Any) -> dict[str, Any]:
+        def txn(conn: sqlite3.Connection) -> list[str]:
+            self._require_bucket(conn, Bucket)
+            if conn.execute("SELECT 1 FROM s3_objects WHERE bucket=? LIMIT 1", (Bucket,)).fetchone():
+                raise ServiceError("BucketNotEmpty", "The bucket you tried to delete is not empty", 409,
+                                   BucketName=Bucket)
+            blobs = [r[0] for r in conn.execute(
+                "SELECT p.blob FROM s3_parts p JOIN s3_uploads u USING (upload_id) WHERE u.bucket=?",
+                (Bucket,))]
+            conn.execute("DELETE FROM s3_uploads WHERE bucket=?", (Bucket,))
+            conn.execute("DELETE FROM s3_buckets WHERE name=?", (Bucket,))
+            return blobs
+
+        for blob in self.db.write(txn):
+            self.blobs.delete(blob)
+        return {}
+
+    # -- objects -------------------------------------------------------------------------
+
+    def put_object(self, ctx: RequestContext, Bucket: str, Key: str, Body: Readable | None = None,
+                   **params: Any) -> dict[str, Any]:
+        self._check_key(Key)
+        self._bucket(Bucket)  # refuse early, before taking the body
+        metadata = self._check_metadata(params.get("Metadata") or {})
+        tags = parse_tagging_header(params.get("Tagging"))
+        if Body is None:
+            Body = io.BytesIO(b"")
+        taken = ingest(self.blobs, Body, params, ctx.headers)
+        record = ObjectRecord(
+            bucket=Bucket, key=Key, blob=taken.blob.name, size=taken.blob.size, etag=taken.etag,
+            last_modified=self.clock.now(), content_type=params.get("ContentType") or "binary/octet-stream",
+            headers=self._stored_headers(params), metadata=metadata, tags=tags,
+            checksum_algorithm=taken.checksum_algorithm, checksum=taken.checksum, checksum_type="FULL_OBJECT",
+            storage_class=params.get("StorageClass") or "STANDARD",
+        )
+        self._commit_object(record, {k: params[k] for k in ("IfMatch", "IfNoneMatch") if params.get(k)})
+        result: dict[str, Any] = {"ETag": f'"{record.etag}"', "Size": record.size}
+        result.update(self._checksum_members(record))
+        return result
+
+    def _object_headers(self, record: ObjectRecord, params: dict[str, Any]) -> dict[str, Any]:
+        result: dict[str, Any] = {
+            "ETag": f'"{record.etag}"',
+            "LastModified": record.last_modified,
+            "ContentType": record.content_type,
+            "Metadata": record.metadata,
+            "AcceptRanges": "bytes",
+        }
+        if record.storage_class != "STANDARD":
+            result["StorageClass"] = record.storage_class
+        for name in STORED_HEADERS:
+            if name in record.headers:
+                result[name] = record.headers[name]
+        if record.tags:
+            result["TagCount"] = len(record.tags)
+        if record.parts:
+            result["PartsCount"] = len(record.parts)
+        for override in ("ContentType", "ContentLanguage", "Expires", "CacheControl", "ContentDisposition",
+                         "ContentEncoding"):
+            value = params.get("Response" + override)
+            if value is not None:
+                result[override] = value
+        if params.get("ChecksumMode") == "ENABLED" and "Range" not in params and not params.get("PartNumber"):
+            result.update(self._checksum_members(record))
+        return result
+
+    def _read(self, Bucket: str, Key: str, params: dict[str, Any], body: bool) -> dict[str, Any]:
+        record = self._object(Bucket, Key)
+        check_read_conditions(record.etag, record.last_modified, params)
+        result = self._object_headers(record, params)
+        first, last = 0, record.size - 1
+        part_number = params.get("PartNumber")
+        if part_number:
+            sizes = record.parts or [record.size]
+            if part_number < 1 or part_number > len(sizes):
+                raise errors.invalid_argument("Part number must be an integer between 1 and 10000, inclusive",
+                                              "partNumber", str(part_number))
+            first = sum(sizes[: part_number - 1])
+            last = first + sizes[part_number - 1] - 1
+            result["PartsCount"] = len(sizes)
+            if record.parts:
+                result["ContentRange"] = f"bytes {first}-{last}/{record.size}"
+                result["StatusCode"] = 206
+        else:
+            rng = parse_range(params.get("Range"), record.size)
+            if rng is not None:
+                first, last = rng
+                result["ContentRange"] = f"bytes {first}-{last}/{record.size}"
+                result["StatusCode"] = 206
+        length = max(0, last - first + 1)
+        result["ContentLength"] = length
+        if body:
+            if length <= _INLINE_BODY:
+                with self.blobs.open(record.blob) as f:
+                    f.seek(first)
+                    result["Body"] = f.read(length)
+            else:
+                result["Body"] = ResponseBody(self.blobs.read_range(record.blob, first, length), length)
+        return result
+
+    def get_object(self, ctx: RequestContext, Bucket: str, Key: str, **params: Any) -> dict[str, Any]:
+        return self._read(Bucket, Key, params, body=True)
+
+    def head_object(self, ctx: RequestContext, Bucket: str, Key: str, **params: Any) -> dict[str, Any]:
+        return self._read(Bucket, Key, params, body=False)
+
+    def delete_object(self, ctx: RequestContext, Bucket: str, Key: str, **params: Any) -> dict[str, Any]:
+        def txn(conn: sqlite3.Connection) -> str | None:
+            self._require_bucket(conn, Bucket)
+            row = conn.execute("SELECT blob, etag FROM s3_objects WHERE bucket=? AND key=?",
+                               (Bucket, Key)).fetchone()
+            if row is None:
+                return None
+            if_match = params.get("IfMatch")
+            if if_match and if_match.strip('"') != row["etag"] and if_match != "*":
+                raise errors.precondition_failed("If-Match")
+            conn.execute("DELETE FROM s3_objects WHERE bucket=? AND key=?", (Bucket, Key))
+            return str(row["blob"])
+
+        blob = self.db.write(txn)
+        if blob:
+            self.blobs.delete(blob)
+        return {"StatusCode": 204}
+
+    def delete_objects(self, ctx: RequestContext, Bucket: str, Delete: dict[str, Any] | None = None,
+                       **params: Any) -> dict[str, Any]:
+        if not Delete or "Objects" not in Delete:
+            raise errors.ServiceError(
+                "MalformedXML",
+                "The XML you provided was not well-formed or did not validate against our published schema",
+                400)
+        objects = Delete["Objects"]
+        if len(objects) > 1000:
+            raise errors.ServiceError(
+                "MalformedXML",
+                "The XML you provided was not well-formed or did not validate against our published schema",
+                400)
+        keys = [o.get("Key", "") for o in objects]
+
+        def txn(conn: sqlite3.Connection) -> list[str]:
+            self._require_bucket(conn, Bucket)
+            removed = []
+            for key in keys:
+                row = conn.execute("SELECT blob FROM s3_objects WHERE bucket=? AND key=?", (Bucket, key)).fetchone()
+                if row:
+                    conn.execute("DELETE FROM s3_objects WHERE bucket=? AND key=?", (Bucket, key))
+                    removed.append(row["blob"])
+            return removed
+
+        for blob in self.db.write(txn):
+            self.blobs.delete(blob)
+        result: dict[str, Any] = {}
+        if not Delete.get("Quiet"):
+            result["Deleted"] = [
+                {"Key": o["Key"], **({"VersionId": o["VersionId"]} if o.get("VersionId") else {})} for o in objects
+            ]
+        return result
+
+    def copy_object(self, ctx: RequestContext, Bucket: str, Key: str, CopySource: str,
+                    **params: Any) -> dict[str, Any]:
+        self._check_key(Key)
+        src_bucket, src_key, _version = parse_copy_source(CopySource)
+        self._bucket(Bucket)
+        src = self._object(src_bucket, src_key)
+        check_read_conditions(src.etag, src.last_modified, params, prefix="CopySourceIf")
+        directive = params.get("MetadataDirective") or "COPY"
+        tagging_directive = params.get("TaggingDirective") or "COPY"
+        if (src_bucket, src_key) == (Bucket, Key) and directive != "REPLACE" and not params.get("StorageClass") \
+                and tagging_directive != "REPLACE" and not params.get("ChecksumAlgorithm"):
+            raise errors.invalid_request(
+                "This copy request is illegal because it is trying to copy an object to itself without changing "
+                "the object's metadata, storage class, website redirect location or encryption attributes.")
+        new_blob = self.blobs.link_copy(src.blob)
+        record = ObjectRecord(
+            bucket=Bucket, key=Key, blob=new_blob, size=src.size, etag=src.etag,
+            last_modified=self.clock.now(), content_type=src.content_type, headers=dict(src.headers),
+            metadata=dict(src.metadata), tags=dict(src.tags), checksum_algorithm=src.checksum_algorithm,
+            checksum=src.checksum, checksum_type=src.checksum_type, parts=src.parts,
+            storage_class=params.get("StorageClass") or src.storage_class,
+        )
+        if directive == "REPLACE":
+            record.content_type = params.get("ContentType") or "binary/octet-stream"
+            record.headers = self._stored_headers(params)
+            record.metadata = self._check_metadata(params.get("Metadata") or {})
+        if tagging_directive == "REPLACE":
+            record.tags = parse_tagging_header(params.get("Tagging"))
+        algo = params.get("ChecksumAlgorithm")
+        if algo and algo.upper() != (src.checksum_algorithm or ""):
+            hasher = new_hasher(algo)
+            with self.blobs.open(new_blob) as f:
+                while data := f.read(1024 * 1024):
+                    hasher.update(data)
+            record.checksum_algorithm, record.checksum = algo.upper(), b64(hasher.digest())
+            record.checksum_type = "FULL_OBJECT"
+        self._commit_object(record)
+        copy_result: dict[str, Any] = {"ETag": f'"{record.etag}"', "LastModified": record.last_modified}
+        if record.checksum_algorithm and record.checksum and not (record.checksum or "").count("-"):
+            copy_result[member_name(record.checksum_algorithm)] = record.checksum
+            copy_result["ChecksumType"] = record.checksum_type
+        return {"CopyObjectResult": copy_result}
+
+    # -- listing -------------------------------------------------------------------------
+
+    def list_objects_v2(self, ctx: RequestContext, Bucket: str, **params: Any) -> dict[str, Any]:
+        self._bucket(Bucket)
+        max_keys = _max_keys(params)
+        prefix = params.get("Prefix") or ""
+        delimiter = params.get("Delimiter") or ""
+        token = params.get("ContinuationToken")
+        if token is not None:
+            after = _decode_token(token)
+        else:
+            after = params.get("StartAfter") or ""
+        listing = list_keys(self.db.reader, Bucket, prefix, delimiter, after, max_keys)
+        enc = _encoder(params.get("EncodingType"))
+        fetch_owner = params.get("FetchOwner")
+        contents = []
+        for row in listing.objects:
+            item: dict[str, Any] = {"Key": enc(row["key"]), "LastModified": row["last_modified"],
+                                    "ETag": f'"{row["etag"]}"', "Size": row["size"],
+                                    "StorageClass": row["storage_class"]}
+            if row["checksum_algorithm"]:
+                item["ChecksumAlgorithm"] = [row["checksum_algorithm"]]
+                item["ChecksumType"] = row["checksum_type"] or "FULL_OBJECT"
+            if fetch_owner:
+                item["Owner"] = owner(ctx.account_id)
+            contents.append(item)
+        result: dict[str, Any] = {
+            "Name": Bucket, "Prefix": enc(prefix), "MaxKeys": max_keys, "IsTruncated": listing.truncated,
+            "KeyCount": len(listing.objects) + len(listing.common_prefixes),
+        }
+        if contents:
+            result["Contents"] = contents
+        if delimiter:
+            result["Delimiter"] = enc(delimiter)
+        if listing.common_prefixes:
+            result["CommonPrefixes"] = [{"Prefix": enc(p)} for p in listing.common_prefixes]
+        if params.get("EncodingType"):
+            result["EncodingType"] = params["EncodingType"]
+        if token is not None:
+            result["ContinuationToken"] = token
+        if params.get("StartAfter"):
+            result["StartAfter"] = enc(params["StartAfter"])
+        if listing.truncated and listing.last is not None:
+            result["NextContinuationToken"] = _encode_token(listing.last)
+        return result
+
+    def list_objects(self, ctx: RequestContext, Bucket: str, **params: Any) -> dict[str, Any]:
+        self._bucket(Bucket)
+        max_keys = _max_keys(params)
+        prefix = params.get("Prefix") or ""
+        delimiter = params.get("Delimiter") or ""
+        marker = params.get("Marker") or ""
+        listing = list_keys(self.db.reader, Bucket, prefix, delimiter, marker, max_keys)
+        enc = _encoder(params.get("EncodingType"))
+        result: dict[str, Any] = {
+            "Name": Bucket, "Prefix": enc(prefix), "Marker": enc(marker), "MaxKeys": max_keys,
+            "IsTruncated": listing.truncated,
+        }
+        contents = [
+            {"Key": enc(r["key"]), "LastModified": r["last_modified"], "ETag": f'"{r["etag"]}"',
+             "Size": r["size"], "StorageClass": r["storage_class"], "Owner": owner(ctx.account_id)}
+            for r in listing.objects
+        ]
+        if contents:
+            result["Contents"] = contents
+        if delimiter:
+            result["Delimiter"] = enc(delimiter)
+            if listing.truncated and listing.last is not None:
+                result["NextMarker"] = enc(listing.last)
+        if listing.common_prefixes:
+            result["CommonPrefixes"] = [{"Prefix": enc(p)} for p in listing.common_prefixes]
+        if params.get("EncodingType"):
+            result["EncodingType"] = params["EncodingType"]
+        return result
+
+    def list_object_versions(self, ctx: RequestContext, Bucket: str, **params: Any) -> dict[str, Any]:
+        # Buckets are unversioned for now: every object is its one version, "null".
+        self._bucket(Bucket)
+        max_keys = _max_keys(params)
+        prefix = params.get("Prefix") or ""
+        delimiter = params.get("Delimiter") or ""
+        key_marker = params.get("KeyMarker") or ""
+        listing = list_keys(self.db.reader, Bucket, prefix, delimiter, key_marker, max_keys)
+        enc = _encoder(params.get("EncodingType"))
+        result: dict[str, Any] = {
+            "Name": Bucket, "Prefix": enc(prefix), "KeyMarker": enc(key_marker),
+            "VersionIdMarker": params.get("VersionIdMarker") or "", "MaxKeys": max_keys,
+            "IsTruncated": listing.truncated,
+        }
+        versions = [
+            {"Key": enc(r["key"]), "VersionId": "null", "IsLatest": True, "LastModified": r["last_modified"],
+             "ETag": f'"{r["etag"]}"', "Size": r["size"], "StorageClass": r["storage_class"],
+             "Owner": owner(ctx.account_id)}
+            for r in listing.objects
+        ]
+        if versions:
+            result["Versions"] = versions
+        if delimiter:
+            result["Delimiter"] = enc(delimiter)
+        if listing.common_prefixes:
+            result["CommonPrefixes"] = [{"Prefix": enc(p)} for p in listing.common_prefixes]
+        if listing.truncated and listing.last is not None:
+            result["NextKeyMarker"] = enc(listing.last)
+            result["NextVersionIdMarker"] = "null"
+        if params.get("EncodingType"):
+            result["EncodingType"] = params["EncodingType"]
+        return result
+
+    def get_bucket_versioning(self, ctx: RequestContext, Bucket: str, **_: Any) -> dict[str, Any]:
+        self._bucket(Bucket)
+        return {}
+
+    # -- attributes and tags -------------------------------------------------------------
+
+    def get_object_attributes(self, ctx: RequestContext, Bucket: str, Key: str, ObjectAttributes: list[str],
+                              **params: Any) -> dict[str, Any]:
+        record = self._object(Bucket, Key)
+        wanted = {a.strip() for a in ObjectAttributes}
+        result: dict[str, Any] = {"LastModified": record.last_modified}
+        if "ETag" in wanted:
+            result["ETag"] = record.etag
+        if "ObjectSize" in wanted:
+            result["ObjectSize"] = record.size
+        if "StorageClass" in wanted:
+            result["StorageClass"] = record.storage_class
+        if "Checksum" in wanted and record.checksum:
+            result["Checksum"] = self._checksum_members(record)
+        if "ObjectParts" in wanted and record.parts:
+            max_parts = params.get("MaxParts") or 1000
+            marker = params.get("PartNumberMarker") or 0
+            numbers = list(range(marker + 1, len(record.parts) + 1))[:max_parts]
+            result["ObjectParts"] = {
+                "TotalPartsCount": len(record.parts), "PartNumberMarker": marker,
+                "NextPartNumberMarker": numbers[-1] if numbers else marker, "MaxParts": max_parts,
+                "IsTruncated": bool(numbers) and numbers[-1] < len(record.parts),
+                "Parts": [{"PartNumber": n, "Size": record.parts[n - 1]} for n in numbers],
+            }
+        return result
+
+    def put_object_tagging(self, ctx: RequestContext, Bucket: str, Key: str, Tagging: dict[str, Any],
+                           **_: Any) -> dict[str, Any]:
+        tags = validate_tags({t["Key"]: t.get("Value", "") for t in Tagging.get("TagSet", [])})
+        if len(tags) != len(Tagging.get("TagSet", [])):
+            raise errors.invalid_tag("Cannot provide multiple Tags with the same key")
+        self._set_tags(Bucket, Key, tags)
+        return {"VersionId": None}
+
+    def get_object_tagging(self, ctx: RequestContext, Bucket: str, Key: str, **_: Any) -> dict[str, Any]:
+        record = self._object(Bucket, Key)
+        return {"TagSet": [{"Key": k, "Value": v} for k, v in record.tags.items()]}
+
+    def delete_object_tagging(self, ctx: RequestContext, Bucket: str, Key: str, **_: Any) -> dict[str, Any]:
+        self._set_tags(Bucket, Key, {})
+        return {"StatusCode": 204}
+
+    def _set_tags(self, bucket: str, key: str, tags: dict[str, str]) -> None:
+        def txn(conn: sqlite3.Connection) -> None:
+            self._require_bucket(conn, bucket)
+            cur = conn.execute("UPDATE s3_objects SET tags=? WHERE bucket=? AND key=?",
+                               (json.dumps(tags), bucket, key))
+            if cur.rowcount == 0:
+                raise errors.no_such_key(key)
+
+        self.db.write(txn)
+
+
+def _check_write_conditions(conn: sqlite3.Connection, bucket: str, key: str, cond: dict[str, Any]) -> None:
+    row = conn.execute("SELECT etag FROM s3_objects WHERE bucket=? AND key=?", (bucket, key)).fetchone()
+    if_none = cond.get("IfNoneMatch")
+    if if_none is not None and row is not None and (if_none == "*" or if_none.strip('"') == row["etag"]):
+        raise errors.precondition_failed("If-None-Match")
+    if_match = cond.get("IfMatch")
+    if if_match is not None:
+        if row is None:
+            raise errors.no_such_key(key)
+        if if_match != "*" and if_match.strip('"') != row["etag"]:
+            raise errors.precondition_failed("If-Match")
+
+
+def parse_copy_source(value: str) -> tuple[str, str, str | None]:
+    source, _, query = value.partition("?")
+    source = unquote(source).lstrip("/")
+    bucket, _, key = source.partition("/")
+    if not bucket or not key:
+        raise errors.invalid_argument("Invalid copy source object key", "x-amz-copy-source", value)
+    version = dict(parse_qsl(query)).get("versionId")
+    return bucket, key, version
+
+
+def _max_keys(params: dict[str, Any]) -> int:
+    value = params.get("MaxKeys")
+    if value is None:
+        return 1000
+    if value < 0:
+        raise errors.invalid_argument("Argument maxKeys must be an integer between 0 and 2147483647",
+                                      "maxKeys", str(value))
+    return min(int(value), 1000)
+
+
+def _encoder(encoding: str | None) -> Any:
+    if encoding == "url":
+        return lambda s: quote_plus(s, safe="/")
+    return lambda s: s
+
+
+def _encode_token(key: str) -> str:
+    return base64.urlsafe_b64encode(key.encode()).decode()
+
+
+def _decode_token(token: str) -> str:
+    try:
+        return base64.urlsafe_b64decode(token.encode()).decode()
+    except (ValueError, UnicodeDecodeError):
+        raise errors.invalid_argument("The continuation token provided is incorrect",
+                                      "continuation-token", token) from None
+

@@ -1,0 +1,28 @@
+"""Run-time settings: where state lives, where the server listens, who the caller is."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+DEFAULT_ACCOUNT = "000000000000"
+DEFAULT_REGION = "us-east-1"
+
+
+@dataclass
+class Settings:
+    host: str = "127.0.0.1"
+    port: int = 4566
+    data_dir: Path = field(default_factory=lambda: Path(".sluice"))
+    time_scale: float = 1.0
+    account_id: str = DEFAULT_ACCOUNT
+    region: str = DEFAULT_REGION
+    log_level: str = "info"
+    # Request bodies up to this size are read into memory before the operation runs;
+    # larger ones stream from the socket to disk.
+    buffer_limit: int = 1024 * 1024
+
+    @property
+    def endpoint_url(self) -> str:
+        host = "127.0.0.1" if self.host in ("0.0.0.0", "") else self.host
+        return f"http://{host}:{self.port}"

@@ -1,0 +1,19 @@
+"""Durable state: SQLite (WAL, group commit) for records, fsynced files for bodies."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from .blobs import BlobStore
+from .db import Database
+
+
+class Store:
+    def __init__(self, data_dir: Path) -> None:
+        data_dir.mkdir(parents=True, exist_ok=True)
+        self.data_dir = data_dir
+        self.db = Database(data_dir / "sluice.db")
+        self.blobs = BlobStore(data_dir)
+
+    def close(self) -> None:
+        self.db.close()

@@ -1,0 +1,122 @@
+"""Object bodies on disk, under generated names.
+
+A body is written to `tmp/`, fsynced and renamed into `blobs/`; only then may a row point at
+it. Names come from uuid4, never from a client's key, so no request can choose a path.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import uuid
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import BinaryIO
+
+CHUNK = 1024 * 1024
+
+
+@dataclass
+class WrittenBlob:
+    name: str
+    size: int
+    md5: str
+    extra: dict[str, str] = field(default_factory=dict)  # checksums computed on the way
+
+
+class BlobStore:
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.blob_dir = root / "blobs"
+        self.tmp_dir = root / "tmp"
+        self.blob_dir.mkdir(parents=True, exist_ok=True)
+        self.tmp_dir.mkdir(parents=True, exist_ok=True)
+
+    def path(self, name: str) -> Path:
+        if len(name) != 32 or not all(c in "0123456789abcdef" for c in name):
+            raise ValueError("not a blob name")
+        return self.blob_dir / name[:2] / name
+
+    def write(
+        self,
+        chunks: Iterable[bytes],
+        observers: Iterable[Callable[[bytes], None]] = (),
+    ) -> WrittenBlob:
+        """Store the bytes of `chunks`; return the blob's name, size and MD5 hex digest."""
+        name = uuid.uuid4().hex
+        tmp = self.tmp_dir / name
+        md5 = hashlib.md5()
+        size = 0
+        fns = list(observers)
+        try:
+            with open(tmp, "wb") as f:
+                for chunk in chunks:
+                    if not chunk:
+                        continue
+                    md5.update(chunk)
+                    for fn in fns:
+                        fn(chunk)
+                    f.write(chunk)
+                    size += len(chunk)
+                f.flush()
+                os.fsync(f.fileno())
+            final = self.path(name)
+            final.parent.mkdir(exist_ok=True)
+            os.replace(tmp, final)
+        except BaseException:
+            tmp.unlink(missing_ok=True)
+            raise
+        return WrittenBlob(name=name, size=size, md5=md5.hexdigest())
+
+    def open(self, name: str) -> BinaryIO:
+        return open(self.path(name), "rb")
+
+    def read_range(self, name: str, start: int, length: int) -> Iterator[bytes]:
+        with self.open(name) as f:
+            f.seek(start)
+            left = length
+            while left > 0:
+                data = f.read(min(CHUNK, left))
+                if not data:
+                    break
+                left -= len(data)
+                yield data
+
+    def concat(self, names: list[str], observers: Iterable[Callable[[bytes], None]] = ()) -> WrittenBlob:
+        def chunks() -> Iterator[bytes]:
+            for n in names:
+                with self.open(n) as f:
+                    while data := f.read(CHUNK):
+                        yield data
+
+        return self.write(chunks(), observers)
+
+    def link_copy(self, name: str) -> str:
+        """A new name for the same bytes: bodies never change, so a copy can share the inode."""
+        new = uuid.uuid4().hex
+        target = self.path(new)
+        target.parent.mkdir(exist_ok=True)
+        os.link(self.path(name), target)
+        return new
+
+    def delete(self, name: str) -> None:
+        try:
+            self.path(name).unlink(missing_ok=True)
+        except ValueError:
+            pass
+
+    def sweep(self, referenced: set[str]) -> int:
+        """Remove temporaries and bodies no row points at (left by a crash). Startup only."""
+        removed = 0
+        shutil.rmtree(self.tmp_dir, ignore_errors=True)
+        self.tmp_dir.mkdir(parents=True, exist_ok=True)
+        for sub in self.blob_dir.iterdir():
+            if not sub.is_dir():
+                continue
+            for f in sub.iterdir():
+                if f.name not in referenced:
+                    f.unlink(missing_ok=True)
+                    removed += 1
+        return removed

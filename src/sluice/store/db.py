@@ -1,0 +1,173 @@
+"""SQLite state with group commit.
+
+All writes go through one writer thread. Callers hand it a function that runs inside a
+transaction; the thread runs every function that is waiting, each in its own savepoint, then
+commits them together with one fsync (synchronous=FULL). So a write is durable when `write`
+returns, and concurrent writers share the cost of the fsync instead of queueing behind it.
+Reads use one connection per thread and never block on the writer (WAL).
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import sqlite3
+import threading
+from collections.abc import Callable
+from concurrent.futures import Future
+from pathlib import Path
+from typing import Any, TypeVar
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+# A migration is (name, SQL script). Services register theirs at import time; each runs once.
+_MIGRATIONS: list[tuple[str, str]] = []
+
+
+def register_schema(name: str, script: str) -> None:
+    """Declare a schema step. Names are unique and steps never change once released."""
+    if any(existing == name for existing, _ in _MIGRATIONS):
+        return
+    _MIGRATIONS.append((name, script))
+
+
+class Database:
+    MAX_BATCH = 256
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._local = threading.local()
+        self._queue: queue.SimpleQueue[tuple[Callable[[sqlite3.Connection], Any], Future[Any]] | None] = (
+            queue.SimpleQueue()
+        )
+        self._writer_conn = self._connect()
+        self._writer_conn.execute("PRAGMA synchronous=FULL")
+        self._migrate()
+        self._closed = False
+        self._thread = threading.Thread(target=self._writer_loop, name="sluice-db-writer", daemon=True)
+        self._thread.start()
+
+    def _connect(self) -> sqlite3.Connection:
+        conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=30)
+        conn.row_factory = sqlite3.Row
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute("PRAGMA foreign_keys=ON")
+        conn.execute("PRAGMA busy_timeout=30000")
+        return conn
+
+    def _migrate(self) -> None:
+        conn = self._writer_conn
+        conn.execute("CREATE TABLE IF NOT EXISTS schema_steps (name TEXT PRIMARY KEY)")
+        done = {row[0] for row in conn.execute("SELECT name FROM schema_steps")}
+        for name, script in _MIGRATIONS:
+            if name in done:
+                continue
+            log.debug("applying schema step %s", name)
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                for statement in _split_sql(script):
+                    conn.execute(statement)
+                conn.execute("INSERT INTO schema_steps(name) VALUES (?)", (name,))
+                conn.execute("COMMIT")
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+
+    # -- reads ---------------------------------------------------------------------------
+
+    @property
+    def reader(self) -> sqlite3.Connection:
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = self._connect()
+            self._local.conn = conn
+        return conn
+
+    def query(self, sql: str, params: tuple[Any, ...] | dict[str, Any] = ()) -> list[sqlite3.Row]:
+        return self.reader.execute(sql, params).fetchall()
+
+    def query_one(self, sql: str, params: tuple[Any, ...] | dict[str, Any] = ()) -> sqlite3.Row | None:
+        return self.reader.execute(sql, params).fetchone()
+
+    # -- writes --------------------------------------------------------------------------
+
+    def write(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        """Run `fn` in a write transaction; return once it is committed to disk.
+
+        An exception raised by `fn` rolls back only `fn`'s changes and is re-raised here.
+        """
+        if threading.current_thread() is self._thread:
+            raise RuntimeError("nested Database.write from inside a write transaction")
+        future: Future[T] = Future()
+        self._queue.put((fn, future))
+        return future.result()
+
+    def submit(self, fn: Callable[[sqlite3.Connection], T]) -> Future[T]:
+        """Like `write`, without waiting: the future resolves once committed."""
+        future: Future[T] = Future()
+        self._queue.put((fn, future))
+        return future
+
+    def _writer_loop(self) -> None:
+        conn = self._writer_conn
+        while True:
+            item = self._queue.get()
+            if item is None:
+                return
+            batch = [item]
+            while len(batch) < self.MAX_BATCH:
+                try:
+                    nxt = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+                if nxt is None:
+                    self._queue.put(None)  # finish this batch, then stop
+                    break
+                batch.append(nxt)
+            self._run_batch(conn, batch)
+
+    def _run_batch(
+        self, conn: sqlite3.Connection, batch: list[tuple[Callable[[sqlite3.Connection], Any], Future[Any]]]
+    ) -> None:
+        outcomes: list[tuple[Future[Any], bool, Any]] = []
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+            for fn, future in batch:
+                conn.execute("SAVEPOINT op")
+                try:
+                    result = fn(conn)
+                except BaseException as exc:  # the caller gets it; the batch goes on
+                    conn.execute("ROLLBACK TO op")
+                    conn.execute("RELEASE op")
+                    outcomes.append((future, False, exc))
+                else:
+                    conn.execute("RELEASE op")
+                    outcomes.append((future, True, result))
+            conn.execute("COMMIT")
+        except BaseException as exc:  # the commit itself failed: nobody's write is durable
+            log.exception("store commit failed")
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            for _, future in batch:
+                if not future.done():
+                    future.set_exception(exc)
+            return
+        for future, ok, value in outcomes:
+            if ok:
+                future.set_result(value)
+            else:
+                future.set_exception(value)
+
+    def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        self._queue.put(None)
+        self._thread.join(timeout=10)
+        self._writer_conn.close()
+
+
+def _split_sql(script: str) -> list[str]:
+    return [s.strip() for s in script.split(";") if s.strip()]

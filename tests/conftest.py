@@ -1,0 +1,73 @@
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import boto3
+import pytest
+from botocore.config import Config
+
+from .server import SluiceProcess
+
+REGION = "us-east-1"
+
+# Real clients, fake credentials: Sluice accepts any key unless IAM enforcement is on.
+os.environ.setdefault("AWS_ACCESS_KEY_ID", "test")
+os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "test")
+os.environ.setdefault("AWS_DEFAULT_REGION", REGION)
+os.environ.pop("AWS_PROFILE", None)
+
+
+@pytest.fixture(scope="session")
+def sluice(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SluiceProcess]:
+    server = SluiceProcess(tmp_path_factory.mktemp("sluice") / "data").start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def endpoint(sluice: SluiceProcess) -> str:
+    return sluice.endpoint
+
+
+def make_client(service: str, endpoint: str, **config: object) -> object:
+    return boto3.client(
+        service,
+        endpoint_url=endpoint,
+        region_name=REGION,
+        aws_access_key_id="test",
+        aws_secret_access_key="test",
+        config=Config(retries={"max_attempts": 1}, **config),  # type: ignore[arg-type]
+    )
+
+
+@pytest.fixture(scope="session")
+def s3(endpoint: str):  # type: ignore[no-untyped-def]
+    return make_client("s3", endpoint)
+
+
+@pytest.fixture
+def bucket(s3) -> str:  # type: ignore[no-untyped-def]
+    name = f"test-{uuid.uuid4().hex[:12]}"
+    s3.create_bucket(Bucket=name)
+    return name
+
+
+@pytest.fixture(scope="session")
+def aws_cli(endpoint: str):  # type: ignore[no-untyped-def]
+    """Run the real AWS CLI against Sluice; returns CompletedProcess."""
+
+    def run(*args: str, check: bool = True, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+        env = os.environ.copy()
+        env["AWS_ENDPOINT_URL"] = endpoint
+        cmd = [sys.executable, "-m", "awscli", *args]
+        proc = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=cwd, timeout=300)
+        if check and proc.returncode != 0:
+            raise AssertionError(f"aws {' '.join(args)} failed ({proc.returncode}):\n{proc.stderr}")
+        return proc
+
+    return run

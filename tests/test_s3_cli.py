@@ -1,0 +1,358 @@
+"""The real AWS CLI (v1, `python -m awscli`) against Sluice's S3.
+
+Everything here is what the CLI does against real AWS: output lines, exit codes, error codes in
+stderr, multipart uploads above the 8 MiB threshold, URL-encoded listings for odd keys.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import subprocess
+import sys
+import time
+import urllib.request
+import uuid
+from pathlib import Path
+
+import pytest
+
+MiB = 1024 * 1024
+CLI_CHUNK = 8 * MiB  # awscli's default multipart_threshold and multipart_chunksize
+
+
+def new_bucket_name() -> str:
+    return f"cli-{uuid.uuid4().hex[:16]}"
+
+
+def cli_json(aws_cli, *args: str) -> dict:  # type: ignore[no-untyped-def]
+    out = aws_cli(*args, "--output", "json").stdout
+    return json.loads(out) if out.strip() else {}
+
+
+def ls_lines(stdout: str) -> list[list[str]]:
+    """`aws s3 ls` object lines as [date, time, size, key] (keys may contain spaces)."""
+    rows = []
+    for line in stdout.splitlines():
+        parts = line.split(maxsplit=3)
+        if len(parts) == 4 and parts[2].isdigit():
+            rows.append(parts)
+    return rows
+
+
+def tree(root: Path) -> dict[str, bytes]:
+    return {
+        p.relative_to(root).as_posix(): p.read_bytes()
+        for p in sorted(root.rglob("*"))
+        if p.is_file()
+    }
+
+
+def run_cli_explicit_endpoint(endpoint: str, *args: str) -> subprocess.CompletedProcess[str]:
+    """Run the CLI with --endpoint-url on the command line and no AWS_ENDPOINT_URL variable."""
+    env = os.environ.copy()
+    env.pop("AWS_ENDPOINT_URL", None)
+    env.pop("AWS_ENDPOINT_URL_S3", None)
+    cmd = [sys.executable, "-m", "awscli", "--endpoint-url", endpoint, *args]
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=120)
+    assert proc.returncode == 0, f"aws {' '.join(args)} failed ({proc.returncode}):\n{proc.stderr}"
+    return proc
+
+
+def test_mb_ls_rb(aws_cli) -> None:  # type: ignore[no-untyped-def]
+    name = new_bucket_name()
+    out = aws_cli("s3", "mb", f"s3://{name}").stdout
+    assert out.strip() == f"make_bucket: {name}"
+
+    listed = [line.split()[-1] for line in aws_cli("s3", "ls").stdout.splitlines()]
+    assert name in listed
+    # Each bucket line is "<date> <time> <name>".
+    line = next(raw for raw in aws_cli("s3", "ls").stdout.splitlines() if raw.endswith(name))
+    date, clock, _ = line.split()
+    time.strptime(f"{date} {clock}", "%Y-%m-%d %H:%M:%S")
+
+    # An empty bucket lists nothing.
+    assert aws_cli("s3", "ls", f"s3://{name}").stdout.strip() == ""
+
+    out = aws_cli("s3", "rb", f"s3://{name}").stdout
+    assert out.strip() == f"remove_bucket: {name}"
+    listed = [line.split()[-1] for line in aws_cli("s3", "ls").stdout.splitlines()]
+    assert name not in listed
+
+
+def test_ls_objects_and_prefixes(aws_cli, s3, bucket: str) -> None:  # type: ignore[no-untyped-def]
+    objects = {
+        "top.txt": b"top",
+        "dir/a.txt": b"aaaa",
+        "dir/sub/b.bin": b"b" * 1000,
+        "other/c d.txt": b"",
+    }
+    for key, body in objects.items():
+        s3.put_object(Bucket=bucket, Key=key, Body=body)
+
+    out = aws_cli("s3", "ls", f"s3://{bucket}").stdout
+    prefixes = sorted(line.split()[-1] for line in out.splitlines() if line.split()[0] == "PRE")
+    assert prefixes == ["dir/", "other/"]
+    assert [(r[2], r[3]) for r in ls_lines(out)] == [("3", "top.txt")]
+
+    out = aws_cli("s3", "ls", f"s3://{bucket}/dir/").stdout
+    assert [line.split()[-1] for line in out.splitlines() if line.split()[0] == "PRE"] == ["sub/"]
+    assert [(r[2], r[3]) for r in ls_lines(out)] == [("4", "a.txt")]
+
+    out = aws_cli("s3", "ls", "--recursive", f"s3://{bucket}").stdout
+    got = {r[3]: int(r[2]) for r in ls_lines(out)}
+    assert got == {k: len(v) for k, v in objects.items()}
+
+
+def test_cp_up_and_down(aws_cli, s3, bucket: str, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    src = tmp_path / "hello world.txt"
+    body = os.urandom(100_000)
+    src.write_bytes(body)
+
+    out = aws_cli("s3", "cp", str(src), f"s3://{bucket}/docs/hello world.txt").stdout
+    assert f"upload: {src} to s3://{bucket}/docs/hello world.txt" in out
+
+    head = s3.head_object(Bucket=bucket, Key="docs/hello world.txt")
+    assert head["ContentLength"] == len(body)
+    assert head["ETag"] == '"' + hashlib.md5(body).hexdigest() + '"'
+    # The CLI guesses the content type from the file name.
+    assert head["ContentType"] == "text/plain"
+
+    dst = tmp_path / "down" / "copy.txt"
+    out = aws_cli("s3", "cp", f"s3://{bucket}/docs/hello world.txt", str(dst)).stdout
+    assert f"download: s3://{bucket}/docs/hello world.txt to {dst}" in out
+    assert dst.read_bytes() == body
+
+    # An empty file round-trips too.
+    empty = tmp_path / "empty.bin"
+    empty.write_bytes(b"")
+    aws_cli("s3", "cp", str(empty), f"s3://{bucket}/empty.bin")
+    back = tmp_path / "empty-back.bin"
+    aws_cli("s3", "cp", f"s3://{bucket}/empty.bin", str(back))
+    assert back.exists() and back.read_bytes() == b""
+
+
+# The one big transfer of the suite (~110 MiB up and down, multipart both ways): it runs in the
+# normal suite, with more than the default per-test timeout.
+@pytest.mark.timeout(300)
+def test_cp_multipart_110mb(aws_cli, s3, bucket: str, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    size = 110 * MiB
+    src = tmp_path / "big.bin"
+    sha = hashlib.sha256()
+    part_md5s = []
+    with src.open("wb") as f:
+        written = 0
+        while written < size:
+            chunk = os.urandom(min(CLI_CHUNK, size - written))
+            f.write(chunk)
+            sha.update(chunk)
+            part_md5s.append(hashlib.md5(chunk).digest())
+            written += len(chunk)
+    expected_sha = sha.hexdigest()
+    # S3's multipart ETag: md5 of the concatenated part md5s, "-", the number of parts.
+    expected_etag = f'"{hashlib.md5(b"".join(part_md5s)).hexdigest()}-{len(part_md5s)}"'
+    assert len(part_md5s) == 14
+
+    aws_cli("s3", "cp", str(src), f"s3://{bucket}/big.bin")
+    head = s3.head_object(Bucket=bucket, Key="big.bin")
+    assert head["ContentLength"] == size
+    assert head["ETag"] == expected_etag
+    src.unlink()
+
+    dst = tmp_path / "big-down.bin"
+    aws_cli("s3", "cp", f"s3://{bucket}/big.bin", str(dst))
+    assert dst.stat().st_size == size
+    got = hashlib.sha256()
+    with dst.open("rb") as f:
+        while chunk := f.read(CLI_CHUNK):
+            got.update(chunk)
+    assert got.hexdigest() == expected_sha
+
+
+SYNC_FILES = {
+    "plain.txt": b"plain\n",
+    "with space.txt": b"space",
+    "dir one/nested file.bin": os.urandom(3000),
+    "unicodé/ファイル 名.txt": "héllo wörld ✓".encode(),
+    "plus+sign+.txt": b"plus",
+    "percent%20literal.txt": b"percent-encoded-looking name",
+    "100%.txt": b"hundred",
+    "odd #hash ?q &amp =eq ~t.txt": b"odd characters",
+    "deep/a/b/c/d.txt": b"deep",
+    "empty.txt": b"",
+}
+
+
+def test_sync_up_and_down(aws_cli, s3, bucket: str, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    up = tmp_path / "up"
+    for rel, body in SYNC_FILES.items():
+        p = up / rel
+        p.parent.mkdir(parents=True, exist_ok=True)
+        p.write_bytes(body)
+        # Older than any upload: a second sync must find nothing newer to send.
+        past = time.time() - 3600
+        os.utime(p, (past, past))
+
+    out = aws_cli("s3", "sync", str(up), f"s3://{bucket}/tree").stdout
+    assert sum(line.startswith("upload:") for line in out.splitlines()) == len(SYNC_FILES)
+
+    listed = s3.list_objects_v2(Bucket=bucket, Prefix="tree/")
+    assert sorted(o["Key"] for o in listed["Contents"]) == sorted(f"tree/{k}" for k in SYNC_FILES)
+    for rel, body in SYNC_FILES.items():
+        got = s3.get_object(Bucket=bucket, Key=f"tree/{rel}")["Body"].read()
+        assert got == body, rel
+
+    # Nothing changed locally: nothing to upload.
+    out = aws_cli("s3", "sync", str(up), f"s3://{bucket}/tree").stdout
+    assert "upload:" not in out
+
+    down = tmp_path / "down"
+    out = aws_cli("s3", "sync", f"s3://{bucket}/tree", str(down)).stdout
+    assert sum(line.startswith("download:") for line in out.splitlines()) == len(SYNC_FILES)
+    assert tree(down) == tree(up)
+
+    # --delete removes what is gone locally, and only that.
+    (up / "with space.txt").unlink()
+    out = aws_cli("s3", "sync", "--delete", str(up), f"s3://{bucket}/tree").stdout
+    assert [line for line in out.splitlines() if line.startswith("delete:")] == [
+        f"delete: s3://{bucket}/tree/with space.txt"
+    ]
+    assert "upload:" not in out
+    keys = {o["Key"] for o in s3.list_objects_v2(Bucket=bucket, Prefix="tree/")["Contents"]}
+    assert keys == {f"tree/{k}" for k in SYNC_FILES if k != "with space.txt"}
+
+
+def test_keys_with_repeated_slashes(aws_cli, bucket: str, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    # Runs of '/' cannot come from file names, so they go through s3api.
+    keys = {"a//b": b"double", "a///c/d": b"triple", "a/b": b"single", "//lead": b"lead"}
+    for key, body in keys.items():
+        f = tmp_path / "body"
+        f.write_bytes(body)
+        cli_json(aws_cli, "s3api", "put-object", "--bucket", bucket, "--key", key, "--body", str(f))
+
+    listing = cli_json(aws_cli, "s3api", "list-objects-v2", "--bucket", bucket)
+    assert sorted(o["Key"] for o in listing["Contents"]) == sorted(keys)
+
+    listing = cli_json(aws_cli, "s3api", "list-objects-v2", "--bucket", bucket, "--prefix", "a//")
+    assert [o["Key"] for o in listing["Contents"]] == ["a///c/d", "a//b"]  # byte order
+
+    # An empty segment between two delimiters is its own common prefix.
+    listing = cli_json(
+        aws_cli, "s3api", "list-objects-v2", "--bucket", bucket, "--prefix", "a/", "--delimiter", "/"
+    )
+    assert [o["Key"] for o in listing["Contents"]] == ["a/b"]
+    assert [p["Prefix"] for p in listing["CommonPrefixes"]] == ["a//"]
+
+    for key, body in keys.items():
+        out = tmp_path / "out"
+        meta = cli_json(aws_cli, "s3api", "get-object", "--bucket", bucket, "--key", key, str(out))
+        assert out.read_bytes() == body, key
+        assert meta["ContentLength"] == len(body)
+
+    out = aws_cli("s3", "ls", "--recursive", f"s3://{bucket}").stdout
+    assert sorted(r[3] for r in ls_lines(out)) == sorted(keys)
+
+
+def test_rm_recursive(aws_cli, s3, bucket: str) -> None:  # type: ignore[no-untyped-def]
+    keys = ["keep/x.txt", "gone/1.txt", "gone/sub/2.txt", "gone/with space/3 + 4.txt"]
+    for key in keys:
+        s3.put_object(Bucket=bucket, Key=key, Body=key.encode())
+
+    out = aws_cli("s3", "rm", "--recursive", f"s3://{bucket}/gone/").stdout
+    deleted = sorted(line.removeprefix("delete: ") for line in out.splitlines())
+    assert deleted == sorted(f"s3://{bucket}/{k}" for k in keys if k.startswith("gone/"))
+    remaining = [o["Key"] for o in s3.list_objects_v2(Bucket=bucket).get("Contents", [])]
+    assert remaining == ["keep/x.txt"]
+
+    aws_cli("s3", "rm", "--recursive", f"s3://{bucket}")
+    assert s3.list_objects_v2(Bucket=bucket)["KeyCount"] == 0
+
+
+def test_rb_non_empty_then_force(aws_cli, s3) -> None:  # type: ignore[no-untyped-def]
+    name = new_bucket_name()
+    aws_cli("s3", "mb", f"s3://{name}")
+    for i in range(3):
+        s3.put_object(Bucket=name, Key=f"k{i}", Body=b"x")
+
+    proc = aws_cli("s3", "rb", f"s3://{name}", check=False)
+    assert proc.returncode != 0
+    assert "BucketNotEmpty" in proc.stderr
+    # Still there, still full.
+    assert s3.list_objects_v2(Bucket=name)["KeyCount"] == 3
+
+    out = aws_cli("s3", "rb", "--force", f"s3://{name}").stdout
+    assert f"remove_bucket: {name}" in out
+    names = [b["Name"] for b in s3.list_buckets()["Buckets"]]
+    assert name not in names
+
+
+def test_presign_then_fetch(aws_cli, s3, bucket: str, endpoint: str) -> None:  # type: ignore[no-untyped-def]
+    body = os.urandom(5000)
+    s3.put_object(Bucket=bucket, Key="shared/file name+1.bin", Body=body)
+
+    url = aws_cli(
+        "s3", "presign", f"s3://{bucket}/shared/file name+1.bin", "--expires-in", "600"
+    ).stdout.strip()
+    assert url.startswith(endpoint + "/"), url
+    assert "X-Amz-Signature=" in url or "Signature=" in url
+
+    with urllib.request.urlopen(url, timeout=10) as r:
+        assert r.status == 200
+        assert r.read() == body
+
+
+def test_s3api_with_explicit_endpoint_url(endpoint: str, bucket: str, tmp_path: Path) -> None:
+    body = os.urandom(20_000)
+    src = tmp_path / "in.bin"
+    src.write_bytes(body)
+    md5 = hashlib.md5(body).hexdigest()
+
+    def run(*args: str) -> dict:
+        out = run_cli_explicit_endpoint(endpoint, *args, "--output", "json").stdout
+        return json.loads(out)
+
+    put = run(
+        "s3api", "put-object", "--bucket", bucket, "--key", "api/obj.bin", "--body", str(src),
+        "--content-type", "application/x-test", "--metadata", "color=blue,shape=round",
+    )
+    assert put["ETag"] == f'"{md5}"'
+
+    head = run("s3api", "head-object", "--bucket", bucket, "--key", "api/obj.bin")
+    assert head["ContentLength"] == len(body)
+    assert head["ETag"] == f'"{md5}"'
+    assert head["ContentType"] == "application/x-test"
+    assert head["Metadata"] == {"color": "blue", "shape": "round"}
+
+    out = tmp_path / "out.bin"
+    got = run("s3api", "get-object", "--bucket", bucket, "--key", "api/obj.bin", str(out))
+    assert out.read_bytes() == body
+    assert got["ContentLength"] == len(body)
+    assert got["ETag"] == f'"{md5}"'
+
+    listing = run("s3api", "list-objects-v2", "--bucket", bucket, "--prefix", "api/")
+    assert listing["KeyCount"] == 1
+    [obj] = listing["Contents"]
+    assert obj["Key"] == "api/obj.bin"
+    assert obj["Size"] == len(body)
+    assert obj["ETag"] == f'"{md5}"'
+
+
+def test_cli_errors_name_the_aws_error(aws_cli, bucket: str, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    out = tmp_path / "never"
+    proc = aws_cli(
+        "s3api", "get-object", "--bucket", bucket, "--key", "no/such/key", str(out), check=False
+    )
+    assert proc.returncode != 0
+    assert "NoSuchKey" in proc.stderr
+    assert not out.exists() or out.read_bytes() == b""
+
+    proc = aws_cli(
+        "s3api", "head-bucket", "--bucket", new_bucket_name(), check=False
+    )
+    assert proc.returncode != 0
+    assert "404" in proc.stderr
+
+    proc = aws_cli("s3", "ls", f"s3://{new_bucket_name()}", check=False)
+    assert proc.returncode != 0
+    assert "NoSuchBucket" in proc.stderr
