@@ -142,9 +142,9 @@ class Gateway:
             raise
         except Exception:
             log.exception("internal error in %s.%s", service.name, ctx.operation)
-            err = ServiceError("InternalError", "We encountered an internal error. Please try again.",
-                               500, sender_fault=False)
-            response = protocol.serialize_error(err, ctx)
+            internal = ServiceError("InternalError", "We encountered an internal error. Please try again.",
+                                    500, sender_fault=False)
+            response = protocol.serialize_error(internal, ctx)
         if streaming is not None and response.status >= 300:
             # An operation refused the request before reading its body: read it off the
             # socket (up to a limit) so the client sees our answer instead of a reset.

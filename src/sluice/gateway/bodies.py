@@ -37,7 +37,7 @@ class StreamingBody:
         self._eof = False
 
     def _pull(self) -> None:
-        message: Any = asyncio.run_coroutine_threadsafe(self._receive(), self._loop).result()
+        message: Any = asyncio.run_coroutine_threadsafe(_next(self._receive), self._loop).result()
         if message["type"] == "http.disconnect":
             raise ClientDisconnected()
         self._buf += message.get("body", b"")
@@ -60,3 +60,7 @@ class StreamingBody:
         while not self._eof:
             self._pull()
             self._buf.clear()
+
+
+async def _next(receive: ASGIReceiveCallable) -> Any:
+    return await receive()

@@ -6,6 +6,7 @@ it. Names come from uuid4, never from a client's key, so no request can choose a
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import shutil
@@ -102,10 +103,8 @@ class BlobStore:
         return new
 
     def delete(self, name: str) -> None:
-        try:
+        with contextlib.suppress(ValueError):
             self.path(name).unlink(missing_ok=True)
-        except ValueError:
-            pass
 
     def sweep(self, referenced: set[str]) -> int:
         """Remove temporaries and bodies no row points at (left by a crash). Startup only."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -75,7 +75,7 @@ def ingest(
             "Value for x-amz-checksum-algorithm header is invalid."
         )
     hasher = new_hasher(algo)
-    observers = [hasher.update]
+    observers: list[Callable[[bytes], None]] = [hasher.update]
     content_sha = headers.get("x-amz-content-sha256", "")
     sha256 = None
     if len(content_sha) == 64:

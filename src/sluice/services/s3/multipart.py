@@ -9,7 +9,7 @@ import json
 import sqlite3
 import uuid
 from collections.abc import Iterator
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from ...protocol.context import RequestContext
 from ...protocol.errors import ServiceError
@@ -17,11 +17,9 @@ from ...protocol.http import Readable
 from . import errors
 from .checksums import b64, composite, member_name, new_hasher
 from .conditions import check_read_conditions
+from .core import S3Core, owner, parse_copy_source, parse_tagging_header
 from .ingest import ingest
 from .records import ObjectRecord, PartRecord, UploadRecord
-
-if TYPE_CHECKING:
-    from .service import S3Service
 
 MIN_PART_SIZE = 5 * 1024 * 1024
 MAX_PART_NUMBER = 10000
@@ -31,15 +29,15 @@ def _new_upload_id() -> str:
     return base64.urlsafe_b64encode(uuid.uuid4().bytes + uuid.uuid4().bytes).decode().rstrip("=")
 
 
-class MultipartOperations:
-    def _upload(self: S3Service, bucket: str, key: str, upload_id: str) -> UploadRecord:
+class MultipartOperations(S3Core):
+    def _upload(self, bucket: str, key: str, upload_id: str) -> UploadRecord:
         row = self.db.query_one("SELECT * FROM s3_uploads WHERE upload_id=?", (upload_id,))
         if row is None or row["bucket"] != bucket or row["key"] != key:
             self._bucket(bucket)
             raise errors.no_such_upload(upload_id)
         return UploadRecord.from_row(row)
 
-    def create_multipart_upload(self: S3Service, ctx: RequestContext, Bucket: str, Key: str,
+    def create_multipart_upload(self, ctx: RequestContext, Bucket: str, Key: str,
                                 **params: Any) -> dict[str, Any]:
         self._check_key(Key)
         self._bucket(Bucket)
@@ -50,8 +48,6 @@ class MultipartOperations:
         if ctype == "FULL_OBJECT" and algo in ("SHA1", "SHA256"):
             raise errors.invalid_request(f"The FULL_OBJECT checksum type cannot be used with the "
                                          f"{algo.lower()} checksum algorithm.")
-        from .service import parse_tagging_header
-
         upload = UploadRecord(
             upload_id=_new_upload_id(), bucket=Bucket, key=Key, initiated=self.clock.now(),
             content_type=params.get("ContentType") or "binary/octet-stream",
@@ -76,12 +72,12 @@ class MultipartOperations:
             result["ChecksumType"] = ctype
         return result
 
-    def _check_part_number(self: S3Service, number: int) -> None:
+    def _check_part_number(self, number: int) -> None:
         if not 1 <= number <= MAX_PART_NUMBER:
             raise errors.invalid_argument("Part number must be an integer between 1 and 10000, inclusive",
                                           "partNumber", str(number))
 
-    def _commit_part(self: S3Service, part: PartRecord) -> None:
+    def _commit_part(self, part: PartRecord) -> None:
         def txn(conn: sqlite3.Connection) -> str | None:
             if conn.execute("SELECT 1 FROM s3_uploads WHERE upload_id=?", (part.upload_id,)).fetchone() is None:
                 raise errors.no_such_upload(part.upload_id)
@@ -103,7 +99,7 @@ class MultipartOperations:
         if old:
             self.blobs.delete(old)
 
-    def upload_part(self: S3Service, ctx: RequestContext, Bucket: str, Key: str, PartNumber: int, UploadId: str,
+    def upload_part(self, ctx: RequestContext, Bucket: str, Key: str, PartNumber: int, UploadId: str,
                     Body: Readable | None = None, **params: Any) -> dict[str, Any]:
         self._check_part_number(PartNumber)
         upload = self._upload(Bucket, Key, UploadId)
@@ -118,10 +114,8 @@ class MultipartOperations:
             result[member_name(upload.checksum_algorithm)] = part.checksum
         return result
 
-    def upload_part_copy(self: S3Service, ctx: RequestContext, Bucket: str, Key: str, PartNumber: int,
+    def upload_part_copy(self, ctx: RequestContext, Bucket: str, Key: str, PartNumber: int,
                          UploadId: str, CopySource: str, **params: Any) -> dict[str, Any]:
-        from .service import parse_copy_source
-
         self._check_part_number(PartNumber)
         upload = self._upload(Bucket, Key, UploadId)
         src_bucket, src_key, _ = parse_copy_source(CopySource)
@@ -153,7 +147,7 @@ class MultipartOperations:
             result[member_name(upload.checksum_algorithm)] = part.checksum
         return {"CopyPartResult": result}
 
-    def complete_multipart_upload(self: S3Service, ctx: RequestContext, Bucket: str, Key: str, UploadId: str,
+    def complete_multipart_upload(self, ctx: RequestContext, Bucket: str, Key: str, UploadId: str,
                                   **params: Any) -> dict[str, Any]:
         upload = self._upload(Bucket, Key, UploadId)
         requested = (params.get("MultipartUpload") or {}).get("Parts")
@@ -229,7 +223,7 @@ class MultipartOperations:
             result["ChecksumType"] = ctype
         return result
 
-    def abort_multipart_upload(self: S3Service, ctx: RequestContext, Bucket: str, Key: str, UploadId: str,
+    def abort_multipart_upload(self, ctx: RequestContext, Bucket: str, Key: str, UploadId: str,
                                **_: Any) -> dict[str, Any]:
         def txn(conn: sqlite3.Connection) -> list[str]:
             self._require_bucket(conn, Bucket)
@@ -244,10 +238,8 @@ class MultipartOperations:
             self.blobs.delete(blob)
         return {"StatusCode": 204}
 
-    def list_parts(self: S3Service, ctx: RequestContext, Bucket: str, Key: str, UploadId: str,
+    def list_parts(self, ctx: RequestContext, Bucket: str, Key: str, UploadId: str,
                    **params: Any) -> dict[str, Any]:
-        from .service import owner
-
         upload = self._upload(Bucket, Key, UploadId)
         marker = params.get("PartNumberMarker") or 0
         max_parts = min(params.get("MaxParts") or 1000, 1000)
@@ -277,10 +269,8 @@ class MultipartOperations:
             result["ChecksumType"] = upload.checksum_type
         return result
 
-    def list_multipart_uploads(self: S3Service, ctx: RequestContext, Bucket: str,
+    def list_multipart_uploads(self, ctx: RequestContext, Bucket: str,
                                **params: Any) -> dict[str, Any]:
-        from .service import owner
-
         self._bucket(Bucket)
         prefix = params.get("Prefix") or ""
         key_marker = params.get("KeyMarker") or ""

@@ -3,142 +3,31 @@
 from __future__ import annotations
 
 import base64
-import hashlib
 import io
 import json
 import sqlite3
 from typing import Any
-from urllib.parse import parse_qsl, quote_plus, unquote
+from urllib.parse import quote_plus
 
-from ...clock import Clock
 from ...protocol.context import RequestContext
 from ...protocol.errors import ServiceError
 from ...protocol.http import Readable, ResponseBody
-from ...protocol.values import as_datetime
-from ...store import Store
-from ..base import Service
 from . import errors
 from .checksums import b64, member_name, new_hasher
 from .conditions import check_read_conditions, parse_range
-from .ingest import ingest, strip_aws_chunked
+from .core import S3Core, owner, parse_copy_source, parse_tagging_header, validate_tags
+from .ingest import ingest
 from .listing import list_keys
 from .multipart import MultipartOperations
-from .names import MAX_KEY_BYTES, valid_bucket_name
-from .records import STORED_HEADERS, BucketRecord, ObjectRecord
+from .names import valid_bucket_name
+from .records import STORED_HEADERS, ObjectRecord
 
 # Bodies up to this size are returned from memory; larger ones stream from disk.
 _INLINE_BODY = 1024 * 1024
-_MAX_TAGS = 10
-_MAX_METADATA = 2048
 
 
-def owner(account: str) -> dict[str, str]:
-    return {"ID": hashlib.sha256(account.encode()).hexdigest(), "DisplayName": "sluice"}
-
-
-def parse_tagging_header(value: str | None) -> dict[str, str]:
-    if not value:
-        return {}
-    return validate_tags(dict(parse_qsl(value, keep_blank_values=True)))
-
-
-def validate_tags(tags: dict[str, str]) -> dict[str, str]:
-    if len(tags) > _MAX_TAGS:
-        raise errors.invalid_tag("Object tags cannot be greater than 10")
-    for k, v in tags.items():
-        if not k or len(k) > 128:
-            raise errors.invalid_tag("The TagKey you have provided is invalid")
-        if len(v) > 256:
-            raise errors.invalid_tag("The TagValue you have provided is invalid")
-    return tags
-
-
-class S3Service(MultipartOperations, Service):
-    name = "s3"
-
-    def __init__(self, store: Store, clock: Clock) -> None:
-        self.store = store
-        self.db = store.db
-        self.blobs = store.blobs
-        self.clock = clock
-
-    def start(self) -> None:
-        referenced = {r[0] for r in self.db.query("SELECT blob FROM s3_objects")}
-        referenced |= {r[0] for r in self.db.query("SELECT blob FROM s3_parts")}
-        self.blobs.sweep(referenced)
-
-    # -- helpers -------------------------------------------------------------------------
-
-    def _bucket(self, name: str) -> BucketRecord:
-        row = self.db.query_one("SELECT * FROM s3_buckets WHERE name=?", (name,))
-        if row is None:
-            raise errors.no_such_bucket(name)
-        return BucketRecord.from_row(row)
-
-    @staticmethod
-    def _require_bucket(conn: sqlite3.Connection, name: str) -> None:
-        if conn.execute("SELECT 1 FROM s3_buckets WHERE name=?", (name,)).fetchone() is None:
-            raise errors.no_such_bucket(name)
-
-    def _object(self, bucket: str, key: str) -> ObjectRecord:
-        row = self.db.query_one("SELECT * FROM s3_objects WHERE bucket=? AND key=?", (bucket, key))
-        if row is None:
-            self._bucket(bucket)
-            raise errors.no_such_key(key)
-        return ObjectRecord.from_row(row)
-
-    @staticmethod
-    def _check_key(key: str) -> None:
-        if len(key.encode()) > MAX_KEY_BYTES:
-            raise ServiceError("KeyTooLongError", "Your key is too long", 400,
-                               MaxSizeAllowed=MAX_KEY_BYTES, Size=len(key.encode()))
-
-    @staticmethod
-    def _stored_headers(params: dict[str, Any]) -> dict[str, Any]:
-        out: dict[str, Any] = {}
-        for name in STORED_HEADERS:
-            value = params.get(name)
-            if value is None:
-                continue
-            if name == "ContentEncoding":
-                value = strip_aws_chunked(value)
-                if not value:
-                    continue
-            if name == "Expires":
-                value = as_datetime(value).timestamp()
-            out[name] = value
-        return out
-
-    @staticmethod
-    def _check_metadata(metadata: dict[str, str]) -> dict[str, str]:
-        size = sum(len(k) + len(v) for k, v in metadata.items())
-        if size > _MAX_METADATA:
-            raise ServiceError("MetadataTooLarge",
-                               "Your metadata headers exceed the maximum allowed metadata size", 400,
-                               Size=size, MaxSizeAllowed=_MAX_METADATA)
-        return {k.lower(): v for k, v in metadata.items()}
-
-    def _commit_object(self, record: ObjectRecord, conditions: dict[str, Any] | None = None) -> None:
-        def txn(conn: sqlite3.Connection) -> str | None:
-            self._require_bucket(conn, record.bucket)
-            if conditions:
-                _check_write_conditions(conn, record.bucket, record.key, conditions)
-            return record.insert(conn)
-
-        try:
-            old_blob = self.db.write(txn)
-        except BaseException:
-            self.blobs.delete(record.blob)
-            raise
-        if old_blob and old_blob != record.blob:
-            self.blobs.delete(old_blob)
-
-    @staticmethod
-    def _checksum_members(record: ObjectRecord) -> dict[str, Any]:
-        if not record.checksum_algorithm or not record.checksum:
-            return {}
-        return {member_name(record.checksum_algorithm): record.checksum,
-                "ChecksumType": record.checksum_type or "FULL_OBJECT"}
+class S3Service(MultipartOperations, S3Core):
+    """S3's business rules: buckets and objects. No HTTP, no XML: members in, members out."""
 
     # -- buckets -------------------------------------------------------------------------
 
@@ -196,7 +85,8 @@ class S3Service(MultipartOperations, Service):
         prefix = params.get("Prefix") or ""
         region = params.get("BucketRegion")
         max_buckets = params.get("MaxBuckets")
-        after = _decode_token(params.get("ContinuationToken")) if params.get("ContinuationToken") else ""
+        token = params.get("ContinuationToken")
+        after = _decode_token(token) if token else ""
         rows = self.db.query(
             "SELECT name, created, region FROM s3_buckets WHERE account=? AND name > ? ORDER BY name",
             (ctx.account_id, after),
@@ -268,8 +158,6 @@ class S3Service(MultipartOperations, Service):
                 result[name] = record.headers[name]
         if record.tags:
             result["TagCount"] = len(record.tags)
-        if record.parts:
-            result["PartsCount"] = len(record.parts)
         for override in ("ContentType", "ContentLanguage", "Expires", "CacheControl", "ContentDisposition",
                          "ContentEncoding"):
             value = params.get("Response" + override)
@@ -422,10 +310,7 @@ class S3Service(MultipartOperations, Service):
         prefix = params.get("Prefix") or ""
         delimiter = params.get("Delimiter") or ""
         token = params.get("ContinuationToken")
-        if token is not None:
-            after = _decode_token(token)
-        else:
-            after = params.get("StartAfter") or ""
+        after = _decode_token(token) if token is not None else params.get("StartAfter") or ""
         listing = list_keys(self.db.reader, Bucket, prefix, delimiter, after, max_keys)
         enc = _encoder(params.get("EncodingType"))
         fetch_owner = params.get("FetchOwner")
@@ -578,29 +463,6 @@ class S3Service(MultipartOperations, Service):
                 raise errors.no_such_key(key)
 
         self.db.write(txn)
-
-
-def _check_write_conditions(conn: sqlite3.Connection, bucket: str, key: str, cond: dict[str, Any]) -> None:
-    row = conn.execute("SELECT etag FROM s3_objects WHERE bucket=? AND key=?", (bucket, key)).fetchone()
-    if_none = cond.get("IfNoneMatch")
-    if if_none is not None and row is not None and (if_none == "*" or if_none.strip('"') == row["etag"]):
-        raise errors.precondition_failed("If-None-Match")
-    if_match = cond.get("IfMatch")
-    if if_match is not None:
-        if row is None:
-            raise errors.no_such_key(key)
-        if if_match != "*" and if_match.strip('"') != row["etag"]:
-            raise errors.precondition_failed("If-Match")
-
-
-def parse_copy_source(value: str) -> tuple[str, str, str | None]:
-    source, _, query = value.partition("?")
-    source = unquote(source).lstrip("/")
-    bucket, _, key = source.partition("/")
-    if not bucket or not key:
-        raise errors.invalid_argument("Invalid copy source object key", "x-amz-copy-source", value)
-    version = dict(parse_qsl(query)).get("versionId")
-    return bucket, key, version
 
 
 def _max_keys(params: dict[str, Any]) -> int:

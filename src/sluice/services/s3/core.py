@@ -1,0 +1,154 @@
+"""What every S3 operation shares: the state, the lookups and the checks."""
+
+from __future__ import annotations
+
+import hashlib
+import sqlite3
+from typing import Any
+from urllib.parse import parse_qsl, unquote
+
+from ...clock import Clock
+from ...protocol.errors import ServiceError
+from ...protocol.values import as_datetime
+from ...store import Store
+from ..base import Service
+from . import errors
+from .checksums import member_name
+from .ingest import strip_aws_chunked
+from .names import MAX_KEY_BYTES
+from .records import STORED_HEADERS, BucketRecord, ObjectRecord
+
+_MAX_TAGS = 10
+_MAX_METADATA = 2048
+
+
+def owner(account: str) -> dict[str, str]:
+    return {"ID": hashlib.sha256(account.encode()).hexdigest(), "DisplayName": "sluice"}
+
+
+def parse_tagging_header(value: str | None) -> dict[str, str]:
+    if not value:
+        return {}
+    return validate_tags(dict(parse_qsl(value, keep_blank_values=True)))
+
+
+def validate_tags(tags: dict[str, str]) -> dict[str, str]:
+    if len(tags) > _MAX_TAGS:
+        raise errors.invalid_tag("Object tags cannot be greater than 10")
+    for k, v in tags.items():
+        if not k or len(k) > 128:
+            raise errors.invalid_tag("The TagKey you have provided is invalid")
+        if len(v) > 256:
+            raise errors.invalid_tag("The TagValue you have provided is invalid")
+    return tags
+
+
+class S3Core(Service):
+    name = "s3"
+
+    def __init__(self, store: Store, clock: Clock) -> None:
+        self.store = store
+        self.db = store.db
+        self.blobs = store.blobs
+        self.clock = clock
+
+    def start(self) -> None:
+        referenced = {r[0] for r in self.db.query("SELECT blob FROM s3_objects")}
+        referenced |= {r[0] for r in self.db.query("SELECT blob FROM s3_parts")}
+        self.blobs.sweep(referenced)
+
+    # -- helpers -------------------------------------------------------------------------
+
+    def _bucket(self, name: str) -> BucketRecord:
+        row = self.db.query_one("SELECT * FROM s3_buckets WHERE name=?", (name,))
+        if row is None:
+            raise errors.no_such_bucket(name)
+        return BucketRecord.from_row(row)
+
+    @staticmethod
+    def _require_bucket(conn: sqlite3.Connection, name: str) -> None:
+        if conn.execute("SELECT 1 FROM s3_buckets WHERE name=?", (name,)).fetchone() is None:
+            raise errors.no_such_bucket(name)
+
+    def _object(self, bucket: str, key: str) -> ObjectRecord:
+        row = self.db.query_one("SELECT * FROM s3_objects WHERE bucket=? AND key=?", (bucket, key))
+        if row is None:
+            self._bucket(bucket)
+            raise errors.no_such_key(key)
+        return ObjectRecord.from_row(row)
+
+    @staticmethod
+    def _check_key(key: str) -> None:
+        if len(key.encode()) > MAX_KEY_BYTES:
+            raise ServiceError("KeyTooLongError", "Your key is too long", 400,
+                               MaxSizeAllowed=MAX_KEY_BYTES, Size=len(key.encode()))
+
+    @staticmethod
+    def _stored_headers(params: dict[str, Any]) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for name in STORED_HEADERS:
+            value = params.get(name)
+            if value is None:
+                continue
+            if name == "ContentEncoding":
+                value = strip_aws_chunked(value)
+                if not value:
+                    continue
+            if name == "Expires":
+                value = as_datetime(value).timestamp()
+            out[name] = value
+        return out
+
+    @staticmethod
+    def _check_metadata(metadata: dict[str, str]) -> dict[str, str]:
+        size = sum(len(k) + len(v) for k, v in metadata.items())
+        if size > _MAX_METADATA:
+            raise ServiceError("MetadataTooLarge",
+                               "Your metadata headers exceed the maximum allowed metadata size", 400,
+                               Size=size, MaxSizeAllowed=_MAX_METADATA)
+        return {k.lower(): v for k, v in metadata.items()}
+
+    def _commit_object(self, record: ObjectRecord, conditions: dict[str, Any] | None = None) -> None:
+        def txn(conn: sqlite3.Connection) -> str | None:
+            self._require_bucket(conn, record.bucket)
+            if conditions:
+                _check_write_conditions(conn, record.bucket, record.key, conditions)
+            return record.insert(conn)
+
+        try:
+            old_blob = self.db.write(txn)
+        except BaseException:
+            self.blobs.delete(record.blob)
+            raise
+        if old_blob and old_blob != record.blob:
+            self.blobs.delete(old_blob)
+
+    @staticmethod
+    def _checksum_members(record: ObjectRecord) -> dict[str, Any]:
+        if not record.checksum_algorithm or not record.checksum:
+            return {}
+        return {member_name(record.checksum_algorithm): record.checksum,
+                "ChecksumType": record.checksum_type or "FULL_OBJECT"}
+
+
+def parse_copy_source(value: str) -> tuple[str, str, str | None]:
+    source, _, query = value.partition("?")
+    source = unquote(source).lstrip("/")
+    bucket, _, key = source.partition("/")
+    if not bucket or not key:
+        raise errors.invalid_argument("Invalid copy source object key", "x-amz-copy-source", value)
+    version = dict(parse_qsl(query)).get("versionId")
+    return bucket, key, version
+
+
+def _check_write_conditions(conn: sqlite3.Connection, bucket: str, key: str, cond: dict[str, Any]) -> None:
+    row = conn.execute("SELECT etag FROM s3_objects WHERE bucket=? AND key=?", (bucket, key)).fetchone()
+    if_none = cond.get("IfNoneMatch")
+    if if_none is not None and row is not None and (if_none == "*" or if_none.strip('"') == row["etag"]):
+        raise errors.precondition_failed("If-None-Match")
+    if_match = cond.get("IfMatch")
+    if if_match is not None:
+        if row is None:
+            raise errors.no_such_key(key)
+        if if_match != "*" and if_match.strip('"') != row["etag"]:
+            raise errors.precondition_failed("If-Match")
