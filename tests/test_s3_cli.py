@@ -14,6 +14,7 @@ import sys
 import time
 import urllib.request
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -29,6 +30,12 @@ def new_bucket_name() -> str:
 def cli_json(aws_cli, *args: str) -> dict:  # type: ignore[no-untyped-def]
     out = aws_cli(*args, "--output", "json").stdout
     return json.loads(out) if out.strip() else {}
+
+
+def parallel(fn, *calls: tuple[str, ...]) -> list:  # type: ignore[no-untyped-def]
+    """Run independent CLI invocations at once (each one spends ~1.5 s importing botocore)."""
+    with ThreadPoolExecutor(len(calls)) as pool:
+        return list(pool.map(lambda args: fn(*args), calls))
 
 
 def ls_lines(stdout: str) -> list[list[str]]:
@@ -60,25 +67,30 @@ def run_cli_explicit_endpoint(endpoint: str, *args: str) -> subprocess.Completed
     return proc
 
 
-def test_mb_ls_rb(aws_cli) -> None:  # type: ignore[no-untyped-def]
+def test_bucket_lifecycle_mb_ls_rb(aws_cli, s3) -> None:  # type: ignore[no-untyped-def]
     name = new_bucket_name()
     out = aws_cli("s3", "mb", f"s3://{name}").stdout
     assert out.strip() == f"make_bucket: {name}"
 
-    listed = [line.split()[-1] for line in aws_cli("s3", "ls").stdout.splitlines()]
-    assert name in listed
     # Each bucket line is "<date> <time> <name>".
-    line = next(raw for raw in aws_cli("s3", "ls").stdout.splitlines() if raw.endswith(name))
-    date, clock, _ = line.split()
+    lines = [line.split() for line in aws_cli("s3", "ls").stdout.splitlines()]
+    mine = [parts for parts in lines if parts[-1] == name]
+    assert len(mine) == 1
+    date, clock, _ = mine[0]
     time.strptime(f"{date} {clock}", "%Y-%m-%d %H:%M:%S")
 
-    # An empty bucket lists nothing.
-    assert aws_cli("s3", "ls", f"s3://{name}").stdout.strip() == ""
+    for i in range(3):
+        s3.put_object(Bucket=name, Key=f"k{i}", Body=b"x")
 
-    out = aws_cli("s3", "rb", f"s3://{name}").stdout
-    assert out.strip() == f"remove_bucket: {name}"
-    listed = [line.split()[-1] for line in aws_cli("s3", "ls").stdout.splitlines()]
-    assert name not in listed
+    proc = aws_cli("s3", "rb", f"s3://{name}", check=False)
+    assert proc.returncode != 0
+    assert "BucketNotEmpty" in proc.stderr
+    # Still there, still full.
+    assert s3.list_objects_v2(Bucket=name)["KeyCount"] == 3
+
+    out = aws_cli("s3", "rb", "--force", f"s3://{name}").stdout
+    assert f"remove_bucket: {name}" in out
+    assert name not in [b["Name"] for b in s3.list_buckets()["Buckets"]]
 
 
 def test_ls_objects_and_prefixes(aws_cli, s3, bucket: str) -> None:  # type: ignore[no-untyped-def]
@@ -91,27 +103,26 @@ def test_ls_objects_and_prefixes(aws_cli, s3, bucket: str) -> None:  # type: ign
     for key, body in objects.items():
         s3.put_object(Bucket=bucket, Key=key, Body=body)
 
-    out = aws_cli("s3", "ls", f"s3://{bucket}").stdout
-    prefixes = sorted(line.split()[-1] for line in out.splitlines() if line.split()[0] == "PRE")
+    top, recursive = (
+        p.stdout
+        for p in parallel(
+            aws_cli, ("s3", "ls", f"s3://{bucket}"), ("s3", "ls", "--recursive", f"s3://{bucket}")
+        )
+    )
+    prefixes = sorted(line.split()[-1] for line in top.splitlines() if line.split()[0] == "PRE")
     assert prefixes == ["dir/", "other/"]
-    assert [(r[2], r[3]) for r in ls_lines(out)] == [("3", "top.txt")]
+    assert [(r[2], r[3]) for r in ls_lines(top)] == [("3", "top.txt")]
 
-    out = aws_cli("s3", "ls", f"s3://{bucket}/dir/").stdout
-    assert [line.split()[-1] for line in out.splitlines() if line.split()[0] == "PRE"] == ["sub/"]
-    assert [(r[2], r[3]) for r in ls_lines(out)] == [("4", "a.txt")]
-
-    out = aws_cli("s3", "ls", "--recursive", f"s3://{bucket}").stdout
-    got = {r[3]: int(r[2]) for r in ls_lines(out)}
+    got = {r[3]: int(r[2]) for r in ls_lines(recursive)}
     assert got == {k: len(v) for k, v in objects.items()}
 
 
 def test_cp_up_and_down(aws_cli, s3, bucket: str, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
-    src = tmp_path / "hello world.txt"
     body = os.urandom(100_000)
-    src.write_bytes(body)
+    (tmp_path / "hello world.txt").write_bytes(body)
 
-    out = aws_cli("s3", "cp", str(src), f"s3://{bucket}/docs/hello world.txt").stdout
-    assert f"upload: {src} to s3://{bucket}/docs/hello world.txt" in out
+    out = aws_cli("s3", "cp", "hello world.txt", f"s3://{bucket}/docs/hello world.txt", cwd=tmp_path)
+    assert f"upload: ./hello world.txt to s3://{bucket}/docs/hello world.txt" in out.stdout
 
     head = s3.head_object(Bucket=bucket, Key="docs/hello world.txt")
     assert head["ContentLength"] == len(body)
@@ -119,18 +130,9 @@ def test_cp_up_and_down(aws_cli, s3, bucket: str, tmp_path: Path) -> None:  # ty
     # The CLI guesses the content type from the file name.
     assert head["ContentType"] == "text/plain"
 
-    dst = tmp_path / "down" / "copy.txt"
-    out = aws_cli("s3", "cp", f"s3://{bucket}/docs/hello world.txt", str(dst)).stdout
-    assert f"download: s3://{bucket}/docs/hello world.txt to {dst}" in out
-    assert dst.read_bytes() == body
-
-    # An empty file round-trips too.
-    empty = tmp_path / "empty.bin"
-    empty.write_bytes(b"")
-    aws_cli("s3", "cp", str(empty), f"s3://{bucket}/empty.bin")
-    back = tmp_path / "empty-back.bin"
-    aws_cli("s3", "cp", f"s3://{bucket}/empty.bin", str(back))
-    assert back.exists() and back.read_bytes() == b""
+    out = aws_cli("s3", "cp", f"s3://{bucket}/docs/hello world.txt", "down/copy.txt", cwd=tmp_path)
+    assert f"download: s3://{bucket}/docs/hello world.txt to down/copy.txt" in out.stdout
+    assert (tmp_path / "down" / "copy.txt").read_bytes() == body
 
 
 # The one big transfer of the suite (~110 MiB up and down, multipart both ways): it runs in the
@@ -203,12 +205,17 @@ def test_sync_up_and_down(aws_cli, s3, bucket: str, tmp_path: Path) -> None:  # 
         got = s3.get_object(Bucket=bucket, Key=f"tree/{rel}")["Body"].read()
         assert got == body, rel
 
-    # Nothing changed locally: nothing to upload.
-    out = aws_cli("s3", "sync", str(up), f"s3://{bucket}/tree").stdout
-    assert "upload:" not in out
-
     down = tmp_path / "down"
-    out = aws_cli("s3", "sync", f"s3://{bucket}/tree", str(down)).stdout
+    again, out = (
+        p.stdout
+        for p in parallel(
+            aws_cli,
+            ("s3", "sync", str(up), f"s3://{bucket}/tree"),
+            ("s3", "sync", f"s3://{bucket}/tree", str(down)),
+        )
+    )
+    # Nothing changed locally: nothing to upload.
+    assert "upload:" not in again
     assert sum(line.startswith("download:") for line in out.splitlines()) == len(SYNC_FILES)
     assert tree(down) == tree(up)
 
@@ -223,35 +230,36 @@ def test_sync_up_and_down(aws_cli, s3, bucket: str, tmp_path: Path) -> None:  # 
     assert keys == {f"tree/{k}" for k in SYNC_FILES if k != "with space.txt"}
 
 
-def test_keys_with_repeated_slashes(aws_cli, bucket: str, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
-    # Runs of '/' cannot come from file names, so they go through s3api.
+def test_keys_with_repeated_slashes(aws_cli, s3, bucket: str, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    # Runs of '/' cannot come from file names, so they go in through s3api put-object.
     keys = {"a//b": b"double", "a///c/d": b"triple", "a/b": b"single", "//lead": b"lead"}
-    for key, body in keys.items():
-        f = tmp_path / "body"
+    calls = []
+    for i, (key, body) in enumerate(keys.items()):
+        f = tmp_path / f"body{i}"
         f.write_bytes(body)
-        cli_json(aws_cli, "s3api", "put-object", "--bucket", bucket, "--key", key, "--body", str(f))
+        calls.append(("s3api", "put-object", "--bucket", bucket, "--key", key, "--body", str(f)))
+    parallel(aws_cli, *calls)
 
-    listing = cli_json(aws_cli, "s3api", "list-objects-v2", "--bucket", bucket)
-    assert sorted(o["Key"] for o in listing["Contents"]) == sorted(keys)
-
-    listing = cli_json(aws_cli, "s3api", "list-objects-v2", "--bucket", bucket, "--prefix", "a//")
-    assert [o["Key"] for o in listing["Contents"]] == ["a///c/d", "a//b"]  # byte order
-
-    # An empty segment between two delimiters is its own common prefix.
-    listing = cli_json(
-        aws_cli, "s3api", "list-objects-v2", "--bucket", bucket, "--prefix", "a/", "--delimiter", "/"
-    )
-    assert [o["Key"] for o in listing["Contents"]] == ["a/b"]
-    assert [p["Prefix"] for p in listing["CommonPrefixes"]] == ["a//"]
-
+    listing = s3.list_objects_v2(Bucket=bucket)
+    assert [o["Key"] for o in listing["Contents"]] == sorted(keys)  # byte order
     for key, body in keys.items():
-        out = tmp_path / "out"
-        meta = cli_json(aws_cli, "s3api", "get-object", "--bucket", bucket, "--key", key, str(out))
-        assert out.read_bytes() == body, key
-        assert meta["ContentLength"] == len(body)
+        assert s3.get_object(Bucket=bucket, Key=key)["Body"].read() == body, key
 
-    out = aws_cli("s3", "ls", "--recursive", f"s3://{bucket}").stdout
-    assert sorted(r[3] for r in ls_lines(out)) == sorted(keys)
+    out = tmp_path / "out"
+    delimited, got, ls = parallel(
+        aws_cli,
+        # An empty segment between two delimiters is its own common prefix.
+        ("s3api", "list-objects-v2", "--bucket", bucket, "--prefix", "a/", "--delimiter", "/",
+         "--output", "json"),
+        ("s3api", "get-object", "--bucket", bucket, "--key", "a//b", str(out), "--output", "json"),
+        ("s3", "ls", "--recursive", f"s3://{bucket}"),
+    )
+    delimited = json.loads(delimited.stdout)
+    assert [o["Key"] for o in delimited["Contents"]] == ["a/b"]
+    assert [p["Prefix"] for p in delimited["CommonPrefixes"]] == ["a//"]
+    assert out.read_bytes() == b"double"
+    assert json.loads(got.stdout)["ContentLength"] == len(b"double")
+    assert sorted(r[3] for r in ls_lines(ls.stdout)) == sorted(keys)
 
 
 def test_rm_recursive(aws_cli, s3, bucket: str) -> None:  # type: ignore[no-untyped-def]
@@ -268,23 +276,10 @@ def test_rm_recursive(aws_cli, s3, bucket: str) -> None:  # type: ignore[no-unty
     aws_cli("s3", "rm", "--recursive", f"s3://{bucket}")
     assert s3.list_objects_v2(Bucket=bucket)["KeyCount"] == 0
 
-
-def test_rb_non_empty_then_force(aws_cli, s3) -> None:  # type: ignore[no-untyped-def]
-    name = new_bucket_name()
-    aws_cli("s3", "mb", f"s3://{name}")
-    for i in range(3):
-        s3.put_object(Bucket=name, Key=f"k{i}", Body=b"x")
-
-    proc = aws_cli("s3", "rb", f"s3://{name}", check=False)
-    assert proc.returncode != 0
-    assert "BucketNotEmpty" in proc.stderr
-    # Still there, still full.
-    assert s3.list_objects_v2(Bucket=name)["KeyCount"] == 3
-
-    out = aws_cli("s3", "rb", "--force", f"s3://{name}").stdout
-    assert f"remove_bucket: {name}" in out
-    names = [b["Name"] for b in s3.list_buckets()["Buckets"]]
-    assert name not in names
+    # Now empty: a plain rb removes it.
+    out = aws_cli("s3", "rb", f"s3://{bucket}").stdout
+    assert out.strip() == f"remove_bucket: {bucket}"
+    assert bucket not in [b["Name"] for b in s3.list_buckets()["Buckets"]]
 
 
 def test_presign_then_fetch(aws_cli, s3, bucket: str, endpoint: str) -> None:  # type: ignore[no-untyped-def]
@@ -318,19 +313,23 @@ def test_s3api_with_explicit_endpoint_url(endpoint: str, bucket: str, tmp_path: 
     )
     assert put["ETag"] == f'"{md5}"'
 
-    head = run("s3api", "head-object", "--bucket", bucket, "--key", "api/obj.bin")
+    out = tmp_path / "out.bin"
+    head, got, listing = parallel(
+        run,
+        ("s3api", "head-object", "--bucket", bucket, "--key", "api/obj.bin"),
+        ("s3api", "get-object", "--bucket", bucket, "--key", "api/obj.bin", str(out)),
+        # --no-paginate: the raw response, KeyCount included.
+        ("s3api", "list-objects-v2", "--bucket", bucket, "--prefix", "api/", "--no-paginate"),
+    )
     assert head["ContentLength"] == len(body)
     assert head["ETag"] == f'"{md5}"'
     assert head["ContentType"] == "application/x-test"
     assert head["Metadata"] == {"color": "blue", "shape": "round"}
 
-    out = tmp_path / "out.bin"
-    got = run("s3api", "get-object", "--bucket", bucket, "--key", "api/obj.bin", str(out))
     assert out.read_bytes() == body
     assert got["ContentLength"] == len(body)
     assert got["ETag"] == f'"{md5}"'
 
-    listing = run("s3api", "list-objects-v2", "--bucket", bucket, "--prefix", "api/")
     assert listing["KeyCount"] == 1
     [obj] = listing["Contents"]
     assert obj["Key"] == "api/obj.bin"
@@ -340,19 +339,14 @@ def test_s3api_with_explicit_endpoint_url(endpoint: str, bucket: str, tmp_path: 
 
 def test_cli_errors_name_the_aws_error(aws_cli, bucket: str, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     out = tmp_path / "never"
-    proc = aws_cli(
-        "s3api", "get-object", "--bucket", bucket, "--key", "no/such/key", str(out), check=False
+    missing_key, missing_bucket = parallel(
+        lambda *a: aws_cli(*a, check=False),
+        ("s3api", "get-object", "--bucket", bucket, "--key", "no/such/key", str(out)),
+        ("s3", "ls", f"s3://{new_bucket_name()}"),
     )
-    assert proc.returncode != 0
-    assert "NoSuchKey" in proc.stderr
+    assert missing_key.returncode != 0
+    assert "NoSuchKey" in missing_key.stderr
     assert not out.exists() or out.read_bytes() == b""
 
-    proc = aws_cli(
-        "s3api", "head-bucket", "--bucket", new_bucket_name(), check=False
-    )
-    assert proc.returncode != 0
-    assert "404" in proc.stderr
-
-    proc = aws_cli("s3", "ls", f"s3://{new_bucket_name()}", check=False)
-    assert proc.returncode != 0
-    assert "NoSuchBucket" in proc.stderr
+    assert missing_bucket.returncode != 0
+    assert "NoSuchBucket" in missing_bucket.stderr

@@ -286,7 +286,9 @@ def test_condition_precedence(s3, cond_object) -> None:  # type: ignore[no-untyp
     assert ok["ResponseMetadata"]["HTTPStatusCode"] == 200
     assert ok["Body"].read() == b"conditional body"
     with pytest.raises(ClientError) as exc:
-        _get(s3, cond_object, IfNoneMatch=cond_object["etag"], IfModifiedSince=cond_object["before"])
+        _get(
+            s3, cond_object, IfNoneMatch=cond_object["etag"], IfModifiedSince=cond_object["before"]
+        )
     assert error_of(exc) == (304, "304")
 
 

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import signal
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import uvicorn
@@ -32,10 +35,23 @@ class Sluice:
         services: dict[str, Service] = {"s3": S3Service(store, clock)}
         for s in services.values():
             _ = s.protocol  # load the botocore model now, not on the first request
-        return cls(settings, clock, store, services, Gateway(settings, services))
+        return cls(settings, clock, store, services, Gateway(settings, clock, services))
 
     def close(self) -> None:
         self.store.close()
+
+
+class _Server(uvicorn.Server):
+    """uvicorn re-raises SIGTERM/SIGINT after its graceful shutdown; a clean stop should exit 0."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        previous = {sig: signal.signal(sig, self.handle_exit) for sig in (signal.SIGINT, signal.SIGTERM)}
+        try:
+            yield
+        finally:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
 
 
 def serve(settings: Settings) -> None:
@@ -53,7 +69,7 @@ def serve(settings: Settings) -> None:
         server_header=False,
         date_header=True,
     )
-    server = uvicorn.Server(config)
+    server = _Server(config)
     log.info("Sluice listening on %s (data in %s)", settings.endpoint_url, settings.data_dir.resolve())
     try:
         server.run()

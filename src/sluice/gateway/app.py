@@ -23,6 +23,7 @@ from typing import Any
 from botocore.model import OperationModel
 
 from .. import __version__
+from ..clock import Clock
 from ..protocol import generic_error
 from ..protocol.context import RequestContext
 from ..protocol.errors import NotModified, ServiceError, not_implemented
@@ -32,6 +33,7 @@ from ..services.base import Service
 from ..settings import Settings
 from .bodies import ClientDisconnected, StreamingBody, read_all
 from .identify import identify, virtual_host_bucket
+from .presign import check_presigned
 
 log = logging.getLogger("sluice.gateway")
 
@@ -47,8 +49,9 @@ def new_host_id() -> str:
 
 
 class Gateway:
-    def __init__(self, settings: Settings, services: Mapping[str, Service], workers: int = 64) -> None:
+    def __init__(self, settings: Settings, clock: Clock, services: Mapping[str, Service], workers: int = 64) -> None:
         self.settings = settings
+        self.clock = clock
         self.services = dict(services)
         self.pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="sluice-op")
 
@@ -122,6 +125,7 @@ class Gateway:
             streaming = StreamingBody(receive, loop)
             req.body = streaming
         try:
+            check_presigned(req, self.clock.now())
             op = protocol.route(req)
             ctx.operation = op.name
             fn = service.operation(op.name)

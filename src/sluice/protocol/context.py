@@ -17,5 +17,5 @@ class RequestContext:
     source_ip: str = "127.0.0.1"
     endpoint: str = ""  # scheme://host:port the client used
     headers: dict[str, str] = field(default_factory=dict)  # lower-case names
-    # Response headers an operation adds outside its output shape.
-    extra_response_headers: dict[str, str] = field(default_factory=dict)
+    # Set by an operation whose status depends on the request (206 for a range).
+    status: int | None = None

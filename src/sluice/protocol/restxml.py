@@ -139,7 +139,7 @@ class RestXmlProtocol:
                 root = _ROOTS.get(op.name) or out.serialization.get("name") or op.name + "Result"
                 body = (XML_DECL + shape_to_xml(value, out, root, self.namespace)).encode()
                 headers.append(("Content-Type", "application/xml"))
-        return HttpResponse(status or 200, headers, body)
+        return HttpResponse(status or ctx.status or op.http.get("responseCode") or 200, headers, body)
 
     def serialize_error(self, err: ServiceError, ctx: RequestContext) -> HttpResponse:
         parts = [f"<Code>{_esc(err.code)}</Code>", f"<Message>{_esc(err.message)}</Message>"]

@@ -236,7 +236,7 @@ class MultipartOperations(S3Core):
 
         for blob in self.db.write(txn):
             self.blobs.delete(blob)
-        return {"StatusCode": 204}
+        return {}
 
     def list_parts(self, ctx: RequestContext, Bucket: str, Key: str, UploadId: str,
                    **params: Any) -> dict[str, Any]:

@@ -167,7 +167,8 @@ class S3Service(MultipartOperations, S3Core):
             result.update(self._checksum_members(record))
         return result
 
-    def _read(self, Bucket: str, Key: str, params: dict[str, Any], body: bool) -> dict[str, Any]:
+    def _read(self, ctx: RequestContext, Bucket: str, Key: str, params: dict[str, Any],
+              body: bool) -> dict[str, Any]:
         record = self._object(Bucket, Key)
         check_read_conditions(record.etag, record.last_modified, params)
         result = self._object_headers(record, params)
@@ -183,13 +184,13 @@ class S3Service(MultipartOperations, S3Core):
             result["PartsCount"] = len(sizes)
             if record.parts:
                 result["ContentRange"] = f"bytes {first}-{last}/{record.size}"
-                result["StatusCode"] = 206
+                ctx.status = 206
         else:
             rng = parse_range(params.get("Range"), record.size)
             if rng is not None:
                 first, last = rng
                 result["ContentRange"] = f"bytes {first}-{last}/{record.size}"
-                result["StatusCode"] = 206
+                ctx.status = 206
         length = max(0, last - first + 1)
         result["ContentLength"] = length
         if body:
@@ -202,10 +203,10 @@ class S3Service(MultipartOperations, S3Core):
         return result
 
     def get_object(self, ctx: RequestContext, Bucket: str, Key: str, **params: Any) -> dict[str, Any]:
-        return self._read(Bucket, Key, params, body=True)
+        return self._read(ctx, Bucket, Key, params, body=True)
 
     def head_object(self, ctx: RequestContext, Bucket: str, Key: str, **params: Any) -> dict[str, Any]:
-        return self._read(Bucket, Key, params, body=False)
+        return self._read(ctx, Bucket, Key, params, body=False)
 
     def delete_object(self, ctx: RequestContext, Bucket: str, Key: str, **params: Any) -> dict[str, Any]:
         def txn(conn: sqlite3.Connection) -> str | None:
@@ -223,7 +224,7 @@ class S3Service(MultipartOperations, S3Core):
         blob = self.db.write(txn)
         if blob:
             self.blobs.delete(blob)
-        return {"StatusCode": 204}
+        return {}
 
     def delete_objects(self, ctx: RequestContext, Bucket: str, Delete: dict[str, Any] | None = None,
                        **params: Any) -> dict[str, Any]:
@@ -452,7 +453,7 @@ class S3Service(MultipartOperations, S3Core):
 
     def delete_object_tagging(self, ctx: RequestContext, Bucket: str, Key: str, **_: Any) -> dict[str, Any]:
         self._set_tags(Bucket, Key, {})
-        return {"StatusCode": 204}
+        return {}
 
     def _set_tags(self, bucket: str, key: str, tags: dict[str, str]) -> None:
         def txn(conn: sqlite3.Connection) -> None:

@@ -1,0 +1,46 @@
+"""Presigned URLs stop working when they expire, as on AWS.
+
+This needs no secret key, so it applies even when signatures are not verified.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from ..protocol.errors import ServiceError
+from ..protocol.http import HttpRequest
+from ..protocol.values import iso8601
+
+MAX_EXPIRES = 7 * 24 * 3600
+
+
+def _query_error(message: str) -> ServiceError:
+    return ServiceError("AuthorizationQueryParametersError", message, 400)
+
+
+def check_presigned(req: HttpRequest, now: float) -> None:
+    q = req.query
+    if "X-Amz-Credential" in q:
+        try:
+            start = dt.datetime.strptime(q.get("X-Amz-Date", [""])[0], "%Y%m%dT%H%M%SZ").replace(
+                tzinfo=dt.timezone.utc)
+        except ValueError:
+            raise _query_error("X-Amz-Date must be in the ISO8601 Long Format \"yyyyMMdd'T'HHmmss'Z'\"") from None
+        raw = q.get("X-Amz-Expires", [""])[0]
+        if not raw.isdigit():
+            raise _query_error("X-Amz-Expires should be a number")
+        seconds = int(raw)
+        if seconds > MAX_EXPIRES:
+            raise _query_error("X-Amz-Expires must be less than a week (in seconds) that is 604800")
+        deadline = start.timestamp() + seconds
+    elif "Expires" in q and ("Signature" in q or "AWSAccessKeyId" in q):
+        raw = q["Expires"][0]
+        if not raw.isdigit():
+            raise ServiceError("AccessDenied", "Invalid date (should be seconds since epoch)", 403)
+        deadline = float(raw)
+    else:
+        return
+    if now > deadline:
+        raise ServiceError("AccessDenied", "Request has expired", 403,
+                           **{"X-Amz-Expires": q.get("X-Amz-Expires", [None])[0],
+                              "Expires": iso8601(deadline), "ServerTime": iso8601(now)})
