@@ -41,6 +41,7 @@ def check_presigned(req: HttpRequest, now: float) -> None:
     else:
         return
     if now > deadline:
-        raise ServiceError("AccessDenied", "Request has expired", 403,
-                           **{"X-Amz-Expires": q.get("X-Amz-Expires", [None])[0],
-                              "Expires": iso8601(deadline), "ServerTime": iso8601(now)})
+        err = ServiceError("AccessDenied", "Request has expired", 403)
+        err.fields = {"X-Amz-Expires": q.get("X-Amz-Expires", [None])[0], "Expires": iso8601(deadline),
+                      "ServerTime": iso8601(now)}
+        raise err
