@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import cache
 from typing import Any
 from urllib.parse import unquote
 
@@ -46,14 +47,16 @@ class NoRoute(Exception):
         self.method_mismatch = method_mismatch
 
 
-def bindings(shape: Shape | None) -> list[Binding]:
+@cache
+def bindings(shape: Shape | None) -> tuple[Binding, ...]:
+    """Where each member of `shape` lives on the wire (shapes are model singletons: cached)."""
     if shape is None:
-        return []
+        return ()
     out = []
     for name, member in shape.members.items():  # type: ignore[attr-defined]
         ser = member.serialization
         out.append(Binding(name, ser.get("location", ""), ser.get("name", name), member))
-    return out
+    return tuple(out)
 
 
 def _compile(uri_path: str) -> tuple[re.Pattern[str], int]:
@@ -77,6 +80,7 @@ def _compile(uri_path: str) -> tuple[re.Pattern[str], int]:
 class RestRouter:
     def __init__(self, model: ServiceModel) -> None:
         self.routes: list[Route] = []
+        self.by_method: dict[str, list[Route]] = {}
         for op_name in model.operation_names:
             op = model.operation_model(op_name)
             uri = op.http.get("requestUri", "/")
@@ -93,25 +97,16 @@ class RestRouter:
             req_headers = tuple(b.name.lower() for b in bindings(op.input_shape)
                                 if b.location == "header" and b.member in required)
             pattern, literal_length = _compile(path)
-            self.routes.append(Route(op, op.http.get("method", "GET"), pattern, literal_length,
-                                     literals, req_query, req_headers))
+            route = Route(op, op.http.get("method", "GET"), pattern, literal_length, literals, req_query,
+                          req_headers)
+            self.routes.append(route)
+            self.by_method.setdefault(route.method, []).append(route)
 
     def match(self, req: HttpRequest) -> tuple[OperationModel, dict[str, str]]:
         best: tuple[tuple[int, int, int], Route, dict[str, str]] | None = None
-        path_matched = False
-        query = req.query
-        for route in self.routes:
-            m = route.pattern.match(req.path)
-            if m is None:
-                continue
-            if not all(k in query and (v is None or v in query[k]) for k, v in route.query_literals.items()):
-                continue
-            if not all(k in query for k in route.required_query):
-                continue
-            if not all(h in req.headers for h in route.required_headers):
-                continue
-            path_matched = True
-            if route.method != req.method:
+        for route in self.by_method.get(req.method, ()):
+            labels = self._fits(route, req)
+            if labels is None:
                 continue
             score = (
                 len(route.query_literals),
@@ -119,10 +114,24 @@ class RestRouter:
                 route.literal_length,
             )
             if best is None or score > best[0]:
-                best = (score, route, m.groupdict())
+                best = (score, route, labels)
         if best is None:
-            raise NoRoute(method_mismatch=path_matched)
+            other_method = any(self._fits(r, req) is not None for r in self.routes if r.method != req.method)
+            raise NoRoute(method_mismatch=other_method)
         return best[1].operation, best[2]
+
+    @staticmethod
+    def _fits(route: Route, req: HttpRequest) -> dict[str, str] | None:
+        query = req.query
+        for k, v in route.query_literals.items():
+            if k not in query or (v is not None and v not in query[k]):
+                return None
+        if not all(k in query for k in route.required_query):
+            return None
+        if not all(h in req.headers for h in route.required_headers):
+            return None
+        m = route.pattern.match(req.path)
+        return m.groupdict() if m else None
 
 
 def bind_request(

@@ -16,4 +16,5 @@ class Store:
         self.blobs = BlobStore(data_dir)
 
     def close(self) -> None:
+        self.blobs.close()
         self.db.close()

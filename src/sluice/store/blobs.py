@@ -9,7 +9,9 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
+import queue
 import shutil
+import threading
 import uuid
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
@@ -34,6 +36,11 @@ class BlobStore:
         self.tmp_dir = root / "tmp"
         self.blob_dir.mkdir(parents=True, exist_ok=True)
         self.tmp_dir.mkdir(parents=True, exist_ok=True)
+        # Unlinking a replaced body is off the request path: a crash before it happens leaves
+        # an orphan that `sweep` removes at the next start.
+        self._doomed: queue.SimpleQueue[str | None] = queue.SimpleQueue()
+        self._reaper = threading.Thread(target=self._reap, name="sluice-blob-reaper", daemon=True)
+        self._reaper.start()
 
     def path(self, name: str) -> Path:
         if len(name) != 32 or not all(c in "0123456789abcdef" for c in name):
@@ -101,6 +108,18 @@ class BlobStore:
         target.parent.mkdir(exist_ok=True)
         os.link(self.path(name), target)
         return new
+
+    def delete_later(self, name: str | None) -> None:
+        if name:
+            self._doomed.put(name)
+
+    def _reap(self) -> None:
+        while (name := self._doomed.get()) is not None:
+            self.delete(name)
+
+    def close(self) -> None:
+        self._doomed.put(None)
+        self._reaper.join(timeout=10)
 
     def delete(self, name: str) -> None:
         with contextlib.suppress(ValueError):

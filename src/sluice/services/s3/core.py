@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import sqlite3
+from collections.abc import Iterator
 from typing import Any
 from urllib.parse import parse_qsl, unquote
 
@@ -53,7 +54,7 @@ class S3Core(Service):
         self.clock = clock
 
     def start(self) -> None:
-        referenced = {r[0] for r in self.db.query("SELECT blob FROM s3_objects")}
+        referenced = {r[0] for r in self.db.query("SELECT blob FROM s3_objects WHERE blob IS NOT NULL")}
         referenced |= {r[0] for r in self.db.query("SELECT blob FROM s3_parts")}
         self.blobs.sweep(referenced)
 
@@ -118,10 +119,16 @@ class S3Core(Service):
         try:
             old_blob = self.db.write(txn)
         except BaseException:
-            self.blobs.delete(record.blob)
+            self.blobs.delete_later(record.blob)
             raise
-        if old_blob and old_blob != record.blob:
-            self.blobs.delete(old_blob)
+        if old_blob != record.blob:
+            self.blobs.delete_later(old_blob)
+
+    def _body_range(self, record: ObjectRecord, first: int, length: int) -> Iterator[bytes]:
+        if record.data is not None:
+            yield record.data[first:first + length]
+        elif record.blob:
+            yield from self.blobs.read_range(record.blob, first, length)
 
     @staticmethod
     def _checksum_members(record: ObjectRecord) -> dict[str, Any]:

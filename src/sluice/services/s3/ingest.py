@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
+import itertools
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -12,7 +13,7 @@ from typing import Any
 from ...protocol.chunked import AwsChunkedReader, ChunkedEncodingError
 from ...protocol.errors import ServiceError
 from ...protocol.http import Readable
-from ...store.blobs import BlobStore, WrittenBlob
+from ...store.blobs import BlobStore
 from . import errors
 from .checksums import ALGORITHMS, DEFAULT_ALGORITHM, b64, header_name, member_name, new_hasher
 
@@ -20,15 +21,23 @@ MAX_PUT_SIZE = 5 * 1024**3
 _READ = 1024 * 1024
 
 
+# Bodies up to this size are stored in the object's row: one group-committed fsync then makes
+# body and metadata durable together, instead of one fsync for a file and another for the row.
+INLINE_LIMIT = 128 * 1024
+
+
 @dataclass
 class Ingested:
-    blob: WrittenBlob
+    blob: str | None  # a file in the blob store, or
+    data: bytes | None  # the bytes themselves, for small bodies
+    size: int
+    etag: str  # MD5 hex
     checksum_algorithm: str
     checksum: str  # base64 digest
 
     @property
-    def etag(self) -> str:
-        return self.blob.md5
+    def inline(self) -> bool:
+        return self.data is not None
 
 
 def requested_algorithm(params: dict[str, Any], headers: dict[str, str]) -> str | None:
@@ -59,8 +68,9 @@ def ingest(
     params: dict[str, Any],
     headers: dict[str, str],
     algorithm: str | None = None,
+    inline: bool = True,
 ) -> Ingested:
-    """Store the body; raise the S3 error for any size or checksum it fails to match."""
+    """Take the body; raise the S3 error for any size or checksum it fails to match."""
     chunked = "aws-chunked" in (headers.get("content-encoding") or "") or headers.get(
         "x-amz-content-sha256", ""
     ).startswith("STREAMING-")
@@ -82,28 +92,47 @@ def ingest(
         sha256 = hashlib.sha256()
         observers.append(sha256.update)
 
-    def chunks() -> Iterator[bytes]:
-        while True:
-            data = reader.read(_READ)
-            if not data:
-                return
-            yield data
-
     try:
-        written = blobs.write(chunks(), observers)
+        head = _read_up_to(reader, INLINE_LIMIT + 1 if inline else 0)
+        if inline and len(head) <= INLINE_LIMIT:
+            for fn in observers:
+                fn(head)
+            blob, data, size, md5 = None, head, len(head), hashlib.md5(head).hexdigest()
+        else:
+            written = blobs.write(itertools.chain([head], _chunks(reader)), observers)
+            blob, data, size, md5 = written.name, None, written.size, written.md5
     except ChunkedEncodingError as exc:
         raise ServiceError("IncompleteBody", f"The request body is not valid aws-chunked encoding: {exc}",
                            400) from None
     try:
-        _verify(written, reader, params, headers, algo, hasher.digest(), sha256, declared, chunked)
+        _verify(size, md5, reader, params, headers, algo, hasher.digest(), sha256, declared)
     except BaseException:
-        blobs.delete(written.name)
+        if blob:
+            blobs.delete(blob)
         raise
-    return Ingested(written, algo, b64(hasher.digest()))
+    return Ingested(blob, data, size, md5, algo, b64(hasher.digest()))
+
+
+def _read_up_to(reader: Readable, limit: int) -> bytes:
+    parts: list[bytes] = []
+    got = 0
+    while got < limit:
+        data = reader.read(limit - got)
+        if not data:
+            break
+        parts.append(data)
+        got += len(data)
+    return b"".join(parts)
+
+
+def _chunks(reader: Readable) -> Iterator[bytes]:
+    while data := reader.read(_READ):
+        yield data
 
 
 def _verify(
-    written: WrittenBlob,
+    size: int,
+    md5: str,
     reader: Readable,
     params: dict[str, Any],
     headers: dict[str, str],
@@ -111,9 +140,8 @@ def _verify(
     digest: bytes,
     sha256: Any,
     declared: str | None,
-    chunked: bool,
 ) -> None:
-    if declared is not None and declared.isdigit() and int(declared) != written.size:
+    if declared is not None and declared.isdigit() and int(declared) != size:
         raise errors.incomplete_body()
     md5_b64 = params.get("ContentMD5")
     if md5_b64:
@@ -123,7 +151,7 @@ def _verify(
             raise errors.invalid_digest() from None
         if len(expected) != 16:
             raise errors.invalid_digest()
-        if expected.hex() != written.md5:
+        if expected.hex() != md5:
             raise errors.bad_digest()
     if sha256 is not None and sha256.hexdigest() != headers.get("x-amz-content-sha256"):
         raise ServiceError(

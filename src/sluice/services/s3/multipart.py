@@ -94,10 +94,9 @@ class MultipartOperations(S3Core):
         try:
             old = self.db.write(txn)
         except BaseException:
-            self.blobs.delete(part.blob)
+            self.blobs.delete_later(part.blob)
             raise
-        if old:
-            self.blobs.delete(old)
+        self.blobs.delete_later(old)
 
     def upload_part(self, ctx: RequestContext, Bucket: str, Key: str, PartNumber: int, UploadId: str,
                     Body: Readable | None = None, **params: Any) -> dict[str, Any]:
@@ -105,8 +104,9 @@ class MultipartOperations(S3Core):
         upload = self._upload(Bucket, Key, UploadId)
         if Body is None:
             Body = io.BytesIO(b"")
-        taken = ingest(self.blobs, Body, params, ctx.headers, algorithm=upload.checksum_algorithm)
-        part = PartRecord(UploadId, PartNumber, taken.blob.name, taken.blob.size, taken.etag, self.clock.now(),
+        taken = ingest(self.blobs, Body, params, ctx.headers, algorithm=upload.checksum_algorithm, inline=False)
+        assert taken.blob is not None
+        part = PartRecord(UploadId, PartNumber, taken.blob, taken.size, taken.etag, self.clock.now(),
                           taken.checksum if upload.checksum_algorithm else None)
         self._commit_part(part)
         result: dict[str, Any] = {"ETag": f'"{part.etag}"'}
@@ -137,7 +137,7 @@ class MultipartOperations(S3Core):
                 raise errors.invalid_range(rng, src.size)
             length = last - first + 1
         hasher = new_hasher(upload.checksum_algorithm) if upload.checksum_algorithm else None
-        written = self.blobs.write(self.blobs.read_range(src.blob, first, length),
+        written = self.blobs.write(self._body_range(src, first, length),
                                    [hasher.update] if hasher else [])
         part = PartRecord(UploadId, PartNumber, written.name, written.size, written.md5, self.clock.now(),
                           b64(hasher.digest()) if hasher else None)
@@ -213,8 +213,7 @@ class MultipartOperations(S3Core):
             self.blobs.delete(written.name)
             raise
         for blob in [old, *part_blobs]:
-            if blob:
-                self.blobs.delete(blob)
+            self.blobs.delete_later(blob)
         result: dict[str, Any] = {
             "Location": f"{ctx.endpoint}/{Bucket}/{Key}", "Bucket": Bucket, "Key": Key, "ETag": f'"{etag}"',
         }
@@ -235,7 +234,7 @@ class MultipartOperations(S3Core):
             return blobs
 
         for blob in self.db.write(txn):
-            self.blobs.delete(blob)
+            self.blobs.delete_later(blob)
         return {}
 
     def list_parts(self, ctx: RequestContext, Bucket: str, Key: str, UploadId: str,

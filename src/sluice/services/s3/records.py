@@ -22,7 +22,8 @@ register_schema(
     CREATE TABLE s3_objects (
         bucket TEXT NOT NULL REFERENCES s3_buckets(name),
         key TEXT NOT NULL,
-        blob TEXT NOT NULL,
+        blob TEXT,
+        data BLOB,
         size INTEGER NOT NULL,
         etag TEXT NOT NULL,
         last_modified REAL NOT NULL,
@@ -84,9 +85,12 @@ class BucketRecord:
 
 @dataclass
 class ObjectRecord:
+    """An object. Its body is either `data` (small bodies, committed in the row itself, so one
+    fsync makes body and metadata durable together) or the file `blob`."""
+
     bucket: str
     key: str
-    blob: str
+    blob: str | None
     size: int
     etag: str  # without quotes
     last_modified: float
@@ -99,11 +103,13 @@ class ObjectRecord:
     checksum_type: str | None = None
     parts: list[int] | None = None  # part sizes, for multipart objects
     storage_class: str = "STANDARD"
+    data: bytes | None = None
 
     @classmethod
     def from_row(cls, row: sqlite3.Row) -> ObjectRecord:
         return cls(
-            bucket=row["bucket"], key=row["key"], blob=row["blob"], size=row["size"], etag=row["etag"],
+            bucket=row["bucket"], key=row["key"], blob=row["blob"], data=row["data"], size=row["size"],
+            etag=row["etag"],
             last_modified=row["last_modified"], content_type=row["content_type"],
             headers=json.loads(row["headers"]), metadata=json.loads(row["metadata"]),
             tags=json.loads(row["tags"]), checksum_algorithm=row["checksum_algorithm"],
@@ -117,11 +123,11 @@ class ObjectRecord:
             "SELECT blob FROM s3_objects WHERE bucket=? AND key=?", (self.bucket, self.key)
         ).fetchone()
         conn.execute(
-            "INSERT OR REPLACE INTO s3_objects (bucket, key, blob, size, etag, last_modified, content_type,"
-            " headers, metadata, tags, checksum_algorithm, checksum, checksum_type, parts, storage_class)"
-            " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            "INSERT OR REPLACE INTO s3_objects (bucket, key, blob, data, size, etag, last_modified,"
+            " content_type, headers, metadata, tags, checksum_algorithm, checksum, checksum_type, parts,"
+            " storage_class) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
             (
-                self.bucket, self.key, self.blob, self.size, self.etag, self.last_modified, self.content_type,
+                self.bucket, self.key, self.blob, self.data, self.size, self.etag, self.last_modified, self.content_type,
                 json.dumps(self.headers), json.dumps(self.metadata), json.dumps(self.tags),
                 self.checksum_algorithm, self.checksum, self.checksum_type,
                 json.dumps(self.parts) if self.parts else None, self.storage_class,
