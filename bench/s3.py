@@ -709,28 +709,33 @@ def managed_servers() -> Iterator[list[Server]]:
         signal.signal(signal.SIGTERM, previous)
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    args = parse_args(argv)
-    names = [args.only] if args.only else list(SERVERS)
-    workloads = all_workloads()
-    workdir = Path(tempfile.mkdtemp(prefix="sluice-bench-"))
-    log(
-        f"S3 benchmark: {len(workloads)} workloads x {len(names)} server(s), "
-        f"{args.warmup:g} s warm-up + {args.duration:g} s each; {os.cpu_count()} CPUs; workdir {workdir}"
-    )
-    try:
-        with managed_servers() as registry:
-            servers, start_failures = start_servers(names, workdir, registry)
-            results = run_all(servers, workloads, args) if servers else []
-            rss = sample_memory(servers, args.rss_objects)
-            dead = [s.name for s in servers if not s.alive()]
-            for name in dead:
-                log(
-                    f"!! {name} died during the run; last log lines:\n{registry_log(registry, name)}"
-                )
-    finally:
-        shutil.rmtree(workdir, ignore_errors=True)
+def metadata(args: argparse.Namespace, load_at_start: tuple[float, float, float]) -> dict[str, Any]:
+    return {
+        "time": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "duration_s": args.duration,
+        "warmup_s": args.warmup,
+        "quick": args.quick,
+        "cpus": os.cpu_count(),
+        "loadavg_start": load_at_start,
+        "loadavg_end": os.getloadavg(),
+        "platform": platform.platform(),
+        "python": platform.python_version(),
+        "boto3": package_version("boto3"),
+        "botocore": package_version("botocore"),
+        "moto": package_version("moto"),
+        "sluice": package_version("sluice"),
+        "git": git_revision(),
+    }
 
+
+def print_report(
+    names: list[str],
+    workloads: list[Workload],
+    results: list[Measurement],
+    start_failures: dict[str, str],
+    rss: dict[str, dict[str, Any]],
+    meta: dict[str, Any],
+) -> None:
     print()
     if results:
         print(table(workloads, results))
@@ -744,36 +749,51 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(rss_line(name, sample))
     if "sluice" in names and "sluice" not in rss:
         print("sluice RSS: not measured (server not running)")
+    print(
+        f"{meta['cpus']} CPUs shared by clients and servers; 1-min load average "
+        f"{meta['loadavg_start'][0]:.2f} at start, {meta['loadavg_end'][0]:.2f} at end"
+    )
 
-    payload = {
-        "meta": {
-            "time": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-            "duration_s": args.duration,
-            "warmup_s": args.warmup,
-            "quick": args.quick,
-            "cpus": os.cpu_count(),
-            "platform": platform.platform(),
-            "python": platform.python_version(),
-            "boto3": package_version("boto3"),
-            "botocore": package_version("botocore"),
-            "moto": package_version("moto"),
-            "sluice": package_version("sluice"),
-            "git": git_revision(),
-        },
-        "servers": {
-            n: {"started": n not in start_failures, "error": start_failures.get(n)} for n in names
-        },
-        "results": [asdict(m) for m in results],
-        "rss": rss,
-        "rss_target_mb": RSS_TARGET_MB,
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parse_args(argv)
+    names = [args.only] if args.only else list(SERVERS)
+    workloads = all_workloads()
+    workdir = Path(tempfile.mkdtemp(prefix="sluice-bench-"))
+    load_at_start = os.getloadavg()  # other work on the machine skews the figures
+    log(
+        f"S3 benchmark: {len(workloads)} workloads x {len(names)} server(s), "
+        f"{args.warmup:g} s warm-up + {args.duration:g} s each; {os.cpu_count()} CPUs, "
+        f"load average {load_at_start[0]:.2f}; workdir {workdir}"
+    )
+    try:
+        with managed_servers() as registry:
+            servers, start_failures = start_servers(names, workdir, registry)
+            results = run_all(servers, workloads, args) if servers else []
+            rss = sample_memory(servers, args.rss_objects)
+            for server in servers:
+                if not server.alive():
+                    log(f"!! {server.name} died during the run; its log ends:\n{server.log_tail()}")
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+
+    meta = metadata(args, load_at_start)
+    print_report(names, workloads, results, start_failures, rss, meta)
+    servers_json = {
+        n: {"started": n not in start_failures, "error": start_failures.get(n)} for n in names
     }
-    write_json(args.output, payload)
+    write_json(
+        args.output,
+        {
+            "meta": meta,
+            "servers": servers_json,
+            "results": [asdict(m) for m in results],
+            "rss": rss,
+            "rss_target_mb": RSS_TARGET_MB,
+        },
+    )
     print(f"\nresults written to {args.output}")
     return 0 if any(m.ops for m in results) else 1
-
-
-def registry_log(registry: list[Server], name: str) -> str:
-    return next((s.log_tail() for s in registry if s.name == name), "(no log)")
 
 
 if __name__ == "__main__":

@@ -106,7 +106,7 @@ def test_default_content_type(s3, bucket: str) -> None:  # type: ignore[no-untyp
 
 
 def test_user_metadata_round_trip(s3, bucket: str) -> None:  # type: ignore[no-untyped-def]
-    meta = {"Color": "blue", "x-trace": "abc-123", "empty": "", "spaces": "a b  c"}
+    meta = {"Color": "blue", "x-trace": "abc-123", "spaces": "a b c", "Mixed-Case-Name": "V"}
     s3.put_object(Bucket=bucket, Key="m", Body=b"x", Metadata=meta)
     # S3 lower-cases metadata names; values come back as sent.
     expected = {k.lower(): v for k, v in meta.items()}
@@ -114,6 +114,16 @@ def test_user_metadata_round_trip(s3, bucket: str) -> None:  # type: ignore[no-u
     assert got["Metadata"] == expected
     assert got["ResponseMetadata"]["HTTPHeaders"]["x-amz-meta-color"] == "blue"
     assert s3.head_object(Bucket=bucket, Key="m")["Metadata"] == expected
+
+
+def test_user_metadata_too_large(s3, bucket: str) -> None:  # type: ignore[no-untyped-def]
+    # User metadata (names plus values) is limited to 2 KB.
+    with pytest.raises(ClientError) as exc:
+        s3.put_object(Bucket=bucket, Key="big-meta", Body=b"x", Metadata={"m": "v" * 2100})
+    assert error_of(exc) == (400, "MetadataTooLarge")
+    with pytest.raises(ClientError) as exc:
+        s3.head_object(Bucket=bucket, Key="big-meta")
+    assert error_of(exc) == (404, "404")
 
 
 def test_standard_headers_round_trip(s3, bucket: str) -> None:  # type: ignore[no-untyped-def]

@@ -30,6 +30,14 @@ def protocol_for(model: ServiceModel) -> WireProtocol:
         from .restxml import RestXmlProtocol
 
         return RestXmlProtocol(model)
+    if name == "rest-json":
+        from .restjson import RestJsonProtocol
+
+        return RestJsonProtocol(model)
+    if name == "json":
+        from .jsonrpc import JsonProtocol
+
+        return JsonProtocol(model)
     raise ValueError(f"protocol {name} is not supported yet")
 
 

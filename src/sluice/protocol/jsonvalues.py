@@ -1,0 +1,86 @@
+"""JSON bodies driven by botocore shapes (json and rest-json protocols)."""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+from typing import Any
+
+from botocore.model import ListShape, MapShape, Shape, StructureShape
+
+from .values import InvalidValue, as_datetime, format_timestamp, parse_timestamp
+
+
+def from_json(value: Any, shape: Shape, path: str = "") -> Any:
+    """A decoded JSON value -> the Python value boto3 users see (datetimes, bytes)."""
+    if value is None:
+        return None
+    if isinstance(shape, StructureShape):
+        if not isinstance(value, dict):
+            raise InvalidValue(path or shape.name, str(value)[:50], "structure")
+        out = {}
+        for name, member in shape.members.items():
+            key = member.serialization.get("name", name)
+            if key in value:
+                out[name] = from_json(value[key], member, f"{path}.{name}" if path else name)
+        return out
+    if isinstance(shape, ListShape):
+        if not isinstance(value, list):
+            raise InvalidValue(path, str(value)[:50], "list")
+        return [from_json(v, shape.member, path) for v in value]
+    if isinstance(shape, MapShape):
+        if not isinstance(value, dict):
+            raise InvalidValue(path, str(value)[:50], "map")
+        return {k: from_json(v, shape.value, path) for k, v in value.items()}
+    t = shape.type_name
+    if t == "timestamp":
+        if isinstance(value, (int, float)):
+            return dt.datetime.fromtimestamp(value, tz=dt.timezone.utc)
+        try:
+            return parse_timestamp(str(value))
+        except ValueError:
+            raise InvalidValue(path, str(value), "timestamp") from None
+    if t == "blob":
+        if isinstance(value, (bytes, bytearray)):
+            return bytes(value)
+        try:
+            return base64.b64decode(value)
+        except (ValueError, TypeError):
+            raise InvalidValue(path, str(value)[:50], "base64 blob") from None
+    if t in ("integer", "long") and not (isinstance(value, int) and not isinstance(value, bool)):
+        raise InvalidValue(path, str(value)[:50], "integer")
+    if t == "boolean" and not isinstance(value, bool):
+        raise InvalidValue(path, str(value)[:50], "boolean")
+    if t == "string" and not isinstance(value, str):
+        raise InvalidValue(path, str(value)[:50], "string")
+    return value
+
+
+def to_json(value: Any, shape: Shape, timestamp_format: str = "unixTimestamp") -> Any:
+    """A Python value -> what goes in the JSON body for `shape`."""
+    if value is None:
+        return None
+    if isinstance(shape, StructureShape):
+        out = {}
+        for name, member in shape.members.items():
+            v = value.get(name) if isinstance(value, dict) else None
+            if v is None or member.serialization.get("location"):
+                continue
+            out[member.serialization.get("name", name)] = to_json(v, member, timestamp_format)
+        return out
+    if isinstance(shape, ListShape):
+        return [to_json(v, shape.member, timestamp_format) for v in value]
+    if isinstance(shape, MapShape):
+        return {k: to_json(v, shape.value, timestamp_format) for k, v in value.items()}
+    t = shape.type_name
+    if t == "timestamp":
+        fmt = shape.serialization.get("timestampFormat", timestamp_format)
+        if fmt == "unixTimestamp":
+            return round(as_datetime(value).timestamp(), 3)
+        return format_timestamp(value, fmt)
+    if t == "blob":
+        raw = value if isinstance(value, (bytes, bytearray)) else str(value).encode()
+        return base64.b64encode(raw).decode()
+    if t in ("float", "double") and isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
