@@ -34,6 +34,10 @@ class Clock:
         """How long an engine wait of `seconds` AWS-seconds really lasts here."""
         return seconds / self.time_scale
 
+    def engine_elapsed(self, since: float) -> float:
+        """AWS-seconds elapsed since the wall-clock time `since` (event ages, on the scaled clock)."""
+        return (self.now() - since) * self.time_scale
+
     async def engine_sleep(self, seconds: float) -> None:
         await asyncio.sleep(self.engine_seconds(seconds))
 

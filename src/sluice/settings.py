@@ -21,6 +21,12 @@ class Settings:
     # Request bodies up to this size are read into memory before the operation runs;
     # larger ones stream from the socket to disk.
     buffer_limit: int = 1024 * 1024
+    # Lambda: the account's concurrency limit (AWS's default), and how many execution
+    # environments this machine runs at once (local capacity, not AWS concurrency).
+    account_concurrency: int = 1000
+    max_environments: int = 8
+    environment_idle_timeout: float = 600.0
+    python_overrides: dict[str, str] = field(default_factory=dict)
 
     @property
     def endpoint_url(self) -> str:

@@ -218,11 +218,11 @@ class Gateway:
             message = await receive()
             if message["type"] == "lifespan.startup":
                 for s in self.services.values():
-                    s.start()
+                    await s.start()
                 await send({"type": "lifespan.startup.complete"})
             elif message["type"] == "lifespan.shutdown":
                 for s in self.services.values():
-                    s.stop()
+                    await s.stop()
                 self.pool.shutdown(wait=False, cancel_futures=True)
                 await send({"type": "lifespan.shutdown.complete"})
                 return

@@ -12,6 +12,7 @@ from .errors import ServiceError
 from .http import HttpRequest, HttpResponse, ResponseBody
 from .jsonvalues import from_json, to_json
 from .rest import NoRoute, RestRouter, bind_request, bindings, response_headers
+from .validate import validate
 from .values import InvalidValue
 
 
@@ -30,6 +31,11 @@ class RestJsonProtocol:
         return op
 
     def parse(self, op: OperationModel, req: HttpRequest) -> dict[str, Any]:
+        params = self._parse(op, req)
+        validate(params, op.input_shape)
+        return params
+
+    def _parse(self, op: OperationModel, req: HttpRequest) -> dict[str, Any]:
         try:
             params = bind_request(op, req, req.__dict__.get("_labels", {}))
         except InvalidValue as exc:

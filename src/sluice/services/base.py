@@ -30,8 +30,8 @@ class Service:
         fn = getattr(self, xform_name(op_name), None)
         return fn if callable(fn) else None
 
-    def start(self) -> None:
-        """Called once the server is up (background work may begin)."""
+    async def start(self) -> None:
+        """Called on the event loop once the server is up (background work may begin)."""
 
-    def stop(self) -> None:
-        """Called when the server stops."""
+    async def stop(self) -> None:
+        """Called on the event loop when the server stops."""

@@ -53,7 +53,7 @@ class S3Core(Service):
         self.blobs = store.blobs
         self.clock = clock
 
-    def start(self) -> None:
+    async def start(self) -> None:
         referenced = {r[0] for r in self.db.query("SELECT blob FROM s3_objects WHERE blob IS NOT NULL")}
         referenced |= {r[0] for r in self.db.query("SELECT blob FROM s3_parts")}
         self.blobs.sweep(referenced)
