@@ -38,7 +38,7 @@ class SluiceProcess:
             sys.executable, "-m", "sluice", "up",
             "--port", str(self.port), "--data-dir", str(self.data_dir), *self.extra_args,
         ]
-        log = open(self.log_path, "ab")
+        log = open(self.log_path, "ab")  # noqa: SIM115 - the child process owns it
         self.proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=os.environ.copy())
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
