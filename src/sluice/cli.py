@@ -27,6 +27,14 @@ def _parser() -> argparse.ArgumentParser:
     up.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"],
                     help="debug logs one line per request")
     up.add_argument("-v", "--verbose", action="store_const", const="debug", dest="log_level")
+
+    logs = sub.add_parser("logs", help="print a function's (or a log group's) log events from a running server")
+    logs.add_argument("target", help="a function name (its group /aws/lambda/<name>) or a log group starting with /")
+    logs.add_argument("-f", "--follow", action="store_true", help="keep printing new events (Ctrl-C stops)")
+    logs.add_argument("--since", default="10m", help="how far back to start: 30s, 10m, 2h, 1d or an ISO time")
+    logs.add_argument("--filter-pattern", help="a CloudWatch Logs filter pattern")
+    logs.add_argument("--endpoint", default="http://127.0.0.1:4566", help="the Sluice server")
+    logs.add_argument("--region", default=None)
     return parser
 
 
@@ -48,6 +56,11 @@ def main(argv: list[str] | None = None) -> int:
         serve(Settings(host=args.host, port=args.port, data_dir=args.data_dir, time_scale=args.time_scale,
                        account_id=args.account, region=args.region, log_level=args.log_level))
         return 0
+    if args.command == "logs":
+        from .services.logs.tail import run
+
+        return run(args.target, endpoint=args.endpoint, since=args.since, follow=args.follow,
+                   pattern=args.filter_pattern, region=args.region)
     return 2
 
 

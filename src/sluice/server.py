@@ -13,6 +13,7 @@ import uvicorn
 from .clock import Clock
 from .gateway.app import Gateway
 from .services.base import Service
+from .services.logs import LogsService
 from .services.s3 import S3Service
 from .settings import Settings
 from .store import Store
@@ -33,6 +34,7 @@ class Sluice:
         clock = Clock(settings.time_scale)
         store = Store(settings.data_dir)
         services: dict[str, Service] = {"s3": S3Service(store, clock)}
+        services["logs"] = LogsService(store, clock, account_id=settings.account_id, region=settings.region)
         for s in services.values():
             _ = s.protocol  # load the botocore model now, not on the first request
         return cls(settings, clock, store, services, Gateway(settings, clock, services))

@@ -1,0 +1,216 @@
+"""CloudWatch Logs' durable state: log groups, log streams and their events.
+
+Events are ordered in a stream by (timestamp, seq); `seq` is a global AUTOINCREMENT, so it never
+goes back, even after deletions. The pair is also what tokens and event ids encode
+(`position`), so a forward token stays valid while new events arrive.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from dataclasses import dataclass, field
+from typing import Any
+
+from ...store.db import register_schema
+
+register_schema(
+    "logs-0001",
+    """
+    CREATE TABLE logs_groups (
+        id INTEGER PRIMARY KEY,
+        account TEXT NOT NULL,
+        region TEXT NOT NULL,
+        name TEXT NOT NULL,
+        created_ms INTEGER NOT NULL,
+        retention_days INTEGER,
+        kms_key_id TEXT,
+        log_group_class TEXT NOT NULL DEFAULT 'STANDARD',
+        deletion_protection INTEGER NOT NULL DEFAULT 0,
+        stored_bytes INTEGER NOT NULL DEFAULT 0,
+        tags TEXT NOT NULL DEFAULT '{}',
+        UNIQUE (account, region, name)
+    );
+    CREATE TABLE logs_streams (
+        id INTEGER PRIMARY KEY,
+        group_id INTEGER NOT NULL REFERENCES logs_groups(id) ON DELETE CASCADE,
+        name TEXT NOT NULL,
+        created_ms INTEGER NOT NULL,
+        first_event_ms INTEGER,
+        last_event_ms INTEGER,
+        last_ingestion_ms INTEGER,
+        uploads INTEGER NOT NULL DEFAULT 0,
+        UNIQUE (group_id, name)
+    );
+    CREATE TABLE logs_events (
+        seq INTEGER PRIMARY KEY AUTOINCREMENT,
+        group_id INTEGER NOT NULL,
+        stream_id INTEGER NOT NULL,
+        timestamp INTEGER NOT NULL,
+        ingestion_ms INTEGER NOT NULL,
+        message TEXT NOT NULL
+    );
+    CREATE INDEX logs_events_by_stream ON logs_events(group_id, stream_id, timestamp, seq);
+    CREATE INDEX logs_events_by_group ON logs_events(group_id, timestamp, seq);
+    """,
+)
+
+# A position in a stream (or a group) is timestamp * SEQ_SPAN + seq, written as the 56 decimal
+# digits AWS's tokens and event ids have.
+SEQ_SPAN = 10**30
+DIGITS = 56
+
+
+def position(timestamp: int, seq: int) -> int:
+    return timestamp * SEQ_SPAN + seq
+
+
+def split_position(pos: int) -> tuple[int, int]:
+    return divmod(pos, SEQ_SPAN)
+
+
+def event_id(timestamp: int, seq: int) -> str:
+    return f"{position(timestamp, seq):0{DIGITS}d}"
+
+
+def sequence_token(uploads: int) -> str:
+    """A 56-digit sequence token, as PutLogEvents has always returned (now ignored on input)."""
+    return f"4963{uploads:0{DIGITS - 4}d}"
+
+
+@dataclass
+class GroupRecord:
+    id: int
+    account: str
+    region: str
+    name: str
+    created_ms: int
+    retention_days: int | None
+    kms_key_id: str | None
+    log_group_class: str
+    deletion_protection: bool
+    stored_bytes: int
+    tags: dict[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def from_row(cls, row: sqlite3.Row) -> GroupRecord:
+        return cls(
+            id=row["id"], account=row["account"], region=row["region"], name=row["name"],
+            created_ms=row["created_ms"], retention_days=row["retention_days"],
+            kms_key_id=row["kms_key_id"], log_group_class=row["log_group_class"],
+            deletion_protection=bool(row["deletion_protection"]), stored_bytes=row["stored_bytes"],
+            tags=json.loads(row["tags"]),
+        )
+
+    @property
+    def arn(self) -> str:
+        """`logGroupArn`: without the trailing `:*` (what TagResource takes)."""
+        return f"arn:aws:logs:{self.region}:{self.account}:log-group:{self.name}"
+
+    def retention_cutoff(self, now_ms: int) -> int | None:
+        """Events older than this are expired (not returned); None keeps everything."""
+        if not self.retention_days:
+            return None
+        return now_ms - self.retention_days * 86_400_000
+
+    def describe(self, short: bool = False) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "logGroupName": self.name,
+            "creationTime": self.created_ms,
+        }
+        if short:  # logGroupNamePattern: "only arn, creationTime, and logGroupName"
+            out["arn"] = self.arn + ":*"
+            return out
+        if self.retention_days:
+            out["retentionInDays"] = self.retention_days
+        out["metricFilterCount"] = 0
+        out["arn"] = self.arn + ":*"
+        out["storedBytes"] = self.stored_bytes
+        if self.kms_key_id:
+            out["kmsKeyId"] = self.kms_key_id
+        out["logGroupClass"] = self.log_group_class
+        out["logGroupArn"] = self.arn
+        if self.deletion_protection:
+            out["deletionProtectionEnabled"] = True
+        return out
+
+
+@dataclass
+class StreamRecord:
+    id: int
+    group_id: int
+    name: str
+    created_ms: int
+    first_event_ms: int | None
+    last_event_ms: int | None
+    last_ingestion_ms: int | None
+    uploads: int
+
+    @classmethod
+    def from_row(cls, row: sqlite3.Row) -> StreamRecord:
+        return cls(
+            id=row["id"], group_id=row["group_id"], name=row["name"], created_ms=row["created_ms"],
+            first_event_ms=row["first_event_ms"], last_event_ms=row["last_event_ms"],
+            last_ingestion_ms=row["last_ingestion_ms"], uploads=row["uploads"],
+        )
+
+    def describe(self, group: GroupRecord) -> dict[str, Any]:
+        out: dict[str, Any] = {"logStreamName": self.name, "creationTime": self.created_ms}
+        if self.first_event_ms is not None:
+            out["firstEventTimestamp"] = self.first_event_ms
+            out["lastEventTimestamp"] = self.last_event_ms
+            out["lastIngestionTime"] = self.last_ingestion_ms
+        if self.uploads:
+            out["uploadSequenceToken"] = sequence_token(self.uploads)
+        out["arn"] = f"{group.arn}:log-stream:{self.name}"
+        out["storedBytes"] = 0  # AWS stopped reporting per-stream bytes; it answers 0
+        return out
+
+
+# -- writes (inside Database.write) ----------------------------------------------------------------
+
+def ensure_group(conn: sqlite3.Connection, account: str, region: str, name: str, now_ms: int) -> int:
+    row = conn.execute(
+        "SELECT id FROM logs_groups WHERE account=? AND region=? AND name=?", (account, region, name)
+    ).fetchone()
+    if row is not None:
+        return int(row[0])
+    cur = conn.execute(
+        "INSERT INTO logs_groups (account, region, name, created_ms) VALUES (?,?,?,?)",
+        (account, region, name, now_ms),
+    )
+    return int(cur.lastrowid or 0)
+
+
+def ensure_stream(conn: sqlite3.Connection, group_id: int, name: str, now_ms: int) -> int:
+    row = conn.execute("SELECT id FROM logs_streams WHERE group_id=? AND name=?", (group_id, name)).fetchone()
+    if row is not None:
+        return int(row[0])
+    cur = conn.execute(
+        "INSERT INTO logs_streams (group_id, name, created_ms) VALUES (?,?,?)", (group_id, name, now_ms)
+    )
+    return int(cur.lastrowid or 0)
+
+
+def insert_events(
+    conn: sqlite3.Connection, group_id: int, stream_id: int, events: list[tuple[int, str]], now_ms: int
+) -> int:
+    """Append events (already in timestamp order) to a stream; return the stream's upload count."""
+    if events:
+        conn.executemany(
+            "INSERT INTO logs_events (group_id, stream_id, timestamp, ingestion_ms, message) VALUES (?,?,?,?,?)",
+            [(group_id, stream_id, ts, now_ms, msg) for ts, msg in events],
+        )
+        first, last = events[0][0], events[-1][0]
+        size = sum(len(msg.encode("utf-8", "surrogatepass")) for _, msg in events)
+        conn.execute(
+            "UPDATE logs_streams SET first_event_ms = min(coalesce(first_event_ms, ?), ?),"
+            " last_event_ms = max(coalesce(last_event_ms, ?), ?), last_ingestion_ms = ?,"
+            " uploads = uploads + 1 WHERE id = ?",
+            (first, first, last, last, now_ms, stream_id),
+        )
+        conn.execute("UPDATE logs_groups SET stored_bytes = stored_bytes + ? WHERE id = ?", (size, group_id))
+    else:
+        conn.execute("UPDATE logs_streams SET uploads = uploads + 1 WHERE id = ?", (stream_id,))
+    row = conn.execute("SELECT uploads FROM logs_streams WHERE id = ?", (stream_id,)).fetchone()
+    return int(row[0])
