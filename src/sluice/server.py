@@ -7,12 +7,17 @@ import logging
 import signal
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import Any
 
 import uvicorn
 
 from .clock import Clock
+from .engine.introspect import event_state
+from .engine.invoker import Invoker
 from .gateway.app import Gateway
+from .runtime import EnvironmentPool
 from .services.base import Service
+from .services.lambda_.service import LambdaService
 from .services.logs import LogsService
 from .services.s3 import S3Service
 from .settings import Settings
@@ -33,14 +38,36 @@ class Sluice:
     def build(cls, settings: Settings) -> Sluice:
         clock = Clock(settings.time_scale)
         store = Store(settings.data_dir)
-        services: dict[str, Service] = {"s3": S3Service(store, clock)}
-        services["logs"] = LogsService(store, clock, account_id=settings.account_id, region=settings.region)
+        s3 = S3Service(store, clock)
+        logs = LogsService(store, clock, account_id=settings.account_id, region=settings.region)
+        lambda_ = LambdaService(store, clock, settings, s3=s3, python_overrides=settings.python_overrides)
+        services: dict[str, Service] = {"s3": s3, "logs": logs, "lambda": lambda_}
+
+        def log_sink(group: str, stream: str, events: list[tuple[int, str]]) -> None:
+            # Called on the event loop: queue the write, never wait for its fsync there.
+            logs.append(group, stream, events, wait=False)
+
+        pool = EnvironmentPool(log_sink, max_environments=settings.max_environments,
+                               idle_timeout=settings.environment_idle_timeout,
+                               scratch_dir=settings.data_dir / "environments")
+        invoker = Invoker(store.db, clock, pool, lambda_.resolve,
+                          account_concurrency=settings.account_concurrency,
+                          reserved_total=lambda_.reserved_total, local_capacity=settings.max_environments)
+        lambda_.invoker = lambda_.engine = invoker
+        lambda_.pool = pool
         for s in services.values():
             _ = s.protocol  # load the botocore model now, not on the first request
-        return cls(settings, clock, store, services, Gateway(settings, clock, services))
+        gateway = Gateway(settings, clock, services)
+        gateway.internal["/_sluice/events/"] = lambda rest, query: _event_view(store, rest)
+        return cls(settings, clock, store, services, gateway)
 
     def close(self) -> None:
         self.store.close()
+
+
+def _event_view(store: Store, request_id: str) -> tuple[int, Any]:
+    state = event_state(store.db, request_id)
+    return (200, state) if state is not None else (404, {"error": f"no event {request_id}"})
 
 
 class _Server(uvicorn.Server):

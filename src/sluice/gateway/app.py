@@ -15,7 +15,7 @@ import json
 import logging
 import os
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from functools import partial
 from typing import Any
@@ -37,6 +37,9 @@ from .presign import check_presigned
 
 log = logging.getLogger("sluice.gateway")
 
+# An internal endpoint: (rest of the path, query) -> (status, JSON-able body).
+InternalHandler = Callable[[str, dict[str, list[str]]], tuple[int, Any]]
+
 HEALTH_PATH = "/_sluice/health"
 
 
@@ -54,6 +57,8 @@ class Gateway:
         self.clock = clock
         self.services = dict(services)
         self.pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="sluice-op")
+        # Sluice's own read-only endpoints under /_sluice/ (path prefix -> handler).
+        self.internal: dict[str, InternalHandler] = {}
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         if scope["type"] == "lifespan":
@@ -80,6 +85,9 @@ class Gateway:
         )
         if path == HEALTH_PATH:
             await self._send(send, req, self._health(), None)
+            return
+        if path.startswith("/_sluice/"):
+            await self._send(send, req, await self._internal(req), None)
             return
 
         caller = identify(req, self.settings.region)
@@ -158,6 +166,14 @@ class Gateway:
     @staticmethod
     def _call(protocol: Any, op: OperationModel, req: HttpRequest, ctx: RequestContext, fn: Any) -> Any:
         return fn(ctx, **protocol.parse(op, req))
+
+    async def _internal(self, req: HttpRequest) -> HttpResponse:
+        for prefix, handler in self.internal.items():
+            if req.path.startswith(prefix):
+                loop = asyncio.get_running_loop()
+                status, body = await loop.run_in_executor(self.pool, handler, req.path[len(prefix):], req.query)
+                return HttpResponse(status, [("Content-Type", "application/json")], json.dumps(body).encode())
+        return HttpResponse(404, [("Content-Type", "application/json")], b'{"error": "not found"}')
 
     def _unknown_service(self, name: str, ctx: RequestContext) -> HttpResponse:
         try:

@@ -58,11 +58,26 @@ def _check(value: Any, shape: Shape, path: str, problems: list[str]) -> None:
                             f"Member must have length less than or equal to {meta['max']}")
 
 
-def validate(params: dict[str, Any], shape: Shape | None, code: str = "ValidationException") -> None:
-    if shape is None:
-        return
+def validate(params: dict[str, Any], shape: Shape | None, code: str = "ValidationException",
+             extra: dict[str, tuple[int | None, int | None]] | None = None) -> None:
+    """Check `params` against `shape`; `extra` adds (min, max) bounds the model leaves out."""
     problems: list[str] = []
-    _check(params, shape, "", problems)
+    if shape is not None:
+        _check(params, shape, "", problems)
+    for name, (low, high) in (extra or {}).items():
+        value = params.get(name)
+        if not isinstance(value, int):
+            continue
+        if low is not None and value < low:
+            problems.append(f"Value '{value}' at '{_camel(name)}' failed to satisfy constraint: "
+                            f"Member must have value greater than or equal to {low}")
+        if high is not None and value > high:
+            problems.append(f"Value '{value}' at '{_camel(name)}' failed to satisfy constraint: "
+                            f"Member must have value less than or equal to {high}")
+    raise_problems(problems, code)
+
+
+def raise_problems(problems: list[str], code: str = "ValidationException") -> None:
     if problems:
         n = len(problems)
         noun = "error" if n == 1 else "errors"

@@ -1,0 +1,368 @@
+"""Lambda invocations: synchronous calls and the durable asynchronous queue with its scheduler.
+
+An async event is a row in `lambda_events` from the moment Invoke(Event) answers 202 until it
+reaches an outcome; the outcome row (`lambda_outcomes`) is written in the same transaction that
+removes the event, so every event ends in exactly one recorded outcome. Attempts are counted
+when they finish: an attempt cut short by a crash is run again after restart (at least once).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import sqlite3
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from ..clock import Clock
+from ..protocol.errors import ServiceError
+from ..runtime import EnvironmentPool, InvocationRequest, InvocationResult
+from ..store.db import Database, register_schema
+from .metrics import Point, lambda_point, write_points
+from .policy import EVENT_AGE_EXCEEDED, SUCCESS, ZERO_RESERVED_CONCURRENCY, Fail, RetryPolicy
+from .types import ResolvedFunction
+
+log = logging.getLogger("sluice.engine")
+
+FUNCTION_DELETED = "FunctionDeleted"
+
+register_schema(
+    "lambda-events-0001",
+    """
+    CREATE TABLE lambda_events (
+        request_id TEXT PRIMARY KEY,
+        function TEXT NOT NULL,
+        qualifier TEXT,
+        payload BLOB NOT NULL,
+        trace_header TEXT NOT NULL DEFAULT '',
+        received REAL NOT NULL,
+        attempts INTEGER NOT NULL DEFAULT 0,
+        throttles INTEGER NOT NULL DEFAULT 0,
+        run_seconds REAL NOT NULL DEFAULT 0,   -- real time spent running attempts
+        next_at REAL NOT NULL,
+        last_result TEXT
+    );
+    CREATE INDEX lambda_events_due ON lambda_events(next_at);
+    CREATE TABLE lambda_outcomes (
+        request_id TEXT PRIMARY KEY,
+        function TEXT NOT NULL,
+        function_arn TEXT NOT NULL,
+        condition TEXT NOT NULL,
+        attempts INTEGER NOT NULL,
+        request_payload BLOB NOT NULL,
+        response TEXT,              -- JSON: statusCode, functionError, errorType, errorMessage
+        response_payload BLOB,
+        trace_header TEXT NOT NULL DEFAULT '',
+        received REAL NOT NULL,
+        finished REAL NOT NULL,
+        on_success TEXT,
+        on_failure TEXT,
+        dead_letter TEXT,
+        delivered INTEGER NOT NULL DEFAULT 0
+    );
+    CREATE INDEX lambda_outcomes_undelivered ON lambda_outcomes(delivered, finished);
+    """,
+)
+
+
+class TooManyRequests(ServiceError):
+    def __init__(self) -> None:
+        super().__init__("TooManyRequestsException", "Rate Exceeded.", 429,
+                         Reason="ReservedFunctionConcurrentInvocationLimitExceeded", Type="User")
+
+
+@dataclass
+class _Event:
+    request_id: str
+    function: str
+    qualifier: str | None
+    payload: bytes
+    trace_header: str
+    received: float
+    attempts: int
+    throttles: int
+    run_seconds: float
+    last_result: dict[str, Any] | None  # the previous failed attempt, for an outcome without a new one
+
+
+Resolver = Callable[[str, str | None], ResolvedFunction]
+
+
+class Invoker:
+    def __init__(self, db: Database, clock: Clock, pool: EnvironmentPool, resolve: Resolver, *,
+                 account_concurrency: int = 1000, reserved_total: Callable[[], int] = lambda: 0,
+                 local_capacity: int = 8, policy: RetryPolicy | None = None) -> None:
+        self.db = db
+        self.clock = clock
+        self.pool = pool
+        self.resolve = resolve
+        self.account_concurrency = account_concurrency
+        self.reserved_total = reserved_total
+        self.local_capacity = local_capacity
+        self.policy = policy or RetryPolicy()
+        self.running: Counter[str] = Counter()  # executions per function, sync and async
+        self._reserved: set[str] = set()  # functions with reserved concurrency seen running
+        self._inflight: set[str] = set()  # async request ids being run now
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self._jobs: set[asyncio.Task[None]] = set()
+
+    # -- concurrency ---------------------------------------------------------------------
+
+    def _may_run(self, fn: ResolvedFunction) -> bool:
+        reserved = fn.reserved_concurrency
+        if reserved is not None:
+            return self.running[fn.name] < reserved
+        unreserved_running = sum(n for name, n in self.running.items() if name not in self._reserved)
+        return unreserved_running < self.account_concurrency - self.reserved_total()
+
+    def _start(self, fn: ResolvedFunction) -> float:
+        if fn.reserved_concurrency is not None:
+            self._reserved.add(fn.name)
+        else:
+            self._reserved.discard(fn.name)
+        self.running[fn.name] += 1
+        return float(self.running[fn.name])
+
+    def _finish(self, fn: ResolvedFunction) -> None:
+        self.running[fn.name] -= 1
+        if self.running[fn.name] <= 0:
+            del self.running[fn.name]
+        self._wake.set()
+
+    # -- synchronous ---------------------------------------------------------------------
+
+    async def invoke_sync(self, fn: ResolvedFunction, request: InvocationRequest) -> InvocationResult:
+        if not self._may_run(fn):
+            self.db.submit(lambda conn: write_points(conn, [self._point("Throttles", fn, 1, "Count")]))
+            raise TooManyRequests()
+        concurrent = self._start(fn)
+        try:
+            result = await self.pool.invoke(fn.spec, request)
+        finally:
+            self._finish(fn)
+        points = self._invocation_points(fn, result, concurrent)
+        self.db.submit(lambda conn: write_points(conn, points))
+        return result
+
+    # -- asynchronous: queueing ----------------------------------------------------------
+
+    async def enqueue(self, fn: ResolvedFunction, request_id: str, payload: bytes, trace_header: str) -> None:
+        """Durably queue an event; returns once it is committed (then Invoke answers 202)."""
+        now = self.clock.now()
+        qualifier = fn.invoked_arn.split(":")[7] if fn.invoked_arn.count(":") == 7 else None
+        received = self._point("AsyncEventsReceived", fn, 1, "Count")
+
+        def txn(conn: sqlite3.Connection) -> None:
+            conn.execute(
+                "INSERT INTO lambda_events (request_id, function, qualifier, payload, trace_header, received, next_at)"
+                " VALUES (?,?,?,?,?,?,?)", (request_id, fn.name, qualifier, payload, trace_header, now, now))
+            write_points(conn, [received])
+
+        await asyncio.wrap_future(self.db.submit(txn))
+        self._wake.set()
+
+    def pending(self, function: str | None = None) -> int:
+        if function:
+            row = self.db.query_one("SELECT COUNT(*) AS n FROM lambda_events WHERE function=?", (function,))
+        else:
+            row = self.db.query_one("SELECT COUNT(*) AS n FROM lambda_events")
+        return int(row["n"]) if row else 0
+
+    # -- asynchronous: the scheduler -----------------------------------------------------
+
+    def start(self) -> None:
+        self._task = asyncio.get_running_loop().create_task(self._run(), name="sluice-async-invoker")
+
+    async def shutdown(self) -> None:
+        if self._task:
+            self._task.cancel()
+        for job in list(self._jobs):
+            job.cancel()
+        await asyncio.gather(*(t for t in [self._task, *self._jobs] if t), return_exceptions=True)
+
+    async def _run(self) -> None:
+        while True:
+            self._wake.clear()  # before looking: a wake-up during the tick is not lost
+            try:
+                wait = await self._tick()
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # a bug here must not stop every future event
+                log.exception("async invoker tick failed")
+                wait = 1.0
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), timeout=wait)
+
+    async def _tick(self) -> float:
+        """Start what is due and may run; return how long to sleep before looking again."""
+        now = self.clock.now()
+        free = self.local_capacity - len(self._inflight)
+        if free <= 0:
+            return 1.0
+        rows = self.db.query(
+            "SELECT request_id, function, qualifier, payload, trace_header, received, attempts, throttles,"
+            " run_seconds, last_result FROM lambda_events WHERE next_at <= ? ORDER BY next_at LIMIT ?",
+            (now, free + len(self._inflight)),
+        )
+        for row in rows:
+            if free <= 0:
+                break
+            if row["request_id"] in self._inflight:
+                continue
+            event = _Event(row["request_id"], row["function"], row["qualifier"], row["payload"],
+                           row["trace_header"], row["received"], row["attempts"], row["throttles"],
+                           row["run_seconds"], json.loads(row["last_result"]) if row["last_result"] else None)
+            if await self._dispatch(event):
+                free -= 1
+        nxt = self.db.query_one("SELECT MIN(next_at) AS t FROM lambda_events")
+        if nxt is None or nxt["t"] is None:
+            return 60.0
+        return max(0.0, min(60.0, float(nxt["t"]) - self.clock.now()))
+
+    async def _dispatch(self, event: _Event) -> bool:
+        """Start the event, or settle it without running it. True if it is now running."""
+        try:
+            fn = self.resolve(event.function, event.qualifier)
+        except ServiceError:
+            # The function (or its alias/version) was deleted: AWS discards its queued events.
+            # Sluice records that as the event's outcome rather than losing it silently.
+            await self._settle(event, None, FUNCTION_DELETED, None, event.last_result)
+            return False
+        age = self._age(event)
+        if fn.reserved_concurrency == 0:
+            await self._settle(event, fn, ZERO_RESERVED_CONCURRENCY, None, None)
+            return False
+        if self.policy.expired(age, fn.invoke_config.max_age):
+            await self._settle(event, fn, EVENT_AGE_EXCEEDED, None, event.last_result)
+            return False
+        if not self._may_run(fn):
+            await self._throttle(event, fn, age)
+            return False
+        self._inflight.add(event.request_id)
+        concurrent = self._start(fn)
+        job = asyncio.get_running_loop().create_task(self._attempt(event, fn, age, concurrent))
+        self._jobs.add(job)
+        job.add_done_callback(self._jobs.discard)
+        return True
+
+    async def _throttle(self, event: _Event, fn: ResolvedFunction, age: float) -> None:
+        decision = self.policy.after_throttle(event.throttles + 1, age, fn.invoke_config.max_age)
+        throttled = self._point("Throttles", fn, 1, "Count")
+        if isinstance(decision, Fail):
+            await self._settle(event, fn, decision.condition, None, event.last_result, extra=[throttled])
+            return
+        next_at = self.clock.now() + self.clock.engine_seconds(decision.delay)
+
+        def txn(conn: sqlite3.Connection) -> None:
+            conn.execute("UPDATE lambda_events SET throttles = throttles + 1, next_at=? WHERE request_id=?",
+                         (next_at, event.request_id))
+            write_points(conn, [throttled])
+
+        await asyncio.wrap_future(self.db.submit(txn))
+
+    async def _attempt(self, event: _Event, fn: ResolvedFunction, age: float, concurrent: float) -> None:
+        request = InvocationRequest(request_id=event.request_id, payload=event.payload,
+                                    invoked_arn=fn.invoked_arn, trace_header=event.trace_header)
+        points = [self._point("AsyncEventAge", fn, max(0.0, age * 1000), "Milliseconds")]
+        started = self.clock.monotonic()
+        try:
+            result = await self.pool.invoke(fn.spec, request)
+        except asyncio.CancelledError:
+            raise
+        except Exception:  # a system error: back to the queue, as AWS retries those with backoff
+            log.exception("system error running %s", event.request_id)
+            self._finish(fn)
+            self._inflight.discard(event.request_id)
+            await self._throttle(event, fn, self._age(event))
+            return
+        self._finish(fn)
+        event.run_seconds += self.clock.monotonic() - started
+        points += self._invocation_points(fn, result, concurrent)
+        attempts = event.attempts + 1
+        try:
+            if result.ok:
+                await self._settle(event, fn, SUCCESS, result, None, attempts=attempts, extra=points)
+                return
+            decision = self.policy.after_function_error(
+                attempts, fn.invoke_config.max_retries, self._age(event), fn.invoke_config.max_age)
+            if isinstance(decision, Fail):
+                await self._settle(event, fn, decision.condition, result, None, attempts=attempts, extra=points)
+                return
+            next_at = self.clock.now() + self.clock.engine_seconds(decision.delay)
+            last = json.dumps(_result_record(result))
+
+            def txn(conn: sqlite3.Connection) -> None:
+                conn.execute("UPDATE lambda_events SET attempts=?, next_at=?, last_result=?, run_seconds=?"
+                             " WHERE request_id=?", (attempts, next_at, last, event.run_seconds, event.request_id))
+                write_points(conn, points)
+
+            await asyncio.wrap_future(self.db.submit(txn))
+        finally:
+            self._inflight.discard(event.request_id)
+            self._wake.set()
+
+    async def _settle(self, event: _Event, fn: ResolvedFunction | None, condition: str,
+                      result: InvocationResult | None, last: dict[str, Any] | None, *,
+                      attempts: int | None = None, extra: list[Point] | None = None) -> None:
+        """Record the event's one outcome and remove it from the queue, in one transaction."""
+        attempts = event.attempts if attempts is None else attempts
+        response = _result_record(result) if result is not None else last
+        payload = result.payload if result is not None else None
+        if payload is None and last is not None:
+            payload = last.get("payload", "").encode() if last.get("payload") else None
+        now = self.clock.now()
+        points = list(extra or [])
+        if fn is not None and condition != SUCCESS:
+            points.append(self._point("AsyncEventsDropped", fn, 1, "Count"))
+        arn = fn.qualified_arn if fn else f"{event.function}:{event.qualifier or '$LATEST'}"
+        cfg = fn.invoke_config if fn else None
+
+        def txn(conn: sqlite3.Connection) -> None:
+            conn.execute("DELETE FROM lambda_events WHERE request_id=?", (event.request_id,))
+            conn.execute(
+                "INSERT OR REPLACE INTO lambda_outcomes (request_id, function, function_arn, condition, attempts,"
+                " request_payload, response, response_payload, trace_header, received, finished, on_success,"
+                " on_failure, dead_letter) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                (event.request_id, event.function, arn, condition, attempts, event.payload,
+                 json.dumps(response) if response else None, payload, event.trace_header, event.received, now,
+                 cfg.on_success if cfg else None, cfg.on_failure if cfg else None,
+                 fn.dead_letter_arn if fn else None),
+            )
+            write_points(conn, points)
+
+        await asyncio.wrap_future(self.db.submit(txn))
+        log.debug("event %s -> %s after %d attempt(s)", event.request_id, condition, attempts)
+
+    def _age(self, event: _Event) -> float:
+        """The event's age in AWS-seconds: time spent waiting runs on the scaled clock, time spent
+        running attempts is real (handlers run in real time), so a fast clock does not inflate work."""
+        waiting = max(0.0, self.clock.now() - event.received - event.run_seconds)
+        return waiting * self.clock.time_scale + event.run_seconds
+
+    # -- metrics -------------------------------------------------------------------------
+
+    def _point(self, name: str, fn: ResolvedFunction, value: float, unit: str) -> Point:
+        resource = fn.name if fn.invoked_arn.count(":") == 6 else f"{fn.name}:{fn.invoked_arn.split(':')[7]}"
+        version = fn.executed_version if fn.executed_version != "$LATEST" else None
+        return lambda_point(name, fn.name, resource, version, value, unit, self.clock.now())
+
+    def _invocation_points(self, fn: ResolvedFunction, result: InvocationResult, concurrent: float) -> list[Point]:
+        points = [
+            self._point("Invocations", fn, 1, "Count"),
+            self._point("Duration", fn, result.duration_ms, "Milliseconds"),
+            self._point("ConcurrentExecutions", fn, concurrent, "Count"),
+        ]
+        if not result.ok:
+            points.append(self._point("Errors", fn, 1, "Count"))
+        return points
+
+
+def _result_record(result: InvocationResult) -> dict[str, Any]:
+    return {"statusCode": 200, "ok": result.ok, "functionError": result.function_error,
+            "errorType": result.error_type, "errorMessage": result.error_message,
+            "payload": result.payload.decode("utf-8", "replace")}
