@@ -233,3 +233,15 @@ def test_cli_create_and_get(aws_cli, tmp_path) -> None:  # type: ignore[no-untyp
     out = json.loads(aws_cli("lambda", "get-function-configuration", "--function-name", name).stdout)
     assert out["Runtime"] == "python3.11"
     assert out["Handler"] == "handler.handler"
+
+
+def test_get_function_code_location_downloads_the_package(lam) -> None:  # type: ignore[no-untyped-def]
+    import urllib.request
+
+    package = zip_code(OK)
+    name = unique()
+    lam.create_function(FunctionName=name, Runtime="python3.12", Role=ROLE, Handler="handler.handler",
+                        Code={"ZipFile": package})
+    location = lam.get_function(FunctionName=name)["Code"]["Location"]
+    with urllib.request.urlopen(location, timeout=5) as r:
+        assert r.read() == package

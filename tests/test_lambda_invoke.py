@@ -168,3 +168,74 @@ def test_code_from_s3(lam, s3, bucket: str) -> None:  # type: ignore[no-untyped-
                             Code={"S3Bucket": bucket, "S3Key": "missing.zip"})
     assert exc.value.response["Error"]["Code"] == "InvalidParameterValueException"
     assert "NoSuchKey" in exc.value.response["Error"]["Message"]
+
+
+def test_invocation_logs_reach_cloudwatch_logs(lam, endpoint: str) -> None:  # type: ignore[no-untyped-def]
+    import re
+    import time
+
+    logs = make_client("logs", endpoint)
+    name = create(lam, """
+        import logging
+        logger = logging.getLogger()
+        logger.setLevel(logging.INFO)
+        def handler(event, context):
+            logger.info("processing %s", event["k"])
+            print("plain print")
+            return 1
+    """)
+    first = lam.invoke(FunctionName=name, Payload=json.dumps({"k": "v1"}))
+    second = lam.invoke(FunctionName=name, Payload=json.dumps({"k": "v2"}))
+    group = f"/aws/lambda/{name}"
+    deadline = time.monotonic() + 10
+    messages: list[str] = []
+    while time.monotonic() < deadline:
+        events = logs.filter_log_events(logGroupName=group).get("events", []) if logs.describe_log_groups(
+            logGroupNamePrefix=group)["logGroups"] else []
+        messages = [e["message"] for e in events]
+        if sum("REPORT RequestId" in m for m in messages) == 2:
+            break
+        time.sleep(0.1)
+    streams = logs.describe_log_streams(logGroupName=group)["logStreams"]
+    assert len(streams) == 1  # one warm environment served both invocations
+    assert re.fullmatch(r"\d{4}/\d{2}/\d{2}/\[\$LATEST\][0-9a-f]{32}", streams[0]["logStreamName"])
+    for resp in (first, second):
+        rid = resp["ResponseMetadata"]["RequestId"]
+        assert any(m.startswith(f"START RequestId: {rid} Version: $LATEST") for m in messages)
+        assert any(m.startswith(f"END RequestId: {rid}") for m in messages)
+        report = next(m for m in messages if m.startswith(f"REPORT RequestId: {rid}"))
+        assert re.match(rf"REPORT RequestId: {rid}\tDuration: [\d.]+ ms\tBilled Duration: \d+ ms\t"
+                        r"Memory Size: 128 MB\tMax Memory Used: \d+ MB\t", report)
+    reports = [m for m in messages if m.startswith("REPORT")]
+    assert "Init Duration" in reports[0] and "Init Duration" not in reports[1]  # cold, then warm
+    assert any(re.match(r"\[INFO\]\t\S+Z\t[0-9a-f-]{36}\tprocessing v1", m) for m in messages), messages
+    assert any(m.strip() == "plain print" for m in messages)
+
+
+def test_metrics_are_recorded_per_function(lam, sluice) -> None:  # type: ignore[no-untyped-def]
+    import sqlite3
+    import time
+
+    name = create(lam, """
+        def handler(event, context):
+            if event.get("fail"):
+                raise Exception("no")
+            return 1
+    """)
+    lam.invoke(FunctionName=name, Payload=b"{}")
+    lam.invoke(FunctionName=name, Payload=b'{"fail": true}')
+    db = sqlite3.connect(f"file:{sluice.data_dir / 'sluice.db'}?mode=ro", uri=True)
+    totals: dict[str, float] = {}
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline:
+        rows = db.execute("SELECT name, SUM(value) FROM metric_points WHERE namespace='AWS/Lambda' AND "
+                          "json_extract(dimensions, '$.FunctionName')=? GROUP BY name", (name,)).fetchall()
+        totals = dict(rows)
+        if totals.get("Invocations") == 2:
+            break
+        time.sleep(0.05)
+    db.close()
+    assert totals["Invocations"] == 2
+    assert totals["Errors"] == 1
+    assert totals["Duration"] > 0
+    assert "Throttles" not in totals

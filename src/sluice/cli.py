@@ -27,6 +27,15 @@ def _parser() -> argparse.ArgumentParser:
     up.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"],
                     help="debug logs one line per request")
     up.add_argument("-v", "--verbose", action="store_const", const="debug", dest="log_level")
+    up.add_argument("--max-environments", type=int, default=8,
+                    help="execution environments this machine runs at once (local capacity; events wait for one)")
+    up.add_argument("--idle-timeout", type=float, default=600.0,
+                    help="seconds an idle execution environment is kept warm")
+    up.add_argument("--account-concurrency", type=int, default=1000,
+                    help="the account's Lambda concurrency limit (AWS's default: 1000)")
+    up.add_argument("--python", action="append", default=[], metavar="RUNTIME=PATH",
+                    help="interpreter for a runtime, e.g. python3.12=/usr/bin/python3.12 (needs awslambdaric "
+                         "and boto3); default: the interpreter Sluice runs on")
 
     logs = sub.add_parser("logs", help="print a function's (or a log group's) log events from a running server")
     logs.add_argument("target", help="a function name (its group /aws/lambda/<name>) or a log group starting with /")
@@ -53,8 +62,21 @@ def main(argv: list[str] | None = None) -> int:
             return 2
         from .server import serve
 
+        overrides = {}
+        for item in args.python:
+            runtime, sep, path = item.partition("=")
+            if not sep or not runtime.startswith("python3."):
+                print(f"sluice: --python takes RUNTIME=PATH, e.g. python3.12=/usr/bin/python3.12 (got {item!r})",
+                      file=sys.stderr)
+                return 2
+            overrides[runtime] = path
+        if args.max_environments < 1:
+            print("sluice: --max-environments must be at least 1", file=sys.stderr)
+            return 2
         serve(Settings(host=args.host, port=args.port, data_dir=args.data_dir, time_scale=args.time_scale,
-                       account_id=args.account, region=args.region, log_level=args.log_level))
+                       account_id=args.account, region=args.region, log_level=args.log_level,
+                       max_environments=args.max_environments, environment_idle_timeout=args.idle_timeout,
+                       account_concurrency=args.account_concurrency, python_overrides=overrides))
         return 0
     if args.command == "logs":
         from .services.logs.tail import run

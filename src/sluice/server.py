@@ -59,6 +59,7 @@ class Sluice:
             _ = s.protocol  # load the botocore model now, not on the first request
         gateway = Gateway(settings, clock, services)
         gateway.internal["/_sluice/events/"] = lambda rest, query: _event_view(store, rest)
+        gateway.internal["/_sluice/lambda-code/"] = lambda rest, query: _code_view(lambda_, rest)
         return cls(settings, clock, store, services, gateway)
 
     def close(self) -> None:
@@ -68,6 +69,12 @@ class Sluice:
 def _event_view(store: Store, request_id: str) -> tuple[int, Any]:
     state = event_state(store.db, request_id)
     return (200, state) if state is not None else (404, {"error": f"no event {request_id}"})
+
+
+def _code_view(lambda_: LambdaService, rest: str) -> tuple[int, Any]:
+    name, _, file = rest.partition("/")
+    package = lambda_.code_zip(name, file.removesuffix(".zip"))
+    return (200, package) if package is not None else (404, {"error": "no such package"})
 
 
 class _Server(uvicorn.Server):

@@ -15,6 +15,7 @@ import json
 import logging
 import os
 import time
+import uuid
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from functools import partial
@@ -43,8 +44,9 @@ InternalHandler = Callable[[str, dict[str, list[str]]], tuple[int, Any]]
 HEALTH_PATH = "/_sluice/health"
 
 
-def new_request_id() -> str:
-    return os.urandom(8).hex().upper()
+def new_request_id(service: str) -> str:
+    """S3's request ids are 16 hex digits; the other services use UUIDs."""
+    return os.urandom(8).hex().upper() if service == "s3" else str(uuid.uuid4())
 
 
 def new_host_id() -> str:
@@ -92,7 +94,7 @@ class Gateway:
 
         caller = identify(req, self.settings.region)
         ctx = RequestContext(
-            request_id=new_request_id(),
+            request_id=new_request_id(caller.service),
             host_id=new_host_id(),
             account_id=self.settings.account_id,
             region=caller.region or self.settings.region,
@@ -172,6 +174,8 @@ class Gateway:
             if req.path.startswith(prefix):
                 loop = asyncio.get_running_loop()
                 status, body = await loop.run_in_executor(self.pool, handler, req.path[len(prefix):], req.query)
+                if isinstance(body, bytes):
+                    return HttpResponse(status, [("Content-Type", "application/octet-stream")], body)
                 return HttpResponse(status, [("Content-Type", "application/json")], json.dumps(body).encode())
         return HttpResponse(404, [("Content-Type", "application/json")], b'{"error": "not found"}')
 

@@ -181,6 +181,16 @@ class LambdaService(Service):
             on_failure=(dest.get("OnFailure") or {}).get("Destination"),
         )
 
+    def code_zip(self, name: str, hex_digest: str) -> bytes | None:
+        """A deployment package of this function ($LATEST or a version), by its SHA-256."""
+        rows = self.db.query("SELECT config FROM lambda_functions WHERE name=? UNION ALL "
+                             "SELECT config FROM lambda_versions WHERE name=?", (name, name))
+        for row in rows:
+            code = json.loads(row["config"])["_code"]
+            if code["hex"] == hex_digest:
+                return self.code.read(code["blob"])
+        return None
+
     def function_names(self) -> list[str]:
         return [r["name"] for r in self.db.query("SELECT name FROM lambda_functions ORDER BY name")]
 
@@ -321,8 +331,9 @@ class LambdaService(Service):
         row = self._function_row(ref.name)
         result: dict[str, Any] = {
             "Configuration": _public(config),
+            # A URL that downloads the package, as AWS's presigned S3 URL does.
             "Code": {"RepositoryType": "S3",
-                     "Location": f"{self.settings.endpoint_url}/_sluice/lambda-code/{ref.name}/{config['CodeSha256']}"},
+                     "Location": f"{ctx.endpoint}/_sluice/lambda-code/{ref.name}/{config['_code']['hex']}.zip"},
             "Tags": json.loads(row["tags"]),
         }
         if row["reserved_concurrency"] is not None:
