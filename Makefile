@@ -21,6 +21,7 @@ test: $(BIN)/sluice
 
 bench: $(BIN)/sluice
 	$(BIN)/python bench/s3.py
+	$(BIN)/python bench/invoke.py
 
 clean:
 	rm -rf $(VENV) .sluice
