@@ -55,8 +55,6 @@ class Sluice:
                           reserved_total=lambda_.reserved_total, local_capacity=settings.max_environments)
         lambda_.invoker = lambda_.engine = invoker
         lambda_.pool = pool
-        for s in services.values():
-            _ = s.protocol  # load the botocore model now, not on the first request
         gateway = Gateway(settings, clock, services)
         gateway.internal["/_sluice/events/"] = lambda rest, query: _event_view(store, rest)
         gateway.internal["/_sluice/lambda-code/"] = lambda rest, query: _code_view(lambda_, rest)

@@ -239,6 +239,11 @@ class Gateway:
             if message["type"] == "lifespan.startup":
                 for s in self.services.values():
                     await s.start()
+                # Parse the botocore models off the loop once the port is open: the server is
+                # ready at once, and a first request only waits if it races this.
+                loop = asyncio.get_running_loop()
+                for s in self.services.values():
+                    loop.run_in_executor(self.pool, lambda s=s: s.protocol)  # type: ignore[misc]
                 await send({"type": "lifespan.startup.complete"})
             elif message["type"] == "lifespan.shutdown":
                 for s in self.services.values():

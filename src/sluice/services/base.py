@@ -7,6 +7,7 @@ a worker thread; `async def` methods run on the event loop (for long polls).
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from functools import cached_property
 from typing import Any, ClassVar
@@ -18,13 +19,16 @@ from ..protocol.models import service_model
 
 Operation = Callable[..., Any]
 
+_model_lock = threading.Lock()
+
 
 class Service:
     name: ClassVar[str]
 
     @cached_property
     def protocol(self) -> WireProtocol:
-        return protocol_for(service_model(self.name))
+        with _model_lock:  # the warm-up thread and a first request may both ask
+            return protocol_for(service_model(self.name))
 
     def operation(self, op_name: str) -> Operation | None:
         fn = getattr(self, xform_name(op_name), None)
