@@ -9,6 +9,7 @@ specific candidate wins.
 
 from __future__ import annotations
 
+import contextlib
 import re
 from dataclasses import dataclass
 from functools import cache
@@ -77,10 +78,18 @@ def _compile(uri_path: str) -> tuple[re.Pattern[str], int]:
     return re.compile(f"^{regex}$"), literal
 
 
+@dataclass
+class _PatternGroup:
+    """The routes of one method that share a path template: one regex match serves them all."""
+
+    pattern: re.Pattern[str]
+    plain: list[Route]  # routes without literal query keys
+    by_literal: dict[str, list[Route]]  # the others, under each of their literal keys
+
+
 class RestRouter:
     def __init__(self, model: ServiceModel) -> None:
         self.routes: list[Route] = []
-        self.by_method: dict[str, list[Route]] = {}
         for op_name in model.operation_names:
             op = model.operation_model(op_name)
             uri = op.http.get("requestUri", "/")
@@ -97,17 +106,39 @@ class RestRouter:
             req_headers = tuple(b.name.lower() for b in bindings(op.input_shape)
                                 if b.location == "header" and b.member in required)
             pattern, literal_length = _compile(path)
-            route = Route(op, op.http.get("method", "GET"), pattern, literal_length, literals, req_query,
-                          req_headers)
-            self.routes.append(route)
-            self.by_method.setdefault(route.method, []).append(route)
+            self.routes.append(Route(op, op.http.get("method", "GET"), pattern, literal_length, literals,
+                                     req_query, req_headers))
+        # method -> template -> group: a request is matched against a few regexes, and only the
+        # routes whose literal query keys it carries are examined.
+        self.groups: dict[str, dict[str, _PatternGroup]] = {}
+        for route in self.routes:
+            group = self.groups.setdefault(route.method, {}).setdefault(
+                route.pattern.pattern, _PatternGroup(route.pattern, [], {}))
+            if route.query_literals:
+                for key in route.query_literals:
+                    group.by_literal.setdefault(key, []).append(route)
+            else:
+                group.plain.append(route)
+
+    def _candidates(self, method: str, req: HttpRequest) -> list[tuple[Route, dict[str, str]]]:
+        found: list[tuple[Route, dict[str, str]]] = []
+        query = req.query
+        for group in self.groups.get(method, {}).values():
+            m = group.pattern.match(req.path)
+            if m is None:
+                continue
+            labels = m.groupdict()
+            routes = list(group.plain)
+            for key in query:
+                routes.extend(group.by_literal.get(key, ()))
+            for route in routes:
+                if self._fits(route, req):
+                    found.append((route, labels))
+        return found
 
     def match(self, req: HttpRequest) -> tuple[OperationModel, dict[str, str]]:
         best: tuple[tuple[int, int, int], Route, dict[str, str]] | None = None
-        for route in self.by_method.get(req.method, ()):
-            labels = self._fits(route, req)
-            if labels is None:
-                continue
+        for route, labels in self._candidates(req.method, req):
             score = (
                 len(route.query_literals),
                 len(route.required_query) + len(route.required_headers),
@@ -116,76 +147,97 @@ class RestRouter:
             if best is None or score > best[0]:
                 best = (score, route, labels)
         if best is None:
-            other_method = any(self._fits(r, req) is not None for r in self.routes if r.method != req.method)
+            other_method = any(self._candidates(m, req) for m in self.groups if m != req.method)
             raise NoRoute(method_mismatch=other_method)
         return best[1].operation, best[2]
 
     @staticmethod
-    def _fits(route: Route, req: HttpRequest) -> dict[str, str] | None:
+    def _fits(route: Route, req: HttpRequest) -> bool:
         query = req.query
         for k, v in route.query_literals.items():
             if k not in query or (v is not None and v not in query[k]):
-                return None
+                return False
         if not all(k in query for k in route.required_query):
-            return None
-        if not all(h in req.headers for h in route.required_headers):
-            return None
-        m = route.pattern.match(req.path)
-        return m.groupdict() if m else None
+            return False
+        return all(h in req.headers for h in route.required_headers)
+
+
+@dataclass(frozen=True)
+class _InputPlan:
+    """Where an operation's input members live, indexed by wire name for the request at hand."""
+
+    uri: tuple[Binding, ...]
+    query: dict[str, Binding]
+    query_map: Binding | None
+    headers: dict[str, Binding]  # lower-case header name -> binding
+    prefixed: tuple[tuple[str, Binding], ...]  # ("x-amz-meta-", Metadata)
+
+
+@cache
+def _input_plan(shape: Shape | None) -> _InputPlan:
+    bs = bindings(shape)
+    return _InputPlan(
+        uri=tuple(b for b in bs if b.location == "uri"),
+        query={b.name: b for b in bs if b.location == "querystring" and not isinstance(b.shape, MapShape)},
+        query_map=next((b for b in bs if b.location == "querystring" and isinstance(b.shape, MapShape)), None),
+        headers={b.name.lower(): b for b in bs if b.location == "header"},
+        prefixed=tuple((b.name.lower(), b) for b in bs if b.location == "headers"),
+    )
 
 
 def bind_request(
     op: OperationModel, req: HttpRequest, labels: dict[str, str], invalid: type[ServiceError] | None = None
 ) -> dict[str, Any]:
     """The members that live in the URI, the query string and the headers."""
+    plan = _input_plan(op.input_shape)
     params: dict[str, Any] = {}
-    for b in bindings(op.input_shape):
-        if b.location == "uri":
-            raw = labels.get(b.name)
-            if raw is not None:
-                params[b.member] = unquote(raw)
-        elif b.location == "querystring":
-            if isinstance(b.shape, MapShape):
-                params[b.member] = {k: v[0] for k, v in req.query.items()}
-                continue
-            values = req.query.get(b.name)
-            if values is None:
-                continue
-            if isinstance(b.shape, ListShape):
-                params[b.member] = [parse_scalar(v, b.shape.member, b.name) for v in values]
-            else:
-                params[b.member] = parse_scalar(values[0], b.shape, b.name)
-        elif b.location == "header":
-            value = req.headers.get(b.name.lower())
-            if value is None:
-                continue
-            if isinstance(b.shape, ListShape):
-                params[b.member] = [
-                    parse_scalar(v.strip(), b.shape.member, b.name) for v in value.split(",")
-                ]
-            elif b.shape.type_name == "timestamp":
-                # A malformed date header is ignored, as S3 ignores it (If-Modified-Since: junk).
-                try:
-                    params[b.member] = parse_scalar(value, b.shape, b.name)
-                except ValueError:
-                    continue
-            else:
-                params[b.member] = parse_scalar(value, b.shape, b.name)
-        elif b.location == "headers":
-            prefix = b.name.lower()
-            params[b.member] = {
-                k[len(prefix):]: v for k, v in req.headers.items() if k.startswith(prefix)
-            }
+    for b in plan.uri:
+        raw = labels.get(b.name)
+        if raw is not None:
+            params[b.member] = unquote(raw)
+    for key, values in req.query.items():
+        qb = plan.query.get(key)
+        if qb is None:
+            continue
+        if isinstance(qb.shape, ListShape):
+            params[qb.member] = [parse_scalar(v, qb.shape.member, qb.name) for v in values]
+        else:
+            params[qb.member] = parse_scalar(values[0], qb.shape, qb.name)
+    if plan.query_map is not None:
+        params[plan.query_map.member] = {k: v[0] for k, v in req.query.items()}
+    for name, value in req.headers.items():
+        hb = plan.headers.get(name)
+        if hb is None:
+            for prefix, pb in plan.prefixed:
+                if name.startswith(prefix):
+                    params.setdefault(pb.member, {})[name[len(prefix):]] = value
+            continue
+        if isinstance(hb.shape, ListShape):
+            params[hb.member] = [parse_scalar(v.strip(), hb.shape.member, hb.name) for v in value.split(",")]
+        elif hb.shape.type_name == "timestamp":
+            # A malformed date header is ignored, as S3 ignores it (If-Modified-Since: junk).
+            with contextlib.suppress(ValueError):
+                params[hb.member] = parse_scalar(value, hb.shape, hb.name)
+        else:
+            params[hb.member] = parse_scalar(value, hb.shape, hb.name)
+    for _, pb in plan.prefixed:
+        params.setdefault(pb.member, {})
     return params
+
+
+@cache
+def _output_plan(shape: Shape | None) -> dict[str, Binding]:
+    return {b.member: b for b in bindings(shape) if b.location in ("statusCode", "header", "headers")}
 
 
 def response_headers(op: OperationModel, result: dict[str, Any]) -> tuple[int | None, list[tuple[str, str]]]:
     """The output members that go in the status line and the headers."""
+    plan = _output_plan(op.output_shape)
     status: int | None = None
     headers: list[tuple[str, str]] = []
-    for b in bindings(op.output_shape):
-        value = result.get(b.member)
-        if value is None:
+    for member, value in result.items():
+        b = plan.get(member)
+        if b is None or value is None:
             continue
         if b.location == "statusCode":
             status = int(value)
@@ -194,7 +246,7 @@ def response_headers(op: OperationModel, result: dict[str, Any]) -> tuple[int | 
                 headers.append((b.name, ",".join(format_scalar(v, b.shape.member) for v in value)))
             else:
                 headers.append((b.name, format_scalar(value, b.shape, "rfc822")))
-        elif b.location == "headers":
+        else:
             for k, v in value.items():
                 headers.append((b.name + k, str(v)))
     return status, headers
