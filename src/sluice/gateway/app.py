@@ -125,7 +125,7 @@ class Gateway:
         )
 
     async def _dispatch(self, service: Service, req: HttpRequest, receive: Any, ctx: RequestContext) -> HttpResponse:
-        protocol = service.protocol
+        protocol = service.protocol_for_request(req)
         loop = asyncio.get_running_loop()
         length = req.content_length
         streaming: StreamingBody | None = None

@@ -24,8 +24,9 @@ class WireProtocol(Protocol):
     def serialize_error(self, err: ServiceError, ctx: RequestContext) -> HttpResponse: ...
 
 
-def protocol_for(model: ServiceModel) -> WireProtocol:
-    name = model.metadata.get("protocol")
+def protocol_for(model: ServiceModel, name: str | None = None) -> WireProtocol:
+    """The wire protocol `name` (default: the model's own) for a service model."""
+    name = name or model.metadata.get("protocol")
     if name == "rest-xml":
         from .restxml import RestXmlProtocol
 
@@ -38,6 +39,10 @@ def protocol_for(model: ServiceModel) -> WireProtocol:
         from .jsonrpc import JsonProtocol
 
         return JsonProtocol(model)
+    if name == "query":
+        from .query import QueryProtocol
+
+        return QueryProtocol(model)
     raise ValueError(f"protocol {name} is not supported yet")
 
 

@@ -57,4 +57,11 @@ class JsonProtocol:
         return HttpResponse(ctx.status or 200, [("Content-Type", self.content_type)], json.dumps(body).encode())
 
     def serialize_error(self, err: ServiceError, ctx: RequestContext) -> HttpResponse:
-        return json_error(err, self.content_type)
+        extra = None
+        if "awsQueryCompatible" in self.model.metadata:
+            # SDKs of services that moved from query to json (SQS) read the query-era code here.
+            from .query import query_error_code
+
+            code, fault = query_error_code(self.model, err.code)
+            extra = {"x-amzn-query-error": f"{code};{fault}"}
+        return json_error(err, self.content_type, extra)
