@@ -17,6 +17,7 @@ from .engine.invoker import Invoker
 from .gateway.app import Gateway
 from .runtime import EnvironmentPool
 from .services.base import Service
+from .services.delivery import Deliveries
 from .services.lambda_.service import LambdaService
 from .services.logs import LogsService
 from .services.s3 import S3Service
@@ -33,11 +34,13 @@ class Sluice:
     store: Store
     services: dict[str, Service]
     gateway: Gateway
+    deliveries: Deliveries
 
     @classmethod
     def build(cls, settings: Settings) -> Sluice:
         clock = Clock(settings.time_scale)
         store = Store(settings.data_dir)
+        deliveries = Deliveries()  # services register the ARNs they accept messages for
         s3 = S3Service(store, clock)
         logs = LogsService(store, clock, account_id=settings.account_id, region=settings.region)
         lambda_ = LambdaService(store, clock, settings, s3=s3, python_overrides=settings.python_overrides)
@@ -55,10 +58,11 @@ class Sluice:
                           reserved_total=lambda_.reserved_total, local_capacity=settings.max_environments)
         lambda_.invoker = lambda_.engine = invoker
         lambda_.pool = pool
+        deliveries.register("lambda", lambda_)
         gateway = Gateway(settings, clock, services)
         gateway.internal["/_sluice/events/"] = lambda rest, query: _event_view(store, rest)
         gateway.internal["/_sluice/lambda-code/"] = lambda rest, query: _code_view(lambda_, rest)
-        return cls(settings, clock, store, services, gateway)
+        return cls(settings, clock, store, services, gateway, deliveries)
 
     def close(self) -> None:
         self.store.close()

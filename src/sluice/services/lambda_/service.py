@@ -3,6 +3,7 @@ and the Invoke operation, which hands work to the engine. No HTTP, no JSON wire 
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import hashlib
 import json
@@ -26,6 +27,7 @@ from ...runtime import FunctionSpec, InvocationRequest, InvocationResult, interp
 from ...settings import Settings
 from ...store import Store
 from ..base import Service
+from ..delivery import INVALID, NOT_FOUND, TOO_LARGE, Delivery, DeliveryResult
 from . import records  # noqa: F401  (registers the schema)
 from .code import CodeStore
 from .names import LATEST, FunctionRef, function_arn, invalid, parse_function_name
@@ -77,8 +79,10 @@ class LambdaService(Service):
         self.invoker: Invoker | None = None  # wired by the composition root
         self.engine: Any = None  # the object whose start()/shutdown() run the engine's background work
         self.pool: Any = None
+        self._loop: asyncio.AbstractEventLoop | None = None
 
     async def start(self) -> None:
+        self._loop = asyncio.get_running_loop()
         if self.pool is not None:
             await self.pool.start()
         if self.engine is not None:
@@ -835,6 +839,28 @@ class LambdaService(Service):
 
     def list_tags(self, ctx: RequestContext, Resource: str, **_: Any) -> dict[str, Any]:
         return {"Tags": json.loads(self._function_row(self._name_from_arn(Resource))["tags"])}
+
+    # -- delivery target (SNS subscriptions, EventBridge targets, destinations) -------------
+
+    def deliver(self, arn: str, delivery: Delivery) -> DeliveryResult:
+        """Invoke the function asynchronously with `delivery.body` as the event, as AWS services do.
+
+        Runs in a worker thread: the event is queued on the engine's loop and committed before
+        this returns."""
+        try:
+            fn = self.resolve(arn)
+        except ServiceError as err:
+            return DeliveryResult.failed(NOT_FOUND if err.status == 404 else INVALID, err.message)
+        payload = delivery.body.encode()
+        if len(payload) > MAX_ASYNC_PAYLOAD:
+            return DeliveryResult.failed(TOO_LARGE, f"payload of {len(payload)} bytes")
+        if self._loop is None or self.invoker is None:
+            return DeliveryResult.failed(INVALID, "the Lambda engine is not running")
+        request_id = str(uuid.uuid4())
+        trace = delivery.system_attributes.get("AWSTraceHeader") or new_trace_header(self.clock)
+        future = asyncio.run_coroutine_threadsafe(self.invoker.enqueue(fn, request_id, payload, trace), self._loop)
+        future.result(timeout=30)
+        return DeliveryResult(True, request_id)
 
     # -- invoke --------------------------------------------------------------------------
 
