@@ -110,12 +110,14 @@ class Server:
         if not self.alive():
             return
         assert self.proc is not None
-        for sig, wait in ((signal.SIGTERM, 10.0), (signal.SIGKILL, 5.0)):
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(self.proc.pid, sig)
-            with contextlib.suppress(subprocess.TimeoutExpired):
-                self.proc.wait(timeout=wait)
-                return
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.proc.pid, signal.SIGTERM)
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            self.proc.wait(timeout=10)
+        # Whatever is left of the server's process group (a hung server, stray children).
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.proc.pid, signal.SIGKILL)
+        self.proc.wait()
 
     def log_tail(self, lines: int = 25) -> str:
         try:
@@ -315,6 +317,7 @@ def run_loop(op: Op, start_at: float, warmup: float, duration: float) -> ThreadR
 
 def client_process(job: Job, ready: Any, go: Any, start_at: Any, results: Any) -> None:
     """Entry point of one client process: N threads, each with its own boto3 client."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
     try:
         threads = job.workload.threads
         ops = [make_op(job, make_client(job.endpoint), t) for t in range(threads)]

@@ -82,6 +82,8 @@ class Database:
         conn = getattr(self._local, "conn", None)
         if conn is None:
             conn = self._connect()
+            # One per worker thread: keep each page cache small (the OS caches the file anyway).
+            conn.execute("PRAGMA cache_size=-1024")
             self._local.conn = conn
         return conn
 

@@ -11,7 +11,8 @@ import os
 import re
 import sqlite3
 import uuid
-from typing import Any, Protocol
+from collections.abc import Callable
+from typing import Any, Protocol, TypeVar
 
 from ...clock import Clock
 from ...engine.types import (
@@ -53,6 +54,8 @@ def _now_iso(clock: Clock) -> str:
     return t.strftime("%Y-%m-%dT%H:%M:%S.") + f"{t.microsecond // 1000:03d}+0000"
 
 
+T = TypeVar("T")
+
 # Limits AWS enforces that the botocore model does not carry.
 _LIMITS: dict[str, tuple[int | None, int | None]] = {"Timeout": (1, 900), "MemorySize": (128, 10240)}
 
@@ -80,6 +83,16 @@ class LambdaService(Service):
         self.engine: Any = None  # the object whose start()/shutdown() run the engine's background work
         self.pool: Any = None
         self._loop: asyncio.AbstractEventLoop | None = None
+        # resolve() runs for every invoke and every attempt: its answers are cached until the
+        # next write to any Lambda state (the generation moves on).
+        self._generation = 0
+        self._resolved: dict[tuple[str, str | None], tuple[int, ResolvedFunction]] = {}
+
+    def _write(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        try:
+            return self.db.write(fn)
+        finally:
+            self._generation += 1
 
     async def start(self) -> None:
         self._loop = asyncio.get_running_loop()
@@ -130,6 +143,18 @@ class LambdaService(Service):
 
     def resolve(self, FunctionName: str, Qualifier: str | None = None) -> ResolvedFunction:
         """Everything an invocation needs; the engine calls this at each attempt."""
+        key = (FunctionName, Qualifier)
+        generation = self._generation
+        cached = self._resolved.get(key)
+        if cached is not None and cached[0] == generation:
+            return cached[1]
+        resolved = self._resolve(FunctionName, Qualifier)
+        if len(self._resolved) > 10_000:
+            self._resolved.clear()
+        self._resolved[key] = (generation, resolved)
+        return resolved
+
+    def _resolve(self, FunctionName: str, Qualifier: str | None) -> ResolvedFunction:
         ref = self._ref(FunctionName, Qualifier)
         row = self._function_row(ref.name)
         config, version = self._version_config(ref.name, ref.qualifier)
@@ -199,6 +224,16 @@ class LambdaService(Service):
         return [r["name"] for r in self.db.query("SELECT name FROM lambda_functions ORDER BY name")]
 
     def reserved_total(self, except_name: str | None = None) -> int:
+        if except_name is None:
+            cached = self.__dict__.get("_reserved_cache")
+            if cached is not None and cached[0] == self._generation:
+                return int(cached[1])
+            total = self._reserved_total(None)
+            self.__dict__["_reserved_cache"] = (self._generation, total)
+            return total
+        return self._reserved_total(except_name)
+
+    def _reserved_total(self, except_name: str | None) -> int:
         row = self.db.query_one(
             "SELECT COALESCE(SUM(reserved_concurrency), 0) AS s FROM lambda_functions WHERE name != ?",
             (except_name or "",))
@@ -322,7 +357,7 @@ class LambdaService(Service):
                 return self._publish(conn, name, None, None)
             return config
 
-        result = self.db.write(txn)
+        result = self._write(txn)
         out = _public(result)
         # What AWS answers to CreateFunction: the function is still being created.
         out.update(State="Pending", StateReason="The function is being created.", StateReasonCode="Creating")
@@ -389,7 +424,7 @@ class LambdaService(Service):
             if cur.rowcount == 0:
                 raise not_found(self._arn(ref.name, ref.qualifier))
 
-        self.db.write(txn)
+        self._write(txn)
         return {"StatusCode": 204}
 
     def _update_latest(self, name: str, change: Any, revision: str | None) -> dict[str, Any]:
@@ -404,7 +439,7 @@ class LambdaService(Service):
             conn.execute("UPDATE lambda_functions SET config=? WHERE name=?", (json.dumps(config), name))
             return config
 
-        config = self.db.write(txn)
+        config = self._write(txn)
         out = _public(config)
         out.update(LastUpdateStatus="InProgress", LastUpdateStatusReason="The function is being created.",
                    LastUpdateStatusReasonCode="Creating")
@@ -420,7 +455,7 @@ class LambdaService(Service):
 
         out = self._update_latest(ref.name, change, params.get("RevisionId"))
         if params.get("Publish"):
-            return _public(self.db.write(lambda conn: self._publish(conn, ref.name, None, None)))
+            return _public(self._write(lambda conn: self._publish(conn, ref.name, None, None)))
         return out
 
     def update_function_configuration(self, ctx: RequestContext, FunctionName: str, **params: Any) -> dict[str, Any]:
@@ -486,7 +521,7 @@ class LambdaService(Service):
                 raise _precondition()
             return self._publish(conn, ref.name, params.get("Description"), params.get("CodeSha256"))
 
-        return _public(self.db.write(txn))
+        return _public(self._write(txn))
 
     def list_versions_by_function(self, ctx: RequestContext, FunctionName: str, **params: Any) -> dict[str, Any]:
         ref = self._ref(FunctionName)
@@ -522,7 +557,7 @@ class LambdaService(Service):
             conn.execute("INSERT INTO lambda_aliases (name, alias, config) VALUES (?,?,?)",
                          (ref.name, Name, json.dumps(config)))
 
-        self.db.write(txn)
+        self._write(txn)
         return self._alias_out(ref.name, config)
 
     def _check_version_exists(self, conn: sqlite3.Connection, name: str, version: str) -> None:
@@ -561,12 +596,12 @@ class LambdaService(Service):
                          (json.dumps(config), ref.name, Name))
             return config
 
-        return self._alias_out(ref.name, self.db.write(txn))
+        return self._alias_out(ref.name, self._write(txn))
 
     def delete_alias(self, ctx: RequestContext, FunctionName: str, Name: str, **_: Any) -> dict[str, Any]:
         ref = self._ref(FunctionName)
         self._function_row(ref.name)
-        self.db.write(lambda conn: conn.execute("DELETE FROM lambda_aliases WHERE name=? AND alias=?",
+        self._write(lambda conn: conn.execute("DELETE FROM lambda_aliases WHERE name=? AND alias=?",
                                                 (ref.name, Name)))
         return {}
 
@@ -624,7 +659,7 @@ class LambdaService(Service):
                          "VALUES (?,?,?,?)", (ref.name, ref.qualifier or "", json.dumps(statements),
                                               str(uuid.uuid4())))
 
-        self.db.write(txn)
+        self._write(txn)
         return {"Statement": json.dumps(statement)}
 
     def remove_permission(self, ctx: RequestContext, FunctionName: str, StatementId: str,
@@ -647,7 +682,7 @@ class LambdaService(Service):
                 conn.execute("DELETE FROM lambda_policies WHERE name=? AND qualifier=?",
                              (ref.name, ref.qualifier or ""))
 
-        self.db.write(txn)
+        self._write(txn)
         return {}
 
     def get_policy(self, ctx: RequestContext, FunctionName: str, Qualifier: str | None = None,
@@ -673,7 +708,7 @@ class LambdaService(Service):
             raise invalid(
                 "Specified ReservedConcurrentExecutions for function decreases account's "
                 f"UnreservedConcurrentExecution below its minimum value of [{MIN_UNRESERVED}].")
-        self.db.write(lambda conn: conn.execute(
+        self._write(lambda conn: conn.execute(
             "UPDATE lambda_functions SET reserved_concurrency=? WHERE name=?", (ReservedConcurrentExecutions, ref.name)))
         return {"ReservedConcurrentExecutions": ReservedConcurrentExecutions}
 
@@ -686,7 +721,7 @@ class LambdaService(Service):
     def delete_function_concurrency(self, ctx: RequestContext, FunctionName: str, **_: Any) -> dict[str, Any]:
         ref = self._ref(FunctionName)
         self._function_row(ref.name)
-        self.db.write(lambda conn: conn.execute(
+        self._write(lambda conn: conn.execute(
             "UPDATE lambda_functions SET reserved_concurrency=NULL WHERE name=?", (ref.name,)))
         return {}
 
@@ -759,7 +794,7 @@ class LambdaService(Service):
                          (name, qualifier, json.dumps(config)))
             return config
 
-        return self._invoke_config_out(name, qualifier, self.db.write(txn))
+        return self._invoke_config_out(name, qualifier, self._write(txn))
 
     def _validate_invoke_config(self, name: str, params: dict[str, Any]) -> None:
         dest = params.get("DestinationConfig") or {}
@@ -799,7 +834,7 @@ class LambdaService(Service):
             if cur.rowcount == 0:
                 raise _no_invoke_config(self._arn(name, qualifier))
 
-        self.db.write(txn)
+        self._write(txn)
         return {}
 
     def list_function_event_invoke_configs(self, ctx: RequestContext, FunctionName: str,
@@ -822,7 +857,7 @@ class LambdaService(Service):
             tags.update(Tags)
             conn.execute("UPDATE lambda_functions SET tags=? WHERE name=?", (json.dumps(tags), name))
 
-        self.db.write(txn)
+        self._write(txn)
         return {}
 
     def untag_resource(self, ctx: RequestContext, Resource: str, TagKeys: list[str], **_: Any) -> dict[str, Any]:
@@ -834,7 +869,7 @@ class LambdaService(Service):
                 tags.pop(k, None)
             conn.execute("UPDATE lambda_functions SET tags=? WHERE name=?", (json.dumps(tags), name))
 
-        self.db.write(txn)
+        self._write(txn)
         return {}
 
     def list_tags(self, ctx: RequestContext, Resource: str, **_: Any) -> dict[str, Any]:
