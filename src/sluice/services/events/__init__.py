@@ -1,0 +1,3 @@
+from .service import EventsService
+
+__all__ = ["EventsService"]
