@@ -1,0 +1,3 @@
+from .service import SnsService
+
+__all__ = ["SnsService"]
