@@ -163,7 +163,12 @@ class Invoker:
                 " VALUES (?,?,?,?,?,?,?)", (request_id, fn.name, qualifier, payload, trace_header, now, now))
             write_points(conn, [received])
 
-        await asyncio.wrap_future(self.db.submit(txn))
+        committed = self.db.submit(txn)
+        if len(self._inflight) < self.local_capacity:
+            # Start it while its commit is in flight: the one writer commits the event before
+            # anything this attempt writes, and the caller still hears 202 only once it is durable.
+            await self._dispatch(_Event(request_id, fn.name, qualifier, payload, trace_header, now, 0, 0, 0.0, None))
+        await asyncio.wrap_future(committed)
         self._wake.set()
 
     def pending(self, function: str | None = None) -> int:
@@ -219,10 +224,14 @@ class Invoker:
                            row["run_seconds"], json.loads(row["last_result"]) if row["last_result"] else None)
             if await self._dispatch(event):
                 free -= 1
-        nxt = self.db.query_one("SELECT MIN(next_at) AS t FROM lambda_events")
-        if nxt is None or nxt["t"] is None:
+        # The next event to wake for, not counting those running now (their next_at is past:
+        # counting them would spin this loop for as long as a handler runs).
+        upcoming = self.db.query("SELECT request_id, next_at FROM lambda_events ORDER BY next_at LIMIT ?",
+                                 (len(self._inflight) + 1,))
+        nxt = next((r["next_at"] for r in upcoming if r["request_id"] not in self._inflight), None)
+        if nxt is None:
             return 60.0
-        return max(0.0, min(60.0, float(nxt["t"]) - self.clock.now()))
+        return max(0.0, min(60.0, float(nxt) - self.clock.now()))
 
     async def _dispatch(self, event: _Event) -> bool:
         """Start the event, or settle it without running it. True if it is now running."""
