@@ -19,9 +19,12 @@ from .gateway.app import Gateway
 from .runtime import EnvironmentPool
 from .services.base import Service
 from .services.delivery import Deliveries
+from .services.events import EventsService
 from .services.lambda_.service import LambdaService
 from .services.logs import LogsService
 from .services.s3 import S3Service
+from .services.sns import SnsService
+from .services.sqs import SqsService
 from .settings import Settings
 from .store import Store
 
@@ -60,9 +63,19 @@ class Sluice:
         lambda_.invoker = lambda_.engine = invoker
         lambda_.pool = pool
         deliveries.register("lambda", lambda_)
+        sqs = SqsService(store, clock, settings, deliveries)
+        services["sqs"] = sqs
+        deliveries.register("sqs", sqs)
+        sns = SnsService(store, clock, settings, deliveries)
+        services["sns"] = sns
+        deliveries.register("sns", sns)
+        events = EventsService(store, clock, settings, deliveries)
+        services["events"] = events
+        deliveries.register("events", events)
         gateway = Gateway(settings, clock, services)
         gateway.internal["/_sluice/events/"] = lambda rest, query: _event_view(store, rest)
         gateway.internal["/_sluice/lambda-code/"] = lambda rest, query: _code_view(lambda_, rest)
+        gateway.internal["/_sluice/sns/"] = sns.internal  # SubscribeURL, UnsubscribeURL
         return cls(settings, clock, store, services, gateway, deliveries)
 
     def close(self) -> None:

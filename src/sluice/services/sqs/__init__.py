@@ -1,0 +1,3 @@
+from .service import QueueDepth, SqsService
+
+__all__ = ["QueueDepth", "SqsService"]

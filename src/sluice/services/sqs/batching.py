@@ -1,0 +1,90 @@
+"""One store transaction for the writes an event-loop turn produced.
+
+The store already commits concurrent writers together (one fsync for many). Under load, SQS's
+async operations issue many small writes in the same turn of the loop (sends, receives, deletes
+from different connections): handing them to the writer as one submission saves a future, two
+thread wake-ups and a savepoint per write. Each write still runs in a savepoint of its own, so
+one write's error rolls back only that write and reaches only its caller.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+from collections.abc import Callable
+from concurrent.futures import Future
+from typing import Any, TypeVar
+
+from ...store.db import Database
+
+T = TypeVar("T")
+Write = Callable[[sqlite3.Connection], Any]
+
+
+class WriteBatcher:
+    def __init__(self, db: Database, loop: asyncio.AbstractEventLoop) -> None:
+        self.db = db
+        self.loop = loop
+        self._pending: list[tuple[Write, asyncio.Future[Any]]] = []
+
+    def write(self, fn: Callable[[sqlite3.Connection], T]) -> asyncio.Future[T]:
+        """Run `fn` in a write transaction; the future resolves once it is committed (event loop only)."""
+        future: asyncio.Future[T] = self.loop.create_future()
+        self._pending.append((fn, future))
+        if len(self._pending) == 1:
+            self.loop.call_soon(self._flush)
+        return future
+
+    def _flush(self) -> None:
+        batch, self._pending = self._pending, []
+        if not batch:
+            return
+        writes = [fn for fn, _ in batch]
+
+        def txn(conn: sqlite3.Connection) -> list[tuple[bool, Any]]:
+            if len(writes) == 1:  # the store's own savepoint is enough
+                try:
+                    return [(True, writes[0](conn))]
+                except Exception as exc:
+                    raise _Failed(exc) from exc
+            outcomes: list[tuple[bool, Any]] = []
+            for fn in writes:
+                conn.execute("SAVEPOINT sqs_write")
+                try:
+                    result = fn(conn)
+                except Exception as exc:
+                    conn.execute("ROLLBACK TO sqs_write")
+                    conn.execute("RELEASE sqs_write")
+                    outcomes.append((False, exc))
+                else:
+                    conn.execute("RELEASE sqs_write")
+                    outcomes.append((True, result))
+            return outcomes
+
+        done = self.db.submit(txn)
+        done.add_done_callback(lambda f: self.loop.call_soon_threadsafe(self._settle, batch, f))
+
+    @staticmethod
+    def _settle(batch: list[tuple[Write, asyncio.Future[Any]]], done: Future[list[tuple[bool, Any]]]) -> None:
+        exc = done.exception()
+        if exc is not None:
+            error = exc.error if isinstance(exc, _Failed) else exc
+            for _, future in batch:
+                if not future.done():
+                    future.set_exception(error)
+            return
+        for (_, future), (ok, value) in zip(batch, done.result(), strict=True):
+            if future.done():
+                continue
+            if ok:
+                future.set_result(value)
+            else:
+                future.set_exception(value)
+
+
+class _Failed(Exception):
+    """A single write's own error, carried through the store's future."""
+
+    def __init__(self, error: Exception) -> None:
+        super().__init__(str(error))
+        self.error = error
