@@ -22,6 +22,7 @@ test: $(BIN)/sluice
 bench: $(BIN)/sluice
 	$(BIN)/python bench/s3.py
 	$(BIN)/python bench/invoke.py
+	$(BIN)/python bench/sqs.py
 
 clean:
 	rm -rf $(VENV) .sluice
