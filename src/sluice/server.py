@@ -129,6 +129,7 @@ def serve(settings: Settings) -> None:
         access_log=False,
         log_level="warning" if settings.log_level not in ("debug", "trace") else settings.log_level,
         timeout_keep_alive=30,
+        proxy_headers=False,  # nothing sits in front of Sluice; the client address is the peer
         server_header=False,
         date_header=True,
     )

@@ -125,7 +125,8 @@ class S3Service(MultipartOperations, S3Core):
     def put_object(self, ctx: RequestContext, Bucket: str, Key: str, Body: Readable | None = None,
                    **params: Any) -> dict[str, Any]:
         self._check_key(Key)
-        self._bucket(Bucket)  # refuse early, before taking the body
+        if not isinstance(Body, io.BytesIO):
+            self._bucket(Bucket)  # refuse before streaming a large body (small ones are in memory)
         metadata = self._check_metadata(params.get("Metadata") or {})
         tags = parse_tagging_header(params.get("Tagging"))
         if Body is None:
