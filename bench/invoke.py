@@ -54,7 +54,6 @@ import sys
 import tempfile
 import threading
 import time
-import urllib.request
 import uuid
 import zipfile
 from collections.abc import Callable, Iterator, Sequence
@@ -69,11 +68,12 @@ import boto3
 from botocore.awsrequest import AWSResponse
 from botocore.config import Config
 
+from servers import Server, moto_server, process_tree, sluice_server
+
 REGION = "us-east-1"
 ROLE = "arn:aws:iam::000000000000:role/lambda-role"
 RUNTIME = "python3.12"
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
-START_TIMEOUT = 60.0
 ENV_SETTINGS = (2, 4, 8)
 ENQUEUE_THREADS = 8
 TARGET_EVENT_P50_MS = 5.0
@@ -117,124 +117,9 @@ def log(msg: str) -> None:
 # --------------------------------------------------------------------------- servers
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def process_tree(root: int) -> list[tuple[int, str]]:
-    """`root` and its descendants as (pid, start time), found through /proc/*/stat."""
-    children: dict[int, list[int]] = {}
-    started: dict[int, str] = {}
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-        except (OSError, IndexError):
-            continue
-        pid = int(stat.parent.name)
-        children.setdefault(int(fields[1]), []).append(pid)
-        started[pid] = fields[19]
-    tree, todo = [], [root]
-    while todo:
-        pid = todo.pop()
-        tree.append((pid, started.get(pid, "")))
-        todo.extend(children.get(pid, []))
-    return tree
-
-
-def kill_survivors(tree: list[tuple[int, str]]) -> None:
-    """SIGKILL processes of a snapshot that are still the same processes (same start time).
-
-    Execution environments run in process groups of their own, so stopping the server's group
-    does not reach them if the server dies without stopping them.
-    """
-    for pid, started in tree:
-        with contextlib.suppress(OSError, IndexError):
-            now = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[19]
-            if now == started:
-                os.kill(pid, signal.SIGKILL)
-
-
-@dataclass
-class Server:
-    """One emulator process, in its own session so its whole process group can be stopped."""
-
-    name: str
-    cmd: list[str]
-    port: int
-    ready_path: str
-    log_path: Path
-    proc: subprocess.Popen[bytes] | None = None
-
-    @property
-    def endpoint(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def start(self, timeout: float = START_TIMEOUT) -> None:
-        with open(self.log_path, "ab") as out:
-            self.proc = subprocess.Popen(
-                self.cmd,
-                stdout=out,
-                stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL,
-                start_new_session=True,
-            )
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"exited with code {self.proc.returncode}\n{self.log_tail()}")
-            if self._is_ready():
-                return
-            time.sleep(0.1)
-        raise RuntimeError(f"not ready after {timeout:.0f} s\n{self.log_tail()}")
-
-    def _is_ready(self) -> bool:
-        try:
-            with urllib.request.urlopen(self.endpoint + self.ready_path, timeout=2) as resp:
-                resp.read()
-                return int(resp.status) == 200
-        except OSError:
-            return False
-
-    def alive(self) -> bool:
-        return self.proc is not None and self.proc.poll() is None
-
-    def stop(self) -> None:
-        if not self.alive():
-            return
-        assert self.proc is not None
-        tree = process_tree(self.proc.pid)
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(self.proc.pid, signal.SIGTERM)
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            self.proc.wait(timeout=10)
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(self.proc.pid, signal.SIGKILL)
-        self.proc.wait()
-        kill_survivors(tree[1:])
-
-    def log_tail(self, lines: int = 25) -> str:
-        try:
-            text = self.log_path.read_text(errors="replace")
-        except OSError:
-            return "(no log)"
-        return "\n".join("    " + line for line in text.splitlines()[-lines:])
-
-
-def sluice_server(workdir: Path, label: str, max_environments: int | None = None) -> Server:
-    port = free_port()
-    data_dir = workdir / f"data-{label}"
-    cmd = [sys.executable, "-m", "sluice", "up", "--port", str(port), "--data-dir", str(data_dir)]
-    if max_environments is not None:
-        cmd += ["--max-environments", str(max_environments)]
-    return Server(f"sluice-{label}", cmd, port, "/_sluice/health", workdir / f"sluice-{label}.log")
-
-
-def moto_server(workdir: Path) -> Server:
-    port = free_port()
-    cmd = [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)]
-    return Server("moto", cmd, port, "/moto-api/data.json", workdir / "moto.log")
+def sluice_server_envs(workdir: Path, label: str, max_environments: int | None = None) -> Server:
+    extra = ["--max-environments", str(max_environments)] if max_environments is not None else []
+    return sluice_server(workdir, f"sluice-{label}", *extra)
 
 
 @contextlib.contextmanager
@@ -800,7 +685,7 @@ def measure_throughput(
 ) -> list[ThroughputRun]:
     """Both modes against one server started with `--max-environments envs`."""
     runs = [ThroughputRun(envs, mode, events, ENQUEUE_THREADS) for mode in ("live", "backlog")]
-    server = start_server(sluice_server(workdir, f"envs{envs}", envs), registry)
+    server = start_server(sluice_server_envs(workdir, f"envs{envs}", envs), registry)
     try:
         lam = make_client("lambda", server.endpoint)
         name = create_function(lam, beacon.port, prefix=f"noop{envs}")
@@ -1205,7 +1090,7 @@ def run_main_server(
     workdir: Path, registry: list[Server], beacon: Beacon, plan: Plan, results: Results
 ) -> None:
     """Cold start, (a) and (c) against one Sluice with the default settings."""
-    server = start_server(sluice_server(workdir, "main"), registry)
+    server = start_server(sluice_server_envs(workdir, "main"), registry)
     lam = make_client("lambda", server.endpoint)
     log(f"cold start: {plan.cold_functions} new functions")
     results.cold = guarded(

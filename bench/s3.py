@@ -27,12 +27,10 @@ import platform
 import queue
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
@@ -42,6 +40,8 @@ from urllib.parse import quote, urlsplit
 
 import boto3
 from botocore.config import Config
+
+from servers import START_TIMEOUT, Server, moto_server, process_tree, sluice_server
 
 KIB = 1024
 MIB = 1024 * KIB
@@ -65,111 +65,9 @@ RAW_HEADERS = {
 SEED_OBJECTS = {KIB: 64, MIB: 16}  # objects PUT up front for the GET workloads to read
 RSS_TARGET_MB = 100.0
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
-START_TIMEOUT = 60.0
 
 
 # --------------------------------------------------------------------------- servers
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-@dataclass
-class Server:
-    """One emulator process, in its own session so its whole process group can be stopped."""
-
-    name: str
-    cmd: list[str]
-    port: int
-    ready_path: str
-    log_path: Path
-    proc: subprocess.Popen[bytes] | None = None
-
-    @property
-    def endpoint(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def start(self, timeout: float = START_TIMEOUT) -> None:
-        with open(self.log_path, "ab") as log:
-            self.proc = subprocess.Popen(
-                self.cmd,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL,
-                start_new_session=True,
-            )
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"exited with code {self.proc.returncode}\n{self.log_tail()}")
-            if self._is_ready():
-                return
-            time.sleep(0.1)
-        raise RuntimeError(f"not ready after {timeout:.0f} s\n{self.log_tail()}")
-
-    def _is_ready(self) -> bool:
-        try:
-            with urllib.request.urlopen(self.endpoint + self.ready_path, timeout=2) as resp:
-                json.load(resp)
-                return int(resp.status) == 200
-        except (OSError, ValueError):
-            return False
-
-    def alive(self) -> bool:
-        return self.proc is not None and self.proc.poll() is None
-
-    def stop(self) -> None:
-        if not self.alive():
-            return
-        assert self.proc is not None
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(self.proc.pid, signal.SIGTERM)
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            self.proc.wait(timeout=10)
-        # Whatever is left of the server's process group (a hung server, stray children).
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(self.proc.pid, signal.SIGKILL)
-        self.proc.wait()
-
-    def log_tail(self, lines: int = 25) -> str:
-        try:
-            text = self.log_path.read_text(errors="replace")
-        except OSError:
-            return "(no log)"
-        return "\n".join("    " + line for line in text.splitlines()[-lines:])
-
-
-def sluice_server(workdir: Path) -> Server:
-    port = free_port()
-    data_dir = workdir / "sluice-data"
-    cmd = [sys.executable, "-m", "sluice", "up", "--port", str(port), "--data-dir", str(data_dir)]
-    return Server("sluice", cmd, port, "/_sluice/health", workdir / "sluice.log")
-
-
-def moto_server(workdir: Path) -> Server:
-    port = free_port()
-    cmd = [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)]
-    return Server("moto", cmd, port, "/moto-api/data.json", workdir / "moto.log")
-
-
-def process_tree(root: int) -> list[int]:
-    """`root` and all its descendants, found through /proc/*/stat."""
-    children: dict[int, list[int]] = {}
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-        except (OSError, IndexError):
-            continue
-        children.setdefault(int(fields[1]), []).append(int(stat.parent.name))
-    tree, todo = [], [root]
-    while todo:
-        pid = todo.pop()
-        tree.append(pid)
-        todo.extend(children.get(pid, []))
-    return tree
 
 
 def proc_status_kib(pid: int, key: str) -> int:
@@ -184,7 +82,7 @@ def proc_status_kib(pid: int, key: str) -> int:
 
 def tree_memory_mb(root: int, key: str) -> float:
     """Sum of a /proc/<pid>/status memory field (VmRSS, VmHWM) over a process tree, in MB."""
-    return sum(proc_status_kib(pid, key) for pid in process_tree(root)) / 1024
+    return sum(proc_status_kib(pid, key) for pid, _ in process_tree(root)) / 1024
 
 
 # --------------------------------------------------------------------------- clients

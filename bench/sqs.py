@@ -37,9 +37,6 @@ import multiprocessing as mp
 import os
 import platform
 import shutil
-import signal
-import socket
-import subprocess
 import sys
 import tempfile
 import threading
@@ -54,9 +51,10 @@ from urllib.parse import urlsplit
 import boto3
 from botocore.config import Config
 
+from servers import Server, free_port, moto_server, sluice_server
+
 REGION = "us-east-1"
 RESULTS = Path(__file__).resolve().parent / "results" / "sqs-latest.json"
-START_TIMEOUT = 60.0
 BODY = "x" * 256
 RAW_PROCS, RAW_THREADS = 4, 4
 AUTH = ("AWS4-HMAC-SHA256 Credential=test/20250101/us-east-1/sqs/aws4_request, "
@@ -71,61 +69,12 @@ def log(msg: str) -> None:
 
 # ----------------------------------------------------------------------------------------- servers
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-@dataclass
-class Server:
-    name: str
-    cmd: list[str]
-    port: int
-    log_path: Path
-    proc: subprocess.Popen[bytes] | None = None
-
-    @property
-    def endpoint(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def start(self) -> None:
-        out = open(self.log_path, "wb")  # noqa: SIM115 - the child owns it
-        self.proc = subprocess.Popen(self.cmd, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
-        deadline = time.monotonic() + START_TIMEOUT
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"{self.name} exited: {self.log_path.read_text()[-2000:]}")
-            try:
-                client(self.endpoint).list_queues()
-                return
-            except Exception:
-                time.sleep(0.1)
-        raise RuntimeError(f"{self.name} did not start: {self.log_path.read_text()[-2000:]}")
-
-    def stop(self) -> None:
-        if self.proc is None or self.proc.poll() is not None:
-            return
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(self.proc.pid, signal.SIGTERM)
-        try:
-            self.proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(self.proc.pid, signal.SIGKILL)
-            self.proc.wait()
-
-
 def make_servers(workdir: Path, only: str | None) -> list[Server]:
     servers = []
     if only in (None, "sluice"):
-        port = free_port()
-        servers.append(Server("sluice", [sys.executable, "-m", "sluice", "up", "--port", str(port),
-                                         "--data-dir", str(workdir / "sluice-data")], port, workdir / "sluice.log"))
+        servers.append(sluice_server(workdir))
     if only in (None, "moto"):
-        port = free_port()
-        servers.append(Server("moto", [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
-                              port, workdir / "moto.log"))
+        servers.append(moto_server(workdir))
     return servers
 
 
@@ -541,7 +490,7 @@ def main() -> int:
     # boto3 row faster than this (boto3 spends milliseconds of CPU per call here).
     ctx = mp.get_context("fork")
     ready = ctx.Event()
-    floor = Server("boto3 alone", [], free_port(), workdir / "none.log")
+    floor = Server("boto3 alone", [], free_port(), "/", workdir / "none.log")
     canned = ctx.Process(target=_canned_server_main, args=(floor.port, ready), daemon=True)
     canned.start()
     if ready.wait(30):
