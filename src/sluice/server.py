@@ -13,6 +13,7 @@ from typing import Any
 import uvicorn
 
 from .clock import Clock
+from .engine.destinations import OutcomeDelivery
 from .engine.introspect import event_state
 from .engine.invoker import Invoker
 from .gateway.app import Gateway
@@ -60,7 +61,10 @@ class Sluice:
         invoker = Invoker(store.db, clock, pool, lambda_.resolve,
                           account_concurrency=settings.account_concurrency,
                           reserved_total=lambda_.reserved_total, local_capacity=settings.max_environments)
-        lambda_.invoker = lambda_.engine = invoker
+        outcomes = OutcomeDelivery(store.db, clock, deliveries)
+        invoker.on_outcome = outcomes.notify
+        lambda_.invoker = invoker
+        lambda_.engine = _Engine(invoker, outcomes)
         lambda_.pool = pool
         deliveries.register("lambda", lambda_)
         sqs = SqsService(store, clock, settings, deliveries)
@@ -80,6 +84,22 @@ class Sluice:
 
     def close(self) -> None:
         self.store.close()
+
+
+class _Engine:
+    """Lambda's background work: the async scheduler and the outcome deliveries."""
+
+    def __init__(self, invoker: Invoker, outcomes: OutcomeDelivery) -> None:
+        self.invoker = invoker
+        self.outcomes = outcomes
+
+    def start(self) -> None:
+        self.invoker.start()
+        self.outcomes.start()
+
+    async def shutdown(self) -> None:
+        await self.invoker.shutdown()
+        await self.outcomes.shutdown()
 
 
 def _event_view(store: Store, request_id: str) -> tuple[int, Any]:

@@ -110,6 +110,7 @@ class Invoker:
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._jobs: set[asyncio.Task[None]] = set()
+        self.on_outcome: Callable[[], None] = lambda: None  # e.g. wake the destination delivery
 
     # -- concurrency ---------------------------------------------------------------------
 
@@ -345,6 +346,7 @@ class Invoker:
             write_points(conn, points)
 
         await asyncio.wrap_future(self.db.submit(txn))
+        self.on_outcome()
         log.debug("event %s -> %s after %d attempt(s)", event.request_id, condition, attempts)
 
     def _age(self, event: _Event) -> float:

@@ -1,0 +1,130 @@
+"""Dead-letter queues and destinations for async events, end to end with real queues (§3, §4)."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import time
+import uuid
+from collections.abc import Iterator
+
+import pytest
+
+from .conftest import make_client
+from .lambda_helpers import create
+from .server import SluiceProcess
+
+HANDLER = """
+def handler(event, context):
+    if event.get("fail"):
+        raise RuntimeError("Test exception (this is intentional)")
+    return {"echo": event}
+"""
+
+
+@pytest.fixture(scope="module")
+def fast(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SluiceProcess]:
+    server = SluiceProcess(tmp_path_factory.mktemp("dest") / "data", "--time-scale", "600").start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="module")
+def lam(fast: SluiceProcess):  # type: ignore[no-untyped-def]
+    return make_client("lambda", fast.endpoint)
+
+
+@pytest.fixture(scope="module")
+def sqs(fast: SluiceProcess):  # type: ignore[no-untyped-def]
+    return make_client("sqs", fast.endpoint)
+
+
+def queue(sqs) -> tuple[str, str]:  # type: ignore[no-untyped-def]
+    url = sqs.create_queue(QueueName=f"q-{uuid.uuid4().hex[:10]}")["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    return url, arn
+
+
+def receive_one(sqs, url: str, timeout: float = 30) -> dict:  # type: ignore[no-untyped-def, type-arg]
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        got = sqs.receive_message(QueueUrl=url, WaitTimeSeconds=1, MessageAttributeNames=["All"],
+                                  AttributeNames=["All"]).get("Messages", [])
+        if got:
+            return got[0]  # type: ignore[no-any-return]
+    raise AssertionError("nothing arrived")
+
+
+def test_failed_event_lands_in_the_dlq_with_awss_attributes(lam, sqs) -> None:  # type: ignore[no-untyped-def]
+    url, arn = queue(sqs)
+    name = create(lam, HANDLER, DeadLetterConfig={"TargetArn": arn})
+    payload = json.dumps({"fail": True, "n": 1})
+    resp = lam.invoke(FunctionName=name, InvocationType="Event", Payload=payload)
+    message = receive_one(sqs, url)
+    assert message["Body"] == payload
+    attrs = message["MessageAttributes"]
+    assert attrs["RequestID"] == {"DataType": "String", "StringValue": resp["ResponseMetadata"]["RequestId"]}
+    assert attrs["ErrorCode"] == {"DataType": "Number", "StringValue": "200"}
+    assert attrs["ErrorMessage"] == {"DataType": "String", "StringValue": "Test exception (this is intentional)"}
+    assert message["Attributes"]["AWSTraceHeader"].startswith("Root=1-")
+
+
+def test_success_record_in_an_sqs_destination(lam, sqs) -> None:  # type: ignore[no-untyped-def]
+    url, arn = queue(sqs)
+    name = create(lam, HANDLER)
+    lam.put_function_event_invoke_config(FunctionName=name,
+                                         DestinationConfig={"OnSuccess": {"Destination": arn}})
+    resp = lam.invoke(FunctionName=name, InvocationType="Event", Payload=json.dumps({"k": "v"}))
+    record = json.loads(receive_one(sqs, url)["Body"])
+    assert record["version"] == "1.0"
+    assert record["requestContext"] == {
+        "requestId": resp["ResponseMetadata"]["RequestId"],
+        "functionArn": f"arn:aws:lambda:us-east-1:000000000000:function:{name}:$LATEST",
+        "condition": "Success", "approximateInvokeCount": 1}
+    assert record["requestPayload"] == {"k": "v"}
+    assert record["responseContext"] == {"statusCode": 200, "executedVersion": "$LATEST"}
+    assert record["responsePayload"] == {"echo": {"k": "v"}}
+
+
+def test_failure_record_after_retries(lam, sqs) -> None:  # type: ignore[no-untyped-def]
+    url, arn = queue(sqs)
+    name = create(lam, HANDLER)
+    lam.put_function_event_invoke_config(FunctionName=name, MaximumRetryAttempts=1,
+                                         DestinationConfig={"OnFailure": {"Destination": arn}})
+    lam.invoke(FunctionName=name, InvocationType="Event", Payload=json.dumps({"fail": True}))
+    record = json.loads(receive_one(sqs, url)["Body"])
+    assert record["requestContext"]["condition"] == "RetriesExhausted"
+    assert record["requestContext"]["approximateInvokeCount"] == 2
+    assert record["responseContext"]["functionError"] == "Unhandled"
+    assert record["responsePayload"]["errorType"] == "RuntimeError"
+
+
+def test_zero_reserved_concurrency_record_has_no_response(lam, sqs) -> None:  # type: ignore[no-untyped-def]
+    url, arn = queue(sqs)
+    name = create(lam, HANDLER)
+    lam.put_function_concurrency(FunctionName=name, ReservedConcurrentExecutions=0)
+    lam.put_function_event_invoke_config(FunctionName=name, DestinationConfig={"OnFailure": {"Destination": arn}})
+    lam.invoke(FunctionName=name, InvocationType="Event", Payload=b"{}")
+    record = json.loads(receive_one(sqs, url)["Body"])
+    assert record["requestContext"]["condition"] == "ZeroReservedConcurrency"
+    assert record["requestContext"]["approximateInvokeCount"] == 0
+    assert "responseContext" not in record and "responsePayload" not in record
+
+
+def test_deleted_dlq_counts_dead_letter_errors_and_nothing_crashes(lam, sqs, fast) -> None:  # type: ignore[no-untyped-def]
+    url, arn = queue(sqs)
+    name = create(lam, HANDLER, DeadLetterConfig={"TargetArn": arn})
+    lam.put_function_event_invoke_config(FunctionName=name, MaximumRetryAttempts=0)
+    sqs.delete_queue(QueueUrl=url)
+    lam.invoke(FunctionName=name, InvocationType="Event", Payload=json.dumps({"fail": True}))
+    db = sqlite3.connect(f"file:{fast.data_dir / 'sluice.db'}?mode=ro", uri=True)
+    deadline = time.monotonic() + 30
+    errors = 0.0
+    while time.monotonic() < deadline and not errors:
+        row = db.execute("SELECT SUM(value) FROM metric_points WHERE name='DeadLetterErrors' AND "
+                         "json_extract(dimensions, '$.FunctionName')=?", (name,)).fetchone()
+        errors = row[0] or 0.0
+        time.sleep(0.1)
+    db.close()
+    assert errors == 1
+    assert lam.invoke(FunctionName=name, Payload=b"{}")["StatusCode"] == 200  # the server still serves
