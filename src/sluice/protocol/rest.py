@@ -137,12 +137,13 @@ class RestRouter:
         return found
 
     def match(self, req: HttpRequest) -> tuple[OperationModel, dict[str, str]]:
-        best: tuple[tuple[int, int, int], Route, dict[str, str]] | None = None
+        best: tuple[tuple[int, int, int, bool], Route, dict[str, str]] | None = None
         for route, labels in self._candidates(req.method, req):
             score = (
                 len(route.query_literals),
                 len(route.required_query) + len(route.required_headers),
                 route.literal_length,
+                not route.operation.deprecated,  # GetBucketNotification vs ...Configuration: same URI
             )
             if best is None or score > best[0]:
                 best = (score, route, labels)

@@ -9,14 +9,17 @@ from typing import Any
 from urllib.parse import parse_qsl, unquote
 
 from ...clock import Clock
+from ...protocol.context import RequestContext
 from ...protocol.errors import ServiceError
 from ...protocol.values import as_datetime
 from ...store import Store
 from ..base import Service
+from ..delivery import Deliveries
 from . import errors
 from .checksums import member_name
 from .ingest import strip_aws_chunked
 from .names import MAX_KEY_BYTES
+from .notifications import Notifier
 from .records import STORED_HEADERS, BucketRecord, ObjectRecord
 
 _MAX_TAGS = 10
@@ -47,16 +50,21 @@ def validate_tags(tags: dict[str, str]) -> dict[str, str]:
 class S3Core(Service):
     name = "s3"
 
-    def __init__(self, store: Store, clock: Clock) -> None:
+    def __init__(self, store: Store, clock: Clock, deliveries: Deliveries | None = None) -> None:
         self.store = store
         self.db = store.db
         self.blobs = store.blobs
         self.clock = clock
+        self.notifier = Notifier(self.db, clock, deliveries)
 
     async def start(self) -> None:
         referenced = {r[0] for r in self.db.query("SELECT blob FROM s3_objects WHERE blob IS NOT NULL")}
         referenced |= {r[0] for r in self.db.query("SELECT blob FROM s3_parts")}
         self.blobs.sweep(referenced)
+        await self.notifier.start()
+
+    async def stop(self) -> None:
+        await self.notifier.stop()
 
     # -- helpers -------------------------------------------------------------------------
 
@@ -109,18 +117,29 @@ class S3Core(Service):
                                Size=size, MaxSizeAllowed=_MAX_METADATA)
         return {k.lower(): v for k, v in metadata.items()}
 
-    def _commit_object(self, record: ObjectRecord, conditions: dict[str, Any] | None = None) -> None:
+    def _commit_object(self, record: ObjectRecord, conditions: dict[str, Any] | None = None,
+                       ctx: RequestContext | None = None, event: str | None = None) -> None:
+        """Write `record`; with `event` (e.g. "ObjectCreated:Put"), its notifications in the same transaction."""
+        notified = False
+
         def txn(conn: sqlite3.Connection) -> str | None:
+            nonlocal notified
             self._require_bucket(conn, record.bucket)
             if conditions:
                 _check_write_conditions(conn, record.bucket, record.key, conditions)
-            return record.insert(conn)
+            old = record.insert(conn)
+            if event:
+                notified = self.notifier.record(conn, ctx, record.bucket, event, record.key, record.size,
+                                                record.etag, record.last_modified)
+            return old
 
         try:
             old_blob = self.db.write(txn)
         except BaseException:
             self.blobs.delete_later(record.blob)
             raise
+        if notified:
+            self.notifier.wake()
         if old_blob != record.blob:
             self.blobs.delete_later(old_blob)
 

@@ -199,19 +199,27 @@ class MultipartOperations(S3Core):
             checksum_type=ctype, parts=[p.size for p in chosen], storage_class=upload.storage_class,
         )
 
+        notified = False
+
         def txn(conn: sqlite3.Connection) -> tuple[str | None, list[str]]:
+            nonlocal notified
             self._require_bucket(conn, Bucket)
             if conn.execute("SELECT 1 FROM s3_uploads WHERE upload_id=?", (UploadId,)).fetchone() is None:
                 raise errors.no_such_upload(UploadId)
             part_blobs = [r[0] for r in conn.execute("SELECT blob FROM s3_parts WHERE upload_id=?", (UploadId,))]
             conn.execute("DELETE FROM s3_uploads WHERE upload_id=?", (UploadId,))
-            return record.insert(conn), part_blobs
+            old = record.insert(conn)
+            notified = self.notifier.record(conn, ctx, Bucket, "ObjectCreated:CompleteMultipartUpload", Key,
+                                            record.size, record.etag, record.last_modified)
+            return old, part_blobs
 
         try:
             old, part_blobs = self.db.write(txn)
         except BaseException:
             self.blobs.delete(written.name)
             raise
+        if notified:
+            self.notifier.wake()
         for blob in [old, *part_blobs]:
             self.blobs.delete_later(blob)
         result: dict[str, Any] = {

@@ -65,6 +65,36 @@ register_schema(
     """,
 )
 
+# Event notifications: each bucket's configuration, a per-bucket event counter (the sequencer;
+# kept when a bucket is deleted, so a re-created bucket's sequencers still grow), and the outbox
+# of events to deliver, written in the same transaction as the object change.
+register_schema(
+    "s3-0002",
+    """
+    CREATE TABLE s3_notifications (
+        bucket TEXT PRIMARY KEY REFERENCES s3_buckets(name) ON DELETE CASCADE,
+        config TEXT NOT NULL
+    );
+    CREATE TABLE s3_sequencers (
+        bucket TEXT PRIMARY KEY,
+        value INTEGER NOT NULL
+    );
+    CREATE TABLE s3_outbox (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        bucket TEXT NOT NULL,
+        account TEXT NOT NULL,
+        target_arn TEXT NOT NULL,
+        body TEXT NOT NULL,
+        event TEXT,
+        created REAL NOT NULL,
+        next_at REAL NOT NULL,
+        attempts INTEGER NOT NULL DEFAULT 0,
+        last_error TEXT
+    );
+    CREATE INDEX s3_outbox_due ON s3_outbox(next_at);
+    """,
+)
+
 # Standard headers stored with an object and returned on GET/HEAD.
 STORED_HEADERS = ("ContentEncoding", "ContentDisposition", "ContentLanguage", "CacheControl", "Expires",
                   "WebsiteRedirectLocation")

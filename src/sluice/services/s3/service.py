@@ -139,7 +139,8 @@ class S3Service(MultipartOperations, S3Core):
             checksum_algorithm=taken.checksum_algorithm, checksum=taken.checksum, checksum_type="FULL_OBJECT",
             storage_class=params.get("StorageClass") or "STANDARD",
         )
-        self._commit_object(record, {k: params[k] for k in ("IfMatch", "IfNoneMatch") if params.get(k)})
+        self._commit_object(record, {k: params[k] for k in ("IfMatch", "IfNoneMatch") if params.get(k)},
+                            ctx, "ObjectCreated:Put")
         result: dict[str, Any] = {"ETag": f'"{record.etag}"', "Size": record.size}
         result.update(self._checksum_members(record))
         return result
@@ -210,19 +211,26 @@ class S3Service(MultipartOperations, S3Core):
         return self._read(ctx, Bucket, Key, params, body=False)
 
     def delete_object(self, ctx: RequestContext, Bucket: str, Key: str, **params: Any) -> dict[str, Any]:
+        notified = False
+
         def txn(conn: sqlite3.Connection) -> str | None:
+            nonlocal notified
             self._require_bucket(conn, Bucket)
             row = conn.execute("SELECT blob, etag FROM s3_objects WHERE bucket=? AND key=?",
                                (Bucket, Key)).fetchone()
             if row is None:
+                notified = self.notifier.removed(conn, ctx, Bucket, Key, existed=False)
                 return None
             if_match = params.get("IfMatch")
             if if_match and if_match.strip('"') != row["etag"] and if_match != "*":
                 raise errors.precondition_failed("If-Match")
             conn.execute("DELETE FROM s3_objects WHERE bucket=? AND key=?", (Bucket, Key))
+            notified = self.notifier.removed(conn, ctx, Bucket, Key, existed=True)
             return row["blob"]  # type: ignore[no-any-return]
 
         self.blobs.delete_later(self.db.write(txn))
+        if notified:
+            self.notifier.wake()
         return {}
 
     def delete_objects(self, ctx: RequestContext, Bucket: str, Delete: dict[str, Any] | None = None,
@@ -240,7 +248,10 @@ class S3Service(MultipartOperations, S3Core):
                 400)
         keys = [o.get("Key", "") for o in objects]
 
+        notified = False
+
         def txn(conn: sqlite3.Connection) -> list[str]:
+            nonlocal notified
             self._require_bucket(conn, Bucket)
             removed = []
             for key in keys:
@@ -248,10 +259,13 @@ class S3Service(MultipartOperations, S3Core):
                 if row:
                     conn.execute("DELETE FROM s3_objects WHERE bucket=? AND key=?", (Bucket, key))
                     removed.append(row["blob"])
+                notified = self.notifier.removed(conn, ctx, Bucket, key, existed=row is not None) or notified
             return removed
 
         for blob in self.db.write(txn):
             self.blobs.delete_later(blob)
+        if notified:
+            self.notifier.wake()
         result: dict[str, Any] = {}
         if not Delete.get("Quiet"):
             result["Deleted"] = [
@@ -294,12 +308,27 @@ class S3Service(MultipartOperations, S3Core):
                 hasher.update(chunk)
             record.checksum_algorithm, record.checksum = algo.upper(), b64(hasher.digest())
             record.checksum_type = "FULL_OBJECT"
-        self._commit_object(record)
+        self._commit_object(record, None, ctx, "ObjectCreated:Copy")
         copy_result: dict[str, Any] = {"ETag": f'"{record.etag}"', "LastModified": record.last_modified}
         if record.checksum_algorithm and record.checksum and not (record.checksum or "").count("-"):
             copy_result[member_name(record.checksum_algorithm)] = record.checksum
             copy_result["ChecksumType"] = record.checksum_type
         return {"CopyObjectResult": copy_result}
+
+    # -- notifications -------------------------------------------------------------------
+
+    def put_bucket_notification_configuration(self, ctx: RequestContext, Bucket: str,
+                                              NotificationConfiguration: dict[str, Any] | None = None,
+                                              **params: Any) -> dict[str, Any]:
+        self._bucket(Bucket)
+        self.notifier.configure(ctx, Bucket, NotificationConfiguration or {},
+                                bool(params.get("SkipDestinationValidation")))
+        return {}
+
+    def get_bucket_notification_configuration(self, ctx: RequestContext, Bucket: str,
+                                              **_: Any) -> dict[str, Any]:
+        self._bucket(Bucket)
+        return self.notifier.configuration(Bucket)
 
     # -- listing -------------------------------------------------------------------------
 
