@@ -128,3 +128,35 @@ def test_deleted_dlq_counts_dead_letter_errors_and_nothing_crashes(lam, sqs, fas
     db.close()
     assert errors == 1
     assert lam.invoke(FunctionName=name, Payload=b"{}")["StatusCode"] == 200  # the server still serves
+
+
+def test_sluice_dlq_redrive_replays_every_message(lam, sqs, fast) -> None:  # type: ignore[no-untyped-def]
+    import subprocess
+    import sys
+
+    from .lambda_helpers import zip_code
+
+    url, arn = queue(sqs)
+    name = create(lam, HANDLER, DeadLetterConfig={"TargetArn": arn})
+    lam.put_function_event_invoke_config(FunctionName=name, MaximumRetryAttempts=0)
+    for i in range(3):
+        lam.invoke(FunctionName=name, InvocationType="Event", Payload=json.dumps({"fail": True, "i": i}))
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        depth = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["ApproximateNumberOfMessages"])
+        if depth["Attributes"]["ApproximateNumberOfMessages"] == "3":
+            break
+        time.sleep(0.1)
+    # The bug is fixed: the same events now succeed.
+    lam.update_function_code(FunctionName=name, ZipFile=zip_code("def handler(e, c):\n    return e['i']\n"))
+    proc = subprocess.run([sys.executable, "-m", "sluice", "dlq", "redrive", name + "-dlq-unused", "--to", name,
+                           "--endpoint", fast.endpoint], capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 1 and "NonExistentQueue" in proc.stderr + proc.stdout  # a clear error, no trace
+    proc = subprocess.run([sys.executable, "-m", "sluice", "dlq", "redrive", url, "--to", name,
+                           "--endpoint", fast.endpoint], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    lines = [x for x in proc.stdout.splitlines() if "->" in x]
+    assert len(lines) == 3
+    assert all(": Success after 1 attempt(s)" in x for x in lines)
+    left = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["ApproximateNumberOfMessages"])
+    assert left["Attributes"]["ApproximateNumberOfMessages"] == "0"

@@ -44,6 +44,15 @@ def _parser() -> argparse.ArgumentParser:
     logs.add_argument("--filter-pattern", help="a CloudWatch Logs filter pattern")
     logs.add_argument("--endpoint", default="http://127.0.0.1:4566", help="the Sluice server")
     logs.add_argument("--region", default=None)
+
+    dlq = sub.add_parser("dlq", help="work with dead-letter queues of a running server")
+    dlq_sub = dlq.add_subparsers(dest="dlq_command", required=True)
+    redrive = dlq_sub.add_parser("redrive", help="replay every DLQ message through a function's async path")
+    redrive.add_argument("queue", help="queue name, URL or ARN")
+    redrive.add_argument("--to", required=True, dest="function", help="function name or ARN")
+    redrive.add_argument("--endpoint", default="http://127.0.0.1:4566", help="the Sluice server")
+    redrive.add_argument("--region", default="us-east-1")
+    redrive.add_argument("--wait", type=float, default=600.0, help="seconds to wait for outcomes")
     return parser
 
 
@@ -78,6 +87,10 @@ def main(argv: list[str] | None = None) -> int:
                        max_environments=args.max_environments, environment_idle_timeout=args.idle_timeout,
                        account_concurrency=args.account_concurrency, python_overrides=overrides))
         return 0
+    if args.command == "dlq":
+        from .tools.redrive import run as redrive
+
+        return redrive(args.queue, args.function, endpoint=args.endpoint, region=args.region, wait=args.wait)
     if args.command == "logs":
         from .services.logs.tail import run
 

@@ -16,6 +16,7 @@ from .clock import Clock
 from .engine.destinations import OutcomeDelivery
 from .engine.introspect import event_state
 from .engine.invoker import Invoker
+from .engine.pollers import SqsPollers
 from .gateway.app import Gateway
 from .runtime import EnvironmentPool
 from .services.base import Service
@@ -46,7 +47,7 @@ class Sluice:
         clock = Clock(settings.time_scale)
         store = Store(settings.data_dir)
         deliveries = Deliveries()  # services register the ARNs they accept messages for
-        s3 = S3Service(store, clock)
+        s3 = S3Service(store, clock, deliveries)  # notifications go out through deliveries
         logs = LogsService(store, clock, account_id=settings.account_id, region=settings.region)
         lambda_ = LambdaService(store, clock, settings, s3=s3, python_overrides=settings.python_overrides)
         services: dict[str, Service] = {"s3": s3, "logs": logs, "lambda": lambda_}
@@ -64,12 +65,16 @@ class Sluice:
         outcomes = OutcomeDelivery(store.db, clock, deliveries)
         invoker.on_outcome = outcomes.notify
         lambda_.invoker = invoker
-        lambda_.engine = _Engine(invoker, outcomes)
         lambda_.pool = pool
         deliveries.register("lambda", lambda_)
+        s3.notifier.resolve_function = lambda_.resolve  # validates Lambda notification destinations
         sqs = SqsService(store, clock, settings, deliveries)
         services["sqs"] = sqs
         deliveries.register("sqs", sqs)
+        pollers = SqsPollers(clock, sqs, lambda_.enabled_mappings, lambda_.resolve, invoker,
+                             settings.account_id, settings.region)
+        lambda_.on_mappings_changed = pollers.changed
+        lambda_.engine = _Engine(invoker, outcomes, pollers)
         sns = SnsService(store, clock, settings, deliveries)
         services["sns"] = sns
         deliveries.register("sns", sns)
@@ -89,15 +94,18 @@ class Sluice:
 class _Engine:
     """Lambda's background work: the async scheduler and the outcome deliveries."""
 
-    def __init__(self, invoker: Invoker, outcomes: OutcomeDelivery) -> None:
+    def __init__(self, invoker: Invoker, outcomes: OutcomeDelivery, pollers: SqsPollers) -> None:
         self.invoker = invoker
         self.outcomes = outcomes
+        self.pollers = pollers
 
     def start(self) -> None:
         self.invoker.start()
         self.outcomes.start()
+        self.pollers.start()
 
     async def shutdown(self) -> None:
+        await self.pollers.shutdown()
         await self.invoker.shutdown()
         await self.outcomes.shutdown()
 

@@ -31,6 +31,7 @@ from ..base import Service
 from ..delivery import INVALID, NOT_FOUND, TOO_LARGE, Delivery, DeliveryResult
 from . import records  # noqa: F401  (registers the schema)
 from .code import CodeStore
+from .mappings import EventSourceMappings
 from .names import LATEST, FunctionRef, function_arn, invalid, parse_function_name
 
 SUPPORTED_RUNTIMES = ("python3.9", "python3.10", "python3.11", "python3.12", "python3.13")
@@ -68,7 +69,7 @@ def _public(config: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in config.items() if not k.startswith("_")}
 
 
-class LambdaService(Service):
+class LambdaService(EventSourceMappings, Service):
     name = "lambda"
 
     def __init__(self, store: Store, clock: Clock, settings: Settings, s3: Service | None = None,
@@ -80,6 +81,7 @@ class LambdaService(Service):
         self.s3 = s3
         self.python_overrides = python_overrides or {}
         self.invoker: Invoker | None = None  # wired by the composition root
+        self.on_mappings_changed: Callable[[], None] = lambda: None
         self.engine: Any = None  # the object whose start()/shutdown() run the engine's background work
         self.pool: Any = None
         self._loop: asyncio.AbstractEventLoop | None = None
