@@ -160,3 +160,26 @@ def test_sluice_dlq_redrive_replays_every_message(lam, sqs, fast) -> None:  # ty
     assert all(": Success after 1 attempt(s)" in x for x in lines)
     left = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["ApproximateNumberOfMessages"])
     assert left["Attributes"]["ApproximateNumberOfMessages"] == "0"
+
+
+def test_failure_record_in_an_s3_destination_under_awss_key(lam, fast) -> None:  # type: ignore[no-untyped-def]
+    import re
+
+    s3 = make_client("s3", fast.endpoint)
+    bucket = f"dest-{uuid.uuid4().hex[:10]}"
+    s3.create_bucket(Bucket=bucket)
+    name = create(lam, HANDLER)
+    lam.put_function_event_invoke_config(FunctionName=name, MaximumRetryAttempts=0,
+                                         DestinationConfig={"OnFailure": {"Destination": f"arn:aws:s3:::{bucket}"}})
+    resp = lam.invoke(FunctionName=name, InvocationType="Event", Payload=json.dumps({"fail": True}))
+    deadline = time.monotonic() + 30
+    keys: list[str] = []
+    while time.monotonic() < deadline and not keys:
+        keys = [o["Key"] for o in s3.list_objects_v2(Bucket=bucket).get("Contents", [])]
+        time.sleep(0.1)
+    assert len(keys) == 1
+    assert re.fullmatch(rf"aws/lambda/async/{name}/\d{{4}}/\d{{2}}/\d{{2}}/"
+                        r"\d{4}-\d{2}-\d{2}T\d{2}\.\d{2}\.\d{2}-[0-9a-f-]{36}", keys[0])
+    record = json.loads(s3.get_object(Bucket=bucket, Key=keys[0])["Body"].read())
+    assert record["requestContext"]["requestId"] == resp["ResponseMetadata"]["RequestId"]
+    assert record["requestContext"]["condition"] == "RetriesExhausted"

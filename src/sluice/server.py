@@ -67,6 +67,7 @@ class Sluice:
         lambda_.invoker = invoker
         lambda_.pool = pool
         deliveries.register("lambda", lambda_)
+        deliveries.register("s3", s3)
         s3.notifier.resolve_function = lambda_.resolve  # validates Lambda notification destinations
         sqs = SqsService(store, clock, settings, deliveries)
         services["sqs"] = sqs

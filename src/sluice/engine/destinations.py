@@ -14,6 +14,7 @@ import datetime as dt
 import json
 import logging
 import sqlite3
+import uuid
 from typing import Any
 
 from ..clock import Clock
@@ -98,12 +99,18 @@ def destination_message(row: sqlite3.Row, target: str, success: bool) -> Deliver
     if service == "sns" and len(body.encode()) > SNS_LIMIT:
         body = json.dumps(invocation_record(row, drop_payloads=True))  # AWS drops the payloads
     event: dict[str, Any] = {}
+    object_key = None
+    if service == "s3":
+        # aws/lambda/async/<function-name>/YYYY/MM/DD/YYYY-MM-DDTHH.MM.SS-<uuid> (aws-reference §4)
+        when = dt.datetime.fromtimestamp(row["finished"], tz=dt.timezone.utc)
+        name = row["function"]
+        object_key = (f"aws/lambda/async/{name}/{when:%Y/%m/%d}/{when:%Y-%m-%dT%H.%M.%S}-{uuid.uuid4()}")
     if service == "events":
         kind = "Success" if success else "Failure"
         event = {"Source": EVENTBRIDGE_SOURCE, "DetailType": f"Lambda Function Invocation Result - {kind}",
                  "Resources": [target, row["function_arn"]]}
     return Delivery(body=body, system_attributes=_trace(row), event=event, principal="lambda.amazonaws.com",
-                    allow_fifo=False, source_arn=row["function_arn"])
+                    allow_fifo=False, source_arn=row["function_arn"], object_key=object_key)
 
 
 class OutcomeDelivery:

@@ -39,6 +39,7 @@ class Delivery:
     source_arn: str | None = None
     source_account: str | None = None
     principal: str | None = None  # a service principal ("s3.amazonaws.com") or a role ARN
+    object_key: str | None = None  # S3 targets: where to write the body
     allow_fifo: bool = True
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import io
 import json
+import os
 import sqlite3
 from typing import Any
 from urllib.parse import quote_plus
@@ -12,6 +13,7 @@ from urllib.parse import quote_plus
 from ...protocol.context import RequestContext
 from ...protocol.errors import ServiceError
 from ...protocol.http import Readable, ResponseBody
+from ..delivery import INVALID, NOT_FOUND, Delivery, DeliveryResult
 from . import errors
 from .checksums import b64, member_name, new_hasher
 from .conditions import check_read_conditions, parse_range
@@ -144,6 +146,23 @@ class S3Service(MultipartOperations, S3Core):
         result: dict[str, Any] = {"ETag": f'"{record.etag}"', "Size": record.size}
         result.update(self._checksum_members(record))
         return result
+
+    def deliver(self, arn: str, delivery: Delivery) -> DeliveryResult:
+        """Write `delivery.body` as a JSON object (Lambda's S3 failure destinations)."""
+        bucket = arn.split(":::", 1)[1] if ":::" in arn else ""
+        if not bucket or not delivery.object_key:
+            return DeliveryResult.failed(INVALID, f"not an S3 bucket ARN with a key: {arn}")
+        row = self.db.query_one("SELECT account, region FROM s3_buckets WHERE name=?", (bucket,))
+        if row is None:
+            return DeliveryResult.failed(NOT_FOUND, f"bucket {bucket} does not exist")
+        ctx = RequestContext(request_id=os.urandom(8).hex().upper(), host_id="", account_id=row["account"],
+                             region=row["region"], service="s3")
+        try:
+            self.put_object(ctx, Bucket=bucket, Key=delivery.object_key, Body=io.BytesIO(delivery.body.encode()),
+                            ContentType="application/json")
+        except ServiceError as err:
+            return DeliveryResult.failed(NOT_FOUND if err.status == 404 else INVALID, err.message)
+        return DeliveryResult(True, delivery.object_key)
 
     def _object_headers(self, record: ObjectRecord, params: dict[str, Any]) -> dict[str, Any]:
         result: dict[str, Any] = {
