@@ -219,10 +219,18 @@ def test_lambda_target_invoked_asynchronously(s3, lam, bucket: str, tmp_path: Pa
                 f.write(json.dumps(event) + "\\n")
     """, Environment={"Variables": {"OUT": str(out)}})
     fn_arn = lam.get_function(FunctionName=name)["Configuration"]["FunctionArn"]
-    s3.put_bucket_notification_configuration(Bucket=bucket, NotificationConfiguration={
-        "LambdaFunctionConfigurations": [{"Id": "fn", "LambdaFunctionArn": fn_arn, "Events": ["s3:ObjectCreated:*"],
-                                          "Filter": {"Key": {"FilterRules": [{"Name": "suffix",
-                                                                              "Value": ".csv"}]}}}]})
+    config = {"LambdaFunctionConfigurations": [{"Id": "fn", "LambdaFunctionArn": fn_arn, "Events": ["s3:ObjectCreated:*"],
+                                                "Filter": {"Key": {"FilterRules": [{"Name": "suffix",
+                                                                                    "Value": ".csv"}]}}}]}
+    # As on AWS, S3 may invoke the function only once its resource policy says so.
+    with pytest.raises(ClientError) as exc:
+        s3.put_bucket_notification_configuration(Bucket=bucket, NotificationConfiguration=config)
+    assert exc.value.response["Error"]["Code"] == "InvalidArgument"
+    assert exc.value.response["Error"]["Message"] == "Unable to validate the following destination configurations"
+    lam.add_permission(FunctionName=name, StatementId="s3", Action="lambda:InvokeFunction",
+                       Principal="s3.amazonaws.com", SourceArn=f"arn:aws:s3:::{bucket}",
+                       SourceAccount="000000000000")
+    s3.put_bucket_notification_configuration(Bucket=bucket, NotificationConfiguration=config)
     s3.put_object(Bucket=bucket, Key="skip.txt", Body=b"no")
     put = s3.put_object(Bucket=bucket, Key="data/x.csv", Body=b"a,b")
     deadline = time.monotonic() + 60

@@ -68,7 +68,8 @@ class Sluice:
         lambda_.pool = pool
         deliveries.register("lambda", lambda_)
         deliveries.register("s3", s3)
-        s3.notifier.resolve_function = lambda_.resolve  # validates Lambda notification destinations
+        s3.notifier.resolve_function = lambda_.resolve
+        s3.notifier.may_invoke = lambda_.allows  # validates Lambda notification destinations
         sqs = SqsService(store, clock, settings, deliveries)
         services["sqs"] = sqs
         deliveries.register("sqs", sqs)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import fnmatch
 import hashlib
 import json
 import os
@@ -28,7 +29,7 @@ from ...runtime import FunctionSpec, InvocationRequest, InvocationResult, interp
 from ...settings import Settings
 from ...store import Store
 from ..base import Service
-from ..delivery import INVALID, NOT_FOUND, TOO_LARGE, Delivery, DeliveryResult
+from ..delivery import ACCESS_DENIED, INVALID, NOT_FOUND, TOO_LARGE, Delivery, DeliveryResult
 from . import records  # noqa: F401  (registers the schema)
 from .code import CodeStore
 from .mappings import EventSourceMappings
@@ -221,6 +222,19 @@ class LambdaService(EventSourceMappings, Service):
             if code["hex"] == hex_digest:
                 return self.code.read(code["blob"])
         return None
+
+    def allows(self, function_arn: str, principal: str, source_arn: str, source_account: str) -> bool:
+        """Whether the function's resource policy (AddPermission) lets a service principal invoke it,
+        with its SourceArn / SourceAccount conditions."""
+        try:
+            ref = self._ref(function_arn)
+            self._function_row(ref.name)
+        except ServiceError:
+            return False
+        statements = self.policy_statements(ref.name, ref.qualifier)
+        if ref.qualifier:
+            statements = statements + self.policy_statements(ref.name, None)
+        return any(_statement_allows(s, principal, source_arn, source_account) for s in statements)
 
     def function_names(self) -> list[str]:
         return [r["name"] for r in self.db.query("SELECT name FROM lambda_functions ORDER BY name")]
@@ -888,6 +902,10 @@ class LambdaService(EventSourceMappings, Service):
             fn = self.resolve(arn)
         except ServiceError as err:
             return DeliveryResult.failed(NOT_FOUND if err.status == 404 else INVALID, err.message)
+        if delivery.principal == "s3.amazonaws.com" and not self.allows(
+                arn, delivery.principal, delivery.source_arn or "", delivery.source_account or ""):
+            # The permission was removed after the notification was configured: AWS refuses too.
+            return DeliveryResult.failed(ACCESS_DENIED, f"{delivery.principal} may not invoke {arn}")
         payload = delivery.body.encode()
         if len(payload) > MAX_ASYNC_PAYLOAD:
             return DeliveryResult.failed(TOO_LARGE, f"payload of {len(payload)} bytes")
@@ -950,6 +968,20 @@ def _credentials_for(role: str, name: str) -> tuple[str, str, str]:
     """Per-function temporary credentials; IAM enforcement maps them back to the role."""
     digest = hashlib.sha256(f"{role}|{name}".encode()).hexdigest().upper()
     return "ASIA" + digest[:16], digest[16:56], base64.b64encode(f"sluice:{role}:{name}".encode()).decode()
+
+
+def _statement_allows(s: dict[str, Any], principal: str, source_arn: str, source_account: str) -> bool:
+    if s.get("Effect") != "Allow" or s.get("Action") not in ("lambda:InvokeFunction", "lambda:*", "*"):
+        return False
+    who = s.get("Principal")
+    if who != "*" and not (isinstance(who, dict) and who.get("Service") == principal):
+        return False
+    cond = s.get("Condition") or {}
+    pattern = (cond.get("ArnLike") or {}).get("AWS:SourceArn") or (cond.get("ArnEquals") or {}).get("AWS:SourceArn")
+    if pattern and not fnmatch.fnmatchcase(source_arn, pattern):
+        return False
+    account = (cond.get("StringEquals") or {}).get("AWS:SourceAccount")
+    return not (account and account != source_account)
 
 
 def _same_version(prev: dict[str, Any], latest: dict[str, Any]) -> bool:

@@ -187,6 +187,8 @@ class Notifier:
         self.deliveries = deliveries
         # Set by the composition root: raises ServiceError when the function does not exist.
         self.resolve_function: Callable[[str], Any] | None = None
+        # Set by the composition root: (function ARN, principal, source ARN, source account) -> allowed?
+        self.may_invoke: Callable[[str, str, str, str], bool] | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._wake_event: asyncio.Event | None = None
         self._task: asyncio.Task[None] | None = None
@@ -229,6 +231,11 @@ class Notifier:
                     try:
                         self.resolve_function(arn)
                     except ServiceError:
+                        failed.append((arn, f"Not authorized to invoke function [{arn}]"))
+                        continue
+                    # S3 may invoke only what the function's resource policy lets s3.amazonaws.com invoke.
+                    if self.may_invoke and not self.may_invoke(arn, PRINCIPAL, f"arn:aws:s3:::{bucket}",
+                                                               ctx.account_id):
                         failed.append((arn, f"Not authorized to invoke function [{arn}]"))
                     continue
                 if self.deliveries is None:
