@@ -53,6 +53,9 @@ def _parser() -> argparse.ArgumentParser:
     redrive.add_argument("--endpoint", default="http://127.0.0.1:4566", help="the Sluice server")
     redrive.add_argument("--region", default="us-east-1")
     redrive.add_argument("--wait", type=float, default=600.0, help="seconds to wait for outcomes")
+
+    sub.add_parser("demo", help="run the S3EventProcessor exercise (S3 -> Lambda -> retries -> DLQ) on a "
+                                "temporary server, in under 30 seconds")
     return parser
 
 
@@ -87,6 +90,10 @@ def main(argv: list[str] | None = None) -> int:
                        max_environments=args.max_environments, environment_idle_timeout=args.idle_timeout,
                        account_concurrency=args.account_concurrency, python_overrides=overrides))
         return 0
+    if args.command == "demo":
+        from .demo import run as demo
+
+        return demo()
     if args.command == "dlq":
         from .tools.redrive import run as redrive
 

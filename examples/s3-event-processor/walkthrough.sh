@@ -1,0 +1,89 @@
+#!/usr/bin/env bash
+# The S3EventProcessor exercise, step by step, with the plain AWS CLI (v1 or v2) against Sluice.
+#
+#   sluice up --time-scale 60          # in another terminal; 60 turns the 1 and 2 minute retry gaps into seconds
+#   ./walkthrough.sh                   # SLUICE=http://127.0.0.1:4566 by default
+#
+# Run it against a fresh server (it creates the function, the queue and the bucket).
+set -euo pipefail
+
+SLUICE="${SLUICE:-http://127.0.0.1:4566}"
+ACCOUNT="${ACCOUNT:-000000000000}"
+REGION="${AWS_DEFAULT_REGION:-us-east-1}"
+export AWS_ACCESS_KEY_ID="${AWS_ACCESS_KEY_ID:-test}" AWS_SECRET_ACCESS_KEY="${AWS_SECRET_ACCESS_KEY:-test}"
+export AWS_DEFAULT_REGION="$REGION" AWS_PAGER=""
+HERE="$(cd "$(dirname "$0")" && pwd)"
+WORK="$(mktemp -d)"
+trap 'rm -rf "$WORK"' EXIT
+
+BUCKET=bucket-evenement-lambda
+FUNCTION=S3EventProcessor
+step() { printf '\n== %s\n' "$*"; }
+
+step "1. Create the bucket $BUCKET"
+aws --endpoint-url "$SLUICE" s3 mb "s3://$BUCKET"
+
+step "2. Create the function $FUNCTION (python3.12, handler.lambda_handler)"
+(cd "$HERE" && python3 -m zipfile -c "$WORK/function.zip" handler.py)
+aws --endpoint-url "$SLUICE" lambda create-function --function-name "$FUNCTION" \
+    --runtime python3.12 --handler handler.lambda_handler \
+    --role "arn:aws:iam::$ACCOUNT:role/S3EventProcessorRole" \
+    --zip-file "fileb://$WORK/function.zip" \
+    --query '{FunctionArn: FunctionArn, State: State}' --output table
+FUNCTION_ARN="arn:aws:lambda:$REGION:$ACCOUNT:function:$FUNCTION"
+
+step "3. Create the SQS queue LambdaDLQ and make it the function's dead-letter queue"
+QUEUE_URL=$(aws --endpoint-url "$SLUICE" sqs create-queue --queue-name LambdaDLQ --query QueueUrl --output text)
+QUEUE_ARN=$(aws --endpoint-url "$SLUICE" sqs get-queue-attributes --queue-url "$QUEUE_URL" \
+    --attribute-names QueueArn --query Attributes.QueueArn --output text)
+echo "queue: $QUEUE_URL ($QUEUE_ARN)"
+aws --endpoint-url "$SLUICE" lambda update-function-configuration --function-name "$FUNCTION" \
+    --dead-letter-config "TargetArn=$QUEUE_ARN" --query DeadLetterConfig --output text
+
+step "4. Asynchronous invocation: 2 retries, events kept at most 1 hour"
+aws --endpoint-url "$SLUICE" lambda put-function-event-invoke-config --function-name "$FUNCTION" \
+    --maximum-retry-attempts 2 --maximum-event-age-in-seconds 3600 \
+    --query '{MaximumRetryAttempts: MaximumRetryAttempts, MaximumEventAgeInSeconds: MaximumEventAgeInSeconds}' \
+    --output table
+
+step "5. Let S3 invoke the function, then send it s3:ObjectCreated:Put events"
+aws --endpoint-url "$SLUICE" lambda add-permission --function-name "$FUNCTION" \
+    --statement-id s3-invoke --action lambda:InvokeFunction --principal s3.amazonaws.com \
+    --source-arn "arn:aws:s3:::$BUCKET" --source-account "$ACCOUNT" --query Statement --output text
+cat > "$WORK/notification.json" <<JSON
+{"LambdaFunctionConfigurations": [{"Id": "s3-event-processor", "LambdaFunctionArn": "$FUNCTION_ARN",
+                                   "Events": ["s3:ObjectCreated:Put"]}]}
+JSON
+aws --endpoint-url "$SLUICE" s3api put-bucket-notification-configuration --bucket "$BUCKET" \
+    --notification-configuration "file://$WORK/notification.json"
+aws --endpoint-url "$SLUICE" s3api get-bucket-notification-configuration --bucket "$BUCKET"
+
+step "6. Upload a text file: the function reads it and logs its content"
+echo "Bonjour depuis Sluice : premier fichier traité." > "$WORK/bonjour.txt"
+aws --endpoint-url "$SLUICE" s3 cp --no-progress "$WORK/bonjour.txt" "s3://$BUCKET/bonjour.txt"
+for _ in $(seq 60); do
+    if sluice logs "$FUNCTION" --endpoint "$SLUICE" --since 10m | grep -q "Contenu du fichier bonjour.txt"; then
+        break
+    fi
+    sleep 0.5
+done
+sluice logs "$FUNCTION" --endpoint "$SLUICE" --since 10m
+
+step "7. Upload a file that is not UTF-8: decode() fails, Lambda retries twice, then the event goes to LambdaDLQ"
+printf '\xff\xd8\xff\xe0 not utf-8 \x80\x81\n' > "$WORK/image.bin"
+aws --endpoint-url "$SLUICE" s3 cp --no-progress "$WORK/image.bin" "s3://$BUCKET/image.bin"
+echo "waiting for the DLQ message (3 attempts, 1 and 2 minutes apart; seconds with --time-scale 60) ..."
+MESSAGE=""
+for _ in $(seq 20); do
+    MESSAGE=$(aws --endpoint-url "$SLUICE" sqs receive-message --queue-url "$QUEUE_URL" \
+        --message-attribute-names All --attribute-names All --wait-time-seconds 20)
+    [ -n "$MESSAGE" ] && break
+done
+if [ -z "$MESSAGE" ]; then
+    echo "no message in LambdaDLQ" >&2
+    exit 1
+fi
+echo "$MESSAGE"
+
+step "8. The failed attempts in CloudWatch Logs"
+sluice logs "$FUNCTION" --endpoint "$SLUICE" --since 10m --filter-pattern '"image.bin"'

@@ -1,0 +1,393 @@
+"""`sluice demo`: the S3EventProcessor exercise, end to end, in under 30 seconds.
+
+It starts its own Sluice (`sluice up --time-scale 60` on a free port, state in a temporary
+directory), then, with boto3 as any client would, builds the pipeline of
+examples/s3-event-processor (bucket, function, DLQ, retry settings, S3 permission and
+notification), uploads a text file and shows the function's log, then uploads a file that is not
+UTF-8 and follows the event through its three attempts to the dead-letter queue.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+import zipfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TextIO
+
+TIME_SCALE = 60
+BUCKET = "bucket-evenement-lambda"
+FUNCTION = "S3EventProcessor"
+QUEUE = "LambdaDLQ"
+REGION = "us-east-1"
+ACCOUNT = "000000000000"
+GROUP = f"/aws/lambda/{FUNCTION}"
+TEXT_KEY = "bonjour.txt"
+TEXT_BODY = "Bonjour depuis Sluice : premier fichier traité."
+BINARY_KEY = "image.bin"
+BINARY_BODY = b"\xff\xd8\xff\xe0 not utf-8 \x80\x81\n"
+
+# examples/s3-event-processor/handler.py, embedded so the demo runs from an installed package.
+HANDLER_SOURCE = '''\
+"""S3EventProcessor: reads the object that was just uploaded and logs its content."""
+
+import json
+import logging
+from urllib.parse import unquote_plus
+
+import boto3
+
+# Configurer les logs
+logger = logging.getLogger()
+logger.setLevel(logging.INFO)
+
+s3 = boto3.client("s3")
+
+
+def lambda_handler(event, context):
+    key = None
+    try:
+        # Récupérer les informations de l'événement S3
+        record = event["Records"][0]["s3"]
+        bucket = record["bucket"]["name"]
+        key = unquote_plus(record["object"]["key"])  # keys arrive URL-encoded in S3 events
+
+        logger.info(f"Traitement du fichier : {key} depuis le bucket : {bucket}")
+
+        # Lire le contenu du fichier
+        response = s3.get_object(Bucket=bucket, Key=key)
+        file_content = response["Body"].read().decode("utf-8")
+
+        # Logguer le contenu du fichier
+        logger.info(f"Contenu du fichier {key} : {file_content}")
+
+        return {"statusCode": 200, "body": json.dumps("Fichier traité avec succès")}
+
+    except Exception as e:
+        logger.error(f"Erreur lors du traitement du fichier {key} : {e}")
+        raise
+'''
+
+_UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+
+
+class DemoError(Exception):
+    """The pipeline did not behave as expected."""
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class _Server:
+    """A `sluice up --time-scale 60` child process with its own data directory."""
+
+    def __init__(self) -> None:
+        self.port = _free_port()
+        self.dir = Path(tempfile.mkdtemp(prefix="sluice-demo-"))
+        self.log_path = self.dir / "server.log"
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def endpoint(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self, timeout: float = 30.0) -> None:
+        cmd = [sys.executable, "-m", "sluice", "up", "--port", str(self.port),
+               "--data-dir", str(self.dir / "data"), "--time-scale", str(TIME_SCALE)]
+        with open(self.log_path, "ab") as log:
+            self.proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise DemoError(f"sluice up exited with {self.proc.returncode}:\n{self.log_path.read_text()}")
+            try:
+                with urllib.request.urlopen(self.endpoint + "/_sluice/health", timeout=1) as r:
+                    if r.status == 200:
+                        return
+            except OSError:
+                time.sleep(0.05)
+        raise DemoError("sluice up did not become healthy:\n" + self.log_path.read_text())
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def _zip(source: str) -> bytes:
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as z:
+        z.writestr("handler.py", source)
+    return buf.getvalue()
+
+
+def _wait(what: str, probe: Callable[[], Any], timeout: float, interval: float = 0.1) -> Any:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = probe()
+        if value:
+            return value
+        time.sleep(interval)
+    raise DemoError(f"timed out after {timeout:.0f} s waiting for {what}")
+
+
+class _Demo:
+    def __init__(self, endpoint: str, out: TextIO) -> None:
+        import boto3
+        from botocore.config import Config
+
+        self.endpoint = endpoint
+        self.out = out
+        self.t0 = time.monotonic()
+        kwargs: dict[str, Any] = {"endpoint_url": endpoint, "region_name": REGION, "aws_access_key_id": "test",
+                                  "aws_secret_access_key": "test", "config": Config(retries={"max_attempts": 2})}
+        self.s3 = boto3.client("s3", **kwargs)
+        self.lam = boto3.client("lambda", **kwargs)
+        self.sqs = boto3.client("sqs", **kwargs)
+        self.logs = boto3.client("logs", **kwargs)
+        self.seen: set[str] = set()  # log event ids already printed
+
+    # -- output ------------------------------------------------------------------------------
+
+    def say(self, text: str = "") -> None:
+        print(f"[{time.monotonic() - self.t0:5.1f}s] {text}" if text else "", file=self.out, flush=True)
+
+    def step(self, title: str) -> None:
+        print(file=self.out)
+        print(f"== {title}", file=self.out, flush=True)
+
+    def detail(self, text: str) -> None:
+        print(f"         {text}", file=self.out, flush=True)
+
+    def log_line(self, message: str) -> None:
+        for line in message.rstrip().splitlines():
+            print(f"         | {line}".replace("\t", "  "), file=self.out, flush=True)
+
+    # -- helpers -----------------------------------------------------------------------------
+
+    def _log_events(self) -> list[dict[str, Any]]:
+        try:
+            events: list[dict[str, Any]] = []
+            kwargs: dict[str, Any] = {"logGroupName": GROUP}
+            while True:
+                resp = self.logs.filter_log_events(**kwargs)
+                events.extend(resp.get("events", []))
+                if not resp.get("nextToken"):
+                    break
+                kwargs["nextToken"] = resp["nextToken"]
+            return sorted(events, key=lambda e: (e["timestamp"], e.get("ingestionTime", 0)))
+        except self.logs.exceptions.ResourceNotFoundException:
+            return []
+
+    def _request_id_for(self, key: str, timeout: float = 20.0) -> str:
+        """The request id of the invocation that logged 'Traitement du fichier : <key>'."""
+        def probe() -> str | None:
+            for e in self._log_events():
+                if f"Traitement du fichier : {key} " in e["message"]:
+                    m = _UUID.search(e["message"])
+                    if m:
+                        return m.group(0)
+            return None
+        return str(_wait(f"the invocation for {key}", probe, timeout))
+
+    def _new_lines(self, request_id: str) -> list[str]:
+        """Lines of the request's invocations not printed yet: its own, and the lines its stream
+        logged between its START and REPORT (the runtime's error line carries no request id)."""
+        lines = []
+        current: dict[str, str | None] = {}  # stream -> request id running there
+        for e in self._log_events():
+            stream, message = e["logStreamName"], e["message"]
+            if message.startswith("START RequestId: "):
+                m = _UUID.search(message)
+                current[stream] = m.group(0) if m else None
+            mine = request_id in message or current.get(stream) == request_id
+            if message.startswith("REPORT RequestId: "):
+                current[stream] = None
+            if e["eventId"] in self.seen or not mine:
+                continue
+            self.seen.add(e["eventId"])
+            lines.append(e["message"])
+        return lines
+
+    def _event_state(self, request_id: str) -> dict[str, Any] | None:
+        try:
+            with urllib.request.urlopen(f"{self.endpoint}/_sluice/events/{request_id}", timeout=5) as r:
+                return json.load(r)  # type: ignore[no-any-return]
+        except urllib.error.HTTPError:
+            return None
+
+    # -- the exercise ------------------------------------------------------------------------
+
+    def setup(self) -> str:
+        self.step(f"1. Bucket {BUCKET}")
+        self.s3.create_bucket(Bucket=BUCKET)
+        self.say(f"created s3://{BUCKET}")
+
+        self.step(f"2. Function {FUNCTION} (python3.12, handler.lambda_handler)")
+        fn = self.lam.create_function(
+            FunctionName=FUNCTION, Runtime="python3.12", Handler="handler.lambda_handler",
+            Role=f"arn:aws:iam::{ACCOUNT}:role/S3EventProcessorRole", Code={"ZipFile": _zip(HANDLER_SOURCE)})
+        fn_arn = fn["FunctionArn"]
+        _wait("the function to be Active", lambda: self.lam.get_function_configuration(
+            FunctionName=FUNCTION)["State"] == "Active", 30)
+        self.say(f"created {fn_arn} (Active)")
+
+        self.step(f"3. Dead-letter queue {QUEUE}")
+        url = self.sqs.create_queue(QueueName=QUEUE)["QueueUrl"]
+        queue_arn = self.sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        self.lam.update_function_configuration(FunctionName=FUNCTION, DeadLetterConfig={"TargetArn": queue_arn})
+        self.say(f"created {queue_arn}; set as the function's DeadLetterConfig")
+
+        self.step("4. Asynchronous invocation settings")
+        self.lam.put_function_event_invoke_config(FunctionName=FUNCTION, MaximumRetryAttempts=2,
+                                                  MaximumEventAgeInSeconds=3600)
+        self.say("MaximumRetryAttempts=2, MaximumEventAgeInSeconds=3600")
+
+        self.step("5. S3 -> Lambda trigger on s3:ObjectCreated:Put")
+        self.lam.add_permission(FunctionName=FUNCTION, StatementId="s3-invoke", Action="lambda:InvokeFunction",
+                                Principal="s3.amazonaws.com", SourceArn=f"arn:aws:s3:::{BUCKET}",
+                                SourceAccount=ACCOUNT)
+        self.say("AddPermission: s3.amazonaws.com may invoke the function for this bucket")
+        self.s3.put_bucket_notification_configuration(Bucket=BUCKET, NotificationConfiguration={
+            "LambdaFunctionConfigurations": [{"Id": "s3-event-processor", "LambdaFunctionArn": fn_arn,
+                                              "Events": ["s3:ObjectCreated:Put"]}]})
+        self.say("PutBucketNotificationConfiguration: ObjectCreated:Put -> S3EventProcessor")
+        return url
+
+    def success(self) -> None:
+        self.step("6. Upload a text file: the function reads it and logs its content")
+        self.s3.put_object(Bucket=BUCKET, Key=TEXT_KEY, Body=TEXT_BODY.encode(), ContentType="text/plain")
+        self.say(f"uploaded s3://{BUCKET}/{TEXT_KEY}: {TEXT_BODY!r}")
+        request_id = self._request_id_for(TEXT_KEY)
+        lines: list[str] = []
+
+        def report_seen() -> bool:
+            lines.extend(self._new_lines(request_id))
+            return any(line.startswith("REPORT") for line in lines)
+
+        _wait("the invocation's REPORT line", report_seen, 20)
+        self.say(f"CloudWatch Logs {GROUP}, request {request_id}:")
+        for line in lines:
+            self.log_line(line)
+        if not any(f"Contenu du fichier {TEXT_KEY} : {TEXT_BODY}" in line for line in lines):
+            raise DemoError("the file's content is not in the function's log")
+        state = _wait("the event's outcome", lambda: (s := self._event_state(request_id)) and
+                      s.get("state") == "done" and s, 20)
+        self.say(f"outcome: {state['condition']} after {state['attempts']} attempt(s)")
+        if state["condition"] != "Success":
+            raise DemoError(f"expected Success, got {state['condition']}")
+
+    def failure(self, queue_url: str) -> None:
+        self.step("7. Upload a file that is not UTF-8: decode() raises, Lambda retries, then the DLQ")
+        self.s3.put_object(Bucket=BUCKET, Key=BINARY_KEY, Body=BINARY_BODY)
+        self.say(f"uploaded s3://{BUCKET}/{BINARY_KEY} ({len(BINARY_BODY)} bytes, starts with 0xff)")
+        self.detail(f"retries wait 1 then 2 minutes on AWS; --time-scale {TIME_SCALE} makes that 1 and 2 seconds")
+        request_id = self._request_id_for(BINARY_KEY)
+        self.say(f"request id {request_id}")
+        attempts = 0  # START lines seen
+        waiting_since: float | None = None
+        announced = 0  # attempts whose retry was announced
+        done_at: float | None = None
+        deadline = time.monotonic() + 30
+        state: dict[str, Any] | None = None
+        while time.monotonic() < deadline:
+            for line in self._new_lines(request_id):
+                if line.startswith("START"):
+                    attempts += 1
+                    if waiting_since is not None:
+                        self.say(f"  ... waited {time.monotonic() - waiting_since:.1f} s")
+                        waiting_since = None
+                    self.say(f"attempt {attempts}:")
+                self.log_line(line)
+                if line.startswith("REPORT"):
+                    waiting_since = time.monotonic()
+            state = self._event_state(request_id)
+            if state and state.get("state") == "queued" and state["attempts"] > announced \
+                    and state.get("lastResult") and waiting_since is not None:
+                announced = state["attempts"]
+                delay = max(0.0, float(state["nextAttemptAt"]) - time.time())
+                self.say(f"attempt {announced} failed; next attempt in {delay:.1f} s "
+                         f"({delay * TIME_SCALE / 60:.0f} min on AWS)")
+            if state and state.get("state") == "done":
+                done_at = done_at or time.monotonic()
+                # the last attempt's log lines may arrive just after the outcome
+                if attempts >= state["attempts"] or time.monotonic() - done_at > 3:
+                    break
+            time.sleep(0.1)
+        if not state or state.get("state") != "done":
+            raise DemoError("the event did not reach an outcome in 30 s")
+        self.say(f"outcome: {state['condition']} after {state['attempts']} attempts; "
+                 f"error: {(state.get('response') or {}).get('errorType')}: "
+                 f"{(state.get('response') or {}).get('errorMessage')}")
+        if state["condition"] != "RetriesExhausted" or state["attempts"] != 3:
+            raise DemoError(f"expected RetriesExhausted after 3 attempts, got {state['condition']} "
+                            f"after {state['attempts']}")
+
+        self.step(f"8. The event in {QUEUE}")
+        messages: list[dict[str, Any]] = []
+        deadline = time.monotonic() + 20
+        while not messages and time.monotonic() < deadline:
+            messages = self.sqs.receive_message(QueueUrl=queue_url, MessageAttributeNames=["All"],
+                                                AttributeNames=["All"], WaitTimeSeconds=5).get("Messages", [])
+        if not messages:
+            raise DemoError(f"no message in {QUEUE}")
+        message = messages[0]
+        self.sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"])
+        self.say(f"received message {message['MessageId']}")
+        attrs = message.get("MessageAttributes", {})
+        for name in ("RequestID", "ErrorCode", "ErrorMessage"):
+            value = attrs.get(name, {})
+            self.detail(f"{name} ({value.get('DataType', '-')}): {value.get('StringValue', '(missing)')}")
+        record = json.loads(message["Body"])["Records"][0]
+        self.detail(f"Body: the original S3 event ({record['eventName']}, "
+                    f"s3://{record['s3']['bucket']['name']}/{record['s3']['object']['key']})")
+        if attrs.get("RequestID", {}).get("StringValue") != request_id:
+            raise DemoError("the DLQ message's RequestID is not the failed event's request id")
+        if "utf-8" not in attrs.get("ErrorMessage", {}).get("StringValue", ""):
+            raise DemoError("the DLQ message's ErrorMessage is not the handler's error")
+
+
+def run(out: TextIO | None = None) -> int:
+    out = out or sys.stdout
+    started = time.monotonic()
+    print(f"Sluice demo: the S3EventProcessor exercise (S3 -> Lambda -> retries -> DLQ), "
+          f"time scale {TIME_SCALE}", file=out, flush=True)
+    server = _Server()
+    try:
+        server.start()
+        print(f"started sluice up on {server.endpoint} (temporary data dir)", file=out, flush=True)
+        os.environ.pop("AWS_PROFILE", None)
+        demo = _Demo(server.endpoint, out)
+        queue_url = demo.setup()
+        demo.success()
+        demo.failure(queue_url)
+    except DemoError as exc:
+        print(f"\nFAILED: {exc}", file=out, flush=True)
+        return 1
+    except Exception as exc:  # a client or server error: report it, still stop the server
+        print(f"\nFAILED: {type(exc).__name__}: {exc}", file=out, flush=True)
+        return 1
+    finally:
+        server.stop()
+    print(f"\nOK: the pipeline behaved as on AWS ({time.monotonic() - started:.1f} s)", file=out, flush=True)
+    return 0
