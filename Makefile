@@ -26,6 +26,7 @@ bench: $(BIN)/sluice
 	$(BIN)/python bench/s3.py
 	$(BIN)/python bench/invoke.py
 	$(BIN)/python bench/sqs.py
+	$(BIN)/python bench/pipeline.py
 
 clean:
 	rm -rf $(VENV) .sluice
