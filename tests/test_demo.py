@@ -60,3 +60,19 @@ def test_walkthrough_script(fast_sluice: SluiceProcess) -> None:
     assert '"RequestID"' in out and '"ErrorCode"' in out and '"ErrorMessage"' in out
     assert "'utf-8' codec can't decode byte 0xff" in out
     assert out.count("Erreur lors du traitement du fichier image.bin") == 3
+
+
+def test_demo_runs_the_examples_handler_unchanged() -> None:
+    """The demo embeds the example's handler (it must run from an installed package): same code."""
+    import ast
+
+    from sluice.demo import HANDLER_SOURCE
+
+    def code(source: str) -> str:
+        tree = ast.parse(source)
+        if tree.body and isinstance(tree.body[0], ast.Expr) and isinstance(tree.body[0].value, ast.Constant):
+            tree.body = tree.body[1:]  # the docstrings may differ
+        return ast.dump(tree)
+
+    example = (Path(__file__).resolve().parent.parent / "examples" / "s3-event-processor" / "handler.py").read_text()
+    assert code(HANDLER_SOURCE) == code(example)
