@@ -6,6 +6,8 @@
 
 from __future__ import annotations
 
+import re
+from dataclasses import dataclass
 from typing import Any
 
 from botocore.model import ListShape, MapShape, Shape, StructureShape
@@ -17,14 +19,38 @@ def _camel(name: str) -> str:
     return name[:1].lower() + name[1:]
 
 
-def _check(value: Any, shape: Shape, path: str, problems: list[str]) -> None:
+_PATTERNS: dict[str, re.Pattern[str] | None] = {}
+
+
+def _pattern(text: str) -> re.Pattern[str] | None:
+    if text not in _PATTERNS:
+        try:
+            _PATTERNS[text] = re.compile(text)
+        except re.error:  # Java-only syntax (\p{L}): not checked here
+            _PATTERNS[text] = None
+    return _PATTERNS[text]
+
+
+@dataclass(frozen=True)
+class _Rules:
+    required: bool  # report required members that are missing ("Member must not be null")
+    patterns: bool  # check `pattern` constraints (only services whose patterns are plain regexes)
+
+
+def _check(value: Any, shape: Shape, path: str, problems: list[str], rules: _Rules,
+           skip: tuple[str, ...] = ()) -> None:
     if value is None:
         return
     meta = shape.metadata
     if isinstance(shape, StructureShape) and isinstance(value, dict):
         for name, member in shape.members.items():
-            if name in value:
-                _check(value[name], member, f"{path}.{_camel(name)}" if path else _camel(name), problems)
+            if name in skip:
+                continue
+            where = f"{path}.{_camel(name)}" if path else _camel(name)
+            if value.get(name) is not None:
+                _check(value[name], member, where, problems, rules)
+            elif rules.required and name in shape.required_members:
+                problems.append(f"Value null at '{where}' failed to satisfy constraint: Member must not be null")
         return
     if isinstance(shape, ListShape) and isinstance(value, list):
         if "min" in meta and len(value) < meta["min"]:
@@ -34,7 +60,7 @@ def _check(value: Any, shape: Shape, path: str, problems: list[str]) -> None:
             problems.append(f"Value '{value}' at '{path}' failed to satisfy constraint: "
                             f"Member must have length less than or equal to {meta['max']}")
         for i, item in enumerate(value):
-            _check(item, shape.member, f"{path}.{i + 1}.member", problems)
+            _check(item, shape.member, f"{path}.{i + 1}.member", problems, rules)
         return
     if isinstance(shape, MapShape):
         return
@@ -50,20 +76,30 @@ def _check(value: Any, shape: Shape, path: str, problems: list[str]) -> None:
         if shape.enum and value not in shape.enum:
             problems.append(f"Value '{value}' at '{path}' failed to satisfy constraint: "
                             f"Member must satisfy enum value set: [{', '.join(shape.enum)}]")
-        elif "min" in meta and len(value) < meta["min"]:
+            return
+        if "min" in meta and len(value) < meta["min"]:
             problems.append(f"Value '{value}' at '{path}' failed to satisfy constraint: "
                             f"Member must have length greater than or equal to {meta['min']}")
-        elif "max" in meta and len(value) > meta["max"]:
+        if "max" in meta and len(value) > meta["max"]:
             problems.append(f"Value '{value}' at '{path}' failed to satisfy constraint: "
                             f"Member must have length less than or equal to {meta['max']}")
+        rx = _pattern(meta["pattern"]) if rules.patterns and "pattern" in meta else None
+        if rx is not None and value and rx.fullmatch(value) is None:
+            problems.append(f"Value '{value}' at '{path}' failed to satisfy constraint: "
+                            f"Member must satisfy regular expression pattern: {meta['pattern']}")
 
 
 def validate(params: dict[str, Any], shape: Shape | None, code: str = "ValidationException",
-             extra: dict[str, tuple[int | None, int | None]] | None = None) -> None:
-    """Check `params` against `shape`; `extra` adds (min, max) bounds the model leaves out."""
+             extra: dict[str, tuple[int | None, int | None]] | None = None, *, required: bool = False,
+             patterns: bool = False, skip: tuple[str, ...] = ()) -> None:
+    """Check `params` against `shape`; `extra` adds (min, max) bounds the model leaves out.
+
+    `required` and `patterns` add the model's required-member and regex checks, for services
+    whose models carry them usably; `skip` leaves top-level members to the service's own checks.
+    """
     problems: list[str] = []
     if shape is not None:
-        _check(params, shape, "", problems)
+        _check(params, shape, "", problems, _Rules(required, patterns), skip)
     for name, (low, high) in (extra or {}).items():
         value = params.get(name)
         if not isinstance(value, int):
