@@ -49,7 +49,6 @@ import shutil
 import signal
 import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import threading
@@ -68,6 +67,7 @@ import boto3
 from botocore.awsrequest import AWSResponse
 from botocore.config import Config
 
+from report import git_revision, package_version, write_json
 from servers import Server, moto_server, process_tree, sluice_server
 
 REGION = "us-east-1"
@@ -999,35 +999,6 @@ def render(rows: list[Row]) -> str:
 
 
 # --------------------------------------------------------------------------- main
-
-
-def package_version(name: str) -> str | None:
-    try:
-        return importlib.metadata.version(name)
-    except importlib.metadata.PackageNotFoundError:
-        return None
-
-
-def git_revision() -> str | None:
-    try:
-        out = subprocess.run(
-            ["git", "rev-parse", "--short", "HEAD"],
-            capture_output=True,
-            text=True,
-            timeout=5,
-            cwd=Path(__file__).resolve().parent,
-        )
-    except OSError:
-        return None
-    return out.stdout.strip() if out.returncode == 0 else None
-
-
-def write_json(path: Path, payload: dict[str, Any]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    gitignore = path.parent / ".gitignore"
-    if not gitignore.exists():
-        gitignore.write_text("*.json\n")
-    path.write_text(json.dumps(payload, indent=2) + "\n")
 
 
 @dataclass

@@ -18,8 +18,6 @@ import argparse
 import atexit
 import contextlib
 import http.client
-import importlib.metadata
-import json
 import math
 import multiprocessing as mp
 import os
@@ -27,7 +25,6 @@ import platform
 import queue
 import shutil
 import signal
-import subprocess
 import sys
 import tempfile
 import time
@@ -41,6 +38,7 @@ from urllib.parse import quote, urlsplit
 import boto3
 from botocore.config import Config
 
+from report import git_revision, package_version, write_json
 from servers import START_TIMEOUT, Server, moto_server, process_tree, sluice_server
 
 KIB = 1024
@@ -541,35 +539,6 @@ def rss_line(name: str, rss: dict[str, Any]) -> str:
         f"{rss['errors']} errors): {mem}; before {rss['rss_before_mb']:.1f} MB; "
         f"target < {RSS_TARGET_MB:.0f} MB: {verdict}"
     )
-
-
-def package_version(name: str) -> str | None:
-    try:
-        return importlib.metadata.version(name)
-    except importlib.metadata.PackageNotFoundError:
-        return None
-
-
-def git_revision() -> str | None:
-    try:
-        out = subprocess.run(
-            ["git", "rev-parse", "--short", "HEAD"],
-            capture_output=True,
-            text=True,
-            timeout=5,
-            cwd=Path(__file__).resolve().parent,
-        )
-    except OSError:
-        return None
-    return out.stdout.strip() if out.returncode == 0 else None
-
-
-def write_json(path: Path, payload: dict[str, Any]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    gitignore = path.parent / ".gitignore"
-    if not gitignore.exists():
-        gitignore.write_text("*.json\n")
-    path.write_text(json.dumps(payload, indent=2) + "\n")
 
 
 # --------------------------------------------------------------------------- main
