@@ -36,6 +36,9 @@ def _parser() -> argparse.ArgumentParser:
     up.add_argument("--python", action="append", default=[], metavar="RUNTIME=PATH",
                     help="interpreter for a runtime, e.g. python3.12=/usr/bin/python3.12 (needs awslambdaric "
                          "and boto3); default: the interpreter Sluice runs on")
+    up.add_argument("--verify-signatures", action="store_true",
+                    help="check each request's AWS SigV4 signature against the caller's secret key "
+                         "(default: off, any key is accepted)")
 
     logs = sub.add_parser("logs", help="print a function's (or a log group's) log events from a running server")
     logs.add_argument("target", help="a function name (its group /aws/lambda/<name>) or a log group starting with /")
@@ -88,7 +91,8 @@ def main(argv: list[str] | None = None) -> int:
         serve(Settings(host=args.host, port=args.port, data_dir=args.data_dir, time_scale=args.time_scale,
                        account_id=args.account, region=args.region, log_level=args.log_level,
                        max_environments=args.max_environments, environment_idle_timeout=args.idle_timeout,
-                       account_concurrency=args.account_concurrency, python_overrides=overrides))
+                       account_concurrency=args.account_concurrency, python_overrides=overrides,
+                       verify_signatures=args.verify_signatures))
         return 0
     if args.command == "demo":
         from .demo import run as demo

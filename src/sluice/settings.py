@@ -27,6 +27,8 @@ class Settings:
     max_environments: int = 8
     environment_idle_timeout: float = 600.0
     python_overrides: dict[str, str] = field(default_factory=dict)
+    # Check every request's SigV4 signature against the caller's secret (off: any key works).
+    verify_signatures: bool = False
 
     @property
     def endpoint_url(self) -> str:
