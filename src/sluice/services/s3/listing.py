@@ -104,8 +104,8 @@ def list_versions(
         rows = conn.execute(
             "SELECT key, version_id, seq, is_latest, delete_marker, size, etag, last_modified, storage_class,"
             " checksum_algorithm, checksum_type FROM s3_objects"
-            " WHERE bucket=? AND ((key=? AND seq<?) OR key>?) AND key>=? ORDER BY key, seq DESC LIMIT ?",
-            (bucket, cur_key, cur_seq, cur_key, prefix, _BATCH),
+            " WHERE bucket=? AND key>=? AND NOT (key=? AND seq>=?) ORDER BY key, seq DESC LIMIT ?",
+            (bucket, max(cur_key, prefix), cur_key, cur_seq, _BATCH),
         ).fetchall()
         if not rows:
             return out
