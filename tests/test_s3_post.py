@@ -164,3 +164,23 @@ def test_post_emits_object_created_post(s3, s3v4, endpoint: str, bucket: str) ->
     assert rec["eventName"] == "ObjectCreated:Post"
     assert rec["s3"]["object"]["key"] == "posted+file.txt" and rec["s3"]["object"]["size"] == 5
     assert rec["responseElements"]["x-amz-request-id"] == resp.headers["x-amz-request-id"]
+
+
+def test_malformed_forms(endpoint: str, bucket: str) -> None:
+    boundary = uuid.uuid4().hex
+    no_file = (f'--{boundary}\r\nContent-Disposition: form-data; name="key"\r\n\r\nk\r\n--{boundary}--\r\n').encode()
+    headers = {"Content-Type": f"multipart/form-data; boundary={boundary}"}
+    resp = requests.post(f"{endpoint}/{bucket}", data=no_file, headers=headers, timeout=30)
+    assert resp.status_code == 400
+    assert error_of(resp) == ("InvalidArgument", "POST requires exactly one file upload per request.")
+
+    body, ctype = multipart([("key", "k"), ("x-ignore-padding", "p" * 30_000)], "f", b"1")
+    resp = requests.post(f"{endpoint}/{bucket}", data=body, headers={"Content-Type": ctype}, timeout=30)
+    assert resp.status_code == 400 and error_of(resp)[0] == "MaxPostPreDataLengthExceeded"
+
+    body, ctype = multipart([("key", "k")], "f", b"no closing boundary")
+    resp = requests.post(f"{endpoint}/{bucket}", data=body[:-30], headers={"Content-Type": ctype}, timeout=30)
+    assert resp.status_code == 400 and error_of(resp)[0] == "MalformedPOSTRequest"
+
+    resp = requests.post(f"{endpoint}/missing-{uuid.uuid4().hex[:8]}", data=no_file, headers=headers, timeout=30)
+    assert resp.status_code == 404 and error_of(resp)[0] == "NoSuchBucket"
