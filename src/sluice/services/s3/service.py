@@ -281,11 +281,9 @@ class S3Service(PostOperations, MultipartOperations, S3Core):
                                             version_id=version_id if state else None)
             return result, [gone.blob] if gone.blob else [], notified
         latest = versions.current(conn, bucket, key)
-        if if_match:
-            if latest is None or latest.delete_marker:
-                raise errors.no_such_key(key)
-            if if_match.strip('"') != latest.etag and if_match != "*":
-                raise errors.precondition_failed("If-Match")
+        live = latest is not None and not latest.delete_marker
+        if if_match and live and latest and if_match.strip('"') != latest.etag and if_match != "*":
+            raise errors.precondition_failed("If-Match")
         if state is None:
             if latest is None:
                 return {}, [], self.notifier.removed(conn, ctx, bucket, key, existed=False)
@@ -359,7 +357,8 @@ class S3Service(PostOperations, MultipartOperations, S3Core):
         directive = params.get("MetadataDirective") or "COPY"
         tagging_directive = params.get("TaggingDirective") or "COPY"
         # Copying an older version onto its key is how a version is restored: that is no copy to itself.
-        if (src_bucket, src_key) == (Bucket, Key) and src_version is None and directive != "REPLACE" and not params.get("StorageClass") \
+        to_itself = (src_bucket, src_key) == (Bucket, Key) and src_version is None
+        if to_itself and directive != "REPLACE" and not params.get("StorageClass") \
                 and tagging_directive != "REPLACE" and not params.get("ChecksumAlgorithm"):
             raise errors.invalid_request(
                 "This copy request is illegal because it is trying to copy an object to itself without changing "
