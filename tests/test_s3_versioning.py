@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import sqlite3
 import uuid
 from pathlib import Path
 from typing import Any
@@ -302,5 +303,39 @@ def test_versions_survive_restart_and_bodies_are_kept_until_unreferenced(tmp_pat
         assert s3.get_object(Bucket="keep", Key="small", VersionId=small)["Body"].read() == b"tiny"  # type: ignore[attr-defined]
         # One body file per large version left: the permanently deleted version's file is gone.
         assert len([p for p in (data_dir / "blobs").rglob("*") if p.is_file()]) == 3
+    finally:
+        proc.stop()
+
+
+def test_data_dir_from_before_versioning_keeps_its_objects(tmp_path: Path) -> None:
+    # A data dir as the previous release left it: S3 schema steps 1 and 2 only, one object.
+    from sluice.services.s3 import records  # noqa: F401 - registers the S3 schema steps
+    from sluice.store.db import _MIGRATIONS, _split_sql
+
+    data_dir = tmp_path / "data"
+    data_dir.mkdir()
+    conn = sqlite3.connect(data_dir / "sluice.db")
+    conn.execute("CREATE TABLE schema_steps (name TEXT PRIMARY KEY)")
+    for name, script in _MIGRATIONS:
+        if name in ("s3-0001", "s3-0002"):
+            for statement in _split_sql(script):
+                conn.execute(statement)
+            conn.execute("INSERT INTO schema_steps VALUES (?)", (name,))
+    conn.execute("INSERT INTO s3_buckets (name, account, region, created) VALUES ('legacy', '000000000000',"
+                 " 'us-east-1', 0)")
+    conn.execute("INSERT INTO s3_objects (bucket, key, data, size, etag, last_modified, content_type) VALUES"
+                 " ('legacy', 'old.txt', X'6F6C64', 3, 'etag', 0, 'text/plain')")
+    conn.commit()
+    conn.close()
+    proc = SluiceProcess(data_dir).start()
+    try:
+        s3 = make_client("s3", proc.endpoint)
+        assert s3.get_object(Bucket="legacy", Key="old.txt")["Body"].read() == b"old"  # type: ignore[attr-defined]
+        enable(s3, "legacy")
+        new = s3.put_object(Bucket="legacy", Key="old.txt", Body=b"new")["VersionId"]  # type: ignore[attr-defined]
+        listed = s3.list_object_versions(Bucket="legacy")["Versions"]  # type: ignore[attr-defined]
+        assert [(v["VersionId"], v["IsLatest"]) for v in listed] == [(new, True), ("null", False)]
+        old = s3.get_object(Bucket="legacy", Key="old.txt", VersionId="null")  # type: ignore[attr-defined]
+        assert old["Body"].read() == b"old" and old["ContentType"] == "text/plain"
     finally:
         proc.stop()
