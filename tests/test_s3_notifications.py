@@ -317,3 +317,57 @@ def test_deleting_bucket_drops_its_configuration(s3, sqs) -> None:  # type: igno
     with pytest.raises(ClientError) as exc:
         s3.get_bucket_notification_configuration(Bucket=f"missing-{uuid.uuid4().hex[:8]}")
     assert error_of(exc)["Code"] == "NoSuchBucket"
+
+
+# -- versioned buckets ---------------------------------------------------------------------
+
+
+def test_versioned_bucket_events_carry_version_ids(s3, sqs, bucket: str) -> None:  # type: ignore[no-untyped-def]
+    url, arn = new_queue(sqs)
+    s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
+    s3.put_bucket_notification_configuration(Bucket=bucket, NotificationConfiguration={
+        "QueueConfigurations": [queue_config(arn, ["s3:ObjectCreated:*", "s3:ObjectRemoved:*"])]})
+    receive(sqs, url)  # the test event
+    put = s3.put_object(Bucket=bucket, Key="v.txt", Body=b"abc")
+    marker = s3.delete_object(Bucket=bucket, Key="v.txt")
+    gone = s3.delete_object(Bucket=bucket, Key="v.txt", VersionId=put["VersionId"])
+    created, marked, removed = (b["Records"][0] for b in receive(sqs, url, 3))
+    assert created["eventName"] == "ObjectCreated:Put"
+    assert created["s3"]["object"]["versionId"] == put["VersionId"] and created["s3"]["object"]["size"] == 3
+    assert marked["eventName"] == "ObjectRemoved:DeleteMarkerCreated"
+    assert marked["s3"]["object"] == {"key": "v.txt", "versionId": marker["VersionId"],
+                                      "sequencer": marked["s3"]["object"]["sequencer"]}
+    assert marked["responseElements"]["x-amz-request-id"] == marker["ResponseMetadata"]["RequestId"]
+    assert removed["eventName"] == "ObjectRemoved:Delete"
+    assert removed["s3"]["object"]["versionId"] == put["VersionId"]
+    assert removed["responseElements"]["x-amz-request-id"] == gone["ResponseMetadata"]["RequestId"]
+
+
+def test_unversioned_bucket_events_have_no_version_id(s3, sqs, bucket: str) -> None:  # type: ignore[no-untyped-def]
+    url, arn = new_queue(sqs)
+    s3.put_bucket_notification_configuration(Bucket=bucket, NotificationConfiguration={
+        "QueueConfigurations": [queue_config(arn, ["s3:ObjectCreated:Put"])]})
+    receive(sqs, url)
+    s3.put_object(Bucket=bucket, Key="plain", Body=b"x")
+    (body,) = receive(sqs, url)
+    assert "versionId" not in body["Records"][0]["s3"]["object"]
+
+
+def test_eventbridge_deletion_types(s3, sqs, endpoint: str, bucket: str) -> None:  # type: ignore[no-untyped-def]
+    events = make_client("events", endpoint)
+    url, arn = new_queue(sqs)
+    rule = f"s3-{uuid.uuid4().hex[:8]}"
+    events.put_rule(Name=rule, EventPattern=json.dumps(  # type: ignore[attr-defined]
+        {"source": ["aws.s3"], "detail-type": ["Object Deleted"], "detail": {"bucket": {"name": [bucket]}}}))
+    events.put_targets(Rule=rule, Targets=[{"Id": "q", "Arn": arn}])  # type: ignore[attr-defined]
+    s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
+    s3.put_bucket_notification_configuration(Bucket=bucket,
+                                             NotificationConfiguration={"EventBridgeConfiguration": {}})
+    version = s3.put_object(Bucket=bucket, Key="k", Body=b"1")["VersionId"]
+    marker = s3.delete_object(Bucket=bucket, Key="k")["VersionId"]
+    s3.delete_object(Bucket=bucket, Key="k", VersionId=version)
+    marked, removed = receive(sqs, url, 2, timeout=20)
+    assert marked["detail"]["deletion-type"] == "Delete Marker Created"
+    assert marked["detail"]["object"]["version-id"] == marker and marked["detail"]["reason"] == "DeleteObject"
+    assert removed["detail"]["deletion-type"] == "Permanently Deleted"
+    assert removed["detail"]["object"]["version-id"] == version

@@ -11,11 +11,11 @@ from urllib.parse import parse_qsl, unquote
 from ...clock import Clock
 from ...protocol.context import RequestContext
 from ...protocol.errors import ServiceError
-from ...protocol.values import as_datetime
+from ...protocol.values import as_datetime, rfc822
 from ...store import Store
 from ..base import Service
 from ..delivery import Deliveries
-from . import errors
+from . import errors, versions
 from .checksums import member_name
 from .ingest import strip_aws_chunked
 from .names import MAX_KEY_BYTES
@@ -79,12 +79,46 @@ class S3Core(Service):
         if conn.execute("SELECT 1 FROM s3_buckets WHERE name=?", (name,)).fetchone() is None:
             raise errors.no_such_bucket(name)
 
-    def _object(self, bucket: str, key: str) -> ObjectRecord:
-        row = self.db.query_one("SELECT * FROM s3_objects WHERE bucket=? AND key=?", (bucket, key))
-        if row is None:
+    def _object(self, bucket: str, key: str, version_id: str | None = None, method: str = "GET") -> ObjectRecord:
+        """The key's current version, or the version asked for, with AWS's errors for what is not
+        there: NoSuchKey (current version is a delete marker: with its headers), NoSuchVersion,
+        MethodNotAllowed (the version asked for is a delete marker)."""
+        conn = self.db.reader
+        if version_id is None:
+            record = versions.current(conn, bucket, key)
+            if record is None:
+                self._bucket(bucket)
+                raise errors.no_such_key(key)
+            if record.delete_marker:
+                err = errors.no_such_key(key)
+                err.headers = {"x-amz-delete-marker": "true", "x-amz-version-id": record.version_id}
+                raise err
+            return record
+        versions.check_version_id(version_id)
+        record = versions.find(conn, bucket, key, version_id)
+        if record is None:
             self._bucket(bucket)
-            raise errors.no_such_key(key)
-        return ObjectRecord.from_row(row)
+            raise errors.no_such_version(key, version_id)
+        if record.delete_marker:
+            raise errors.method_not_allowed(method, "DeleteMarker", {
+                "x-amz-delete-marker": "true", "x-amz-version-id": record.version_id,
+                "Last-Modified": rfc822(record.last_modified), "Allow": "DELETE"})
+        return record
+
+    def _copy_source(self, bucket: str, key: str, version_id: str | None) -> ObjectRecord:
+        if version_id is not None:
+            versions.check_version_id(version_id)
+            record = versions.find(self.db.reader, bucket, key, version_id)
+            if record is not None and record.delete_marker:
+                raise errors.invalid_request(
+                    "The source of a copy request may not specifically refer to a delete marker by version id.")
+        return self._object(bucket, key, version_id)
+
+    def _reported_version(self, record: ObjectRecord) -> str | None:
+        """The x-amz-version-id to return for `record`: none for buckets that were never versioned."""
+        if record.version_id != versions.NULL:
+            return record.version_id
+        return versions.NULL if versions.status(self.db.reader, record.bucket) else None
 
     @staticmethod
     def _check_key(key: str) -> None:
@@ -118,30 +152,33 @@ class S3Core(Service):
         return {k.lower(): v for k, v in metadata.items()}
 
     def _commit_object(self, record: ObjectRecord, conditions: dict[str, Any] | None = None,
-                       ctx: RequestContext | None = None, event: str | None = None) -> None:
-        """Write `record`; with `event` (e.g. "ObjectCreated:Put"), its notifications in the same transaction."""
+                       ctx: RequestContext | None = None, event: str | None = None) -> str | None:
+        """Write `record` as its key's new current version; with `event` (e.g. "ObjectCreated:Put"), its
+        notifications in the same transaction. Return the version id to report (None: unversioned bucket)."""
         notified = False
 
-        def txn(conn: sqlite3.Connection) -> str | None:
+        def txn(conn: sqlite3.Connection) -> tuple[list[str], str | None]:
             nonlocal notified
-            self._require_bucket(conn, record.bucket)
+            state = versions.status(conn, record.bucket)
             if conditions:
                 _check_write_conditions(conn, record.bucket, record.key, conditions)
-            old = record.insert(conn)
+            doomed = versions.place(conn, record, state)
+            reported = record.version_id if state else None
             if event:
                 notified = self.notifier.record(conn, ctx, record.bucket, event, record.key, record.size,
-                                                record.etag, record.last_modified)
-            return old
+                                                record.etag, record.last_modified, version_id=reported)
+            return doomed, reported
 
         try:
-            old_blob = self.db.write(txn)
+            doomed, reported = self.db.write(txn)
         except BaseException:
             self.blobs.delete_later(record.blob)
             raise
         if notified:
             self.notifier.wake()
-        if old_blob != record.blob:
-            self.blobs.delete_later(old_blob)
+        for blob in doomed:
+            self.blobs.delete_later(blob)
+        return reported
 
     def _body_range(self, record: ObjectRecord, first: int, length: int) -> Iterator[bytes]:
         if record.data is not None:
@@ -168,7 +205,8 @@ def parse_copy_source(value: str) -> tuple[str, str, str | None]:
 
 
 def _check_write_conditions(conn: sqlite3.Connection, bucket: str, key: str, cond: dict[str, Any]) -> None:
-    row = conn.execute("SELECT etag FROM s3_objects WHERE bucket=? AND key=?", (bucket, key)).fetchone()
+    row = conn.execute("SELECT etag FROM s3_objects WHERE bucket=? AND key=? AND is_latest=1 AND delete_marker=0",
+                       (bucket, key)).fetchone()
     if_none = cond.get("IfNoneMatch")
     if if_none is not None and row is not None and (if_none == "*" or if_none.strip('"') == row["etag"]):
         raise errors.precondition_failed("If-None-Match")

@@ -13,6 +13,15 @@ def no_such_key(key: str) -> ServiceError:
     return ServiceError("NoSuchKey", "The specified key does not exist.", 404, Key=key)
 
 
+def no_such_version(key: str, version_id: str) -> ServiceError:
+    return ServiceError("NoSuchVersion", "The specified version does not exist.", 404, Key=key, VersionId=version_id)
+
+
+def method_not_allowed(method: str, resource_type: str, headers: dict[str, str] | None = None) -> ServiceError:
+    return ServiceError("MethodNotAllowed", "The specified method is not allowed against this resource.", 405,
+                        headers=headers, Method=method, ResourceType=resource_type)
+
+
 def no_such_upload(upload_id: str) -> ServiceError:
     return ServiceError(
         "NoSuchUpload",

@@ -1,4 +1,5 @@
-"""Listing keys in S3's order (UTF-8 bytes) with prefix, delimiter and pagination."""
+"""Listing keys (current versions) and all versions in S3's order (UTF-8 bytes), with prefix, delimiter and
+pagination."""
 
 from __future__ import annotations
 
@@ -36,7 +37,7 @@ def list_keys(
         op = ">=" if inclusive else ">"
         rows = conn.execute(
             f"SELECT {columns} FROM s3_objects WHERE bucket=? AND key {op} ? AND key >= ?"
-            " ORDER BY key LIMIT ?",
+            " AND is_latest=1 AND delete_marker=0 ORDER BY key LIMIT ?",
             (bucket, cursor, prefix, _BATCH),
         ).fetchall()
         inclusive = False
@@ -69,6 +70,72 @@ def list_keys(
             out.objects.append(row)
             out.last = key
             cursor = key
+        else:
+            if len(rows) < _BATCH:
+                return out
+
+
+@dataclass
+class VersionListing:
+    versions: list[sqlite3.Row] = field(default_factory=list)  # versions and delete markers, in order
+    common_prefixes: list[str] = field(default_factory=list)
+    truncated: bool = False
+    next_key: str | None = None
+    next_version: str | None = None  # None when the page ended on a common prefix
+
+
+def list_versions(
+    conn: sqlite3.Connection,
+    bucket: str,
+    prefix: str = "",
+    delimiter: str = "",
+    key_marker: str = "",
+    after_seq: int | None = None,
+    max_keys: int = 1000,
+) -> VersionListing:
+    """Versions ordered by key, newest first within a key. Start after `key_marker`'s versions, or,
+    with `after_seq`, after its version of that seq (a VersionIdMarker)."""
+    out = VersionListing()
+    if max_keys <= 0:
+        return out
+    cur_key, cur_seq = key_marker, -1 if after_seq is None else after_seq
+    count = 0
+    while True:
+        rows = conn.execute(
+            "SELECT key, version_id, seq, is_latest, delete_marker, size, etag, last_modified, storage_class,"
+            " checksum_algorithm, checksum_type FROM s3_objects"
+            " WHERE bucket=? AND key>=? AND NOT (key=? AND seq>=?) ORDER BY key, seq DESC LIMIT ?",
+            (bucket, max(cur_key, prefix), cur_key, cur_seq, _BATCH),
+        ).fetchall()
+        if not rows:
+            return out
+        for row in rows:
+            key: str = row["key"]
+            if not key.startswith(prefix):
+                if key > prefix:
+                    return out
+                continue
+            if delimiter:
+                idx = key.find(delimiter, len(prefix))
+                if idx >= 0:
+                    common = key[: idx + len(delimiter)]
+                    cur_key, cur_seq = common + HIGH, -1
+                    if common == key_marker:  # the previous page ended on this common prefix
+                        break
+                    if count >= max_keys:
+                        out.truncated = True
+                        return out
+                    out.common_prefixes.append(common)
+                    out.next_key, out.next_version = common, None
+                    count += 1
+                    break
+            if count >= max_keys:
+                out.truncated = True
+                return out
+            out.versions.append(row)
+            out.next_key, out.next_version = key, row["version_id"]
+            cur_key, cur_seq = key, row["seq"]
+            count += 1
         else:
             if len(rows) < _BATCH:
                 return out

@@ -14,7 +14,7 @@ from typing import Any
 from ...protocol.context import RequestContext
 from ...protocol.errors import ServiceError
 from ...protocol.http import Readable
-from . import errors
+from . import errors, versions
 from .checksums import b64, composite, member_name, new_hasher
 from .conditions import check_read_conditions
 from .core import S3Core, owner, parse_copy_source, parse_tagging_header
@@ -118,8 +118,8 @@ class MultipartOperations(S3Core):
                          UploadId: str, CopySource: str, **params: Any) -> dict[str, Any]:
         self._check_part_number(PartNumber)
         upload = self._upload(Bucket, Key, UploadId)
-        src_bucket, src_key, _ = parse_copy_source(CopySource)
-        src = self._object(src_bucket, src_key)
+        src_bucket, src_key, src_version = parse_copy_source(CopySource)
+        src = self._copy_source(src_bucket, src_key, src_version)
         check_read_conditions(src.etag, src.last_modified, params, prefix="CopySourceIf")
         first, length = 0, src.size
         rng = params.get("CopySourceRange")
@@ -145,7 +145,7 @@ class MultipartOperations(S3Core):
         result: dict[str, Any] = {"ETag": f'"{part.etag}"', "LastModified": part.last_modified}
         if hasher and upload.checksum_algorithm:
             result[member_name(upload.checksum_algorithm)] = part.checksum
-        return {"CopyPartResult": result}
+        return {"CopyPartResult": result, "CopySourceVersionId": self._reported_version(src)}
 
     def complete_multipart_upload(self, ctx: RequestContext, Bucket: str, Key: str, UploadId: str,
                                   **params: Any) -> dict[str, Any]:
@@ -201,29 +201,31 @@ class MultipartOperations(S3Core):
 
         notified = False
 
-        def txn(conn: sqlite3.Connection) -> tuple[str | None, list[str]]:
+        def txn(conn: sqlite3.Connection) -> tuple[list[str], str | None]:
             nonlocal notified
-            self._require_bucket(conn, Bucket)
+            state = versions.status(conn, Bucket)
             if conn.execute("SELECT 1 FROM s3_uploads WHERE upload_id=?", (UploadId,)).fetchone() is None:
                 raise errors.no_such_upload(UploadId)
             part_blobs = [r[0] for r in conn.execute("SELECT blob FROM s3_parts WHERE upload_id=?", (UploadId,))]
             conn.execute("DELETE FROM s3_uploads WHERE upload_id=?", (UploadId,))
-            old = record.insert(conn)
+            doomed = versions.place(conn, record, state)
+            reported = record.version_id if state else None
             notified = self.notifier.record(conn, ctx, Bucket, "ObjectCreated:CompleteMultipartUpload", Key,
-                                            record.size, record.etag, record.last_modified)
-            return old, part_blobs
+                                            record.size, record.etag, record.last_modified, version_id=reported)
+            return doomed + part_blobs, reported
 
         try:
-            old, part_blobs = self.db.write(txn)
+            doomed, reported = self.db.write(txn)
         except BaseException:
             self.blobs.delete(written.name)
             raise
         if notified:
             self.notifier.wake()
-        for blob in [old, *part_blobs]:
+        for blob in doomed:
             self.blobs.delete_later(blob)
         result: dict[str, Any] = {
             "Location": f"{ctx.endpoint}/{Bucket}/{Key}", "Bucket": Bucket, "Key": Key, "ETag": f'"{etag}"',
+            "VersionId": reported,
         }
         if algo:
             result[member_name(checksum_algo)] = checksum

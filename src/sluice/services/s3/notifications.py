@@ -174,7 +174,7 @@ def _matches(item: dict[str, Any], event_name: str, encoded_key: str) -> bool:
 
 _REASONS = {
     "ObjectCreated:Put": "PutObject", "ObjectCreated:Copy": "CopyObject",
-    "ObjectCreated:CompleteMultipartUpload": "CompleteMultipartUpload",
+    "ObjectCreated:CompleteMultipartUpload": "CompleteMultipartUpload", "ObjectCreated:Post": "PostObject",
 }
 
 
@@ -262,8 +262,10 @@ class Notifier:
     # -- events (inside the object's write transaction) ----------------------------------
 
     def record(self, conn: sqlite3.Connection, ctx: RequestContext | None, bucket: str, event_name: str,
-               key: str, size: int | None = None, etag: str | None = None, when: float | None = None) -> bool:
-        """Write the outbox rows for one event; return whether any were written."""
+               key: str, size: int | None = None, etag: str | None = None, when: float | None = None,
+               version_id: str | None = None) -> bool:
+        """Write the outbox rows for one event; return whether any were written. `version_id` only
+        for versioned buckets (records of unversioned ones carry none)."""
         row = conn.execute(
             "SELECT n.config, b.account, b.region FROM s3_notifications n JOIN s3_buckets b ON b.name = n.bucket"
             " WHERE n.bucket=?", (bucket,)).fetchone()
@@ -290,6 +292,8 @@ class Notifier:
         obj: dict[str, Any] = {"key": encoded}
         if not removed:
             obj.update({"size": size, "eTag": etag})
+        if version_id is not None:
+            obj["versionId"] = version_id
         obj["sequencer"] = sequencer
         request_id = ctx.request_id if ctx else ""
         host_id = ctx.host_id if ctx else ""
@@ -313,6 +317,8 @@ class Notifier:
             detail_obj: dict[str, Any] = {"key": key}
             if not removed:
                 detail_obj.update({"size": size, "etag": etag})
+            if version_id is not None:
+                detail_obj["version-id"] = version_id
             detail_obj["sequencer"] = sequencer
             detail: dict[str, Any] = {
                 "version": "0", "bucket": {"name": bucket}, "object": detail_obj, "request-id": request_id,
@@ -320,7 +326,8 @@ class Notifier:
                 "reason": _REASONS.get(event_name) or (ctx.operation if ctx and ctx.operation else "DeleteObject"),
             }
             if removed:
-                detail["deletion-type"] = "Permanently Deleted"
+                detail["deletion-type"] = ("Delete Marker Created" if event_name.endswith("DeleteMarkerCreated")
+                                           else "Permanently Deleted")
             event = {"Source": "aws.s3", "DetailType": "Object Deleted" if removed else "Object Created",
                      "Resources": [source_arn]}
             conn.execute(

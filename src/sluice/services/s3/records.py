@@ -95,6 +95,49 @@ register_schema(
     """,
 )
 
+# Versioning: every row of s3_objects is one version of a key (or a delete marker). `version_id`
+# is "null" for what unversioned and suspended buckets write; `seq` orders a key's versions (the
+# highest is the newest) and `is_latest` marks the current one. Objects written before this step
+# become their key's "null" version. Each row owns its body file: no two rows share a blob name
+# (copies get their own hard link), so deleting a row may delete its blob.
+register_schema(
+    "s3-0003",
+    """
+    ALTER TABLE s3_objects RENAME TO s3_objects_unversioned;
+    CREATE TABLE s3_objects (
+        bucket TEXT NOT NULL REFERENCES s3_buckets(name),
+        key TEXT NOT NULL,
+        version_id TEXT NOT NULL,
+        seq INTEGER NOT NULL,
+        is_latest INTEGER NOT NULL,
+        delete_marker INTEGER NOT NULL DEFAULT 0,
+        blob TEXT,
+        data BLOB,
+        size INTEGER NOT NULL,
+        etag TEXT NOT NULL,
+        last_modified REAL NOT NULL,
+        content_type TEXT,
+        headers TEXT NOT NULL DEFAULT '{}',
+        metadata TEXT NOT NULL DEFAULT '{}',
+        tags TEXT NOT NULL DEFAULT '{}',
+        checksum_algorithm TEXT,
+        checksum TEXT,
+        checksum_type TEXT,
+        parts TEXT,
+        storage_class TEXT NOT NULL DEFAULT 'STANDARD',
+        PRIMARY KEY (bucket, key, version_id)
+    );
+    INSERT INTO s3_objects (bucket, key, version_id, seq, is_latest, delete_marker, blob, data, size, etag,
+        last_modified, content_type, headers, metadata, tags, checksum_algorithm, checksum, checksum_type, parts,
+        storage_class)
+    SELECT bucket, key, 'null', 1, 1, 0, blob, data, size, etag, last_modified, content_type, headers, metadata,
+        tags, checksum_algorithm, checksum, checksum_type, parts, storage_class FROM s3_objects_unversioned;
+    DROP TABLE s3_objects_unversioned;
+    CREATE UNIQUE INDEX s3_objects_order ON s3_objects(bucket, key, seq);
+    CREATE INDEX s3_objects_current ON s3_objects(bucket, key) WHERE is_latest = 1 AND delete_marker = 0;
+    """,
+)
+
 # Standard headers stored with an object and returned on GET/HEAD.
 STORED_HEADERS = ("ContentEncoding", "ContentDisposition", "ContentLanguage", "CacheControl", "Expires",
                   "WebsiteRedirectLocation")
@@ -134,6 +177,10 @@ class ObjectRecord:
     parts: list[int] | None = None  # part sizes, for multipart objects
     storage_class: str = "STANDARD"
     data: bytes | None = None
+    version_id: str = "null"
+    seq: int = 0
+    is_latest: bool = True
+    delete_marker: bool = False
 
     @classmethod
     def from_row(cls, row: sqlite3.Row) -> ObjectRecord:
@@ -145,25 +192,24 @@ class ObjectRecord:
             tags=json.loads(row["tags"]), checksum_algorithm=row["checksum_algorithm"],
             checksum=row["checksum"], checksum_type=row["checksum_type"],
             parts=json.loads(row["parts"]) if row["parts"] else None, storage_class=row["storage_class"],
+            version_id=row["version_id"], seq=row["seq"], is_latest=bool(row["is_latest"]),
+            delete_marker=bool(row["delete_marker"]),
         )
 
-    def insert(self, conn: sqlite3.Connection) -> str | None:
-        """Write this object, replacing any at the same key; return the replaced body's blob."""
-        old = conn.execute(
-            "SELECT blob FROM s3_objects WHERE bucket=? AND key=?", (self.bucket, self.key)
-        ).fetchone()
+    def insert(self, conn: sqlite3.Connection) -> None:
+        """Write this version's row (`versions.place` decides its id and what it replaces)."""
         conn.execute(
-            "INSERT OR REPLACE INTO s3_objects (bucket, key, blob, data, size, etag, last_modified,"
-            " content_type, headers, metadata, tags, checksum_algorithm, checksum, checksum_type, parts,"
-            " storage_class) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            "INSERT INTO s3_objects (bucket, key, version_id, seq, is_latest, delete_marker, blob, data, size, etag,"
+            " last_modified, content_type, headers, metadata, tags, checksum_algorithm, checksum, checksum_type,"
+            " parts, storage_class) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
             (
-                self.bucket, self.key, self.blob, self.data, self.size, self.etag, self.last_modified, self.content_type,
+                self.bucket, self.key, self.version_id, self.seq, int(self.is_latest), int(self.delete_marker),
+                self.blob, self.data, self.size, self.etag, self.last_modified, self.content_type,
                 json.dumps(self.headers), json.dumps(self.metadata), json.dumps(self.tags),
                 self.checksum_algorithm, self.checksum, self.checksum_type,
                 json.dumps(self.parts) if self.parts else None, self.storage_class,
             ),
         )
-        return old["blob"] if old else None
 
 
 @dataclass

@@ -7,29 +7,43 @@ import io
 import json
 import os
 import sqlite3
+from functools import cached_property
 from typing import Any
 from urllib.parse import quote_plus
 
+from ...protocol import WireProtocol
 from ...protocol.context import RequestContext
 from ...protocol.errors import ServiceError
-from ...protocol.http import Readable, ResponseBody
+from ...protocol.http import HttpRequest, Readable, ResponseBody
+from ...protocol.postobject import PostObjectProtocol, is_form_post
+from ...protocol.restxml import RestXmlProtocol
 from ..delivery import INVALID, NOT_FOUND, Delivery, DeliveryResult
-from . import errors
+from . import errors, versions
 from .checksums import b64, member_name, new_hasher
 from .conditions import check_read_conditions, parse_range
 from .core import S3Core, owner, parse_copy_source, parse_tagging_header, validate_tags
 from .ingest import ingest
-from .listing import list_keys
+from .listing import list_keys, list_versions
 from .multipart import MultipartOperations
 from .names import valid_bucket_name
+from .post import PostOperations
 from .records import STORED_HEADERS, ObjectRecord
 
 # Bodies up to this size are returned from memory; larger ones stream from disk.
 _INLINE_BODY = 1024 * 1024
 
 
-class S3Service(MultipartOperations, S3Core):
+class S3Service(PostOperations, MultipartOperations, S3Core):
     """S3's business rules: buckets and objects. No HTTP, no XML: members in, members out."""
+
+    @cached_property
+    def post_protocol(self) -> WireProtocol:
+        assert isinstance(self.protocol, RestXmlProtocol)
+        return PostObjectProtocol(self.protocol.model, self.protocol)
+
+    def protocol_for_request(self, req: HttpRequest) -> WireProtocol:
+        # Browser uploads (POST Object) are forms, not a botocore operation.
+        return self.post_protocol if is_form_post(req) else self.protocol
 
     # -- buckets -------------------------------------------------------------------------
 
@@ -141,9 +155,9 @@ class S3Service(MultipartOperations, S3Core):
             checksum_algorithm=taken.checksum_algorithm, checksum=taken.checksum, checksum_type="FULL_OBJECT",
             storage_class=params.get("StorageClass") or "STANDARD",
         )
-        self._commit_object(record, {k: params[k] for k in ("IfMatch", "IfNoneMatch") if params.get(k)},
-                            ctx, "ObjectCreated:Put")
-        result: dict[str, Any] = {"ETag": f'"{record.etag}"', "Size": record.size}
+        version = self._commit_object(record, {k: params[k] for k in ("IfMatch", "IfNoneMatch") if params.get(k)},
+                                      ctx, "ObjectCreated:Put")
+        result: dict[str, Any] = {"ETag": f'"{record.etag}"', "Size": record.size, "VersionId": version}
         result.update(self._checksum_members(record))
         return result
 
@@ -171,6 +185,7 @@ class S3Service(MultipartOperations, S3Core):
             "ContentType": record.content_type,
             "Metadata": record.metadata,
             "AcceptRanges": "bytes",
+            "VersionId": self._reported_version(record),
         }
         if record.storage_class != "STANDARD":
             result["StorageClass"] = record.storage_class
@@ -190,7 +205,7 @@ class S3Service(MultipartOperations, S3Core):
 
     def _read(self, ctx: RequestContext, Bucket: str, Key: str, params: dict[str, Any],
               body: bool) -> dict[str, Any]:
-        record = self._object(Bucket, Key)
+        record = self._object(Bucket, Key, params.get("VersionId"), "GET" if body else "HEAD")
         check_read_conditions(record.etag, record.last_modified, params)
         result = self._object_headers(record, params)
         first, last = 0, record.size - 1
@@ -230,78 +245,120 @@ class S3Service(MultipartOperations, S3Core):
         return self._read(ctx, Bucket, Key, params, body=False)
 
     def delete_object(self, ctx: RequestContext, Bucket: str, Key: str, **params: Any) -> dict[str, Any]:
+        version_id = params.get("VersionId")
+        if version_id is not None:
+            versions.check_version_id(version_id)
         notified = False
 
-        def txn(conn: sqlite3.Connection) -> str | None:
+        def txn(conn: sqlite3.Connection) -> tuple[dict[str, Any], list[str]]:
             nonlocal notified
-            self._require_bucket(conn, Bucket)
-            row = conn.execute("SELECT blob, etag FROM s3_objects WHERE bucket=? AND key=?",
-                               (Bucket, Key)).fetchone()
-            if row is None:
-                notified = self.notifier.removed(conn, ctx, Bucket, Key, existed=False)
-                return None
-            if_match = params.get("IfMatch")
-            if if_match and if_match.strip('"') != row["etag"] and if_match != "*":
-                raise errors.precondition_failed("If-Match")
-            conn.execute("DELETE FROM s3_objects WHERE bucket=? AND key=?", (Bucket, Key))
-            notified = self.notifier.removed(conn, ctx, Bucket, Key, existed=True)
-            return row["blob"]  # type: ignore[no-any-return]
+            state = versions.status(conn, Bucket)
+            result, doomed, notified = self._delete_one(conn, ctx, Bucket, Key, version_id, params.get("IfMatch"),
+                                                        state)
+            return result, doomed
 
-        self.blobs.delete_later(self.db.write(txn))
+        result, doomed = self.db.write(txn)
+        for blob in doomed:
+            self.blobs.delete_later(blob)
         if notified:
             self.notifier.wake()
-        return {}
+        return result
+
+    def _delete_one(self, conn: sqlite3.Connection, ctx: RequestContext, bucket: str, key: str,
+                    version_id: str | None, if_match: str | None,
+                    state: str | None) -> tuple[dict[str, Any], list[str], bool]:
+        """Delete a key (a delete marker, on a versioned bucket) or one version of it, in `conn`'s
+        transaction. Return the result members, the body files to delete, and whether an event was written."""
+        if version_id is not None:
+            # Permanently deleting a version: a version that does not exist is already gone.
+            gone = versions.remove(conn, bucket, key, version_id)
+            result: dict[str, Any] = {"VersionId": version_id}
+            if gone is None:
+                return result, [], False
+            if gone.delete_marker:
+                result["DeleteMarker"] = True
+            notified = self.notifier.record(conn, ctx, bucket, "ObjectRemoved:Delete", key,
+                                            version_id=version_id if state else None)
+            return result, [gone.blob] if gone.blob else [], notified
+        latest = versions.current(conn, bucket, key)
+        live = latest is not None and not latest.delete_marker
+        if if_match and live and latest and if_match.strip('"') != latest.etag and if_match != "*":
+            raise errors.precondition_failed("If-Match")
+        if state is None:
+            if latest is None:
+                return {}, [], self.notifier.removed(conn, ctx, bucket, key, existed=False)
+            versions.remove(conn, bucket, key, latest.version_id)
+            return {}, [latest.blob] if latest.blob else [], self.notifier.removed(conn, ctx, bucket, key,
+                                                                                 existed=True)
+        # A versioned bucket keeps the object: its new current version is a delete marker.
+        marker = ObjectRecord(bucket=bucket, key=key, blob=None, size=0, etag="", last_modified=self.clock.now(),
+                              content_type=None, delete_marker=True)
+        doomed = versions.place(conn, marker, state)
+        notified = self.notifier.record(conn, ctx, bucket, "ObjectRemoved:DeleteMarkerCreated", key,
+                                        version_id=marker.version_id)
+        return {"DeleteMarker": True, "VersionId": marker.version_id}, doomed, notified
 
     def delete_objects(self, ctx: RequestContext, Bucket: str, Delete: dict[str, Any] | None = None,
                        **params: Any) -> dict[str, Any]:
-        if not Delete or "Objects" not in Delete:
+        if not Delete or "Objects" not in Delete or len(Delete["Objects"]) > 1000:
             raise errors.ServiceError(
                 "MalformedXML",
                 "The XML you provided was not well-formed or did not validate against our published schema",
                 400)
         objects = Delete["Objects"]
-        if len(objects) > 1000:
-            raise errors.ServiceError(
-                "MalformedXML",
-                "The XML you provided was not well-formed or did not validate against our published schema",
-                400)
-        keys = [o.get("Key", "") for o in objects]
-
         notified = False
 
-        def txn(conn: sqlite3.Connection) -> list[str]:
+        def txn(conn: sqlite3.Connection) -> tuple[list[dict[str, Any]], list[dict[str, Any]], list[str]]:
             nonlocal notified
-            self._require_bucket(conn, Bucket)
-            removed = []
-            for key in keys:
-                row = conn.execute("SELECT blob FROM s3_objects WHERE bucket=? AND key=?", (Bucket, key)).fetchone()
-                if row:
-                    conn.execute("DELETE FROM s3_objects WHERE bucket=? AND key=?", (Bucket, key))
-                    removed.append(row["blob"])
-                notified = self.notifier.removed(conn, ctx, Bucket, key, existed=row is not None) or notified
-            return removed
+            state = versions.status(conn, Bucket)
+            deleted: list[dict[str, Any]] = []
+            failed: list[dict[str, Any]] = []
+            doomed: list[str] = []
+            for item in objects:
+                key, version_id = item.get("Key", ""), item.get("VersionId")
+                try:
+                    if version_id is not None:
+                        versions.check_version_id(version_id)
+                    result, blobs, sent = self._delete_one(conn, ctx, Bucket, key, version_id, None, state)
+                except ServiceError:
+                    failed.append({"Key": key, "VersionId": version_id, "Code": "NoSuchVersion",
+                                   "Message": "The specified version does not exist."})
+                    continue
+                notified = notified or sent
+                doomed.extend(blobs)
+                entry: dict[str, Any] = {"Key": key}
+                if version_id is not None:
+                    entry["VersionId"] = version_id
+                if result.get("DeleteMarker"):
+                    entry["DeleteMarker"] = True
+                    entry["DeleteMarkerVersionId"] = result["VersionId"]
+                deleted.append(entry)
+            return deleted, failed, doomed
 
-        for blob in self.db.write(txn):
+        deleted, failed, doomed = self.db.write(txn)
+        for blob in doomed:
             self.blobs.delete_later(blob)
         if notified:
             self.notifier.wake()
-        result: dict[str, Any] = {}
-        if not Delete.get("Quiet"):
-            result["Deleted"] = [
-                {"Key": o["Key"], **({"VersionId": o["VersionId"]} if o.get("VersionId") else {})} for o in objects
-            ]
-        return result
+        out: dict[str, Any] = {}
+        if deleted and not Delete.get("Quiet"):
+            out["Deleted"] = deleted
+        if failed:
+            out["Errors"] = failed
+        return out
 
     def copy_object(self, ctx: RequestContext, Bucket: str, Key: str, CopySource: str,
                     **params: Any) -> dict[str, Any]:
         self._check_key(Key)
-        src_bucket, src_key, _version = parse_copy_source(CopySource)
+        src_bucket, src_key, src_version = parse_copy_source(CopySource)
         self._bucket(Bucket)
-        src = self._object(src_bucket, src_key)
+        src = self._copy_source(src_bucket, src_key, src_version)
         check_read_conditions(src.etag, src.last_modified, params, prefix="CopySourceIf")
         directive = params.get("MetadataDirective") or "COPY"
         tagging_directive = params.get("TaggingDirective") or "COPY"
-        if (src_bucket, src_key) == (Bucket, Key) and directive != "REPLACE" and not params.get("StorageClass") \
+        # Copying an older version onto its key is how a version is restored: that is no copy to itself.
+        to_itself = (src_bucket, src_key) == (Bucket, Key) and src_version is None
+        if to_itself and directive != "REPLACE" and not params.get("StorageClass") \
                 and tagging_directive != "REPLACE" and not params.get("ChecksumAlgorithm"):
             raise errors.invalid_request(
                 "This copy request is illegal because it is trying to copy an object to itself without changing "
@@ -327,12 +384,13 @@ class S3Service(MultipartOperations, S3Core):
                 hasher.update(chunk)
             record.checksum_algorithm, record.checksum = algo.upper(), b64(hasher.digest())
             record.checksum_type = "FULL_OBJECT"
-        self._commit_object(record, None, ctx, "ObjectCreated:Copy")
+        version = self._commit_object(record, None, ctx, "ObjectCreated:Copy")
         copy_result: dict[str, Any] = {"ETag": f'"{record.etag}"', "LastModified": record.last_modified}
         if record.checksum_algorithm and record.checksum and not (record.checksum or "").count("-"):
             copy_result[member_name(record.checksum_algorithm)] = record.checksum
             copy_result["ChecksumType"] = record.checksum_type
-        return {"CopyObjectResult": copy_result}
+        return {"CopyObjectResult": copy_result, "VersionId": version,
+                "CopySourceVersionId": self._reported_version(src)}
 
     # -- notifications -------------------------------------------------------------------
 
@@ -422,49 +480,92 @@ class S3Service(MultipartOperations, S3Core):
         return result
 
     def list_object_versions(self, ctx: RequestContext, Bucket: str, **params: Any) -> dict[str, Any]:
-        # Buckets are unversioned for now: every object is its one version, "null".
         self._bucket(Bucket)
         max_keys = _max_keys(params)
         prefix = params.get("Prefix") or ""
         delimiter = params.get("Delimiter") or ""
         key_marker = params.get("KeyMarker") or ""
-        listing = list_keys(self.db.reader, Bucket, prefix, delimiter, key_marker, max_keys)
+        version_marker = params.get("VersionIdMarker") or ""
+        after_seq = None
+        if version_marker:
+            if not key_marker:
+                raise errors.invalid_argument("A version-id marker cannot be specified without a key marker.",
+                                              "version-id-marker", version_marker)
+            versions.check_version_id(version_marker)
+            marker = versions.find(self.db.reader, Bucket, key_marker, version_marker)
+            # A marker version that is gone: continue after all of its key's versions.
+            after_seq = marker.seq if marker else None
+        listing = list_versions(self.db.reader, Bucket, prefix, delimiter, key_marker, after_seq, max_keys)
         enc = _encoder(params.get("EncodingType"))
         result: dict[str, Any] = {
-            "Name": Bucket, "Prefix": enc(prefix), "KeyMarker": enc(key_marker),
-            "VersionIdMarker": params.get("VersionIdMarker") or "", "MaxKeys": max_keys,
-            "IsTruncated": listing.truncated,
+            "Name": Bucket, "Prefix": enc(prefix), "KeyMarker": enc(key_marker), "VersionIdMarker": version_marker,
+            "MaxKeys": max_keys, "IsTruncated": listing.truncated,
         }
-        versions = [
-            {"Key": enc(r["key"]), "VersionId": "null", "IsLatest": True, "LastModified": r["last_modified"],
-             "ETag": f'"{r["etag"]}"', "Size": r["size"], "StorageClass": r["storage_class"],
-             "Owner": owner(ctx.account_id)}
-            for r in listing.objects
-        ]
-        if versions:
-            result["Versions"] = versions
+        found, markers = [], []
+        for r in listing.versions:
+            item: dict[str, Any] = {"Key": enc(r["key"]), "VersionId": r["version_id"], "IsLatest": bool(r["is_latest"]),
+                                    "LastModified": r["last_modified"], "Owner": owner(ctx.account_id)}
+            if r["delete_marker"]:
+                markers.append(item)
+                continue
+            item.update({"ETag": f'"{r["etag"]}"', "Size": r["size"], "StorageClass": r["storage_class"]})
+            if r["checksum_algorithm"]:
+                item["ChecksumAlgorithm"] = [r["checksum_algorithm"]]
+                item["ChecksumType"] = r["checksum_type"] or "FULL_OBJECT"
+            found.append(item)
+        if found:
+            result["Versions"] = found
+        if markers:
+            result["DeleteMarkers"] = markers
         if delimiter:
             result["Delimiter"] = enc(delimiter)
         if listing.common_prefixes:
             result["CommonPrefixes"] = [{"Prefix": enc(p)} for p in listing.common_prefixes]
-        if listing.truncated and listing.last is not None:
-            result["NextKeyMarker"] = enc(listing.last)
-            result["NextVersionIdMarker"] = "null"
+        if listing.truncated and listing.next_key is not None:
+            result["NextKeyMarker"] = enc(listing.next_key)
+            if listing.next_version is not None:
+                result["NextVersionIdMarker"] = listing.next_version
         if params.get("EncodingType"):
             result["EncodingType"] = params["EncodingType"]
         return result
 
-    def get_bucket_versioning(self, ctx: RequestContext, Bucket: str, **_: Any) -> dict[str, Any]:
-        self._bucket(Bucket)
+    # -- versioning ----------------------------------------------------------------------
+
+    def put_bucket_versioning(self, ctx: RequestContext, Bucket: str,
+                              VersioningConfiguration: dict[str, Any] | None = None,
+                              **params: Any) -> dict[str, Any]:
+        conf = VersioningConfiguration or {}
+        state = conf.get("Status")
+        mfa_delete = conf.get("MFADelete")
+        if state not in (versions.ENABLED, versions.SUSPENDED) or mfa_delete not in (None, "Enabled", "Disabled"):
+            raise ServiceError("MalformedXML", "The XML you provided was not well-formed or did not validate "
+                               "against our published schema", 400)
+        if mfa_delete == "Enabled" or params.get("MFA"):
+            # MFA delete needs the root account's MFA device: Sluice has none to check a code against.
+            raise ServiceError("AccessDenied", "Mfa Authentication must be used for this request", 403)
+
+        def txn(conn: sqlite3.Connection) -> None:
+            row = conn.execute("SELECT config FROM s3_buckets WHERE name=?", (Bucket,)).fetchone()
+            if row is None:
+                raise errors.no_such_bucket(Bucket)
+            config = json.loads(row["config"])
+            stored = {"Status": state, **({"MFADelete": mfa_delete} if mfa_delete else {})}
+            config["Versioning"] = {**config.get("Versioning", {}), **stored}
+            conn.execute("UPDATE s3_buckets SET config=? WHERE name=?", (json.dumps(config), Bucket))
+
+        self.db.write(txn)
         return {}
+
+    def get_bucket_versioning(self, ctx: RequestContext, Bucket: str, **_: Any) -> dict[str, Any]:
+        return dict(self._bucket(Bucket).config.get("Versioning", {}))
 
     # -- attributes and tags -------------------------------------------------------------
 
     def get_object_attributes(self, ctx: RequestContext, Bucket: str, Key: str, ObjectAttributes: list[str],
                               **params: Any) -> dict[str, Any]:
-        record = self._object(Bucket, Key)
+        record = self._object(Bucket, Key, params.get("VersionId"))
         wanted = {a.strip() for a in ObjectAttributes}
-        result: dict[str, Any] = {"LastModified": record.last_modified}
+        result: dict[str, Any] = {"LastModified": record.last_modified, "VersionId": self._reported_version(record)}
         if "ETag" in wanted:
             result["ETag"] = record.etag
         if "ObjectSize" in wanted:
@@ -486,30 +587,33 @@ class S3Service(MultipartOperations, S3Core):
         return result
 
     def put_object_tagging(self, ctx: RequestContext, Bucket: str, Key: str, Tagging: dict[str, Any],
-                           **_: Any) -> dict[str, Any]:
+                           **params: Any) -> dict[str, Any]:
         tags = validate_tags({t["Key"]: t.get("Value", "") for t in Tagging.get("TagSet", [])})
         if len(tags) != len(Tagging.get("TagSet", [])):
             raise errors.invalid_tag("Cannot provide multiple Tags with the same key")
-        self._set_tags(Bucket, Key, tags)
-        return {"VersionId": None}
+        return {"VersionId": self._set_tags(Bucket, Key, tags, params.get("VersionId"))}
 
-    def get_object_tagging(self, ctx: RequestContext, Bucket: str, Key: str, **_: Any) -> dict[str, Any]:
-        record = self._object(Bucket, Key)
-        return {"TagSet": [{"Key": k, "Value": v} for k, v in record.tags.items()]}
+    def get_object_tagging(self, ctx: RequestContext, Bucket: str, Key: str, **params: Any) -> dict[str, Any]:
+        record = self._object(Bucket, Key, params.get("VersionId"))
+        return {"TagSet": [{"Key": k, "Value": v} for k, v in record.tags.items()],
+                "VersionId": self._reported_version(record)}
 
-    def delete_object_tagging(self, ctx: RequestContext, Bucket: str, Key: str, **_: Any) -> dict[str, Any]:
-        self._set_tags(Bucket, Key, {})
-        return {}
+    def delete_object_tagging(self, ctx: RequestContext, Bucket: str, Key: str, **params: Any) -> dict[str, Any]:
+        return {"VersionId": self._set_tags(Bucket, Key, {}, params.get("VersionId"))}
 
-    def _set_tags(self, bucket: str, key: str, tags: dict[str, str]) -> None:
+    def _set_tags(self, bucket: str, key: str, tags: dict[str, str], version_id: str | None) -> str | None:
+        """Tag the current version, or the one asked for; return the version id to report."""
+        record = self._object(bucket, key, version_id, "PUT")
+
         def txn(conn: sqlite3.Connection) -> None:
             self._require_bucket(conn, bucket)
-            cur = conn.execute("UPDATE s3_objects SET tags=? WHERE bucket=? AND key=?",
-                               (json.dumps(tags), bucket, key))
+            cur = conn.execute("UPDATE s3_objects SET tags=? WHERE bucket=? AND key=? AND version_id=?",
+                               (json.dumps(tags), bucket, key, record.version_id))
             if cur.rowcount == 0:
                 raise errors.no_such_key(key)
 
         self.db.write(txn)
+        return self._reported_version(record)
 
 
 def _max_keys(params: dict[str, Any]) -> int:

@@ -1,0 +1,83 @@
+"""POST Object: an upload from an HTML form (or boto3's generate_presigned_post).
+
+The protocol layer hands over the form's fields (lower-case names) and a reader for the file.
+The policy is checked before the file is read; the file's real size (never the request's claim)
+is checked against the policy's content-length-range while it streams to disk.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import quote
+
+from ...protocol.context import RequestContext
+from ...protocol.errors import ServiceError
+from ...protocol.http import Readable
+from . import errors
+from .core import S3Core
+from .ingest import MAX_PUT_SIZE, ingest
+from .post_policy import SizeRange, check_policy
+from .records import ObjectRecord
+
+_HEADER_FIELDS = {"cache-control": "CacheControl", "content-disposition": "ContentDisposition",
+                  "content-encoding": "ContentEncoding",
+                  "x-amz-website-redirect-location": "WebsiteRedirectLocation"}
+
+
+class _Limited:
+    """Reads at most `high` bytes; past that, counts the rest and refuses the upload as too large."""
+
+    def __init__(self, inner: Readable, high: int) -> None:
+        self._inner = inner
+        self._high = high
+        self.seen = 0
+
+    def read(self, n: int = -1, /) -> bytes:
+        data = self._inner.read(n)
+        self.seen += len(data)
+        if self.seen > self._high:
+            while more := self._inner.read(1024 * 1024):
+                self.seen += len(more)
+            raise errors.entity_too_large(self.seen, self._high)
+        return data
+
+
+class PostOperations(S3Core):
+    def post_object(self, ctx: RequestContext, Bucket: str, Fields: dict[str, str],
+                    File: Readable | None = None, FileName: str = "", **_: Any) -> dict[str, Any]:
+        self._bucket(Bucket)
+        if "key" not in Fields:
+            raise errors.invalid_argument("Bucket POST must contain a field named 'key'.  If it is specified, "
+                                          "please check the order of the fields.", "key", "")
+        size_range: SizeRange | None = None
+        if "policy" in Fields:
+            size_range = check_policy(Fields["policy"], Fields, Bucket, self.clock.now())
+        if File is None:
+            raise errors.invalid_argument("POST requires exactly one file upload per request.", "file", "0")
+        key = Fields["key"].replace("${filename}", FileName.replace("\\", "/").rsplit("/", 1)[-1])
+        if not key:
+            raise errors.invalid_argument("User key must have a length greater than 0.", "key", "")
+        self._check_key(key)
+        metadata = self._check_metadata({k[len("x-amz-meta-"):]: v for k, v in Fields.items()
+                                         if k.startswith("x-amz-meta-")})
+        high = min(size_range.high, MAX_PUT_SIZE) if size_range else MAX_PUT_SIZE
+        body = _Limited(File, high)
+        taken = ingest(self.blobs, body, {}, {})
+        if size_range and taken.size < size_range.low:
+            self.blobs.delete_later(taken.blob)
+            raise ServiceError("EntityTooSmall", "Your proposed upload is smaller than the minimum allowed size",
+                               400, ProposedSize=taken.size, MinSizeAllowed=size_range.low)
+        record = ObjectRecord(
+            bucket=Bucket, key=key, blob=taken.blob, data=taken.data, size=taken.size, etag=taken.etag,
+            last_modified=self.clock.now(), content_type=Fields.get("content-type") or "binary/octet-stream",
+            headers=self._stored_headers({member: Fields[f] for f, member in _HEADER_FIELDS.items() if f in Fields}),
+            metadata=metadata, checksum_algorithm=taken.checksum_algorithm, checksum=taken.checksum,
+            checksum_type="FULL_OBJECT", storage_class=Fields.get("x-amz-storage-class") or "STANDARD",
+        )
+        version = self._commit_object(record, None, ctx, "ObjectCreated:Post")
+        return {
+            "Bucket": Bucket, "Key": key, "ETag": f'"{record.etag}"', "VersionId": version,
+            "Location": f"{ctx.endpoint}/{Bucket}/{quote(key)}",
+            "SuccessActionStatus": Fields.get("success_action_status"),
+            "SuccessActionRedirect": Fields.get("success_action_redirect") or Fields.get("redirect"),
+        }
