@@ -11,7 +11,7 @@ import datetime as dt
 from typing import Any
 
 from ...auth.identity import ASSUMED_ROLE, ROOT, Identity
-from ...auth.policy import AuthRequest, evaluate, parse_policy
+from ...auth.policy import AuthRequest, evaluate, parse_policy, request_context
 from ...clock import Clock
 from ...protocol.context import RequestContext
 from ...protocol.errors import ServiceError
@@ -76,7 +76,10 @@ class StsService(Service):
         request = AuthRequest(caller.principal(), "sts:AssumeRole", role["arn"], role["account"], {})
         trust = parse_policy(role["trust_policy"], "trust")
         now = self.clock.now()
-        if not evaluate(request, [], trust, now=now).allowed:
+        # Unlike other resource policies, a trust policy must itself admit the principal, even
+        # the account's root (the root needs no identity policy but is no exception here).
+        allow, deny = trust.effects(request, request_context(request, now), resource_based=True)
+        if deny or not allow:
             return False
         return evaluate(request, self.iam.identity_policies(caller), trust, now=now).allowed
 
