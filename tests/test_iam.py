@@ -342,3 +342,11 @@ def test_state_survives_restart(tmp_path: Path) -> None:
         assert sts.get_caller_identity()["Arn"] == "arn:aws:iam::000000000000:user/alice"
     finally:
         server.stop()
+
+
+def test_names_are_checked_before_lookup(iam: Any) -> None:
+    with pytest.raises(ClientError) as exc:
+        iam.get_role(RoleName="no spaces allowed")
+    assert error(exc) == ("ValidationError", "1 validation error detected: Value 'no spaces allowed' at 'roleName' "
+                          "failed to satisfy constraint: Member must satisfy regular expression pattern: "
+                          "[\\w+=,.@-]+", 400)
