@@ -136,6 +136,9 @@ def test_aws_managed_policies(iam: Any) -> None:
     assert {BASIC, "arn:aws:iam::aws:policy/AmazonS3ReadOnlyAccess", "arn:aws:iam::aws:policy/AmazonSQSFullAccess",
             "arn:aws:iam::aws:policy/service-role/AWSLambdaSQSQueueExecutionRole"} <= arns
     assert not any(":aws:policy/" not in a for a in arns)
+    for p in iam.list_policies(Scope="AWS")["Policies"]:  # every document is there, decoded by botocore
+        doc = iam.get_policy_version(PolicyArn=p["Arn"], VersionId=p["DefaultVersionId"])["PolicyVersion"]["Document"]
+        assert doc["Version"] == "2012-10-17" and doc["Statement"]
 
     with pytest.raises(ClientError) as exc:
         iam.get_policy(PolicyArn="arn:aws:iam::aws:policy/NoSuchPolicy")
