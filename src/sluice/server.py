@@ -22,11 +22,13 @@ from .runtime import EnvironmentPool
 from .services.base import Service
 from .services.delivery import Deliveries
 from .services.events import EventsService
+from .services.iam import IamService
 from .services.lambda_.service import LambdaService
 from .services.logs import LogsService
 from .services.s3 import S3Service
 from .services.sns import SnsService
 from .services.sqs import SqsService
+from .services.sts import StsService
 from .settings import Settings
 from .store import Store
 
@@ -83,7 +85,16 @@ class Sluice:
         events = EventsService(store, clock, settings, deliveries)
         services["events"] = events
         deliveries.register("events", events)
-        gateway = Gateway(settings, clock, services)
+        iam = IamService(store, clock, settings)
+        services["iam"] = iam
+        services["sts"] = StsService(iam, clock, settings)
+
+        def secret_for(access_key: str) -> str | None:
+            # --verify-signatures: root keys, IAM users' keys and STS sessions (functions' too).
+            found = iam.identity(access_key)
+            return found.secret_key if found is not None else None
+
+        gateway = Gateway(settings, clock, services, secret_for=secret_for)
         gateway.internal["/_sluice/events/"] = lambda rest, query: _event_view(store, rest)
         gateway.internal["/_sluice/lambda-code/"] = lambda rest, query: _code_view(lambda_, rest)
         gateway.internal["/_sluice/sns/"] = sns.internal  # SubscribeURL, UnsubscribeURL
