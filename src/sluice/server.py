@@ -94,7 +94,11 @@ class Sluice:
             found = iam.identity(access_key)
             return found.secret_key if found is not None else None
 
-        gateway = Gateway(settings, clock, services, secret_for=secret_for)
+        def token_for(access_key: str) -> str | None:
+            found = iam.identity(access_key)
+            return found.session_token if found is not None else None
+
+        gateway = Gateway(settings, clock, services, secret_for=secret_for, token_for=token_for)
         gateway.internal["/_sluice/events/"] = lambda rest, query: _event_view(store, rest)
         gateway.internal["/_sluice/lambda-code/"] = lambda rest, query: _code_view(lambda_, rest)
         gateway.internal["/_sluice/sns/"] = sns.internal  # SubscribeURL, UnsubscribeURL

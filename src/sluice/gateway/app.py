@@ -35,7 +35,7 @@ from ..settings import Settings
 from .bodies import ClientDisconnected, StreamingBody, read_all
 from .identify import identify, virtual_host_bucket
 from .presign import check_presigned
-from .sigv4 import SecretLookup, SigV4Verifier, default_secret
+from .sigv4 import SecretLookup, SigV4Verifier, TokenLookup, default_secret
 
 log = logging.getLogger("sluice.gateway")
 
@@ -56,10 +56,10 @@ def new_host_id() -> str:
 
 class Gateway:
     def __init__(self, settings: Settings, clock: Clock, services: Mapping[str, Service], workers: int = 64,
-                 secret_for: SecretLookup | None = None) -> None:
+                 secret_for: SecretLookup | None = None, token_for: TokenLookup | None = None) -> None:
         self.settings = settings
         # Off by default: no signature is looked at and nothing is slower.
-        self.verifier = SigV4Verifier(secret_for or default_secret) if settings.verify_signatures else None
+        self.verifier = SigV4Verifier(secret_for or default_secret, token_for=token_for) if settings.verify_signatures else None
         self.clock = clock
         self.services = dict(services)
         self.pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="sluice-op")

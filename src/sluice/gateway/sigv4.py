@@ -26,6 +26,8 @@ from ..protocol.http import HttpRequest, Readable
 from ..protocol.values import iso8601
 
 SecretLookup = Callable[[str], str | None]
+# The session token a temporary key must come with (None: a long-term key, no token needed).
+TokenLookup = Callable[[str], str | None]
 
 ALGORITHM = "AWS4-HMAC-SHA256"
 EMPTY_SHA256 = hashlib.sha256(b"").hexdigest()
@@ -143,6 +145,12 @@ class _Family:
         code = "UnrecognizedClientException" if self.json else "InvalidClientTokenId"
         return ServiceError(code, "The security token included in the request is invalid.", 403)
 
+    def bad_token(self) -> ServiceError:
+        if self.s3:
+            return ServiceError("InvalidToken", "The provided token is malformed or otherwise invalid.", 400)
+        code = "UnrecognizedClientException" if self.json else "InvalidClientTokenId"
+        return ServiceError(code, "The security token included in the request is invalid.", 403)
+
     def skewed(self, timestamp: str, request_time: float, now: float) -> ServiceError:
         if self.s3:
             return ServiceError("RequestTimeTooSkewed",
@@ -184,9 +192,20 @@ def _parse_time(stamp: str) -> float | None:
 
 
 class SigV4Verifier:
-    def __init__(self, secret_for: SecretLookup, max_skew: float = MAX_SKEW) -> None:
+    def __init__(self, secret_for: SecretLookup, max_skew: float = MAX_SKEW,
+                 token_for: TokenLookup | None = None) -> None:
         self.secret_for = secret_for
+        self.token_for = token_for
         self.max_skew = max_skew
+
+    def _check_token(self, req: HttpRequest, access_key: str, family: _Family) -> None:
+        """A temporary (STS) key is only valid with the session token it was issued with."""
+        expected = self.token_for(access_key) if self.token_for is not None else None
+        if expected is None:
+            return
+        sent = req.headers.get("x-amz-security-token") or req.query.get("X-Amz-Security-Token", [""])[0]
+        if not hmac.compare_digest(sent.encode(), expected.encode()):
+            raise family.bad_token()
 
     def verify(self, req: HttpRequest, service: str, path: str, now: float, body: bytes | None) -> None:
         """Raise the service's error unless the request is signed with the caller's secret.
@@ -213,6 +232,7 @@ class SigV4Verifier:
         secret = self.secret_for(signed.access_key)
         if secret is None:
             raise family.unknown_key(signed.access_key)
+        self._check_token(req, signed.access_key, family)
         request_time = _parse_time(signed.timestamp)
         if request_time is None:
             raise _no_date(family)
@@ -262,6 +282,9 @@ class SigV4Verifier:
         secret = self.secret_for(access_key)
         if secret is None:
             raise family.unknown_key(access_key)
+        if "x-amz-security-token" not in req.headers and "x-amz-security-token" in req.query:
+            req.headers["x-amz-security-token"] = req.query["x-amz-security-token"][0]
+        self._check_token(req, access_key, family)
         amz = sorted((k, _header_value(v)) for k, v in req.headers.items() if k.startswith("x-amz-"))
         string_to_sign = "\n".join([
             req.method, req.headers.get("content-md5", ""), req.headers.get("content-type", ""), date_line,
