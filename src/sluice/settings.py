@@ -27,6 +27,8 @@ class Settings:
     max_environments: int = 8
     environment_idle_timeout: float = 600.0
     python_overrides: dict[str, str] = field(default_factory=dict)
+    # OpenTelemetry: spans go to <otel_endpoint>/v1/traces (OTLP/HTTP, JSON) when set.
+    otel_endpoint: str | None = None
 
     @property
     def endpoint_url(self) -> str:
