@@ -304,8 +304,8 @@ class Invoker:
         points += self._invocation_points(fn, result, concurrent)
         attempts = event.attempts + 1
         record = journal.Attempt(
-            request_id=event.request_id, number=attempts, span_id=new_span_id(), started=started_at,
-            finished=self.clock.now(), duration_ms=result.duration_ms,
+            request_id=event.request_id, number=attempts, function_arn=fn.invoked_arn, span_id=new_span_id(),
+            started=started_at, finished=self.clock.now(), duration_ms=result.duration_ms,
             outcome=journal.attempt_outcome(result.ok, result.error_type),
             error_type=result.error_type, error_message=result.error_message, log_stream=result.log_stream or None)
         try:

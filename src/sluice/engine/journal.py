@@ -53,6 +53,7 @@ register_schema(
         id INTEGER PRIMARY KEY AUTOINCREMENT,
         request_id TEXT NOT NULL,
         number INTEGER NOT NULL,
+        function_arn TEXT NOT NULL,       -- as invoked (qualified when a qualifier was given)
         span_id TEXT NOT NULL,
         started REAL NOT NULL,
         finished REAL NOT NULL,
@@ -115,6 +116,7 @@ class Upload:
 class Attempt:
     request_id: str
     number: int
+    function_arn: str
     span_id: str
     started: float
     finished: float
@@ -168,9 +170,9 @@ def notification_done(conn: sqlite3.Connection, outbox_id: int, state: str, atte
 
 def add_attempt(conn: sqlite3.Connection, attempt: Attempt) -> None:
     conn.execute(
-        "INSERT INTO lambda_attempts (request_id, number, span_id, started, finished, duration_ms, outcome,"
-        " error_type, error_message, log_stream) VALUES (?,?,?,?,?,?,?,?,?,?)",
-        (attempt.request_id, attempt.number, attempt.span_id, attempt.started, attempt.finished,
+        "INSERT INTO lambda_attempts (request_id, number, function_arn, span_id, started, finished, duration_ms,"
+        " outcome, error_type, error_message, log_stream) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+        (attempt.request_id, attempt.number, attempt.function_arn, attempt.span_id, attempt.started, attempt.finished,
          attempt.duration_ms, attempt.outcome, attempt.error_type, attempt.error_message, attempt.log_stream))
 
 

@@ -134,7 +134,7 @@ class Journeys:
         previous_end = received
         for row in rows:
             out.append({
-                "number": row["number"], "started": row["started"], "finished": row["finished"],
+                "number": row["number"], "functionArn": row["function_arn"], "started": row["started"], "finished": row["finished"],
                 "durationMs": row["duration_ms"], "outcome": row["outcome"], "errorType": row["error_type"],
                 "errorMessage": row["error_message"], "waitBefore": max(0.0, row["started"] - previous_end),
                 "spanId": row["span_id"], "logStream": row["log_stream"], "logs": blocks.get(row["id"], []),

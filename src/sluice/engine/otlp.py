@@ -128,7 +128,6 @@ def attempt_spans(journeys: Journeys, request_id: str, number: int) -> list[Span
     header = parse(invocation["traceHeader"]) if invocation else None
     if invocation is None or header is None:
         return []
-    arn = invocation.get("functionArn") or invocation["function"]
     spans = []
     for a in invocation["attempts"]:
         if a["number"] != number:
@@ -140,7 +139,7 @@ def attempt_spans(journeys: Journeys, request_id: str, number: int) -> list[Span
                           a["started"], a["finished"], {
                               "faas.name": invocation["function"], "faas.invocation_id": request_id,
                               "faas.trigger": "datasource", "faas.invoked_provider": "aws",
-                              "cloud.provider": "aws", "aws.lambda.invoked_arn": arn,
+                              "cloud.provider": "aws", "aws.lambda.invoked_arn": a["functionArn"],
                               "aws.request_id": request_id, "aws.lambda.attempt": int(a["number"]),
                               "aws.lambda.outcome": a["outcome"],
                               "aws.lambda.duration_ms": float(a["durationMs"]),
