@@ -121,6 +121,26 @@ def test_spans_of_a_failing_event(server: SluiceProcess, collector: Collector) -
     assert resource["service.name"] == {"stringValue": "sluice"}
 
 
+def test_spans_of_a_successful_event_with_a_destination(server: SluiceProcess, collector: Collector) -> None:
+    p = build(server.endpoint, dead_letter=False)
+    p.lam.update_function_event_invoke_config(FunctionName=p.function,
+                                              DestinationConfig={"OnSuccess": {"Destination": p.dlq_arn}})
+    p.s3.put_object(Bucket=p.bucket, Key="ok.txt", Body=b"1")
+    journey = wait_trace(f"{p.bucket}/ok.txt", p.endpoint,
+                         lambda j: "end" in (j["notifications"][0]["invocation"] or {})
+                         and j["notifications"][0]["invocation"]["end"]["sends"])
+    deadline = time.monotonic() + 20
+    while len(collector.spans(journey["traceId"])) < 4 and time.monotonic() < deadline:
+        time.sleep(0.2)
+    spans = {s["name"]: s for s in collector.spans(journey["traceId"])}
+    assert sorted(spans) == sorted(["S3.PutObject", "S3.Notification", p.function, "Lambda.Destination"])
+    attempt, sent = spans[p.function], spans["Lambda.Destination"]
+    assert attempt["status"] == {"code": 0} and _attributes(attempt)["aws.lambda.outcome"] == "success"
+    assert sent["parentSpanId"] == attempt["spanId"] and "message" not in sent["status"]
+    assert _attributes(sent)["aws.lambda.destination"] == "on-success"
+    assert _attributes(sent)["aws.lambda.condition"] == "Success"
+
+
 def test_a_dead_collector_does_not_stop_the_pipeline(tmp_path: Path) -> None:
     # Accepts connections and never answers: every export waits for its timeout, then drops.
     silent = socket.socket()

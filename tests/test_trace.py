@@ -185,3 +185,27 @@ def test_zero_reserved_concurrency_is_dropped_with_its_reason(server: SluiceProc
 def test_trace_needs_a_running_server(tmp_path: Path) -> None:
     done = sluice_cli("trace", "b/k", endpoint="http://127.0.0.1:9")
     assert done.returncode == 1 and "cannot reach Sluice" in done.stderr
+
+
+def test_trace_of_a_direct_async_invoke(server: SluiceProcess) -> None:
+    p = build(server.endpoint, retries=0)
+    sent = "Root=1-5759e988-bd862e3fe1be46a994272794;Parent=53995c3f42cd8ad9;Sampled=0"
+
+    def add_header(request: Any, **_: Any) -> None:
+        request.headers["X-Amzn-Trace-Id"] = sent
+
+    p.lam.meta.events.register("before-sign.lambda.Invoke", add_header)
+    try:
+        resp = p.lam.invoke(FunctionName=p.function, InvocationType="Event", Payload=b'{"direct": 1}')
+    finally:
+        p.lam.meta.events.unregister("before-sign.lambda.Invoke", add_header)
+    request_id = resp["ResponseMetadata"]["RequestId"]
+    journey = wait_trace(request_id, p.endpoint, lambda j: "end" in j["invocation"] and j["invocation"]["end"]["sends"])
+    assert journey["upload"] is None and journey["notifications"] == []
+    assert journey["traceHeader"] == sent and journey["traceId"] == "5759e988bd862e3fe1be46a994272794"
+    invocation = journey["invocation"]
+    assert invocation["requestId"] == request_id and invocation["function"] == p.function
+    assert [a["outcome"] for a in invocation["attempts"]] == ["Unhandled"]
+    assert invocation["end"]["result"] == "dead-letter"
+    [message] = dead_letters(p, 1)
+    assert message["Attributes"]["AWSTraceHeader"] == sent

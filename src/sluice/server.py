@@ -142,7 +142,8 @@ def _trace_view(journeys: Journeys, query: dict[str, list[str]]) -> tuple[int, A
         return 400, {"error": "give ?target=<bucket/key | S3 request id | Lambda request id>"}
     found = journeys.find(target, every=(query.get("all") or ["0"])[0] in ("1", "true"))
     if not found:
-        return 404, {"error": f"nothing recorded for {target}"}
+        hint = " (no event notification was recorded for that key)" if "/" in target else ""
+        return 404, {"error": f"nothing recorded for {target}{hint}"}
     return 200, {"target": target, "timeScale": journeys.time_scale, "journeys": found}
 
 

@@ -48,8 +48,8 @@ class Journeys:
     def find(self, target: str, every: bool = False) -> list[dict[str, Any]]:
         """`bucket/key` (the latest change of that key, or all with `every`), an S3 request id,
         or a Lambda request id (or any id a notification was delivered as)."""
-        if "/" in target:
-            bucket, _, key = target.partition("/")
+        if "/" in target:  # request ids never contain '/'
+            bucket, _, key = target.removeprefix("s3://").partition("/")
             sql = "SELECT * FROM trace_uploads WHERE bucket=? AND key=? ORDER BY id"
             rows = self.conn.execute(sql + ("" if every else " DESC LIMIT 1"), (bucket, key)).fetchall()
             return [self._from_upload(r) for r in rows]

@@ -83,7 +83,8 @@ def render(journey: dict[str, Any], time_scale: float = 1.0) -> str:
     if upload:
         size = f", {upload['size']} bytes" if upload["size"] is not None else ""
         etag = f", etag {upload['etag']}" if upload["etag"] else ""
-        _line(out, upload["time"], "upload", f"{upload['operation'] or upload['eventName']}, request "
+        label = "upload" if upload["eventName"].startswith("ObjectCreated") else "s3 event"
+        _line(out, upload["time"], label, f"{upload['operation'] or upload['eventName']}, request "
               f"{upload['requestId']}{size}{etag}")
     for note in journey.get("notifications") or []:
         _notification(out, note)
