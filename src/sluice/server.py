@@ -98,7 +98,8 @@ class Sluice:
         gateway.internal["/_sluice/status"] = lambda rest, query: (200, status(sources))
         exporter = None
         if settings.otel_endpoint:
-            exporter = OtlpExporter(settings.otel_endpoint, journeys)
+            exporter = OtlpExporter(settings.otel_endpoint, Journeys(lambda: store.db.reader, settings.time_scale,
+                                                                     include_logs=False))
             s3.notifier.sample_traces = True
             s3.notifier.on_notified = exporter.notification_done
             invoker.on_attempt = exporter.attempt_done

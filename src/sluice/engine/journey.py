@@ -34,10 +34,11 @@ def _default_group(function: str) -> str:
 
 class Journeys:
     def __init__(self, reader: Callable[[], sqlite3.Connection], time_scale: float = 1.0,
-                 log_group: LogGroupOf = _default_group) -> None:
+                 log_group: LogGroupOf = _default_group, include_logs: bool = True) -> None:
         self._reader = reader
         self.time_scale = time_scale
         self.log_group = log_group
+        self.include_logs = include_logs  # spans need no log lines: skip reading them
 
     @property
     def conn(self) -> sqlite3.Connection:
@@ -103,7 +104,7 @@ class Journeys:
             "traceHeader": header, "spanId": _parent_of(header), "invocation": invocation,
         }
 
-    def invocation(self, request_id: str, with_logs: bool = True) -> dict[str, Any] | None:
+    def invocation(self, request_id: str) -> dict[str, Any] | None:
         """An async Lambda event: its attempts (with their log lines) and, once it has one, its outcome."""
         conn = self.conn
         done = conn.execute("SELECT * FROM lambda_outcomes WHERE request_id=?", (request_id,)).fetchone()
@@ -117,7 +118,7 @@ class Journeys:
         out: dict[str, Any] = {
             "requestId": request_id, "function": row["function"], "state": "done" if done else "queued",
             "received": row["received"], "traceHeader": row["trace_header"],
-            "attempts": self._attempts(row["function"], request_id, row["received"], attempts, with_logs),
+            "attempts": self._attempts(row["function"], request_id, row["received"], attempts),
         }
         if done is not None:
             out["functionArn"] = done["function_arn"]
@@ -128,8 +129,8 @@ class Journeys:
         return out
 
     def _attempts(self, function: str, request_id: str, received: float,
-                  rows: list[dict[str, Any]], with_logs: bool) -> list[dict[str, Any]]:
-        blocks = self._log_blocks(function, request_id, rows) if with_logs else {}
+                  rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        blocks = self._log_blocks(function, request_id, rows) if self.include_logs else {}
         out = []
         previous_end = received
         for row in rows:

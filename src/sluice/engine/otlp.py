@@ -124,7 +124,7 @@ def notification_spans(journeys: Journeys, outbox_id: int) -> list[Span]:
 
 
 def attempt_spans(journeys: Journeys, request_id: str, number: int) -> list[Span]:
-    invocation = journeys.invocation(request_id, with_logs=False)
+    invocation = journeys.invocation(request_id)
     header = parse(invocation["traceHeader"]) if invocation else None
     if invocation is None or header is None:
         return []
@@ -149,7 +149,7 @@ def attempt_spans(journeys: Journeys, request_id: str, number: int) -> list[Span
 
 
 def outcome_spans(journeys: Journeys, request_id: str) -> list[Span]:
-    invocation = journeys.invocation(request_id, with_logs=False)
+    invocation = journeys.invocation(request_id)
     header = parse(invocation["traceHeader"]) if invocation else None
     if invocation is None or header is None or "end" not in invocation:
         return []
