@@ -127,7 +127,8 @@ def _invocation(out: list[str], inv: dict[str, Any], time_scale: float) -> None:
                 out.append(f"{INDENT}  | {text.rstrip()}")
     if inv["state"] == "queued":
         throttles = f", {inv['throttles']} throttles" if inv.get("throttles") else ""
-        _line(out, inv.get("nextAttemptAt"), "next attempt", f"still queued{throttles}")
+        number = len(inv.get("attempts") or []) + 1
+        _line(out, inv.get("nextAttemptAt"), "queued", f"attempt {number} due then{throttles}")
         return
     end = inv["end"]
     _line(out, end["finished"], "ended", _ending(end))
