@@ -19,7 +19,7 @@ SLOW = """
 import time
 
 def handler(event, context):
-    time.sleep(4)
+    time.sleep(10)  # long enough for the status to be read while it runs
 """
 
 
