@@ -1,4 +1,4 @@
-"""`sluice up | --version`."""
+"""`sluice up | logs | trace | status | dlq redrive | demo | --version`."""
 
 from __future__ import annotations
 
@@ -45,6 +45,21 @@ def _parser() -> argparse.ArgumentParser:
                          "(default: off, any key is accepted)")
     up.add_argument("--enforce-iam", action="store_true",
                     help="evaluate every request against IAM identity and resource policies, as AWS does")
+
+    up.add_argument("--otel-endpoint", metavar="URL",
+                    help="export each event's path as OpenTelemetry spans to URL/v1/traces (OTLP/HTTP, JSON), "
+                         "e.g. http://127.0.0.1:4318")
+
+    trace = sub.add_parser("trace", help="show the journey of one event: upload, notification, attempts, outcome")
+    trace.add_argument("target", help="bucket/key (its latest upload), an S3 request id or a Lambda request id")
+    trace.add_argument("--all", action="store_true", help="with bucket/key: every recorded upload of the key")
+    trace.add_argument("--json", action="store_true", help="print the journey as JSON")
+    trace.add_argument("--endpoint", default="http://127.0.0.1:4566", help="the Sluice server")
+
+    status = sub.add_parser("status", help="async backlogs, in-flight counts, error rates and DLQ depths")
+    status.add_argument("--watch", action="store_true", help="refresh every second until Ctrl-C")
+    status.add_argument("--json", action="store_true", help="print the status as JSON")
+    status.add_argument("--endpoint", default="http://127.0.0.1:4566", help="the Sluice server")
 
     logs = sub.add_parser("logs", help="print a function's (or a log group's) log events from a running server")
     logs.add_argument("target", help="a function name (its group /aws/lambda/<name>) or a log group starting with /")
@@ -107,7 +122,8 @@ def main(argv: list[str] | None = None) -> int:
                        max_environments=args.max_environments, environment_idle_timeout=args.idle_timeout,
                        account_concurrency=args.account_concurrency, python_overrides=overrides,
                        verify_signatures=args.verify_signatures,
-                       enforce_iam=args.enforce_iam))
+                       enforce_iam=args.enforce_iam,
+                       otel_endpoint=args.otel_endpoint))
         return 0
     if args.command == "demo":
         from .demo import run as demo
@@ -117,6 +133,14 @@ def main(argv: list[str] | None = None) -> int:
         from .tools.redrive import run as redrive
 
         return redrive(args.queue, args.function, endpoint=args.endpoint, region=args.region, wait=args.wait)
+    if args.command == "trace":
+        from .tools.trace import run as trace
+
+        return trace(args.target, endpoint=args.endpoint, every=args.all, as_json=args.json)
+    if args.command == "status":
+        from .tools.status import run as show_status
+
+        return show_status(endpoint=args.endpoint, watch=args.watch, as_json=args.json)
     if args.command == "logs":
         from .services.logs.tail import run
 

@@ -16,7 +16,10 @@ from .clock import Clock
 from .engine.destinations import OutcomeDelivery
 from .engine.introspect import event_state
 from .engine.invoker import Invoker
+from .engine.journey import Journeys
+from .engine.otlp import OtlpExporter
 from .engine.pollers import SqsPollers
+from .engine.status import StatusSources, status
 from .gateway.app import Gateway
 from .runtime import EnvironmentPool
 from .services.base import Service
@@ -43,6 +46,7 @@ class Sluice:
     services: dict[str, Service]
     gateway: Gateway
     deliveries: Deliveries
+    exporter: OtlpExporter | None = None
 
     @classmethod
     def build(cls, settings: Settings) -> Sluice:
@@ -102,9 +106,25 @@ class Sluice:
         gateway.internal["/_sluice/events/"] = lambda rest, query: _event_view(store, rest)
         gateway.internal["/_sluice/lambda-code/"] = lambda rest, query: _code_view(lambda_, rest)
         gateway.internal["/_sluice/sns/"] = sns.internal  # SubscribeURL, UnsubscribeURL
-        return cls(settings, clock, store, services, gateway, deliveries)
+        journeys = Journeys(lambda: store.db.reader, settings.time_scale, log_group=lambda fn: _log_group(lambda_, fn))
+        gateway.internal["/_sluice/trace"] = lambda rest, query: _trace_view(journeys, query)
+        sources = StatusSources(lambda: store.db.reader, clock.now, settings.time_scale, lambda_.function_names,
+                                lambda_.resolve, lambda: invoker.running.copy(), invoker.running_async, sqs.depth)
+        gateway.internal["/_sluice/status"] = lambda rest, query: (200, status(sources))
+        exporter = None
+        if settings.otel_endpoint:
+            exporter = OtlpExporter(settings.otel_endpoint, Journeys(lambda: store.db.reader, settings.time_scale,
+                                                                     include_logs=False))
+            s3.notifier.sample_traces = True
+            s3.notifier.on_notified = exporter.notification_done
+            invoker.on_attempt = exporter.attempt_done
+            outcomes.on_delivered = exporter.outcome_delivered
+            exporter.start()
+        return cls(settings, clock, store, services, gateway, deliveries, exporter)
 
     def close(self) -> None:
+        if self.exporter is not None:
+            self.exporter.stop()
         self.store.close()
 
 
@@ -130,6 +150,24 @@ class _Engine:
 def _event_view(store: Store, request_id: str) -> tuple[int, Any]:
     state = event_state(store.db, request_id)
     return (200, state) if state is not None else (404, {"error": f"no event {request_id}"})
+
+
+def _trace_view(journeys: Journeys, query: dict[str, list[str]]) -> tuple[int, Any]:
+    target = (query.get("target") or [""])[0]
+    if not target:
+        return 400, {"error": "give ?target=<bucket/key | S3 request id | Lambda request id>"}
+    found = journeys.find(target, every=(query.get("all") or ["0"])[0] in ("1", "true"))
+    if not found:
+        hint = " (no event notification was recorded for that key)" if "/" in target else ""
+        return 404, {"error": f"nothing recorded for {target}{hint}"}
+    return 200, {"target": target, "timeScale": journeys.time_scale, "journeys": found}
+
+
+def _log_group(lambda_: LambdaService, function: str) -> str:
+    try:
+        return lambda_.resolve(function).spec.log_group
+    except Exception:  # deleted since: its logs stay in the default group
+        return f"/aws/lambda/{function}"
 
 
 def _code_view(lambda_: LambdaService, rest: str) -> tuple[int, Any]:

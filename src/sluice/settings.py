@@ -35,6 +35,8 @@ class Settings:
     verify_signatures: bool = False
     # Evaluate every request against IAM policies as AWS does (off: any key is accepted, free).
     enforce_iam: bool = False
+    # OpenTelemetry: spans go to <otel_endpoint>/v1/traces (OTLP/HTTP, JSON) when set.
+    otel_endpoint: str | None = None
 
     @property
     def endpoint_url(self) -> str:

@@ -15,13 +15,16 @@ import json
 import logging
 import sqlite3
 import uuid
+from collections.abc import Callable
 from typing import Any
 
 from ..clock import Clock
 from ..services.delivery import Deliveries, Delivery, DeliveryResult, MessageAttribute
 from ..store.db import Database
+from . import journal
 from .metrics import Point, lambda_point, write_points
 from .policy import SUCCESS, ZERO_RESERVED_CONCURRENCY
+from .xray import new_span_id
 
 log = logging.getLogger("sluice.engine.destinations")
 
@@ -120,6 +123,7 @@ class OutcomeDelivery:
         self.deliveries = deliveries
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
+        self.on_delivered: Callable[[str], None] = lambda request_id: None  # an outcome's sends committed
 
     def notify(self) -> None:
         self._wake.set()
@@ -150,31 +154,43 @@ class OutcomeDelivery:
         """Deliver up to `limit` outcomes (in a worker thread); True if there may be more."""
         rows = self.db.query("SELECT * FROM lambda_outcomes WHERE delivered=0 ORDER BY finished LIMIT ?", (limit,))
         for row in rows:
-            points = self._deliver(row)
+            points, sent = self._deliver(row)
             request_id = row["request_id"]
 
-            def mark(conn: sqlite3.Connection, rid: str = request_id, pts: list[Point] = points) -> None:
+            def mark(conn: sqlite3.Connection, rid: str = request_id, pts: list[Point] = points,
+                     sends: list[journal.Sent] = sent) -> None:
                 _mark(conn, rid, pts)
+                for item in sends:
+                    journal.add_sent(conn, item)
 
             self.db.write(mark)
+            self.on_delivered(request_id)
         return len(rows) == limit
 
-    def _deliver(self, row: sqlite3.Row) -> list[Point]:
+    def _deliver(self, row: sqlite3.Row) -> tuple[list[Point], list[journal.Sent]]:
         condition = row["condition"]
         if condition in NOT_DELIVERED_CONDITIONS:
-            return []
+            return [], []
         failures: list[Point] = []
+        sent: list[journal.Sent] = []
         success = condition == SUCCESS
         if not success and row["dead_letter"]:
             result = self._send(row["dead_letter"], dead_letter_message(row))
+            sent.append(self._sent(row, "dead-letter", row["dead_letter"], result))
             if not result.ok:
                 failures.append(self._point("DeadLetterErrors", row))
         target = row["on_success"] if success else row["on_failure"]
         if target:
             result = self._send(target, destination_message(row, target, success))
+            sent.append(self._sent(row, "on-success" if success else "on-failure", target, result))
             if not result.ok:
                 failures.append(self._point("DestinationDeliveryFailures", row))
-        return failures
+        return failures, sent
+
+    def _sent(self, row: sqlite3.Row, kind: str, target: str, result: DeliveryResult) -> journal.Sent:
+        error = None if result.ok else (f"{result.error}: {result.detail}" if result.detail else str(result.error))
+        return journal.Sent(row["request_id"], kind, target, new_span_id(), self.clock.now(), result.ok,
+                            result.message_id, error)
 
     def _send(self, arn: str, delivery: Delivery) -> DeliveryResult:
         try:

@@ -22,9 +22,11 @@ from ..clock import Clock
 from ..protocol.errors import ServiceError
 from ..runtime import EnvironmentPool, InvocationRequest, InvocationResult
 from ..store.db import Database, register_schema
+from . import journal
 from .metrics import Point, lambda_point, write_points
 from .policy import EVENT_AGE_EXCEEDED, SUCCESS, ZERO_RESERVED_CONCURRENCY, Fail, RetryPolicy
 from .types import ResolvedFunction
+from .xray import new_span_id
 
 log = logging.getLogger("sluice.engine")
 
@@ -106,11 +108,13 @@ class Invoker:
         self.policy = policy or RetryPolicy()
         self.running: Counter[str] = Counter()  # executions per function, sync and async
         self._reserved: set[str] = set()  # functions with reserved concurrency seen running
-        self._inflight: set[str] = set()  # async request ids being run now
+        self._inflight: dict[str, str] = {}  # async request ids being run now -> function name
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._jobs: set[asyncio.Task[None]] = set()
         self.on_outcome: Callable[[], None] = lambda: None  # e.g. wake the destination delivery
+        # An attempt's journal row committed: (request id, attempt number).
+        self.on_attempt: Callable[[str, int], None] = lambda request_id, number: None
 
     # -- concurrency ---------------------------------------------------------------------
 
@@ -178,6 +182,10 @@ class Invoker:
         else:
             row = self.db.query_one("SELECT COUNT(*) AS n FROM lambda_events")
         return int(row["n"]) if row else 0
+
+    def running_async(self) -> Counter[str]:
+        """Async events being run now, per function (the rest of `lambda_events` is waiting)."""
+        return Counter(list(self._inflight.values()))  # list(): one step, safe from another thread
 
     # -- asynchronous: the scheduler -----------------------------------------------------
 
@@ -253,7 +261,7 @@ class Invoker:
         if not self._may_run(fn):
             await self._throttle(event, fn, age)
             return False
-        self._inflight.add(event.request_id)
+        self._inflight[event.request_id] = event.function
         concurrent = self._start(fn)
         job = asyncio.get_running_loop().create_task(self._attempt(event, fn, age, concurrent))
         self._jobs.add(job)
@@ -280,6 +288,7 @@ class Invoker:
                                     invoked_arn=fn.invoked_arn, trace_header=event.trace_header)
         points = [self._point("AsyncEventAge", fn, max(0.0, age * 1000), "Milliseconds")]
         started = self.clock.monotonic()
+        started_at = self.clock.now()
         try:
             result = await self.pool.invoke(fn.spec, request)
         except asyncio.CancelledError:
@@ -287,21 +296,27 @@ class Invoker:
         except Exception:  # a system error: back to the queue, as AWS retries those with backoff
             log.exception("system error running %s", event.request_id)
             self._finish(fn)
-            self._inflight.discard(event.request_id)
+            self._inflight.pop(event.request_id, None)
             await self._throttle(event, fn, self._age(event))
             return
         self._finish(fn)
         event.run_seconds += self.clock.monotonic() - started
         points += self._invocation_points(fn, result, concurrent)
         attempts = event.attempts + 1
+        record = journal.Attempt(
+            request_id=event.request_id, number=attempts, function_arn=fn.invoked_arn, span_id=new_span_id(),
+            started=started_at, finished=self.clock.now(), duration_ms=result.duration_ms,
+            outcome=journal.attempt_outcome(result.ok, result.error_type),
+            error_type=result.error_type, error_message=result.error_message, log_stream=result.log_stream or None)
         try:
             if result.ok:
-                await self._settle(event, fn, SUCCESS, result, None, attempts=attempts, extra=points)
+                await self._settle(event, fn, SUCCESS, result, None, attempts=attempts, extra=points, attempt=record)
                 return
             decision = self.policy.after_function_error(
                 attempts, fn.invoke_config.max_retries, self._age(event), fn.invoke_config.max_age)
             if isinstance(decision, Fail):
-                await self._settle(event, fn, decision.condition, result, None, attempts=attempts, extra=points)
+                await self._settle(event, fn, decision.condition, result, None, attempts=attempts, extra=points,
+                                   attempt=record)
                 return
             next_at = self.clock.now() + self.clock.engine_seconds(decision.delay)
             last = json.dumps(_result_record(result))
@@ -309,16 +324,19 @@ class Invoker:
             def txn(conn: sqlite3.Connection) -> None:
                 conn.execute("UPDATE lambda_events SET attempts=?, next_at=?, last_result=?, run_seconds=?"
                              " WHERE request_id=?", (attempts, next_at, last, event.run_seconds, event.request_id))
+                journal.add_attempt(conn, record)
                 write_points(conn, points)
 
             await asyncio.wrap_future(self.db.submit(txn))
+            self.on_attempt(event.request_id, attempts)
         finally:
-            self._inflight.discard(event.request_id)
+            self._inflight.pop(event.request_id, None)
             self._wake.set()
 
     async def _settle(self, event: _Event, fn: ResolvedFunction | None, condition: str,
                       result: InvocationResult | None, last: dict[str, Any] | None, *,
-                      attempts: int | None = None, extra: list[Point] | None = None) -> None:
+                      attempts: int | None = None, extra: list[Point] | None = None,
+                      attempt: journal.Attempt | None = None) -> None:
         """Record the event's one outcome and remove it from the queue, in one transaction."""
         attempts = event.attempts if attempts is None else attempts
         response = _result_record(result) if result is not None else last
@@ -343,9 +361,13 @@ class Invoker:
                  cfg.on_success if cfg else None, cfg.on_failure if cfg else None,
                  fn.dead_letter_arn if fn else None),
             )
+            if attempt is not None:
+                journal.add_attempt(conn, attempt)
             write_points(conn, points)
 
         await asyncio.wrap_future(self.db.submit(txn))
+        if attempt is not None:
+            self.on_attempt(event.request_id, attempt.number)
         self.on_outcome()
         log.debug("event %s -> %s after %d attempt(s)", event.request_id, condition, attempts)
 

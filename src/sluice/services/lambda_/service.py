@@ -8,7 +8,6 @@ import base64
 import fnmatch
 import hashlib
 import json
-import os
 import re
 import sqlite3
 import uuid
@@ -16,6 +15,7 @@ from collections.abc import Callable
 from typing import Any, Protocol, TypeVar
 
 from ...clock import Clock
+from ...engine import xray
 from ...engine.types import (
     DEFAULT_MAX_AGE,
     DEFAULT_MAX_RETRIES,
@@ -941,7 +941,9 @@ class LambdaService(EventSourceMappings, Service):
         if kind == "DryRun":
             ctx.status = 204
             return {}
-        trace = ctx.headers.get("x-amzn-trace-id") or new_trace_header(self.clock)
+        sent = ctx.headers.get("x-amzn-trace-id")
+        # A client's header (botocore sends one from inside a handler) keeps its trace; junk starts a new one.
+        trace = sent if sent and xray.parse(sent) else new_trace_header(self.clock)
         if kind == "Event":
             await self.invoker.enqueue(fn, ctx.request_id, payload, trace)
             ctx.status = 202
@@ -960,8 +962,7 @@ class LambdaService(EventSourceMappings, Service):
 
 def new_trace_header(clock: Clock) -> str:
     """An X-Ray trace header for an invocation that did not bring one (aws-reference §9)."""
-    epoch = int(clock.now())
-    return f"Root=1-{epoch:08x}-{os.urandom(12).hex()};Parent={os.urandom(8).hex()};Sampled=0"
+    return str(xray.new_header(clock.now()))
 
 
 def _credentials_for(role: str, name: str) -> tuple[str, str, str]:

@@ -31,6 +31,7 @@ from typing import Any
 from urllib.parse import quote_plus
 
 from ...clock import Clock
+from ...engine import journal, xray
 from ...protocol.context import RequestContext
 from ...protocol.errors import ServiceError
 from ...store.db import Database
@@ -189,6 +190,10 @@ class Notifier:
         self.resolve_function: Callable[[str], Any] | None = None
         # Set by the composition root: (function ARN, principal, source ARN, source account) -> allowed?
         self.may_invoke: Callable[[str, str, str, str], bool] | None = None
+        # Tracing: whether new trace headers are sampled (an OTLP export is on), and who hears of a
+        # notification that reached its end (delivered or dropped), by outbox id.
+        self.sample_traces = False
+        self.on_notified: Callable[[int], None] = lambda outbox_id: None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._wake_event: asyncio.Event | None = None
         self._task: asyncio.Task[None] | None = None
@@ -299,6 +304,7 @@ class Notifier:
         host_id = ctx.host_id if ctx else ""
         source_ip = ctx.source_ip if ctx else "127.0.0.1"
         source_arn = f"arn:aws:s3:::{bucket}"
+        upload_id, trace = self._journal_upload(conn, ctx, bucket, key, event_name, size, etag, when, now)
         for config_id, arn in targets:
             record = {
                 "eventVersion": "2.1", "eventSource": "aws:s3", "awsRegion": region, "eventTime": iso_ms(when),
@@ -309,10 +315,12 @@ class Notifier:
                        "bucket": {"name": bucket, "ownerIdentity": {"principalId": account}, "arn": source_arn},
                        "object": obj},
             }
-            conn.execute(
+            cur = conn.execute(
                 "INSERT INTO s3_outbox (bucket, account, target_arn, body, event, created, next_at)"
                 " VALUES (?,?,?,?,?,?,?)",
                 (bucket, account, arn, json.dumps({"Records": [record]}), None, now, now))
+            journal.add_notification(conn, int(cur.lastrowid or 0), upload_id, config_id, arn,
+                                     str(trace.child_of(xray.new_span_id())), now)
         if bridge:
             detail_obj: dict[str, Any] = {"key": key}
             if not removed:
@@ -330,12 +338,29 @@ class Notifier:
                                            else "Permanently Deleted")
             event = {"Source": "aws.s3", "DetailType": "Object Deleted" if removed else "Object Created",
                      "Resources": [source_arn]}
-            conn.execute(
+            bus = f"arn:aws:events:{region}:{account}:event-bus/default"
+            cur = conn.execute(
                 "INSERT INTO s3_outbox (bucket, account, target_arn, body, event, created, next_at)"
                 " VALUES (?,?,?,?,?,?,?)",
-                (bucket, account, f"arn:aws:events:{region}:{account}:event-bus/default", json.dumps(detail),
-                 json.dumps(event), now, now))
+                (bucket, account, bus, json.dumps(detail), json.dumps(event), now, now))
+            journal.add_notification(conn, int(cur.lastrowid or 0), upload_id, "EventBridgeConfiguration", bus,
+                                     str(trace.child_of(xray.new_span_id())), now)
         return True
+
+    def _journal_upload(self, conn: sqlite3.Connection, ctx: RequestContext | None, bucket: str, key: str,
+                        event_name: str, size: int | None, etag: str | None, when: float,
+                        now: float) -> tuple[int, xray.TraceHeader]:
+        """The trace starts at the upload: the client's X-Amzn-Trace-Id root when it sent one, else a
+        new root. Returns the journal row and the header of the S3 request's span."""
+        client = xray.parse(ctx.headers.get("x-amzn-trace-id")) if ctx else None
+        upload = client or xray.new_header(now, self.sample_traces)
+        span_id = xray.new_span_id()
+        row = journal.Upload(
+            trace_header=str(upload if client else xray.TraceHeader(upload.root, None, upload.sampled)),
+            span_id=span_id, bucket=bucket, key=key, event_name=event_name,
+            operation=(ctx.operation if ctx and ctx.operation else ""), request_id=ctx.request_id if ctx else "",
+            size=size, etag=etag, at=when, committed=now)
+        return journal.add_upload(conn, row), upload.child_of(span_id)
 
     def removed(self, conn: sqlite3.Connection, ctx: RequestContext | None, bucket: str, key: str,
                 existed: bool) -> bool:
@@ -401,21 +426,40 @@ class Notifier:
     def _deliver_row(self, row: sqlite3.Row) -> None:
         event = json.loads(row["event"]) if row["event"] else {}
         subject = "Amazon S3 Notification" if row["target_arn"].startswith("arn:aws:sns:") else None
-        delivery = Delivery(body=row["body"], event=event, principal=PRINCIPAL, subject=subject,
-                            source_arn=f"arn:aws:s3:::{row['bucket']}", source_account=row["account"])
-        result = self._safe_deliver(row["target_arn"], delivery)
         rid = row["id"]
-        if result.ok:
-            self.db.write(lambda conn: conn.execute("DELETE FROM s3_outbox WHERE id=?", (rid,)))
-            return
+        trace = journal.notification_header(self.db.reader, rid)
+        delivery = Delivery(body=row["body"], event=event, principal=PRINCIPAL, subject=subject,
+                            source_arn=f"arn:aws:s3:::{row['bucket']}", source_account=row["account"],
+                            system_attributes={"AWSTraceHeader": trace} if trace else {})
+        result = self._safe_deliver(row["target_arn"], delivery)
         attempts = row["attempts"] + 1
+        now = self.clock.now()
+        if result.ok:
+            def delivered(conn: sqlite3.Connection) -> None:
+                conn.execute("DELETE FROM s3_outbox WHERE id=?", (rid,))
+                journal.notification_done(conn, rid, "delivered", attempts, now, result.message_id, None)
+
+            self.db.write(delivered)
+            self.on_notified(rid)
+            return
         error = f"{result.error}: {result.detail}" if result.detail else str(result.error)
         if self.clock.engine_elapsed(row["created"]) > MAX_EVENT_AGE:
             log.warning("S3 dropped a notification for %s to %s after %d attempt(s): %s",
                         row["bucket"], row["target_arn"], attempts, error)
-            self.db.write(lambda conn: conn.execute("DELETE FROM s3_outbox WHERE id=?", (rid,)))
+
+            def dropped(conn: sqlite3.Connection) -> None:
+                conn.execute("DELETE FROM s3_outbox WHERE id=?", (rid,))
+                journal.notification_done(conn, rid, "dropped", attempts, now, None, error)
+
+            self.db.write(dropped)
+            self.on_notified(rid)
             return
         delay = min(MAX_BACKOFF, 2.0 ** (attempts - 1))
-        next_at = self.clock.now() + self.clock.engine_seconds(delay)
-        self.db.write(lambda conn: conn.execute(
-            "UPDATE s3_outbox SET attempts=?, next_at=?, last_error=? WHERE id=?", (attempts, next_at, error, rid)))
+        next_at = now + self.clock.engine_seconds(delay)
+
+        def retry(conn: sqlite3.Connection) -> None:
+            conn.execute("UPDATE s3_outbox SET attempts=?, next_at=?, last_error=? WHERE id=?",
+                         (attempts, next_at, error, rid))
+            journal.notification_done(conn, rid, "pending", attempts, now, None, error)
+
+        self.db.write(retry)

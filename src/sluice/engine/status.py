@@ -1,0 +1,80 @@
+"""`sluice status`: each function's async backlog and recent error rate, and each DLQ's depth."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from .types import ResolvedFunction
+
+ERROR_WINDOW = 300.0  # seconds: "error rate over the last 5 minutes"
+
+
+class QueueDepthOf(Protocol):
+    def __call__(self, arn: str) -> Any: ...  # a QueueDepth (visible, in_flight, delayed) or None
+
+
+@dataclass
+class StatusSources:
+    reader: Callable[[], sqlite3.Connection]
+    now: Callable[[], float]
+    time_scale: float
+    function_names: Callable[[], list[str]]
+    resolve: Callable[[str], ResolvedFunction]
+    running: Callable[[], Counter[str]]  # executions per function, sync and async
+    running_async: Callable[[], Counter[str]]  # async events being run, per function
+    queue_depth: QueueDepthOf
+
+
+def status(src: StatusSources) -> dict[str, Any]:
+    conn = src.reader()
+    now = src.now()
+    backlog = {r["function"]: r for r in conn.execute(
+        "SELECT function, COUNT(*) AS n, MIN(received) AS oldest FROM lambda_events GROUP BY function")}
+    counts = _metric_sums(conn, now - ERROR_WINDOW)
+    running, running_async = src.running(), src.running_async()
+    functions = []
+    dlqs: dict[str, list[dict[str, str]]] = {}
+    names = sorted(set(src.function_names()) | set(backlog))
+    for name in names:
+        row = backlog.get(name)
+        queued = int(row["n"]) if row else 0
+        invocations = counts.get((name, "Invocations"), 0.0)
+        errors = counts.get((name, "Errors"), 0.0)
+        functions.append({
+            "name": name,
+            "queued": max(0, queued - running_async.get(name, 0)),
+            "inFlight": running.get(name, 0),
+            "oldestEventAgeSeconds": round(now - float(row["oldest"]), 3) if row else None,
+            "invocations5m": int(invocations),
+            "errors5m": int(errors),
+            "errorRate5m": round(errors / invocations, 4) if invocations else None,
+        })
+        try:
+            fn = src.resolve(name)
+        except Exception:  # deleted while we looked, or a backlog of a deleted function
+            continue
+        for arn, role in ((fn.dead_letter_arn, "DeadLetterConfig"), (fn.invoke_config.on_failure, "OnFailure")):
+            if arn and arn.startswith("arn:aws:sqs:"):
+                dlqs.setdefault(arn, []).append({"function": name, "as": role})
+    queues = []
+    for arn, users in sorted(dlqs.items()):
+        depth = src.queue_depth(arn)
+        queues.append({
+            "arn": arn, "name": arn.rsplit(":", 1)[-1], "exists": depth is not None,
+            "messages": depth.visible if depth is not None else None,
+            "messagesInFlight": depth.in_flight if depth is not None else None,
+            "usedBy": users,
+        })
+    return {"time": now, "timeScale": src.time_scale, "functions": functions, "deadLetterQueues": queues}
+
+
+def _metric_sums(conn: sqlite3.Connection, since: float) -> dict[tuple[str, str], float]:
+    rows = conn.execute(
+        "SELECT json_extract(dimensions, '$.FunctionName') AS fn, name, SUM(value) AS total FROM metric_points"
+        " WHERE namespace='AWS/Lambda' AND name IN ('Invocations', 'Errors') AND ts >= ?"
+        " GROUP BY fn, name", (since,))  # one point per invocation, whatever its dimensions
+    return {(r["fn"], r["name"]): float(r["total"]) for r in rows if r["fn"]}
