@@ -640,7 +640,8 @@ class CloudWatchService(Service):
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
         if self._executor is not None:
-            self._executor.shutdown(wait=False, cancel_futures=True)
+            # Let an evaluation under way record its outcome before the store closes.
+            self._executor.shutdown(wait=True, cancel_futures=True)
 
     async def _evaluate_forever(self) -> None:
         loop = asyncio.get_running_loop()
