@@ -424,3 +424,24 @@ def test_aws_cli_put_metric_data_and_get_metric_statistics(aws_cli: Any) -> None
                   check=False)
     assert bad.returncode != 0
     assert "InvalidParameterValue" in bad.stderr
+
+
+def test_aws_cli_alarm_commands(aws_cli: Any) -> None:
+    name = f"cli-{uuid.uuid4().hex[:8]}"
+    aws_cli("cloudwatch", "put-metric-alarm", "--alarm-name", name, "--namespace", "MyApp", "--metric-name", "Errors",
+            "--statistic", "Sum", "--period", "60", "--evaluation-periods", "1", "--threshold", "0",
+            "--comparison-operator", "GreaterThanThreshold", "--treat-missing-data", "notBreaching",
+            "--dimensions", "Name=Service,Value=api")
+    aws_cli("cloudwatch", "set-alarm-state", "--alarm-name", name, "--state-value", "ALARM",
+            "--state-reason", "manual test")
+    described = json.loads(aws_cli("cloudwatch", "describe-alarms", "--alarm-names", name, "--output", "json").stdout)
+    [alarm] = described["MetricAlarms"]
+    assert (alarm["StateValue"], alarm["StateReason"], alarm["TreatMissingData"]) == (
+        "ALARM", "manual test", "notBreaching")
+    history = json.loads(aws_cli("cloudwatch", "describe-alarm-history", "--alarm-name", name,
+                                 "--history-item-type", "StateUpdate", "--output", "json").stdout)
+    assert [h["HistorySummary"] for h in history["AlarmHistoryItems"]] == [
+        "Alarm updated from INSUFFICIENT_DATA to ALARM"]
+    aws_cli("cloudwatch", "delete-alarms", "--alarm-names", name)
+    described = json.loads(aws_cli("cloudwatch", "describe-alarms", "--alarm-names", name, "--output", "json").stdout)
+    assert described["MetricAlarms"] == []
