@@ -23,6 +23,7 @@ from .engine.status import StatusSources, status
 from .gateway.app import Gateway
 from .runtime import EnvironmentPool
 from .services.base import Service
+from .services.cloudwatch import CloudWatchService
 from .services.delivery import Deliveries
 from .services.events import EventsService
 from .services.iam import IamService
@@ -89,6 +90,7 @@ class Sluice:
         events = EventsService(store, clock, settings, deliveries)
         services["events"] = events
         deliveries.register("events", events)
+        services["cloudwatch"] = CloudWatchService(store, clock, settings, deliveries)  # alarms publish to SNS
         iam = IamService(store, clock, settings)
         services["iam"] = iam
         services["sts"] = StsService(iam, clock, settings)
