@@ -22,13 +22,14 @@ from .ingest import ingest
 from .listing import list_keys
 from .multipart import MultipartOperations
 from .names import valid_bucket_name
+from .policy import BucketPolicies
 from .records import STORED_HEADERS, ObjectRecord
 
 # Bodies up to this size are returned from memory; larger ones stream from disk.
 _INLINE_BODY = 1024 * 1024
 
 
-class S3Service(MultipartOperations, S3Core):
+class S3Service(BucketPolicies, MultipartOperations, S3Core):
     """S3's business rules: buckets and objects. No HTTP, no XML: members in, members out."""
 
     # -- buckets -------------------------------------------------------------------------
