@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 from . import __version__
+from .auth.identity import load_credentials
 from .settings import Settings
 
 
@@ -24,6 +25,9 @@ def _parser() -> argparse.ArgumentParser:
                     help="run the engine's waits (retries, backoff, event age) N times faster")
     up.add_argument("--account", default="000000000000")
     up.add_argument("--region", default="us-east-1")
+    up.add_argument("--credentials", type=Path, metavar="FILE",
+                    help='extra access keys, JSON: {"AKIA...": {"secret": "...", "account": "123456789012", '
+                         '"user": "alice"}} (account and user optional; test/test and any 12-digit key work anyway)')
     up.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"],
                     help="debug logs one line per request")
     up.add_argument("-v", "--verbose", action="store_const", const="debug", dest="log_level")
@@ -36,6 +40,8 @@ def _parser() -> argparse.ArgumentParser:
     up.add_argument("--python", action="append", default=[], metavar="RUNTIME=PATH",
                     help="interpreter for a runtime, e.g. python3.12=/usr/bin/python3.12 (needs awslambdaric "
                          "and boto3); default: the interpreter Sluice runs on")
+    up.add_argument("--enforce-iam", action="store_true",
+                    help="evaluate every request against IAM identity and resource policies, as AWS does")
 
     logs = sub.add_parser("logs", help="print a function's (or a log group's) log events from a running server")
     logs.add_argument("target", help="a function name (its group /aws/lambda/<name>) or a log group starting with /")
@@ -85,10 +91,19 @@ def main(argv: list[str] | None = None) -> int:
         if args.max_environments < 1:
             print("sluice: --max-environments must be at least 1", file=sys.stderr)
             return 2
+        credentials = {}
+        if args.credentials is not None:
+            try:
+                credentials = load_credentials(args.credentials, args.account)
+            except ValueError as exc:
+                print(f"sluice: --credentials: {exc}", file=sys.stderr)
+                return 2
         serve(Settings(host=args.host, port=args.port, data_dir=args.data_dir, time_scale=args.time_scale,
+                       credentials=credentials,
                        account_id=args.account, region=args.region, log_level=args.log_level,
                        max_environments=args.max_environments, environment_idle_timeout=args.idle_timeout,
-                       account_concurrency=args.account_concurrency, python_overrides=overrides))
+                       account_concurrency=args.account_concurrency, python_overrides=overrides,
+                       enforce_iam=args.enforce_iam))
         return 0
     if args.command == "demo":
         from .demo import run as demo

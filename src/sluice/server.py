@@ -22,11 +22,13 @@ from .runtime import EnvironmentPool
 from .services.base import Service
 from .services.delivery import Deliveries
 from .services.events import EventsService
+from .services.iam import IamService
 from .services.lambda_.service import LambdaService
 from .services.logs import LogsService
 from .services.s3 import S3Service
 from .services.sns import SnsService
 from .services.sqs import SqsService
+from .services.sts import StsService
 from .settings import Settings
 from .store import Store
 
@@ -83,6 +85,9 @@ class Sluice:
         events = EventsService(store, clock, settings, deliveries)
         services["events"] = events
         deliveries.register("events", events)
+        iam = IamService(store, clock, settings)
+        services["iam"] = iam
+        services["sts"] = StsService(iam, clock, settings)
         gateway = Gateway(settings, clock, services)
         gateway.internal["/_sluice/events/"] = lambda rest, query: _event_view(store, rest)
         gateway.internal["/_sluice/lambda-code/"] = lambda rest, query: _code_view(lambda_, rest)

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .auth.identity import ConfiguredKey
+
 DEFAULT_ACCOUNT = "000000000000"
 DEFAULT_REGION = "us-east-1"
 
@@ -17,6 +19,8 @@ class Settings:
     time_scale: float = 1.0
     account_id: str = DEFAULT_ACCOUNT
     region: str = DEFAULT_REGION
+    # Access keys beyond test/test and 12-digit account keys (`sluice up --credentials FILE`).
+    credentials: dict[str, ConfiguredKey] = field(default_factory=dict)
     log_level: str = "info"
     # Request bodies up to this size are read into memory before the operation runs;
     # larger ones stream from the socket to disk.
@@ -27,6 +31,8 @@ class Settings:
     max_environments: int = 8
     environment_idle_timeout: float = 600.0
     python_overrides: dict[str, str] = field(default_factory=dict)
+    # Evaluate every request against IAM policies as AWS does (off: any key is accepted, free).
+    enforce_iam: bool = False
 
     @property
     def endpoint_url(self) -> str:

@@ -1,0 +1,3 @@
+from .service import IamService
+
+__all__ = ["IamService"]

@@ -1,0 +1,156 @@
+"""Access keys -> identities: configured root keys, IAM users' keys and STS sessions.
+
+Resolution order for a key: `--credentials FILE` entries, the default `test` key and any
+12-digit key (root of that account, secret "test"), IAM users' access keys (Active only), then
+STS session keys (until they expire on the Clock). Sessions are rows in `sts_sessions`, so
+temporary credentials survive a restart like everything else.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import sqlite3
+from dataclasses import dataclass
+
+from ...auth.identity import (
+    ACCOUNT_KEY,
+    ASSUMED_ROLE,
+    DEFAULT_SECRET,
+    USER,
+    ConfiguredKey,
+    Identity,
+    root_identity,
+)
+from ...clock import Clock
+from ...settings import Settings
+from ...store.db import Database
+from . import ids
+
+DEFAULT_KEY = "test"
+# Credentials Sluice issues itself (to functions) are reused until this close to expiry.
+REUSE_MARGIN = 300.0
+SELF_ISSUED_SECONDS = 3600
+# Expired sessions are kept this long (so a late caller hears "expired", not "invalid").
+EXPIRED_RETENTION = 86400.0
+
+
+@dataclass(frozen=True)
+class Lookup:
+    identity: Identity | None
+    expired: bool = False  # a session key that was valid once
+
+
+class Credentials:
+    def __init__(self, db: Database, clock: Clock, settings: Settings) -> None:
+        self.db = db
+        self.clock = clock
+        self.settings = settings
+
+    # -- resolution ------------------------------------------------------------------------
+
+    def lookup(self, access_key: str) -> Lookup:
+        configured = self.settings.credentials.get(access_key)
+        if configured is not None:
+            return Lookup(self._configured(access_key, configured))
+        if access_key == DEFAULT_KEY:
+            return Lookup(root_identity(access_key, DEFAULT_SECRET, self.settings.account_id))
+        if ACCOUNT_KEY.match(access_key):
+            return Lookup(root_identity(access_key, DEFAULT_SECRET, access_key))
+        if access_key.startswith(ids.ACCESS_KEY):
+            return Lookup(self._user_key(access_key))
+        if access_key.startswith(ids.TEMPORARY_KEY):
+            return self._session(access_key)
+        return Lookup(None)
+
+    def _configured(self, access_key: str, key: ConfiguredKey) -> Identity:
+        if key.user is None:
+            return root_identity(access_key, key.secret, key.account)
+        row = self.db.query_one("SELECT name, arn, user_id FROM iam_users WHERE account = ? AND lname = ?",
+                                (key.account, key.user.lower()))
+        if row is not None:
+            return Identity(access_key, key.secret, None, key.account, row["arn"], USER, row["user_id"])
+        # The user is not created (yet): an identity with no policies, as a deleted user would be.
+        return Identity(access_key, key.secret, None, key.account, ids.user_arn(key.account, "/", key.user),
+                        USER, _stable_id(ids.USER_ID, f"{key.account}:{key.user}"))
+
+    def _user_key(self, access_key: str) -> Identity | None:
+        row = self.db.query_one(
+            "SELECT k.secret, k.account, k.status, k.user_lname, u.arn, u.user_id FROM iam_access_keys k "
+            "LEFT JOIN iam_users u ON u.account = k.account AND u.lname = k.user_lname WHERE k.access_key = ?",
+            (access_key,))
+        if row is None or row["status"] != "Active":
+            return None
+        if row["user_lname"] == "":  # the account root's own access key
+            return root_identity(access_key, row["secret"], row["account"])
+        if row["arn"] is None:
+            return None
+        return Identity(access_key, row["secret"], None, row["account"], row["arn"], USER, row["user_id"])
+
+    def _session(self, access_key: str) -> Lookup:
+        row = self.db.query_one("SELECT * FROM sts_sessions WHERE access_key = ?", (access_key,))
+        if row is None:
+            return Lookup(None)
+        if row["expires"] <= self.clock.now():
+            return Lookup(None, expired=True)
+        return Lookup(_session_identity(row))
+
+    # -- issuing ---------------------------------------------------------------------------
+
+    def issue_session(self, *, account: str, arn: str, kind: str, user_id: str, role_arn: str | None,
+                      seconds: int, reuse_key: str | None = None) -> Identity:
+        now = self.clock.now()
+        identity = Identity(
+            access_key=ids.access_key_id(ids.TEMPORARY_KEY), secret_key=ids.secret_access_key(),
+            session_token=ids.session_token(), account=account, arn=arn, kind=kind, user_id=user_id,
+            role_arn=role_arn, expires=float(int(now) + seconds),
+        )
+
+        def insert(conn: sqlite3.Connection) -> None:
+            conn.execute("DELETE FROM sts_sessions WHERE expires < ?", (now - EXPIRED_RETENTION,))
+            conn.execute(
+                "INSERT INTO sts_sessions (access_key, secret, token, account, arn, kind, user_id, role_arn, "
+                "reuse_key, expires, created) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (identity.access_key, identity.secret_key, identity.session_token, account, arn, kind, user_id,
+                 role_arn, reuse_key, identity.expires, now))
+
+        self.db.write(insert)
+        return identity
+
+    def role_session(self, role_arn: str, role_id: str, session_name: str) -> Identity:
+        """Credentials for a role session Sluice starts itself (a function's execution role):
+        the same ones until they are close to expiry, then new ones."""
+        reuse_key = f"{role_arn}|{session_name}"
+        row = self.db.query_one(
+            "SELECT * FROM sts_sessions WHERE reuse_key = ? AND expires > ? ORDER BY expires DESC LIMIT 1",
+            (reuse_key, self.clock.now() + REUSE_MARGIN))
+        if row is not None:
+            return _session_identity(row)
+        account, role_name = role_account_and_name(role_arn)
+        return self.issue_session(
+            account=account, arn=ids.assumed_role_arn(account, role_name, session_name), kind=ASSUMED_ROLE,
+            user_id=f"{role_id}:{session_name}", role_arn=role_arn, seconds=SELF_ISSUED_SECONDS,
+            reuse_key=reuse_key)
+
+
+def role_account_and_name(role_arn: str) -> tuple[str, str]:
+    """arn:aws:iam::123456789012:role/path/Name -> ("123456789012", "Name")."""
+    parts = role_arn.split(":", 5)
+    return parts[4], parts[5].rsplit("/", 1)[-1]
+
+
+def derived_role_id(role_arn: str) -> str:
+    """A stable role id for a role that does not exist (functions may name any role)."""
+    return _stable_id(ids.ROLE_ID, role_arn)
+
+
+def _stable_id(prefix: str, seed: str) -> str:
+    digest = hashlib.sha256(seed.encode()).digest()
+    return prefix + "".join("ABCDEFGHIJKLMNOPQRSTUVWXYZ234567"[b % 32] for b in digest[:17])
+
+
+def _session_identity(row: sqlite3.Row) -> Identity:
+    return Identity(row["access_key"], row["secret"], row["token"], row["account"], row["arn"], row["kind"],
+                    row["user_id"], row["role_arn"], row["expires"])
+
+
+

@@ -1,0 +1,3 @@
+from .service import StsService
+
+__all__ = ["StsService"]
