@@ -12,6 +12,7 @@ from typing import Any
 
 import uvicorn
 
+from .auth.enforcer import Enforcer
 from .clock import Clock
 from .engine.destinations import OutcomeDelivery
 from .engine.introspect import event_state
@@ -20,7 +21,7 @@ from .engine.pollers import SqsPollers
 from .gateway.app import Gateway
 from .runtime import EnvironmentPool
 from .services.base import Service
-from .services.delivery import Deliveries
+from .services.delivery import Deliveries, Delivery, DeliveryResult
 from .services.events import EventsService
 from .services.iam import IamService
 from .services.lambda_.service import LambdaService
@@ -89,6 +90,9 @@ class Sluice:
         services["iam"] = iam
         services["sts"] = StsService(iam, clock, settings)
         gateway = Gateway(settings, clock, services)
+        if settings.enforce_iam:
+            _enforce_iam(Enforcer(iam, {"s3": s3, "sqs": sqs, "sns": sns, "lambda": lambda_}, clock),
+                         gateway, outcomes, lambda_, iam)
         gateway.internal["/_sluice/events/"] = lambda rest, query: _event_view(store, rest)
         gateway.internal["/_sluice/lambda-code/"] = lambda rest, query: _code_view(lambda_, rest)
         gateway.internal["/_sluice/sns/"] = sns.internal  # SubscribeURL, UnsubscribeURL
@@ -96,6 +100,19 @@ class Sluice:
 
     def close(self) -> None:
         self.store.close()
+
+
+def _enforce_iam(enforcer: Enforcer, gateway: Gateway, outcomes: OutcomeDelivery, lambda_: LambdaService,
+                 iam: IamService) -> None:
+    """--enforce-iam: requests, deliveries and functions' own calls are evaluated as AWS does."""
+    gateway.enforcer = enforcer
+
+    def authorize_delivery(function: str, target: str, delivery: Delivery) -> DeliveryResult | None:
+        return enforcer.authorize_delivery(lambda_.execution_role(function), function, target, delivery)
+
+    outcomes.authorize = authorize_delivery
+    lambda_.may_assume_role = enforcer.lambda_may_assume
+    lambda_.role_credentials = iam.role_credentials
 
 
 class _Engine:
