@@ -8,6 +8,7 @@ before a DLQ / destination send.
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Mapping, Sequence
 from typing import Any, Protocol
 
@@ -76,6 +77,7 @@ class Enforcer:
         self.iam = iam
         self.resources = dict(resources)  # ARN service ("s3", "sqs", ...) -> its policies
         self.clock = clock
+        self._stamp: tuple[int, dict[str, str]] = (-1, {})
 
     # -- API requests --------------------------------------------------------------------------
 
@@ -101,14 +103,23 @@ class Enforcer:
                 code, status = DENIED.get(service, ("AccessDeniedException", 403))
                 raise ServiceError(code, denied_message(request, decision), status)
 
-    @staticmethod
-    def request_context(ctx: RequestContext) -> dict[str, str | Sequence[str]]:
+    def request_context(self, ctx: RequestContext) -> dict[str, str | Sequence[str]]:
         return {
             "aws:SecureTransport": "true" if ctx.endpoint.startswith("https:") else "false",
             "aws:SourceIp": ctx.source_ip,
             "aws:RequestedRegion": ctx.region,
             "aws:UserAgent": ctx.headers.get("user-agent", ""),
+            **self._time_context(),
         }
+
+    def _time_context(self) -> dict[str, str]:
+        """aws:CurrentTime / aws:EpochTime, formatted once per second (formatting per request
+        was a tenth of enforcement's cost)."""
+        second = int(self.clock.now())
+        if self._stamp[0] != second:
+            when = dt.datetime.fromtimestamp(second, dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+            self._stamp = (second, {"aws:CurrentTime": when, "aws:EpochTime": str(second)})
+        return self._stamp[1]
 
     def _decide(self, principal: Principal, policies: Sequence[Policy], check: Check,
                 context: Mapping[str, str | Sequence[str]], caller_account: str) -> tuple[AuthRequest, Decision]:
@@ -116,7 +127,7 @@ class Enforcer:
         request = AuthRequest(principal=principal, action=check.action, resource=check.resource,
                               resource_account=owner or caller_account, context={**context, **check.context})
         policy = cached_policy(document) if document else None
-        return request, evaluate(request, policies, policy, now=self.clock.now())
+        return request, evaluate(request, policies, policy)  # the context has the time
 
     def resource_policy(self, arn: str) -> tuple[str | None, str | None]:
         """The resource's policy document and owning account (from the ARN when the service
@@ -172,7 +183,7 @@ class Enforcer:
         identity = role_identity(role_arn, session)
         principal = principal_of(identity)
         policies = self.iam.identity_policies(identity)
-        context: dict[str, str | Sequence[str]] = {"aws:SecureTransport": "true"}
+        context: dict[str, str | Sequence[str]] = {"aws:SecureTransport": "true", **self._time_context()}
         checks = [Check(action, target_arn)]
         if service == "s3":
             bucket = target_arn.split(":::", 1)[-1]
