@@ -42,6 +42,9 @@ def _parser() -> argparse.ArgumentParser:
                          "and boto3); default: the interpreter Sluice runs on")
     up.add_argument("--enforce-iam", action="store_true",
                     help="evaluate every request against IAM identity and resource policies, as AWS does")
+    up.add_argument("--verify-signatures", action="store_true",
+                    help="check each request's AWS SigV4 signature against the caller's secret key "
+                         "(default: off, any key is accepted)")
 
     logs = sub.add_parser("logs", help="print a function's (or a log group's) log events from a running server")
     logs.add_argument("target", help="a function name (its group /aws/lambda/<name>) or a log group starting with /")
@@ -103,7 +106,7 @@ def main(argv: list[str] | None = None) -> int:
                        account_id=args.account, region=args.region, log_level=args.log_level,
                        max_environments=args.max_environments, environment_idle_timeout=args.idle_timeout,
                        account_concurrency=args.account_concurrency, python_overrides=overrides,
-                       enforce_iam=args.enforce_iam))
+                       enforce_iam=args.enforce_iam, verify_signatures=args.verify_signatures))
         return 0
     if args.command == "demo":
         from .demo import run as demo

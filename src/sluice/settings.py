@@ -33,6 +33,8 @@ class Settings:
     python_overrides: dict[str, str] = field(default_factory=dict)
     # Evaluate every request against IAM policies as AWS does (off: any key is accepted, free).
     enforce_iam: bool = False
+    # Check every request's SigV4 signature against the caller's secret (off: any key works).
+    verify_signatures: bool = False
 
     @property
     def endpoint_url(self) -> str:

@@ -35,6 +35,7 @@ from ..settings import Settings
 from .bodies import ClientDisconnected, StreamingBody, read_all
 from .identify import identify, virtual_host_bucket
 from .presign import check_presigned
+from .sigv4 import SecretLookup, SigV4Verifier, default_secret
 
 if TYPE_CHECKING:
     from ..auth.enforcer import Enforcer
@@ -57,8 +58,11 @@ def new_host_id() -> str:
 
 
 class Gateway:
-    def __init__(self, settings: Settings, clock: Clock, services: Mapping[str, Service], workers: int = 64) -> None:
+    def __init__(self, settings: Settings, clock: Clock, services: Mapping[str, Service], workers: int = 64,
+                 secret_for: SecretLookup | None = None) -> None:
         self.settings = settings
+        # Off by default: no signature is looked at and nothing is slower.
+        self.verifier = SigV4Verifier(secret_for or default_secret) if settings.verify_signatures else None
         self.clock = clock
         self.services = dict(services)
         self.pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="sluice-op")
@@ -114,11 +118,12 @@ class Gateway:
             if service is None:
                 response = self._unknown_service(caller.service, ctx)
             else:
+                signed_path = req.path
                 if service.name == "s3":
                     bucket = virtual_host_bucket(req.host)
                     if bucket:
                         req.path = f"/{bucket}{req.path}"
-                response = await self._dispatch(service, req, receive, ctx)
+                response = await self._dispatch(service, req, receive, ctx, signed_path)
         except ClientDisconnected:
             log.debug("%s %s: client went away", req.method, req.path)
             return
@@ -129,7 +134,8 @@ class Gateway:
             (time.perf_counter() - started) * 1000,
         )
 
-    async def _dispatch(self, service: Service, req: HttpRequest, receive: Any, ctx: RequestContext) -> HttpResponse:
+    async def _dispatch(self, service: Service, req: HttpRequest, receive: Any, ctx: RequestContext,
+                        signed_path: str) -> HttpResponse:
         protocol = service.protocol_for_request(req)
         loop = asyncio.get_running_loop()
         length = req.content_length
@@ -141,6 +147,14 @@ class Gateway:
             req.body = streaming
         try:
             check_presigned(req, self.clock.now())
+            if self.verifier is not None:
+                if streaming is not None and service.name != "s3":
+                    # Outside S3 the signature covers the body's hash, and these services
+                    # parse the whole body anyway.
+                    req.body = io.BytesIO(await read_all(receive))
+                    streaming = None
+                body = req.body.getvalue() if isinstance(req.body, io.BytesIO) else None
+                self.verifier.verify(req, service.name, signed_path, self.clock.now(), body)
             op = protocol.route(req)
             ctx.operation = op.name
             fn = service.operation(op.name)

@@ -1,0 +1,523 @@
+"""AWS Signature Version 4, checked as the services check it (opt-in: `--verify-signatures`).
+
+(S3's legacy signature V2 is checked too: boto3 still presigns S3 URLs with it by default.)
+Three SigV4 forms: the Authorization header, presigned query parameters, and aws-chunked bodies whose
+chunks each carry a signature chained from the request's (seed) signature, optionally ending in
+a signed trailer. The secret comes from a lookup callable, so the caller decides who exists.
+Each service family answers failures with its own codes and messages (S3's XML ones with the
+StringToSign and CanonicalRequest it computed, the query services', Lambda's).
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import hashlib
+import hmac
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from urllib.parse import quote, unquote
+
+from botocore.utils import normalize_url_path
+
+from ..protocol.errors import ServiceError
+from ..protocol.http import HttpRequest, Readable
+from ..protocol.values import iso8601
+
+SecretLookup = Callable[[str], str | None]
+
+ALGORITHM = "AWS4-HMAC-SHA256"
+EMPTY_SHA256 = hashlib.sha256(b"").hexdigest()
+UNSIGNED = "UNSIGNED-PAYLOAD"
+STREAMING = "STREAMING-AWS4-HMAC-SHA256-PAYLOAD"
+STREAMING_TRAILER = "STREAMING-AWS4-HMAC-SHA256-PAYLOAD-TRAILER"
+STREAMING_UNSIGNED_TRAILER = "STREAMING-UNSIGNED-PAYLOAD-TRAILER"
+MAX_SKEW = 15 * 60
+_HEX64 = re.compile(r"^[0-9a-f]{64}$")
+_AUTH_PART = re.compile(r"(\w+)=([^,]*)")
+_TIMESTAMP = "%Y%m%dT%H%M%SZ"
+
+# Services answering in the JSON families (Lambda's rest-json, CloudWatch Logs, EventBridge) use
+# these codes; the query-era services (SQS, SNS, IAM, STS, CloudWatch) the others.
+_JSON_FAMILY = {"lambda", "logs", "events"}
+
+
+def default_secret(access_key: str) -> str | None:
+    """Who exists until IAM says more: the default key `test` and any 12-digit key (the root
+    of that account), all with secret `test`, as clients configured for Sluice send."""
+    if access_key == "test" or (len(access_key) == 12 and access_key.isdigit()):
+        return "test"
+    return None
+
+
+def signing_key(secret: str, date: str, region: str, service: str) -> bytes:
+    key = hmac.new(("AWS4" + secret).encode(), date.encode(), hashlib.sha256).digest()
+    for part in (region, service, "aws4_request"):
+        key = hmac.new(key, part.encode(), hashlib.sha256).digest()
+    return key
+
+
+def hmac_hex(key: bytes, message: str) -> str:
+    return hmac.new(key, message.encode(), hashlib.sha256).hexdigest()
+
+
+def _uri_encode(text: str) -> str:
+    return quote(text, safe="-_.~")
+
+
+def canonical_query(query_string: str, drop: str | None = None) -> str:
+    pairs = []
+    for item in query_string.split("&") if query_string else []:
+        key, _, value = item.partition("=")
+        key, value = unquote(key), unquote(value)
+        if key == drop:
+            continue
+        pairs.append((_uri_encode(key), _uri_encode(value)))
+    return "&".join(f"{k}={v}" for k, v in sorted(pairs))
+
+
+def canonical_path(path: str, service: str) -> str:
+    """S3 signs the path as sent; the other services sign it normalized and encoded again."""
+    if service == "s3":
+        return path or "/"
+    return quote(normalize_url_path(path), safe="/~")
+
+
+def _header_value(value: str) -> str:
+    return " ".join(value.split())
+
+
+@dataclass(frozen=True)
+class Signed:
+    """What a request's signature covers, parsed from the header or the query."""
+
+    access_key: str
+    date: str           # scope date, YYYYMMDD
+    region: str
+    service: str        # signing name
+    signed_headers: list[str]
+    signature: str
+    timestamp: str      # X-Amz-Date
+    presigned: bool
+
+    @property
+    def scope(self) -> str:
+        return f"{self.date}/{self.region}/{self.service}/aws4_request"
+
+
+class _Family:
+    """The errors of one service family."""
+
+    def __init__(self, service: str) -> None:
+        self.service = service
+        self.s3 = service == "s3"
+        self.json = service in _JSON_FAMILY
+
+    def signature_mismatch(self, signed: Signed, string_to_sign: str, canonical: str) -> ServiceError:
+        if self.s3:
+            return ServiceError(
+                "SignatureDoesNotMatch",
+                "The request signature we calculated does not match the signature you provided. "
+                "Check your key and signing method.",
+                403,
+                AWSAccessKeyId=signed.access_key,
+                StringToSign=string_to_sign,
+                SignatureProvided=signed.signature,
+                StringToSignBytes=_bytes_text(string_to_sign),
+                CanonicalRequest=canonical,
+                CanonicalRequestBytes=_bytes_text(canonical),
+            )
+        message = ("The request signature we calculated does not match the signature you provided. Check your "
+                   "AWS Secret Access Key and signing method. Consult the service documentation for details.")
+        return ServiceError(self._mismatch_code, message, 403)
+
+    @property
+    def _mismatch_code(self) -> str:
+        return "InvalidSignatureException" if self.json else "SignatureDoesNotMatch"
+
+    def unknown_key(self, access_key: str) -> ServiceError:
+        if self.s3:
+            return ServiceError("InvalidAccessKeyId", "The AWS Access Key Id you provided does not exist in our records.",
+                                403, AWSAccessKeyId=access_key)
+        code = "UnrecognizedClientException" if self.json else "InvalidClientTokenId"
+        return ServiceError(code, "The security token included in the request is invalid.", 403)
+
+    def skewed(self, timestamp: str, request_time: float, now: float) -> ServiceError:
+        if self.s3:
+            return ServiceError("RequestTimeTooSkewed",
+                                "The difference between the request time and the current time is too large.", 403,
+                                RequestTime=timestamp, ServerTime=iso8601(now), MaxAllowedSkewMilliseconds="900000")
+        stamp = _stamp(now)
+        if request_time < now:
+            message = (f"Signature expired: {timestamp} is now earlier than {_stamp(now - MAX_SKEW)} "
+                       f"({stamp} - 15 min.)")
+        else:
+            message = (f"Signature not yet current: {timestamp} is still later than {_stamp(now + MAX_SKEW)} "
+                       f"({stamp} + 15 min.)")
+        return ServiceError(self._mismatch_code, message, 403)
+
+    def malformed(self, detail: str, header: str) -> ServiceError:
+        if self.s3:
+            return ServiceError("AuthorizationHeaderMalformed", f"The authorization header is malformed; {detail}", 400)
+        return ServiceError("IncompleteSignature", f"{detail} Authorization={header}", 400)
+
+    def missing_token(self) -> ServiceError:
+        if self.json:
+            return ServiceError("MissingAuthenticationTokenException", "Missing Authentication Token", 403)
+        return ServiceError("MissingAuthenticationToken", "Request is missing Authentication Token", 403)
+
+
+def _bytes_text(text: str) -> str:
+    return " ".join(f"{b:02x}" for b in text.encode())
+
+
+def _stamp(epoch: float) -> str:
+    return dt.datetime.fromtimestamp(epoch, dt.timezone.utc).strftime(_TIMESTAMP)
+
+
+def _parse_time(stamp: str) -> float | None:
+    try:
+        return dt.datetime.strptime(stamp, _TIMESTAMP).replace(tzinfo=dt.timezone.utc).timestamp()
+    except ValueError:
+        return None
+
+
+class SigV4Verifier:
+    def __init__(self, secret_for: SecretLookup, max_skew: float = MAX_SKEW) -> None:
+        self.secret_for = secret_for
+        self.max_skew = max_skew
+
+    def verify(self, req: HttpRequest, service: str, path: str, now: float, body: bytes | None) -> None:
+        """Raise the service's error unless the request is signed with the caller's secret.
+
+        `path` is the path as the client sent it (before any virtual-host rewrite); `body` the
+        whole body when it is in memory. S3 signs the x-amz-content-sha256 header instead of the
+        body; a streaming-signed S3 body gets its chunk signatures checked as it is read.
+        """
+        family = _Family(service)
+        auth = req.headers.get("authorization", "")
+        if auth.startswith(ALGORITHM):
+            signed = self._from_header(auth, req, family)
+        elif "X-Amz-Signature" in req.query or "X-Amz-Credential" in req.query:
+            signed = self._from_query(req, family)
+        elif family.s3 and (auth.startswith("AWS ") or "Signature" in req.query):
+            self._verify_v2(req, family, now)
+            return
+        elif auth or "Signature" in req.query:
+            raise _unsupported(family)
+        elif family.s3:
+            return  # anonymous: what it may do is the bucket policy's business, not ours
+        else:
+            raise family.missing_token()
+        secret = self.secret_for(signed.access_key)
+        if secret is None:
+            raise family.unknown_key(signed.access_key)
+        request_time = _parse_time(signed.timestamp)
+        if request_time is None:
+            raise _no_date(family)
+        if not signed.presigned and abs(now - request_time) > self.max_skew:
+            raise family.skewed(signed.timestamp, request_time, now)
+        payload = self._payload_hash(req, signed, family, body)
+        canonical = "\n".join([
+            req.method,
+            canonical_path(path, service),
+            canonical_query(req.query_string, "X-Amz-Signature" if signed.presigned else None),
+            "".join(f"{h}:{_header_value(req.headers.get(h, ''))}\n" for h in signed.signed_headers),
+            ";".join(signed.signed_headers),
+            payload,
+        ])
+        string_to_sign = "\n".join([ALGORITHM, signed.timestamp, signed.scope,
+                                    hashlib.sha256(canonical.encode()).hexdigest()])
+        key = signing_key(secret, signed.date, signed.region, signed.service)
+        if not hmac.compare_digest(hmac_hex(key, string_to_sign), signed.signature):
+            raise family.signature_mismatch(signed, string_to_sign, canonical)
+        if payload in (STREAMING, STREAMING_TRAILER):
+            req.body = ChunkSignatureCheck(req.body, key, signed, family, trailer=payload == STREAMING_TRAILER)
+        elif family.s3 and body is not None and _HEX64.match(payload):
+            computed = hashlib.sha256(body).hexdigest()
+            if computed != payload:
+                raise ServiceError(
+                    "XAmzContentSHA256Mismatch",
+                    "The provided 'x-amz-content-sha256' header does not match what was computed.", 400,
+                    ClientComputedContentSHA256=payload, S3ComputedContentSHA256=computed)
+
+    def _verify_v2(self, req: HttpRequest, family: _Family, now: float) -> None:
+        """S3's legacy signature (HMAC-SHA1), which boto3 still uses for presigned URLs unless
+        told `signature_version="s3v4"`. Expiry of presigned ones is gateway/presign.py's."""
+        auth = req.headers.get("authorization", "")
+        if auth.startswith("AWS "):
+            access_key, _, signature = auth[4:].strip().rpartition(":")
+            date_line = "" if "x-amz-date" in req.headers else req.headers.get("date", "")
+            stamp = req.headers.get("x-amz-date") or req.headers.get("date", "")
+            sent = _http_date(stamp)
+            if sent is None:
+                raise _no_date(family)
+            if abs(now - sent) > self.max_skew:
+                raise family.skewed(stamp, sent, now)
+        else:
+            access_key = req.query.get("AWSAccessKeyId", [""])[0]
+            signature = req.query["Signature"][0]
+            date_line = req.query.get("Expires", [""])[0]
+        secret = self.secret_for(access_key)
+        if secret is None:
+            raise family.unknown_key(access_key)
+        amz = sorted((k, _header_value(v)) for k, v in req.headers.items() if k.startswith("x-amz-"))
+        string_to_sign = "\n".join([
+            req.method, req.headers.get("content-md5", ""), req.headers.get("content-type", ""), date_line,
+            *(f"{k}:{v}" for k, v in amz),
+            req.path + _v2_subresources(req.query_string),
+        ])
+        expected = base64.b64encode(hmac.new(secret.encode(), string_to_sign.encode(), hashlib.sha1).digest()).decode()
+        if not hmac.compare_digest(expected, signature):
+            raise ServiceError(
+                "SignatureDoesNotMatch",
+                "The request signature we calculated does not match the signature you provided. "
+                "Check your key and signing method.",
+                403, AWSAccessKeyId=access_key, StringToSign=string_to_sign, SignatureProvided=signature,
+                StringToSignBytes=_bytes_text(string_to_sign))
+
+    def _from_header(self, auth: str, req: HttpRequest, family: _Family) -> Signed:
+        parts = dict(_AUTH_PART.findall(auth[len(ALGORITHM):]))
+        missing = [name for name in ("Credential", "SignedHeaders", "Signature") if name not in parts]
+        timestamp = req.headers.get("x-amz-date") or _date_header(req.headers.get("date", ""))
+        if missing or not timestamp:
+            if family.s3:
+                if not timestamp and not missing:
+                    raise _no_date(family)
+                raise family.malformed("the Credential is mal-formed; expecting "
+                                       '"<YOUR-AKID>/YYYYMMDD/REGION/SERVICE/aws4_request".', auth)
+            problems = [f"Authorization header requires '{name}' parameter." for name in missing]
+            if not timestamp:
+                problems.append("Authorization header requires existence of either a 'X-Amz-Date' or a 'Date' header.")
+            raise family.malformed(" ".join(problems), auth)
+        return self._signed(parts["Credential"], parts["SignedHeaders"], parts["Signature"], timestamp, False,
+                            family, auth)
+
+    def _from_query(self, req: HttpRequest, family: _Family) -> Signed:
+        q = req.query
+        values = {name: q.get(f"X-Amz-{name}", [""])[0] for name in
+                  ("Algorithm", "Credential", "SignedHeaders", "Signature", "Date")}
+        missing = [name for name, value in values.items() if not value]
+        if missing or values["Algorithm"] != ALGORITHM:
+            if family.s3:
+                raise ServiceError(
+                    "AuthorizationQueryParametersError",
+                    "Query-string authentication version 4 requires the X-Amz-Algorithm, X-Amz-Credential, "
+                    "X-Amz-Signature, X-Amz-Date, X-Amz-SignedHeaders, and X-Amz-Expires parameters.", 400)
+            raise ServiceError("IncompleteSignature",
+                               " ".join(f"AWS query-string parameters must include 'X-Amz-{m}'." for m in missing)
+                               or "Unsupported AWS 'algorithm': " + values["Algorithm"], 400)
+        return self._signed(values["Credential"], values["SignedHeaders"], values["Signature"], values["Date"],
+                            True, family, req.query_string)
+
+    @staticmethod
+    def _signed(credential: str, signed_headers: str, signature: str, timestamp: str, presigned: bool,
+                family: _Family, raw: str) -> Signed:
+        scope = credential.split("/")
+        if len(scope) != 5 or scope[4] != "aws4_request" or not scope[0]:
+            raise family.malformed('the Credential is mal-formed; expecting "<YOUR-AKID>/YYYYMMDD/REGION/SERVICE/'
+                                   'aws4_request".' if family.s3 else
+                                   "Credential should be scoped to a valid region.", raw)
+        headers = [h.strip().lower() for h in signed_headers.split(";") if h.strip()]
+        return Signed(scope[0], scope[1], scope[2], scope[3], headers, signature.strip(), timestamp, presigned)
+
+    @staticmethod
+    def _payload_hash(req: HttpRequest, signed: Signed, family: _Family, body: bytes | None) -> str:
+        if signed.presigned:
+            sent = req.query.get("X-Amz-Content-Sha256", [None])[0]
+            if sent:
+                return sent
+            if family.s3:
+                return UNSIGNED
+        sent = req.headers.get("x-amz-content-sha256")
+        if family.s3:
+            if sent is None:
+                raise ServiceError("InvalidRequest", "Missing required header for this request: x-amz-content-sha256",
+                                   400)
+            if not (_HEX64.match(sent) or sent in (UNSIGNED, STREAMING, STREAMING_TRAILER, STREAMING_UNSIGNED_TRAILER)):
+                raise ServiceError("InvalidArgument", "x-amz-content-sha256 must be UNSIGNED-PAYLOAD, "
+                                   "STREAMING-UNSIGNED-PAYLOAD-TRAILER, STREAMING-AWS4-HMAC-SHA256-PAYLOAD, "
+                                   "STREAMING-AWS4-HMAC-SHA256-PAYLOAD-TRAILER, or a valid sha256 value.", 400)
+            return sent
+        if sent:
+            return sent
+        return hashlib.sha256(body or b"").hexdigest()
+
+
+# Query parameters that are part of what an S3 signature V2 signs.
+_V2_SUBRESOURCES = frozenset({
+    "accelerate", "acl", "cors", "defaultObjectAcl", "location", "logging", "partNumber", "policy",
+    "requestPayment", "torrent", "versioning", "versionId", "versions", "website", "uploads", "uploadId",
+    "response-content-type", "response-content-language", "response-expires", "response-cache-control",
+    "response-content-disposition", "response-content-encoding", "delete", "lifecycle", "tagging", "restore",
+    "storageClass", "notification", "replication", "analytics", "metrics", "inventory", "select",
+    "select-type", "object-lock",
+})
+
+
+def _v2_subresources(query_string: str) -> str:
+    kept = []
+    for item in query_string.split("&") if query_string else []:
+        key, sep, value = item.partition("=")
+        if key in _V2_SUBRESOURCES:
+            kept.append((key, f"{key}={unquote(value)}" if sep else key))
+    return "?" + "&".join(text for _, text in sorted(kept)) if kept else ""
+
+
+def _http_date(value: str) -> float | None:
+    """An RFC 1123 date or a SigV4 timestamp, as epoch seconds."""
+    stamp = _date_header(value) or value.strip()
+    return _parse_time(stamp)
+
+
+def _date_header(value: str) -> str:
+    """An RFC 1123 Date header as a SigV4 timestamp ("" when it is not one)."""
+    try:
+        parsed = dt.datetime.strptime(value.strip(), "%a, %d %b %Y %H:%M:%S GMT")
+    except ValueError:
+        return ""
+    return parsed.strftime(_TIMESTAMP)
+
+
+def _no_date(family: _Family) -> ServiceError:
+    if family.s3:
+        return ServiceError("AccessDenied", "AWS authentication requires a valid Date or x-amz-date header", 403)
+    return ServiceError("IncompleteSignature", "Authorization header requires existence of either a "
+                        "'X-Amz-Date' or a 'Date' header.", 400)
+
+
+def _unsupported(family: _Family) -> ServiceError:
+    if family.s3:
+        return ServiceError("InvalidRequest", "The authorization mechanism you have provided is not supported. "
+                            "Please use AWS4-HMAC-SHA256.", 400)
+    return ServiceError("IncompleteSignature", "Only AWS4-HMAC-SHA256 signatures are supported.", 400)
+
+
+class ChunkSignatureCheck:
+    """Passes an aws-chunked body through unchanged while checking each chunk's signature.
+
+    Chunk i signs "AWS4-HMAC-SHA256-PAYLOAD", the timestamp, the scope, the previous signature
+    (the seed signature for the first chunk), the hash of the empty string and the hash of the
+    chunk's data. With a trailer, "AWS4-HMAC-SHA256-TRAILER" over the last chunk's signature
+    and the hash of the trailer lines signs the trailers. A failure raises S3's
+    SignatureDoesNotMatch from `read`, so the upload is refused before it is stored.
+    """
+
+    _HEADER, _DATA, _DATA_END, _TRAILERS, _DONE = range(5)
+
+    def __init__(self, raw: Readable, key: bytes, signed: Signed, family: _Family, trailer: bool) -> None:
+        self._raw = raw
+        self._key = key
+        self._signed = signed
+        self._family = family
+        self._trailer = trailer
+        self._previous = signed.signature
+        self._state = self._HEADER
+        self._line = bytearray()
+        self._left = 0
+        self._expected = ""
+        self._hash = hashlib.sha256()
+        self._trailer_lines: list[str] = []
+        self._trailer_signature = ""
+
+    def read(self, n: int = -1, /) -> bytes:
+        data = self._raw.read(n)
+        if data:
+            self._feed(data)
+        elif self._state == self._TRAILERS:
+            # The body ended without the blank line after the trailers: check what came.
+            if self._line:
+                self._on_line(bytes(self._line).rstrip(b"\r\n").decode("latin-1"))
+                self._line.clear()
+            if self._state == self._TRAILERS:
+                self._on_line("")
+        # Ending anywhere else is a truncated body, which the aws-chunked decoder refuses.
+        return data
+
+    def _feed(self, data: bytes) -> None:
+        view = memoryview(data)
+        pos = 0
+        while pos < len(view):
+            if self._state == self._DATA:
+                take = min(self._left, len(view) - pos)
+                self._hash.update(view[pos:pos + take])
+                self._left -= take
+                pos += take
+                if self._left == 0:
+                    self._check_chunk()
+                    self._state = self._DATA_END
+                    self._line.clear()
+                continue
+            if self._state == self._DONE:
+                return
+            end = data.find(b"\n", pos)
+            if end < 0:
+                self._line += view[pos:]
+                return
+            self._line += view[pos:end + 1]
+            pos = end + 1
+            line = bytes(self._line).rstrip(b"\r\n").decode("latin-1")
+            self._line.clear()
+            self._on_line(line)
+
+    def _on_line(self, line: str) -> None:
+        if self._state == self._DATA_END:
+            self._state = self._HEADER
+            if line:
+                raise self._mismatch("")
+            return
+        if self._state == self._HEADER:
+            size_text, _, ext = line.partition(";")
+            name, _, signature = ext.partition("=")
+            try:
+                size = int(size_text.strip(), 16)
+            except ValueError:
+                return  # not aws-chunked framing: the decoder refuses it
+            if name.strip() != "chunk-signature":
+                raise self._mismatch("")
+            self._expected = signature.strip()
+            self._hash = hashlib.sha256()
+            if size == 0:
+                self._check_chunk()
+                self._state = self._TRAILERS
+            else:
+                self._left = size
+                self._state = self._DATA
+            return
+        # trailers, up to the blank line
+        if line:
+            name, _, value = line.partition(":")
+            if name.strip().lower() == "x-amz-trailer-signature":
+                self._trailer_signature = value.strip()
+            else:
+                self._trailer_lines.append(f"{name.strip()}:{value.strip()}\n")
+            return
+        if self._trailer:
+            self._check_trailer()
+        self._state = self._DONE
+
+    def _check_chunk(self) -> None:
+        string_to_sign = "\n".join(["AWS4-HMAC-SHA256-PAYLOAD", self._signed.timestamp, self._signed.scope,
+                                    self._previous, EMPTY_SHA256, self._hash.hexdigest()])
+        if not hmac.compare_digest(hmac_hex(self._key, string_to_sign), self._expected):
+            raise self._mismatch(string_to_sign)
+        self._previous = self._expected
+
+    def _check_trailer(self) -> None:
+        trailers = "".join(self._trailer_lines)
+        string_to_sign = "\n".join(["AWS4-HMAC-SHA256-TRAILER", self._signed.timestamp, self._signed.scope,
+                                    self._previous, hashlib.sha256(trailers.encode()).hexdigest()])
+        if not hmac.compare_digest(hmac_hex(self._key, string_to_sign), self._trailer_signature):
+            raise self._mismatch(string_to_sign)
+
+    def _mismatch(self, string_to_sign: str) -> ServiceError:
+        return ServiceError(
+            "SignatureDoesNotMatch",
+            "The request signature we calculated does not match the signature you provided. "
+            "Check your key and signing method.",
+            403,
+            AWSAccessKeyId=self._signed.access_key,
+            StringToSign=string_to_sign or None,
+            SignatureProvided=self._expected or None,
+        )
