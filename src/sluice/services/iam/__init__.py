@@ -1,3 +1,4 @@
+from .checks import checked
 from .service import IamService
 
-__all__ = ["IamService"]
+__all__ = ["IamService", "checked"]

@@ -17,16 +17,16 @@ from ...auth.identity import ASSUMED_ROLE, ROOT, Identity, root_identity
 from ...auth.policy import Policy, parse_policy
 from ...clock import Clock
 from ...protocol.context import RequestContext
-from ...protocol.validate import validate
 from ...settings import Settings
 from ...store import Store
-from ..base import Service
+from ..base import Operation, Service
 from . import (
     documents,
     errors,
     ids,
     records,  # noqa: F401  (registers the schema)
 )
+from .checks import checked
 from .credentials import Credentials, Lookup, derived_role_id, role_account_and_name
 from .managed import AWS_POLICY_PREFIX, ManagedPolicy, aws_policies, aws_policy
 
@@ -152,10 +152,8 @@ class IamService(Service):
     def _account(self, ctx: RequestContext) -> str:
         return self.caller(ctx).account
 
-    def _check(self, ctx: RequestContext, params: dict[str, Any]) -> None:
-        """The model's constraints (lengths, patterns, ranges, enums) with IAM's ValidationError."""
-        shape = self.protocol.model.operation_model(ctx.operation).input_shape if ctx.operation else None
-        validate(params, shape, code="ValidationError", required=True, patterns=True)
+    def operation(self, op_name: str) -> Operation | None:
+        return checked(self, op_name, super().operation(op_name))
 
     def _role_row(self, account: str, name: str) -> Row | None:
         return self.db.query_one("SELECT * FROM iam_roles WHERE account = ? AND lname = ?", (account, name.lower()))
@@ -181,7 +179,6 @@ class IamService(Service):
     # == roles ===============================================================================
 
     def create_role(self, ctx: RequestContext, **params: Any) -> dict[str, Any]:
-        self._check(ctx, params)
         account = self._account(ctx)
         name, path = params["RoleName"], params.get("Path") or "/"
         trust = params["AssumeRolePolicyDocument"]
@@ -210,7 +207,6 @@ class IamService(Service):
         return {"Role": role}
 
     def list_roles(self, ctx: RequestContext, **params: Any) -> dict[str, Any]:
-        self._check(ctx, params)
         prefix = params.get("PathPrefix") or "/"
         rows = [r for r in self.db.query("SELECT * FROM iam_roles WHERE account = ? ORDER BY lname",
                                          (self._account(ctx),)) if r["path"].startswith(prefix)]
@@ -218,7 +214,6 @@ class IamService(Service):
         return {"Roles": [_role_out(r) for r in page], **more}
 
     def update_role(self, ctx: RequestContext, **params: Any) -> dict[str, Any]:
-        self._check(ctx, params)
         account = self._account(ctx)
         role = self._role(account, params["RoleName"])
         description = params.get("Description", role["description"])
@@ -233,7 +228,6 @@ class IamService(Service):
         return {"Role": _role_out(self._role(self._account(ctx), RoleName), with_tags=True)}
 
     def update_assume_role_policy(self, ctx: RequestContext, **params: Any) -> dict[str, Any]:
-        self._check(ctx, params)
         account = self._account(ctx)
         role = self._role(account, params["RoleName"])
         self._check_trust(params["PolicyDocument"])
@@ -264,7 +258,6 @@ class IamService(Service):
     # -- role tags --
 
     def tag_role(self, ctx: RequestContext, **params: Any) -> dict[str, Any]:
-        self._check(ctx, params)
         account = self._account(ctx)
         role = self._role(account, params["RoleName"])
         tags = {t["Key"]: t["Value"] for t in json.loads(role["tags"])}
@@ -287,7 +280,6 @@ class IamService(Service):
                                               (value, account, lname)))
 
     def list_role_tags(self, ctx: RequestContext, **params: Any) -> dict[str, Any]:
-        self._check(ctx, params)
         role = self._role(self._account(ctx), params["RoleName"])
         page, more = _page(json.loads(role["tags"]), params)
         return {"Tags": page, **more}
@@ -295,7 +287,6 @@ class IamService(Service):
     # == users ===============================================================================
 
     def create_user(self, ctx: RequestContext, **params: Any) -> dict[str, Any]:
-        self._check(ctx, params)
         account = self._account(ctx)
         name, path = params["UserName"], params.get("Path") or "/"
         user_id, arn, now = ids.unique_id(ids.USER_ID), ids.user_arn(account, path, name), self.clock.now()
@@ -323,7 +314,6 @@ class IamService(Service):
         return {"User": _user_out(self._user(caller.account, UserName), with_tags=True)}
 
     def list_users(self, ctx: RequestContext, **params: Any) -> dict[str, Any]:
-        self._check(ctx, params)
         prefix = params.get("PathPrefix") or "/"
         rows = [r for r in self.db.query("SELECT * FROM iam_users WHERE account = ? ORDER BY lname",
                                          (self._account(ctx),)) if r["path"].startswith(prefix)]
@@ -350,14 +340,12 @@ class IamService(Service):
     # == inline policies =====================================================================
 
     def put_role_policy(self, ctx: RequestContext, **params: Any) -> dict[str, Any]:
-        self._check(ctx, params)
         account = self._account(ctx)
         role = self._role(account, params["RoleName"])
         self._put_inline(account, "role", role, params["PolicyName"], params["PolicyDocument"])
         return {}
 
     def put_user_policy(self, ctx: RequestContext, **params: Any) -> dict[str, Any]:
-        self._check(ctx, params)
         account = self._account(ctx)
         user = self._user(account, params["UserName"])
         self._put_inline(account, "user", user, params["PolicyName"], params["PolicyDocument"])
@@ -440,13 +428,11 @@ class IamService(Service):
     # == attachments =========================================================================
 
     def attach_role_policy(self, ctx: RequestContext, **params: Any) -> dict[str, Any]:
-        self._check(ctx, params)
         account = self._account(ctx)
         self._attach(account, "role", self._role(account, params["RoleName"]), params["PolicyArn"])
         return {}
 
     def attach_user_policy(self, ctx: RequestContext, **params: Any) -> dict[str, Any]:
-        self._check(ctx, params)
         account = self._account(ctx)
         self._attach(account, "user", self._user(account, params["UserName"]), params["PolicyArn"])
         return {}
@@ -473,13 +459,11 @@ class IamService(Service):
         return self.db.query_one("SELECT 1 FROM iam_policies WHERE arn = ? AND account = ?", (arn, account)) is not None
 
     def detach_role_policy(self, ctx: RequestContext, **params: Any) -> dict[str, Any]:
-        self._check(ctx, params)
         account = self._account(ctx)
         self._detach(account, "role", self._role(account, params["RoleName"])["lname"], params["PolicyArn"])
         return {}
 
     def detach_user_policy(self, ctx: RequestContext, **params: Any) -> dict[str, Any]:
-        self._check(ctx, params)
         account = self._account(ctx)
         self._detach(account, "user", self._user(account, params["UserName"])["lname"], params["PolicyArn"])
         return {}
@@ -494,12 +478,10 @@ class IamService(Service):
         self._write(detach)
 
     def list_attached_role_policies(self, ctx: RequestContext, **params: Any) -> dict[str, Any]:
-        self._check(ctx, params)
         account = self._account(ctx)
         return self._list_attached(account, "role", self._role(account, params["RoleName"])["lname"], params)
 
     def list_attached_user_policies(self, ctx: RequestContext, **params: Any) -> dict[str, Any]:
-        self._check(ctx, params)
         account = self._account(ctx)
         return self._list_attached(account, "user", self._user(account, params["UserName"])["lname"], params)
 
@@ -518,7 +500,6 @@ class IamService(Service):
     # == managed policies ====================================================================
 
     def create_policy(self, ctx: RequestContext, **params: Any) -> dict[str, Any]:
-        self._check(ctx, params)
         account = self._account(ctx)
         name, path, document = params["PolicyName"], params.get("Path") or "/", params["PolicyDocument"]
         self._check_managed(document)
@@ -581,7 +562,6 @@ class IamService(Service):
         }
 
     def get_policy(self, ctx: RequestContext, **params: Any) -> dict[str, Any]:
-        self._check(ctx, params)
         account, arn = self._account(ctx), params["PolicyArn"]
         managed = aws_policy(arn)
         if managed is not None:
@@ -589,7 +569,6 @@ class IamService(Service):
         return {"Policy": self._policy_out(account, self._policy_row(account, arn))}
 
     def list_policies(self, ctx: RequestContext, **params: Any) -> dict[str, Any]:
-        self._check(ctx, params)
         account = self._account(ctx)
         scope, prefix = params.get("Scope") or "All", params.get("PathPrefix") or "/"
         found: list[dict[str, Any]] = []
@@ -607,7 +586,6 @@ class IamService(Service):
         return {"Policies": page, **more}
 
     def delete_policy(self, ctx: RequestContext, **params: Any) -> dict[str, Any]:
-        self._check(ctx, params)
         account, arn = self._account(ctx), params["PolicyArn"]
         self._refuse_aws_policy(ctx, "DeletePolicy", arn)
 
@@ -637,7 +615,6 @@ class IamService(Service):
     # -- versions --
 
     def create_policy_version(self, ctx: RequestContext, **params: Any) -> dict[str, Any]:
-        self._check(ctx, params)
         account, arn, document = self._account(ctx), params["PolicyArn"], params["PolicyDocument"]
         self._refuse_aws_policy(ctx, "CreatePolicyVersion", arn)
         self._check_managed(document)
@@ -665,7 +642,6 @@ class IamService(Service):
                                   "CreateDate": ids.timestamp(now)}}
 
     def get_policy_version(self, ctx: RequestContext, **params: Any) -> dict[str, Any]:
-        self._check(ctx, params)
         account, arn, version = self._account(ctx), params["PolicyArn"], params["VersionId"]
         managed = aws_policy(arn)
         if managed is not None:
@@ -682,7 +658,6 @@ class IamService(Service):
                                   "CreateDate": ids.timestamp(row["created"])}}
 
     def list_policy_versions(self, ctx: RequestContext, **params: Any) -> dict[str, Any]:
-        self._check(ctx, params)
         account, arn = self._account(ctx), params["PolicyArn"]
         managed = aws_policy(arn)
         if managed is not None:
@@ -698,7 +673,6 @@ class IamService(Service):
         return {"Versions": page, **more}
 
     def delete_policy_version(self, ctx: RequestContext, **params: Any) -> dict[str, Any]:
-        self._check(ctx, params)
         account, arn, version = self._account(ctx), params["PolicyArn"], params["VersionId"]
         self._refuse_aws_policy(ctx, "DeletePolicyVersion", arn)
 
@@ -716,7 +690,6 @@ class IamService(Service):
         return {}
 
     def set_default_policy_version(self, ctx: RequestContext, **params: Any) -> dict[str, Any]:
-        self._check(ctx, params)
         account, arn, version = self._account(ctx), params["PolicyArn"], params["VersionId"]
         self._refuse_aws_policy(ctx, "SetDefaultPolicyVersion", arn)
         now = self.clock.now()
@@ -749,7 +722,6 @@ class IamService(Service):
         return caller.account, user["lname"], user["name"]
 
     def create_access_key(self, ctx: RequestContext, **params: Any) -> dict[str, Any]:
-        self._check(ctx, params)
         account, lname, shown = self._key_owner(ctx, params.get("UserName"))
         key, secret, now = ids.access_key_id(), ids.secret_access_key(), self.clock.now()
 
@@ -768,7 +740,6 @@ class IamService(Service):
         return {"AccessKey": out}
 
     def list_access_keys(self, ctx: RequestContext, **params: Any) -> dict[str, Any]:
-        self._check(ctx, params)
         account, lname, shown = self._key_owner(ctx, params.get("UserName"))
         rows = self.db.query("SELECT access_key, status, created FROM iam_access_keys WHERE account = ? AND "
                              "user_lname = ? ORDER BY created", (account, lname))
@@ -782,7 +753,6 @@ class IamService(Service):
         return {"AccessKeyMetadata": page, **more}
 
     def update_access_key(self, ctx: RequestContext, **params: Any) -> dict[str, Any]:
-        self._check(ctx, params)
         account, lname, _ = self._key_owner(ctx, params.get("UserName"))
         key = params["AccessKeyId"]
 
@@ -796,7 +766,6 @@ class IamService(Service):
         return {}
 
     def delete_access_key(self, ctx: RequestContext, **params: Any) -> dict[str, Any]:
-        self._check(ctx, params)
         account, lname, _ = self._key_owner(ctx, params.get("UserName"))
         key = params["AccessKeyId"]
 

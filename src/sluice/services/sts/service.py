@@ -11,14 +11,13 @@ import datetime as dt
 from typing import Any
 
 from ...auth.identity import ASSUMED_ROLE, ROOT, Identity
-from ...auth.policy import AuthRequest, evaluate, parse_policy
+from ...auth.policy import AuthRequest, evaluate, parse_policy, request_context
 from ...clock import Clock
 from ...protocol.context import RequestContext
 from ...protocol.errors import ServiceError
-from ...protocol.validate import validate
 from ...settings import Settings
-from ..base import Service
-from ..iam import IamService
+from ..base import Operation, Service
+from ..iam import IamService, checked
 
 ROLE_DEFAULT_SECONDS = 3600
 SESSION_DEFAULT_SECONDS = 43200
@@ -33,9 +32,8 @@ class StsService(Service):
         self.clock = clock
         self.settings = settings
 
-    def _check(self, ctx: RequestContext, params: dict[str, Any]) -> None:
-        shape = self.protocol.model.operation_model(ctx.operation).input_shape
-        validate(params, shape, code="ValidationError", required=True, patterns=True)
+    def operation(self, op_name: str) -> Operation | None:
+        return checked(self, op_name, super().operation(op_name))
 
     def _caller(self, ctx: RequestContext) -> Identity:
         if ctx.access_key:
@@ -52,7 +50,6 @@ class StsService(Service):
         return {"UserId": caller.user_id, "Account": caller.account, "Arn": caller.arn}
 
     def assume_role(self, ctx: RequestContext, **params: Any) -> dict[str, Any]:
-        self._check(ctx, params)
         caller = self._caller(ctx)
         role_arn, session = params["RoleArn"], params["RoleSessionName"]
         denied = ServiceError("AccessDenied", f"User: {caller.arn} is not authorized to perform: sts:AssumeRole "
@@ -76,12 +73,14 @@ class StsService(Service):
         request = AuthRequest(caller.principal(), "sts:AssumeRole", role["arn"], role["account"], {})
         trust = parse_policy(role["trust_policy"], "trust")
         now = self.clock.now()
-        if not evaluate(request, [], trust, now=now).allowed:
+        # Unlike other resource policies, a trust policy must itself admit the principal, even
+        # the account's root (the root needs no identity policy but is no exception here).
+        allow, deny = trust.effects(request, request_context(request, now), resource_based=True)
+        if deny or not allow:
             return False
         return evaluate(request, self.iam.identity_policies(caller), trust, now=now).allowed
 
     def get_session_token(self, ctx: RequestContext, **params: Any) -> dict[str, Any]:
-        self._check(ctx, params)
         caller = self._caller(ctx)
         if caller.kind == ASSUMED_ROLE or caller.session_token:
             raise ServiceError("AccessDenied", "Cannot call GetSessionToken with session credentials", 403)
