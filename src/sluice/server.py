@@ -89,7 +89,7 @@ class Sluice:
         iam = IamService(store, clock, settings)
         services["iam"] = iam
         services["sts"] = StsService(iam, clock, settings)
-        gateway = Gateway(settings, clock, services)
+        gateway = Gateway(settings, clock, services, secret_for=lambda key: _secret(iam, key))
         if settings.enforce_iam:
             _enforce_iam(Enforcer(iam, {"s3": s3, "sqs": sqs, "sns": sns, "lambda": lambda_}, clock),
                          gateway, outcomes, lambda_, iam)
@@ -100,6 +100,12 @@ class Sluice:
 
     def close(self) -> None:
         self.store.close()
+
+
+def _secret(iam: IamService, access_key: str) -> str | None:
+    """SigV4's secret for a key: IAM knows root keys, users' keys and STS sessions (functions' too)."""
+    identity = iam.identity(access_key)
+    return identity.secret_key if identity is not None else None
 
 
 def _enforce_iam(enforcer: Enforcer, gateway: Gateway, outcomes: OutcomeDelivery, lambda_: LambdaService,

@@ -32,10 +32,18 @@ from .policy import (
 from .resources import arn_account, cached_policy
 
 
+class KeyLookup(Protocol):
+    @property
+    def identity(self) -> Identity | None: ...
+
+    @property
+    def expired(self) -> bool: ...  # a session key that was valid once
+
+
 class IamPolicies(Protocol):
     """What the enforcer needs from IAM (services/iam implements it)."""
 
-    def identity(self, access_key: str) -> Identity | None: ...
+    def lookup(self, access_key: str) -> KeyLookup: ...
 
     def identity_policies(self, identity: Identity) -> list[Policy]: ...
 
@@ -84,11 +92,12 @@ class Enforcer:
     def authorize(self, ctx: RequestContext, operation: str, params: Mapping[str, object]) -> None:
         """Raise the service's AWS error unless the caller may make this request."""
         service = ctx.service
-        identity = self.iam.identity(ctx.access_key) if ctx.access_key else None
+        found = self.iam.lookup(ctx.access_key) if ctx.access_key else None
+        identity = found.identity if found is not None else None
+        if identity is None and found is not None and found.expired:
+            raise _expired(service)
         if identity is None and (ctx.access_key or service != "s3"):
             raise self._unknown_key(service, ctx.access_key)
-        if identity is not None and identity.expires is not None and identity.expires < self.clock.now():
-            raise _expired(service)
         if identity is not None:
             ctx.account_id = identity.account
             principal = principal_of(identity)
