@@ -8,6 +8,7 @@ import sqlite3
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -193,15 +194,16 @@ def test_identity_policy_allows_and_denies(client: Callable[..., Any]) -> None:
     url, arn = new_queue(client("sqs"))
     with pytest.raises(ClientError) as exc:
         sqs.send_message(QueueUrl=url, MessageBody="hi")
-    assert error(exc) == ("AccessDenied", f"User: {who} is not authorized to perform: sqs:SendMessage on resource: "
-                          f"{arn} because no identity-based policy allows the sqs:SendMessage action", 403)
+    assert error(exc) == ("AccessDenied", f"User: {who} is not authorized to perform: sqs:sendmessage on resource: "
+                          f"{arn} because no identity-based policy allows the sqs:sendmessage action", 403)
     with pytest.raises(ClientError) as exc:
         lam.invoke(FunctionName="anything")
     assert error(exc)[0] == "AccessDeniedException" and "lambda:InvokeFunction" in error(exc)[1]
     topic = client("sns").create_topic(Name=unique("t"))["TopicArn"]
     with pytest.raises(ClientError) as exc:
         sns.publish(TopicArn=topic, Message="hi")
-    assert error(exc)[0] == "AuthorizationError" and "sns:Publish" in error(exc)[1]
+    assert error(exc) == ("AuthorizationError", f"User: {who} is not authorized to perform: SNS:Publish on resource: "
+                          f"{topic} because no identity-based policy allows the SNS:Publish action", 403)
     iam.put_user_policy(UserName=name, PolicyName="send", PolicyDocument=document(
         {"Effect": "Allow", "Action": "sqs:SendMessage", "Resource": arn}))
     assert sqs.send_message(QueueUrl=url, MessageBody="hi")["MessageId"]
@@ -255,6 +257,23 @@ def test_bucket_policy_grants_another_account_and_both_sides_must_allow(client: 
     with pytest.raises(ClientError) as exc:
         other_root.get_object(Bucket=bucket, Key="k")  # plain http: aws:SecureTransport is false
     assert error(exc)[1].endswith("with an explicit deny in a resource-based policy")
+
+
+def test_anonymous_reads_need_a_public_bucket_policy(server: SluiceProcess, client: Callable[..., Any]) -> None:
+    s3 = client("s3")
+    bucket = unique("site")
+    s3.create_bucket(Bucket=bucket)
+    s3.put_object(Bucket=bucket, Key="index.html", Body=b"<h1>hi</h1>")
+    url = f"{server.endpoint}/{bucket}/index.html"
+    with pytest.raises(urllib.error.HTTPError) as exc:
+        urllib.request.urlopen(url)
+    assert exc.value.code == 403
+    body = exc.value.read().decode()
+    assert "<Code>AccessDenied</Code>" in body and "<Message>Access Denied</Message>" in body
+    s3.put_bucket_policy(Bucket=bucket, Policy=document({
+        "Effect": "Allow", "Principal": "*", "Action": "s3:GetObject", "Resource": f"arn:aws:s3:::{bucket}/*"}))
+    with urllib.request.urlopen(url) as r:
+        assert r.read() == b"<h1>hi</h1>"
 
 
 # -- functions run as their execution role ---------------------------------------------------

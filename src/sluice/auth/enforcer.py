@@ -8,6 +8,7 @@ before a DLQ / destination send.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from collections.abc import Mapping, Sequence
 from typing import Any, Protocol
@@ -110,7 +111,7 @@ class Enforcer:
             request, decision = self._decide(principal, policies, check, context, ctx.account_id)
             if not decision.allowed:
                 code, status = DENIED.get(service, ("AccessDeniedException", 403))
-                raise ServiceError(code, denied_message(request, decision), status)
+                raise ServiceError(code, denied_message(*_as_worded(request, decision)), status)
 
     def request_context(self, ctx: RequestContext) -> dict[str, str | Sequence[str]]:
         return {
@@ -204,6 +205,17 @@ class Enforcer:
             if not decision.allowed:
                 return DeliveryResult.failed(ACCESS_DENIED, denied_message(request, decision))
         return None
+
+
+def _as_worded(request: AuthRequest, decision: Decision) -> tuple[AuthRequest, Decision]:
+    """The action as each service spells it in its message: SQS lower-cases it
+    ("sqs:sendmessage"), SNS capitalises the prefix ("SNS:Publish"), the others keep it."""
+    prefix, _, name = request.action.partition(":")
+    worded = request.action.lower() if prefix == "sqs" else f"SNS:{name}" if prefix == "sns" else request.action
+    if worded == request.action:
+        return request, decision
+    return (dataclasses.replace(request, action=worded),
+            dataclasses.replace(decision, reason=decision.reason.replace(request.action, worded)))
 
 
 def principal_of(identity: Identity) -> Principal:
