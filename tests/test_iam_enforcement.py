@@ -259,6 +259,20 @@ def test_bucket_policy_grants_another_account_and_both_sides_must_allow(client: 
     assert error(exc)[1].endswith("with an explicit deny in a resource-based policy")
 
 
+def test_function_policy_lets_another_account_invoke(client: Callable[..., Any]) -> None:
+    lam = client("lambda")
+    name = new_function(lam, FAILING, new_role(client("iam")))
+    arn = f"arn:aws:lambda:us-east-1:{ACCOUNT}:function:{name}"
+    other = client("lambda", OTHER, "test")
+    with pytest.raises(ClientError) as exc:
+        other.invoke(FunctionName=arn, InvocationType="DryRun")
+    assert error(exc) == ("AccessDeniedException", f"User: arn:aws:iam::{OTHER}:root is not authorized to perform: "
+                          f"lambda:InvokeFunction on resource: {arn} because no resource-based policy allows the "
+                          "lambda:InvokeFunction action", 403)
+    lam.add_permission(FunctionName=name, StatementId="other", Action="lambda:InvokeFunction", Principal=OTHER)
+    assert other.invoke(FunctionName=arn, InvocationType="DryRun")["StatusCode"] == 204
+
+
 def test_anonymous_reads_need_a_public_bucket_policy(server: SluiceProcess, client: Callable[..., Any]) -> None:
     s3 = client("s3")
     bucket = unique("site")
