@@ -27,6 +27,7 @@ bench: $(BIN)/sluice
 	$(BIN)/python bench/invoke.py
 	$(BIN)/python bench/sqs.py
 	$(BIN)/python bench/pipeline.py
+	$(BIN)/python bench/iam.py
 
 clean:
 	rm -rf $(VENV) .sluice

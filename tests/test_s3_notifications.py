@@ -28,9 +28,20 @@ def lam(endpoint: str):  # type: ignore[no-untyped-def]
     return make_client("lambda", endpoint)
 
 
-def new_queue(sqs) -> tuple[str, str]:  # type: ignore[no-untyped-def]
-    url = sqs.create_queue(QueueName=f"q-{uuid.uuid4().hex[:10]}")["QueueUrl"]
-    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+def s3_may_send(arn: str, source_bucket: str | None = None) -> str:
+    """A queue or topic policy that lets S3 send to it (from one bucket, or any), as AWS requires."""
+    statement: dict[str, Any] = {"Effect": "Allow", "Principal": {"Service": "s3.amazonaws.com"},
+                                 "Action": "sns:Publish" if ":sns:" in arn else "sqs:SendMessage", "Resource": arn}
+    if source_bucket:
+        statement["Condition"] = {"ArnLike": {"aws:SourceArn": f"arn:aws:s3:::{source_bucket}"}}
+    return json.dumps({"Version": "2012-10-17", "Statement": [statement]})
+
+
+def new_queue(sqs, policy: bool = True) -> tuple[str, str]:  # type: ignore[no-untyped-def]
+    name = f"q-{uuid.uuid4().hex[:10]}"
+    arn = f"arn:aws:sqs:us-east-1:{ACCOUNT}:{name}"
+    url = sqs.create_queue(QueueName=name, Attributes={"Policy": s3_may_send(arn)} if policy else {})["QueueUrl"]
+    assert sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"] == arn
     return url, arn
 
 
@@ -104,6 +115,41 @@ def test_missing_destinations_fail_validation_unless_skipped(s3, bucket: str) ->
         assert err["Message"] == "Unable to validate the following destination configurations"
         s3.put_bucket_notification_configuration(Bucket=bucket, NotificationConfiguration=conf,
                                                  SkipDestinationValidation=True)
+
+
+def test_queue_and_topic_policies_must_let_s3_send(s3, sqs, endpoint: str,  # type: ignore[no-untyped-def]
+                                                    bucket: str) -> None:
+    """AWS checks, when the configuration is set, that the queue's / topic's policy lets
+    s3.amazonaws.com send from this bucket (aws:SourceArn / aws:SourceAccount conditions)."""
+    sns = make_client("sns", endpoint)
+    url, arn = new_queue(sqs, policy=False)
+    topic = sns.create_topic(Name=f"t-{uuid.uuid4().hex[:8]}")["TopicArn"]  # type: ignore[attr-defined]
+    other_bucket = s3_may_send(arn, source_bucket=f"other-{bucket}")
+    for conf in ({"QueueConfigurations": [queue_config(arn, ["s3:ObjectCreated:*"])]},
+                 {"TopicConfigurations": [{"TopicArn": topic, "Events": ["s3:ObjectCreated:*"]}]}):
+        with pytest.raises(ClientError) as exc:  # no policy (the topic's default one does not name S3)
+            s3.put_bucket_notification_configuration(Bucket=bucket, NotificationConfiguration=conf)
+        err = error_of(exc)
+        assert err["Code"] == "InvalidArgument"
+        assert err["Message"] == "Unable to validate the following destination configurations"
+        assert err["ArgumentName"] in (arn, topic)
+        assert "do not allow S3 to publish notifications from this bucket" in err["ArgumentValue"]
+    sqs.set_queue_attributes(QueueUrl=url, Attributes={"Policy": other_bucket})
+    with pytest.raises(ClientError) as exc:  # a policy for another bucket's notifications
+        s3.put_bucket_notification_configuration(Bucket=bucket, NotificationConfiguration={
+            "QueueConfigurations": [queue_config(arn, ["s3:ObjectCreated:*"])]})
+    assert error_of(exc)["Code"] == "InvalidArgument"
+    s3.put_bucket_notification_configuration(Bucket=bucket, SkipDestinationValidation=True, NotificationConfiguration={
+        "QueueConfigurations": [queue_config(arn, ["s3:ObjectCreated:*"])]})
+    assert receive(sqs, url, timeout=2) == []  # skipped validation sends no test event
+    sqs.set_queue_attributes(QueueUrl=url, Attributes={"Policy": s3_may_send(arn, source_bucket=bucket)})
+    sns.set_topic_attributes(TopicArn=topic, AttributeName="Policy",  # type: ignore[attr-defined]
+                             AttributeValue=s3_may_send(topic, source_bucket=bucket))
+    s3.put_bucket_notification_configuration(Bucket=bucket, NotificationConfiguration={
+        "QueueConfigurations": [queue_config(arn, ["s3:ObjectCreated:*"])],
+        "TopicConfigurations": [{"TopicArn": topic, "Events": ["s3:ObjectRemoved:*"]}]})
+    (test_event,) = receive(sqs, url)
+    assert test_event["Event"] == "s3:TestEvent"
 
 
 def test_overlapping_configurations(s3, sqs, bucket: str) -> None:  # type: ignore[no-untyped-def]
@@ -261,7 +307,8 @@ def test_event_survives_kill_after_ack(tmp_path: Path) -> None:
         server.kill()
         server.start()
         sqs = make_client("sqs", server.endpoint)
-        url = sqs.create_queue(QueueName=name)["QueueUrl"]  # type: ignore[attr-defined]
+        url = sqs.create_queue(QueueName=name,  # type: ignore[attr-defined]
+                               Attributes={"Policy": s3_may_send(arn)})["QueueUrl"]
         (body,) = receive(sqs, url, 1, timeout=30)
         assert body["Records"][0]["responseElements"]["x-amz-request-id"] == put["ResponseMetadata"]["RequestId"]
     finally:
@@ -293,6 +340,8 @@ def test_eventbridge_delivery(s3, sqs, endpoint: str, bucket: str) -> None:  # t
 def test_sns_target_gets_test_event(s3, sqs, endpoint: str, bucket: str) -> None:  # type: ignore[no-untyped-def]
     sns = make_client("sns", endpoint)
     topic = sns.create_topic(Name=f"t-{uuid.uuid4().hex[:8]}")["TopicArn"]  # type: ignore[attr-defined]
+    sns.set_topic_attributes(TopicArn=topic, AttributeName="Policy",  # type: ignore[attr-defined]
+                             AttributeValue=s3_may_send(topic, source_bucket=bucket))
     url, arn = new_queue(sqs)
     sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=arn,  # type: ignore[attr-defined]
                   Attributes={"RawMessageDelivery": "true"})

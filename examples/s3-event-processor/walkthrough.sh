@@ -4,6 +4,12 @@
 #   sluice up --time-scale 60          # in another terminal; 60 turns the 1 and 2 minute retry gaps into seconds
 #   ./walkthrough.sh                   # SLUICE=http://127.0.0.1:4566 by default
 #
+# With IAM enforcement, the function's own S3 calls are checked against its execution role, and
+# a last step shows what a missing permission does:
+#
+#   sluice up --time-scale 60 --enforce-iam
+#   ENFORCE_IAM=1 ./walkthrough.sh
+#
 # Run it against a fresh server (it creates the function, the queue and the bucket).
 set -euo pipefail
 
@@ -23,7 +29,23 @@ step() { printf '\n== %s\n' "$*"; }
 step "1. Create the bucket $BUCKET"
 aws --endpoint-url "$SLUICE" s3 mb "s3://$BUCKET"
 
-step "2. Create the function $FUNCTION (python3.12, handler.lambda_handler)"
+step "2. Create the execution role S3EventProcessorRole and the function $FUNCTION (python3.12, handler.lambda_handler)"
+cat > "$WORK/trust.json" <<JSON
+{"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"},
+                                          "Action": "sts:AssumeRole"}]}
+JSON
+cat > "$WORK/dlq.json" <<JSON
+{"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "sqs:SendMessage",
+                                          "Resource": "arn:aws:sqs:$REGION:$ACCOUNT:LambdaDLQ"}]}
+JSON
+aws --endpoint-url "$SLUICE" iam create-role --role-name S3EventProcessorRole \
+    --assume-role-policy-document "file://$WORK/trust.json" --query Role.Arn --output text
+for policy in AmazonS3ReadOnlyAccess service-role/AWSLambdaBasicExecutionRole; do
+    aws --endpoint-url "$SLUICE" iam attach-role-policy --role-name S3EventProcessorRole \
+        --policy-arn "arn:aws:iam::aws:policy/$policy"
+done
+aws --endpoint-url "$SLUICE" iam put-role-policy --role-name S3EventProcessorRole --policy-name dlq \
+    --policy-document "file://$WORK/dlq.json"
 (cd "$HERE" && python3 -m zipfile -c "$WORK/function.zip" handler.py)
 aws --endpoint-url "$SLUICE" lambda create-function --function-name "$FUNCTION" \
     --runtime python3.12 --handler handler.lambda_handler \
@@ -87,3 +109,27 @@ echo "$MESSAGE"
 
 step "8. The failed attempts in CloudWatch Logs"
 sluice logs "$FUNCTION" --endpoint "$SLUICE" --since 10m --filter-pattern '"image.bin"'
+
+if [ "${ENFORCE_IAM:-0}" = "1" ]; then
+    step "9. (--enforce-iam) Take s3:GetObject away from the role: AccessDenied, retries, LambdaDLQ; give it back, redrive"
+    aws --endpoint-url "$SLUICE" sqs purge-queue --queue-url "$QUEUE_URL"
+    aws --endpoint-url "$SLUICE" iam detach-role-policy --role-name S3EventProcessorRole \
+        --policy-arn arn:aws:iam::aws:policy/AmazonS3ReadOnlyAccess
+    aws --endpoint-url "$SLUICE" s3 cp --no-progress "$WORK/bonjour.txt" "s3://$BUCKET/refused.txt"
+    MESSAGE=""
+    for _ in $(seq 20); do
+        MESSAGE=$(aws --endpoint-url "$SLUICE" sqs receive-message --queue-url "$QUEUE_URL" \
+            --message-attribute-names All --visibility-timeout 0 --wait-time-seconds 20)
+        [ -n "$MESSAGE" ] && break
+    done
+    if [ -z "$MESSAGE" ]; then
+        echo "no message in LambdaDLQ" >&2
+        exit 1
+    fi
+    echo "$MESSAGE"
+    sluice logs "$FUNCTION" --endpoint "$SLUICE" --since 10m --filter-pattern '"AccessDenied"'
+    aws --endpoint-url "$SLUICE" iam attach-role-policy --role-name S3EventProcessorRole \
+        --policy-arn arn:aws:iam::aws:policy/AmazonS3ReadOnlyAccess
+    sluice dlq redrive LambdaDLQ --to "$FUNCTION" --endpoint "$SLUICE"
+    sluice logs "$FUNCTION" --endpoint "$SLUICE" --since 10m --filter-pattern '"Contenu du fichier refused.txt"'
+fi

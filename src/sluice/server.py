@@ -12,6 +12,7 @@ from typing import Any
 
 import uvicorn
 
+from .auth.enforcer import Enforcer
 from .clock import Clock
 from .engine.destinations import OutcomeDelivery
 from .engine.introspect import event_state
@@ -24,7 +25,7 @@ from .gateway.app import Gateway
 from .runtime import EnvironmentPool
 from .services.base import Service
 from .services.cloudwatch import CloudWatchService
-from .services.delivery import Deliveries
+from .services.delivery import Deliveries, Delivery, DeliveryResult
 from .services.events import EventsService
 from .services.iam import IamService
 from .services.lambda_.service import LambdaService
@@ -105,6 +106,9 @@ class Sluice:
             return found.session_token if found is not None else None
 
         gateway = Gateway(settings, clock, services, secret_for=secret_for, token_for=token_for)
+        if settings.enforce_iam:
+            _enforce_iam(Enforcer(iam, {"s3": s3, "sqs": sqs, "sns": sns, "lambda": lambda_}, clock),
+                         gateway, outcomes, lambda_, iam)
         gateway.internal["/_sluice/events/"] = lambda rest, query: _event_view(store, rest)
         gateway.internal["/_sluice/lambda-code/"] = lambda rest, query: _code_view(lambda_, rest)
         gateway.internal["/_sluice/sns/"] = sns.internal  # SubscribeURL, UnsubscribeURL
@@ -128,6 +132,19 @@ class Sluice:
         if self.exporter is not None:
             self.exporter.stop()
         self.store.close()
+
+
+def _enforce_iam(enforcer: Enforcer, gateway: Gateway, outcomes: OutcomeDelivery, lambda_: LambdaService,
+                 iam: IamService) -> None:
+    """--enforce-iam: requests, deliveries and functions' own calls are evaluated as AWS does."""
+    gateway.enforcer = enforcer
+
+    def authorize_delivery(function: str, target: str, delivery: Delivery) -> DeliveryResult | None:
+        return enforcer.authorize_delivery(lambda_.execution_role(function), function, target, delivery)
+
+    outcomes.authorize = authorize_delivery
+    lambda_.may_assume_role = enforcer.lambda_may_assume
+    lambda_.role_credentials = iam.role_credentials
 
 
 class _Engine:

@@ -4,6 +4,8 @@ destinations (aws-reference §3, §4).
 Outcomes are already durable rows (`lambda_outcomes`); this worker delivers each one through
 Deliveries and marks it delivered, so a crash in between means a second delivery, never none.
 A target that cannot take the message counts DeadLetterErrors or DestinationDeliveryFailures.
+Deliveries are made as the function's execution role: with IAM enforcement, `authorize` checks
+the role's policies and the target's resource policy first (aws-reference §8).
 """
 
 from __future__ import annotations
@@ -88,7 +90,7 @@ def dead_letter_message(row: sqlite3.Row) -> Delivery:
         "ErrorMessage": MessageAttribute("String", message.encode()[:ERROR_MESSAGE_LIMIT].decode("utf-8", "ignore")),
     }
     return Delivery(body=(row["request_payload"] or b"").decode("utf-8", "replace"), attributes=attributes,
-                    system_attributes=_trace(row), principal="lambda.amazonaws.com", allow_fifo=False)
+                    system_attributes=_trace(row), allow_fifo=False)
 
 
 def _trace(row: sqlite3.Row) -> dict[str, str]:
@@ -112,8 +114,8 @@ def destination_message(row: sqlite3.Row, target: str, success: bool) -> Deliver
         kind = "Success" if success else "Failure"
         event = {"Source": EVENTBRIDGE_SOURCE, "DetailType": f"Lambda Function Invocation Result - {kind}",
                  "Resources": [target, row["function_arn"]]}
-    return Delivery(body=body, system_attributes=_trace(row), event=event, principal="lambda.amazonaws.com",
-                    allow_fifo=False, source_arn=row["function_arn"], object_key=object_key)
+    return Delivery(body=body, system_attributes=_trace(row), event=event, allow_fifo=False,
+                    source_arn=row["function_arn"], object_key=object_key)
 
 
 class OutcomeDelivery:
@@ -121,6 +123,9 @@ class OutcomeDelivery:
         self.db = db
         self.clock = clock
         self.deliveries = deliveries
+        # With IAM enforcement: (function name, target ARN, delivery) -> None if the execution role
+        # may deliver, else the failed result.
+        self.authorize: Callable[[str, str, Delivery], DeliveryResult | None] | None = None
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self.on_delivered: Callable[[str], None] = lambda request_id: None  # an outcome's sends committed
@@ -175,13 +180,13 @@ class OutcomeDelivery:
         sent: list[journal.Sent] = []
         success = condition == SUCCESS
         if not success and row["dead_letter"]:
-            result = self._send(row["dead_letter"], dead_letter_message(row))
+            result = self._send(row["function"], row["dead_letter"], dead_letter_message(row))
             sent.append(self._sent(row, "dead-letter", row["dead_letter"], result))
             if not result.ok:
                 failures.append(self._point("DeadLetterErrors", row))
         target = row["on_success"] if success else row["on_failure"]
         if target:
-            result = self._send(target, destination_message(row, target, success))
+            result = self._send(row["function"], target, destination_message(row, target, success))
             sent.append(self._sent(row, "on-success" if success else "on-failure", target, result))
             if not result.ok:
                 failures.append(self._point("DestinationDeliveryFailures", row))
@@ -192,9 +197,10 @@ class OutcomeDelivery:
         return journal.Sent(row["request_id"], kind, target, new_span_id(), self.clock.now(), result.ok,
                             result.message_id, error)
 
-    def _send(self, arn: str, delivery: Delivery) -> DeliveryResult:
+    def _send(self, function: str, arn: str, delivery: Delivery) -> DeliveryResult:
         try:
-            result = self.deliveries.deliver(arn, delivery)
+            denied = self.authorize(function, arn, delivery) if self.authorize is not None else None
+            result = denied or self.deliveries.deliver(arn, delivery)
         except Exception as exc:  # a target's bug is a delivery failure, not a lost outcome
             log.exception("delivery to %s failed", arn)
             return DeliveryResult.failed("Invalid", str(exc))

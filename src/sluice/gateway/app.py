@@ -19,7 +19,7 @@ import uuid
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from functools import partial
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from botocore.model import OperationModel
 
@@ -36,6 +36,9 @@ from .bodies import ClientDisconnected, StreamingBody, read_all
 from .identify import identify, virtual_host_bucket
 from .presign import check_presigned
 from .sigv4 import SecretLookup, SigV4Verifier, TokenLookup, default_secret
+
+if TYPE_CHECKING:
+    from ..auth.enforcer import Enforcer
 
 log = logging.getLogger("sluice.gateway")
 
@@ -65,6 +68,8 @@ class Gateway:
         self.pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="sluice-op")
         # Sluice's own read-only endpoints under /_sluice/ (path prefix -> handler).
         self.internal: dict[str, InternalHandler] = {}
+        # Set with --enforce-iam: authorizes each parsed request before its operation runs.
+        self.enforcer: Enforcer | None = None
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         if scope["type"] == "lifespan":
@@ -158,7 +163,10 @@ class Gateway:
             if inspect.iscoroutinefunction(fn):
                 if streaming is not None:
                     req.body = io.BytesIO(await read_all(receive))
-                result = await fn(ctx, **protocol.parse(op, req))
+                params = protocol.parse(op, req)
+                if self.enforcer is not None:
+                    self.enforcer.authorize(ctx, op.name, params)
+                result = await fn(ctx, **params)
             else:
                 result = await loop.run_in_executor(self.pool, partial(self._call, protocol, op, req, ctx, fn))
             response = protocol.serialize(op, result or {}, ctx)
@@ -179,9 +187,11 @@ class Gateway:
             await loop.run_in_executor(self.pool, _drain_quietly, streaming)
         return response
 
-    @staticmethod
-    def _call(protocol: Any, op: OperationModel, req: HttpRequest, ctx: RequestContext, fn: Any) -> Any:
-        return fn(ctx, **protocol.parse(op, req))
+    def _call(self, protocol: Any, op: OperationModel, req: HttpRequest, ctx: RequestContext, fn: Any) -> Any:
+        params = protocol.parse(op, req)
+        if self.enforcer is not None:
+            self.enforcer.authorize(ctx, op.name, params)
+        return fn(ctx, **params)
 
     async def _internal(self, req: HttpRequest) -> HttpResponse:
         for prefix, handler in self.internal.items():

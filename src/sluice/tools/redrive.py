@@ -21,8 +21,13 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 
 def _client(service: str, endpoint: str, region: str) -> Any:
-    return boto3.client(service, endpoint_url=endpoint, region_name=region, aws_access_key_id="sluice",
-                        aws_secret_access_key="sluice", config=Config(retries={"max_attempts": 2}))
+    # The caller's own credentials (with --enforce-iam they must be allowed to read the queue and
+    # invoke the function), else the default account's root key test/test.
+    found = boto3.Session().get_credentials()
+    key, secret, token = (found.access_key, found.secret_key, found.token) if found else ("test", "test", None)
+    return boto3.client(service, endpoint_url=endpoint, region_name=region, aws_access_key_id=key,
+                        aws_secret_access_key=secret, aws_session_token=token,
+                        config=Config(retries={"max_attempts": 2}))
 
 
 def _event_state(endpoint: str, request_id: str) -> dict[str, Any] | None:

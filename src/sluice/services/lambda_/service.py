@@ -14,6 +14,7 @@ import uuid
 from collections.abc import Callable
 from typing import Any, Protocol, TypeVar
 
+from ...auth.identity import Identity
 from ...clock import Clock
 from ...engine import xray
 from ...engine.types import (
@@ -40,6 +41,7 @@ ACCOUNT_CONCURRENCY = 1000
 MIN_UNRESERVED = 100
 MAX_SYNC_PAYLOAD = 6 * 1024 * 1024
 MAX_ASYNC_PAYLOAD = 1024 * 1024  # aws-reference §2: 1 MB for asynchronous invocations
+RENEW_MARGIN = 600.0  # seconds before a role session expires that functions get new credentials
 ROLE_PATTERN = r"^arn:(aws[a-zA-Z-]*)?:iam::\d{12}:role/?[a-zA-Z_0-9+=,.@\-_/]+$"
 
 
@@ -85,11 +87,17 @@ class LambdaService(EventSourceMappings, Service):
         self.on_mappings_changed: Callable[[], None] = lambda: None
         self.engine: Any = None  # the object whose start()/shutdown() run the engine's background work
         self.pool: Any = None
+        # Wired with --enforce-iam: (role ARN, session name) -> the role session's temporary
+        # credentials, so that the handler's own calls are evaluated against the role's policies.
+        self.role_credentials: Callable[[str, str], Identity] | None = None
+        # Wired with --enforce-iam: whether Lambda may assume a role (it exists and trusts lambda.amazonaws.com).
+        self.may_assume_role: Callable[[str], bool] | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         # resolve() runs for every invoke and every attempt: its answers are cached until the
         # next write to any Lambda state (the generation moves on).
         self._generation = 0
-        self._resolved: dict[tuple[str, str | None], tuple[int, ResolvedFunction]] = {}
+        # The third item: when the spec's role credentials must be renewed (None: never).
+        self._resolved: dict[tuple[str, str | None], tuple[int, ResolvedFunction, float | None]] = {}
 
     def _write(self, fn: Callable[[sqlite3.Connection], T]) -> T:
         try:
@@ -149,15 +157,15 @@ class LambdaService(EventSourceMappings, Service):
         key = (FunctionName, Qualifier)
         generation = self._generation
         cached = self._resolved.get(key)
-        if cached is not None and cached[0] == generation:
+        if cached is not None and cached[0] == generation and (cached[2] is None or cached[2] > self.clock.now()):
             return cached[1]
-        resolved = self._resolve(FunctionName, Qualifier)
+        resolved, renew_at = self._resolve(FunctionName, Qualifier)
         if len(self._resolved) > 10_000:
             self._resolved.clear()
-        self._resolved[key] = (generation, resolved)
+        self._resolved[key] = (generation, resolved, renew_at)
         return resolved
 
-    def _resolve(self, FunctionName: str, Qualifier: str | None) -> ResolvedFunction:
+    def _resolve(self, FunctionName: str, Qualifier: str | None) -> tuple[ResolvedFunction, float | None]:
         ref = self._ref(FunctionName, Qualifier)
         row = self._function_row(ref.name)
         config, version = self._version_config(ref.name, ref.qualifier)
@@ -165,6 +173,7 @@ class LambdaService(EventSourceMappings, Service):
         code = config["_code"]
         env = (config.get("Environment") or {}).get("Variables") or {}
         logging_config = config.get("LoggingConfig") or {}
+        credentials, renew_at = self._credentials(config.get("Role") or "", ref.name)
         spec = FunctionSpec(
             function_name=ref.name,
             function_arn=self._arn(ref.name),
@@ -182,9 +191,10 @@ class LambdaService(EventSourceMappings, Service):
             region=self.settings.region,
             account_id=self.settings.account_id,
             endpoint_url=self.settings.endpoint_url,
-            credentials=_credentials_for(config.get("Role") or "", ref.name),
+            credentials=credentials,
             interpreter=interpreter_for(config.get("Runtime") or "python3.12", self.python_overrides),
-            revision=config.get("RevisionId") or "",
+            # New credentials mean new environments (the old ones age out), as their variables differ.
+            revision=f"{config.get('RevisionId') or ''}/{credentials[0]}",
         )
         # AWS: async settings per qualifier; the DLQ is a function-level setting ($LATEST's).
         invoke_cfg = self._invoke_config(ref.name, ref.qualifier or LATEST)
@@ -197,7 +207,7 @@ class LambdaService(EventSourceMappings, Service):
             reserved_concurrency=row["reserved_concurrency"],
             invoke_config=invoke_cfg,
             dead_letter_arn=dlq or None,
-        )
+        ), renew_at
 
     def _invoke_config(self, name: str, qualifier: str) -> EventInvokeConfig:
         row = self.db.query_one("SELECT config FROM lambda_invoke_configs WHERE name=? AND qualifier=?",
@@ -222,6 +232,34 @@ class LambdaService(EventSourceMappings, Service):
             if code["hex"] == hex_digest:
                 return self.code.read(code["blob"])
         return None
+
+    def _credentials(self, role: str, name: str) -> tuple[tuple[str, str, str], float | None]:
+        """The execution role's temporary credentials (the session is named after the function, as
+        on AWS) and when to renew them; without enforcement, stable per-function placeholders."""
+        if self.role_credentials is not None and role:
+            session = self.role_credentials(role, name)
+            renew_at = session.expires - RENEW_MARGIN if session.expires is not None else None
+            return (session.access_key, session.secret_key, session.session_token or ""), renew_at
+        return _credentials_for(role, name), None
+
+    def execution_role(self, function_name: str) -> str | None:
+        """The role a function's deliveries (DLQ, destinations) are made as; None if it is gone."""
+        row = self.db.query_one("SELECT config FROM lambda_functions WHERE name=?", (function_name,))
+        return json.loads(row["config"]).get("Role") if row else None
+
+    def resource_policy(self, arn: str) -> tuple[str | None, str | None]:
+        """(the function's policy from AddPermission, its account) for IAM enforcement."""
+        try:
+            ref = self._ref(arn)
+        except ServiceError:
+            return None, None
+        row = self.db.query_one("SELECT account FROM lambda_functions WHERE name=?", (ref.name,))
+        if row is None:
+            return None, None
+        statements = self.policy_statements(ref.name, ref.qualifier)
+        if not statements:
+            return None, row["account"]
+        return json.dumps({"Version": "2012-10-17", "Id": "default", "Statement": statements}), row["account"]
 
     def allows(self, function_arn: str, principal: str, source_arn: str, source_account: str) -> bool:
         """Whether the function's resource policy (AddPermission) lets a service principal invoke it,
@@ -270,14 +308,17 @@ class LambdaService(EventSourceMappings, Service):
                 f"The runtime parameter of {runtime} is not supported by Sluice. Sluice runs "
                 f"{', '.join(SUPPORTED_RUNTIMES)}; use one of them for functions you want to run locally.")
 
-    @staticmethod
-    def _check_role(role: str | None) -> None:
+    def _check_role(self, role: str | None) -> None:
         if role is not None and not re.match(ROLE_PATTERN, role):
             raise ServiceError(
                 "ValidationException",
                 f"1 validation error detected: Value '{role}' at 'role' failed to satisfy constraint: Member must "
                 "satisfy regular expression pattern: arn:(aws[a-zA-Z-]*)?:iam::\\d{12}:role/?[a-zA-Z_0-9+=,.@\\-_/]+",
                 400)
+        # AWS always checks that Lambda can assume the role; Sluice does with --enforce-iam only, so
+        # that functions created without IAM set up (any role ARN) keep working by default.
+        if role is not None and self.may_assume_role is not None and not self.may_assume_role(role):
+            raise invalid("The role defined for the function cannot be assumed by Lambda.")
 
     def _check_dlq(self, dlc: dict[str, Any] | None) -> None:
         if not dlc or not dlc.get("TargetArn"):

@@ -26,6 +26,7 @@ from .ingest import ingest
 from .listing import list_keys, list_versions
 from .multipart import MultipartOperations
 from .names import valid_bucket_name
+from .policy import BucketPolicies
 from .post import PostOperations
 from .records import STORED_HEADERS, ObjectRecord
 
@@ -33,7 +34,7 @@ from .records import STORED_HEADERS, ObjectRecord
 _INLINE_BODY = 1024 * 1024
 
 
-class S3Service(PostOperations, MultipartOperations, S3Core):
+class S3Service(PostOperations, BucketPolicies, MultipartOperations, S3Core):
     """S3's business rules: buckets and objects. No HTTP, no XML: members in, members out."""
 
     @cached_property

@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
+from ...auth.resources import checks_service_principal, service_may_send
 from ...clock import Clock
 from ...protocol.context import RequestContext
 from ...protocol.errors import ServiceError
@@ -34,6 +35,7 @@ from ...settings import Settings
 from ...store import Store
 from ..base import Service
 from ..delivery import (
+    ACCESS_DENIED,
     FIFO_NOT_ALLOWED,
     INVALID,
     NOT_FOUND,
@@ -218,6 +220,13 @@ class SnsService(Service):
         if arn.account != ctx.account_id:
             raise errors.not_authorized(ctx.account_id, action, arn.text)
         return arn.text
+
+    def resource_policy(self, arn: str) -> tuple[str | None, str | None]:
+        """(the topic's Policy attribute, or its default policy; its account) for IAM enforcement."""
+        topic = self._topic(arn)
+        if topic is None:
+            return None, None
+        return topic.attributes.get("Policy") or default_policy(topic.arn, topic.account), topic.account
 
     def _topic(self, arn: str, conn: sqlite3.Connection | None = None) -> Topic | None:
         row = (conn or self.db.reader).execute("SELECT * FROM sns_topics WHERE arn = ?", (arn,)).fetchone()
@@ -807,6 +816,10 @@ class SnsService(Service):
             return DeliveryResult.failed(NOT_FOUND, f"Topic does not exist: {arn}")
         if topic.fifo and not delivery.allow_fifo:
             return DeliveryResult.failed(FIFO_NOT_ALLOWED, f"{arn} is a FIFO topic")
+        if checks_service_principal(delivery.principal, self.settings.enforce_iam) and not service_may_send(
+                self.resource_policy(topic.arn)[0], delivery.principal or "", "sns:Publish", topic.arn,
+                delivery.source_arn or "", delivery.source_account or ""):
+            return DeliveryResult.failed(ACCESS_DENIED, f"the topic policy does not allow {delivery.principal}")
         raw: dict[str, dict[str, Any]] = {}
         for name, attr in delivery.attributes.items():
             item: dict[str, Any] = {"DataType": attr.data_type}

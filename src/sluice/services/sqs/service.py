@@ -34,6 +34,7 @@ from functools import cached_property
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
+from ...auth.resources import checks_service_principal, service_may_send
 from ...clock import Clock
 from ...protocol import WireProtocol
 from ...protocol.context import RequestContext
@@ -42,6 +43,7 @@ from ...settings import Settings
 from ...store import Store
 from ..base import Service
 from ..delivery import (
+    ACCESS_DENIED,
     FIFO_NOT_ALLOWED,
     INVALID,
     NOT_FOUND,
@@ -273,6 +275,11 @@ class SqsService(Service):
         if queue is None:
             raise errors.queue_does_not_exist(_is_query(ctx))
         return queue
+
+    def resource_policy(self, arn: str) -> tuple[str | None, str | None]:
+        """(the queue's Policy attribute, its account) for IAM enforcement."""
+        queue = self.queue_by_arn(arn)
+        return (queue.attributes.get("Policy"), queue.account) if queue else (None, None)
 
     def queue_by_arn(self, arn: str) -> Queue | None:
         parsed = qattrs.parse_arn(arn)
@@ -1179,6 +1186,10 @@ class SqsService(Service):
             return DeliveryResult.failed(NOT_FOUND, f"queue {arn} does not exist")
         if queue.fifo and not delivery.allow_fifo:
             return DeliveryResult.failed(FIFO_NOT_ALLOWED, f"{arn} is a FIFO queue")
+        if checks_service_principal(delivery.principal, self.settings.enforce_iam) and not service_may_send(
+                queue.attributes.get("Policy"), delivery.principal or "", "sqs:SendMessage", queue.arn,
+                delivery.source_arn or "", delivery.source_account or ""):
+            return DeliveryResult.failed(ACCESS_DENIED, f"the queue policy does not allow {delivery.principal}")
         attributes: dict[str, Any] = {}
         for name, attr in delivery.attributes.items():
             value: dict[str, Any] = {"DataType": attr.data_type}

@@ -1,0 +1,146 @@
+"""Bucket policies: Put/Get/DeleteBucketPolicy, GetBucketPolicyStatus, and the policy and owner
+account IAM enforcement reads for a bucket or object ARN.
+
+A bucket's owner is the account of the caller that created it (`s3_buckets.account`); the
+s3:ResourceAccount condition key and cross-account decisions use it.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import json
+import sqlite3
+from typing import Any
+
+from ...auth.policy import PolicyError, parse_policy
+from ...protocol.context import RequestContext
+from ...protocol.errors import ServiceError
+from ...store.db import register_schema
+from .core import S3Core
+
+register_schema(
+    "s3-policy-0001",
+    """
+    CREATE TABLE s3_bucket_policies (
+        bucket TEXT PRIMARY KEY REFERENCES s3_buckets(name) ON DELETE CASCADE,
+        policy TEXT NOT NULL
+    );
+    """,
+)
+
+MAX_POLICY_BYTES = 20 * 1024  # S3's limit for a bucket policy
+
+
+def malformed(message: str) -> ServiceError:
+    return ServiceError("MalformedPolicy", message, 400)
+
+
+def no_such_bucket_policy(bucket: str) -> ServiceError:
+    return ServiceError("NoSuchBucketPolicy", "The bucket policy does not exist", 404, BucketName=bucket)
+
+
+def validate_bucket_policy(bucket: str, text: str) -> None:
+    """S3's checks on top of the resource-policy grammar (which wants a Principal in every
+    statement): a JSON object, S3 actions only, resources inside this bucket."""
+    if len(text.encode()) > MAX_POLICY_BYTES:
+        raise malformed("Policies must be less than 20KB")
+    try:
+        document = json.loads(text)
+    except ValueError:
+        document = None
+    if not isinstance(document, dict):
+        raise malformed("Policies must be valid JSON and the first byte must be '{'")
+    try:
+        parse_policy(document, "resource")
+    except PolicyError as err:
+        raise malformed(str(err)) from None
+    statements = document.get("Statement")
+    for statement in statements if isinstance(statements, list) else [statements]:
+        if not isinstance(statement, dict):
+            continue
+        for action in _as_list(statement.get("Action", statement.get("NotAction"))):
+            if action != "*" and not str(action).lower().startswith("s3:"):
+                raise malformed("Policy has invalid action")
+        for resource in _as_list(statement.get("Resource", statement.get("NotResource"))):
+            if not _in_bucket(str(resource), bucket):
+                raise malformed("Policy has invalid resource")
+
+
+def _as_list(value: Any) -> list[Any]:
+    if value is None:
+        return []
+    return value if isinstance(value, list) else [value]
+
+
+def _in_bucket(resource: str, bucket: str) -> bool:
+    if resource == "*":
+        return True
+    arn = f"arn:aws:s3:::{bucket}"
+    return resource == arn or resource.startswith(arn + "/") or (
+        resource.startswith("arn:aws:s3:::") and _wildcard_covers(resource[len("arn:aws:s3:::"):], bucket))
+
+
+def _wildcard_covers(pattern: str, bucket: str) -> bool:
+    """"arn:aws:s3:::my-*" may name this bucket: S3 accepts a wildcard that matches it."""
+    name = pattern.split("/", 1)[0]
+    return fnmatch.fnmatchcase(bucket, name)
+
+
+def _is_public(text: str) -> bool:
+    """GetBucketPolicyStatus: public when an Allow statement grants everyone ("*") with no
+    condition that narrows who may call (AWS's "public" test, simplified to its main case)."""
+    document = json.loads(text)
+    statements = document.get("Statement")
+    for s in statements if isinstance(statements, list) else [statements]:
+        if not isinstance(s, dict) or s.get("Effect") != "Allow" or s.get("Condition"):
+            continue
+        who = s.get("Principal")
+        if who == "*" or (isinstance(who, dict) and "*" in _as_list(who.get("AWS"))):
+            return True
+    return False
+
+
+class BucketPolicies(S3Core):
+    def put_bucket_policy(self, ctx: RequestContext, Bucket: str, Policy: str = "", **_: Any) -> dict[str, Any]:
+        self._bucket(Bucket)
+        validate_bucket_policy(Bucket, Policy or "")
+
+        def txn(conn: sqlite3.Connection) -> None:
+            self._require_bucket(conn, Bucket)
+            conn.execute("INSERT OR REPLACE INTO s3_bucket_policies (bucket, policy) VALUES (?,?)", (Bucket, Policy))
+
+        self.db.write(txn)
+        ctx.status = 204
+        return {}
+
+    def get_bucket_policy(self, ctx: RequestContext, Bucket: str, **_: Any) -> dict[str, Any]:
+        return {"Policy": self._stored_policy(Bucket)}
+
+    def delete_bucket_policy(self, ctx: RequestContext, Bucket: str, **_: Any) -> dict[str, Any]:
+        def txn(conn: sqlite3.Connection) -> None:
+            self._require_bucket(conn, Bucket)
+            conn.execute("DELETE FROM s3_bucket_policies WHERE bucket=?", (Bucket,))
+
+        self.db.write(txn)
+        ctx.status = 204
+        return {}
+
+    def get_bucket_policy_status(self, ctx: RequestContext, Bucket: str, **_: Any) -> dict[str, Any]:
+        return {"PolicyStatus": {"IsPublic": _is_public(self._stored_policy(Bucket))}}
+
+    def _stored_policy(self, bucket: str) -> str:
+        self._bucket(bucket)
+        row = self.db.query_one("SELECT policy FROM s3_bucket_policies WHERE bucket=?", (bucket,))
+        if row is None:
+            raise no_such_bucket_policy(bucket)
+        return str(row["policy"])
+
+    def resource_policy(self, arn: str) -> tuple[str | None, str | None]:
+        """(bucket policy, owner account) for arn:aws:s3:::bucket[/key]; (None, None) if no bucket."""
+        bucket = arn.split(":::", 1)[-1].split("/", 1)[0]
+        row = self.db.query_one(
+            "SELECT b.account, p.policy FROM s3_buckets b LEFT JOIN s3_bucket_policies p ON p.bucket = b.name"
+            " WHERE b.name=?", (bucket,))
+        if row is None:
+            return None, None
+        return row["policy"], row["account"]
