@@ -1,16 +1,27 @@
-"""Metric data points, written in the same transactions as what they count.
+"""Metric data points: the table CloudWatch's API reads, and the ways Sluice writes to it.
 
-Points are kept raw (one row per value) with their full dimension set; CloudWatch's API
-aggregates them per period, statistic and dimension subset when read.
+Points are kept with their full dimension set; CloudWatch's API aggregates them per period,
+statistic and dimension subset when read. A row is either one raw value (`sample_count` 1,
+`minimum`/`maximum` NULL) or a statistic set (`value` is the sum of `sample_count` values
+between `minimum` and `maximum`): hot paths aggregate in memory (`MetricBuffer`) and write
+one statistic set per metric per flush instead of a row per message.
+Readers: Sum = sum(value), SampleCount = sum(sample_count), Minimum = min(coalesce(minimum, value)),
+Maximum = max(coalesce(maximum, value)).
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
+import logging
 import sqlite3
+import threading
 from dataclasses import dataclass
 
-from ..store.db import register_schema
+from ..clock import Clock
+from ..store.db import Database, register_schema
+
+log = logging.getLogger("sluice.metrics")
 
 register_schema(
     "metrics-0001",
@@ -26,6 +37,16 @@ register_schema(
     CREATE INDEX metric_points_by_name ON metric_points(namespace, name, ts);
     """,
 )
+register_schema(
+    "metrics-statistic-sets-0001",
+    """
+    ALTER TABLE metric_points ADD COLUMN sample_count REAL NOT NULL DEFAULT 1;
+    ALTER TABLE metric_points ADD COLUMN minimum REAL;
+    ALTER TABLE metric_points ADD COLUMN maximum REAL;
+    """,
+)
+
+FLUSH_SECONDS = 1.0  # real seconds between flushes of aggregated counters
 
 
 @dataclass(frozen=True)
@@ -36,13 +57,32 @@ class Point:
     value: float
     unit: str
     ts: float
+    sample_count: float = 1
+    minimum: float | None = None  # None: a raw value (minimum = maximum = value)
+    maximum: float | None = None
+
+
+def dimensions_key(dimensions: dict[str, str]) -> str:
+    return json.dumps(dimensions, sort_keys=True)
 
 
 def write_points(conn: sqlite3.Connection, points: list[Point]) -> None:
     conn.executemany(
-        "INSERT INTO metric_points (namespace, name, dimensions, ts, value, unit) VALUES (?,?,?,?,?,?)",
-        [(p.namespace, p.name, json.dumps(p.dimensions, sort_keys=True), p.ts, p.value, p.unit) for p in points],
+        "INSERT INTO metric_points (namespace, name, dimensions, ts, value, unit, sample_count, minimum, maximum)"
+        " VALUES (?,?,?,?,?,?,?,?,?)",
+        [(p.namespace, p.name, dimensions_key(p.dimensions), p.ts, p.value, p.unit, p.sample_count, p.minimum,
+          p.maximum) for p in points],
     )
+
+
+def replace_points(conn: sqlite3.Connection, points: list[Point]) -> None:
+    """Write points, replacing any earlier point of the same metric, dimensions and timestamp
+    (a daily storage sample taken again the same day)."""
+    conn.executemany(
+        "DELETE FROM metric_points WHERE namespace=? AND name=? AND ts=? AND dimensions=?",
+        [(p.namespace, p.name, p.ts, dimensions_key(p.dimensions)) for p in points],
+    )
+    write_points(conn, points)
 
 
 def lambda_point(name: str, fn: str, resource: str, version: str | None, value: float, unit: str,
@@ -51,3 +91,78 @@ def lambda_point(name: str, fn: str, resource: str, version: str | None, value: 
     if version:
         dims["ExecutedVersion"] = version
     return Point("AWS/Lambda", name, dims, value, unit, ts)
+
+
+@dataclass
+class _Stats:
+    total: float
+    count: float
+    low: float
+    high: float
+
+
+class MetricBuffer:
+    """Counters aggregated in memory per metric, dimensions and minute, flushed as statistic
+    sets through `db.submit`: a hot path pays a dict update, not a row. What is not yet
+    flushed (at most FLUSH_SECONDS of counts) is lost on a crash, as CloudWatch metrics are
+    best effort; acknowledged data never depends on it."""
+
+    def __init__(self, db: Database, clock: Clock) -> None:
+        self.db = db
+        self.clock = clock
+        self._lock = threading.Lock()
+        self._pending: dict[tuple[str, str, str, str, float], _Stats] = {}
+        self._task: asyncio.Task[None] | None = None
+
+    def add(self, namespace: str, name: str, dimensions: dict[str, str], value: float, unit: str,
+            count: float = 1) -> None:
+        """Count `count` samples adding up to `value` (their min and max are value / count)."""
+        minute = self.clock.now() // 60 * 60
+        key = (namespace, name, dimensions_key(dimensions), unit, minute)
+        each = value / count if count else value
+        with self._lock:
+            stats = self._pending.get(key)
+            if stats is None:
+                self._pending[key] = _Stats(value, count, each, each)
+            else:
+                stats.total += value
+                stats.count += count
+                stats.low = min(stats.low, each)
+                stats.high = max(stats.high, each)
+
+    def flush(self) -> None:
+        with self._lock:
+            pending, self._pending = self._pending, {}
+        if not pending:
+            return
+        rows = [(ns, name, dims, minute, s.total, unit, s.count, s.low, s.high)
+                for (ns, name, dims, unit, minute), s in pending.items()]
+
+        def txn(conn: sqlite3.Connection) -> None:
+            conn.executemany(
+                "INSERT INTO metric_points (namespace, name, dimensions, ts, value, unit, sample_count, minimum,"
+                " maximum) VALUES (?,?,?,?,?,?,?,?,?)", rows)
+
+        self.db.submit(txn).add_done_callback(_log_failure)
+
+    def start(self) -> None:
+        if self._task is None:
+            self._task = asyncio.get_running_loop().create_task(self._run(), name="sluice-metric-flush")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
+            self._task = None
+        self.flush()
+
+    async def _run(self) -> None:
+        while True:
+            await asyncio.sleep(FLUSH_SECONDS)
+            self.flush()
+
+
+def _log_failure(future: object) -> None:
+    exc = future.exception()  # type: ignore[attr-defined]
+    if exc is not None:
+        log.error("writing metric points failed: %s", exc)

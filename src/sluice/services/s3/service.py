@@ -7,6 +7,7 @@ import io
 import json
 import os
 import sqlite3
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote_plus
 
@@ -510,6 +511,23 @@ class S3Service(MultipartOperations, S3Core):
                 raise errors.no_such_key(key)
 
         self.db.write(txn)
+
+    # -- for the rest of Sluice ----------------------------------------------------------
+
+    def storage_totals(self) -> list[BucketTotals]:
+        """Every bucket's stored bytes (STANDARD storage class) and object count, for the daily
+        AWS/S3 storage metrics. One aggregate read."""
+        rows = self.db.query(
+            "SELECT b.name AS bucket, coalesce(sum(CASE WHEN o.storage_class='STANDARD' THEN o.size END), 0) AS size,"
+            " count(o.key) AS objects FROM s3_buckets b LEFT JOIN s3_objects o ON o.bucket = b.name GROUP BY b.name")
+        return [BucketTotals(r["bucket"], int(r["size"]), int(r["objects"])) for r in rows]
+
+
+@dataclass(frozen=True)
+class BucketTotals:
+    bucket: str
+    standard_bytes: int
+    objects: int
 
 
 def _max_keys(params: dict[str, Any]) -> int:
