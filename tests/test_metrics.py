@@ -1,0 +1,178 @@
+"""The metrics Sluice emits (AWS/Lambda, AWS/SQS, AWS/Events, AWS/S3, embedded metric format),
+on a real server with a fast clock, read back as CloudWatch users read them."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import time
+import urllib.request
+import uuid
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import boto3
+import pytest
+from botocore.config import Config
+
+from .conftest import make_client
+from .lambda_helpers import create
+from .server import SluiceProcess
+
+SCALE = 60  # Lambda's 1- and 2-minute retry gaps last 1 s and 2 s; SQS gauges sampled every second
+
+FAILING_HANDLER = """
+def handler(event, context):
+    if event.get("fail"):
+        raise RuntimeError("intentional failure")
+    return {"ok": True}
+"""
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SluiceProcess]:
+    proc = SluiceProcess(tmp_path_factory.mktemp("metrics") / "data", "--time-scale", str(SCALE)).start()
+    yield proc
+    proc.stop()
+
+
+def statistics(server: SluiceProcess, namespace: str, name: str, dims: dict[str, str]) -> dict[str, float]:
+    """Sum and SampleCount of a metric over the last hour, for exactly these dimensions."""
+    conn = sqlite3.connect(server.data_dir / "sluice.db")
+    try:
+        row = conn.execute(
+            "SELECT coalesce(sum(value), 0), coalesce(sum(sample_count), 0), min(coalesce(minimum, value)),"
+            " max(coalesce(maximum, value)) FROM metric_points WHERE namespace=? AND name=? AND dimensions=?"
+            " AND ts >= ?", (namespace, name, json.dumps(dims, sort_keys=True), time.time() - 3600)).fetchone()
+    finally:
+        conn.close()
+    return {"Sum": row[0], "SampleCount": row[1], "Minimum": row[2], "Maximum": row[3]}
+
+
+def eventually(check: Callable[[], Any], timeout: float = 30.0) -> Any:
+    """Poll until `check` returns without an AssertionError (metrics are flushed asynchronously)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            return check()
+        except AssertionError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.2)
+
+
+def wait_done(endpoint: str, request_id: str, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(f"{endpoint}/_sluice/events/{request_id}", timeout=5) as r:
+                if json.load(r)["state"] == "done":
+                    return
+        except OSError:
+            pass
+        time.sleep(0.1)
+    raise AssertionError(f"event {request_id} did not finish")
+
+
+# -- AWS/Lambda ---------------------------------------------------------------------------------
+
+
+def test_async_success_and_exhausted_failure(server: SluiceProcess) -> None:
+    """The issue's proof: one success, one event failing 3 times (1 + 2 retries)."""
+    lam = make_client("lambda", server.endpoint)
+    name = create(lam, FAILING_HANDLER)
+    ids = [lam.invoke(FunctionName=name, InvocationType="Event", Payload=json.dumps(event))
+           ["ResponseMetadata"]["RequestId"] for event in ({}, {"fail": True})]
+    for request_id in ids:
+        wait_done(server.endpoint, request_id)
+    dims = {"FunctionName": name, "Resource": name}
+
+    def value(metric: str) -> float:
+        return statistics(server, "AWS/Lambda", metric, dims)["Sum"]
+
+    assert value("Invocations") == 4
+    assert value("Errors") == 3
+    assert value("AsyncEventsReceived") == 2
+    assert value("AsyncEventsDropped") == 1
+    assert value("Throttles") == 0
+    assert statistics(server, "AWS/Lambda", "Duration", dims)["SampleCount"] == 4
+    age = statistics(server, "AWS/Lambda", "AsyncEventAge", dims)
+    assert age["SampleCount"] == 4
+    # The third attempt waited the 1- and 2-minute retry gaps (engine time): 3 minutes at least.
+    assert age["Maximum"] >= 180_000
+
+
+def test_sync_throttle_counts_throttles_not_invocations(server: SluiceProcess) -> None:
+    lam = boto3.client("lambda", endpoint_url=server.endpoint, region_name="us-east-1",
+                       config=Config(retries={"mode": "standard", "total_max_attempts": 1}))  # one request
+    name = create(lam, FAILING_HANDLER)
+    lam.put_function_concurrency(FunctionName=name, ReservedConcurrentExecutions=0)
+    with pytest.raises(lam.exceptions.TooManyRequestsException):
+        lam.invoke(FunctionName=name, Payload=b"{}")
+    dims = {"FunctionName": name, "Resource": name}
+    eventually(lambda: _assert_equal(statistics(server, "AWS/Lambda", "Throttles", dims)["Sum"], 1))
+    assert statistics(server, "AWS/Lambda", "Invocations", dims)["Sum"] == 0
+
+
+def _assert_equal(got: object, want: object) -> None:
+    assert got == want, f"{got!r} != {want!r}"
+
+
+# -- AWS/SQS ------------------------------------------------------------------------------------
+
+
+def test_sqs_counters(server: SluiceProcess) -> None:
+    sqs = make_client("sqs", server.endpoint)
+    name = f"q-{uuid.uuid4().hex[:8]}"
+    url = sqs.create_queue(QueueName=name)["QueueUrl"]
+    sqs.send_message(QueueUrl=url, MessageBody="x" * 10)
+    sqs.send_message_batch(QueueUrl=url, Entries=[{"Id": "a", "MessageBody": "y" * 20},
+                                                  {"Id": "b", "MessageBody": "z" * 30}])
+    got = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10)["Messages"]
+    got += sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", [])
+    assert len(got) == 3
+    sqs.delete_message(QueueUrl=url, ReceiptHandle=got[0]["ReceiptHandle"])
+    sqs.delete_message_batch(QueueUrl=url, Entries=[{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]}
+                                                    for i, m in enumerate(got[1:])])
+    assert "Messages" not in sqs.receive_message(QueueUrl=url)  # an empty receive
+    dims = {"QueueName": name}
+
+    def check() -> None:
+        _assert_equal(statistics(server, "AWS/SQS", "NumberOfMessagesSent", dims)["Sum"], 3)
+        _assert_equal(statistics(server, "AWS/SQS", "NumberOfMessagesReceived", dims)["Sum"], 3)
+        _assert_equal(statistics(server, "AWS/SQS", "NumberOfMessagesDeleted", dims)["Sum"], 3)
+        empties = statistics(server, "AWS/SQS", "NumberOfEmptyReceives", dims)["Sum"]
+        assert empties >= 1, empties
+        size = statistics(server, "AWS/SQS", "SentMessageSize", dims)
+        _assert_equal((size["Sum"], size["SampleCount"], size["Minimum"], size["Maximum"]), (60, 3, 10, 30))
+
+    eventually(check)
+
+
+def test_sqs_gauges_sampled_every_engine_minute(server: SluiceProcess) -> None:
+    sqs = make_client("sqs", server.endpoint)
+    name = f"q-{uuid.uuid4().hex[:8]}"
+    url = sqs.create_queue(QueueName=name)["QueueUrl"]
+    sqs.send_message(QueueUrl=url, MessageBody="visible")
+    sqs.send_message(QueueUrl=url, MessageBody="in flight")
+    sqs.send_message(QueueUrl=url, MessageBody="delayed", DelaySeconds=900)
+    sqs.receive_message(QueueUrl=url, VisibilityTimeout=600)
+    dims = {"QueueName": name}
+
+    def latest(metric: str) -> float:
+        conn = sqlite3.connect(server.data_dir / "sluice.db")
+        try:
+            row = conn.execute("SELECT value FROM metric_points WHERE namespace='AWS/SQS' AND name=? AND dimensions=?"
+                               " ORDER BY ts DESC LIMIT 1", (metric, json.dumps(dims))).fetchone()
+        finally:
+            conn.close()
+        assert row is not None, f"no {metric} sample yet"
+        return float(row[0])
+
+    def check() -> None:
+        _assert_equal(latest("ApproximateNumberOfMessagesVisible"), 1)
+        _assert_equal(latest("ApproximateNumberOfMessagesNotVisible"), 1)
+        _assert_equal(latest("ApproximateNumberOfMessagesDelayed"), 1)
+        assert latest("ApproximateAgeOfOldestMessage") >= 0
+
+    eventually(check)
