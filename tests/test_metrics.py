@@ -176,3 +176,139 @@ def test_sqs_gauges_sampled_every_engine_minute(server: SluiceProcess) -> None:
         assert latest("ApproximateAgeOfOldestMessage") >= 0
 
     eventually(check)
+
+
+# -- AWS/Events ---------------------------------------------------------------------------------
+
+
+def test_events_rule_metrics(server: SluiceProcess) -> None:
+    events = make_client("events", server.endpoint)
+    sqs = make_client("sqs", server.endpoint)
+    queue = sqs.create_queue(QueueName=f"q-{uuid.uuid4().hex[:8]}")["QueueUrl"]
+    queue_arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    bus = f"bus-{uuid.uuid4().hex[:8]}"
+    events.create_event_bus(Name=bus)
+    source = f"test.{uuid.uuid4().hex[:8]}"
+    pattern = json.dumps({"source": [source]})
+    default_rule, custom_rule, failing_rule = (f"rule-{uuid.uuid4().hex[:8]}" for _ in range(3))
+    events.put_rule(Name=default_rule, EventPattern=pattern)
+    events.put_targets(Rule=default_rule, Targets=[{"Id": "q", "Arn": queue_arn}])
+    events.put_rule(Name=custom_rule, EventBusName=bus, EventPattern=pattern)
+    events.put_targets(Rule=custom_rule, EventBusName=bus, Targets=[{"Id": "q", "Arn": queue_arn}])
+    events.put_rule(Name=failing_rule, EventPattern=pattern)
+    events.put_targets(Rule=failing_rule, Targets=[{
+        "Id": "gone", "Arn": "arn:aws:sqs:us-east-1:000000000000:no-such-queue",
+        "RetryPolicy": {"MaximumRetryAttempts": 0}}])
+    for bus_name in ("default", bus):
+        events.put_events(Entries=[{"Source": source, "DetailType": "t", "Detail": "{}", "EventBusName": bus_name}])
+    events.put_events(Entries=[{"Source": "not.matched", "DetailType": "t", "Detail": "{}"}])
+
+    def count(metric: str, dims: dict[str, str]) -> float:
+        return statistics(server, "AWS/Events", metric, dims)["Sum"]
+
+    def check() -> None:
+        for dims in ({"RuleName": default_rule}, {"EventBusName": bus, "RuleName": custom_rule}):
+            for metric in ("MatchedEvents", "TriggeredRules", "Invocations"):
+                _assert_equal((metric, dims, count(metric, dims)), (metric, dims, 1))
+            _assert_equal(count("FailedInvocations", dims), 0)
+        failing = {"RuleName": failing_rule}
+        _assert_equal([count(m, failing) for m in ("MatchedEvents", "Invocations", "FailedInvocations")], [1, 1, 1])
+
+    eventually(check)
+
+
+# -- embedded metric format ---------------------------------------------------------------------
+
+EMF_HANDLER = """
+import json, time
+
+def handler(event, context):
+    now = int(time.time() * 1000)
+    # Hand-written EMF: two dimension sets, a list of values.
+    print(json.dumps({"_aws": {"Timestamp": now, "CloudWatchMetrics": [{
+        "Namespace": event["ns"], "Dimensions": [["Service"], ["Service", "Route"]],
+        "Metrics": [{"Name": "Latency", "Unit": "Milliseconds"}]}]},
+        "Service": "orders", "Route": "/buy", "Latency": [1, 2, 3]}))
+    # As Lambda Powertools' Metrics utility writes it (single dimension set, StorageResolution).
+    print(json.dumps({"_aws": {"Timestamp": now, "CloudWatchMetrics": [{
+        "Namespace": event["ns"], "Dimensions": [["service"]],
+        "Metrics": [{"Name": "SuccessfulBooking", "Unit": "Count", "StorageResolution": 60}]}]},
+        "service": "booking", "SuccessfulBooking": [1.0], "function_request_id": context.aws_request_id}))
+    # Invalid: the dimension's member is missing. Stays a log line, yields no metric.
+    print(json.dumps({"_aws": {"Timestamp": now, "CloudWatchMetrics": [{
+        "Namespace": event["ns"], "Dimensions": [["Missing"]], "Metrics": [{"Name": "Bad"}]}]}, "Bad": 1}))
+    return "ok"
+"""
+
+
+def test_emf_lines_from_a_function_become_metrics(server: SluiceProcess) -> None:
+    lam = make_client("lambda", server.endpoint)
+    logs = make_client("logs", server.endpoint)
+    name = create(lam, EMF_HANDLER)
+    ns = f"App/{uuid.uuid4().hex[:8]}"
+    assert lam.invoke(FunctionName=name, Payload=json.dumps({"ns": ns}))["StatusCode"] == 200
+
+    def check() -> None:
+        for dims in ({"Service": "orders"}, {"Service": "orders", "Route": "/buy"}):
+            got = statistics(server, ns, "Latency", dims)
+            _assert_equal((got["Sum"], got["SampleCount"], got["Minimum"], got["Maximum"]), (6, 3, 1, 3))
+        _assert_equal(statistics(server, ns, "SuccessfulBooking", {"service": "booking"})["Sum"], 1)
+        _assert_equal(statistics(server, ns, "Bad", {})["SampleCount"], 0)
+        messages = [e["message"] for e in logs.filter_log_events(logGroupName=f"/aws/lambda/{name}")["events"]]
+        assert any('"Bad"' in m for m in messages), messages  # the invalid line is still a log line
+
+    eventually(check)
+
+
+def test_put_log_events_with_the_emf_header(server: SluiceProcess) -> None:
+    logs = make_client("logs", server.endpoint)
+    group, ns = f"/app/{uuid.uuid4().hex[:8]}", f"App/{uuid.uuid4().hex[:8]}"
+    logs.create_log_group(logGroupName=group)
+    logs.create_log_stream(logGroupName=group, logStreamName="s")
+    now = int(time.time() * 1000)
+    line = json.dumps({"_aws": {"Timestamp": now, "CloudWatchMetrics": [{
+        "Namespace": ns, "Dimensions": [["Service"]], "Metrics": [{"Name": "Hits", "Unit": "Count"}]}]},
+        "Service": "web", "Hits": 2})
+
+    def with_header(request: Any, **_: Any) -> None:
+        request.headers["x-amzn-logs-format"] = "json/emf"
+
+    logs.put_log_events(logGroupName=group, logStreamName="s", logEvents=[{"timestamp": now, "message": line}])
+    assert statistics(server, ns, "Hits", {"Service": "web"})["SampleCount"] == 0  # no header: a log line only
+    logs.meta.events.register("before-sign.cloudwatch-logs.PutLogEvents", with_header)
+    logs.put_log_events(logGroupName=group, logStreamName="s", logEvents=[{"timestamp": now, "message": line}])
+    assert statistics(server, ns, "Hits", {"Service": "web"})["Sum"] == 2
+
+
+# -- AWS/S3 -------------------------------------------------------------------------------------
+
+
+def test_s3_daily_storage_metrics(tmp_path_factory: pytest.TempPathFactory) -> None:
+    """An engine day lasts a second here: the daily sample is retaken every second and replaces
+    the day's one datapoint."""
+    proc = SluiceProcess(tmp_path_factory.mktemp("s3metrics") / "data", "--time-scale", "86400").start()
+    try:
+        s3 = make_client("s3", proc.endpoint)
+        bucket = f"b-{uuid.uuid4().hex[:8]}"
+        s3.create_bucket(Bucket=bucket)
+        s3.put_object(Bucket=bucket, Key="a", Body=b"x" * 100)
+        s3.put_object(Bucket=bucket, Key="b", Body=b"y" * 28)
+        size_dims = {"BucketName": bucket, "StorageType": "StandardStorage"}
+        count_dims = {"BucketName": bucket, "StorageType": "AllStorageTypes"}
+        day = time.time() // 86400 * 86400
+
+        def daily(metric: str, dims: dict[str, str]) -> list[tuple[float, float]]:
+            conn = sqlite3.connect(proc.data_dir / "sluice.db")
+            try:
+                return conn.execute("SELECT ts, value FROM metric_points WHERE namespace='AWS/S3' AND name=?"
+                                    " AND dimensions=?", (metric, json.dumps(dims, sort_keys=True))).fetchall()
+            finally:
+                conn.close()
+
+        eventually(lambda: _assert_equal((daily("BucketSizeBytes", size_dims), daily("NumberOfObjects", count_dims)),
+                                         ([(day, 128)], [(day, 2)])))
+        s3.delete_object(Bucket=bucket, Key="a")
+        eventually(lambda: _assert_equal((daily("BucketSizeBytes", size_dims), daily("NumberOfObjects", count_dims)),
+                                         ([(day, 28)], [(day, 1)])))
+    finally:
+        proc.stop()
