@@ -21,6 +21,7 @@ from .engine.storage_metrics import S3StorageMetrics
 from .gateway.app import Gateway
 from .runtime import EnvironmentPool
 from .services.base import Service
+from .services.cloudwatch import CloudWatchService
 from .services.delivery import Deliveries
 from .services.events import EventsService
 from .services.lambda_.service import LambdaService
@@ -84,6 +85,7 @@ class Sluice:
         events = EventsService(store, clock, settings, deliveries)
         services["events"] = events
         deliveries.register("events", events)
+        services["cloudwatch"] = CloudWatchService(store, clock, settings, deliveries)  # alarms publish to SNS
         gateway = Gateway(settings, clock, services)
         gateway.internal["/_sluice/events/"] = lambda rest, query: _event_view(store, rest)
         gateway.internal["/_sluice/lambda-code/"] = lambda rest, query: _code_view(lambda_, rest)

@@ -1,8 +1,8 @@
 """Which service and which caller a request is for, from what every AWS client sends.
 
 In order: the SigV4 credential scope (Authorization header or presigned X-Amz-Credential), the
-X-Amz-Target prefix of JSON protocols, then the path. Unsigned requests with nothing else to go
-on are S3 (browsers and presigned-v2 URLs).
+X-Amz-Target prefix of JSON protocols (or the `/service/<prefix>/` of smithy-rpc-v2-cbor), then
+the path. Unsigned requests with nothing else to go on are S3 (browsers and presigned-v2 URLs).
 """
 
 from __future__ import annotations
@@ -73,6 +73,11 @@ def identify(req: HttpRequest, default_region: str) -> Caller:
         prefix = target.split(".", 1)[0]
         service = TARGET_PREFIXES.get(prefix)
         return Caller(service or prefix, access_key, default_region, service is not None)
+    if "smithy-protocol" in req.headers and req.path.startswith("/service/"):
+        # smithy-rpc-v2-cbor: /service/<target prefix>/operation/<Op> (a bucket may be named "service")
+        service = TARGET_PREFIXES.get(req.path.split("/", 3)[2])
+        if service:
+            return Caller(service, access_key, default_region, True)
     if req.path.startswith("/2015-03-31/") or req.path.startswith("/2019-09-25/"):
         return Caller("lambda", access_key, default_region, True)
     return Caller("s3", access_key, default_region, True)

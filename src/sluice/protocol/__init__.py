@@ -43,6 +43,10 @@ def protocol_for(model: ServiceModel, name: str | None = None) -> WireProtocol:
         from .query import QueryProtocol
 
         return QueryProtocol(model)
+    if name == "smithy-rpc-v2-cbor":
+        from .rpcv2cbor import RpcV2CborProtocol
+
+        return RpcV2CborProtocol(model)
     raise ValueError(f"protocol {name} is not supported yet")
 
 

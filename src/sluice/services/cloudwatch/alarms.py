@@ -1,0 +1,77 @@
+"""Alarms and their history, durable in SQLite.
+
+An alarm is kept as its MetricAlarm description (botocore member names, timestamps as epoch
+seconds), so DescribeAlarms returns what PutMetricAlarm stored plus the evaluator's state.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from dataclasses import dataclass
+from typing import Any
+
+from ...store.db import Database, register_schema
+
+register_schema(
+    "cloudwatch-0002",
+    """
+    CREATE TABLE cloudwatch_alarms (
+        name TEXT PRIMARY KEY,
+        body TEXT NOT NULL              -- JSON: the MetricAlarm members
+    );
+    CREATE TABLE cloudwatch_alarm_history (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        name TEXT NOT NULL,
+        ts REAL NOT NULL,
+        type TEXT NOT NULL,             -- ConfigurationUpdate | StateUpdate | Action
+        summary TEXT NOT NULL,
+        data TEXT NOT NULL
+    );
+    CREATE INDEX cloudwatch_alarm_history_by_name ON cloudwatch_alarm_history(name, ts);
+    CREATE INDEX cloudwatch_alarm_history_by_ts ON cloudwatch_alarm_history(ts);
+    """,
+)
+
+Alarm = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class HistoryItem:
+    name: str
+    ts: float
+    type: str
+    summary: str
+    data: dict[str, Any]
+
+    def insert(self, conn: sqlite3.Connection) -> None:
+        conn.execute("INSERT INTO cloudwatch_alarm_history (name, ts, type, summary, data) VALUES (?,?,?,?,?)",
+                     (self.name, self.ts, self.type, self.summary, json.dumps(self.data, separators=(",", ":"))))
+
+
+class AlarmStore:
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    def get(self, name: str) -> Alarm | None:
+        row = self.db.query_one("SELECT body FROM cloudwatch_alarms WHERE name = ?", (name,))
+        return json.loads(row["body"]) if row else None
+
+    def all(self) -> list[Alarm]:
+        return [json.loads(r["body"]) for r in self.db.query("SELECT body FROM cloudwatch_alarms ORDER BY name")]
+
+    @staticmethod
+    def save(conn: sqlite3.Connection, alarm: Alarm) -> None:
+        conn.execute("INSERT OR REPLACE INTO cloudwatch_alarms (name, body) VALUES (?, ?)",
+                     (alarm["AlarmName"], json.dumps(alarm)))
+
+    def history(self, name: str | None, kind: str | None, start: float | None, end: float | None,
+                descending: bool) -> list[sqlite3.Row]:
+        sql = "SELECT name, ts, type, summary, data FROM cloudwatch_alarm_history WHERE 1"
+        params: list[Any] = []
+        for clause, value in (("name = ?", name), ("type = ?", kind), ("ts >= ?", start), ("ts <= ?", end)):
+            if value is not None:
+                sql += f" AND {clause}"
+                params.append(value)
+        sql += f" ORDER BY ts {'DESC' if descending else 'ASC'}, id {'DESC' if descending else 'ASC'}"
+        return self.db.query(sql, tuple(params))
