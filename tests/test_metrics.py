@@ -3,8 +3,11 @@ on a real server with a fast clock, read back as CloudWatch users read them."""
 
 from __future__ import annotations
 
+import datetime as dt
 import json
-import sqlite3
+import os
+import subprocess
+import sys
 import time
 import urllib.request
 import uuid
@@ -36,17 +39,44 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SluiceProcess]:
     proc.stop()
 
 
+STATISTICS = ("Sum", "SampleCount", "Minimum", "Maximum")
+
+
 def statistics(server: SluiceProcess, namespace: str, name: str, dims: dict[str, str]) -> dict[str, float]:
-    """Sum and SampleCount of a metric over the last hour, for exactly these dimensions."""
-    conn = sqlite3.connect(server.data_dir / "sluice.db")
-    try:
-        row = conn.execute(
-            "SELECT coalesce(sum(value), 0), coalesce(sum(sample_count), 0), min(coalesce(minimum, value)),"
-            " max(coalesce(maximum, value)) FROM metric_points WHERE namespace=? AND name=? AND dimensions=?"
-            " AND ts >= ?", (namespace, name, json.dumps(dims, sort_keys=True), time.time() - 3600)).fetchone()
-    finally:
-        conn.close()
-    return {"Sum": row[0], "SampleCount": row[1], "Minimum": row[2], "Maximum": row[3]}
+    """A metric's statistics over the last hour (1-minute periods combined), read with GetMetricData."""
+    cloudwatch = make_client("cloudwatch", server.endpoint)
+    end = (time.time() // 60 + 2) * 60
+    metric = {"Namespace": namespace, "MetricName": name,
+              "Dimensions": [{"Name": k, "Value": v} for k, v in dims.items()]}
+    got = cloudwatch.get_metric_data(
+        StartTime=end - 3600, EndTime=end,
+        MetricDataQueries=[{"Id": stat.lower(), "MetricStat": {"Metric": metric, "Period": 60, "Stat": stat}}
+                           for stat in STATISTICS])["MetricDataResults"]
+    values = {r["Id"]: r["Values"] for r in got}
+    return {"Sum": sum(values["sum"]), "SampleCount": sum(values["samplecount"]),
+            "Minimum": min(values["minimum"], default=None), "Maximum": max(values["maximum"], default=None)}
+
+
+def cli_statistics(server: SluiceProcess, namespace: str, name: str, dims: dict[str, str], period: int,
+                   start: float, end: float, statistic: str = "Sum") -> list[dict[str, Any]]:
+    """Datapoints from the real AWS CLI v1: `aws cloudwatch get-metric-statistics`."""
+    env = {**os.environ, "AWS_ENDPOINT_URL": server.endpoint}
+    iso = "%Y-%m-%dT%H:%M:%SZ"
+    proc = subprocess.run(
+        [sys.executable, "-m", "awscli", "cloudwatch", "get-metric-statistics", "--namespace", namespace,
+         "--metric-name", name, "--period", str(period), "--statistics", statistic,
+         "--start-time", time.strftime(iso, time.gmtime(start)), "--end-time", time.strftime(iso, time.gmtime(end)),
+         "--dimensions", *(f"Name={k},Value={v}" for k, v in dims.items())],
+        capture_output=True, text=True, env=env, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    return json.loads(proc.stdout)["Datapoints"]  # type: ignore[no-any-return]
+
+
+def epoch(timestamp: float | str) -> float:
+    """The CLI prints timestamps as the wire carried them: epoch seconds (CBOR) or ISO 8601 (query)."""
+    if isinstance(timestamp, (int, float)):
+        return float(timestamp)
+    return dt.datetime.fromisoformat(timestamp.replace("Z", "+00:00")).timestamp()
 
 
 def eventually(check: Callable[[], Any], timeout: float = 30.0) -> Any:
@@ -100,6 +130,12 @@ def test_async_success_and_exhausted_failure(server: SluiceProcess) -> None:
     assert age["SampleCount"] == 4
     # The third attempt waited the 1- and 2-minute retry gaps (engine time): 3 minutes at least.
     assert age["Maximum"] >= 180_000
+    # The AWS CLI, by FunctionName alone (the dimension set people graph), over one hour.
+    end = (time.time() // 3600 + 1) * 3600
+    sums = {metric: sum(p["Sum"] for p in cli_statistics(server, "AWS/Lambda", metric, {"FunctionName": name},
+                                                          3600, end - 7200, end))
+            for metric in ("Invocations", "Errors", "AsyncEventsReceived", "AsyncEventsDropped")}
+    assert sums == {"Invocations": 4, "Errors": 3, "AsyncEventsReceived": 2, "AsyncEventsDropped": 1}
 
 
 def test_sync_throttle_counts_throttles_not_invocations(server: SluiceProcess) -> None:
@@ -153,27 +189,18 @@ def test_sqs_gauges_sampled_every_engine_minute(server: SluiceProcess) -> None:
     sqs = make_client("sqs", server.endpoint)
     name = f"q-{uuid.uuid4().hex[:8]}"
     url = sqs.create_queue(QueueName=name)["QueueUrl"]
-    sqs.send_message(QueueUrl=url, MessageBody="visible")
-    sqs.send_message(QueueUrl=url, MessageBody="in flight")
+    # In this order no count ever exceeds 1, so each gauge's Maximum is its final value.
     sqs.send_message(QueueUrl=url, MessageBody="delayed", DelaySeconds=900)
+    sqs.send_message(QueueUrl=url, MessageBody="in flight")
     sqs.receive_message(QueueUrl=url, VisibilityTimeout=600)
+    sqs.send_message(QueueUrl=url, MessageBody="visible")
     dims = {"QueueName": name}
 
-    def latest(metric: str) -> float:
-        conn = sqlite3.connect(server.data_dir / "sluice.db")
-        try:
-            row = conn.execute("SELECT value FROM metric_points WHERE namespace='AWS/SQS' AND name=? AND dimensions=?"
-                               " ORDER BY ts DESC LIMIT 1", (metric, json.dumps(dims))).fetchone()
-        finally:
-            conn.close()
-        assert row is not None, f"no {metric} sample yet"
-        return float(row[0])
-
     def check() -> None:
-        _assert_equal(latest("ApproximateNumberOfMessagesVisible"), 1)
-        _assert_equal(latest("ApproximateNumberOfMessagesNotVisible"), 1)
-        _assert_equal(latest("ApproximateNumberOfMessagesDelayed"), 1)
-        assert latest("ApproximateAgeOfOldestMessage") >= 0
+        for metric in ("ApproximateNumberOfMessagesVisible", "ApproximateNumberOfMessagesNotVisible",
+                       "ApproximateNumberOfMessagesDelayed"):
+            _assert_equal((metric, statistics(server, "AWS/SQS", metric, dims)["Maximum"]), (metric, 1))
+        assert statistics(server, "AWS/SQS", "ApproximateAgeOfOldestMessage", dims)["SampleCount"] >= 1
 
     eventually(check)
 
@@ -296,19 +323,20 @@ def test_s3_daily_storage_metrics(tmp_path_factory: pytest.TempPathFactory) -> N
         size_dims = {"BucketName": bucket, "StorageType": "StandardStorage"}
         count_dims = {"BucketName": bucket, "StorageType": "AllStorageTypes"}
         day = time.time() // 86400 * 86400
+        midnight = day
 
-        def daily(metric: str, dims: dict[str, str]) -> list[tuple[float, float]]:
-            conn = sqlite3.connect(proc.data_dir / "sluice.db")
-            try:
-                return conn.execute("SELECT ts, value FROM metric_points WHERE namespace='AWS/S3' AND name=?"
-                                    " AND dimensions=?", (metric, json.dumps(dims, sort_keys=True))).fetchall()
-            finally:
-                conn.close()
+        def daily(metric: str, dims: dict[str, str]) -> list[tuple[float, float, float, str]]:
+            points = cli_statistics(proc, "AWS/S3", metric, dims, 86400, day - 86400, day + 86400, "Average")
+            samples = cli_statistics(proc, "AWS/S3", metric, dims, 86400, day - 86400, day + 86400, "SampleCount")
+            return [(epoch(p["Timestamp"]), p["Average"], s["SampleCount"], p["Unit"])
+                    for p, s in zip(points, samples, strict=True)]
 
-        eventually(lambda: _assert_equal((daily("BucketSizeBytes", size_dims), daily("NumberOfObjects", count_dims)),
-                                         ([(day, 128)], [(day, 2)])))
+        eventually(lambda: _assert_equal(
+            (daily("BucketSizeBytes", size_dims), daily("NumberOfObjects", count_dims)),
+            ([(midnight, 128, 1, "Bytes")], [(midnight, 2, 1, "Count")])))
         s3.delete_object(Bucket=bucket, Key="a")
-        eventually(lambda: _assert_equal((daily("BucketSizeBytes", size_dims), daily("NumberOfObjects", count_dims)),
-                                         ([(day, 28)], [(day, 1)])))
+        eventually(lambda: _assert_equal(
+            (daily("BucketSizeBytes", size_dims), daily("NumberOfObjects", count_dims)),
+            ([(midnight, 28, 1, "Bytes")], [(midnight, 1, 1, "Count")])))
     finally:
         proc.stop()

@@ -1,12 +1,10 @@
 """Metric data points: the table CloudWatch's API reads, and the ways Sluice writes to it.
 
-Points are kept with their full dimension set; CloudWatch's API aggregates them per period,
-statistic and dimension subset when read. A row is either one raw value (`sample_count` 1,
-`minimum`/`maximum` NULL) or a statistic set (`value` is the sum of `sample_count` values
-between `minimum` and `maximum`): hot paths aggregate in memory (`MetricBuffer`) and write
-one statistic set per metric per flush instead of a row per message.
-Readers: Sum = sum(value), SampleCount = sum(sample_count), Minimum = min(coalesce(minimum, value)),
-Maximum = max(coalesce(maximum, value)).
+Points are kept raw (one row per value) with their full dimension set; CloudWatch's API
+aggregates them per period, statistic and dimension subset when read. Hot paths (SQS, EventBridge)
+aggregate in memory instead (`MetricBuffer`) and write statistic sets to `cloudwatch_stat_sets`,
+the table where CloudWatch keeps PutMetricData's statistic sets (services/cloudwatch/datastore.py)
+and which it reads together with this one.
 """
 
 from __future__ import annotations
@@ -37,14 +35,6 @@ register_schema(
     CREATE INDEX metric_points_by_name ON metric_points(namespace, name, ts);
     """,
 )
-register_schema(
-    "metrics-statistic-sets-0001",
-    """
-    ALTER TABLE metric_points ADD COLUMN sample_count REAL NOT NULL DEFAULT 1;
-    ALTER TABLE metric_points ADD COLUMN minimum REAL;
-    ALTER TABLE metric_points ADD COLUMN maximum REAL;
-    """,
-)
 
 FLUSH_SECONDS = 1.0  # real seconds between flushes of aggregated counters
 
@@ -57,9 +47,6 @@ class Point:
     value: float
     unit: str
     ts: float
-    sample_count: float = 1
-    minimum: float | None = None  # None: a raw value (minimum = maximum = value)
-    maximum: float | None = None
 
 
 def dimensions_key(dimensions: dict[str, str]) -> str:
@@ -68,10 +55,8 @@ def dimensions_key(dimensions: dict[str, str]) -> str:
 
 def write_points(conn: sqlite3.Connection, points: list[Point]) -> None:
     conn.executemany(
-        "INSERT INTO metric_points (namespace, name, dimensions, ts, value, unit, sample_count, minimum, maximum)"
-        " VALUES (?,?,?,?,?,?,?,?,?)",
-        [(p.namespace, p.name, dimensions_key(p.dimensions), p.ts, p.value, p.unit, p.sample_count, p.minimum,
-          p.maximum) for p in points],
+        "INSERT INTO metric_points (namespace, name, dimensions, ts, value, unit) VALUES (?,?,?,?,?,?)",
+        [(p.namespace, p.name, dimensions_key(p.dimensions), p.ts, p.value, p.unit) for p in points],
     )
 
 
@@ -102,8 +87,9 @@ class _Stats:
 
 
 class MetricBuffer:
-    """Counters aggregated in memory per metric, dimensions and minute, flushed as statistic
-    sets through `db.submit`: a hot path pays a dict update, not a row. What is not yet
+    """Counters aggregated in memory per metric, dimensions and minute, flushed about once a
+    second as statistic sets through `db.submit`: a hot path pays a dict update, not a row and
+    not a wait (`db.write` would add the writer's commit to the operation). What is not yet
     flushed (at most FLUSH_SECONDS of counts) is lost on a crash, as CloudWatch metrics are
     best effort; acknowledged data never depends on it."""
 
@@ -135,13 +121,13 @@ class MetricBuffer:
             pending, self._pending = self._pending, {}
         if not pending:
             return
-        rows = [(ns, name, dims, minute, s.total, unit, s.count, s.low, s.high)
+        rows = [(ns, name, dims, minute, s.count, s.total, s.low, s.high, unit)
                 for (ns, name, dims, unit, minute), s in pending.items()]
 
         def txn(conn: sqlite3.Connection) -> None:
             conn.executemany(
-                "INSERT INTO metric_points (namespace, name, dimensions, ts, value, unit, sample_count, minimum,"
-                " maximum) VALUES (?,?,?,?,?,?,?,?,?)", rows)
+                "INSERT INTO cloudwatch_stat_sets (namespace, name, dimensions, ts, count, sum, min, max, unit)"
+                " VALUES (?,?,?,?,?,?,?,?,?)", rows)
 
         self.db.submit(txn).add_done_callback(_log_failure)
 
