@@ -150,6 +150,47 @@ def test_sync_throttle_counts_throttles_not_invocations(server: SluiceProcess) -
     assert statistics(server, "AWS/Lambda", "Invocations", dims)["Sum"] == 0
 
 
+def test_alias_invocations_carry_resource_and_executed_version(server: SluiceProcess) -> None:
+    lam = make_client("lambda", server.endpoint)
+    name = create(lam, FAILING_HANDLER)
+    version = lam.publish_version(FunctionName=name)["Version"]
+    lam.create_alias(FunctionName=name, Name="live", FunctionVersion=version)
+    lam.invoke(FunctionName=name, Qualifier="live", Payload=b"{}")
+    lam.invoke(FunctionName=f"{name}:{version}", Payload=b"{}")
+    lam.invoke(FunctionName=name, Payload=b"{}")
+
+    def invocations(dims: dict[str, str]) -> float:
+        return statistics(server, "AWS/Lambda", "Invocations", dims)["Sum"]
+
+    def check() -> None:
+        _assert_equal([invocations(d) for d in (
+            {"FunctionName": name},
+            {"FunctionName": name, "Resource": f"{name}:live"},
+            {"FunctionName": name, "Resource": f"{name}:live", "ExecutedVersion": version},
+            {"FunctionName": name, "Resource": f"{name}:{version}"},
+            {"FunctionName": name, "Resource": name},
+        )], [3, 1, 1, 1, 1])
+
+    eventually(check)
+
+
+def test_destination_delivery_failure(server: SluiceProcess) -> None:
+    """An on-failure destination that cannot take the record (a FIFO queue) counts a failure."""
+    lam = make_client("lambda", server.endpoint)
+    sqs = make_client("sqs", server.endpoint)
+    fifo = sqs.create_queue(QueueName=f"q-{uuid.uuid4().hex[:8]}.fifo", Attributes={"FifoQueue": "true"})
+    fifo_arn = sqs.get_queue_attributes(QueueUrl=fifo["QueueUrl"], AttributeNames=["QueueArn"])
+    name = create(lam, FAILING_HANDLER)
+    lam.put_function_event_invoke_config(FunctionName=name, MaximumRetryAttempts=0, DestinationConfig={
+        "OnFailure": {"Destination": fifo_arn["Attributes"]["QueueArn"]}})
+    request_id = lam.invoke(FunctionName=name, InvocationType="Event",
+                            Payload=b'{"fail": true}')["ResponseMetadata"]["RequestId"]
+    wait_done(server.endpoint, request_id)
+    dims = {"FunctionName": name, "Resource": name}
+    eventually(lambda: _assert_equal(statistics(server, "AWS/Lambda", "DestinationDeliveryFailures", dims)["Sum"], 1))
+    assert statistics(server, "AWS/Lambda", "AsyncEventsDropped", dims)["Sum"] == 1
+
+
 def _assert_equal(got: object, want: object) -> None:
     assert got == want, f"{got!r} != {want!r}"
 

@@ -100,11 +100,11 @@ class MetricBuffer:
         self._pending: dict[tuple[str, str, str, str, float], _Stats] = {}
         self._task: asyncio.Task[None] | None = None
 
-    def add(self, namespace: str, name: str, dimensions: dict[str, str], value: float, unit: str,
-            count: float = 1) -> None:
-        """Count `count` samples adding up to `value` (their min and max are value / count)."""
+    def add(self, namespace: str, name: str, dimensions: str, value: float, unit: str, count: float = 1) -> None:
+        """Count `count` samples adding up to `value` (their min and max are value / count).
+        `dimensions` is the stored form (`dimensions_key`), which callers compute once per resource."""
         minute = self.clock.now() // 60 * 60
-        key = (namespace, name, dimensions_key(dimensions), unit, minute)
+        key = (namespace, name, dimensions, unit, minute)
         each = value / count if count else value
         with self._lock:
             stats = self._pending.get(key)

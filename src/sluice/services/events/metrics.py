@@ -8,21 +8,24 @@ Dimensions as AWS publishes them: `RuleName` for a rule on the default bus, `Eve
 
 from __future__ import annotations
 
+import functools
+
 from ...clock import Clock
-from ...engine.metrics import MetricBuffer
+from ...engine.metrics import MetricBuffer, dimensions_key
 from ...store.db import Database
 
 NAMESPACE = "AWS/Events"
 DEFAULT_BUS = "default"
 
 
-def rule_dimensions(rule_arn: str) -> dict[str, str]:
-    """`arn:...:rule/name` (default bus) or `arn:...:rule/bus/name` (a custom bus)."""
+@functools.lru_cache(maxsize=4096)
+def rule_dimensions(rule_arn: str) -> str:
+    """The stored dimensions of `arn:...:rule/name` (default bus) or `arn:...:rule/bus/name`."""
     path = rule_arn.split(":rule/", 1)[-1]
     bus, _, name = path.rpartition("/")
     if bus and bus != DEFAULT_BUS:
-        return {"EventBusName": bus, "RuleName": name}
-    return {"RuleName": name}
+        return dimensions_key({"EventBusName": bus, "RuleName": name})
+    return dimensions_key({"RuleName": name})
 
 
 class EventsMetrics:

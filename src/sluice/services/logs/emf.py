@@ -79,6 +79,7 @@ def _points(doc: dict[str, Any]) -> list[Point]:
     for directive in directives:
         _check(isinstance(directive, dict))
         namespace = _name(directive.get("Namespace"))
+        _check(not namespace.startswith("AWS/"))  # reserved for AWS services, as in PutMetricData
         dimension_sets = directive.get("Dimensions")
         _check(isinstance(dimension_sets, list))
         metrics = directive.get("Metrics")

@@ -12,12 +12,13 @@ sample per message.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import sqlite3
 from collections.abc import Callable
 
 from ...clock import Clock
-from ...engine.metrics import MetricBuffer, Point, write_points
+from ...engine.metrics import MetricBuffer, Point, dimensions_key, write_points
 from ...store.db import Database
 from . import messages as m
 from .records import NewMessage, Queue, counts
@@ -26,6 +27,7 @@ log = logging.getLogger("sluice.sqs")
 
 NAMESPACE = "AWS/SQS"
 SAMPLE_SECONDS = 60.0  # engine seconds between gauge samples
+MIN_REAL_INTERVAL = 1.0
 
 
 def message_size(msg: NewMessage) -> int:
@@ -35,6 +37,11 @@ def message_size(msg: NewMessage) -> int:
 
 def _dims(queue: Queue) -> dict[str, str]:
     return {"QueueName": queue.name}
+
+
+@functools.lru_cache(maxsize=4096)
+def _key(queue_name: str) -> str:
+    return dimensions_key({"QueueName": queue_name})
 
 
 class SqsMetrics:
@@ -48,20 +55,20 @@ class SqsMetrics:
     def sent(self, queue: Queue, sizes: list[int]) -> None:
         if not sizes:
             return
-        dims = _dims(queue)
+        dims = _key(queue.name)
         self.buffer.add(NAMESPACE, "NumberOfMessagesSent", dims, len(sizes), "Count", count=1)
         for size in sizes:
             self.buffer.add(NAMESPACE, "SentMessageSize", dims, size, "Bytes")
 
     def received(self, queue: Queue, n: int) -> None:
         if n:
-            self.buffer.add(NAMESPACE, "NumberOfMessagesReceived", _dims(queue), n, "Count", count=1)
+            self.buffer.add(NAMESPACE, "NumberOfMessagesReceived", _key(queue.name), n, "Count", count=1)
         else:
-            self.buffer.add(NAMESPACE, "NumberOfEmptyReceives", _dims(queue), 1, "Count")
+            self.buffer.add(NAMESPACE, "NumberOfEmptyReceives", _key(queue.name), 1, "Count")
 
     def deleted(self, queue: Queue, n: int) -> None:
         if n:
-            self.buffer.add(NAMESPACE, "NumberOfMessagesDeleted", _dims(queue), n, "Count", count=1)
+            self.buffer.add(NAMESPACE, "NumberOfMessagesDeleted", _key(queue.name), n, "Count", count=1)
 
     # -- gauges ------------------------------------------------------------------------------
 
@@ -95,4 +102,6 @@ class SqsMetrics:
                 await asyncio.to_thread(self.sample, queues())
             except Exception:  # a failed sample must not end sampling
                 log.exception("sampling SQS metrics failed")
-            await self.clock.engine_sleep(SAMPLE_SECONDS)
+            # An engine minute, but never under a real second: samples are stamped with wall time
+            # and a clock faster than 60x would only repeat them.
+            await asyncio.sleep(max(MIN_REAL_INTERVAL, self.clock.engine_seconds(SAMPLE_SECONDS)))
