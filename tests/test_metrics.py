@@ -224,6 +224,11 @@ def test_sqs_counters(server: SluiceProcess) -> None:
         _assert_equal((size["Sum"], size["SampleCount"], size["Minimum"], size["Maximum"]), (60, 3, 10, 30))
 
     eventually(check)
+    listed = make_client("cloudwatch", server.endpoint).list_metrics(
+        Namespace="AWS/SQS", Dimensions=[{"Name": "QueueName", "Value": name}])["Metrics"]
+    assert {"NumberOfMessagesSent", "NumberOfMessagesReceived", "NumberOfMessagesDeleted", "NumberOfEmptyReceives",
+            "SentMessageSize"} <= {m["MetricName"] for m in listed}
+    assert all(m["Dimensions"] == [{"Name": "QueueName", "Value": name}] for m in listed)
 
 
 def test_sqs_gauges_sampled_every_engine_minute(server: SluiceProcess) -> None:
