@@ -45,8 +45,9 @@ class HistoryItem:
     data: dict[str, Any]
 
     def insert(self, conn: sqlite3.Connection) -> None:
+        # Kept to the millisecond the API shows, so StartDate/EndDate from a listing match it.
         conn.execute("INSERT INTO cloudwatch_alarm_history (name, ts, type, summary, data) VALUES (?,?,?,?,?)",
-                     (self.name, self.ts, self.type, self.summary, json.dumps(self.data, separators=(",", ":"))))
+                     (self.name, round(self.ts, 3), self.type, self.summary, json.dumps(self.data, separators=(",", ":"))))
 
 
 class AlarmStore:

@@ -46,5 +46,6 @@ def reason_date(ts: float) -> str:
 
 def json_date(ts: float) -> str:
     """`2026-11-22T11:02:00.000+0000`, as dates appear in HistoryData and notifications."""
-    d = dt.datetime.fromtimestamp(ts, tz=dt.timezone.utc)
-    return d.strftime("%Y-%m-%dT%H:%M:%S.") + f"{d.microsecond // 1000:03d}+0000"
+    ms = round(ts * 1000)  # rounded as the API's own timestamps are
+    d = dt.datetime.fromtimestamp(ms // 1000, tz=dt.timezone.utc)
+    return d.strftime("%Y-%m-%dT%H:%M:%S.") + f"{ms % 1000:03d}+0000"

@@ -23,6 +23,7 @@ from typing import Any
 from ...clock import Clock
 from ...engine.metrics import Point
 from ...protocol import WireProtocol, protocol_for
+from ...protocol.compression import Decompressing
 from ...protocol.context import RequestContext
 from ...protocol.errors import ServiceError
 from ...protocol.http import HttpRequest
@@ -119,15 +120,19 @@ class CloudWatchService(Service):
     # -- wire ------------------------------------------------------------------------------------
 
     @cached_property
-    def json_protocol(self) -> WireProtocol:
-        return protocol_for(service_model(self.name), "json")
+    def _wires(self) -> dict[str, WireProtocol]:
+        model = service_model(self.name)
+        return {name: Decompressing(protocol_for(model, name)) for name in ("smithy-rpc-v2-cbor", "json", "query")}
 
     def protocol_for_request(self, req: HttpRequest) -> WireProtocol:
         """botocore 1.44 prefers json (X-Amz-Target) to rpc-v2-cbor for CloudWatch; newer SDKs send
-        CBOR to /service/...; old ones form-encoded query."""
+        CBOR to /service/...; old ones form-encoded query. PutMetricData bodies may be gzipped."""
         if "x-amz-target" in req.headers:
-            return self.json_protocol
-        return super().protocol_for_request(req)
+            return self._wires["json"]
+        ctype = req.headers.get("content-type", "")
+        if "x-www-form-urlencoded" in ctype or ("Action=" in req.query_string and req.method == "GET"):
+            return self._wires["query"]
+        return self._wires["smithy-rpc-v2-cbor"]
 
     @cached_property
     def units(self) -> list[str]:
@@ -635,7 +640,8 @@ class CloudWatchService(Service):
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
         if self._executor is not None:
-            self._executor.shutdown(wait=False, cancel_futures=True)
+            # Let an evaluation under way record its outcome before the store closes.
+            self._executor.shutdown(wait=True, cancel_futures=True)
 
     async def _evaluate_forever(self) -> None:
         loop = asyncio.get_running_loop()
