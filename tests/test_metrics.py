@@ -58,13 +58,13 @@ def statistics(server: SluiceProcess, namespace: str, name: str, dims: dict[str,
 
 
 def cli_statistics(server: SluiceProcess, namespace: str, name: str, dims: dict[str, str], period: int,
-                   start: float, end: float, statistic: str = "Sum") -> list[dict[str, Any]]:
+                   start: float, end: float, *statistics: str) -> list[dict[str, Any]]:
     """Datapoints from the real AWS CLI v1: `aws cloudwatch get-metric-statistics`."""
     env = {**os.environ, "AWS_ENDPOINT_URL": server.endpoint}
     iso = "%Y-%m-%dT%H:%M:%SZ"
     proc = subprocess.run(
         [sys.executable, "-m", "awscli", "cloudwatch", "get-metric-statistics", "--namespace", namespace,
-         "--metric-name", name, "--period", str(period), "--statistics", statistic,
+         "--metric-name", name, "--period", str(period), "--statistics", *(statistics or ("Sum",)),
          "--start-time", time.strftime(iso, time.gmtime(start)), "--end-time", time.strftime(iso, time.gmtime(end)),
          "--dimensions", *(f"Name={k},Value={v}" for k, v in dims.items())],
         capture_output=True, text=True, env=env, timeout=120)
@@ -372,10 +372,9 @@ def test_s3_daily_storage_metrics(tmp_path_factory: pytest.TempPathFactory) -> N
         midnight = day
 
         def daily(metric: str, dims: dict[str, str]) -> list[tuple[float, float, float, str]]:
-            points = cli_statistics(proc, "AWS/S3", metric, dims, 86400, day - 86400, day + 86400, "Average")
-            samples = cli_statistics(proc, "AWS/S3", metric, dims, 86400, day - 86400, day + 86400, "SampleCount")
-            return [(epoch(p["Timestamp"]), p["Average"], s["SampleCount"], p["Unit"])
-                    for p, s in zip(points, samples, strict=True)]
+            points = cli_statistics(proc, "AWS/S3", metric, dims, 86400, day - 86400, day + 86400,
+                                    "Average", "SampleCount")
+            return [(epoch(p["Timestamp"]), p["Average"], p["SampleCount"], p["Unit"]) for p in points]
 
         eventually(lambda: _assert_equal(
             (daily("BucketSizeBytes", size_dims), daily("NumberOfObjects", count_dims)),
