@@ -326,7 +326,9 @@ def test_emf_lines_from_a_function_become_metrics(server: SluiceProcess) -> None
             got = statistics(server, ns, "Latency", dims)
             _assert_equal((got["Sum"], got["SampleCount"], got["Minimum"], got["Maximum"]), (6, 3, 1, 3))
         _assert_equal(statistics(server, ns, "SuccessfulBooking", {"service": "booking"})["Sum"], 1)
-        _assert_equal(statistics(server, ns, "Bad", {})["SampleCount"], 0)
+        listed = make_client("cloudwatch", server.endpoint).list_metrics(Namespace=ns)["Metrics"]
+        _assert_equal(sorted((m["MetricName"], len(m["Dimensions"])) for m in listed),
+                      [("Latency", 1), ("Latency", 2), ("SuccessfulBooking", 1)])  # nothing from the invalid line
         messages = [e["message"] for e in logs.filter_log_events(logGroupName=f"/aws/lambda/{name}")["events"]]
         assert any('"Bad"' in m for m in messages), messages  # the invalid line is still a log line
 
@@ -351,6 +353,14 @@ def test_put_log_events_with_the_emf_header(server: SluiceProcess) -> None:
     logs.meta.events.register("before-sign.cloudwatch-logs.PutLogEvents", with_header)
     logs.put_log_events(logGroupName=group, logStreamName="s", logEvents=[{"timestamp": now, "message": line}])
     assert statistics(server, ns, "Hits", {"Service": "web"})["Sum"] == 2
+    # A metric timestamp CloudWatch would refuse (three hours ahead): the line is logged, no metric.
+    ahead = line.replace(f'"Timestamp": {now}', f'"Timestamp": {now + 3 * 3_600_000}').replace('"web"', '"later"')
+    logs.put_log_events(logGroupName=group, logStreamName="s", logEvents=[{"timestamp": now, "message": ahead}])
+    later = make_client("cloudwatch", server.endpoint).get_metric_statistics(
+        Namespace=ns, MetricName="Hits", Dimensions=[{"Name": "Service", "Value": "later"}], Period=3600,
+        StartTime=now / 1000 - 3600, EndTime=now / 1000 + 5 * 3600, Statistics=["SampleCount"])
+    assert later["Datapoints"] == []
+    assert any('"later"' in e["message"] for e in logs.get_log_events(logGroupName=group, logStreamName="s")["events"])
 
 
 # -- AWS/S3 -------------------------------------------------------------------------------------

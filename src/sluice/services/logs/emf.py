@@ -21,6 +21,8 @@ MAX_DIMENSIONS = 30
 MAX_METRICS = 100
 MAX_VALUES = 100
 MAX_NAME = 1024
+MAX_AGE = 14 * 86400.0  # PutMetricData's window for timestamps, which EMF extraction shares
+MAX_AHEAD = 2 * 3600.0
 UNITS = frozenset({
     "Seconds", "Microseconds", "Milliseconds", "Bytes", "Kilobytes", "Megabytes", "Gigabytes", "Terabytes",
     "Bits", "Kilobits", "Megabits", "Gigabits", "Terabits", "Percent", "Count", "Bytes/Second",
@@ -33,8 +35,9 @@ class _Invalid(Exception):
     pass
 
 
-def extract(message: str) -> list[Point]:
-    """The metric points an EMF log event carries; [] if it is not (valid) EMF."""
+def extract(message: str, now: float) -> list[Point]:
+    """The metric points an EMF log event carries; [] if it is not (valid) EMF. A Timestamp
+    CloudWatch would refuse (over two weeks old, over two hours ahead of `now`) yields none."""
     if MARKER not in message:
         return []
     try:
@@ -44,7 +47,7 @@ def extract(message: str) -> list[Point]:
     if not isinstance(doc, dict) or "_aws" not in doc:
         return []
     try:
-        return _points(doc)
+        return _points(doc, now)
     except _Invalid:
         return []
 
@@ -67,7 +70,7 @@ def _values(value: Any) -> list[float]:
     return [float(n) for n in numbers]
 
 
-def _points(doc: dict[str, Any]) -> list[Point]:
+def _points(doc: dict[str, Any], now: float) -> list[Point]:
     meta = doc["_aws"]
     _check(isinstance(meta, dict))
     stamp = meta.get("Timestamp")
@@ -75,6 +78,7 @@ def _points(doc: dict[str, Any]) -> list[Point]:
     directives = meta.get("CloudWatchMetrics")
     _check(isinstance(directives, list))
     ts = float(stamp) / 1000
+    _check(now - MAX_AGE <= ts <= now + MAX_AHEAD)
     points: list[Point] = []
     for directive in directives:
         _check(isinstance(directive, dict))

@@ -309,7 +309,7 @@ class LogsService(Service):
             raise errors.invalid("The batch of log events in a single PutLogEvents request cannot span more "
                                  "than 24 hours.")
         # Embedded metric format is read only from events sent with this header (and Lambda's).
-        metrics = _metrics_of(accepted) if ctx.headers.get(EMF_HEADER, "").lower() == EMF_FORMAT else []
+        metrics = _metrics_of(accepted, now) if ctx.headers.get(EMF_HEADER, "").lower() == EMF_FORMAT else []
 
         def txn(conn: sqlite3.Connection) -> int | None:
             grp = _group_row(conn, ctx.account_id, ctx.region, group_name)
@@ -580,7 +580,7 @@ class LogsService(Service):
         where = region or self.region
         batch = sorted(((min(max(int(ts), 0), MAX_TIMESTAMP), str(msg)) for ts, msg in events), key=lambda e: e[0])
         now = self.now_ms()
-        metrics = _metrics_of(batch) if emf else []
+        metrics = _metrics_of(batch, now) if emf else []
 
         def txn(conn: sqlite3.Connection) -> None:
             group_id = ensure_group(conn, account, where, group, now)
@@ -781,5 +781,5 @@ def _decode_offset_token(token: str | None) -> int:
     return int(text[2:])
 
 
-def _metrics_of(events: list[tuple[int, str]]) -> list[Point]:
-    return [point for _, message in events for point in extract_metrics(message)]
+def _metrics_of(events: list[tuple[int, str]], now_ms: int) -> list[Point]:
+    return [point for _, message in events for point in extract_metrics(message, now_ms / 1000)]
