@@ -363,6 +363,44 @@ def test_put_log_events_with_the_emf_header(server: SluiceProcess) -> None:
     assert any('"later"' in e["message"] for e in logs.get_log_events(logGroupName=group, logStreamName="s")["events"])
 
 
+def test_invalid_emf_yields_no_metric(server: SluiceProcess) -> None:
+    logs = make_client("logs", server.endpoint)
+    cloudwatch = make_client("cloudwatch", server.endpoint)
+    group, ns = f"/app/{uuid.uuid4().hex[:8]}", f"App/{uuid.uuid4().hex[:8]}"
+    logs.create_log_group(logGroupName=group)
+    logs.create_log_stream(logGroupName=group, logStreamName="s")
+    now = int(time.time() * 1000)
+
+    def doc(name: str, value: Any = 1, namespace: str = ns, dims: Any = (("Service",),), **metric: Any) -> str:
+        directive = {"Namespace": namespace, "Dimensions": [list(d) for d in dims] if isinstance(dims, tuple) else dims,
+                     "Metrics": [{"Name": name, **metric}]}
+        return json.dumps({"_aws": {"Timestamp": now, "CloudWatchMetrics": [directive]}, "Service": "s", name: value})
+
+    invalid = [
+        doc("NotANumber", value="12"),
+        doc("TooManyValues", value=list(range(101))),
+        doc("BadUnit", Unit="Furlongs"),
+        doc("BadResolution", StorageResolution=5),
+        doc("Reserved", namespace="AWS/Lambda"),
+        doc("DimensionsNotAList", dims="Service"),
+        doc("DimensionMissing", dims=(("Nope",),)),
+        json.dumps({"_aws": {"CloudWatchMetrics": []}, "NoTimestamp": 1}),
+        '{"_aws": not json',
+    ]
+    valid = doc("Valid", value=[1, 2], Unit="Count", StorageResolution=1)
+
+    def with_header(request: Any, **_: Any) -> None:
+        request.headers["x-amzn-logs-format"] = "json/emf"
+
+    logs.meta.events.register("before-sign.cloudwatch-logs.PutLogEvents", with_header)
+    logs.put_log_events(logGroupName=group, logStreamName="s",
+                        logEvents=[{"timestamp": now, "message": m} for m in [*invalid, valid]])
+    assert [m["MetricName"] for m in cloudwatch.list_metrics(Namespace=ns)["Metrics"]] == ["Valid"]
+    assert cloudwatch.list_metrics(Namespace="AWS/Lambda", MetricName="Reserved")["Metrics"] == []
+    stored = logs.get_log_events(logGroupName=group, logStreamName="s")["events"]
+    assert len(stored) == len(invalid) + 1  # every line is still a log event
+
+
 # -- AWS/S3 -------------------------------------------------------------------------------------
 
 
