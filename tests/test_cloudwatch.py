@@ -153,6 +153,13 @@ def test_periods_bucket_from_the_start_time(cw: Any) -> None:
     stats = cw.get_metric_statistics(Namespace=space, MetricName="Hits", StartTime=base,
                                      EndTime=base + dt.timedelta(minutes=5), Period=120, Statistics=["Maximum"])
     assert sorted((p["Timestamp"], p["Maximum"]) for p in stats["Datapoints"]) == [(at[0], 3), (at[2], 4)]
+    # Data over three hours old is only served at periods that are multiples of a minute.
+    old = minute_ago(240)
+    cw.put_metric_data(Namespace=space, MetricData=[{"MetricName": "Old", "Value": 1, "Timestamp": old}])
+    for period, found in ((30, 0), (60, 1)):
+        stats = cw.get_metric_statistics(Namespace=space, MetricName="Old", StartTime=old,
+                                         EndTime=old + dt.timedelta(minutes=1), Period=period, Statistics=["Sum"])
+        assert len(stats["Datapoints"]) == found
     # High resolution: 10-second periods.
     cw.put_metric_data(Namespace=space, MetricData=[
         {"MetricName": "Fast", "Value": v, "StorageResolution": 1, "Timestamp": base + dt.timedelta(seconds=s)}
@@ -374,6 +381,16 @@ def test_query_protocol_for_older_clients(endpoint: str) -> None:
     assert status == 400
     assert got["Error"]["Code"] == "InvalidParameterValue"
     assert got["Error"]["Message"] == "The value AWS/EC2 for parameter Namespace is invalid."
+    status, _ = query_call(endpoint, "PutMetricAlarm", {
+        "AlarmName": f"q-{space[-8:]}", "MetricName": "q", "Namespace": space, "Statistic": "Sum", "Period": 60,
+        "EvaluationPeriods": 1, "Threshold": 1.5, "ComparisonOperator": "GreaterThanThreshold",
+        "Dimensions": [{"Name": "K", "Value": "v"}], "OKActions": ["arn:aws:sns:us-east-1:000000000000:t"]})
+    assert status == 200
+    status, got = query_call(endpoint, "DescribeAlarms", {"AlarmNames": [f"q-{space[-8:]}"]})
+    [alarm] = got["MetricAlarms"]
+    assert (alarm["Threshold"], alarm["StateValue"], alarm["OKActions"], alarm["Dimensions"]) == (
+        1.5, "INSUFFICIENT_DATA", ["arn:aws:sns:us-east-1:000000000000:t"], [{"Name": "K", "Value": "v"}])
+    assert isinstance(alarm["AlarmConfigurationUpdatedTimestamp"], dt.datetime)
     # No client-side validation here: the server's own MissingParameter.
     status, got = query_call(endpoint, "PutMetricData", {"Namespace": space, "MetricData": [
         {"MetricName": "q", "StatisticValues": {"SampleCount": 1, "Sum": 1, "Minimum": 1}}]})
@@ -407,3 +424,24 @@ def test_aws_cli_put_metric_data_and_get_metric_statistics(aws_cli: Any) -> None
                   check=False)
     assert bad.returncode != 0
     assert "InvalidParameterValue" in bad.stderr
+
+
+def test_aws_cli_alarm_commands(aws_cli: Any) -> None:
+    name = f"cli-{uuid.uuid4().hex[:8]}"
+    aws_cli("cloudwatch", "put-metric-alarm", "--alarm-name", name, "--namespace", "MyApp", "--metric-name", "Errors",
+            "--statistic", "Sum", "--period", "60", "--evaluation-periods", "1", "--threshold", "0",
+            "--comparison-operator", "GreaterThanThreshold", "--treat-missing-data", "notBreaching",
+            "--dimensions", "Name=Service,Value=api")
+    aws_cli("cloudwatch", "set-alarm-state", "--alarm-name", name, "--state-value", "ALARM",
+            "--state-reason", "manual test")
+    described = json.loads(aws_cli("cloudwatch", "describe-alarms", "--alarm-names", name, "--output", "json").stdout)
+    [alarm] = described["MetricAlarms"]
+    assert (alarm["StateValue"], alarm["StateReason"], alarm["TreatMissingData"]) == (
+        "ALARM", "manual test", "notBreaching")
+    history = json.loads(aws_cli("cloudwatch", "describe-alarm-history", "--alarm-name", name,
+                                 "--history-item-type", "StateUpdate", "--output", "json").stdout)
+    assert [h["HistorySummary"] for h in history["AlarmHistoryItems"]] == [
+        "Alarm updated from INSUFFICIENT_DATA to ALARM"]
+    aws_cli("cloudwatch", "delete-alarms", "--alarm-names", name)
+    described = json.loads(aws_cli("cloudwatch", "describe-alarms", "--alarm-names", name, "--output", "json").stdout)
+    assert described["MetricAlarms"] == []

@@ -93,6 +93,14 @@ def _aligned_start(start: float, period: int, now: float) -> float:
     return start // step * step
 
 
+def _period_has_data(start: float, period: int, now: float) -> bool:
+    """Older data is kept at coarser resolutions: a start time over 3 hours ago needs a period
+    multiple of 60 (15 days: 300, 63 days: 3600), or there are no datapoints (not an error)."""
+    age = now - start
+    needed = 3600 if age > 63 * 86400 else 300 if age > 15 * 86400 else 60 if age > 3 * 3600 else 1
+    return period % needed == 0
+
+
 def _check_period(period: int | None, name: str = "Period") -> int:
     if period is None:
         raise errors.missing(name)
@@ -269,7 +277,10 @@ class CloudWatchService(Service):
             raise errors.combination(
                 f"You have requested up to {wanted} datapoints, which exceeds the limit of {MAX_DATAPOINTS}. "
                 "You may reduce the datapoints requested by increasing Period, or decreasing the time range.")
-        start = _aligned_start(start, period, self.clock.now())
+        now = self.clock.now()
+        if not _period_has_data(start, period, now):
+            return {"Label": MetricName, "Datapoints": []}
+        start = _aligned_start(start, period, now)
         stats = list(Statistics or []) + list(ExtendedStatistics or [])
         series = self._series(MetricQuery(Namespace, MetricName, dims_dict(Dimensions), start, end, period, Unit), stats)
         datapoints = []
@@ -336,8 +347,9 @@ class CloudWatchService(Service):
             if unit is not None and unit not in self.units:
                 raise errors.one_of(f"{where}.Unit", self.units)
             aligned = _aligned_start(start, period, now)
-            found = self._series(MetricQuery(metric["Namespace"], metric["MetricName"],
-                                             dims_dict(metric.get("Dimensions")), aligned, end, period, unit), [name])
+            found = {} if not _period_has_data(start, period, now) else self._series(
+                MetricQuery(metric["Namespace"], metric["MetricName"], dims_dict(metric.get("Dimensions")),
+                            aligned, end, period, unit), [name])
             points = [(agg.start, v) for _, agg in sorted(found.items(), reverse=descending)
                       if (v := value_of(name, agg.count, agg.sum, agg.min, agg.max, agg.values)) is not None]
             if q.get("ReturnData", True):
@@ -487,6 +499,8 @@ class CloudWatchService(Service):
                         AlarmNamePrefix: str | None = None, AlarmTypes: list[str] | None = None,
                         StateValue: str | None = None, ActionPrefix: str | None = None,
                         MaxRecords: int | None = None, NextToken: str | None = None, **_: Any) -> dict[str, Any]:
+        if len(AlarmNames or []) > 100:
+            raise errors.too_many("AlarmNames", 100)
         if AlarmNames and AlarmNamePrefix is not None:
             raise errors.combination("The parameters AlarmNames and AlarmNamePrefix are mutually exclusive "
                                      "and you have specified both.")
@@ -599,8 +613,7 @@ class CloudWatchService(Service):
                                    400) from None
         if self.alarms.get(AlarmName) is None:
             raise errors.not_found(f"Alarm {AlarmName} not found")
-        self._transition(AlarmName, Verdict(StateValue, StateReason, data or {}), self.clock.now(),
-                         keep_reason_data=data is None)
+        self._transition(AlarmName, Verdict(StateValue, StateReason, data or {}), self.clock.now())
         return {}
 
     def describe_alarm_history(self, ctx: RequestContext, AlarmName: str | None = None,
@@ -674,7 +687,7 @@ class CloudWatchService(Service):
         starts = evaluation_range(now, period, n, current in data)
         return evaluate(alarm, starts, data, now)
 
-    def _transition(self, name: str, verdict: Verdict, now: float, keep_reason_data: bool = False) -> None:
+    def _transition(self, name: str, verdict: Verdict, now: float) -> None:
         """Move an alarm to the verdict's state; on a change, record it and run the state's actions."""
         assert verdict.state is not None
         with self._lock:
@@ -690,7 +703,7 @@ class CloudWatchService(Service):
             if verdict.reason_data:
                 alarm["StateReasonData"] = json.dumps(verdict.reason_data, separators=(",", ":"))
                 new["stateReasonData"] = verdict.reason_data
-            elif not keep_reason_data:
+            else:
                 alarm.pop("StateReasonData", None)
             item = HistoryItem(name, now, "StateUpdate", f"Alarm updated from {old['stateValue']} to {verdict.state}",
                                {"version": "1.0", "oldState": old, "newState": new})
