@@ -404,32 +404,55 @@ def test_invalid_emf_yields_no_metric(server: SluiceProcess) -> None:
 # -- AWS/S3 -------------------------------------------------------------------------------------
 
 
-def test_s3_daily_storage_metrics(tmp_path_factory: pytest.TempPathFactory) -> None:
-    """An engine day lasts a second here: the daily sample is retaken every second and replaces
-    the day's one datapoint."""
-    proc = SluiceProcess(tmp_path_factory.mktemp("s3metrics") / "data", "--time-scale", "86400").start()
-    try:
-        s3 = make_client("s3", proc.endpoint)
-        bucket = f"b-{uuid.uuid4().hex[:8]}"
-        s3.create_bucket(Bucket=bucket)
-        s3.put_object(Bucket=bucket, Key="a", Body=b"x" * 100)
-        s3.put_object(Bucket=bucket, Key="b", Body=b"y" * 28)
-        size_dims = {"BucketName": bucket, "StorageType": "StandardStorage"}
-        count_dims = {"BucketName": bucket, "StorageType": "AllStorageTypes"}
-        day = time.time() // 86400 * 86400
-        midnight = day
+@pytest.fixture(scope="module")
+def days(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SluiceProcess]:
+    """A server whose engine day lasts a second (samplers still run at most once a real second)."""
+    proc = SluiceProcess(tmp_path_factory.mktemp("days") / "data", "--time-scale", "86400").start()
+    yield proc
+    proc.stop()
 
-        def daily(metric: str, dims: dict[str, str]) -> list[tuple[float, float, float, str]]:
-            points = cli_statistics(proc, "AWS/S3", metric, dims, 86400, day - 86400, day + 86400,
-                                    "Average", "SampleCount")
-            return [(epoch(p["Timestamp"]), p["Average"], p["SampleCount"], p["Unit"]) for p in points]
 
-        eventually(lambda: _assert_equal(
-            (daily("BucketSizeBytes", size_dims), daily("NumberOfObjects", count_dims)),
-            ([(midnight, 128, 1, "Bytes")], [(midnight, 2, 1, "Count")])))
-        s3.delete_object(Bucket=bucket, Key="a")
-        eventually(lambda: _assert_equal(
-            (daily("BucketSizeBytes", size_dims), daily("NumberOfObjects", count_dims)),
-            ([(midnight, 28, 1, "Bytes")], [(midnight, 1, 1, "Count")])))
-    finally:
-        proc.stop()
+def test_s3_daily_storage_metrics(days: SluiceProcess) -> None:
+    """The daily sample is retaken every (engine) day and replaces the day's one datapoint."""
+    s3 = make_client("s3", days.endpoint)
+    bucket = f"b-{uuid.uuid4().hex[:8]}"
+    s3.create_bucket(Bucket=bucket)
+    s3.put_object(Bucket=bucket, Key="a", Body=b"x" * 100)
+    s3.put_object(Bucket=bucket, Key="b", Body=b"y" * 28)
+    size_dims = {"BucketName": bucket, "StorageType": "StandardStorage"}
+    count_dims = {"BucketName": bucket, "StorageType": "AllStorageTypes"}
+    midnight = time.time() // 86400 * 86400
+
+    def daily(metric: str, dims: dict[str, str]) -> list[tuple[float, float, float, str]]:
+        points = cli_statistics(days, "AWS/S3", metric, dims, 86400, midnight - 86400, midnight + 86400,
+                                "Average", "SampleCount")
+        return [(epoch(p["Timestamp"]), p["Average"], p["SampleCount"], p["Unit"]) for p in points]
+
+    eventually(lambda: _assert_equal(
+        (daily("BucketSizeBytes", size_dims), daily("NumberOfObjects", count_dims)),
+        ([(midnight, 128, 1, "Bytes")], [(midnight, 2, 1, "Count")])))
+    s3.delete_object(Bucket=bucket, Key="a")
+    eventually(lambda: _assert_equal(
+        (daily("BucketSizeBytes", size_dims), daily("NumberOfObjects", count_dims)),
+        ([(midnight, 28, 1, "Bytes")], [(midnight, 1, 1, "Count")])))
+
+
+def test_sqs_gauges_stop_for_an_inactive_queue(days: SluiceProcess) -> None:
+    """AWS publishes an empty queue's gauges for six hours after it was last used: here six
+    engine hours last a quarter of a second, while a queue holding a message stays active."""
+    sqs = make_client("sqs", days.endpoint)
+    idle, busy = (f"q-{uuid.uuid4().hex[:8]}" for _ in range(2))
+    idle_url = sqs.create_queue(QueueName=idle)["QueueUrl"]
+    sqs.create_queue(QueueName=busy)
+    sqs.send_message(QueueUrl=sqs.get_queue_url(QueueName=busy)["QueueUrl"], MessageBody="kept")
+    sqs.send_message(QueueUrl=idle_url, MessageBody="taken")
+    message = sqs.receive_message(QueueUrl=idle_url)["Messages"][0]
+    sqs.delete_message(QueueUrl=idle_url, ReceiptHandle=message["ReceiptHandle"])
+
+    def samples(queue: str) -> float:
+        return statistics(days, "AWS/SQS", "ApproximateNumberOfMessagesVisible", {"QueueName": queue})["SampleCount"]
+
+    eventually(lambda: _assert_equal(samples(busy) >= 3, True))
+    stopped_at = samples(idle)
+    eventually(lambda: _assert_equal(samples(busy) >= stopped_at + 3, True))
+    assert samples(idle) == stopped_at

@@ -3,7 +3,9 @@
 Counters go through a MetricBuffer (aggregated in memory per queue and minute, flushed about
 once a second through db.submit): SendMessage and ReceiveMessage are SQS's hot path and a
 metric row per message would cost more than the message itself. The gauges are sampled once
-a minute of engine time (`--time-scale 60`: every real second), as AWS samples them.
+a minute of engine time (`--time-scale 60`: every real second), as AWS samples them, for
+active queues only: AWS publishes a queue's metrics while it holds messages and for six hours
+after an API action used it (here: a send, receive or delete, or Sluice's start).
 Dimension: QueueName, the one dimension set AWS publishes for these metrics. A counter's
 sample is one API call (a SendMessageBatch of 10 is one sample of 10); SentMessageSize has a
 sample per message.
@@ -28,6 +30,7 @@ log = logging.getLogger("sluice.sqs")
 NAMESPACE = "AWS/SQS"
 SAMPLE_SECONDS = 60.0  # engine seconds between gauge samples
 MIN_REAL_INTERVAL = 1.0
+ACTIVE_SECONDS = 6 * 3600.0  # engine seconds an empty queue stays active after its last use
 
 
 def message_size(msg: NewMessage) -> int:
@@ -49,24 +52,28 @@ class SqsMetrics:
         self.db = db
         self.clock = clock
         self.buffer = MetricBuffer(db, clock)
+        self._last_used: dict[int, float] = {}  # queue id -> wall time of its last send/receive/delete
 
     # -- counters ----------------------------------------------------------------------------
 
     def sent(self, queue: Queue, sizes: list[int]) -> None:
         if not sizes:
             return
+        self._last_used[queue.id] = self.clock.now()
         dims = _key(queue.name)
         self.buffer.add(NAMESPACE, "NumberOfMessagesSent", dims, len(sizes), "Count", count=1)
         for size in sizes:
             self.buffer.add(NAMESPACE, "SentMessageSize", dims, size, "Bytes")
 
     def received(self, queue: Queue, n: int) -> None:
+        self._last_used[queue.id] = self.clock.now()
         if n:
             self.buffer.add(NAMESPACE, "NumberOfMessagesReceived", _key(queue.name), n, "Count", count=1)
         else:
             self.buffer.add(NAMESPACE, "NumberOfEmptyReceives", _key(queue.name), 1, "Count")
 
     def deleted(self, queue: Queue, n: int) -> None:
+        self._last_used[queue.id] = self.clock.now()
         if n:
             self.buffer.add(NAMESPACE, "NumberOfMessagesDeleted", _key(queue.name), n, "Count", count=1)
 
@@ -79,6 +86,9 @@ class SqsMetrics:
         for queue in queues:
             dims = _dims(queue)
             visible, inflight, delayed = counts(conn, queue.id, now_ms)
+            last_used = self._last_used.setdefault(queue.id, now)
+            if not (visible or inflight or delayed) and self.clock.engine_elapsed(last_used) > ACTIVE_SECONDS:
+                continue  # inactive: AWS stops publishing its metrics
             points += [
                 Point(NAMESPACE, "ApproximateNumberOfMessagesVisible", dims, visible, "Count", now),
                 Point(NAMESPACE, "ApproximateNumberOfMessagesNotVisible", dims, inflight, "Count", now),
