@@ -14,6 +14,7 @@ import json
 import logging
 import sqlite3
 import threading
+from concurrent.futures import Future
 from dataclasses import dataclass
 
 from ..clock import Clock
@@ -148,7 +149,7 @@ class MetricBuffer:
             self.flush()
 
 
-def _log_failure(future: object) -> None:
-    exc = future.exception()  # type: ignore[attr-defined]
+def _log_failure(future: Future[None]) -> None:
+    exc = future.exception()
     if exc is not None:
         log.error("writing metric points failed: %s", exc)
