@@ -21,6 +21,7 @@ from .engine.journey import Journeys
 from .engine.otlp import OtlpExporter
 from .engine.pollers import SqsPollers
 from .engine.status import StatusSources, status
+from .engine.storage_metrics import S3StorageMetrics
 from .gateway.app import Gateway
 from .runtime import EnvironmentPool
 from .services.base import Service
@@ -62,7 +63,7 @@ class Sluice:
 
         def log_sink(group: str, stream: str, events: list[tuple[int, str]]) -> None:
             # Called on the event loop: queue the write, never wait for its fsync there.
-            logs.append(group, stream, events, wait=False)
+            logs.append(group, stream, events, wait=False, emf=True)
 
         pool = EnvironmentPool(log_sink, max_environments=settings.max_environments,
                                idle_timeout=settings.environment_idle_timeout,
@@ -84,7 +85,7 @@ class Sluice:
         pollers = SqsPollers(clock, sqs, lambda_.enabled_mappings, lambda_.resolve, invoker,
                              settings.account_id, settings.region)
         lambda_.on_mappings_changed = pollers.changed
-        lambda_.engine = _Engine(invoker, outcomes, pollers)
+        lambda_.engine = _Engine(invoker, outcomes, pollers, S3StorageMetrics(store.db, clock, s3.storage_totals))
         sns = SnsService(store, clock, settings, deliveries)
         services["sns"] = sns
         deliveries.register("sns", sns)
@@ -148,19 +149,23 @@ def _enforce_iam(enforcer: Enforcer, gateway: Gateway, outcomes: OutcomeDelivery
 
 
 class _Engine:
-    """Lambda's background work: the async scheduler and the outcome deliveries."""
+    """Background work: Lambda's async scheduler and outcome deliveries, SQS pollers, S3 storage metrics."""
 
-    def __init__(self, invoker: Invoker, outcomes: OutcomeDelivery, pollers: SqsPollers) -> None:
+    def __init__(self, invoker: Invoker, outcomes: OutcomeDelivery, pollers: SqsPollers,
+                 storage_metrics: S3StorageMetrics) -> None:
         self.invoker = invoker
         self.outcomes = outcomes
         self.pollers = pollers
+        self.storage_metrics = storage_metrics
 
     def start(self) -> None:
         self.invoker.start()
         self.outcomes.start()
         self.pollers.start()
+        self.storage_metrics.start()
 
     async def shutdown(self) -> None:
+        await self.storage_metrics.stop()
         await self.pollers.shutdown()
         await self.invoker.shutdown()
         await self.outcomes.shutdown()

@@ -209,7 +209,10 @@ class OutcomeDelivery:
         return result
 
     def _point(self, name: str, row: sqlite3.Row) -> Point:
-        return lambda_point(name, row["function"], row["function"], None, 1, "Count", self.clock.now())
+        # The Resource is what the event was invoked on: the function, or its alias or version.
+        qualifier = str(row["function_arn"]).rsplit(":", 1)[-1]
+        resource = row["function"] if qualifier in ("$LATEST", row["function"]) else f"{row['function']}:{qualifier}"
+        return lambda_point(name, row["function"], resource, None, 1, "Count", self.clock.now())
 
 
 def _mark(conn: sqlite3.Connection, request_id: str, points: list[Point]) -> None:

@@ -380,9 +380,13 @@ class Invoker:
     # -- metrics -------------------------------------------------------------------------
 
     def _point(self, name: str, fn: ResolvedFunction, value: float, unit: str) -> Point:
-        resource = fn.name if fn.invoked_arn.count(":") == 6 else f"{fn.name}:{fn.invoked_arn.split(':')[7]}"
-        version = fn.executed_version if fn.executed_version != "$LATEST" else None
-        return lambda_point(name, fn.name, resource, version, value, unit, self.clock.now())
+        # Resource: what was invoked (the function, a version or an alias); ExecutedVersion only
+        # for an alias, the version it resolved to, as AWS publishes them.
+        qualifier = fn.invoked_arn.split(":")[7] if fn.invoked_arn.count(":") == 7 else None
+        resource = f"{fn.name}:{qualifier}" if qualifier else fn.name
+        alias = qualifier is not None and qualifier != "$LATEST" and not qualifier.isdigit()
+        return lambda_point(name, fn.name, resource, fn.executed_version if alias else None, value, unit,
+                            self.clock.now())
 
     def _invocation_points(self, fn: ResolvedFunction, result: InvocationResult, concurrent: float) -> list[Point]:
         points = [

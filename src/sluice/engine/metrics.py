@@ -1,16 +1,26 @@
-"""Metric data points, written in the same transactions as what they count.
+"""Metric data points: the table CloudWatch's API reads, and the ways Sluice writes to it.
 
 Points are kept raw (one row per value) with their full dimension set; CloudWatch's API
-aggregates them per period, statistic and dimension subset when read.
+aggregates them per period, statistic and dimension subset when read. Hot paths (SQS, EventBridge)
+aggregate in memory instead (`MetricBuffer`) and write statistic sets to `cloudwatch_stat_sets`,
+the table where CloudWatch keeps PutMetricData's statistic sets (services/cloudwatch/datastore.py)
+and which it reads together with this one.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
+import logging
 import sqlite3
+import threading
+from concurrent.futures import Future
 from dataclasses import dataclass
 
-from ..store.db import register_schema
+from ..clock import Clock
+from ..store.db import Database, register_schema
+
+log = logging.getLogger("sluice.metrics")
 
 register_schema(
     "metrics-0001",
@@ -27,6 +37,8 @@ register_schema(
     """,
 )
 
+FLUSH_SECONDS = 1.0  # real seconds between flushes of aggregated counters
+
 
 @dataclass(frozen=True)
 class Point:
@@ -38,11 +50,25 @@ class Point:
     ts: float
 
 
+def dimensions_key(dimensions: dict[str, str]) -> str:
+    return json.dumps(dimensions, sort_keys=True)
+
+
 def write_points(conn: sqlite3.Connection, points: list[Point]) -> None:
     conn.executemany(
         "INSERT INTO metric_points (namespace, name, dimensions, ts, value, unit) VALUES (?,?,?,?,?,?)",
-        [(p.namespace, p.name, json.dumps(p.dimensions, sort_keys=True), p.ts, p.value, p.unit) for p in points],
+        [(p.namespace, p.name, dimensions_key(p.dimensions), p.ts, p.value, p.unit) for p in points],
     )
+
+
+def replace_points(conn: sqlite3.Connection, points: list[Point]) -> None:
+    """Write points, replacing any earlier point of the same metric, dimensions and timestamp
+    (a daily storage sample taken again the same day)."""
+    conn.executemany(
+        "DELETE FROM metric_points WHERE namespace=? AND name=? AND ts=? AND dimensions=?",
+        [(p.namespace, p.name, p.ts, dimensions_key(p.dimensions)) for p in points],
+    )
+    write_points(conn, points)
 
 
 def lambda_point(name: str, fn: str, resource: str, version: str | None, value: float, unit: str,
@@ -51,3 +77,79 @@ def lambda_point(name: str, fn: str, resource: str, version: str | None, value: 
     if version:
         dims["ExecutedVersion"] = version
     return Point("AWS/Lambda", name, dims, value, unit, ts)
+
+
+@dataclass
+class _Stats:
+    total: float
+    count: float
+    low: float
+    high: float
+
+
+class MetricBuffer:
+    """Counters aggregated in memory per metric, dimensions and minute, flushed about once a
+    second as statistic sets through `db.submit`: a hot path pays a dict update, not a row and
+    not a wait (`db.write` would add the writer's commit to the operation). What is not yet
+    flushed (at most FLUSH_SECONDS of counts) is lost on a crash, as CloudWatch metrics are
+    best effort; acknowledged data never depends on it."""
+
+    def __init__(self, db: Database, clock: Clock) -> None:
+        self.db = db
+        self.clock = clock
+        self._lock = threading.Lock()
+        self._pending: dict[tuple[str, str, str, str, float], _Stats] = {}
+        self._task: asyncio.Task[None] | None = None
+
+    def add(self, namespace: str, name: str, dimensions: str, value: float, unit: str, count: float = 1) -> None:
+        """Count `count` samples adding up to `value` (their min and max are value / count).
+        `dimensions` is the stored form (`dimensions_key`), which callers compute once per resource."""
+        minute = self.clock.now() // 60 * 60
+        key = (namespace, name, dimensions, unit, minute)
+        each = value / count if count else value
+        with self._lock:
+            stats = self._pending.get(key)
+            if stats is None:
+                self._pending[key] = _Stats(value, count, each, each)
+            else:
+                stats.total += value
+                stats.count += count
+                stats.low = min(stats.low, each)
+                stats.high = max(stats.high, each)
+
+    def flush(self) -> None:
+        with self._lock:
+            pending, self._pending = self._pending, {}
+        if not pending:
+            return
+        rows = [(ns, name, dims, minute, s.count, s.total, s.low, s.high, unit)
+                for (ns, name, dims, unit, minute), s in pending.items()]
+
+        def txn(conn: sqlite3.Connection) -> None:
+            conn.executemany(
+                "INSERT INTO cloudwatch_stat_sets (namespace, name, dimensions, ts, count, sum, min, max, unit)"
+                " VALUES (?,?,?,?,?,?,?,?,?)", rows)
+
+        self.db.submit(txn).add_done_callback(_log_failure)
+
+    def start(self) -> None:
+        if self._task is None:
+            self._task = asyncio.get_running_loop().create_task(self._run(), name="sluice-metric-flush")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
+            self._task = None
+        self.flush()
+
+    async def _run(self) -> None:
+        while True:
+            await asyncio.sleep(FLUSH_SECONDS)
+            self.flush()
+
+
+def _log_failure(future: Future[None]) -> None:
+    exc = future.exception()
+    if exc is not None:
+        log.error("writing metric points failed: %s", exc)

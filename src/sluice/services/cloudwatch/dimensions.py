@@ -18,7 +18,15 @@ PUBLISHED_SETS: dict[str, tuple[frozenset[str], ...]] = {
         frozenset(),  # account-wide
         frozenset({"FunctionName"}),
         frozenset({"FunctionName", "Resource"}),
-        frozenset({"FunctionName", "ExecutedVersion"}),
+        frozenset({"FunctionName", "Resource", "ExecutedVersion"}),  # alias invocations only
+    ),
+    # EventBridge points carry {RuleName} (a rule on the default bus) or {EventBusName, RuleName}
+    # (services/events/metrics.py); AWS also publishes Invocations & co account-wide. A query by
+    # RuleName alone also sees a custom bus's rule of the same name (a Sluice simplification).
+    "AWS/Events": (
+        frozenset(),
+        frozenset({"RuleName"}),
+        frozenset({"EventBusName", "RuleName"}),
     ),
 }
 

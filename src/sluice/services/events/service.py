@@ -36,6 +36,7 @@ from ...store import Store
 from ..base import Service
 from ..delivery import INVALID, NOT_FOUND, Deliveries, Delivery, DeliveryResult, MessageAttribute
 from . import errors
+from .metrics import EventsMetrics
 from .patterns import EventPattern, PatternError, compile_pattern, flatten_event
 from .records import (
     BusRecord,
@@ -118,6 +119,7 @@ class EventsService(Service):
         self._inflight: set[int] = set()  # outbox rows being delivered (touched on the loop only)
         self._finished: set[int] = set()  # rows finished since the dispatcher last read the outbox
         self._executor: ThreadPoolExecutor | None = None
+        self.metrics = EventsMetrics(self.db, clock)
         self._ensure_default_bus(settings.account_id, settings.region)
 
     # -- lifecycle -----------------------------------------------------------------------------
@@ -132,6 +134,7 @@ class EventsService(Service):
             asyncio.create_task(self._dispatch_loop(), name="events-dispatch"),
             asyncio.create_task(self._schedule_loop(), name="events-schedule"),
         ]
+        self.metrics.buffer.start()
 
     async def stop(self) -> None:
         """Stop taking work; let deliveries under way record their outcome (a little while), so
@@ -154,6 +157,7 @@ class EventsService(Service):
             done = loop.run_in_executor(None, lambda: executor.shutdown(wait=True, cancel_futures=True))
             with contextlib.suppress(asyncio.TimeoutError):
                 await asyncio.wait_for(done, STOP_GRACE)
+        await self.metrics.buffer.stop()
 
     async def _run(self, fn: Callable[..., T], *args: Any) -> T:
         loop = asyncio.get_running_loop()
@@ -609,7 +613,8 @@ class EventsService(Service):
                 continue
             leaves = flatten_event(item.event)
             for view in views:
-                if view.targets and view.pattern.matches(item.event, leaves):
+                if view.pattern.matches(item.event, leaves):
+                    self.metrics.matched(view.record.arn)
                     for target in view.targets:
                         rows.append(self._outbox_row(account, view.record.arn, view.record.name, target, item, now))
         if not rows:
@@ -754,6 +759,7 @@ class EventsService(Service):
         rid = row["id"]
         if result.ok:
             self.db.write(lambda conn: conn.execute("DELETE FROM events_outbox WHERE id=?", (rid,)))
+            self.metrics.delivered(row["rule_arn"])
             return
         options = json.loads(row["options"])
         attempts = row["attempts"] + 1
@@ -767,15 +773,15 @@ class EventsService(Service):
                 (attempts, next_at, error, rid)))
             return
         dlq = options.get("dlq")
-        if dlq:
-            self._dead_letter(row, dlq, result, decision, attempts)
-        else:
+        self.metrics.failed(row["rule_arn"], self._dead_letter(row, dlq, result, decision, attempts) if dlq else None)
+        if not dlq:
             log.warning("EventBridge dropped event %s for target %s (%s) after %d attempt(s): %s",
                         row["event_id"], row["target_id"], row["target_arn"], attempts, error)
         self.db.write(lambda conn: conn.execute("DELETE FROM events_outbox WHERE id=?", (rid,)))
 
     def _dead_letter(self, row: sqlite3.Row, dlq: str, result: DeliveryResult, decision: GiveUp,
-                     attempts: int) -> None:
+                     attempts: int) -> bool:
+        """Send the event to the target's dead-letter queue; True if it took it."""
         attrs = {
             "RULE_ARN": row["rule_arn"],
             "TARGET_ARN": row["target_arn"],
@@ -796,6 +802,7 @@ class EventsService(Service):
         if not sent.ok:
             log.warning("EventBridge could not send event %s to its dead-letter queue %s: %s %s",
                         row["event_id"], dlq, sent.error, sent.detail)
+        return sent.ok
 
     # -- schedules -----------------------------------------------------------------------------
 
@@ -865,7 +872,10 @@ class EventsService(Service):
         rows = self.db.query("SELECT * FROM events_rules WHERE next_fire IS NOT NULL AND next_fire <= ?", (now,))
         fired = 0
         for row in rows:
-            fired += self._fire(RuleRecord.from_row(row), now)
+            rule = RuleRecord.from_row(row)
+            if self._fire(rule, now):
+                self.metrics.scheduled(rule.arn)
+                fired += 1
         nxt = self.db.query_one("SELECT MIN(next_fire) AS t FROM events_rules WHERE next_fire IS NOT NULL")
         return fired, (nxt["t"] if nxt is not None else None)
 

@@ -20,12 +20,14 @@ from concurrent.futures import Future
 from typing import Any
 
 from ...clock import Clock
+from ...engine.metrics import Point, write_points
 from ...protocol.context import RequestContext
 from ...protocol.errors import ServiceError
 from ...settings import DEFAULT_ACCOUNT, DEFAULT_REGION
 from ...store import Store
 from ..base import Service
 from . import errors
+from .emf import extract as extract_metrics
 from .patterns import FilterPattern, PatternError, compile_pattern
 from .records import (
     DIGITS,
@@ -53,6 +55,8 @@ MAX_BATCH_BYTES = 1_048_576
 EVENT_OVERHEAD = 26  # bytes AWS adds to each event's message when sizing a batch
 MAX_RESPONSE_BYTES = 1_048_576  # GetLogEvents / FilterLogEvents pages
 DAY_MS = 86_400_000
+EMF_HEADER = "x-amzn-logs-format"  # PutLogEvents: "json/emf" asks for embedded metrics
+EMF_FORMAT = "json/emf"
 TOO_OLD_MS = 14 * DAY_MS
 TOO_NEW_MS = 2 * 3_600_000
 MAX_SPAN_MS = DAY_MS
@@ -304,6 +308,8 @@ class LogsService(Service):
         if accepted and accepted[-1][0] - accepted[0][0] > MAX_SPAN_MS:
             raise errors.invalid("The batch of log events in a single PutLogEvents request cannot span more "
                                  "than 24 hours.")
+        # Embedded metric format is read only from events sent with this header (and Lambda's).
+        metrics = _metrics_of(accepted, now) if ctx.headers.get(EMF_HEADER, "").lower() == EMF_FORMAT else []
 
         def txn(conn: sqlite3.Connection) -> int | None:
             grp = _group_row(conn, ctx.account_id, ctx.region, group_name)
@@ -315,6 +321,7 @@ class LogsService(Service):
                 raise errors.stream_not_found()
             if not accepted:
                 return None
+            write_points(conn, metrics)
             return insert_events(conn, grp.id, int(row[0]), accepted, now)
 
         uploads = self.db.write(txn)
@@ -561,8 +568,9 @@ class LogsService(Service):
     # -- the internal API --------------------------------------------------------------------
 
     def append(self, group: str, stream: str, events: list[tuple[int, str]], *, account_id: str | None = None,
-               region: str | None = None, wait: bool = True) -> Future[None] | None:
-        """Write events to a stream, creating the group and the stream on first use.
+               region: str | None = None, wait: bool = True, emf: bool = False) -> Future[None] | None:
+        """Write events to a stream, creating the group and the stream on first use; with `emf`,
+        the metrics of embedded-metric-format events too (a Lambda function's log lines).
 
         One transaction (one fsync, shared with concurrent writers) per call. Events may come in any
         order; none is rejected for its age. With `wait=False` the write is queued and the returned
@@ -572,12 +580,14 @@ class LogsService(Service):
         where = region or self.region
         batch = sorted(((min(max(int(ts), 0), MAX_TIMESTAMP), str(msg)) for ts, msg in events), key=lambda e: e[0])
         now = self.now_ms()
+        metrics = _metrics_of(batch, now) if emf else []
 
         def txn(conn: sqlite3.Connection) -> None:
             group_id = ensure_group(conn, account, where, group, now)
             stream_id = ensure_stream(conn, group_id, stream, now)
             if batch:
                 insert_events(conn, group_id, stream_id, batch, now)
+            write_points(conn, metrics)
 
         if wait:
             self.db.write(txn)
@@ -769,3 +779,7 @@ def _decode_offset_token(token: str | None) -> int:
     if not re.fullmatch(r"o/\d+", text):
         raise errors.invalid_token()
     return int(text[2:])
+
+
+def _metrics_of(events: list[tuple[int, str]], now_ms: int) -> list[Point]:
+    return [point for _, message in events for point in extract_metrics(message, now_ms / 1000)]

@@ -7,6 +7,7 @@ import io
 import json
 import os
 import sqlite3
+from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
 from urllib.parse import quote_plus
@@ -615,6 +616,23 @@ class S3Service(PostOperations, BucketPolicies, MultipartOperations, S3Core):
 
         self.db.write(txn)
         return self._reported_version(record)
+
+    # -- for the rest of Sluice ----------------------------------------------------------
+
+    def storage_totals(self) -> list[BucketTotals]:
+        """Every bucket's stored bytes (STANDARD storage class) and object count, for the daily
+        AWS/S3 storage metrics. One aggregate read."""
+        rows = self.db.query(
+            "SELECT b.name AS bucket, coalesce(sum(CASE WHEN o.storage_class='STANDARD' THEN o.size END), 0) AS size,"
+            " count(o.key) AS objects FROM s3_buckets b LEFT JOIN s3_objects o ON o.bucket = b.name GROUP BY b.name")
+        return [BucketTotals(r["bucket"], int(r["size"]), int(r["objects"])) for r in rows]
+
+
+@dataclass(frozen=True)
+class BucketTotals:
+    bucket: str
+    standard_bytes: int
+    objects: int
 
 
 def _max_keys(params: dict[str, Any]) -> int:

@@ -56,6 +56,7 @@ from . import attributes as qattrs
 from . import errors
 from . import messages as m
 from .batching import WriteBatcher
+from .metrics import SqsMetrics, message_size
 from .records import (
     DELETED_RECENTLY_MS,
     NewMessage,
@@ -138,6 +139,7 @@ class SqsService(Service):
         self._batcher: WriteBatcher | None = None
         self._closing = False  # the server is stopping: long polls answer at once
         self._background: set[asyncio.Task[Any]] = set()
+        self.metrics = SqsMetrics(self.db, clock)
 
     @cached_property
     def query_protocol(self) -> WireProtocol:
@@ -150,6 +152,8 @@ class SqsService(Service):
         self._loop_thread = threading.get_ident()
         self._batcher = WriteBatcher(self.db, self._loop)
         self._spawn(self._sweeper())
+        self.metrics.buffer.start()
+        self._spawn(self.metrics.sample_forever(lambda: list(self._by_id.values())))
         for row in self.db.query("SELECT task_id FROM sqs_move_tasks WHERE status='RUNNING'"):
             self._spawn(self._run_move(row["task_id"]))
         self._watch_exit_signals()
@@ -181,6 +185,7 @@ class SqsService(Service):
         for task in list(self._background):
             task.cancel()
         self._background.clear()
+        await self.metrics.buffer.stop()
 
     def _spawn(self, coro: Any) -> None:
         task = asyncio.ensure_future(coro)
@@ -239,6 +244,7 @@ class SqsService(Service):
             self.waiters.release(claimed)
             raise
         self.waiters.settle(claimed)
+        self.metrics.sent(queue, [message_size(msg) for msg, o in zip(msgs, outcomes, strict=True) if o.row_id is not None])
         if any(o.row_id is not None for o in outcomes) and sum(len(w.taken) for w in claimed) < len(msgs):
             self.waiters.wake((queue.id,))
         return outcomes
@@ -749,6 +755,7 @@ class SqsService(Service):
             received = waiter.taken
             if not received and loop.time() >= deadline:
                 break
+        self.metrics.received(queue, len(received))
         if not received:
             return {}
         return {"Messages": [self._render(queue, r, system_names, MessageAttributeNames) for r in received]}
@@ -910,6 +917,7 @@ class SqsService(Service):
         assert ReceiptHandle is not None
         if await self._write(lambda conn: self._delete_one(conn, queue, receipt, ReceiptHandle, now)):
             self.waiters.wake((queue.id,))
+        self.metrics.deleted(queue, 1)
         return {}
 
     async def delete_message_batch(self, ctx: RequestContext, QueueUrl: str | None = None,
@@ -925,6 +933,7 @@ class SqsService(Service):
         successful, failed, wake = await self._batch(entries, one)
         if wake:
             self.waiters.wake((queue.id,))
+        self.metrics.deleted(queue, len(successful))
         return {"Successful": successful, "Failed": failed}
 
     async def _batch(self, entries: list[dict[str, Any]],
@@ -1222,4 +1231,6 @@ class SqsService(Service):
         self._call_on_loop(self.waiters.settle, claimed)
         if not claimed:
             self._notify(queue.id)
+        if outcome.row_id is not None:
+            self.metrics.sent(queue, [message_size(msg)])
         return DeliveryResult(True, outcome.message_id)
