@@ -40,6 +40,27 @@ register_schema(
 FLUSH_SECONDS = 1.0  # real seconds between flushes of aggregated counters
 
 
+# Statistic sets (PutMetricData StatisticValues, and counters aggregated in memory per minute):
+# no single value to keep, so they are kept as count/sum/min/max beside the raw points.
+register_schema(
+    "cloudwatch-0001",
+    """
+    CREATE TABLE cloudwatch_stat_sets (
+        namespace TEXT NOT NULL,
+        name TEXT NOT NULL,
+        dimensions TEXT NOT NULL,   -- JSON object, keys sorted (as metric_points)
+        ts REAL NOT NULL,
+        count REAL NOT NULL,
+        sum REAL NOT NULL,
+        min REAL NOT NULL,
+        max REAL NOT NULL,
+        unit TEXT NOT NULL
+    );
+    CREATE INDEX cloudwatch_stat_sets_by_name ON cloudwatch_stat_sets(namespace, name, ts);
+    """,
+)
+
+
 @dataclass(frozen=True)
 class Point:
     namespace: str

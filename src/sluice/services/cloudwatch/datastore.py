@@ -11,26 +11,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ...engine.metrics import Point, write_points
-from ...store.db import Database, register_schema
+from ...store.db import Database
 from .dimensions import dimension_key, match_sql, published
-
-register_schema(
-    "cloudwatch-0001",
-    """
-    CREATE TABLE cloudwatch_stat_sets (
-        namespace TEXT NOT NULL,
-        name TEXT NOT NULL,
-        dimensions TEXT NOT NULL,   -- JSON object, keys sorted (as metric_points)
-        ts REAL NOT NULL,
-        count REAL NOT NULL,
-        sum REAL NOT NULL,
-        min REAL NOT NULL,
-        max REAL NOT NULL,
-        unit TEXT NOT NULL
-    );
-    CREATE INDEX cloudwatch_stat_sets_by_name ON cloudwatch_stat_sets(namespace, name, ts);
-    """,
-)
 
 
 @dataclass(frozen=True)
