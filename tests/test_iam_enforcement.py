@@ -209,6 +209,55 @@ def test_identity_policy_allows_and_denies(client: Callable[..., Any]) -> None:
     assert sqs.send_message(QueueUrl=url, MessageBody="hi")["MessageId"]
 
 
+def test_iam_changes_take_effect_on_the_very_next_request(client: Callable[..., Any]) -> None:
+    """Keys and policies are remembered between requests; every IAM change (and a new STS session)
+    makes the next request see the new state."""
+    s3, iam = client("s3"), client("iam")
+    bucket = unique("bkt")
+    s3.create_bucket(Bucket=bucket)
+    s3.put_object(Bucket=bucket, Key="k", Body=b"v")
+    name, key, secret = new_user(iam)
+    iam.attach_user_policy(UserName=name, PolicyArn=S3_READ_ONLY)
+    user = client("s3", key, secret)
+    for _ in range(3):  # the key and the user's policies are now remembered
+        assert user.get_object(Bucket=bucket, Key="k")["Body"].read() == b"v"
+    iam.detach_user_policy(UserName=name, PolicyArn=S3_READ_ONLY)
+    with pytest.raises(ClientError) as exc:
+        user.get_object(Bucket=bucket, Key="k")
+    assert error(exc)[1].endswith("because no identity-based policy allows the s3:GetObject action")
+    iam.put_user_policy(UserName=name, PolicyName="read", PolicyDocument=document(
+        {"Effect": "Allow", "Action": "s3:GetObject", "Resource": f"arn:aws:s3:::{bucket}/*"}))
+    assert user.get_object(Bucket=bucket, Key="k")["Body"].read() == b"v"
+    iam.put_user_policy(UserName=name, PolicyName="read", PolicyDocument=document(  # a new text, same name
+        {"Effect": "Deny", "Action": "s3:GetObject", "Resource": "*"}))
+    with pytest.raises(ClientError) as exc:
+        user.get_object(Bucket=bucket, Key="k")
+    assert error(exc)[1].endswith("with an explicit deny in an identity-based policy")
+    iam.update_access_key(UserName=name, AccessKeyId=key, Status="Inactive")
+    with pytest.raises(ClientError) as exc:
+        user.get_object(Bucket=bucket, Key="k")
+    assert error(exc)[0] == "InvalidAccessKeyId"
+
+    # A role session: its role's managed policy changes between two calls with the same key.
+    role = new_role(iam)
+    iam.update_assume_role_policy(RoleName=role.rsplit("/", 1)[1], PolicyDocument=document({
+        "Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{ACCOUNT}:root"}, "Action": "sts:AssumeRole"}))
+    creds = client("sts").assume_role(RoleArn=role, RoleSessionName="reader")["Credentials"]
+    session = client("s3", creds["AccessKeyId"], creds["SecretAccessKey"], creds["SessionToken"])
+    with pytest.raises(ClientError) as exc:
+        session.get_object(Bucket=bucket, Key="k")
+    assert error(exc)[0] == "AccessDenied"
+    policy_arn = iam.create_policy(PolicyName=unique("read"), PolicyDocument=document(
+        {"Effect": "Allow", "Action": "s3:GetObject", "Resource": "*"}))["Policy"]["Arn"]
+    iam.attach_role_policy(RoleName=role.rsplit("/", 1)[1], PolicyArn=policy_arn)
+    assert session.get_object(Bucket=bucket, Key="k")["Body"].read() == b"v"
+    iam.create_policy_version(PolicyArn=policy_arn, SetAsDefault=True, PolicyDocument=document(
+        {"Effect": "Allow", "Action": "s3:ListBucket", "Resource": "*"}))
+    with pytest.raises(ClientError) as exc:
+        session.get_object(Bucket=bucket, Key="k")
+    assert error(exc)[0] == "AccessDenied"
+
+
 def test_root_of_an_account_needs_no_policy_and_sees_its_own_account(client: Callable[..., Any]) -> None:
     sts = client("sts", OTHER, "test")
     assert sts.get_caller_identity()["Arn"] == f"arn:aws:iam::{OTHER}:root"
