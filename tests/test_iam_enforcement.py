@@ -258,6 +258,34 @@ def test_iam_changes_take_effect_on_the_very_next_request(client: Callable[..., 
     assert error(exc)[0] == "AccessDenied"
 
 
+def test_delete_objects_denies_key_by_key(client: Callable[..., Any]) -> None:
+    """S3 evaluates s3:DeleteObject (s3:DeleteObjectVersion with a version) per key: the denied
+    keys come back as Errors, the others are deleted."""
+    s3, iam = client("s3"), client("iam")
+    bucket = unique("bkt")
+    s3.create_bucket(Bucket=bucket)
+    s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
+    versions = {k: s3.put_object(Bucket=bucket, Key=k, Body=b"x")["VersionId"]
+                for k in ("tmp/a", "keep/b", "tmp/c", "tmp/d")}
+    _, key, secret = new_user(iam, {"Effect": "Allow", "Action": "s3:DeleteObject",
+                                    "Resource": f"arn:aws:s3:::{bucket}/tmp/*"})
+    user = client("s3", key, secret)
+    out = user.delete_objects(Bucket=bucket, Delete={"Objects": [
+        {"Key": "tmp/a"}, {"Key": "keep/b"}, {"Key": "tmp/c"},
+        {"Key": "tmp/d", "VersionId": versions["tmp/d"]}]})  # needs s3:DeleteObjectVersion
+    assert [d["Key"] for d in out["Deleted"]] == ["tmp/a", "tmp/c"]
+    assert all(d["DeleteMarker"] for d in out["Deleted"])
+    assert [(e["Key"], e.get("VersionId"), e["Code"], e["Message"]) for e in out["Errors"]] == [
+        ("keep/b", None, "AccessDenied", "Access Denied"),
+        ("tmp/d", versions["tmp/d"], "AccessDenied", "Access Denied")]
+    assert s3.list_objects_v2(Bucket=bucket)["KeyCount"] == 2  # keep/b and tmp/d are still there
+    quiet = user.delete_objects(Bucket=bucket, Delete={"Quiet": True, "Objects": [{"Key": "keep/b"}]})
+    assert "Deleted" not in quiet and quiet["Errors"][0]["Code"] == "AccessDenied"
+    with pytest.raises(ClientError) as exc:  # one key at a time is the request's own denial
+        user.delete_object(Bucket=bucket, Key="keep/b")
+    assert error(exc)[0] == "AccessDenied"
+
+
 def test_root_of_an_account_needs_no_policy_and_sees_its_own_account(client: Callable[..., Any]) -> None:
     sts = client("sts", OTHER, "test")
     assert sts.get_caller_identity()["Arn"] == f"arn:aws:iam::{OTHER}:root"

@@ -107,11 +107,19 @@ class Enforcer:
             principal, policies = ANONYMOUS, []  # S3 without credentials: only a bucket policy can allow
         checks = checks_for(service, operation, params, Where(ctx.region, ctx.account_id))
         context = self.request_context(ctx)
+        holders: dict[str, tuple[str | None, str | None]] = {}  # a batch's items share their bucket's policy
+        denied_items: set[int] = set()
         for check in checks:
-            request, decision = self._decide(principal, policies, check, context, ctx.account_id)
-            if not decision.allowed:
-                code, status = DENIED.get(service, ("AccessDeniedException", 403))
-                raise ServiceError(code, denied_message(*_as_worded(request, decision)), status)
+            request, decision = self._decide(principal, policies, check, context, ctx.account_id, holders)
+            if decision.allowed:
+                continue
+            if check.item is not None:
+                denied_items.add(check.item)  # the operation fails that item alone
+                continue
+            code, status = DENIED.get(service, ("AccessDeniedException", 403))
+            raise ServiceError(code, denied_message(*_as_worded(request, decision)), status)
+        if denied_items:
+            ctx.denied_items = frozenset(denied_items)
 
     def request_context(self, ctx: RequestContext) -> dict[str, str | Sequence[str]]:
         return {
@@ -132,8 +140,15 @@ class Enforcer:
         return self._stamp[1]
 
     def _decide(self, principal: Principal, policies: Sequence[Policy], check: Check,
-                context: Mapping[str, str | Sequence[str]], caller_account: str) -> tuple[AuthRequest, Decision]:
-        document, owner = self.resource_policy(check.resource)
+                context: Mapping[str, str | Sequence[str]], caller_account: str,
+                found: dict[str, tuple[str | None, str | None]] | None = None) -> tuple[AuthRequest, Decision]:
+        if found is None:
+            document, owner = self.resource_policy(check.resource)
+        else:
+            holder = _policy_holder(check.resource)
+            if holder not in found:
+                found[holder] = self.resource_policy(check.resource)
+            document, owner = found[holder]
         request = AuthRequest(principal=principal, action=check.action, resource=check.resource,
                               resource_account=owner or caller_account, context={**context, **check.context})
         policy = cached_policy(document) if document else None
@@ -216,6 +231,11 @@ def _as_worded(request: AuthRequest, decision: Decision) -> tuple[AuthRequest, D
         return request, decision
     return (dataclasses.replace(request, action=worded),
             dataclasses.replace(decision, reason=decision.reason.replace(request.action, worded)))
+
+
+def _policy_holder(arn: str) -> str:
+    """The resource whose policy governs `arn`: an S3 object's bucket, otherwise the resource."""
+    return arn.split("/", 1)[0] if arn.startswith("arn:aws:s3:::") else arn
 
 
 def principal_of(identity: Identity) -> Principal:
