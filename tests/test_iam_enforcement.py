@@ -10,11 +10,13 @@ import sys
 import time
 import urllib.error
 import urllib.request
+import xml.etree.ElementTree as ET
 from collections.abc import Callable, Iterator
 from typing import Any
 
 import boto3
 import pytest
+import requests
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
@@ -66,6 +68,11 @@ def client(server: SluiceProcess) -> Callable[..., Any]:
 def error(exc: pytest.ExceptionInfo[ClientError]) -> tuple[str, str, int]:
     err = exc.value.response["Error"]
     return err["Code"], err.get("Message", ""), exc.value.response["ResponseMetadata"]["HTTPStatusCode"]
+
+
+def xml_error(body: bytes) -> tuple[str, str]:
+    root = ET.fromstring(body)
+    return root.findtext("Code") or "", root.findtext("Message") or ""
 
 
 def document(*statements: dict[str, Any]) -> str:
@@ -284,6 +291,36 @@ def test_delete_objects_denies_key_by_key(client: Callable[..., Any]) -> None:
     with pytest.raises(ClientError) as exc:  # one key at a time is the request's own denial
         user.delete_object(Bucket=bucket, Key="keep/b")
     assert error(exc)[0] == "AccessDenied"
+
+
+def test_browser_form_upload_is_authorized_as_its_signer(server: SluiceProcess, client: Callable[..., Any]) -> None:
+    """POST Object is s3:PutObject by whoever signed the form (its x-amz-credential, or
+    AWSAccessKeyId for signature V2), on the key the form names; an unsigned form is anonymous."""
+    s3, iam = client("s3"), client("iam")
+    bucket = unique("forms")
+    s3.create_bucket(Bucket=bucket)
+    name, key, secret = new_user(iam, {"Effect": "Allow", "Action": "s3:PutObject",
+                                       "Resource": f"arn:aws:s3:::{bucket}/uploads/*"})
+    for version in ("s3v4", "s3"):
+        signer = boto3.client("s3", endpoint_url=server.endpoint, region_name="us-east-1", aws_access_key_id=key,
+                              aws_secret_access_key=secret, config=Config(signature_version=version))
+        post = signer.generate_presigned_post(bucket, "uploads/${filename}")
+        resp = requests.post(post["url"], data=post["fields"], files={"file": (f"{version}.txt", b"hi")}, timeout=30)
+        assert resp.status_code == 204, resp.text
+        assert s3.get_object(Bucket=bucket, Key=f"uploads/{version}.txt")["Body"].read() == b"hi"
+        outside = signer.generate_presigned_post(bucket, "elsewhere/${filename}")
+        resp = requests.post(outside["url"], data=outside["fields"], files={"file": ("x.txt", b"no")}, timeout=30)
+        assert resp.status_code == 403
+        assert xml_error(resp.content) == ("AccessDenied", f"User: arn:aws:iam::{ACCOUNT}:user/{name} is not "
+                                           f'authorized to perform: s3:PutObject on resource: "arn:aws:s3:::{bucket}/'
+                                           'elsewhere/x.txt" because no identity-based policy allows the '
+                                           "s3:PutObject action")
+    resp = requests.post(f"{server.endpoint}/{bucket}", data={"key": "uploads/anon.txt"},
+                         files={"file": ("anon.txt", b"anon")}, timeout=30)
+    assert resp.status_code == 403 and xml_error(resp.content) == ("AccessDenied", "Access Denied")
+    unknown = dict(post["fields"], AWSAccessKeyId="AKIAEXAMPLEUNKNOWN00")  # the V2 form, another key
+    resp = requests.post(post["url"], data=unknown, files={"file": ("u.txt", b"u")}, timeout=30)
+    assert resp.status_code == 403 and xml_error(resp.content)[0] == "InvalidAccessKeyId"
 
 
 def test_root_of_an_account_needs_no_policy_and_sees_its_own_account(client: Callable[..., Any]) -> None:

@@ -12,13 +12,15 @@ import urllib.error
 import urllib.parse
 import urllib.request
 import uuid
+import xml.etree.ElementTree as ET
 import zlib
-from base64 import b64encode
+from base64 import b64decode, b64encode
 from collections.abc import Iterator
 from typing import Any
 
 import boto3
 import pytest
+import requests
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
@@ -394,3 +396,62 @@ def test_s3_signature_v2_header(server: SluiceProcess, bucket: str) -> None:
     err = error_of(v2("wrong").get_object, Bucket=bucket, Key="v2.txt")
     assert err["Error"]["Code"] == "SignatureDoesNotMatch"
     assert err["Error"]["StringToSign"].endswith(f"/{bucket}/v2.txt")
+
+
+# --- browser forms (POST Object): the policy is what is signed ---------------------------------
+
+def _form_client(server: SluiceProcess, version: str, key: str = "test", secret: str = SECRET) -> Any:
+    return boto3.client("s3", endpoint_url=server.endpoint, region_name=REGION, aws_access_key_id=key,
+                        aws_secret_access_key=secret, config=Config(signature_version=version))
+
+
+def _post_form(url: str, fields: dict[str, str]) -> tuple[int, dict[str, str]]:
+    resp = requests.post(url, data=fields, files={"file": ("f.txt", b"form")}, timeout=30)
+    if resp.status_code < 300:
+        return resp.status_code, {}
+    return resp.status_code, {child.tag: child.text or "" for child in ET.fromstring(resp.content)}
+
+
+@pytest.mark.parametrize("version", ["s3v4", "s3"])
+def test_signed_forms(server: SluiceProcess, bucket: str, version: str) -> None:
+    post = _form_client(server, version).generate_presigned_post(bucket, f"forms/{version}")
+    assert _post_form(post["url"], post["fields"])[0] == 204
+    signature_field = "x-amz-signature" if version == "s3v4" else "signature"
+
+    # A policy altered after signing: S3 names the policy as the string it signed.
+    altered = b64encode(b64decode(post["fields"]["policy"]).replace(b"forms/", b"other/")).decode()
+    status, err = _post_form(post["url"], {**post["fields"], "key": f"other/{version}", "policy": altered})
+    assert status == 403 and err["Code"] == "SignatureDoesNotMatch"
+    assert err["StringToSign"] == altered and err["SignatureProvided"] == post["fields"][signature_field]
+    assert err["AWSAccessKeyId"] == "test"
+
+    wrong = _form_client(server, version, secret="wrong").generate_presigned_post(bucket, "forms/x")
+    assert _post_form(wrong["url"], wrong["fields"])[1]["Code"] == "SignatureDoesNotMatch"
+    nobody = _form_client(server, version, key="AKIANOBODY").generate_presigned_post(bucket, "forms/x")
+    status, err = _post_form(nobody["url"], nobody["fields"])
+    assert (status, err["Code"], err["AWSAccessKeyId"]) == (403, "InvalidAccessKeyId", "AKIANOBODY")
+
+    unsigned = {k: v for k, v in post["fields"].items() if k != signature_field}
+    status, err = _post_form(post["url"], unsigned)
+    name = "X-Amz-Signature" if version == "s3v4" else "Signature"
+    assert (status, err["Code"], err["ArgumentName"]) == (400, "InvalidArgument", name)
+    assert err["Message"] == (f"Bucket POST must contain a field named '{name}'.  If it is specified, please check "
+                              "the order of the fields.")
+
+
+def test_form_signed_with_session_credentials(server: SluiceProcess, bucket: str) -> None:
+    creds = client("sts", server.endpoint).get_session_token()["Credentials"]
+    signer = boto3.client("s3", endpoint_url=server.endpoint, region_name=REGION,
+                          aws_access_key_id=creds["AccessKeyId"], aws_secret_access_key=creds["SecretAccessKey"],
+                          aws_session_token=creds["SessionToken"], config=Config(signature_version="s3v4"))
+    post = signer.generate_presigned_post(bucket, "forms/session")
+    assert post["fields"]["x-amz-security-token"] == creds["SessionToken"]
+    assert _post_form(post["url"], post["fields"])[0] == 204
+    status, err = _post_form(post["url"], {**post["fields"], "x-amz-security-token": "forged"})
+    assert status == 400 and err["Code"] == "InvalidToken"
+
+
+def test_unsigned_form_is_anonymous(server: SluiceProcess, bucket: str) -> None:
+    """Without signature fields a form is anonymous: verification has nothing to check (what an
+    anonymous caller may do is IAM enforcement's business)."""
+    assert _post_form(f"{server.endpoint}/{bucket}", {"key": "forms/anonymous"})[0] == 204

@@ -124,6 +124,10 @@ def _s3(operation: str, p: Mapping[str, Any], where: Where) -> list[Check]:
             action = "s3:GetObjectVersion" if source[2] else "s3:GetObject"
             checks.insert(0, Check(action, object_arn(source[0], source[1])))
         return checks
+    if operation == "PostObject":  # a browser form: s3:PutObject on the key it names, as post.py names it
+        fields = p.get("Fields") or {}
+        filename = str(p.get("FileName") or "").replace("\\", "/").rsplit("/", 1)[-1]
+        return [Check("s3:PutObject", object_arn(bucket, str(fields.get("key", "")).replace("${filename}", filename)))]
     if operation == "DeleteObjects":
         objects = (p.get("Delete") or {}).get("Objects") or []
         return [Check("s3:DeleteObjectVersion" if o.get("VersionId") else "s3:DeleteObject",

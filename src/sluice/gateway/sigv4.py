@@ -262,6 +262,36 @@ class SigV4Verifier:
                     "The provided 'x-amz-content-sha256' header does not match what was computed.", 400,
                     ClientComputedContentSHA256=payload, S3ComputedContentSHA256=computed)
 
+    def verify_form(self, fields: dict[str, str]) -> None:
+        """Raise S3's error unless a POST form that carries a signature is complete and its policy
+        is signed with the signer's secret (an anonymous form is the bucket policy's business).
+        The policy's expiration is the form's deadline; S3 checks it with the policy (services/s3)."""
+        signed = _form_signature(fields)
+        if signed is None:
+            return
+        access_key, signature, scope = signed
+        family = _Family("s3")
+        secret = self.secret_for(access_key)
+        if secret is None:
+            raise family.unknown_key(access_key)
+        expected = self.token_for(access_key) if self.token_for is not None else None
+        if expected is not None and not hmac.compare_digest(fields.get("x-amz-security-token", "").encode(),
+                                                            expected.encode()):
+            raise family.bad_token()
+        policy = fields["policy"]  # signed as sent, before it is decoded
+        if scope:
+            date, region, service = scope.split("/")
+            computed = hmac_hex(signing_key(secret, date, region, service), policy)
+        else:
+            computed = base64.b64encode(hmac.new(secret.encode(), policy.encode(), hashlib.sha1).digest()).decode()
+        if not hmac.compare_digest(computed, signature):
+            raise ServiceError(
+                "SignatureDoesNotMatch",
+                "The request signature we calculated does not match the signature you provided. "
+                "Check your key and signing method.",
+                403, AWSAccessKeyId=access_key, StringToSign=policy, SignatureProvided=signature,
+                StringToSignBytes=_bytes_text(policy))
+
     def _verify_v2(self, req: HttpRequest, family: _Family, now: float) -> None:
         """S3's legacy signature (HMAC-SHA1), which boto3 still uses for presigned URLs unless
         told `signature_version="s3v4"`. Expiry of presigned ones is gateway/presign.py's."""
@@ -366,6 +396,62 @@ class SigV4Verifier:
         if sent:
             return sent
         return hashlib.sha256(body or b"").hexdigest()
+
+
+# -- browser forms (S3 POST Object) ----------------------------------------------------------
+
+# The fields that sign a form, in the order S3 asks for a missing one: (form field, name in S3's
+# message). SigV4 forms sign the base64 policy with the credential scope's signing key; V2 forms
+# with HMAC-SHA1 of the secret. A form with none of them is anonymous.
+_FORM_V4 = (("x-amz-algorithm", "X-Amz-Algorithm"), ("x-amz-credential", "X-Amz-Credential"),
+            ("x-amz-date", "X-Amz-Date"), ("x-amz-signature", "X-Amz-Signature"), ("policy", "Policy"))
+_FORM_V2 = (("awsaccesskeyid", "AWSAccessKeyId"), ("signature", "Signature"), ("policy", "Policy"))
+
+
+def form_signer(fields: dict[str, str]) -> str | None:
+    """The access key a POST form is signed with (None for an anonymous form): the key of its
+    x-amz-credential, or its AWSAccessKeyId (signature V2). Form field names are lower-case."""
+    if fields.get("x-amz-credential"):
+        return fields["x-amz-credential"].split("/", 1)[0] or None
+    return fields.get("awsaccesskeyid") or None
+
+
+def _form_argument(message: str, name: str, value: str) -> ServiceError:
+    return ServiceError("InvalidArgument", message, 400, ArgumentName=name, ArgumentValue=value)
+
+
+def _missing_form_field(name: str) -> ServiceError:
+    return _form_argument(f"Bucket POST must contain a field named '{name}'.  If it is specified, please check "
+                          "the order of the fields.", name, "")
+
+
+def _form_signature(fields: dict[str, str]) -> tuple[str, str, str] | None:
+    """(access key, signature sent, SigV4 scope "date/region/service" or "" for V2) of a signed
+    form, None for an anonymous one; InvalidArgument for an incomplete or malformed one."""
+    if any(f in fields for f, _ in _FORM_V4[:4]):
+        for field, name in _FORM_V4:
+            if not fields.get(field):
+                raise _missing_form_field(name)
+        if fields["x-amz-algorithm"] != ALGORITHM:
+            raise _unsupported(_Family("s3"))
+        credential = fields["x-amz-credential"]
+        scope = credential.split("/")
+        if len(scope) != 5 or scope[4] != "aws4_request":
+            raise _form_argument('the Credential is mal-formed; expecting "<YOUR-AKID>/YYYYMMDD/REGION/SERVICE/'
+                                 'aws4_request".', "X-Amz-Credential", credential)
+        if not scope[0]:
+            raise _form_argument("a non-empty Access Key (AKID) must be provided in the credential.",
+                                 "X-Amz-Credential", credential)
+        if _parse_time(fields["x-amz-date"]) is None:
+            raise _form_argument("X-Amz-Date must be formated via ISO8601 Long format",  # sic, as S3 says it
+                                 "X-Amz-Date", fields["x-amz-date"])
+        return scope[0], fields["x-amz-signature"], "/".join(scope[1:4])
+    if "awsaccesskeyid" in fields or "signature" in fields:
+        for field, name in _FORM_V2:
+            if not fields.get(field):
+                raise _missing_form_field(name)
+        return fields["awsaccesskeyid"], fields["signature"], ""
+    return None
 
 
 # Query parameters that are part of what an S3 signature V2 signs.
