@@ -107,6 +107,17 @@ def test_unknown_key(server: SluiceProcess, bucket: str) -> None:
     lam = error_of(client("lambda", server.endpoint, key="AKIANOBODY").list_functions)
     assert lam["Error"]["Code"] == "UnrecognizedClientException"
     assert lam["Error"]["Message"] == "The security token included in the request is invalid."
+    assert lam["ResponseMetadata"]["HTTPStatusCode"] == 403
+
+    # The awsJson-protocol services answer 400 (Lambda, rest-json, 403 as above).
+    logs = error_of(client("logs", server.endpoint, key="AKIANOBODY").describe_log_groups)
+    events = error_of(client("events", server.endpoint, key="AKIANOBODY").list_rules)
+    for err in (logs, events):
+        assert err["Error"]["Code"] == "UnrecognizedClientException"
+        assert err["Error"]["Message"] == "The security token included in the request is invalid."
+        assert err["ResponseMetadata"]["HTTPStatusCode"] == 400
+    wrong = error_of(client("logs", server.endpoint, secret="wrong").describe_log_groups)
+    assert (wrong["Error"]["Code"], wrong["ResponseMetadata"]["HTTPStatusCode"]) == ("InvalidSignatureException", 400)
 
 
 def test_off_by_default_nothing_is_checked(endpoint: str) -> None:
@@ -275,6 +286,43 @@ def test_skewed_date(server: SluiceProcess, bucket: str) -> None:
     assert status == 403
     assert b"<Code>SignatureDoesNotMatch</Code>" in body
     assert b"Signature not yet current: " + sqs.timestamp.encode() in body
+
+
+def test_credential_scope_date_must_be_the_request_day(server: SluiceProcess, bucket: str) -> None:
+    def day_before(service: str) -> Signer:
+        signer = Signer(server.endpoint, service)
+        signer.date = (dt.datetime.strptime(signer.date, "%Y%m%d") - dt.timedelta(days=1)).strftime("%Y%m%d")
+        signer.scope = f"{signer.date}/{REGION}/{service}/aws4_request"
+        signer.key = _key(SECRET, signer.date, service)  # signed correctly, with the wrong day
+        return signer
+
+    s3 = day_before("s3")
+    headers, _ = s3.sign("GET", f"/{bucket}", {}, hashlib.sha256(b"").hexdigest())
+    status, body = send(server.endpoint, "GET", f"/{bucket}", headers)
+    assert status == 400 and b"<Code>AuthorizationHeaderMalformed</Code>" in body
+    assert (b"<Message>The authorization header is malformed; Invalid credential date. Date is not the same as "
+            b"X-Amz-Date.</Message>") in body
+    with pytest.raises(urllib.error.HTTPError) as err:
+        urllib.request.urlopen(s3.presign("GET", f"/{bucket}/x", 300))
+    assert err.value.code == 400 and b"<Code>AuthorizationQueryParametersError</Code>" in err.value.read()
+
+    message = (f"Date in Credential scope does not match YYYYMMDD from ISO-8601 version of date from HTTP: "
+               f"'{s3.date}' != '{s3.timestamp[:8]}', from '{s3.timestamp}'.")
+    form = b"Action=ListQueues&Version=2012-11-05"
+    sqs = day_before("sqs")
+    headers, _ = sqs.sign("POST", "/", {"content-type": "application/x-www-form-urlencoded"},
+                          hashlib.sha256(form).hexdigest())
+    status, body = send(server.endpoint, "POST", "/", headers, form)
+    assert status == 403 and b"<Code>SignatureDoesNotMatch</Code>" in body
+    assert message.replace(s3.timestamp, sqs.timestamp).encode() in body
+
+    logs = day_before("logs")
+    payload = b"{}"
+    headers, _ = logs.sign("POST", "/", {"content-type": "application/x-amz-json-1.1",
+                                         "x-amz-target": "Logs_20140328.DescribeLogGroups"},
+                           hashlib.sha256(payload).hexdigest())
+    status, body = send(server.endpoint, "POST", "/", headers, payload)
+    assert status == 400 and b"InvalidSignatureException" in body and b"Date in Credential scope" in body
 
 
 @pytest.mark.parametrize("version", ["s3v4", None])  # None: boto3's default, signature V2 for S3

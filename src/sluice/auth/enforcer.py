@@ -246,7 +246,9 @@ def _expired(service: str) -> ServiceError:
     if service == "s3":
         return ServiceError("ExpiredToken", "The provided token has expired.", 400)
     code = "ExpiredTokenException" if service in ("lambda", "events", "logs") else "ExpiredToken"
-    return ServiceError(code, "The security token included in the request is expired", 403)
+    # The awsJson-protocol services (Logs, EventBridge) answer failed authentication with 400.
+    return ServiceError(code, "The security token included in the request is expired",
+                        400 if service in ("events", "logs") else 403)
 
 
 def role_identity(role_arn: str, session: str) -> Identity:

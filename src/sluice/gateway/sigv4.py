@@ -43,6 +43,9 @@ _TIMESTAMP = "%Y%m%dT%H%M%SZ"
 # Services answering in the JSON families (Lambda's rest-json, CloudWatch Logs, EventBridge) use
 # these codes; the query-era services (SQS, SNS, IAM, STS, CloudWatch) the others.
 _JSON_FAMILY = {"lambda", "logs", "events"}
+# The awsJson-protocol ones (CloudWatch Logs, EventBridge) answer a request they cannot
+# authenticate with 400, where Lambda (rest-json) and the query services answer 403.
+_AWS_JSON_PROTOCOL = {"logs", "events"}
 
 
 def default_secret(access_key: str) -> str | None:
@@ -115,6 +118,7 @@ class _Family:
         self.service = service
         self.s3 = service == "s3"
         self.json = service in _JSON_FAMILY
+        self.status = 400 if service in _AWS_JSON_PROTOCOL else 403  # outside S3
 
     def signature_mismatch(self, signed: Signed, string_to_sign: str, canonical: str) -> ServiceError:
         if self.s3:
@@ -132,7 +136,7 @@ class _Family:
             )
         message = ("The request signature we calculated does not match the signature you provided. Check your "
                    "AWS Secret Access Key and signing method. Consult the service documentation for details.")
-        return ServiceError(self._mismatch_code, message, 403)
+        return ServiceError(self._mismatch_code, message, self.status)
 
     @property
     def _mismatch_code(self) -> str:
@@ -143,13 +147,13 @@ class _Family:
             return ServiceError("InvalidAccessKeyId", "The AWS Access Key Id you provided does not exist in our records.",
                                 403, AWSAccessKeyId=access_key)
         code = "UnrecognizedClientException" if self.json else "InvalidClientTokenId"
-        return ServiceError(code, "The security token included in the request is invalid.", 403)
+        return ServiceError(code, "The security token included in the request is invalid.", self.status)
 
     def bad_token(self) -> ServiceError:
         if self.s3:
             return ServiceError("InvalidToken", "The provided token is malformed or otherwise invalid.", 400)
         code = "UnrecognizedClientException" if self.json else "InvalidClientTokenId"
-        return ServiceError(code, "The security token included in the request is invalid.", 403)
+        return ServiceError(code, "The security token included in the request is invalid.", self.status)
 
     def skewed(self, timestamp: str, request_time: float, now: float) -> ServiceError:
         if self.s3:
@@ -163,7 +167,19 @@ class _Family:
         else:
             message = (f"Signature not yet current: {timestamp} is still later than {_stamp(now + MAX_SKEW)} "
                        f"({stamp} + 15 min.)")
-        return ServiceError(self._mismatch_code, message, 403)
+        return ServiceError(self._mismatch_code, message, self.status)
+
+    def scope_date_mismatch(self, signed: Signed) -> ServiceError:
+        """The credential scope's date must be the day of X-Amz-Date (or Date)."""
+        if self.s3 and signed.presigned:
+            return ServiceError("AuthorizationQueryParametersError",
+                                "Invalid credential date. Date is not the same as X-Amz-Date.", 400)
+        if self.s3:
+            return ServiceError("AuthorizationHeaderMalformed", "The authorization header is malformed; Invalid "
+                                "credential date. Date is not the same as X-Amz-Date.", 400)
+        return ServiceError(self._mismatch_code, "Date in Credential scope does not match YYYYMMDD from ISO-8601 "
+                            f"version of date from HTTP: '{signed.date}' != '{signed.timestamp[:8]}', from "
+                            f"'{signed.timestamp}'.", self.status)
 
     def malformed(self, detail: str, header: str) -> ServiceError:
         if self.s3:
@@ -229,13 +245,15 @@ class SigV4Verifier:
             return  # anonymous: what it may do is the bucket policy's business, not ours
         else:
             raise family.missing_token()
+        request_time = _parse_time(signed.timestamp)
+        if request_time is None:
+            raise _no_date(family)
+        if signed.timestamp[:8] != signed.date:
+            raise family.scope_date_mismatch(signed)
         secret = self.secret_for(signed.access_key)
         if secret is None:
             raise family.unknown_key(signed.access_key)
         self._check_token(req, signed.access_key, family)
-        request_time = _parse_time(signed.timestamp)
-        if request_time is None:
-            raise _no_date(family)
         if not signed.presigned and abs(now - request_time) > self.max_skew:
             raise family.skewed(signed.timestamp, request_time, now)
         payload = self._payload_hash(req, signed, family, body)
