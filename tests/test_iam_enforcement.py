@@ -461,6 +461,29 @@ def test_handler_denied_by_its_role_retries_lands_in_dlq_and_redrives(  # the se
     wait_for("the redriven event to be processed", lambda: "processed denied.txt: 4 bytes" in log_text(logs, name))
 
 
+def test_queue_mapping_needs_a_role_that_may_poll_the_queue(client: Callable[..., Any]) -> None:
+    iam, lam, sqs = client("iam"), client("lambda"), client("sqs")
+    _, arn = new_queue(sqs)
+    role = new_role(iam)
+    name = new_function(lam, FAILING, role)
+    role_name = role.rsplit("/", 1)[1]
+    for missing, allowed in (("ReceiveMessage", []), ("DeleteMessage", ["sqs:ReceiveMessage"]),
+                             ("GetQueueAttributes", ["sqs:ReceiveMessage", "sqs:DeleteMessage"])):
+        if allowed:
+            iam.put_role_policy(RoleName=role_name, PolicyName="poll", PolicyDocument=document(
+                {"Effect": "Allow", "Action": allowed, "Resource": arn}))
+        with pytest.raises(ClientError) as exc:
+            lam.create_event_source_mapping(FunctionName=name, EventSourceArn=arn, Enabled=False)
+        assert error(exc) == ("InvalidParameterValueException", "The function execution role does not have "
+                              f"permissions to call {missing} on SQS", 400)
+    iam.delete_role_policy(RoleName=role_name, PolicyName="poll")
+    iam.attach_role_policy(RoleName=role_name,
+                           PolicyArn="arn:aws:iam::aws:policy/service-role/AWSLambdaSQSQueueExecutionRole")
+    mapping = lam.create_event_source_mapping(FunctionName=name, EventSourceArn=arn, Enabled=False)
+    assert mapping["EventSourceArn"] == arn
+    lam.delete_event_source_mapping(UUID=mapping["UUID"])
+
+
 def test_dlq_the_role_may_not_send_to_counts_dead_letter_errors(server: SluiceProcess,
                                                                client: Callable[..., Any]) -> None:
     iam, lam, sqs = client("iam"), client("lambda"), client("sqs")

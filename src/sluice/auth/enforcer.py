@@ -190,6 +190,20 @@ class Enforcer:
                               context={"aws:SecureTransport": "true"})
         return evaluate(request, [], trust, now=self.clock.now()).allowed
 
+    def missing_permission(self, role_arn: str, session: str, actions: Sequence[str], resource: str) -> str | None:
+        """The first of `actions` a session of the role may not perform on `resource` (its identity
+        policies and the resource's policy decide); None when it may perform them all. Lambda
+        checks this of a function's execution role before it polls a queue for it."""
+        identity = role_identity(role_arn, session)
+        principal = principal_of(identity)
+        policies = self.iam.identity_policies(identity)
+        context: dict[str, str | Sequence[str]] = {"aws:SecureTransport": "true", **self._time_context()}
+        for action in actions:
+            _, decision = self._decide(principal, policies, Check(action, resource), context, identity.account)
+            if not decision.allowed:
+                return action
+        return None
+
     # -- deliveries made with an execution role --------------------------------------------------
 
     def authorize_delivery(self, role_arn: str | None, session: str, target_arn: str,
