@@ -318,6 +318,9 @@ def test_browser_form_upload_is_authorized_as_its_signer(server: SluiceProcess, 
     resp = requests.post(f"{server.endpoint}/{bucket}", data={"key": "uploads/anon.txt"},
                          files={"file": ("anon.txt", b"anon")}, timeout=30)
     assert resp.status_code == 403 and xml_error(resp.content) == ("AccessDenied", "Access Denied")
+    resp = requests.post(outside["url"], data={k: v for k, v in outside["fields"].items() if k != "key"},
+                         files={"file": ("x.txt", b"no")}, timeout=30)
+    assert resp.status_code == 400 and xml_error(resp.content)[0] == "InvalidArgument"  # the form's fault first
     unknown = dict(post["fields"], AWSAccessKeyId="AKIAEXAMPLEUNKNOWN00")  # the V2 form, another key
     resp = requests.post(post["url"], data=unknown, files={"file": ("u.txt", b"u")}, timeout=30)
     assert resp.status_code == 403 and xml_error(resp.content)[0] == "InvalidAccessKeyId"

@@ -126,6 +126,8 @@ def _s3(operation: str, p: Mapping[str, Any], where: Where) -> list[Check]:
         return checks
     if operation == "PostObject":  # a browser form: s3:PutObject on the key it names, as post.py names it
         fields = p.get("Fields") or {}
+        if "key" not in fields:
+            return []  # S3 refuses a form without a key before it asks who may write it
         filename = str(p.get("FileName") or "").replace("\\", "/").rsplit("/", 1)[-1]
         return [Check("s3:PutObject", object_arn(bucket, str(fields.get("key", "")).replace("${filename}", filename)))]
     if operation == "DeleteObjects":
