@@ -141,14 +141,14 @@ class Enforcer:
 
     def _decide(self, principal: Principal, policies: Sequence[Policy], check: Check,
                 context: Mapping[str, str | Sequence[str]], caller_account: str,
-                found: dict[str, tuple[str | None, str | None]] | None = None) -> tuple[AuthRequest, Decision]:
-        if found is None:
+                holders: dict[str, tuple[str | None, str | None]] | None = None) -> tuple[AuthRequest, Decision]:
+        if holders is None:
             document, owner = self.resource_policy(check.resource)
         else:
             holder = _policy_holder(check.resource)
-            if holder not in found:
-                found[holder] = self.resource_policy(check.resource)
-            document, owner = found[holder]
+            if holder not in holders:
+                holders[holder] = self.resource_policy(check.resource)
+            document, owner = holders[holder]
         request = AuthRequest(principal=principal, action=check.action, resource=check.resource,
                               resource_account=owner or caller_account, context={**context, **check.context})
         policy = cached_policy(document) if document else None
