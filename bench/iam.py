@@ -11,6 +11,10 @@ one at a time over keep-alive raw HTTP connections (boto3 would add milliseconds
 and hide the difference), alternating between the servers request by request so that machine
 noise falls on both alike. Prints p50/p99 per operation and the added milliseconds at p50
 (target < 0.2 ms), and writes bench/results/iam-latest.json.
+
+It also measures the enforcer alone, in this process (no HTTP, no server): microseconds per
+`Enforcer.authorize` call for the same three requests by the same user, which is what a
+change to enforcement moves without the noise of a loaded machine.
 """
 
 from __future__ import annotations
@@ -36,6 +40,9 @@ from botocore.config import Config
 
 from report import git_revision, package_version, write_json
 from servers import sluice_server
+from sluice.protocol.context import RequestContext
+from sluice.server import Sluice
+from sluice.settings import Settings
 
 REGION = "us-east-1"
 BUCKET = "iam-bench"
@@ -157,11 +164,52 @@ def run(requests: int) -> dict[str, Any]:
         shutil.rmtree(workdir, ignore_errors=True)
 
 
+def in_process(calls: int) -> dict[str, float]:
+    """Microseconds per Enforcer.authorize call, for the bench's requests by the bench's user."""
+    workdir = Path(tempfile.mkdtemp(prefix="sluice-iam-micro-"))
+    sluice = Sluice.build(Settings(data_dir=workdir, enforce_iam=True, region=REGION))
+    try:
+        def ctx(service: str, key: str = "test") -> RequestContext:
+            return RequestContext(request_id="bench", host_id="bench", account_id=sluice.settings.account_id,
+                                  region=REGION, service=service, access_key=key, endpoint="http://127.0.0.1",
+                                  headers={"user-agent": "bench"})
+
+        services: dict[str, Any] = dict(sluice.services)
+        s3, sqs, iam = services["s3"], services["sqs"], services["iam"]
+        s3.create_bucket(ctx("s3"), Bucket=BUCKET)
+        url = sqs.create_queue(ctx("sqs"), QueueName=QUEUE)["QueueUrl"]
+        iam.create_user(ctx("iam"), UserName="bench")
+        iam.put_user_policy(ctx("iam"), UserName="bench", PolicyName="work", PolicyDocument=json.dumps({
+            "Version": "2012-10-17", "Statement": [
+                {"Effect": "Allow", "Action": ["s3:GetObject", "s3:PutObject", "sqs:SendMessage"], "Resource": "*"},
+                {"Effect": "Deny", "Action": "s3:DeleteObject", "Resource": "*"}]}))
+        key = iam.create_access_key(ctx("iam"), UserName="bench")["AccessKey"]["AccessKeyId"]
+        enforcer = sluice.gateway.enforcer
+        assert enforcer is not None
+        requests = {"S3 GetObject": ("s3", "GetObject", {"Bucket": BUCKET, "Key": "seed"}),
+                    "S3 PutObject 1 KiB": ("s3", "PutObject", {"Bucket": BUCKET, "Key": "put"}),
+                    "SQS SendMessage": ("sqs", "SendMessage", {"QueueUrl": url, "MessageBody": "x"})}
+        out = {}
+        for name, (service, operation, params) in requests.items():
+            request_ctx = ctx(service, key)
+            for _ in range(calls // 10):
+                enforcer.authorize(request_ctx, operation, params)
+            started = time.perf_counter()
+            for _ in range(calls):
+                enforcer.authorize(request_ctx, operation, params)
+            out[name] = (time.perf_counter() - started) / calls * 1e6
+        return out
+    finally:
+        sluice.close()
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--requests", type=int, default=2000, help="requests of each operation per server")
     args = parser.parse_args()
     result = run(args.requests)
+    result["in_process_us"] = in_process(args.requests * 5)
     print(f"\n{'operation':<20} {'off p50':>8} {'off p99':>8} {'on p50':>8} {'on p99':>8} {'added p50':>10}")
     for r in result["rows"]:
         print(f"{r['operation']:<20} {r['off_p50_ms']:>8.3f} {r['off_p99_ms']:>8.3f} {r['on_p50_ms']:>8.3f} "
@@ -170,6 +218,8 @@ def main() -> int:
     verdict = "meets" if added < TARGET_ADDED_P50_MS else "misses"
     print(f"\nIAM enforcement adds {added:.3f} ms at p50 over the mix ({verdict} the < {TARGET_ADDED_P50_MS} ms target); "
           "milliseconds, raw HTTP keep-alive, one request at a time")
+    print("\nEnforcer.authorize in-process, microseconds per call: " + ", ".join(
+        f"{name} {us:.1f}" for name, us in result["in_process_us"].items()))
     load = None
     with contextlib.suppress(OSError):
         load = os.getloadavg()[0]

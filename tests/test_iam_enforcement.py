@@ -10,11 +10,13 @@ import sys
 import time
 import urllib.error
 import urllib.request
+import xml.etree.ElementTree as ET
 from collections.abc import Callable, Iterator
 from typing import Any
 
 import boto3
 import pytest
+import requests
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
@@ -66,6 +68,11 @@ def client(server: SluiceProcess) -> Callable[..., Any]:
 def error(exc: pytest.ExceptionInfo[ClientError]) -> tuple[str, str, int]:
     err = exc.value.response["Error"]
     return err["Code"], err.get("Message", ""), exc.value.response["ResponseMetadata"]["HTTPStatusCode"]
+
+
+def xml_error(body: bytes) -> tuple[str, str]:
+    root = ET.fromstring(body)
+    return root.findtext("Code") or "", root.findtext("Message") or ""
 
 
 def document(*statements: dict[str, Any]) -> str:
@@ -209,6 +216,116 @@ def test_identity_policy_allows_and_denies(client: Callable[..., Any]) -> None:
     assert sqs.send_message(QueueUrl=url, MessageBody="hi")["MessageId"]
 
 
+def test_iam_changes_take_effect_on_the_very_next_request(client: Callable[..., Any]) -> None:
+    """Keys and policies are remembered between requests; every IAM change (and a new STS session)
+    makes the next request see the new state."""
+    s3, iam = client("s3"), client("iam")
+    bucket = unique("bkt")
+    s3.create_bucket(Bucket=bucket)
+    s3.put_object(Bucket=bucket, Key="k", Body=b"v")
+    name, key, secret = new_user(iam)
+    iam.attach_user_policy(UserName=name, PolicyArn=S3_READ_ONLY)
+    user = client("s3", key, secret)
+    for _ in range(3):  # the key and the user's policies are now remembered
+        assert user.get_object(Bucket=bucket, Key="k")["Body"].read() == b"v"
+    iam.detach_user_policy(UserName=name, PolicyArn=S3_READ_ONLY)
+    with pytest.raises(ClientError) as exc:
+        user.get_object(Bucket=bucket, Key="k")
+    assert error(exc)[1].endswith("because no identity-based policy allows the s3:GetObject action")
+    iam.put_user_policy(UserName=name, PolicyName="read", PolicyDocument=document(
+        {"Effect": "Allow", "Action": "s3:GetObject", "Resource": f"arn:aws:s3:::{bucket}/*"}))
+    assert user.get_object(Bucket=bucket, Key="k")["Body"].read() == b"v"
+    iam.put_user_policy(UserName=name, PolicyName="read", PolicyDocument=document(  # a new text, same name
+        {"Effect": "Deny", "Action": "s3:GetObject", "Resource": "*"}))
+    with pytest.raises(ClientError) as exc:
+        user.get_object(Bucket=bucket, Key="k")
+    assert error(exc)[1].endswith("with an explicit deny in an identity-based policy")
+    iam.update_access_key(UserName=name, AccessKeyId=key, Status="Inactive")
+    with pytest.raises(ClientError) as exc:
+        user.get_object(Bucket=bucket, Key="k")
+    assert error(exc)[0] == "InvalidAccessKeyId"
+
+    # A role session: its role's managed policy changes between two calls with the same key.
+    role = new_role(iam)
+    iam.update_assume_role_policy(RoleName=role.rsplit("/", 1)[1], PolicyDocument=document({
+        "Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{ACCOUNT}:root"}, "Action": "sts:AssumeRole"}))
+    creds = client("sts").assume_role(RoleArn=role, RoleSessionName="reader")["Credentials"]
+    session = client("s3", creds["AccessKeyId"], creds["SecretAccessKey"], creds["SessionToken"])
+    with pytest.raises(ClientError) as exc:
+        session.get_object(Bucket=bucket, Key="k")
+    assert error(exc)[0] == "AccessDenied"
+    policy_arn = iam.create_policy(PolicyName=unique("read"), PolicyDocument=document(
+        {"Effect": "Allow", "Action": "s3:GetObject", "Resource": "*"}))["Policy"]["Arn"]
+    iam.attach_role_policy(RoleName=role.rsplit("/", 1)[1], PolicyArn=policy_arn)
+    assert session.get_object(Bucket=bucket, Key="k")["Body"].read() == b"v"
+    iam.create_policy_version(PolicyArn=policy_arn, SetAsDefault=True, PolicyDocument=document(
+        {"Effect": "Allow", "Action": "s3:ListBucket", "Resource": "*"}))
+    with pytest.raises(ClientError) as exc:
+        session.get_object(Bucket=bucket, Key="k")
+    assert error(exc)[0] == "AccessDenied"
+
+
+def test_delete_objects_denies_key_by_key(client: Callable[..., Any]) -> None:
+    """S3 evaluates s3:DeleteObject (s3:DeleteObjectVersion with a version) per key: the denied
+    keys come back as Errors, the others are deleted."""
+    s3, iam = client("s3"), client("iam")
+    bucket = unique("bkt")
+    s3.create_bucket(Bucket=bucket)
+    s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
+    versions = {k: s3.put_object(Bucket=bucket, Key=k, Body=b"x")["VersionId"]
+                for k in ("tmp/a", "keep/b", "tmp/c", "tmp/d")}
+    _, key, secret = new_user(iam, {"Effect": "Allow", "Action": "s3:DeleteObject",
+                                    "Resource": f"arn:aws:s3:::{bucket}/tmp/*"})
+    user = client("s3", key, secret)
+    out = user.delete_objects(Bucket=bucket, Delete={"Objects": [
+        {"Key": "tmp/a"}, {"Key": "keep/b"}, {"Key": "tmp/c"},
+        {"Key": "tmp/d", "VersionId": versions["tmp/d"]}]})  # needs s3:DeleteObjectVersion
+    assert [d["Key"] for d in out["Deleted"]] == ["tmp/a", "tmp/c"]
+    assert all(d["DeleteMarker"] for d in out["Deleted"])
+    assert [(e["Key"], e.get("VersionId"), e["Code"], e["Message"]) for e in out["Errors"]] == [
+        ("keep/b", None, "AccessDenied", "Access Denied"),
+        ("tmp/d", versions["tmp/d"], "AccessDenied", "Access Denied")]
+    assert s3.list_objects_v2(Bucket=bucket)["KeyCount"] == 2  # keep/b and tmp/d are still there
+    quiet = user.delete_objects(Bucket=bucket, Delete={"Quiet": True, "Objects": [{"Key": "keep/b"}]})
+    assert "Deleted" not in quiet and quiet["Errors"][0]["Code"] == "AccessDenied"
+    with pytest.raises(ClientError) as exc:  # one key at a time is the request's own denial
+        user.delete_object(Bucket=bucket, Key="keep/b")
+    assert error(exc)[0] == "AccessDenied"
+
+
+def test_browser_form_upload_is_authorized_as_its_signer(server: SluiceProcess, client: Callable[..., Any]) -> None:
+    """POST Object is s3:PutObject by whoever signed the form (its x-amz-credential, or
+    AWSAccessKeyId for signature V2), on the key the form names; an unsigned form is anonymous."""
+    s3, iam = client("s3"), client("iam")
+    bucket = unique("forms")
+    s3.create_bucket(Bucket=bucket)
+    name, key, secret = new_user(iam, {"Effect": "Allow", "Action": "s3:PutObject",
+                                       "Resource": f"arn:aws:s3:::{bucket}/uploads/*"})
+    for version in ("s3v4", "s3"):
+        signer = boto3.client("s3", endpoint_url=server.endpoint, region_name="us-east-1", aws_access_key_id=key,
+                              aws_secret_access_key=secret, config=Config(signature_version=version))
+        post = signer.generate_presigned_post(bucket, "uploads/${filename}")
+        resp = requests.post(post["url"], data=post["fields"], files={"file": (f"{version}.txt", b"hi")}, timeout=30)
+        assert resp.status_code == 204, resp.text
+        assert s3.get_object(Bucket=bucket, Key=f"uploads/{version}.txt")["Body"].read() == b"hi"
+        outside = signer.generate_presigned_post(bucket, "elsewhere/${filename}")
+        resp = requests.post(outside["url"], data=outside["fields"], files={"file": ("x.txt", b"no")}, timeout=30)
+        assert resp.status_code == 403
+        assert xml_error(resp.content) == ("AccessDenied", f"User: arn:aws:iam::{ACCOUNT}:user/{name} is not "
+                                           f'authorized to perform: s3:PutObject on resource: "arn:aws:s3:::{bucket}/'
+                                           'elsewhere/x.txt" because no identity-based policy allows the '
+                                           "s3:PutObject action")
+    resp = requests.post(f"{server.endpoint}/{bucket}", data={"key": "uploads/anon.txt"},
+                         files={"file": ("anon.txt", b"anon")}, timeout=30)
+    assert resp.status_code == 403 and xml_error(resp.content) == ("AccessDenied", "Access Denied")
+    resp = requests.post(outside["url"], data={k: v for k, v in outside["fields"].items() if k != "key"},
+                         files={"file": ("x.txt", b"no")}, timeout=30)
+    assert resp.status_code == 400 and xml_error(resp.content)[0] == "InvalidArgument"  # the form's fault first
+    unknown = dict(post["fields"], AWSAccessKeyId="AKIAEXAMPLEUNKNOWN00")  # the V2 form, another key
+    resp = requests.post(post["url"], data=unknown, files={"file": ("u.txt", b"u")}, timeout=30)
+    assert resp.status_code == 403 and xml_error(resp.content)[0] == "InvalidAccessKeyId"
+
+
 def test_root_of_an_account_needs_no_policy_and_sees_its_own_account(client: Callable[..., Any]) -> None:
     sts = client("sts", OTHER, "test")
     assert sts.get_caller_identity()["Arn"] == f"arn:aws:iam::{OTHER}:root"
@@ -345,6 +462,29 @@ def test_handler_denied_by_its_role_retries_lands_in_dlq_and_redrives(  # the se
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert ": Success after 1 attempt(s)" in proc.stdout
     wait_for("the redriven event to be processed", lambda: "processed denied.txt: 4 bytes" in log_text(logs, name))
+
+
+def test_queue_mapping_needs_a_role_that_may_poll_the_queue(client: Callable[..., Any]) -> None:
+    iam, lam, sqs = client("iam"), client("lambda"), client("sqs")
+    _, arn = new_queue(sqs)
+    role = new_role(iam)
+    name = new_function(lam, FAILING, role)
+    role_name = role.rsplit("/", 1)[1]
+    for missing, allowed in (("ReceiveMessage", []), ("DeleteMessage", ["sqs:ReceiveMessage"]),
+                             ("GetQueueAttributes", ["sqs:ReceiveMessage", "sqs:DeleteMessage"])):
+        if allowed:
+            iam.put_role_policy(RoleName=role_name, PolicyName="poll", PolicyDocument=document(
+                {"Effect": "Allow", "Action": allowed, "Resource": arn}))
+        with pytest.raises(ClientError) as exc:
+            lam.create_event_source_mapping(FunctionName=name, EventSourceArn=arn, Enabled=False)
+        assert error(exc) == ("InvalidParameterValueException", "The function execution role does not have "
+                              f"permissions to call {missing} on SQS", 400)
+    iam.delete_role_policy(RoleName=role_name, PolicyName="poll")
+    iam.attach_role_policy(RoleName=role_name,
+                           PolicyArn="arn:aws:iam::aws:policy/service-role/AWSLambdaSQSQueueExecutionRole")
+    mapping = lam.create_event_source_mapping(FunctionName=name, EventSourceArn=arn, Enabled=False)
+    assert mapping["EventSourceArn"] == arn
+    lam.delete_event_source_mapping(UUID=mapping["UUID"])
 
 
 def test_dlq_the_role_may_not_send_to_counts_dead_letter_errors(server: SluiceProcess,

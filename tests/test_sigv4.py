@@ -12,13 +12,15 @@ import urllib.error
 import urllib.parse
 import urllib.request
 import uuid
+import xml.etree.ElementTree as ET
 import zlib
-from base64 import b64encode
+from base64 import b64decode, b64encode
 from collections.abc import Iterator
 from typing import Any
 
 import boto3
 import pytest
+import requests
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
@@ -105,6 +107,17 @@ def test_unknown_key(server: SluiceProcess, bucket: str) -> None:
     lam = error_of(client("lambda", server.endpoint, key="AKIANOBODY").list_functions)
     assert lam["Error"]["Code"] == "UnrecognizedClientException"
     assert lam["Error"]["Message"] == "The security token included in the request is invalid."
+    assert lam["ResponseMetadata"]["HTTPStatusCode"] == 403
+
+    # The awsJson-protocol services answer 400 (Lambda, rest-json, 403 as above).
+    logs = error_of(client("logs", server.endpoint, key="AKIANOBODY").describe_log_groups)
+    events = error_of(client("events", server.endpoint, key="AKIANOBODY").list_rules)
+    for err in (logs, events):
+        assert err["Error"]["Code"] == "UnrecognizedClientException"
+        assert err["Error"]["Message"] == "The security token included in the request is invalid."
+        assert err["ResponseMetadata"]["HTTPStatusCode"] == 400
+    wrong = error_of(client("logs", server.endpoint, secret="wrong").describe_log_groups)
+    assert (wrong["Error"]["Code"], wrong["ResponseMetadata"]["HTTPStatusCode"]) == ("InvalidSignatureException", 400)
 
 
 def test_off_by_default_nothing_is_checked(endpoint: str) -> None:
@@ -275,6 +288,43 @@ def test_skewed_date(server: SluiceProcess, bucket: str) -> None:
     assert b"Signature not yet current: " + sqs.timestamp.encode() in body
 
 
+def test_credential_scope_date_must_be_the_request_day(server: SluiceProcess, bucket: str) -> None:
+    def day_before(service: str) -> Signer:
+        signer = Signer(server.endpoint, service)
+        signer.date = (dt.datetime.strptime(signer.date, "%Y%m%d") - dt.timedelta(days=1)).strftime("%Y%m%d")
+        signer.scope = f"{signer.date}/{REGION}/{service}/aws4_request"
+        signer.key = _key(SECRET, signer.date, service)  # signed correctly, with the wrong day
+        return signer
+
+    s3 = day_before("s3")
+    headers, _ = s3.sign("GET", f"/{bucket}", {}, hashlib.sha256(b"").hexdigest())
+    status, body = send(server.endpoint, "GET", f"/{bucket}", headers)
+    assert status == 400 and b"<Code>AuthorizationHeaderMalformed</Code>" in body
+    assert (b"<Message>The authorization header is malformed; Invalid credential date. Date is not the same as "
+            b"X-Amz-Date.</Message>") in body
+    with pytest.raises(urllib.error.HTTPError) as err:
+        urllib.request.urlopen(s3.presign("GET", f"/{bucket}/x", 300))
+    assert err.value.code == 400 and b"<Code>AuthorizationQueryParametersError</Code>" in err.value.read()
+
+    message = (f"Date in Credential scope does not match YYYYMMDD from ISO-8601 version of date from HTTP: "
+               f"'{s3.date}' != '{s3.timestamp[:8]}', from '{s3.timestamp}'.")
+    form = b"Action=ListQueues&Version=2012-11-05"
+    sqs = day_before("sqs")
+    headers, _ = sqs.sign("POST", "/", {"content-type": "application/x-www-form-urlencoded"},
+                          hashlib.sha256(form).hexdigest())
+    status, body = send(server.endpoint, "POST", "/", headers, form)
+    assert status == 403 and b"<Code>SignatureDoesNotMatch</Code>" in body
+    assert message.replace(s3.timestamp, sqs.timestamp).encode() in body
+
+    logs = day_before("logs")
+    payload = b"{}"
+    headers, _ = logs.sign("POST", "/", {"content-type": "application/x-amz-json-1.1",
+                                         "x-amz-target": "Logs_20140328.DescribeLogGroups"},
+                           hashlib.sha256(payload).hexdigest())
+    status, body = send(server.endpoint, "POST", "/", headers, payload)
+    assert status == 400 and b"InvalidSignatureException" in body and b"Date in Credential scope" in body
+
+
 @pytest.mark.parametrize("version", ["s3v4", None])  # None: boto3's default, signature V2 for S3
 def test_presigned_urls(server: SluiceProcess, bucket: str, version: str | None) -> None:
     def presign(secret: str, **params: Any) -> str:
@@ -394,3 +444,62 @@ def test_s3_signature_v2_header(server: SluiceProcess, bucket: str) -> None:
     err = error_of(v2("wrong").get_object, Bucket=bucket, Key="v2.txt")
     assert err["Error"]["Code"] == "SignatureDoesNotMatch"
     assert err["Error"]["StringToSign"].endswith(f"/{bucket}/v2.txt")
+
+
+# --- browser forms (POST Object): the policy is what is signed ---------------------------------
+
+def _form_client(server: SluiceProcess, version: str, key: str = "test", secret: str = SECRET) -> Any:
+    return boto3.client("s3", endpoint_url=server.endpoint, region_name=REGION, aws_access_key_id=key,
+                        aws_secret_access_key=secret, config=Config(signature_version=version))
+
+
+def _post_form(url: str, fields: dict[str, str]) -> tuple[int, dict[str, str]]:
+    resp = requests.post(url, data=fields, files={"file": ("f.txt", b"form")}, timeout=30)
+    if resp.status_code < 300:
+        return resp.status_code, {}
+    return resp.status_code, {child.tag: child.text or "" for child in ET.fromstring(resp.content)}
+
+
+@pytest.mark.parametrize("version", ["s3v4", "s3"])
+def test_signed_forms(server: SluiceProcess, bucket: str, version: str) -> None:
+    post = _form_client(server, version).generate_presigned_post(bucket, f"forms/{version}")
+    assert _post_form(post["url"], post["fields"])[0] == 204
+    signature_field = "x-amz-signature" if version == "s3v4" else "signature"
+
+    # A policy altered after signing: S3 names the policy as the string it signed.
+    altered = b64encode(b64decode(post["fields"]["policy"]).replace(b"forms/", b"other/")).decode()
+    status, err = _post_form(post["url"], {**post["fields"], "key": f"other/{version}", "policy": altered})
+    assert status == 403 and err["Code"] == "SignatureDoesNotMatch"
+    assert err["StringToSign"] == altered and err["SignatureProvided"] == post["fields"][signature_field]
+    assert err["AWSAccessKeyId"] == "test"
+
+    wrong = _form_client(server, version, secret="wrong").generate_presigned_post(bucket, "forms/x")
+    assert _post_form(wrong["url"], wrong["fields"])[1]["Code"] == "SignatureDoesNotMatch"
+    nobody = _form_client(server, version, key="AKIANOBODY").generate_presigned_post(bucket, "forms/x")
+    status, err = _post_form(nobody["url"], nobody["fields"])
+    assert (status, err["Code"], err["AWSAccessKeyId"]) == (403, "InvalidAccessKeyId", "AKIANOBODY")
+
+    unsigned = {k: v for k, v in post["fields"].items() if k != signature_field}
+    status, err = _post_form(post["url"], unsigned)
+    name = "X-Amz-Signature" if version == "s3v4" else "Signature"
+    assert (status, err["Code"], err["ArgumentName"]) == (400, "InvalidArgument", name)
+    assert err["Message"] == (f"Bucket POST must contain a field named '{name}'.  If it is specified, please check "
+                              "the order of the fields.")
+
+
+def test_form_signed_with_session_credentials(server: SluiceProcess, bucket: str) -> None:
+    creds = client("sts", server.endpoint).get_session_token()["Credentials"]
+    signer = boto3.client("s3", endpoint_url=server.endpoint, region_name=REGION,
+                          aws_access_key_id=creds["AccessKeyId"], aws_secret_access_key=creds["SecretAccessKey"],
+                          aws_session_token=creds["SessionToken"], config=Config(signature_version="s3v4"))
+    post = signer.generate_presigned_post(bucket, "forms/session")
+    assert post["fields"]["x-amz-security-token"] == creds["SessionToken"]
+    assert _post_form(post["url"], post["fields"])[0] == 204
+    status, err = _post_form(post["url"], {**post["fields"], "x-amz-security-token": "forged"})
+    assert status == 400 and err["Code"] == "InvalidToken"
+
+
+def test_unsigned_form_is_anonymous(server: SluiceProcess, bucket: str) -> None:
+    """Without signature fields a form is anonymous: verification has nothing to check (what an
+    anonymous caller may do is IAM enforcement's business)."""
+    assert _post_form(f"{server.endpoint}/{bucket}", {"key": "forms/anonymous"})[0] == 204

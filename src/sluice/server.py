@@ -145,6 +145,7 @@ def _enforce_iam(enforcer: Enforcer, gateway: Gateway, outcomes: OutcomeDelivery
 
     outcomes.authorize = authorize_delivery
     lambda_.may_assume_role = enforcer.lambda_may_assume
+    lambda_.missing_permission = enforcer.missing_permission
     lambda_.role_credentials = iam.role_credentials
 
 

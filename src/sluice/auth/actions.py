@@ -22,6 +22,9 @@ class Check:
     action: str  # "s3:GetObject"
     resource: str  # an ARN, or "*"
     context: Context = field(default_factory=dict)  # operation-specific condition keys (s3:prefix, ...)
+    # The index of the batch item this check is for: a denial fails only that item, not the
+    # request (S3 DeleteObjects evaluates s3:DeleteObject key by key).
+    item: int | None = None
 
 
 @dataclass(frozen=True)
@@ -121,10 +124,16 @@ def _s3(operation: str, p: Mapping[str, Any], where: Where) -> list[Check]:
             action = "s3:GetObjectVersion" if source[2] else "s3:GetObject"
             checks.insert(0, Check(action, object_arn(source[0], source[1])))
         return checks
+    if operation == "PostObject":  # a browser form: s3:PutObject on the key it names, as post.py names it
+        fields = p.get("Fields") or {}
+        if "key" not in fields:
+            return []  # S3 refuses a form without a key before it asks who may write it
+        filename = str(p.get("FileName") or "").replace("\\", "/").rsplit("/", 1)[-1]
+        return [Check("s3:PutObject", object_arn(bucket, str(fields.get("key", "")).replace("${filename}", filename)))]
     if operation == "DeleteObjects":
         objects = (p.get("Delete") or {}).get("Objects") or []
         return [Check("s3:DeleteObjectVersion" if o.get("VersionId") else "s3:DeleteObject",
-                      object_arn(bucket, o.get("Key", ""))) for o in objects]
+                      object_arn(bucket, o.get("Key", "")), item=i) for i, o in enumerate(objects)]
     action, on_object = _S3_ACTIONS.get(operation, (f"s3:{operation}", key is not None))
     if p.get("VersionId") and action in _S3_VERSIONED:
         action = _S3_VERSIONED[action]

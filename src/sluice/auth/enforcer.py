@@ -107,11 +107,19 @@ class Enforcer:
             principal, policies = ANONYMOUS, []  # S3 without credentials: only a bucket policy can allow
         checks = checks_for(service, operation, params, Where(ctx.region, ctx.account_id))
         context = self.request_context(ctx)
+        holders: dict[str, tuple[str | None, str | None]] = {}  # a batch's items share their bucket's policy
+        denied_items: set[int] = set()
         for check in checks:
-            request, decision = self._decide(principal, policies, check, context, ctx.account_id)
-            if not decision.allowed:
-                code, status = DENIED.get(service, ("AccessDeniedException", 403))
-                raise ServiceError(code, denied_message(*_as_worded(request, decision)), status)
+            request, decision = self._decide(principal, policies, check, context, ctx.account_id, holders)
+            if decision.allowed:
+                continue
+            if check.item is not None:
+                denied_items.add(check.item)  # the operation fails that item alone
+                continue
+            code, status = DENIED.get(service, ("AccessDeniedException", 403))
+            raise ServiceError(code, denied_message(*_as_worded(request, decision)), status)
+        if denied_items:
+            ctx.denied_items = frozenset(denied_items)
 
     def request_context(self, ctx: RequestContext) -> dict[str, str | Sequence[str]]:
         return {
@@ -132,8 +140,15 @@ class Enforcer:
         return self._stamp[1]
 
     def _decide(self, principal: Principal, policies: Sequence[Policy], check: Check,
-                context: Mapping[str, str | Sequence[str]], caller_account: str) -> tuple[AuthRequest, Decision]:
-        document, owner = self.resource_policy(check.resource)
+                context: Mapping[str, str | Sequence[str]], caller_account: str,
+                holders: dict[str, tuple[str | None, str | None]] | None = None) -> tuple[AuthRequest, Decision]:
+        if holders is None:
+            document, owner = self.resource_policy(check.resource)
+        else:
+            holder = _policy_holder(check.resource)
+            if holder not in holders:
+                holders[holder] = self.resource_policy(check.resource)
+            document, owner = holders[holder]
         request = AuthRequest(principal=principal, action=check.action, resource=check.resource,
                               resource_account=owner or caller_account, context={**context, **check.context})
         policy = cached_policy(document) if document else None
@@ -174,6 +189,20 @@ class Enforcer:
                               action="sts:AssumeRole", resource=role_arn, resource_account=arn_account(role_arn),
                               context={"aws:SecureTransport": "true"})
         return evaluate(request, [], trust, now=self.clock.now()).allowed
+
+    def missing_permission(self, role_arn: str, session: str, actions: Sequence[str], resource: str) -> str | None:
+        """The first of `actions` a session of the role may not perform on `resource` (its identity
+        policies and the resource's policy decide); None when it may perform them all. Lambda
+        checks this of a function's execution role before it polls a queue for it."""
+        identity = role_identity(role_arn, session)
+        principal = principal_of(identity)
+        policies = self.iam.identity_policies(identity)
+        context: dict[str, str | Sequence[str]] = {"aws:SecureTransport": "true", **self._time_context()}
+        for action in actions:
+            _, decision = self._decide(principal, policies, Check(action, resource), context, identity.account)
+            if not decision.allowed:
+                return action
+        return None
 
     # -- deliveries made with an execution role --------------------------------------------------
 
@@ -218,6 +247,11 @@ def _as_worded(request: AuthRequest, decision: Decision) -> tuple[AuthRequest, D
             dataclasses.replace(decision, reason=decision.reason.replace(request.action, worded)))
 
 
+def _policy_holder(arn: str) -> str:
+    """The resource whose policy governs `arn`: an S3 object's bucket, otherwise the resource."""
+    return arn.split("/", 1)[0] if arn.startswith("arn:aws:s3:::") else arn
+
+
 def principal_of(identity: Identity) -> Principal:
     return Principal(arn=identity.arn, account=identity.account, kind=identity.kind, role_arn=identity.role_arn)
 
@@ -226,7 +260,9 @@ def _expired(service: str) -> ServiceError:
     if service == "s3":
         return ServiceError("ExpiredToken", "The provided token has expired.", 400)
     code = "ExpiredTokenException" if service in ("lambda", "events", "logs") else "ExpiredToken"
-    return ServiceError(code, "The security token included in the request is expired", 403)
+    # The awsJson-protocol services (Logs, EventBridge) answer failed authentication with 400.
+    return ServiceError(code, "The security token included in the request is expired",
+                        400 if service in ("events", "logs") else 403)
 
 
 def role_identity(role_arn: str, session: str) -> Identity:

@@ -35,7 +35,7 @@ from ..settings import Settings
 from .bodies import ClientDisconnected, StreamingBody, read_all
 from .identify import identify, virtual_host_bucket
 from .presign import check_presigned
-from .sigv4 import SecretLookup, SigV4Verifier, TokenLookup, default_secret
+from .sigv4 import SecretLookup, SigV4Verifier, TokenLookup, default_secret, form_signer
 
 if TYPE_CHECKING:
     from ..auth.enforcer import Enforcer
@@ -164,8 +164,7 @@ class Gateway:
                 if streaming is not None:
                     req.body = io.BytesIO(await read_all(receive))
                 params = protocol.parse(op, req)
-                if self.enforcer is not None:
-                    self.enforcer.authorize(ctx, op.name, params)
+                self._authorize(ctx, op.name, params)
                 result = await fn(ctx, **params)
             else:
                 result = await loop.run_in_executor(self.pool, partial(self._call, protocol, op, req, ctx, fn))
@@ -189,9 +188,17 @@ class Gateway:
 
     def _call(self, protocol: Any, op: OperationModel, req: HttpRequest, ctx: RequestContext, fn: Any) -> Any:
         params = protocol.parse(op, req)
-        if self.enforcer is not None:
-            self.enforcer.authorize(ctx, op.name, params)
+        self._authorize(ctx, op.name, params)
         return fn(ctx, **params)
+
+    def _authorize(self, ctx: RequestContext, operation: str, params: dict[str, Any]) -> None:
+        if operation == "PostObject":
+            # A browser form is signed in its fields, not its headers: its signer is the caller.
+            if self.verifier is not None:
+                self.verifier.verify_form(params["Fields"])
+            ctx.access_key = form_signer(params["Fields"]) or ctx.access_key
+        if self.enforcer is not None:
+            self.enforcer.authorize(ctx, operation, params)
 
     async def _internal(self, req: HttpRequest) -> HttpResponse:
         for prefix, handler in self.internal.items():

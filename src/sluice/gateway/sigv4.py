@@ -43,6 +43,9 @@ _TIMESTAMP = "%Y%m%dT%H%M%SZ"
 # Services answering in the JSON families (Lambda's rest-json, CloudWatch Logs, EventBridge) use
 # these codes; the query-era services (SQS, SNS, IAM, STS, CloudWatch) the others.
 _JSON_FAMILY = {"lambda", "logs", "events"}
+# The awsJson-protocol ones (CloudWatch Logs, EventBridge) answer a request they cannot
+# authenticate with 400, where Lambda (rest-json) and the query services answer 403.
+_AWS_JSON_PROTOCOL = {"logs", "events"}
 
 
 def default_secret(access_key: str) -> str | None:
@@ -115,6 +118,7 @@ class _Family:
         self.service = service
         self.s3 = service == "s3"
         self.json = service in _JSON_FAMILY
+        self.status = 400 if service in _AWS_JSON_PROTOCOL else 403  # outside S3
 
     def signature_mismatch(self, signed: Signed, string_to_sign: str, canonical: str) -> ServiceError:
         if self.s3:
@@ -132,7 +136,7 @@ class _Family:
             )
         message = ("The request signature we calculated does not match the signature you provided. Check your "
                    "AWS Secret Access Key and signing method. Consult the service documentation for details.")
-        return ServiceError(self._mismatch_code, message, 403)
+        return ServiceError(self._mismatch_code, message, self.status)
 
     @property
     def _mismatch_code(self) -> str:
@@ -143,13 +147,13 @@ class _Family:
             return ServiceError("InvalidAccessKeyId", "The AWS Access Key Id you provided does not exist in our records.",
                                 403, AWSAccessKeyId=access_key)
         code = "UnrecognizedClientException" if self.json else "InvalidClientTokenId"
-        return ServiceError(code, "The security token included in the request is invalid.", 403)
+        return ServiceError(code, "The security token included in the request is invalid.", self.status)
 
     def bad_token(self) -> ServiceError:
         if self.s3:
             return ServiceError("InvalidToken", "The provided token is malformed or otherwise invalid.", 400)
         code = "UnrecognizedClientException" if self.json else "InvalidClientTokenId"
-        return ServiceError(code, "The security token included in the request is invalid.", 403)
+        return ServiceError(code, "The security token included in the request is invalid.", self.status)
 
     def skewed(self, timestamp: str, request_time: float, now: float) -> ServiceError:
         if self.s3:
@@ -163,7 +167,19 @@ class _Family:
         else:
             message = (f"Signature not yet current: {timestamp} is still later than {_stamp(now + MAX_SKEW)} "
                        f"({stamp} + 15 min.)")
-        return ServiceError(self._mismatch_code, message, 403)
+        return ServiceError(self._mismatch_code, message, self.status)
+
+    def scope_date_mismatch(self, signed: Signed) -> ServiceError:
+        """The credential scope's date must be the day of X-Amz-Date (or Date)."""
+        if self.s3 and signed.presigned:
+            return ServiceError("AuthorizationQueryParametersError",
+                                "Invalid credential date. Date is not the same as X-Amz-Date.", 400)
+        if self.s3:
+            return ServiceError("AuthorizationHeaderMalformed", "The authorization header is malformed; Invalid "
+                                "credential date. Date is not the same as X-Amz-Date.", 400)
+        return ServiceError(self._mismatch_code, "Date in Credential scope does not match YYYYMMDD from ISO-8601 "
+                            f"version of date from HTTP: '{signed.date}' != '{signed.timestamp[:8]}', from "
+                            f"'{signed.timestamp}'.", self.status)
 
     def malformed(self, detail: str, header: str) -> ServiceError:
         if self.s3:
@@ -229,13 +245,15 @@ class SigV4Verifier:
             return  # anonymous: what it may do is the bucket policy's business, not ours
         else:
             raise family.missing_token()
+        request_time = _parse_time(signed.timestamp)
+        if request_time is None:
+            raise _no_date(family)
+        if signed.timestamp[:8] != signed.date:
+            raise family.scope_date_mismatch(signed)
         secret = self.secret_for(signed.access_key)
         if secret is None:
             raise family.unknown_key(signed.access_key)
         self._check_token(req, signed.access_key, family)
-        request_time = _parse_time(signed.timestamp)
-        if request_time is None:
-            raise _no_date(family)
         if not signed.presigned and abs(now - request_time) > self.max_skew:
             raise family.skewed(signed.timestamp, request_time, now)
         payload = self._payload_hash(req, signed, family, body)
@@ -261,6 +279,36 @@ class SigV4Verifier:
                     "XAmzContentSHA256Mismatch",
                     "The provided 'x-amz-content-sha256' header does not match what was computed.", 400,
                     ClientComputedContentSHA256=payload, S3ComputedContentSHA256=computed)
+
+    def verify_form(self, fields: dict[str, str]) -> None:
+        """Raise S3's error unless a POST form that carries a signature is complete and its policy
+        is signed with the signer's secret (an anonymous form is the bucket policy's business).
+        The policy's expiration is the form's deadline; S3 checks it with the policy (services/s3)."""
+        signed = _form_signature(fields)
+        if signed is None:
+            return
+        access_key, signature, scope = signed
+        family = _Family("s3")
+        secret = self.secret_for(access_key)
+        if secret is None:
+            raise family.unknown_key(access_key)
+        expected = self.token_for(access_key) if self.token_for is not None else None
+        if expected is not None and not hmac.compare_digest(fields.get("x-amz-security-token", "").encode(),
+                                                            expected.encode()):
+            raise family.bad_token()
+        policy = fields["policy"]  # signed as sent, before it is decoded
+        if scope:
+            date, region, service = scope.split("/")
+            computed = hmac_hex(signing_key(secret, date, region, service), policy)
+        else:
+            computed = base64.b64encode(hmac.new(secret.encode(), policy.encode(), hashlib.sha1).digest()).decode()
+        if not hmac.compare_digest(computed, signature):
+            raise ServiceError(
+                "SignatureDoesNotMatch",
+                "The request signature we calculated does not match the signature you provided. "
+                "Check your key and signing method.",
+                403, AWSAccessKeyId=access_key, StringToSign=policy, SignatureProvided=signature,
+                StringToSignBytes=_bytes_text(policy))
 
     def _verify_v2(self, req: HttpRequest, family: _Family, now: float) -> None:
         """S3's legacy signature (HMAC-SHA1), which boto3 still uses for presigned URLs unless
@@ -366,6 +414,62 @@ class SigV4Verifier:
         if sent:
             return sent
         return hashlib.sha256(body or b"").hexdigest()
+
+
+# -- browser forms (S3 POST Object) ----------------------------------------------------------
+
+# The fields that sign a form, in the order S3 asks for a missing one: (form field, name in S3's
+# message). SigV4 forms sign the base64 policy with the credential scope's signing key; V2 forms
+# with HMAC-SHA1 of the secret. A form with none of them is anonymous.
+_FORM_V4 = (("x-amz-algorithm", "X-Amz-Algorithm"), ("x-amz-credential", "X-Amz-Credential"),
+            ("x-amz-date", "X-Amz-Date"), ("x-amz-signature", "X-Amz-Signature"), ("policy", "Policy"))
+_FORM_V2 = (("awsaccesskeyid", "AWSAccessKeyId"), ("signature", "Signature"), ("policy", "Policy"))
+
+
+def form_signer(fields: dict[str, str]) -> str | None:
+    """The access key a POST form is signed with (None for an anonymous form): the key of its
+    x-amz-credential, or its AWSAccessKeyId (signature V2). Form field names are lower-case."""
+    if fields.get("x-amz-credential"):
+        return fields["x-amz-credential"].split("/", 1)[0] or None
+    return fields.get("awsaccesskeyid") or None
+
+
+def _form_argument(message: str, name: str, value: str) -> ServiceError:
+    return ServiceError("InvalidArgument", message, 400, ArgumentName=name, ArgumentValue=value)
+
+
+def _missing_form_field(name: str) -> ServiceError:
+    return _form_argument(f"Bucket POST must contain a field named '{name}'.  If it is specified, please check "
+                          "the order of the fields.", name, "")
+
+
+def _form_signature(fields: dict[str, str]) -> tuple[str, str, str] | None:
+    """(access key, signature sent, SigV4 scope "date/region/service" or "" for V2) of a signed
+    form, None for an anonymous one; InvalidArgument for an incomplete or malformed one."""
+    if any(f in fields for f, _ in _FORM_V4[:4]):
+        for field, name in _FORM_V4:
+            if not fields.get(field):
+                raise _missing_form_field(name)
+        if fields["x-amz-algorithm"] != ALGORITHM:
+            raise _unsupported(_Family("s3"))
+        credential = fields["x-amz-credential"]
+        scope = credential.split("/")
+        if len(scope) != 5 or scope[4] != "aws4_request":
+            raise _form_argument('the Credential is mal-formed; expecting "<YOUR-AKID>/YYYYMMDD/REGION/SERVICE/'
+                                 'aws4_request".', "X-Amz-Credential", credential)
+        if not scope[0]:
+            raise _form_argument("a non-empty Access Key (AKID) must be provided in the credential.",
+                                 "X-Amz-Credential", credential)
+        if _parse_time(fields["x-amz-date"]) is None:
+            raise _form_argument("X-Amz-Date must be formated via ISO8601 Long format",  # sic, as S3 says it
+                                 "X-Amz-Date", fields["x-amz-date"])
+        return scope[0], fields["x-amz-signature"], "/".join(scope[1:4])
+    if "awsaccesskeyid" in fields or "signature" in fields:
+        for field, name in _FORM_V2:
+            if not fields.get(field):
+                raise _missing_form_field(name)
+        return fields["awsaccesskeyid"], fields["signature"], ""
+    return None
 
 
 # Query parameters that are part of what an S3 signature V2 signs.

@@ -19,3 +19,6 @@ class RequestContext:
     headers: dict[str, str] = field(default_factory=dict)  # lower-case names
     # Set by an operation whose status depends on the request (206 for a range).
     status: int | None = None
+    # Set by IAM enforcement: the items of a batch request (their indexes) the caller may not act
+    # on; the operation fails just those (S3 DeleteObjects answers AccessDenied per key).
+    denied_items: frozenset[int] = frozenset()

@@ -3,7 +3,8 @@
 Resolution order for a key: `--credentials FILE` entries, the default `test` key and any
 12-digit key (root of that account, secret "test"), IAM users' access keys (Active only), then
 STS session keys (until they expire on the Clock). Sessions are rows in `sts_sessions`, so
-temporary credentials survive a restart like everything else.
+temporary credentials survive a restart like everything else. Answers are remembered until IAM's
+change counter moves (cache.py): enforcement asks on every request.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from ...clock import Clock
 from ...settings import Settings
 from ...store.db import Database
 from . import ids
+from .cache import ChangeCounter, Remembered
 
 DEFAULT_KEY = "test"
 # Credentials Sluice issues itself (to functions) are reused until this close to expiry.
@@ -41,14 +43,23 @@ class Lookup:
 
 
 class Credentials:
-    def __init__(self, db: Database, clock: Clock, settings: Settings) -> None:
+    def __init__(self, db: Database, clock: Clock, settings: Settings, changes: ChangeCounter) -> None:
         self.db = db
         self.clock = clock
         self.settings = settings
+        self.changes = changes
+        self._lookups: Remembered[Lookup] = Remembered(changes)
 
     # -- resolution ------------------------------------------------------------------------
 
     def lookup(self, access_key: str) -> Lookup:
+        found = self._lookups.get(access_key, lambda: self._resolve(access_key))
+        expires = found.identity.expires if found.identity is not None else None
+        if expires is not None and expires <= self.clock.now():
+            return Lookup(None, expired=True)  # a remembered session that has run out since
+        return found
+
+    def _resolve(self, access_key: str) -> Lookup:
         configured = self.settings.credentials.get(access_key)
         if configured is not None:
             return Lookup(self._configured(access_key, configured))
@@ -114,6 +125,7 @@ class Credentials:
                  role_arn, reuse_key, identity.expires, now))
 
         self.db.write(insert)
+        self.changes.bump()
         return identity
 
     def role_session(self, role_arn: str, role_id: str, session_name: str) -> Identity:

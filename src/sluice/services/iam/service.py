@@ -26,6 +26,7 @@ from . import (
     ids,
     records,  # noqa: F401  (registers the schema)
 )
+from .cache import ChangeCounter, Remembered
 from .checks import checked
 from .credentials import Credentials, Lookup, derived_role_id, role_account_and_name
 from .managed import AWS_POLICY_PREFIX, ManagedPolicy, aws_policies, aws_policy
@@ -46,8 +47,12 @@ class IamService(Service):
         self.db = store.db
         self.clock = clock
         self.settings = settings
-        self.credentials = Credentials(store.db, clock, settings)
+        # Bumped after every IAM write and new STS session: what enforcement asks on every
+        # request (keys, policies) is remembered until it moves.
+        self.changes = ChangeCounter()
+        self.credentials = Credentials(store.db, clock, settings, self.changes)
         self._policies: dict[str, Policy] = {}  # document -> parsed, so requests don't re-parse
+        self._identity_policies: Remembered[tuple[Policy, ...]] = Remembered(self.changes)
 
     # == Identities (the rest of Sluice asks these) ========================================
 
@@ -105,7 +110,9 @@ class IamService(Service):
 
     def identity_policies(self, identity: Identity) -> list[Policy]:
         """The parsed identity-based policies that apply to `identity` ([] for root)."""
-        return [self._parsed(d) for d in self.identity_policy_documents(identity)]
+        owner = (identity.kind, identity.account, identity.arn, identity.role_arn)
+        return list(self._identity_policies.get(owner, lambda: tuple(
+            self._parsed(d) for d in self.identity_policy_documents(identity))))
 
     def _parsed(self, document: str) -> Policy:
         policy = self._policies.get(document)
@@ -174,7 +181,12 @@ class IamService(Service):
         return row
 
     def _write(self, fn: Callable[[sqlite3.Connection], Any]) -> Any:
-        return self.db.write(fn)
+        """Every IAM write goes through here; once it has committed, the remembered answers
+        are stale (a write that failed changed nothing, bumping anyway is only a cache miss)."""
+        try:
+            return self.db.write(fn)
+        finally:
+            self.changes.bump()
 
     # == roles ===============================================================================
 

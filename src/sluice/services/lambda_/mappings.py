@@ -32,6 +32,8 @@ register_schema(
 )
 
 _DEFAULTS = {"BatchSize": 10, "MaximumBatchingWindowInSeconds": 0}
+# What the execution role needs on the queue for Lambda to poll it, in the order AWS checks them.
+POLLING_ACTIONS = ("sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes")
 
 
 def mapping_not_found(mapping_id: str) -> ServiceError:
@@ -47,6 +49,12 @@ class EventSourceMappings:
     clock: Clock
     settings: Settings
     on_mappings_changed: Callable[[], None]  # set by LambdaService: wakes the pollers
+    # Wired with --enforce-iam: (role ARN, session, actions, resource) -> the first action the role
+    # may not perform on the resource, or None.
+    missing_permission: Callable[[str, str, tuple[str, ...], str], str | None] | None = None
+
+    def execution_role(self, function_name: str) -> str | None:
+        raise NotImplementedError
 
     def _write(self, fn: Callable[[sqlite3.Connection], T]) -> T:
         raise NotImplementedError  # LambdaService's, which also invalidates its caches
@@ -81,6 +89,7 @@ class EventSourceMappings:
             raise invalid("Sluice supports event source mappings from SQS queues only.")
         ref = parse_function_name(FunctionName)
         self._check_mapping(params, EventSourceArn.endswith(".fifo"))
+        self._check_polling_role(ref.name, EventSourceArn)
         mapping_id = str(uuid.uuid4())
         config: dict[str, Any] = dict(_DEFAULTS)
         for key in ("BatchSize", "MaximumBatchingWindowInSeconds", "FunctionResponseTypes", "ScalingConfig",
@@ -112,6 +121,17 @@ class EventSourceMappings:
         out = self._mapping_out(mapping_id, config)
         out["State"] = "Creating"  # what AWS answers; the mapping is enabled right after
         return out
+
+    def _check_polling_role(self, function: str, queue_arn: str) -> None:
+        """Lambda polls the queue as the function's execution role: AWS refuses a mapping whose
+        role may not (checked with --enforce-iam only; an unknown function is answered later)."""
+        role = self.execution_role(function) if self.missing_permission is not None else None
+        if role is None or self.missing_permission is None:
+            return
+        missing = self.missing_permission(role, function, POLLING_ACTIONS, queue_arn)
+        if missing is not None:
+            raise invalid(f"The function execution role does not have permissions to call "
+                          f"{missing.split(':', 1)[1]} on SQS")
 
     def _mapping(self, mapping_id: str) -> dict[str, Any]:
         row = self.db.query_one("SELECT config FROM lambda_mappings WHERE uuid=?", (mapping_id,))

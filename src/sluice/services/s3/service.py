@@ -316,8 +316,12 @@ class S3Service(PostOperations, BucketPolicies, MultipartOperations, S3Core):
             deleted: list[dict[str, Any]] = []
             failed: list[dict[str, Any]] = []
             doomed: list[str] = []
-            for item in objects:
+            for index, item in enumerate(objects):
                 key, version_id = item.get("Key", ""), item.get("VersionId")
+                if index in ctx.denied_items:  # IAM enforcement: the caller may not delete this one
+                    failed.append({"Key": key, "VersionId": version_id, "Code": "AccessDenied",
+                                   "Message": "Access Denied"})
+                    continue
                 try:
                     if version_id is not None:
                         versions.check_version_id(version_id)
