@@ -191,3 +191,19 @@ def test_unknown_service_is_a_clear_error(endpoint: str) -> None:
         assert b"kinesis" in data.lower(), f"{method}: body does not name the service: {data!r}"
     assert_alive(endpoint)
 
+
+
+def test_a_missing_aws_profile_in_the_servers_environment_does_not_matter(tmp_path: Path) -> None:
+    # Users often have AWS_PROFILE set for real AWS; the server reads no AWS configuration.
+    server = SluiceProcess(tmp_path / "data", env={"AWS_PROFILE": "no-such-profile-here"}).start()
+    try:
+        s3 = make_client("s3", server.endpoint)
+        sqs = make_client("sqs", server.endpoint)
+        s3.create_bucket(Bucket="profile-check")
+        s3.put_object(Bucket="profile-check", Key="k", Body=b"v")
+        assert s3.get_object(Bucket="profile-check", Key="k")["Body"].read() == b"v"
+        url = sqs.create_queue(QueueName="profile-check")["QueueUrl"]
+        assert sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"].endswith(
+            ":profile-check")
+    finally:
+        server.stop()

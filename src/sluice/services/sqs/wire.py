@@ -17,11 +17,11 @@ from functools import cache
 from typing import Any
 from xml.sax.saxutils import escape
 
-import botocore.session
 from botocore.model import ListShape, MapShape, OperationModel, ServiceModel, Shape, StructureShape
 
 from ...protocol.context import RequestContext
 from ...protocol.http import HttpRequest, HttpResponse
+from ...protocol.models import model_loader
 from ...protocol.query import XML_DECL, QueryProtocol
 from ...protocol.values import format_scalar
 
@@ -83,8 +83,7 @@ _lock = threading.Lock()
 def query_model() -> ServiceModel:
     """The current SQS model with the query protocol's names."""
     with _lock:
-        loader = botocore.session.get_session().get_component("data_loader")
-        raw: dict[str, Any] = copy.deepcopy(loader.load_service_model("sqs", "service-2"))
+        raw: dict[str, Any] = copy.deepcopy(model_loader().load_service_model("sqs", "service-2"))
     raw["metadata"] = {**raw["metadata"], "protocol": "query", "protocols": ["query"], "xmlNamespace": NAMESPACE}
     shapes = raw["shapes"]
     for name, item in _LIST_ITEMS.items():
