@@ -88,29 +88,63 @@ def test_demo_runs_the_pipeline() -> None:
     assert "OK: the pipeline behaved as on AWS" in out
 
 
-@pytest.fixture
-def fast_sluice(tmp_path: Path) -> Iterator[SluiceProcess]:
+@pytest.fixture(params=[False, True], ids=["plain", "enforce-iam"])
+def fast_sluice(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[SluiceProcess]:
     """The walkthrough's retries wait 1 and 2 minutes; the shared `sluice` fixture runs at real
     speed (3 minutes for one test) and its fixed names would collide, so this one gets its own
-    server at --time-scale 60."""
-    server = SluiceProcess(tmp_path / "data", "--time-scale", "60").start()
-    yield server
+    server at --time-scale 60: plain, and with --enforce-iam for step 9."""
+    server = SluiceProcess(tmp_path / "data", "--time-scale", "60", *(["--enforce-iam"] if request.param else []))
+    yield server.start()
     server.stop()
 
 
-def test_walkthrough_script(fast_sluice: SluiceProcess) -> None:
+def run_walkthrough(endpoint: str, enforce_iam: bool) -> subprocess.CompletedProcess[str]:
     env = os.environ.copy()
     env["PATH"] = os.path.dirname(sys.executable) + os.pathsep + env.get("PATH", "")  # this venv's aws, sluice
-    env["SLUICE"] = fast_sluice.endpoint
-    env.pop("AWS_ENDPOINT_URL", None)
-    proc = subprocess.run(["bash", str(WALKTHROUGH)], capture_output=True, text=True, env=env, timeout=90,
+    env["SLUICE"] = endpoint
+    env["ENFORCE_IAM"] = "1" if enforce_iam else "0"
+    env.update(AWS_ACCESS_KEY_ID="test", AWS_SECRET_ACCESS_KEY="test")  # the root key, whatever the host has
+    for name in ("AWS_ENDPOINT_URL", "AWS_SESSION_TOKEN", "AWS_PROFILE"):
+        env.pop(name, None)
+    return subprocess.run(["bash", str(WALKTHROUGH)], capture_output=True, text=True, env=env, timeout=120,
                           stdin=subprocess.DEVNULL)
+
+
+def test_walkthrough_script(fast_sluice: SluiceProcess) -> None:
+    enforce_iam = "--enforce-iam" in fast_sluice.extra_args
+    proc = run_walkthrough(fast_sluice.endpoint, enforce_iam)
     out = proc.stdout
     assert proc.returncode == 0, out + proc.stderr
     assert "Contenu du fichier bonjour.txt : Bonjour depuis Sluice : premier fichier traité." in out
     assert '"RequestID"' in out and '"ErrorCode"' in out and '"ErrorMessage"' in out
     assert "'utf-8' codec can't decode byte 0xff" in out
     assert out.count("Erreur lors du traitement du fichier image.bin") == 3
+    if not enforce_iam:
+        assert "== 9." not in out
+        assert "(step 9, the exercise's own failure test, runs with ENFORCE_IAM=1" in out
+        return
+    step9 = out[out.index("== 9. The exercise's failure test"):]
+    denial = (f"An error occurred (AccessDenied) when calling the GetObject operation: User: arn:aws:sts::{ACCOUNT}:"
+              "assumed-role/S3EventProcessorRole/S3EventProcessor is not authorized to perform: s3:GetObject")
+    # one AccessDenied log line per attempt, the trace's three attempts ending in the DLQ
+    assert step9.count(f"Erreur lors du traitement du fichier refused.txt : {denial}") == 3
+    assert step9.count("Unhandled  AccessDenied: ") == 3
+    assert "ended        dead-letter queue (RetriesExhausted after 3 attempts)" in step9
+    assert '"ErrorMessage": {' in step9 and denial in step9
+    assert ": Success after 1 attempt(s)" in step9
+    assert "Contenu du fichier refused.txt : Lu après le redrive : le rôle peut de nouveau lire le bucket." in step9
+
+
+def test_walkthrough_step9_refuses_a_server_without_enforcement(tmp_path: Path) -> None:
+    """ENFORCE_IAM=1 against a plain server: step 9 says what is wrong instead of waiting for a DLQ
+    message that cannot come."""
+    server = SluiceProcess(tmp_path / "data", "--time-scale", "60").start()
+    try:
+        proc = run_walkthrough(server.endpoint, enforce_iam=True)
+    finally:
+        server.stop()
+    assert proc.returncode == 1
+    assert "it does not enforce IAM (start it with sluice up --enforce-iam)" in proc.stderr
 
 
 def test_demo_runs_the_examples_handler_unchanged() -> None:
