@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import os
 import re
 import subprocess
@@ -86,6 +87,24 @@ def test_demo_runs_the_pipeline() -> None:
     assert step["12"].count("in AWS time at --time-scale 60") == 2
     assert "ended        dead-letter queue (RetriesExhausted after 3 attempts), message " in step["12"]
     assert "OK: the pipeline behaved as on AWS" in out
+
+
+def test_demo_says_what_went_wrong(tmp_path: Path) -> None:
+    """On a server that does not enforce IAM, the detached policy changes nothing: the demo names
+    the difference instead of failing later on a missing DLQ message."""
+    from sluice.demo import DemoError, _Demo
+
+    server = SluiceProcess(tmp_path / "data", "--time-scale", "60").start()
+    out = io.StringIO()
+    try:
+        demo = _Demo(server.endpoint, out)
+        queue_url = demo.setup()
+        with pytest.raises(DemoError) as exc:
+            demo.denied(queue_url)
+    finally:
+        server.stop()
+    assert str(exc.value) == "expected RetriesExhausted after 3 attempts, got Success after 1 attempt"
+    assert "outcome: Success after 1 attempt\n" in out.getvalue()
 
 
 @pytest.fixture(params=[False, True], ids=["plain", "enforce-iam"])

@@ -307,12 +307,13 @@ class _Demo:
         if not state or state.get("state") != "done":
             raise DemoError(f"the event {request_id} did not reach an outcome in 30 s "
                             f"({attempts} attempt(s) seen in the log)")
-        self.say(f"outcome: {state['condition']} after {state['attempts']} attempts; "
-                 f"error: {(state.get('response') or {}).get('errorType')}: "
-                 f"{(state.get('response') or {}).get('errorMessage')}")
+        response = state.get("response") or {}
+        error = f"; error: {response.get('errorType')}: {response.get('errorMessage')}" \
+            if state["condition"] != "Success" else ""
+        tries = f"{state['attempts']} attempt{'s' if state['attempts'] != 1 else ''}"
+        self.say(f"outcome: {state['condition']} after {tries}{error}")
         if state["condition"] != "RetriesExhausted" or state["attempts"] != 3:
-            raise DemoError(f"expected RetriesExhausted after 3 attempts, got {state['condition']} "
-                            f"after {state['attempts']}")
+            raise DemoError(f"expected RetriesExhausted after 3 attempts, got {state['condition']} after {tries}")
         return state
 
     def _dead_letter(self, queue_url: str, request_id: str, *, keep: bool) -> dict[str, str]:
