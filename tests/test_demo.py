@@ -33,8 +33,11 @@ def request_id(text: str) -> str:
 
 
 def test_demo_runs_the_pipeline() -> None:
+    # a user's own AWS settings must not leak into the demo's server (it enforces IAM)
+    env = {**os.environ, "AWS_PROFILE": "no-such-profile", "AWS_ACCESS_KEY_ID": "AKIAUSERSOWNKEY00000",
+           "AWS_SECRET_ACCESS_KEY": "secret", "AWS_SESSION_TOKEN": "token"}
     proc = subprocess.run([sys.executable, "-m", "sluice", "demo"], capture_output=True, text=True,
-                          timeout=90, stdin=subprocess.DEVNULL)
+                          timeout=90, stdin=subprocess.DEVNULL, env=env)
     out = proc.stdout
     assert proc.returncode == 0, out + proc.stderr
     step = sections(out)

@@ -482,15 +482,16 @@ def run(out: TextIO | None = None) -> int:
     started = time.monotonic()
     print(f"Sluice demo: the S3EventProcessor exercise (S3 -> Lambda -> retries -> DLQ), "
           f"time scale {TIME_SCALE}, IAM enforced", file=out, flush=True)
+    # The redrive (as `sluice dlq redrive`) uses the caller's default credentials: in this process,
+    # the demo server's root key, not whatever key or profile the user has set. The server and its
+    # functions inherit this environment too (a profile that does not exist here would break botocore).
+    for name in ("AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_SESSION_TOKEN"):
+        os.environ.pop(name, None)
+    os.environ.update(AWS_ACCESS_KEY_ID="test", AWS_SECRET_ACCESS_KEY="test")
     server = _Server()
     try:
         server.start()
         print(f"started sluice up --enforce-iam on {server.endpoint} (temporary data dir)", file=out, flush=True)
-        # The redrive (as `sluice dlq redrive`) uses the caller's default credentials: in this
-        # process, the demo server's root key, not whatever key or profile the user has set.
-        os.environ.pop("AWS_PROFILE", None)
-        os.environ.pop("AWS_SESSION_TOKEN", None)
-        os.environ.update(AWS_ACCESS_KEY_ID="test", AWS_SECRET_ACCESS_KEY="test")
         demo = _Demo(server.endpoint, out)
         queue_url = demo.setup()
         demo.success()
