@@ -110,26 +110,63 @@ echo "$MESSAGE"
 step "8. The failed attempts in CloudWatch Logs"
 sluice logs "$FUNCTION" --endpoint "$SLUICE" --since 10m --filter-pattern '"image.bin"'
 
-if [ "${ENFORCE_IAM:-0}" = "1" ]; then
-    step "9. (--enforce-iam) Take s3:GetObject away from the role: AccessDenied, retries, LambdaDLQ; give it back, redrive"
-    aws --endpoint-url "$SLUICE" sqs purge-queue --queue-url "$QUEUE_URL"
-    aws --endpoint-url "$SLUICE" iam detach-role-policy --role-name S3EventProcessorRole \
-        --policy-arn arn:aws:iam::aws:policy/AmazonS3ReadOnlyAccess
-    aws --endpoint-url "$SLUICE" s3 cp --no-progress "$WORK/bonjour.txt" "s3://$BUCKET/refused.txt"
-    MESSAGE=""
-    for _ in $(seq 20); do
-        MESSAGE=$(aws --endpoint-url "$SLUICE" sqs receive-message --queue-url "$QUEUE_URL" \
-            --message-attribute-names All --visibility-timeout 0 --wait-time-seconds 20)
-        [ -n "$MESSAGE" ] && break
-    done
-    if [ -z "$MESSAGE" ]; then
-        echo "no message in LambdaDLQ" >&2
-        exit 1
-    fi
-    echo "$MESSAGE"
-    sluice logs "$FUNCTION" --endpoint "$SLUICE" --since 10m --filter-pattern '"AccessDenied"'
-    aws --endpoint-url "$SLUICE" iam attach-role-policy --role-name S3EventProcessorRole \
-        --policy-arn arn:aws:iam::aws:policy/AmazonS3ReadOnlyAccess
-    sluice dlq redrive LambdaDLQ --to "$FUNCTION" --endpoint "$SLUICE"
-    sluice logs "$FUNCTION" --endpoint "$SLUICE" --since 10m --filter-pattern '"Contenu du fichier refused.txt"'
+if [ "${ENFORCE_IAM:-0}" != "1" ]; then
+    echo
+    echo "(step 9, the exercise's own failure test, runs with ENFORCE_IAM=1 against sluice up --enforce-iam)"
+    exit 0
 fi
+
+step "9. The exercise's failure test (--enforce-iam): take S3 read access away from the function's role"
+# Without --enforce-iam the server takes any key and the role's policies change nothing: say so now.
+if AWS_ACCESS_KEY_ID=AKIANOSUCHKEY0000000 AWS_SECRET_ACCESS_KEY=x \
+        aws --endpoint-url "$SLUICE" sts get-caller-identity >/dev/null 2>&1; then
+    echo "this server accepts any access key: it does not enforce IAM (start it with sluice up --enforce-iam)" >&2
+    exit 1
+fi
+# Step 7's image.bin event is still in LambdaDLQ and would fail again when redriven: empty the queue.
+aws --endpoint-url "$SLUICE" sqs purge-queue --queue-url "$QUEUE_URL"
+echo "-- detach AmazonS3ReadOnlyAccess from S3EventProcessorRole; what stays attached:"
+aws --endpoint-url "$SLUICE" iam detach-role-policy --role-name S3EventProcessorRole \
+    --policy-arn arn:aws:iam::aws:policy/AmazonS3ReadOnlyAccess
+aws --endpoint-url "$SLUICE" iam list-attached-role-policies --role-name S3EventProcessorRole \
+    --query 'AttachedPolicies[].PolicyName' --output text
+
+echo "-- upload refused.txt: the function's s3.get_object is denied, Lambda retries twice, then LambdaDLQ"
+echo "Lu après le redrive : le rôle peut de nouveau lire le bucket." > "$WORK/refused.txt"
+aws --endpoint-url "$SLUICE" s3 cp --no-progress "$WORK/refused.txt" "s3://$BUCKET/refused.txt"
+MESSAGE=""
+for _ in $(seq 20); do
+    # --visibility-timeout 0: look at the message but leave it in the queue for the redrive
+    MESSAGE=$(aws --endpoint-url "$SLUICE" sqs receive-message --queue-url "$QUEUE_URL" \
+        --visibility-timeout 0 --wait-time-seconds 20 --query 'Messages[0].MessageId' --output text)
+    [ -n "$MESSAGE" ] && [ "$MESSAGE" != "None" ] && break
+done
+if [ -z "$MESSAGE" ] || [ "$MESSAGE" = "None" ]; then
+    echo "no message in LambdaDLQ for refused.txt" >&2
+    exit 1
+fi
+
+echo "-- AccessDenied in CloudWatch Logs, once per attempt (the retries came 1 then 2 minutes later; seconds here):"
+sluice logs "$FUNCTION" --endpoint "$SLUICE" --since 10m \
+    --filter-pattern '"Erreur lors du traitement du fichier refused.txt"'
+
+echo "-- the attempts, the waits between them and the outcome (sluice trace $BUCKET/refused.txt):"
+sluice trace "$BUCKET/refused.txt" --endpoint "$SLUICE" | grep -v '^ *| '   # without the log lines shown above
+
+echo "-- the event in LambdaDLQ: its message attributes"
+aws --endpoint-url "$SLUICE" sqs receive-message --queue-url "$QUEUE_URL" --visibility-timeout 0 \
+    --message-attribute-names All --query 'Messages[0].MessageAttributes'
+
+echo "-- attach AmazonS3ReadOnlyAccess again, then replay LambdaDLQ through the function"
+aws --endpoint-url "$SLUICE" iam attach-role-policy --role-name S3EventProcessorRole \
+    --policy-arn arn:aws:iam::aws:policy/AmazonS3ReadOnlyAccess
+sluice dlq redrive LambdaDLQ --to "$FUNCTION" --endpoint "$SLUICE"
+
+echo "-- this time the function read the file:"
+for _ in $(seq 60); do
+    if sluice logs "$FUNCTION" --endpoint "$SLUICE" --since 10m | grep -q "Contenu du fichier refused.txt"; then
+        break
+    fi
+    sleep 0.5
+done
+sluice logs "$FUNCTION" --endpoint "$SLUICE" --since 10m --filter-pattern '"Contenu du fichier refused.txt"'
