@@ -98,9 +98,13 @@ def test_threshold_crossed_notifies_sns_then_back_to_ok(clients: dict[str, Any],
     assert created["StateValue"] == "INSUFFICIENT_DATA"
     assert created["StateReason"] == "Unchecked: Initial alarm creation"
     assert created["AlarmArn"] == f"arn:aws:cloudwatch:us-east-1:000000000000:alarm:{name}"
-    cw.put_metric_data(Namespace=space, MetricData=[{"MetricName": "Temp", "Value": 3, "Dimensions": dims}])
+    # Stamped by the client, so the datapoint's minute is known even if the alarm is evaluated
+    # in the next minute.
+    stamp = dt.datetime.now(UTC)
+    cw.put_metric_data(Namespace=space, MetricData=[{"MetricName": "Temp", "Value": 3, "Dimensions": dims,
+                                                     "Timestamp": stamp}])
     alarm = wait_state(cw, name, "ALARM")
-    minute = alarm["StateUpdatedTimestamp"].timestamp() // 60 * 60
+    minute = stamp.timestamp() // 60 * 60
     reason = f"Threshold Crossed: 1 datapoint [3.0 ({reason_date(minute)})] was greater than the threshold (0.0)."
     assert alarm["StateReason"] == reason
     data = json.loads(alarm["StateReasonData"])
