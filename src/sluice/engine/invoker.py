@@ -389,14 +389,15 @@ class Invoker:
                             self.clock.now())
 
     def _invocation_points(self, fn: ResolvedFunction, result: InvocationResult, concurrent: float) -> list[Point]:
-        points = [
+        # Errors is a 0/1 indicator of every invocation's outcome, as AWS publishes it: a minute
+        # of successes has an Errors datapoint of 0 (an alarm sees it and returns to OK), and its
+        # SampleCount equals Invocations (its Average is the error rate).
+        return [
             self._point("Invocations", fn, 1, "Count"),
+            self._point("Errors", fn, 0 if result.ok else 1, "Count"),
             self._point("Duration", fn, result.duration_ms, "Milliseconds"),
             self._point("ConcurrentExecutions", fn, concurrent, "Count"),
         ]
-        if not result.ok:
-            points.append(self._point("Errors", fn, 1, "Count"))
-        return points
 
 
 def _result_record(result: InvocationResult) -> dict[str, Any]:
