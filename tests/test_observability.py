@@ -377,3 +377,34 @@ def test_cli_list_metrics_and_get_metric_data_with_a_query_file(story: Story, tm
         assert r["StatusCode"] == "Complete" and len(r["Timestamps"]) == len(r["Values"])
         stamps = [_epoch(t) for t in r["Timestamps"]]
         assert stamps == sorted(stamps, reverse=True) and all(t % 60 == 0 for t in stamps)
+
+
+def test_standard_resolution_data_is_kept_per_minute(story: Story) -> None:
+    """AWS's own metrics are standard resolution: asked for 10-second periods, CloudWatch returns
+    them at the start of each minute (an alarm with a 10-second period sees them there only)."""
+    s, p = story, story.pipeline
+    start, end = s.started // 60 * 60, (time.time() // 60 + 2) * 60
+    out = _aws(p.endpoint, "cloudwatch", "get-metric-statistics", "--namespace", "AWS/Lambda",
+               "--metric-name", "Invocations", "--dimensions", f"Name=FunctionName,Value={p.function}",
+               "--statistics", "Sum", "--period", "10", "--start-time", _iso(start), "--end-time", _iso(end))
+    assert sum(d["Sum"] for d in out["Datapoints"]) == 4
+    assert all(_epoch(d["Timestamp"]) % 60 == 0 for d in out["Datapoints"]), out
+    # PutMetricData: standard unless StorageResolution is 1.
+    cloudwatch = make_client("cloudwatch", p.endpoint)
+    space = f"Test/{p.function}"
+    base = dt.datetime.fromtimestamp((time.time() // 60 - 2) * 60, tz=dt.timezone.utc)
+    at = base + dt.timedelta(seconds=42)
+    cloudwatch.put_metric_data(Namespace=space, MetricData=[  # type: ignore[attr-defined]
+        {"MetricName": "Standard", "Value": 1, "Timestamp": at},
+        {"MetricName": "High", "Value": 1, "Timestamp": at, "StorageResolution": 1}])
+
+    def datapoints(name: str, begin: dt.datetime) -> list[tuple[dt.datetime, float]]:
+        got = cloudwatch.get_metric_statistics(  # type: ignore[attr-defined]
+            Namespace=space, MetricName=name, StartTime=begin, EndTime=base + dt.timedelta(minutes=1),
+            Period=10, Statistics=["Sum"])["Datapoints"]
+        return [(d["Timestamp"], d["Sum"]) for d in got]
+
+    assert datapoints("Standard", base) == [(base, 1)]
+    assert datapoints("High", base) == [(base + dt.timedelta(seconds=40), 1)]
+    # From 10:00:30 on, the standard point (stored at 10:00:00) is before the range.
+    assert datapoints("Standard", base + dt.timedelta(seconds=30)) == []

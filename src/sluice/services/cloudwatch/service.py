@@ -190,6 +190,7 @@ class CloudWatchService(Service):
             raise errors.one_of(f"{where}.Unit", self.units)
         if datum.get("StorageResolution") not in (None, 1, 60):
             raise errors.invalid_value(datum["StorageResolution"], f"{where}.StorageResolution")
+        resolution = datum.get("StorageResolution") or 60
         ts = datum["Timestamp"].timestamp() if datum.get("Timestamp") is not None else now
         if ts < now - 14 * 86400:
             raise errors.invalid(f"The parameter {where}.Timestamp must specify a time no more than "
@@ -211,7 +212,7 @@ class CloudWatchService(Service):
             return v
 
         if "Value" in given:
-            points.append(Point(namespace, name, dimensions, check(datum["Value"], "Value"), unit, ts))
+            points.append(Point(namespace, name, dimensions, check(datum["Value"], "Value"), unit, ts, resolution))
         elif "Values" in given:
             values: list[Any] = datum["Values"]
             counts: list[Any] | None = datum.get("Counts")
@@ -225,9 +226,9 @@ class CloudWatchService(Service):
                 if not math.isfinite(c) or c < 0:
                     raise errors.invalid_value(c, f"{where}.Counts.member.{k}")
                 if c == 1:
-                    points.append(Point(namespace, name, dimensions, v, unit, ts))
+                    points.append(Point(namespace, name, dimensions, v, unit, ts, resolution))
                 elif c > 0:
-                    sets.append(StatSet(namespace, name, dimensions, ts, c, v * c, v, v, unit))
+                    sets.append(StatSet(namespace, name, dimensions, ts, c, v * c, v, v, unit, resolution))
         else:
             stats = datum["StatisticValues"]
             for member in ("SampleCount", "Sum", "Minimum", "Maximum"):
@@ -238,7 +239,7 @@ class CloudWatchService(Service):
             if count <= 0 or low > high:
                 raise errors.invalid(f"The parameter {where}.StatisticValues is not a valid statistic set.")
             sets.append(StatSet(namespace, name, dimensions, ts, count, check(stats["Sum"], "StatisticValues.Sum"),
-                                low, high, unit))
+                                low, high, unit, resolution))
 
     def _series(self, q: MetricQuery, stats: list[str]) -> dict[int, Aggregate]:
         return aggregate(self.db, q, with_values=any(percentile_of(s) is not None for s in stats))
