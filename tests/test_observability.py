@@ -25,6 +25,7 @@ from typing import Any
 import pytest
 
 from .conftest import make_client
+from .lambda_helpers import create
 from .pipeline_helpers import Pipeline, build, sluice_cli, trace_json, wait_trace
 from .server import SluiceProcess
 
@@ -32,6 +33,12 @@ SCALE = 60  # retries after 1 s and 2 s; alarms evaluated and SQS gauges sampled
 REGION_NAME = "US East (N. Virginia)"
 BAD_KEY = "uploads/bad report.csv"
 GOOD_KEY = "uploads/ok report.csv"
+SLOW = """
+import time
+
+def handler(event, context):
+    time.sleep(3)
+"""
 
 
 @dataclass
@@ -75,6 +82,7 @@ class Story:
     metrics_failing: dict[str, float] = field(default_factory=dict)
     dlq_message: dict[str, Any] = field(default_factory=dict)
     status_after: dict[str, Any] = field(default_factory=dict)
+    slow: tuple[str, float] | None = None  # a function invoked just before a minute boundary, and when
 
 
 def _poll(check: Callable[[], Any], timeout: float = 30.0) -> Any:
@@ -166,8 +174,15 @@ def story(server: SluiceProcess) -> Story:
         s.dlq_message = got[0]
         sqs.delete_message(QueueUrl=p.dlq_url, ReceiptHandle=got[0]["ReceiptHandle"])  # type: ignore[attr-defined]
 
-    # Every error so far is in this minute's period: the success goes into the next one.
-    time.sleep((time.time() // 60 + 1) * 60 - time.time() + 0.5)
+    # Every error so far is in this minute's period: the success goes into the next one. On the
+    # way, an invocation of another function runs across the minute boundary.
+    boundary = (time.time() // 60 + 1) * 60
+    slow = create(p.lam, SLOW)
+    if boundary - time.time() > 2.5:
+        time.sleep(boundary - time.time() - 1.5)
+        s.slow = (slow, time.time())
+        p.lam.invoke(FunctionName=slow, Payload=b"{}")
+    time.sleep(max(0.0, boundary + 0.5 - time.time()))
     p.s3.put_object(Bucket=p.bucket, Key=GOOD_KEY, Body=b"id,total\n1,42\n")
     inbox.wait(errors_alarm, "ALARM", "OK")
     inbox.wait(dlq_alarm, "ALARM", "OK")
@@ -408,3 +423,20 @@ def test_standard_resolution_data_is_kept_per_minute(story: Story) -> None:
     assert datapoints("High", base) == [(base + dt.timedelta(seconds=40), 1)]
     # From 10:00:30 on, the standard point (stored at 10:00:00) is before the range.
     assert datapoints("Standard", base + dt.timedelta(seconds=30)) == []
+
+
+def test_invocation_metrics_are_stamped_when_the_invocation_started(story: Story) -> None:
+    """AWS: "the timestamp on an error metric reflects when the function was invoked"."""
+    if story.slow is None:
+        pytest.skip("the story reached its minute boundary too late to run an invocation across it")
+    function, invoked = story.slow
+    cloudwatch = make_client("cloudwatch", story.pipeline.endpoint)
+    minute = invoked // 60 * 60
+    got = cloudwatch.get_metric_data(  # type: ignore[attr-defined]
+        StartTime=minute - 60, EndTime=minute + 180, ScanBy="TimestampAscending",
+        MetricDataQueries=[{"Id": name.lower(), "MetricStat": {"Metric": {
+            "Namespace": "AWS/Lambda", "MetricName": name, "Dimensions": [{"Name": "FunctionName", "Value": function}]},
+            "Period": 60, "Stat": "SampleCount"}} for name in ("Invocations", "Errors", "Duration")])
+    for result in got["MetricDataResults"]:
+        assert [(t.timestamp(), v) for t, v in zip(result["Timestamps"], result["Values"], strict=True)] == [
+            (minute, 1)], result
