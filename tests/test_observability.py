@@ -174,9 +174,13 @@ def story(server: SluiceProcess) -> Story:
         s.dlq_message = got[0]
         sqs.delete_message(QueueUrl=p.dlq_url, ReceiptHandle=got[0]["ReceiptHandle"])  # type: ignore[attr-defined]
 
-    # Every error so far is in this minute's period: the success goes into the next one. On the
+    # The success goes into the minute right after the errors' one (metrics are stamped when the
+    # attempt started): the alarm sees its Errors = 0 before that minute could end empty. On the
     # way, an invocation of another function runs across the minute boundary.
-    boundary = (time.time() // 60 + 1) * 60
+    journey = wait_trace(f"{p.bucket}/{BAD_KEY}", p.endpoint,
+                         lambda j: len((j["notifications"][0]["invocation"] or {}).get("attempts", [])) == 3)
+    attempts = journey["notifications"][0]["invocation"]["attempts"]
+    boundary = (max(a["started"] for a in attempts) // 60 + 1) * 60
     slow = create(p.lam, SLOW)
     if boundary - time.time() > 2.5:
         time.sleep(boundary - time.time() - 1.5)
@@ -185,7 +189,8 @@ def story(server: SluiceProcess) -> Story:
     time.sleep(max(0.0, boundary + 0.5 - time.time()))
     p.s3.put_object(Bucket=p.bucket, Key=GOOD_KEY, Body=b"id,total\n1,42\n")
     inbox.wait(errors_alarm, "ALARM", "OK")
-    inbox.wait(dlq_alarm, "ALARM", "OK")
+    # Drained in the errors' minute: OK in the next one; drained just after it: one minute more.
+    inbox.wait(dlq_alarm, "ALARM", "OK", timeout=75)
     wait_trace(f"{p.bucket}/{GOOD_KEY}", p.endpoint,
                lambda j: "end" in (j["notifications"][0]["invocation"] or {}))
     s.status_after = _status(server.endpoint)
