@@ -25,7 +25,7 @@ from typing import Any
 import pytest
 
 from .conftest import make_client
-from .lambda_helpers import create
+from .lambda_helpers import create, unique
 from .pipeline_helpers import Pipeline, build, sluice_cli, trace_json, wait_trace
 from .server import SluiceProcess
 
@@ -445,3 +445,35 @@ def test_invocation_metrics_are_stamped_when_the_invocation_started(story: Story
     for result in got["MetricDataResults"]:
         assert [(t.timestamp(), v) for t, v in zip(result["Timestamps"], result["Values"], strict=True)] == [
             (minute, 1)], result
+
+
+def test_emf_storage_resolution_is_kept(server: SluiceProcess) -> None:
+    """An EMF line's StorageResolution 1 makes a high-resolution metric, as PutMetricData's does."""
+    logs, cloudwatch = make_client("logs", server.endpoint), make_client("cloudwatch", server.endpoint)
+    name = unique("emf")
+    group, space = f"/app/{name}", f"App/{name}"
+    logs.create_log_group(logGroupName=group)  # type: ignore[attr-defined]
+    logs.create_log_stream(logGroupName=group, logStreamName="s")  # type: ignore[attr-defined]
+    base = (time.time() // 60 - 2) * 60
+    at = int((base + 42) * 1000)
+    lines = [json.dumps({"_aws": {"Timestamp": at, "CloudWatchMetrics": [{
+        "Namespace": space, "Dimensions": [["Service"]],
+        "Metrics": [{"Name": name, "Unit": "Count", **extra}]}]}, "Service": "api", name: 1})
+        for name, extra in (("High", {"StorageResolution": 1}), ("Standard", {}))]
+
+    def with_header(request: Any, **_: Any) -> None:
+        request.headers["x-amzn-logs-format"] = "json/emf"
+
+    logs.meta.events.register("before-sign.cloudwatch-logs.PutLogEvents", with_header)  # type: ignore[attr-defined]
+    logs.put_log_events(logGroupName=group, logStreamName="s",  # type: ignore[attr-defined]
+                        logEvents=[{"timestamp": at, "message": line} for line in lines])
+    start = dt.datetime.fromtimestamp(base, tz=dt.timezone.utc)
+
+    def stamps(name: str) -> list[float]:
+        got = cloudwatch.get_metric_statistics(  # type: ignore[attr-defined]
+            Namespace=space, MetricName=name, Dimensions=[{"Name": "Service", "Value": "api"}], StartTime=start,
+            EndTime=start + dt.timedelta(minutes=1), Period=10, Statistics=["Sum"])["Datapoints"]
+        return [d["Timestamp"].timestamp() for d in got]
+
+    assert _poll(lambda: stamps("High")) == [base + 40]
+    assert stamps("Standard") == [base]
