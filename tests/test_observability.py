@@ -477,3 +477,24 @@ def test_emf_storage_resolution_is_kept(server: SluiceProcess) -> None:
 
     assert _poll(lambda: stamps("High")) == [base + 40]
     assert stamps("Standard") == [base]
+
+
+def test_high_resolution_alarm_at_real_speed(tmp_path: Path) -> None:
+    """Without --time-scale a 10-second alarm is still checked every 10 seconds, as on AWS."""
+    proc = SluiceProcess(tmp_path / "data").start()
+    try:
+        cloudwatch = make_client("cloudwatch", proc.endpoint)
+        cloudwatch.put_metric_alarm(  # type: ignore[attr-defined]
+            AlarmName="latency", Namespace="App", MetricName="Latency", Statistic="Maximum", Period=10,
+            EvaluationPeriods=1, Threshold=100, ComparisonOperator="GreaterThanThreshold")
+        cloudwatch.put_metric_data(Namespace="App", MetricData=[  # type: ignore[attr-defined]
+            {"MetricName": "Latency", "Value": 250, "StorageResolution": 1}])
+
+        def state() -> str | None:
+            alarm = cloudwatch.describe_alarms(AlarmNames=["latency"])["MetricAlarms"][0]  # type: ignore[attr-defined]
+            return alarm["StateReason"] if alarm["StateValue"] == "ALARM" else None  # type: ignore[no-any-return]
+
+        reason = _poll(state, timeout=25)
+        assert reason and reason.startswith("Threshold Crossed: 1 datapoint [250.0 ("), reason
+    finally:
+        proc.stop()

@@ -53,6 +53,9 @@ RETENTION_LISTED = 14 * 86400  # ListMetrics shows metrics with data in the last
 RECENTLY_ACTIVE = 3 * 3600
 MAX_ACTIONS = 5
 EVALUATION_INTERVAL = 60.0  # engine seconds between two evaluations of every alarm
+# ... but at least every 10 real seconds: periods are wall-clock, and a 10-second alarm checked
+# once a minute would never see most of its periods (AWS evaluates those every 10 seconds).
+HIGH_RESOLUTION_EVALUATION = 10.0
 # AWS accepts values of magnitude 2^-360 .. 2^360 (or 0).
 VALUE_MIN, VALUE_MAX = 8.515920e-109, 1.174271e108
 HIGH_RESOLUTION_PERIODS = (1, 5, 10, 20, 30)
@@ -660,7 +663,7 @@ class CloudWatchService(Service):
     async def _evaluate_forever(self) -> None:
         loop = asyncio.get_running_loop()
         while True:
-            await self.clock.engine_sleep(EVALUATION_INTERVAL)
+            await self.clock.engine_sleep(min(EVALUATION_INTERVAL, HIGH_RESOLUTION_EVALUATION * self.clock.time_scale))
             try:
                 await loop.run_in_executor(self._executor, self.evaluate_all)
             except Exception:  # one bad evaluation must not stop the evaluator
