@@ -146,11 +146,12 @@ class Invoker:
             self.db.submit(lambda conn: write_points(conn, [self._point("Throttles", fn, 1, "Count")]))
             raise TooManyRequests()
         concurrent = self._start(fn)
+        started_at = self.clock.now()
         try:
             result = await self.pool.invoke(fn.spec, request)
         finally:
             self._finish(fn)
-        points = self._invocation_points(fn, result, concurrent)
+        points = self._invocation_points(fn, result, concurrent, started_at)
         self.db.submit(lambda conn: write_points(conn, points))
         return result
 
@@ -301,7 +302,7 @@ class Invoker:
             return
         self._finish(fn)
         event.run_seconds += self.clock.monotonic() - started
-        points += self._invocation_points(fn, result, concurrent)
+        points += self._invocation_points(fn, result, concurrent, started_at)
         attempts = event.attempts + 1
         record = journal.Attempt(
             request_id=event.request_id, number=attempts, function_arn=fn.invoked_arn, span_id=new_span_id(),
@@ -379,24 +380,28 @@ class Invoker:
 
     # -- metrics -------------------------------------------------------------------------
 
-    def _point(self, name: str, fn: ResolvedFunction, value: float, unit: str) -> Point:
+    def _point(self, name: str, fn: ResolvedFunction, value: float, unit: str, ts: float | None = None) -> Point:
         # Resource: what was invoked (the function, a version or an alias); ExecutedVersion only
         # for an alias, the version it resolved to, as AWS publishes them.
         qualifier = fn.invoked_arn.split(":")[7] if fn.invoked_arn.count(":") == 7 else None
         resource = f"{fn.name}:{qualifier}" if qualifier else fn.name
         alias = qualifier is not None and qualifier != "$LATEST" and not qualifier.isdigit()
         return lambda_point(name, fn.name, resource, fn.executed_version if alias else None, value, unit,
-                            self.clock.now())
+                            self.clock.now() if ts is None else ts)
 
-    def _invocation_points(self, fn: ResolvedFunction, result: InvocationResult, concurrent: float) -> list[Point]:
-        points = [
-            self._point("Invocations", fn, 1, "Count"),
-            self._point("Duration", fn, result.duration_ms, "Milliseconds"),
-            self._point("ConcurrentExecutions", fn, concurrent, "Count"),
+    def _invocation_points(self, fn: ResolvedFunction, result: InvocationResult, concurrent: float,
+                           started_at: float) -> list[Point]:
+        # Errors is a 0/1 indicator of every invocation's outcome, as AWS publishes it: a minute
+        # of successes has an Errors datapoint of 0 (an alarm sees it and returns to OK), and its
+        # SampleCount equals Invocations (its Average is the error rate). All are stamped with
+        # the time the invocation started, not ended, as AWS stamps them.
+        return [
+            self._point(name, fn, value, unit, started_at) for name, value, unit in (
+                ("Invocations", 1, "Count"),
+                ("Errors", 0 if result.ok else 1, "Count"),
+                ("Duration", result.duration_ms, "Milliseconds"),
+                ("ConcurrentExecutions", concurrent, "Count"))
         ]
-        if not result.ok:
-            points.append(self._point("Errors", fn, 1, "Count"))
-        return points
 
 
 def _result_record(result: InvocationResult) -> dict[str, Any]:

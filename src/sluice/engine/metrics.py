@@ -60,6 +60,17 @@ register_schema(
     """,
 )
 
+# Storage resolution (PutMetricData StorageResolution): 1 for high-resolution data, 60 for
+# standard data, which CloudWatch keeps at one-minute granularity: AWS's own metrics (Lambda,
+# SQS, ...) are standard, so a 10-second period sees them only at the start of each minute.
+register_schema(
+    "metrics-0002",
+    """
+    ALTER TABLE metric_points ADD COLUMN resolution INTEGER NOT NULL DEFAULT 60;
+    ALTER TABLE cloudwatch_stat_sets ADD COLUMN resolution INTEGER NOT NULL DEFAULT 60;
+    """,
+)
+
 
 @dataclass(frozen=True)
 class Point:
@@ -69,6 +80,7 @@ class Point:
     value: float
     unit: str
     ts: float
+    resolution: int = 60  # seconds: 1 (high resolution) or 60 (standard)
 
 
 def dimensions_key(dimensions: dict[str, str]) -> str:
@@ -77,8 +89,8 @@ def dimensions_key(dimensions: dict[str, str]) -> str:
 
 def write_points(conn: sqlite3.Connection, points: list[Point]) -> None:
     conn.executemany(
-        "INSERT INTO metric_points (namespace, name, dimensions, ts, value, unit) VALUES (?,?,?,?,?,?)",
-        [(p.namespace, p.name, dimensions_key(p.dimensions), p.ts, p.value, p.unit) for p in points],
+        "INSERT INTO metric_points (namespace, name, dimensions, ts, value, unit, resolution) VALUES (?,?,?,?,?,?,?)",
+        [(p.namespace, p.name, dimensions_key(p.dimensions), p.ts, p.value, p.unit, p.resolution) for p in points],
     )
 
 

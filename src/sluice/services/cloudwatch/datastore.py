@@ -26,15 +26,16 @@ class StatSet:
     min: float
     max: float
     unit: str
+    resolution: int = 60
 
 
 def write(conn: sqlite3.Connection, points: list[Point], sets: list[StatSet]) -> None:
     write_points(conn, points)
     conn.executemany(
-        "INSERT INTO cloudwatch_stat_sets (namespace, name, dimensions, ts, count, sum, min, max, unit)"
-        " VALUES (?,?,?,?,?,?,?,?,?)",
-        [(s.namespace, s.name, dimension_key(s.dimensions), s.ts, s.count, s.sum, s.min, s.max, s.unit)
-         for s in sets])
+        "INSERT INTO cloudwatch_stat_sets (namespace, name, dimensions, ts, count, sum, min, max, unit, resolution)"
+        " VALUES (?,?,?,?,?,?,?,?,?,?)",
+        [(s.namespace, s.name, dimension_key(s.dimensions), s.ts, s.count, s.sum, s.min, s.max, s.unit,
+          s.resolution) for s in sets])
 
 
 @dataclass(frozen=True)
@@ -69,12 +70,19 @@ class Aggregate:
         self.max = max(self.max, high)
 
 
+# When a point counts: standard-resolution data is kept per minute (a point at 10:00:42 is in
+# the 10:00:00 datapoint, for every period), high-resolution data at its own second.
+STORED_AT = "(CASE WHEN resolution < 60 THEN ts ELSE CAST(ts / 60 AS INTEGER) * 60 END)"
+
+
 def _where(q: MetricQuery) -> tuple[str, list[Any]] | None:
     match = match_sql(q.namespace, q.dimensions)
     if match is None:
         return None
-    sql = "namespace = ? AND name = ? AND ts >= ? AND ts < ? AND " + match[0]
-    params: list[Any] = [q.namespace, q.name, q.start, q.end, *match[1]]
+    # The raw ts bounds keep the index useful (a point is stored at most 60 s before its ts).
+    sql = (f"namespace = ? AND name = ? AND ts >= ? AND ts < ? AND {STORED_AT} >= ? AND {STORED_AT} < ? AND "
+           + match[0])
+    params: list[Any] = [q.namespace, q.name, q.start, q.end + 60, q.start, q.end, *match[1]]
     if q.unit is not None:
         sql += " AND unit = ?"
         params.append(q.unit)
@@ -87,7 +95,7 @@ def aggregate(db: Database, q: MetricQuery, with_values: bool = False) -> dict[i
     if where is None:
         return {}
     sql, params = where
-    bucket = "CAST((ts - ?) / ? AS INTEGER)"
+    bucket = f"CAST(({STORED_AT} - ?) / ? AS INTEGER)"
     out: dict[int, Aggregate] = {}
     rows = db.query(
         f"SELECT {bucket} AS b, COUNT(*) AS n, SUM(value) AS s, MIN(value) AS lo, MAX(value) AS hi, "

@@ -53,6 +53,9 @@ RETENTION_LISTED = 14 * 86400  # ListMetrics shows metrics with data in the last
 RECENTLY_ACTIVE = 3 * 3600
 MAX_ACTIONS = 5
 EVALUATION_INTERVAL = 60.0  # engine seconds between two evaluations of every alarm
+# ... but at least every 10 real seconds: periods are wall-clock, and a 10-second alarm checked
+# once a minute would never see most of its periods (AWS evaluates those every 10 seconds).
+HIGH_RESOLUTION_EVALUATION = 10.0
 # AWS accepts values of magnitude 2^-360 .. 2^360 (or 0).
 VALUE_MIN, VALUE_MAX = 8.515920e-109, 1.174271e108
 HIGH_RESOLUTION_PERIODS = (1, 5, 10, 20, 30)
@@ -190,6 +193,7 @@ class CloudWatchService(Service):
             raise errors.one_of(f"{where}.Unit", self.units)
         if datum.get("StorageResolution") not in (None, 1, 60):
             raise errors.invalid_value(datum["StorageResolution"], f"{where}.StorageResolution")
+        resolution = datum.get("StorageResolution") or 60
         ts = datum["Timestamp"].timestamp() if datum.get("Timestamp") is not None else now
         if ts < now - 14 * 86400:
             raise errors.invalid(f"The parameter {where}.Timestamp must specify a time no more than "
@@ -211,7 +215,7 @@ class CloudWatchService(Service):
             return v
 
         if "Value" in given:
-            points.append(Point(namespace, name, dimensions, check(datum["Value"], "Value"), unit, ts))
+            points.append(Point(namespace, name, dimensions, check(datum["Value"], "Value"), unit, ts, resolution))
         elif "Values" in given:
             values: list[Any] = datum["Values"]
             counts: list[Any] | None = datum.get("Counts")
@@ -225,9 +229,9 @@ class CloudWatchService(Service):
                 if not math.isfinite(c) or c < 0:
                     raise errors.invalid_value(c, f"{where}.Counts.member.{k}")
                 if c == 1:
-                    points.append(Point(namespace, name, dimensions, v, unit, ts))
+                    points.append(Point(namespace, name, dimensions, v, unit, ts, resolution))
                 elif c > 0:
-                    sets.append(StatSet(namespace, name, dimensions, ts, c, v * c, v, v, unit))
+                    sets.append(StatSet(namespace, name, dimensions, ts, c, v * c, v, v, unit, resolution))
         else:
             stats = datum["StatisticValues"]
             for member in ("SampleCount", "Sum", "Minimum", "Maximum"):
@@ -238,7 +242,7 @@ class CloudWatchService(Service):
             if count <= 0 or low > high:
                 raise errors.invalid(f"The parameter {where}.StatisticValues is not a valid statistic set.")
             sets.append(StatSet(namespace, name, dimensions, ts, count, check(stats["Sum"], "StatisticValues.Sum"),
-                                low, high, unit))
+                                low, high, unit, resolution))
 
     def _series(self, q: MetricQuery, stats: list[str]) -> dict[int, Aggregate]:
         return aggregate(self.db, q, with_values=any(percentile_of(s) is not None for s in stats))
@@ -659,7 +663,7 @@ class CloudWatchService(Service):
     async def _evaluate_forever(self) -> None:
         loop = asyncio.get_running_loop()
         while True:
-            await self.clock.engine_sleep(EVALUATION_INTERVAL)
+            await self.clock.engine_sleep(min(EVALUATION_INTERVAL, HIGH_RESOLUTION_EVALUATION * self.clock.time_scale))
             try:
                 await loop.run_in_executor(self._executor, self.evaluate_all)
             except Exception:  # one bad evaluation must not stop the evaluator

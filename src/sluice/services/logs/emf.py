@@ -101,9 +101,10 @@ def _points(doc: dict[str, Any], now: float) -> list[Point]:
             name = _name(metric.get("Name"))
             unit = metric.get("Unit", "None")
             _check(unit in UNITS)
-            _check(metric.get("StorageResolution", 60) in (1, 60))
+            resolution = metric.get("StorageResolution", 60)
+            _check(resolution in (1, 60))
             _check(name in doc)
             values = _values(doc[name])
             for dims in resolved:
-                points += [Point(namespace, name, dims, v, unit, ts) for v in values]
+                points += [Point(namespace, name, dims, v, unit, ts, resolution) for v in values]
     return points
