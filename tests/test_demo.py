@@ -158,8 +158,8 @@ def test_walkthrough_script(fast_sluice: SluiceProcess) -> None:
 
 
 def test_walkthrough_step9_refuses_a_server_without_enforcement(tmp_path: Path) -> None:
-    """ENFORCE_IAM=1 against a plain server: step 9 says what is wrong instead of waiting for a DLQ
-    message that cannot come."""
+    """ENFORCE_IAM=1 against a plain server: the script says what is wrong before it starts,
+    instead of waiting at step 9 for a DLQ message that cannot come."""
     server = SluiceProcess(tmp_path / "data", "--time-scale", "60").start()
     try:
         proc = run_walkthrough(server.endpoint, enforce_iam=True)
@@ -167,6 +167,7 @@ def test_walkthrough_step9_refuses_a_server_without_enforcement(tmp_path: Path) 
         server.stop()
     assert proc.returncode == 1
     assert "it does not enforce IAM (start it with sluice up --enforce-iam)" in proc.stderr
+    assert "== 1." not in proc.stdout  # nothing was created
 
 
 def test_demo_runs_the_examples_handler_unchanged() -> None:

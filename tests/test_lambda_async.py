@@ -155,11 +155,11 @@ def test_concurrency_cap_holds_under_a_burst(lam, fast, tmp_path) -> None:  # ty
             return now
     """, Environment={"Variables": {"RUNNING": str(running), "PEAK": str(tmp_path / "peak")}})
     lam.put_function_concurrency(FunctionName=name, ReservedConcurrentExecutions=3)
-    ids = [send(lam, name, {}) for _ in range(200)]
+    ids = [send(lam, name, {}) for _ in range(80)]
     states = [wait_done(fast.endpoint, rid, timeout=120) for rid in ids]
     assert all(s["condition"] == "Success" for s in states)
     peaks = [int(x) for x in (tmp_path / "peak").read_text().split()]
-    assert len(peaks) == 200
+    assert len(peaks) == 80
     assert max(peaks) <= 3
 
 

@@ -26,6 +26,15 @@ BUCKET=bucket-evenement-lambda
 FUNCTION=S3EventProcessor
 step() { printf '\n== %s\n' "$*"; }
 
+if [ "${ENFORCE_IAM:-0}" = "1" ]; then
+    # Step 9 needs a server that checks permissions; find out now rather than after eight steps.
+    if AWS_ACCESS_KEY_ID=AKIANOSUCHKEY0000000 AWS_SECRET_ACCESS_KEY=x \
+            aws --endpoint-url "$SLUICE" sts get-caller-identity >/dev/null 2>&1; then
+        echo "this server accepts any access key: it does not enforce IAM (start it with sluice up --enforce-iam)" >&2
+        exit 1
+    fi
+fi
+
 step "1. Create the bucket $BUCKET"
 aws --endpoint-url "$SLUICE" s3 mb "s3://$BUCKET"
 
@@ -117,12 +126,6 @@ if [ "${ENFORCE_IAM:-0}" != "1" ]; then
 fi
 
 step "9. The exercise's failure test (--enforce-iam): take S3 read access away from the function's role"
-# Without --enforce-iam the server takes any key and the role's policies change nothing: say so now.
-if AWS_ACCESS_KEY_ID=AKIANOSUCHKEY0000000 AWS_SECRET_ACCESS_KEY=x \
-        aws --endpoint-url "$SLUICE" sts get-caller-identity >/dev/null 2>&1; then
-    echo "this server accepts any access key: it does not enforce IAM (start it with sluice up --enforce-iam)" >&2
-    exit 1
-fi
 # Step 7's image.bin event is still in LambdaDLQ and would fail again when redriven: empty the queue.
 aws --endpoint-url "$SLUICE" sqs purge-queue --queue-url "$QUEUE_URL"
 echo "-- detach AmazonS3ReadOnlyAccess from S3EventProcessorRole; what stays attached:"
