@@ -20,7 +20,7 @@ up: $(BIN)/sluice
 test: $(BIN)/sluice
 	$(BIN)/ruff check src tests bench
 	$(BIN)/mypy
-	$(BIN)/pytest -q
+	$(BIN)/pytest -q -n 2 --dist loadfile
 
 bench: $(BIN)/sluice
 	$(BIN)/python bench/s3.py

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import io
+import json
 import textwrap
 import uuid
 import zipfile
+from pathlib import Path
+from typing import Any
 
 ROLE = "arn:aws:iam::000000000000:role/lambda-role"
 
@@ -30,3 +33,11 @@ def create(lam, source: str, name: str | None = None, **extra: object) -> str:  
     params.update(extra)
     lam.create_function(**params)
     return name
+
+
+def read_jsonl(path: Path) -> list[Any]:
+    """The complete JSON lines a handler has appended so far: a line still being written (no
+    newline yet) is left for the next read."""
+    if not path.exists():
+        return []
+    return [json.loads(line) for line in path.read_text().split("\n")[:-1] if line.strip()]

@@ -41,7 +41,7 @@ from sluice.settings import Settings
 from sluice.store import Store
 
 from .conftest import make_client
-from .lambda_helpers import create
+from .lambda_helpers import create, read_jsonl
 from .server import SluiceProcess
 
 ACCOUNT = "000000000000"
@@ -744,9 +744,7 @@ def test_aws_cli(events, aws_cli) -> None:  # type: ignore[no-untyped-def]
 # -- delivery --------------------------------------------------------------------------------
 
 def read_marks(path: Path) -> list[Any]:
-    if not path.exists():
-        return []
-    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    return read_jsonl(path)
 
 
 def wait_marks(path: Path, n: int, timeout: float = 20.0) -> list[Any]:

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from .conftest import make_client
-from .lambda_helpers import create
+from .lambda_helpers import create, read_jsonl
 from .server import SluiceProcess
 
 SCALE = 120
@@ -68,9 +68,7 @@ def wait_done(endpoint: str, request_id: str, timeout: float = 60) -> dict:  # t
 
 
 def marks(path: Path, request_id: str | None = None) -> list[float]:
-    if not path.exists():
-        return []
-    rows = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    rows = read_jsonl(path)
     return [r["t"] for r in rows if request_id is None or r["id"] == request_id]
 
 
