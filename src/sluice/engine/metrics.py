@@ -83,7 +83,24 @@ class Point:
     resolution: int = 60  # seconds: 1 (high resolution) or 60 (standard)
 
 
+@dataclass(frozen=True)
+class StatSet:
+    """Samples known only by their count, sum, minimum and maximum."""
+
+    namespace: str
+    name: str
+    dimensions: str  # the stored form (dimensions_key)
+    ts: float
+    count: float
+    sum: float
+    min: float
+    max: float
+    unit: str
+    resolution: int = 60
+
+
 def dimensions_key(dimensions: dict[str, str]) -> str:
+    """How a dimension set is stored and matched: JSON, keys sorted."""
     return json.dumps(dimensions, sort_keys=True)
 
 
@@ -102,6 +119,15 @@ def replace_points(conn: sqlite3.Connection, points: list[Point]) -> None:
         [(p.namespace, p.name, p.ts, dimensions_key(p.dimensions)) for p in points],
     )
     write_points(conn, points)
+
+
+def write_stat_sets(conn: sqlite3.Connection, sets: list[StatSet]) -> None:
+    conn.executemany(
+        "INSERT INTO cloudwatch_stat_sets (namespace, name, dimensions, ts, count, sum, min, max, unit, resolution)"
+        " VALUES (?,?,?,?,?,?,?,?,?,?)",
+        [(s.namespace, s.name, s.dimensions, s.ts, s.count, s.sum, s.min, s.max, s.unit, s.resolution)
+         for s in sets],
+    )
 
 
 def lambda_point(name: str, fn: str, resource: str, version: str | None, value: float, unit: str,
@@ -155,15 +181,9 @@ class MetricBuffer:
             pending, self._pending = self._pending, {}
         if not pending:
             return
-        rows = [(ns, name, dims, minute, s.count, s.total, s.low, s.high, unit)
+        sets = [StatSet(ns, name, dims, minute, s.count, s.total, s.low, s.high, unit)
                 for (ns, name, dims, unit, minute), s in pending.items()]
-
-        def txn(conn: sqlite3.Connection) -> None:
-            conn.executemany(
-                "INSERT INTO cloudwatch_stat_sets (namespace, name, dimensions, ts, count, sum, min, max, unit)"
-                " VALUES (?,?,?,?,?,?,?,?,?)", rows)
-
-        self.db.submit(txn).add_done_callback(_log_failure)
+        self.db.submit(lambda conn: write_stat_sets(conn, sets)).add_done_callback(_log_failure)
 
     def start(self) -> None:
         if self._task is None:

@@ -10,32 +10,14 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from ...engine.metrics import Point, write_points
+from ...engine.metrics import Point, StatSet, write_points, write_stat_sets
 from ...store.db import Database
-from .dimensions import dimension_key, match_sql, published
-
-
-@dataclass(frozen=True)
-class StatSet:
-    namespace: str
-    name: str
-    dimensions: dict[str, str]
-    ts: float
-    count: float
-    sum: float
-    min: float
-    max: float
-    unit: str
-    resolution: int = 60
+from .dimensions import match_sql, published
 
 
 def write(conn: sqlite3.Connection, points: list[Point], sets: list[StatSet]) -> None:
     write_points(conn, points)
-    conn.executemany(
-        "INSERT INTO cloudwatch_stat_sets (namespace, name, dimensions, ts, count, sum, min, max, unit, resolution)"
-        " VALUES (?,?,?,?,?,?,?,?,?,?)",
-        [(s.namespace, s.name, dimension_key(s.dimensions), s.ts, s.count, s.sum, s.min, s.max, s.unit,
-          s.resolution) for s in sets])
+    write_stat_sets(conn, sets)
 
 
 @dataclass(frozen=True)

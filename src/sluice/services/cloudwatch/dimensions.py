@@ -9,8 +9,9 @@ service's metrics are published under several sets.
 
 from __future__ import annotations
 
-import json
 from typing import Any
+
+from ...engine.metrics import dimensions_key
 
 PUBLISHED_SETS: dict[str, tuple[frozenset[str], ...]] = {
     # Lambda points carry {FunctionName, Resource, ExecutedVersion?} (engine/metrics.py).
@@ -39,16 +40,11 @@ def published(namespace: str, dims: dict[str, str]) -> list[dict[str, str]]:
     return [{k: dims[k] for k in sorted(s)} for s in sets if s <= dims.keys()]
 
 
-def dimension_key(dims: dict[str, str]) -> str:
-    """How a dimension set is stored (metric_points.dimensions): JSON, keys sorted."""
-    return json.dumps(dims, sort_keys=True)
-
-
 def match_sql(namespace: str, dims: dict[str, str]) -> tuple[str, list[Any]] | None:
     """A WHERE fragment selecting the points visible under exactly `dims`, or None if none can be."""
     sets = PUBLISHED_SETS.get(namespace)
     if sets is None:
-        return "dimensions = ?", [dimension_key(dims)]
+        return "dimensions = ?", [dimensions_key(dims)]
     if frozenset(dims) not in sets:
         return None
     if not dims:

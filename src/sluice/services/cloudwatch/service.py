@@ -21,7 +21,7 @@ from functools import cached_property
 from typing import Any
 
 from ...clock import Clock
-from ...engine.metrics import Point
+from ...engine.metrics import Point, StatSet, dimensions_key
 from ...protocol import WireProtocol, protocol_for
 from ...protocol.compression import Decompressing
 from ...protocol.context import RequestContext
@@ -34,7 +34,7 @@ from ..base import Service
 from ..delivery import Deliveries, Delivery
 from . import errors
 from .alarms import Alarm, AlarmStore, HistoryItem
-from .datastore import Aggregate, MetricQuery, StatSet, aggregate, dims_dict, list_metrics, write
+from .datastore import Aggregate, MetricQuery, aggregate, dims_dict, list_metrics, write
 from .evaluation import OPERATORS, Datapoint, Verdict, evaluate, evaluation_range
 from .formats import json_date
 from .notification import message, subject
@@ -231,7 +231,7 @@ class CloudWatchService(Service):
                 if c == 1:
                     points.append(Point(namespace, name, dimensions, v, unit, ts, resolution))
                 elif c > 0:
-                    sets.append(StatSet(namespace, name, dimensions, ts, c, v * c, v, v, unit, resolution))
+                    sets.append(StatSet(namespace, name, dimensions_key(dimensions), ts, c, v * c, v, v, unit, resolution))
         else:
             stats = datum["StatisticValues"]
             for member in ("SampleCount", "Sum", "Minimum", "Maximum"):
@@ -241,7 +241,7 @@ class CloudWatchService(Service):
             low, high = check(stats["Minimum"], "StatisticValues.Minimum"), check(stats["Maximum"], "StatisticValues.Maximum")
             if count <= 0 or low > high:
                 raise errors.invalid(f"The parameter {where}.StatisticValues is not a valid statistic set.")
-            sets.append(StatSet(namespace, name, dimensions, ts, count, check(stats["Sum"], "StatisticValues.Sum"),
+            sets.append(StatSet(namespace, name, dimensions_key(dimensions), ts, count, check(stats["Sum"], "StatisticValues.Sum"),
                                 low, high, unit, resolution))
 
     def _series(self, q: MetricQuery, stats: list[str]) -> dict[int, Aggregate]:
