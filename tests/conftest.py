@@ -3,8 +3,9 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import boto3
@@ -71,3 +72,13 @@ def aws_cli(endpoint: str):  # type: ignore[no-untyped-def]
         return proc
 
     return run
+
+
+def wait_for(check: Callable[[], object], timeout: float = 20.0, interval: float = 0.2) -> object:
+    """Poll `check` until it returns something truthy or `timeout` passes; its last value."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = check()
+        if value or time.monotonic() > deadline:
+            return value
+        time.sleep(interval)

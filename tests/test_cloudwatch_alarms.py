@@ -8,14 +8,14 @@ import datetime as dt
 import json
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 from botocore.exceptions import ClientError
 
-from .conftest import make_client
+from .conftest import make_client, wait_for
 from .server import SluiceProcess
 
 UTC = dt.timezone.utc
@@ -49,15 +49,6 @@ def topic_and_queue(clients: dict[str, Any]) -> tuple[str, str]:
     arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
     sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=arn)
     return topic, queue
-
-
-def wait_for(check: Callable[[], Any], timeout: float = 20.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = check()
-        if value or time.monotonic() > deadline:
-            return value
-        time.sleep(0.2)
 
 
 def state_of(cw: Any, name: str) -> dict[str, Any]:

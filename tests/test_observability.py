@@ -17,14 +17,14 @@ import re
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from .conftest import make_client
+from .conftest import make_client, wait_for
 from .lambda_helpers import create, unique
 from .pipeline_helpers import Pipeline, build, sluice_cli, trace_json, wait_trace
 from .server import SluiceProcess
@@ -83,15 +83,6 @@ class Story:
     dlq_message: dict[str, Any] = field(default_factory=dict)
     status_after: dict[str, Any] = field(default_factory=dict)
     slow: tuple[str, float] | None = None  # a function invoked just before a minute boundary, and when
-
-
-def _poll(check: Callable[[], Any], timeout: float = 30.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = check()
-        if value or time.monotonic() > deadline:
-            return value
-        time.sleep(0.2)
 
 
 def _status(endpoint: str) -> dict[str, Any]:
@@ -162,14 +153,14 @@ def story(server: SluiceProcess) -> Story:
         dlq = _row(s.status_failing["deadLetterQueues"], "arn", p.dlq_arn)
         return fn.get("errors5m") == 3 and dlq.get("messages") == 1
 
-    _poll(failing_status)
+    wait_for(failing_status, timeout=30)
     s.metrics_failing = _sums(cloudwatch, p.function, started, "Invocations", "Errors")
     s.status_failing_text = sluice_cli("status", endpoint=server.endpoint).stdout
 
     # Drain the DLQ, as an operator would after reading the failed event.
-    got = _poll(lambda: sqs.receive_message(  # type: ignore[attr-defined]
+    got = wait_for(lambda: sqs.receive_message(  # type: ignore[attr-defined]
         QueueUrl=p.dlq_url, WaitTimeSeconds=1, MessageAttributeNames=["All"],
-        MessageSystemAttributeNames=["AWSTraceHeader"]).get("Messages"))
+        MessageSystemAttributeNames=["AWSTraceHeader"]).get("Messages"), timeout=30)
     if got:
         s.dlq_message = got[0]
         sqs.delete_message(QueueUrl=p.dlq_url, ReceiptHandle=got[0]["ReceiptHandle"])  # type: ignore[attr-defined]
@@ -475,7 +466,7 @@ def test_emf_storage_resolution_is_kept(server: SluiceProcess) -> None:
             EndTime=start + dt.timedelta(minutes=1), Period=10, Statistics=["Sum"])["Datapoints"]
         return [d["Timestamp"].timestamp() for d in got]
 
-    assert _poll(lambda: stamps("High")) == [base + 40]
+    assert wait_for(lambda: stamps("High"), timeout=30) == [base + 40]
     assert stamps("Standard") == [base]
 
 
@@ -494,7 +485,7 @@ def test_high_resolution_alarm_at_real_speed(tmp_path: Path) -> None:
             alarm = cloudwatch.describe_alarms(AlarmNames=["latency"])["MetricAlarms"][0]  # type: ignore[attr-defined]
             return alarm["StateReason"] if alarm["StateValue"] == "ALARM" else None  # type: ignore[no-any-return]
 
-        reason = _poll(state, timeout=25)
+        reason = wait_for(state, timeout=25)
         assert reason and reason.startswith("Threshold Crossed: 1 datapoint [250.0 ("), reason
     finally:
         proc.stop()
