@@ -17,6 +17,7 @@ import hmac
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 from urllib.parse import quote, unquote
 
 from botocore.utils import normalize_url_path
@@ -65,6 +66,21 @@ def signing_key(secret: str, date: str, region: str, service: str) -> bytes:
 
 def hmac_hex(key: bytes, message: str) -> str:
     return hmac.new(key, message.encode(), hashlib.sha256).hexdigest()
+
+
+def _v2_signature(secret: str, string_to_sign: str) -> str:
+    """S3's legacy (V2) signature, also used by V2 browser forms."""
+    return base64.b64encode(hmac.new(secret.encode(), string_to_sign.encode(), hashlib.sha1).digest()).decode()
+
+
+def s3_signature_mismatch(access_key: str, string_to_sign: str | None, signature: str | None,
+                          **fields: Any) -> ServiceError:
+    """S3's SignatureDoesNotMatch, with what it signed (callers add the byte dumps they have)."""
+    return ServiceError(
+        "SignatureDoesNotMatch",
+        "The request signature we calculated does not match the signature you provided. "
+        "Check your key and signing method.",
+        403, AWSAccessKeyId=access_key, StringToSign=string_to_sign, SignatureProvided=signature, **fields)
 
 
 def _uri_encode(text: str) -> str:
@@ -122,18 +138,9 @@ class _Family:
 
     def signature_mismatch(self, signed: Signed, string_to_sign: str, canonical: str) -> ServiceError:
         if self.s3:
-            return ServiceError(
-                "SignatureDoesNotMatch",
-                "The request signature we calculated does not match the signature you provided. "
-                "Check your key and signing method.",
-                403,
-                AWSAccessKeyId=signed.access_key,
-                StringToSign=string_to_sign,
-                SignatureProvided=signed.signature,
-                StringToSignBytes=_bytes_text(string_to_sign),
-                CanonicalRequest=canonical,
-                CanonicalRequestBytes=_bytes_text(canonical),
-            )
+            return s3_signature_mismatch(signed.access_key, string_to_sign, signed.signature,
+                                         StringToSignBytes=_bytes_text(string_to_sign),
+                                         CanonicalRequest=canonical, CanonicalRequestBytes=_bytes_text(canonical))
         message = ("The request signature we calculated does not match the signature you provided. Check your "
                    "AWS Secret Access Key and signing method. Consult the service documentation for details.")
         return ServiceError(self._mismatch_code, message, self.status)
@@ -301,14 +308,9 @@ class SigV4Verifier:
             date, region, service = scope.split("/")
             computed = hmac_hex(signing_key(secret, date, region, service), policy)
         else:
-            computed = base64.b64encode(hmac.new(secret.encode(), policy.encode(), hashlib.sha1).digest()).decode()
+            computed = _v2_signature(secret, policy)
         if not hmac.compare_digest(computed, signature):
-            raise ServiceError(
-                "SignatureDoesNotMatch",
-                "The request signature we calculated does not match the signature you provided. "
-                "Check your key and signing method.",
-                403, AWSAccessKeyId=access_key, StringToSign=policy, SignatureProvided=signature,
-                StringToSignBytes=_bytes_text(policy))
+            raise s3_signature_mismatch(access_key, policy, signature, StringToSignBytes=_bytes_text(policy))
 
     def _verify_v2(self, req: HttpRequest, family: _Family, now: float) -> None:
         """S3's legacy signature (HMAC-SHA1), which boto3 still uses for presigned URLs unless
@@ -331,6 +333,7 @@ class SigV4Verifier:
         if secret is None:
             raise family.unknown_key(access_key)
         if "x-amz-security-token" not in req.headers and "x-amz-security-token" in req.query:
+            # A presigned V2 URL's token was signed as a header, then moved to the query.
             req.headers["x-amz-security-token"] = req.query["x-amz-security-token"][0]
         self._check_token(req, access_key, family)
         amz = sorted((k, _header_value(v)) for k, v in req.headers.items() if k.startswith("x-amz-"))
@@ -339,14 +342,9 @@ class SigV4Verifier:
             *(f"{k}:{v}" for k, v in amz),
             req.path + _v2_subresources(req.query_string),
         ])
-        expected = base64.b64encode(hmac.new(secret.encode(), string_to_sign.encode(), hashlib.sha1).digest()).decode()
-        if not hmac.compare_digest(expected, signature):
-            raise ServiceError(
-                "SignatureDoesNotMatch",
-                "The request signature we calculated does not match the signature you provided. "
-                "Check your key and signing method.",
-                403, AWSAccessKeyId=access_key, StringToSign=string_to_sign, SignatureProvided=signature,
-                StringToSignBytes=_bytes_text(string_to_sign))
+        if not hmac.compare_digest(_v2_signature(secret, string_to_sign), signature):
+            raise s3_signature_mismatch(access_key, string_to_sign, signature,
+                                        StringToSignBytes=_bytes_text(string_to_sign))
 
     def _from_header(self, auth: str, req: HttpRequest, family: _Family) -> Signed:
         parts = dict(_AUTH_PART.findall(auth[len(ALGORITHM):]))
@@ -639,12 +637,4 @@ class ChunkSignatureCheck:
             raise self._mismatch(string_to_sign)
 
     def _mismatch(self, string_to_sign: str) -> ServiceError:
-        return ServiceError(
-            "SignatureDoesNotMatch",
-            "The request signature we calculated does not match the signature you provided. "
-            "Check your key and signing method.",
-            403,
-            AWSAccessKeyId=self._signed.access_key,
-            StringToSign=string_to_sign or None,
-            SignatureProvided=self._expected or None,
-        )
+        return s3_signature_mismatch(self._signed.access_key, string_to_sign or None, self._expected or None)
