@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import socket
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -157,3 +159,10 @@ def test_a_dead_collector_does_not_stop_the_pipeline(tmp_path: Path) -> None:
     finally:
         proc.stop()
         silent.close()
+
+
+def test_an_endpoint_that_is_not_a_url_is_refused_at_start(tmp_path: Path) -> None:
+    proc = subprocess.run([sys.executable, "-m", "sluice", "up", "--data-dir", str(tmp_path / "data"),
+                           "--otel-endpoint", "localhost:4318"], capture_output=True, text=True, timeout=30)
+    assert proc.returncode == 2
+    assert "--otel-endpoint takes an http(s) URL" in proc.stderr

@@ -6,6 +6,7 @@ import argparse
 import logging
 import sys
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from . import __version__
 from .auth.identity import load_credentials
@@ -109,6 +110,13 @@ def main(argv: list[str] | None = None) -> int:
         if args.max_environments < 1:
             print("sluice: --max-environments must be at least 1", file=sys.stderr)
             return 2
+        if args.otel_endpoint is not None:
+            url = urlsplit(args.otel_endpoint)
+            if url.scheme not in ("http", "https") or not url.hostname:
+                # Export runs in the background and drops what fails: a typo would go unseen.
+                print(f"sluice: --otel-endpoint takes an http(s) URL, e.g. http://127.0.0.1:4318 "
+                      f"(got {args.otel_endpoint!r})", file=sys.stderr)
+                return 2
         credentials = {}
         if args.credentials is not None:
             try:
