@@ -177,7 +177,7 @@ class S3Service(PostOperations, BucketPolicies, MultipartOperations, S3Core):
             self.put_object(ctx, Bucket=bucket, Key=delivery.object_key, Body=io.BytesIO(delivery.body.encode()),
                             ContentType="application/json")
         except ServiceError as err:
-            return DeliveryResult.failed(NOT_FOUND if err.status == 404 else INVALID, err.message)
+            return DeliveryResult.failed(NOT_FOUND if err.code in ("NoSuchBucket", "NoSuchKey") else INVALID, err.message)
         return DeliveryResult(True, delivery.object_key)
 
     def _object_headers(self, record: ObjectRecord, params: dict[str, Any]) -> dict[str, Any]:
