@@ -30,6 +30,7 @@ from ..protocol.context import RequestContext
 from ..protocol.errors import NotModified, ServiceError, not_implemented
 from ..protocol.http import HttpRequest, HttpResponse, ResponseBody
 from ..protocol.models import service_model
+from ..protocol.selection import Protocols
 from ..services.base import Service
 from ..settings import Settings
 from .bodies import ClientDisconnected, StreamingBody, read_all
@@ -65,6 +66,7 @@ class Gateway:
         self.verifier = SigV4Verifier(secret_for or default_secret, token_for=token_for) if settings.verify_signatures else None
         self.clock = clock
         self.services = dict(services)
+        self.protocols = Protocols()
         self.pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="sluice-op")
         # Sluice's own read-only endpoints under /_sluice/ (path prefix -> handler).
         self.internal: dict[str, InternalHandler] = {}
@@ -136,7 +138,7 @@ class Gateway:
 
     async def _dispatch(self, service: Service, req: HttpRequest, receive: Any, ctx: RequestContext,
                         signed_path: str) -> HttpResponse:
-        protocol = service.protocol_for_request(req)
+        protocol = self.protocols.for_request(service.name, req)
         loop = asyncio.get_running_loop()
         length = req.content_length
         streaming: StreamingBody | None = None
@@ -274,7 +276,7 @@ class Gateway:
                 # ready at once, and a first request only waits if it races this.
                 loop = asyncio.get_running_loop()
                 for s in self.services.values():
-                    loop.run_in_executor(self.pool, lambda s=s: s.protocol)  # type: ignore[misc]
+                    loop.run_in_executor(self.pool, self.protocols.get, s.name)
                 await send({"type": "lifespan.startup.complete"})
             elif message["type"] == "lifespan.shutdown":
                 for s in self.services.values():
