@@ -114,6 +114,8 @@ class Gateway:
             source_ip=req.client_ip,
             endpoint=f"{req.scheme}://{req.host}" if req.host else self.settings.endpoint_url,
             headers=headers,
+            trace_header=headers.get("x-amzn-trace-id"),
+            logs_format=headers.get("x-amzn-logs-format", "").lower(),
         )
         service = self.services.get(caller.service)
         try:
@@ -138,7 +140,8 @@ class Gateway:
 
     async def _dispatch(self, service: Service, req: HttpRequest, receive: Any, ctx: RequestContext,
                         signed_path: str) -> HttpResponse:
-        protocol = self.protocols.for_request(service.name, req)
+        protocol, wire = self.protocols.for_request(service.name, req)
+        ctx.query_wire = wire == "query"
         loop = asyncio.get_running_loop()
         length = req.content_length
         streaming: StreamingBody | None = None

@@ -39,18 +39,23 @@ class Protocols:
                 self._built[key] = wire
         return wire
 
-    def for_request(self, service: str, req: HttpRequest) -> WireProtocol:
+    def for_request(self, service: str, req: HttpRequest) -> tuple[WireProtocol, str]:
+        """The request's wire protocol and its name ("query", "json", "rest-xml", ...)."""
+        variant = self._variant(service, req)
+        return self.get(service, variant), variant or service_model(service).metadata["protocol"]
+
+    def _variant(self, service: str, req: HttpRequest) -> str:
         if service == "s3":
             from .postobject import is_form_post
 
-            return self.get(service, "post" if is_form_post(req) else "")
+            return "post" if is_form_post(req) else ""
         if service == "cloudwatch":
             if "x-amz-target" in req.headers:
-                return self.get(service, "json")
-            return self.get(service, "query" if _is_query(req) else "smithy-rpc-v2-cbor")
+                return "json"
+            return "query" if _is_query(req) else "smithy-rpc-v2-cbor"
         if _is_query(req) and service_model(service).metadata.get("protocol") in _JSON_ERA:
-            return self.get(service, "query")
-        return self.get(service)
+            return "query"
+        return ""
 
     def _build(self, service: str, variant: str) -> WireProtocol:
         model = service_model(service)
