@@ -810,7 +810,7 @@ def test_query_wire_names_round_trip_through_botocore() -> None:
 
     from sluice.protocol.context import RequestContext
     from sluice.protocol.http import HttpRequest
-    from sluice.services.sqs.wire import SqsQueryProtocol, query_model
+    from sluice.protocol.sqsquery import SqsQueryProtocol, query_model
 
     model = query_model()
     protocol = SqsQueryProtocol(model)

@@ -30,6 +30,7 @@ from ..protocol.context import RequestContext
 from ..protocol.errors import NotModified, ServiceError, not_implemented
 from ..protocol.http import HttpRequest, HttpResponse, ResponseBody
 from ..protocol.models import service_model
+from ..protocol.selection import Protocols
 from ..services.base import Service
 from ..settings import Settings
 from .bodies import ClientDisconnected, StreamingBody, read_all
@@ -65,6 +66,7 @@ class Gateway:
         self.verifier = SigV4Verifier(secret_for or default_secret, token_for=token_for) if settings.verify_signatures else None
         self.clock = clock
         self.services = dict(services)
+        self.protocols = Protocols()
         self.pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="sluice-op")
         # Sluice's own read-only endpoints under /_sluice/ (path prefix -> handler).
         self.internal: dict[str, InternalHandler] = {}
@@ -112,6 +114,8 @@ class Gateway:
             source_ip=req.client_ip,
             endpoint=f"{req.scheme}://{req.host}" if req.host else self.settings.endpoint_url,
             headers=headers,
+            trace_header=headers.get("x-amzn-trace-id"),
+            logs_format=headers.get("x-amzn-logs-format", "").lower(),
         )
         service = self.services.get(caller.service)
         try:
@@ -136,7 +140,8 @@ class Gateway:
 
     async def _dispatch(self, service: Service, req: HttpRequest, receive: Any, ctx: RequestContext,
                         signed_path: str) -> HttpResponse:
-        protocol = service.protocol_for_request(req)
+        protocol, wire = self.protocols.for_request(service.name, req)
+        ctx.query_wire = wire == "query"
         loop = asyncio.get_running_loop()
         length = req.content_length
         streaming: StreamingBody | None = None
@@ -274,7 +279,7 @@ class Gateway:
                 # ready at once, and a first request only waits if it races this.
                 loop = asyncio.get_running_loop()
                 for s in self.services.values():
-                    loop.run_in_executor(self.pool, lambda s=s: s.protocol)  # type: ignore[misc]
+                    loop.run_in_executor(self.pool, self.protocols.get, s.name)
                 await send({"type": "lifespan.startup.complete"})
             elif message["type"] == "lifespan.shutdown":
                 for s in self.services.values():

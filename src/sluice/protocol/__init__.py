@@ -10,6 +10,7 @@ from botocore.model import OperationModel, ServiceModel
 from .context import RequestContext
 from .errors import ServiceError
 from .http import HttpRequest, HttpResponse
+from .statuses import http_status
 
 
 class WireProtocol(Protocol):
@@ -54,7 +55,7 @@ def generic_error(err: ServiceError, ctx: RequestContext, protocol: str | None) 
     """An error for a request no service of ours understood, in the shape its SDK expects."""
     if protocol in ("json", "rest-json"):
         body = json.dumps({"__type": err.code, "message": err.message}).encode()
-        return HttpResponse(err.status, [("Content-Type", "application/x-amz-json-1.1"),
+        return HttpResponse(http_status(err, None), [("Content-Type", "application/x-amz-json-1.1"),
                                          ("x-amzn-ErrorType", err.code)], body)
     inner = f"<Code>{err.code}</Code><Message>{err.message}</Message>"
     if protocol == "query":
@@ -62,5 +63,5 @@ def generic_error(err: ServiceError, ctx: RequestContext, protocol: str | None) 
                 f"<RequestId>{ctx.request_id}</RequestId></ErrorResponse>")
     else:
         text = f"<Error>{inner}<RequestId>{ctx.request_id}</RequestId></Error>"
-    return HttpResponse(err.status, [("Content-Type", "application/xml")],
+    return HttpResponse(http_status(err, None), [("Content-Type", "application/xml")],
                         ('<?xml version="1.0" encoding="UTF-8"?>\n' + text).encode())

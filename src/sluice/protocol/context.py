@@ -17,6 +17,10 @@ class RequestContext:
     source_ip: str = "127.0.0.1"
     endpoint: str = ""  # scheme://host:port the client used
     headers: dict[str, str] = field(default_factory=dict)  # lower-case names
+    # What services may know of the wire, read from it by the gateway and protocol layers:
+    trace_header: str | None = None  # X-Amzn-Trace-Id as the client sent it
+    query_wire: bool = False  # the request came in the query protocol (older SDKs' `Action=`)
+    logs_format: str = ""  # x-amzn-logs-format (PutLogEvents with "json/emf")
     # Set by an operation whose status depends on the request (206 for a range).
     status: int | None = None
     # Set by IAM enforcement: the items of a batch request (their indexes) the caller may not act

@@ -6,13 +6,16 @@ from typing import Any
 
 
 class ServiceError(Exception):
-    """An AWS error: code, message, HTTP status and any extra fields the error shape carries."""
+    """An AWS error: code, message and any extra fields the error shape carries.
+
+    The protocol layer finds its HTTP status (`protocol.statuses`); `status` is only for the
+    rare code answered with different statuses in different places."""
 
     def __init__(
         self,
         code: str,
         message: str,
-        status: int = 400,
+        status: int | None = None,
         *,
         sender_fault: bool = True,
         headers: dict[str, str] | None = None,

@@ -11,16 +11,18 @@ from .context import RequestContext
 from .errors import ServiceError
 from .http import HttpRequest, HttpResponse
 from .jsonvalues import from_json, to_json
+from .statuses import http_status
 from .values import InvalidValue
 
 
-def json_error(err: ServiceError, content_type: str, extra_headers: dict[str, str] | None = None) -> HttpResponse:
+def json_error(err: ServiceError, content_type: str, model: ServiceModel | None,
+               extra_headers: dict[str, str] | None = None) -> HttpResponse:
     body: dict[str, Any] = {"__type": err.code, "message": err.message}
     body.update({k: v for k, v in err.fields.items() if v is not None})
     headers = [("Content-Type", content_type), ("x-amzn-ErrorType", err.code), *err.headers.items()]
     if extra_headers:
         headers.extend(extra_headers.items())
-    return HttpResponse(err.status, headers, json.dumps(body).encode())
+    return HttpResponse(http_status(err, model), headers, json.dumps(body).encode())
 
 
 class JsonProtocol:
@@ -64,4 +66,4 @@ class JsonProtocol:
 
             code, fault = query_error_code(self.model, err.code)
             extra = {"x-amzn-query-error": f"{code};{fault}"}
-        return json_error(err, self.content_type, extra)
+        return json_error(err, self.content_type, self.model, extra)

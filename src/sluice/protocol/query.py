@@ -16,6 +16,7 @@ from botocore.model import ListShape, MapShape, OperationModel, ServiceModel, Sh
 from .context import RequestContext
 from .errors import ServiceError
 from .http import HttpRequest, HttpResponse
+from .statuses import http_status
 from .values import InvalidValue, parse_scalar
 from .xml import shape_to_xml
 
@@ -166,7 +167,7 @@ class QueryProtocol:
         body = (f'{XML_DECL}<ErrorResponse xmlns="{self.namespace}"><Error><Type>{fault}</Type>'
                 f"<Code>{_esc(code)}</Code><Message>{_esc(err.message)}</Message>{detail}</Error>"
                 f"<RequestId>{ctx.request_id}</RequestId></ErrorResponse>")
-        return HttpResponse(err.status, [("Content-Type", "text/xml"), *err.headers.items()], body.encode())
+        return HttpResponse(http_status(err, self.model), [("Content-Type", "text/xml"), *err.headers.items()], body.encode())
 
 
 def _esc(text: str) -> str:

@@ -12,6 +12,7 @@ from .errors import ServiceError
 from .http import HttpRequest, HttpResponse, ResponseBody
 from .jsonvalues import from_json, to_json
 from .rest import NoRoute, RestRouter, bind_request, bindings, response_headers
+from .statuses import http_status
 from .validate import validate
 from .values import InvalidValue
 
@@ -87,7 +88,7 @@ class RestJsonProtocol:
         body: dict[str, Any] = {"Type": fault, "message": err.message}
         body.update({k: v for k, v in err.fields.items() if v is not None})
         headers = [("Content-Type", "application/json"), ("x-amzn-ErrorType", err.code), *err.headers.items()]
-        return HttpResponse(err.status, headers, json.dumps(body).encode())
+        return HttpResponse(http_status(err, self.model), headers, json.dumps(body).encode())
 
 
 def _invalid(message: str) -> ServiceError:

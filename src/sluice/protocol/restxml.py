@@ -10,6 +10,7 @@ from .context import RequestContext
 from .errors import ServiceError
 from .http import HttpRequest, HttpResponse, ResponseBody
 from .rest import NoRoute, RestRouter, bind_request, bindings, response_headers
+from .statuses import http_status
 from .values import InvalidValue
 from .xml import MalformedXML, element_to_shape, parse_xml, shape_to_xml
 
@@ -149,7 +150,7 @@ class RestXmlProtocol:
         parts.append(f"<RequestId>{ctx.request_id}</RequestId><HostId>{ctx.host_id}</HostId>")
         body = f"{XML_DECL}<Error>{''.join(parts)}</Error>".encode()
         headers = [("Content-Type", "application/xml"), *err.headers.items()]
-        return HttpResponse(err.status, headers, body)
+        return HttpResponse(http_status(err, self.model), headers, body)
 
 
 def _malformed() -> ServiceError:

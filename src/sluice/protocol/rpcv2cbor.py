@@ -17,6 +17,7 @@ from .context import RequestContext
 from .errors import ServiceError
 from .http import HttpRequest, HttpResponse
 from .jsonvalues import from_json
+from .statuses import http_status
 from .values import InvalidValue, as_datetime
 
 CONTENT_TYPE = "application/cbor"
@@ -94,4 +95,4 @@ class RpcV2CborProtocol:
 
             code, fault = query_error_code(self.model, err.code)
             headers.append(("x-amzn-query-error", f"{code};{fault}"))
-        return HttpResponse(err.status, headers, cbor2.dumps(body))
+        return HttpResponse(http_status(err, self.model), headers, cbor2.dumps(body))

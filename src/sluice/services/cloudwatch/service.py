@@ -22,11 +22,8 @@ from typing import Any
 
 from ...clock import Clock
 from ...engine.metrics import Point, StatSet, dimensions_key
-from ...protocol import WireProtocol, protocol_for
-from ...protocol.compression import Decompressing
 from ...protocol.context import RequestContext
 from ...protocol.errors import ServiceError
-from ...protocol.http import HttpRequest
 from ...protocol.models import service_model
 from ...settings import Settings
 from ...store import Store
@@ -127,23 +124,6 @@ class CloudWatchService(Service):
         self._lock = threading.Lock()  # one state transition at a time (evaluator, SetAlarmState)
         self._task: asyncio.Task[None] | None = None
         self._executor: ThreadPoolExecutor | None = None
-
-    # -- wire ------------------------------------------------------------------------------------
-
-    @cached_property
-    def _wires(self) -> dict[str, WireProtocol]:
-        model = service_model(self.name)
-        return {name: Decompressing(protocol_for(model, name)) for name in ("smithy-rpc-v2-cbor", "json", "query")}
-
-    def protocol_for_request(self, req: HttpRequest) -> WireProtocol:
-        """botocore 1.44 prefers json (X-Amz-Target) to rpc-v2-cbor for CloudWatch; newer SDKs send
-        CBOR to /service/...; old ones form-encoded query. PutMetricData bodies may be gzipped."""
-        if "x-amz-target" in req.headers:
-            return self._wires["json"]
-        ctype = req.headers.get("content-type", "")
-        if "x-www-form-urlencoded" in ctype or ("Action=" in req.query_string and req.method == "GET"):
-            return self._wires["query"]
-        return self._wires["smithy-rpc-v2-cbor"]
 
     @cached_property
     def units(self) -> list[str]:

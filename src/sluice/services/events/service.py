@@ -31,6 +31,7 @@ from typing import Any, TypeVar
 
 from ...clock import Clock
 from ...protocol.context import RequestContext
+from ...protocol.models import service_model
 from ...settings import Settings
 from ...store import Store
 from ..base import Service
@@ -192,7 +193,7 @@ class EventsService(Service):
 
     def _params(self, operation: str, params: dict[str, Any], skip: tuple[str, ...] = ()) -> dict[str, Any]:
         """`params` once they satisfy the model: required members, lengths, ranges, enums, patterns."""
-        errors.validate_input(params, self.protocol.model.operation_model(operation).input_shape, skip)
+        errors.validate_input(params, service_model(self.name).operation_model(operation).input_shape, skip)
         return params
 
     def create_event_bus(self, ctx: RequestContext, **params: Any) -> dict[str, Any]:

@@ -7,6 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 from ...protocol.context import RequestContext
+from ...protocol.models import service_model
 from ...protocol.validate import validate
 from ..base import Operation, Service
 
@@ -14,7 +15,7 @@ from ..base import Operation, Service
 def checked(service: Service, op_name: str, fn: Operation | None) -> Operation | None:
     if fn is None:
         return None
-    shape = service.protocol.model.operation_model(op_name).input_shape
+    shape = service_model(service.name).operation_model(op_name).input_shape
     operation = fn
 
     def run(ctx: RequestContext, **params: Any) -> Any:

@@ -942,7 +942,7 @@ class LambdaService(EventSourceMappings, Service):
         try:
             fn = self.resolve(arn)
         except ServiceError as err:
-            return DeliveryResult.failed(NOT_FOUND if err.status == 404 else INVALID, err.message)
+            return DeliveryResult.failed(NOT_FOUND if err.code == "ResourceNotFoundException" else INVALID, err.message)
         if delivery.principal == "s3.amazonaws.com" and not self.allows(
                 arn, delivery.principal, delivery.source_arn or "", delivery.source_account or ""):
             # The permission was removed after the notification was configured: AWS refuses too.

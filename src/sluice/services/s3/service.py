@@ -8,16 +8,12 @@ import json
 import os
 import sqlite3
 from dataclasses import dataclass
-from functools import cached_property
 from typing import Any
 from urllib.parse import quote_plus
 
-from ...protocol import WireProtocol
 from ...protocol.context import RequestContext
 from ...protocol.errors import ServiceError
-from ...protocol.http import HttpRequest, Readable, ResponseBody
-from ...protocol.postobject import PostObjectProtocol, is_form_post
-from ...protocol.restxml import RestXmlProtocol
+from ...protocol.http import Readable, ResponseBody
 from ..delivery import INVALID, NOT_FOUND, Delivery, DeliveryResult
 from . import errors, versions
 from .checksums import b64, member_name, new_hasher
@@ -37,15 +33,6 @@ _INLINE_BODY = 1024 * 1024
 
 class S3Service(PostOperations, BucketPolicies, MultipartOperations, S3Core):
     """S3's business rules: buckets and objects. No HTTP, no XML: members in, members out."""
-
-    @cached_property
-    def post_protocol(self) -> WireProtocol:
-        assert isinstance(self.protocol, RestXmlProtocol)
-        return PostObjectProtocol(self.protocol.model, self.protocol)
-
-    def protocol_for_request(self, req: HttpRequest) -> WireProtocol:
-        # Browser uploads (POST Object) are forms, not a botocore operation.
-        return self.post_protocol if is_form_post(req) else self.protocol
 
     # -- buckets -------------------------------------------------------------------------
 
@@ -177,7 +164,7 @@ class S3Service(PostOperations, BucketPolicies, MultipartOperations, S3Core):
             self.put_object(ctx, Bucket=bucket, Key=delivery.object_key, Body=io.BytesIO(delivery.body.encode()),
                             ContentType="application/json")
         except ServiceError as err:
-            return DeliveryResult.failed(NOT_FOUND if err.status == 404 else INVALID, err.message)
+            return DeliveryResult.failed(NOT_FOUND if err.code in ("NoSuchBucket", "NoSuchKey") else INVALID, err.message)
         return DeliveryResult(True, delivery.object_key)
 
     def _object_headers(self, record: ObjectRecord, params: dict[str, Any]) -> dict[str, Any]:

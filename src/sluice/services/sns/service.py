@@ -29,8 +29,10 @@ from urllib.parse import urlsplit
 
 from ...auth.resources import checks_service_principal, service_may_send
 from ...clock import Clock
+from ...protocol import protocol_for
 from ...protocol.context import RequestContext
 from ...protocol.errors import ServiceError
+from ...protocol.models import service_model
 from ...settings import Settings
 from ...store import Store
 from ..base import Service
@@ -957,6 +959,7 @@ class SnsService(Service):
             return 404, {"error": "Sluice does not sign SNS messages with a certificate: the Signature of its "
                                   "messages is a placeholder that no certificate verifies."}
         action = (query.get("Action") or [""])[0]
+        wire = protocol_for(service_model(self.name))
         ctx = RequestContext(str(uuid.uuid4()), "", self.settings.account_id, self.settings.region, "sns")
         try:
             if action == "ConfirmSubscription":
@@ -968,10 +971,10 @@ class SnsService(Service):
                 result = {}
             else:
                 raise ServiceError("InvalidAction", f"The action {action} is not valid for this endpoint.", 400)
-            op = self.protocol.model.operation_model(action)
-            response = self.protocol.serialize(op, result, ctx)
+            op = wire.model.operation_model(action)
+            response = wire.serialize(op, result, ctx)
         except ServiceError as err:
-            response = self.protocol.serialize_error(err, ctx)
+            response = wire.serialize_error(err, ctx)
         body = response.body if isinstance(response.body, bytes) else b""
         return response.status, body
 

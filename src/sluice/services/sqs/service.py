@@ -30,15 +30,14 @@ import threading
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from functools import cached_property
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 from ...auth.resources import checks_service_principal, service_may_send
 from ...clock import Clock
-from ...protocol import WireProtocol
 from ...protocol.context import RequestContext
 from ...protocol.errors import ServiceError
+from ...protocol.models import service_model
 from ...settings import Settings
 from ...store import Store
 from ..base import Service
@@ -69,7 +68,6 @@ from .records import (
     sequence_number,
 )
 from .waiters import Waiter, Waiters
-from .wire import SqsQueryProtocol, query_model
 
 log = logging.getLogger(__name__)
 
@@ -140,10 +138,6 @@ class SqsService(Service):
         self._closing = False  # the server is stopping: long polls answer at once
         self._background: set[asyncio.Task[Any]] = set()
         self.metrics = SqsMetrics(self.db, clock)
-
-    @cached_property
-    def query_protocol(self) -> WireProtocol:
-        return SqsQueryProtocol(query_model())
 
     # -- lifecycle ---------------------------------------------------------------------------
 
@@ -563,7 +557,7 @@ class SqsService(Service):
             raise errors.missing_parameter("AWSAccountId")
         if not Actions:
             raise errors.missing_parameter("ActionName")
-        valid = set(self.protocol.model.operation_names) | {"*"}
+        valid = set(service_model(self.name).operation_names) | {"*"}
         for action in Actions:
             if action not in valid:
                 raise errors.invalid_value(f"SQS:{action}", "ActionName",

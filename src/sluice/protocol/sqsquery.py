@@ -19,11 +19,11 @@ from xml.sax.saxutils import escape
 
 from botocore.model import ListShape, MapShape, OperationModel, ServiceModel, Shape, StructureShape
 
-from ...protocol.context import RequestContext
-from ...protocol.http import HttpRequest, HttpResponse
-from ...protocol.models import model_loader
-from ...protocol.query import XML_DECL, QueryProtocol
-from ...protocol.values import format_scalar
+from .context import RequestContext
+from .http import HttpRequest, HttpResponse
+from .models import model_loader
+from .query import XML_DECL, QueryProtocol
+from .values import format_scalar
 
 NAMESPACE = "http://queue.amazonaws.com/doc/2012-11-05/"
 
