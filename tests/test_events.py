@@ -25,6 +25,7 @@ from botocore.exceptions import ClientError
 
 from sluice.clock import Clock
 from sluice.protocol.context import RequestContext
+from sluice.schema import SCHEMA
 from sluice.services.delivery import Deliveries, Delivery, DeliveryResult
 from sluice.services.events import EventsService
 from sluice.services.events.patterns import PatternError, compile_pattern, matches
@@ -378,7 +379,7 @@ class FlakyTargets:
 
 def test_retries_and_dead_letters_in_process(tmp_path: Path) -> None:
     """The dispatcher with the retry policy on a clock 1000x faster (1 s of backoff = 1 ms)."""
-    store = Store(tmp_path / "data")
+    store = Store(tmp_path / "data", SCHEMA)
     deliveries = Deliveries()
     targets = FlakyTargets()
     deliveries.register("sqs", targets)
@@ -431,7 +432,7 @@ def test_schedule_survives_restart_without_a_burst(tmp_path: Path) -> None:
     ctx = RequestContext("r", "h", ACCOUNT, REGION, "events")
 
     def run(seconds: float, setup: bool) -> None:
-        store = Store(tmp_path / "data")
+        store = Store(tmp_path / "data", SCHEMA)
         service = EventsService(store, Clock(600), Settings(data_dir=tmp_path / "data"), deliveries)
 
         async def scenario() -> None:

@@ -29,6 +29,7 @@ from botocore.exceptions import ClientError
 from sluice.clock import VirtualClock
 from sluice.protocol.context import RequestContext
 from sluice.protocol.errors import ServiceError
+from sluice.schema import SCHEMA
 from sluice.services.logs import LogsService, tail
 from sluice.services.logs.patterns import PatternError, compile_pattern, split_fields
 from sluice.store import Store
@@ -834,7 +835,7 @@ def ctx() -> RequestContext:
 
 def test_append_in_process(tmp_path: Path) -> None:
     clock = VirtualClock(start=1_800_000_000.0)
-    store = Store(tmp_path / "data")
+    store = Store(tmp_path / "data", SCHEMA)
     try:
         service = LogsService(store, clock)
         now = int(clock.now() * 1000)
@@ -877,7 +878,7 @@ def test_append_in_process(tmp_path: Path) -> None:
     finally:
         store.close()
     # Durable: a new store on the same directory sees everything.
-    reopened = Store(tmp_path / "data")
+    reopened = Store(tmp_path / "data", SCHEMA)
     try:
         service = LogsService(reopened, clock)
         assert [e["message"] for e in service.tail(group)] == ["queued"]
@@ -887,7 +888,7 @@ def test_append_in_process(tmp_path: Path) -> None:
 
 def test_append_is_cheap(tmp_path: Path) -> None:
     """One transaction per call, shared fsyncs: many concurrent small appends finish quickly."""
-    store = Store(tmp_path / "data")
+    store = Store(tmp_path / "data", SCHEMA)
     try:
         service = LogsService(store, VirtualClock(start=1_800_000_000.0))
         now = 1_800_000_000_000

@@ -309,18 +309,16 @@ def test_versions_survive_restart_and_bodies_are_kept_until_unreferenced(tmp_pat
 
 def test_data_dir_from_before_versioning_keeps_its_objects(tmp_path: Path) -> None:
     # A data dir as the previous release left it: S3 schema steps 1 and 2 only, one object.
-    from sluice.services.s3 import records  # noqa: F401 - registers the S3 schema steps
-    from sluice.store.db import _MIGRATIONS, _split_sql
+    from sluice.schema import SCHEMA
 
     data_dir = tmp_path / "data"
     data_dir.mkdir()
     conn = sqlite3.connect(data_dir / "sluice.db")
     conn.execute("CREATE TABLE schema_steps (name TEXT PRIMARY KEY)")
-    for name, script in _MIGRATIONS:
-        if name in ("s3-0001", "s3-0002"):
-            for statement in _split_sql(script):
-                conn.execute(statement)
-            conn.execute("INSERT INTO schema_steps VALUES (?)", (name,))
+    for step in SCHEMA:
+        if step.name in ("s3-0001", "s3-0002"):
+            conn.executescript(step.script)
+            conn.execute("INSERT INTO schema_steps VALUES (?)", (step.name,))
     conn.execute("INSERT INTO s3_buckets (name, account, region, created) VALUES ('legacy', '000000000000',"
                  " 'us-east-1', 0)")
     conn.execute("INSERT INTO s3_objects (bucket, key, data, size, etag, last_modified, content_type) VALUES"

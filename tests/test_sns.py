@@ -28,6 +28,7 @@ from botocore.exceptions import ClientError
 
 from sluice.clock import Clock
 from sluice.protocol.context import RequestContext
+from sluice.schema import SCHEMA
 from sluice.services.delivery import (
     FIFO_NOT_ALLOWED,
     NOT_FOUND,
@@ -972,7 +973,7 @@ class Recording:
 
 
 def test_deliver_publishes_to_the_topic(tmp_path: Path) -> None:
-    store = Store(tmp_path / "data")
+    store = Store(tmp_path / "data", SCHEMA)
     deliveries = Deliveries()
     target = Recording()
     deliveries.register("lambda", target)

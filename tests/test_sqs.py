@@ -906,6 +906,7 @@ def test_aws_cli_receive_shows_message_as_aws(aws_cli, endpoint: str) -> None:  
 def test_deliver_and_depth(tmp_path: Path) -> None:
     from sluice.clock import Clock
     from sluice.protocol.context import RequestContext
+    from sluice.schema import SCHEMA
     from sluice.services.delivery import (
         FIFO_NOT_ALLOWED,
         NOT_FOUND,
@@ -917,7 +918,7 @@ def test_deliver_and_depth(tmp_path: Path) -> None:
     from sluice.settings import Settings
     from sluice.store import Store
 
-    store = Store(tmp_path / "data")
+    store = Store(tmp_path / "data", SCHEMA)
     try:
         service = SqsService(store, Clock(), Settings(data_dir=tmp_path / "data"))
         ctx = RequestContext("r", "h", "000000000000", "us-east-1", "sqs", endpoint="http://x",
