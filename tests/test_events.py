@@ -41,7 +41,7 @@ from sluice.services.events.transform import target_input
 from sluice.settings import Settings
 from sluice.store import Store
 
-from .conftest import make_client
+from .conftest import AwsCli, make_client
 from .lambda_helpers import create, read_jsonl
 from .server import SluiceProcess
 
@@ -466,12 +466,12 @@ def test_schedule_survives_restart_without_a_burst(tmp_path: Path) -> None:
 # -- the API ---------------------------------------------------------------------------------
 
 @pytest.fixture(scope="module")
-def events(endpoint: str):  # type: ignore[no-untyped-def]
+def events(endpoint: str) -> Any:
     return make_client("events", endpoint)
 
 
 @pytest.fixture(scope="module")
-def lam(endpoint: str):  # type: ignore[no-untyped-def]
+def lam(endpoint: str) -> Any:
     return make_client("lambda", endpoint)
 
 
@@ -486,7 +486,7 @@ def name(prefix: str = "ev") -> str:
     return f"{prefix}-{uuid.uuid4().hex[:10]}"
 
 
-def test_event_buses(events) -> None:  # type: ignore[no-untyped-def]
+def test_event_buses(events: Any) -> None:
     default = events.describe_event_bus()
     assert default["Name"] == "default" and default["Arn"] == DEFAULT_BUS_ARN
     assert events.describe_event_bus(Name=DEFAULT_BUS_ARN)["Name"] == "default"
@@ -518,7 +518,7 @@ def test_event_buses(events) -> None:  # type: ignore[no-untyped-def]
     assert "NextToken" not in second
 
 
-def test_rules(events) -> None:  # type: ignore[no-untyped-def]
+def test_rules(events: Any) -> None:
     bus = name("bus")
     events.create_event_bus(Name=bus)
     rule = name("rule")
@@ -565,7 +565,7 @@ def test_rules(events) -> None:  # type: ignore[no-untyped-def]
     assert "NextToken" not in second
 
 
-def test_rule_errors(events) -> None:  # type: ignore[no-untyped-def]
+def test_rule_errors(events: Any) -> None:
     rule = name("rule")
     assert error_of(lambda: events.put_rule(Name=rule)) == {
         "Code": "ValidationException", "Message": "Parameter(s) EventPattern or ScheduleExpression must be specified.",
@@ -603,7 +603,7 @@ def test_rule_errors(events) -> None:  # type: ignore[no-untyped-def]
     events.delete_rule(Name=rule)
 
 
-def test_targets(events) -> None:  # type: ignore[no-untyped-def]
+def test_targets(events: Any) -> None:
     rule = name("rule")
     events.put_rule(Name=rule, EventPattern='{"source": ["x"]}')
     fn = f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:f"
@@ -657,7 +657,7 @@ def test_targets(events) -> None:  # type: ignore[no-untyped-def]
     events.delete_rule(Name=rule)
 
 
-def test_put_events_entries(events) -> None:  # type: ignore[no-untyped-def]
+def test_put_events_entries(events: Any) -> None:
     good = {"Source": "my.app", "DetailType": "Thing", "Detail": '{"a": 1}'}
     response = events.put_events(Entries=[
         good,
@@ -695,7 +695,7 @@ def test_put_events_entries(events) -> None:  # type: ignore[no-untyped-def]
                                       "Member must have length less than or equal to 10")
 
 
-def test_test_event_pattern(events) -> None:  # type: ignore[no-untyped-def]
+def test_test_event_pattern(events: Any) -> None:
     event = json.dumps(ev({"state": "running"}))
     assert events.test_event_pattern(EventPattern='{"detail": {"state": ["running"]}}', Event=event)["Result"] is True
     assert events.test_event_pattern(EventPattern='{"detail": {"state": ["stopped"]}}', Event=event)["Result"] is False
@@ -708,7 +708,7 @@ def test_test_event_pattern(events) -> None:  # type: ignore[no-untyped-def]
         "Code": "ValidationException", "Message": "Parameter Event is not valid.", "Status": 400}
 
 
-def test_tags(events) -> None:  # type: ignore[no-untyped-def]
+def test_tags(events: Any) -> None:
     bus = name("bus")
     bus_arn = events.create_event_bus(Name=bus, Tags=[{"Key": "a", "Value": "1"}])["EventBusArn"]
     rule_arn = events.put_rule(Name=name("rule"), EventPattern='{"a": [1]}')["RuleArn"]
@@ -723,7 +723,7 @@ def test_tags(events) -> None:  # type: ignore[no-untyped-def]
     assert error_of(lambda: events.list_tags_for_resource(ResourceARN=missing))["Code"] == "ResourceNotFoundException"
 
 
-def test_aws_cli(events, aws_cli) -> None:  # type: ignore[no-untyped-def]
+def test_aws_cli(events: Any, aws_cli: AwsCli) -> None:
     rule = name("cli")
     calls = [
         ("events", "put-rule", "--name", rule, "--event-pattern", '{"source": ["cli.app"]}'),
@@ -758,7 +758,7 @@ def wait_marks(path: Path, n: int, timeout: float = 20.0) -> list[Any]:
     raise AssertionError(f"expected {n} deliveries, got {read_marks(path)}")
 
 
-def recording_function(lam, tmp_path: Path) -> tuple[str, Path]:  # type: ignore[no-untyped-def]
+def recording_function(lam: Any, tmp_path: Path) -> tuple[str, Path]:
     marks = tmp_path / f"marks-{uuid.uuid4().hex[:6]}.jsonl"
     fn = create(lam, RECORDING_HANDLER, Environment={"Variables": {"MARKS": str(marks)}})
     arn = lam.get_function(FunctionName=fn)["Configuration"]["FunctionArn"]
@@ -775,7 +775,7 @@ def check_envelope(event: dict[str, Any], source: str, detail_type: str, detail:
     assert event["detail"] == detail
 
 
-def test_put_events_to_lambda_with_inputs(events, lam, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_put_events_to_lambda_with_inputs(events: Any, lam: Any, tmp_path: Path) -> None:
     fn_arn, marks = recording_function(lam, tmp_path)
     rule = name("rule")
     rule_arn = events.put_rule(Name=rule, EventPattern=json.dumps({"source": ["shop"], "detail": {"total": [{"numeric": [">", 10]}]}}))["RuleArn"]
@@ -813,7 +813,7 @@ def test_put_events_to_lambda_with_inputs(events, lam, tmp_path: Path) -> None: 
     events.delete_rule(Name=rule)
 
 
-def test_bus_to_bus(events, lam, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_bus_to_bus(events: Any, lam: Any, tmp_path: Path) -> None:
     fn_arn, marks = recording_function(lam, tmp_path)
     bus = name("bus")
     bus_arn = events.create_event_bus(Name=bus)["EventBusArn"]
@@ -845,7 +845,7 @@ def services_running(endpoint: str) -> set[str]:
         return set(json.load(r)["services"])
 
 
-def test_sqs_targets(events, endpoint: str) -> None:  # type: ignore[no-untyped-def]
+def test_sqs_targets(events: Any, endpoint: str) -> None:
     if "sqs" not in services_running(endpoint):
         pytest.skip("SQS is not part of this server yet")
     sqs = make_client("sqs", endpoint)
@@ -869,7 +869,7 @@ def test_sqs_targets(events, endpoint: str) -> None:  # type: ignore[no-untyped-
 
     def receive(url: str, **kw: Any) -> dict[str, Any]:
         got = sqs.receive_message(QueueUrl=url, WaitTimeSeconds=5, MaxNumberOfMessages=1, **kw)["Messages"]
-        return got[0]  # type: ignore[no-any-return]
+        return got[0]
 
     message = receive(queue, MessageSystemAttributeNames=["AWSTraceHeader"])
     check_envelope(json.loads(message["Body"]), "to.sqs", "T", {"k": "v"})
@@ -884,7 +884,7 @@ def test_sqs_targets(events, endpoint: str) -> None:  # type: ignore[no-untyped-
     assert attrs["ERROR_CODE"] == "NO_RESOURCE" and attrs["RETRY_ATTEMPTS"] == "0"
 
 
-def test_sns_target(events, lam, endpoint: str, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_sns_target(events: Any, lam: Any, endpoint: str, tmp_path: Path) -> None:
     if "sns" not in services_running(endpoint):
         pytest.skip("SNS is not part of this server yet")
     sns = make_client("sns", endpoint)
