@@ -52,7 +52,7 @@ def cond(operator: str, key: str, value: Any, action: str = "s3:GetObject") -> d
     return allow(action, "*", Condition={operator: {key: value}})
 
 
-def req(principal: Principal = ALICE, action: str = "s3:GetObject", resource: str = OBJ,
+def req(principal: Principal = ALICE, /, action: str = "s3:GetObject", resource: str = OBJ,
         account: str | None = A, **context: Any) -> AuthRequest:
     return AuthRequest(principal, action, resource, account, {k.replace("__", ":"): v for k, v in context.items()})
 

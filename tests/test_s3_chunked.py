@@ -27,7 +27,7 @@ def _put_chunked(endpoint: str, bucket: str, key: str, body: bytes, trailer_valu
         head, _, _ = encoded.rpartition(b"x-amz-checksum-crc32:")
         encoded = head + f"x-amz-checksum-crc32:{trailer_value}\r\n\r\n".encode()
     url = urlparse(endpoint)
-    conn = http.client.HTTPConnection(url.hostname, url.port, timeout=10)
+    conn = http.client.HTTPConnection(url.netloc, timeout=10)
     conn.request("PUT", f"/{bucket}/{key}", body=encoded, headers={
         "Content-Encoding": "aws-chunked",
         "x-amz-content-sha256": "STREAMING-UNSIGNED-PAYLOAD-TRAILER",
@@ -73,7 +73,7 @@ def test_chunked_upload_with_wrong_trailer_is_refused(s3: Any, endpoint: str, bu
 
 def test_truncated_chunked_body_is_refused(endpoint: str, bucket: str, s3: Any) -> None:
     url = urlparse(endpoint)
-    conn = http.client.HTTPConnection(url.hostname, url.port, timeout=10)
+    conn = http.client.HTTPConnection(url.netloc, timeout=10)
     encoded = b"400\r\n" + b"x" * 10 + b"\r\n0\r\n\r\n"  # declares 1024 bytes, sends 10
     conn.request("PUT", f"/{bucket}/trunc.bin", body=encoded, headers={
         "Content-Encoding": "aws-chunked",

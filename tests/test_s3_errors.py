@@ -57,7 +57,7 @@ def raw_request(
         auth = S3SigV4Auth if service == "s3" else SigV4Auth
         auth(Credentials("test", "test"), service, REGION).add_auth(req)
         hdrs = dict(req.headers.items())
-    conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=15)
+    conn = http.client.HTTPConnection(parts.netloc, timeout=15)
     try:
         conn.request(method, path, body=body or None, headers=hdrs)
         resp = conn.getresponse()

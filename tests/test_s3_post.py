@@ -125,7 +125,7 @@ def test_hand_built_form_streams_a_large_file(s3: Any, endpoint: str, bucket: st
                                                           ["content-length-range", 0, 5_000_000]]))],
         "data.bin", content, after=(("key", "ignored-after-file"),))
     parts = urlsplit(endpoint)
-    conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=30)
+    conn = http.client.HTTPConnection(parts.netloc, timeout=30)
     conn.request("POST", f"/{bucket}", body=body, headers={"Content-Type": ctype})
     resp = conn.getresponse()
     assert resp.status == 204, resp.read()

@@ -30,7 +30,7 @@ def raw_request(
 ) -> tuple[int, dict[str, str], bytes]:
     """One HTTP request with exactly these headers; answers errors as (status, headers, body)."""
     url = urllib.parse.urlsplit(endpoint)
-    conn = http.client.HTTPConnection(url.hostname, url.port, timeout=10)
+    conn = http.client.HTTPConnection(url.netloc, timeout=10)
     try:
         conn.request(method, path, body=body or None, headers=headers or {})
         resp = conn.getresponse()

@@ -20,7 +20,7 @@ from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import boto3
 import pytest
@@ -265,7 +265,8 @@ def test_http_retry_phases_and_overrides() -> None:
     policy = RetryPolicy(min_delay=1, max_delay=10, num_retries=6, no_delay_retries=1, min_delay_retries=1,
                          max_delay_retries=1)
     assert delays(policy, 7) == [0, 1, 1, 5.5, 10, 10, None]
-    topic = {"http": {"defaultHealthyRetryPolicy": {"numRetries": 5, "minDelayTarget": 2, "maxDelayTarget": 2}}}
+    topic: dict[str, dict[str, Any]] = {
+        "http": {"defaultHealthyRetryPolicy": {"numRetries": 5, "minDelayTarget": 2, "maxDelayTarget": 2}}}
     sub = {"healthyRetryPolicy": {"numRetries": 1}}
     assert http_delivery(topic, sub).retry.num_retries == 1
     assert http_delivery(topic, sub).retry.min_delay == 2
@@ -277,7 +278,7 @@ def test_http_retry_phases_and_overrides() -> None:
 def test_aws_managed_retry_policy_for_sqs_and_lambda() -> None:
     first = delays(AWS_MANAGED, 16)
     assert first[:5] == [0, 0, 0, 1, 1]  # 3 immediate, 2 one second apart
-    backoff = first[5:15]
+    backoff = cast("list[float]", first[5:15])  # no None before the last retry
     assert backoff[0] == 1 and backoff[-1] == 20 and backoff == sorted(backoff)  # 10 backing off 1 -> 20 s
     assert first[15] == 20
     assert AWS_MANAGED.delay_before_retry(100_015) == 20 and AWS_MANAGED.delay_before_retry(100_016) is None
@@ -710,7 +711,9 @@ def test_http_subscription_handshake_and_notification(sns: Any, topic: str, hook
 
     with urllib.request.urlopen(confirmation["SubscribeURL"], timeout=10) as r:  # visiting the SubscribeURL
         xml = r.read().decode()
-    sub = re.search(r"<SubscriptionArn>(.*)</SubscriptionArn>", xml).group(1)
+    found = re.search(r"<SubscriptionArn>(.*)</SubscriptionArn>", xml)
+    assert found is not None
+    sub = found.group(1)
     attrs = sns.get_subscription_attributes(SubscriptionArn=sub)["Attributes"]
     assert attrs["PendingConfirmation"] == "false" and attrs["ConfirmationWasAuthenticated"] == "false"
     assert json.loads(attrs["EffectiveDeliveryPolicy"])["healthyRetryPolicy"]["numRetries"] == 3

@@ -279,7 +279,7 @@ def test_md5_digests_match_aws(sqs: Any, queue: str) -> None:
 
 
 def test_all_attribute_types_round_trip(sqs: Any, queue: str) -> None:
-    attrs = {
+    attrs: dict[str, dict[str, Any]] = {
         "s": {"DataType": "String", "StringValue": "héllo <&>"},
         "n": {"DataType": "Number", "StringValue": "-12.5e3"},
         "f": {"DataType": "Number.float", "StringValue": "3.14"},
@@ -627,14 +627,15 @@ def test_fifo_deduplication(sqs: Any) -> None:
 
 def test_fifo_send_errors(sqs: Any) -> None:
     url = fifo_queue(sqs)
-    for kwargs, code, message in [
+    cases: list[tuple[dict[str, Any], str, str]] = [
         ({"MessageDeduplicationId": "d"}, "MissingParameter", "The request must contain the parameter MessageGroupId."),
         ({"MessageGroupId": "g"}, "InvalidParameterValue",
          "The queue should either have ContentBasedDeduplication enabled or MessageDeduplicationId provided explicitly"),
         ({"MessageGroupId": "g", "MessageDeduplicationId": "d", "DelaySeconds": 2}, "InvalidParameterValue",
          "Value 2 for parameter DelaySeconds is invalid. Reason: The request include parameter that is not valid for "
          "this queue type."),
-    ]:
+    ]
+    for kwargs, code, message in cases:
         with pytest.raises(ClientError) as exc:
             sqs.send_message(QueueUrl=url, MessageBody="x", **kwargs)
         assert error_of(exc) == (code, message, 400)
@@ -732,7 +733,7 @@ def test_message_move_task_to_destination_with_rate_and_cancel(sqs: Any) -> None
 def query(endpoint: str, path: str = "/", **params: str) -> tuple[int, dict[str, str], ET.Element]:
     """A form-encoded query-protocol request, as SDKs from before 2023 send them."""
     url = urlsplit(endpoint)
-    conn = http.client.HTTPConnection(url.hostname, url.port, timeout=30)
+    conn = http.client.HTTPConnection(url.netloc, timeout=30)
     body = urlencode({"Version": "2012-11-05", **params})
     conn.request("POST", path, body, {
         "Content-Type": "application/x-www-form-urlencoded; charset=utf-8",
@@ -775,10 +776,10 @@ def test_query_protocol(endpoint: str, sqs: Any) -> None:
     assert message.findtext(f"{NS}Body") == "hello <&>"
     system = {a.findtext(f"{NS}Name"): a.findtext(f"{NS}Value") for a in message.findall(f"{NS}Attribute")}
     assert system["ApproximateReceiveCount"] == "1" and system["SenderId"] == "000000000000"
-    user = {a.findtext(f"{NS}Name"): a.find(f"{NS}Value") for a in message.findall(f"{NS}MessageAttribute")}
-    assert user["color"].findtext(f"{NS}StringValue") == "blue"
-    assert user["color"].findtext(f"{NS}DataType") == "String"
-    assert user["raw"].findtext(f"{NS}BinaryValue") == "AAE="
+    user = {a.findtext(f"{NS}Name"): a for a in message.findall(f"{NS}MessageAttribute")}
+    assert user["color"].findtext(f"{NS}Value/{NS}StringValue") == "blue"
+    assert user["color"].findtext(f"{NS}Value/{NS}DataType") == "String"
+    assert user["raw"].findtext(f"{NS}Value/{NS}BinaryValue") == "AAE="
 
     status, _, root = query(endpoint, Action="GetQueueAttributes", QueueUrl=url, **{"AttributeName.1": "All"})
     got = {a.findtext(f"{NS}Name"): a.findtext(f"{NS}Value")
@@ -838,7 +839,7 @@ def test_query_wire_names_round_trip_through_botocore() -> None:
                           io.BytesIO(urlencode(form).encode()))
         assert protocol.parse(protocol.route(req), req) == params
     ctx = RequestContext("r", "h", "000000000000", "us-east-1", "sqs")
-    results = {
+    results: dict[str, tuple[dict[str, Any], str]] = {
         "ListQueueTags": ({"Tags": {"a": "b"}}, "<Tag><Key>a</Key><Value>b</Value></Tag>"),
         "DeleteMessageBatch": ({"Successful": [{"Id": "1"}], "Failed": [{"Id": "2", "SenderFault": True, "Code": "c",
                                                                          "Message": "m"}]},
@@ -853,6 +854,7 @@ def test_query_wire_names_round_trip_through_botocore() -> None:
     for op_name, (result, xml) in results.items():
         op = model.operation_model(op_name)
         resp = protocol.serialize(op, result, ctx)
+        assert isinstance(resp.body, bytes)
         assert xml in resp.body.decode()
         parsed = create_parser("query").parse({"body": resp.body, "headers": dict(resp.headers), "status_code": 200},
                                              op.output_shape)
@@ -862,7 +864,7 @@ def test_query_wire_names_round_trip_through_botocore() -> None:
 
 def test_json_error_shape(endpoint: str) -> None:
     url = urlsplit(endpoint)
-    conn = http.client.HTTPConnection(url.hostname, url.port, timeout=10)
+    conn = http.client.HTTPConnection(url.netloc, timeout=10)
     conn.request("POST", "/", json.dumps({"QueueName": name("missing")}), {
         "Content-Type": "application/x-amz-json-1.0", "X-Amz-Target": "AmazonSQS.GetQueueUrl",
         "Authorization": "AWS4-HMAC-SHA256 Credential=test/20240101/us-east-1/sqs/aws4_request, "
