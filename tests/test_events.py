@@ -13,7 +13,6 @@ import datetime as dt
 import json
 import sqlite3
 import time
-import urllib.request
 import uuid
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -840,14 +839,7 @@ def test_bus_to_bus(events: Any, lam: Any, tmp_path: Path) -> None:
     assert len(read_marks(marks)) == 3
 
 
-def services_running(endpoint: str) -> set[str]:
-    with urllib.request.urlopen(endpoint + "/_sluice/health", timeout=5) as r:
-        return set(json.load(r)["services"])
-
-
 def test_sqs_targets(events: Any, endpoint: str) -> None:
-    if "sqs" not in services_running(endpoint):
-        pytest.skip("SQS is not part of this server yet")
     sqs = make_client("sqs", endpoint)
     queue = sqs.create_queue(QueueName=name("q"))["QueueUrl"]
     fifo = sqs.create_queue(QueueName=name("q") + ".fifo", Attributes={"FifoQueue": "true"})["QueueUrl"]
@@ -885,8 +877,6 @@ def test_sqs_targets(events: Any, endpoint: str) -> None:
 
 
 def test_sns_target(events: Any, lam: Any, endpoint: str, tmp_path: Path) -> None:
-    if "sns" not in services_running(endpoint):
-        pytest.skip("SNS is not part of this server yet")
     sns = make_client("sns", endpoint)
     fn_arn, marks = recording_function(lam, tmp_path)
     topic = sns.create_topic(Name=name("topic"))["TopicArn"]
