@@ -7,6 +7,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any, Protocol, TypeVar
 
 import boto3
 import pytest
@@ -22,6 +23,14 @@ os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "test")
 os.environ.setdefault("AWS_DEFAULT_REGION", REGION)
 os.environ.pop("AWS_PROFILE", None)
 
+T = TypeVar("T")
+
+
+class AwsCli(Protocol):
+    """The `aws_cli` fixture: runs the real AWS CLI against Sluice."""
+
+    def __call__(self, *args: str, check: bool = True, cwd: Path | None = None) -> subprocess.CompletedProcess[str]: ...
+
 
 @pytest.fixture(scope="session")
 def sluice(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SluiceProcess]:
@@ -35,31 +44,33 @@ def endpoint(sluice: SluiceProcess) -> str:
     return sluice.endpoint
 
 
-def make_client(service: str, endpoint: str, **config: object) -> object:
+def make_client(service: str, endpoint: str, **config: Any) -> Any:
+    """A boto3 client for Sluice. `Any`: boto3 builds its clients at run time from botocore's
+    models, and typed stubs would reject the malformed requests error tests send on purpose."""
     return boto3.client(
         service,
         endpoint_url=endpoint,
         region_name=REGION,
         aws_access_key_id="test",
         aws_secret_access_key="test",
-        config=Config(retries={"max_attempts": 1}, **config),  # type: ignore[arg-type]
+        config=Config(retries={"max_attempts": 1}, **config),
     )
 
 
 @pytest.fixture(scope="session")
-def s3(endpoint: str):  # type: ignore[no-untyped-def]
+def s3(endpoint: str) -> Any:
     return make_client("s3", endpoint)
 
 
 @pytest.fixture
-def bucket(s3) -> str:  # type: ignore[no-untyped-def]
+def bucket(s3: Any) -> str:
     name = f"test-{uuid.uuid4().hex[:12]}"
     s3.create_bucket(Bucket=name)
     return name
 
 
 @pytest.fixture(scope="session")
-def aws_cli(endpoint: str):  # type: ignore[no-untyped-def]
+def aws_cli(endpoint: str) -> AwsCli:
     """Run the real AWS CLI against Sluice; returns CompletedProcess."""
 
     def run(*args: str, check: bool = True, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
@@ -74,7 +85,7 @@ def aws_cli(endpoint: str):  # type: ignore[no-untyped-def]
     return run
 
 
-def wait_for(check: Callable[[], object], timeout: float = 20.0, interval: float = 0.2) -> object:
+def wait_for(check: Callable[[], T], timeout: float = 20.0, interval: float = 0.2) -> T:
     """Poll `check` until it returns something truthy or `timeout` passes; its last value."""
     deadline = time.monotonic() + timeout
     while True:

@@ -24,7 +24,7 @@ def unique(prefix: str = "fn") -> str:
     return f"{prefix}-{uuid.uuid4().hex[:10]}"
 
 
-def create(lam, source: str, name: str | None = None, **extra: object) -> str:  # type: ignore[no-untyped-def]
+def create(lam: Any, source: str, name: str | None = None, **extra: object) -> str:
     name = name or unique()
     params: dict[str, object] = {
         "FunctionName": name, "Runtime": "python3.12", "Role": ROLE, "Handler": "handler.handler",

@@ -42,20 +42,20 @@ class Pipeline:
 def build(endpoint: str, source: str = FAILING, *, retries: int = 2, dead_letter: bool = True,
           **function_params: Any) -> Pipeline:
     s3, lam, sqs = (make_client(s, endpoint) for s in ("s3", "lambda", "sqs"))
-    dlq_url = sqs.create_queue(QueueName=unique("dlq"))["QueueUrl"]  # type: ignore[attr-defined]
-    dlq_arn = sqs.get_queue_attributes(  # type: ignore[attr-defined]
+    dlq_url = sqs.create_queue(QueueName=unique("dlq"))["QueueUrl"]
+    dlq_arn = sqs.get_queue_attributes(
         QueueUrl=dlq_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
     extra: dict[str, Any] = dict(function_params)
     if dead_letter:
         extra["DeadLetterConfig"] = {"TargetArn": dlq_arn}
     name = create(lam, source, **extra)
-    lam.put_function_event_invoke_config(FunctionName=name, MaximumRetryAttempts=retries)  # type: ignore[attr-defined]
-    fn_arn = lam.get_function(FunctionName=name)["Configuration"]["FunctionArn"]  # type: ignore[attr-defined]
+    lam.put_function_event_invoke_config(FunctionName=name, MaximumRetryAttempts=retries)
+    fn_arn = lam.get_function(FunctionName=name)["Configuration"]["FunctionArn"]
     bucket = f"trace-{uuid.uuid4().hex[:12]}"
-    s3.create_bucket(Bucket=bucket)  # type: ignore[attr-defined]
-    lam.add_permission(FunctionName=name, StatementId="s3", Action="lambda:InvokeFunction",  # type: ignore[attr-defined]
+    s3.create_bucket(Bucket=bucket)
+    lam.add_permission(FunctionName=name, StatementId="s3", Action="lambda:InvokeFunction",
                        Principal="s3.amazonaws.com", SourceArn=f"arn:aws:s3:::{bucket}")
-    s3.put_bucket_notification_configuration(Bucket=bucket, NotificationConfiguration={  # type: ignore[attr-defined]
+    s3.put_bucket_notification_configuration(Bucket=bucket, NotificationConfiguration={
         "LambdaFunctionConfigurations": [{"Id": "to-fn", "LambdaFunctionArn": fn_arn,
                                           "Events": ["s3:ObjectCreated:*"]}]})
     return Pipeline(endpoint, bucket, name, fn_arn, dlq_url, dlq_arn, s3, lam, sqs)
@@ -82,7 +82,7 @@ def sluice_cli(*args: str, endpoint: str) -> subprocess.CompletedProcess[str]:
 def trace_json(target: str, endpoint: str, *extra: str) -> dict[str, Any]:
     done = sluice_cli("trace", target, "--json", *extra, endpoint=endpoint)
     assert done.returncode == 0, done.stderr
-    return json.loads(done.stdout)  # type: ignore[no-any-return]
+    return json.loads(done.stdout)
 
 
 def wait_trace(target: str, endpoint: str, done: Any, timeout: float = 30.0) -> dict[str, Any]:
@@ -91,5 +91,5 @@ def wait_trace(target: str, endpoint: str, done: Any, timeout: float = 30.0) -> 
     while True:
         body = trace_json(target, endpoint)
         if done(body["journeys"][0]) or time.monotonic() > deadline:
-            return body["journeys"][0]  # type: ignore[no-any-return]
+            return body["journeys"][0]
         time.sleep(0.2)

@@ -59,7 +59,7 @@ def state_of(cw: Any, name: str) -> dict[str, Any]:
 def wait_state(cw: Any, name: str, state: str) -> dict[str, Any]:
     alarm = wait_for(lambda: (a := state_of(cw, name)).get("StateValue") == state and a)
     assert alarm, f"{name} never reached {state}: {state_of(cw, name)}"
-    return alarm  # type: ignore[no-any-return]
+    return alarm
 
 
 def notification(clients: dict[str, Any], queue: str) -> tuple[dict[str, Any], dict[str, Any]]:

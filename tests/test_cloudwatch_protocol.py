@@ -63,6 +63,7 @@ def test_botocore_parses_what_we_write() -> None:
                                      "StatusCode": "Complete", "Messages": []}], "Messages": []}
     resp = protocol.serialize(op, result, ctx())
     assert ("Content-Type", "application/cbor") in resp.headers
+    assert isinstance(resp.body, bytes)
     decoded = cbor2.loads(resp.body)
     assert decoded["MetricDataResults"][0]["Timestamps"] == [when]  # CBOR tag 1
     parsed = parse(protocol, "GetMetricData", resp)

@@ -17,6 +17,7 @@ import uuid
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import boto3
 import pytest
@@ -31,7 +32,7 @@ MAX_SIZE = 256 * 1024
 MiB = 1024 * 1024
 
 
-def client(endpoint: str, pool: int = 4):  # type: ignore[no-untyped-def]
+def client(endpoint: str, pool: int = 4) -> Any:
     return boto3.client(
         "s3",
         endpoint_url=endpoint,
@@ -73,7 +74,7 @@ class Ledger:
 
 
 def uploader(
-    s3,  # type: ignore[no-untyped-def]
+    s3: Any,
     bucket: str,
     prefix: str,
     ledger: Ledger,

@@ -13,7 +13,6 @@ import datetime as dt
 import json
 import sqlite3
 import time
-import urllib.request
 import uuid
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -25,6 +24,7 @@ from botocore.exceptions import ClientError
 
 from sluice.clock import Clock
 from sluice.protocol.context import RequestContext
+from sluice.schema import SCHEMA
 from sluice.services.delivery import Deliveries, Delivery, DeliveryResult
 from sluice.services.events import EventsService
 from sluice.services.events.patterns import PatternError, compile_pattern, matches
@@ -40,7 +40,7 @@ from sluice.services.events.transform import target_input
 from sluice.settings import Settings
 from sluice.store import Store
 
-from .conftest import make_client
+from .conftest import AwsCli, make_client
 from .lambda_helpers import create, read_jsonl
 from .server import SluiceProcess
 
@@ -378,7 +378,7 @@ class FlakyTargets:
 
 def test_retries_and_dead_letters_in_process(tmp_path: Path) -> None:
     """The dispatcher with the retry policy on a clock 1000x faster (1 s of backoff = 1 ms)."""
-    store = Store(tmp_path / "data")
+    store = Store(tmp_path / "data", SCHEMA)
     deliveries = Deliveries()
     targets = FlakyTargets()
     deliveries.register("sqs", targets)
@@ -431,7 +431,7 @@ def test_schedule_survives_restart_without_a_burst(tmp_path: Path) -> None:
     ctx = RequestContext("r", "h", ACCOUNT, REGION, "events")
 
     def run(seconds: float, setup: bool) -> None:
-        store = Store(tmp_path / "data")
+        store = Store(tmp_path / "data", SCHEMA)
         service = EventsService(store, Clock(600), Settings(data_dir=tmp_path / "data"), deliveries)
 
         async def scenario() -> None:
@@ -465,12 +465,12 @@ def test_schedule_survives_restart_without_a_burst(tmp_path: Path) -> None:
 # -- the API ---------------------------------------------------------------------------------
 
 @pytest.fixture(scope="module")
-def events(endpoint: str):  # type: ignore[no-untyped-def]
+def events(endpoint: str) -> Any:
     return make_client("events", endpoint)
 
 
 @pytest.fixture(scope="module")
-def lam(endpoint: str):  # type: ignore[no-untyped-def]
+def lam(endpoint: str) -> Any:
     return make_client("lambda", endpoint)
 
 
@@ -485,7 +485,7 @@ def name(prefix: str = "ev") -> str:
     return f"{prefix}-{uuid.uuid4().hex[:10]}"
 
 
-def test_event_buses(events) -> None:  # type: ignore[no-untyped-def]
+def test_event_buses(events: Any) -> None:
     default = events.describe_event_bus()
     assert default["Name"] == "default" and default["Arn"] == DEFAULT_BUS_ARN
     assert events.describe_event_bus(Name=DEFAULT_BUS_ARN)["Name"] == "default"
@@ -517,7 +517,7 @@ def test_event_buses(events) -> None:  # type: ignore[no-untyped-def]
     assert "NextToken" not in second
 
 
-def test_rules(events) -> None:  # type: ignore[no-untyped-def]
+def test_rules(events: Any) -> None:
     bus = name("bus")
     events.create_event_bus(Name=bus)
     rule = name("rule")
@@ -564,7 +564,7 @@ def test_rules(events) -> None:  # type: ignore[no-untyped-def]
     assert "NextToken" not in second
 
 
-def test_rule_errors(events) -> None:  # type: ignore[no-untyped-def]
+def test_rule_errors(events: Any) -> None:
     rule = name("rule")
     assert error_of(lambda: events.put_rule(Name=rule)) == {
         "Code": "ValidationException", "Message": "Parameter(s) EventPattern or ScheduleExpression must be specified.",
@@ -602,7 +602,7 @@ def test_rule_errors(events) -> None:  # type: ignore[no-untyped-def]
     events.delete_rule(Name=rule)
 
 
-def test_targets(events) -> None:  # type: ignore[no-untyped-def]
+def test_targets(events: Any) -> None:
     rule = name("rule")
     events.put_rule(Name=rule, EventPattern='{"source": ["x"]}')
     fn = f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:f"
@@ -656,7 +656,7 @@ def test_targets(events) -> None:  # type: ignore[no-untyped-def]
     events.delete_rule(Name=rule)
 
 
-def test_put_events_entries(events) -> None:  # type: ignore[no-untyped-def]
+def test_put_events_entries(events: Any) -> None:
     good = {"Source": "my.app", "DetailType": "Thing", "Detail": '{"a": 1}'}
     response = events.put_events(Entries=[
         good,
@@ -694,7 +694,7 @@ def test_put_events_entries(events) -> None:  # type: ignore[no-untyped-def]
                                       "Member must have length less than or equal to 10")
 
 
-def test_test_event_pattern(events) -> None:  # type: ignore[no-untyped-def]
+def test_test_event_pattern(events: Any) -> None:
     event = json.dumps(ev({"state": "running"}))
     assert events.test_event_pattern(EventPattern='{"detail": {"state": ["running"]}}', Event=event)["Result"] is True
     assert events.test_event_pattern(EventPattern='{"detail": {"state": ["stopped"]}}', Event=event)["Result"] is False
@@ -707,7 +707,7 @@ def test_test_event_pattern(events) -> None:  # type: ignore[no-untyped-def]
         "Code": "ValidationException", "Message": "Parameter Event is not valid.", "Status": 400}
 
 
-def test_tags(events) -> None:  # type: ignore[no-untyped-def]
+def test_tags(events: Any) -> None:
     bus = name("bus")
     bus_arn = events.create_event_bus(Name=bus, Tags=[{"Key": "a", "Value": "1"}])["EventBusArn"]
     rule_arn = events.put_rule(Name=name("rule"), EventPattern='{"a": [1]}')["RuleArn"]
@@ -722,7 +722,7 @@ def test_tags(events) -> None:  # type: ignore[no-untyped-def]
     assert error_of(lambda: events.list_tags_for_resource(ResourceARN=missing))["Code"] == "ResourceNotFoundException"
 
 
-def test_aws_cli(events, aws_cli) -> None:  # type: ignore[no-untyped-def]
+def test_aws_cli(events: Any, aws_cli: AwsCli) -> None:
     rule = name("cli")
     calls = [
         ("events", "put-rule", "--name", rule, "--event-pattern", '{"source": ["cli.app"]}'),
@@ -757,7 +757,7 @@ def wait_marks(path: Path, n: int, timeout: float = 20.0) -> list[Any]:
     raise AssertionError(f"expected {n} deliveries, got {read_marks(path)}")
 
 
-def recording_function(lam, tmp_path: Path) -> tuple[str, Path]:  # type: ignore[no-untyped-def]
+def recording_function(lam: Any, tmp_path: Path) -> tuple[str, Path]:
     marks = tmp_path / f"marks-{uuid.uuid4().hex[:6]}.jsonl"
     fn = create(lam, RECORDING_HANDLER, Environment={"Variables": {"MARKS": str(marks)}})
     arn = lam.get_function(FunctionName=fn)["Configuration"]["FunctionArn"]
@@ -774,7 +774,7 @@ def check_envelope(event: dict[str, Any], source: str, detail_type: str, detail:
     assert event["detail"] == detail
 
 
-def test_put_events_to_lambda_with_inputs(events, lam, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_put_events_to_lambda_with_inputs(events: Any, lam: Any, tmp_path: Path) -> None:
     fn_arn, marks = recording_function(lam, tmp_path)
     rule = name("rule")
     rule_arn = events.put_rule(Name=rule, EventPattern=json.dumps({"source": ["shop"], "detail": {"total": [{"numeric": [">", 10]}]}}))["RuleArn"]
@@ -812,7 +812,7 @@ def test_put_events_to_lambda_with_inputs(events, lam, tmp_path: Path) -> None: 
     events.delete_rule(Name=rule)
 
 
-def test_bus_to_bus(events, lam, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_bus_to_bus(events: Any, lam: Any, tmp_path: Path) -> None:
     fn_arn, marks = recording_function(lam, tmp_path)
     bus = name("bus")
     bus_arn = events.create_event_bus(Name=bus)["EventBusArn"]
@@ -839,14 +839,7 @@ def test_bus_to_bus(events, lam, tmp_path: Path) -> None:  # type: ignore[no-unt
     assert len(read_marks(marks)) == 3
 
 
-def services_running(endpoint: str) -> set[str]:
-    with urllib.request.urlopen(endpoint + "/_sluice/health", timeout=5) as r:
-        return set(json.load(r)["services"])
-
-
-def test_sqs_targets(events, endpoint: str) -> None:  # type: ignore[no-untyped-def]
-    if "sqs" not in services_running(endpoint):
-        pytest.skip("SQS is not part of this server yet")
+def test_sqs_targets(events: Any, endpoint: str) -> None:
     sqs = make_client("sqs", endpoint)
     queue = sqs.create_queue(QueueName=name("q"))["QueueUrl"]
     fifo = sqs.create_queue(QueueName=name("q") + ".fifo", Attributes={"FifoQueue": "true"})["QueueUrl"]
@@ -868,7 +861,7 @@ def test_sqs_targets(events, endpoint: str) -> None:  # type: ignore[no-untyped-
 
     def receive(url: str, **kw: Any) -> dict[str, Any]:
         got = sqs.receive_message(QueueUrl=url, WaitTimeSeconds=5, MaxNumberOfMessages=1, **kw)["Messages"]
-        return got[0]  # type: ignore[no-any-return]
+        return got[0]
 
     message = receive(queue, MessageSystemAttributeNames=["AWSTraceHeader"])
     check_envelope(json.loads(message["Body"]), "to.sqs", "T", {"k": "v"})
@@ -883,9 +876,7 @@ def test_sqs_targets(events, endpoint: str) -> None:  # type: ignore[no-untyped-
     assert attrs["ERROR_CODE"] == "NO_RESOURCE" and attrs["RETRY_ATTEMPTS"] == "0"
 
 
-def test_sns_target(events, lam, endpoint: str, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
-    if "sns" not in services_running(endpoint):
-        pytest.skip("SNS is not part of this server yet")
+def test_sns_target(events: Any, lam: Any, endpoint: str, tmp_path: Path) -> None:
     sns = make_client("sns", endpoint)
     fn_arn, marks = recording_function(lam, tmp_path)
     topic = sns.create_topic(Name=name("topic"))["TopicArn"]

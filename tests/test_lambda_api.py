@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
+from typing import Any
 
 import pytest
 from botocore.exceptions import ClientError
 
-from .conftest import make_client
+from .conftest import AwsCli, make_client
 from .lambda_helpers import ROLE, create, unique, zip_code
 
 OK = """
@@ -17,7 +19,7 @@ def handler(event, context):
 
 
 @pytest.fixture(scope="module")
-def lam(endpoint: str):  # type: ignore[no-untyped-def]
+def lam(endpoint: str) -> Any:
     return make_client("lambda", endpoint)
 
 
@@ -26,7 +28,7 @@ def error(exc: pytest.ExceptionInfo[ClientError]) -> tuple[int, str, str]:
     return r["ResponseMetadata"]["HTTPStatusCode"], r["Error"]["Code"], r["Error"]["Message"]
 
 
-def test_create_get_list_delete(lam) -> None:  # type: ignore[no-untyped-def]
+def test_create_get_list_delete(lam: Any) -> None:
     name = unique()
     created = lam.create_function(FunctionName=name, Runtime="python3.12", Role=ROLE, Handler="handler.handler",
                                   Code={"ZipFile": zip_code(OK)}, Description="d", MemorySize=256,
@@ -50,14 +52,14 @@ def test_create_get_list_delete(lam) -> None:  # type: ignore[no-untyped-def]
                           f"Function not found: arn:aws:lambda:us-east-1:000000000000:function:{name}")
 
 
-def test_create_twice_conflicts(lam) -> None:  # type: ignore[no-untyped-def]
+def test_create_twice_conflicts(lam: Any) -> None:
     name = create(lam, OK)
     with pytest.raises(ClientError) as exc:
         create(lam, OK, name=name)
     assert error(exc) == (409, "ResourceConflictException", f"Function already exist: {name}")
 
 
-def test_unsupported_runtime_is_refused(lam) -> None:  # type: ignore[no-untyped-def]
+def test_unsupported_runtime_is_refused(lam: Any) -> None:
     with pytest.raises(ClientError) as exc:
         create(lam, OK, Runtime="nodejs20.x")
     status, code, message = error(exc)
@@ -65,7 +67,7 @@ def test_unsupported_runtime_is_refused(lam) -> None:  # type: ignore[no-untyped
     assert "nodejs20.x" in message
 
 
-def test_out_of_range_values_get_validation_errors(lam) -> None:  # type: ignore[no-untyped-def]
+def test_out_of_range_values_get_validation_errors(lam: Any) -> None:
     with pytest.raises(ClientError) as exc:
         create(lam, OK, Timeout=901)
     assert error(exc) == (400, "ValidationException",
@@ -73,7 +75,7 @@ def test_out_of_range_values_get_validation_errors(lam) -> None:  # type: ignore
                           "Member must have value less than or equal to 900")
 
 
-def test_update_code_and_configuration_then_publish_and_alias(lam) -> None:  # type: ignore[no-untyped-def]
+def test_update_code_and_configuration_then_publish_and_alias(lam: Any) -> None:
     name = create(lam, OK)
     first = lam.publish_version(FunctionName=name)
     assert first["Version"] == "1"
@@ -99,7 +101,7 @@ def test_update_code_and_configuration_then_publish_and_alias(lam) -> None:  # t
     assert lam.list_aliases(FunctionName=name)["Aliases"] == []
 
 
-def test_permissions_policy(lam) -> None:  # type: ignore[no-untyped-def]
+def test_permissions_policy(lam: Any) -> None:
     name = create(lam, OK)
     with pytest.raises(ClientError) as exc:
         lam.get_policy(FunctionName=name)
@@ -127,7 +129,7 @@ def test_permissions_policy(lam) -> None:  # type: ignore[no-untyped-def]
     assert error(exc)[:2] == (404, "ResourceNotFoundException")
 
 
-def test_concurrency_and_account_settings(lam) -> None:  # type: ignore[no-untyped-def]
+def test_concurrency_and_account_settings(lam: Any) -> None:
     name = create(lam, OK)
     before = lam.get_account_settings()["AccountLimit"]
     assert before["ConcurrentExecutions"] == 1000
@@ -148,7 +150,7 @@ def test_concurrency_and_account_settings(lam) -> None:  # type: ignore[no-untyp
 class TestEventInvokeConfig:
     """aws-reference §2: the exact errors of Put/Get/Update/DeleteFunctionEventInvokeConfig."""
 
-    def test_round_trip_and_replace_semantics(self, lam) -> None:  # type: ignore[no-untyped-def]
+    def test_round_trip_and_replace_semantics(self, lam: Any) -> None:
         name = create(lam, OK)
         put = lam.put_function_event_invoke_config(FunctionName=name, MaximumRetryAttempts=0,
                                                    MaximumEventAgeInSeconds=120)
@@ -167,14 +169,14 @@ class TestEventInvokeConfig:
                               f"The function arn:aws:lambda:us-east-1:000000000000:function:{name}:$LATEST "
                               "doesn't have an EventInvokeConfig")
 
-    def test_no_setting(self, lam) -> None:  # type: ignore[no-untyped-def]
+    def test_no_setting(self, lam: Any) -> None:
         name = create(lam, OK)
         with pytest.raises(ClientError) as exc:
             lam.put_function_event_invoke_config(FunctionName=name)
         assert error(exc) == (400, "InvalidParameterValueException",
                               "You must specify at least one of error handling or destination setting.")
 
-    def test_missing_destination_function(self, lam) -> None:  # type: ignore[no-untyped-def]
+    def test_missing_destination_function(self, lam: Any) -> None:
         name = create(lam, OK)
         arn = "arn:aws:lambda:us-east-1:000000000000:function:doesnotexist"
         with pytest.raises(ClientError) as exc:
@@ -182,7 +184,7 @@ class TestEventInvokeConfig:
                                                  DestinationConfig={"OnFailure": {"Destination": arn}})
         assert error(exc) == (400, "InvalidParameterValueException", f"The destination ARN {arn} is invalid.")
 
-    def test_self_destination(self, lam) -> None:  # type: ignore[no-untyped-def]
+    def test_self_destination(self, lam: Any) -> None:
         name = create(lam, OK)
         arn = f"arn:aws:lambda:us-east-1:000000000000:function:{name}"
         with pytest.raises(ClientError) as exc:
@@ -191,7 +193,7 @@ class TestEventInvokeConfig:
         assert error(exc) == (400, "InvalidParameterValueException",
                               "You can't specify the function as a destination for itself.")
 
-    def test_unsupported_service(self, lam) -> None:  # type: ignore[no-untyped-def]
+    def test_unsupported_service(self, lam: Any) -> None:
         name = create(lam, OK)
         arn = "arn:aws:dynamodb:us-east-1:000000000000:table/t"
         with pytest.raises(ClientError) as exc:
@@ -201,7 +203,7 @@ class TestEventInvokeConfig:
                               f"The provided destination config DestinationConfig(onSuccess=OnSuccess(destination="
                               f"{arn}), onFailure=null) is invalid.")
 
-    def test_qualifier_mismatch(self, lam) -> None:  # type: ignore[no-untyped-def]
+    def test_qualifier_mismatch(self, lam: Any) -> None:
         name = create(lam, OK)
         lam.publish_version(FunctionName=name)
         with pytest.raises(ClientError) as exc:
@@ -210,12 +212,12 @@ class TestEventInvokeConfig:
         assert error(exc) == (400, "InvalidParameterValueException",
                               "The derived qualifier from the function name does not match the specified qualifier.")
 
-    def test_function_missing(self, lam) -> None:  # type: ignore[no-untyped-def]
+    def test_function_missing(self, lam: Any) -> None:
         with pytest.raises(ClientError) as exc:
             lam.put_function_event_invoke_config(FunctionName="nope-" + unique(), MaximumRetryAttempts=1)
         assert error(exc) == (404, "ResourceNotFoundException", "The function doesn't exist.")
 
-    def test_out_of_range(self, lam) -> None:  # type: ignore[no-untyped-def]
+    def test_out_of_range(self, lam: Any) -> None:
         name = create(lam, OK)
         with pytest.raises(ClientError) as exc:
             lam.put_function_event_invoke_config(FunctionName=name, MaximumRetryAttempts=3)
@@ -224,7 +226,7 @@ class TestEventInvokeConfig:
                               "constraint: Member must have value less than or equal to 2")
 
 
-def test_cli_create_and_get(aws_cli, tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_cli_create_and_get(aws_cli: AwsCli, tmp_path: Path) -> None:
     name = unique("cli")
     package = tmp_path / "fn.zip"
     package.write_bytes(zip_code(OK))
@@ -235,7 +237,7 @@ def test_cli_create_and_get(aws_cli, tmp_path) -> None:  # type: ignore[no-untyp
     assert out["Handler"] == "handler.handler"
 
 
-def test_get_function_code_location_downloads_the_package(lam) -> None:  # type: ignore[no-untyped-def]
+def test_get_function_code_location_downloads_the_package(lam: Any) -> None:
     import urllib.request
 
     package = zip_code(OK)

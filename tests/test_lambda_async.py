@@ -12,6 +12,7 @@ import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -43,21 +44,21 @@ def fast(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SluiceProcess]:
 
 
 @pytest.fixture(scope="module")
-def lam(fast: SluiceProcess):  # type: ignore[no-untyped-def]
+def lam(fast: SluiceProcess) -> Any:
     return make_client("lambda", fast.endpoint)
 
 
-def event_state(endpoint: str, request_id: str) -> dict | None:  # type: ignore[type-arg]
+def event_state(endpoint: str, request_id: str) -> dict | None:
     try:
         with urllib.request.urlopen(f"{endpoint}/_sluice/events/{request_id}", timeout=5) as r:
-            return json.load(r)  # type: ignore[no-any-return]
+            return json.load(r)
     except urllib.error.HTTPError as exc:
         if exc.code == 404:
             return None
         raise
 
 
-def wait_done(endpoint: str, request_id: str, timeout: float = 60) -> dict:  # type: ignore[type-arg]
+def wait_done(endpoint: str, request_id: str, timeout: float = 60) -> dict:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         state = event_state(endpoint, request_id)
@@ -72,19 +73,19 @@ def marks(path: Path, request_id: str | None = None) -> list[float]:
     return [r["t"] for r in rows if request_id is None or r["id"] == request_id]
 
 
-def recording_function(lam, tmp_path: Path, **extra: object) -> tuple[str, Path]:  # type: ignore[no-untyped-def]
+def recording_function(lam: Any, tmp_path: Path, **extra: Any) -> tuple[str, Path]:
     marks_file = tmp_path / "marks.jsonl"
     name = create(lam, RECORDING_HANDLER, Environment={"Variables": {"MARKS": str(marks_file)}}, **extra)
     return name, marks_file
 
 
-def send(lam, name: str, event: dict) -> str:  # type: ignore[no-untyped-def, type-arg]
+def send(lam: Any, name: str, event: dict) -> str:
     resp = lam.invoke(FunctionName=name, InvocationType="Event", Payload=json.dumps(event))
     assert resp["StatusCode"] == 202
-    return resp["ResponseMetadata"]["RequestId"]  # type: ignore[no-any-return]
+    return resp["ResponseMetadata"]["RequestId"]
 
 
-def test_success_is_one_attempt(lam, fast, tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_success_is_one_attempt(lam: Any, fast: SluiceProcess, tmp_path: Path) -> None:
     name, file = recording_function(lam, tmp_path)
     rid = send(lam, name, {})
     state = wait_done(fast.endpoint, rid)
@@ -93,7 +94,7 @@ def test_success_is_one_attempt(lam, fast, tmp_path) -> None:  # type: ignore[no
     assert len(marks(file, rid)) == 1
 
 
-def test_failing_event_three_attempts_with_one_and_two_minute_gaps(lam, fast, tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_failing_event_three_attempts_with_one_and_two_minute_gaps(lam: Any, fast: SluiceProcess, tmp_path: Path) -> None:
     name, file = recording_function(lam, tmp_path)
     rid = send(lam, name, {"fail": True})
     state = wait_done(fast.endpoint, rid)
@@ -107,7 +108,7 @@ def test_failing_event_three_attempts_with_one_and_two_minute_gaps(lam, fast, tm
     assert 120 / SCALE <= second_gap < 120 / SCALE * 10
 
 
-def test_zero_retries_one_attempt(lam, fast, tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_zero_retries_one_attempt(lam: Any, fast: SluiceProcess, tmp_path: Path) -> None:
     name, file = recording_function(lam, tmp_path)
     lam.put_function_event_invoke_config(FunctionName=name, MaximumRetryAttempts=0)
     rid = send(lam, name, {"fail": True})
@@ -117,7 +118,7 @@ def test_zero_retries_one_attempt(lam, fast, tmp_path) -> None:  # type: ignore[
 
 
 @pytest.mark.parametrize("max_age,attempts", [(60, 1), (90, 2)])
-def test_max_event_age_look_ahead(lam, fast, tmp_path, max_age: int, attempts: int) -> None:  # type: ignore[no-untyped-def]
+def test_max_event_age_look_ahead(lam: Any, fast: SluiceProcess, tmp_path: Path, max_age: int, attempts: int) -> None:
     name, file = recording_function(lam, tmp_path)
     lam.put_function_event_invoke_config(FunctionName=name, MaximumEventAgeInSeconds=max_age)
     rid = send(lam, name, {"fail": True})
@@ -126,7 +127,7 @@ def test_max_event_age_look_ahead(lam, fast, tmp_path, max_age: int, attempts: i
     assert len(marks(file, rid)) == attempts
 
 
-def test_reserved_concurrency_zero_never_runs(lam, fast, tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_reserved_concurrency_zero_never_runs(lam: Any, fast: SluiceProcess, tmp_path: Path) -> None:
     name, file = recording_function(lam, tmp_path)
     lam.put_function_concurrency(FunctionName=name, ReservedConcurrentExecutions=0)
     rid = send(lam, name, {})
@@ -136,7 +137,7 @@ def test_reserved_concurrency_zero_never_runs(lam, fast, tmp_path) -> None:  # t
     assert marks(file) == []
 
 
-def test_concurrency_cap_holds_under_a_burst(lam, fast, tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_concurrency_cap_holds_under_a_burst(lam: Any, fast: SluiceProcess, tmp_path: Path) -> None:
     running = tmp_path / "running"
     running.mkdir()
     name = create(lam, """

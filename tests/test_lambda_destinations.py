@@ -7,6 +7,7 @@ import sqlite3
 import time
 import uuid
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
@@ -30,32 +31,32 @@ def fast(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SluiceProcess]:
 
 
 @pytest.fixture(scope="module")
-def lam(fast: SluiceProcess):  # type: ignore[no-untyped-def]
+def lam(fast: SluiceProcess) -> Any:
     return make_client("lambda", fast.endpoint)
 
 
 @pytest.fixture(scope="module")
-def sqs(fast: SluiceProcess):  # type: ignore[no-untyped-def]
+def sqs(fast: SluiceProcess) -> Any:
     return make_client("sqs", fast.endpoint)
 
 
-def queue(sqs) -> tuple[str, str]:  # type: ignore[no-untyped-def]
+def queue(sqs: Any) -> tuple[str, str]:
     url = sqs.create_queue(QueueName=f"q-{uuid.uuid4().hex[:10]}")["QueueUrl"]
     arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
     return url, arn
 
 
-def receive_one(sqs, url: str, timeout: float = 30) -> dict:  # type: ignore[no-untyped-def, type-arg]
+def receive_one(sqs: Any, url: str, timeout: float = 30) -> dict:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         got = sqs.receive_message(QueueUrl=url, WaitTimeSeconds=1, MessageAttributeNames=["All"],
                                   AttributeNames=["All"]).get("Messages", [])
         if got:
-            return got[0]  # type: ignore[no-any-return]
+            return got[0]
     raise AssertionError("nothing arrived")
 
 
-def test_failed_event_lands_in_the_dlq_with_awss_attributes(lam, sqs) -> None:  # type: ignore[no-untyped-def]
+def test_failed_event_lands_in_the_dlq_with_awss_attributes(lam: Any, sqs: Any) -> None:
     url, arn = queue(sqs)
     name = create(lam, HANDLER, DeadLetterConfig={"TargetArn": arn})
     payload = json.dumps({"fail": True, "n": 1})
@@ -69,7 +70,7 @@ def test_failed_event_lands_in_the_dlq_with_awss_attributes(lam, sqs) -> None:  
     assert message["Attributes"]["AWSTraceHeader"].startswith("Root=1-")
 
 
-def test_success_record_in_an_sqs_destination(lam, sqs) -> None:  # type: ignore[no-untyped-def]
+def test_success_record_in_an_sqs_destination(lam: Any, sqs: Any) -> None:
     url, arn = queue(sqs)
     name = create(lam, HANDLER)
     lam.put_function_event_invoke_config(FunctionName=name,
@@ -86,7 +87,7 @@ def test_success_record_in_an_sqs_destination(lam, sqs) -> None:  # type: ignore
     assert record["responsePayload"] == {"echo": {"k": "v"}}
 
 
-def test_failure_record_after_retries(lam, sqs) -> None:  # type: ignore[no-untyped-def]
+def test_failure_record_after_retries(lam: Any, sqs: Any) -> None:
     url, arn = queue(sqs)
     name = create(lam, HANDLER)
     lam.put_function_event_invoke_config(FunctionName=name, MaximumRetryAttempts=1,
@@ -99,7 +100,7 @@ def test_failure_record_after_retries(lam, sqs) -> None:  # type: ignore[no-unty
     assert record["responsePayload"]["errorType"] == "RuntimeError"
 
 
-def test_zero_reserved_concurrency_record_has_no_response(lam, sqs) -> None:  # type: ignore[no-untyped-def]
+def test_zero_reserved_concurrency_record_has_no_response(lam: Any, sqs: Any) -> None:
     url, arn = queue(sqs)
     name = create(lam, HANDLER)
     lam.put_function_concurrency(FunctionName=name, ReservedConcurrentExecutions=0)
@@ -111,7 +112,7 @@ def test_zero_reserved_concurrency_record_has_no_response(lam, sqs) -> None:  # 
     assert "responseContext" not in record and "responsePayload" not in record
 
 
-def test_deleted_dlq_counts_dead_letter_errors_and_nothing_crashes(lam, sqs, fast) -> None:  # type: ignore[no-untyped-def]
+def test_deleted_dlq_counts_dead_letter_errors_and_nothing_crashes(lam: Any, sqs: Any, fast: SluiceProcess) -> None:
     url, arn = queue(sqs)
     name = create(lam, HANDLER, DeadLetterConfig={"TargetArn": arn})
     lam.put_function_event_invoke_config(FunctionName=name, MaximumRetryAttempts=0)
@@ -130,7 +131,7 @@ def test_deleted_dlq_counts_dead_letter_errors_and_nothing_crashes(lam, sqs, fas
     assert lam.invoke(FunctionName=name, Payload=b"{}")["StatusCode"] == 200  # the server still serves
 
 
-def test_sluice_dlq_redrive_replays_every_message(lam, sqs, fast) -> None:  # type: ignore[no-untyped-def]
+def test_sluice_dlq_redrive_replays_every_message(lam: Any, sqs: Any, fast: SluiceProcess) -> None:
     import subprocess
     import sys
 
@@ -162,7 +163,7 @@ def test_sluice_dlq_redrive_replays_every_message(lam, sqs, fast) -> None:  # ty
     assert left["Attributes"]["ApproximateNumberOfMessages"] == "0"
 
 
-def test_failure_record_in_an_s3_destination_under_awss_key(lam, fast) -> None:  # type: ignore[no-untyped-def]
+def test_failure_record_in_an_s3_destination_under_awss_key(lam: Any, fast: SluiceProcess) -> None:
     import re
 
     s3 = make_client("s3", fast.endpoint)

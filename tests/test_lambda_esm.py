@@ -6,6 +6,7 @@ import json
 import time
 import uuid
 from pathlib import Path
+from typing import Any
 
 import pytest
 from botocore.exceptions import ClientError
@@ -25,21 +26,21 @@ def handler(event, context):
 
 
 @pytest.fixture(scope="module")
-def lam(endpoint: str):  # type: ignore[no-untyped-def]
+def lam(endpoint: str) -> Any:
     return make_client("lambda", endpoint)
 
 
 @pytest.fixture(scope="module")
-def sqs(endpoint: str):  # type: ignore[no-untyped-def]
+def sqs(endpoint: str) -> Any:
     return make_client("sqs", endpoint)
 
 
-def new_queue(sqs, **attributes: str) -> tuple[str, str]:  # type: ignore[no-untyped-def]
+def new_queue(sqs: Any, **attributes: str) -> tuple[str, str]:
     url = sqs.create_queue(QueueName=f"esm-{uuid.uuid4().hex[:10]}", Attributes=attributes)["QueueUrl"]
     return url, sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
 
 
-def events_in(path: Path, count: int, timeout: float = 30) -> list[dict]:  # type: ignore[type-arg]
+def events_in(path: Path, count: int, timeout: float = 30) -> list[dict]:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if path.exists():
@@ -50,7 +51,7 @@ def events_in(path: Path, count: int, timeout: float = 30) -> list[dict]:  # typ
     raise AssertionError(f"handler saw fewer than {count} records")
 
 
-def test_mapping_api(lam, sqs) -> None:  # type: ignore[no-untyped-def]
+def test_mapping_api(lam: Any, sqs: Any) -> None:
     _, arn = new_queue(sqs)
     name = create(lam, RECORDER, Environment={"Variables": {"OUT": "/dev/null"}})
     created = lam.create_event_source_mapping(EventSourceArn=arn, FunctionName=name, BatchSize=5, Enabled=False)
@@ -73,7 +74,7 @@ def test_mapping_api(lam, sqs) -> None:  # type: ignore[no-untyped-def]
     assert exc.value.response["Error"]["Code"] == "ResourceNotFoundException"
 
 
-def test_messages_reach_the_function_and_successes_are_deleted(lam, sqs, tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_messages_reach_the_function_and_successes_are_deleted(lam: Any, sqs: Any, tmp_path: Path) -> None:
     url, arn = new_queue(sqs, VisibilityTimeout="2")
     out = tmp_path / "events.jsonl"
     name = create(lam, RECORDER, Environment={"Variables": {"OUT": str(out)}})

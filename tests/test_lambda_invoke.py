@@ -4,24 +4,26 @@ from __future__ import annotations
 
 import base64
 import json
+from typing import Any
 
 import pytest
 from botocore.exceptions import ClientError
 
 from .conftest import make_client
 from .lambda_helpers import create
+from .server import SluiceProcess
 
 
 @pytest.fixture(scope="module")
-def lam(endpoint: str):  # type: ignore[no-untyped-def]
+def lam(endpoint: str) -> Any:
     return make_client("lambda", endpoint)
 
 
-def payload(resp) -> object:  # type: ignore[no-untyped-def]
+def payload(resp: Any) -> Any:
     return json.loads(resp["Payload"].read())
 
 
-def test_request_response_with_context(lam) -> None:  # type: ignore[no-untyped-def]
+def test_request_response_with_context(lam: Any) -> None:
     name = create(lam, """
         import os
         def handler(event, context):
@@ -47,7 +49,7 @@ def test_request_response_with_context(lam) -> None:  # type: ignore[no-untyped-
     assert out["trace"].startswith("Root=1-")
 
 
-def test_unhandled_error_and_log_tail(lam) -> None:  # type: ignore[no-untyped-def]
+def test_unhandled_error_and_log_tail(lam: Any) -> None:
     name = create(lam, """
         def handler(event, context):
             print("about to fail")
@@ -67,7 +69,7 @@ def test_unhandled_error_and_log_tail(lam) -> None:  # type: ignore[no-untyped-d
     assert f"REPORT RequestId: {err['requestId']}\tDuration: " in tail
 
 
-def test_timeout_reports_sandbox_timedout(lam) -> None:  # type: ignore[no-untyped-def]
+def test_timeout_reports_sandbox_timedout(lam: Any) -> None:
     name = create(lam, """
         import time
         def handler(event, context):
@@ -81,7 +83,7 @@ def test_timeout_reports_sandbox_timedout(lam) -> None:  # type: ignore[no-untyp
     assert err["errorMessage"] == f"RequestId: {request_id} Error: Task timed out after 1.00 seconds"
 
 
-def test_process_exit_reports_runtime_exit_error(lam) -> None:  # type: ignore[no-untyped-def]
+def test_process_exit_reports_runtime_exit_error(lam: Any) -> None:
     name = create(lam, """
         import sys
         def handler(event, context):
@@ -92,14 +94,14 @@ def test_process_exit_reports_runtime_exit_error(lam) -> None:  # type: ignore[n
     assert "exit status 3" in err["errorMessage"]
 
 
-def test_import_error(lam) -> None:  # type: ignore[no-untyped-def]
+def test_import_error(lam: Any) -> None:
     name = create(lam, "import not_a_module_anywhere\n\ndef handler(e, c):\n    return 1\n")
     err = payload(lam.invoke(FunctionName=name))
     assert err["errorType"] == "Runtime.ImportModuleError"
     assert err["errorMessage"].startswith("Unable to import module 'handler': ")
 
 
-def test_invalid_json_payload_is_refused(lam) -> None:  # type: ignore[no-untyped-def]
+def test_invalid_json_payload_is_refused(lam: Any) -> None:
     name = create(lam, "def handler(e, c):\n    return 1\n")
     with pytest.raises(ClientError) as exc:
         lam.invoke(FunctionName=name, Payload=b"{not json")
@@ -107,13 +109,13 @@ def test_invalid_json_payload_is_refused(lam) -> None:  # type: ignore[no-untype
     assert exc.value.response["ResponseMetadata"]["HTTPStatusCode"] == 400
 
 
-def test_event_and_dry_run_status_codes(lam) -> None:  # type: ignore[no-untyped-def]
+def test_event_and_dry_run_status_codes(lam: Any) -> None:
     name = create(lam, "def handler(e, c):\n    return 1\n")
     assert lam.invoke(FunctionName=name, InvocationType="Event", Payload=b"{}")["StatusCode"] == 202
     assert lam.invoke(FunctionName=name, InvocationType="DryRun")["StatusCode"] == 204
 
 
-def test_qualifiers_versions_and_aliases(lam) -> None:  # type: ignore[no-untyped-def]
+def test_qualifiers_versions_and_aliases(lam: Any) -> None:
     from .lambda_helpers import zip_code
 
     name = create(lam, "def handler(e, c):\n    return 'one'\n")
@@ -127,7 +129,7 @@ def test_qualifiers_versions_and_aliases(lam) -> None:  # type: ignore[no-untype
     assert payload(by_alias) == "one" and by_alias["ExecutedVersion"] == "1"
 
 
-def test_zero_reserved_concurrency_throttles_sync_invoke(lam) -> None:  # type: ignore[no-untyped-def]
+def test_zero_reserved_concurrency_throttles_sync_invoke(lam: Any) -> None:
     name = create(lam, "def handler(e, c):\n    return 1\n")
     lam.put_function_concurrency(FunctionName=name, ReservedConcurrentExecutions=0)
     with pytest.raises(ClientError) as exc:
@@ -139,7 +141,7 @@ def test_zero_reserved_concurrency_throttles_sync_invoke(lam) -> None:  # type: 
     assert r["Reason"] == "ReservedFunctionConcurrentInvocationLimitExceeded"
 
 
-def test_handler_uses_boto3_s3_unchanged(lam, s3, bucket: str) -> None:  # type: ignore[no-untyped-def]
+def test_handler_uses_boto3_s3_unchanged(lam: Any, s3: Any, bucket: str) -> None:
     s3.put_object(Bucket=bucket, Key="in.txt", Body=b"hello from s3")
     name = create(lam, """
         import boto3
@@ -155,7 +157,7 @@ def test_handler_uses_boto3_s3_unchanged(lam, s3, bucket: str) -> None:  # type:
     assert s3.get_object(Bucket=bucket, Key="out.txt")["Body"].read() == b"HELLO FROM S3"
 
 
-def test_code_from_s3(lam, s3, bucket: str) -> None:  # type: ignore[no-untyped-def]
+def test_code_from_s3(lam: Any, s3: Any, bucket: str) -> None:
     from .lambda_helpers import ROLE, unique, zip_code
 
     s3.put_object(Bucket=bucket, Key="code.zip", Body=zip_code("def handler(e, c):\n    return 'from s3'\n"))
@@ -170,7 +172,7 @@ def test_code_from_s3(lam, s3, bucket: str) -> None:  # type: ignore[no-untyped-
     assert "NoSuchKey" in exc.value.response["Error"]["Message"]
 
 
-def test_invocation_logs_reach_cloudwatch_logs(lam, endpoint: str) -> None:  # type: ignore[no-untyped-def]
+def test_invocation_logs_reach_cloudwatch_logs(lam: Any, endpoint: str) -> None:
     import re
     import time
 
@@ -212,7 +214,7 @@ def test_invocation_logs_reach_cloudwatch_logs(lam, endpoint: str) -> None:  # t
     assert any(m.strip() == "plain print" for m in messages)
 
 
-def test_metrics_are_recorded_per_function(lam, sluice) -> None:  # type: ignore[no-untyped-def]
+def test_metrics_are_recorded_per_function(lam: Any, sluice: SluiceProcess) -> None:
     import sqlite3
     import time
 

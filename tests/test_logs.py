@@ -29,11 +29,12 @@ from botocore.exceptions import ClientError
 from sluice.clock import VirtualClock
 from sluice.protocol.context import RequestContext
 from sluice.protocol.errors import ServiceError
+from sluice.schema import SCHEMA
 from sluice.services.logs import LogsService, tail
 from sluice.services.logs.patterns import PatternError, compile_pattern, split_fields
 from sluice.store import Store
 
-from .conftest import make_client
+from .conftest import AwsCli, make_client
 
 ACCOUNT = "000000000000"
 REGION = "us-east-1"
@@ -46,7 +47,7 @@ SEQUENCE_TOKEN = re.compile(r"^\d{56}$")
 
 
 @pytest.fixture(scope="module")
-def logs(endpoint: str):  # type: ignore[no-untyped-def]
+def logs(endpoint: str) -> Any:
     return make_client("logs", endpoint)
 
 
@@ -55,7 +56,7 @@ def new_name(prefix: str = "/sluice/test") -> str:
 
 
 @pytest.fixture
-def group(logs) -> str:  # type: ignore[no-untyped-def]
+def group(logs: Any) -> str:
     name = new_name()
     logs.create_log_group(logGroupName=name)
     return name
@@ -211,7 +212,7 @@ def test_space_delimited_fields_and_extracted_values() -> None:
 
 # -- log groups ----------------------------------------------------------------------------------
 
-def test_log_group_lifecycle(logs) -> None:  # type: ignore[no-untyped-def]
+def test_log_group_lifecycle(logs: Any) -> None:
     name = new_name()
     before = now_ms()
     assert body(logs.create_log_group(logGroupName=name)) == {}
@@ -236,7 +237,7 @@ def test_log_group_lifecycle(logs) -> None:  # type: ignore[no-untyped-def]
     assert error_of(logs.delete_log_group, logGroupName=name) == GROUP_MISSING
 
 
-def test_log_group_name_rules(logs) -> None:  # type: ignore[no-untyped-def]
+def test_log_group_name_rules(logs: Any) -> None:
     code, message, status = error_of(logs.create_log_group, logGroupName="bad name")
     assert (code, status) == ("InvalidParameterException", 400)
     assert message == ("1 validation error detected: Value 'bad name' at 'logGroupName' failed to satisfy "
@@ -249,7 +250,7 @@ def test_log_group_name_rules(logs) -> None:  # type: ignore[no-untyped-def]
     assert g["logGroupClass"] == "INFREQUENT_ACCESS"
 
 
-def test_describe_log_groups_prefix_pattern_and_pages(logs) -> None:  # type: ignore[no-untyped-def]
+def test_describe_log_groups_prefix_pattern_and_pages(logs: Any) -> None:
     base = new_name("/pages")
     names = [f"{base}/{i:02d}" for i in range(7)]
     for n in reversed(names):
@@ -281,7 +282,7 @@ def test_describe_log_groups_prefix_pattern_and_pages(logs) -> None:  # type: ig
     assert [g["logGroupName"] for g in found] == [names[1], names[3]]
 
 
-def test_retention_policy(logs, group) -> None:  # type: ignore[no-untyped-def]
+def test_retention_policy(logs: Any, group: str) -> None:
     for days in (1, 3653):
         assert body(logs.put_retention_policy(logGroupName=group, retentionInDays=days)) == {}
         assert logs.describe_log_groups(logGroupNamePrefix=group)["logGroups"][0]["retentionInDays"] == days
@@ -297,7 +298,7 @@ def test_retention_policy(logs, group) -> None:  # type: ignore[no-untyped-def]
     assert error_of(logs.delete_retention_policy, logGroupName=missing) == GROUP_MISSING
 
 
-def test_deletion_protection(logs) -> None:  # type: ignore[no-untyped-def]
+def test_deletion_protection(logs: Any) -> None:
     name = new_name()
     logs.create_log_group(logGroupName=name, deletionProtectionEnabled=True)
     logs.create_log_stream(logGroupName=name, logStreamName="s")
@@ -313,7 +314,7 @@ def test_deletion_protection(logs) -> None:  # type: ignore[no-untyped-def]
 
 # -- log streams ---------------------------------------------------------------------------------
 
-def test_log_stream_lifecycle(logs, group) -> None:  # type: ignore[no-untyped-def]
+def test_log_stream_lifecycle(logs: Any, group: str) -> None:
     before = now_ms()
     assert body(logs.create_log_stream(logGroupName=group, logStreamName="2025/01/01/[$LATEST]abc")) == {}
     assert error_of(logs.create_log_stream, logGroupName=group, logStreamName="2025/01/01/[$LATEST]abc") == (
@@ -347,7 +348,7 @@ def test_log_stream_lifecycle(logs, group) -> None:  # type: ignore[no-untyped-d
     assert error_of(logs.describe_log_streams, logGroupName=new_name()) == GROUP_MISSING
 
 
-def test_describe_log_streams_order_prefix_pages(logs, group) -> None:  # type: ignore[no-untyped-def]
+def test_describe_log_streams_order_prefix_pages(logs: Any, group: str) -> None:
     t = now_ms()
     # Names in one order, last events in another.
     for name, offset in (("b", 30), ("a", 10), ("c", 20), ("x-1", 0), ("x-2", 0)):
@@ -384,7 +385,7 @@ def test_describe_log_streams_order_prefix_pages(logs, group) -> None:  # type: 
 
 # -- events in ------------------------------------------------------------------------------------
 
-def test_put_log_events_validation(logs, group) -> None:  # type: ignore[no-untyped-def]
+def test_put_log_events_validation(logs: Any, group: str) -> None:
     logs.create_log_stream(logGroupName=group, logStreamName="s")
     t = now_ms()
     assert error_of(logs.put_log_events, logGroupName=group, logStreamName="s", logEvents=[
@@ -414,7 +415,7 @@ def test_put_log_events_validation(logs, group) -> None:  # type: ignore[no-unty
                     logEvents=[{"timestamp": t, "message": "m"}]) == GROUP_MISSING
 
 
-def test_put_log_events_rejects_too_old_and_too_new(logs, group) -> None:  # type: ignore[no-untyped-def]
+def test_put_log_events_rejects_too_old_and_too_new(logs: Any, group: str) -> None:
     logs.create_log_stream(logGroupName=group, logStreamName="s")
     t = now_ms()
     first = logs.put_log_events(logGroupName=group, logStreamName="s", logEvents=[
@@ -443,7 +444,7 @@ def test_put_log_events_rejects_too_old_and_too_new(logs, group) -> None:  # typ
 
 # -- events out -----------------------------------------------------------------------------------
 
-def test_get_log_events_tokens(logs, group) -> None:  # type: ignore[no-untyped-def]
+def test_get_log_events_tokens(logs: Any, group: str) -> None:
     logs.create_log_stream(logGroupName=group, logStreamName="s")
     t = now_ms() - 60_000
     before = now_ms()
@@ -504,7 +505,7 @@ def test_get_log_events_tokens(logs, group) -> None:  # type: ignore[no-untyped-
     assert (code, status) == ("InvalidParameterException", 400)
 
 
-def test_get_log_events_empty_stream(logs, group) -> None:  # type: ignore[no-untyped-def]
+def test_get_log_events_empty_stream(logs: Any, group: str) -> None:
     logs.create_log_stream(logGroupName=group, logStreamName="empty")
     page = logs.get_log_events(logGroupName=group, logStreamName="empty")
     assert body(page) == {"events": [], "nextForwardToken": "f/" + "0" * 56 + "/s",
@@ -550,7 +551,7 @@ FILTER_TABLE = [
 
 
 @pytest.fixture(scope="module")
-def filter_group(logs) -> tuple[str, int]:  # type: ignore[no-untyped-def]
+def filter_group(logs: Any) -> tuple[str, int]:
     name = new_name("/filter")
     logs.create_log_group(logGroupName=name)
     logs.create_log_stream(logGroupName=name, logStreamName="app/1")
@@ -564,7 +565,7 @@ def filter_group(logs) -> tuple[str, int]:  # type: ignore[no-untyped-def]
     return name, t
 
 
-def test_filter_log_events_patterns(logs, filter_group) -> None:  # type: ignore[no-untyped-def]
+def test_filter_log_events_patterns(logs: Any, filter_group: tuple[str, int]) -> None:
     name, t = filter_group
     for pattern, expected in FILTER_TABLE:
         events = logs.filter_log_events(logGroupName=name, filterPattern=pattern)["events"]
@@ -573,7 +574,7 @@ def test_filter_log_events_patterns(logs, filter_group) -> None:  # type: ignore
         "InvalidParameterException", "Invalid filter pattern", 400)
 
 
-def test_filter_log_events_shape_streams_and_times(logs, filter_group) -> None:  # type: ignore[no-untyped-def]
+def test_filter_log_events_shape_streams_and_times(logs: Any, filter_group: tuple[str, int]) -> None:
     name, t = filter_group
     page = logs.filter_log_events(logGroupName=name)
     assert set(body(page)) == {"events", "searchedLogStreams"}
@@ -604,7 +605,7 @@ def test_filter_log_events_shape_streams_and_times(logs, filter_group) -> None: 
     assert error_of(logs.filter_log_events, logGroupName=new_name()) == GROUP_MISSING
 
 
-def test_filter_log_events_pages(logs, filter_group) -> None:  # type: ignore[no-untyped-def]
+def test_filter_log_events_pages(logs: Any, filter_group: tuple[str, int]) -> None:
     name, _ = filter_group
     for descending in (False, True):
         got, token, pages = [], None, 0
@@ -626,7 +627,7 @@ def test_filter_log_events_pages(logs, filter_group) -> None:  # type: ignore[no
         assert pages == 3  # 3 + 3 + 1, and no empty page at the end
 
 
-def test_retention_hides_old_events(logs, group) -> None:  # type: ignore[no-untyped-def]
+def test_retention_hides_old_events(logs: Any, group: str) -> None:
     logs.create_log_stream(logGroupName=group, logStreamName="s")
     t = now_ms()
     logs.put_log_events(logGroupName=group, logStreamName="s", logEvents=[
@@ -650,7 +651,7 @@ def test_retention_hides_old_events(logs, group) -> None:  # type: ignore[no-unt
     assert visible() == (everything, everything)
 
 
-def test_test_metric_filter(logs) -> None:  # type: ignore[no-untyped-def]
+def test_test_metric_filter(logs: Any) -> None:
     result = logs.test_metric_filter(filterPattern="[ip, user, username, timestamp, request, status_code = 4*, bytes]",
                                      logEventMessages=[APACHE_200, APACHE_404])
     assert result["matches"] == [{
@@ -665,7 +666,7 @@ def test_test_metric_filter(logs) -> None:  # type: ignore[no-untyped-def]
 
 # -- tags -----------------------------------------------------------------------------------------
 
-def test_tags(logs) -> None:  # type: ignore[no-untyped-def]
+def test_tags(logs: Any) -> None:
     name = new_name()
     logs.create_log_group(logGroupName=name, tags={"team": "data"})
     arn = f"arn:aws:logs:{REGION}:{ACCOUNT}:log-group:{name}"
@@ -689,7 +690,7 @@ def test_tags(logs) -> None:  # type: ignore[no-untyped-def]
 
 # -- the AWS CLI ----------------------------------------------------------------------------------
 
-def test_aws_cli(logs, aws_cli) -> None:  # type: ignore[no-untyped-def]
+def test_aws_cli(logs: Any, aws_cli: AwsCli) -> None:
     name = new_name("/cli")
     logs.create_log_group(logGroupName=name)
     logs.put_retention_policy(logGroupName=name, retentionInDays=7)
@@ -722,7 +723,7 @@ def test_aws_cli(logs, aws_cli) -> None:  # type: ignore[no-untyped-def]
 LINE = re.compile(r"^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z) (\S+) (.*)$")
 
 
-def test_sluice_logs_prints_events(logs, endpoint) -> None:  # type: ignore[no-untyped-def]
+def test_sluice_logs_prints_events(logs: Any, endpoint: str) -> None:
     fn = f"fn-{uuid.uuid4().hex[:8]}"
     group = f"/aws/lambda/{fn}"
     stream = "2025/01/01/[$LATEST]" + "0" * 32
@@ -773,7 +774,7 @@ def test_sluice_logs_since_parsing() -> None:
     assert tail.group_for("/custom/group") == "/custom/group"
 
 
-def test_sluice_logs_follow(logs, endpoint) -> None:  # type: ignore[no-untyped-def]
+def test_sluice_logs_follow(logs: Any, endpoint: str) -> None:
     fn = f"follow-{uuid.uuid4().hex[:8]}"
     group = f"/aws/lambda/{fn}"
     proc = subprocess.Popen([sys.executable, "-m", "sluice", "logs", fn, "--follow", "--endpoint", endpoint],
@@ -834,7 +835,7 @@ def ctx() -> RequestContext:
 
 def test_append_in_process(tmp_path: Path) -> None:
     clock = VirtualClock(start=1_800_000_000.0)
-    store = Store(tmp_path / "data")
+    store = Store(tmp_path / "data", SCHEMA)
     try:
         service = LogsService(store, clock)
         now = int(clock.now() * 1000)
@@ -877,7 +878,7 @@ def test_append_in_process(tmp_path: Path) -> None:
     finally:
         store.close()
     # Durable: a new store on the same directory sees everything.
-    reopened = Store(tmp_path / "data")
+    reopened = Store(tmp_path / "data", SCHEMA)
     try:
         service = LogsService(reopened, clock)
         assert [e["message"] for e in service.tail(group)] == ["queued"]
@@ -887,7 +888,7 @@ def test_append_in_process(tmp_path: Path) -> None:
 
 def test_append_is_cheap(tmp_path: Path) -> None:
     """One transaction per call, shared fsyncs: many concurrent small appends finish quickly."""
-    store = Store(tmp_path / "data")
+    store = Store(tmp_path / "data", SCHEMA)
     try:
         service = LogsService(store, VirtualClock(start=1_800_000_000.0))
         now = 1_800_000_000_000

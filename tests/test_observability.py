@@ -88,7 +88,7 @@ class Story:
 def _status(endpoint: str) -> dict[str, Any]:
     done = sluice_cli("status", "--json", endpoint=endpoint)
     assert done.returncode == 0, done.stderr
-    return json.loads(done.stdout)  # type: ignore[no-any-return]
+    return json.loads(done.stdout)
 
 
 def _row(rows: list[dict[str, Any]], key: str, value: str) -> dict[str, Any]:
@@ -119,18 +119,18 @@ def story(server: SluiceProcess) -> Story:
     started = time.time()
     p = build(server.endpoint)  # fails on every key without "ok"; 2 retries; DLQ
     sns, sqs, cloudwatch = (make_client(s, server.endpoint) for s in ("sns", "sqs", "cloudwatch"))
-    topic = sns.create_topic(Name=f"{p.function}-alarms")["TopicArn"]  # type: ignore[attr-defined]
-    inbox_url = sqs.create_queue(QueueName=f"{p.function}-inbox")["QueueUrl"]  # type: ignore[attr-defined]
-    inbox_arn = sqs.get_queue_attributes(  # type: ignore[attr-defined]
+    topic = sns.create_topic(Name=f"{p.function}-alarms")["TopicArn"]
+    inbox_url = sqs.create_queue(QueueName=f"{p.function}-inbox")["QueueUrl"]
+    inbox_arn = sqs.get_queue_attributes(
         QueueUrl=inbox_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-    sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=inbox_arn)  # type: ignore[attr-defined]
+    sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=inbox_arn)
     errors_alarm, dlq_alarm = f"{p.function}-errors", f"{p.function}-dlq-not-empty"
-    cloudwatch.put_metric_alarm(  # type: ignore[attr-defined]
+    cloudwatch.put_metric_alarm(
         AlarmName=errors_alarm, AlarmDescription="the function failed", Namespace="AWS/Lambda",
         MetricName="Errors", Dimensions=[{"Name": "FunctionName", "Value": p.function}], Statistic="Sum",
         Period=60, EvaluationPeriods=1, Threshold=0, ComparisonOperator="GreaterThanThreshold",
         TreatMissingData="notBreaching", AlarmActions=[topic], OKActions=[topic])
-    cloudwatch.put_metric_alarm(  # type: ignore[attr-defined]
+    cloudwatch.put_metric_alarm(
         AlarmName=dlq_alarm, Namespace="AWS/SQS", MetricName="ApproximateNumberOfMessagesVisible",
         Dimensions=[{"Name": "QueueName", "Value": p.dlq_arn.rsplit(":", 1)[1]}], Statistic="Maximum",
         Period=60, EvaluationPeriods=1, Threshold=1, ComparisonOperator="GreaterThanOrEqualToThreshold",
@@ -158,12 +158,12 @@ def story(server: SluiceProcess) -> Story:
     s.status_failing_text = sluice_cli("status", endpoint=server.endpoint).stdout
 
     # Drain the DLQ, as an operator would after reading the failed event.
-    got = wait_for(lambda: sqs.receive_message(  # type: ignore[attr-defined]
+    got = wait_for(lambda: sqs.receive_message(
         QueueUrl=p.dlq_url, WaitTimeSeconds=1, MessageAttributeNames=["All"],
         MessageSystemAttributeNames=["AWSTraceHeader"]).get("Messages"), timeout=30)
     if got:
         s.dlq_message = got[0]
-        sqs.delete_message(QueueUrl=p.dlq_url, ReceiptHandle=got[0]["ReceiptHandle"])  # type: ignore[attr-defined]
+        sqs.delete_message(QueueUrl=p.dlq_url, ReceiptHandle=got[0]["ReceiptHandle"])
 
     # The success goes into the minute right after the errors' one (metrics are stamped when the
     # attempt started): the alarm sees its Errors = 0 before that minute could end empty. On the
@@ -195,7 +195,7 @@ def _notifications(s: Story, alarm: str) -> list[tuple[str, str]]:
 def _described(s: Story, alarm: str) -> dict[str, Any]:
     """The alarm as DescribeAlarms shows it now (for failure messages)."""
     cloudwatch = make_client("cloudwatch", s.pipeline.endpoint)
-    return cloudwatch.describe_alarms(AlarmNames=[alarm])["MetricAlarms"][0]  # type: ignore[attr-defined,no-any-return]
+    return cloudwatch.describe_alarms(AlarmNames=[alarm])["MetricAlarms"][0]
 
 
 # -- 1. alarms that act -------------------------------------------------------------------------
@@ -228,7 +228,7 @@ def test_errors_alarm_fires_on_the_failing_upload_and_clears_on_successes(story:
     assert re.fullmatch(r"Threshold Crossed: 1 datapoint \[0\.0 \(.*\)\] was not greater than the threshold "
                         r"\(0\.0\)\.", ok[1]["NewStateReason"]), ok[1]
     assert ok[0]["Subject"] == f'OK: "{s.errors_alarm}" in {REGION_NAME}'
-    history = make_client("cloudwatch", p.endpoint).describe_alarm_history(  # type: ignore[attr-defined]
+    history = make_client("cloudwatch", p.endpoint).describe_alarm_history(
         AlarmName=s.errors_alarm, ScanBy="TimestampAscending")["AlarmHistoryItems"]
     assert [h["HistorySummary"] for h in history if h["HistoryItemType"] != "ConfigurationUpdate"] == [
         "Alarm updated from INSUFFICIENT_DATA to OK", f"Successfully executed action {s.topic}",
@@ -271,7 +271,7 @@ def test_metrics_of_s3_events_read_back_with_boto3(story: Story) -> None:
     dlq = {"Namespace": "AWS/SQS", "MetricName": "NumberOfMessagesSent",
            "Dimensions": [{"Name": "QueueName", "Value": p.dlq_arn.rsplit(":", 1)[1]}]}
     end = (time.time() // 60 + 2) * 60
-    sent = cloudwatch.get_metric_data(  # type: ignore[attr-defined]
+    sent = cloudwatch.get_metric_data(
         StartTime=s.started // 60 * 60, EndTime=end,
         MetricDataQueries=[{"Id": "sent", "MetricStat": {"Metric": dlq, "Period": 60, "Stat": "Sum"}}])
     assert sum(sent["MetricDataResults"][0]["Values"]) == 1
@@ -405,12 +405,12 @@ def test_standard_resolution_data_is_kept_per_minute(story: Story) -> None:
     space = f"Test/{p.function}"
     base = dt.datetime.fromtimestamp((time.time() // 60 - 2) * 60, tz=dt.timezone.utc)
     at = base + dt.timedelta(seconds=42)
-    cloudwatch.put_metric_data(Namespace=space, MetricData=[  # type: ignore[attr-defined]
+    cloudwatch.put_metric_data(Namespace=space, MetricData=[
         {"MetricName": "Standard", "Value": 1, "Timestamp": at},
         {"MetricName": "High", "Value": 1, "Timestamp": at, "StorageResolution": 1}])
 
     def datapoints(name: str, begin: dt.datetime) -> list[tuple[dt.datetime, float]]:
-        got = cloudwatch.get_metric_statistics(  # type: ignore[attr-defined]
+        got = cloudwatch.get_metric_statistics(
             Namespace=space, MetricName=name, StartTime=begin, EndTime=base + dt.timedelta(minutes=1),
             Period=10, Statistics=["Sum"])["Datapoints"]
         return [(d["Timestamp"], d["Sum"]) for d in got]
@@ -428,7 +428,7 @@ def test_invocation_metrics_are_stamped_when_the_invocation_started(story: Story
     function, invoked = story.slow
     cloudwatch = make_client("cloudwatch", story.pipeline.endpoint)
     minute = invoked // 60 * 60
-    got = cloudwatch.get_metric_data(  # type: ignore[attr-defined]
+    got = cloudwatch.get_metric_data(
         StartTime=minute - 60, EndTime=minute + 180, ScanBy="TimestampAscending",
         MetricDataQueries=[{"Id": name.lower(), "MetricStat": {"Metric": {
             "Namespace": "AWS/Lambda", "MetricName": name, "Dimensions": [{"Name": "FunctionName", "Value": function}]},
@@ -443,8 +443,8 @@ def test_emf_storage_resolution_is_kept(server: SluiceProcess) -> None:
     logs, cloudwatch = make_client("logs", server.endpoint), make_client("cloudwatch", server.endpoint)
     name = unique("emf")
     group, space = f"/app/{name}", f"App/{name}"
-    logs.create_log_group(logGroupName=group)  # type: ignore[attr-defined]
-    logs.create_log_stream(logGroupName=group, logStreamName="s")  # type: ignore[attr-defined]
+    logs.create_log_group(logGroupName=group)
+    logs.create_log_stream(logGroupName=group, logStreamName="s")
     base = (time.time() // 60 - 2) * 60
     at = int((base + 42) * 1000)
     lines = [json.dumps({"_aws": {"Timestamp": at, "CloudWatchMetrics": [{
@@ -455,13 +455,13 @@ def test_emf_storage_resolution_is_kept(server: SluiceProcess) -> None:
     def with_header(request: Any, **_: Any) -> None:
         request.headers["x-amzn-logs-format"] = "json/emf"
 
-    logs.meta.events.register("before-sign.cloudwatch-logs.PutLogEvents", with_header)  # type: ignore[attr-defined]
-    logs.put_log_events(logGroupName=group, logStreamName="s",  # type: ignore[attr-defined]
+    logs.meta.events.register("before-sign.cloudwatch-logs.PutLogEvents", with_header)
+    logs.put_log_events(logGroupName=group, logStreamName="s",
                         logEvents=[{"timestamp": at, "message": line} for line in lines])
     start = dt.datetime.fromtimestamp(base, tz=dt.timezone.utc)
 
     def stamps(name: str) -> list[float]:
-        got = cloudwatch.get_metric_statistics(  # type: ignore[attr-defined]
+        got = cloudwatch.get_metric_statistics(
             Namespace=space, MetricName=name, Dimensions=[{"Name": "Service", "Value": "api"}], StartTime=start,
             EndTime=start + dt.timedelta(minutes=1), Period=10, Statistics=["Sum"])["Datapoints"]
         return [d["Timestamp"].timestamp() for d in got]
@@ -475,15 +475,15 @@ def test_high_resolution_alarm_at_real_speed(tmp_path: Path) -> None:
     proc = SluiceProcess(tmp_path / "data").start()
     try:
         cloudwatch = make_client("cloudwatch", proc.endpoint)
-        cloudwatch.put_metric_alarm(  # type: ignore[attr-defined]
+        cloudwatch.put_metric_alarm(
             AlarmName="latency", Namespace="App", MetricName="Latency", Statistic="Maximum", Period=10,
             EvaluationPeriods=1, Threshold=100, ComparisonOperator="GreaterThanThreshold")
-        cloudwatch.put_metric_data(Namespace="App", MetricData=[  # type: ignore[attr-defined]
+        cloudwatch.put_metric_data(Namespace="App", MetricData=[
             {"MetricName": "Latency", "Value": 250, "StorageResolution": 1}])
 
         def state() -> str | None:
-            alarm = cloudwatch.describe_alarms(AlarmNames=["latency"])["MetricAlarms"][0]  # type: ignore[attr-defined]
-            return alarm["StateReason"] if alarm["StateValue"] == "ALARM" else None  # type: ignore[no-any-return]
+            alarm = cloudwatch.describe_alarms(AlarmNames=["latency"])["MetricAlarms"][0]
+            return alarm["StateReason"] if alarm["StateValue"] == "ALARM" else None
 
         reason = wait_for(state, timeout=25)
         assert reason and reason.startswith("Threshold Crossed: 1 datapoint [250.0 ("), reason

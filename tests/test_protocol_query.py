@@ -15,7 +15,7 @@ from sluice.protocol.models import service_model
 from sluice.protocol.query import QueryProtocol
 
 
-def as_request(model_name: str, op_name: str, params: dict) -> tuple[QueryProtocol, HttpRequest]:  # type: ignore[type-arg]
+def as_request(model_name: str, op_name: str, params: dict) -> tuple[QueryProtocol, HttpRequest]:
     model = service_model(model_name)
     op = model.operation_model(op_name)
     wire = create_serializer("query").serialize_to_request(params, op)

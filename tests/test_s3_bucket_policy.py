@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 from botocore.exceptions import ClientError
@@ -19,10 +20,10 @@ def policy(bucket: str, principal: object = "*", **extra: object) -> str:
 
 
 def error_of(exc: pytest.ExceptionInfo[ClientError]) -> dict[str, str]:
-    return exc.value.response["Error"]  # type: ignore[return-value]
+    return exc.value.response["Error"]
 
 
-def test_put_get_status_delete(s3, bucket: str) -> None:  # type: ignore[no-untyped-def]
+def test_put_get_status_delete(s3: Any, bucket: str) -> None:
     with pytest.raises(ClientError) as exc:
         s3.get_bucket_policy(Bucket=bucket)
     assert error_of(exc)["Code"] == "NoSuchBucketPolicy"
@@ -59,7 +60,7 @@ def test_put_get_status_delete(s3, bucket: str) -> None:  # type: ignore[no-unty
                                                           "Resource": "arn:aws:s3:::someone-else/*"}]}),
      "Policy has invalid resource"),
 ])
-def test_malformed_policies(s3, bucket: str, document: str, message: str) -> None:  # type: ignore[no-untyped-def]
+def test_malformed_policies(s3: Any, bucket: str, document: str, message: str) -> None:
     with pytest.raises(ClientError) as exc:
         s3.put_bucket_policy(Bucket=bucket, Policy=document.replace("BUCKET", bucket))
     assert error_of(exc)["Code"] == "MalformedPolicy"
@@ -71,15 +72,15 @@ def test_policy_is_durable_and_goes_with_its_bucket(tmp_path: Path) -> None:
     server = SluiceProcess(tmp_path / "data").start()
     try:
         s3 = make_client("s3", server.endpoint)
-        s3.create_bucket(Bucket="kept")  # type: ignore[attr-defined]
-        s3.put_bucket_policy(Bucket="kept", Policy=policy("kept"))  # type: ignore[attr-defined]
+        s3.create_bucket(Bucket="kept")
+        s3.put_bucket_policy(Bucket="kept", Policy=policy("kept"))
         server.kill()
         server.start()
-        assert s3.get_bucket_policy(Bucket="kept")["Policy"] == policy("kept")  # type: ignore[attr-defined]
-        s3.delete_bucket(Bucket="kept")  # type: ignore[attr-defined]
-        s3.create_bucket(Bucket="kept")  # type: ignore[attr-defined]
+        assert s3.get_bucket_policy(Bucket="kept")["Policy"] == policy("kept")
+        s3.delete_bucket(Bucket="kept")
+        s3.create_bucket(Bucket="kept")
         with pytest.raises(ClientError) as exc:
-            s3.get_bucket_policy(Bucket="kept")  # type: ignore[attr-defined]
+            s3.get_bucket_policy(Bucket="kept")
         assert error_of(exc)["Code"] == "NoSuchBucketPolicy"
     finally:
         server.stop()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
+from typing import Any
 
 import boto3
 import pytest
@@ -23,7 +24,7 @@ def client_error(exc: pytest.ExceptionInfo[ClientError]) -> tuple[int, str]:
 
 
 @pytest.fixture(scope="module")
-def s3_eu(endpoint: str):  # type: ignore[no-untyped-def]
+def s3_eu(endpoint: str) -> Any:
     """A client whose SigV4 region is eu-west-1, as a user working in Ireland would have."""
     return boto3.client(
         "s3",
@@ -38,7 +39,7 @@ def s3_eu(endpoint: str):  # type: ignore[no-untyped-def]
 # --- create / head / list / delete -------------------------------------------------------------
 
 
-def test_create_bucket_returns_location_and_is_headable(s3) -> None:  # type: ignore[no-untyped-def]
+def test_create_bucket_returns_location_and_is_headable(s3: Any) -> None:
     name = new_name()
     resp = s3.create_bucket(Bucket=name)
     assert resp["ResponseMetadata"]["HTTPStatusCode"] == 200
@@ -51,13 +52,13 @@ def test_create_bucket_returns_location_and_is_headable(s3) -> None:  # type: ig
     assert head["BucketRegion"] == "us-east-1"
 
 
-def test_us_east_1_location_is_none(s3, bucket: str) -> None:  # type: ignore[no-untyped-def]
+def test_us_east_1_location_is_none(s3: Any, bucket: str) -> None:
     resp = s3.get_bucket_location(Bucket=bucket)
     # AWS sends an empty <LocationConstraint/> for us-east-1, which botocore surfaces as None.
     assert resp["LocationConstraint"] is None
 
 
-def test_location_constraint_eu_west_1(s3_eu) -> None:  # type: ignore[no-untyped-def]
+def test_location_constraint_eu_west_1(s3_eu: Any) -> None:
     name = new_name("eu")
     resp = s3_eu.create_bucket(
         Bucket=name, CreateBucketConfiguration={"LocationConstraint": "eu-west-1"}
@@ -69,7 +70,7 @@ def test_location_constraint_eu_west_1(s3_eu) -> None:  # type: ignore[no-untype
     s3_eu.delete_bucket(Bucket=name)
 
 
-def test_explicit_us_east_1_location_constraint_is_invalid(s3) -> None:  # type: ignore[no-untyped-def]
+def test_explicit_us_east_1_location_constraint_is_invalid(s3: Any) -> None:
     # AWS rejects LocationConstraint=us-east-1: us-east-1 is expressed by sending no constraint.
     name = new_name()
     with pytest.raises(ClientError) as exc:
@@ -77,7 +78,7 @@ def test_explicit_us_east_1_location_constraint_is_invalid(s3) -> None:  # type:
     assert client_error(exc) == (400, "InvalidLocationConstraint")
 
 
-def test_list_buckets_includes_new_bucket(s3, bucket: str) -> None:  # type: ignore[no-untyped-def]
+def test_list_buckets_includes_new_bucket(s3: Any, bucket: str) -> None:
     resp = s3.list_buckets()
     assert resp["ResponseMetadata"]["HTTPStatusCode"] == 200
     entries = {b["Name"]: b for b in resp["Buckets"]}
@@ -89,7 +90,7 @@ def test_list_buckets_includes_new_bucket(s3, bucket: str) -> None:  # type: ign
     assert resp["Owner"]["ID"]
 
 
-def test_list_buckets_prefix_filter(s3) -> None:  # type: ignore[no-untyped-def]
+def test_list_buckets_prefix_filter(s3: Any) -> None:
     prefix = f"pfx{uuid.uuid4().hex[:8]}-"
     names = sorted(prefix + str(i) for i in range(3))
     for n in names:
@@ -101,7 +102,7 @@ def test_list_buckets_prefix_filter(s3) -> None:  # type: ignore[no-untyped-def]
     assert resp["Prefix"] == prefix
 
 
-def test_delete_bucket(s3) -> None:  # type: ignore[no-untyped-def]
+def test_delete_bucket(s3: Any) -> None:
     name = new_name()
     s3.create_bucket(Bucket=name)
     resp = s3.delete_bucket(Bucket=name)
@@ -116,7 +117,7 @@ def test_delete_bucket(s3) -> None:  # type: ignore[no-untyped-def]
     assert client_error(exc) == (404, "NoSuchBucket")
 
 
-def test_deleted_bucket_name_can_be_reused_and_starts_empty(s3) -> None:  # type: ignore[no-untyped-def]
+def test_deleted_bucket_name_can_be_reused_and_starts_empty(s3: Any) -> None:
     name = new_name()
     s3.create_bucket(Bucket=name)
     s3.put_object(Bucket=name, Key="k", Body=b"x")
@@ -129,7 +130,7 @@ def test_deleted_bucket_name_can_be_reused_and_starts_empty(s3) -> None:  # type
 # --- conflicts ----------------------------------------------------------------------------------
 
 
-def test_recreate_own_bucket_in_us_east_1_succeeds(s3, bucket: str) -> None:  # type: ignore[no-untyped-def]
+def test_recreate_own_bucket_in_us_east_1_succeeds(s3: Any, bucket: str) -> None:
     # Documented legacy behaviour: in us-east-1 only, re-creating a bucket you already own
     # returns 200 OK instead of BucketAlreadyOwnedByYou.
     s3.put_object(Bucket=bucket, Key="keep", Body=b"still here")
@@ -139,7 +140,7 @@ def test_recreate_own_bucket_in_us_east_1_succeeds(s3, bucket: str) -> None:  # 
     assert s3.get_object(Bucket=bucket, Key="keep")["Body"].read() == b"still here"
 
 
-def test_recreate_own_bucket_outside_us_east_1_is_already_owned(s3_eu) -> None:  # type: ignore[no-untyped-def]
+def test_recreate_own_bucket_outside_us_east_1_is_already_owned(s3_eu: Any) -> None:
     name = new_name("eu")
     cfg = {"LocationConstraint": "eu-west-1"}
     s3_eu.create_bucket(Bucket=name, CreateBucketConfiguration=cfg)
@@ -154,7 +155,7 @@ def test_recreate_own_bucket_outside_us_east_1_is_already_owned(s3_eu) -> None: 
     s3_eu.delete_bucket(Bucket=name)
 
 
-def test_delete_non_empty_bucket(s3, bucket: str) -> None:  # type: ignore[no-untyped-def]
+def test_delete_non_empty_bucket(s3: Any, bucket: str) -> None:
     s3.put_object(Bucket=bucket, Key="a/b.txt", Body=b"data")
     with pytest.raises(ClientError) as exc:
         s3.delete_bucket(Bucket=bucket)
@@ -186,7 +187,7 @@ MISSING_BUCKET_OPS = {
 
 
 @pytest.mark.parametrize("op", sorted(MISSING_BUCKET_OPS))
-def test_no_such_bucket(s3, op: str) -> None:  # type: ignore[no-untyped-def]
+def test_no_such_bucket(s3: Any, op: str) -> None:
     name = new_name("missing")
     with pytest.raises(ClientError) as exc:
         MISSING_BUCKET_OPS[op](s3, name)
@@ -196,7 +197,7 @@ def test_no_such_bucket(s3, op: str) -> None:  # type: ignore[no-untyped-def]
     assert err["BucketName"] == name
 
 
-def test_head_missing_bucket(s3) -> None:  # type: ignore[no-untyped-def]
+def test_head_missing_bucket(s3: Any) -> None:
     with pytest.raises(ClientError) as exc:
         s3.head_bucket(Bucket=new_name("missing"))
     assert client_error(exc) == (404, "404")
@@ -218,7 +219,7 @@ INVALID_NAMES = {
 
 
 @pytest.mark.parametrize("label", sorted(INVALID_NAMES))
-def test_invalid_bucket_name(s3, label: str) -> None:  # type: ignore[no-untyped-def]
+def test_invalid_bucket_name(s3: Any, label: str) -> None:
     name = INVALID_NAMES[label]
     with pytest.raises(ClientError) as exc:
         s3.create_bucket(Bucket=name)
@@ -229,7 +230,7 @@ def test_invalid_bucket_name(s3, label: str) -> None:  # type: ignore[no-untyped
     assert name not in [b["Name"] for b in s3.list_buckets()["Buckets"]]
 
 
-def test_valid_edge_bucket_names(s3) -> None:  # type: ignore[no-untyped-def]
+def test_valid_edge_bucket_names(s3: Any) -> None:
     hexes = uuid.uuid4().hex
     names = [
         "z" + hexes[:2],  # exactly 3 characters
@@ -246,14 +247,14 @@ def test_valid_edge_bucket_names(s3) -> None:  # type: ignore[no-untyped-def]
         s3.delete_bucket(Bucket=name)
 
 
-def test_explicit_path_style_client(endpoint: str, s3, bucket: str) -> None:  # type: ignore[no-untyped-def]
+def test_explicit_path_style_client(endpoint: str, s3: Any, bucket: str) -> None:
     # make_client honours extra botocore config; path-style explicitly must behave the same.
     path_client = make_client("s3", endpoint, s3={"addressing_style": "path"})
     path_client.put_object(Bucket=bucket, Key="p", Body=b"path")
     assert s3.get_object(Bucket=bucket, Key="p")["Body"].read() == b"path"
 
 
-def test_get_bucket_versioning_on_new_bucket(s3, bucket: str) -> None:  # type: ignore[no-untyped-def]
+def test_get_bucket_versioning_on_new_bucket(s3: Any, bucket: str) -> None:
     resp = s3.get_bucket_versioning(Bucket=bucket)
     assert resp["ResponseMetadata"]["HTTPStatusCode"] == 200
     # A bucket that never had versioning configured reports no Status at all.

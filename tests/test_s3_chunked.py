@@ -12,6 +12,7 @@ import http.client
 import io
 import os
 import zlib
+from typing import Any
 from urllib.parse import urlparse
 
 from botocore.httpchecksum import AwsChunkedWrapper, Crc32Checksum
@@ -26,7 +27,7 @@ def _put_chunked(endpoint: str, bucket: str, key: str, body: bytes, trailer_valu
         head, _, _ = encoded.rpartition(b"x-amz-checksum-crc32:")
         encoded = head + f"x-amz-checksum-crc32:{trailer_value}\r\n\r\n".encode()
     url = urlparse(endpoint)
-    conn = http.client.HTTPConnection(url.hostname, url.port, timeout=10)
+    conn = http.client.HTTPConnection(url.netloc, timeout=10)
     conn.request("PUT", f"/{bucket}/{key}", body=encoded, headers={
         "Content-Encoding": "aws-chunked",
         "x-amz-content-sha256": "STREAMING-UNSIGNED-PAYLOAD-TRAILER",
@@ -48,7 +49,7 @@ def _crc32_b64(data: bytes) -> str:
     return base64.b64encode(zlib.crc32(data).to_bytes(4, "big")).decode()
 
 
-def test_chunked_upload_with_trailer_round_trips(s3, endpoint: str, bucket: str) -> None:  # type: ignore[no-untyped-def]
+def test_chunked_upload_with_trailer_round_trips(s3: Any, endpoint: str, bucket: str) -> None:
     body = os.urandom(300_000)  # several chunks
     status, _, headers = _put_chunked(endpoint, bucket, "chunked.bin", body)
     assert status == 200
@@ -60,7 +61,7 @@ def test_chunked_upload_with_trailer_round_trips(s3, endpoint: str, bucket: str)
     assert "ContentEncoding" not in got
 
 
-def test_chunked_upload_with_wrong_trailer_is_refused(s3, endpoint: str, bucket: str) -> None:  # type: ignore[no-untyped-def]
+def test_chunked_upload_with_wrong_trailer_is_refused(s3: Any, endpoint: str, bucket: str) -> None:
     body = b"hello chunked world" * 100
     status, data, _ = _put_chunked(endpoint, bucket, "bad.bin", body, trailer_value=_crc32_b64(b"other"))
     assert status == 400
@@ -70,9 +71,9 @@ def test_chunked_upload_with_wrong_trailer_is_refused(s3, endpoint: str, bucket:
     assert listed["KeyCount"] == 0  # nothing half-stored
 
 
-def test_truncated_chunked_body_is_refused(endpoint: str, bucket: str, s3) -> None:  # type: ignore[no-untyped-def]
+def test_truncated_chunked_body_is_refused(endpoint: str, bucket: str, s3: Any) -> None:
     url = urlparse(endpoint)
-    conn = http.client.HTTPConnection(url.hostname, url.port, timeout=10)
+    conn = http.client.HTTPConnection(url.netloc, timeout=10)
     encoded = b"400\r\n" + b"x" * 10 + b"\r\n0\r\n\r\n"  # declares 1024 bytes, sends 10
     conn.request("PUT", f"/{bucket}/trunc.bin", body=encoded, headers={
         "Content-Encoding": "aws-chunked",

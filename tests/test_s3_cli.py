@@ -14,20 +14,25 @@ import sys
 import time
 import urllib.request
 import uuid
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any, TypeVar
 
 import pytest
 
+from .conftest import AwsCli
+
 MiB = 1024 * 1024
 CLI_CHUNK = 8 * MiB  # awscli's default multipart_threshold and multipart_chunksize
+T = TypeVar("T")
 
 
 def new_bucket_name() -> str:
     return f"cli-{uuid.uuid4().hex[:16]}"
 
 
-def parallel(fn, *calls: tuple[str, ...]) -> list:  # type: ignore[no-untyped-def]
+def parallel(fn: Callable[..., T], *calls: tuple[str, ...]) -> list[T]:
     """Run independent CLI invocations at once (each one spends ~1.5 s importing botocore)."""
     with ThreadPoolExecutor(len(calls)) as pool:
         return list(pool.map(lambda args: fn(*args), calls))
@@ -62,7 +67,7 @@ def run_cli_explicit_endpoint(endpoint: str, *args: str) -> subprocess.Completed
     return proc
 
 
-def test_bucket_lifecycle_mb_ls_rb(aws_cli, s3) -> None:  # type: ignore[no-untyped-def]
+def test_bucket_lifecycle_mb_ls_rb(aws_cli: AwsCli, s3: Any) -> None:
     name = new_bucket_name()
     out = aws_cli("s3", "mb", f"s3://{name}").stdout
     assert out.strip() == f"make_bucket: {name}"
@@ -95,7 +100,7 @@ def test_bucket_lifecycle_mb_ls_rb(aws_cli, s3) -> None:  # type: ignore[no-unty
     assert name not in [b["Name"] for b in s3.list_buckets()["Buckets"]]
 
 
-def test_ls_objects_and_prefixes(aws_cli, s3, bucket: str) -> None:  # type: ignore[no-untyped-def]
+def test_ls_objects_and_prefixes(aws_cli: AwsCli, s3: Any, bucket: str) -> None:
     objects = {
         "top.txt": b"top",
         "dir/a.txt": b"aaaa",
@@ -119,7 +124,7 @@ def test_ls_objects_and_prefixes(aws_cli, s3, bucket: str) -> None:  # type: ign
     assert got == {k: len(v) for k, v in objects.items()}
 
 
-def test_cp_up_and_down(aws_cli, s3, bucket: str, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_cp_up_and_down(aws_cli: AwsCli, s3: Any, bucket: str, tmp_path: Path) -> None:
     body = os.urandom(100_000)
     (tmp_path / "hello world.txt").write_bytes(body)
 
@@ -140,7 +145,7 @@ def test_cp_up_and_down(aws_cli, s3, bucket: str, tmp_path: Path) -> None:  # ty
 # The one big transfer of the suite (~110 MiB up and down, multipart both ways): it runs in the
 # normal suite, with more than the default per-test timeout.
 @pytest.mark.timeout(300)
-def test_cp_multipart_110mb(aws_cli, s3, bucket: str, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_cp_multipart_110mb(aws_cli: AwsCli, s3: Any, bucket: str, tmp_path: Path) -> None:
     size = 110 * MiB
     src = tmp_path / "big.bin"
     sha = hashlib.sha256()
@@ -189,7 +194,7 @@ SYNC_FILES = {
 }
 
 
-def test_sync_up_and_down(aws_cli, s3, bucket: str, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_sync_up_and_down(aws_cli: AwsCli, s3: Any, bucket: str, tmp_path: Path) -> None:
     up = tmp_path / "up"
     for rel, body in SYNC_FILES.items():
         p = up / rel
@@ -233,7 +238,7 @@ def test_sync_up_and_down(aws_cli, s3, bucket: str, tmp_path: Path) -> None:  # 
     assert keys == {f"tree/{k}" for k in SYNC_FILES if k != "with space.txt"}
 
 
-def test_keys_with_repeated_slashes(aws_cli, s3, bucket: str, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_keys_with_repeated_slashes(aws_cli: AwsCli, s3: Any, bucket: str, tmp_path: Path) -> None:
     # Runs of '/' cannot come from file names, so they go in through s3api put-object.
     keys = {"a//b": b"double", "a///c/d": b"triple", "a/b": b"single", "//lead": b"lead"}
     calls = []
@@ -267,7 +272,7 @@ def test_keys_with_repeated_slashes(aws_cli, s3, bucket: str, tmp_path: Path) ->
     assert sorted(r[3] for r in ls_lines(ls.stdout)) == sorted(keys)
 
 
-def test_rm_recursive(aws_cli, s3, bucket: str) -> None:  # type: ignore[no-untyped-def]
+def test_rm_recursive(aws_cli: AwsCli, s3: Any, bucket: str) -> None:
     keys = ["keep/x.txt", "gone/1.txt", "gone/sub/2.txt", "gone/with space/3 + 4.txt"]
     for key in keys:
         s3.put_object(Bucket=bucket, Key=key, Body=key.encode())
@@ -287,7 +292,7 @@ def test_rm_recursive(aws_cli, s3, bucket: str) -> None:  # type: ignore[no-unty
     assert bucket not in [b["Name"] for b in s3.list_buckets()["Buckets"]]
 
 
-def test_presign_then_fetch(aws_cli, s3, bucket: str, endpoint: str) -> None:  # type: ignore[no-untyped-def]
+def test_presign_then_fetch(aws_cli: AwsCli, s3: Any, bucket: str, endpoint: str) -> None:
     body = os.urandom(5000)
     s3.put_object(Bucket=bucket, Key="shared/file name+1.bin", Body=body)
 
@@ -342,7 +347,7 @@ def test_s3api_with_explicit_endpoint_url(endpoint: str, bucket: str, tmp_path: 
     assert obj["ETag"] == f'"{md5}"'
 
 
-def test_cli_errors_name_the_aws_error(aws_cli, bucket: str, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_cli_errors_name_the_aws_error(aws_cli: AwsCli, bucket: str, tmp_path: Path) -> None:
     out = tmp_path / "never"
     missing_key, missing_bucket = parallel(
         lambda *a: aws_cli(*a, check=False),

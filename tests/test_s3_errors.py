@@ -16,6 +16,7 @@ import urllib.parse
 import uuid
 import xml.etree.ElementTree as ET
 from collections.abc import Callable
+from typing import Any
 
 import pytest
 from botocore.auth import S3SigV4Auth, SigV4Auth
@@ -56,7 +57,7 @@ def raw_request(
         auth = S3SigV4Auth if service == "s3" else SigV4Auth
         auth(Credentials("test", "test"), service, REGION).add_auth(req)
         hdrs = dict(req.headers.items())
-    conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=15)
+    conn = http.client.HTTPConnection(parts.netloc, timeout=15)
     try:
         conn.request(method, path, body=body or None, headers=hdrs)
         resp = conn.getresponse()
@@ -81,47 +82,47 @@ def assert_s3_error_document(resp: RawResponse, status: int, code: str) -> ET.El
 # --- the common error shape, as boto3 sees it ---------------------------------------------------
 
 
-def _no_such_key(s3, b):  # type: ignore[no-untyped-def]
+def _no_such_key(s3: Any, b: str) -> None:
     s3.get_object(Bucket=b, Key="missing")
 
 
-def _no_such_bucket(s3, b):  # type: ignore[no-untyped-def]
+def _no_such_bucket(s3: Any, b: str) -> None:
     s3.list_objects_v2(Bucket=b + "-absent")
 
 
-def _bucket_not_empty(s3, b):  # type: ignore[no-untyped-def]
+def _bucket_not_empty(s3: Any, b: str) -> None:
     s3.put_object(Bucket=b, Key="x", Body=b"x")
     s3.delete_bucket(Bucket=b)
 
 
-def _invalid_bucket_name(s3, b):  # type: ignore[no-untyped-def]
+def _invalid_bucket_name(s3: Any, b: str) -> None:
     s3.create_bucket(Bucket="ab")
 
 
-def _no_such_upload(s3, b):  # type: ignore[no-untyped-def]
+def _no_such_upload(s3: Any, b: str) -> None:
     s3.list_parts(Bucket=b, Key="k", UploadId="does-not-exist")
 
 
-def _invalid_range(s3, b):  # type: ignore[no-untyped-def]
+def _invalid_range(s3: Any, b: str) -> None:
     s3.put_object(Bucket=b, Key="r", Body=b"0123456789")
     s3.get_object(Bucket=b, Key="r", Range="bytes=50-60")
 
 
-def _precondition_failed(s3, b):  # type: ignore[no-untyped-def]
+def _precondition_failed(s3: Any, b: str) -> None:
     s3.put_object(Bucket=b, Key="p", Body=b"x")
     s3.get_object(Bucket=b, Key="p", IfMatch='"00000000000000000000000000000000"')
 
 
-def _bad_digest(s3, b):  # type: ignore[no-untyped-def]
+def _bad_digest(s3: Any, b: str) -> None:
     wrong = base64.b64encode(hashlib.md5(b"other").digest()).decode()
     s3.put_object(Bucket=b, Key="d", Body=b"body", ContentMD5=wrong)
 
 
-def _no_such_key_on_copy(s3, b):  # type: ignore[no-untyped-def]
+def _no_such_key_on_copy(s3: Any, b: str) -> None:
     s3.copy_object(Bucket=b, Key="dst", CopySource={"Bucket": b, "Key": "nothing-here"})
 
 
-def _entity_too_small(s3, b):  # type: ignore[no-untyped-def]
+def _entity_too_small(s3: Any, b: str) -> None:
     uid = s3.create_multipart_upload(Bucket=b, Key="m")["UploadId"]
     parts = []
     for n in (1, 2):
@@ -145,7 +146,7 @@ ERROR_CASES: dict[str, tuple[Callable[..., object], int, str]] = {
 
 
 @pytest.mark.parametrize("case", sorted(ERROR_CASES))
-def test_error_has_code_message_and_request_ids(s3, bucket: str, case: str) -> None:  # type: ignore[no-untyped-def]
+def test_error_has_code_message_and_request_ids(s3: Any, bucket: str, case: str) -> None:
     action, status, code = ERROR_CASES[case]
     with pytest.raises(ClientError) as exc:
         action(s3, bucket)
@@ -161,7 +162,7 @@ def test_error_has_code_message_and_request_ids(s3, bucket: str, case: str) -> N
     assert meta["HTTPHeaders"]["content-type"].startswith("application/xml")
 
 
-def test_head_error_has_request_ids_but_no_body(s3, bucket: str) -> None:  # type: ignore[no-untyped-def]
+def test_head_error_has_request_ids_but_no_body(s3: Any, bucket: str) -> None:
     with pytest.raises(ClientError) as exc:
         s3.head_object(Bucket=bucket, Key="missing")
     meta = exc.value.response["ResponseMetadata"]
@@ -171,7 +172,7 @@ def test_head_error_has_request_ids_but_no_body(s3, bucket: str) -> None:  # typ
     assert meta["HostId"]
 
 
-def test_request_ids_on_success_and_unique(s3, bucket: str) -> None:  # type: ignore[no-untyped-def]
+def test_request_ids_on_success_and_unique(s3: Any, bucket: str) -> None:
     ids = set()
     for _ in range(3):
         meta = s3.list_objects_v2(Bucket=bucket)["ResponseMetadata"]
@@ -181,7 +182,7 @@ def test_request_ids_on_success_and_unique(s3, bucket: str) -> None:  # type: ig
     assert len(ids) == 3
 
 
-def test_exact_messages_of_common_errors(s3, bucket: str) -> None:  # type: ignore[no-untyped-def]
+def test_exact_messages_of_common_errors(s3: Any, bucket: str) -> None:
     with pytest.raises(ClientError) as exc:
         s3.get_object(Bucket=bucket, Key="dir/missing key.txt")
     err = exc.value.response["Error"]
@@ -212,7 +213,7 @@ def test_exact_messages_of_common_errors(s3, bucket: str) -> None:  # type: igno
     assert err["UploadId"] == "nope"
 
 
-def test_no_such_key_raw_document(s3, endpoint: str, bucket: str) -> None:  # type: ignore[no-untyped-def]
+def test_no_such_key_raw_document(s3: Any, endpoint: str, bucket: str) -> None:
     resp = raw_request(endpoint, "GET", f"/{bucket}/some/missing%20key")
     root = assert_s3_error_document(resp, 404, "NoSuchKey")
     assert root.findtext("Key") == "some/missing key"
@@ -235,7 +236,7 @@ def _md5_header(body: bytes) -> dict[str, str]:
     ],
     ids=["truncated", "not-xml", "no-objects"],
 )
-def test_delete_objects_malformed_xml(s3, endpoint: str, bucket: str, body: bytes) -> None:  # type: ignore[no-untyped-def]
+def test_delete_objects_malformed_xml(s3: Any, endpoint: str, bucket: str, body: bytes) -> None:
     s3.put_object(Bucket=bucket, Key="a", Body=b"x")
     resp = raw_request(endpoint, "POST", f"/{bucket}?delete", body=body, headers=_md5_header(body))
     root = assert_s3_error_document(resp, 400, "MalformedXML")
@@ -246,14 +247,14 @@ def test_delete_objects_malformed_xml(s3, endpoint: str, bucket: str, body: byte
     assert s3.get_object(Bucket=bucket, Key="a")["Body"].read() == b"x"
 
 
-def test_delete_objects_empty_list_via_boto3(s3, bucket: str) -> None:  # type: ignore[no-untyped-def]
+def test_delete_objects_empty_list_via_boto3(s3: Any, bucket: str) -> None:
     with pytest.raises(ClientError) as exc:
         s3.delete_objects(Bucket=bucket, Delete={"Objects": []})
     assert exc.value.response["Error"]["Code"] == "MalformedXML"
     assert exc.value.response["ResponseMetadata"]["HTTPStatusCode"] == 400
 
 
-def test_put_tagging_malformed_xml(s3, endpoint: str, bucket: str) -> None:  # type: ignore[no-untyped-def]
+def test_put_tagging_malformed_xml(s3: Any, endpoint: str, bucket: str) -> None:
     s3.put_object(Bucket=bucket, Key="t", Body=b"x")
     body = b"<Tagging><TagSet><Tag><Key>a</Key>"
     resp = raw_request(
@@ -262,7 +263,7 @@ def test_put_tagging_malformed_xml(s3, endpoint: str, bucket: str) -> None:  # t
     assert_s3_error_document(resp, 400, "MalformedXML")
 
 
-def test_complete_multipart_malformed_xml(s3, endpoint: str, bucket: str) -> None:  # type: ignore[no-untyped-def]
+def test_complete_multipart_malformed_xml(s3: Any, endpoint: str, bucket: str) -> None:
     upload_id = s3.create_multipart_upload(Bucket=bucket, Key="m")["UploadId"]
     body = b"<CompleteMultipartUpload><Part><PartNumber>1</PartNumber>"
     query = urllib.parse.urlencode({"uploadId": upload_id})
@@ -272,7 +273,7 @@ def test_complete_multipart_malformed_xml(s3, endpoint: str, bucket: str) -> Non
     assert s3.list_parts(Bucket=bucket, Key="m", UploadId=upload_id)["UploadId"] == upload_id
 
 
-def test_post_to_object_is_method_not_allowed(s3, endpoint: str, bucket: str) -> None:  # type: ignore[no-untyped-def]
+def test_post_to_object_is_method_not_allowed(s3: Any, endpoint: str, bucket: str) -> None:
     s3.put_object(Bucket=bucket, Key="obj", Body=b"x")
     resp = raw_request(endpoint, "POST", f"/{bucket}/obj", body=b"payload")
     root = assert_s3_error_document(resp, 405, "MethodNotAllowed")
@@ -316,7 +317,7 @@ def _error_code(resp: RawResponse) -> str:
 
 
 @pytest.mark.parametrize("protocol", ["json", "query"])
-def test_unknown_service_gets_clean_error(s3, endpoint: str, protocol: str) -> None:  # type: ignore[no-untyped-def]
+def test_unknown_service_gets_clean_error(s3: Any, endpoint: str, protocol: str) -> None:
     if protocol == "json":
         resp = raw_request(
             endpoint,
@@ -347,7 +348,7 @@ def test_unknown_service_gets_clean_error(s3, endpoint: str, protocol: str) -> N
     assert s3.list_buckets()["ResponseMetadata"]["HTTPStatusCode"] == 200
 
 
-def test_odd_requests_get_xml_errors_not_crashes(s3, endpoint: str, bucket: str) -> None:  # type: ignore[no-untyped-def]
+def test_odd_requests_get_xml_errors_not_crashes(s3: Any, endpoint: str, bucket: str) -> None:
     odd = [
         raw_request(endpoint, "PATCH", f"/{bucket}/k", body=b"x"),
         raw_request(endpoint, "GET", "/%ZZ%invalid-escape/k"),
@@ -360,7 +361,7 @@ def test_odd_requests_get_xml_errors_not_crashes(s3, endpoint: str, bucket: str)
     assert s3.list_objects_v2(Bucket=bucket)["ResponseMetadata"]["HTTPStatusCode"] == 200
 
 
-def test_key_too_long(s3, bucket: str) -> None:  # type: ignore[no-untyped-def]
+def test_key_too_long(s3: Any, bucket: str) -> None:
     with pytest.raises(ClientError) as exc:
         s3.put_object(Bucket=bucket, Key="k" * 1025, Body=b"x")
     assert exc.value.response["Error"]["Code"] == "KeyTooLongError"

@@ -7,6 +7,7 @@ import hashlib
 import io
 import os
 import zlib
+from typing import Any
 
 import pytest
 from boto3.s3.transfer import TransferConfig
@@ -26,7 +27,7 @@ def multipart_etag(parts: list[bytes]) -> str:
     return f'"{hashlib.md5(digests).hexdigest()}-{len(parts)}"'
 
 
-def upload_parts(s3, bucket: str, key: str, upload_id: str, parts: list[bytes]) -> list[dict]:  # type: ignore[no-untyped-def]
+def upload_parts(s3: Any, bucket: str, key: str, upload_id: str, parts: list[bytes]) -> list[dict]:
     done = []
     for number, body in enumerate(parts, start=1):
         resp = s3.upload_part(
@@ -42,7 +43,7 @@ def three_parts() -> list[bytes]:
     return [os.urandom(PART), os.urandom(PART), os.urandom(1024)]
 
 
-def test_complete_multipart_upload(s3, bucket: str, three_parts: list[bytes]) -> None:  # type: ignore[no-untyped-def]
+def test_complete_multipart_upload(s3: Any, bucket: str, three_parts: list[bytes]) -> None:
     created = s3.create_multipart_upload(
         Bucket=bucket, Key="big.bin", ContentType="video/mp4", Metadata={"origin": "mpu"}
     )
@@ -84,7 +85,7 @@ def test_complete_multipart_upload(s3, bucket: str, three_parts: list[bytes]) ->
     assert "Uploads" not in s3.list_multipart_uploads(Bucket=bucket)
 
 
-def test_get_and_head_by_part_number(s3, bucket: str, three_parts: list[bytes]) -> None:  # type: ignore[no-untyped-def]
+def test_get_and_head_by_part_number(s3: Any, bucket: str, three_parts: list[bytes]) -> None:
     upload_id = s3.create_multipart_upload(Bucket=bucket, Key="p")["UploadId"]
     parts = upload_parts(s3, bucket, "p", upload_id, three_parts)
     s3.complete_multipart_upload(
@@ -106,7 +107,7 @@ def test_get_and_head_by_part_number(s3, bucket: str, three_parts: list[bytes]) 
     assert attrs["ObjectParts"]["TotalPartsCount"] == 3
 
 
-def test_reuploaded_part_replaces_previous(s3, bucket: str) -> None:  # type: ignore[no-untyped-def]
+def test_reuploaded_part_replaces_previous(s3: Any, bucket: str) -> None:
     upload_id = s3.create_multipart_upload(Bucket=bucket, Key="r")["UploadId"]
     s3.upload_part(Bucket=bucket, Key="r", UploadId=upload_id, PartNumber=1, Body=b"old")
     new = s3.upload_part(Bucket=bucket, Key="r", UploadId=upload_id, PartNumber=1, Body=b"new!")
@@ -121,7 +122,7 @@ def test_reuploaded_part_replaces_previous(s3, bucket: str) -> None:  # type: ig
     assert s3.get_object(Bucket=bucket, Key="r")["Body"].read() == b"new!"
 
 
-def test_list_parts(s3, bucket: str, three_parts: list[bytes]) -> None:  # type: ignore[no-untyped-def]
+def test_list_parts(s3: Any, bucket: str, three_parts: list[bytes]) -> None:
     upload_id = s3.create_multipart_upload(Bucket=bucket, Key="lp")["UploadId"]
     parts = upload_parts(s3, bucket, "lp", upload_id, three_parts)
     resp = s3.list_parts(Bucket=bucket, Key="lp", UploadId=upload_id)
@@ -148,7 +149,7 @@ def test_list_parts(s3, bucket: str, three_parts: list[bytes]) -> None:  # type:
     s3.abort_multipart_upload(Bucket=bucket, Key="lp", UploadId=upload_id)
 
 
-def test_list_multipart_uploads(s3, bucket: str) -> None:  # type: ignore[no-untyped-def]
+def test_list_multipart_uploads(s3: Any, bucket: str) -> None:
     ids = {}
     for key in ("logs/a", "logs/b", "other"):
         ids[key] = s3.create_multipart_upload(Bucket=bucket, Key=key)["UploadId"]
@@ -168,7 +169,7 @@ def test_list_multipart_uploads(s3, bucket: str) -> None:  # type: ignore[no-unt
     assert [u["Key"] for u in after["Uploads"]] == ["logs/a", "logs/b"]
 
 
-def test_abort_multipart_upload(s3, bucket: str) -> None:  # type: ignore[no-untyped-def]
+def test_abort_multipart_upload(s3: Any, bucket: str) -> None:
     upload_id = s3.create_multipart_upload(Bucket=bucket, Key="ab")["UploadId"]
     s3.upload_part(Bucket=bucket, Key="ab", UploadId=upload_id, PartNumber=1, Body=b"x" * 100)
     resp = s3.abort_multipart_upload(Bucket=bucket, Key="ab", UploadId=upload_id)
@@ -194,7 +195,7 @@ def test_abort_multipart_upload(s3, bucket: str) -> None:  # type: ignore[no-unt
     assert s3.delete_bucket(Bucket=bucket)["ResponseMetadata"]["HTTPStatusCode"] == 204
 
 
-def test_upload_part_copy(s3, bucket: str) -> None:  # type: ignore[no-untyped-def]
+def test_upload_part_copy(s3: Any, bucket: str) -> None:
     source = os.urandom(6 * MiB)
     s3.put_object(Bucket=bucket, Key="src.bin", Body=source)
     upload_id = s3.create_multipart_upload(Bucket=bucket, Key="assembled")["UploadId"]
@@ -243,7 +244,7 @@ def test_upload_part_copy(s3, bucket: str) -> None:  # type: ignore[no-untyped-d
     assert s3.get_object(Bucket=bucket, Key="assembled")["Body"].read() == source
 
 
-def test_upload_part_copy_whole_object(s3, bucket: str) -> None:  # type: ignore[no-untyped-def]
+def test_upload_part_copy_whole_object(s3: Any, bucket: str) -> None:
     s3.put_object(Bucket=bucket, Key="small", Body=b"whole source")
     upload_id = s3.create_multipart_upload(Bucket=bucket, Key="dst")["UploadId"]
     part = s3.upload_part_copy(
@@ -262,7 +263,7 @@ def test_upload_part_copy_whole_object(s3, bucket: str) -> None:  # type: ignore
     assert s3.get_object(Bucket=bucket, Key="dst")["Body"].read() == b"whole source"
 
 
-def test_entity_too_small(s3, bucket: str) -> None:  # type: ignore[no-untyped-def]
+def test_entity_too_small(s3: Any, bucket: str) -> None:
     upload_id = s3.create_multipart_upload(Bucket=bucket, Key="small")["UploadId"]
     parts = upload_parts(s3, bucket, "small", upload_id, [b"a" * 1024, b"b" * 1024])
     with pytest.raises(ClientError) as exc:
@@ -278,7 +279,7 @@ def test_entity_too_small(s3, bucket: str) -> None:  # type: ignore[no-untyped-d
     assert error_of(exc) == (404, "404")
 
 
-def test_single_small_part_is_allowed(s3, bucket: str) -> None:  # type: ignore[no-untyped-def]
+def test_single_small_part_is_allowed(s3: Any, bucket: str) -> None:
     upload_id = s3.create_multipart_upload(Bucket=bucket, Key="one")["UploadId"]
     parts = upload_parts(s3, bucket, "one", upload_id, [b"only part"])
     done = s3.complete_multipart_upload(
@@ -289,7 +290,7 @@ def test_single_small_part_is_allowed(s3, bucket: str) -> None:  # type: ignore[
     assert s3.get_object(Bucket=bucket, Key="one")["Body"].read() == b"only part"
 
 
-def test_invalid_part_wrong_etag(s3, bucket: str) -> None:  # type: ignore[no-untyped-def]
+def test_invalid_part_wrong_etag(s3: Any, bucket: str) -> None:
     upload_id = s3.create_multipart_upload(Bucket=bucket, Key="ip")["UploadId"]
     upload_parts(s3, bucket, "ip", upload_id, [b"data"])
     with pytest.raises(ClientError) as exc:
@@ -302,7 +303,7 @@ def test_invalid_part_wrong_etag(s3, bucket: str) -> None:  # type: ignore[no-un
     assert error_of(exc) == (400, "InvalidPart")
 
 
-def test_invalid_part_never_uploaded(s3, bucket: str) -> None:  # type: ignore[no-untyped-def]
+def test_invalid_part_never_uploaded(s3: Any, bucket: str) -> None:
     upload_id = s3.create_multipart_upload(Bucket=bucket, Key="ip")["UploadId"]
     parts = upload_parts(s3, bucket, "ip", upload_id, [b"data"])
     with pytest.raises(ClientError) as exc:
@@ -315,7 +316,7 @@ def test_invalid_part_never_uploaded(s3, bucket: str) -> None:  # type: ignore[n
     assert error_of(exc) == (400, "InvalidPart")
 
 
-def test_invalid_part_order(s3, bucket: str) -> None:  # type: ignore[no-untyped-def]
+def test_invalid_part_order(s3: Any, bucket: str) -> None:
     body = os.urandom(PART)
     upload_id = s3.create_multipart_upload(Bucket=bucket, Key="order")["UploadId"]
     parts = upload_parts(s3, bucket, "order", upload_id, [body, body])
@@ -333,7 +334,7 @@ def test_invalid_part_order(s3, bucket: str) -> None:  # type: ignore[no-untyped
 
 
 @pytest.mark.parametrize("operation", ["upload_part", "list_parts", "complete", "abort"])
-def test_no_such_upload(s3, bucket: str, operation: str) -> None:  # type: ignore[no-untyped-def]
+def test_no_such_upload(s3: Any, bucket: str, operation: str) -> None:
     bogus = "bm90LWEtcmVhbC11cGxvYWQtaWQ"
     calls = {
         "upload_part": lambda: s3.upload_part(
@@ -357,7 +358,7 @@ def test_no_such_upload(s3, bucket: str, operation: str) -> None:  # type: ignor
     )
 
 
-def test_upload_id_is_bound_to_its_key(s3, bucket: str) -> None:  # type: ignore[no-untyped-def]
+def test_upload_id_is_bound_to_its_key(s3: Any, bucket: str) -> None:
     upload_id = s3.create_multipart_upload(Bucket=bucket, Key="mine")["UploadId"]
     with pytest.raises(ClientError) as exc:
         s3.upload_part(Bucket=bucket, Key="other", UploadId=upload_id, PartNumber=1, Body=b"x")
@@ -365,7 +366,7 @@ def test_upload_id_is_bound_to_its_key(s3, bucket: str) -> None:  # type: ignore
     s3.abort_multipart_upload(Bucket=bucket, Key="mine", UploadId=upload_id)
 
 
-def test_complete_with_no_parts_is_malformed(s3, bucket: str) -> None:  # type: ignore[no-untyped-def]
+def test_complete_with_no_parts_is_malformed(s3: Any, bucket: str) -> None:
     upload_id = s3.create_multipart_upload(Bucket=bucket, Key="none")["UploadId"]
     with pytest.raises(ClientError) as exc:
         s3.complete_multipart_upload(
@@ -374,7 +375,7 @@ def test_complete_with_no_parts_is_malformed(s3, bucket: str) -> None:  # type: 
     assert error_of(exc) == (400, "MalformedXML")
 
 
-def test_part_number_out_of_range(s3, bucket: str) -> None:  # type: ignore[no-untyped-def]
+def test_part_number_out_of_range(s3: Any, bucket: str) -> None:
     upload_id = s3.create_multipart_upload(Bucket=bucket, Key="n")["UploadId"]
     for number in (0, 10001):
         with pytest.raises(ClientError) as exc:
@@ -387,7 +388,7 @@ def _crc32_b64(data: bytes) -> str:
     return base64.b64encode(zlib.crc32(data).to_bytes(4, "big")).decode()
 
 
-def test_upload_fileobj_multipart_with_crc32(s3, bucket: str) -> None:  # type: ignore[no-untyped-def]
+def test_upload_fileobj_multipart_with_crc32(s3: Any, bucket: str) -> None:
     size = 12 * MiB
     data = os.urandom(size)
     config = TransferConfig(multipart_threshold=5 * MiB, multipart_chunksize=5 * MiB)
@@ -418,7 +419,7 @@ def test_upload_fileobj_multipart_with_crc32(s3, bucket: str) -> None:  # type: 
     )
 
 
-def test_multipart_checksum_parts_listed(s3, bucket: str) -> None:  # type: ignore[no-untyped-def]
+def test_multipart_checksum_parts_listed(s3: Any, bucket: str) -> None:
     upload = s3.create_multipart_upload(Bucket=bucket, Key="ck", ChecksumAlgorithm="CRC32")
     assert upload["ChecksumAlgorithm"] == "CRC32"
     upload_id = upload["UploadId"]

@@ -19,12 +19,12 @@ ACCOUNT = "000000000000"
 
 
 @pytest.fixture(scope="module")
-def sqs(endpoint: str):  # type: ignore[no-untyped-def]
+def sqs(endpoint: str) -> Any:
     return make_client("sqs", endpoint)
 
 
 @pytest.fixture(scope="module")
-def lam(endpoint: str):  # type: ignore[no-untyped-def]
+def lam(endpoint: str) -> Any:
     return make_client("lambda", endpoint)
 
 
@@ -37,7 +37,7 @@ def s3_may_send(arn: str, source_bucket: str | None = None) -> str:
     return json.dumps({"Version": "2012-10-17", "Statement": [statement]})
 
 
-def new_queue(sqs, policy: bool = True) -> tuple[str, str]:  # type: ignore[no-untyped-def]
+def new_queue(sqs: Any, policy: bool = True) -> tuple[str, str]:
     name = f"q-{uuid.uuid4().hex[:10]}"
     arn = f"arn:aws:sqs:us-east-1:{ACCOUNT}:{name}"
     url = sqs.create_queue(QueueName=name, Attributes={"Policy": s3_may_send(arn)} if policy else {})["QueueUrl"]
@@ -45,7 +45,7 @@ def new_queue(sqs, policy: bool = True) -> tuple[str, str]:  # type: ignore[no-u
     return url, arn
 
 
-def receive(sqs, url: str, count: int = 1, timeout: float = 15) -> list[dict[str, Any]]:  # type: ignore[no-untyped-def]
+def receive(sqs: Any, url: str, count: int = 1, timeout: float = 15) -> list[dict[str, Any]]:
     bodies: list[dict[str, Any]] = []
     deadline = time.monotonic() + timeout
     while len(bodies) < count and time.monotonic() < deadline:
@@ -64,13 +64,13 @@ def queue_config(arn: str, events: list[str], **flt: str) -> dict[str, Any]:
 
 
 def error_of(exc: pytest.ExceptionInfo[ClientError]) -> dict[str, Any]:
-    return exc.value.response["Error"]  # type: ignore[return-value]
+    return exc.value.response["Error"]
 
 
 # -- configuration -------------------------------------------------------------------------
 
 
-def test_config_round_trip_and_removal(s3, sqs, bucket: str) -> None:  # type: ignore[no-untyped-def]
+def test_config_round_trip_and_removal(s3: Any, sqs: Any, bucket: str) -> None:
     assert "QueueConfigurations" not in s3.get_bucket_notification_configuration(Bucket=bucket)
     _, arn = new_queue(sqs)
     s3.put_bucket_notification_configuration(Bucket=bucket, NotificationConfiguration={
@@ -92,7 +92,7 @@ def test_config_round_trip_and_removal(s3, sqs, bucket: str) -> None:  # type: i
     assert "QueueConfigurations" not in got and "EventBridgeConfiguration" not in got
 
 
-def test_unparseable_arn(s3, bucket: str) -> None:  # type: ignore[no-untyped-def]
+def test_unparseable_arn(s3: Any, bucket: str) -> None:
     with pytest.raises(ClientError) as exc:
         s3.put_bucket_notification_configuration(Bucket=bucket, NotificationConfiguration={
             "LambdaFunctionConfigurations": [{"LambdaFunctionArn": "not-an-arn", "Events": ["s3:ObjectCreated:*"]}],
@@ -103,7 +103,7 @@ def test_unparseable_arn(s3, bucket: str) -> None:  # type: ignore[no-untyped-de
     assert err["ArgumentName"] == "CloudFunction"
 
 
-def test_missing_destinations_fail_validation_unless_skipped(s3, bucket: str) -> None:  # type: ignore[no-untyped-def]
+def test_missing_destinations_fail_validation_unless_skipped(s3: Any, bucket: str) -> None:
     missing_fn = f"arn:aws:lambda:us-east-1:{ACCOUNT}:function:nope-{uuid.uuid4().hex[:6]}"
     missing_q = f"arn:aws:sqs:us-east-1:{ACCOUNT}:nope-{uuid.uuid4().hex[:6]}"
     for conf in ({"LambdaFunctionConfigurations": [{"LambdaFunctionArn": missing_fn, "Events": ["s3:ObjectCreated:*"]}]},
@@ -117,13 +117,13 @@ def test_missing_destinations_fail_validation_unless_skipped(s3, bucket: str) ->
                                                  SkipDestinationValidation=True)
 
 
-def test_queue_and_topic_policies_must_let_s3_send(s3, sqs, endpoint: str,  # type: ignore[no-untyped-def]
+def test_queue_and_topic_policies_must_let_s3_send(s3: Any, sqs: Any, endpoint: str,
                                                     bucket: str) -> None:
     """AWS checks, when the configuration is set, that the queue's / topic's policy lets
     s3.amazonaws.com send from this bucket (aws:SourceArn / aws:SourceAccount conditions)."""
     sns = make_client("sns", endpoint)
     url, arn = new_queue(sqs, policy=False)
-    topic = sns.create_topic(Name=f"t-{uuid.uuid4().hex[:8]}")["TopicArn"]  # type: ignore[attr-defined]
+    topic = sns.create_topic(Name=f"t-{uuid.uuid4().hex[:8]}")["TopicArn"]
     other_bucket = s3_may_send(arn, source_bucket=f"other-{bucket}")
     for conf in ({"QueueConfigurations": [queue_config(arn, ["s3:ObjectCreated:*"])]},
                  {"TopicConfigurations": [{"TopicArn": topic, "Events": ["s3:ObjectCreated:*"]}]}):
@@ -143,7 +143,7 @@ def test_queue_and_topic_policies_must_let_s3_send(s3, sqs, endpoint: str,  # ty
         "QueueConfigurations": [queue_config(arn, ["s3:ObjectCreated:*"])]})
     assert receive(sqs, url, timeout=2) == []  # skipped validation sends no test event
     sqs.set_queue_attributes(QueueUrl=url, Attributes={"Policy": s3_may_send(arn, source_bucket=bucket)})
-    sns.set_topic_attributes(TopicArn=topic, AttributeName="Policy",  # type: ignore[attr-defined]
+    sns.set_topic_attributes(TopicArn=topic, AttributeName="Policy",
                              AttributeValue=s3_may_send(topic, source_bucket=bucket))
     s3.put_bucket_notification_configuration(Bucket=bucket, NotificationConfiguration={
         "QueueConfigurations": [queue_config(arn, ["s3:ObjectCreated:*"])],
@@ -152,7 +152,7 @@ def test_queue_and_topic_policies_must_let_s3_send(s3, sqs, endpoint: str,  # ty
     assert test_event["Event"] == "s3:TestEvent"
 
 
-def test_overlapping_configurations(s3, sqs, bucket: str) -> None:  # type: ignore[no-untyped-def]
+def test_overlapping_configurations(s3: Any, sqs: Any, bucket: str) -> None:
     _, arn = new_queue(sqs)
     message = ("Configuration is ambiguously defined. Cannot have overlapping suffixes in two rules if the "
                "prefixes are overlapping for the same event type.")
@@ -182,7 +182,7 @@ def test_overlapping_configurations(s3, sqs, bucket: str) -> None:  # type: igno
 # -- events --------------------------------------------------------------------------------
 
 
-def test_sqs_receives_test_event_then_put_events(s3, sqs, bucket: str) -> None:  # type: ignore[no-untyped-def]
+def test_sqs_receives_test_event_then_put_events(s3: Any, sqs: Any, bucket: str) -> None:
     url, arn = new_queue(sqs)
     s3.put_bucket_notification_configuration(Bucket=bucket, NotificationConfiguration={
         "QueueConfigurations": [{"Id": "cfg", "QueueArn": arn, "Events": ["s3:ObjectCreated:*"]}]})
@@ -219,7 +219,7 @@ def test_sqs_receives_test_event_then_put_events(s3, sqs, bucket: str) -> None: 
     assert seq2.rjust(width, "0") > seq1.rjust(width, "0")
 
 
-def test_copy_multipart_and_delete_events(s3, sqs, bucket: str) -> None:  # type: ignore[no-untyped-def]
+def test_copy_multipart_and_delete_events(s3: Any, sqs: Any, bucket: str) -> None:
     url, arn = new_queue(sqs)
     s3.put_bucket_notification_configuration(Bucket=bucket, NotificationConfiguration={
         "QueueConfigurations": [queue_config(arn, ["s3:ObjectCreated:*", "s3:ObjectRemoved:*"])]})
@@ -243,7 +243,7 @@ def test_copy_multipart_and_delete_events(s3, sqs, bucket: str) -> None:  # type
     assert removal["responseElements"]["x-amz-request-id"] == deleted["ResponseMetadata"]["RequestId"]
 
 
-def test_prefix_and_suffix_filters_match_encoded_key(s3, sqs, bucket: str) -> None:  # type: ignore[no-untyped-def]
+def test_prefix_and_suffix_filters_match_encoded_key(s3: Any, sqs: Any, bucket: str) -> None:
     url, arn = new_queue(sqs)
     s3.put_bucket_notification_configuration(Bucket=bucket, NotificationConfiguration={
         "QueueConfigurations": [queue_config(arn, ["s3:ObjectCreated:Put"], Prefix="in+put/", Suffix=".jpg")]})
@@ -255,7 +255,7 @@ def test_prefix_and_suffix_filters_match_encoded_key(s3, sqs, bucket: str) -> No
     assert keys == ["in+put/a.jpg", "in+put/last.jpg"]
 
 
-def test_lambda_target_invoked_asynchronously(s3, lam, bucket: str, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_lambda_target_invoked_asynchronously(s3: Any, lam: Any, bucket: str, tmp_path: Path) -> None:
     out = tmp_path / "events.jsonl"
     name = create(lam, """
         import json, os
@@ -296,18 +296,18 @@ def test_event_survives_kill_after_ack(tmp_path: Path) -> None:
     server = SluiceProcess(tmp_path / "data").start()
     try:
         s3 = make_client("s3", server.endpoint)
-        s3.create_bucket(Bucket="durable")  # type: ignore[attr-defined]
+        s3.create_bucket(Bucket="durable")
         name = f"later-{uuid.uuid4().hex[:8]}"
         arn = f"arn:aws:sqs:us-east-1:{ACCOUNT}:{name}"
         # The queue does not exist yet, so deliveries fail and stay in the outbox until it does.
-        s3.put_bucket_notification_configuration(  # type: ignore[attr-defined]
+        s3.put_bucket_notification_configuration(
             Bucket="durable", SkipDestinationValidation=True,
             NotificationConfiguration={"QueueConfigurations": [queue_config(arn, ["s3:ObjectCreated:*"])]})
-        put = s3.put_object(Bucket="durable", Key="k", Body=b"v")  # type: ignore[attr-defined]
+        put = s3.put_object(Bucket="durable", Key="k", Body=b"v")
         server.kill()
         server.start()
         sqs = make_client("sqs", server.endpoint)
-        url = sqs.create_queue(QueueName=name,  # type: ignore[attr-defined]
+        url = sqs.create_queue(QueueName=name,
                                Attributes={"Policy": s3_may_send(arn)})["QueueUrl"]
         (body,) = receive(sqs, url, 1, timeout=30)
         assert body["Records"][0]["responseElements"]["x-amz-request-id"] == put["ResponseMetadata"]["RequestId"]
@@ -315,13 +315,13 @@ def test_event_survives_kill_after_ack(tmp_path: Path) -> None:
         server.stop()
 
 
-def test_eventbridge_delivery(s3, sqs, endpoint: str, bucket: str) -> None:  # type: ignore[no-untyped-def]
+def test_eventbridge_delivery(s3: Any, sqs: Any, endpoint: str, bucket: str) -> None:
     events = make_client("events", endpoint)
     url, arn = new_queue(sqs)
     rule = f"s3-{uuid.uuid4().hex[:8]}"
-    events.put_rule(Name=rule, EventPattern=json.dumps(  # type: ignore[attr-defined]
+    events.put_rule(Name=rule, EventPattern=json.dumps(
         {"source": ["aws.s3"], "detail": {"bucket": {"name": [bucket]}}}))
-    events.put_targets(Rule=rule, Targets=[{"Id": "q", "Arn": arn}])  # type: ignore[attr-defined]
+    events.put_targets(Rule=rule, Targets=[{"Id": "q", "Arn": arn}])
     s3.put_bucket_notification_configuration(Bucket=bucket,
                                              NotificationConfiguration={"EventBridgeConfiguration": {}})
     put = s3.put_object(Bucket=bucket, Key="a b.txt", Body=b"1234")
@@ -337,13 +337,13 @@ def test_eventbridge_delivery(s3, sqs, endpoint: str, bucket: str) -> None:  # t
     assert deleted["detail-type"] == "Object Deleted" and deleted["detail"]["reason"] == "DeleteObject"
 
 
-def test_sns_target_gets_test_event(s3, sqs, endpoint: str, bucket: str) -> None:  # type: ignore[no-untyped-def]
+def test_sns_target_gets_test_event(s3: Any, sqs: Any, endpoint: str, bucket: str) -> None:
     sns = make_client("sns", endpoint)
-    topic = sns.create_topic(Name=f"t-{uuid.uuid4().hex[:8]}")["TopicArn"]  # type: ignore[attr-defined]
-    sns.set_topic_attributes(TopicArn=topic, AttributeName="Policy",  # type: ignore[attr-defined]
+    topic = sns.create_topic(Name=f"t-{uuid.uuid4().hex[:8]}")["TopicArn"]
+    sns.set_topic_attributes(TopicArn=topic, AttributeName="Policy",
                              AttributeValue=s3_may_send(topic, source_bucket=bucket))
     url, arn = new_queue(sqs)
-    sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=arn,  # type: ignore[attr-defined]
+    sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=arn,
                   Attributes={"RawMessageDelivery": "true"})
     s3.put_bucket_notification_configuration(Bucket=bucket, NotificationConfiguration={
         "TopicConfigurations": [{"TopicArn": topic, "Events": ["s3:ObjectCreated:*"]}]})
@@ -354,7 +354,7 @@ def test_sns_target_gets_test_event(s3, sqs, endpoint: str, bucket: str) -> None
     assert event["Records"][0]["eventName"] == "ObjectCreated:Put"
 
 
-def test_deleting_bucket_drops_its_configuration(s3, sqs) -> None:  # type: ignore[no-untyped-def]
+def test_deleting_bucket_drops_its_configuration(s3: Any, sqs: Any) -> None:
     name = f"test-{uuid.uuid4().hex[:12]}"
     s3.create_bucket(Bucket=name)
     _, arn = new_queue(sqs)
@@ -371,7 +371,7 @@ def test_deleting_bucket_drops_its_configuration(s3, sqs) -> None:  # type: igno
 # -- versioned buckets ---------------------------------------------------------------------
 
 
-def test_versioned_bucket_events_carry_version_ids(s3, sqs, bucket: str) -> None:  # type: ignore[no-untyped-def]
+def test_versioned_bucket_events_carry_version_ids(s3: Any, sqs: Any, bucket: str) -> None:
     url, arn = new_queue(sqs)
     s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
     s3.put_bucket_notification_configuration(Bucket=bucket, NotificationConfiguration={
@@ -392,7 +392,7 @@ def test_versioned_bucket_events_carry_version_ids(s3, sqs, bucket: str) -> None
     assert removed["responseElements"]["x-amz-request-id"] == gone["ResponseMetadata"]["RequestId"]
 
 
-def test_unversioned_bucket_events_have_no_version_id(s3, sqs, bucket: str) -> None:  # type: ignore[no-untyped-def]
+def test_unversioned_bucket_events_have_no_version_id(s3: Any, sqs: Any, bucket: str) -> None:
     url, arn = new_queue(sqs)
     s3.put_bucket_notification_configuration(Bucket=bucket, NotificationConfiguration={
         "QueueConfigurations": [queue_config(arn, ["s3:ObjectCreated:Put"])]})
@@ -402,13 +402,13 @@ def test_unversioned_bucket_events_have_no_version_id(s3, sqs, bucket: str) -> N
     assert "versionId" not in body["Records"][0]["s3"]["object"]
 
 
-def test_eventbridge_deletion_types(s3, sqs, endpoint: str, bucket: str) -> None:  # type: ignore[no-untyped-def]
+def test_eventbridge_deletion_types(s3: Any, sqs: Any, endpoint: str, bucket: str) -> None:
     events = make_client("events", endpoint)
     url, arn = new_queue(sqs)
     rule = f"s3-{uuid.uuid4().hex[:8]}"
-    events.put_rule(Name=rule, EventPattern=json.dumps(  # type: ignore[attr-defined]
+    events.put_rule(Name=rule, EventPattern=json.dumps(
         {"source": ["aws.s3"], "detail-type": ["Object Deleted"], "detail": {"bucket": {"name": [bucket]}}}))
-    events.put_targets(Rule=rule, Targets=[{"Id": "q", "Arn": arn}])  # type: ignore[attr-defined]
+    events.put_targets(Rule=rule, Targets=[{"Id": "q", "Arn": arn}])
     s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
     s3.put_bucket_notification_configuration(Bucket=bucket,
                                              NotificationConfiguration={"EventBridgeConfiguration": {}})

@@ -16,6 +16,7 @@ import urllib.request
 import uuid
 import xml.etree.ElementTree as ET
 import zlib
+from typing import Any
 
 import pytest
 from awscrt import checksums as crt_checksums
@@ -54,7 +55,7 @@ def signed_raw(
     hdrs = {"Host": host, **(headers or {})}
     req = AWSRequest(method=method, url=f"http://{host}{path}", data=body, headers=hdrs)
     S3SigV4Auth(Credentials("test", "test"), "s3", REGION).add_auth(req)
-    conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=15)
+    conn = http.client.HTTPConnection(parts.netloc, timeout=15)
     try:
         conn.request(method, path, body=body or None, headers=dict(req.headers.items()))
         resp = conn.getresponse()
@@ -67,7 +68,7 @@ def signed_raw(
 # --- put / get / head ---------------------------------------------------------------------------
 
 
-def test_put_get_round_trip(s3, bucket: str) -> None:  # type: ignore[no-untyped-def]
+def test_put_get_round_trip(s3: Any, bucket: str) -> None:
     data = os.urandom(256 * 1024) + bytes(range(256))
     put = s3.put_object(Bucket=bucket, Key="blob.bin", Body=data)
     assert put["ResponseMetadata"]["HTTPStatusCode"] == 200
@@ -83,7 +84,7 @@ def test_put_get_round_trip(s3, bucket: str) -> None:  # type: ignore[no-untyped
     assert abs((dt.datetime.now(UTC) - got["LastModified"]).total_seconds()) < 300
 
 
-def test_empty_object(s3, bucket: str) -> None:  # type: ignore[no-untyped-def]
+def test_empty_object(s3: Any, bucket: str) -> None:
     put = s3.put_object(Bucket=bucket, Key="empty", Body=b"")
     assert put["ETag"] == '"d41d8cd98f00b204e9800998ecf8427e"'
     got = s3.get_object(Bucket=bucket, Key="empty")
@@ -91,7 +92,7 @@ def test_empty_object(s3, bucket: str) -> None:  # type: ignore[no-untyped-def]
     assert got["Body"].read() == b""
 
 
-def test_overwrite_replaces_body_and_metadata(s3, bucket: str) -> None:  # type: ignore[no-untyped-def]
+def test_overwrite_replaces_body_and_metadata(s3: Any, bucket: str) -> None:
     s3.put_object(Bucket=bucket, Key="k", Body=b"first", Metadata={"v": "1"})
     s3.put_object(Bucket=bucket, Key="k", Body=b"second!")
     got = s3.get_object(Bucket=bucket, Key="k")
@@ -100,12 +101,12 @@ def test_overwrite_replaces_body_and_metadata(s3, bucket: str) -> None:  # type:
     assert got["ContentLength"] == 7
 
 
-def test_default_content_type(s3, bucket: str) -> None:  # type: ignore[no-untyped-def]
+def test_default_content_type(s3: Any, bucket: str) -> None:
     s3.put_object(Bucket=bucket, Key="no-type", Body=b"x")
     assert s3.head_object(Bucket=bucket, Key="no-type")["ContentType"] == "binary/octet-stream"
 
 
-def test_user_metadata_round_trip(s3, bucket: str) -> None:  # type: ignore[no-untyped-def]
+def test_user_metadata_round_trip(s3: Any, bucket: str) -> None:
     meta = {"Color": "blue", "x-trace": "abc-123", "spaces": "a b c", "Mixed-Case-Name": "V"}
     s3.put_object(Bucket=bucket, Key="m", Body=b"x", Metadata=meta)
     # S3 lower-cases metadata names; values come back as sent.
@@ -116,7 +117,7 @@ def test_user_metadata_round_trip(s3, bucket: str) -> None:  # type: ignore[no-u
     assert s3.head_object(Bucket=bucket, Key="m")["Metadata"] == expected
 
 
-def test_user_metadata_too_large(s3, bucket: str) -> None:  # type: ignore[no-untyped-def]
+def test_user_metadata_too_large(s3: Any, bucket: str) -> None:
     # User metadata (names plus values) is limited to 2 KB.
     with pytest.raises(ClientError) as exc:
         s3.put_object(Bucket=bucket, Key="big-meta", Body=b"x", Metadata={"m": "v" * 2100})
@@ -126,7 +127,7 @@ def test_user_metadata_too_large(s3, bucket: str) -> None:  # type: ignore[no-un
     assert error_of(exc) == (404, "404")
 
 
-def test_standard_headers_round_trip(s3, bucket: str) -> None:  # type: ignore[no-untyped-def]
+def test_standard_headers_round_trip(s3: Any, bucket: str) -> None:
     body = gzip.compress(b"hello world " * 100)
     expires = dt.datetime(2037, 10, 21, 7, 28, 0, tzinfo=UTC)
     s3.put_object(
@@ -157,7 +158,7 @@ def test_standard_headers_round_trip(s3, bucket: str) -> None:  # type: ignore[n
     assert raw == body
 
 
-def test_head_object(s3, bucket: str) -> None:  # type: ignore[no-untyped-def]
+def test_head_object(s3: Any, bucket: str) -> None:
     data = b"0123456789" * 7
     s3.put_object(Bucket=bucket, Key="h", Body=data, ContentType="text/plain")
     head = s3.head_object(Bucket=bucket, Key="h")
@@ -171,7 +172,7 @@ def test_head_object(s3, bucket: str) -> None:  # type: ignore[no-untyped-def]
     assert head["ResponseMetadata"]["HTTPHeaders"]["content-length"] == "70"
 
 
-def test_head_and_get_missing_key(s3, bucket: str) -> None:  # type: ignore[no-untyped-def]
+def test_head_and_get_missing_key(s3: Any, bucket: str) -> None:
     with pytest.raises(ClientError) as exc:
         s3.head_object(Bucket=bucket, Key="nope")
     assert error_of(exc) == (404, "404")
@@ -197,7 +198,7 @@ DATA100 = bytes(range(100))
         ("bytes=-500", 0, 99),  # suffix longer than the object is the whole object
     ],
 )
-def test_get_range(s3, bucket: str, range_header: str, start: int, end: int) -> None:  # type: ignore[no-untyped-def]
+def test_get_range(s3: Any, bucket: str, range_header: str, start: int, end: int) -> None:
     s3.put_object(Bucket=bucket, Key="r", Body=DATA100)
     got = s3.get_object(Bucket=bucket, Key="r", Range=range_header)
     assert got["ResponseMetadata"]["HTTPStatusCode"] == 206
@@ -207,7 +208,7 @@ def test_get_range(s3, bucket: str, range_header: str, start: int, end: int) -> 
     assert got["ETag"] == f'"{md5_hex(DATA100)}"'
 
 
-def test_head_range(s3, bucket: str) -> None:  # type: ignore[no-untyped-def]
+def test_head_range(s3: Any, bucket: str) -> None:
     s3.put_object(Bucket=bucket, Key="r", Body=DATA100)
     head = s3.head_object(Bucket=bucket, Key="r", Range="bytes=0-9")
     assert head["ResponseMetadata"]["HTTPStatusCode"] == 206
@@ -216,7 +217,7 @@ def test_head_range(s3, bucket: str) -> None:  # type: ignore[no-untyped-def]
 
 
 @pytest.mark.parametrize("range_header", ["bytes=100-", "bytes=100-200", "bytes=5000-6000"])
-def test_get_unsatisfiable_range(s3, bucket: str, range_header: str) -> None:  # type: ignore[no-untyped-def]
+def test_get_unsatisfiable_range(s3: Any, bucket: str, range_header: str) -> None:
     s3.put_object(Bucket=bucket, Key="r", Body=DATA100)
     with pytest.raises(ClientError) as exc:
         s3.get_object(Bucket=bucket, Key="r", Range=range_header)
@@ -228,7 +229,7 @@ def test_get_unsatisfiable_range(s3, bucket: str, range_header: str) -> None:  #
 
 
 @pytest.fixture(scope="module")
-def cond_object(s3):  # type: ignore[no-untyped-def]
+def cond_object(s3: Any) -> dict[str, Any]:
     """An object whose Last-Modified is safely (> 1 s) in the past, plus its ETag and times."""
     name = f"cond-{uuid.uuid4().hex[:12]}"
     s3.create_bucket(Bucket=name)
@@ -245,13 +246,13 @@ def cond_object(s3):  # type: ignore[no-untyped-def]
     }
 
 
-def _get(s3, obj, method: str = "get", **kw):  # type: ignore[no-untyped-def]
+def _get(s3: Any, obj: dict[str, Any], method: str = "get", **kw: Any) -> Any:
     fn = s3.get_object if method == "get" else s3.head_object
     return fn(Bucket=obj["Bucket"], Key=obj["Key"], **kw)
 
 
 @pytest.mark.parametrize("method", ["get", "head"])
-def test_if_match(s3, cond_object, method: str) -> None:  # type: ignore[no-untyped-def]
+def test_if_match(s3: Any, cond_object: dict[str, Any], method: str) -> None:
     ok = _get(s3, cond_object, method, IfMatch=cond_object["etag"])
     assert ok["ResponseMetadata"]["HTTPStatusCode"] == 200
     with pytest.raises(ClientError) as exc:
@@ -260,7 +261,7 @@ def test_if_match(s3, cond_object, method: str) -> None:  # type: ignore[no-unty
 
 
 @pytest.mark.parametrize("method", ["get", "head"])
-def test_if_none_match(s3, cond_object, method: str) -> None:  # type: ignore[no-untyped-def]
+def test_if_none_match(s3: Any, cond_object: dict[str, Any], method: str) -> None:
     ok = _get(s3, cond_object, method, IfNoneMatch='"0123456789abcdef0123456789abcdef"')
     assert ok["ResponseMetadata"]["HTTPStatusCode"] == 200
     with pytest.raises(ClientError) as exc:
@@ -272,7 +273,7 @@ def test_if_none_match(s3, cond_object, method: str) -> None:  # type: ignore[no
 
 
 @pytest.mark.parametrize("method", ["get", "head"])
-def test_if_modified_since(s3, cond_object, method: str) -> None:  # type: ignore[no-untyped-def]
+def test_if_modified_since(s3: Any, cond_object: dict[str, Any], method: str) -> None:
     ok = _get(s3, cond_object, method, IfModifiedSince=cond_object["before"])
     assert ok["ResponseMetadata"]["HTTPStatusCode"] == 200
     with pytest.raises(ClientError) as exc:
@@ -281,7 +282,7 @@ def test_if_modified_since(s3, cond_object, method: str) -> None:  # type: ignor
 
 
 @pytest.mark.parametrize("method", ["get", "head"])
-def test_if_unmodified_since(s3, cond_object, method: str) -> None:  # type: ignore[no-untyped-def]
+def test_if_unmodified_since(s3: Any, cond_object: dict[str, Any], method: str) -> None:
     ok = _get(s3, cond_object, method, IfUnmodifiedSince=cond_object["after"])
     assert ok["ResponseMetadata"]["HTTPStatusCode"] == 200
     with pytest.raises(ClientError) as exc:
@@ -289,7 +290,7 @@ def test_if_unmodified_since(s3, cond_object, method: str) -> None:  # type: ign
     assert error_of(exc) == (412, "PreconditionFailed" if method == "get" else "412")
 
 
-def test_condition_precedence(s3, cond_object) -> None:  # type: ignore[no-untyped-def]
+def test_condition_precedence(s3: Any, cond_object: dict[str, Any]) -> None:
     # Documented S3 rules: If-Match true wins over If-Unmodified-Since false (200), and
     # If-None-Match false (ETag matches) with If-Modified-Since true gives 304.
     ok = _get(s3, cond_object, IfMatch=cond_object["etag"], IfUnmodifiedSince=cond_object["before"])
@@ -302,7 +303,7 @@ def test_condition_precedence(s3, cond_object) -> None:  # type: ignore[no-untyp
     assert error_of(exc) == (304, "304")
 
 
-def test_precondition_failed_names_condition(s3, cond_object) -> None:  # type: ignore[no-untyped-def]
+def test_precondition_failed_names_condition(s3: Any, cond_object: dict[str, Any]) -> None:
     with pytest.raises(ClientError) as exc:
         _get(s3, cond_object, IfMatch='"ffffffffffffffffffffffffffffffff"')
     err = exc.value.response["Error"]
@@ -311,7 +312,7 @@ def test_precondition_failed_names_condition(s3, cond_object) -> None:  # type: 
     assert err["Condition"] == "If-Match"
 
 
-def test_conditional_put_if_none_match_star(s3, bucket: str) -> None:  # type: ignore[no-untyped-def]
+def test_conditional_put_if_none_match_star(s3: Any, bucket: str) -> None:
     first = s3.put_object(Bucket=bucket, Key="once", Body=b"1", IfNoneMatch="*")
     assert first["ResponseMetadata"]["HTTPStatusCode"] == 200
     with pytest.raises(ClientError) as exc:
@@ -323,7 +324,7 @@ def test_conditional_put_if_none_match_star(s3, bucket: str) -> None:  # type: i
 # --- response header overrides ------------------------------------------------------------------
 
 
-def test_response_header_overrides(s3, bucket: str) -> None:  # type: ignore[no-untyped-def]
+def test_response_header_overrides(s3: Any, bucket: str) -> None:
     s3.put_object(Bucket=bucket, Key="o", Body=b"a,b\n", ContentType="text/plain")
     got = s3.get_object(
         Bucket=bucket,
@@ -347,7 +348,7 @@ def test_response_header_overrides(s3, bucket: str) -> None:  # type: ignore[no-
 # --- delete -------------------------------------------------------------------------------------
 
 
-def test_delete_object(s3, bucket: str) -> None:  # type: ignore[no-untyped-def]
+def test_delete_object(s3: Any, bucket: str) -> None:
     s3.put_object(Bucket=bucket, Key="d", Body=b"x")
     resp = s3.delete_object(Bucket=bucket, Key="d")
     assert resp["ResponseMetadata"]["HTTPStatusCode"] == 204
@@ -361,7 +362,7 @@ def test_delete_object(s3, bucket: str) -> None:  # type: ignore[no-untyped-def]
     assert never["ResponseMetadata"]["HTTPStatusCode"] == 204
 
 
-def test_delete_objects(s3, bucket: str) -> None:  # type: ignore[no-untyped-def]
+def test_delete_objects(s3: Any, bucket: str) -> None:
     keys = ["a", "b/c", "d e"]
     for k in keys:
         s3.put_object(Bucket=bucket, Key=k, Body=b"x")
@@ -377,7 +378,7 @@ def test_delete_objects(s3, bucket: str) -> None:  # type: ignore[no-untyped-def
     assert [o["Key"] for o in listed["Contents"]] == ["keep"]
 
 
-def test_delete_objects_quiet(s3, bucket: str) -> None:  # type: ignore[no-untyped-def]
+def test_delete_objects_quiet(s3: Any, bucket: str) -> None:
     for k in ("q1", "q2"):
         s3.put_object(Bucket=bucket, Key=k, Body=b"x")
     resp = s3.delete_objects(
@@ -393,7 +394,7 @@ def test_delete_objects_quiet(s3, bucket: str) -> None:  # type: ignore[no-untyp
 # --- copy ---------------------------------------------------------------------------------------
 
 
-def test_copy_object_metadata_copy(s3, bucket: str) -> None:  # type: ignore[no-untyped-def]
+def test_copy_object_metadata_copy(s3: Any, bucket: str) -> None:
     data = b"source bytes"
     s3.put_object(
         Bucket=bucket, Key="src", Body=data, Metadata={"a": "1"}, ContentType="text/plain"
@@ -409,7 +410,7 @@ def test_copy_object_metadata_copy(s3, bucket: str) -> None:  # type: ignore[no-
     assert got["ETag"] == f'"{md5_hex(data)}"'
 
 
-def test_copy_object_metadata_replace(s3, bucket: str) -> None:  # type: ignore[no-untyped-def]
+def test_copy_object_metadata_replace(s3: Any, bucket: str) -> None:
     s3.put_object(
         Bucket=bucket, Key="src", Body=b"{}", Metadata={"a": "1"}, ContentType="text/plain"
     )
@@ -428,7 +429,7 @@ def test_copy_object_metadata_replace(s3, bucket: str) -> None:  # type: ignore[
     assert s3.head_object(Bucket=bucket, Key="src")["Metadata"] == {"a": "1"}
 
 
-def test_copy_onto_itself(s3, bucket: str) -> None:  # type: ignore[no-untyped-def]
+def test_copy_onto_itself(s3: Any, bucket: str) -> None:
     s3.put_object(Bucket=bucket, Key="self", Body=b"x", Metadata={"v": "1"})
     with pytest.raises(ClientError) as exc:
         s3.copy_object(Bucket=bucket, Key="self", CopySource={"Bucket": bucket, "Key": "self"})
@@ -447,7 +448,7 @@ def test_copy_onto_itself(s3, bucket: str) -> None:  # type: ignore[no-untyped-d
     assert got["Body"].read() == b"x"
 
 
-def test_copy_to_other_bucket_with_odd_key(s3, bucket: str) -> None:  # type: ignore[no-untyped-def]
+def test_copy_to_other_bucket_with_odd_key(s3: Any, bucket: str) -> None:
     other = f"copy-dst-{uuid.uuid4().hex[:12]}"
     s3.create_bucket(Bucket=other)
     key = "dir/sp ace+plus%pct é?.txt"
@@ -458,7 +459,7 @@ def test_copy_to_other_bucket_with_odd_key(s3, bucket: str) -> None:  # type: ig
     assert s3.get_object(Bucket=bucket, Key=key)["Body"].read() == data
 
 
-def test_copy_missing_source(s3, bucket: str) -> None:  # type: ignore[no-untyped-def]
+def test_copy_missing_source(s3: Any, bucket: str) -> None:
     with pytest.raises(ClientError) as exc:
         s3.copy_object(Bucket=bucket, Key="dst", CopySource={"Bucket": bucket, "Key": "ghost"})
     assert error_of(exc) == (404, "NoSuchKey")
@@ -467,7 +468,7 @@ def test_copy_missing_source(s3, bucket: str) -> None:  # type: ignore[no-untype
 # --- listing ------------------------------------------------------------------------------------
 
 
-def _put_keys(s3, bucket: str, keys: list[str]) -> None:  # type: ignore[no-untyped-def]
+def _put_keys(s3: Any, bucket: str, keys: list[str]) -> None:
     for k in keys:
         s3.put_object(Bucket=bucket, Key=k, Body=k.encode())
 
@@ -475,7 +476,7 @@ def _put_keys(s3, bucket: str, keys: list[str]) -> None:  # type: ignore[no-unty
 KEYS25 = [f"k{i:02d}" for i in range(25)]
 
 
-def test_list_v2_pagination(s3, bucket: str) -> None:  # type: ignore[no-untyped-def]
+def test_list_v2_pagination(s3: Any, bucket: str) -> None:
     _put_keys(s3, bucket, KEYS25)
     seen: list[str] = []
     token = None
@@ -501,7 +502,7 @@ def test_list_v2_pagination(s3, bucket: str) -> None:  # type: ignore[no-untyped
     assert seen == KEYS25
 
 
-def test_list_v2_contents_fields(s3, bucket: str) -> None:  # type: ignore[no-untyped-def]
+def test_list_v2_contents_fields(s3: Any, bucket: str) -> None:
     s3.put_object(Bucket=bucket, Key="f", Body=b"12345")
     resp = s3.list_objects_v2(Bucket=bucket)
     assert resp["KeyCount"] == 1
@@ -517,7 +518,7 @@ def test_list_v2_contents_fields(s3, bucket: str) -> None:  # type: ignore[no-un
     assert owned["Owner"]["ID"]
 
 
-def test_list_v2_empty_bucket(s3, bucket: str) -> None:  # type: ignore[no-untyped-def]
+def test_list_v2_empty_bucket(s3: Any, bucket: str) -> None:
     resp = s3.list_objects_v2(Bucket=bucket)
     assert resp["KeyCount"] == 0
     assert resp["IsTruncated"] is False
@@ -535,7 +536,7 @@ TREE = [
 ]
 
 
-def test_list_v2_prefix_and_delimiter(s3, bucket: str) -> None:  # type: ignore[no-untyped-def]
+def test_list_v2_prefix_and_delimiter(s3: Any, bucket: str) -> None:
     _put_keys(s3, bucket, TREE)
     top = s3.list_objects_v2(Bucket=bucket, Delimiter="/")
     assert [o["Key"] for o in top["Contents"]] == ["root.txt"]
@@ -560,7 +561,7 @@ def test_list_v2_prefix_and_delimiter(s3, bucket: str) -> None:  # type: ignore[
     assert "Contents" not in none
 
 
-def test_list_v2_max_keys_counts_common_prefixes(s3, bucket: str) -> None:  # type: ignore[no-untyped-def]
+def test_list_v2_max_keys_counts_common_prefixes(s3: Any, bucket: str) -> None:
     _put_keys(s3, bucket, ["a/1", "a/2", "b/1", "c", "d/1"])
     first = s3.list_objects_v2(Bucket=bucket, Delimiter="/", MaxKeys=2)
     assert [p["Prefix"] for p in first["CommonPrefixes"]] == ["a/", "b/"]
@@ -575,7 +576,7 @@ def test_list_v2_max_keys_counts_common_prefixes(s3, bucket: str) -> None:  # ty
     assert second["IsTruncated"] is False
 
 
-def test_list_v2_start_after(s3, bucket: str) -> None:  # type: ignore[no-untyped-def]
+def test_list_v2_start_after(s3: Any, bucket: str) -> None:
     _put_keys(s3, bucket, KEYS25)
     resp = s3.list_objects_v2(Bucket=bucket, StartAfter="k19")
     assert resp["StartAfter"] == "k19"
@@ -585,7 +586,7 @@ def test_list_v2_start_after(s3, bucket: str) -> None:  # type: ignore[no-untype
     assert [o["Key"] for o in between["Contents"]] == ["k23", "k24"]
 
 
-def test_list_v2_encoding_type_url(s3, bucket: str) -> None:  # type: ignore[no-untyped-def]
+def test_list_v2_encoding_type_url(s3: Any, bucket: str) -> None:
     odd = "dir/a b+c%d é.txt"
     _put_keys(s3, bucket, [odd, "dir/sub dir/x", "plain.txt"])
     # When the caller asks for EncodingType itself, botocore hands back the encoded keys untouched.
@@ -607,7 +608,7 @@ def test_list_v2_encoding_type_url(s3, bucket: str) -> None:  # type: ignore[no-
     )
 
 
-def test_list_v1_marker_and_truncation(s3, bucket: str) -> None:  # type: ignore[no-untyped-def]
+def test_list_v1_marker_and_truncation(s3: Any, bucket: str) -> None:
     _put_keys(s3, bucket, ["k0", "k1", "k2", "k3", "k4"])
     first = s3.list_objects(Bucket=bucket, MaxKeys=2)
     assert [o["Key"] for o in first["Contents"]] == ["k0", "k1"]
@@ -625,7 +626,7 @@ def test_list_v1_marker_and_truncation(s3, bucket: str) -> None:  # type: ignore
     assert first["Contents"][0]["Owner"]["ID"]
 
 
-def test_list_v1_next_marker_with_delimiter(s3, bucket: str) -> None:  # type: ignore[no-untyped-def]
+def test_list_v1_next_marker_with_delimiter(s3: Any, bucket: str) -> None:
     _put_keys(s3, bucket, ["a/1", "a/2", "b/1", "c", "d/1"])
     first = s3.list_objects(Bucket=bucket, Delimiter="/", MaxKeys=2)
     assert [p["Prefix"] for p in first["CommonPrefixes"]] == ["a/", "b/"]
@@ -637,7 +638,7 @@ def test_list_v1_next_marker_with_delimiter(s3, bucket: str) -> None:  # type: i
     assert second["IsTruncated"] is False
 
 
-def test_paginators(s3, bucket: str) -> None:  # type: ignore[no-untyped-def]
+def test_paginators(s3: Any, bucket: str) -> None:
     _put_keys(s3, bucket, KEYS25)
     v2_pages = list(
         s3.get_paginator("list_objects_v2").paginate(
@@ -661,7 +662,7 @@ def test_paginators(s3, bucket: str) -> None:  # type: ignore[no-untyped-def]
     assert [o["Key"] for o in built["Contents"]] == [f"k1{i}" for i in range(10)]
 
 
-def test_list_object_versions_unversioned(s3, bucket: str) -> None:  # type: ignore[no-untyped-def]
+def test_list_object_versions_unversioned(s3: Any, bucket: str) -> None:
     _put_keys(s3, bucket, ["v1", "v2"])
     resp = s3.list_object_versions(Bucket=bucket)
     versions = resp["Versions"]
@@ -677,7 +678,7 @@ def test_list_object_versions_unversioned(s3, bucket: str) -> None:  # type: ign
     assert "VersionId" not in head
 
 
-def test_get_object_attributes(s3, bucket: str) -> None:  # type: ignore[no-untyped-def]
+def test_get_object_attributes(s3: Any, bucket: str) -> None:
     data = b"attributes!" * 10
     s3.put_object(Bucket=bucket, Key="attr", Body=data)
     resp = s3.get_object_attributes(
@@ -695,7 +696,7 @@ def test_get_object_attributes(s3, bucket: str) -> None:  # type: ignore[no-unty
 # --- tagging ------------------------------------------------------------------------------------
 
 
-def test_object_tagging(s3, bucket: str) -> None:  # type: ignore[no-untyped-def]
+def test_object_tagging(s3: Any, bucket: str) -> None:
     s3.put_object(Bucket=bucket, Key="t", Body=b"x")
     assert s3.get_object_tagging(Bucket=bucket, Key="t")["TagSet"] == []
     tags = [{"Key": "env", "Value": "prod"}, {"Key": "team", "Value": "data eng"}]
@@ -710,7 +711,7 @@ def test_object_tagging(s3, bucket: str) -> None:  # type: ignore[no-untyped-def
     assert "TagCount" not in s3.get_object(Bucket=bucket, Key="t")
 
 
-def test_tagging_header_on_put(s3, bucket: str) -> None:  # type: ignore[no-untyped-def]
+def test_tagging_header_on_put(s3: Any, bucket: str) -> None:
     s3.put_object(Bucket=bucket, Key="t", Body=b"x", Tagging="a=1&b=2")
     got = s3.get_object_tagging(Bucket=bucket, Key="t")["TagSet"]
     assert sorted(got, key=lambda t: t["Key"]) == [
@@ -725,7 +726,7 @@ def test_tagging_header_on_put(s3, bucket: str) -> None:  # type: ignore[no-unty
     ]
 
 
-def test_tagging_missing_key(s3, bucket: str) -> None:  # type: ignore[no-untyped-def]
+def test_tagging_missing_key(s3: Any, bucket: str) -> None:
     with pytest.raises(ClientError) as exc:
         s3.get_object_tagging(Bucket=bucket, Key="ghost")
     assert error_of(exc) == (404, "NoSuchKey")
@@ -754,7 +755,7 @@ ODD_KEYS = {
 
 
 @pytest.mark.parametrize("label", sorted(ODD_KEYS))
-def test_odd_key_round_trip(s3, bucket: str, label: str) -> None:  # type: ignore[no-untyped-def]
+def test_odd_key_round_trip(s3: Any, bucket: str, label: str) -> None:
     key = ODD_KEYS[label]
     data = f"body of {key}".encode()
     s3.put_object(Bucket=bucket, Key=key, Body=data, Metadata={"label": label})
@@ -769,7 +770,7 @@ def test_odd_key_round_trip(s3, bucket: str, label: str) -> None:  # type: ignor
     assert s3.list_objects_v2(Bucket=bucket)["KeyCount"] == 0
 
 
-def test_odd_keys_are_distinct_and_sorted(s3, bucket: str) -> None:  # type: ignore[no-untyped-def]
+def test_odd_keys_are_distinct_and_sorted(s3: Any, bucket: str) -> None:
     keys = [*ODD_KEYS.values(), "a/b/c", "a/b//c", "leading", "plus sign ", "100%25.csv"]
     _put_keys(s3, bucket, keys)
     listed = [o["Key"] for o in s3.list_objects_v2(Bucket=bucket)["Contents"]]
@@ -797,7 +798,7 @@ def expected_checksum(algorithm: str, data: bytes) -> str:
 
 
 @pytest.mark.parametrize("algorithm", ["CRC32", "CRC32C", "SHA1", "SHA256"])
-def test_put_with_checksum_algorithm(s3, bucket: str, algorithm: str) -> None:  # type: ignore[no-untyped-def]
+def test_put_with_checksum_algorithm(s3: Any, bucket: str, algorithm: str) -> None:
     field = f"Checksum{algorithm}"
     want = expected_checksum(algorithm, CHECKSUM_DATA)
     put = s3.put_object(Bucket=bucket, Key="c", Body=CHECKSUM_DATA, ChecksumAlgorithm=algorithm)
@@ -811,7 +812,7 @@ def test_put_with_checksum_algorithm(s3, bucket: str, algorithm: str) -> None:  
     assert attrs["Checksum"][field] == want
 
 
-def test_wrong_content_md5_is_bad_digest(s3, bucket: str) -> None:  # type: ignore[no-untyped-def]
+def test_wrong_content_md5_is_bad_digest(s3: Any, bucket: str) -> None:
     wrong = base64.b64encode(hashlib.md5(b"something else").digest()).decode()
     with pytest.raises(ClientError) as exc:
         s3.put_object(Bucket=bucket, Key="md5", Body=b"actual body", ContentMD5=wrong)
@@ -821,14 +822,14 @@ def test_wrong_content_md5_is_bad_digest(s3, bucket: str) -> None:  # type: igno
     assert error_of(exc) == (404, "404")
 
 
-def test_right_content_md5_accepted(s3, bucket: str) -> None:  # type: ignore[no-untyped-def]
+def test_right_content_md5_accepted(s3: Any, bucket: str) -> None:
     body = b"actual body"
     good = base64.b64encode(hashlib.md5(body).digest()).decode()
     put = s3.put_object(Bucket=bucket, Key="md5", Body=body, ContentMD5=good)
     assert put["ETag"] == f'"{md5_hex(body)}"'
 
 
-def test_wrong_crc32_rejected(s3, bucket: str) -> None:  # type: ignore[no-untyped-def]
+def test_wrong_crc32_rejected(s3: Any, bucket: str) -> None:
     wrong = base64.b64encode(zlib.crc32(b"other").to_bytes(4, "big")).decode()
     with pytest.raises(ClientError) as exc:
         s3.put_object(Bucket=bucket, Key="crc", Body=b"payload", ChecksumCRC32=wrong)
@@ -843,7 +844,7 @@ def test_wrong_crc32_rejected(s3, bucket: str) -> None:  # type: ignore[no-untyp
 # --- addressing and presigned URLs --------------------------------------------------------------
 
 
-def test_virtual_host_raw_requests(endpoint: str, s3, bucket: str) -> None:  # type: ignore[no-untyped-def]
+def test_virtual_host_raw_requests(endpoint: str, s3: Any, bucket: str) -> None:
     port = urllib.parse.urlsplit(endpoint).port
     vhost = f"{bucket}.localhost:{port}"
     s3.put_object(Bucket=bucket, Key="dir/obj.txt", Body=b"via path style")
@@ -862,14 +863,14 @@ def test_virtual_host_raw_requests(endpoint: str, s3, bucket: str) -> None:  # t
     root = ET.fromstring(body)
     assert root.tag == f"{S3_NS}ListBucketResult"
     assert root.findtext(f"{S3_NS}Name") == bucket
-    assert sorted(e.text for e in root.iter(f"{S3_NS}Key")) == ["dir/obj.txt", "vh.txt"]
+    assert sorted((e.text for e in root.iter(f"{S3_NS}Key")), key=str) == ["dir/obj.txt", "vh.txt"]
 
 
-def test_virtual_host_boto3_client(endpoint: str, bucket: str, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+def test_virtual_host_boto3_client(endpoint: str, bucket: str, monkeypatch: pytest.MonkeyPatch) -> None:
     port = urllib.parse.urlsplit(endpoint).port
     real_getaddrinfo = socket.getaddrinfo
 
-    def resolve_localhost(host, *args, **kwargs):  # type: ignore[no-untyped-def]
+    def resolve_localhost(host: bytes | str | None, *args: Any, **kwargs: Any) -> Any:
         # `*.localhost` is loopback by RFC 6761, but not every resolver here knows it.
         if isinstance(host, str) and (host == "localhost" or host.endswith(".localhost")):
             host = "127.0.0.1"
@@ -894,12 +895,12 @@ PRESIGN_STYLES = {"default": {}, "sigv4": {"signature_version": "s3v4"}}
 
 
 @pytest.fixture(params=sorted(PRESIGN_STYLES))
-def presigner(request, endpoint: str):  # type: ignore[no-untyped-def]
+def presigner(request: pytest.FixtureRequest, endpoint: str) -> Any:
     """boto3 presigns S3 URLs with its default signer and, when asked, with SigV4 query auth."""
     return make_client("s3", endpoint, **PRESIGN_STYLES[request.param])
 
 
-def test_presigned_get(s3, presigner, bucket: str) -> None:  # type: ignore[no-untyped-def]
+def test_presigned_get(s3: Any, presigner: Any, bucket: str) -> None:
     data = os.urandom(1000)
     s3.put_object(Bucket=bucket, Key="pre/get.bin", Body=data)
     url = presigner.generate_presigned_url(
@@ -926,7 +927,7 @@ def test_presigned_sigv4_url_shape(endpoint: str, bucket: str) -> None:
     assert ET.fromstring(exc.value.read()).findtext("Code") == "NoSuchKey"
 
 
-def test_presigned_get_with_response_override(s3, presigner, bucket: str) -> None:  # type: ignore[no-untyped-def]
+def test_presigned_get_with_response_override(s3: Any, presigner: Any, bucket: str) -> None:
     s3.put_object(Bucket=bucket, Key="pre/dl.txt", Body=b"download me")
     url = presigner.generate_presigned_url(
         "get_object",
@@ -942,7 +943,7 @@ def test_presigned_get_with_response_override(s3, presigner, bucket: str) -> Non
         assert resp.read() == b"download me"
 
 
-def test_presigned_put(s3, presigner, bucket: str) -> None:  # type: ignore[no-untyped-def]
+def test_presigned_put(s3: Any, presigner: Any, bucket: str) -> None:
     data = b"uploaded through a presigned url"
     url = presigner.generate_presigned_url(
         "put_object", Params={"Bucket": bucket, "Key": "pre/put.txt"}, ExpiresIn=300
@@ -958,7 +959,7 @@ def test_presigned_put(s3, presigner, bucket: str) -> None:  # type: ignore[no-u
     assert got["ContentType"] == "text/plain"
 
 
-def test_presigned_url_expired(s3, endpoint: str, bucket: str) -> None:  # type: ignore[no-untyped-def]
+def test_presigned_url_expired(s3: Any, endpoint: str, bucket: str) -> None:
     s3.put_object(Bucket=bucket, Key="pre/old.txt", Body=b"x")
     urls = [
         make_client("s3", endpoint, **cfg).generate_presigned_url(

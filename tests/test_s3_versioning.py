@@ -12,22 +12,22 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
-from .conftest import make_client
+from .conftest import AwsCli, make_client
 from .server import SluiceProcess
 
 VERSION_ID = re.compile(r"^[A-Za-z0-9._]{32}$")
 
 
-def enable(s3, bucket: str, status: str = "Enabled") -> None:  # type: ignore[no-untyped-def]
+def enable(s3: Any, bucket: str, status: str = "Enabled") -> None:
     s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": status})
 
 
 def client_error(exc: pytest.ExceptionInfo[ClientError]) -> tuple[dict[str, Any], dict[str, Any]]:
     resp = exc.value.response
-    return resp["Error"], resp["ResponseMetadata"]  # type: ignore[return-value]
+    return resp["Error"], resp["ResponseMetadata"]
 
 
-def test_versioning_configuration(s3, bucket: str) -> None:  # type: ignore[no-untyped-def]
+def test_versioning_configuration(s3: Any, bucket: str) -> None:
     got = s3.get_bucket_versioning(Bucket=bucket)
     assert "Status" not in got and "MFADelete" not in got
     enable(s3, bucket)
@@ -48,7 +48,7 @@ def test_versioning_configuration(s3, bucket: str) -> None:  # type: ignore[no-u
     assert client_error(exc)[0]["Code"] == "NoSuchBucket"
 
 
-def test_unversioned_bucket_reports_no_version_ids(s3, bucket: str) -> None:  # type: ignore[no-untyped-def]
+def test_unversioned_bucket_reports_no_version_ids(s3: Any, bucket: str) -> None:
     put = s3.put_object(Bucket=bucket, Key="k", Body=b"1")
     assert "VersionId" not in put
     assert "VersionId" not in s3.get_object(Bucket=bucket, Key="k")
@@ -63,7 +63,7 @@ def test_unversioned_bucket_reports_no_version_ids(s3, bucket: str) -> None:  # 
     assert s3.list_object_versions(Bucket=bucket).get("Versions") is None
 
 
-def test_version_lifecycle_with_delete_markers(s3, bucket: str) -> None:  # type: ignore[no-untyped-def]
+def test_version_lifecycle_with_delete_markers(s3: Any, bucket: str) -> None:
     enable(s3, bucket)
     v1 = s3.put_object(Bucket=bucket, Key="doc", Body=b"first")["VersionId"]
     v2 = s3.put_object(Bucket=bucket, Key="doc", Body=b"second")["VersionId"]
@@ -126,7 +126,7 @@ def test_version_lifecycle_with_delete_markers(s3, bucket: str) -> None:  # type
     assert s3.delete_object(Bucket=bucket, Key="doc", VersionId=v2)["VersionId"] == v2
 
 
-def test_bucket_with_only_old_versions_is_not_empty(s3, bucket: str) -> None:  # type: ignore[no-untyped-def]
+def test_bucket_with_only_old_versions_is_not_empty(s3: Any, bucket: str) -> None:
     enable(s3, bucket)
     version = s3.put_object(Bucket=bucket, Key="k", Body=b"x")["VersionId"]
     marker = s3.delete_object(Bucket=bucket, Key="k")["VersionId"]
@@ -141,7 +141,7 @@ def test_bucket_with_only_old_versions_is_not_empty(s3, bucket: str) -> None:  #
     s3.delete_bucket(Bucket=bucket)
 
 
-def test_suspended_bucket_writes_null_versions(s3, bucket: str) -> None:  # type: ignore[no-untyped-def]
+def test_suspended_bucket_writes_null_versions(s3: Any, bucket: str) -> None:
     s3.put_object(Bucket=bucket, Key="k", Body=b"before versioning")
     enable(s3, bucket)
     v1 = s3.put_object(Bucket=bucket, Key="k", Body=b"enabled")["VersionId"]
@@ -165,7 +165,7 @@ def test_suspended_bucket_writes_null_versions(s3, bucket: str) -> None:  # type
     assert s3.get_object(Bucket=bucket, Key="k")["Body"].read() == b"enabled"
 
 
-def test_delete_objects_with_versions(s3, bucket: str) -> None:  # type: ignore[no-untyped-def]
+def test_delete_objects_with_versions(s3: Any, bucket: str) -> None:
     enable(s3, bucket)
     a1 = s3.put_object(Bucket=bucket, Key="a", Body=b"a1")["VersionId"]
     s3.put_object(Bucket=bucket, Key="a", Body=b"a2")
@@ -185,7 +185,7 @@ def test_delete_objects_with_versions(s3, bucket: str) -> None:  # type: ignore[
     assert [v["VersionId"] != a1 for v in s3.list_object_versions(Bucket=bucket, Prefix="a")["Versions"]] == [True]
 
 
-def test_copy_and_multipart_versions(s3, bucket: str) -> None:  # type: ignore[no-untyped-def]
+def test_copy_and_multipart_versions(s3: Any, bucket: str) -> None:
     enable(s3, bucket)
     v1 = s3.put_object(Bucket=bucket, Key="src", Body=b"one")["VersionId"]
     s3.put_object(Bucket=bucket, Key="src", Body=b"two")
@@ -220,7 +220,7 @@ def test_copy_and_multipart_versions(s3, bucket: str) -> None:  # type: ignore[n
     assert s3.get_object_tagging(Bucket=bucket, Key="src", VersionId=v1)["TagSet"] == [{"Key": "old", "Value": "yes"}]
 
 
-def test_list_object_versions_pagination(s3, bucket: str) -> None:  # type: ignore[no-untyped-def]
+def test_list_object_versions_pagination(s3: Any, bucket: str) -> None:
     enable(s3, bucket)
     expected: list[tuple[str, str]] = []
     for key in ("a", "b", "dir/x", "dir/y", "z"):
@@ -262,7 +262,7 @@ def test_list_object_versions_pagination(s3, bucket: str) -> None:  # type: igno
     assert err["Message"] == "A version-id marker cannot be specified without a key marker."
 
 
-def test_cli_lists_versions(s3, aws_cli, bucket: str) -> None:  # type: ignore[no-untyped-def]
+def test_cli_lists_versions(s3: Any, aws_cli: AwsCli, bucket: str) -> None:
     aws_cli("s3api", "put-bucket-versioning", "--bucket", bucket, "--versioning-configuration", "Status=Enabled")
     s3.put_object(Bucket=bucket, Key="k", Body=b"1")
     s3.put_object(Bucket=bucket, Key="k", Body=b"2")
@@ -279,28 +279,28 @@ def test_versions_survive_restart_and_bodies_are_kept_until_unreferenced(tmp_pat
     proc = SluiceProcess(data_dir).start()
     try:
         s3 = make_client("s3", proc.endpoint)
-        s3.create_bucket(Bucket="keep")  # type: ignore[attr-defined]
-        s3.put_object(Bucket="keep", Key="big", Body=b"0" * 300_000)  # type: ignore[attr-defined]
+        s3.create_bucket(Bucket="keep")
+        s3.put_object(Bucket="keep", Key="big", Body=b"0" * 300_000)
         enable(s3, "keep")
-        big = [s3.put_object(Bucket="keep", Key="big", Body=bytes([65 + i]) * 300_000)["VersionId"]  # type: ignore[attr-defined]
+        big = [s3.put_object(Bucket="keep", Key="big", Body=bytes([65 + i]) * 300_000)["VersionId"]
                for i in range(3)]
-        small = s3.put_object(Bucket="keep", Key="small", Body=b"tiny")["VersionId"]  # type: ignore[attr-defined]
-        marker = s3.delete_object(Bucket="keep", Key="small")["VersionId"]  # type: ignore[attr-defined]
-        s3.delete_object(Bucket="keep", Key="big", VersionId=big[1])  # type: ignore[attr-defined]
+        small = s3.put_object(Bucket="keep", Key="small", Body=b"tiny")["VersionId"]
+        marker = s3.delete_object(Bucket="keep", Key="small")["VersionId"]
+        s3.delete_object(Bucket="keep", Key="big", VersionId=big[1])
     finally:
         proc.stop()
     proc = SluiceProcess(data_dir, port=proc.port).start()
     try:
         s3 = make_client("s3", proc.endpoint)
-        assert s3.get_bucket_versioning(Bucket="keep")["Status"] == "Enabled"  # type: ignore[attr-defined]
-        listed = s3.list_object_versions(Bucket="keep")  # type: ignore[attr-defined]
+        assert s3.get_bucket_versioning(Bucket="keep")["Status"] == "Enabled"
+        listed = s3.list_object_versions(Bucket="keep")
         assert [(v["Key"], v["VersionId"]) for v in listed["Versions"]] == [
             ("big", big[2]), ("big", big[0]), ("big", "null"), ("small", small)]
         assert [m["VersionId"] for m in listed["DeleteMarkers"]] == [marker]
         for version, byte in ((big[0], b"A"), (big[2], b"C"), ("null", b"0")):
-            body = s3.get_object(Bucket="keep", Key="big", VersionId=version)["Body"].read()  # type: ignore[attr-defined]
+            body = s3.get_object(Bucket="keep", Key="big", VersionId=version)["Body"].read()
             assert body == byte * 300_000
-        assert s3.get_object(Bucket="keep", Key="small", VersionId=small)["Body"].read() == b"tiny"  # type: ignore[attr-defined]
+        assert s3.get_object(Bucket="keep", Key="small", VersionId=small)["Body"].read() == b"tiny"
         # One body file per large version left: the permanently deleted version's file is gone.
         assert len([p for p in (data_dir / "blobs").rglob("*") if p.is_file()]) == 3
     finally:
@@ -309,18 +309,16 @@ def test_versions_survive_restart_and_bodies_are_kept_until_unreferenced(tmp_pat
 
 def test_data_dir_from_before_versioning_keeps_its_objects(tmp_path: Path) -> None:
     # A data dir as the previous release left it: S3 schema steps 1 and 2 only, one object.
-    from sluice.services.s3 import records  # noqa: F401 - registers the S3 schema steps
-    from sluice.store.db import _MIGRATIONS, _split_sql
+    from sluice.schema import SCHEMA
 
     data_dir = tmp_path / "data"
     data_dir.mkdir()
     conn = sqlite3.connect(data_dir / "sluice.db")
     conn.execute("CREATE TABLE schema_steps (name TEXT PRIMARY KEY)")
-    for name, script in _MIGRATIONS:
-        if name in ("s3-0001", "s3-0002"):
-            for statement in _split_sql(script):
-                conn.execute(statement)
-            conn.execute("INSERT INTO schema_steps VALUES (?)", (name,))
+    for step in SCHEMA:
+        if step.name in ("s3-0001", "s3-0002"):
+            conn.executescript(step.script)
+            conn.execute("INSERT INTO schema_steps VALUES (?)", (step.name,))
     conn.execute("INSERT INTO s3_buckets (name, account, region, created) VALUES ('legacy', '000000000000',"
                  " 'us-east-1', 0)")
     conn.execute("INSERT INTO s3_objects (bucket, key, data, size, etag, last_modified, content_type) VALUES"
@@ -330,12 +328,12 @@ def test_data_dir_from_before_versioning_keeps_its_objects(tmp_path: Path) -> No
     proc = SluiceProcess(data_dir).start()
     try:
         s3 = make_client("s3", proc.endpoint)
-        assert s3.get_object(Bucket="legacy", Key="old.txt")["Body"].read() == b"old"  # type: ignore[attr-defined]
+        assert s3.get_object(Bucket="legacy", Key="old.txt")["Body"].read() == b"old"
         enable(s3, "legacy")
-        new = s3.put_object(Bucket="legacy", Key="old.txt", Body=b"new")["VersionId"]  # type: ignore[attr-defined]
-        listed = s3.list_object_versions(Bucket="legacy")["Versions"]  # type: ignore[attr-defined]
+        new = s3.put_object(Bucket="legacy", Key="old.txt", Body=b"new")["VersionId"]
+        listed = s3.list_object_versions(Bucket="legacy")["Versions"]
         assert [(v["VersionId"], v["IsLatest"]) for v in listed] == [(new, True), ("null", False)]
-        old = s3.get_object(Bucket="legacy", Key="old.txt", VersionId="null")  # type: ignore[attr-defined]
+        old = s3.get_object(Bucket="legacy", Key="old.txt", VersionId="null")
         assert old["Body"].read() == b"old" and old["ContentType"] == "text/plain"
     finally:
         proc.stop()

@@ -20,7 +20,7 @@ from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import boto3
 import pytest
@@ -28,6 +28,7 @@ from botocore.exceptions import ClientError
 
 from sluice.clock import Clock
 from sluice.protocol.context import RequestContext
+from sluice.schema import SCHEMA
 from sluice.services.delivery import (
     FIFO_NOT_ALLOWED,
     NOT_FOUND,
@@ -43,7 +44,7 @@ from sluice.services.sns.retry import AWS_MANAGED, HTTP_DEFAULT, RetryPolicy, ht
 from sluice.settings import Settings
 from sluice.store import Store
 
-from .conftest import make_client
+from .conftest import AwsCli, make_client
 from .lambda_helpers import create
 from .server import SluiceProcess, free_port
 
@@ -59,12 +60,12 @@ def unique(prefix: str = "t") -> str:
 
 
 @pytest.fixture(scope="module")
-def sns(endpoint: str):  # type: ignore[no-untyped-def]
+def sns(endpoint: str) -> Any:
     return make_client("sns", endpoint)
 
 
 @pytest.fixture
-def topic(sns) -> str:  # type: ignore[no-untyped-def]
+def topic(sns: Any) -> str:
     return str(sns.create_topic(Name=unique())["TopicArn"])
 
 
@@ -264,7 +265,8 @@ def test_http_retry_phases_and_overrides() -> None:
     policy = RetryPolicy(min_delay=1, max_delay=10, num_retries=6, no_delay_retries=1, min_delay_retries=1,
                          max_delay_retries=1)
     assert delays(policy, 7) == [0, 1, 1, 5.5, 10, 10, None]
-    topic = {"http": {"defaultHealthyRetryPolicy": {"numRetries": 5, "minDelayTarget": 2, "maxDelayTarget": 2}}}
+    topic: dict[str, dict[str, Any]] = {
+        "http": {"defaultHealthyRetryPolicy": {"numRetries": 5, "minDelayTarget": 2, "maxDelayTarget": 2}}}
     sub = {"healthyRetryPolicy": {"numRetries": 1}}
     assert http_delivery(topic, sub).retry.num_retries == 1
     assert http_delivery(topic, sub).retry.min_delay == 2
@@ -276,7 +278,7 @@ def test_http_retry_phases_and_overrides() -> None:
 def test_aws_managed_retry_policy_for_sqs_and_lambda() -> None:
     first = delays(AWS_MANAGED, 16)
     assert first[:5] == [0, 0, 0, 1, 1]  # 3 immediate, 2 one second apart
-    backoff = first[5:15]
+    backoff = cast("list[float]", first[5:15])  # no None before the last retry
     assert backoff[0] == 1 and backoff[-1] == 20 and backoff == sorted(backoff)  # 10 backing off 1 -> 20 s
     assert first[15] == 20
     assert AWS_MANAGED.delay_before_retry(100_015) == 20 and AWS_MANAGED.delay_before_retry(100_016) is None
@@ -284,7 +286,7 @@ def test_aws_managed_retry_policy_for_sqs_and_lambda() -> None:
 
 # -- topics ------------------------------------------------------------------------------------------------
 
-def test_topic_lifecycle_and_default_attributes(sns) -> None:  # type: ignore[no-untyped-def]
+def test_topic_lifecycle_and_default_attributes(sns: Any) -> None:
     name = unique()
     arn = sns.create_topic(Name=name, Attributes={"DisplayName": "Shown"},
                            Tags=[{"Key": "team", "Value": "a"}])["TopicArn"]
@@ -343,7 +345,7 @@ def test_topic_lifecycle_and_default_attributes(sns) -> None:  # type: ignore[no
     assert error_of(exc) == ("NotFound", "Topic does not exist", 404)
 
 
-def test_topic_names_and_arns_are_checked(sns) -> None:  # type: ignore[no-untyped-def]
+def test_topic_names_and_arns_are_checked(sns: Any) -> None:
     for name in ("has space", "x" * 257, "dot.ted"):
         with pytest.raises(ClientError) as exc:
             sns.create_topic(Name=name)
@@ -380,7 +382,7 @@ def test_list_topics_pages_of_100(endpoint: str) -> None:
         sns.delete_topic(TopicArn=arn)
 
 
-def test_tags(sns, topic) -> None:  # type: ignore[no-untyped-def]
+def test_tags(sns: Any, topic: str) -> None:
     sns.tag_resource(ResourceArn=topic, Tags=[{"Key": "a", "Value": "1"}, {"Key": "b", "Value": "2"}])
     sns.tag_resource(ResourceArn=topic, Tags=[{"Key": "a", "Value": "3"}])
     assert sns.list_tags_for_resource(ResourceArn=topic)["Tags"] == [{"Key": "a", "Value": "3"},
@@ -404,7 +406,7 @@ def test_tags(sns, topic) -> None:  # type: ignore[no-untyped-def]
 LAMBDA_ARN = f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:nobody"
 
 
-def test_subscription_lifecycle_and_attributes(sns, topic) -> None:  # type: ignore[no-untyped-def]
+def test_subscription_lifecycle_and_attributes(sns: Any, topic: str) -> None:
     policy = json.dumps({"store": ["example_corp"]})
     sub = sns.subscribe(TopicArn=topic, Protocol="lambda", Endpoint=LAMBDA_ARN,
                         Attributes={"FilterPolicy": policy})["SubscriptionArn"]
@@ -444,7 +446,7 @@ def test_subscription_lifecycle_and_attributes(sns, topic) -> None:  # type: ign
     assert error_of(exc) == ("NotFound", "Subscription does not exist", 404)
 
 
-def test_subscribe_errors(sns, topic) -> None:  # type: ignore[no-untyped-def]
+def test_subscribe_errors(sns: Any, topic: str) -> None:
     cases: list[tuple[dict[str, Any], str]] = [
         ({"Protocol": "http", "Endpoint": "http://example.com/hook"},
          "Invalid parameter: Endpoint Reason: Sluice delivers http(s) notifications only to loopback endpoints "
@@ -506,7 +508,7 @@ def test_subscribe_errors(sns, topic) -> None:  # type: ignore[no-untyped-def]
 
 # -- publishing ----------------------------------------------------------------------------------------------
 
-def test_publish_errors(sns, topic) -> None:  # type: ignore[no-untyped-def]
+def test_publish_errors(sns: Any, topic: str) -> None:
     cases: list[tuple[dict[str, Any], tuple[str, str]]] = [
         ({"Message": ""}, ("InvalidParameter", "Invalid parameter: Empty message")),
         ({"Message": "x", "Subject": ""}, ("InvalidParameter", "Invalid parameter: Subject")),
@@ -543,7 +545,7 @@ def test_publish_errors(sns, topic) -> None:  # type: ignore[no-untyped-def]
     assert set(sns.publish(TargetArn=topic, Message="x")) == {"MessageId", "ResponseMetadata"}
 
 
-def test_publish_batch(sns, topic) -> None:  # type: ignore[no-untyped-def]
+def test_publish_batch(sns: Any, topic: str) -> None:
     result = sns.publish_batch(TopicArn=topic, PublishBatchRequestEntries=[
         {"Id": "ok-1", "Message": "a"},
         {"Id": "bad", "Message": ""},
@@ -570,7 +572,7 @@ def test_publish_batch(sns, topic) -> None:  # type: ignore[no-untyped-def]
         assert error_of(exc)[:2] == expected
 
 
-def test_fifo_topics(sns) -> None:  # type: ignore[no-untyped-def]
+def test_fifo_topics(sns: Any) -> None:
     name = unique() + ".fifo"
     arn = sns.create_topic(Name=name, Attributes={"FifoTopic": "true"})["TopicArn"]
     attrs = sns.get_topic_attributes(TopicArn=arn)["Attributes"]
@@ -606,7 +608,7 @@ def test_fifo_topics(sns) -> None:  # type: ignore[no-untyped-def]
                                 "for a FIFO Subscription to a FIFO Topic.")
 
 
-def test_aws_cli(aws_cli) -> None:  # type: ignore[no-untyped-def]
+def test_aws_cli(aws_cli: AwsCli) -> None:
     name = unique("cli")
     arn = json.loads(aws_cli("sns", "create-topic", "--name", name).stdout)["TopicArn"]
     assert arn == f"arn:aws:sns:{REGION}:{ACCOUNT}:{name}"
@@ -672,7 +674,7 @@ def hook() -> Iterator[Endpoint]:
     server.close()
 
 
-def subscribe_http(sns, topic: str, hook: Endpoint, **attributes: str) -> tuple[str, dict[str, Any]]:  # type: ignore[no-untyped-def]
+def subscribe_http(sns: Any, topic: str, hook: Endpoint, **attributes: str) -> tuple[str, dict[str, Any]]:
     sub = sns.subscribe(TopicArn=topic, Protocol="http", Endpoint=hook.url(), Attributes=attributes,
                         ReturnSubscriptionArn=True)["SubscriptionArn"]
     path, headers, confirmation = hook.next()
@@ -680,7 +682,7 @@ def subscribe_http(sns, topic: str, hook: Endpoint, **attributes: str) -> tuple[
     return sub, confirmation
 
 
-def test_http_subscription_handshake_and_notification(sns, topic, hook, endpoint) -> None:  # type: ignore[no-untyped-def]
+def test_http_subscription_handshake_and_notification(sns: Any, topic: str, hook: Endpoint, endpoint: str) -> None:
     assert sns.subscribe(TopicArn=topic, Protocol="http", Endpoint=hook.url())["SubscriptionArn"] == \
         "pending confirmation"
     path, headers, confirmation = hook.next()
@@ -709,7 +711,9 @@ def test_http_subscription_handshake_and_notification(sns, topic, hook, endpoint
 
     with urllib.request.urlopen(confirmation["SubscribeURL"], timeout=10) as r:  # visiting the SubscribeURL
         xml = r.read().decode()
-    sub = re.search(r"<SubscriptionArn>(.*)</SubscriptionArn>", xml).group(1)  # type: ignore[union-attr]
+    found = re.search(r"<SubscriptionArn>(.*)</SubscriptionArn>", xml)
+    assert found is not None
+    sub = found.group(1)
     attrs = sns.get_subscription_attributes(SubscriptionArn=sub)["Attributes"]
     assert attrs["PendingConfirmation"] == "false" and attrs["ConfirmationWasAuthenticated"] == "false"
     assert json.loads(attrs["EffectiveDeliveryPolicy"])["healthyRetryPolicy"]["numRetries"] == 3
@@ -745,7 +749,7 @@ def test_http_subscription_handshake_and_notification(sns, topic, hook, endpoint
     assert sns.list_subscriptions_by_topic(TopicArn=topic)["Subscriptions"] == []
 
 
-def test_http_confirm_by_api_and_bad_token(sns, topic, hook) -> None:  # type: ignore[no-untyped-def]
+def test_http_confirm_by_api_and_bad_token(sns: Any, topic: str, hook: Endpoint) -> None:
     sub, confirmation = subscribe_http(sns, topic, hook)
     with pytest.raises(ClientError) as exc:
         sns.confirm_subscription(TopicArn=topic, Token="0" * 64)
@@ -756,7 +760,7 @@ def test_http_confirm_by_api_and_bad_token(sns, topic, hook) -> None:  # type: i
     assert attrs["PendingConfirmation"] == "false" and attrs["ConfirmationWasAuthenticated"] == "true"
 
 
-def test_http_retries_server_errors_and_not_client_errors(sns, topic, hook) -> None:  # type: ignore[no-untyped-def]
+def test_http_retries_server_errors_and_not_client_errors(sns: Any, topic: str, hook: Endpoint) -> None:
     policy = json.dumps({"healthyRetryPolicy": {"numRetries": 3, "numNoDelayRetries": 2, "minDelayTarget": 1,
                                                 "maxDelayTarget": 1}})
     sub, confirmation = subscribe_http(sns, topic, hook, DeliveryPolicy=policy)
@@ -788,7 +792,7 @@ def handler(event, context):
 """
 
 
-def test_lambda_receives_the_sns_event(sns, endpoint, tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_lambda_receives_the_sns_event(sns: Any, endpoint: str, tmp_path: Path) -> None:
     lam = make_client("lambda", endpoint)
     out = tmp_path / "events.jsonl"
     name = create(lam, RECORDING_HANDLER, Environment={"Variables": {"OUT": str(out)}})
@@ -829,23 +833,20 @@ def test_lambda_receives_the_sns_event(sns, endpoint, tmp_path) -> None:  # type
     assert len(out.read_text().splitlines()) == 2  # the filtered-out message never arrived
 
 
-# -- SQS (needs the SQS service) ---------------------------------------------------------------------------
+# -- SQS --------------------------------------------------------------------------------------------------
 
 @pytest.fixture(scope="module")
-def sqs(endpoint: str):  # type: ignore[no-untyped-def]
-    with urllib.request.urlopen(f"{endpoint}/_sluice/health", timeout=5) as r:
-        if "sqs" not in json.load(r)["services"]:
-            pytest.skip("the SQS service is not part of this server yet")
+def sqs(endpoint: str) -> Any:
     return make_client("sqs", endpoint)
 
 
-def make_queue(sqs, name: str, **attributes: str) -> tuple[str, str]:  # type: ignore[no-untyped-def]
+def make_queue(sqs: Any, name: str, **attributes: str) -> tuple[str, str]:
     url = sqs.create_queue(QueueName=name, Attributes=attributes)["QueueUrl"]
     arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
     return url, arn
 
 
-def receive(sqs, url: str, count: int = 1, timeout: float = 15) -> list[dict[str, Any]]:  # type: ignore[no-untyped-def]
+def receive(sqs: Any, url: str, count: int = 1, timeout: float = 15) -> list[dict[str, Any]]:
     """Receive and delete (a FIFO queue hands out no more of a group while some are in flight)."""
     got: list[dict[str, Any]] = []
     deadline = time.monotonic() + timeout
@@ -859,7 +860,7 @@ def receive(sqs, url: str, count: int = 1, timeout: float = 15) -> list[dict[str
     return got
 
 
-def test_sqs_envelope_and_raw_delivery(sns, sqs, topic) -> None:  # type: ignore[no-untyped-def]
+def test_sqs_envelope_and_raw_delivery(sns: Any, sqs: Any, topic: str) -> None:
     url, queue_arn = make_queue(sqs, unique("q"))
     raw_url, raw_arn = make_queue(sqs, unique("raw"))
     sub = sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=queue_arn)["SubscriptionArn"]
@@ -891,7 +892,7 @@ def test_sqs_envelope_and_raw_delivery(sns, sqs, topic) -> None:  # type: ignore
     assert "Subject" not in body and "MessageAttributes" not in body
 
 
-def test_sqs_filter_policy_on_body(sns, sqs, topic) -> None:  # type: ignore[no-untyped-def]
+def test_sqs_filter_policy_on_body(sns: Any, sqs: Any, topic: str) -> None:
     url, queue_arn = make_queue(sqs, unique("q"))
     sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=queue_arn, Attributes={
         "FilterPolicyScope": "MessageBody", "FilterPolicy": json.dumps({"order": {"total": [{"numeric": [">", 100]}]}}),
@@ -902,7 +903,7 @@ def test_sqs_filter_policy_on_body(sns, sqs, topic) -> None:  # type: ignore[no-
     assert got == [100.01, 150]
 
 
-def test_sqs_fifo_order_and_dead_letter_queue(sns, sqs) -> None:  # type: ignore[no-untyped-def]
+def test_sqs_fifo_order_and_dead_letter_queue(sns: Any, sqs: Any) -> None:
     topic = sns.create_topic(Name=unique() + ".fifo", Attributes={"FifoTopic": "true",
                                                                   "ContentBasedDeduplication": "true"})["TopicArn"]
     url, queue_arn = make_queue(sqs, unique("q") + ".fifo", FifoQueue="true")
@@ -972,7 +973,7 @@ class Recording:
 
 
 def test_deliver_publishes_to_the_topic(tmp_path: Path) -> None:
-    store = Store(tmp_path / "data")
+    store = Store(tmp_path / "data", SCHEMA)
     deliveries = Deliveries()
     target = Recording()
     deliveries.register("lambda", target)

@@ -13,6 +13,7 @@ import http.client
 import io
 import json
 import struct
+import subprocess
 import threading
 import time
 import uuid
@@ -24,14 +25,14 @@ from xml.etree import ElementTree as ET
 import pytest
 from botocore.exceptions import ClientError
 
-from .conftest import make_client
+from .conftest import AwsCli, make_client
 from .server import SluiceProcess
 
 NS = "{http://queue.amazonaws.com/doc/2012-11-05/}"
 
 
 @pytest.fixture(scope="module")
-def sqs(endpoint: str):  # type: ignore[no-untyped-def]
+def sqs(endpoint: str) -> Any:
     return make_client("sqs", endpoint)
 
 
@@ -40,7 +41,7 @@ def name(prefix: str = "q") -> str:
 
 
 @pytest.fixture
-def queue(sqs) -> str:  # type: ignore[no-untyped-def]
+def queue(sqs: Any) -> str:
     return str(sqs.create_queue(QueueName=name())["QueueUrl"])
 
 
@@ -67,7 +68,7 @@ def md5_of_attributes(attributes: dict[str, dict[str, Any]]) -> str:
 
 # -- queues ----------------------------------------------------------------------------------------
 
-def test_create_get_list_delete_and_recently_deleted(sqs, endpoint: str) -> None:  # type: ignore[no-untyped-def]
+def test_create_get_list_delete_and_recently_deleted(sqs: Any, endpoint: str) -> None:
     prefix = name("lst")
     urls = [sqs.create_queue(QueueName=f"{prefix}-{i}")["QueueUrl"] for i in range(3)]
     assert urls[0] == f"{endpoint}/000000000000/{prefix}-0"
@@ -93,14 +94,14 @@ def test_create_get_list_delete_and_recently_deleted(sqs, endpoint: str) -> None
                               "the same name.", 400)
 
 
-def test_any_host_in_queue_url(sqs, queue: str) -> None:  # type: ignore[no-untyped-def]
+def test_any_host_in_queue_url(sqs: Any, queue: str) -> None:
     path = urlsplit(queue).path
     sqs.send_message(QueueUrl=f"https://sqs.us-east-1.amazonaws.com{path}", MessageBody="hi")
     got = sqs.receive_message(QueueUrl=f"http://localhost:1{path}")["Messages"]
     assert got[0]["Body"] == "hi"
 
 
-def test_create_queue_is_idempotent_unless_attributes_differ(sqs) -> None:  # type: ignore[no-untyped-def]
+def test_create_queue_is_idempotent_unless_attributes_differ(sqs: Any) -> None:
     n = name()
     url = sqs.create_queue(QueueName=n, Attributes={"DelaySeconds": "5"})["QueueUrl"]
     assert sqs.create_queue(QueueName=n, Attributes={"DelaySeconds": "5"})["QueueUrl"] == url
@@ -139,14 +140,14 @@ def test_create_queue_is_idempotent_unless_attributes_differ(sqs) -> None:  # ty
      'Value {"deadLetterTargetArn": "dummy", "maxReceiveCount": 42} for parameter RedrivePolicy is invalid. '
      "Reason: Invalid value for deadLetterTargetArn."),
 ])
-def test_create_queue_validation(sqs, queue_name: str, attributes: dict[str, str], code: str,  # type: ignore[no-untyped-def]
+def test_create_queue_validation(sqs: Any, queue_name: str, attributes: dict[str, str], code: str,
                                  message: str) -> None:
     with pytest.raises(ClientError) as exc:
         sqs.create_queue(QueueName=queue_name if queue_name != "q" else name(), Attributes=attributes)
     assert error_of(exc) == (code, message, 400)
 
 
-def test_queue_attributes_all_and_set(sqs) -> None:  # type: ignore[no-untyped-def]
+def test_queue_attributes_all_and_set(sqs: Any) -> None:
     dlq = sqs.create_queue(QueueName=name("dlq"))["QueueUrl"]
     dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
     n = name()
@@ -201,7 +202,7 @@ def test_queue_attributes_all_and_set(sqs) -> None:  # type: ignore[no-untyped-d
     assert error_of(exc)[0] == "InvalidParameterValue"
 
 
-def test_fifo_queue_attributes(sqs) -> None:  # type: ignore[no-untyped-def]
+def test_fifo_queue_attributes(sqs: Any) -> None:
     url = sqs.create_queue(QueueName=name() + ".fifo", Attributes={
         "FifoQueue": "true", "ContentBasedDeduplication": "true", "DeduplicationScope": "messageGroup",
         "FifoThroughputLimit": "perMessageGroupId"})["QueueUrl"]
@@ -223,7 +224,7 @@ def test_fifo_queue_attributes(sqs) -> None:  # type: ignore[no-untyped-def]
     assert error_of(exc)[0] == "InvalidAttributeValue"
 
 
-def test_tags_and_permissions(sqs) -> None:  # type: ignore[no-untyped-def]
+def test_tags_and_permissions(sqs: Any) -> None:
     url = sqs.create_queue(QueueName=name(), tags={"team": "a"})["QueueUrl"]
     sqs.tag_queue(QueueUrl=url, Tags={"env": "dev", "team": "b"})
     assert sqs.list_queue_tags(QueueUrl=url)["Tags"] == {"team": "b", "env": "dev"}
@@ -248,7 +249,7 @@ def test_tags_and_permissions(sqs) -> None:  # type: ignore[no-untyped-def]
 
 # -- messages -------------------------------------------------------------------------------------
 
-def test_md5_digests_match_aws(sqs, queue: str) -> None:  # type: ignore[no-untyped-def]
+def test_md5_digests_match_aws(sqs: Any, queue: str) -> None:
     # Digests AWS returned for these exact messages (recorded against real SQS).
     attrs = {"General": {"DataType": "String", "StringValue": "Kenobi"},
              "Hello": {"DataType": "String", "StringValue": "There"},
@@ -277,8 +278,8 @@ def test_md5_digests_match_aws(sqs, queue: str) -> None:  # type: ignore[no-unty
         "098f6bcd4621d373cade4e832627b4f6", "8cbe4db156db8a94db8b801b7addb984")
 
 
-def test_all_attribute_types_round_trip(sqs, queue: str) -> None:  # type: ignore[no-untyped-def]
-    attrs = {
+def test_all_attribute_types_round_trip(sqs: Any, queue: str) -> None:
+    attrs: dict[str, dict[str, Any]] = {
         "s": {"DataType": "String", "StringValue": "héllo <&>"},
         "n": {"DataType": "Number", "StringValue": "-12.5e3"},
         "f": {"DataType": "Number.float", "StringValue": "3.14"},
@@ -330,18 +331,18 @@ def test_all_attribute_types_round_trip(sqs, queue: str) -> None:  # type: ignor
     ({"MessageBody": "x" * 262130, "MessageAttributes": {"name": {"DataType": "String", "StringValue": "v" * 10}}},
      "InvalidParameterValue", "One or more parameters are invalid. Reason: Message must be shorter than 262144 bytes."),
 ])
-def test_send_message_errors(sqs, queue: str, kwargs: dict[str, Any], code: str, message: str) -> None:  # type: ignore[no-untyped-def]
+def test_send_message_errors(sqs: Any, queue: str, kwargs: dict[str, Any], code: str, message: str) -> None:
     with pytest.raises(ClientError) as exc:
         sqs.send_message(QueueUrl=queue, **kwargs)
     assert error_of(exc) == (code, message, 400)
 
 
-def test_largest_message_fits(sqs, queue: str) -> None:  # type: ignore[no-untyped-def]
+def test_largest_message_fits(sqs: Any, queue: str) -> None:
     sqs.send_message(QueueUrl=queue, MessageBody="é" * 131072)  # 262144 bytes of UTF-8
     assert len(sqs.receive_message(QueueUrl=queue)["Messages"][0]["Body"]) == 131072
 
 
-def test_receive_parameter_errors(sqs, queue: str) -> None:  # type: ignore[no-untyped-def]
+def test_receive_parameter_errors(sqs: Any, queue: str) -> None:
     for kwargs, message in [
         ({"MaxNumberOfMessages": 11}, "Value 11 for parameter MaxNumberOfMessages is invalid. Reason: Must be between "
                                       "1 and 10, if provided."),
@@ -353,7 +354,7 @@ def test_receive_parameter_errors(sqs, queue: str) -> None:  # type: ignore[no-u
         assert error_of(exc) == ("InvalidParameterValue", message, 400)
 
 
-def test_batches(sqs, queue: str) -> None:  # type: ignore[no-untyped-def]
+def test_batches(sqs: Any, queue: str) -> None:
     res = sqs.send_message_batch(QueueUrl=queue, Entries=[
         {"Id": "a", "MessageBody": "one", "MessageAttributes": {"k": {"DataType": "String", "StringValue": "v"}}},
         {"Id": "b", "MessageBody": ""},
@@ -401,7 +402,7 @@ def test_batches(sqs, queue: str) -> None:  # type: ignore[no-untyped-def]
         sqs.delete_message_batch(QueueUrl=queue, Entries=[])
 
 
-def test_visibility_timeout_and_receipt_handles(sqs, queue: str) -> None:  # type: ignore[no-untyped-def]
+def test_visibility_timeout_and_receipt_handles(sqs: Any, queue: str) -> None:
     sqs.send_message(QueueUrl=queue, MessageBody="m")
     first = sqs.receive_message(QueueUrl=queue, VisibilityTimeout=1, AttributeNames=["All"])["Messages"][0]
     assert "Messages" not in sqs.receive_message(QueueUrl=queue)
@@ -436,7 +437,7 @@ def test_visibility_timeout_and_receipt_handles(sqs, queue: str) -> None:  # typ
         sqs.delete_message(QueueUrl=other, ReceiptHandle=second["ReceiptHandle"])
 
 
-def test_change_visibility_makes_visible_and_not_inflight(sqs, queue: str) -> None:  # type: ignore[no-untyped-def]
+def test_change_visibility_makes_visible_and_not_inflight(sqs: Any, queue: str) -> None:
     sqs.send_message(QueueUrl=queue, MessageBody="m")
     msg = sqs.receive_message(QueueUrl=queue, VisibilityTimeout=60)["Messages"][0]
     sqs.change_message_visibility(QueueUrl=queue, ReceiptHandle=msg["ReceiptHandle"], VisibilityTimeout=0)
@@ -447,7 +448,7 @@ def test_change_visibility_makes_visible_and_not_inflight(sqs, queue: str) -> No
     assert again["Attributes"] == {"ApproximateReceiveCount": "2"}
 
 
-def test_delay_and_long_poll_until_visible(sqs, queue: str) -> None:  # type: ignore[no-untyped-def]
+def test_delay_and_long_poll_until_visible(sqs: Any, queue: str) -> None:
     sqs.send_message(QueueUrl=queue, MessageBody="later", DelaySeconds=1)
     attrs = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["ApproximateNumberOfMessagesDelayed"])
     assert attrs["Attributes"] == {"ApproximateNumberOfMessagesDelayed": "1"}
@@ -493,7 +494,7 @@ def test_long_poll_wakes_on_send(endpoint: str, queue: str) -> None:
     assert (attrs_now["ApproximateNumberOfMessages"], attrs_now["ApproximateNumberOfMessagesNotVisible"]) == ("0", "0")
 
 
-def test_long_poll_on_fifo_wakes_on_send(endpoint: str, sqs) -> None:  # type: ignore[no-untyped-def]
+def test_long_poll_on_fifo_wakes_on_send(endpoint: str, sqs: Any) -> None:
     url = fifo_queue(sqs)
     receiver = make_client("sqs", endpoint, read_timeout=30)
     result: dict[str, Any] = {}
@@ -547,13 +548,13 @@ def test_concurrent_senders_and_long_polls_see_each_message_once(endpoint: str, 
     assert sorted(got, key=int) == [str(i) for i in range(total)]
 
 
-def test_long_poll_times_out_empty(sqs, queue: str) -> None:  # type: ignore[no-untyped-def]
+def test_long_poll_times_out_empty(sqs: Any, queue: str) -> None:
     started = time.monotonic()
     assert "Messages" not in sqs.receive_message(QueueUrl=queue, WaitTimeSeconds=1)
     assert 0.9 < time.monotonic() - started < 3
 
 
-def test_purge(sqs, queue: str) -> None:  # type: ignore[no-untyped-def]
+def test_purge(sqs: Any, queue: str) -> None:
     for i in range(3):
         sqs.send_message(QueueUrl=queue, MessageBody=str(i))
     sqs.purge_queue(QueueUrl=queue)
@@ -567,11 +568,11 @@ def test_purge(sqs, queue: str) -> None:  # type: ignore[no-untyped-def]
 
 # -- FIFO -----------------------------------------------------------------------------------------
 
-def fifo_queue(sqs, **attributes: str) -> str:  # type: ignore[no-untyped-def]
+def fifo_queue(sqs: Any, **attributes: str) -> str:
     return str(sqs.create_queue(QueueName=name() + ".fifo", Attributes={"FifoQueue": "true", **attributes})["QueueUrl"])
 
 
-def test_fifo_order_and_group_locking(sqs) -> None:  # type: ignore[no-untyped-def]
+def test_fifo_order_and_group_locking(sqs: Any) -> None:
     url = fifo_queue(sqs)
     seqs = []
     for body, group in [("a1", "A"), ("b1", "B"), ("a2", "A"), ("a3", "A"), ("b2", "B")]:
@@ -598,7 +599,7 @@ def test_fifo_order_and_group_locking(sqs) -> None:  # type: ignore[no-untyped-d
                              "receipt handle has expired.", 400)
 
 
-def test_fifo_deduplication(sqs) -> None:  # type: ignore[no-untyped-def]
+def test_fifo_deduplication(sqs: Any) -> None:
     url = fifo_queue(sqs)
     one = sqs.send_message(QueueUrl=url, MessageBody="x", MessageGroupId="g", MessageDeduplicationId="d")
     two = sqs.send_message(QueueUrl=url, MessageBody="y", MessageGroupId="g", MessageDeduplicationId="d")
@@ -624,16 +625,17 @@ def test_fifo_deduplication(sqs) -> None:  # type: ignore[no-untyped-def]
         "g1", "g2"]
 
 
-def test_fifo_send_errors(sqs) -> None:  # type: ignore[no-untyped-def]
+def test_fifo_send_errors(sqs: Any) -> None:
     url = fifo_queue(sqs)
-    for kwargs, code, message in [
+    cases: list[tuple[dict[str, Any], str, str]] = [
         ({"MessageDeduplicationId": "d"}, "MissingParameter", "The request must contain the parameter MessageGroupId."),
         ({"MessageGroupId": "g"}, "InvalidParameterValue",
          "The queue should either have ContentBasedDeduplication enabled or MessageDeduplicationId provided explicitly"),
         ({"MessageGroupId": "g", "MessageDeduplicationId": "d", "DelaySeconds": 2}, "InvalidParameterValue",
          "Value 2 for parameter DelaySeconds is invalid. Reason: The request include parameter that is not valid for "
          "this queue type."),
-    ]:
+    ]
+    for kwargs, code, message in cases:
         with pytest.raises(ClientError) as exc:
             sqs.send_message(QueueUrl=url, MessageBody="x", **kwargs)
         assert error_of(exc) == (code, message, 400)
@@ -644,7 +646,7 @@ def test_fifo_send_errors(sqs) -> None:  # type: ignore[no-untyped-def]
 
 # -- dead-letter queues and move tasks ------------------------------------------------------------
 
-def with_dlq(sqs, max_receives: int = 2) -> tuple[str, str, str, str]:  # type: ignore[no-untyped-def]
+def with_dlq(sqs: Any, max_receives: int = 2) -> tuple[str, str, str, str]:
     dlq = sqs.create_queue(QueueName=name("dlq"))["QueueUrl"]
     dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
     src = sqs.create_queue(QueueName=name("src"), Attributes={"RedrivePolicy": json.dumps(
@@ -653,7 +655,7 @@ def with_dlq(sqs, max_receives: int = 2) -> tuple[str, str, str, str]:  # type: 
     return src, src_arn, dlq, dlq_arn
 
 
-def test_redrive_after_max_receive_count(sqs) -> None:  # type: ignore[no-untyped-def]
+def test_redrive_after_max_receive_count(sqs: Any) -> None:
     src, src_arn, dlq, dlq_arn = with_dlq(sqs, 2)
     sent = sqs.send_message(QueueUrl=src, MessageBody="poison")
     for count in ("1", "2"):
@@ -667,7 +669,7 @@ def test_redrive_after_max_receive_count(sqs) -> None:  # type: ignore[no-untype
     assert sqs.list_dead_letter_source_queues(QueueUrl=dlq)["queueUrls"] == [src]
 
 
-def test_message_move_task_back_to_source(sqs) -> None:  # type: ignore[no-untyped-def]
+def test_message_move_task_back_to_source(sqs: Any) -> None:
     src, src_arn, dlq, dlq_arn = with_dlq(sqs, 1)
     for i in range(3):
         sqs.send_message(QueueUrl=src, MessageBody=f"m{i}")
@@ -702,7 +704,7 @@ def test_message_move_task_back_to_source(sqs) -> None:  # type: ignore[no-untyp
     assert error_of(exc) == ("InvalidParameterValue", "Value for parameter TaskHandle is invalid.", 400)
 
 
-def test_message_move_task_to_destination_with_rate_and_cancel(sqs) -> None:  # type: ignore[no-untyped-def]
+def test_message_move_task_to_destination_with_rate_and_cancel(sqs: Any) -> None:
     src, src_arn, dlq, dlq_arn = with_dlq(sqs, 1)
     other = sqs.create_queue(QueueName=name("dest"))["QueueUrl"]
     other_arn = sqs.get_queue_attributes(QueueUrl=other, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
@@ -731,7 +733,7 @@ def test_message_move_task_to_destination_with_rate_and_cancel(sqs) -> None:  # 
 def query(endpoint: str, path: str = "/", **params: str) -> tuple[int, dict[str, str], ET.Element]:
     """A form-encoded query-protocol request, as SDKs from before 2023 send them."""
     url = urlsplit(endpoint)
-    conn = http.client.HTTPConnection(url.hostname, url.port, timeout=30)
+    conn = http.client.HTTPConnection(url.netloc, timeout=30)
     body = urlencode({"Version": "2012-11-05", **params})
     conn.request("POST", path, body, {
         "Content-Type": "application/x-www-form-urlencoded; charset=utf-8",
@@ -743,7 +745,7 @@ def query(endpoint: str, path: str = "/", **params: str) -> tuple[int, dict[str,
     return resp.status, dict(resp.getheaders()), ET.fromstring(data)
 
 
-def test_query_protocol(endpoint: str, sqs) -> None:  # type: ignore[no-untyped-def]
+def test_query_protocol(endpoint: str, sqs: Any) -> None:
     n = name("query")
     status, _, root = query(endpoint, Action="CreateQueue", QueueName=n, **{
         "Attribute.1.Name": "VisibilityTimeout", "Attribute.1.Value": "45", "Tag.1.Key": "k", "Tag.1.Value": "v"})
@@ -774,10 +776,10 @@ def test_query_protocol(endpoint: str, sqs) -> None:  # type: ignore[no-untyped-
     assert message.findtext(f"{NS}Body") == "hello <&>"
     system = {a.findtext(f"{NS}Name"): a.findtext(f"{NS}Value") for a in message.findall(f"{NS}Attribute")}
     assert system["ApproximateReceiveCount"] == "1" and system["SenderId"] == "000000000000"
-    user = {a.findtext(f"{NS}Name"): a.find(f"{NS}Value") for a in message.findall(f"{NS}MessageAttribute")}
-    assert user["color"].findtext(f"{NS}StringValue") == "blue"  # type: ignore[union-attr]
-    assert user["color"].findtext(f"{NS}DataType") == "String"  # type: ignore[union-attr]
-    assert user["raw"].findtext(f"{NS}BinaryValue") == "AAE="  # type: ignore[union-attr]
+    user = {a.findtext(f"{NS}Name"): a for a in message.findall(f"{NS}MessageAttribute")}
+    assert user["color"].findtext(f"{NS}Value/{NS}StringValue") == "blue"
+    assert user["color"].findtext(f"{NS}Value/{NS}DataType") == "String"
+    assert user["raw"].findtext(f"{NS}Value/{NS}BinaryValue") == "AAE="
 
     status, _, root = query(endpoint, Action="GetQueueAttributes", QueueUrl=url, **{"AttributeName.1": "All"})
     got = {a.findtext(f"{NS}Name"): a.findtext(f"{NS}Value")
@@ -837,7 +839,7 @@ def test_query_wire_names_round_trip_through_botocore() -> None:
                           io.BytesIO(urlencode(form).encode()))
         assert protocol.parse(protocol.route(req), req) == params
     ctx = RequestContext("r", "h", "000000000000", "us-east-1", "sqs")
-    results = {
+    results: dict[str, tuple[dict[str, Any], str]] = {
         "ListQueueTags": ({"Tags": {"a": "b"}}, "<Tag><Key>a</Key><Value>b</Value></Tag>"),
         "DeleteMessageBatch": ({"Successful": [{"Id": "1"}], "Failed": [{"Id": "2", "SenderFault": True, "Code": "c",
                                                                          "Message": "m"}]},
@@ -852,6 +854,7 @@ def test_query_wire_names_round_trip_through_botocore() -> None:
     for op_name, (result, xml) in results.items():
         op = model.operation_model(op_name)
         resp = protocol.serialize(op, result, ctx)
+        assert isinstance(resp.body, bytes)
         assert xml in resp.body.decode()
         parsed = create_parser("query").parse({"body": resp.body, "headers": dict(resp.headers), "status_code": 200},
                                              op.output_shape)
@@ -861,7 +864,7 @@ def test_query_wire_names_round_trip_through_botocore() -> None:
 
 def test_json_error_shape(endpoint: str) -> None:
     url = urlsplit(endpoint)
-    conn = http.client.HTTPConnection(url.hostname, url.port, timeout=10)
+    conn = http.client.HTTPConnection(url.netloc, timeout=10)
     conn.request("POST", "/", json.dumps({"QueueName": name("missing")}), {
         "Content-Type": "application/x-amz-json-1.0", "X-Amz-Target": "AmazonSQS.GetQueueUrl",
         "Authorization": "AWS4-HMAC-SHA256 Credential=test/20240101/us-east-1/sqs/aws4_request, "
@@ -873,10 +876,10 @@ def test_json_error_shape(endpoint: str) -> None:
     assert resp.getheader("x-amzn-query-error") == "AWS.SimpleQueueService.NonExistentQueue;Sender"
 
 
-def test_aws_cli_receive_shows_message_as_aws(aws_cli, endpoint: str) -> None:  # type: ignore[no-untyped-def]
+def test_aws_cli_receive_shows_message_as_aws(aws_cli: AwsCli, endpoint: str) -> None:
     # AWS CLI v1 replaces the SQS endpoint by the legacy queue.amazonaws.com unless --endpoint-url is
     # given on the command line (AWS_ENDPOINT_URL is not enough: customizations/overridesslcommonname.py).
-    def cli(*args: str, check: bool = True):  # type: ignore[no-untyped-def]
+    def cli(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
         return aws_cli("--endpoint-url", endpoint, *args, check=check)
 
     n = name("cli")
@@ -906,6 +909,7 @@ def test_aws_cli_receive_shows_message_as_aws(aws_cli, endpoint: str) -> None:  
 def test_deliver_and_depth(tmp_path: Path) -> None:
     from sluice.clock import Clock
     from sluice.protocol.context import RequestContext
+    from sluice.schema import SCHEMA
     from sluice.services.delivery import (
         FIFO_NOT_ALLOWED,
         NOT_FOUND,
@@ -917,7 +921,7 @@ def test_deliver_and_depth(tmp_path: Path) -> None:
     from sluice.settings import Settings
     from sluice.store import Store
 
-    store = Store(tmp_path / "data")
+    store = Store(tmp_path / "data", SCHEMA)
     try:
         service = SqsService(store, Clock(), Settings(data_dir=tmp_path / "data"))
         ctx = RequestContext("r", "h", "000000000000", "us-east-1", "sqs", endpoint="http://x",
@@ -940,7 +944,7 @@ def test_deliver_and_depth(tmp_path: Path) -> None:
         assert service.depth(arn + "-missing") is None
 
         async def receive() -> dict[str, Any]:
-            return await service.receive_message(ctx, QueueUrl="http://x/000000000000/dest",  # type: ignore[no-any-return]
+            return await service.receive_message(ctx, QueueUrl="http://x/000000000000/dest",
                                                  MessageAttributeNames=["All"], AttributeNames=["All"])
 
         got = asyncio.run(receive())["Messages"][0]

@@ -33,7 +33,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SluiceProcess]:
 def _status(endpoint: str) -> dict[str, Any]:
     done = sluice_cli("status", "--json", endpoint=endpoint)
     assert done.returncode == 0, done.stderr
-    return json.loads(done.stdout)  # type: ignore[no-any-return]
+    return json.loads(done.stdout)
 
 
 def _row(body: dict[str, Any], key: str, name: str, value: str) -> dict[str, Any]:

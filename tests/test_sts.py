@@ -17,6 +17,7 @@ from botocore.exceptions import ClientError
 
 from sluice.auth.identity import parse_credentials
 from sluice.clock import VirtualClock
+from sluice.schema import SCHEMA
 from sluice.services.iam import IamService
 from sluice.settings import Settings
 from sluice.store import Store
@@ -177,7 +178,7 @@ def test_bad_credentials_file_is_refused(tmp_path: Path) -> None:
 
 def test_temporary_credentials_expire_on_the_clock(tmp_path: Path) -> None:
     clock = VirtualClock()
-    store = Store(tmp_path)
+    store = Store(tmp_path, SCHEMA)
     try:
         iam = IamService(store, clock, Settings(data_dir=tmp_path))
         role_arn = "arn:aws:iam::000000000000:role/fn-role"

@@ -24,6 +24,7 @@ from .engine.status import StatusSources, status
 from .engine.storage_metrics import S3StorageMetrics
 from .gateway.app import Gateway
 from .runtime import EnvironmentPool
+from .schema import SCHEMA
 from .services.base import Service
 from .services.cloudwatch import CloudWatchService
 from .services.delivery import Deliveries, Delivery, DeliveryResult
@@ -54,7 +55,7 @@ class Sluice:
     @classmethod
     def build(cls, settings: Settings) -> Sluice:
         clock = Clock(settings.time_scale)
-        store = Store(settings.data_dir)
+        store = Store(settings.data_dir, SCHEMA)
         deliveries = Deliveries()  # services register the ARNs they accept messages for
         s3 = S3Service(store, clock, deliveries)  # notifications go out through deliveries
         logs = LogsService(store, clock, account_id=settings.account_id, region=settings.region)

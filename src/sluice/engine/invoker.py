@@ -21,7 +21,7 @@ from typing import Any
 from ..clock import Clock
 from ..protocol.errors import ServiceError
 from ..runtime import EnvironmentPool, InvocationRequest, InvocationResult
-from ..store.db import Database, register_schema
+from ..store.db import Database, Migration
 from . import journal
 from .metrics import Point, lambda_point, write_points
 from .policy import EVENT_AGE_EXCEEDED, SUCCESS, ZERO_RESERVED_CONCURRENCY, Fail, RetryPolicy
@@ -32,7 +32,7 @@ log = logging.getLogger("sluice.engine")
 
 FUNCTION_DELETED = "FunctionDeleted"
 
-register_schema(
+_LAMBDA_EVENTS_0001 = Migration(
     "lambda-events-0001",
     """
     CREATE TABLE lambda_events (
@@ -69,6 +69,7 @@ register_schema(
     CREATE INDEX lambda_outcomes_undelivered ON lambda_outcomes(delivered, finished);
     """,
 )
+MIGRATIONS = (_LAMBDA_EVENTS_0001,)
 
 
 class TooManyRequests(ServiceError):

@@ -13,9 +13,9 @@ from __future__ import annotations
 import sqlite3
 from dataclasses import dataclass
 
-from ..store.db import register_schema
+from ..store.db import Migration
 
-register_schema(
+_JOURNAL_0001 = Migration(
     "journal-0001",
     """
     CREATE TABLE trace_uploads (
@@ -78,6 +78,7 @@ register_schema(
     CREATE INDEX lambda_deliveries_by_request ON lambda_deliveries(request_id, id);
     """,
 )
+MIGRATIONS = (_JOURNAL_0001,)
 
 SUCCESS = "success"
 UNHANDLED = "Unhandled"

@@ -18,11 +18,11 @@ from concurrent.futures import Future
 from dataclasses import dataclass
 
 from ..clock import Clock
-from ..store.db import Database, register_schema
+from ..store.db import Database, Migration
 
 log = logging.getLogger("sluice.metrics")
 
-register_schema(
+_METRICS_0001 = Migration(
     "metrics-0001",
     """
     CREATE TABLE metric_points (
@@ -42,7 +42,7 @@ FLUSH_SECONDS = 1.0  # real seconds between flushes of aggregated counters
 
 # Statistic sets (PutMetricData StatisticValues, and counters aggregated in memory per minute):
 # no single value to keep, so they are kept as count/sum/min/max beside the raw points.
-register_schema(
+_CLOUDWATCH_0001 = Migration(
     "cloudwatch-0001",
     """
     CREATE TABLE cloudwatch_stat_sets (
@@ -63,13 +63,14 @@ register_schema(
 # Storage resolution (PutMetricData StorageResolution): 1 for high-resolution data, 60 for
 # standard data, which CloudWatch keeps at one-minute granularity: AWS's own metrics (Lambda,
 # SQS, ...) are standard, so a 10-second period sees them only at the start of each minute.
-register_schema(
+_METRICS_0002 = Migration(
     "metrics-0002",
     """
     ALTER TABLE metric_points ADD COLUMN resolution INTEGER NOT NULL DEFAULT 60;
     ALTER TABLE cloudwatch_stat_sets ADD COLUMN resolution INTEGER NOT NULL DEFAULT 60;
     """,
 )
+MIGRATIONS = (_METRICS_0001, _CLOUDWATCH_0001, _METRICS_0002)
 
 
 @dataclass(frozen=True)

@@ -13,8 +13,9 @@ import logging
 import queue
 import sqlite3
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import Future
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -22,22 +23,25 @@ log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
-# A migration is (name, SQL script). Services register theirs at import time; each runs once.
-_MIGRATIONS: list[tuple[str, str]] = []
+@dataclass(frozen=True)
+class Migration:
+    """One schema step. It runs once per database (its name is recorded in `schema_steps`);
+    a released step never changes, so a data dir written by an older Sluice still opens."""
 
-
-def register_schema(name: str, script: str) -> None:
-    """Declare a schema step. Names are unique and steps never change once released."""
-    if any(existing == name for existing, _ in _MIGRATIONS):
-        return
-    _MIGRATIONS.append((name, script))
+    name: str
+    script: str
 
 
 class Database:
     MAX_BATCH = 256
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, migrations: Sequence[Migration]) -> None:
+        names = [m.name for m in migrations]
+        repeated = sorted({name for name in names if names.count(name) > 1})
+        if repeated:  # a step listed twice would run once: the list is wrong, say so
+            raise ValueError(f"schema steps listed more than once: {', '.join(repeated)}")
         self.path = path
+        self._migrations = tuple(migrations)
         self._local = threading.local()
         self._queue: queue.SimpleQueue[tuple[Callable[[sqlite3.Connection], Any], Future[Any]] | None] = (
             queue.SimpleQueue()
@@ -61,15 +65,15 @@ class Database:
         conn = self._writer_conn
         conn.execute("CREATE TABLE IF NOT EXISTS schema_steps (name TEXT PRIMARY KEY)")
         done = {row[0] for row in conn.execute("SELECT name FROM schema_steps")}
-        for name, script in _MIGRATIONS:
-            if name in done:
+        for step in self._migrations:
+            if step.name in done:
                 continue
-            log.debug("applying schema step %s", name)
+            log.debug("applying schema step %s", step.name)
             conn.execute("BEGIN IMMEDIATE")
             try:
-                for statement in _split_sql(script):
+                for statement in _split_sql(step.script):
                     conn.execute(statement)
-                conn.execute("INSERT INTO schema_steps(name) VALUES (?)", (name,))
+                conn.execute("INSERT INTO schema_steps(name) VALUES (?)", (step.name,))
                 conn.execute("COMMIT")
             except BaseException:
                 conn.execute("ROLLBACK")

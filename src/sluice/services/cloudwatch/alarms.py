@@ -11,9 +11,9 @@ import sqlite3
 from dataclasses import dataclass
 from typing import Any
 
-from ...store.db import Database, register_schema
+from ...store.db import Database, Migration
 
-register_schema(
+_CLOUDWATCH_0002 = Migration(
     "cloudwatch-0002",
     """
     CREATE TABLE cloudwatch_alarms (
@@ -32,6 +32,7 @@ register_schema(
     CREATE INDEX cloudwatch_alarm_history_by_ts ON cloudwatch_alarm_history(ts);
     """,
 )
+MIGRATIONS = (_CLOUDWATCH_0002,)
 
 Alarm = dict[str, Any]
 

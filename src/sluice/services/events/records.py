@@ -17,9 +17,9 @@ import sqlite3
 from dataclasses import dataclass, field
 from typing import Any
 
-from ...store.db import register_schema
+from ...store.db import Migration
 
-register_schema(
+_EVENTS_0001 = Migration(
     "events-0001",
     """
     CREATE TABLE events_buses (
@@ -78,6 +78,7 @@ register_schema(
     CREATE INDEX events_outbox_by_due ON events_outbox(next_at);
     """,
 )
+MIGRATIONS = (_EVENTS_0001,)
 
 ENABLED_STATES = ("ENABLED", "ENABLED_WITH_ALL_CLOUDTRAIL_MANAGEMENT_EVENTS")
 

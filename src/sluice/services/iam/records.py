@@ -9,9 +9,9 @@ as created is what the API returns. AWS managed policies are not rows: they are 
 
 from __future__ import annotations
 
-from ...store.db import register_schema
+from ...store.db import Migration
 
-register_schema(
+_IAM_0001 = Migration(
     "iam-0001",
     """
     CREATE TABLE iam_roles (
@@ -105,3 +105,4 @@ register_schema(
     CREATE INDEX sts_sessions_by_expiry ON sts_sessions(expires);
     """,
 )
+MIGRATIONS = (_IAM_0001,)

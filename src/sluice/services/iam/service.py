@@ -20,12 +20,7 @@ from ...protocol.context import RequestContext
 from ...settings import Settings
 from ...store import Store
 from ..base import Operation, Service
-from . import (
-    documents,
-    errors,
-    ids,
-    records,  # noqa: F401  (registers the schema)
-)
+from . import documents, errors, ids
 from .cache import ChangeCounter, Remembered
 from .checks import checked
 from .credentials import Credentials, Lookup, derived_role_id, role_account_and_name

@@ -15,12 +15,12 @@ from ...clock import Clock
 from ...protocol.context import RequestContext
 from ...protocol.errors import ServiceError
 from ...settings import Settings
-from ...store.db import Database, register_schema
+from ...store.db import Database, Migration
 from .names import invalid, parse_function_name
 
 T = TypeVar("T")
 
-register_schema(
+_LAMBDA_ESM_0001 = Migration(
     "lambda-esm-0001",
     """
     CREATE TABLE lambda_mappings (
@@ -30,6 +30,7 @@ register_schema(
     );
     """,
 )
+MIGRATIONS = (_LAMBDA_ESM_0001,)
 
 _DEFAULTS = {"BatchSize": 10, "MaximumBatchingWindowInSeconds": 0}
 # What the execution role needs on the queue for Lambda to poll it, in the order AWS checks them.

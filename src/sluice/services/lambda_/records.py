@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from ...store.db import register_schema
+from ...store.db import Migration
 
-register_schema(
+_LAMBDA_0001 = Migration(
     "lambda-0001",
     """
     CREATE TABLE lambda_functions (
@@ -43,3 +43,4 @@ register_schema(
     );
     """,
 )
+MIGRATIONS = (_LAMBDA_0001,)

@@ -31,7 +31,6 @@ from ...settings import Settings
 from ...store import Store
 from ..base import Service
 from ..delivery import ACCESS_DENIED, INVALID, NOT_FOUND, TOO_LARGE, Delivery, DeliveryResult
-from . import records  # noqa: F401  (registers the schema)
 from .code import CodeStore
 from .mappings import EventSourceMappings
 from .names import LATEST, FunctionRef, function_arn, invalid, parse_function_name

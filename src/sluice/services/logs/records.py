@@ -12,9 +12,9 @@ import sqlite3
 from dataclasses import dataclass, field
 from typing import Any
 
-from ...store.db import register_schema
+from ...store.db import Migration
 
-register_schema(
+_LOGS_0001 = Migration(
     "logs-0001",
     """
     CREATE TABLE logs_groups (
@@ -54,6 +54,7 @@ register_schema(
     CREATE INDEX logs_events_by_group ON logs_events(group_id, timestamp, seq);
     """,
 )
+MIGRATIONS = (_LOGS_0001,)
 
 # A position in a stream (or a group) is timestamp * SEQ_SPAN + seq, written as the 56 decimal
 # digits AWS's tokens and event ids have.

@@ -15,10 +15,10 @@ from typing import Any
 from ...auth.policy import PolicyError, parse_policy
 from ...protocol.context import RequestContext
 from ...protocol.errors import ServiceError
-from ...store.db import register_schema
+from ...store.db import Migration
 from .core import S3Core
 
-register_schema(
+_S3_POLICY_0001 = Migration(
     "s3-policy-0001",
     """
     CREATE TABLE s3_bucket_policies (
@@ -27,6 +27,7 @@ register_schema(
     );
     """,
 )
+MIGRATIONS = (_S3_POLICY_0001,)
 
 MAX_POLICY_BYTES = 20 * 1024  # S3's limit for a bucket policy
 

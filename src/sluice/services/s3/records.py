@@ -7,9 +7,9 @@ import sqlite3
 from dataclasses import dataclass, field
 from typing import Any
 
-from ...store.db import register_schema
+from ...store.db import Migration
 
-register_schema(
+_S3_0001 = Migration(
     "s3-0001",
     """
     CREATE TABLE s3_buckets (
@@ -68,7 +68,7 @@ register_schema(
 # Event notifications: each bucket's configuration, a per-bucket event counter (the sequencer;
 # kept when a bucket is deleted, so a re-created bucket's sequencers still grow), and the outbox
 # of events to deliver, written in the same transaction as the object change.
-register_schema(
+_S3_0002 = Migration(
     "s3-0002",
     """
     CREATE TABLE s3_notifications (
@@ -100,7 +100,7 @@ register_schema(
 # highest is the newest) and `is_latest` marks the current one. Objects written before this step
 # become their key's "null" version. Each row owns its body file: no two rows share a blob name
 # (copies get their own hard link), so deleting a row may delete its blob.
-register_schema(
+_S3_0003 = Migration(
     "s3-0003",
     """
     ALTER TABLE s3_objects RENAME TO s3_objects_unversioned;
@@ -137,6 +137,7 @@ register_schema(
     CREATE INDEX s3_objects_current ON s3_objects(bucket, key) WHERE is_latest = 1 AND delete_marker = 0;
     """,
 )
+MIGRATIONS = (_S3_0001, _S3_0002, _S3_0003)
 
 # Standard headers stored with an object and returned on GET/HEAD.
 STORED_HEADERS = ("ContentEncoding", "ContentDisposition", "ContentLanguage", "CacheControl", "Expires",

@@ -14,9 +14,9 @@ topic's deliveries per subscription and group.
 
 from __future__ import annotations
 
-from ...store.db import register_schema
+from ...store.db import Migration
 
-register_schema(
+_SNS_0001 = Migration(
     "sns-0001",
     """
     CREATE TABLE sns_topics (
@@ -79,3 +79,4 @@ register_schema(
     );
     """,
 )
+MIGRATIONS = (_SNS_0001,)

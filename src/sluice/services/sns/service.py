@@ -47,11 +47,7 @@ from ..delivery import (
     DeliveryResult,
     MessageAttribute,
 )
-from . import (
-    errors,
-    messages,
-    records,  # noqa: F401  (registers the schema)
-)
+from . import errors, messages
 from .attributes import (
     MAX_MESSAGE_BYTES,
     SUBSCRIPTION_SETTABLE,

@@ -15,9 +15,9 @@ import sqlite3
 from dataclasses import dataclass, field
 from typing import Any
 
-from ...store.db import register_schema
+from ...store.db import Migration
 
-register_schema(
+_SQS_0001 = Migration(
     "sqs-0001",
     """
     CREATE TABLE sqs_queues (
@@ -85,6 +85,7 @@ register_schema(
     CREATE INDEX sqs_move_tasks_by_source ON sqs_move_tasks(source_arn, started_ms);
     """,
 )
+MIGRATIONS = (_SQS_0001,)
 
 DEDUP_WINDOW_MS = 5 * 60 * 1000
 DELETED_RECENTLY_MS = 60 * 1000

@@ -1,0 +1,39 @@
+"""Every schema step of the store, in the one order they apply.
+
+Each module that owns tables lists its steps in a MIGRATIONS tuple; nothing is registered by
+importing it. A step runs once per data dir and never changes once released. This order is the
+order in which a new data dir gets its tables and an old one gets the steps it lacks, so a step
+may depend only on steps before it; released steps keep their place (tests/test_schema.py pins
+it) and a module's new step goes after its last one.
+"""
+
+from __future__ import annotations
+
+from .engine import invoker, journal, metrics
+from .services.cloudwatch import alarms
+from .services.events import records as events_records
+from .services.iam import records as iam_records
+from .services.lambda_ import mappings as lambda_mappings
+from .services.lambda_ import records as lambda_records
+from .services.logs import records as logs_records
+from .services.s3 import policy as s3_policy
+from .services.s3 import records as s3_records
+from .services.sns import records as sns_records
+from .services.sqs import records as sqs_records
+from .store.db import Migration
+
+SCHEMA: tuple[Migration, ...] = (
+    *journal.MIGRATIONS,
+    *metrics.MIGRATIONS,
+    *invoker.MIGRATIONS,
+    *alarms.MIGRATIONS,
+    *events_records.MIGRATIONS,
+    *iam_records.MIGRATIONS,
+    *lambda_records.MIGRATIONS,
+    *lambda_mappings.MIGRATIONS,
+    *logs_records.MIGRATIONS,
+    *s3_records.MIGRATIONS,
+    *s3_policy.MIGRATIONS,
+    *sns_records.MIGRATIONS,
+    *sqs_records.MIGRATIONS,
+)
