@@ -11,7 +11,7 @@ from .errors import ServiceError
 from .http import HttpRequest, HttpResponse, ResponseBody
 from .rest import NoRoute, RestRouter, bind_request, bindings, response_headers
 from .values import InvalidValue
-from .xml import MalformedXML, element_to_shape, parse_xml, shape_to_xml
+from .xml import MalformedXML, element_to_shape, escape_text, parse_xml, shape_to_xml
 
 XML_DECL = '<?xml version="1.0" encoding="UTF-8"?>\n'
 
@@ -142,10 +142,10 @@ class RestXmlProtocol:
         return HttpResponse(status or ctx.status or op.http.get("responseCode") or 200, headers, body)
 
     def serialize_error(self, err: ServiceError, ctx: RequestContext) -> HttpResponse:
-        parts = [f"<Code>{_esc(err.code)}</Code>", f"<Message>{_esc(err.message)}</Message>"]
+        parts = [f"<Code>{escape_text(err.code)}</Code>", f"<Message>{escape_text(err.message)}</Message>"]
         for k, v in err.fields.items():
             if v is not None:
-                parts.append(f"<{k}>{_esc(str(v))}</{k}>")
+                parts.append(f"<{k}>{escape_text(str(v))}</{k}>")
         parts.append(f"<RequestId>{ctx.request_id}</RequestId><HostId>{ctx.host_id}</HostId>")
         body = f"{XML_DECL}<Error>{''.join(parts)}</Error>".encode()
         headers = [("Content-Type", "application/xml"), *err.headers.items()]
@@ -158,10 +158,6 @@ def _malformed() -> ServiceError:
         "The XML you provided was not well-formed or did not validate against our published schema",
         400,
     )
-
-
-def _esc(text: str) -> str:
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
 def _string_shape(out: Any) -> Any:

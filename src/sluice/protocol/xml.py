@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 from xml.etree import ElementTree as ET
 from xml.sax.saxutils import escape, quoteattr
@@ -131,14 +132,26 @@ def _write(
         value_name = shape.value.serialization.get("name", "value")
         parts.append(f"<{name}{attrs}>")
         for k, v in value.items():
-            parts.append(f"<entry><{key_name}>{escape(str(k))}</{key_name}>")
+            parts.append(f"<entry><{key_name}>{escape_text(str(k))}</{key_name}>")
             _write(parts, v, shape.value, value_name, None, tsf)
             parts.append("</entry>")
         parts.append(f"</{name}>")
         return
-    parts.append(f"<{name}{attrs}>{_escape_text(format_scalar(value, shape, tsf))}</{name}>")
+    parts.append(f"<{name}{attrs}>{escape_text(format_scalar(value, shape, tsf))}</{name}>")
 
 
-def _escape_text(text: str) -> str:
-    # Carriage returns and tabs survive a round trip through an XML parser only as references.
-    return escape(text, {"\r": "&#13;", "\t": "&#9;"})
+# Characters XML 1.0 does not allow in a document, even escaped.
+_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+
+
+def escape_text(text: str) -> str:
+    """`text` as element content. Carriage returns and tabs survive a round trip through an XML
+    parser only as references. A key may hold control characters XML 1.0 has no place for: S3
+    writes them as character references (`a&#x1;b`), which strict XML 1.0 parsers refuse (hence
+    EncodingType=url, which SDKs ask for in listings), so Sluice writes the same bytes AWS does
+    rather than a raw byte that breaks every parser."""
+    text = escape(text, {"\r": "&#13;", "\t": "&#9;"})
+    if _NOT_XML.search(text):
+        text = _NOT_XML.sub(lambda m: f"&#x{ord(m.group()):x};", text)
+    return text
+
