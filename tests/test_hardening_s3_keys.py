@@ -1,13 +1,16 @@
-"""S3 keys on the wire (issue 11, defect 7), with raw HTTP and boto3.
+"""S3 keys on the wire (issue 11, defects 4 and 7), with raw HTTP and boto3.
 
-A key with control characters is accepted, as AWS accepts it, and listed as AWS lists it:
-url-encoded with EncodingType=url (what SDKs ask for), as character references (`a&#x1;b`)
-without it, never as a raw byte that no XML parser can read.
+A key, prefix, marker or copy source that does not decode to UTF-8 is refused (before, `k%FF`
+and `k%FE` both became `k\\ufffd` and the second upload overwrote the first). A key with control
+characters is accepted, as AWS accepts it, and listed as AWS lists it: url-encoded with
+EncodingType=url (what SDKs ask for), as character references (`a&#x1;b`) without it, never as a
+raw byte that no XML parser can read.
 """
 
 from __future__ import annotations
 
 import re
+import uuid
 import xml.etree.ElementTree as ET
 from typing import Any
 from urllib.parse import quote, unquote_plus
@@ -23,6 +26,85 @@ CONTROL_KEYS = [f"ctl/{chr(c)}.{c}" for c in range(0x20)] + ["ctl/\x7f.127", "ct
 
 def _path(bucket: str, key: str) -> str:
     return f"/{bucket}/" + quote(key, safe="/")
+
+
+# -- defect 4: bytes that are not UTF-8 ------------------------------------------------------
+
+
+def test_keys_that_are_not_utf8_are_refused_and_never_merged(endpoint: str, s3: Any, bucket: str) -> None:
+    for suffix in ("%FF", "%FE", "%C3", "%C3%28", "%ED%A0%80"):  # stray, truncated, overlong, surrogate
+        answer = send(endpoint, "PUT", f"/{bucket}/k{suffix}", body=b"data")
+        assert answer.status == 400, suffix
+        err = answer.error()
+        assert (err["Code"], err["Message"]) == ("InvalidURI", "Couldn't parse the specified URI."), suffix
+        assert err["URI"] == f"/{bucket}/k{suffix}"
+    for method in ("GET", "HEAD", "DELETE"):
+        assert send(endpoint, method, f"/{bucket}/k%FF").status == 400
+    assert send(endpoint, "PUT", f"/{bucket}/k%FF?tagging",
+                body=b"<Tagging><TagSet/></Tagging>").status == 400
+    assert s3.list_objects_v2(Bucket=bucket).get("Contents") is None
+
+    # What is UTF-8 works as before, including U+FFFD itself.
+    for key in ("k\ufffd", "kÿ", "日本/😀 x"):
+        assert send(endpoint, "PUT", _path(bucket, key), body=key.encode()).status == 200
+    assert sorted(o["Key"] for o in s3.list_objects_v2(Bucket=bucket)["Contents"]) == sorted(
+        ["k\ufffd", "kÿ", "日本/😀 x"])
+    assert s3.get_object(Bucket=bucket, Key="kÿ")["Body"].read() == "kÿ".encode()
+
+
+@pytest.mark.parametrize("query", [
+    "list-type=2&prefix=%FF", "list-type=2&delimiter=%FE", "list-type=2&start-after=%C3",
+    "prefix=%FF", "marker=%FF", "versions&key-marker=%FF", "versions&prefix=a%FFb", "uploads&prefix=%FF",
+    "uploads&key-marker=%FE", "list-type=2&%FF=1",
+])
+def test_query_parameters_that_are_not_utf8_are_refused(endpoint: str, bucket: str, query: str) -> None:
+    answer = send(endpoint, "GET", f"/{bucket}?{query}")
+    assert answer.status == 400
+    assert answer.error()["Code"] == "InvalidURI"
+
+
+def test_copy_source_that_is_not_utf8_is_refused(endpoint: str, s3: Any, bucket: str) -> None:
+    # An object the broken decoding would have copied: U+FFFD is what %FF used to become.
+    s3.put_object(Bucket=bucket, Key="src\ufffd", Body=b"not this one")
+    upload = s3.create_multipart_upload(Bucket=bucket, Key="mp")["UploadId"]
+    for path in (f"/{bucket}/copy", f"/{bucket}/mp?partNumber=1&uploadId={upload}"):
+        answer = send(endpoint, "PUT", path, {"x-amz-copy-source": f"/{bucket}/src%FF"})
+        assert answer.status == 400, path
+        err = answer.error()
+        assert (err["Code"], err["Message"]) == ("InvalidArgument", "Invalid copy source encoding")
+        assert (err["ArgumentName"], err["ArgumentValue"]) == ("x-amz-copy-source", f"/{bucket}/src%FF")
+    assert [o["Key"] for o in s3.list_objects_v2(Bucket=bucket)["Contents"]] == ["src\ufffd"]
+    # A UTF-8 copy source still copies.
+    s3.copy_object(Bucket=bucket, Key="copy", CopySource={"Bucket": bucket, "Key": "src\ufffd"})
+    assert s3.get_object(Bucket=bucket, Key="copy")["Body"].read() == b"not this one"
+
+
+def test_tagging_header_that_is_not_utf8_is_refused(endpoint: str, s3: Any, bucket: str) -> None:
+    answer = send(endpoint, "PUT", f"/{bucket}/tagged", {"x-amz-tagging": "a=%FF"}, body=b"x")
+    assert answer.status == 400
+    assert (answer.error()["Code"], answer.error()["ArgumentName"]) == ("InvalidArgument", "x-amz-tagging")
+    assert s3.list_objects_v2(Bucket=bucket).get("Contents") is None
+
+
+def _form(fields: list[tuple[str, bytes]], filename: bytes) -> tuple[dict[str, str], bytes]:
+    boundary = uuid.uuid4().hex
+    parts = [b"--" + boundary.encode() + b'\r\nContent-Disposition: form-data; name="' + name.encode() + b'"\r\n\r\n'
+             + value + b"\r\n" for name, value in fields]
+    parts.append(b"--" + boundary.encode() + b'\r\nContent-Disposition: form-data; name="file"; filename="'
+                 + filename + b'"\r\n\r\nform body\r\n--' + boundary.encode() + b"--\r\n")
+    return {"Content-Type": f"multipart/form-data; boundary={boundary}"}, b"".join(parts)
+
+
+def test_form_key_that_is_not_utf8_is_refused(endpoint: str, s3: Any, bucket: str) -> None:
+    for key, filename in ((b"form/k\xff", b"f.txt"), (b"form/${filename}", b"f\xfe.txt")):
+        headers, body = _form([("key", key)], filename)
+        answer = send(endpoint, "POST", f"/{bucket}", headers, body, signed=False)
+        assert answer.status == 400, key
+        assert answer.error()["Code"] == "MalformedPOSTRequest"
+    assert s3.list_objects_v2(Bucket=bucket).get("Contents") is None
+    headers, body = _form([("key", "form/ü-${filename}".encode())], "é.txt".encode())
+    assert send(endpoint, "POST", f"/{bucket}", headers, body, signed=False).status == 204
+    assert [o["Key"] for o in s3.list_objects_v2(Bucket=bucket)["Contents"]] == ["form/ü-é.txt"]
 
 
 # -- defect 7: control characters in listings ------------------------------------------------

@@ -19,6 +19,7 @@ from .errors import ServiceError
 from .formdata import boundary_of, malformed, parse_form
 from .http import HttpRequest, HttpResponse
 from .restxml import XML_DECL, RestXmlProtocol
+from .s3wire import check_request
 from .xml import escape_text
 
 _BUCKET_PATH = re.compile(r"^/([^/?]+)/?$")
@@ -37,6 +38,7 @@ class PostObjectProtocol:
                                   model, "PostObject")
 
     def route(self, req: HttpRequest) -> OperationModel:
+        check_request(req)
         return self._op
 
     def parse(self, op: OperationModel, req: HttpRequest) -> dict[str, Any]:

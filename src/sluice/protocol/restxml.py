@@ -10,6 +10,7 @@ from .context import RequestContext
 from .errors import ServiceError
 from .http import HttpRequest, HttpResponse, ResponseBody
 from .rest import NoRoute, RestRouter, bind_request, bindings, response_headers
+from .s3wire import check_request
 from .values import InvalidValue
 from .xml import MalformedXML, element_to_shape, escape_text, parse_xml, shape_to_xml
 
@@ -54,6 +55,8 @@ class RestXmlProtocol:
     # -- requests ------------------------------------------------------------------------
 
     def route(self, req: HttpRequest) -> OperationModel:
+        if self.model.service_name == "s3":
+            check_request(req)
         try:
             op, labels = self.router.match(req)
         except NoRoute as exc:
