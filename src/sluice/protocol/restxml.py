@@ -12,7 +12,15 @@ from .http import HttpRequest, HttpResponse, ResponseBody
 from .rest import NoRoute, RestRouter, bind_request, bindings, response_headers
 from .s3wire import check_request
 from .values import InvalidValue
-from .xml import MalformedXML, element_to_shape, escape_text, parse_xml, shape_to_xml
+from .xml import (
+    MalformedXML,
+    element_to_shape,
+    escape_text,
+    local_name,
+    missing_required,
+    parse_xml,
+    shape_to_xml,
+)
 
 XML_DECL = '<?xml version="1.0" encoding="UTF-8"?>\n'
 
@@ -95,21 +103,13 @@ class RestXmlProtocol:
                 return params
             body = req.body.read()
             if body.strip():
-                try:
-                    root = parse_xml(body)
-                    params[payload] = element_to_shape(root, member, payload)
-                except MalformedXML:
-                    raise _malformed() from None
-                except InvalidValue:
-                    raise _malformed() from None
+                params[payload] = _read_document(body, member, member.serialization.get("name") or payload)
+            elif payload in shape.required_members:
+                raise _malformed()  # e.g. PutObjectTagging with no body: S3 wants its document
         elif any(b.location == "" for b in bindings(shape)):
             body = req.body.read()
             if body.strip():
-                try:
-                    parsed = element_to_shape(parse_xml(body), shape)
-                except (MalformedXML, InvalidValue):
-                    raise _malformed() from None
-                params.update(parsed)
+                params.update(_read_document(body, shape, shape.serialization.get("name") or op.name + "Request"))
         return params
 
     # -- responses -----------------------------------------------------------------------
@@ -153,6 +153,23 @@ class RestXmlProtocol:
         body = f"{XML_DECL}<Error>{''.join(parts)}</Error>".encode()
         headers = [("Content-Type", "application/xml"), *err.headers.items()]
         return HttpResponse(err.status, headers, body)
+
+
+def _read_document(body: bytes, shape: Any, root_name: str) -> Any:
+    """The request document as a value of `shape`: MalformedXML unless it is well-formed, its root
+    is the element the model names, and every member the model requires is there (S3 validates
+    a document against its schema: `<Foo><Status>Enabled</Status></Foo>` is no
+    VersioningConfiguration)."""
+    try:
+        root = parse_xml(body)
+        if local_name(root.tag) != root_name:
+            raise _malformed()
+        value = element_to_shape(root, shape, "")
+    except (MalformedXML, InvalidValue):
+        raise _malformed() from None
+    if missing_required(value, shape):
+        raise _malformed()
+    return value
 
 
 def _malformed() -> ServiceError:

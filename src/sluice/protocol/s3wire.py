@@ -2,15 +2,28 @@
 
 Keys, prefixes, markers and copy sources are UTF-8 once percent-decoded: a byte sequence that
 is not UTF-8 is refused, never replaced (two different keys would both become U+FFFD and the
-second upload would silently overwrite the first).
+second upload would silently overwrite the first). `x-amz-content-sha256` must be one of the
+values S3 knows.
 """
 
 from __future__ import annotations
 
+import re
 from urllib.parse import unquote_to_bytes
 
 from .errors import ServiceError
 from .http import HttpRequest
+
+UNSIGNED = "UNSIGNED-PAYLOAD"
+STREAMING = "STREAMING-AWS4-HMAC-SHA256-PAYLOAD"
+STREAMING_TRAILER = "STREAMING-AWS4-HMAC-SHA256-PAYLOAD-TRAILER"
+STREAMING_UNSIGNED_TRAILER = "STREAMING-UNSIGNED-PAYLOAD-TRAILER"
+# SigV4a's streaming forms: valid header values, though Sluice verifies no SigV4a signature.
+STREAMING_ECDSA = "STREAMING-AWS4-ECDSA-P256-SHA256-PAYLOAD"
+STREAMING_ECDSA_TRAILER = "STREAMING-AWS4-ECDSA-P256-SHA256-PAYLOAD-TRAILER"
+PAYLOAD_VALUES = frozenset({UNSIGNED, STREAMING, STREAMING_TRAILER, STREAMING_UNSIGNED_TRAILER, STREAMING_ECDSA,
+                            STREAMING_ECDSA_TRAILER})
+HEX64 = re.compile(r"^[0-9a-f]{64}$")
 
 
 class NotUtf8(ValueError):
@@ -49,6 +62,29 @@ def check_uri(req: HttpRequest) -> None:
         raise invalid_uri(req.path) from None
 
 
+def valid_payload_hash(value: str) -> bool:
+    return value in PAYLOAD_VALUES or HEX64.match(value) is not None
+
+
+def invalid_payload_hash(value: str) -> ServiceError:
+    return ServiceError(
+        "InvalidArgument",
+        "x-amz-content-sha256 must be UNSIGNED-PAYLOAD, STREAMING-UNSIGNED-PAYLOAD-TRAILER, "
+        "STREAMING-AWS4-HMAC-SHA256-PAYLOAD, STREAMING-AWS4-HMAC-SHA256-PAYLOAD-TRAILER, "
+        "STREAMING-AWS4-ECDSA-P256-SHA256-PAYLOAD, STREAMING-AWS4-ECDSA-P256-SHA256-PAYLOAD-TRAILER or a valid "
+        "sha256 value.",
+        400, ArgumentName="x-amz-content-sha256", ArgumentValue=value)
+
+
+def check_payload_hash(req: HttpRequest) -> None:
+    """A request may leave x-amz-content-sha256 out (unsigned, or verification off), but a value
+    it sends must be one S3 knows, signed or not."""
+    value = req.headers.get("x-amz-content-sha256")
+    if value is not None and not valid_payload_hash(value):
+        raise invalid_payload_hash(value)
+
+
 def check_request(req: HttpRequest) -> None:
     """Every S3 request's wire rules, before its operation is even known."""
     check_uri(req)
+    check_payload_hash(req)
