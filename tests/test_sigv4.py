@@ -7,6 +7,7 @@ import hashlib
 import hmac
 import http.client
 import io
+import json
 import time
 import urllib.error
 import urllib.parse
@@ -425,9 +426,11 @@ def test_large_streaming_put_is_checked_while_streaming(server: SluiceProcess, b
 
 
 def test_unsigned_requests(server: SluiceProcess, bucket: str) -> None:
-    """Anonymous S3 requests reach S3 (bucket policies decide); other services want a signature."""
-    status, _ = send(server.endpoint, "GET", f"/{bucket}/shared-nothing", {})
-    assert status == 404
+    """Anonymous S3 requests are refused unless a bucket policy allows them (none does here);
+    other services want a signature."""
+    status, body = send(server.endpoint, "GET", f"/{bucket}/shared-nothing", {})
+    assert status == 403
+    assert b"<Code>AccessDenied</Code>" in body
     status, body = send(server.endpoint, "GET", "/2015-03-31/functions/", {})
     assert status == 403
     assert b"Missing Authentication Token" in body
@@ -499,7 +502,13 @@ def test_form_signed_with_session_credentials(server: SluiceProcess, bucket: str
     assert status == 400 and err["Code"] == "InvalidToken"
 
 
-def test_unsigned_form_is_anonymous(server: SluiceProcess, bucket: str) -> None:
-    """Without signature fields a form is anonymous: verification has nothing to check (what an
-    anonymous caller may do is IAM enforcement's business)."""
-    assert _post_form(f"{server.endpoint}/{bucket}", {"key": "forms/anonymous"})[0] == 204
+def test_unsigned_form_is_anonymous(server: SluiceProcess) -> None:
+    """Without signature fields a form is anonymous: only a bucket policy may let it upload."""
+    s3 = client("s3", server.endpoint)
+    name = f"sig-{uuid.uuid4().hex[:12]}"
+    s3.create_bucket(Bucket=name)
+    status, err = _post_form(f"{server.endpoint}/{name}", {"key": "forms/anonymous"})
+    assert (status, err["Code"]) == (403, "AccessDenied")
+    s3.put_bucket_policy(Bucket=name, Policy=json.dumps({"Version": "2012-10-17", "Statement": [{
+        "Effect": "Allow", "Principal": "*", "Action": "s3:PutObject", "Resource": f"arn:aws:s3:::{name}/forms/*"}]}))
+    assert _post_form(f"{server.endpoint}/{name}", {"key": "forms/anonymous"})[0] == 204

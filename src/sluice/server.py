@@ -108,9 +108,11 @@ class Sluice:
             return found.session_token if found is not None else None
 
         gateway = Gateway(settings, clock, services, secret_for=secret_for, token_for=token_for)
+        enforcer = Enforcer(iam, {"s3": s3, "sqs": sqs, "sns": sns, "lambda": lambda_}, clock)
         if settings.enforce_iam:
-            _enforce_iam(Enforcer(iam, {"s3": s3, "sqs": sqs, "sns": sns, "lambda": lambda_}, clock),
-                         gateway, outcomes, lambda_, iam)
+            _enforce_iam(enforcer, gateway, outcomes, lambda_, iam)
+        elif settings.verify_signatures:
+            gateway.anonymous = enforcer  # unsigned S3 requests: bucket policies decide
         gateway.internal["/_sluice/events/"] = lambda rest, query: _event_view(store, rest)
         gateway.internal["/_sluice/lambda-code/"] = lambda rest, query: _code_view(lambda_, rest)
         gateway.internal["/_sluice/sns/"] = sns.internal  # SubscribeURL, UnsubscribeURL

@@ -72,6 +72,10 @@ class Gateway:
         self.internal: dict[str, InternalHandler] = {}
         # Set with --enforce-iam: authorizes each parsed request before its operation runs.
         self.enforcer: Enforcer | None = None
+        # Set with --verify-signatures alone: signed callers may do anything, as before, but an
+        # unsigned S3 request is anonymous, and only a bucket policy can let it through (AWS's
+        # answer otherwise: 403 AccessDenied).
+        self.anonymous: Enforcer | None = None
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         if scope["type"] == "lifespan":
@@ -204,6 +208,8 @@ class Gateway:
             ctx.access_key = form_signer(params["Fields"]) or ctx.access_key
         if self.enforcer is not None:
             self.enforcer.authorize(ctx, operation, params)
+        elif self.anonymous is not None and ctx.service == "s3" and not ctx.access_key:
+            self.anonymous.authorize(ctx, operation, params)
 
     async def _internal(self, req: HttpRequest) -> HttpResponse:
         for prefix, handler in self.internal.items():

@@ -24,6 +24,16 @@ from botocore.utils import normalize_url_path
 
 from ..protocol.errors import ServiceError
 from ..protocol.http import HttpRequest, Readable
+from ..protocol.s3wire import (
+    HEX64,
+    STREAMING,
+    STREAMING_ECDSA,
+    STREAMING_ECDSA_TRAILER,
+    STREAMING_TRAILER,
+    UNSIGNED,
+    invalid_payload_hash,
+    valid_payload_hash,
+)
 from ..protocol.values import iso8601
 
 SecretLookup = Callable[[str], str | None]
@@ -32,12 +42,7 @@ TokenLookup = Callable[[str], str | None]
 
 ALGORITHM = "AWS4-HMAC-SHA256"
 EMPTY_SHA256 = hashlib.sha256(b"").hexdigest()
-UNSIGNED = "UNSIGNED-PAYLOAD"
-STREAMING = "STREAMING-AWS4-HMAC-SHA256-PAYLOAD"
-STREAMING_TRAILER = "STREAMING-AWS4-HMAC-SHA256-PAYLOAD-TRAILER"
-STREAMING_UNSIGNED_TRAILER = "STREAMING-UNSIGNED-PAYLOAD-TRAILER"
 MAX_SKEW = 15 * 60
-_HEX64 = re.compile(r"^[0-9a-f]{64}$")
 _AUTH_PART = re.compile(r"(\w+)=([^,]*)")
 _TIMESTAMP = "%Y%m%dT%H%M%SZ"
 
@@ -279,7 +284,7 @@ class SigV4Verifier:
             raise family.signature_mismatch(signed, string_to_sign, canonical)
         if payload in (STREAMING, STREAMING_TRAILER):
             req.body = ChunkSignatureCheck(req.body, key, signed, family, trailer=payload == STREAMING_TRAILER)
-        elif family.s3 and body is not None and _HEX64.match(payload):
+        elif family.s3 and body is not None and HEX64.match(payload):
             computed = hashlib.sha256(body).hexdigest()
             if computed != payload:
                 raise ServiceError(
@@ -404,10 +409,11 @@ class SigV4Verifier:
             if sent is None:
                 raise ServiceError("InvalidRequest", "Missing required header for this request: x-amz-content-sha256",
                                    400)
-            if not (_HEX64.match(sent) or sent in (UNSIGNED, STREAMING, STREAMING_TRAILER, STREAMING_UNSIGNED_TRAILER)):
-                raise ServiceError("InvalidArgument", "x-amz-content-sha256 must be UNSIGNED-PAYLOAD, "
-                                   "STREAMING-UNSIGNED-PAYLOAD-TRAILER, STREAMING-AWS4-HMAC-SHA256-PAYLOAD, "
-                                   "STREAMING-AWS4-HMAC-SHA256-PAYLOAD-TRAILER, or a valid sha256 value.", 400)
+            if not valid_payload_hash(sent):
+                raise invalid_payload_hash(sent)
+            if sent in (STREAMING_ECDSA, STREAMING_ECDSA_TRAILER):
+                # SigV4a chunks are signed with ECDSA: an HMAC-signed request cannot carry them.
+                raise _unsupported(family)
             return sent
         if sent:
             return sent

@@ -145,7 +145,11 @@ def parse_form(body: Readable, boundary: str) -> Form:
                 return form
             value = stream.until(delimiter, MAX_FIELDS_BYTES - used)
             used += len(value)
-            form.fields.setdefault(name, value.decode("utf-8", "replace"))
+            try:
+                # Strictly: a key that is not UTF-8 must not become U+FFFD (and another object).
+                form.fields.setdefault(name, value.decode("utf-8"))
+            except UnicodeDecodeError:
+                raise malformed() from None
     except _TooLong:
         raise ServiceError("MaxPostPreDataLengthExceeded",
                            "Your POST request fields preceeding the upload file was too large.", 400,
@@ -154,7 +158,11 @@ def parse_form(body: Readable, boundary: str) -> Form:
 
 def _part_headers(raw: bytes) -> dict[str, str]:
     out: dict[str, str] = {}
-    for line in raw.decode("utf-8", "replace").split("\r\n"):
+    try:
+        text = raw.decode("utf-8")  # the file name may become the key (${filename})
+    except UnicodeDecodeError:
+        raise malformed() from None
+    for line in text.split("\r\n"):
         name, sep, value = line.partition(":")
         if sep:
             out[name.strip().lower()] = value.strip()

@@ -11,7 +11,6 @@ from __future__ import annotations
 import re
 from typing import Any
 from urllib.parse import urlencode, urlsplit
-from xml.sax.saxutils import escape as _esc
 
 from botocore.model import OperationModel, ServiceModel
 
@@ -20,6 +19,8 @@ from .errors import ServiceError
 from .formdata import boundary_of, malformed, parse_form
 from .http import HttpRequest, HttpResponse
 from .restxml import XML_DECL, RestXmlProtocol
+from .s3wire import check_request
+from .xml import escape_text
 
 _BUCKET_PATH = re.compile(r"^/([^/?]+)/?$")
 
@@ -37,6 +38,7 @@ class PostObjectProtocol:
                                   model, "PostObject")
 
     def route(self, req: HttpRequest) -> OperationModel:
+        check_request(req)
         return self._op
 
     def parse(self, op: OperationModel, req: HttpRequest) -> dict[str, Any]:
@@ -62,9 +64,9 @@ class PostObjectProtocol:
             return HttpResponse(303, [("Location", target), *headers[:1]])
         status = result.get("SuccessActionStatus")
         if status == "201":
-            body = (f"{XML_DECL}<PostResponse><Location>{_esc(result['Location'])}</Location>"
-                    f"<Bucket>{_esc(result['Bucket'])}</Bucket><Key>{_esc(result['Key'])}</Key>"
-                    f"<ETag>{_esc(result['ETag'])}</ETag></PostResponse>")
+            body = (f"{XML_DECL}<PostResponse><Location>{escape_text(result['Location'])}</Location>"
+                    f"<Bucket>{escape_text(result['Bucket'])}</Bucket><Key>{escape_text(result['Key'])}</Key>"
+                    f"<ETag>{escape_text(result['ETag'])}</ETag></PostResponse>")
             return HttpResponse(201, [*headers, ("Content-Type", "application/xml")], body.encode())
         return HttpResponse(200 if status == "200" else 204, headers)
 

@@ -10,9 +10,18 @@ from .context import RequestContext
 from .errors import ServiceError
 from .http import HttpRequest, HttpResponse, ResponseBody
 from .rest import NoRoute, RestRouter, bind_request, bindings, response_headers
+from .s3wire import check_request
 from .statuses import http_status
 from .values import InvalidValue
-from .xml import MalformedXML, element_to_shape, parse_xml, shape_to_xml
+from .xml import (
+    MalformedXML,
+    element_to_shape,
+    escape_text,
+    local_name,
+    missing_required,
+    parse_xml,
+    shape_to_xml,
+)
 
 XML_DECL = '<?xml version="1.0" encoding="UTF-8"?>\n'
 
@@ -55,6 +64,8 @@ class RestXmlProtocol:
     # -- requests ------------------------------------------------------------------------
 
     def route(self, req: HttpRequest) -> OperationModel:
+        if self.model.service_name == "s3":
+            check_request(req)
         try:
             op, labels = self.router.match(req)
         except NoRoute as exc:
@@ -93,21 +104,13 @@ class RestXmlProtocol:
                 return params
             body = req.body.read()
             if body.strip():
-                try:
-                    root = parse_xml(body)
-                    params[payload] = element_to_shape(root, member, payload)
-                except MalformedXML:
-                    raise _malformed() from None
-                except InvalidValue:
-                    raise _malformed() from None
+                params[payload] = _read_document(body, member, member.serialization.get("name") or payload)
+            elif payload in shape.required_members:
+                raise _malformed()  # e.g. PutObjectTagging with no body: S3 wants its document
         elif any(b.location == "" for b in bindings(shape)):
             body = req.body.read()
             if body.strip():
-                try:
-                    parsed = element_to_shape(parse_xml(body), shape)
-                except (MalformedXML, InvalidValue):
-                    raise _malformed() from None
-                params.update(parsed)
+                params.update(_read_document(body, shape, shape.serialization.get("name") or op.name + "Request"))
         return params
 
     # -- responses -----------------------------------------------------------------------
@@ -143,14 +146,31 @@ class RestXmlProtocol:
         return HttpResponse(status or ctx.status or op.http.get("responseCode") or 200, headers, body)
 
     def serialize_error(self, err: ServiceError, ctx: RequestContext) -> HttpResponse:
-        parts = [f"<Code>{_esc(err.code)}</Code>", f"<Message>{_esc(err.message)}</Message>"]
+        parts = [f"<Code>{escape_text(err.code)}</Code>", f"<Message>{escape_text(err.message)}</Message>"]
         for k, v in err.fields.items():
             if v is not None:
-                parts.append(f"<{k}>{_esc(str(v))}</{k}>")
+                parts.append(f"<{k}>{escape_text(str(v))}</{k}>")
         parts.append(f"<RequestId>{ctx.request_id}</RequestId><HostId>{ctx.host_id}</HostId>")
         body = f"{XML_DECL}<Error>{''.join(parts)}</Error>".encode()
         headers = [("Content-Type", "application/xml"), *err.headers.items()]
         return HttpResponse(http_status(err, self.model), headers, body)
+
+
+def _read_document(body: bytes, shape: Any, root_name: str) -> Any:
+    """The request document as a value of `shape`: MalformedXML unless it is well-formed, its root
+    is the element the model names, and every member the model requires is there (S3 validates
+    a document against its schema: `<Foo><Status>Enabled</Status></Foo>` is no
+    VersioningConfiguration)."""
+    try:
+        root = parse_xml(body)
+        if local_name(root.tag) != root_name:
+            raise _malformed()
+        value = element_to_shape(root, shape, "")
+    except (MalformedXML, InvalidValue):
+        raise _malformed() from None
+    if missing_required(value, shape):
+        raise _malformed()
+    return value
 
 
 def _malformed() -> ServiceError:
@@ -159,10 +179,6 @@ def _malformed() -> ServiceError:
         "The XML you provided was not well-formed or did not validate against our published schema",
         400,
     )
-
-
-def _esc(text: str) -> str:
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
 def _string_shape(out: Any) -> Any:

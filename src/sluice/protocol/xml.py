@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 from xml.etree import ElementTree as ET
 from xml.sax.saxutils import escape, quoteattr
@@ -15,7 +16,7 @@ class MalformedXML(ValueError):
     pass
 
 
-def _local(tag: str) -> str:
+def local_name(tag: str) -> str:
     return tag.rsplit("}", 1)[-1]
 
 
@@ -34,13 +35,13 @@ def element_to_shape(elem: ET.Element, shape: Shape, path: str = "") -> Any:
         out: dict[str, Any] = {}
         children: dict[str, list[ET.Element]] = {}
         for child in elem:
-            children.setdefault(_local(child.tag), []).append(child)
+            children.setdefault(local_name(child.tag), []).append(child)
         for name, member in shape.members.items():
             ser = member.serialization
             if ser.get("xmlAttribute"):
                 attr_name = ser.get("name", name)
                 for key, val in elem.attrib.items():
-                    if _local(key) == attr_name.split(":")[-1]:
+                    if local_name(key) == attr_name.split(":")[-1]:
                         out[name] = val
                 continue
             loc = ser.get("name", name)
@@ -56,20 +57,20 @@ def element_to_shape(elem: ET.Element, shape: Shape, path: str = "") -> Any:
         return out
     if isinstance(shape, ListShape):
         item_name = shape.member.serialization.get("name", "member")
-        return [element_to_shape(c, shape.member, path) for c in elem if _local(c.tag) == item_name]
+        return [element_to_shape(c, shape.member, path) for c in elem if local_name(c.tag) == item_name]
     if isinstance(shape, MapShape):
         key_name = shape.key.serialization.get("name", "key")
         value_name = shape.value.serialization.get("name", "value")
         entries = list(elem) if shape.serialization.get("flattened") else [
-            c for c in elem if _local(c.tag) == "entry"
+            c for c in elem if local_name(c.tag) == "entry"
         ]
         result: dict[str, Any] = {}
         for entry in entries:
             k = v = None
             for part in entry:
-                if _local(part.tag) == key_name:
+                if local_name(part.tag) == key_name:
                     k = part.text or ""
-                elif _local(part.tag) == value_name:
+                elif local_name(part.tag) == value_name:
                     v = element_to_shape(part, shape.value, path)
             if k is not None:
                 result[k] = v
@@ -131,14 +132,40 @@ def _write(
         value_name = shape.value.serialization.get("name", "value")
         parts.append(f"<{name}{attrs}>")
         for k, v in value.items():
-            parts.append(f"<entry><{key_name}>{escape(str(k))}</{key_name}>")
+            parts.append(f"<entry><{key_name}>{escape_text(str(k))}</{key_name}>")
             _write(parts, v, shape.value, value_name, None, tsf)
             parts.append("</entry>")
         parts.append(f"</{name}>")
         return
-    parts.append(f"<{name}{attrs}>{_escape_text(format_scalar(value, shape, tsf))}</{name}>")
+    parts.append(f"<{name}{attrs}>{escape_text(format_scalar(value, shape, tsf))}</{name}>")
 
 
-def _escape_text(text: str) -> str:
-    # Carriage returns and tabs survive a round trip through an XML parser only as references.
-    return escape(text, {"\r": "&#13;", "\t": "&#9;"})
+# Characters XML 1.0 does not allow in a document, even escaped.
+_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+
+
+def escape_text(text: str) -> str:
+    """`text` as element content. Carriage returns and tabs survive a round trip through an XML
+    parser only as references. A key may hold control characters XML 1.0 has no place for: S3
+    writes them as character references (`a&#x1;b`), which strict XML 1.0 parsers refuse (hence
+    EncodingType=url, which SDKs ask for in listings), so Sluice writes the same bytes AWS does
+    rather than a raw byte that breaks every parser."""
+    text = escape(text, {"\r": "&#13;", "\t": "&#9;"})
+    if _NOT_XML.search(text):
+        text = _NOT_XML.sub(lambda m: f"&#x{ord(m.group()):x};", text)
+    return text
+
+
+def missing_required(value: Any, shape: Shape) -> bool:
+    """Whether a parsed document leaves out a member its model requires, at any depth."""
+    if isinstance(shape, StructureShape):
+        if not isinstance(value, dict):
+            return False
+        if any(name not in value for name in shape.required_members):
+            return True
+        return any(missing_required(v, shape.members[k]) for k, v in value.items() if k in shape.members)
+    if isinstance(shape, ListShape) and isinstance(value, list):
+        return any(missing_required(v, shape.member) for v in value)
+    if isinstance(shape, MapShape) and isinstance(value, dict):
+        return any(missing_required(v, shape.value) for v in value.values())
+    return False

@@ -6,11 +6,12 @@ import hashlib
 import sqlite3
 from collections.abc import Iterator
 from typing import Any
-from urllib.parse import parse_qsl, unquote
+from urllib.parse import parse_qsl
 
 from ...clock import Clock
 from ...protocol.context import RequestContext
 from ...protocol.errors import ServiceError
+from ...protocol.s3wire import NotUtf8, decode_component
 from ...protocol.values import as_datetime, rfc822
 from ...store import Store
 from ..base import Service
@@ -33,7 +34,12 @@ def owner(account: str) -> dict[str, str]:
 def parse_tagging_header(value: str | None) -> dict[str, str]:
     if not value:
         return {}
-    return validate_tags(dict(parse_qsl(value, keep_blank_values=True)))
+    try:
+        pairs = parse_qsl(value, keep_blank_values=True, errors="strict")
+    except UnicodeDecodeError:
+        raise errors.invalid_argument("The header 'x-amz-tagging' shall be encoded as UTF-8 then URLEncoded URL "
+                                      "query parameters without tag name duplicates.", "x-amz-tagging", value) from None
+    return validate_tags(dict(pairs))
 
 
 def validate_tags(tags: dict[str, str]) -> dict[str, str]:
@@ -196,7 +202,10 @@ class S3Core(Service):
 
 def parse_copy_source(value: str) -> tuple[str, str, str | None]:
     source, _, query = value.partition("?")
-    source = unquote(source).lstrip("/")
+    try:
+        source = decode_component(source).lstrip("/")
+    except NotUtf8:
+        raise errors.invalid_argument("Invalid copy source encoding", "x-amz-copy-source", value) from None
     bucket, _, key = source.partition("/")
     if not bucket or not key:
         raise errors.invalid_argument("Invalid copy source object key", "x-amz-copy-source", value)

@@ -103,6 +103,10 @@ def entity_too_large(size: int, limit: int) -> ServiceError:
     )
 
 
+def missing_content_length() -> ServiceError:
+    return ServiceError("MissingContentLength", "You must provide the Content-Length HTTP header.", 411)
+
+
 def incomplete_body() -> ServiceError:
     return ServiceError(
         "IncompleteBody", "You did not provide the number of bytes specified by the Content-Length HTTP header",

@@ -21,6 +21,9 @@ MAX_PUT_SIZE = 5 * 1024**3
 _READ = 1024 * 1024
 
 
+# The trailers an upload may announce: one checksum header.
+_TRAILERS = frozenset(header_name(name) for name in ALGORITHMS)
+
 # Bodies up to this size are stored in the object's row: one group-committed fsync then makes
 # body and metadata durable together, instead of one fsync for a file and another for the row.
 INLINE_LIMIT = 128 * 1024
@@ -75,7 +78,15 @@ def ingest(
         "x-amz-content-sha256", ""
     ).startswith("STREAMING-")
     reader: Readable = AwsChunkedReader(body) if chunked else body
-    declared = headers.get("x-amz-decoded-content-length") if chunked else headers.get("content-length")
+    decoded_length = headers.get("x-amz-decoded-content-length")
+    # An aws-chunked body must say how long it is once decoded; S3 answers a missing or
+    # non-numeric length (e.g. -1) as it answers a missing Content-Length.
+    if (chunked or decoded_length is not None) and not _is_number(decoded_length):
+        raise errors.missing_content_length()
+    trailer = headers.get("x-amz-trailer", "").strip().lower()
+    if trailer and trailer not in _TRAILERS:
+        raise errors.invalid_request("The value specified in the x-amz-trailer header is not supported")
+    declared = decoded_length if chunked else headers.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > MAX_PUT_SIZE:
         raise errors.entity_too_large(int(declared), MAX_PUT_SIZE)
 
@@ -111,6 +122,10 @@ def ingest(
             blobs.delete(blob)
         raise
     return Ingested(blob, data, size, md5, algo, b64(hasher.digest()))
+
+
+def _is_number(value: str | None) -> bool:
+    return value is not None and value.isascii() and value.isdigit()
 
 
 def _read_up_to(reader: Readable, limit: int) -> bytes:

@@ -4,7 +4,9 @@ pagination."""
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from urllib.parse import quote_plus
 
 # Sorts after every other character, so "prefix" + HIGH skips all keys under a common prefix.
 HIGH = "\U0010ffff"
@@ -139,3 +141,11 @@ def list_versions(
         else:
             if len(rows) < _BATCH:
                 return out
+
+
+def key_encoder(encoding: str | None) -> Callable[[str], str]:
+    """How a listing writes keys, prefixes and markers: EncodingType=url form-encodes them (the
+    only way to send control characters in XML 1.0), otherwise as they are."""
+    if encoding == "url":
+        return lambda s: quote_plus(s, safe="/")
+    return lambda s: s

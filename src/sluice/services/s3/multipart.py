@@ -19,6 +19,7 @@ from .checksums import b64, composite, member_name, new_hasher
 from .conditions import check_read_conditions
 from .core import S3Core, owner, parse_copy_source, parse_tagging_header
 from .ingest import ingest
+from .listing import key_encoder
 from .records import ObjectRecord, PartRecord, UploadRecord
 
 MIN_PART_SIZE = 5 * 1024 * 1024
@@ -291,9 +292,11 @@ class MultipartOperations(S3Core):
             " ORDER BY key, initiated, upload_id",
             (Bucket, key_marker, key_marker, id_marker if id_marker else "\U0010ffff"),
         )
+        enc = key_encoder(params.get("EncodingType"))
         uploads: list[dict[str, Any]] = []
         common: list[str] = []
         truncated = False
+        last_key = ""
         for r in _with_prefix(rows, prefix):
             if delimiter:
                 idx = r["key"].find(delimiter, len(prefix))
@@ -308,26 +311,29 @@ class MultipartOperations(S3Core):
             if len(uploads) + len(common) >= max_uploads:
                 truncated = True
                 break
+            last_key = r["key"]
             uploads.append({
-                "UploadId": r["upload_id"], "Key": r["key"], "Initiated": r["initiated"],
+                "UploadId": r["upload_id"], "Key": enc(r["key"]), "Initiated": r["initiated"],
                 "StorageClass": r["storage_class"], "Owner": owner(ctx.account_id),
                 "Initiator": owner(ctx.account_id),
                 **({"ChecksumAlgorithm": r["checksum_algorithm"], "ChecksumType": r["checksum_type"]}
                    if r["checksum_algorithm"] else {}),
             })
         result: dict[str, Any] = {
-            "Bucket": Bucket, "KeyMarker": key_marker, "UploadIdMarker": id_marker, "MaxUploads": max_uploads,
-            "IsTruncated": truncated, "Prefix": prefix,
+            "Bucket": Bucket, "KeyMarker": enc(key_marker), "UploadIdMarker": id_marker, "MaxUploads": max_uploads,
+            "IsTruncated": truncated, "Prefix": enc(prefix),
         }
         if uploads:
             result["Uploads"] = uploads
             if truncated:
-                result["NextKeyMarker"] = uploads[-1]["Key"]
+                result["NextKeyMarker"] = enc(last_key)
                 result["NextUploadIdMarker"] = uploads[-1]["UploadId"]
         if delimiter:
-            result["Delimiter"] = delimiter
+            result["Delimiter"] = enc(delimiter)
         if common:
-            result["CommonPrefixes"] = [{"Prefix": p} for p in common]
+            result["CommonPrefixes"] = [{"Prefix": enc(p)} for p in common]
+        if params.get("EncodingType"):
+            result["EncodingType"] = params["EncodingType"]
         return result
 
 

@@ -9,7 +9,6 @@ import os
 import sqlite3
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import quote_plus
 
 from ...protocol.context import RequestContext
 from ...protocol.errors import ServiceError
@@ -20,7 +19,7 @@ from .checksums import b64, member_name, new_hasher
 from .conditions import check_read_conditions, parse_range
 from .core import S3Core, owner, parse_copy_source, parse_tagging_header, validate_tags
 from .ingest import ingest
-from .listing import list_keys, list_versions
+from .listing import key_encoder, list_keys, list_versions
 from .multipart import MultipartOperations
 from .names import valid_bucket_name
 from .policy import BucketPolicies
@@ -410,7 +409,7 @@ class S3Service(PostOperations, BucketPolicies, MultipartOperations, S3Core):
         token = params.get("ContinuationToken")
         after = _decode_token(token) if token is not None else params.get("StartAfter") or ""
         listing = list_keys(self.db.reader, Bucket, prefix, delimiter, after, max_keys)
-        enc = _encoder(params.get("EncodingType"))
+        enc = key_encoder(params.get("EncodingType"))
         fetch_owner = params.get("FetchOwner")
         contents = []
         for row in listing.objects:
@@ -450,7 +449,7 @@ class S3Service(PostOperations, BucketPolicies, MultipartOperations, S3Core):
         delimiter = params.get("Delimiter") or ""
         marker = params.get("Marker") or ""
         listing = list_keys(self.db.reader, Bucket, prefix, delimiter, marker, max_keys)
-        enc = _encoder(params.get("EncodingType"))
+        enc = key_encoder(params.get("EncodingType"))
         result: dict[str, Any] = {
             "Name": Bucket, "Prefix": enc(prefix), "Marker": enc(marker), "MaxKeys": max_keys,
             "IsTruncated": listing.truncated,
@@ -489,7 +488,7 @@ class S3Service(PostOperations, BucketPolicies, MultipartOperations, S3Core):
             # A marker version that is gone: continue after all of its key's versions.
             after_seq = marker.seq if marker else None
         listing = list_versions(self.db.reader, Bucket, prefix, delimiter, key_marker, after_seq, max_keys)
-        enc = _encoder(params.get("EncodingType"))
+        enc = key_encoder(params.get("EncodingType"))
         result: dict[str, Any] = {
             "Name": Bucket, "Prefix": enc(prefix), "KeyMarker": enc(key_marker), "VersionIdMarker": version_marker,
             "MaxKeys": max_keys, "IsTruncated": listing.truncated,
@@ -634,12 +633,6 @@ def _max_keys(params: dict[str, Any]) -> int:
         raise errors.invalid_argument("Argument maxKeys must be an integer between 0 and 2147483647",
                                       "maxKeys", str(value))
     return min(int(value), 1000)
-
-
-def _encoder(encoding: str | None) -> Any:
-    if encoding == "url":
-        return lambda s: quote_plus(s, safe="/")
-    return lambda s: s
 
 
 def _encode_token(key: str) -> str:

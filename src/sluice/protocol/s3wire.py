@@ -1,0 +1,90 @@
+"""S3's request-wide wire rules, checked before any operation runs, signed or not.
+
+Keys, prefixes, markers and copy sources are UTF-8 once percent-decoded: a byte sequence that
+is not UTF-8 is refused, never replaced (two different keys would both become U+FFFD and the
+second upload would silently overwrite the first). `x-amz-content-sha256` must be one of the
+values S3 knows.
+"""
+
+from __future__ import annotations
+
+import re
+from urllib.parse import unquote_to_bytes
+
+from .errors import ServiceError
+from .http import HttpRequest
+
+UNSIGNED = "UNSIGNED-PAYLOAD"
+STREAMING = "STREAMING-AWS4-HMAC-SHA256-PAYLOAD"
+STREAMING_TRAILER = "STREAMING-AWS4-HMAC-SHA256-PAYLOAD-TRAILER"
+STREAMING_UNSIGNED_TRAILER = "STREAMING-UNSIGNED-PAYLOAD-TRAILER"
+# SigV4a's streaming forms: valid header values, though Sluice verifies no SigV4a signature.
+STREAMING_ECDSA = "STREAMING-AWS4-ECDSA-P256-SHA256-PAYLOAD"
+STREAMING_ECDSA_TRAILER = "STREAMING-AWS4-ECDSA-P256-SHA256-PAYLOAD-TRAILER"
+PAYLOAD_VALUES = frozenset({UNSIGNED, STREAMING, STREAMING_TRAILER, STREAMING_UNSIGNED_TRAILER, STREAMING_ECDSA,
+                            STREAMING_ECDSA_TRAILER})
+HEX64 = re.compile(r"^[0-9a-f]{64}$")
+
+
+class NotUtf8(ValueError):
+    pass
+
+
+def decode_component(text: str) -> str:
+    """Percent-decode `text` as UTF-8; NotUtf8 when the bytes are not UTF-8.
+
+    The gateway hands over the URI and headers as latin-1 text, so each character is one byte
+    as sent; text with wider characters (built in Python, not read off the wire) is taken as
+    UTF-8."""
+    try:
+        raw = text.encode("latin-1")
+    except UnicodeEncodeError:
+        raw = text.encode("utf-8")
+    try:
+        return unquote_to_bytes(raw).decode("utf-8")
+    except UnicodeDecodeError:
+        raise NotUtf8(text) from None
+
+
+def invalid_uri(path: str) -> ServiceError:
+    # The URI member is what S3 Control sends with this error; S3's own is assumed the same.
+    return ServiceError("InvalidURI", "Couldn't parse the specified URI.", 400, URI=path)
+
+
+def check_uri(req: HttpRequest) -> None:
+    """InvalidURI unless the path and every query parameter decode to UTF-8 (as AWS answers
+    `GET /bucket/%83`)."""
+    try:
+        decode_component(req.path)
+        # Separators are ASCII, so checking the whole query string checks each name and value.
+        decode_component(req.query_string)
+    except NotUtf8:
+        raise invalid_uri(req.path) from None
+
+
+def valid_payload_hash(value: str) -> bool:
+    return value in PAYLOAD_VALUES or HEX64.match(value) is not None
+
+
+def invalid_payload_hash(value: str) -> ServiceError:
+    return ServiceError(
+        "InvalidArgument",
+        "x-amz-content-sha256 must be UNSIGNED-PAYLOAD, STREAMING-UNSIGNED-PAYLOAD-TRAILER, "
+        "STREAMING-AWS4-HMAC-SHA256-PAYLOAD, STREAMING-AWS4-HMAC-SHA256-PAYLOAD-TRAILER, "
+        "STREAMING-AWS4-ECDSA-P256-SHA256-PAYLOAD, STREAMING-AWS4-ECDSA-P256-SHA256-PAYLOAD-TRAILER or a valid "
+        "sha256 value.",
+        400, ArgumentName="x-amz-content-sha256", ArgumentValue=value)
+
+
+def check_payload_hash(req: HttpRequest) -> None:
+    """A request may leave x-amz-content-sha256 out (unsigned, or verification off), but a value
+    it sends must be one S3 knows, signed or not."""
+    value = req.headers.get("x-amz-content-sha256")
+    if value is not None and not valid_payload_hash(value):
+        raise invalid_payload_hash(value)
+
+
+def check_request(req: HttpRequest) -> None:
+    """Every S3 request's wire rules, before its operation is even known."""
+    check_uri(req)
+    check_payload_hash(req)

@@ -1,0 +1,36 @@
+"""Raw S3 requests for the hardening tests: exactly the bytes given, answered within a bound."""
+
+from __future__ import annotations
+
+import http.client
+import xml.etree.ElementTree as ET
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+# What boto3 sends, minus a real signature: Sluice without --verify-signatures takes the key "test".
+SIGNED_LOOKING = {"Authorization": "AWS4-HMAC-SHA256 Credential=test/20250101/us-east-1/s3/aws4_request, "
+                                   "SignedHeaders=host, Signature=0"}
+
+
+@dataclass
+class Answer:
+    status: int
+    headers: dict[str, str]
+    body: bytes
+
+    def error(self) -> dict[str, str]:
+        """The S3 error document's fields (Code, Message, ...)."""
+        return {child.tag: child.text or "" for child in ET.fromstring(self.body)}
+
+
+def send(endpoint: str, method: str, path: str, headers: dict[str, str] | None = None,
+         body: bytes = b"", signed: bool = True) -> Answer:
+    """One request on a fresh connection (anonymous unless `signed`); the answer must come
+    within 30 s."""
+    conn = http.client.HTTPConnection(urlsplit(endpoint).netloc, timeout=30)
+    try:
+        conn.request(method, path, body=body, headers={**(SIGNED_LOOKING if signed else {}), **(headers or {})})
+        resp = conn.getresponse()
+        return Answer(resp.status, {k.lower(): v for k, v in resp.getheaders()}, resp.read())
+    finally:
+        conn.close()
