@@ -24,7 +24,16 @@ from ..runtime import EnvironmentPool, InvocationRequest, InvocationResult
 from ..store.db import Database, register_schema
 from . import journal
 from .metrics import Point, lambda_point, write_points
-from .policy import EVENT_AGE_EXCEEDED, SUCCESS, ZERO_RESERVED_CONCURRENCY, Fail, RetryPolicy
+from .policy import (
+    EVENT_AGE_EXCEEDED,
+    RETRIES_EXHAUSTED,
+    SUCCESS,
+    ZERO_RESERVED_CONCURRENCY,
+    GiveUp,
+    LambdaAsyncRetry,
+    expired,
+    lambda_throttle,
+)
 from .types import ResolvedFunction
 from .xray import new_span_id
 
@@ -97,7 +106,7 @@ Resolver = Callable[[str, str | None], ResolvedFunction]
 class Invoker:
     def __init__(self, db: Database, clock: Clock, pool: EnvironmentPool, resolve: Resolver, *,
                  account_concurrency: int = 1000, reserved_total: Callable[[], int] = lambda: 0,
-                 local_capacity: int = 8, policy: RetryPolicy | None = None) -> None:
+                 local_capacity: int = 8) -> None:
         self.db = db
         self.clock = clock
         self.pool = pool
@@ -105,7 +114,6 @@ class Invoker:
         self.account_concurrency = account_concurrency
         self.reserved_total = reserved_total
         self.local_capacity = local_capacity
-        self.policy = policy or RetryPolicy()
         self.running: Counter[str] = Counter()  # executions per function, sync and async
         self._reserved: set[str] = set()  # functions with reserved concurrency seen running
         self._inflight: dict[str, str] = {}  # async request ids being run now -> function name
@@ -256,7 +264,7 @@ class Invoker:
         if fn.reserved_concurrency == 0:
             await self._settle(event, fn, ZERO_RESERVED_CONCURRENCY, None, None)
             return False
-        if self.policy.expired(age, fn.invoke_config.max_age):
+        if expired(age, fn.invoke_config.max_age):
             await self._settle(event, fn, EVENT_AGE_EXCEEDED, None, event.last_result)
             return False
         if not self._may_run(fn):
@@ -270,10 +278,10 @@ class Invoker:
         return True
 
     async def _throttle(self, event: _Event, fn: ResolvedFunction, age: float) -> None:
-        decision = self.policy.after_throttle(event.throttles + 1, age, fn.invoke_config.max_age)
+        decision = lambda_throttle(fn.invoke_config.max_age).decide(event.throttles + 1, age)
         throttled = self._point("Throttles", fn, 1, "Count")
-        if isinstance(decision, Fail):
-            await self._settle(event, fn, decision.condition, None, event.last_result, extra=[throttled])
+        if isinstance(decision, GiveUp):
+            await self._settle(event, fn, decision.reason or EVENT_AGE_EXCEEDED, None, event.last_result, extra=[throttled])
             return
         next_at = self.clock.now() + self.clock.engine_seconds(decision.delay)
 
@@ -313,10 +321,10 @@ class Invoker:
             if result.ok:
                 await self._settle(event, fn, SUCCESS, result, None, attempts=attempts, extra=points, attempt=record)
                 return
-            decision = self.policy.after_function_error(
-                attempts, fn.invoke_config.max_retries, self._age(event), fn.invoke_config.max_age)
-            if isinstance(decision, Fail):
-                await self._settle(event, fn, decision.condition, result, None, attempts=attempts, extra=points,
+            policy = LambdaAsyncRetry(fn.invoke_config.max_retries, fn.invoke_config.max_age)
+            decision = policy.decide(attempts, self._age(event))
+            if isinstance(decision, GiveUp):
+                await self._settle(event, fn, decision.reason or RETRIES_EXHAUSTED, result, None, attempts=attempts, extra=points,
                                    attempt=record)
                 return
             next_at = self.clock.now() + self.clock.engine_seconds(decision.delay)
