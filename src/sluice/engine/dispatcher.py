@@ -194,3 +194,13 @@ class OutboxDispatcher(Generic[T]):
             self._held[k] = self.clock.now() + self.clock.engine_seconds(self.crash_delay)
         self.wake.set()
         self.clock.work_finished()
+
+
+def in_executor_each(fn: Callable[[T], object], executor: Executor | None = None) -> Callable[[T], Coroutine[Any, Any, None]]:
+    """A blocking per-row function as a dispatcher handler: it runs in `executor` (None: the
+    loop's shared one). Cancelling the handler does not stop a thread already running it."""
+
+    async def handle(row: T) -> None:
+        await asyncio.get_running_loop().run_in_executor(executor, fn, row)
+
+    return handle

@@ -18,6 +18,7 @@ A worker's loop that dies is logged with its name (`log.exception`) and restarte
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 from typing import Protocol, TypeVar
@@ -111,6 +112,33 @@ class Engine:
             except Exception:  # one worker failing to stop must not keep the others running
                 log.exception("stopping %s failed", worker.name)
         self._started = False
+
+
+class Signal:
+    """A wake-up any thread may give (`set()`), that the engine waits on (`event`)."""
+
+    def __init__(self) -> None:
+        self.event = asyncio.Event()
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    def bind(self) -> None:
+        """Attach to the running loop (a worker's `start` calls this)."""
+        self._loop = asyncio.get_running_loop()
+
+    def set(self) -> None:
+        loop = self._loop
+        if loop is None or loop.is_closed():
+            self.event.set()  # not started yet: nothing waits, the flag is enough
+            return
+        try:
+            on_loop = asyncio.get_running_loop() is loop
+        except RuntimeError:  # no loop in this thread
+            on_loop = False
+        if on_loop:
+            self.event.set()
+        else:
+            with contextlib.suppress(RuntimeError):  # the loop closed meanwhile
+                loop.call_soon_threadsafe(self.event.set)
 
 
 async def supervise(name: str, clock: Clock, body: Callable[[], Awaitable[None]]) -> None:

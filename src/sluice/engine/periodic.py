@@ -55,6 +55,10 @@ class PeriodicTask:
         return self.interval() if callable(self.interval) else self.interval
 
     async def start(self) -> None:
+        self.begin()
+
+    def begin(self) -> None:
+        """`start` for a caller that is not a coroutine (on the running loop)."""
         self._stopping = False
         loop = asyncio.get_running_loop()
         self._task = loop.create_task(supervise(self.name, self.clock, self._run), name=f"sluice-{self.name}")
