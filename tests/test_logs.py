@@ -6,6 +6,7 @@ Every response is checked for AWS's exact field names, error codes and messages.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import io
 import json
@@ -26,7 +27,7 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
-from sluice.clock import VirtualClock
+from sluice.clock import ManualClock
 from sluice.protocol.context import RequestContext
 from sluice.protocol.errors import ServiceError
 from sluice.schema import SCHEMA
@@ -834,7 +835,7 @@ def ctx() -> RequestContext:
 
 
 def test_append_in_process(tmp_path: Path) -> None:
-    clock = VirtualClock(start=1_800_000_000.0)
+    clock = ManualClock(start=1_800_000_000.0)
     store = Store(tmp_path / "data", SCHEMA)
     try:
         service = LogsService(store, clock)
@@ -860,7 +861,7 @@ def test_append_in_process(tmp_path: Path) -> None:
         assert service.tail("/aws/lambda/absent") == []
         service.put_retention_policy(ctx(), logGroupName=group, retentionInDays=1)
         assert [e["message"] for e in service.tail(group)] == ["a", "b", "c"]
-        clock.advance(86_400 + 1)  # a day later, a, b and c expire too
+        asyncio.run(clock.advance(86_400 + 1))  # a day later, a, b and c expire too
         assert service.tail(group) == []
         assert service.filter_log_events(ctx(), logGroupName=group)["events"] == []
         # wait=False queues the write; the future says when it is durable.
@@ -890,7 +891,7 @@ def test_append_is_cheap(tmp_path: Path) -> None:
     """One transaction per call, shared fsyncs: many concurrent small appends finish quickly."""
     store = Store(tmp_path / "data", SCHEMA)
     try:
-        service = LogsService(store, VirtualClock(start=1_800_000_000.0))
+        service = LogsService(store, ManualClock(start=1_800_000_000.0))
         now = 1_800_000_000_000
         started = time.perf_counter()
 

@@ -4,9 +4,19 @@ from __future__ import annotations
 
 import pytest
 
-from sluice.engine.policy import EVENT_AGE_EXCEEDED, RETRIES_EXHAUSTED, Fail, Retry, RetryPolicy
-
-policy = RetryPolicy()
+from sluice.engine.policy import (
+    ESM_BACKOFF,
+    EVENT_AGE_EXCEEDED,
+    RESTART_BACKOFF,
+    RETRIES_EXHAUSTED,
+    Backoff,
+    GiveUp,
+    LambdaAsyncRetry,
+    Retry,
+    RetryPolicy,
+    expired,
+    lambda_throttle,
+)
 
 
 def run_failures(max_retries: int, max_age: float, duration: float = 1.0) -> tuple[int, str, list[float]]:
@@ -18,9 +28,10 @@ def run_failures(max_retries: int, max_age: float, duration: float = 1.0) -> tup
         starts.append(t)
         t += duration
         attempts += 1
-        decision = policy.after_function_error(attempts, max_retries, t, max_age)
-        if isinstance(decision, Fail):
-            return attempts, decision.condition, starts
+        decision = LambdaAsyncRetry(max_retries, max_age).decide(attempts, t)
+        if isinstance(decision, GiveUp):
+            assert decision.reason is not None
+            return attempts, decision.reason, starts
         t += decision.delay
 
 
@@ -45,8 +56,40 @@ def test_max_age_90_two_attempts() -> None:
 
 @pytest.mark.parametrize("throttles,delay", [(1, 1.0), (2, 2.0), (3, 4.0), (9, 256.0), (10, 300.0), (30, 300.0)])
 def test_throttle_backoff_doubles_from_one_second_to_five_minutes(throttles: int, delay: float) -> None:
-    assert policy.after_throttle(throttles, 0.0, 21600) == Retry(delay)
+    assert lambda_throttle(21600).decide(throttles, 0.0) == Retry(delay)
 
 
 def test_throttle_backoff_stops_at_max_age() -> None:
-    assert policy.after_throttle(1, 59.5, 60) == Fail(EVENT_AGE_EXCEEDED)
+    assert lambda_throttle(60).decide(1, 59.5) == GiveUp(EVENT_AGE_EXCEEDED)
+
+
+def test_lambda_retry_delays_follow_attempts_and_the_age_budget() -> None:
+    policy = LambdaAsyncRetry(max_retries=2, max_age=21600)
+    assert [policy.decide(n, 0.0) for n in (1, 2, 3)] == [Retry(60.0), Retry(120.0), GiveUp(RETRIES_EXHAUSTED)]
+    assert LambdaAsyncRetry(max_retries=5).decide(4, 0.0) == Retry(120.0)  # 2 minutes apart from then on
+    assert policy.decide(1, 21540.0) == Retry(60.0)  # the next attempt starts just within the budget
+    assert policy.decide(1, 21540.5) == GiveUp(EVENT_AGE_EXCEEDED)
+
+
+def test_event_age_expiry_is_strictly_past_the_maximum() -> None:
+    assert not expired(60.0, 60.0)
+    assert expired(60.001, 60.0)
+
+
+@pytest.mark.parametrize("failures,delay", [(1, 1.0), (2, 2.0), (6, 32.0), (7, 60.0), (1000, 60.0)])
+def test_esm_and_restart_backoff_double_from_one_second_to_a_minute_for_ever(failures: int, delay: float) -> None:
+    assert ESM_BACKOFF.decide(failures) == Retry(delay)
+    assert RESTART_BACKOFF.decide(failures) == Retry(delay)
+
+
+def test_backoff_gives_up_only_for_its_age_budget_with_its_reason() -> None:
+    policy = Backoff(initial=2.0, maximum=10.0, max_age=100.0, age_reason="MaximumEventAgeInSeconds")
+    assert [policy.decide(n) for n in (1, 2, 3, 4)] == [Retry(2.0), Retry(4.0), Retry(8.0), Retry(10.0)]
+    assert policy.decide(3, age=92.0) == Retry(8.0)
+    assert policy.decide(3, age=92.5) == GiveUp("MaximumEventAgeInSeconds")
+
+
+def test_every_policy_speaks_the_one_protocol() -> None:
+    policies: list[RetryPolicy] = [LambdaAsyncRetry(), lambda_throttle(60.0), ESM_BACKOFF, RESTART_BACKOFF]
+    for policy in policies:
+        assert isinstance(policy.decide(1, 0.0, None), Retry | GiveUp)

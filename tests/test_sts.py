@@ -1,9 +1,10 @@
 """STS against a real server: GetCallerIdentity for every kind of key, AssumeRole round trips,
 trust policies under enforcement, GetSessionToken, the credentials file, durability; and the
-expiry of temporary credentials on a virtual clock."""
+expiry of temporary credentials on a manual clock."""
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import json
 import re
@@ -16,7 +17,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 from sluice.auth.identity import parse_credentials
-from sluice.clock import VirtualClock
+from sluice.clock import ManualClock
 from sluice.schema import SCHEMA
 from sluice.services.iam import IamService
 from sluice.settings import Settings
@@ -177,7 +178,7 @@ def test_bad_credentials_file_is_refused(tmp_path: Path) -> None:
 
 
 def test_temporary_credentials_expire_on_the_clock(tmp_path: Path) -> None:
-    clock = VirtualClock()
+    clock = ManualClock()
     store = Store(tmp_path, SCHEMA)
     try:
         iam = IamService(store, clock, Settings(data_dir=tmp_path))
@@ -185,12 +186,12 @@ def test_temporary_credentials_expire_on_the_clock(tmp_path: Path) -> None:
         first = iam.role_credentials(role_arn, "fn")
         assert first.kind == "assumed-role" and first.arn == "arn:aws:sts::000000000000:assumed-role/fn-role/fn"
         assert iam.identity(first.access_key) == first
-        clock.advance(1800)
+        asyncio.run(clock.advance(1800))
         assert iam.role_credentials(role_arn, "fn") == first  # reused while far from expiry
-        clock.advance(1600)  # 200 s left: too close, a new session
+        asyncio.run(clock.advance(1600))  # 200 s left: too close, a new session
         second = iam.role_credentials(role_arn, "fn")
         assert second.access_key != first.access_key and iam.identity(first.access_key) is not None
-        clock.advance(300)
+        asyncio.run(clock.advance(300))
         assert iam.identity(first.access_key) is None and iam.lookup(first.access_key).expired
         assert iam.identity(second.access_key) == second
         assert not iam.role_exists(role_arn)

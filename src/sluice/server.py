@@ -2,22 +2,26 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import ctypes
 import logging
 import signal
+import socket
 from collections.abc import Iterator
 from dataclasses import dataclass
+from types import FrameType
 from typing import Any
 
 import uvicorn
 
 from .auth.enforcer import Enforcer
-from .clock import Clock
-from .engine.destinations import OutcomeDelivery
+from .clock import Clock, make_clock
+from .engine.destinations import Authorize, OutcomeDelivery
 from .engine.introspect import event_state
-from .engine.invoker import Invoker
+from .engine.invoker import Functions, Invoker
 from .engine.journey import Journeys
+from .engine.lifecycle import Engine, Resource, Signal
 from .engine.otlp import OtlpExporter
 from .engine.pollers import SqsPollers
 from .engine.status import StatusSources, status
@@ -41,6 +45,8 @@ from .store import Store
 
 log = logging.getLogger("sluice")
 
+STOP_GRACE_SECONDS = 3  # real seconds open requests get to finish when the server stops
+
 
 @dataclass
 class Sluice:
@@ -50,17 +56,20 @@ class Sluice:
     services: dict[str, Service]
     gateway: Gateway
     deliveries: Deliveries
-    exporter: OtlpExporter | None = None
+    engine: Engine
 
     @classmethod
     def build(cls, settings: Settings) -> Sluice:
-        clock = Clock(settings.time_scale)
+        clock = make_clock(settings.clock, settings.time_scale)
         store = Store(settings.data_dir, SCHEMA)
+        journeys = Journeys(lambda: store.db.reader, settings.time_scale, log_group=lambda fn: _log_group(lambda_, fn))
+        exporter = None
+        if settings.otel_endpoint:
+            exporter = OtlpExporter(settings.otel_endpoint, Journeys(lambda: store.db.reader, settings.time_scale,
+                                                                     include_logs=False), clock)
         deliveries = Deliveries()  # services register the ARNs they accept messages for
         s3 = S3Service(store, clock, deliveries)  # notifications go out through deliveries
         logs = LogsService(store, clock, account_id=settings.account_id, region=settings.region)
-        lambda_ = LambdaService(store, clock, settings, s3=s3, python_overrides=settings.python_overrides)
-        services: dict[str, Service] = {"s3": s3, "logs": logs, "lambda": lambda_}
 
         def log_sink(group: str, stream: str, events: list[tuple[int, str]]) -> None:
             # Called on the event loop: queue the write, never wait for its fsync there.
@@ -69,13 +78,19 @@ class Sluice:
         pool = EnvironmentPool(log_sink, max_environments=settings.max_environments,
                                idle_timeout=settings.environment_idle_timeout,
                                scratch_dir=settings.data_dir / "environments")
-        invoker = Invoker(store.db, clock, pool, lambda_.resolve,
-                          account_concurrency=settings.account_concurrency,
-                          reserved_total=lambda_.reserved_total, local_capacity=settings.max_environments)
-        outcomes = OutcomeDelivery(store.db, clock, deliveries)
-        invoker.on_outcome = outcomes.notify
-        lambda_.invoker = invoker
-        lambda_.pool = pool
+        outcomes_due = asyncio.Event()  # the invoker recorded an outcome: deliver it
+        mappings_changed = Signal()  # an event source mapping changed (from a request's thread)
+
+        def invoker_for(functions: Functions) -> Invoker:
+            return Invoker(store.db, clock, pool, functions, account_concurrency=settings.account_concurrency,
+                           local_capacity=settings.max_environments, on_outcome=outcomes_due.set,
+                           on_attempt=exporter.attempt_done if exporter else _no_attempt_note)
+
+        lambda_ = LambdaService(store, clock, settings, s3=s3, python_overrides=settings.python_overrides,
+                                invoker=invoker_for, on_mappings_changed=mappings_changed.set)
+        invoker = lambda_.invoker
+        assert isinstance(invoker, Invoker)
+        services: dict[str, Service] = {"s3": s3, "logs": logs, "lambda": lambda_}
         deliveries.register("lambda", lambda_)
         deliveries.register("s3", s3)
         s3.notifier.resolve_function = lambda_.resolve
@@ -83,10 +98,6 @@ class Sluice:
         sqs = SqsService(store, clock, settings, deliveries)
         services["sqs"] = sqs
         deliveries.register("sqs", sqs)
-        pollers = SqsPollers(clock, sqs, lambda_.enabled_mappings, lambda_.resolve, invoker,
-                             settings.account_id, settings.region)
-        lambda_.on_mappings_changed = pollers.changed
-        lambda_.engine = _Engine(invoker, outcomes, pollers, S3StorageMetrics(store.db, clock, s3.storage_totals))
         sns = SnsService(store, clock, settings, deliveries)
         services["sns"] = sns
         deliveries.register("sns", sns)
@@ -107,72 +118,68 @@ class Sluice:
             found = iam.identity(access_key)
             return found.session_token if found is not None else None
 
-        gateway = Gateway(settings, clock, services, secret_for=secret_for, token_for=token_for)
-        enforcer = Enforcer(iam, {"s3": s3, "sqs": sqs, "sns": sns, "lambda": lambda_}, clock)
+        enforcer = anonymous = None
         if settings.enforce_iam:
-            _enforce_iam(enforcer, gateway, outcomes, lambda_, iam)
+            enforcer = Enforcer(iam, {"s3": s3, "sqs": sqs, "sns": sns, "lambda": lambda_}, clock)
+            _enforce_iam(enforcer, lambda_, iam)
         elif settings.verify_signatures:
-            gateway.anonymous = enforcer  # unsigned S3 requests: bucket policies decide
+            # Unsigned S3 requests are anonymous: only bucket policies may let them through.
+            anonymous = Enforcer(iam, {"s3": s3, "sqs": sqs, "sns": sns, "lambda": lambda_}, clock)
+        outcomes = OutcomeDelivery(store.db, clock, deliveries, wake=outcomes_due,
+                                   authorize=_delivery_authorizer(enforcer, lambda_) if enforcer else None,
+                                   on_delivered=exporter.outcome_delivered if exporter else _no_delivery_note)
+        if exporter is not None:
+            s3.notifier.sample_traces = True
+            s3.notifier.on_notified = exporter.notification_done
+
+        # The engine: every background worker of Lambda's pipeline, started after the services
+        # and stopped before them (the pollers use SQS), in one place, with one shutdown rule.
+        engine = Engine(clock)
+        engine.add(Resource("lambda-environments", pool.start, pool.shutdown))  # stopped last
+        engine.add(invoker.dispatcher)
+        engine.add(outcomes.dispatcher)
+        engine.add(SqsPollers(clock, sqs, lambda_, invoker, settings.account_id, settings.region, mappings_changed))
+        engine.add(S3StorageMetrics(store.db, clock, s3.storage_totals).task())
+        if exporter is not None:
+            engine.add(exporter)
+
+        gateway = Gateway(settings, clock, services, secret_for=secret_for, token_for=token_for, engine=engine,
+                          enforcer=enforcer, anonymous=anonymous)
         gateway.internal["/_sluice/events/"] = lambda rest, query: _event_view(store, rest)
         gateway.internal["/_sluice/lambda-code/"] = lambda rest, query: _code_view(lambda_, rest)
         gateway.internal["/_sluice/sns/"] = sns.internal  # SubscribeURL, UnsubscribeURL
-        journeys = Journeys(lambda: store.db.reader, settings.time_scale, log_group=lambda fn: _log_group(lambda_, fn))
         gateway.internal["/_sluice/trace"] = lambda rest, query: _trace_view(journeys, query)
         sources = StatusSources(lambda: store.db.reader, clock.now, settings.time_scale, lambda_.function_names,
                                 lambda_.resolve, lambda: invoker.running.copy(), invoker.running_async, sqs.depth)
         gateway.internal["/_sluice/status"] = lambda rest, query: (200, status(sources))
-        exporter = None
-        if settings.otel_endpoint:
-            exporter = OtlpExporter(settings.otel_endpoint, Journeys(lambda: store.db.reader, settings.time_scale,
-                                                                     include_logs=False))
-            s3.notifier.sample_traces = True
-            s3.notifier.on_notified = exporter.notification_done
-            invoker.on_attempt = exporter.attempt_done
-            outcomes.on_delivered = exporter.outcome_delivered
-            exporter.start()
-        return cls(settings, clock, store, services, gateway, deliveries, exporter)
+        return cls(settings, clock, store, services, gateway, deliveries, engine)
 
     def close(self) -> None:
-        if self.exporter is not None:
-            self.exporter.stop()
         self.store.close()
 
 
-def _enforce_iam(enforcer: Enforcer, gateway: Gateway, outcomes: OutcomeDelivery, lambda_: LambdaService,
-                 iam: IamService) -> None:
-    """--enforce-iam: requests, deliveries and functions' own calls are evaluated as AWS does."""
-    gateway.enforcer = enforcer
+def _no_attempt_note(request_id: str, number: int) -> None:
+    pass
 
-    def authorize_delivery(function: str, target: str, delivery: Delivery) -> DeliveryResult | None:
-        return enforcer.authorize_delivery(lambda_.execution_role(function), function, target, delivery)
 
-    outcomes.authorize = authorize_delivery
+def _no_delivery_note(request_id: str) -> None:
+    pass
+
+
+def _enforce_iam(enforcer: Enforcer, lambda_: LambdaService, iam: IamService) -> None:
+    """--enforce-iam: functions' own calls and role checks are evaluated as AWS does."""
     lambda_.may_assume_role = enforcer.lambda_may_assume
     lambda_.missing_permission = enforcer.missing_permission
     lambda_.role_credentials = iam.role_credentials
 
 
-class _Engine:
-    """Background work: Lambda's async scheduler and outcome deliveries, SQS pollers, S3 storage metrics."""
+def _delivery_authorizer(enforcer: Enforcer, lambda_: LambdaService) -> Authorize:
+    """--enforce-iam: an outcome's delivery is made as the function's execution role."""
 
-    def __init__(self, invoker: Invoker, outcomes: OutcomeDelivery, pollers: SqsPollers,
-                 storage_metrics: S3StorageMetrics) -> None:
-        self.invoker = invoker
-        self.outcomes = outcomes
-        self.pollers = pollers
-        self.storage_metrics = storage_metrics
+    def authorize_delivery(function: str, target: str, delivery: Delivery) -> DeliveryResult | None:
+        return enforcer.authorize_delivery(lambda_.execution_role(function), function, target, delivery)
 
-    def start(self) -> None:
-        self.invoker.start()
-        self.outcomes.start()
-        self.pollers.start()
-        self.storage_metrics.start()
-
-    async def shutdown(self) -> None:
-        await self.storage_metrics.stop()
-        await self.pollers.shutdown()
-        await self.invoker.shutdown()
-        await self.outcomes.shutdown()
+    return authorize_delivery
 
 
 def _event_view(store: Store, request_id: str) -> tuple[int, Any]:
@@ -205,7 +212,26 @@ def _code_view(lambda_: LambdaService, rest: str) -> tuple[int, Any]:
 
 
 class _Server(uvicorn.Server):
-    """uvicorn re-raises SIGTERM/SIGINT after its graceful shutdown; a clean stop should exit 0."""
+    """uvicorn re-raises SIGTERM/SIGINT after its graceful shutdown; a clean stop should exit 0.
+
+    On SIGTERM/SIGINT the engine stops taking work at once (pollers leave their long polls,
+    dispatchers start nothing new), before uvicorn drains the open connections; the engine's
+    running work is then given its grace and cut when the lifespan shuts down."""
+
+    def __init__(self, config: uvicorn.Config, engine: Engine) -> None:
+        super().__init__(config)
+        self.engine = engine
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    async def serve(self, sockets: list[socket.socket] | None = None) -> None:
+        self._loop = asyncio.get_running_loop()
+        await super().serve(sockets)
+
+    def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+        loop = self._loop
+        if loop is not None and not loop.is_closed():
+            loop.call_soon_threadsafe(self.engine.request_stop)
+        super().handle_exit(sig, frame)
 
     @contextlib.contextmanager
     def capture_signals(self) -> Iterator[None]:
@@ -243,8 +269,11 @@ def serve(settings: Settings) -> None:
         proxy_headers=False,  # nothing sits in front of Sluice; the client address is the peer
         server_header=False,
         date_header=True,
+        # Requests still open this many seconds after a stop was asked for are cut (a
+        # RequestResponse invoke of a long handler must not hold the exit).
+        timeout_graceful_shutdown=STOP_GRACE_SECONDS,
     )
-    server = _Server(config)
+    server = _Server(config, app.engine)
     log.info("Sluice listening on %s (data in %s)", settings.endpoint_url, settings.data_dir.resolve())
     try:
         server.run()

@@ -17,6 +17,9 @@ class Settings:
     port: int = 4566
     data_dir: Path = field(default_factory=lambda: Path(".sluice"))
     time_scale: float = 1.0
+    # "real" (wall-clock time, engine waits scaled by time_scale) or "manual" (engine time moves
+    # only when advanced: a ManualClock, for tests that drive retries and schedules by hand).
+    clock: str = "real"
     account_id: str = DEFAULT_ACCOUNT
     region: str = DEFAULT_REGION
     # Access keys beyond test/test and 12-digit account keys (`sluice up --credentials FILE`).

@@ -11,7 +11,6 @@ the role's policies and the target's resource policy first (aws-reference §8).
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import datetime as dt
 import json
 import logging
@@ -24,6 +23,7 @@ from ..clock import Clock
 from ..services.delivery import Deliveries, Delivery, DeliveryResult, MessageAttribute
 from ..store.db import Database
 from . import journal
+from .dispatcher import OutboxDispatcher, in_executor_each
 from .metrics import Point, lambda_point, write_points
 from .policy import SUCCESS, ZERO_RESERVED_CONCURRENCY
 from .xray import new_span_id
@@ -118,59 +118,51 @@ def destination_message(row: sqlite3.Row, target: str, success: bool) -> Deliver
                     source_arn=row["function_arn"], object_key=object_key)
 
 
+Authorize = Callable[[str, str, Delivery], DeliveryResult | None]
+
+
+class Undelivered:
+    """`lambda_outcomes` not yet delivered, as the dispatcher's DueSource: due as soon as recorded."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    def fetch_due(self, now: float, limit: int) -> list[sqlite3.Row]:
+        return self.db.query("SELECT * FROM lambda_outcomes WHERE delivered=0 ORDER BY finished LIMIT ?", (limit,))
+
+    def next_due(self, now: float) -> float | None:
+        return None  # an outcome is due when it is recorded, and recording it wakes the dispatcher
+
+
 class OutcomeDelivery:
-    def __init__(self, db: Database, clock: Clock, deliveries: Deliveries) -> None:
+    def __init__(self, db: Database, clock: Clock, deliveries: Deliveries, *, wake: asyncio.Event | None = None,
+                 authorize: Authorize | None = None,
+                 on_delivered: Callable[[str], None] = lambda request_id: None) -> None:
+        """`wake`: set when an outcome is recorded; `authorize` (with IAM enforcement): (function
+        name, target ARN, delivery) -> None if the execution role may deliver, else the failed
+        result; `on_delivered`: an outcome's sends committed."""
         self.db = db
         self.clock = clock
         self.deliveries = deliveries
-        # With IAM enforcement: (function name, target ARN, delivery) -> None if the execution role
-        # may deliver, else the failed result.
-        self.authorize: Callable[[str, str, Delivery], DeliveryResult | None] | None = None
-        self._wake = asyncio.Event()
-        self._task: asyncio.Task[None] | None = None
-        self.on_delivered: Callable[[str], None] = lambda request_id: None  # an outcome's sends committed
+        self.authorize = authorize
+        self.on_delivered = on_delivered
+        # One at a time, oldest first, as before: deliveries reach a DLQ in outcome order.
+        self.dispatcher: OutboxDispatcher[sqlite3.Row] = OutboxDispatcher(
+            "lambda-outcome-delivery", clock, Undelivered(db), in_executor_each(self.deliver),
+            key=lambda row: row["request_id"], concurrency=1, wake=wake)
 
-    def notify(self) -> None:
-        self._wake.set()
+    def deliver(self, row: sqlite3.Row) -> None:
+        """Deliver one outcome and mark it delivered (in a worker thread)."""
+        points, sent = self._deliver(row)
+        request_id = row["request_id"]
 
-    def start(self) -> None:
-        self._task = asyncio.get_running_loop().create_task(self._run(), name="sluice-outcome-delivery")
+        def mark(conn: sqlite3.Connection) -> None:
+            _mark(conn, request_id, points)
+            for item in sent:
+                journal.add_sent(conn, item)
 
-    async def shutdown(self) -> None:
-        if self._task:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-
-    async def _run(self) -> None:
-        loop = asyncio.get_running_loop()
-        while True:
-            self._wake.clear()
-            try:
-                busy = await loop.run_in_executor(None, self.deliver_pending)
-            except Exception:  # one bad row must not stop every later delivery
-                log.exception("outcome delivery failed")
-                busy = False
-            if not busy:
-                with contextlib.suppress(asyncio.TimeoutError):
-                    await asyncio.wait_for(self._wake.wait(), timeout=1.0)
-
-    def deliver_pending(self, limit: int = 100) -> bool:
-        """Deliver up to `limit` outcomes (in a worker thread); True if there may be more."""
-        rows = self.db.query("SELECT * FROM lambda_outcomes WHERE delivered=0 ORDER BY finished LIMIT ?", (limit,))
-        for row in rows:
-            points, sent = self._deliver(row)
-            request_id = row["request_id"]
-
-            def mark(conn: sqlite3.Connection, rid: str = request_id, pts: list[Point] = points,
-                     sends: list[journal.Sent] = sent) -> None:
-                _mark(conn, rid, pts)
-                for item in sends:
-                    journal.add_sent(conn, item)
-
-            self.db.write(mark)
-            self.on_delivered(request_id)
-        return len(rows) == limit
+        self.db.write(mark)
+        self.on_delivered(request_id)
 
     def _deliver(self, row: sqlite3.Row) -> tuple[list[Point], list[journal.Sent]]:
         condition = row["condition"]

@@ -9,22 +9,31 @@ when they finish: an attempt cut short by a crash is run again after restart (at
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import logging
 import sqlite3
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from ..clock import Clock
 from ..protocol.errors import ServiceError
 from ..runtime import EnvironmentPool, InvocationRequest, InvocationResult
 from ..store.db import Database, Migration
 from . import journal
+from .dispatcher import OutboxDispatcher
 from .metrics import Point, lambda_point, write_points
-from .policy import EVENT_AGE_EXCEEDED, SUCCESS, ZERO_RESERVED_CONCURRENCY, Fail, RetryPolicy
+from .policy import (
+    EVENT_AGE_EXCEEDED,
+    RETRIES_EXHAUSTED,
+    SUCCESS,
+    ZERO_RESERVED_CONCURRENCY,
+    GiveUp,
+    LambdaAsyncRetry,
+    expired,
+    lambda_throttle,
+)
 from .types import ResolvedFunction
 from .xray import new_span_id
 
@@ -92,30 +101,59 @@ class _Event:
     last_result: dict[str, Any] | None  # the previous failed attempt, for an outcome without a new one
 
 
-Resolver = Callable[[str, str | None], ResolvedFunction]
+class Functions(Protocol):
+    """What the invoker needs from Lambda's function records (LambdaService provides it)."""
+
+    def resolve(self, FunctionName: str, Qualifier: str | None = None) -> ResolvedFunction: ...  # noqa: N803
+
+    def reserved_total(self, except_name: str | None = None) -> int: ...
+
+
+class EventQueue:
+    """`lambda_events` as the dispatcher's DueSource: events whose next attempt is due."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    def fetch_due(self, now: float, limit: int) -> list[_Event]:
+        rows = self.db.query(
+            "SELECT request_id, function, qualifier, payload, trace_header, received, attempts, throttles,"
+            " run_seconds, last_result FROM lambda_events WHERE next_at <= ? ORDER BY next_at LIMIT ?",
+            (now, limit))
+        return [_Event(r["request_id"], r["function"], r["qualifier"], r["payload"], r["trace_header"],
+                       r["received"], r["attempts"], r["throttles"], r["run_seconds"],
+                       json.loads(r["last_result"]) if r["last_result"] else None) for r in rows]
+
+    def next_due(self, now: float) -> float | None:
+        row = self.db.query_one("SELECT MIN(next_at) AS n FROM lambda_events WHERE next_at > ?", (now,))
+        return float(row["n"]) if row is not None and row["n"] is not None else None
 
 
 class Invoker:
-    def __init__(self, db: Database, clock: Clock, pool: EnvironmentPool, resolve: Resolver, *,
-                 account_concurrency: int = 1000, reserved_total: Callable[[], int] = lambda: 0,
-                 local_capacity: int = 8, policy: RetryPolicy | None = None) -> None:
+    """Runs invocations: sync calls directly, async events through the `dispatcher` (an engine
+    Worker the composition root starts and stops with the others)."""
+
+    def __init__(self, db: Database, clock: Clock, pool: EnvironmentPool, functions: Functions, *,
+                 account_concurrency: int = 1000, local_capacity: int = 8,
+                 on_outcome: Callable[[], None] = lambda: None,
+                 on_attempt: Callable[[str, int], None] = lambda request_id, number: None) -> None:
+        """`on_outcome`: an event reached its outcome (e.g. wake the destination delivery);
+        `on_attempt`: an attempt's journal row committed (request id, attempt number)."""
         self.db = db
         self.clock = clock
         self.pool = pool
-        self.resolve = resolve
+        self.functions = functions
         self.account_concurrency = account_concurrency
-        self.reserved_total = reserved_total
         self.local_capacity = local_capacity
-        self.policy = policy or RetryPolicy()
+        self.on_outcome = on_outcome
+        self.on_attempt = on_attempt
         self.running: Counter[str] = Counter()  # executions per function, sync and async
         self._reserved: set[str] = set()  # functions with reserved concurrency seen running
         self._inflight: dict[str, str] = {}  # async request ids being run now -> function name
-        self._wake = asyncio.Event()
-        self._task: asyncio.Task[None] | None = None
-        self._jobs: set[asyncio.Task[None]] = set()
-        self.on_outcome: Callable[[], None] = lambda: None  # e.g. wake the destination delivery
-        # An attempt's journal row committed: (request id, attempt number).
-        self.on_attempt: Callable[[str, int], None] = lambda request_id, number: None
+        # Recheck: a safety net, as before (every wake-up that matters is explicit).
+        self.dispatcher: OutboxDispatcher[_Event] = OutboxDispatcher(
+            "lambda-async-invoker", clock, EventQueue(db), self._run_event, key=lambda e: e.request_id,
+            concurrency=local_capacity, recheck=60.0)
 
     # -- concurrency ---------------------------------------------------------------------
 
@@ -124,7 +162,7 @@ class Invoker:
         if reserved is not None:
             return self.running[fn.name] < reserved
         unreserved_running = sum(n for name, n in self.running.items() if name not in self._reserved)
-        return unreserved_running < self.account_concurrency - self.reserved_total()
+        return unreserved_running < self.account_concurrency - self.functions.reserved_total()
 
     def _start(self, fn: ResolvedFunction) -> float:
         if fn.reserved_concurrency is not None:
@@ -138,7 +176,6 @@ class Invoker:
         self.running[fn.name] -= 1
         if self.running[fn.name] <= 0:
             del self.running[fn.name]
-        self._wake.set()
 
     # -- synchronous ---------------------------------------------------------------------
 
@@ -171,12 +208,13 @@ class Invoker:
             write_points(conn, [received])
 
         committed = self.db.submit(txn)
-        if len(self._inflight) < self.local_capacity:
-            # Start it while its commit is in flight: the one writer commits the event before
-            # anything this attempt writes, and the caller still hears 202 only once it is durable.
-            await self._dispatch(_Event(request_id, fn.name, qualifier, payload, trace_header, now, 0, 0, 0.0, None))
+        # Start it while its commit is in flight: the one writer commits the event before
+        # anything this attempt writes, and the caller still hears 202 only once it is durable.
+        started = self.dispatcher.offer(_Event(request_id, fn.name, qualifier, payload, trace_header, now, 0, 0,
+                                               0.0, None))
         await asyncio.wrap_future(committed)
-        self._wake.set()
+        if not started:
+            self.dispatcher.wake.set()  # no free slot now: the dispatcher takes it when one frees
 
     def pending(self, function: str | None = None) -> int:
         if function:
@@ -189,92 +227,38 @@ class Invoker:
         """Async events being run now, per function (the rest of `lambda_events` is waiting)."""
         return Counter(list(self._inflight.values()))  # list(): one step, safe from another thread
 
-    # -- asynchronous: the scheduler -----------------------------------------------------
+    # -- asynchronous: one event's turn ----------------------------------------------------
 
-    def start(self) -> None:
-        self._task = asyncio.get_running_loop().create_task(self._run(), name="sluice-async-invoker")
-
-    async def shutdown(self) -> None:
-        if self._task:
-            self._task.cancel()
-        for job in list(self._jobs):
-            job.cancel()
-        await asyncio.gather(*(t for t in [self._task, *self._jobs] if t), return_exceptions=True)
-
-    async def _run(self) -> None:
-        while True:
-            self._wake.clear()  # before looking: a wake-up during the tick is not lost
-            try:
-                wait = await self._tick()
-            except asyncio.CancelledError:
-                raise
-            except Exception:  # a bug here must not stop every future event
-                log.exception("async invoker tick failed")
-                wait = 1.0
-            with contextlib.suppress(asyncio.TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), timeout=wait)
-
-    async def _tick(self) -> float:
-        """Start what is due and may run; return how long to sleep before looking again."""
-        now = self.clock.now()
-        free = self.local_capacity - len(self._inflight)
-        if free <= 0:
-            return 1.0
-        rows = self.db.query(
-            "SELECT request_id, function, qualifier, payload, trace_header, received, attempts, throttles,"
-            " run_seconds, last_result FROM lambda_events WHERE next_at <= ? ORDER BY next_at LIMIT ?",
-            (now, free + len(self._inflight)),
-        )
-        for row in rows:
-            if free <= 0:
-                break
-            if row["request_id"] in self._inflight:
-                continue
-            event = _Event(row["request_id"], row["function"], row["qualifier"], row["payload"],
-                           row["trace_header"], row["received"], row["attempts"], row["throttles"],
-                           row["run_seconds"], json.loads(row["last_result"]) if row["last_result"] else None)
-            if await self._dispatch(event):
-                free -= 1
-        # The next event to wake for, not counting those running now (their next_at is past:
-        # counting them would spin this loop for as long as a handler runs).
-        upcoming = self.db.query("SELECT request_id, next_at FROM lambda_events ORDER BY next_at LIMIT ?",
-                                 (len(self._inflight) + 1,))
-        nxt = next((r["next_at"] for r in upcoming if r["request_id"] not in self._inflight), None)
-        if nxt is None:
-            return 60.0
-        return max(0.0, min(60.0, float(nxt) - self.clock.now()))
-
-    async def _dispatch(self, event: _Event) -> bool:
-        """Start the event, or settle it without running it. True if it is now running."""
+    async def _run_event(self, event: _Event) -> None:
+        """The dispatcher's handler: run the event's next attempt, or settle it without one."""
         try:
-            fn = self.resolve(event.function, event.qualifier)
+            fn = self.functions.resolve(event.function, event.qualifier)
         except ServiceError:
             # The function (or its alias/version) was deleted: AWS discards its queued events.
             # Sluice records that as the event's outcome rather than losing it silently.
             await self._settle(event, None, FUNCTION_DELETED, None, event.last_result)
-            return False
+            return
         age = self._age(event)
         if fn.reserved_concurrency == 0:
             await self._settle(event, fn, ZERO_RESERVED_CONCURRENCY, None, None)
-            return False
-        if self.policy.expired(age, fn.invoke_config.max_age):
+            return
+        if expired(age, fn.invoke_config.max_age):
             await self._settle(event, fn, EVENT_AGE_EXCEEDED, None, event.last_result)
-            return False
+            return
         if not self._may_run(fn):
             await self._throttle(event, fn, age)
-            return False
+            return
         self._inflight[event.request_id] = event.function
-        concurrent = self._start(fn)
-        job = asyncio.get_running_loop().create_task(self._attempt(event, fn, age, concurrent))
-        self._jobs.add(job)
-        job.add_done_callback(self._jobs.discard)
-        return True
+        try:
+            await self._attempt(event, fn, age, self._start(fn))
+        finally:
+            self._inflight.pop(event.request_id, None)
 
     async def _throttle(self, event: _Event, fn: ResolvedFunction, age: float) -> None:
-        decision = self.policy.after_throttle(event.throttles + 1, age, fn.invoke_config.max_age)
+        decision = lambda_throttle(fn.invoke_config.max_age).decide(event.throttles + 1, age)
         throttled = self._point("Throttles", fn, 1, "Count")
-        if isinstance(decision, Fail):
-            await self._settle(event, fn, decision.condition, None, event.last_result, extra=[throttled])
+        if isinstance(decision, GiveUp):
+            await self._settle(event, fn, decision.reason or EVENT_AGE_EXCEEDED, None, event.last_result, extra=[throttled])
             return
         next_at = self.clock.now() + self.clock.engine_seconds(decision.delay)
 
@@ -293,12 +277,12 @@ class Invoker:
         started_at = self.clock.now()
         try:
             result = await self.pool.invoke(fn.spec, request)
-        except asyncio.CancelledError:
+        except asyncio.CancelledError:  # stopping: nothing recorded, so it runs again after restart
+            self._finish(fn)
             raise
         except Exception:  # a system error: back to the queue, as AWS retries those with backoff
             log.exception("system error running %s", event.request_id)
             self._finish(fn)
-            self._inflight.pop(event.request_id, None)
             await self._throttle(event, fn, self._age(event))
             return
         self._finish(fn)
@@ -310,30 +294,26 @@ class Invoker:
             started=started_at, finished=self.clock.now(), duration_ms=result.duration_ms,
             outcome=journal.attempt_outcome(result.ok, result.error_type),
             error_type=result.error_type, error_message=result.error_message, log_stream=result.log_stream or None)
-        try:
-            if result.ok:
-                await self._settle(event, fn, SUCCESS, result, None, attempts=attempts, extra=points, attempt=record)
-                return
-            decision = self.policy.after_function_error(
-                attempts, fn.invoke_config.max_retries, self._age(event), fn.invoke_config.max_age)
-            if isinstance(decision, Fail):
-                await self._settle(event, fn, decision.condition, result, None, attempts=attempts, extra=points,
-                                   attempt=record)
-                return
-            next_at = self.clock.now() + self.clock.engine_seconds(decision.delay)
-            last = json.dumps(_result_record(result))
+        if result.ok:
+            await self._settle(event, fn, SUCCESS, result, None, attempts=attempts, extra=points, attempt=record)
+            return
+        policy = LambdaAsyncRetry(fn.invoke_config.max_retries, fn.invoke_config.max_age)
+        decision = policy.decide(attempts, self._age(event))
+        if isinstance(decision, GiveUp):
+            await self._settle(event, fn, decision.reason or RETRIES_EXHAUSTED, result, None, attempts=attempts,
+                               extra=points, attempt=record)
+            return
+        next_at = self.clock.now() + self.clock.engine_seconds(decision.delay)
+        last = json.dumps(_result_record(result))
 
-            def txn(conn: sqlite3.Connection) -> None:
-                conn.execute("UPDATE lambda_events SET attempts=?, next_at=?, last_result=?, run_seconds=?"
-                             " WHERE request_id=?", (attempts, next_at, last, event.run_seconds, event.request_id))
-                journal.add_attempt(conn, record)
-                write_points(conn, points)
+        def txn(conn: sqlite3.Connection) -> None:
+            conn.execute("UPDATE lambda_events SET attempts=?, next_at=?, last_result=?, run_seconds=?"
+                         " WHERE request_id=?", (attempts, next_at, last, event.run_seconds, event.request_id))
+            journal.add_attempt(conn, record)
+            write_points(conn, points)
 
-            await asyncio.wrap_future(self.db.submit(txn))
-            self.on_attempt(event.request_id, attempts)
-        finally:
-            self._inflight.pop(event.request_id, None)
-            self._wake.set()
+        await asyncio.wrap_future(self.db.submit(txn))
+        self.on_attempt(event.request_id, attempts)
 
     async def _settle(self, event: _Event, fn: ResolvedFunction | None, condition: str,
                       result: InvocationResult | None, last: dict[str, Any] | None, *,

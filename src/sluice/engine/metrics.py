@@ -9,7 +9,6 @@ and which it reads together with this one.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
 import sqlite3
@@ -19,6 +18,7 @@ from dataclasses import dataclass
 
 from ..clock import Clock
 from ..store.db import Database, Migration
+from .periodic import PeriodicTask
 
 log = logging.getLogger("sluice.metrics")
 
@@ -159,7 +159,7 @@ class MetricBuffer:
         self.clock = clock
         self._lock = threading.Lock()
         self._pending: dict[tuple[str, str, str, str, float], _Stats] = {}
-        self._task: asyncio.Task[None] | None = None
+        self._task: PeriodicTask | None = None
 
     def add(self, namespace: str, name: str, dimensions: str, value: float, unit: str, count: float = 1) -> None:
         """Count `count` samples adding up to `value` (their min and max are value / count).
@@ -187,20 +187,22 @@ class MetricBuffer:
         self.db.submit(lambda conn: write_stat_sets(conn, sets)).add_done_callback(_log_failure)
 
     def start(self) -> None:
+        """Flush about every FLUSH_SECONDS (real time: buffering, not an AWS duration), and once
+        more when stopped."""
         if self._task is None:
-            self._task = asyncio.get_running_loop().create_task(self._run(), name="sluice-metric-flush")
+            self._task = PeriodicTask("metric-flush", self.clock, FLUSH_SECONDS, self._flush, real_time=True,
+                                      run_first=False, run_last=True)
+            self._task.begin()
 
     async def stop(self) -> None:
         if self._task is not None:
-            self._task.cancel()
-            await asyncio.gather(self._task, return_exceptions=True)
+            await self._task.stop(grace=0.0)
             self._task = None
-        self.flush()
-
-    async def _run(self) -> None:
-        while True:
-            await asyncio.sleep(FLUSH_SECONDS)
+        else:
             self.flush()
+
+    async def _flush(self) -> None:
+        self.flush()  # quick: hands the statistic sets to the writer without waiting
 
 
 def _log_failure(future: Future[None]) -> None:

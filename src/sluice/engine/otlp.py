@@ -15,19 +15,19 @@ Spans (trace id = the X-Ray root's 32 hex digits, span ids = the journal's):
 
 from __future__ import annotations
 
-import contextlib
 import json
 import logging
 import queue
-import threading
-import time
 import urllib.error
 import urllib.request
 from dataclasses import dataclass, field
 from typing import Any
 
 from .. import __version__
+from ..clock import Clock
 from .journey import Journeys
+from .lifecycle import Signal
+from .periodic import PeriodicTask, in_executor
 from .xray import parse
 
 log = logging.getLogger("sluice.otlp")
@@ -179,15 +179,22 @@ Note = tuple[str, str, int]  # (kind, key, attempt number)
 
 
 class OtlpExporter:
-    def __init__(self, endpoint: str, journeys: Journeys, *, max_queue: int = 4096, batch: int = 256,
+    """An engine Worker: notes from the pipeline (any thread, never blocking) are turned into
+    spans and posted every `interval` real seconds (telemetry batching, not an AWS duration), or
+    at once when a batch's worth is waiting; what is left is exported when the engine stops."""
+
+    name = "otlp-export"
+
+    def __init__(self, endpoint: str, journeys: Journeys, clock: Clock, *, max_queue: int = 4096, batch: int = 256,
                  interval: float = 1.0, timeout: float = 2.0) -> None:
         self.url = traces_url(endpoint)
         self.journeys = journeys
         self.batch = batch
-        self.interval = interval
-        self.timeout = timeout
-        self._notes: queue.Queue[Note | None] = queue.Queue(maxsize=max_queue)
-        self._thread: threading.Thread | None = None
+        self.timeout = timeout  # real seconds: the collector's HTTP timeout
+        self._notes: queue.Queue[Note] = queue.Queue(maxsize=max_queue)
+        self._full = Signal()
+        self.task = PeriodicTask(self.name, clock, interval, in_executor(self.export_pending), real_time=True,
+                                 run_first=False, run_last=True, wake=self._full.event)
 
     # -- notes from the pipeline (any thread; never blocks) --
 
@@ -205,43 +212,34 @@ class OtlpExporter:
             self._notes.put_nowait(note)
         except queue.Full:
             log.debug("OTLP queue full: dropped %s %s", note[0], note[1])
+        if self._notes.qsize() >= self.batch:
+            self._full.set()
 
-    # -- the background thread --
+    # -- a Worker of the engine --
 
-    def start(self) -> None:
-        self._thread = threading.Thread(target=self._run, name="sluice-otlp", daemon=True)
-        self._thread.start()
+    async def start(self) -> None:
+        self._full.bind()
+        await self.task.start()
 
-    def stop(self, timeout: float = 3.0) -> None:
-        """Flush what is queued (bounded by `timeout`) and stop."""
-        if self._thread is None:
-            return
-        with contextlib.suppress(queue.Full):
-            self._notes.put(None, timeout=timeout)
-        self._thread.join(timeout)
-        self._thread = None
+    def request_stop(self) -> None:
+        self.task.request_stop()
 
-    def _run(self) -> None:
+    async def stop(self, grace: float) -> None:
+        await self.task.stop(grace)
+
+    def export_pending(self) -> None:
+        """Turn every queued note into spans and post them, `batch` spans at a time (in a thread)."""
         pending: list[Span] = []
-        deadline: float | None = None  # when the oldest pending span must go out
         while True:
-            wait = None if deadline is None else max(0.0, deadline - time.monotonic())
             try:
-                note = self._notes.get(timeout=wait)
-            except queue.Empty:  # the batch interval passed
-                self._post(pending)
-                pending, deadline = [], None
-                continue
-            if note is None:
-                self._post(pending)
-                return
-            spans = self._spans(note)
-            if spans and not pending:
-                deadline = time.monotonic() + self.interval
-            pending.extend(spans)
+                note = self._notes.get_nowait()
+            except queue.Empty:
+                break
+            pending.extend(self._spans(note))
             if len(pending) >= self.batch:
                 self._post(pending)
-                pending, deadline = [], None
+                pending = []
+        self._post(pending)
 
     def _spans(self, note: Note) -> list[Span]:
         kind, key, number = note

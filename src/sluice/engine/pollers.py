@@ -9,22 +9,29 @@ batch comes back after its visibility timeout and reaches the queue's DLQ after 
 from __future__ import annotations
 
 import asyncio
-import contextlib
+import functools
 import json
 import logging
 import uuid
-from collections.abc import Callable
-from typing import Any
+from typing import Any, Protocol
 
+from .. import realtime
 from ..clock import Clock
 from ..protocol.context import RequestContext
 from ..protocol.errors import ServiceError
 from ..runtime import InvocationRequest
+from .invoker import Invoker
+from .lifecycle import Signal, finish_or_cancel, supervise
+from .policy import ESM_BACKOFF, Retry
 from .types import ResolvedFunction
 
 log = logging.getLogger("sluice.engine.pollers")
 
-IDLE_WAIT_SECONDS = 20  # long poll, as Lambda's pollers do
+IDLE_WAIT_SECONDS = 20  # long poll, as Lambda's pollers do (real time: SQS's WaitTimeSeconds)
+# An empty long poll that answers sooner than this (real seconds) did not wait: the queue is
+# going away or the server is stopping. The poller backs off instead of asking again at once.
+EARLY_ANSWER_SECONDS = 0.5
+RECHECK_SECONDS = 30.0  # engine seconds: a safety net; `changed` is what normally wakes the supervisor
 
 
 def sqs_event(records: list[dict[str, Any]], queue_arn: str, region: str) -> dict[str, Any]:
@@ -49,57 +56,96 @@ def sqs_event(records: list[dict[str, Any]], queue_arn: str, region: str) -> dic
     return {"Records": out}
 
 
+class Mappings(Protocol):
+    """What the pollers need from Lambda (LambdaService provides it)."""
+
+    def enabled_mappings(self) -> list[dict[str, Any]]: ...
+
+    def resolve(self, FunctionName: str, Qualifier: str | None = None) -> ResolvedFunction: ...  # noqa: N803
+
+
+class Receiver(Protocol):
+    """The SQS operations a poller uses, as any consumer would."""
+
+    async def receive_message(self, ctx: RequestContext, **params: Any) -> dict[str, Any]: ...
+
+    async def delete_message_batch(self, ctx: RequestContext, **params: Any) -> dict[str, Any]: ...
+
+
 class SqsPollers:
-    def __init__(self, clock: Clock, sqs: Any, mappings: Callable[[], list[dict[str, Any]]],
-                 resolve: Callable[[str, str | None], ResolvedFunction], invoker: Any, account: str, region: str) -> None:
+    """Every SQS event source mapping's pollers: an engine Worker.
+
+    A poller's long poll is real time (SQS's WaitTimeSeconds); its backoff after a failure is
+    engine time (`ESM_BACKOFF` on the Clock). On stop, idle pollers (waiting in a long poll or a
+    backoff) are cancelled at once; a batch being processed gets the grace, then is cancelled:
+    its messages come back after their visibility timeout, as on AWS."""
+
+    name = "sqs-event-source-pollers"
+
+    def __init__(self, clock: Clock, sqs: Receiver, functions: Mappings, invoker: Invoker, account: str,
+                 region: str, changed: Signal) -> None:
+        """`changed`: set (from any thread) when mappings are created, updated or deleted."""
         self.clock = clock
         self.sqs = sqs
-        self.mappings = mappings
-        self.resolve = resolve
+        self.functions = functions
         self.invoker = invoker
         self.account = account
         self.region = region
+        self.changed = changed
         self._tasks: dict[str, list[asyncio.Task[None]]] = {}
         self._configs: dict[str, dict[str, Any]] = {}
+        self._processing: set[asyncio.Task[None]] = set()  # pollers with a batch under way
         self._supervisor: asyncio.Task[None] | None = None
-        self._changed = asyncio.Event()
+        self._stopping = False
 
-    def changed(self) -> None:
-        """Mappings were created, updated or deleted (called from any thread)."""
-        loop = self._loop
-        if loop is not None:
-            loop.call_soon_threadsafe(self._changed.set)
+    # -- lifecycle -------------------------------------------------------------------------
 
-    _loop: asyncio.AbstractEventLoop | None = None
+    async def start(self) -> None:
+        self.changed.bind()
+        self._stopping = False
+        loop = asyncio.get_running_loop()
+        self._supervisor = loop.create_task(supervise(self.name, self.clock, self._supervise),
+                                            name="sluice-esm-supervisor")
 
-    def start(self) -> None:
-        self._loop = asyncio.get_running_loop()
-        self._supervisor = self._loop.create_task(self._supervise(), name="sluice-esm-supervisor")
+    def request_stop(self) -> None:
+        self._stopping = True
+        if self._supervisor is not None:
+            self._supervisor.cancel()
+        for task in self._all_tasks():
+            if task not in self._processing:
+                task.cancel()
 
-    async def shutdown(self) -> None:
-        tasks = [t for ts in self._tasks.values() for t in ts]
-        if self._supervisor:
-            tasks.append(self._supervisor)
-        for t in tasks:
-            t.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+    async def stop(self, grace: float) -> None:
+        self.request_stop()
+        tasks = self._all_tasks()
+        if self._supervisor is not None:
+            tasks.add(self._supervisor)
+        await finish_or_cancel(tasks, grace)
+        self._tasks.clear()
+        self._supervisor = None
+
+    def _all_tasks(self) -> set[asyncio.Task[None]]:
+        return {t for ts in self._tasks.values() for t in ts}
+
+    # -- the mappings ----------------------------------------------------------------------
 
     async def _supervise(self) -> None:
-        while True:
-            self._changed.clear()
-            loop = asyncio.get_running_loop()
-            wanted = {m["UUID"]: m for m in await loop.run_in_executor(None, self.mappings)}
+        loop = asyncio.get_running_loop()
+        while not self._stopping:
+            self.changed.event.clear()
+            wanted = {m["UUID"]: m for m in await loop.run_in_executor(None, self.functions.enabled_mappings)}
             for mapping_id in list(self._tasks):
                 if mapping_id not in wanted or wanted[mapping_id] != self._configs.get(mapping_id):
                     for t in self._tasks.pop(mapping_id):
                         t.cancel()
             for mapping_id, config in wanted.items():
-                if mapping_id not in self._tasks:
+                if mapping_id not in self._tasks and not self._stopping:
                     self._configs[mapping_id] = config
                     workers = (config.get("ScalingConfig") or {}).get("MaximumConcurrency") or 2
-                    self._tasks[mapping_id] = [loop.create_task(self._poll(config)) for _ in range(workers)]
-            with contextlib.suppress(asyncio.TimeoutError):
-                await asyncio.wait_for(self._changed.wait(), timeout=30)
+                    self._tasks[mapping_id] = [
+                        loop.create_task(supervise(f"esm-{mapping_id}", self.clock, functools.partial(self._poll, config)))
+                        for _ in range(workers)]
+            await self.clock.sleep(RECHECK_SECONDS, self.changed.event)
 
     def _ctx(self) -> RequestContext:
         return RequestContext(str(uuid.uuid4()), "", self.account, self.region, "sqs",
@@ -111,35 +157,48 @@ class SqsPollers:
         url = f"http://sluice.internal/{account}/{name}"
         batch = config.get("BatchSize") or 10
         window = config.get("MaximumBatchingWindowInSeconds") or 0
-        backoff = 1.0
-        while True:
+        failures = 0
+        task = asyncio.current_task()
+        assert task is not None
+        while not self._stopping:
             try:
                 records = await self._receive(url, batch, window)
-                if records:
-                    await self._process(config, url, queue_arn, records)
-                backoff = 1.0
-            except asyncio.CancelledError:
-                raise
+                if records is None:  # the queue answered at once with nothing: it is closing
+                    failures += 1
+                elif records:
+                    failures = 0
+                    self._processing.add(task)
+                    try:
+                        await self._process(config, url, queue_arn, records)
+                    finally:
+                        self._processing.discard(task)
+                    continue
+                else:
+                    failures = 0
+                    continue
             except ServiceError as err:  # queue deleted, function gone: keep trying, slowly
                 log.info("event source mapping %s: %s", config["UUID"], err)
-                await self.clock.engine_sleep(backoff)
-                backoff = min(backoff * 2, 60.0)
-            except Exception:
-                log.exception("event source mapping %s failed", config["UUID"])
-                await self.clock.engine_sleep(backoff)
-                backoff = min(backoff * 2, 60.0)
+                failures += 1
+            decision = ESM_BACKOFF.decide(failures)
+            await self.clock.sleep(decision.delay if isinstance(decision, Retry) else 60.0)
 
-    async def _receive(self, url: str, batch: int, window: float) -> list[dict[str, Any]]:
+    async def _receive(self, url: str, batch: int, window: float) -> list[dict[str, Any]] | None:
+        """Long-poll until messages arrive (and the batching window is over, or the batch full);
+        None if a long poll came back empty at once (the server is stopping), so the caller
+        backs off instead of spinning."""
         records: list[dict[str, Any]] = []
         deadline = self.clock.monotonic() + window
         wait = IDLE_WAIT_SECONDS
-        while len(records) < batch:
+        while len(records) < batch and not self._stopping:
+            asked = realtime.monotonic()
             got = await self.sqs.receive_message(
                 self._ctx(), QueueUrl=url, MaxNumberOfMessages=min(10, batch - len(records)),
                 WaitTimeSeconds=wait, AttributeNames=["All"], MessageAttributeNames=["All"])
             records += got.get("Messages") or []
             remaining = deadline - self.clock.monotonic()
             if not records:
+                if realtime.monotonic() - asked < EARLY_ANSWER_SECONDS:
+                    return None
                 continue  # keep long-polling until something arrives
             if remaining <= 0:
                 break
@@ -151,7 +210,7 @@ class SqsPollers:
         arn = config["FunctionArn"]
         name_and_q = arn.split(":function:", 1)[1]
         name, _, qualifier = name_and_q.partition(":")
-        fn = self.resolve(name, qualifier or None)
+        fn = self.functions.resolve(name, qualifier or None)
         event = sqs_event(records, queue_arn, self.region)
         request = InvocationRequest(request_id=str(uuid.uuid4()), payload=json.dumps(event).encode(),
                                     invoked_arn=fn.invoked_arn)

@@ -1,22 +1,19 @@
 """AWS/S3 daily storage metrics: BucketSizeBytes and NumberOfObjects.
 
 As on AWS, one datapoint per bucket per day, stamped 00:00 UTC of the day, Period 86400.
-Sampled when Sluice starts and then once a day of engine time (`--time-scale` compresses the
-day); a sample taken again the same day replaces that day's datapoint.
+Sampled when Sluice starts and then once a day of engine time (a PeriodicTask on the Clock:
+`--time-scale` compresses the day); a sample taken again the same day replaces that day's datapoint.
 """
 
 from __future__ import annotations
 
-import asyncio
-import logging
 from collections.abc import Callable, Sequence
 from typing import Protocol
 
 from ..clock import Clock
 from ..store.db import Database
 from .metrics import Point, replace_points
-
-log = logging.getLogger("sluice.metrics")
+from .periodic import PeriodicTask, in_executor
 
 NAMESPACE = "AWS/S3"
 DAY = 86_400.0
@@ -38,7 +35,6 @@ class S3StorageMetrics:
         self.db = db
         self.clock = clock
         self.totals = totals
-        self._task: asyncio.Task[None] | None = None
 
     def points(self) -> list[Point]:
         day = self.clock.now() // DAY * DAY
@@ -57,18 +53,6 @@ class S3StorageMetrics:
         if points:
             self.db.write(lambda conn: replace_points(conn, points))
 
-    def start(self) -> None:
-        self._task = asyncio.get_running_loop().create_task(self._run(), name="sluice-s3-storage-metrics")
-
-    async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            await asyncio.gather(self._task, return_exceptions=True)
-
-    async def _run(self) -> None:
-        while True:
-            try:
-                await asyncio.to_thread(self.sample)
-            except Exception:  # a failed sample must not end sampling
-                log.exception("sampling S3 storage metrics failed")
-            await self.clock.engine_sleep(DAY)
+    def task(self) -> PeriodicTask:
+        """The engine's periodic task: a sample at start, then once a day of engine time."""
+        return PeriodicTask("s3-storage-metrics", self.clock, DAY, in_executor(self.sample))

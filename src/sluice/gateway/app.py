@@ -19,7 +19,7 @@ import uuid
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from functools import partial
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from botocore.model import OperationModel
 
@@ -46,6 +46,14 @@ log = logging.getLogger("sluice.gateway")
 # An internal endpoint: (rest of the path, query) -> (status, JSON-able body).
 InternalHandler = Callable[[str, dict[str, list[str]]], tuple[int, Any]]
 
+
+class Background(Protocol):
+    """The engine's background work, as the server's lifespan sees it."""
+
+    async def start(self) -> None: ...
+
+    async def stop(self) -> None: ...
+
 HEALTH_PATH = "/_sluice/health"
 
 
@@ -60,7 +68,12 @@ def new_host_id() -> str:
 
 class Gateway:
     def __init__(self, settings: Settings, clock: Clock, services: Mapping[str, Service], workers: int = 64,
-                 secret_for: SecretLookup | None = None, token_for: TokenLookup | None = None) -> None:
+                 secret_for: SecretLookup | None = None, token_for: TokenLookup | None = None,
+                 engine: Background | None = None, enforcer: Enforcer | None = None,
+                 anonymous: Enforcer | None = None) -> None:
+        """`engine`: the background work, started after the services and stopped before them;
+        `enforcer` (--enforce-iam): authorizes each parsed request before its operation runs;
+        `anonymous` (--verify-signatures alone): decides unsigned S3 requests by bucket policy."""
         self.settings = settings
         # Off by default: no signature is looked at and nothing is slower.
         self.verifier = SigV4Verifier(secret_for or default_secret, token_for=token_for) if settings.verify_signatures else None
@@ -70,12 +83,12 @@ class Gateway:
         self.pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="sluice-op")
         # Sluice's own read-only endpoints under /_sluice/ (path prefix -> handler).
         self.internal: dict[str, InternalHandler] = {}
-        # Set with --enforce-iam: authorizes each parsed request before its operation runs.
-        self.enforcer: Enforcer | None = None
+        self.enforcer = enforcer
+        self.engine = engine
         # Set with --verify-signatures alone: signed callers may do anything, as before, but an
         # unsigned S3 request is anonymous, and only a bucket policy can let it through (AWS's
         # answer otherwise: 403 AccessDenied).
-        self.anonymous: Enforcer | None = None
+        self.anonymous = anonymous
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         if scope["type"] == "lifespan":
@@ -281,6 +294,8 @@ class Gateway:
             if message["type"] == "lifespan.startup":
                 for s in self.services.values():
                     await s.start()
+                if self.engine is not None:
+                    await self.engine.start()
                 # Parse the botocore models off the loop once the port is open: the server is
                 # ready at once, and a first request only waits if it races this.
                 loop = asyncio.get_running_loop()
@@ -288,6 +303,8 @@ class Gateway:
                     loop.run_in_executor(self.pool, self.protocols.get, s.name)
                 await send({"type": "lifespan.startup.complete"})
             elif message["type"] == "lifespan.shutdown":
+                if self.engine is not None:
+                    await self.engine.stop()
                 for s in self.services.values():
                     await s.stop()
                 self.pool.shutdown(wait=False, cancel_futures=True)

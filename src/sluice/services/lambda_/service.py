@@ -75,17 +75,18 @@ class LambdaService(EventSourceMappings, Service):
     name = "lambda"
 
     def __init__(self, store: Store, clock: Clock, settings: Settings, s3: Service | None = None,
-                 python_overrides: dict[str, str] | None = None) -> None:
+                 python_overrides: dict[str, str] | None = None,
+                 invoker: Callable[[LambdaService], Invoker] | None = None,
+                 on_mappings_changed: Callable[[], None] = lambda: None) -> None:
+        """`invoker` builds the engine's invoker over this service's functions (None: Invoke is
+        unavailable, e.g. an API-only instance); `on_mappings_changed` wakes the SQS pollers."""
         self.db = store.db
         self.clock = clock
         self.settings = settings
         self.code = CodeStore(store.blobs, store.data_dir / "code")
         self.s3 = s3
         self.python_overrides = python_overrides or {}
-        self.invoker: Invoker | None = None  # wired by the composition root
-        self.on_mappings_changed: Callable[[], None] = lambda: None
-        self.engine: Any = None  # the object whose start()/shutdown() run the engine's background work
-        self.pool: Any = None
+        self.on_mappings_changed = on_mappings_changed
         # Wired with --enforce-iam: (role ARN, session name) -> the role session's temporary
         # credentials, so that the handler's own calls are evaluated against the role's policies.
         self.role_credentials: Callable[[str, str], Identity] | None = None
@@ -97,6 +98,7 @@ class LambdaService(EventSourceMappings, Service):
         self._generation = 0
         # The third item: when the spec's role credentials must be renewed (None: never).
         self._resolved: dict[tuple[str, str | None], tuple[int, ResolvedFunction, float | None]] = {}
+        self.invoker = invoker(self) if invoker is not None else None
 
     def _write(self, fn: Callable[[sqlite3.Connection], T]) -> T:
         try:
@@ -105,17 +107,8 @@ class LambdaService(EventSourceMappings, Service):
             self._generation += 1
 
     async def start(self) -> None:
+        # The engine (invoker, pollers, environments) is started and stopped by the server.
         self._loop = asyncio.get_running_loop()
-        if self.pool is not None:
-            await self.pool.start()
-        if self.engine is not None:
-            self.engine.start()
-
-    async def stop(self) -> None:
-        if self.engine is not None:
-            await self.engine.shutdown()
-        if self.pool is not None:
-            await self.pool.shutdown()
 
     # -- lookups -------------------------------------------------------------------------
 
