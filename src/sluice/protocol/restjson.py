@@ -12,6 +12,7 @@ from .errors import ServiceError
 from .http import HttpRequest, HttpResponse, ResponseBody
 from .jsonvalues import from_json, to_json
 from .rest import NoRoute, RestRouter, bind_request, bindings, response_headers
+from .safejson import loads
 from .validate import validate
 from .values import InvalidValue
 
@@ -98,8 +99,8 @@ def _load(raw: bytes) -> Any:
     if not raw.strip():
         return None
     try:
-        return json.loads(raw)
-    except (ValueError, UnicodeDecodeError):
+        return loads(raw)
+    except ValueError:
         raise ServiceError("InvalidRequestContentException",
                            "Could not parse request body into json: Could not parse payload into json", 400) from None
 

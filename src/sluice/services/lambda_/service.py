@@ -23,6 +23,7 @@ from ...engine.types import (
     EventInvokeConfig,
     ResolvedFunction,
 )
+from ...protocol import safejson
 from ...protocol.context import RequestContext
 from ...protocol.errors import ServiceError
 from ...protocol.validate import validate
@@ -974,8 +975,8 @@ class LambdaService(EventSourceMappings, Service):
             payload = b"{}"
         else:
             try:
-                json.loads(payload)
-            except (ValueError, UnicodeDecodeError) as exc:
+                safejson.loads(payload)
+            except ValueError as exc:
                 raise ServiceError("InvalidRequestContentException",
                                    f"Could not parse request body into json: Could not parse payload into json: "
                                    f"{exc}", 400, Type="User") from None

@@ -15,6 +15,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+from ...protocol import safejson
 from ...protocol.errors import ServiceError
 
 _EXEMPT = {"x-amz-signature", "signature", "awsaccesskeyid", "policy", "file"}
@@ -53,7 +54,7 @@ def _parse_expiration(value: Any) -> float:
 def check_policy(encoded: str, fields: dict[str, str], bucket: str, now: float) -> SizeRange | None:
     """Raise AccessDenied unless the policy allows these fields now; return its content-length-range."""
     try:
-        policy = json.loads(base64.b64decode(encoded, validate=True))
+        policy = safejson.loads(base64.b64decode(encoded, validate=True))
     except (binascii.Error, ValueError):
         raise _invalid("Invalid JSON.") from None
     if not isinstance(policy, dict):

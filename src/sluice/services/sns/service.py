@@ -29,6 +29,7 @@ from urllib.parse import urlsplit
 
 from ...auth.resources import checks_service_principal, service_may_send
 from ...clock import Clock
+from ...protocol import safejson
 from ...protocol.context import RequestContext
 from ...protocol.errors import ServiceError
 from ...settings import Settings
@@ -640,7 +641,7 @@ class SnsService(Service):
             if structure != "json":
                 raise errors.invalid("MessageStructure")
             try:
-                parsed = json.loads(message)
+                parsed = safejson.loads(message)
             except ValueError:
                 parsed = None
             if not isinstance(parsed, dict):
