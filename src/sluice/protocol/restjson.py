@@ -33,7 +33,8 @@ class RestJsonProtocol:
 
     def parse(self, op: OperationModel, req: HttpRequest) -> dict[str, Any]:
         params = self._parse(op, req)
-        validate(params, op.input_shape)
+        # Lambda names missing required members ("Value null at 'role' ...") as it names bad ones.
+        validate(params, op.input_shape, required=True)
         return params
 
     def _parse(self, op: OperationModel, req: HttpRequest) -> dict[str, Any]:
