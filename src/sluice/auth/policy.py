@@ -16,6 +16,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from ..protocol import safejson
 from .conditions import (
     Clause,
     ConditionError,
@@ -240,7 +241,7 @@ def _load(document: str | Mapping[str, Any]) -> dict[str, Any]:
     if isinstance(document, Mapping):
         return dict(document)
     try:
-        loaded = json.loads(document)
+        loaded = safejson.loads(document)
     except (ValueError, TypeError):
         raise PolicyError("Syntax errors in policy.") from None
     if not isinstance(loaded, dict):

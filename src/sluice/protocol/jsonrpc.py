@@ -11,6 +11,7 @@ from .context import RequestContext
 from .errors import ServiceError
 from .http import HttpRequest, HttpResponse
 from .jsonvalues import from_json, to_json
+from .safejson import loads
 from .statuses import http_status
 from .values import InvalidValue
 
@@ -46,8 +47,8 @@ class JsonProtocol:
         if not raw.strip() or op.input_shape is None:
             return {}
         try:
-            value = json.loads(raw)
-        except (ValueError, UnicodeDecodeError):
+            value = loads(raw)
+        except ValueError:
             raise ServiceError("SerializationException", "Malformed JSON in request body", 400) from None
         try:
             return from_json(value, op.input_shape) or {}

@@ -12,6 +12,7 @@ from .errors import ServiceError
 from .http import HttpRequest, HttpResponse, ResponseBody
 from .jsonvalues import from_json, to_json
 from .rest import NoRoute, RestRouter, bind_request, bindings, response_headers
+from .safejson import loads
 from .statuses import http_status
 from .validate import validate
 from .values import InvalidValue
@@ -33,7 +34,8 @@ class RestJsonProtocol:
 
     def parse(self, op: OperationModel, req: HttpRequest) -> dict[str, Any]:
         params = self._parse(op, req)
-        validate(params, op.input_shape)
+        # Lambda names missing required members ("Value null at 'role' ...") as it names bad ones.
+        validate(params, op.input_shape, required=True)
         return params
 
     def _parse(self, op: OperationModel, req: HttpRequest) -> dict[str, Any]:
@@ -99,8 +101,8 @@ def _load(raw: bytes) -> Any:
     if not raw.strip():
         return None
     try:
-        return json.loads(raw)
-    except (ValueError, UnicodeDecodeError):
+        return loads(raw)
+    except ValueError:
         raise ServiceError("InvalidRequestContentException",
                            "Could not parse request body into json: Could not parse payload into json", 400) from None
 

@@ -11,6 +11,7 @@ import json
 import signal
 from dataclasses import dataclass
 
+from ..protocol import safejson
 from .spec import MAX_RESPONSE_BYTES
 
 TIMED_OUT = "Sandbox.Timedout"
@@ -98,7 +99,7 @@ def parse_error(body: bytes, header_type: str | None) -> tuple[str, str]:
     """(errorType, errorMessage) from an error document awslambdaric posted."""
     error_type, message = header_type or "", ""
     try:
-        doc = json.loads(body)
+        doc = safejson.loads(body)
     except ValueError:
         doc = None
     if isinstance(doc, dict):

@@ -22,6 +22,7 @@ from typing import Any
 
 from ...clock import Clock
 from ...engine.metrics import Point, StatSet, dimensions_key
+from ...protocol import safejson
 from ...protocol.context import RequestContext
 from ...protocol.errors import ServiceError
 from ...protocol.models import service_model
@@ -77,7 +78,7 @@ def _offset(token: str | None) -> int:
     if not token:
         return 0
     try:
-        offset = json.loads(base64.urlsafe_b64decode(token.encode()))["offset"]
+        offset = safejson.loads(base64.urlsafe_b64decode(token.encode()))["offset"]
     except (binascii.Error, ValueError, KeyError, TypeError):
         raise errors.bad_token() from None
     if not isinstance(offset, int) or offset < 0:
@@ -591,7 +592,7 @@ class CloudWatchService(Service):
         data: dict[str, Any] | None = None
         if StateReasonData is not None:
             try:
-                data = json.loads(StateReasonData)
+                data = safejson.loads(StateReasonData)
             except ValueError:
                 raise ServiceError("InvalidFormatFault", "The parameter StateReasonData is not valid JSON.",
                                    400) from None

@@ -30,6 +30,7 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from ...clock import Clock
+from ...protocol import safejson
 from ...protocol.context import RequestContext
 from ...protocol.models import service_model
 from ...settings import Settings
@@ -85,7 +86,7 @@ def _decode_token(token: str | None) -> Any:
     if token is None:
         return None
     try:
-        return json.loads(base64.urlsafe_b64decode(token.encode()))
+        return safejson.loads(base64.urlsafe_b64decode(token.encode()))
     except (ValueError, binascii.Error):
         raise errors.invalid_token() from None
 
@@ -511,7 +512,7 @@ class EventsService(Service):
         if str(entry["Source"]).startswith("aws."):
             return "NotAuthorizedForSourceException", "Not authorized for the source."
         try:
-            detail = json.loads(entry["Detail"])
+            detail = safejson.loads(entry["Detail"])
         except ValueError:
             detail = None
         if not isinstance(detail, dict):
@@ -550,7 +551,7 @@ class EventsService(Service):
             when = entry.get("Time")
             event = self._envelope(
                 ctx.account_id, ctx.region, source=entry["Source"], detail_type=entry["DetailType"],
-                detail=json.loads(entry["Detail"]), resources=entry.get("Resources") or [],
+                detail=safejson.loads(entry["Detail"]), resources=entry.get("Resources") or [],
                 time=when.timestamp() if isinstance(when, dt.datetime) else now)
             accepted.append(_Accepted(self._bus_name(entry.get("EventBusName")), event, entry.get("TraceHeader")))
             results.append({"EventId": event["id"]})
@@ -566,7 +567,7 @@ class EventsService(Service):
         except PatternError as exc:
             raise errors.invalid_pattern(exc.message) from None
         try:
-            event = json.loads(Event)
+            event = safejson.loads(Event)
         except ValueError:
             event = None
         if not isinstance(event, dict) or any(k not in event for k in _REQUIRED_EVENT_FIELDS):
@@ -668,7 +669,7 @@ class EventsService(Service):
         if not source or not detail_type:
             return DeliveryResult.failed(INVALID, "Source and DetailType are required.")
         try:
-            detail = json.loads(delivery.body)
+            detail = safejson.loads(delivery.body)
         except ValueError:
             detail = None
         if not isinstance(detail, dict):

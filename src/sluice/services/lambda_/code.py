@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import base64
+import errno
 import hashlib
 import io
+import lzma
 import shutil
+import uuid
 import zipfile
+import zlib
 from pathlib import Path
+from typing import IO
 
 from ...protocol.errors import ServiceError
 from ...store.blobs import BlobStore
@@ -16,28 +21,43 @@ from .names import invalid
 MAX_ZIPPED = 50 * 1024 * 1024
 MAX_UNZIPPED = 250 * 1024 * 1024
 
+UNZIP_FAILED = "Could not unzip uploaded file. Please check your file, then try to upload again."
+EMPTY_ZIP = "Uploaded file must be a non-empty zip"
+
+# What reading a corrupt or unsupported member raises: bad headers or CRC (BadZipFile), data that
+# ends early (EOFError), bad deflate/lzma/bzip2 streams (zlib.error, LZMAError, OSError), unknown
+# compression (NotImplementedError), encryption (RuntimeError), nonsense offsets (ValueError).
+_CORRUPT = (zipfile.BadZipFile, EOFError, zlib.error, lzma.LZMAError, OSError, NotImplementedError,
+            RuntimeError, ValueError)
+# What writing a member raises when the archive's own paths clash (a file `a`, then `a/b.txt`; a
+# symlink entry, then a path through it) or cannot be a file name (NUL, too long).
+_CLASH = (FileExistsError, NotADirectoryError, IsADirectoryError, ValueError)
+_CHUNK = 1024 * 1024
+
+
+def too_large() -> ServiceError:
+    return ServiceError("RequestEntityTooLargeException", f"Zipped size must be smaller than {MAX_ZIPPED} bytes", 413)
+
 
 class CodeStore:
     def __init__(self, blobs: BlobStore, root: Path) -> None:
         self.blobs = blobs
         self.root = root
         root.mkdir(parents=True, exist_ok=True)
+        # An extraction cut short by a crash: no function refers to its folder.
+        for stale in root.glob(".*.tmp"):
+            shutil.rmtree(stale, ignore_errors=True)
 
     def save(self, zipped: bytes) -> dict[str, object]:
-        """Check and store a deployment package; return the `_code` record the function keeps."""
+        """Check and store a deployment package; return the `_code` record the function keeps.
+
+        The package is extracted before anything is stored, so a zip that cannot be extracted is
+        refused and leaves nothing behind."""
         if len(zipped) > MAX_ZIPPED:
-            raise ServiceError("RequestEntityTooLargeException",
-                               f"Zipped size must be smaller than {MAX_ZIPPED} bytes", 413)
-        try:
-            archive = zipfile.ZipFile(io.BytesIO(zipped))
-            unzipped = sum(i.file_size for i in archive.infolist())
-        except (zipfile.BadZipFile, ValueError):
-            raise invalid("Could not unzip uploaded file. Please check your file, then try to upload again.") from None
-        if unzipped > MAX_UNZIPPED:
-            raise invalid(f"Unzipped size must be smaller than {MAX_UNZIPPED} bytes")
+            raise too_large()
         digest = hashlib.sha256(zipped).digest()
+        self._extract(io.BytesIO(zipped), digest.hex())
         written = self.blobs.write([zipped])
-        self.task_root(digest.hex(), written.name)
         return {"blob": written.name, "sha256": base64.b64encode(digest).decode(), "hex": digest.hex(),
                 "size": len(zipped)}
 
@@ -46,14 +66,81 @@ class CodeStore:
         target = self.root / hex_digest
         if target.is_dir():
             return target
-        staging = self.root / f".{hex_digest}.tmp"
-        shutil.rmtree(staging, ignore_errors=True)
-        with self.blobs.open(blob) as f, zipfile.ZipFile(f) as archive:
-            # ZipFile.extractall drops absolute paths and '..' parts: no entry escapes the root.
-            archive.extractall(staging)
-        staging.rename(target)
-        return target
+        with self.blobs.open(blob) as f:
+            return self._extract(f, hex_digest)
 
     def read(self, blob: str) -> bytes:
         with self.blobs.open(blob) as f:
             return f.read()
+
+    def _extract(self, source: IO[bytes], hex_digest: str) -> Path:
+        target = self.root / hex_digest
+        if target.is_dir():
+            return target
+        # A staging folder of its own: two requests with the same zip never share one.
+        staging = self.root / f".{hex_digest}.{uuid.uuid4().hex[:8]}.tmp"
+        try:
+            try:
+                archive = zipfile.ZipFile(source)
+            except _CORRUPT:
+                raise invalid(UNZIP_FAILED) from None
+            with archive:
+                _unpack(archive, staging)
+            try:
+                staging.rename(target)
+            except OSError:
+                if not target.is_dir():  # not the same zip extracted meanwhile by another request
+                    raise
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
+        return target
+
+
+def _unpack(archive: zipfile.ZipFile, staging: Path) -> None:
+    """Extract every member under `staging`, counting the bytes actually written: a member's
+    declared size is the archive's claim, not a limit anything enforces."""
+    members = archive.infolist()
+    if not members:
+        raise invalid(EMPTY_ZIP)
+    staging.mkdir()
+    written = 0
+    for info in members:
+        dest = _destination(staging, info.filename)
+        if dest is None:
+            continue
+        try:
+            if info.is_dir():
+                dest.mkdir(parents=True, exist_ok=True)
+                continue
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            out = open(dest, "wb")  # noqa: SIM115 - closed below, after the member is read
+        except _CLASH:
+            raise invalid(UNZIP_FAILED) from None
+        except OSError as exc:
+            if exc.errno == errno.ENAMETOOLONG:
+                raise invalid(UNZIP_FAILED) from None
+            raise
+        with out:
+            try:
+                member = archive.open(info)
+            except _CORRUPT:
+                raise invalid(UNZIP_FAILED) from None
+            with member:
+                while True:
+                    try:
+                        chunk = member.read(_CHUNK)
+                    except _CORRUPT:
+                        raise invalid(UNZIP_FAILED) from None
+                    if not chunk:
+                        break
+                    written += len(chunk)
+                    if written > MAX_UNZIPPED:
+                        raise invalid(f"Unzipped size must be smaller than {MAX_UNZIPPED} bytes")
+                    out.write(chunk)
+
+
+def _destination(root: Path, name: str) -> Path | None:
+    """Where a member goes, as ZipFile.extract places it: absolute paths, '.' and '..' parts are
+    dropped, so no entry lands outside `root`; None for a name that is nothing after that."""
+    parts = [p for p in name.split("/") if p not in ("", ".", "..")]
+    return root.joinpath(*parts) if parts else None

@@ -23,6 +23,7 @@ from ...engine.types import (
     EventInvokeConfig,
     ResolvedFunction,
 )
+from ...protocol import safejson
 from ...protocol.context import RequestContext
 from ...protocol.errors import ServiceError
 from ...protocol.validate import validate
@@ -31,7 +32,7 @@ from ...settings import Settings
 from ...store import Store
 from ..base import Service
 from ..delivery import ACCESS_DENIED, INVALID, NOT_FOUND, TOO_LARGE, Delivery, DeliveryResult
-from .code import CodeStore
+from .code import MAX_ZIPPED, CodeStore, too_large
 from .mappings import EventSourceMappings
 from .names import LATEST, FunctionRef, function_arn, invalid, parse_function_name
 
@@ -342,7 +343,20 @@ class LambdaService(EventSourceMappings, Service):
             raise invalid(f"Error occurred while GetObject. S3 Error Code: {err.code}. "
                           f"S3 Error Message: {err.message}") from None
         body = result["Body"]
-        return body if isinstance(body, bytes) else b"".join(body)
+        if isinstance(body, bytes):
+            return body
+        # Read no more than a package may be: the object could be any size.
+        chunks: list[bytes] = []
+        size = 0
+        try:
+            for chunk in body:
+                size += len(chunk)
+                if size > MAX_ZIPPED:
+                    raise too_large()
+                chunks.append(chunk)
+        finally:
+            body.close()
+        return b"".join(chunks)
 
     def create_function(self, ctx: RequestContext, FunctionName: str, Role: str, Code: dict[str, Any],
                         **params: Any) -> dict[str, Any]:
@@ -966,8 +980,8 @@ class LambdaService(EventSourceMappings, Service):
             payload = b"{}"
         else:
             try:
-                json.loads(payload)
-            except (ValueError, UnicodeDecodeError) as exc:
+                safejson.loads(payload)
+            except ValueError as exc:
                 raise ServiceError("InvalidRequestContentException",
                                    f"Could not parse request body into json: Could not parse payload into json: "
                                    f"{exc}", 400, Type="User") from None

@@ -10,11 +10,11 @@ CloudWatch Logs drops an invalid EMF document's metrics and keeps the log line.
 
 from __future__ import annotations
 
-import json
 import math
 from typing import Any
 
 from ...engine.metrics import Point
+from ...protocol import safejson
 
 MARKER = '"_aws"'  # cheap pre-check: most log lines are not EMF
 MAX_DIMENSIONS = 30
@@ -41,7 +41,7 @@ def extract(message: str, now: float) -> list[Point]:
     if MARKER not in message:
         return []
     try:
-        doc = json.loads(message)
+        doc = safejson.loads(message)
     except ValueError:
         return []
     if not isinstance(doc, dict) or "_aws" not in doc:

@@ -31,6 +31,8 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
 
+from ...protocol import safejson
+
 __all__ = ["FilterPattern", "PatternError", "compile_pattern", "matches", "split_fields"]
 
 
@@ -521,7 +523,7 @@ def _compile_json(body: str) -> Matcher:
 
     def match(message: str) -> dict[str, str] | None:
         try:
-            doc = json.loads(message)
+            doc = safejson.loads(message)
         except ValueError:
             return None
         if not isinstance(doc, (dict, list)):

@@ -13,6 +13,7 @@ import sqlite3
 from typing import Any
 
 from ...auth.policy import PolicyError, parse_policy
+from ...protocol import safejson
 from ...protocol.context import RequestContext
 from ...protocol.errors import ServiceError
 from ...store.db import Migration
@@ -46,7 +47,7 @@ def validate_bucket_policy(bucket: str, text: str) -> None:
     if len(text.encode()) > MAX_POLICY_BYTES:
         raise malformed("Policies must be less than 20KB")
     try:
-        document = json.loads(text)
+        document = safejson.loads(text)
     except ValueError:
         document = None
     if not isinstance(document, dict):

@@ -11,6 +11,7 @@ import json
 import re
 from typing import Any
 
+from ...protocol import safejson
 from ...protocol.errors import ServiceError
 from . import errors
 from .filters import FilterPolicyError, parse_policy
@@ -69,7 +70,7 @@ def message_attributes(raw: dict[str, dict[str, Any]] | None) -> dict[str, dict[
                     f"Could not cast message attribute '{name}' value to number.") from None
         if data_type == "String.Array":
             try:
-                items = json.loads(text)
+                items = safejson.loads(text)
             except ValueError:
                 items = None
             if not isinstance(items, list):
@@ -135,7 +136,7 @@ def topic_attribute(name: str, value: str, fifo: bool, allowed: tuple[str, ...] 
         raise errors.invalid("AttributeName")
     if name == "Policy" or name == "ArchivePolicy" or name == "DataProtectionPolicy":
         try:
-            parsed = json.loads(value)
+            parsed = safejson.loads(value)
         except ValueError:
             raise errors.invalid(f"{name} Error: failed to parse JSON") from None
         if not isinstance(parsed, dict):
@@ -229,7 +230,7 @@ def _filter(text: str, scope: str, subscribe: bool) -> None:
 
 def _redrive(text: str, prefix: str, topic_fifo: bool) -> None:
     try:
-        policy = json.loads(text)
+        policy = safejson.loads(text)
     except ValueError:
         raise errors.invalid(f"{prefix}RedrivePolicy: failed to parse JSON.") from None
     target = policy.get("deadLetterTargetArn") if isinstance(policy, dict) else None

@@ -31,6 +31,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from ...protocol import safejson
+
 SCOPES = ("MessageAttributes", "MessageBody")
 MAX_KEYS = 5
 MAX_COMBINATIONS = 150
@@ -253,8 +255,8 @@ class FilterPolicy:
 
     def matches_body(self, body: str) -> bool:
         try:
-            doc = json.loads(body)
-        except (ValueError, RecursionError):
+            doc = safejson.loads(body)
+        except ValueError:
             return False
         if not isinstance(doc, dict):
             return False
@@ -275,7 +277,7 @@ def attribute_values(attributes: Mapping[str, Mapping[str, Any]]) -> dict[str, l
             continue
         if data_type == "String.Array":
             try:
-                items = json.loads(text)
+                items = safejson.loads(text)
             except ValueError:
                 continue
             if not isinstance(items, list):
@@ -378,7 +380,7 @@ def _expand(obj: dict[str, Any], prefix: tuple[str, ...], scope: str,
 
 def parse_policy(text: str, scope: str = "MessageAttributes") -> FilterPolicy:
     try:
-        policy = json.loads(text)
-    except (ValueError, RecursionError):
+        policy = safejson.loads(text)
+    except ValueError:
         raise FilterPolicyError("FilterPolicy: failed to parse JSON.", reason=True) from None
     return compile_policy(policy, scope)

@@ -21,9 +21,10 @@ geometric min·(max/min)^t, exponential min+(max-min)·(2^(10t)-1)/(2^10-1).
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from typing import Any
+
+from ...protocol import safejson
 
 BACKOFF_FUNCTIONS = ("linear", "arithmetic", "geometric", "exponential")
 MAX_HTTP_RETRY_SECONDS = 3600
@@ -193,7 +194,7 @@ def parse_topic_policy(text: str) -> dict[str, Any]:
 
 def _parse(text: str) -> dict[str, Any]:
     try:
-        policy = json.loads(text)
+        policy = safejson.loads(text)
     except ValueError:
         raise DeliveryPolicyError("DeliveryPolicy: failed to parse JSON.") from None
     if not isinstance(policy, dict):

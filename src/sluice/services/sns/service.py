@@ -29,7 +29,7 @@ from urllib.parse import urlsplit
 
 from ...auth.resources import checks_service_principal, service_may_send
 from ...clock import Clock
-from ...protocol import protocol_for
+from ...protocol import protocol_for, safejson
 from ...protocol.context import RequestContext
 from ...protocol.errors import ServiceError
 from ...protocol.models import service_model
@@ -638,7 +638,7 @@ class SnsService(Service):
             if structure != "json":
                 raise errors.invalid("MessageStructure")
             try:
-                parsed = json.loads(message)
+                parsed = safejson.loads(message)
             except ValueError:
                 parsed = None
             if not isinstance(parsed, dict):

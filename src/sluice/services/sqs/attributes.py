@@ -13,6 +13,7 @@ import json
 import re
 from typing import Any
 
+from ...protocol import safejson
 from . import errors
 
 # AWS raised the limit to 1 MiB in 2025; Sluice keeps the 256 KiB default that DLQs and
@@ -100,7 +101,7 @@ def _boolean(name: str, value: str) -> str:
 
 def _json_object(name: str, value: str) -> dict[str, Any]:
     try:
-        doc = json.loads(value)
+        doc = safejson.loads(value)
     except ValueError:
         raise errors.invalid_attribute_value(name) from None
     if not isinstance(doc, dict):
@@ -115,7 +116,7 @@ def compact(doc: Any) -> str:
 def parse_redrive_policy(value: str) -> tuple[str, int]:
     """(deadLetterTargetArn, maxReceiveCount) of a RedrivePolicy, with AWS's complaints."""
     try:
-        doc = json.loads(value)
+        doc = safejson.loads(value)
     except ValueError:
         raise errors.invalid_value(value, "RedrivePolicy", "Redrive policy is not a valid JSON map.") from None
     if not isinstance(doc, dict):

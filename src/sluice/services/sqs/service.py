@@ -35,6 +35,7 @@ from urllib.parse import urlsplit
 
 from ...auth.resources import checks_service_principal, service_may_send
 from ...clock import Clock
+from ...protocol import safejson
 from ...protocol.context import RequestContext
 from ...protocol.errors import ServiceError
 from ...protocol.models import service_model
@@ -392,7 +393,7 @@ class SqsService(Service):
             raise errors.invalid_value(limit, "MaxResults", "MaxResults must be an integer between 1 and 1000.")
         if token:
             try:
-                after = json.loads(base64.b64decode(token))["after"]
+                after = safejson.loads(base64.b64decode(token))["after"]
             except (ValueError, KeyError, TypeError, binascii.Error):
                 raise errors.invalid_parameter("Invalid NextToken value.") from None
             names = [n for n in names if n > after]
@@ -1075,7 +1076,7 @@ class SqsService(Service):
     def cancel_message_move_task(self, ctx: RequestContext, TaskHandle: str | None = None,
                                  **_: Any) -> dict[str, Any]:
         try:
-            doc = json.loads(base64.b64decode(TaskHandle or "", validate=True))
+            doc = safejson.loads(base64.b64decode(TaskHandle or "", validate=True))
             task_id, source_arn = str(doc["taskId"]), str(doc["sourceArn"])
         except (ValueError, KeyError, TypeError, binascii.Error):
             raise errors.invalid_parameter("Value for parameter TaskHandle is invalid.") from None
