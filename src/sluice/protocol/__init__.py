@@ -14,6 +14,9 @@ from .http import HttpRequest, HttpResponse
 
 class WireProtocol(Protocol):
     model: ServiceModel
+    # Whether `route` reads the body (query: Action is a form field). The gateway only ever hands
+    # `route` a body that is in memory, and routes large ones in a worker thread.
+    routes_on_body: bool
 
     def route(self, req: HttpRequest) -> OperationModel: ...
 

@@ -114,6 +114,8 @@ def _read(fields: _Fields, shape: Shape, prefix: str) -> Any:
 
 
 class QueryProtocol:
+    routes_on_body = True  # Action is a form field, usually in the body
+
     def __init__(self, model: ServiceModel) -> None:
         self.model = model
         self.namespace = model.metadata.get("xmlNamespace")

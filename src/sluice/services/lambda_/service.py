@@ -41,6 +41,7 @@ ACCOUNT_CONCURRENCY = 1000
 MIN_UNRESERVED = 100
 MAX_SYNC_PAYLOAD = 6 * 1024 * 1024
 MAX_ASYNC_PAYLOAD = 1024 * 1024  # aws-reference §2: 1 MB for asynchronous invocations
+MAX_CODE_REQUEST = 69_905_067  # a 50 MB zip, base64 in JSON: AWS's limit on CreateFunction & co.
 RENEW_MARGIN = 600.0  # seconds before a role session expires that functions get new credentials
 ROLE_PATTERN = r"^arn:(aws[a-zA-Z-]*)?:iam::\d{12}:role/?[a-zA-Z_0-9+=,.@\-_/]+$"
 
@@ -74,6 +75,13 @@ def _public(config: dict[str, Any]) -> dict[str, Any]:
 
 class LambdaService(EventSourceMappings, Service):
     name = "lambda"
+    max_request_bytes = MAX_CODE_REQUEST
+
+    def request_limit(self, operation: str | None) -> int:
+        return MAX_SYNC_PAYLOAD if operation == "Invoke" else MAX_CODE_REQUEST
+
+    def request_too_large(self, operation: str | None, limit: int) -> ServiceError:
+        return _too_large(operation, limit) if operation else super().request_too_large(operation, limit)
 
     def __init__(self, store: Store, clock: Clock, settings: Settings, s3: Service | None = None,
                  python_overrides: dict[str, str] | None = None) -> None:
@@ -967,9 +975,7 @@ class LambdaService(EventSourceMappings, Service):
         payload: bytes = params.get("Payload") or b""
         limit = MAX_ASYNC_PAYLOAD if kind == "Event" else MAX_SYNC_PAYLOAD
         if len(payload) > limit:
-            raise ServiceError("RequestEntityTooLargeException",
-                               f"Request must be smaller than {limit} bytes for the InvokeFunction operation", 413,
-                               Type="User")
+            raise _too_large("Invoke", limit)
         if not payload.strip():
             payload = b"{}"
         else:
@@ -1056,3 +1062,9 @@ def _page(items: list[dict[str, Any]], params: dict[str, Any], key_name: str, ke
         result["NextMarker"] = str(key(page[-1]))
     return result
 
+
+def _too_large(operation: str, limit: int) -> ServiceError:
+    # AWS names Invoke by its internal name in this message.
+    name = "InvokeFunction" if operation == "Invoke" else operation
+    return ServiceError("RequestEntityTooLargeException",
+                        f"Request must be smaller than {limit} bytes for the {name} operation", 413, Type="User")

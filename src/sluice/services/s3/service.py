@@ -23,7 +23,7 @@ from . import errors, versions
 from .checksums import b64, member_name, new_hasher
 from .conditions import check_read_conditions, parse_range
 from .core import S3Core, owner, parse_copy_source, parse_tagging_header, validate_tags
-from .ingest import ingest
+from .ingest import MAX_PUT_SIZE, ingest
 from .listing import list_keys, list_versions
 from .multipart import MultipartOperations
 from .names import valid_bucket_name
@@ -37,6 +37,11 @@ _INLINE_BODY = 1024 * 1024
 
 class S3Service(PostOperations, BucketPolicies, MultipartOperations, S3Core):
     """S3's business rules: buckets and objects. No HTTP, no XML: members in, members out."""
+
+    streams_request_bodies = True  # uploads go to disk as they arrive
+
+    def absurd_content_length(self, value: str) -> ServiceError:
+        return errors.entity_too_large(int(value), MAX_PUT_SIZE)
 
     @cached_property
     def post_protocol(self) -> WireProtocol:
