@@ -1,5 +1,5 @@
 """Request bodies from careless or hostile clients: streamed (chunked) and large bodies on every
-protocol, refusals answered at once, absurd Content-Lengths.
+protocol, refusals answered at once, absurd Content-Lengths, repeated query parameters.
 
 Raw sockets against a real server of this module's own (a regression here freezes a server,
 which should not take other modules' tests with it).
@@ -334,7 +334,7 @@ def test_s3_refusal_to_a_client_awaiting_100_continue_closes_the_connection(serv
         conn.close()
 
 
-# -- defect 8: absurd Content-Length ---------------------------------------------------
+# -- defect 8: absurd Content-Length, repeated Action ---------------------------------------------------
 
 
 ABSURD = str(2**63)  # one more than a signed 64-bit length holds
@@ -380,3 +380,18 @@ def test_largest_content_length_is_refused_at_once(server: SluiceProcess, servic
         assert resp.headers["connection"] == "close"
     finally:
         conn.close()
+
+
+def test_repeated_action_is_refused_and_nothing_is_done(server: SluiceProcess) -> None:
+    sqs: Any = make_client("sqs", server.endpoint)
+    url = queue(server)
+    attempts = [
+        ("/", f"Action=GetQueueUrl&QueueName=x&Action=DeleteQueue&QueueUrl={url}"),  # twice in the body
+        ("/?Action=GetQueueUrl", f"Action=DeleteQueue&QueueUrl={url}"),  # query string and body
+        ("/", f"Action=DeleteQueue&QueueUrl={url}&QueueUrl={url}"),  # any other parameter, too
+    ]
+    for path, form in attempts:
+        resp = request(server.port, "POST", path, "sqs", form.encode(), {"Content-Type": FORM})
+        assert resp.status == 400, resp.body
+        assert b"<Code>InvalidQueryParameter</Code>" in resp.body
+    assert sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
