@@ -33,7 +33,8 @@ from ..protocol.models import service_model
 from ..protocol.selection import Protocols
 from ..services.base import Service
 from ..settings import Settings
-from .bodies import ClientDisconnected, StreamingBody, read_all
+from . import limits
+from .bodies import MAX_CONTENT_LENGTH, ClientDisconnected, StreamingBody, read_all, read_up_to
 from .identify import identify, virtual_host_bucket
 from .presign import check_presigned
 from .sigv4 import SecretLookup, SigV4Verifier, TokenLookup, default_secret, form_signer
@@ -55,6 +56,9 @@ class Background(Protocol):
     async def stop(self) -> None: ...
 
 HEALTH_PATH = "/_sluice/health"
+
+# The most of an unread body left for uvicorn to read and throw away so the connection lives on.
+_DISCARD_LIMIT = 64 * 1024 * 1024
 
 
 def new_request_id(service: str) -> str:
@@ -161,31 +165,44 @@ class Gateway:
         ctx.query_wire = wire == "query"
         loop = asyncio.get_running_loop()
         length = req.content_length
+        # Without Content-Length or Transfer-Encoding a request has no body (a GET, say).
+        has_body = length is not None or "transfer-encoding" in req.headers
+        small = not has_body or (length is not None and length <= self.settings.buffer_limit)
         streaming: StreamingBody | None = None
-        if length is not None and length <= self.settings.buffer_limit:
-            req.body = io.BytesIO(await read_all(receive) if length else b"")
-        else:
-            streaming = StreamingBody(receive, loop)
-            req.body = streaming
+        in_memory = False  # the whole body is in req.body
+        op: OperationModel | None = None
+        route_error: ServiceError | None = None
         try:
+            if small:
+                req.body = io.BytesIO(await read_all(receive) if length else b"")
+                in_memory = True
+            elif length is not None and length > MAX_CONTENT_LENGTH:
+                raise limits.absurd_content_length(service.name, str(length))
+            elif limits.streams_bodies(service.name):
+                streaming = StreamingBody(receive, loop)
+                req.body = streaming
+            else:
+                op, route_error = await self._read_whole(service, protocol, req, receive, length)
+                in_memory = True
             check_presigned(req, self.clock.now())
             if self.verifier is not None:
-                if streaming is not None and service.name != "s3":
-                    # Outside S3 the signature covers the body's hash, and these services
-                    # parse the whole body anyway.
-                    req.body = io.BytesIO(await read_all(receive))
-                    streaming = None
                 body = req.body.getvalue() if isinstance(req.body, io.BytesIO) else None
                 self.verifier.verify(req, service.name, signed_path, self.clock.now(), body)
-            op = protocol.route(req)
+            if route_error is not None:
+                raise route_error
+            if op is None:
+                op = await self._route(protocol, req, small)
             ctx.operation = op.name
             fn = service.operation(op.name)
             if fn is None:
                 raise not_implemented(service.name, op.name)
             if inspect.iscoroutinefunction(fn):
                 if streaming is not None:
-                    req.body = io.BytesIO(await read_all(receive))
-                params = protocol.parse(op, req)
+                    req.body = io.BytesIO(await streaming.read_rest())
+                if small:
+                    params = protocol.parse(op, req)
+                else:
+                    params = await loop.run_in_executor(self.pool, protocol.parse, op, req)
                 self._authorize(ctx, op.name, params)
                 result = await fn(ctx, **params)
             else:
@@ -202,11 +219,45 @@ class Gateway:
             internal = ServiceError("InternalError", "We encountered an internal error. Please try again.",
                                     500, sender_fault=False)
             response = protocol.serialize_error(internal, ctx)
-        if streaming is not None and response.status >= 300:
-            # An operation refused the request before reading its body: read it off the
-            # socket (up to a limit) so the client sees our answer instead of a reset.
-            await loop.run_in_executor(self.pool, _drain_quietly, streaming)
+        if not in_memory and not (streaming is not None and streaming.complete):
+            # Answered before the whole body arrived (a refusal, usually), at once. uvicorn reads
+            # and drops what still comes, so a bounded rest keeps the connection; an unknown or
+            # huge rest is not worth reading: the connection closes after the answer, as AWS's does.
+            # So does one whose client was told no 100 Continue: it may never send the body, and
+            # uvicorn would take its next request for the rest of this one.
+            received = streaming.received if streaming is not None else 0
+            if (length is None or length - received > _DISCARD_LIMIT
+                    or (received == 0 and "100-continue" in req.headers.get("expect", "").lower())):
+                response.headers.append(("Connection", "close"))
         return response
+
+    async def _route(self, protocol: Any, req: HttpRequest, small: bool) -> OperationModel:
+        """The operation; the body, when routing needs it, is in memory by now."""
+        if protocol.routes_on_body and (not small or "content-encoding" in req.headers):
+            # Parsing a big form or inflating gzip takes a while: not on the loop.
+            op: OperationModel = await asyncio.get_running_loop().run_in_executor(self.pool, protocol.route, req)
+            return op
+        routed: OperationModel = protocol.route(req)
+        return routed
+
+    async def _read_whole(self, service: Service, protocol: Any, req: HttpRequest, receive: Any,
+                          length: int | None) -> tuple[OperationModel | None, ServiceError | None]:
+        """Read a large body that its operation will parse whole (everything but S3's uploads),
+        awaiting each piece so the loop serves others meanwhile, up to what the operation takes;
+        past that, refuse it at once. The operation, if it is known without the body."""
+        op: OperationModel | None = None
+        route_error: ServiceError | None = None
+        if not protocol.routes_on_body:
+            try:
+                op = protocol.route(req)
+            except ServiceError as err:
+                route_error = err  # answered after the signature checks, as for any request
+        limit = limits.request_limit(service.name, op.name if op else None)
+        data = None if length is not None and length > limit else await read_up_to(receive, limit)
+        if data is None:
+            raise limits.too_large(service.name, op.name if op else None, limit)
+        req.body = io.BytesIO(data)
+        return op, route_error
 
     def _call(self, protocol: Any, op: OperationModel, req: HttpRequest, ctx: RequestContext, fn: Any) -> Any:
         params = protocol.parse(op, req)
@@ -318,18 +369,3 @@ def _header_value(value: str) -> bytes:
     except UnicodeEncodeError:
         # RFC 2047, as S3 returns non-ASCII user metadata.
         return ("=?UTF-8?B?" + base64.b64encode(value.encode()).decode() + "?=").encode()
-
-
-_DRAIN_LIMIT = 64 * 1024 * 1024
-
-
-def _drain_quietly(body: StreamingBody) -> None:
-    seen = 0
-    try:
-        while seen < _DRAIN_LIMIT:
-            data = body.read(1024 * 1024)
-            if not data:
-                return
-            seen += len(data)
-    except ClientDisconnected:
-        return

@@ -15,6 +15,9 @@ from .statuses import http_status
 
 class WireProtocol(Protocol):
     model: ServiceModel
+    # Whether `route` reads the body (query: Action is a form field). The gateway only ever hands
+    # `route` a body that is in memory, and routes large ones in a worker thread.
+    routes_on_body: bool
 
     def route(self, req: HttpRequest) -> OperationModel: ...
 

@@ -31,6 +31,8 @@ def _inflate(data: bytes) -> bytes:
 class Decompressing:
     """A wire protocol that first inflates gzip request bodies."""
 
+    routes_on_body = True  # it inflates the body before routing
+
     def __init__(self, inner: Any) -> None:
         self.inner = inner
         self.model: ServiceModel = inner.model

@@ -27,6 +27,8 @@ def json_error(err: ServiceError, content_type: str, model: ServiceModel | None,
 
 
 class JsonProtocol:
+    routes_on_body = False  # X-Amz-Target names the operation
+
     def __init__(self, model: ServiceModel) -> None:
         self.model = model
         self.content_type = f"application/x-amz-json-{model.metadata.get('jsonVersion', '1.0')}"

@@ -31,6 +31,8 @@ def is_form_post(req: HttpRequest) -> bool:
 
 
 class PostObjectProtocol:
+    routes_on_body = False  # one operation
+
     def __init__(self, model: ServiceModel, xml: RestXmlProtocol) -> None:
         self.model = model
         self._xml = xml

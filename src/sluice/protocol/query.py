@@ -115,6 +115,8 @@ def _read(fields: _Fields, shape: Shape, prefix: str) -> Any:
 
 
 class QueryProtocol:
+    routes_on_body = True  # Action is a form field, usually in the body
+
     def __init__(self, model: ServiceModel) -> None:
         self.model = model
         self.namespace = model.metadata.get("xmlNamespace")
@@ -126,6 +128,7 @@ class QueryProtocol:
             pairs = parse_qsl(req.query_string, keep_blank_values=True)
             if req.method == "POST":
                 pairs += parse_qsl(req.body.read().decode("utf-8", "replace"), keep_blank_values=True)
+            _refuse_repeats(pairs)
             req.__dict__["_form"] = cached = pairs
         return cached  # type: ignore[no-any-return]
 
@@ -168,6 +171,19 @@ class QueryProtocol:
                 f"<Code>{_esc(code)}</Code><Message>{_esc(err.message)}</Message>{detail}</Error>"
                 f"<RequestId>{ctx.request_id}</RequestId></ErrorResponse>")
         return HttpResponse(http_status(err, self.model), [("Content-Type", "text/xml"), *err.headers.items()], body.encode())
+
+
+def _refuse_repeats(pairs: list[tuple[str, str]]) -> None:
+    """Which of two Actions (or QueueUrls) would be meant? Taking the last one once deleted the
+    wrong queue. SDKs never repeat a name (lists are numbered), so this is AWS's refusal of a
+    query that does not follow its rules."""
+    seen: set[str] = set()
+    for name, _ in pairs:
+        if name in seen:
+            raise ServiceError("InvalidQueryParameter",
+                               "The AWS query string is malformed or does not adhere to AWS standards: "
+                               f"the parameter {name[:256]} appears more than once.", 400)
+        seen.add(name)
 
 
 def _esc(text: str) -> str:

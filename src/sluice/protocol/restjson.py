@@ -19,6 +19,8 @@ from .values import InvalidValue
 
 
 class RestJsonProtocol:
+    routes_on_body = False  # method and path name the operation
+
     def __init__(self, model: ServiceModel) -> None:
         self.model = model
         self.router = RestRouter(model)

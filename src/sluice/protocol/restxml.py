@@ -56,6 +56,8 @@ _TEXT_ROOTS = {"GetBucketLocation": "LocationConstraint"}
 
 
 class RestXmlProtocol:
+    routes_on_body = False  # method, path and query name the operation
+
     def __init__(self, model: ServiceModel) -> None:
         self.model = model
         self.namespace = "http://s3.amazonaws.com/doc/2006-03-01/" if model.service_name == "s3" else None

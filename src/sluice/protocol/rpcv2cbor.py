@@ -57,6 +57,8 @@ def to_cbor_value(value: Any, shape: Shape) -> Any:
 
 
 class RpcV2CborProtocol:
+    routes_on_body = False  # the path names the operation
+
     def __init__(self, model: ServiceModel) -> None:
         self.model = model
         self.prefix = f"/service/{model.metadata.get('targetPrefix', model.service_name)}/operation/"

@@ -17,7 +17,6 @@ Operation = Callable[..., Any]
 
 class Service:
     name: ClassVar[str]
-
     def operation_owners(self) -> Sequence[object]:
         """The objects that implement this service's operations: a service split by subject
         (queues, messages, move tasks) lists its parts; they are searched in order."""

@@ -973,9 +973,7 @@ class LambdaService(EventSourceMappings, Service):
         payload: bytes = params.get("Payload") or b""
         limit = MAX_ASYNC_PAYLOAD if kind == "Event" else MAX_SYNC_PAYLOAD
         if len(payload) > limit:
-            raise ServiceError("RequestEntityTooLargeException",
-                               f"Request must be smaller than {limit} bytes for the InvokeFunction operation", 413,
-                               Type="User")
+            raise _too_large("Invoke", limit)
         if not payload.strip():
             payload = b"{}"
         else:
@@ -1062,3 +1060,9 @@ def _page(items: list[dict[str, Any]], params: dict[str, Any], key_name: str, ke
         result["NextMarker"] = str(key(page[-1]))
     return result
 
+
+def _too_large(operation: str, limit: int) -> ServiceError:
+    # AWS names Invoke by its internal name in this message.
+    name = "InvokeFunction" if operation == "Invoke" else operation
+    return ServiceError("RequestEntityTooLargeException",
+                        f"Request must be smaller than {limit} bytes for the {name} operation", 413, Type="User")
