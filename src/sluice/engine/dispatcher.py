@@ -25,7 +25,7 @@ from typing import Any, Generic, Protocol, TypeVar
 
 from ..clock import Clock
 from .lifecycle import finish_or_cancel, supervise
-from .policy import Backoff, Retry
+from .policy import RESTART_BACKOFF, Retry
 
 log = logging.getLogger("sluice.engine")
 
@@ -137,7 +137,7 @@ class OutboxDispatcher(Generic[T]):
             except Exception:  # the source failed (a store error): log it, look again later
                 self._crashes += 1
                 log.exception("%s: looking for due work failed", self.name)
-                decision = Backoff(1.0, 60.0).decide(self._crashes)
+                decision = RESTART_BACKOFF.decide(self._crashes)
                 delay = decision.delay if isinstance(decision, Retry) else 60.0
                 deadline = self.clock.now() + self.clock.engine_seconds(delay)
             await self.clock.wait_until(deadline, self.wake)
