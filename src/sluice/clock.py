@@ -19,11 +19,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime as dt
-import heapq
 import itertools
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from . import realtime
 
@@ -106,13 +105,13 @@ class Clock:
         return self._busy
 
 
-@dataclass(order=True)
+@dataclass(eq=False)
 class _Waiter:
-    deadline: float
+    deadline: float  # inf: no deadline, only a wake event
     seq: int
-    future: asyncio.Future[None] = field(compare=False)
-    wake: asyncio.Event | None = field(compare=False, default=None)
-    released: bool = field(compare=False, default=False)  # the clock resumed it (holds a work token)
+    future: asyncio.Future[None]
+    wake: asyncio.Event | None = None
+    released: bool = False  # the clock resumed it (it holds a work token until its caller runs on)
 
 
 class ManualClock(Clock):
@@ -158,7 +157,7 @@ class ManualClock(Clock):
             return False
         loop = asyncio.get_running_loop()
         waiter = _Waiter(float("inf") if deadline is None else deadline, next(self._seq), loop.create_future(), wake)
-        heapq.heappush(self._waiters, waiter)
+        self._waiters.append(waiter)
         self._touch()
         wake_task = loop.create_task(wake.wait()) if wake is not None else None
         try:
@@ -180,7 +179,6 @@ class ManualClock(Clock):
     def _drop(self, waiter: _Waiter) -> None:
         with contextlib.suppress(ValueError):
             self._waiters.remove(waiter)
-            heapq.heapify(self._waiters)
 
     def _release(self, waiter: _Waiter) -> None:
         """Resume a waiter; it holds a work token until its caller has run on."""
@@ -231,10 +229,10 @@ class ManualClock(Clock):
             quiet = quiet + 1 if seen == self._activity else 0
 
     def _release_due(self) -> None:
-        for waiter in list(self._waiters):
-            if waiter.released:
-                continue
-            if waiter.deadline <= self._now or (waiter.wake is not None and waiter.wake.is_set()):
+        """Resume the waiters due now, earliest deadline first (then in the order they began)."""
+        for waiter in sorted(self._waiters, key=lambda w: (w.deadline, w.seq)):
+            if not waiter.released and (waiter.deadline <= self._now or (waiter.wake is not None
+                                                                         and waiter.wake.is_set())):
                 self._release(waiter)
 
     async def advance(self, seconds: float) -> None:

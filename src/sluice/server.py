@@ -136,12 +136,12 @@ class Sluice:
         # and stopped before them (the pollers use SQS), in one place, with one shutdown rule.
         engine = Engine(clock)
         engine.add(Resource("lambda-environments", pool.start, pool.shutdown))  # stopped last
+        if exporter is not None:
+            engine.add(exporter)  # stopped after the work whose spans it exports
         engine.add(invoker.dispatcher)
         engine.add(outcomes.dispatcher)
         engine.add(SqsPollers(clock, sqs, lambda_, invoker, settings.account_id, settings.region, mappings_changed))
         engine.add(S3StorageMetrics(store.db, clock, s3.storage_totals).task())
-        if exporter is not None:
-            engine.add(exporter)
 
         gateway = Gateway(settings, clock, services, secret_for=secret_for, token_for=token_for, engine=engine,
                           enforcer=enforcer, anonymous=anonymous)

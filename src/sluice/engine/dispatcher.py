@@ -11,7 +11,8 @@ Rows are at least once: a handler cut short (a crash, a stop) leaves its row due
 look (after a restart) runs it again. A handler that raises is a bug: it is logged with the
 dispatcher's name and its row is left alone for `crash_delay` AWS-seconds before it is tried again.
 
-The source's two reads run in the loop's shared executor (or the one given): a store read may block.
+The source's two reads run in the loop's shared executor (or the one given), as a store read may
+block; a hot source of quick indexed reads may run them on the loop (`inline_reads`).
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from typing import Any, Generic, Protocol, TypeVar
 
 from ..clock import Clock
 from .lifecycle import finish_or_cancel, supervise
-from .policy import Backoff, Retry
+from .policy import RESTART_BACKOFF, Retry
 
 log = logging.getLogger("sluice.engine")
 
@@ -49,10 +50,13 @@ class OutboxDispatcher(Generic[T]):
     def __init__(self, name: str, clock: Clock, source: DueSource[T], handler: Callable[[T], Coroutine[Any, Any, None]], *,
                  key: Callable[[T], Hashable], concurrency: int, wake: asyncio.Event | None = None,
                  group: Callable[[T], Hashable | None] | None = None, recheck: float | None = None,
-                 crash_delay: float = 1.0, executor: Executor | None = None) -> None:
+                 crash_delay: float = 1.0, executor: Executor | None = None, inline_reads: bool = False) -> None:
         """`key`: a row's identity (one handler per key at a time); `group`: rows of one group
         (e.g. a FIFO message group) run one at a time; `recheck`: AWS-seconds after which to look
-        again even if nothing woke the dispatcher (a safety net); `executor`: None for the loop's."""
+        again even if nothing woke the dispatcher (a safety net); `executor`: where the source's
+        reads run (None: the loop's shared executor); `inline_reads`: run them on the loop
+        instead, for a hot queue whose reads are a few rows by index (SQLite WAL readers do not
+        wait for the writer): a thread hop per look cost the Lambda async queue ~25% more CPU."""
         if concurrency < 1:
             raise ValueError("concurrency must be at least 1")
         self.name = name
@@ -66,6 +70,7 @@ class OutboxDispatcher(Generic[T]):
         self.recheck = recheck
         self.crash_delay = crash_delay
         self.executor = executor
+        self.inline_reads = inline_reads
         self._running: dict[Hashable, asyncio.Task[None]] = {}
         self._busy_groups: set[Hashable] = set()
         self._finished: set[Hashable] = set()  # keys whose handler ended during the current look
@@ -137,7 +142,7 @@ class OutboxDispatcher(Generic[T]):
             except Exception:  # the source failed (a store error): log it, look again later
                 self._crashes += 1
                 log.exception("%s: looking for due work failed", self.name)
-                decision = Backoff(1.0, 60.0).decide(self._crashes)
+                decision = RESTART_BACKOFF.decide(self._crashes)
                 delay = decision.delay if isinstance(decision, Retry) else 60.0
                 deadline = self.clock.now() + self.clock.engine_seconds(delay)
             await self.clock.wait_until(deadline, self.wake)
@@ -148,10 +153,12 @@ class OutboxDispatcher(Generic[T]):
         self._held = {k: until for k, until in self._held.items() if until > now}
         free = self.free
         self._finished = set()
-        loop = asyncio.get_running_loop()
         # Over-fetch by what is running: those rows are still due and would hide others.
-        limit = free + len(self._running)
-        rows, nxt = await loop.run_in_executor(self.executor, self._read, now, limit if free > 0 else 0)
+        limit = free + len(self._running) if free > 0 else 0
+        if self.inline_reads:
+            rows, nxt = self._read(now, limit)
+        else:
+            rows, nxt = await asyncio.get_running_loop().run_in_executor(self.executor, self._read, now, limit)
         for row in rows:
             if free <= 0 or self._stopping:
                 break

@@ -150,10 +150,11 @@ class Invoker:
         self.running: Counter[str] = Counter()  # executions per function, sync and async
         self._reserved: set[str] = set()  # functions with reserved concurrency seen running
         self._inflight: dict[str, str] = {}  # async request ids being run now -> function name
-        # Recheck: a safety net, as before (every wake-up that matters is explicit).
+        # Recheck: a safety net, as before (every wake-up that matters is explicit). Its reads
+        # (a few rows by the next_at index) run on the loop, as they always did: the hot path.
         self.dispatcher: OutboxDispatcher[_Event] = OutboxDispatcher(
             "lambda-async-invoker", clock, EventQueue(db), self._run_event, key=lambda e: e.request_id,
-            concurrency=local_capacity, recheck=60.0)
+            concurrency=local_capacity, recheck=60.0, inline_reads=True)
 
     # -- concurrency ---------------------------------------------------------------------
 

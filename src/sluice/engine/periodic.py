@@ -20,6 +20,8 @@ from .lifecycle import finish_or_cancel, supervise
 
 log = logging.getLogger("sluice.engine")
 
+FINAL_RUN_SECONDS = 2.0  # real seconds the final run (`run_last`) gets at least
+
 R = TypeVar("R")
 
 
@@ -72,8 +74,11 @@ class PeriodicTask:
         if self._task is not None:
             await finish_or_cancel({self._task}, grace)
             self._task = None
-        if self.run_last:
-            await self.run_once()
+        if self.run_last:  # bounded too: a final export to a collector that never answers must not hold the exit
+            final = asyncio.get_running_loop().create_task(self.run_once())
+            for task in await realtime.wait_tasks({final}, max(grace, FINAL_RUN_SECONDS)):
+                log.warning("periodic task %s: its final run did not finish in time", self.name)
+                task.cancel()
 
     async def run_once(self) -> None:
         """Run the work now; a failure is logged with the task's name, not raised."""
