@@ -10,20 +10,15 @@ StringToSign and CanonicalRequest it computed, the query services', Lambda's).
 
 from __future__ import annotations
 
-import base64
 import datetime as dt
 import hashlib
 import hmac
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Any
-from urllib.parse import quote, unquote
-
-from botocore.utils import normalize_url_path
+from urllib.parse import unquote
 
 from ..protocol.errors import ServiceError
-from ..protocol.http import HttpRequest, Readable
+from ..protocol.http import HttpRequest
 from ..protocol.s3wire import (
     HEX64,
     STREAMING,
@@ -34,24 +29,30 @@ from ..protocol.s3wire import (
     invalid_payload_hash,
     valid_payload_hash,
 )
-from ..protocol.values import iso8601
+from .signing import (
+    ALGORITHM,
+    MAX_SKEW,
+    TIMESTAMP,
+    Signed,
+    bytes_text,
+    canonical_path,
+    canonical_query,
+    header_value,
+    hmac_hex,
+    parse_time,
+    s3_signature_mismatch,
+    signing_key,
+    v2_signature,
+)
+from .sigv4_chunks import ChunkSignatureCheck
+from .sigv4_family import Family, unsupported
 
 SecretLookup = Callable[[str], str | None]
 # The session token a temporary key must come with (None: a long-term key, no token needed).
 TokenLookup = Callable[[str], str | None]
 
-ALGORITHM = "AWS4-HMAC-SHA256"
-EMPTY_SHA256 = hashlib.sha256(b"").hexdigest()
-MAX_SKEW = 15 * 60
 _AUTH_PART = re.compile(r"(\w+)=([^,]*)")
-_TIMESTAMP = "%Y%m%dT%H%M%SZ"
 
-# Services answering in the JSON families (Lambda's rest-json, CloudWatch Logs, EventBridge) use
-# these codes; the query-era services (SQS, SNS, IAM, STS, CloudWatch) the others.
-_JSON_FAMILY = {"lambda", "logs", "events"}
-# The awsJson-protocol ones (CloudWatch Logs, EventBridge) answer a request they cannot
-# authenticate with 400, where Lambda (rest-json) and the query services answer 403.
-_AWS_JSON_PROTOCOL = {"logs", "events"}
 
 
 def default_secret(access_key: str) -> str | None:
@@ -62,163 +63,6 @@ def default_secret(access_key: str) -> str | None:
     return None
 
 
-def signing_key(secret: str, date: str, region: str, service: str) -> bytes:
-    key = hmac.new(("AWS4" + secret).encode(), date.encode(), hashlib.sha256).digest()
-    for part in (region, service, "aws4_request"):
-        key = hmac.new(key, part.encode(), hashlib.sha256).digest()
-    return key
-
-
-def hmac_hex(key: bytes, message: str) -> str:
-    return hmac.new(key, message.encode(), hashlib.sha256).hexdigest()
-
-
-def _v2_signature(secret: str, string_to_sign: str) -> str:
-    """S3's legacy (V2) signature, also used by V2 browser forms."""
-    return base64.b64encode(hmac.new(secret.encode(), string_to_sign.encode(), hashlib.sha1).digest()).decode()
-
-
-def s3_signature_mismatch(access_key: str, string_to_sign: str | None, signature: str | None,
-                          **fields: Any) -> ServiceError:
-    """S3's SignatureDoesNotMatch, with what it signed (callers add the byte dumps they have)."""
-    return ServiceError(
-        "SignatureDoesNotMatch",
-        "The request signature we calculated does not match the signature you provided. "
-        "Check your key and signing method.",
-        403, AWSAccessKeyId=access_key, StringToSign=string_to_sign, SignatureProvided=signature, **fields)
-
-
-def _uri_encode(text: str) -> str:
-    return quote(text, safe="-_.~")
-
-
-def canonical_query(query_string: str, drop: str | None = None) -> str:
-    pairs = []
-    for item in query_string.split("&") if query_string else []:
-        key, _, value = item.partition("=")
-        key, value = unquote(key), unquote(value)
-        if key == drop:
-            continue
-        pairs.append((_uri_encode(key), _uri_encode(value)))
-    return "&".join(f"{k}={v}" for k, v in sorted(pairs))
-
-
-def canonical_path(path: str, service: str) -> str:
-    """S3 signs the path as sent; the other services sign it normalized and encoded again."""
-    if service == "s3":
-        return path or "/"
-    return quote(normalize_url_path(path), safe="/~")
-
-
-def _header_value(value: str) -> str:
-    return " ".join(value.split())
-
-
-@dataclass(frozen=True)
-class Signed:
-    """What a request's signature covers, parsed from the header or the query."""
-
-    access_key: str
-    date: str           # scope date, YYYYMMDD
-    region: str
-    service: str        # signing name
-    signed_headers: list[str]
-    signature: str
-    timestamp: str      # X-Amz-Date
-    presigned: bool
-
-    @property
-    def scope(self) -> str:
-        return f"{self.date}/{self.region}/{self.service}/aws4_request"
-
-
-class _Family:
-    """The errors of one service family."""
-
-    def __init__(self, service: str) -> None:
-        self.service = service
-        self.s3 = service == "s3"
-        self.json = service in _JSON_FAMILY
-        self.status = 400 if service in _AWS_JSON_PROTOCOL else 403  # outside S3
-
-    def signature_mismatch(self, signed: Signed, string_to_sign: str, canonical: str) -> ServiceError:
-        if self.s3:
-            return s3_signature_mismatch(signed.access_key, string_to_sign, signed.signature,
-                                         StringToSignBytes=_bytes_text(string_to_sign),
-                                         CanonicalRequest=canonical, CanonicalRequestBytes=_bytes_text(canonical))
-        message = ("The request signature we calculated does not match the signature you provided. Check your "
-                   "AWS Secret Access Key and signing method. Consult the service documentation for details.")
-        return ServiceError(self._mismatch_code, message, self.status)
-
-    @property
-    def _mismatch_code(self) -> str:
-        return "InvalidSignatureException" if self.json else "SignatureDoesNotMatch"
-
-    def unknown_key(self, access_key: str) -> ServiceError:
-        if self.s3:
-            return ServiceError("InvalidAccessKeyId", "The AWS Access Key Id you provided does not exist in our records.",
-                                403, AWSAccessKeyId=access_key)
-        code = "UnrecognizedClientException" if self.json else "InvalidClientTokenId"
-        return ServiceError(code, "The security token included in the request is invalid.", self.status)
-
-    def bad_token(self) -> ServiceError:
-        if self.s3:
-            return ServiceError("InvalidToken", "The provided token is malformed or otherwise invalid.", 400)
-        code = "UnrecognizedClientException" if self.json else "InvalidClientTokenId"
-        return ServiceError(code, "The security token included in the request is invalid.", self.status)
-
-    def skewed(self, timestamp: str, request_time: float, now: float) -> ServiceError:
-        if self.s3:
-            return ServiceError("RequestTimeTooSkewed",
-                                "The difference between the request time and the current time is too large.", 403,
-                                RequestTime=timestamp, ServerTime=iso8601(now), MaxAllowedSkewMilliseconds="900000")
-        stamp = _stamp(now)
-        if request_time < now:
-            message = (f"Signature expired: {timestamp} is now earlier than {_stamp(now - MAX_SKEW)} "
-                       f"({stamp} - 15 min.)")
-        else:
-            message = (f"Signature not yet current: {timestamp} is still later than {_stamp(now + MAX_SKEW)} "
-                       f"({stamp} + 15 min.)")
-        return ServiceError(self._mismatch_code, message, self.status)
-
-    def scope_date_mismatch(self, signed: Signed) -> ServiceError:
-        """The credential scope's date must be the day of X-Amz-Date (or Date)."""
-        if self.s3 and signed.presigned:
-            return ServiceError("AuthorizationQueryParametersError",
-                                "Invalid credential date. Date is not the same as X-Amz-Date.", 400)
-        if self.s3:
-            return ServiceError("AuthorizationHeaderMalformed", "The authorization header is malformed; Invalid "
-                                "credential date. Date is not the same as X-Amz-Date.", 400)
-        return ServiceError(self._mismatch_code, "Date in Credential scope does not match YYYYMMDD from ISO-8601 "
-                            f"version of date from HTTP: '{signed.date}' != '{signed.timestamp[:8]}', from "
-                            f"'{signed.timestamp}'.", self.status)
-
-    def malformed(self, detail: str, header: str) -> ServiceError:
-        if self.s3:
-            return ServiceError("AuthorizationHeaderMalformed", f"The authorization header is malformed; {detail}", 400)
-        return ServiceError("IncompleteSignature", f"{detail} Authorization={header}", 400)
-
-    def missing_token(self) -> ServiceError:
-        if self.json:
-            return ServiceError("MissingAuthenticationTokenException", "Missing Authentication Token", 403)
-        return ServiceError("MissingAuthenticationToken", "Request is missing Authentication Token", 403)
-
-
-def _bytes_text(text: str) -> str:
-    return " ".join(f"{b:02x}" for b in text.encode())
-
-
-def _stamp(epoch: float) -> str:
-    return dt.datetime.fromtimestamp(epoch, dt.timezone.utc).strftime(_TIMESTAMP)
-
-
-def _parse_time(stamp: str) -> float | None:
-    try:
-        return dt.datetime.strptime(stamp, _TIMESTAMP).replace(tzinfo=dt.timezone.utc).timestamp()
-    except ValueError:
-        return None
-
-
 class SigV4Verifier:
     def __init__(self, secret_for: SecretLookup, max_skew: float = MAX_SKEW,
                  token_for: TokenLookup | None = None) -> None:
@@ -226,7 +70,7 @@ class SigV4Verifier:
         self.token_for = token_for
         self.max_skew = max_skew
 
-    def _check_token(self, req: HttpRequest, access_key: str, family: _Family) -> None:
+    def _check_token(self, req: HttpRequest, access_key: str, family: Family) -> None:
         """A temporary (STS) key is only valid with the session token it was issued with."""
         expected = self.token_for(access_key) if self.token_for is not None else None
         if expected is None:
@@ -242,7 +86,7 @@ class SigV4Verifier:
         whole body when it is in memory. S3 signs the x-amz-content-sha256 header instead of the
         body; a streaming-signed S3 body gets its chunk signatures checked as it is read.
         """
-        family = _Family(service)
+        family = Family(service)
         auth = req.headers.get("authorization", "")
         if auth.startswith(ALGORITHM):
             signed = self._from_header(auth, req, family)
@@ -252,12 +96,12 @@ class SigV4Verifier:
             self._verify_v2(req, family, now)
             return
         elif auth or "Signature" in req.query:
-            raise _unsupported(family)
+            raise unsupported(family)
         elif family.s3:
             return  # anonymous: what it may do is the bucket policy's business, not ours
         else:
             raise family.missing_token()
-        request_time = _parse_time(signed.timestamp)
+        request_time = parse_time(signed.timestamp)
         if request_time is None:
             raise _no_date(family)
         if signed.timestamp[:8] != signed.date:
@@ -273,7 +117,7 @@ class SigV4Verifier:
             req.method,
             canonical_path(path, service),
             canonical_query(req.query_string, "X-Amz-Signature" if signed.presigned else None),
-            "".join(f"{h}:{_header_value(req.headers.get(h, ''))}\n" for h in signed.signed_headers),
+            "".join(f"{h}:{header_value(req.headers.get(h, ''))}\n" for h in signed.signed_headers),
             ";".join(signed.signed_headers),
             payload,
         ])
@@ -300,7 +144,7 @@ class SigV4Verifier:
         if signed is None:
             return
         access_key, signature, scope = signed
-        family = _Family("s3")
+        family = Family("s3")
         secret = self.secret_for(access_key)
         if secret is None:
             raise family.unknown_key(access_key)
@@ -313,11 +157,11 @@ class SigV4Verifier:
             date, region, service = scope.split("/")
             computed = hmac_hex(signing_key(secret, date, region, service), policy)
         else:
-            computed = _v2_signature(secret, policy)
+            computed = v2_signature(secret, policy)
         if not hmac.compare_digest(computed, signature):
-            raise s3_signature_mismatch(access_key, policy, signature, StringToSignBytes=_bytes_text(policy))
+            raise s3_signature_mismatch(access_key, policy, signature, StringToSignBytes=bytes_text(policy))
 
-    def _verify_v2(self, req: HttpRequest, family: _Family, now: float) -> None:
+    def _verify_v2(self, req: HttpRequest, family: Family, now: float) -> None:
         """S3's legacy signature (HMAC-SHA1), which boto3 still uses for presigned URLs unless
         told `signature_version="s3v4"`. Expiry of presigned ones is gateway/presign.py's."""
         auth = req.headers.get("authorization", "")
@@ -341,17 +185,17 @@ class SigV4Verifier:
             # A presigned V2 URL's token was signed as a header, then moved to the query.
             req.headers["x-amz-security-token"] = req.query["x-amz-security-token"][0]
         self._check_token(req, access_key, family)
-        amz = sorted((k, _header_value(v)) for k, v in req.headers.items() if k.startswith("x-amz-"))
+        amz = sorted((k, header_value(v)) for k, v in req.headers.items() if k.startswith("x-amz-"))
         string_to_sign = "\n".join([
             req.method, req.headers.get("content-md5", ""), req.headers.get("content-type", ""), date_line,
             *(f"{k}:{v}" for k, v in amz),
             req.path + _v2_subresources(req.query_string),
         ])
-        if not hmac.compare_digest(_v2_signature(secret, string_to_sign), signature):
+        if not hmac.compare_digest(v2_signature(secret, string_to_sign), signature):
             raise s3_signature_mismatch(access_key, string_to_sign, signature,
-                                        StringToSignBytes=_bytes_text(string_to_sign))
+                                        StringToSignBytes=bytes_text(string_to_sign))
 
-    def _from_header(self, auth: str, req: HttpRequest, family: _Family) -> Signed:
+    def _from_header(self, auth: str, req: HttpRequest, family: Family) -> Signed:
         parts = dict(_AUTH_PART.findall(auth[len(ALGORITHM):]))
         missing = [name for name in ("Credential", "SignedHeaders", "Signature") if name not in parts]
         timestamp = req.headers.get("x-amz-date") or _date_header(req.headers.get("date", ""))
@@ -368,7 +212,7 @@ class SigV4Verifier:
         return self._signed(parts["Credential"], parts["SignedHeaders"], parts["Signature"], timestamp, False,
                             family, auth)
 
-    def _from_query(self, req: HttpRequest, family: _Family) -> Signed:
+    def _from_query(self, req: HttpRequest, family: Family) -> Signed:
         q = req.query
         values = {name: q.get(f"X-Amz-{name}", [""])[0] for name in
                   ("Algorithm", "Credential", "SignedHeaders", "Signature", "Date")}
@@ -387,7 +231,7 @@ class SigV4Verifier:
 
     @staticmethod
     def _signed(credential: str, signed_headers: str, signature: str, timestamp: str, presigned: bool,
-                family: _Family, raw: str) -> Signed:
+                family: Family, raw: str) -> Signed:
         scope = credential.split("/")
         if len(scope) != 5 or scope[4] != "aws4_request" or not scope[0]:
             raise family.malformed('the Credential is mal-formed; expecting "<YOUR-AKID>/YYYYMMDD/REGION/SERVICE/'
@@ -397,7 +241,7 @@ class SigV4Verifier:
         return Signed(scope[0], scope[1], scope[2], scope[3], headers, signature.strip(), timestamp, presigned)
 
     @staticmethod
-    def _payload_hash(req: HttpRequest, signed: Signed, family: _Family, body: bytes | None) -> str:
+    def _payload_hash(req: HttpRequest, signed: Signed, family: Family, body: bytes | None) -> str:
         if signed.presigned:
             sent = req.query.get("X-Amz-Content-Sha256", [None])[0]
             if sent:
@@ -413,7 +257,7 @@ class SigV4Verifier:
                 raise invalid_payload_hash(sent)
             if sent in (STREAMING_ECDSA, STREAMING_ECDSA_TRAILER):
                 # SigV4a chunks are signed with ECDSA: an HMAC-signed request cannot carry them.
-                raise _unsupported(family)
+                raise unsupported(family)
             return sent
         if sent:
             return sent
@@ -455,7 +299,7 @@ def _form_signature(fields: dict[str, str]) -> tuple[str, str, str] | None:
             if not fields.get(field):
                 raise _missing_form_field(name)
         if fields["x-amz-algorithm"] != ALGORITHM:
-            raise _unsupported(_Family("s3"))
+            raise unsupported(Family("s3"))
         credential = fields["x-amz-credential"]
         scope = credential.split("/")
         if len(scope) != 5 or scope[4] != "aws4_request":
@@ -464,7 +308,7 @@ def _form_signature(fields: dict[str, str]) -> tuple[str, str, str] | None:
         if not scope[0]:
             raise _form_argument("a non-empty Access Key (AKID) must be provided in the credential.",
                                  "X-Amz-Credential", credential)
-        if _parse_time(fields["x-amz-date"]) is None:
+        if parse_time(fields["x-amz-date"]) is None:
             raise _form_argument("X-Amz-Date must be formated via ISO8601 Long format",  # sic, as S3 says it
                                  "X-Amz-Date", fields["x-amz-date"])
         return scope[0], fields["x-amz-signature"], "/".join(scope[1:4])
@@ -499,7 +343,7 @@ def _v2_subresources(query_string: str) -> str:
 def _http_date(value: str) -> float | None:
     """An RFC 1123 date or a SigV4 timestamp, as epoch seconds."""
     stamp = _date_header(value) or value.strip()
-    return _parse_time(stamp)
+    return parse_time(stamp)
 
 
 def _date_header(value: str) -> str:
@@ -508,139 +352,11 @@ def _date_header(value: str) -> str:
         parsed = dt.datetime.strptime(value.strip(), "%a, %d %b %Y %H:%M:%S GMT")
     except ValueError:
         return ""
-    return parsed.strftime(_TIMESTAMP)
+    return parsed.strftime(TIMESTAMP)
 
 
-def _no_date(family: _Family) -> ServiceError:
+def _no_date(family: Family) -> ServiceError:
     if family.s3:
         return ServiceError("AccessDenied", "AWS authentication requires a valid Date or x-amz-date header", 403)
     return ServiceError("IncompleteSignature", "Authorization header requires existence of either a "
                         "'X-Amz-Date' or a 'Date' header.", 400)
-
-
-def _unsupported(family: _Family) -> ServiceError:
-    if family.s3:
-        return ServiceError("InvalidRequest", "The authorization mechanism you have provided is not supported. "
-                            "Please use AWS4-HMAC-SHA256.", 400)
-    return ServiceError("IncompleteSignature", "Only AWS4-HMAC-SHA256 signatures are supported.", 400)
-
-
-class ChunkSignatureCheck:
-    """Passes an aws-chunked body through unchanged while checking each chunk's signature.
-
-    Chunk i signs "AWS4-HMAC-SHA256-PAYLOAD", the timestamp, the scope, the previous signature
-    (the seed signature for the first chunk), the hash of the empty string and the hash of the
-    chunk's data. With a trailer, "AWS4-HMAC-SHA256-TRAILER" over the last chunk's signature
-    and the hash of the trailer lines signs the trailers. A failure raises S3's
-    SignatureDoesNotMatch from `read`, so the upload is refused before it is stored.
-    """
-
-    _HEADER, _DATA, _DATA_END, _TRAILERS, _DONE = range(5)
-
-    def __init__(self, raw: Readable, key: bytes, signed: Signed, family: _Family, trailer: bool) -> None:
-        self._raw = raw
-        self._key = key
-        self._signed = signed
-        self._family = family
-        self._trailer = trailer
-        self._previous = signed.signature
-        self._state = self._HEADER
-        self._line = bytearray()
-        self._left = 0
-        self._expected = ""
-        self._hash = hashlib.sha256()
-        self._trailer_lines: list[str] = []
-        self._trailer_signature = ""
-
-    def read(self, n: int = -1, /) -> bytes:
-        data = self._raw.read(n)
-        if data:
-            self._feed(data)
-        elif self._state == self._TRAILERS:
-            # The body ended without the blank line after the trailers: check what came.
-            if self._line:
-                self._on_line(bytes(self._line).rstrip(b"\r\n").decode("latin-1"))
-                self._line.clear()
-            if self._state == self._TRAILERS:
-                self._on_line("")
-        # Ending anywhere else is a truncated body, which the aws-chunked decoder refuses.
-        return data
-
-    def _feed(self, data: bytes) -> None:
-        view = memoryview(data)
-        pos = 0
-        while pos < len(view):
-            if self._state == self._DATA:
-                take = min(self._left, len(view) - pos)
-                self._hash.update(view[pos:pos + take])
-                self._left -= take
-                pos += take
-                if self._left == 0:
-                    self._check_chunk()
-                    self._state = self._DATA_END
-                    self._line.clear()
-                continue
-            if self._state == self._DONE:
-                return
-            end = data.find(b"\n", pos)
-            if end < 0:
-                self._line += view[pos:]
-                return
-            self._line += view[pos:end + 1]
-            pos = end + 1
-            line = bytes(self._line).rstrip(b"\r\n").decode("latin-1")
-            self._line.clear()
-            self._on_line(line)
-
-    def _on_line(self, line: str) -> None:
-        if self._state == self._DATA_END:
-            self._state = self._HEADER
-            if line:
-                raise self._mismatch("")
-            return
-        if self._state == self._HEADER:
-            size_text, _, ext = line.partition(";")
-            name, _, signature = ext.partition("=")
-            try:
-                size = int(size_text.strip(), 16)
-            except ValueError:
-                return  # not aws-chunked framing: the decoder refuses it
-            if name.strip() != "chunk-signature":
-                raise self._mismatch("")
-            self._expected = signature.strip()
-            self._hash = hashlib.sha256()
-            if size == 0:
-                self._check_chunk()
-                self._state = self._TRAILERS
-            else:
-                self._left = size
-                self._state = self._DATA
-            return
-        # trailers, up to the blank line
-        if line:
-            name, _, value = line.partition(":")
-            if name.strip().lower() == "x-amz-trailer-signature":
-                self._trailer_signature = value.strip()
-            else:
-                self._trailer_lines.append(f"{name.strip()}:{value.strip()}\n")
-            return
-        if self._trailer:
-            self._check_trailer()
-        self._state = self._DONE
-
-    def _check_chunk(self) -> None:
-        string_to_sign = "\n".join(["AWS4-HMAC-SHA256-PAYLOAD", self._signed.timestamp, self._signed.scope,
-                                    self._previous, EMPTY_SHA256, self._hash.hexdigest()])
-        if not hmac.compare_digest(hmac_hex(self._key, string_to_sign), self._expected):
-            raise self._mismatch(string_to_sign)
-        self._previous = self._expected
-
-    def _check_trailer(self) -> None:
-        trailers = "".join(self._trailer_lines)
-        string_to_sign = "\n".join(["AWS4-HMAC-SHA256-TRAILER", self._signed.timestamp, self._signed.scope,
-                                    self._previous, hashlib.sha256(trailers.encode()).hexdigest()])
-        if not hmac.compare_digest(hmac_hex(self._key, string_to_sign), self._trailer_signature):
-            raise self._mismatch(string_to_sign)
-
-    def _mismatch(self, string_to_sign: str) -> ServiceError:
-        return s3_signature_mismatch(self._signed.access_key, string_to_sign or None, self._expected or None)
