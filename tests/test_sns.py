@@ -1,6 +1,7 @@
-"""SNS: boto3 and the AWS CLI against a real server; filter policies and retry policies as pure
-functions (tables); deliveries to Lambda, to http endpoints on loopback and to SQS, in AWS's
-exact shapes; FIFO topics; pending deliveries surviving SIGKILL.
+"""SNS: boto3 and the AWS CLI against a real server; filter policies as pure functions (tables);
+deliveries to Lambda, to http endpoints on loopback and to SQS, in AWS's exact shapes; FIFO
+topics; pending deliveries surviving SIGKILL. The retry policies: test_sns_policy.py; the outbox
+on a manual clock: test_sns_engine.py.
 
 Every response is checked for AWS's exact field names, error codes and messages.
 """

@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import logging
+import sqlite3
 import uuid
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -75,35 +76,33 @@ class Deliverer:
         self.send_http = send_http
 
     async def deliver(self, row: Pending) -> None:
+        """Make one attempt at `row` and record its outcome: delivered, retried later, or given up.
+
+        Only the sends to SQS and Lambda (and a dead-letter queue) take a worker thread: they write
+        to the store; the outcome's own write is queued without holding one."""
         loop = asyncio.get_running_loop()
-        if row.message is not None and row.target["protocol"] in HTTP:
-            outcome = await self.send_http(self._http_notification(row.message, row.target))
-            await loop.run_in_executor(None, self.settle, row, outcome)
-        else:  # SQS and Lambda take the message in the store: off the loop
-            await loop.run_in_executor(None, self.deliver_now, row)
-
-    def deliver_now(self, row: Pending) -> None:
-        """An SQS or Lambda row (or one whose message is gone), in a worker thread."""
-        if row.message is None:
-            self.db.write(lambda c: records.finish(c, row.id, row.message_id))
+        if row.message is None:  # its message is gone (its topic was deleted meanwhile)
+            await self._record(lambda c: records.finish(c, row.id, row.message_id))
             return
-        self.settle(row, self._send(row.message, row.target))
-
-    def settle(self, row: Pending, outcome: Outcome) -> None:
-        """Record what became of the attempt: delivered, retried later, or given up."""
-        assert row.message is not None
+        if row.target["protocol"] in HTTP:
+            outcome = await self.send_http(self._http_notification(row.message, row.target))
+        else:
+            outcome = await loop.run_in_executor(None, self._send, row.message, row.target)
         if outcome.ok:
-            self.db.write(lambda c: records.finish(c, row.id, row.message_id))
+            await self._record(lambda c: records.finish(c, row.id, row.message_id))
             return
         failures = row.attempts + 1
         decision = retry_policy(row.target).decide(failures, self.clock.engine_elapsed(row.created),
                                                    None if outcome.retry else CLIENT_ERROR)
         if isinstance(decision, GiveUp):
-            self._give_up(row.message, row.target, outcome)
-            self.db.write(lambda c: records.finish(c, row.id, row.message_id))
+            await loop.run_in_executor(None, self._give_up, row.message, row.target, outcome)
+            await self._record(lambda c: records.finish(c, row.id, row.message_id))
             return
         due = self.clock.now() + self.clock.engine_seconds(decision.delay)
-        self.db.write(lambda c: records.reschedule(c, row.id, failures, due))
+        await self._record(lambda c: records.reschedule(c, row.id, failures, due))
+
+    async def _record(self, txn: Callable[[sqlite3.Connection], None]) -> None:
+        await asyncio.wrap_future(self.db.submit(txn))
 
     def _http_notification(self, msg: dict[str, Any], target: dict[str, Any]) -> HttpNotification:
         protocol = target["protocol"]
