@@ -9,6 +9,9 @@ Starts Sluice (fresh temp data dir) on a free loopback port and measures:
   Publish raw 4t, 1 sqs       4 threads speaking the query protocol over keep-alive http.client
                               connections (form body, a fixed fake SigV4 header): the server's rate
                               rather than boto3's client CPU
+  fan-out to sqs              1,000 messages published in batches of 10 to a topic with one SQS
+                              subscription: deliveries/s, from the first PublishBatch until the
+                              queue holds them all (the outbox dispatcher's throughput)
   publish -> sqs              from the start of a Publish to the return of a ReceiveMessage that was
                               already long-polling the subscribed queue: p50 and p99 (the outbox
                               dispatcher's path)
@@ -147,6 +150,23 @@ def drain(sqs: Any, url: str, timeout: float = 120.0) -> None:
         time.sleep(1.0)
 
 
+def fan_out(endpoint: str, topic: str, queue_url: str, count: int = 1000) -> Row:
+    sns, sqs = client("sns", endpoint), client("sqs", endpoint)
+    started = time.monotonic()
+    for first in range(0, count, 10):
+        sns.publish_batch(TopicArn=topic, PublishBatchRequestEntries=[
+            {"Id": str(i), "Message": MESSAGE} for i in range(first, min(count, first + 10))])
+    deadline = started + 120
+    while time.monotonic() < deadline:
+        depth = int(sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["ApproximateNumberOfMessages"])[
+            "Attributes"]["ApproximateNumberOfMessages"])
+        if depth >= count:
+            break
+        time.sleep(0.02)
+    seconds = time.monotonic() - started
+    return Row("fan-out to sqs", count, seconds, count / seconds)
+
+
 def fmt(x: float | None, spec: str) -> str:
     return "-" if x is None else format(x, spec)
 
@@ -182,7 +202,13 @@ def main() -> int:
                 rate("Publish boto3 1t, 1 sqs", boto_publish(topic), 1, warmup, duration),
                 rate("Publish raw 4t, 1 sqs", lambda: RawPublisher(endpoint, topic), 4, warmup, duration),
             ]
-            drain(sqs, url)  # the deliveries of the rate runs, before the latency runs
+            drain(sqs, url)  # the deliveries of the rate runs, before the next runs
+            fan_topic = sns.create_topic(Name=f"bench-{uuid.uuid4().hex[:8]}")["TopicArn"]
+            fan_url = sqs.create_queue(QueueName=f"bench-{uuid.uuid4().hex[:8]}")["QueueUrl"]
+            fan_arn = sqs.get_queue_attributes(QueueUrl=fan_url, AttributeNames=["QueueArn"])["Attributes"][
+                "QueueArn"]
+            sns.subscribe(TopicArn=fan_topic, Protocol="sqs", Endpoint=fan_arn)
+            rows.append(fan_out(endpoint, fan_topic, fan_url))
             quiet = sns.create_topic(Name=f"bench-{uuid.uuid4().hex[:8]}")["TopicArn"]
             quiet_url = sqs.create_queue(QueueName=f"bench-{uuid.uuid4().hex[:8]}")["QueueUrl"]
             quiet_arn = sqs.get_queue_attributes(QueueUrl=quiet_url, AttributeNames=["QueueArn"])["Attributes"][
