@@ -1,12 +1,14 @@
-"""SNS: boto3 and the AWS CLI against a real server; filter policies and retry policies as pure
-functions (tables); deliveries to Lambda, to http endpoints on loopback and to SQS, in AWS's
-exact shapes; FIFO topics; pending deliveries surviving SIGKILL.
+"""SNS: boto3 and the AWS CLI against a real server; filter policies as pure functions (tables);
+deliveries to Lambda, to http endpoints on loopback and to SQS, in AWS's exact shapes; FIFO
+topics; pending deliveries surviving SIGKILL. The retry policies: test_sns_policy.py; the outbox
+on a manual clock: test_sns_engine.py.
 
 Every response is checked for AWS's exact field names, error codes and messages.
 """
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
 import queue
@@ -20,13 +22,15 @@ from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any, cast
+from typing import Any
 
 import boto3
 import pytest
 from botocore.exceptions import ClientError
 
-from sluice.clock import Clock
+from sluice.clock import ManualClock
+from sluice.engine.dispatcher import OutboxDispatcher
+from sluice.engine.sns_http import post_notification
 from sluice.protocol.context import RequestContext
 from sluice.schema import SCHEMA
 from sluice.services.delivery import (
@@ -40,7 +44,7 @@ from sluice.services.delivery import (
 )
 from sluice.services.sns import SnsService
 from sluice.services.sns.filters import FilterPolicyError, compile_policy
-from sluice.services.sns.retry import AWS_MANAGED, HTTP_DEFAULT, RetryPolicy, http_delivery
+from sluice.services.sns.records import Pending
 from sluice.settings import Settings
 from sluice.store import Store
 
@@ -248,40 +252,6 @@ def test_filter_policy_validation(scope: str, policy: Any, message: str) -> None
     with pytest.raises(FilterPolicyError) as exc:
         compile_policy(policy, scope)
     assert exc.value.message == message
-
-
-# -- retry policies --------------------------------------------------------------------------------------
-
-def delays(policy: RetryPolicy, n: int) -> list[float | None]:
-    return [policy.delay_before_retry(i) for i in range(1, n + 1)]
-
-
-def test_http_default_retry_policy_is_three_retries_twenty_seconds_apart() -> None:
-    assert delays(HTTP_DEFAULT, 4) == [20, 20, 20, None]
-    assert delays(RetryPolicy(min_delay=20, max_delay=40), 4) == [20, 30, 40, None]  # AWS's own example
-
-
-def test_http_retry_phases_and_overrides() -> None:
-    policy = RetryPolicy(min_delay=1, max_delay=10, num_retries=6, no_delay_retries=1, min_delay_retries=1,
-                         max_delay_retries=1)
-    assert delays(policy, 7) == [0, 1, 1, 5.5, 10, 10, None]
-    topic: dict[str, dict[str, Any]] = {
-        "http": {"defaultHealthyRetryPolicy": {"numRetries": 5, "minDelayTarget": 2, "maxDelayTarget": 2}}}
-    sub = {"healthyRetryPolicy": {"numRetries": 1}}
-    assert http_delivery(topic, sub).retry.num_retries == 1
-    assert http_delivery(topic, sub).retry.min_delay == 2
-    topic["http"]["disableSubscriptionOverrides"] = True
-    assert http_delivery(topic, sub).retry.num_retries == 5
-    assert http_delivery(None, None).retry == HTTP_DEFAULT
-
-
-def test_aws_managed_retry_policy_for_sqs_and_lambda() -> None:
-    first = delays(AWS_MANAGED, 16)
-    assert first[:5] == [0, 0, 0, 1, 1]  # 3 immediate, 2 one second apart
-    backoff = cast("list[float]", first[5:15])  # no None before the last retry
-    assert backoff[0] == 1 and backoff[-1] == 20 and backoff == sorted(backoff)  # 10 backing off 1 -> 20 s
-    assert first[15] == 20
-    assert AWS_MANAGED.delay_before_retry(100_015) == 20 and AWS_MANAGED.delay_before_retry(100_016) is None
 
 
 # -- topics ------------------------------------------------------------------------------------------------
@@ -829,8 +799,7 @@ def test_lambda_receives_the_sns_event(sns: Any, endpoint: str, tmp_path: Path) 
     structured = events[0]["Records"][0]["Sns"]
     assert structured["Message"] == "for lambda" and structured["Subject"] == "s"
     assert structured["MessageId"] == no_subject["MessageId"]
-    time.sleep(0.3)
-    assert len(out.read_text().splitlines()) == 2  # the filtered-out message never arrived
+    assert len(lines) == 2  # that the filtered-out one never arrives: test_sns_engine.py, on a manual clock
 
 
 # -- SQS --------------------------------------------------------------------------------------------------
@@ -974,22 +943,36 @@ class Recording:
 
 def test_deliver_publishes_to_the_topic(tmp_path: Path) -> None:
     store = Store(tmp_path / "data", SCHEMA)
+    clock = ManualClock()
     deliveries = Deliveries()
     target = Recording()
     deliveries.register("lambda", target)
-    service = SnsService(store, Clock(), Settings(data_dir=tmp_path / "data"), deliveries)
+    service = SnsService(store, clock, Settings(data_dir=tmp_path / "data"), deliveries,
+                         send_http=post_notification, queued=lambda: dispatcher.notify())
     deliveries.register("sns", service)
+    # The engine's dispatcher over the service's outbox, as the server builds it.
+    dispatcher: OutboxDispatcher[Pending] = OutboxDispatcher(
+        "sns-deliveries", clock, service.outbox, service.deliverer.deliver, key=lambda row: row.id,
+        group=lambda row: row.fifo_key, concurrency=4)
     ctx = RequestContext("r", "h", ACCOUNT, REGION, "sns")
-    try:
-        arn = service.create_topic(ctx, Name="dlq-topic")["TopicArn"]
-        fifo = service.create_topic(ctx, Name="f.fifo", Attributes={"FifoTopic": "true"})["TopicArn"]
-        sub = service.subscribe(ctx, TopicArn=arn, Protocol="lambda", Endpoint=LAMBDA_ARN)["SubscriptionArn"]
+
+    async def main() -> None:
+        await dispatcher.start()
+        try:
+            await deliver_and_check()
+        finally:
+            await dispatcher.stop(1.0)
+
+    async def deliver_and_check() -> None:
+        arn = service.topics.create_topic(ctx, Name="dlq-topic")["TopicArn"]
+        fifo = service.topics.create_topic(ctx, Name="f.fifo", Attributes={"FifoTopic": "true"})["TopicArn"]
+        sub = service.subscriptions.subscribe(ctx, TopicArn=arn, Protocol="lambda", Endpoint=LAMBDA_ARN)[
+            "SubscriptionArn"]
         result = deliveries.deliver(arn, Delivery(body='{"failed": true}', subject="from lambda", attributes={
             "kind": MessageAttribute("String", "destination")}))
         assert result.ok and result.message_id
-        [row] = store.db.query("SELECT * FROM sns_outbox")
-        service._attempt(row)  # what the dispatcher does in the background
-        assert store.db.query("SELECT * FROM sns_outbox") == [] and store.db.query("SELECT * FROM sns_messages") == []
+        await clock.run_until_idle()  # the dispatcher delivers it in the background
+        assert service.outbox.counts() == (0, 0)
         [(endpoint, delivery)] = target.got
         assert endpoint == LAMBDA_ARN and delivery.source_arn == arn and delivery.principal == "sns.amazonaws.com"
         record = json.loads(delivery.body)["Records"][0]
@@ -1004,5 +987,8 @@ def test_deliver_publishes_to_the_topic(tmp_path: Path) -> None:
         assert (too_big.ok, too_big.error) == (False, TOO_LARGE)
         assert deliveries.deliver(fifo, Delivery(body="x", allow_fifo=False)).error == FIFO_NOT_ALLOWED
         assert deliveries.deliver(fifo, Delivery(body="x", group_id="g", deduplication_id="d")).ok
+
+    try:
+        asyncio.run(main())
     finally:
         store.close()

@@ -18,15 +18,18 @@ import uvicorn
 from .auth.enforcer import Enforcer
 from .clock import Clock, make_clock
 from .engine.destinations import Authorize, OutcomeDelivery
+from .engine.dispatcher import OutboxDispatcher
 from .engine.introspect import event_state
 from .engine.invoker import Functions, Invoker
 from .engine.journey import Journeys
 from .engine.lifecycle import Engine, Resource, Signal
 from .engine.otlp import OtlpExporter
 from .engine.pollers import SqsPollers
+from .engine.sns_http import post_notification
 from .engine.status import StatusSources, status
 from .engine.storage_metrics import S3StorageMetrics
 from .gateway.app import Gateway
+from .gateway.sns_links import sns_links
 from .runtime import EnvironmentPool
 from .schema import SCHEMA
 from .services.base import Service
@@ -38,6 +41,8 @@ from .services.lambda_.service import LambdaService
 from .services.logs import LogsService
 from .services.s3 import S3Service
 from .services.sns import SnsService
+from .services.sns.messages import SLUICE_PATH as SNS_LINKS
+from .services.sns.records import Pending
 from .services.sqs import SqsService
 from .services.sts import StsService
 from .settings import Settings
@@ -98,7 +103,9 @@ class Sluice:
         sqs = SqsService(store, clock, settings, deliveries)
         services["sqs"] = sqs
         deliveries.register("sqs", sqs)
-        sns = SnsService(store, clock, settings, deliveries)
+        # Publish wakes the SNS outbox dispatcher (built below, with the other engine workers).
+        sns = SnsService(store, clock, settings, deliveries, send_http=post_notification,
+                         queued=lambda: sns_outbox.notify())
         services["sns"] = sns
         deliveries.register("sns", sns)
         events = EventsService(store, clock, settings, deliveries)
@@ -142,12 +149,16 @@ class Sluice:
         engine.add(outcomes.dispatcher)
         engine.add(SqsPollers(clock, sqs, lambda_, invoker, settings.account_id, settings.region, mappings_changed))
         engine.add(S3StorageMetrics(store.db, clock, s3.storage_totals).task())
+        # SNS deliveries: 16 at a time, a FIFO topic's message group one at a time, in order.
+        sns_outbox: OutboxDispatcher[Pending] = engine.add(OutboxDispatcher(
+            "sns-deliveries", clock, sns.outbox, sns.deliverer.deliver, key=lambda row: row.id,
+            group=lambda row: row.fifo_key, concurrency=16))
 
         gateway = Gateway(settings, clock, services, secret_for=secret_for, token_for=token_for, engine=engine,
                           enforcer=enforcer, anonymous=anonymous)
         gateway.internal["/_sluice/events/"] = lambda rest, query: _event_view(store, rest)
         gateway.internal["/_sluice/lambda-code/"] = lambda rest, query: _code_view(lambda_, rest)
-        gateway.internal["/_sluice/sns/"] = sns.internal  # SubscribeURL, UnsubscribeURL
+        gateway.internal[SNS_LINKS] = sns_links(sns, settings)  # SubscribeURL, UnsubscribeURL
         gateway.internal["/_sluice/trace"] = lambda rest, query: _trace_view(journeys, query)
         sources = StatusSources(lambda: store.db.reader, clock.now, settings.time_scale, lambda_.function_names,
                                 lambda_.resolve, lambda: invoker.running.copy(), invoker.running_async, sqs.depth)

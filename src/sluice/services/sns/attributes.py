@@ -41,7 +41,7 @@ def message_attributes(raw: dict[str, dict[str, Any]] | None) -> dict[str, dict[
         if data_type is None:
             raise ServiceError("ValidationError", "1 validation error detected: Value null at "
                                f"'messageAttributes.{name}.member.dataType' failed to satisfy constraint: "
-                               "Member must not be null", 400)
+                               "Member must not be null")
         base = data_type.split(".", 1)[0]
         if base not in ("String", "Number", "Binary") or len(data_type) > 256 or data_type.endswith("."):
             raise errors.invalid_value(

@@ -10,24 +10,24 @@ from ...protocol.errors import ServiceError
 
 
 def invalid(what: str) -> ServiceError:
-    return ServiceError("InvalidParameter", f"Invalid parameter: {what}", 400)
+    return ServiceError("InvalidParameter", f"Invalid parameter: {what}")
 
 
 def invalid_value(message: str) -> ServiceError:
     """InvalidParameterValueException: SNS sends it as `ParameterValueInvalid` (message attributes)."""
-    return ServiceError("ParameterValueInvalid", message, 400)
+    return ServiceError("ParameterValueInvalid", message)
 
 
 def topic_not_found() -> ServiceError:
-    return ServiceError("NotFound", "Topic does not exist", 404)
+    return ServiceError("NotFound", "Topic does not exist")
 
 
 def subscription_not_found() -> ServiceError:
-    return ServiceError("NotFound", "Subscription does not exist", 404)
+    return ServiceError("NotFound", "Subscription does not exist")
 
 
 def resource_not_found() -> ServiceError:
-    return ServiceError("ResourceNotFound", "Resource does not exist", 404)
+    return ServiceError("ResourceNotFound", "Resource does not exist")
 
 
 def not_authorized(account: str, action: str, resource: str) -> ServiceError:
@@ -35,7 +35,6 @@ def not_authorized(account: str, action: str, resource: str) -> ServiceError:
         "AuthorizationError",
         f"User: arn:aws:iam::{account}:root is not authorized to perform: SNS:{action} on resource: {resource} "
         f"because no resource-based policy allows the SNS:{action} action",
-        403,
     )
 
 
@@ -44,5 +43,4 @@ def validation(member: str) -> ServiceError:
     return ServiceError(
         "ValidationError",
         f"1 validation error detected: Value null at '{member}' failed to satisfy constraint: Member must not be null",
-        400,
     )

@@ -1,6 +1,6 @@
-"""What SNS delivers: the JSON envelope (SQS, HTTP/S), the Lambda event, and HTTP headers.
+"""What SNS delivers: the JSON envelope (SQS, HTTP/S) and the Lambda event.
 
-A published message is stored once as a dict (see `SnsService._message`); these functions turn it
+A published message is stored once as a dict (see `Publishing._commit`); these functions turn it
 into what each kind of subscriber receives, field for field and in the order AWS sends them.
 
 Signatures: AWS signs every notification (SHA1withRSA for SignatureVersion 1, SHA256withRSA for 2)
@@ -163,17 +163,3 @@ def lambda_event(msg: dict[str, Any], subscription_arn: str, base: str, signatur
     }]}
     return json.dumps(event, ensure_ascii=False)
 
-
-def http_headers(msg: dict[str, Any], subscription_arn: str, content_type: str, raw: bool) -> dict[str, str]:
-    headers = {
-        "x-amz-sns-message-type": msg["Type"],
-        "x-amz-sns-message-id": msg["MessageId"],
-        "x-amz-sns-topic-arn": msg["TopicArn"],
-    }
-    if msg["Type"] != SUBSCRIPTION_CONFIRMATION:
-        headers["x-amz-sns-subscription-arn"] = subscription_arn
-    if raw:
-        headers["x-amz-sns-rawdelivery"] = "true"
-    headers["Content-Type"] = content_type
-    headers["User-Agent"] = "Amazon Simple Notification Service Agent"
-    return headers

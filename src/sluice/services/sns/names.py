@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import ipaddress
 import re
 import uuid
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
+from ...engine.sns_http import is_loopback_url
 from ...protocol.errors import ServiceError
 from . import errors
 
@@ -76,22 +76,6 @@ def check_topic_name(name: str | None, fifo: bool) -> str:
     elif not TOPIC_NAME.match(name):
         raise errors.invalid("Topic Name")
     return name
-
-
-def is_loopback_url(url: str) -> bool:
-    """Only this machine: 127.0.0.0/8, ::1, or `localhost`. Sluice never sends traffic elsewhere."""
-    try:
-        host = urlsplit(url).hostname
-    except ValueError:
-        return False
-    if not host:
-        return False
-    if host.lower() == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 def check_endpoint(protocol: str, endpoint: str | None, topic: str) -> str:

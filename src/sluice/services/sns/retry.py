@@ -1,9 +1,10 @@
-"""SNS's delivery retry policies, as explicit, testable policies.
+"""SNS's delivery retry policies, as policies of the engine's kind (`engine.policy.RetryPolicy`).
 
 AWS (docs: "Amazon SNS message delivery retries") retries a failed delivery in four phases:
 immediate retries (no delay), pre-backoff retries (the minimum delay apart), backoff retries (the
 delay growing from the minimum to the maximum by a backoff function), post-backoff retries (the
-maximum delay apart).
+maximum delay apart). A client-side error (the endpoint refused the message for good: an HTTP
+4xx, a queue or function that is missing or does not let SNS in) is not retried at all.
 
 - AWS-managed endpoints (SQS, Lambda) have a fixed policy: 3 immediate, 2 one second apart, 10 with
   exponential backoff from 1 s to 20 s, then 100,000 twenty seconds apart (~23 days).
@@ -12,33 +13,59 @@ maximum delay apart).
   `disableSubscriptionOverrides`), else AWS's default: 3 retries 20 s apart (linear, min = max = 20).
   A message lives at most one hour on an HTTP/S subscription.
 
-Delays are AWS-seconds: the caller turns them into real waits with `Clock.engine_seconds`, so
-`--time-scale` compresses them. AWS applies jitter; Sluice does not (delays are exact, for tests).
-AWS does not publish the exact curves of its four backoff functions: Sluice uses, for the k-th of n
-backoff retries with t = k/(n-1): linear min+(max-min)·t, arithmetic min+(max-min)·t²,
-geometric min·(max/min)^t, exponential min+(max-min)·(2^(10t)-1)/(2^10-1).
+Delays are AWS-seconds: the caller stores `clock.now() + clock.engine_seconds(delay)` as the row's
+due time, so `--time-scale` compresses them and a manual clock runs them when advanced. AWS
+applies jitter; Sluice does not (delays are exact, for tests). AWS does not publish the exact
+curves of its four backoff functions: Sluice uses, for the k-th of n backoff retries with
+t = k/(n-1): linear min+(max-min)·t, arithmetic min+(max-min)·t², geometric min·(max/min)^t,
+exponential min+(max-min)·(2^(10t)-1)/(2^10-1).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, replace
 from typing import Any
 
+from ...engine.policy import EVENT_AGE_EXCEEDED, RETRIES_EXHAUSTED, Decision, GiveUp, Retry
 from ...protocol import safejson
 
-BACKOFF_FUNCTIONS = ("linear", "arithmetic", "geometric", "exponential")
 MAX_HTTP_RETRY_SECONDS = 3600
 HTTP_MESSAGE_LIFETIME = 3600.0  # AWS-seconds a message waits for an HTTP/S endpoint at most
-HTTP_TIMEOUT = 15.0  # real seconds: AWS's request timeout for HTTP/S deliveries
 DEFAULT_CONTENT_TYPE = "text/plain; charset=UTF-8"
+CLIENT_ERROR = "ClientError"  # the `error` of a failure AWS does not retry (and the give-up reason)
 
 
 class DeliveryPolicyError(ValueError):
     pass
 
 
+def _linear(lo: float, hi: float, t: float) -> float:
+    return lo + (hi - lo) * t
+
+
+def _arithmetic(lo: float, hi: float, t: float) -> float:
+    return lo + (hi - lo) * t * t
+
+
+def _geometric(lo: float, hi: float, t: float) -> float:
+    return lo * (hi / lo) ** t if lo > 0 else hi * t
+
+
+def _exponential(lo: float, hi: float, t: float) -> float:
+    return lo + (hi - lo) * (2 ** (10 * t) - 1) / (2**10 - 1)
+
+
+# The backoff functions a delivery policy may name: (min delay, max delay, t in [0, 1]) -> delay.
+BACKOFF: dict[str, Callable[[float, float, float], float]] = {
+    "linear": _linear, "arithmetic": _arithmetic, "geometric": _geometric, "exponential": _exponential}
+BACKOFF_FUNCTIONS = tuple(BACKOFF)
+
+
 @dataclass(frozen=True)
-class RetryPolicy:
+class DeliveryRetry:
+    """One delivery retry policy: AWS's four phases, and an optional age budget (AWS-seconds)."""
+
     min_delay: float = 20
     max_delay: float = 20
     num_retries: int = 3
@@ -46,12 +73,24 @@ class RetryPolicy:
     min_delay_retries: int = 0
     max_delay_retries: int = 0
     backoff: str = "linear"
+    max_age: float | None = None
+
+    def decide(self, attempt: int, age: float = 0.0, error: str | None = None) -> Decision:
+        """What follows failed attempt number `attempt` of a message `age` AWS-seconds old."""
+        if error == CLIENT_ERROR:
+            return GiveUp(CLIENT_ERROR)
+        delay = self.delay_before(attempt)
+        if delay is None:
+            return GiveUp(RETRIES_EXHAUSTED)
+        if self.max_age is not None and age + delay > self.max_age:
+            return GiveUp(EVENT_AGE_EXCEEDED)  # the retry could not start within the message's lifetime
+        return Retry(delay)
 
     @property
     def backoff_retries(self) -> int:
         return max(0, self.num_retries - self.no_delay_retries - self.min_delay_retries - self.max_delay_retries)
 
-    def delay_before_retry(self, retry: int) -> float | None:
+    def delay_before(self, retry: int) -> float | None:
         """Seconds to wait before retry number `retry` (1-based); None when retries are exhausted."""
         if retry < 1 or retry > self.num_retries:
             return None
@@ -70,17 +109,10 @@ class RetryPolicy:
         lo, hi = float(self.min_delay), float(self.max_delay)
         if n <= 1 or hi <= lo:
             return lo
-        t = k / (n - 1)
-        if self.backoff == "arithmetic":
-            return lo + (hi - lo) * t * t
-        if self.backoff == "geometric":
-            return lo * (hi / lo) ** t if lo > 0 else hi * t
-        if self.backoff == "exponential":
-            return lo + (hi - lo) * (2 ** (10 * t) - 1) / (2**10 - 1)
-        return lo + (hi - lo) * t
+        return BACKOFF.get(self.backoff, _linear)(lo, hi, k / (n - 1))
 
     def total_seconds(self) -> float:
-        return sum(self.delay_before_retry(i) or 0.0 for i in range(1, self.num_retries + 1))
+        return sum(self.delay_before(i) or 0.0 for i in range(1, self.num_retries + 1))
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -96,15 +128,20 @@ def _int(x: float) -> int | float:
 
 
 # SQS and Lambda: 3 immediate, 2 at 1 s, 10 backing off 1 -> 20 s, then 100,000 at 20 s.
-AWS_MANAGED = RetryPolicy(min_delay=1, max_delay=20, num_retries=100_015, no_delay_retries=3,
-                          min_delay_retries=2, max_delay_retries=100_000, backoff="exponential")
-HTTP_DEFAULT = RetryPolicy()
+AWS_MANAGED = DeliveryRetry(min_delay=1, max_delay=20, num_retries=100_015, no_delay_retries=3,
+                            min_delay_retries=2, max_delay_retries=100_000, backoff="exponential")
+HTTP_DEFAULT = DeliveryRetry(max_age=HTTP_MESSAGE_LIFETIME)
+
+
+def http_retry(spec: dict[str, Any] | None) -> DeliveryRetry:
+    """An HTTP/S subscription's policy from its stored `healthyRetryPolicy` JSON (AWS's default if none)."""
+    return _retry_from(spec, HTTP_DEFAULT)
 
 
 @dataclass(frozen=True)
 class HttpDelivery:
     """What an HTTP/S subscription's deliveries follow."""
-    retry: RetryPolicy = HTTP_DEFAULT
+    retry: DeliveryRetry = HTTP_DEFAULT
     content_type: str = DEFAULT_CONTENT_TYPE
 
 
@@ -145,10 +182,11 @@ def http_delivery(topic_policy: dict[str, Any] | None, sub_policy: dict[str, Any
     return HttpDelivery(retry, content_type)
 
 
-def _retry_from(spec: dict[str, Any] | None, base: RetryPolicy) -> RetryPolicy:
+def _retry_from(spec: dict[str, Any] | None, base: DeliveryRetry) -> DeliveryRetry:
     if not spec:
         return base
-    return RetryPolicy(
+    return replace(
+        base,
         min_delay=spec.get("minDelayTarget", base.min_delay),
         max_delay=spec.get("maxDelayTarget", base.max_delay),
         num_retries=spec.get("numRetries", base.num_retries),
@@ -248,9 +286,3 @@ def _check_request(spec: Any, where: str) -> None:
     ctype = spec.get("headerContentType") if isinstance(spec, dict) else None
     if not isinstance(ctype, str) or not ctype:
         raise DeliveryPolicyError(f"DeliveryPolicy: {where}.headerContentType must be a string")
-
-
-def aws_managed_delays(limit: int) -> list[float]:
-    """The first `limit` delays of the SQS/Lambda policy (for documentation and tests)."""
-    return [d for d in (AWS_MANAGED.delay_before_retry(i) for i in range(1, limit + 1)) if d is not None]
-
