@@ -8,7 +8,6 @@ schedule tests and the SIGKILL test: events accepted by PutEvents are delivered 
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 import json
 import sqlite3
@@ -22,23 +21,9 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
-from sluice.clock import Clock
-from sluice.protocol.context import RequestContext
-from sluice.schema import SCHEMA
-from sluice.services.delivery import Deliveries, Delivery, DeliveryResult
-from sluice.services.events import EventsService
 from sluice.services.events.patterns import PatternError, compile_pattern, matches
-from sluice.services.events.retry import (
-    AGE_EXHAUSTED,
-    RETRIES_EXHAUSTED,
-    GiveUp,
-    Retry,
-    TargetRetryPolicy,
-)
 from sluice.services.events.schedule import Rate, ScheduleError, parse_schedule
 from sluice.services.events.transform import target_input
-from sluice.settings import Settings
-from sluice.store import Store
 
 from .conftest import AwsCli, make_client
 from .lambda_helpers import create, read_jsonl
@@ -316,19 +301,6 @@ def test_schedule_expressions() -> None:
     assert nxt("cron(0 0 1 JAN ? 2020)") is None
 
 
-def test_retry_policy() -> None:
-    policy = TargetRetryPolicy()  # AWS's default: 185 retries, 24 hours
-    assert [policy.delay(n) for n in (1, 2, 3, 9, 10, 100)] == [1, 2, 4, 256, 480, 480]
-    assert sum(policy.delay(n) for n in range(1, 186)) == pytest.approx(84991)  # ~24 h for 185 retries
-    assert policy.after_failure(1, 0.0, "InternalError") == Retry(1)
-    assert policy.after_failure(186, 100.0, "InternalError") == GiveUp(RETRIES_EXHAUSTED)
-    assert policy.after_failure(5, 86_399.0, "InternalError") == GiveUp(AGE_EXHAUSTED)
-    assert policy.after_failure(1, 0.0, "NotFound") == GiveUp(None)  # not retried: straight to the DLQ
-    custom = TargetRetryPolicy.of({"MaximumRetryAttempts": 2, "MaximumEventAgeInSeconds": 60})
-    assert custom.after_failure(2, 1.0, "InternalError") == Retry(2)
-    assert custom.after_failure(3, 3.0, "InternalError") == GiveUp(RETRIES_EXHAUSTED)
-
-
 def test_target_input() -> None:
     event = ev({"command": "update", "payload": {"id": "a", "n": 3}, "text": 'say "hi"'})
     kw = {"rule_arn": "arn:aws:events:us-east-1:000000000000:rule/r", "rule_name": "r",
@@ -355,111 +327,6 @@ def test_target_input() -> None:
     assert whole["e"] == {"id": "e1", "account": ACCOUNT, "detailType": "Thing Happened",
                           "time": "2024-05-14T11:23:30Z", "source": "my.app", "region": REGION, "resources": [],
                           "version": "0"}
-
-
-class FlakyTargets:
-    """A stand-in for SQS: `...:flaky` fails twice then takes messages, `...:down` always fails,
-    `...:dlq` records dead letters."""
-
-    def __init__(self) -> None:
-        self.calls: list[tuple[str, Delivery]] = []
-
-    def deliver(self, arn: str, delivery: Delivery) -> DeliveryResult:
-        self.calls.append((arn, delivery))
-        if arn.endswith(":flaky") and sum(1 for a, _ in self.calls if a == arn) <= 2:
-            return DeliveryResult.failed("Throttled", "busy")
-        if arn.endswith(":down"):
-            return DeliveryResult.failed("Unavailable", "down for maintenance")
-        return DeliveryResult(True, str(uuid.uuid4()))
-
-    def to(self, suffix: str) -> list[Delivery]:
-        return [d for a, d in self.calls if a.endswith(suffix)]
-
-
-def test_retries_and_dead_letters_in_process(tmp_path: Path) -> None:
-    """The dispatcher with the retry policy on a clock 1000x faster (1 s of backoff = 1 ms)."""
-    store = Store(tmp_path / "data", SCHEMA)
-    deliveries = Deliveries()
-    targets = FlakyTargets()
-    deliveries.register("sqs", targets)
-    service = EventsService(store, Clock(1000), Settings(data_dir=tmp_path / "data"), deliveries)
-    ctx = RequestContext("r", "h", ACCOUNT, REGION, "events")
-    queue = f"arn:aws:sqs:{REGION}:{ACCOUNT}"
-
-    async def scenario() -> None:
-        await service.start()
-        try:
-            call = asyncio.to_thread
-            await call(service.put_rule, ctx, Name="r", EventPattern='{"source": ["app"]}')
-            await call(service.put_targets, ctx, Rule="r", Targets=[
-                {"Id": "flaky", "Arn": f"{queue}:flaky"},
-                {"Id": "down", "Arn": f"{queue}:down", "DeadLetterConfig": {"Arn": f"{queue}:dlq"},
-                 "RetryPolicy": {"MaximumRetryAttempts": 2, "MaximumEventAgeInSeconds": 3600}},
-            ])
-            await call(service.put_events, ctx, Entries=[{"Source": "app", "DetailType": "T", "Detail": '{"n": 1}'}])
-            deadline = time.monotonic() + 10
-            while time.monotonic() < deadline and not (targets.to(":dlq") and len(targets.to(":flaky")) >= 3):
-                await asyncio.sleep(0.01)
-            await asyncio.sleep(0.05)
-        finally:
-            await service.stop()
-
-    try:
-        asyncio.run(scenario())
-        flaky = targets.to(":flaky")
-        assert len(flaky) == 3  # two failures, then delivered: not sent again
-        assert json.loads(flaky[-1].body)["detail"] == {"n": 1}
-        assert flaky[-1].source_arn == f"arn:aws:events:{REGION}:{ACCOUNT}:rule/r"
-        assert len(targets.to(":down")) == 3  # the first attempt and MaximumRetryAttempts=2 retries
-        [dead] = targets.to(":dlq")
-        assert json.loads(dead.body)["detail"] == {"n": 1}
-        assert {k: v.string_value for k, v in dead.attributes.items()} == {
-            "RULE_ARN": f"arn:aws:events:{REGION}:{ACCOUNT}:rule/r", "TARGET_ARN": f"{queue}:down",
-            "ERROR_CODE": "INTERNAL_ERROR", "ERROR_MESSAGE": "down for maintenance", "RETRY_ATTEMPTS": "2",
-            "EXHAUSTED_RETRY_CONDITION": "MaximumRetryAttempts"}
-        assert store.db.query("SELECT * FROM events_outbox") == []
-    finally:
-        store.close()
-
-
-def test_schedule_survives_restart_without_a_burst(tmp_path: Path) -> None:
-    """rate(1 minute) at --time-scale 600 fires every 0.1 s; fires missed while the server is down
-    are made up once at the next start, not one by one."""
-    targets = FlakyTargets()
-    deliveries = Deliveries()
-    deliveries.register("sqs", targets)
-    ctx = RequestContext("r", "h", ACCOUNT, REGION, "events")
-
-    def run(seconds: float, setup: bool) -> None:
-        store = Store(tmp_path / "data", SCHEMA)
-        service = EventsService(store, Clock(600), Settings(data_dir=tmp_path / "data"), deliveries)
-
-        async def scenario() -> None:
-            await service.start()
-            try:
-                if setup:
-                    await asyncio.to_thread(service.put_rule, ctx, Name="tick", ScheduleExpression="rate(1 minute)")
-                    await asyncio.to_thread(service.put_targets, ctx, Rule="tick",
-                                            Targets=[{"Id": "q", "Arn": f"arn:aws:sqs:{REGION}:{ACCOUNT}:ok"}])
-                await asyncio.sleep(seconds)
-            finally:
-                await service.stop()
-
-        try:
-            asyncio.run(scenario())
-        finally:
-            store.close()
-
-    run(0.6, setup=True)
-    before = len(targets.to(":ok"))
-    assert before >= 3
-    time.sleep(1.0)  # ten fires missed
-    run(0.15, setup=False)
-    after = len(targets.to(":ok"))
-    assert before + 1 <= after <= before + 3  # the missed fire once, then the schedule again
-    events = [json.loads(d.body) for d in targets.to(":ok")]
-    assert all(e["detail-type"] == "Scheduled Event" and e["source"] == "aws.events" for e in events)
-    assert len({e["id"] for e in events}) == len(events)
 
 
 # -- the API ---------------------------------------------------------------------------------

@@ -18,6 +18,7 @@ import uvicorn
 from .auth.enforcer import Enforcer
 from .clock import Clock, make_clock
 from .engine.destinations import Authorize, OutcomeDelivery
+from .engine.eventbridge import eventbridge_workers
 from .engine.introspect import event_state
 from .engine.invoker import Functions, Invoker
 from .engine.journey import Journeys
@@ -101,7 +102,9 @@ class Sluice:
         sns = SnsService(store, clock, settings, deliveries)
         services["sns"] = sns
         deliveries.register("sns", sns)
-        events = EventsService(store, clock, settings, deliveries)
+        events_due, schedules_due = Signal(), Signal()  # set from requests' threads
+        events = EventsService(store, clock, settings, deliveries, outbox_changed=events_due.set,
+                               schedules_changed=schedules_due.set)
         services["events"] = events
         deliveries.register("events", events)
         services["cloudwatch"] = CloudWatchService(store, clock, settings, deliveries)  # alarms publish to SNS
@@ -140,6 +143,8 @@ class Sluice:
         engine.add(outcomes.dispatcher)
         engine.add(SqsPollers(clock, sqs, lambda_, invoker, settings.account_id, settings.region, mappings_changed))
         engine.add(S3StorageMetrics(store.db, clock, s3.storage_totals).task())
+        for worker in eventbridge_workers(clock, events, events_due, schedules_due):
+            engine.add(worker)
         if exporter is not None:
             engine.add(exporter)
 

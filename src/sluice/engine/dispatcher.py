@@ -24,7 +24,7 @@ from concurrent.futures import Executor
 from typing import Any, Generic, Protocol, TypeVar
 
 from ..clock import Clock
-from .lifecycle import finish_or_cancel, supervise
+from .lifecycle import Signal, finish_or_cancel, supervise
 from .policy import Backoff, Retry
 
 log = logging.getLogger("sluice.engine")
@@ -47,12 +47,13 @@ class DueSource(Protocol[T_co]):
 
 class OutboxDispatcher(Generic[T]):
     def __init__(self, name: str, clock: Clock, source: DueSource[T], handler: Callable[[T], Coroutine[Any, Any, None]], *,
-                 key: Callable[[T], Hashable], concurrency: int, wake: asyncio.Event | None = None,
+                 key: Callable[[T], Hashable], concurrency: int, wake: asyncio.Event | Signal | None = None,
                  group: Callable[[T], Hashable | None] | None = None, recheck: float | None = None,
                  crash_delay: float = 1.0, executor: Executor | None = None) -> None:
         """`key`: a row's identity (one handler per key at a time); `group`: rows of one group
         (e.g. a FIFO message group) run one at a time; `recheck`: AWS-seconds after which to look
-        again even if nothing woke the dispatcher (a safety net); `executor`: None for the loop's."""
+        again even if nothing woke the dispatcher (a safety net); `executor`: None for the loop's;
+        `wake`: set when new rows are committed (a Signal if other threads set it)."""
         if concurrency < 1:
             raise ValueError("concurrency must be at least 1")
         self.name = name
@@ -62,7 +63,8 @@ class OutboxDispatcher(Generic[T]):
         self.key = key
         self.group = group
         self.concurrency = concurrency
-        self.wake = wake or asyncio.Event()
+        self._signal = wake if isinstance(wake, Signal) else None
+        self.wake = wake.event if isinstance(wake, Signal) else wake or asyncio.Event()
         self.recheck = recheck
         self.crash_delay = crash_delay
         self.executor = executor
@@ -110,6 +112,8 @@ class OutboxDispatcher(Generic[T]):
 
     async def start(self) -> None:
         self._loop = asyncio.get_running_loop()
+        if self._signal is not None:
+            self._signal.bind()
         self._stopping = False
         self._task = self._loop.create_task(supervise(self.name, self.clock, self._run), name=f"sluice-{self.name}")
 
