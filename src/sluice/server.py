@@ -155,7 +155,8 @@ class Sluice:
         gateway.internal["/_sluice/sns/"] = sns.internal  # SubscribeURL, UnsubscribeURL
         gateway.internal["/_sluice/trace"] = lambda rest, query: _trace_view(journeys, query)
         sources = StatusSources(lambda: store.db.reader, clock.now, settings.time_scale, lambda_.function_names,
-                                lambda_.resolve, lambda: invoker.running.copy(), invoker.running_async, sqs.depth)
+                                lambda_.resolve, lambda: invoker.running.copy(), invoker.running_async, sqs.depth,
+                                events.outbox.backlogs)
         gateway.internal["/_sluice/status"] = lambda rest, query: (200, status(sources))
         return cls(settings, clock, store, services, gateway, deliveries, engine)
 

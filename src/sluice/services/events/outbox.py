@@ -22,7 +22,9 @@ from ...engine.policy import GiveUp
 from ...protocol.errors import ServiceError
 from ..delivery import Deliveries, Delivery, DeliveryResult, MessageAttribute
 from .records import (
+    Backlog,
     OutboxRow,
+    backlogs,
     delete_delivery,
     due_deliveries,
     next_delivery_after,
@@ -61,6 +63,10 @@ class Outbox:
     def pending(self) -> int:
         """Deliveries not yet made (due now or waiting for a retry)."""
         return pending_deliveries(self.db.reader)
+
+    def backlogs(self) -> list[Backlog]:
+        """Deliveries not yet made, per rule (for `sluice status`)."""
+        return backlogs(self.db.reader)
 
     # -- the handler ---------------------------------------------------------------------------
 

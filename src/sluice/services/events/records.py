@@ -398,6 +398,22 @@ def next_delivery_after(conn: sqlite3.Connection, now: float) -> float | None:
     return row["t"] if row is not None else None
 
 
+@dataclass(frozen=True)
+class Backlog:
+    """A rule's target deliveries not yet made."""
+
+    rule_arn: str
+    pending: int  # rows in the outbox, due now or waiting for a retry
+    retrying: int  # of which have failed at least once
+    oldest: float  # when the oldest of them was accepted (clock time)
+
+
+def backlogs(conn: sqlite3.Connection) -> list[Backlog]:
+    rows = conn.execute("SELECT rule_arn, COUNT(*) AS n, SUM(attempts > 0) AS retrying, MIN(created) AS oldest"
+                        " FROM events_outbox GROUP BY rule_arn ORDER BY rule_arn").fetchall()
+    return [Backlog(r["rule_arn"], r["n"], r["retrying"], r["oldest"]) for r in rows]
+
+
 def pending_deliveries(conn: sqlite3.Connection) -> int:
     row = conn.execute("SELECT COUNT(*) AS n FROM events_outbox").fetchone()
     return int(row["n"])
