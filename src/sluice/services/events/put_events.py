@@ -188,7 +188,8 @@ class PutEvents:
             if group:
                 options["group"] = group
                 options["dedup"] = event["id"]
-        return NewDelivery(account, event["id"], rule_arn, target["Id"], arn, body, compact(event), options, now)
+        return NewDelivery(account, event["id"], rule_arn, target["Id"], arn, body, compact(event), json.dumps(options),
+                           now)
 
 
 def _entry_size(entry: dict[str, Any]) -> int:

@@ -196,7 +196,7 @@ class NewDelivery:
     target_arn: str
     body: str  # what the target receives
     event: str  # the event itself (compact JSON), for a dead-letter queue
-    options: dict[str, Any]  # trace header, retry policy, dead-letter queue, FIFO group, next bus
+    options: str  # JSON: trace header, retry policy, dead-letter queue, FIFO group, next bus
     created: float
 
 
@@ -383,8 +383,8 @@ def insert_deliveries(conn: sqlite3.Connection, items: Iterable[NewDelivery]) ->
     conn.executemany(
         "INSERT INTO events_outbox (account, event_id, rule_arn, target_id, target_arn, body, event, options,"
         " created, next_at) VALUES (?,?,?,?,?,?,?,?,?,?)",
-        [(d.account, d.event_id, d.rule_arn, d.target_id, d.target_arn, d.body, d.event, json.dumps(d.options),
-          d.created, d.created) for d in items])
+        [(d.account, d.event_id, d.rule_arn, d.target_id, d.target_arn, d.body, d.event, d.options, d.created,
+          d.created) for d in items])
 
 
 def due_deliveries(conn: sqlite3.Connection, now: float, limit: int) -> list[OutboxRow]:
