@@ -19,6 +19,7 @@ from .auth.enforcer import Enforcer
 from .clock import Clock, make_clock
 from .engine.destinations import Authorize, OutcomeDelivery
 from .engine.dispatcher import OutboxDispatcher
+from .engine.eventbridge import eventbridge_workers
 from .engine.introspect import event_state
 from .engine.invoker import Functions, Invoker
 from .engine.journey import Journeys
@@ -108,7 +109,9 @@ class Sluice:
                          queued=lambda: sns_outbox.notify())
         services["sns"] = sns
         deliveries.register("sns", sns)
-        events = EventsService(store, clock, settings, deliveries)
+        events_due, schedules_due = Signal(), Signal()  # set from requests' threads
+        events = EventsService(store, clock, settings, deliveries, outbox_changed=events_due.set,
+                               schedules_changed=schedules_due.set)
         services["events"] = events
         deliveries.register("events", events)
         services["cloudwatch"] = CloudWatchService(store, clock, settings, deliveries)  # alarms publish to SNS
@@ -153,6 +156,8 @@ class Sluice:
         sns_outbox: OutboxDispatcher[Pending] = engine.add(OutboxDispatcher(
             "sns-deliveries", clock, sns.outbox, sns.deliverer.deliver, key=lambda row: row.id,
             group=lambda row: row.fifo_key, concurrency=16))
+        for worker in eventbridge_workers(clock, events, events_due, schedules_due):
+            engine.add(worker)
 
         gateway = Gateway(settings, clock, services, secret_for=secret_for, token_for=token_for, engine=engine,
                           enforcer=enforcer, anonymous=anonymous)
@@ -161,7 +166,8 @@ class Sluice:
         gateway.internal[SNS_LINKS] = sns_links(sns, settings)  # SubscribeURL, UnsubscribeURL
         gateway.internal["/_sluice/trace"] = lambda rest, query: _trace_view(journeys, query)
         sources = StatusSources(lambda: store.db.reader, clock.now, settings.time_scale, lambda_.function_names,
-                                lambda_.resolve, lambda: invoker.running.copy(), invoker.running_async, sqs.depth)
+                                lambda_.resolve, lambda: invoker.running.copy(), invoker.running_async, sqs.depth,
+                                events.outbox.backlogs)
         gateway.internal["/_sluice/status"] = lambda rest, query: (200, status(sources))
         return cls(settings, clock, store, services, gateway, deliveries, engine)
 

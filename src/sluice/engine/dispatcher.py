@@ -25,7 +25,7 @@ from concurrent.futures import Executor
 from typing import Any, Generic, Protocol, TypeVar
 
 from ..clock import Clock
-from .lifecycle import finish_or_cancel, supervise
+from .lifecycle import Signal, finish_or_cancel, supervise
 from .policy import RESTART_BACKOFF, Retry
 
 log = logging.getLogger("sluice.engine")
@@ -48,7 +48,7 @@ class DueSource(Protocol[T_co]):
 
 class OutboxDispatcher(Generic[T]):
     def __init__(self, name: str, clock: Clock, source: DueSource[T], handler: Callable[[T], Coroutine[Any, Any, None]], *,
-                 key: Callable[[T], Hashable], concurrency: int, wake: asyncio.Event | None = None,
+                 key: Callable[[T], Hashable], concurrency: int, wake: asyncio.Event | Signal | None = None,
                  group: Callable[[T], Hashable | None] | None = None, recheck: float | None = None,
                  crash_delay: float = 1.0, executor: Executor | None = None, inline_reads: bool = False) -> None:
         """`key`: a row's identity (one handler per key at a time); `group`: rows of one group
@@ -56,7 +56,8 @@ class OutboxDispatcher(Generic[T]):
         again even if nothing woke the dispatcher (a safety net); `executor`: where the source's
         reads run (None: the loop's shared executor); `inline_reads`: run them on the loop
         instead, for a hot queue whose reads are a few rows by index (SQLite WAL readers do not
-        wait for the writer): a thread hop per look cost the Lambda async queue ~25% more CPU."""
+        wait for the writer): a thread hop per look cost the Lambda async queue ~25% more CPU;
+        `wake`: set when new rows are committed (a Signal if other threads set it)."""
         if concurrency < 1:
             raise ValueError("concurrency must be at least 1")
         self.name = name
@@ -66,7 +67,8 @@ class OutboxDispatcher(Generic[T]):
         self.key = key
         self.group = group
         self.concurrency = concurrency
-        self.wake = wake or asyncio.Event()
+        self._signal = wake if isinstance(wake, Signal) else None
+        self.wake = wake.event if isinstance(wake, Signal) else wake or asyncio.Event()
         self.recheck = recheck
         self.crash_delay = crash_delay
         self.executor = executor
@@ -115,6 +117,8 @@ class OutboxDispatcher(Generic[T]):
 
     async def start(self) -> None:
         self._loop = asyncio.get_running_loop()
+        if self._signal is not None:
+            self._signal.bind()
         self._stopping = False
         self._task = self._loop.create_task(supervise(self.name, self.clock, self._run), name=f"sluice-{self.name}")
 

@@ -186,12 +186,16 @@ class MetricBuffer:
                 for (ns, name, dims, unit, minute), s in pending.items()]
         self.db.submit(lambda conn: write_stat_sets(conn, sets)).add_done_callback(_log_failure)
 
+    def task(self, name: str = "metric-flush") -> PeriodicTask:
+        """The flush as an engine worker: about every FLUSH_SECONDS (real time: buffering, not an
+        AWS duration), and once more when stopped."""
+        return PeriodicTask(name, self.clock, FLUSH_SECONDS, self._flush, real_time=True, run_first=False,
+                            run_last=True)
+
     def start(self) -> None:
-        """Flush about every FLUSH_SECONDS (real time: buffering, not an AWS duration), and once
-        more when stopped."""
+        """Run `task()` now, outside an Engine (for a service that starts its own)."""
         if self._task is None:
-            self._task = PeriodicTask("metric-flush", self.clock, FLUSH_SECONDS, self._flush, real_time=True,
-                                      run_first=False, run_last=True)
+            self._task = self.task()
             self._task.begin()
 
     async def stop(self) -> None:

@@ -1,10 +1,11 @@
-"""`sluice status`: each function's async backlog and recent error rate, and each DLQ's depth."""
+"""`sluice status`: each function's async backlog and recent error rate, each DLQ's depth, and
+each EventBridge rule's target deliveries not yet made."""
 
 from __future__ import annotations
 
 import sqlite3
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -17,6 +18,23 @@ class QueueDepthOf(Protocol):
     def __call__(self, arn: str) -> Any: ...  # a QueueDepth (visible, in_flight, delayed) or None
 
 
+class RuleBacklog(Protocol):
+    """An EventBridge rule's deliveries not yet made (services/events/records.py's Backlog)."""
+
+    @property
+    def rule_arn(self) -> str: ...
+    @property
+    def pending(self) -> int: ...
+    @property
+    def retrying(self) -> int: ...
+    @property
+    def oldest(self) -> float: ...
+
+
+def _no_backlogs() -> list[RuleBacklog]:
+    return []
+
+
 @dataclass
 class StatusSources:
     reader: Callable[[], sqlite3.Connection]
@@ -27,6 +45,7 @@ class StatusSources:
     running: Callable[[], Counter[str]]  # executions per function, sync and async
     running_async: Callable[[], Counter[str]]  # async events being run, per function
     queue_depth: QueueDepthOf
+    event_backlogs: Callable[[], Sequence[RuleBacklog]] = _no_backlogs  # EventBridge, per rule
 
 
 def status(src: StatusSources) -> dict[str, Any]:
@@ -69,7 +88,10 @@ def status(src: StatusSources) -> dict[str, Any]:
             "messagesInFlight": depth.in_flight if depth is not None else None,
             "usedBy": users,
         })
-    return {"time": now, "timeScale": src.time_scale, "functions": functions, "deadLetterQueues": queues}
+    rules = [{"rule": b.rule_arn, "pending": b.pending, "retrying": b.retrying,
+              "oldestEventAgeSeconds": round(now - b.oldest, 3)} for b in src.event_backlogs()]
+    return {"time": now, "timeScale": src.time_scale, "functions": functions, "deadLetterQueues": queues,
+            "eventBridge": rules}
 
 
 def _metric_sums(conn: sqlite3.Connection, since: float) -> dict[tuple[str, str], float]:

@@ -1,5 +1,6 @@
 """`sluice status [--watch]`: each function's async backlog, in-flight count, oldest event age and
-error rate (last 5 minutes), and each dead-letter queue's depth, from a running Sluice."""
+error rate (last 5 minutes), each dead-letter queue's depth, and the EventBridge rules with target
+deliveries not yet made, from a running Sluice."""
 
 from __future__ import annotations
 
@@ -78,4 +79,10 @@ def render(body: dict[str, Any]) -> str:
         lines += _table(rows)
     else:
         lines.append("no dead-letter queues (no function has an SQS DeadLetterConfig or OnFailure target)")
+    backlogs = body.get("eventBridge") or []
+    if backlogs:
+        rows = [["EVENTBRIDGE RULE", "PENDING", "RETRYING", "OLDEST"]]
+        rows += [[b["rule"].split(":rule/", 1)[-1], str(b["pending"]), str(b["retrying"]),
+                  _age(b["oldestEventAgeSeconds"])] for b in backlogs]
+        lines += ["", *_table(rows)]
     return "\n".join(lines) + "\n"

@@ -1,4 +1,4 @@
-"""EventBridge's errors, with AWS's codes and messages (every one an HTTP 400).
+"""EventBridge's errors, with AWS's codes and messages (the protocol layer gives each its status: 400).
 
 Messages marked *unconfirmed* were not seen in a recorded AWS response; they follow the wording
 of the neighbouring ones and are kept here, in one place, to be easy to correct.
@@ -15,32 +15,32 @@ from ...protocol.validate import validate
 
 
 def validation(message: str) -> ServiceError:
-    return ServiceError("ValidationException", message, 400)
+    return ServiceError("ValidationException", message)
 
 
 def bus_not_found(name: str) -> ServiceError:
-    return ServiceError("ResourceNotFoundException", f"Event bus {name} does not exist.", 400)
+    return ServiceError("ResourceNotFoundException", f"Event bus {name} does not exist.")
 
 
 def bus_exists(name: str) -> ServiceError:
-    return ServiceError("ResourceAlreadyExistsException", f"Event bus {name} already exists.", 400)
+    return ServiceError("ResourceAlreadyExistsException", f"Event bus {name} already exists.")
 
 
 def rule_not_found(rule: str, bus: str) -> ServiceError:
-    return ServiceError("ResourceNotFoundException", f"Rule {rule} does not exist on EventBus {bus}.", 400)
+    return ServiceError("ResourceNotFoundException", f"Rule {rule} does not exist on EventBus {bus}.")
 
 
 def resource_not_found(arn: str) -> ServiceError:
     # unconfirmed: TagResource & co. on an ARN that is neither a rule nor a bus
-    return ServiceError("ResourceNotFoundException", f"Resource {arn} does not exist.", 400)
+    return ServiceError("ResourceNotFoundException", f"Resource {arn} does not exist.")
 
 
 def invalid_pattern(message: str) -> ServiceError:
-    return ServiceError("InvalidEventPatternException", message, 400)
+    return ServiceError("InvalidEventPatternException", message)
 
 
 def limit_exceeded() -> ServiceError:
-    return ServiceError("LimitExceededException", "The requested resource exceeds the maximum number allowed.", 400)
+    return ServiceError("LimitExceededException", "The requested resource exceeds the maximum number allowed.")
 
 
 def invalid_token() -> ServiceError:

@@ -2,18 +2,22 @@
 
 An accepted event leaves no row of its own: what must survive a crash is the work it causes, one
 `events_outbox` row per (event, matching rule, target), written in the transaction that accepts
-the event (PutEvents, a delivery from another service, a schedule firing). The dispatcher deletes
-a row once its target has the message (or it went to the dead-letter queue, or was given up), so
-a row outlives a crash and is delivered after restart: at least once.
+the event (PutEvents, a delivery from another service, a schedule firing). The outbox's handler
+deletes a row once its target has the message (or it went to the dead-letter queue, or was given
+up), so a row outlives a crash and is delivered after restart: at least once.
 
 A schedule rule's next fire time (`next_fire`, wall-clock seconds) is advanced in the transaction
 that writes the fire's outbox rows, so a fire is neither lost nor repeated across a crash.
+
+Every statement EventBridge runs is here, as typed functions taking the connection of the
+transaction (or the reader) they belong to; the service's modules hold the rules.
 """
 
 from __future__ import annotations
 
 import json
 import sqlite3
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -166,11 +170,62 @@ class RuleRecord:
         return out
 
 
-def rule_row(conn: sqlite3.Connection, account: str, region: str, bus: str, name: str) -> RuleRecord | None:
-    row = conn.execute("SELECT * FROM events_rules WHERE account=? AND region=? AND bus=? AND name=?",
-                       (account, region, bus, name)).fetchone()
-    return RuleRecord.from_row(row) if row else None
+    @property
+    def key(self) -> tuple[str, str, str, str]:
+        return (self.account, self.region, self.bus, self.name)
 
+
+@dataclass(frozen=True)
+class Target:
+    """A rule's target: its id, ARN and the whole PutTargets member (`config`), in rule order."""
+
+    id: str
+    seq: int
+    arn: str
+    config: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class NewDelivery:
+    """An outbox row to write: one (event, rule, target), due at once."""
+
+    account: str
+    event_id: str
+    rule_arn: str
+    target_id: str
+    target_arn: str
+    body: str  # what the target receives
+    event: str  # the event itself (compact JSON), for a dead-letter queue
+    options: str  # JSON: trace header, retry policy, dead-letter queue, FIFO group, next bus
+    created: float
+
+
+@dataclass(frozen=True)
+class OutboxRow:
+    """A pending target delivery."""
+
+    id: int
+    account: str
+    event_id: str
+    rule_arn: str
+    target_id: str
+    target_arn: str
+    body: str
+    event: str
+    options: dict[str, Any]
+    created: float
+    next_at: float
+    attempts: int
+    last_error: str | None
+
+    @classmethod
+    def from_row(cls, row: sqlite3.Row) -> OutboxRow:
+        return cls(row["id"], row["account"], row["event_id"], row["rule_arn"], row["target_id"], row["target_arn"],
+                   row["body"], row["event"], json.loads(row["options"]), row["created"], row["next_at"],
+                   row["attempts"], row["last_error"])
+
+
+# -- buses -------------------------------------------------------------------------------------
 
 def bus_row(conn: sqlite3.Connection, account: str, region: str, name: str) -> BusRecord | None:
     row = conn.execute("SELECT * FROM events_buses WHERE account=? AND region=? AND name=?",
@@ -178,8 +233,196 @@ def bus_row(conn: sqlite3.Connection, account: str, region: str, name: str) -> B
     return BusRecord.from_row(row) if row else None
 
 
+def insert_bus(conn: sqlite3.Connection, bus: BusRecord, *, if_absent: bool = False) -> None:
+    verb = "INSERT OR IGNORE" if if_absent else "INSERT"
+    conn.execute(f"{verb} INTO events_buses (account, region, name, created, modified, description, tags)"
+                 " VALUES (?,?,?,?,?,?,?)",
+                 (bus.account, bus.region, bus.name, bus.created, bus.modified, bus.description, json.dumps(bus.tags)))
+
+
+def delete_bus(conn: sqlite3.Connection, account: str, region: str, name: str) -> None:
+    """The bus with its rules and their targets."""
+    key = (account, region, name)
+    conn.execute("DELETE FROM events_targets WHERE account=? AND region=? AND bus=?", key)
+    conn.execute("DELETE FROM events_rules WHERE account=? AND region=? AND bus=?", key)
+    conn.execute("DELETE FROM events_buses WHERE account=? AND region=? AND name=?", key)
+
+
+def buses_after(conn: sqlite3.Connection, account: str, region: str, after: str) -> list[BusRecord]:
+    """The stored buses whose name sorts after `after`, in name order."""
+    rows = conn.execute("SELECT * FROM events_buses WHERE account=? AND region=? AND name > ? ORDER BY name",
+                        (account, region, after)).fetchall()
+    return [BusRecord.from_row(r) for r in rows]
+
+
+def set_bus_tags(conn: sqlite3.Connection, account: str, region: str, name: str, tags: dict[str, str]) -> None:
+    conn.execute("UPDATE events_buses SET tags=? WHERE account=? AND region=? AND name=?",
+                 (json.dumps(tags), account, region, name))
+
+
+# -- rules -------------------------------------------------------------------------------------
+
+def rule_row(conn: sqlite3.Connection, account: str, region: str, bus: str, name: str) -> RuleRecord | None:
+    row = conn.execute("SELECT * FROM events_rules WHERE account=? AND region=? AND bus=? AND name=?",
+                       (account, region, bus, name)).fetchone()
+    return RuleRecord.from_row(row) if row else None
+
+
+def insert_rule(conn: sqlite3.Connection, rule: RuleRecord) -> None:
+    conn.execute(
+        "INSERT INTO events_rules (account, region, bus, name, pattern, schedule, state, description,"
+        " role_arn, created, tags, next_fire) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+        (rule.account, rule.region, rule.bus, rule.name, rule.pattern, rule.schedule, rule.state, rule.description,
+         rule.role_arn, rule.created, json.dumps(rule.tags), rule.next_fire))
+
+
+def replace_rule(conn: sqlite3.Connection, rule: RuleRecord) -> None:
+    """PutRule on an existing rule: everything but its creation time and tags."""
+    conn.execute(
+        "UPDATE events_rules SET pattern=?, schedule=?, state=?, description=?, role_arn=?, next_fire=?"
+        " WHERE account=? AND region=? AND bus=? AND name=?",
+        (rule.pattern, rule.schedule, rule.state, rule.description, rule.role_arn, rule.next_fire, *rule.key))
+
+
+def set_rule_state(conn: sqlite3.Connection, key: tuple[str, str, str, str], state: str,
+                   next_fire: float | None) -> None:
+    conn.execute("UPDATE events_rules SET state=?, next_fire=? WHERE account=? AND region=? AND bus=? AND name=?",
+                 (state, next_fire, *key))
+
+
+def set_rule_tags(conn: sqlite3.Connection, key: tuple[str, str, str, str], tags: dict[str, str]) -> None:
+    conn.execute("UPDATE events_rules SET tags=? WHERE account=? AND region=? AND bus=? AND name=?",
+                 (json.dumps(tags), *key))
+
+
+def delete_rule(conn: sqlite3.Connection, key: tuple[str, str, str, str]) -> None:
+    conn.execute("DELETE FROM events_rules WHERE account=? AND region=? AND bus=? AND name=?", key)
+
+
+def rules_page(conn: sqlite3.Connection, account: str, region: str, bus: str, *, prefix: str, after: str,
+               limit: int) -> list[RuleRecord]:
+    """Up to `limit` rules of a bus named with `prefix`, after `after`, in name order."""
+    rows = conn.execute(
+        "SELECT * FROM events_rules WHERE account=? AND region=? AND bus=? AND name > ? AND name >= ?"
+        " ORDER BY name LIMIT ?",  # names with the prefix come first, together
+        (account, region, bus, after, prefix, limit)).fetchall()
+    return [rule for rule in map(RuleRecord.from_row, rows) if rule.name.startswith(prefix)]
+
+
+def pattern_rules(conn: sqlite3.Connection, account: str, region: str, bus: str) -> list[RuleRecord]:
+    """The rules of a bus that have an event pattern (enabled or not)."""
+    rows = conn.execute("SELECT * FROM events_rules WHERE account=? AND region=? AND bus=? AND pattern IS NOT NULL",
+                        (account, region, bus)).fetchall()
+    return [RuleRecord.from_row(r) for r in rows]
+
+
+# -- schedules ---------------------------------------------------------------------------------
+
+def schedule_rules(conn: sqlite3.Connection) -> list[RuleRecord]:
+    rows = conn.execute("SELECT * FROM events_rules WHERE schedule IS NOT NULL").fetchall()
+    return [RuleRecord.from_row(r) for r in rows]
+
+
+def due_schedules(conn: sqlite3.Connection, now: float, limit: int) -> list[RuleRecord]:
+    rows = conn.execute("SELECT * FROM events_rules WHERE next_fire IS NOT NULL AND next_fire <= ?"
+                        " ORDER BY next_fire LIMIT ?", (now, limit)).fetchall()
+    return [RuleRecord.from_row(r) for r in rows]
+
+
+def next_fire_after(conn: sqlite3.Connection, now: float) -> float | None:
+    row = conn.execute("SELECT MIN(next_fire) AS t FROM events_rules WHERE next_fire > ?", (now,)).fetchone()
+    return row["t"] if row is not None else None
+
+
+def set_next_fire(conn: sqlite3.Connection, key: tuple[str, str, str, str], next_fire: float | None) -> None:
+    conn.execute("UPDATE events_rules SET next_fire=? WHERE account=? AND region=? AND bus=? AND name=?",
+                 (next_fire, *key))
+
+
+# -- targets -----------------------------------------------------------------------------------
+
 def targets_of(conn: sqlite3.Connection, account: str, region: str, bus: str, rule: str) -> list[dict[str, Any]]:
+    """A rule's targets, as PutTargets gave them, in the order they were first put."""
     rows = conn.execute(
         "SELECT config FROM events_targets WHERE account=? AND region=? AND bus=? AND rule=? ORDER BY seq",
         (account, region, bus, rule)).fetchall()
     return [json.loads(r["config"]) for r in rows]
+
+
+def target_order(conn: sqlite3.Connection, key: tuple[str, str, str, str]) -> dict[str, int]:
+    """Each target id of a rule and its place."""
+    return {r["id"]: r["seq"] for r in conn.execute(
+        "SELECT id, seq FROM events_targets WHERE account=? AND region=? AND bus=? AND rule=?", key)}
+
+
+def has_targets(conn: sqlite3.Connection, key: tuple[str, str, str, str]) -> bool:
+    return conn.execute("SELECT 1 FROM events_targets WHERE account=? AND region=? AND bus=? AND rule=? LIMIT 1",
+                        key).fetchone() is not None
+
+
+def put_target(conn: sqlite3.Connection, key: tuple[str, str, str, str], target: Target) -> None:
+    conn.execute("INSERT OR REPLACE INTO events_targets (account, region, bus, rule, id, seq, arn, config)"
+                 " VALUES (?,?,?,?,?,?,?,?)", (*key, target.id, target.seq, target.arn, json.dumps(target.config)))
+
+
+def delete_targets(conn: sqlite3.Connection, key: tuple[str, str, str, str], ids: Iterable[str]) -> None:
+    conn.executemany("DELETE FROM events_targets WHERE account=? AND region=? AND bus=? AND rule=? AND id=?",
+                     [(*key, i) for i in ids])
+
+
+def rule_names_by_target(conn: sqlite3.Connection, account: str, region: str, bus: str, arn: str) -> list[str]:
+    rows = conn.execute(
+        "SELECT DISTINCT rule FROM events_targets WHERE account=? AND region=? AND bus=? AND arn=? ORDER BY rule",
+        (account, region, bus, arn)).fetchall()
+    return [r["rule"] for r in rows]
+
+
+# -- the outbox --------------------------------------------------------------------------------
+
+def insert_deliveries(conn: sqlite3.Connection, items: Iterable[NewDelivery]) -> None:
+    conn.executemany(
+        "INSERT INTO events_outbox (account, event_id, rule_arn, target_id, target_arn, body, event, options,"
+        " created, next_at) VALUES (?,?,?,?,?,?,?,?,?,?)",
+        [(d.account, d.event_id, d.rule_arn, d.target_id, d.target_arn, d.body, d.event, d.options, d.created,
+          d.created) for d in items])
+
+
+def due_deliveries(conn: sqlite3.Connection, now: float, limit: int) -> list[OutboxRow]:
+    rows = conn.execute("SELECT * FROM events_outbox WHERE next_at <= ? ORDER BY next_at LIMIT ?",
+                        (now, limit)).fetchall()
+    return [OutboxRow.from_row(r) for r in rows]
+
+
+def next_delivery_after(conn: sqlite3.Connection, now: float) -> float | None:
+    row = conn.execute("SELECT MIN(next_at) AS t FROM events_outbox WHERE next_at > ?", (now,)).fetchone()
+    return row["t"] if row is not None else None
+
+
+@dataclass(frozen=True)
+class Backlog:
+    """A rule's target deliveries not yet made."""
+
+    rule_arn: str
+    pending: int  # rows in the outbox, due now or waiting for a retry
+    retrying: int  # of which have failed at least once
+    oldest: float  # when the oldest of them was accepted (clock time)
+
+
+def backlogs(conn: sqlite3.Connection) -> list[Backlog]:
+    rows = conn.execute("SELECT rule_arn, COUNT(*) AS n, SUM(attempts > 0) AS retrying, MIN(created) AS oldest"
+                        " FROM events_outbox GROUP BY rule_arn ORDER BY rule_arn").fetchall()
+    return [Backlog(r["rule_arn"], r["n"], r["retrying"], r["oldest"]) for r in rows]
+
+
+def pending_deliveries(conn: sqlite3.Connection) -> int:
+    row = conn.execute("SELECT COUNT(*) AS n FROM events_outbox").fetchone()
+    return int(row["n"])
+
+
+def retry_delivery(conn: sqlite3.Connection, row_id: int, attempts: int, next_at: float, error: str) -> None:
+    conn.execute("UPDATE events_outbox SET attempts=?, next_at=?, last_error=? WHERE id=?",
+                 (attempts, next_at, error, row_id))
+
+
+def delete_delivery(conn: sqlite3.Connection, row_id: int) -> None:
+    conn.execute("DELETE FROM events_outbox WHERE id=?", (row_id,))

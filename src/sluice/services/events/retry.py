@@ -1,4 +1,4 @@
-"""How EventBridge retries a target, as an explicit policy.
+"""How EventBridge retries a target: a `RetryPolicy` of the engine's vocabulary (engine/policy.py).
 
 AWS: "By default, EventBridge retries sending the event for 24 hours and up to 185 times with an
 exponential back off and jitter". A target's `RetryPolicy` sets `MaximumRetryAttempts` (0-185)
@@ -8,14 +8,16 @@ target's dead-letter queue, if it has one.
 
 The backoff here doubles from 1 s up to 8 minutes, so that 185 retries take about 24 hours
 (1+2+...+256 s, then 176 x 480 s = 23.6 h): AWS's two defaults meet, as they do on AWS. There is
-no jitter: a local emulator has no thundering herd to spread, and tests on a scaled clock see the
-same gaps every run. All delays are AWS-seconds (the clock scales them).
+no jitter: a local emulator has no thundering herd to spread, and tests on a scaled or manual
+clock see the same gaps every run. All delays are AWS-seconds (the clock scales them).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
+from ...engine.policy import Decision, GiveUp, Retry
 from ..delivery import ACCESS_DENIED, FIFO_NOT_ALLOWED, INVALID, NOT_FOUND, TOO_LARGE
 
 DEFAULT_MAX_RETRIES = 185
@@ -31,18 +33,9 @@ ERROR_CODES = {
 }
 NOT_RETRIED = frozenset(ERROR_CODES)
 
+# A GiveUp's reason: the dead-letter message's EXHAUSTED_RETRY_CONDITION (None: not retried at all).
 RETRIES_EXHAUSTED = "MaximumRetryAttempts"
 AGE_EXHAUSTED = "MaximumEventAgeInSeconds"
-
-
-@dataclass(frozen=True)
-class Retry:
-    delay: float  # AWS-seconds
-
-
-@dataclass(frozen=True)
-class GiveUp:
-    condition: str | None  # EXHAUSTED_RETRY_CONDITION; None when the error is not retried at all
 
 
 @dataclass(frozen=True)
@@ -53,7 +46,8 @@ class TargetRetryPolicy:
     max_delay: float = 480.0
 
     @classmethod
-    def of(cls, retry_policy: dict[str, int] | None) -> TargetRetryPolicy:
+    def of(cls, retry_policy: dict[str, Any] | None) -> TargetRetryPolicy:
+        """The policy a target's RetryPolicy member asks for (AWS's defaults for what it omits)."""
         rp = retry_policy or {}
         return cls(
             max_retries=int(rp.get("MaximumRetryAttempts", DEFAULT_MAX_RETRIES)),
@@ -64,14 +58,13 @@ class TargetRetryPolicy:
         """The wait before retry number `retry` (1-based)."""
         return min(self.max_delay, self.initial_delay * 2 ** (retry - 1))
 
-    def after_failure(self, attempts: int, age: float, error: str | None) -> Retry | GiveUp:
-        """`attempts` made so far (>= 1), `age` of the event in AWS-seconds, the failure kind."""
+    def decide(self, attempt: int, age: float = 0.0, error: str | None = None) -> Decision:
+        """After failed attempt number `attempt` (>= 1) of an event `age` AWS-seconds old."""
         if error in NOT_RETRIED:
             return GiveUp(None)
-        retries_done = attempts - 1
-        if retries_done >= self.max_retries:
+        if attempt - 1 >= self.max_retries:
             return GiveUp(RETRIES_EXHAUSTED)
-        delay = self.delay(retries_done + 1)
+        delay = self.delay(attempt)
         if age + delay > self.max_age:
             return GiveUp(AGE_EXHAUSTED)
         return Retry(delay)
