@@ -21,6 +21,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Awaitable, Callable
+from concurrent.futures import ThreadPoolExecutor
 from typing import Protocol, TypeVar
 
 from .. import realtime
@@ -29,6 +30,7 @@ from .policy import RESTART_BACKOFF, Retry
 
 log = logging.getLogger("sluice.engine")
 
+ENGINE_THREADS = 32
 DEFAULT_GRACE = 2.0  # real seconds running work gets to finish when the server stops
 CANCEL_WAIT = 1.0  # real seconds to let cancelled work unwind
 
@@ -87,6 +89,11 @@ class Engine:
 
     async def start(self) -> None:
         self._started = True
+        # The engine's blocking work (store reads and writes, deliveries into other services)
+        # runs in the loop's default executor: size it for the dispatchers' concurrency, not
+        # for the CPU count (asyncio's default is cores + 4, six threads on a 2-core machine).
+        asyncio.get_running_loop().set_default_executor(
+            ThreadPoolExecutor(max_workers=ENGINE_THREADS, thread_name_prefix="sluice-engine"))
         for worker in self.workers:
             await worker.start()
         log.debug("engine started: %s", ", ".join(w.name for w in self.workers))
