@@ -73,6 +73,14 @@ class StoredMessage:
                    row["dlq_source"])
 
 
+@dataclass(slots=True)
+class Received:
+    """A message a receive took in flight, with the token of that receive."""
+
+    message: StoredMessage
+    token: str
+
+
 @dataclass(frozen=True, slots=True)
 class Holder:
     """Who holds a message: its queue, the token of its latest receive, and until when."""
@@ -202,11 +210,3 @@ def delete_message(conn: sqlite3.Connection, row_id: int) -> None:
 
 def set_visible_at(conn: sqlite3.Connection, row_id: int, visible_ms: int) -> None:
     conn.execute("UPDATE sqs_messages SET visible_ms=? WHERE id=?", (visible_ms, row_id))
-
-
-@dataclass(slots=True)
-class Received:
-    """A message a receive took in flight, with the token of that receive."""
-
-    message: StoredMessage
-    token: str
