@@ -7,7 +7,6 @@ dead-letter queue gets the event. No real sleeps: the test waits only for the wo
 from __future__ import annotations
 
 import asyncio
-import signal
 from pathlib import Path
 from typing import Any
 
@@ -31,7 +30,6 @@ def ctx(service: str) -> RequestContext:
 
 
 def test_failing_event_runs_its_retries_exactly_when_the_manual_clock_reaches_them(tmp_path: Path) -> None:
-    signals = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}  # SQS chains its own
     app = Sluice.build(Settings(data_dir=tmp_path / "data", clock="manual", max_environments=2))
     clock = app.clock
     assert isinstance(clock, ManualClock)
@@ -44,8 +42,8 @@ def test_failing_event_runs_its_retries_exactly_when_the_manual_clock_reaches_th
             await service.start()
         await app.engine.start()
         try:
-            dlq = sqs.create_queue(ctx("sqs"), QueueName="dlq")["QueueUrl"]
-            dlq_arn = sqs.get_queue_attributes(ctx("sqs"), QueueUrl=dlq, AttributeNames=["QueueArn"])[
+            dlq = sqs.queues.create_queue(ctx("sqs"), QueueName="dlq")["QueueUrl"]
+            dlq_arn = sqs.queues.get_queue_attributes(ctx("sqs"), QueueUrl=dlq, AttributeNames=["QueueArn"])[
                 "Attributes"]["QueueArn"]
             lam.create_function(ctx("lambda"), FunctionName="fails", Role=ROLE, Runtime="python3.12",
                                 Handler="handler.handler", Code={"ZipFile": zip_code(FAILING)},
@@ -74,7 +72,7 @@ def test_failing_event_runs_its_retries_exactly_when_the_manual_clock_reaches_th
             assert (state["state"], state["condition"], state["attempts"]) == ("done", "RetriesExhausted", 3)
             assert state["delivered"]  # the outcome's delivery ran within the same advance
 
-            got = await sqs.receive_message(ctx("sqs"), QueueUrl=dlq, MessageAttributeNames=["All"])
+            got = await sqs.receiving.receive_message(ctx("sqs"), QueueUrl=dlq, MessageAttributeNames=["All"])
             [message] = got["Messages"]
             assert message["Body"] == '{"n": 1}'
             assert message["MessageAttributes"]["RequestID"]["StringValue"] == invoke.request_id
@@ -87,5 +85,3 @@ def test_failing_event_runs_its_retries_exactly_when_the_manual_clock_reaches_th
         asyncio.run(main())
     finally:
         app.close()
-        for sig, handler in signals.items():
-            signal.signal(sig, handler)

@@ -27,6 +27,7 @@ from .engine.lifecycle import Engine, Resource, Signal
 from .engine.otlp import OtlpExporter
 from .engine.pollers import SqsPollers
 from .engine.sns_http import post_notification
+from .engine.sqs_work import sqs_workers
 from .engine.status import StatusSources, status
 from .engine.storage_metrics import S3StorageMetrics
 from .gateway.app import Gateway
@@ -101,7 +102,8 @@ class Sluice:
         deliveries.register("s3", s3)
         s3.notifier.resolve_function = lambda_.resolve
         s3.notifier.may_invoke = lambda_.allows  # validates Lambda notification destinations
-        sqs = SqsService(store, clock, settings, deliveries)
+        moves_due = asyncio.Event()  # a message move task started: run its steps
+        sqs = SqsService(store, clock, settings, on_move_task=moves_due.set)
         services["sqs"] = sqs
         deliveries.register("sqs", sqs)
         # Publish wakes the SNS outbox dispatcher (built below, with the other engine workers).
@@ -150,7 +152,9 @@ class Sluice:
             engine.add(exporter)  # stopped after the work whose spans it exports
         engine.add(invoker.dispatcher)
         engine.add(outcomes.dispatcher)
-        engine.add(SqsPollers(clock, sqs, lambda_, invoker, settings.account_id, settings.region, mappings_changed))
+        for worker in sqs_workers(clock, sqs, moves_due):  # before the pollers: they use SQS
+            engine.add(worker)
+        engine.add(SqsPollers(clock, sqs.receiving, lambda_, invoker, settings.account_id, settings.region, mappings_changed))
         engine.add(S3StorageMetrics(store.db, clock, s3.storage_totals).task())
         # SNS deliveries: 16 at a time, a FIFO topic's message group one at a time, in order.
         sns_outbox: OutboxDispatcher[Pending] = engine.add(OutboxDispatcher(

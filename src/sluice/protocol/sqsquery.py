@@ -20,6 +20,7 @@ from xml.sax.saxutils import escape
 from botocore.model import ListShape, MapShape, OperationModel, ServiceModel, Shape, StructureShape
 
 from .context import RequestContext
+from .errors import ServiceError
 from .http import HttpRequest, HttpResponse
 from .models import model_loader
 from .query import XML_DECL, QueryProtocol
@@ -75,6 +76,8 @@ _MEMBERS = {
     ("SetQueueAttributesRequest", "Attributes"): "Attribute",
 }
 _NOT_FLATTENED = {("ListMessageMoveTasksResult", "Results")}
+# Errors the query protocol words as the query-era API did (its message names the WSDL version).
+_QUERY_MESSAGES = {"QueueDoesNotExist": "The specified queue does not exist for this wsdl version."}
 
 _lock = threading.Lock()
 
@@ -137,6 +140,13 @@ class SqsQueryProtocol(QueryProtocol):
                 f"<ResponseMetadata><RequestId>{ctx.request_id}</RequestId></ResponseMetadata>"
                 f"</{op.name}Response>")
         return HttpResponse(ctx.status or 200, [("Content-Type", "text/xml")], body.encode())
+
+    def serialize_error(self, err: ServiceError, ctx: RequestContext) -> HttpResponse:
+        message = _QUERY_MESSAGES.get(err.code)
+        if message is not None:
+            err = ServiceError(err.code, message, err.status, sender_fault=err.sender_fault, headers=err.headers,
+                               **err.fields)
+        return super().serialize_error(err, ctx)
 
 
 def _text(value: Any, shape: Shape) -> str:

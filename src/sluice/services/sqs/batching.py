@@ -52,7 +52,7 @@ class WriteBatcher:
                 conn.execute("SAVEPOINT sqs_write")
                 try:
                     result = fn(conn)
-                except Exception as exc:
+                except Exception as exc:  # noqa: BLE001 - a write's error, whatever it is, is its caller's alone
                     conn.execute("ROLLBACK TO sqs_write")
                     conn.execute("RELEASE sqs_write")
                     outcomes.append((False, exc))

@@ -11,27 +11,24 @@ from ...protocol.errors import ServiceError
 MAX_BATCH_ENTRIES = 10
 
 
-def queue_does_not_exist(query: bool = False) -> ServiceError:
-    # The query protocol's wording has always named the WSDL version.
-    message = ("The specified queue does not exist for this wsdl version." if query
-               else "The specified queue does not exist.")
-    return ServiceError("QueueDoesNotExist", message, 400)
+def queue_does_not_exist() -> ServiceError:
+    # The query protocol words it differently ("... for this wsdl version."): protocol/sqsquery.py.
+    return ServiceError("QueueDoesNotExist", "The specified queue does not exist.")
 
 
 def queue_deleted_recently() -> ServiceError:
     return ServiceError("QueueDeletedRecently",
                         "You must wait 60 seconds after deleting a queue before you can create another with "
-                        "the same name.", 400)
+                        "the same name.")
 
 
 def queue_name_exists(attribute: str) -> ServiceError:
     return ServiceError("QueueNameExists",
-                        f"A queue already exists with the same name and a different value for attribute {attribute}",
-                        400)
+                        f"A queue already exists with the same name and a different value for attribute {attribute}")
 
 
 def invalid_parameter(message: str) -> ServiceError:
-    return ServiceError("InvalidParameterValue", message, 400)
+    return ServiceError("InvalidParameterValue", message)
 
 
 def invalid_value(value: object, parameter: str, reason: str) -> ServiceError:
@@ -39,27 +36,27 @@ def invalid_value(value: object, parameter: str, reason: str) -> ServiceError:
 
 
 def missing_parameter(name: str) -> ServiceError:
-    return ServiceError("MissingParameter", f"The request must contain the parameter {name}.", 400)
+    return ServiceError("MissingParameter", f"The request must contain the parameter {name}.")
 
 
 def unknown_attribute(name: str) -> ServiceError:
-    return ServiceError("InvalidAttributeName", f"Unknown Attribute {name}.", 400)
+    return ServiceError("InvalidAttributeName", f"Unknown Attribute {name}.")
 
 
 def invalid_attribute_name(message: str) -> ServiceError:
-    return ServiceError("InvalidAttributeName", message, 400)
+    return ServiceError("InvalidAttributeName", message)
 
 
 def invalid_attribute_value(name: str, reason: str | None = None) -> ServiceError:
     message = f"Invalid value for the parameter {name}."
     if reason:
         message = f"Invalid value for the parameter {name}. Reason: {reason}"
-    return ServiceError("InvalidAttributeValue", message, 400)
+    return ServiceError("InvalidAttributeValue", message)
 
 
 def receipt_handle_invalid(handle: str) -> ServiceError:
     return ServiceError("ReceiptHandleIsInvalid",
-                        f'The input receipt handle "{handle}" is not a valid receipt handle.', 400)
+                        f'The input receipt handle "{handle}" is not a valid receipt handle.')
 
 
 def receipt_handle_expired(handle: str) -> ServiceError:
@@ -72,7 +69,7 @@ def visibility_unavailable(handle: str) -> ServiceError:
 
 
 def message_not_inflight() -> ServiceError:
-    return ServiceError("MessageNotInflight", "The message referred to isn't in flight.", 400)
+    return ServiceError("MessageNotInflight", "The message referred to isn't in flight.")
 
 
 def message_too_long(limit: int) -> ServiceError:
@@ -82,37 +79,43 @@ def message_too_long(limit: int) -> ServiceError:
 def invalid_message_contents() -> ServiceError:
     return ServiceError("InvalidMessageContents",
                         "Invalid characters found. Valid unicode characters are #x9 | #xA | #xD | #x20 to #xD7FF | "
-                        "#xE000 to #xFFFD | #x10000 to #x10FFFF", 400)
+                        "#xE000 to #xFFFD | #x10000 to #x10FFFF")
 
 
 def empty_batch(entry: str) -> ServiceError:
-    return ServiceError("EmptyBatchRequest", f"There should be at least one {entry} in the request.", 400)
+    return ServiceError("EmptyBatchRequest", f"There should be at least one {entry} in the request.")
 
 
 def too_many_entries(count: int) -> ServiceError:
     return ServiceError("TooManyEntriesInBatchRequest",
-                        f"Maximum number of entries per request are {MAX_BATCH_ENTRIES}. You have sent {count}.", 400)
+                        f"Maximum number of entries per request are {MAX_BATCH_ENTRIES}. You have sent {count}.")
 
 
 def invalid_batch_entry_id() -> ServiceError:
     return ServiceError("InvalidBatchEntryId",
                         "A batch entry id can only contain alphanumeric characters, hyphens and underscores. "
-                        "It can be at most 80 letters long.", 400)
+                        "It can be at most 80 letters long.")
 
 
 def batch_ids_not_distinct(entry_id: str) -> ServiceError:
-    return ServiceError("BatchEntryIdsNotDistinct", f"Id {entry_id} repeated.", 400)
+    return ServiceError("BatchEntryIdsNotDistinct", f"Id {entry_id} repeated.")
 
 
 def batch_too_long(limit: int, size: int) -> ServiceError:
     return ServiceError("BatchRequestTooLong",
-                        f"Batch requests cannot be longer than {limit} bytes. You have sent {size} bytes.", 400)
+                        f"Batch requests cannot be longer than {limit} bytes. You have sent {size} bytes.")
 
 
 def purge_in_progress(name: str) -> ServiceError:
     return ServiceError("PurgeQueueInProgress",
-                        f"Only one PurgeQueue operation on {name} is allowed every 60 seconds.", 403)
+                        f"Only one PurgeQueue operation on {name} is allowed every 60 seconds.")
+
+
+def check_range(value: int, low: int, high: int, parameter: str, reason: str) -> int:
+    if not low <= value <= high:
+        raise invalid_value(value, parameter, reason)
+    return value
 
 
 def resource_not_found(message: str) -> ServiceError:
-    return ServiceError("ResourceNotFoundException", message, 404)
+    return ServiceError("ResourceNotFoundException", message)

@@ -1,10 +1,10 @@
-"""AWS/SQS metrics: counters from the operations, gauges from a per-minute sampler.
+"""AWS/SQS metrics: counters from the operations, gauges from a per-minute sample.
 
 Counters go through a MetricBuffer (aggregated in memory per queue and minute, flushed about
-once a second through db.submit): SendMessage and ReceiveMessage are SQS's hot path and a
-metric row per message would cost more than the message itself. The gauges are sampled once
-a minute of engine time (`--time-scale 60`: every real second), as AWS samples them, for
-active queues only: AWS publishes a queue's metrics while it holds messages and for six hours
+once a second through db.submit by the engine): SendMessage and ReceiveMessage are SQS's hot
+path and a metric row per message would cost more than the message itself. The gauges are
+sampled once a minute of engine time (`--time-scale 60`: every real second; the engine's
+PeriodicTask calls `sample`), as AWS samples them, for active queues only: AWS publishes a queue's metrics while it holds messages and for six hours
 after an API action used it (here: a send, receive or delete, or Sluice's start).
 Dimension: QueueName, the one dimension set AWS publishes for these metrics. A counter's
 sample is one API call (a SendMessageBatch of 10 is one sample of 10); SentMessageSize has a
@@ -13,23 +13,17 @@ sample per message.
 
 from __future__ import annotations
 
-import asyncio
 import functools
-import logging
 import sqlite3
-from collections.abc import Callable
 
 from ...clock import Clock
 from ...engine.metrics import MetricBuffer, Point, dimensions_key, write_points
 from ...store.db import Database
 from . import messages as m
-from .records import NewMessage, Queue, counts
-
-log = logging.getLogger("sluice.sqs")
+from .message_records import NewMessage, counts, oldest_sent
+from .records import Queue
 
 NAMESPACE = "AWS/SQS"
-SAMPLE_SECONDS = 60.0  # engine seconds between gauge samples
-MIN_REAL_INTERVAL = 1.0
 ACTIVE_SECONDS = 6 * 3600.0  # engine seconds an empty queue stays active after its last use
 
 
@@ -94,7 +88,7 @@ class SqsMetrics:
                 Point(NAMESPACE, "ApproximateNumberOfMessagesNotVisible", dims, inflight, "Count", now),
                 Point(NAMESPACE, "ApproximateNumberOfMessagesDelayed", dims, delayed, "Count", now),
             ]
-            oldest = conn.execute("SELECT min(sent_ms) FROM sqs_messages WHERE queue_id=?", (queue.id,)).fetchone()[0]
+            oldest = oldest_sent(conn, queue.id)
             if oldest is not None:  # AWS reports the age only while the queue holds a message
                 age = max(0.0, (now_ms - int(oldest)) / 1000)
                 points.append(Point(NAMESPACE, "ApproximateAgeOfOldestMessage", dims, age, "Seconds", now))
@@ -105,13 +99,3 @@ class SqsMetrics:
         points = self.gauges(self.db.reader, queues)
         if points:
             self.db.write(lambda conn: write_points(conn, points))
-
-    async def sample_forever(self, queues: Callable[[], list[Queue]]) -> None:
-        while True:
-            try:
-                await asyncio.to_thread(self.sample, queues())
-            except Exception:  # a failed sample must not end sampling
-                log.exception("sampling SQS metrics failed")
-            # An engine minute, but never under a real second: samples are stamped with wall time
-            # and a clock faster than 60x would only repeat them.
-            await asyncio.sleep(max(MIN_REAL_INTERVAL, self.clock.engine_seconds(SAMPLE_SECONDS)))

@@ -1,11 +1,12 @@
-"""SQS's durable state: queues, messages, FIFO deduplication, recently deleted names, move tasks.
+"""SQS's durable state: the tables (MIGRATIONS), and queues and recently deleted names.
 
 Every message is one row from SendMessage to DeleteMessage. Its visibility is a wall-clock time
 (`visible_ms`): in the future while it is delayed (never received) or in flight (received), so
 a restart resumes every visibility timeout where it was. `receipt` is the random token of the
 latest receive; a receipt handle carries (queue, row, token), so it names one receive.
 Row ids never repeat (AUTOINCREMENT): they are FIFO sequence numbers and receipt handles
-refer to them.
+refer to them. The messages' SQL is in message_records.py, the move tasks' in move_records.py.
+Every function taking a connection runs inside the caller's transaction (Database.write) or read.
 """
 
 from __future__ import annotations
@@ -13,7 +14,6 @@ from __future__ import annotations
 import json
 import sqlite3
 from dataclasses import dataclass, field
-from typing import Any
 
 from ...store.db import Migration
 
@@ -85,11 +85,17 @@ _SQS_0001 = Migration(
     CREATE INDEX sqs_move_tasks_by_source ON sqs_move_tasks(source_arn, started_ms);
     """,
 )
-MIGRATIONS = (_SQS_0001,)
+# A move task's next step is due at `due` (clock seconds): its pacing survives a restart.
+_SQS_0002 = Migration(
+    "sqs-0002",
+    """
+    ALTER TABLE sqs_move_tasks ADD COLUMN due REAL NOT NULL DEFAULT 0;
+    CREATE INDEX sqs_move_tasks_due ON sqs_move_tasks(due) WHERE status = 'RUNNING';
+    """,
+)
+MIGRATIONS = (_SQS_0001, _SQS_0002)
 
-DEDUP_WINDOW_MS = 5 * 60 * 1000
 DELETED_RECENTLY_MS = 60 * 1000
-SEQUENCE_BASE = 10**19  # FIFO sequence numbers: 20 digits, increasing, as AWS's are
 
 
 @dataclass
@@ -162,78 +168,64 @@ def queue_arn(region: str, account: str, name: str) -> str:
     return f"arn:aws:sqs:{region}:{account}:{name}"
 
 
-def sequence_number(row_id: int) -> str:
-    return str(SEQUENCE_BASE + row_id)
+# -- queues --------------------------------------------------------------------------------
+
+def all_queues(conn: sqlite3.Connection) -> list[Queue]:
+    return [Queue.from_row(row) for row in conn.execute("SELECT * FROM sqs_queues")]
 
 
-@dataclass
-class NewMessage:
-    """A message ready to insert (validated, digested)."""
-
-    message_id: str
-    body: str
-    md5_body: str
-    attributes: dict[str, dict[str, Any]]
-    stored_attributes: str | None
-    md5_attributes: str | None
-    md5_system: str | None
-    trace_header: str | None
-    sender_id: str
-    delay_seconds: int
-    group_id: str | None = None
-    dedup_id: str | None = None
+def queue_by_id(conn: sqlite3.Connection, queue_id: int) -> Queue | None:
+    row = conn.execute("SELECT * FROM sqs_queues WHERE id=?", (queue_id,)).fetchone()
+    return None if row is None else Queue.from_row(row)
 
 
-@dataclass
-class SendOutcome:
-    message_id: str
-    sequence: str | None  # FIFO only
-    row_id: int | None  # None when deduplicated
+def queue_by_name(conn: sqlite3.Connection, account: str, region: str, name: str) -> Queue | None:
+    row = conn.execute("SELECT * FROM sqs_queues WHERE account=? AND region=? AND name=?",
+                       (account, region, name)).fetchone()
+    return None if row is None else Queue.from_row(row)
 
 
-def insert_message(conn: sqlite3.Connection, queue: Queue, msg: NewMessage, now_ms: int,
-                   received: tuple[str, int] | None = None) -> SendOutcome:
-    """Insert a message, or answer the original of a FIFO duplicate (inside Database.write).
+def deleted_at(conn: sqlite3.Connection, account: str, region: str, name: str) -> int | None:
+    """When a queue of this name was last deleted (ms), if the record is still kept."""
+    row = conn.execute("SELECT deleted_ms FROM sqs_deleted WHERE account=? AND region=? AND name=?",
+                       (account, region, name)).fetchone()
+    return None if row is None else int(row[0])
 
-    `received` = (receipt token, visible_ms): the message goes straight to a parked long poll,
-    inserted as received once and in flight until visible_ms."""
-    dedup_key = None
-    if queue.fifo:
-        dedup_key = f"{msg.group_id}\x00{msg.dedup_id}" if queue.dedup_per_group else str(msg.dedup_id)
-        row = conn.execute("SELECT message_id, seq, expires_ms FROM sqs_dedup WHERE queue_id=? AND key=?",
-                           (queue.id, dedup_key)).fetchone()
-        if row is not None and row["expires_ms"] > now_ms:
-            return SendOutcome(row["message_id"], sequence_number(row["seq"]), None)
-    delay = queue.delay_seconds if queue.fifo else msg.delay_seconds
-    token, visible_ms = received if received is not None else (None, now_ms + delay * 1000)
+
+def insert_queue(conn: sqlite3.Connection, account: str, region: str, name: str, fifo: bool,
+                 attributes: dict[str, str], tags: dict[str, str], now_s: int) -> Queue:
     cur = conn.execute(
-        "INSERT INTO sqs_messages (queue_id, message_id, body, md5_body, attributes, md5_attributes, trace_header,"
-        " sender_id, sent_ms, visible_ms, receive_count, first_receive_ms, receipt, group_id, dedup_id)"
-        " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-        (queue.id, msg.message_id, msg.body, msg.md5_body, msg.stored_attributes, msg.md5_attributes,
-         msg.trace_header, msg.sender_id, now_ms, visible_ms, 1 if token else 0, now_ms if token else None, token,
-         msg.group_id, msg.dedup_id),
-    )
-    row_id = int(cur.lastrowid or 0)
-    if dedup_key is not None:
-        conn.execute("INSERT OR REPLACE INTO sqs_dedup (queue_id, key, message_id, seq, expires_ms) VALUES (?,?,?,?,?)",
-                     (queue.id, dedup_key, msg.message_id, row_id, now_ms + DEDUP_WINDOW_MS))
-    return SendOutcome(msg.message_id, sequence_number(row_id) if queue.fifo else None, row_id)
+        "INSERT INTO sqs_queues (account, region, name, fifo, attributes, tags, created, modified)"
+        " VALUES (?,?,?,?,?,?,?,?)",
+        (account, region, name, int(fifo), json.dumps(attributes), json.dumps(tags), now_s, now_s))
+    return Queue(int(cur.lastrowid or 0), account, region, name, fifo, attributes, tags, now_s, now_s)
 
 
-def message_row(msg: NewMessage, row_id: int, now_ms: int) -> dict[str, Any]:
-    """The row of a message just handed to a long poll, as a receive would read it."""
-    return {"id": row_id, "message_id": msg.message_id, "body": msg.body, "md5_body": msg.md5_body,
-            "attributes": msg.stored_attributes, "md5_attributes": msg.md5_attributes,
-            "trace_header": msg.trace_header, "sender_id": msg.sender_id, "sent_ms": now_ms, "receive_count": 1,
-            "first_receive_ms": now_ms, "group_id": msg.group_id, "dedup_id": msg.dedup_id, "dlq_source": None}
+def save_queue(conn: sqlite3.Connection, queue: Queue) -> None:
+    """Store a queue's attributes, tags and modification time."""
+    conn.execute("UPDATE sqs_queues SET attributes=?, tags=?, modified=? WHERE id=?",
+                 (json.dumps(queue.attributes), json.dumps(queue.tags), queue.modified, queue.id))
 
 
-def counts(conn: sqlite3.Connection, queue_id: int, now_ms: int) -> tuple[int, int, int]:
-    """(visible, in flight, delayed) message counts of a queue, from the visibility index alone."""
-    row = conn.execute(
-        "SELECT coalesce(sum(visible_ms <= :now), 0), coalesce(sum(visible_ms > :now AND receive_count > 0), 0),"
-        " coalesce(sum(visible_ms > :now AND receive_count = 0), 0) FROM sqs_messages WHERE queue_id = :q",
-        {"now": now_ms, "q": queue_id},
-    ).fetchone()
-    return int(row[0]), int(row[1]), int(row[2])
+def delete_queue(conn: sqlite3.Connection, queue: Queue, now_ms: int) -> None:
+    """Delete a queue with its messages; its name counts as recently deleted from `now_ms`."""
+    conn.execute("DELETE FROM sqs_messages WHERE queue_id=?", (queue.id,))
+    conn.execute("DELETE FROM sqs_dedup WHERE queue_id=?", (queue.id,))
+    conn.execute("DELETE FROM sqs_queues WHERE id=?", (queue.id,))
+    conn.execute("INSERT OR REPLACE INTO sqs_deleted (account, region, name, deleted_ms) VALUES (?,?,?,?)",
+                 (queue.account, queue.region, queue.name, now_ms))
+
+
+def purge_queue(conn: sqlite3.Connection, queue_id: int, now_ms: int) -> None:
+    """Delete the messages sent until `now_ms` and record the purge's time."""
+    conn.execute("DELETE FROM sqs_messages WHERE queue_id=? AND sent_ms<=?", (queue_id, now_ms))
+    conn.execute("UPDATE sqs_queues SET purged_ms=? WHERE id=?", (now_ms, queue_id))
+
+
+def sweep(conn: sqlite3.Connection, queues: list[Queue], now_ms: int) -> None:
+    """Drop messages past their queue's retention period, expired deduplication records and
+    expired records of deleted names."""
+    for queue in queues:
+        conn.execute("DELETE FROM sqs_messages WHERE queue_id=? AND sent_ms<=?", (queue.id, now_ms - queue.retention_ms))
+    conn.execute("DELETE FROM sqs_dedup WHERE expires_ms<=?", (now_ms,))
+    conn.execute("DELETE FROM sqs_deleted WHERE deleted_ms<=?", (now_ms - DELETED_RECENTLY_MS,))
