@@ -101,8 +101,8 @@ def test_http_retries_run_exactly_when_the_manual_clock_reaches_them(tmp_path: P
         sns = app.services["sns"]
         assert isinstance(sns, SnsService)
         sqs: Any = app.services["sqs"]
-        dlq = sqs.create_queue(ctx("sqs"), QueueName="dlq")["QueueUrl"]
-        dlq_arn = sqs.get_queue_attributes(ctx("sqs"), QueueUrl=dlq, AttributeNames=["QueueArn"])[
+        dlq = sqs.operation("CreateQueue")(ctx("sqs"), QueueName="dlq")["QueueUrl"]
+        dlq_arn = sqs.operation("GetQueueAttributes")(ctx("sqs"), QueueUrl=dlq, AttributeNames=["QueueArn"])[
             "Attributes"]["QueueArn"]
         topic = sns.topics.create_topic(ctx("sns"), Name="retried")["TopicArn"]
         policy = {"healthyRetryPolicy": {"numRetries": 2, "minDelayTarget": 20, "maxDelayTarget": 40}}
@@ -127,7 +127,7 @@ def test_http_retries_run_exactly_when_the_manual_clock_reaches_them(tmp_path: P
         assert hook.notifications() == [message_id] * 3  # the last retry; then the dead-letter queue
         assert sns.outbox.counts() == (0, 0)  # no delivery left, no message kept
 
-        got = await sqs.receive_message(ctx("sqs"), QueueUrl=dlq, MessageAttributeNames=["All"])
+        got = await sqs.operation("ReceiveMessage")(ctx("sqs"), QueueUrl=dlq, MessageAttributeNames=["All"])
         [dead] = got["Messages"]
         assert json.loads(dead["Body"])["MessageId"] == message_id
         assert dead["MessageAttributes"]["ErrorCode"]["StringValue"] == "HTTP 500"

@@ -19,19 +19,15 @@ import io
 import json
 import os
 import re
-import shutil
-import signal
-import socket
-import subprocess
 import sys
-import tempfile
 import time
 import urllib.error
 import urllib.request
 import zipfile
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any, TextIO
+
+from .tools.child import ChildServer, ServerFailed
 
 TIME_SCALE = 60
 BUCKET = "bucket-evenement-lambda"
@@ -99,53 +95,6 @@ _UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12
 
 class DemoError(Exception):
     """The pipeline did not behave as expected."""
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-class _Server:
-    """A `sluice up --time-scale 60 --enforce-iam` child process with its own data directory."""
-
-    def __init__(self) -> None:
-        self.port = _free_port()
-        self.dir = Path(tempfile.mkdtemp(prefix="sluice-demo-"))
-        self.log_path = self.dir / "server.log"
-        self.proc: subprocess.Popen[bytes] | None = None
-
-    @property
-    def endpoint(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def start(self, timeout: float = 30.0) -> None:
-        cmd = [sys.executable, "-m", "sluice", "up", "--port", str(self.port),
-               "--data-dir", str(self.dir / "data"), "--time-scale", str(TIME_SCALE), "--enforce-iam"]
-        with open(self.log_path, "ab") as log:
-            self.proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise DemoError(f"sluice up exited with {self.proc.returncode}:\n{self.log_path.read_text()}")
-            try:
-                with urllib.request.urlopen(self.endpoint + "/_sluice/health", timeout=1) as r:
-                    if r.status == 200:
-                        return
-            except OSError:
-                time.sleep(0.05)
-        raise DemoError("sluice up did not become healthy:\n" + self.log_path.read_text())
-
-    def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        shutil.rmtree(self.dir, ignore_errors=True)
 
 
 def _zip(source: str) -> bytes:
@@ -488,7 +437,7 @@ def run(out: TextIO | None = None) -> int:
     for name in ("AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_SESSION_TOKEN"):
         os.environ.pop(name, None)
     os.environ.update(AWS_ACCESS_KEY_ID="test", AWS_SECRET_ACCESS_KEY="test")
-    server = _Server()
+    server = ChildServer("--time-scale", str(TIME_SCALE), "--enforce-iam", prefix="sluice-demo-")
     try:
         server.start()
         print(f"started sluice up --enforce-iam on {server.endpoint} (temporary data dir)", file=out, flush=True)
@@ -499,7 +448,7 @@ def run(out: TextIO | None = None) -> int:
         denied = demo.denied(queue_url)
         demo.redrive()
         demo.journey(denied)
-    except DemoError as exc:
+    except (DemoError, ServerFailed) as exc:
         print(f"\nFAILED: {exc}", file=out, flush=True)
         return 1
     except Exception as exc:  # a client or server error: report it, still stop the server
