@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo up test lint bench clean
+.PHONY: demo up test crash-test lint bench clean
 
 $(BIN)/sluice: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -21,6 +21,10 @@ test: $(BIN)/sluice
 	$(BIN)/ruff check src tests bench
 	$(BIN)/mypy
 	$(BIN)/pytest -q -n 2 --dist loadfile
+
+# The crash test's long profile: SIGKILL under mixed load, restart, check (tests/test_crash.py).
+crash-test: $(BIN)/sluice
+	SLUICE_CRASH_TRIALS=$${SLUICE_CRASH_TRIALS:-200} $(BIN)/pytest -p no:xdist -q -s tests/test_crash.py
 
 bench: $(BIN)/sluice
 	$(BIN)/python bench/s3.py

@@ -31,6 +31,7 @@ from pathlib import Path
 
 from . import outcomes
 from .api import ACCEPTED, RuntimeApiConnection, error_body, header_value, listen
+from .lifeline import Lifeline
 from .logs import EventBatch, OutputCapture, PlatformLog, now_ms, stream_name
 from .outcomes import Outcome
 from .procfs import MIB, ProcessTree
@@ -116,6 +117,7 @@ class Environment:
         self._exit_task: asyncio.Task[int] | None = None
         self._capture: OutputCapture | None = None
         self._tree: ProcessTree | None = None
+        self._lifeline: Lifeline | None = None
         self._poll_handle: asyncio.TimerHandle | None = None
         self._polls = 0
         self._peak = 0
@@ -316,6 +318,7 @@ class Environment:
         self._server, port = await listen(self)
         out_r, out_w = os.pipe()
         tel_r, tel_w = os.pipe()
+        lifeline = self._lifeline = Lifeline()
         try:
             env = build_environment(
                 spec,
@@ -337,16 +340,18 @@ class Environment:
                 stdin=subprocess.DEVNULL,
                 stdout=out_w,
                 stderr=out_w,
-                pass_fds=(tel_w,),
+                pass_fds=(tel_w, lifeline.read_fd),
                 start_new_session=True,  # its own process group: one kill takes every child
             )
         except BaseException:
             os.close(out_r)
             os.close(tel_r)
+            lifeline.close()
             raise
         finally:
             os.close(out_w)
             os.close(tel_w)
+        lifeline.arm(self._proc.pid)  # the group dies with this server, even on kill -9
         self._capture = OutputCapture(out_r, tel_r, self._on_output)
         self._tree = ProcessTree(self._proc.pid)
         self._exit_task = self._loop.create_task(self._proc.wait())
@@ -399,6 +404,8 @@ class Environment:
             self._capture.close()
         if self._tree is not None:
             self._tree.close()
+        if self._lifeline is not None:
+            self._lifeline.close()
         if self._held is not None:
             self._release_held()
         self._batch.flush()
