@@ -67,7 +67,7 @@ _QUERY_ID = re.compile(r"^[a-z][a-zA-Z0-9_]*$")
 
 
 def _validation(message: str) -> ServiceError:
-    return ServiceError("ValidationException", message, 400)
+    return ServiceError("ValidationException", message)
 
 
 def _token(offset: int) -> str:
@@ -594,8 +594,7 @@ class CloudWatchService(Service):
             try:
                 data = safejson.loads(StateReasonData)
             except ValueError:
-                raise ServiceError("InvalidFormatFault", "The parameter StateReasonData is not valid JSON.",
-                                   400) from None
+                raise ServiceError("InvalidFormatFault", "The parameter StateReasonData is not valid JSON.") from None
         if self.alarms.get(AlarmName) is None:
             raise errors.not_found(f"Alarm {AlarmName} not found")
         self._transition(AlarmName, Verdict(StateValue, StateReason, data or {}), self.clock.now())

@@ -55,8 +55,7 @@ MAX_BATCH_BYTES = 1_048_576
 EVENT_OVERHEAD = 26  # bytes AWS adds to each event's message when sizing a batch
 MAX_RESPONSE_BYTES = 1_048_576  # GetLogEvents / FilterLogEvents pages
 DAY_MS = 86_400_000
-EMF_HEADER = "x-amzn-logs-format"  # PutLogEvents: "json/emf" asks for embedded metrics
-EMF_FORMAT = "json/emf"
+EMF_FORMAT = "json/emf"  # PutLogEvents' x-amzn-logs-format asking for embedded metrics
 TOO_OLD_MS = 14 * DAY_MS
 TOO_NEW_MS = 2 * 3_600_000
 MAX_SPAN_MS = DAY_MS
@@ -308,8 +307,8 @@ class LogsService(Service):
         if accepted and accepted[-1][0] - accepted[0][0] > MAX_SPAN_MS:
             raise errors.invalid("The batch of log events in a single PutLogEvents request cannot span more "
                                  "than 24 hours.")
-        # Embedded metric format is read only from events sent with this header (and Lambda's).
-        metrics = _metrics_of(accepted, now) if ctx.headers.get(EMF_HEADER, "").lower() == EMF_FORMAT else []
+        # Embedded metric format is read only from events sent with that header (and Lambda's).
+        metrics = _metrics_of(accepted, now) if ctx.logs_format == EMF_FORMAT else []
 
         def txn(conn: sqlite3.Connection) -> int | None:
             grp = _group_row(conn, ctx.account_id, ctx.region, group_name)
