@@ -22,7 +22,9 @@ from .engine.introspect import event_state
 from .engine.invoker import Functions, Invoker
 from .engine.journey import Journeys
 from .engine.lifecycle import Engine, Resource, Signal
+from .engine.metrics import MetricStore
 from .engine.otlp import OtlpExporter
+from .engine.periodic import PeriodicTask, in_executor
 from .engine.pollers import SqsPollers
 from .engine.status import StatusSources, status
 from .engine.storage_metrics import S3StorageMetrics
@@ -104,7 +106,8 @@ class Sluice:
         events = EventsService(store, clock, settings, deliveries)
         services["events"] = events
         deliveries.register("events", events)
-        services["cloudwatch"] = CloudWatchService(store, clock, settings, deliveries)  # alarms publish to SNS
+        cloudwatch = CloudWatchService(store, clock, settings, deliveries)  # alarms publish to SNS
+        services["cloudwatch"] = cloudwatch
         iam = IamService(store, clock, settings)
         services["iam"] = iam
         services["sts"] = StsService(iam, clock, settings)
@@ -140,6 +143,8 @@ class Sluice:
         engine.add(outcomes.dispatcher)
         engine.add(SqsPollers(clock, sqs, lambda_, invoker, settings.account_id, settings.region, mappings_changed))
         engine.add(S3StorageMetrics(store.db, clock, s3.storage_totals).task())
+        engine.add(PeriodicTask("cloudwatch-alarms", clock, cloudwatch.evaluation_interval,
+                                in_executor(cloudwatch.evaluate_alarms), run_first=False))
         if exporter is not None:
             engine.add(exporter)
 
@@ -150,7 +155,8 @@ class Sluice:
         gateway.internal["/_sluice/sns/"] = sns.internal  # SubscribeURL, UnsubscribeURL
         gateway.internal["/_sluice/trace"] = lambda rest, query: _trace_view(journeys, query)
         sources = StatusSources(lambda: store.db.reader, clock.now, settings.time_scale, lambda_.function_names,
-                                lambda_.resolve, lambda: invoker.running.copy(), invoker.running_async, sqs.depth)
+                                lambda_.resolve, lambda: invoker.running.copy(), invoker.running_async, sqs.depth,
+                                MetricStore(store.db))
         gateway.internal["/_sluice/status"] = lambda rest, query: (200, status(sources))
         return cls(settings, clock, store, services, gateway, deliveries, engine)
 

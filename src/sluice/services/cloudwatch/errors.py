@@ -35,3 +35,11 @@ def too_many(collection: str, limit: int) -> ServiceError:
 
 def one_of(parameter: str, allowed: list[str] | tuple[str, ...]) -> ServiceError:
     return invalid(f"The parameter {parameter} must be a value in the set [ {', '.join(allowed)} ].")
+
+
+def validation(message: str) -> ServiceError:
+    return ServiceError("ValidationException", message)
+
+
+def invalid_format(message: str) -> ServiceError:
+    return ServiceError("InvalidFormatFault", message)
