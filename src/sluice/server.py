@@ -29,6 +29,7 @@ from .engine.pollers import SqsPollers
 from .engine.status import StatusSources, status
 from .engine.storage_metrics import S3StorageMetrics
 from .gateway.app import Gateway
+from .protocol.errors import ServiceError
 from .runtime import EnvironmentPool
 from .schema import SCHEMA
 from .services.base import Service
@@ -64,14 +65,15 @@ class Sluice:
     def build(cls, settings: Settings) -> Sluice:
         clock = make_clock(settings.clock, settings.time_scale)
         store = Store(settings.data_dir, SCHEMA)
-        journeys = Journeys(lambda: store.db.reader, settings.time_scale, log_group=lambda fn: _log_group(lambda_, fn))
         exporter = None
         if settings.otel_endpoint:
-            exporter = OtlpExporter(settings.otel_endpoint, Journeys(lambda: store.db.reader, settings.time_scale,
-                                                                     include_logs=False), clock)
+            exporter = OtlpExporter(settings.otel_endpoint, Journeys(lambda: store.db.reader, settings.time_scale),
+                                    clock)
         deliveries = Deliveries()  # services register the ARNs they accept messages for
         s3 = S3Service(store, clock, deliveries)  # notifications go out through deliveries
         logs = LogsService(store, clock, account_id=settings.account_id, region=settings.region)
+        journeys = Journeys(lambda: store.db.reader, settings.time_scale, log_group=lambda fn: _log_group(lambda_, fn),
+                            lines=logs.lines)
 
         def log_sink(group: str, stream: str, events: list[tuple[int, str]]) -> None:
             # Called on the event loop: queue the write, never wait for its fsync there.
@@ -207,7 +209,7 @@ def _trace_view(journeys: Journeys, query: dict[str, list[str]]) -> tuple[int, A
 def _log_group(lambda_: LambdaService, function: str) -> str:
     try:
         return lambda_.resolve(function).spec.log_group
-    except Exception:  # deleted since: its logs stay in the default group
+    except ServiceError:  # deleted since: its logs stay in the default group
         return f"/aws/lambda/{function}"
 
 
