@@ -22,8 +22,8 @@ from ...protocol.context import RequestContext
 from ...settings import Settings
 from ...store import Store
 from ..base import Operation, Service
+from ..checks import checked
 from .cache import ChangeCounter
-from .checks import checked
 from .common import Shared
 from .credentials import Credentials, Lookup
 from .entity_policies import EntityPolicies

@@ -17,7 +17,8 @@ from ...protocol.context import RequestContext
 from ...protocol.errors import ServiceError
 from ...settings import Settings
 from ..base import Operation, Service
-from ..iam import IamService, checked
+from ..checks import checked
+from ..iam import IamService
 
 ROLE_DEFAULT_SECONDS = 3600
 SESSION_DEFAULT_SECONDS = 43200
