@@ -176,14 +176,14 @@ def in_process(calls: int) -> dict[str, float]:
 
         services: dict[str, Any] = dict(sluice.services)
         s3, sqs, iam = services["s3"], services["sqs"], services["iam"]
-        s3.create_bucket(ctx("s3"), Bucket=BUCKET)
-        url = sqs.create_queue(ctx("sqs"), QueueName=QUEUE)["QueueUrl"]
-        iam.create_user(ctx("iam"), UserName="bench")
-        iam.put_user_policy(ctx("iam"), UserName="bench", PolicyName="work", PolicyDocument=json.dumps({
+        s3.operation("CreateBucket")(ctx("s3"), Bucket=BUCKET)
+        url = sqs.operation("CreateQueue")(ctx("sqs"), QueueName=QUEUE)["QueueUrl"]
+        iam.operation("CreateUser")(ctx("iam"), UserName="bench")
+        iam.operation("PutUserPolicy")(ctx("iam"), UserName="bench", PolicyName="work", PolicyDocument=json.dumps({
             "Version": "2012-10-17", "Statement": [
                 {"Effect": "Allow", "Action": ["s3:GetObject", "s3:PutObject", "sqs:SendMessage"], "Resource": "*"},
                 {"Effect": "Deny", "Action": "s3:DeleteObject", "Resource": "*"}]}))
-        key = iam.create_access_key(ctx("iam"), UserName="bench")["AccessKey"]["AccessKeyId"]
+        key = iam.operation("CreateAccessKey")(ctx("iam"), UserName="bench")["AccessKey"]["AccessKeyId"]
         enforcer = sluice.gateway.enforcer
         assert enforcer is not None
         requests = {"S3 GetObject": ("s3", "GetObject", {"Bucket": BUCKET, "Key": "seed"}),

@@ -183,7 +183,7 @@ def invoker(lam: Any, p: Pipeline, stop: threading.Event, killed: threading.Even
     rng = random.Random()
     while not stop.is_set():
         fail = rng.random() < FAIL_SHARE
-        payload = {"id": uuid.uuid4().hex, "pad": "p" * rng.randint(0, INVOKE_MAX_PAD)}
+        payload: dict[str, object] = {"id": uuid.uuid4().hex, "pad": "p" * rng.randint(0, INVOKE_MAX_PAD)}
         if fail:
             payload["fail"] = True
         try:
@@ -257,7 +257,7 @@ def event_state(endpoint: str, request_id: str) -> dict[str, Any] | None:
     """Sluice's view of an async event: queued (with attempts) or done (with its outcome)."""
     try:
         with urllib.request.urlopen(f"{endpoint}/_sluice/events/{request_id}", timeout=10) as r:
-            return json.load(r)  # type: ignore[no-any-return]
+            return json.load(r)
     except urllib.error.HTTPError as e:
         if e.code == 404:
             return None

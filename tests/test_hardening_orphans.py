@@ -47,10 +47,10 @@ def test_environments_die_with_a_killed_server(tmp_path: Path) -> None:
         lam = make_client("lambda", proc.endpoint)
         warm = create(lam, WARM)
         busy = create(lam, BUSY, Timeout=300, Environment={"Variables": {"PIDS": str(pids_file)}})
-        answer = lam.invoke(FunctionName=warm)  # type: ignore[attr-defined]
+        answer = lam.invoke(FunctionName=warm)
         assert answer["StatusCode"] == 200 and "FunctionError" not in answer
         warm_pid = json.loads(answer["Payload"].read())["pid"]
-        lam.invoke(FunctionName=busy, InvocationType="Event", Payload=b"{}")  # type: ignore[attr-defined]
+        lam.invoke(FunctionName=busy, InvocationType="Event", Payload=b"{}")
         assert wait_for(lambda: read_jsonl(pids_file), timeout=30), "the busy handler never started"
         busy_pids = read_jsonl(pids_file)[0]
         recorded = {warm_pid, busy_pids["runtime"], busy_pids["child"]}
@@ -66,7 +66,7 @@ def test_environments_die_with_a_killed_server(tmp_path: Path) -> None:
         # Same data dir, same port: it starts, and the warm function answers from a new environment.
         proc = SluiceProcess(data_dir, port=proc.port).start()
         lam = make_client("lambda", proc.endpoint)
-        again = lam.invoke(FunctionName=warm)  # type: ignore[attr-defined]
+        again = lam.invoke(FunctionName=warm)
         assert again["StatusCode"] == 200 and "FunctionError" not in again
         assert json.loads(again["Payload"].read())["pid"] not in recorded
     finally:

@@ -4,7 +4,6 @@ against identity and resource policies as AWS evaluates them (issue 7, aws-refer
 from __future__ import annotations
 
 import json
-import sqlite3
 import subprocess
 import sys
 import time
@@ -21,6 +20,7 @@ from botocore.config import Config
 from botocore.exceptions import ClientError
 
 from .lambda_helpers import unique, zip_code
+from .metric_helpers import lambda_metric_sum
 from .server import SluiceProcess
 
 ACCOUNT = "000000000000"
@@ -116,14 +116,8 @@ def wait_for(what: str, probe: Callable[[], Any], timeout: float = 30) -> Any:
     raise AssertionError(f"timed out waiting for {what}")
 
 
-def metric(server: SluiceProcess, name: str, function: str) -> float:
-    db = sqlite3.connect(f"file:{server.data_dir / 'sluice.db'}?mode=ro", uri=True)
-    try:
-        row = db.execute("SELECT SUM(value) FROM metric_points WHERE name=? AND "
-                         "json_extract(dimensions, '$.FunctionName')=?", (name, function)).fetchone()
-        return float(row[0] or 0.0)
-    finally:
-        db.close()
+def metric(client: Callable[..., Any], name: str, function: str) -> float:
+    return lambda_metric_sum(client("cloudwatch"), name, function)
 
 
 def log_text(logs: Any, function: str) -> str:
@@ -487,20 +481,18 @@ def test_queue_mapping_needs_a_role_that_may_poll_the_queue(client: Callable[...
     lam.delete_event_source_mapping(UUID=mapping["UUID"])
 
 
-def test_dlq_the_role_may_not_send_to_counts_dead_letter_errors(server: SluiceProcess,
-                                                               client: Callable[..., Any]) -> None:
+def test_dlq_the_role_may_not_send_to_counts_dead_letter_errors(client: Callable[..., Any]) -> None:
     iam, lam, sqs = client("iam"), client("lambda"), client("sqs")
     url, arn = new_queue(sqs)
     name = new_function(lam, FAILING, new_role(iam), DeadLetterConfig={"TargetArn": arn})
     lam.put_function_event_invoke_config(FunctionName=name, MaximumRetryAttempts=0)
     lam.invoke(FunctionName=name, InvocationType="Event", Payload=b"{}")
-    assert wait_for("DeadLetterErrors", lambda: metric(server, "DeadLetterErrors", name)) == 1
+    assert wait_for("DeadLetterErrors", lambda: metric(client, "DeadLetterErrors", name)) == 1
     depth = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["ApproximateNumberOfMessages"])
     assert depth["Attributes"]["ApproximateNumberOfMessages"] == "0"
 
 
-def test_resource_account_condition_stops_a_sniped_failure_bucket(server: SluiceProcess,
-                                                                 client: Callable[..., Any]) -> None:
+def test_resource_account_condition_stops_a_sniped_failure_bucket(client: Callable[..., Any]) -> None:
     """aws-reference §8: a failure-destination bucket re-created by someone else (another account,
     whose bucket policy lets anyone write) gets nothing when the role's s3:PutObject is limited to
     buckets of its own account."""
@@ -523,6 +515,6 @@ def test_resource_account_condition_stops_a_sniped_failure_bucket(server: Sluice
     landed = wait_for("the record in the own bucket", lambda: client("s3").list_objects_v2(Bucket=own).get("Contents"))
     assert landed[0]["Key"].startswith(f"aws/lambda/async/{functions[own]}/")
     assert wait_for("DestinationDeliveryFailures", lambda: metric(
-        server, "DestinationDeliveryFailures", functions[sniped])) == 1
+        client, "DestinationDeliveryFailures", functions[sniped])) == 1
     assert attacker.list_objects_v2(Bucket=sniped).get("KeyCount") == 0
-    assert metric(server, "DestinationDeliveryFailures", functions[own]) == 0
+    assert metric(client, "DestinationDeliveryFailures", functions[own]) == 0

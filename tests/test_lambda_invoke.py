@@ -215,8 +215,9 @@ def test_invocation_logs_reach_cloudwatch_logs(lam: Any, endpoint: str) -> None:
 
 
 def test_metrics_are_recorded_per_function(lam: Any, sluice: SluiceProcess) -> None:
-    import sqlite3
     import time
+
+    from .metric_helpers import lambda_metric_names, lambda_metric_sum
 
     name = create(lam, """
         def handler(event, context):
@@ -226,18 +227,11 @@ def test_metrics_are_recorded_per_function(lam: Any, sluice: SluiceProcess) -> N
     """)
     lam.invoke(FunctionName=name, Payload=b"{}")
     lam.invoke(FunctionName=name, Payload=b'{"fail": true}')
-    db = sqlite3.connect(f"file:{sluice.data_dir / 'sluice.db'}?mode=ro", uri=True)
-    totals: dict[str, float] = {}
+    cw = make_client("cloudwatch", sluice.endpoint)
     deadline = time.monotonic() + 5
-    while time.monotonic() < deadline:
-        rows = db.execute("SELECT name, SUM(value) FROM metric_points WHERE namespace='AWS/Lambda' AND "
-                          "json_extract(dimensions, '$.FunctionName')=? GROUP BY name", (name,)).fetchall()
-        totals = dict(rows)
-        if totals.get("Invocations") == 2:
-            break
+    while lambda_metric_sum(cw, "Invocations", name) < 2 and time.monotonic() < deadline:
         time.sleep(0.05)
-    db.close()
-    assert totals["Invocations"] == 2
-    assert totals["Errors"] == 1
-    assert totals["Duration"] > 0
-    assert "Throttles" not in totals
+    assert lambda_metric_sum(cw, "Invocations", name) == 2
+    assert lambda_metric_sum(cw, "Errors", name) == 1
+    assert lambda_metric_sum(cw, "Duration", name) > 0
+    assert "Throttles" not in lambda_metric_names(cw, name)

@@ -834,6 +834,13 @@ def ctx() -> RequestContext:
     return RequestContext(request_id="r", host_id="h", account_id=ACCOUNT, region=REGION, service="logs")
 
 
+def call(service: LogsService, operation: str, **params: Any) -> Any:
+    """An operation as the protocol layer calls it."""
+    fn = service.operation(operation)
+    assert fn is not None, operation
+    return fn(ctx(), **params)
+
+
 def test_append_in_process(tmp_path: Path) -> None:
     clock = ManualClock(start=1_800_000_000.0)
     store = Store(tmp_path / "data", SCHEMA)
@@ -844,12 +851,12 @@ def test_append_in_process(tmp_path: Path) -> None:
         # Creates the group and the stream; tolerates events out of order.
         service.append(group, stream, [(now + 2, "c"), (now, "a"), (now + 1, "b")])
         service.append(group, stream, [])
-        groups = service.describe_log_groups(ctx(), logGroupNamePrefix=group)["logGroups"]
+        groups = call(service, "DescribeLogGroups", logGroupNamePrefix=group)["logGroups"]
         assert [(g["logGroupName"], g["creationTime"], g["storedBytes"]) for g in groups] == [(group, now, 3)]
-        streams = service.describe_log_streams(ctx(), logGroupName=group)["logStreams"]
+        streams = call(service, "DescribeLogStreams", logGroupName=group)["logStreams"]
         assert [(s["logStreamName"], s["firstEventTimestamp"], s["lastEventTimestamp"]) for s in streams] == [
             (stream, now, now + 2)]
-        got = service.get_log_events(ctx(), logGroupName=group, logStreamName=stream, startFromHead=True)
+        got = call(service, "GetLogEvents", logGroupName=group, logStreamName=stream, startFromHead=True)
         assert [(e["timestamp"], e["message"], e["ingestionTime"]) for e in got["events"]] == [
             (now, "a", now), (now + 1, "b", now), (now + 2, "c", now)]
         # Old events are not rejected by the internal API; retention still hides them on read.
@@ -859,11 +866,11 @@ def test_append_in_process(tmp_path: Path) -> None:
         assert [e["message"] for e in service.tail(group, since_ms=now + 1)] == ["b", "c"]
         assert [e["message"] for e in service.tail(group, filter_pattern="?a ?c")] == ["a", "c"]
         assert service.tail("/aws/lambda/absent") == []
-        service.put_retention_policy(ctx(), logGroupName=group, retentionInDays=1)
+        call(service, "PutRetentionPolicy", logGroupName=group, retentionInDays=1)
         assert [e["message"] for e in service.tail(group)] == ["a", "b", "c"]
         asyncio.run(clock.advance(86_400 + 1))  # a day later, a, b and c expire too
         assert service.tail(group) == []
-        assert service.filter_log_events(ctx(), logGroupName=group)["events"] == []
+        assert call(service, "FilterLogEvents", logGroupName=group)["events"] == []
         # wait=False queues the write; the future says when it is durable.
         future = service.append(group, stream, [(int(clock.now() * 1000), "queued")], wait=False)
         assert future is not None
@@ -873,7 +880,7 @@ def test_append_in_process(tmp_path: Path) -> None:
         service.append(group, stream, [(int(clock.now() * 1000), "elsewhere")], region="eu-west-1")
         assert [e["message"] for e in service.tail(group, region="eu-west-1")] == ["elsewhere"]
         with pytest.raises(ServiceError) as exc:
-            service.create_log_group(ctx(), logGroupName=group)
+            call(service, "CreateLogGroup", logGroupName=group)
         assert (exc.value.code, exc.value.message) == (
             "ResourceAlreadyExistsException", "The specified log group already exists")
     finally:

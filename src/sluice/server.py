@@ -24,7 +24,9 @@ from .engine.introspect import event_state
 from .engine.invoker import Functions, Invoker
 from .engine.journey import Journeys
 from .engine.lifecycle import Engine, Resource, Signal
+from .engine.metrics import MetricStore
 from .engine.otlp import OtlpExporter
+from .engine.periodic import PeriodicTask, in_executor
 from .engine.pollers import SqsPollers
 from .engine.sns_http import post_notification
 from .engine.sqs_work import sqs_workers
@@ -32,6 +34,7 @@ from .engine.status import StatusSources, status
 from .engine.storage_metrics import S3StorageMetrics
 from .gateway.app import Gateway
 from .gateway.sns_links import sns_links
+from .protocol.errors import ServiceError
 from .runtime import EnvironmentPool
 from .schema import SCHEMA
 from .services.base import Service
@@ -69,14 +72,15 @@ class Sluice:
     def build(cls, settings: Settings) -> Sluice:
         clock = make_clock(settings.clock, settings.time_scale)
         store = Store(settings.data_dir, SCHEMA)
-        journeys = Journeys(lambda: store.db.reader, settings.time_scale, log_group=lambda fn: _log_group(lambda_, fn))
         exporter = None
         if settings.otel_endpoint:
-            exporter = OtlpExporter(settings.otel_endpoint, Journeys(lambda: store.db.reader, settings.time_scale,
-                                                                     include_logs=False), clock)
+            exporter = OtlpExporter(settings.otel_endpoint, Journeys(lambda: store.db.reader, settings.time_scale),
+                                    clock)
         deliveries = Deliveries()  # services register the ARNs they accept messages for
         s3 = S3Service(store, clock, deliveries)  # notifications go out through deliveries
         logs = LogsService(store, clock, account_id=settings.account_id, region=settings.region)
+        journeys = Journeys(lambda: store.db.reader, settings.time_scale, log_group=lambda fn: _log_group(lambda_, fn),
+                            lines=logs.lines)
 
         def log_sink(group: str, stream: str, events: list[tuple[int, str]]) -> None:
             # Called on the event loop: queue the write, never wait for its fsync there.
@@ -116,7 +120,8 @@ class Sluice:
                                schedules_changed=schedules_due.set)
         services["events"] = events
         deliveries.register("events", events)
-        services["cloudwatch"] = CloudWatchService(store, clock, settings, deliveries)  # alarms publish to SNS
+        cloudwatch = CloudWatchService(store, clock, settings, deliveries)  # alarms publish to SNS
+        services["cloudwatch"] = cloudwatch
         iam = IamService(store, clock, settings)
         services["iam"] = iam
         services["sts"] = StsService(iam, clock, settings)
@@ -162,6 +167,8 @@ class Sluice:
             group=lambda row: row.fifo_key, concurrency=16))
         for worker in eventbridge_workers(clock, events, events_due, schedules_due):
             engine.add(worker)
+        engine.add(PeriodicTask("cloudwatch-alarms", clock, cloudwatch.evaluation_interval,
+                                in_executor(cloudwatch.evaluate_alarms), run_first=False))
 
         gateway = Gateway(settings, clock, services, secret_for=secret_for, token_for=token_for, engine=engine,
                           enforcer=enforcer, anonymous=anonymous)
@@ -171,7 +178,7 @@ class Sluice:
         gateway.internal["/_sluice/trace"] = lambda rest, query: _trace_view(journeys, query)
         sources = StatusSources(lambda: store.db.reader, clock.now, settings.time_scale, lambda_.function_names,
                                 lambda_.resolve, lambda: invoker.running.copy(), invoker.running_async, sqs.depth,
-                                events.outbox.backlogs)
+                                MetricStore(store.db), events.outbox.backlogs)
         gateway.internal["/_sluice/status"] = lambda rest, query: (200, status(sources))
         return cls(settings, clock, store, services, gateway, deliveries, engine)
 
@@ -222,7 +229,7 @@ def _trace_view(journeys: Journeys, query: dict[str, list[str]]) -> tuple[int, A
 def _log_group(lambda_: LambdaService, function: str) -> str:
     try:
         return lambda_.resolve(function).spec.log_group
-    except Exception:  # deleted since: its logs stay in the default group
+    except ServiceError:  # deleted since: its logs stay in the default group
         return f"/aws/lambda/{function}"
 
 

@@ -1,5 +1,6 @@
 """The journey of one event, rebuilt from durable records only (the journal, the Lambda queue and
-outcomes, the logs store): what `sluice trace` shows and what the OTLP export turns into spans.
+outcomes, and the log lines the Logs service gives through its interface): what `sluice trace`
+shows and what the OTLP export turns into spans.
 
 A journey is a JSON-able dict:
   traceId, traceHeader,
@@ -17,12 +18,25 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Callable, Sequence
+from typing import Any, Protocol
 
 from .xray import trace_id_of
 
 LogGroupOf = Callable[[str], str]
+
+
+class LogLine(Protocol):
+    @property
+    def timestamp(self) -> int: ...  # epoch milliseconds
+    @property
+    def message(self) -> str: ...
+
+
+class LogLinesOf(Protocol):
+    def __call__(self, group: str, stream: str, since_ms: int, until_ms: int) -> Sequence[LogLine]:
+        """A stream's log lines with since <= timestamp <= until, in the order written
+        (LogsService.lines)."""
 
 # How far around an attempt its log lines are looked for (the runtime writes them at the end).
 _LOG_SLACK_MS = 10_000
@@ -34,11 +48,12 @@ def _default_group(function: str) -> str:
 
 class Journeys:
     def __init__(self, reader: Callable[[], sqlite3.Connection], time_scale: float = 1.0,
-                 log_group: LogGroupOf = _default_group, include_logs: bool = True) -> None:
+                 log_group: LogGroupOf = _default_group, lines: LogLinesOf | None = None) -> None:
+        """`lines`: where attempts' log lines come from; None leaves them out (spans need none)."""
         self._reader = reader
         self.time_scale = time_scale
         self.log_group = log_group
-        self.include_logs = include_logs  # spans need no log lines: skip reading them
+        self.lines = lines
 
     @property
     def conn(self) -> sqlite3.Connection:
@@ -130,7 +145,7 @@ class Journeys:
 
     def _attempts(self, function: str, request_id: str, received: float,
                   rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        blocks = self._log_blocks(function, request_id, rows) if self.include_logs else {}
+        blocks = self._log_blocks(function, request_id, rows) if self.lines is not None else {}
         out = []
         previous_end = received
         for row in rows:
@@ -163,6 +178,8 @@ class Journeys:
         """Each attempt's log lines, START through REPORT: an environment runs one invocation at a
         time, so the n-th START..REPORT block of this request id in a stream is its n-th attempt there."""
         out: dict[int, list[dict[str, Any]]] = {}
+        if self.lines is None:
+            return out
         group = self.log_group(function)
         by_stream: dict[str, list[dict[str, Any]]] = {}
         for a in attempts:
@@ -172,20 +189,15 @@ class Journeys:
         for stream, mine in by_stream.items():
             since = int(mine[0]["started"] * 1000) - _LOG_SLACK_MS
             until = int(mine[-1]["finished"] * 1000) + _LOG_SLACK_MS
-            rows = self.conn.execute(
-                "SELECT e.timestamp, e.message FROM logs_events e"
-                " JOIN logs_streams s ON s.id = e.stream_id JOIN logs_groups g ON g.id = e.group_id"
-                " WHERE g.name=? AND s.name=? AND e.timestamp BETWEEN ? AND ? ORDER BY e.seq",
-                (group, stream, since, until)).fetchall()
             blocks: list[list[dict[str, Any]]] = []
             current: list[dict[str, Any]] | None = None
-            for r in rows:
-                message = r["message"]
+            for line in self.lines(group, stream, since, until):
+                message = line.message
                 if message.startswith(start_tag):
                     current = []
                     blocks.append(current)
                 if current is not None:
-                    current.append({"timestamp": r["timestamp"], "message": message.rstrip("\n")})
+                    current.append({"timestamp": line.timestamp, "message": message.rstrip("\n")})
                     if message.startswith(report_tag):
                         current = None
             for attempt, block in zip(mine, blocks, strict=False):

@@ -1,10 +1,14 @@
-"""Metric data points: the table CloudWatch's API reads, and the ways Sluice writes to it.
+"""The metric store: the one home of metric data, its tables and all their SQL.
 
-Points are kept raw (one row per value) with their full dimension set; CloudWatch's API
-aggregates them per period, statistic and dimension subset when read. Hot paths (SQS, EventBridge)
-aggregate in memory instead (`MetricBuffer`) and write statistic sets to `cloudwatch_stat_sets`,
-the table where CloudWatch keeps PutMetricData's statistic sets (services/cloudwatch/datastore.py)
-and which it reads together with this one.
+Everything that emits metrics writes here (the invoker and destinations in the transaction they
+already make, `write_points` / `write_stat_sets`; hot paths through `MetricBuffer`); CloudWatch's
+API and `sluice status` read here (`MetricStore`). Nobody else touches `metric_points` or
+`cloudwatch_stat_sets`.
+
+Points are kept raw (one row per value) with their full dimension set; reads aggregate them per
+period (and CloudWatch decides which dimension sets a point is visible under). Statistic sets
+(PutMetricData's StatisticValues, counters aggregated in memory per minute by SQS and EventBridge)
+have no single value and live in `cloudwatch_stat_sets`, read together with the raw points.
 """
 
 from __future__ import annotations
@@ -13,8 +17,10 @@ import json
 import logging
 import sqlite3
 import threading
+from collections.abc import Iterable
 from concurrent.futures import Future
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 from ..clock import Clock
 from ..store.db import Database, Migration
@@ -129,6 +135,174 @@ def write_stat_sets(conn: sqlite3.Connection, sets: list[StatSet]) -> None:
         [(s.namespace, s.name, s.dimensions, s.ts, s.count, s.sum, s.min, s.max, s.unit, s.resolution)
          for s in sets],
     )
+
+
+# -- reading ---------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class DimensionMatch:
+    """The stored dimension sets a read selects: exactly `dimensions`, or (`exact=False`) every
+    set that contains them (for a namespace CloudWatch publishes under subsets of the stored set)."""
+
+    dimensions: dict[str, str]
+    exact: bool = True
+
+
+@dataclass(frozen=True)
+class MetricQuery:
+    namespace: str
+    name: str
+    match: DimensionMatch
+    start: float  # aligned, inclusive
+    end: float  # exclusive
+    period: int
+    unit: str | None = None
+
+
+@dataclass
+class Aggregate:
+    """One period of one metric."""
+
+    start: float
+    count: float = 0.0
+    sum: float = 0.0
+    min: float = float("inf")
+    max: float = float("-inf")
+    unit: str = "None"
+    values: list[tuple[float, float]] | None = field(default=None)  # sorted (value, weight)
+
+    def add(self, count: float, total: float, low: float, high: float, unit: str) -> None:
+        if not self.count:
+            self.unit = unit
+        self.count += count
+        self.sum += total
+        self.min = min(self.min, low)
+        self.max = max(self.max, high)
+
+
+@dataclass(frozen=True)
+class StoredMetric:
+    """A metric as stored: its namespace, name and full dimension set."""
+
+    namespace: str
+    name: str
+    dimensions: dict[str, str]
+
+
+# When a point counts: standard-resolution data is kept per minute (a point at 10:00:42 is in
+# the 10:00:00 datapoint, for every period), high-resolution data at its own second.
+STORED_AT = "(CASE WHEN resolution < 60 THEN ts ELSE CAST(ts / 60 AS INTEGER) * 60 END)"
+
+
+def _json_path(key: str) -> str:
+    return '$."' + key.replace('"', '\\"') + '"'
+
+
+def _match_sql(match: DimensionMatch) -> tuple[str, list[Any]]:
+    if match.exact:
+        return "dimensions = ?", [dimensions_key(match.dimensions)]
+    if not match.dimensions:
+        return "1", []
+    clauses = []
+    params: list[Any] = []
+    for k, v in sorted(match.dimensions.items()):
+        clauses.append("json_extract(dimensions, ?) = ?")
+        params += [_json_path(k), v]
+    return " AND ".join(clauses), params
+
+
+def _where(q: MetricQuery) -> tuple[str, list[Any]]:
+    match, match_params = _match_sql(q.match)
+    # The raw ts bounds keep the index useful (a point is stored at most 60 s before its ts).
+    sql = f"namespace = ? AND name = ? AND ts >= ? AND ts < ? AND {STORED_AT} >= ? AND {STORED_AT} < ? AND " + match
+    params: list[Any] = [q.namespace, q.name, q.start, q.end + 60, q.start, q.end, *match_params]
+    if q.unit is not None:
+        sql += " AND unit = ?"
+        params.append(q.unit)
+    return sql, params
+
+
+class MetricStore:
+    """Reads of the metric data (and a standalone write), over the store's connections."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    def write(self, points: list[Point], sets: list[StatSet]) -> None:
+        """Write points and statistic sets in one transaction, durable on return."""
+
+        def txn(conn: sqlite3.Connection) -> None:
+            write_points(conn, points)
+            write_stat_sets(conn, sets)
+
+        self.db.write(txn)
+
+    def aggregate(self, q: MetricQuery, with_values: bool = False) -> dict[int, Aggregate]:
+        """Period index -> aggregate, for the periods that have data; `with_values` also gives
+        each period's values (for exact percentiles)."""
+        sql, params = _where(q)
+        bucket = f"CAST(({STORED_AT} - ?) / ? AS INTEGER)"
+        out: dict[int, Aggregate] = {}
+        rows = self.db.query(
+            f"SELECT {bucket} AS b, COUNT(*) AS n, SUM(value) AS s, MIN(value) AS lo, MAX(value) AS hi, "
+            f"MIN(unit) AS unit FROM metric_points WHERE {sql} GROUP BY b "
+            f"UNION ALL SELECT {bucket} AS b, SUM(count), SUM(sum), MIN(min), MAX(max), MIN(unit) "
+            f"FROM cloudwatch_stat_sets WHERE {sql} GROUP BY b",
+            (q.start, q.period, *params, q.start, q.period, *params))
+        for r in rows:
+            agg = out.setdefault(r["b"], Aggregate(q.start + r["b"] * q.period))
+            agg.add(r["n"], r["s"], r["lo"], r["hi"], r["unit"])
+        if with_values and out:
+            # Every raw value, plus statistic sets that hold one value (min = max).
+            for agg in out.values():
+                agg.values = []
+            rows = self.db.query(
+                f"SELECT {bucket} AS b, value AS v, 1.0 AS w FROM metric_points WHERE {sql} "
+                f"UNION ALL SELECT {bucket} AS b, min AS v, count AS w FROM cloudwatch_stat_sets "
+                f"WHERE {sql} AND min = max ORDER BY b, v",
+                (q.start, q.period, *params, q.start, q.period, *params))
+            for r in rows:
+                values = out[r["b"]].values
+                assert values is not None
+                values.append((r["v"], r["w"]))
+        return out
+
+    def metrics_since(self, since: float, namespace: str | None = None, name: str | None = None) -> list[StoredMetric]:
+        """Every stored metric (namespace, name, full dimension set) with data since `since`."""
+        sql = "ts >= ?"
+        params: list[Any] = [since]
+        if namespace is not None:
+            sql += " AND namespace = ?"
+            params.append(namespace)
+        if name is not None:
+            sql += " AND name = ?"
+            params.append(name)
+        rows = self.db.query(
+            f"SELECT DISTINCT namespace, name, dimensions FROM metric_points WHERE {sql} "
+            f"UNION SELECT DISTINCT namespace, name, dimensions FROM cloudwatch_stat_sets WHERE {sql}",
+            (*params, *params))
+        return [StoredMetric(r["namespace"], r["name"], json.loads(r["dimensions"])) for r in rows]
+
+    def totals(self, namespace: str, names: Iterable[str], dimension: str, since: float) -> dict[tuple[str, str], float]:
+        """(value of `dimension`, metric name) -> the sum of the metric's values since `since`,
+        over every dimension set that has `dimension` (each sample is stored once)."""
+        wanted = list(names)
+        if not wanted:
+            return {}
+        marks = ",".join("?" * len(wanted))
+        path = _json_path(dimension)
+        rows = self.db.query(
+            f"SELECT json_extract(dimensions, ?) AS d, name, SUM(value) AS total FROM metric_points"
+            f" WHERE namespace = ? AND name IN ({marks}) AND ts >= ? GROUP BY d, name"
+            f" UNION ALL SELECT json_extract(dimensions, ?) AS d, name, SUM(sum) FROM cloudwatch_stat_sets"
+            f" WHERE namespace = ? AND name IN ({marks}) AND ts >= ? GROUP BY d, name",
+            (path, namespace, *wanted, since, path, namespace, *wanted, since))
+        out: dict[tuple[str, str], float] = {}
+        for r in rows:
+            if r["d"] is not None:
+                key = (str(r["d"]), r["name"])
+                out[key] = out.get(key, 0.0) + float(r["total"])
+        return out
 
 
 def lambda_point(name: str, fn: str, resource: str, version: str | None, value: float, unit: str,

@@ -9,6 +9,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from ..protocol.errors import ServiceError
+from .metrics import MetricStore
 from .types import ResolvedFunction
 
 ERROR_WINDOW = 300.0  # seconds: "error rate over the last 5 minutes"
@@ -45,6 +47,7 @@ class StatusSources:
     running: Callable[[], Counter[str]]  # executions per function, sync and async
     running_async: Callable[[], Counter[str]]  # async events being run, per function
     queue_depth: QueueDepthOf
+    metrics: MetricStore
     event_backlogs: Callable[[], Sequence[RuleBacklog]] = _no_backlogs  # EventBridge, per rule
 
 
@@ -53,7 +56,8 @@ def status(src: StatusSources) -> dict[str, Any]:
     now = src.now()
     backlog = {r["function"]: r for r in conn.execute(
         "SELECT function, COUNT(*) AS n, MIN(received) AS oldest FROM lambda_events GROUP BY function")}
-    counts = _metric_sums(conn, now - ERROR_WINDOW)
+    # Errors is published for every invocation (0 or 1) whatever its dimensions: sum them all.
+    counts = src.metrics.totals("AWS/Lambda", ("Invocations", "Errors"), "FunctionName", now - ERROR_WINDOW)
     running, running_async = src.running(), src.running_async()
     functions = []
     dlqs: dict[str, list[dict[str, str]]] = {}
@@ -74,7 +78,7 @@ def status(src: StatusSources) -> dict[str, Any]:
         })
         try:
             fn = src.resolve(name)
-        except Exception:  # deleted while we looked, or a backlog of a deleted function
+        except ServiceError:  # deleted while we looked, or a backlog of a deleted function
             continue
         for arn, role in ((fn.dead_letter_arn, "DeadLetterConfig"), (fn.invoke_config.on_failure, "OnFailure")):
             if arn and arn.startswith("arn:aws:sqs:"):
@@ -93,10 +97,3 @@ def status(src: StatusSources) -> dict[str, Any]:
     return {"time": now, "timeScale": src.time_scale, "functions": functions, "deadLetterQueues": queues,
             "eventBridge": rules}
 
-
-def _metric_sums(conn: sqlite3.Connection, since: float) -> dict[tuple[str, str], float]:
-    rows = conn.execute(
-        "SELECT json_extract(dimensions, '$.FunctionName') AS fn, name, SUM(value) AS total FROM metric_points"
-        " WHERE namespace='AWS/Lambda' AND name IN ('Invocations', 'Errors') AND ts >= ?"
-        " GROUP BY fn, name", (since,))  # one point per invocation, whatever its dimensions
-    return {(r["fn"], r["name"]): float(r["total"]) for r in rows if r["fn"]}

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -45,10 +46,12 @@ class HistoryItem:
     summary: str
     data: dict[str, Any]
 
-    def insert(self, conn: sqlite3.Connection) -> None:
-        # Kept to the millisecond the API shows, so StartDate/EndDate from a listing match it.
-        conn.execute("INSERT INTO cloudwatch_alarm_history (name, ts, type, summary, data) VALUES (?,?,?,?,?)",
-                     (self.name, round(self.ts, 3), self.type, self.summary, json.dumps(self.data, separators=(",", ":"))))
+
+def _insert(conn: sqlite3.Connection, history: Iterable[HistoryItem]) -> None:
+    # Kept to the millisecond the API shows, so StartDate/EndDate from a listing match it.
+    conn.executemany("INSERT INTO cloudwatch_alarm_history (name, ts, type, summary, data) VALUES (?,?,?,?,?)",
+                     [(h.name, round(h.ts, 3), h.type, h.summary, json.dumps(h.data, separators=(",", ":")))
+                      for h in history])
 
 
 class AlarmStore:
@@ -62,10 +65,25 @@ class AlarmStore:
     def all(self) -> list[Alarm]:
         return [json.loads(r["body"]) for r in self.db.query("SELECT body FROM cloudwatch_alarms ORDER BY name")]
 
-    @staticmethod
-    def save(conn: sqlite3.Connection, alarm: Alarm) -> None:
-        conn.execute("INSERT OR REPLACE INTO cloudwatch_alarms (name, body) VALUES (?, ?)",
-                     (alarm["AlarmName"], json.dumps(alarm)))
+    def put(self, alarms: Iterable[Alarm], history: Iterable[HistoryItem] = ()) -> None:
+        """Store alarms (new or changed) and their history items, in one transaction."""
+
+        def txn(conn: sqlite3.Connection) -> None:
+            conn.executemany("INSERT OR REPLACE INTO cloudwatch_alarms (name, body) VALUES (?, ?)",
+                             [(a["AlarmName"], json.dumps(a)) for a in alarms])
+            _insert(conn, history)
+
+        self.db.write(txn)
+
+    def delete(self, names: Iterable[str], history: Iterable[HistoryItem] = ()) -> None:
+        def txn(conn: sqlite3.Connection) -> None:
+            conn.executemany("DELETE FROM cloudwatch_alarms WHERE name = ?", [(n,) for n in names])
+            _insert(conn, history)
+
+        self.db.write(txn)
+
+    def add_history(self, history: Iterable[HistoryItem]) -> None:
+        self.db.write(lambda conn: _insert(conn, history))
 
     def history(self, name: str | None, kind: str | None, start: float | None, end: float | None,
                 descending: bool) -> list[sqlite3.Row]:

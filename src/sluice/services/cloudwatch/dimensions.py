@@ -9,9 +9,10 @@ service's metrics are published under several sets.
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Iterable
+from dataclasses import dataclass
 
-from ...engine.metrics import dimensions_key
+from ...engine.metrics import Aggregate, DimensionMatch, MetricQuery, MetricStore
 
 PUBLISHED_SETS: dict[str, tuple[frozenset[str], ...]] = {
     # Lambda points carry {FunctionName, Resource, ExecutedVersion?} (engine/metrics.py).
@@ -32,6 +33,26 @@ PUBLISHED_SETS: dict[str, tuple[frozenset[str], ...]] = {
 }
 
 
+@dataclass(frozen=True)
+class Series:
+    """What a read asks for: one metric under one dimension set, per period."""
+
+    namespace: str
+    name: str
+    dimensions: dict[str, str]
+    start: float  # aligned, inclusive
+    end: float  # exclusive
+    period: int
+    unit: str | None = None
+
+
+@dataclass(frozen=True)
+class Metric:
+    namespace: str
+    name: str
+    dimensions: tuple[tuple[str, str], ...]  # sorted
+
+
 def published(namespace: str, dims: dict[str, str]) -> list[dict[str, str]]:
     """The dimension sets a point with full set `dims` is listed and queryable under."""
     sets = PUBLISHED_SETS.get(namespace)
@@ -40,18 +61,33 @@ def published(namespace: str, dims: dict[str, str]) -> list[dict[str, str]]:
     return [{k: dims[k] for k in sorted(s)} for s in sets if s <= dims.keys()]
 
 
-def match_sql(namespace: str, dims: dict[str, str]) -> tuple[str, list[Any]] | None:
-    """A WHERE fragment selecting the points visible under exactly `dims`, or None if none can be."""
+def selector(namespace: str, dims: dict[str, str]) -> DimensionMatch | None:
+    """The stored points visible under exactly `dims`, or None if none can be."""
     sets = PUBLISHED_SETS.get(namespace)
     if sets is None:
-        return "dimensions = ?", [dimensions_key(dims)]
+        return DimensionMatch(dims)
     if frozenset(dims) not in sets:
         return None
-    if not dims:
-        return "1", []
-    clauses = []
-    params: list[Any] = []
-    for k, v in sorted(dims.items()):
-        clauses.append("json_extract(dimensions, ?) = ?")
-        params += ['$."' + k.replace('"', '\\"') + '"', v]
-    return " AND ".join(clauses), params
+    return DimensionMatch(dims, exact=False)
+
+
+def read(store: MetricStore, series: Series, with_values: bool = False) -> dict[int, Aggregate]:
+    """Period index -> aggregate of the periods of `series` that have data."""
+    match = selector(series.namespace, series.dimensions)
+    if match is None:
+        return {}
+    return store.aggregate(MetricQuery(series.namespace, series.name, match, series.start, series.end,
+                                       series.period, series.unit), with_values)
+
+
+def listed(store: MetricStore, since: float, namespace: str | None, name: str | None) -> list[Metric]:
+    """Every metric (namespace, name, published dimension set) with data since `since`, sorted."""
+    found: set[Metric] = set()
+    for m in store.metrics_since(since, namespace, name):
+        for dims in published(m.namespace, m.dimensions):
+            found.add(Metric(m.namespace, m.name, tuple(sorted(dims.items()))))
+    return sorted(found, key=lambda m: (m.namespace, m.name, m.dimensions))
+
+
+def dims_dict(dimensions: Iterable[dict[str, str]] | None) -> dict[str, str]:
+    return {d["Name"]: d["Value"] for d in dimensions or ()}

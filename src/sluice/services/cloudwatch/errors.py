@@ -6,7 +6,7 @@ from ...protocol.errors import ServiceError
 
 
 def invalid(message: str) -> ServiceError:
-    return ServiceError("InvalidParameterValueException", message, 400)
+    return ServiceError("InvalidParameterValueException", message)
 
 
 def invalid_value(value: object, parameter: str) -> ServiceError:
@@ -14,19 +14,19 @@ def invalid_value(value: object, parameter: str) -> ServiceError:
 
 
 def missing(parameter: str) -> ServiceError:
-    return ServiceError("MissingRequiredParameterException", f"The parameter {parameter} is required.", 400)
+    return ServiceError("MissingRequiredParameterException", f"The parameter {parameter} is required.")
 
 
 def combination(message: str) -> ServiceError:
-    return ServiceError("InvalidParameterCombinationException", message, 400)
+    return ServiceError("InvalidParameterCombinationException", message)
 
 
 def not_found(message: str) -> ServiceError:
-    return ServiceError("ResourceNotFound", message, 404)
+    return ServiceError("ResourceNotFound", message)
 
 
 def bad_token() -> ServiceError:
-    return ServiceError("InvalidNextToken", "The service returned an error: invalid NextToken.", 400)
+    return ServiceError("InvalidNextToken", "The service returned an error: invalid NextToken.")
 
 
 def too_many(collection: str, limit: int) -> ServiceError:
@@ -35,3 +35,11 @@ def too_many(collection: str, limit: int) -> ServiceError:
 
 def one_of(parameter: str, allowed: list[str] | tuple[str, ...]) -> ServiceError:
     return invalid(f"The parameter {parameter} must be a value in the set [ {', '.join(allowed)} ].")
+
+
+def validation(message: str) -> ServiceError:
+    return ServiceError("ValidationException", message)
+
+
+def invalid_format(message: str) -> ServiceError:
+    return ServiceError("InvalidFormatFault", message)

@@ -1,4 +1,3 @@
-from .checks import checked
 from .service import IamService
 
-__all__ = ["IamService", "checked"]
+__all__ = ["IamService"]

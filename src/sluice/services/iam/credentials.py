@@ -27,6 +27,14 @@ from ...settings import Settings
 from ...store.db import Database
 from . import ids
 from .cache import ChangeCounter, Remembered
+from .records import (
+    SessionRecord,
+    find_session,
+    find_user,
+    insert_session,
+    key_owner,
+    reusable_session,
+)
 
 DEFAULT_KEY = "test"
 # Credentials Sluice issues itself (to functions) are reused until this close to expiry.
@@ -76,67 +84,56 @@ class Credentials:
     def _configured(self, access_key: str, key: ConfiguredKey) -> Identity:
         if key.user is None:
             return root_identity(access_key, key.secret, key.account)
-        row = self.db.query_one("SELECT name, arn, user_id FROM iam_users WHERE account = ? AND lname = ?",
-                                (key.account, key.user.lower()))
-        if row is not None:
-            return Identity(access_key, key.secret, None, key.account, row["arn"], USER, row["user_id"])
+        user = find_user(self.db.reader, key.account, key.user)
+        if user is not None:
+            return Identity(access_key, key.secret, None, key.account, user.arn, USER, user.user_id)
         # The user is not created (yet): an identity with no policies, as a deleted user would be.
         return Identity(access_key, key.secret, None, key.account, ids.user_arn(key.account, "/", key.user),
                         USER, _stable_id(ids.USER_ID, f"{key.account}:{key.user}"))
 
     def _user_key(self, access_key: str) -> Identity | None:
-        row = self.db.query_one(
-            "SELECT k.secret, k.account, k.status, k.user_lname, u.arn, u.user_id FROM iam_access_keys k "
-            "LEFT JOIN iam_users u ON u.account = k.account AND u.lname = k.user_lname WHERE k.access_key = ?",
-            (access_key,))
-        if row is None or row["status"] != "Active":
+        found = key_owner(self.db.reader, access_key)
+        if found is None or found.key.status != "Active":
             return None
-        if row["user_lname"] == "":  # the account root's own access key
-            return root_identity(access_key, row["secret"], row["account"])
-        if row["arn"] is None:
+        key = found.key
+        if key.user_lname == "":  # the account root's own access key
+            return root_identity(access_key, key.secret, key.account)
+        if found.user_arn is None or found.user_id is None:
             return None
-        return Identity(access_key, row["secret"], None, row["account"], row["arn"], USER, row["user_id"])
+        return Identity(access_key, key.secret, None, key.account, found.user_arn, USER, found.user_id)
 
     def _session(self, access_key: str) -> Lookup:
-        row = self.db.query_one("SELECT * FROM sts_sessions WHERE access_key = ?", (access_key,))
-        if row is None:
+        session = find_session(self.db.reader, access_key)
+        if session is None:
             return Lookup(None)
-        if row["expires"] <= self.clock.now():
+        if session.expires <= self.clock.now():
             return Lookup(None, expired=True)
-        return Lookup(_session_identity(row))
+        return Lookup(_session_identity(session))
 
     # -- issuing ---------------------------------------------------------------------------
 
     def issue_session(self, *, account: str, arn: str, kind: str, user_id: str, role_arn: str | None,
                       seconds: int, reuse_key: str | None = None) -> Identity:
         now = self.clock.now()
-        identity = Identity(
-            access_key=ids.access_key_id(ids.TEMPORARY_KEY), secret_key=ids.secret_access_key(),
-            session_token=ids.session_token(), account=account, arn=arn, kind=kind, user_id=user_id,
-            role_arn=role_arn, expires=float(int(now) + seconds),
-        )
+        session = SessionRecord(
+            access_key=ids.access_key_id(ids.TEMPORARY_KEY), secret=ids.secret_access_key(), token=ids.session_token(),
+            account=account, arn=arn, kind=kind, user_id=user_id, role_arn=role_arn, expires=float(int(now) + seconds),
+            reuse_key=reuse_key, created=now)
 
         def insert(conn: sqlite3.Connection) -> None:
-            conn.execute("DELETE FROM sts_sessions WHERE expires < ?", (now - EXPIRED_RETENTION,))
-            conn.execute(
-                "INSERT INTO sts_sessions (access_key, secret, token, account, arn, kind, user_id, role_arn, "
-                "reuse_key, expires, created) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (identity.access_key, identity.secret_key, identity.session_token, account, arn, kind, user_id,
-                 role_arn, reuse_key, identity.expires, now))
+            insert_session(conn, session, purge_before=now - EXPIRED_RETENTION)
 
         self.db.write(insert)
         self.changes.bump()
-        return identity
+        return _session_identity(session)
 
     def role_session(self, role_arn: str, role_id: str, session_name: str) -> Identity:
         """Credentials for a role session Sluice starts itself (a function's execution role):
         the same ones until they are close to expiry, then new ones."""
         reuse_key = f"{role_arn}|{session_name}"
-        row = self.db.query_one(
-            "SELECT * FROM sts_sessions WHERE reuse_key = ? AND expires > ? ORDER BY expires DESC LIMIT 1",
-            (reuse_key, self.clock.now() + REUSE_MARGIN))
-        if row is not None:
-            return _session_identity(row)
+        found = reusable_session(self.db.reader, reuse_key, self.clock.now() + REUSE_MARGIN)
+        if found is not None:
+            return _session_identity(found)
         account, role_name = role_account_and_name(role_arn)
         return self.issue_session(
             account=account, arn=ids.assumed_role_arn(account, role_name, session_name), kind=ASSUMED_ROLE,
@@ -160,9 +157,5 @@ def _stable_id(prefix: str, seed: str) -> str:
     return prefix + "".join("ABCDEFGHIJKLMNOPQRSTUVWXYZ234567"[b % 32] for b in digest[:17])
 
 
-def _session_identity(row: sqlite3.Row) -> Identity:
-    return Identity(row["access_key"], row["secret"], row["token"], row["account"], row["arn"], row["kind"],
-                    row["user_id"], row["role_arn"], row["expires"])
-
-
-
+def _session_identity(s: SessionRecord) -> Identity:
+    return Identity(s.access_key, s.secret, s.token, s.account, s.arn, s.kind, s.user_id, s.role_arn, s.expires)

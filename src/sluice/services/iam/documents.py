@@ -19,7 +19,7 @@ TRUST_LIMIT = 2048             # a role's trust policy
 
 
 def malformed(message: str) -> ServiceError:
-    return ServiceError("MalformedPolicyDocument", message, 400)
+    return ServiceError("MalformedPolicyDocument", message)
 
 
 def check(document: str, kind: DocumentKind) -> Policy:

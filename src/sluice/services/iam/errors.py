@@ -1,4 +1,4 @@
-"""IAM's errors with AWS's codes, statuses and messages."""
+"""IAM's errors with AWS's codes and messages (the protocol layer gives their HTTP statuses)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from ...protocol.errors import ServiceError
 
 
 def no_such_entity(message: str) -> ServiceError:
-    return ServiceError("NoSuchEntity", message, 404)
+    return ServiceError("NoSuchEntity", message)
 
 
 def no_role(name: str) -> ServiceError:
@@ -38,20 +38,20 @@ def no_access_key(key: str) -> ServiceError:
 
 
 def exists(message: str) -> ServiceError:
-    return ServiceError("EntityAlreadyExists", message, 409)
+    return ServiceError("EntityAlreadyExists", message)
 
 
 def delete_conflict(message: str) -> ServiceError:
-    return ServiceError("DeleteConflict", message, 409)
+    return ServiceError("DeleteConflict", message)
 
 
 def limit_exceeded(message: str) -> ServiceError:
-    return ServiceError("LimitExceeded", message, 409)
+    return ServiceError("LimitExceeded", message)
 
 
 def validation(message: str) -> ServiceError:
-    return ServiceError("ValidationError", message, 400)
+    return ServiceError("ValidationError", message)
 
 
 def access_denied(message: str) -> ServiceError:
-    return ServiceError("AccessDenied", message, 403)
+    return ServiceError("AccessDenied", message)

@@ -1,4 +1,4 @@
-"""CloudWatch Logs' errors, with AWS's codes and messages (every one is an HTTP 400)."""
+"""CloudWatch Logs' errors, with AWS's codes and messages."""
 
 from __future__ import annotations
 
@@ -9,23 +9,23 @@ RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731,
 
 
 def group_not_found() -> ServiceError:
-    return ServiceError("ResourceNotFoundException", "The specified log group does not exist.", 400)
+    return ServiceError("ResourceNotFoundException", "The specified log group does not exist.")
 
 
 def stream_not_found() -> ServiceError:
-    return ServiceError("ResourceNotFoundException", "The specified log stream does not exist.", 400)
+    return ServiceError("ResourceNotFoundException", "The specified log stream does not exist.")
 
 
 def group_exists() -> ServiceError:
-    return ServiceError("ResourceAlreadyExistsException", "The specified log group already exists", 400)
+    return ServiceError("ResourceAlreadyExistsException", "The specified log group already exists")
 
 
 def stream_exists() -> ServiceError:
-    return ServiceError("ResourceAlreadyExistsException", "The specified log stream already exists", 400)
+    return ServiceError("ResourceAlreadyExistsException", "The specified log stream already exists")
 
 
 def invalid(message: str) -> ServiceError:
-    return ServiceError("InvalidParameterException", message, 400)
+    return ServiceError("InvalidParameterException", message)
 
 
 def validation(value: object, member: str, constraint: str) -> ServiceError:
@@ -50,11 +50,10 @@ def invalid_pattern() -> ServiceError:
 
 def deletion_protected() -> ServiceError:
     return ServiceError("ValidationException",
-                        "Cannot delete log group with deletion protection enabled. Disable deletion protection first.",
-                        400)
+                        "Cannot delete log group with deletion protection enabled. Disable deletion protection first.")
 
 
 def too_many_tags(resource: str) -> ServiceError:
     # Unconfirmed wording; the code and the resourceName field are the model's.
-    return ServiceError("TooManyTagsException", "A resource can have no more than 50 tags.", 400,
+    return ServiceError("TooManyTagsException", "A resource can have no more than 50 tags.",
                         resourceName=resource)

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from collections.abc import Generator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 from ...store.db import Migration
 
@@ -168,7 +169,163 @@ class StreamRecord:
         return out
 
 
+@dataclass(frozen=True)
+class EventRow:
+    """A stored event: its place in the stream (timestamp, seq), when it came and its message."""
+
+    seq: int
+    timestamp: int
+    ingestion_ms: int
+    message: str
+    stream: str = ""  # the stream's name, where a read spans streams
+
+    @property
+    def position(self) -> int:
+        return position(self.timestamp, self.seq)
+
+
+def _event(row: sqlite3.Row) -> EventRow:
+    return EventRow(row["seq"], row["timestamp"], row["ingestion_ms"], row["message"])
+
+
+def _stream_event(row: sqlite3.Row) -> EventRow:
+    return EventRow(row["seq"], row["timestamp"], row["ingestion_ms"], row["message"], row["name"])
+
+
+# -- reads (any connection: the reader's, or the writer's inside a transaction) --------------------
+
+def find_group(conn: sqlite3.Connection, account: str, region: str, name: str) -> GroupRecord | None:
+    row = conn.execute("SELECT * FROM logs_groups WHERE account=? AND region=? AND name=?",
+                       (account, region, name)).fetchone()
+    return GroupRecord.from_row(row) if row is not None else None
+
+
+def groups_after(conn: sqlite3.Connection, account: str, region: str, after: str,
+                 prefix: str | None) -> Generator[GroupRecord, None, None]:
+    """The account's groups in the region, by name, from the first name after `after` (and at
+    least `prefix`); the caller stops reading when it has enough."""
+    sql = "SELECT * FROM logs_groups WHERE account=? AND region=? AND name > ?"
+    args: list[Any] = [account, region, after]
+    if prefix:
+        sql += " AND name >= ?"
+        args.append(prefix)
+    rows = conn.execute(sql + " ORDER BY name", args)
+    try:
+        for row in rows:
+            yield GroupRecord.from_row(row)
+    finally:
+        rows.close()  # end the read now rather than when the cursor is collected
+
+
+def find_stream(conn: sqlite3.Connection, group_id: int, name: str) -> int | None:
+    """The stream's id, or None."""
+    row = conn.execute("SELECT id FROM logs_streams WHERE group_id=? AND name=?", (group_id, name)).fetchone()
+    return int(row[0]) if row is not None else None
+
+
+def streams_of(conn: sqlite3.Connection, group_id: int) -> list[StreamRecord]:
+    return [StreamRecord.from_row(r) for r in conn.execute("SELECT * FROM logs_streams WHERE group_id=?",
+                                                              (group_id,))]
+
+
+def stream_events(conn: sqlite3.Connection, group_id: int, stream_id: int, lo: int | None, hi: int | None,
+                  anchor: int | None, forward: bool, limit: int) -> list[EventRow]:
+    """Up to `limit` events of a stream with lo <= timestamp < hi, after (forward) or before the
+    position `anchor`, in that direction's order."""
+    sql = "SELECT seq, timestamp, ingestion_ms, message FROM logs_events WHERE group_id=? AND stream_id=?"
+    args: list[Any] = [group_id, stream_id]
+    if lo is not None:
+        sql += " AND timestamp >= ?"
+        args.append(lo)
+    if hi is not None:
+        sql += " AND timestamp < ?"
+        args.append(hi)
+    if anchor is not None:
+        sql += " AND (timestamp, seq) > (?, ?)" if forward else " AND (timestamp, seq) < (?, ?)"
+        args += list(split_position(anchor))
+    sql += " ORDER BY timestamp, seq" if forward else " ORDER BY timestamp DESC, seq DESC"
+    return [_event(r) for r in conn.execute(sql + " LIMIT ?", (*args, limit))]
+
+
+def group_events(conn: sqlite3.Connection, group_id: int, lo: int | None, hi: int | None,
+                 names: list[str] | None, prefix: str | None, ascending: bool, after: int | None,
+                 limit: int) -> list[EventRow]:
+    """Up to `limit` events of a group with lo <= timestamp <= hi, of the named streams (or those
+    starting with `prefix`), after the position `after` in (timestamp, seq) order or its reverse."""
+    sql = ("SELECT e.seq, e.timestamp, e.ingestion_ms, e.message, s.name FROM logs_events e"
+           " JOIN logs_streams s ON s.id = e.stream_id WHERE e.group_id = ?")
+    args: list[Any] = [group_id]
+    if lo is not None:
+        sql += " AND e.timestamp >= ?"
+        args.append(lo)
+    if hi is not None:
+        sql += " AND e.timestamp <= ?"
+        args.append(hi)
+    if names:
+        sql += f" AND s.name IN ({','.join('?' * len(names))})"
+        args += names
+    if prefix:
+        sql += " AND substr(s.name, 1, ?) = ?"
+        args += [len(prefix), prefix]
+    if after is not None:
+        sql += f" AND (e.timestamp, e.seq) {'>' if ascending else '<'} (?, ?)"
+        args += list(split_position(after))
+    sql += " ORDER BY e.timestamp, e.seq" if ascending else " ORDER BY e.timestamp DESC, e.seq DESC"
+    return [_stream_event(r) for r in conn.execute(sql + " LIMIT ?", (*args, limit))]
+
+
+def lines_between(conn: sqlite3.Connection, account: str, region: str, group: str, stream: str,
+                  since_ms: int, until_ms: int) -> list[EventRow]:
+    """A stream's events with since <= timestamp <= until, in the order they were written."""
+    rows = conn.execute(
+        "SELECT e.seq, e.timestamp, e.ingestion_ms, e.message FROM logs_events e"
+        " JOIN logs_streams s ON s.id = e.stream_id JOIN logs_groups g ON g.id = e.group_id"
+        " WHERE g.account=? AND g.region=? AND g.name=? AND s.name=? AND e.timestamp BETWEEN ? AND ?"
+        " ORDER BY e.seq", (account, region, group, stream, since_ms, until_ms))
+    return [_event(r) for r in rows]
+
+
 # -- writes (inside Database.write) ----------------------------------------------------------------
+
+def insert_group(conn: sqlite3.Connection, account: str, region: str, name: str, now_ms: int, *,
+                 kms_key_id: str | None, group_class: str, protected: bool, tags: dict[str, str]) -> None:
+    conn.execute(
+        "INSERT INTO logs_groups (account, region, name, created_ms, kms_key_id, log_group_class,"
+        " deletion_protection, tags) VALUES (?,?,?,?,?,?,?,?)",
+        (account, region, name, now_ms, kms_key_id, group_class, int(protected), json.dumps(tags)),
+    )
+
+
+def delete_group(conn: sqlite3.Connection, group_id: int) -> None:
+    conn.execute("DELETE FROM logs_events WHERE group_id=?", (group_id,))
+    conn.execute("DELETE FROM logs_streams WHERE group_id=?", (group_id,))
+    conn.execute("DELETE FROM logs_groups WHERE id=?", (group_id,))
+
+
+GroupSetting = Literal["retention_days", "deletion_protection"]
+
+
+def update_group(conn: sqlite3.Connection, account: str, region: str, name: str, setting: GroupSetting,
+                 value: int | None) -> bool:
+    """Set one of a group's settings; False if there is no such group."""
+    column = {"retention_days": "retention_days", "deletion_protection": "deletion_protection"}[setting]
+    cur = conn.execute(f"UPDATE logs_groups SET {column} = ? WHERE account=? AND region=? AND name=?",
+                       (value, account, region, name))
+    return cur.rowcount > 0
+
+
+def set_tags(conn: sqlite3.Connection, group_id: int, tags: dict[str, str]) -> None:
+    conn.execute("UPDATE logs_groups SET tags=? WHERE id=?", (json.dumps(tags), group_id))
+
+
+def insert_stream(conn: sqlite3.Connection, group_id: int, name: str, now_ms: int) -> None:
+    conn.execute("INSERT INTO logs_streams (group_id, name, created_ms) VALUES (?,?,?)", (group_id, name, now_ms))
+
+
+def delete_stream(conn: sqlite3.Connection, group_id: int, stream_id: int) -> None:
+    conn.execute("DELETE FROM logs_events WHERE group_id=? AND stream_id=?", (group_id, stream_id))
+    conn.execute("DELETE FROM logs_streams WHERE id=?", (stream_id,))
+
 
 def ensure_group(conn: sqlite3.Connection, account: str, region: str, name: str, now_ms: int) -> int:
     row = conn.execute(

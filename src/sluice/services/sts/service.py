@@ -17,7 +17,8 @@ from ...protocol.context import RequestContext
 from ...protocol.errors import ServiceError
 from ...settings import Settings
 from ..base import Operation, Service
-from ..iam import IamService, checked
+from ..checks import checked
+from ..iam import IamService
 
 ROLE_DEFAULT_SECONDS = 3600
 SESSION_DEFAULT_SECONDS = 43200
@@ -39,10 +40,9 @@ class StsService(Service):
         if ctx.access_key:
             found = self.iam.lookup(ctx.access_key)
             if found.expired:
-                raise ServiceError("ExpiredToken", "The security token included in the request is expired", 400)
+                raise ServiceError("ExpiredToken", "The security token included in the request is expired")
             if found.identity is None and self.settings.enforce_iam:
-                raise ServiceError("InvalidClientTokenId", "The security token included in the request is invalid.",
-                                   403)
+                raise ServiceError("InvalidClientTokenId", "The security token included in the request is invalid.")
         return self.iam.caller(ctx)
 
     def get_caller_identity(self, ctx: RequestContext) -> dict[str, Any]:
@@ -53,7 +53,7 @@ class StsService(Service):
         caller = self._caller(ctx)
         role_arn, session = params["RoleArn"], params["RoleSessionName"]
         denied = ServiceError("AccessDenied", f"User: {caller.arn} is not authorized to perform: sts:AssumeRole "
-                                              f"on resource: {role_arn}", 403)
+                                              f"on resource: {role_arn}")
         role = self.iam.role(role_arn)
         if role is None:
             raise denied
@@ -62,7 +62,7 @@ class StsService(Service):
         seconds = params.get("DurationSeconds") or ROLE_DEFAULT_SECONDS
         if seconds > role["max_session"]:
             raise ServiceError("ValidationError", "The requested DurationSeconds exceeds the MaxSessionDuration set "
-                                                  "for this role.", 400)
+                                                  "for this role.")
         identity = self.iam.start_role_session(role, session, seconds)
         return {"Credentials": _credentials(identity),
                 "AssumedRoleUser": {"AssumedRoleId": identity.user_id, "Arn": identity.arn}}
@@ -83,7 +83,7 @@ class StsService(Service):
     def get_session_token(self, ctx: RequestContext, **params: Any) -> dict[str, Any]:
         caller = self._caller(ctx)
         if caller.kind == ASSUMED_ROLE or caller.session_token:
-            raise ServiceError("AccessDenied", "Cannot call GetSessionToken with session credentials", 403)
+            raise ServiceError("AccessDenied", "Cannot call GetSessionToken with session credentials")
         seconds = params.get("DurationSeconds") or SESSION_DEFAULT_SECONDS
         if caller.kind == ROOT:
             seconds = min(seconds, ROOT_SESSION_MAX_SECONDS)

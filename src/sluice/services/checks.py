@@ -6,10 +6,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from ...protocol.context import RequestContext
-from ...protocol.models import service_model
-from ...protocol.validate import validate
-from ..base import Operation, Service
+from ..protocol.context import RequestContext
+from ..protocol.models import service_model
+from ..protocol.validate import validate
+from .base import Operation, Service
 
 
 def checked(service: Service, op_name: str, fn: Operation | None) -> Operation | None:
