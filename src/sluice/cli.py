@@ -150,7 +150,7 @@ def main(argv: list[str] | None = None) -> int:
 
         return show_status(endpoint=args.endpoint, watch=args.watch, as_json=args.json)
     if args.command == "logs":
-        from .services.logs.tail import run
+        from .tools.logs_tail import run
 
         return run(args.target, endpoint=args.endpoint, since=args.since, follow=args.follow,
                    pattern=args.filter_pattern, region=args.region)

@@ -77,10 +77,6 @@ class Clock:
         timeout = None if deadline is None else max(0.0, deadline - self.now())
         return await realtime.wait(wake, timeout)
 
-    async def engine_sleep(self, seconds: float) -> None:
-        """`sleep(seconds)` without a wake event (kept for the services' periodic loops)."""
-        await self.sleep(seconds)
-
     # -- engine work -----------------------------------------------------------------------
 
     def work_started(self) -> None:

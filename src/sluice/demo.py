@@ -27,6 +27,8 @@ import zipfile
 from collections.abc import Callable
 from typing import Any, TextIO
 
+from botocore.exceptions import BotoCoreError, ClientError
+
 from .tools.child import ChildServer, ServerFailed
 
 TIME_SCALE = 60
@@ -451,7 +453,7 @@ def run(out: TextIO | None = None) -> int:
     except (DemoError, ServerFailed) as exc:
         print(f"\nFAILED: {exc}", file=out, flush=True)
         return 1
-    except Exception as exc:  # a client or server error: report it, still stop the server
+    except (BotoCoreError, ClientError, OSError) as exc:  # a client or server error: report it, still stop the server
         print(f"\nFAILED: {type(exc).__name__}: {exc}", file=out, flush=True)
         return 1
     finally:

@@ -21,6 +21,7 @@ from concurrent.futures import ThreadPoolExecutor
 from functools import partial
 from typing import TYPE_CHECKING, Any, Protocol
 
+from botocore.exceptions import DataNotFoundError
 from botocore.model import OperationModel
 
 from .. import __version__
@@ -288,7 +289,7 @@ class Gateway:
     def _unknown_service(self, name: str, ctx: RequestContext) -> HttpResponse:
         try:
             protocol = service_model(name).metadata.get("protocol")
-        except Exception:
+        except DataNotFoundError:  # not a service botocore knows either
             protocol = None
         return generic_error(not_implemented(name), ctx, protocol)
 

@@ -11,7 +11,15 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import parse_qsl
 
-from botocore.model import ListShape, MapShape, OperationModel, ServiceModel, Shape, StructureShape
+from botocore.model import (
+    ListShape,
+    MapShape,
+    NoShapeFoundError,
+    OperationModel,
+    ServiceModel,
+    Shape,
+    StructureShape,
+)
 
 from .context import RequestContext
 from .errors import ServiceError
@@ -50,7 +58,7 @@ def query_error_code(model: ServiceModel, code: str) -> tuple[str, str]:
     legacy = _LEGACY_CODES.get(model.service_name, {}).get(code)
     try:
         meta = model.shape_for(code).metadata.get("error") or {}
-    except Exception:
+    except NoShapeFoundError:  # a code of Sluice's own or of another service
         meta = {}
     return legacy or meta.get("code", code), ("Sender" if meta.get("senderFault", True) else "Receiver")
 

@@ -33,8 +33,9 @@ from . import outcomes
 from .api import ACCEPTED, RuntimeApiConnection, error_body, header_value, listen
 from .lifeline import Lifeline
 from .logs import EventBatch, OutputCapture, PlatformLog, now_ms, stream_name
+from .memory import MemoryWatch
 from .outcomes import Outcome
-from .procfs import MIB, ProcessTree
+from .procfs import MIB
 from .spec import MAX_RESPONSE_BYTES, FunctionSpec, InvocationRequest, InvocationResult
 from .variables import build_environment
 
@@ -45,11 +46,6 @@ LogSink = Callable[[str, str, list[tuple[int, str]]], None]
 # Lambda gives on-demand initialization 10 s; when it runs over, Lambda retries it inside the
 # invocation under the function's timeout. One limit covering both: the larger of the two.
 INIT_LIMIT = 10.0
-# How often a running environment's memory is checked: fast enough to stop a runaway
-# allocation near the limit, cheap enough (one /proc read) to leave the loop idle.
-POLL_INTERVAL = 0.025
-# Descendant processes are rediscovered once a second of running (a /proc scan is slow).
-DISCOVER_EVERY = 40
 # Output held back during init, so that on an init failure it lands after START, where
 # Lambda puts a failed init's output; past this many events it is released as it comes.
 MAX_HELD_EVENTS = 1000
@@ -102,7 +98,6 @@ class Environment:
             function_name=spec.function_name,
             version=spec.version,
         )
-        self._limit = spec.memory_mb * MIB
         # new -> init -> idle <-> invoke ; any -> dead
         self.phase = "new"
         self._closed = False
@@ -116,11 +111,8 @@ class Environment:
         self._proc: asyncio.subprocess.Process | None = None
         self._exit_task: asyncio.Task[int] | None = None
         self._capture: OutputCapture | None = None
-        self._tree: ProcessTree | None = None
         self._lifeline: Lifeline | None = None
-        self._poll_handle: asyncio.TimerHandle | None = None
-        self._polls = 0
-        self._peak = 0
+        self._memory = MemoryWatch(self._loop, spec.memory_mb * MIB, self._on_memory_exceeded)
 
     # ------------------------------------------------------------------ pool-facing
 
@@ -184,13 +176,13 @@ class Environment:
         except OSError as e:
             reason = (e.strerror or str(e)).lower()
             return Outcome("spawn_failed", detail=f"fork/exec {spec.interpreter}: {reason}")
-        self._start_polling()
+        self._memory.start()
         timer = self._loop.call_later(max(INIT_LIMIT, float(spec.timeout)), self._on_deadline)
         try:
             return await waiter
         finally:
             timer.cancel()
-            self._stop_polling()
+            self._memory.stop()
 
     async def _run(self, request: InvocationRequest, init_ms: float | None) -> InvocationResult:
         spec, rid = self.spec, request.request_id
@@ -207,18 +199,18 @@ class Environment:
         self._dispatch(request, int(wall * 1000) + spec.timeout * 1000)
         started = time.monotonic()
         timer = self._loop.call_later(spec.timeout, self._on_deadline)
-        self._start_polling()
+        self._memory.start()
         try:
             outcome = await waiter
         finally:
             timer.cancel()
-            self._stop_polling()
+            self._memory.stop()
         duration_ms = (time.monotonic() - started) * 1000
         self._request_id = None
         self._delivery = None
         if self._capture is not None:
             self._capture.drain()
-        if outcome.kind in ("response", "error") and self._sample_peak() > self._limit:
+        if outcome.kind in ("response", "error") and self._memory.sample(self._returncode() is None) > self._memory.limit:
             # Lambda's cgroup would have killed it on the way: the spike came between polls.
             self._kill()
             outcome = Outcome("oom")
@@ -268,7 +260,7 @@ class Environment:
             elif outcome.kind in ("exit", "oom", "spawn_failed"):
                 self._add(now_ms(), self._platform.runtime_error(message, error_type))
         # Lambda's figure is the environment's peak so far, over all its invocations.
-        used_mb = spec.memory_mb if outcome.kind == "oom" else math.ceil(self._peak / MIB)
+        used_mb = spec.memory_mb if outcome.kind == "oom" else math.ceil(self._memory.peak / MIB)
         billed = max(1, math.ceil(duration_ms))
         status = "success" if ok else ("timeout" if outcome.kind == "timeout" else "error")
         self._add(now_ms(), self._platform.end(rid))
@@ -353,7 +345,7 @@ class Environment:
             os.close(tel_w)
         lifeline.arm(self._proc.pid)  # the group dies with this server, even on kill -9
         self._capture = OutputCapture(out_r, tel_r, self._on_output)
-        self._tree = ProcessTree(self._proc.pid)
+        self._memory.attach(self._proc.pid)
         self._exit_task = self._loop.create_task(self._proc.wait())
         self._exit_task.add_done_callback(self._on_exit)
 
@@ -395,15 +387,13 @@ class Environment:
             return
         self._closed = True
         self.phase = "dead"
-        self._stop_polling()
+        self._memory.close()
         if self._idle_flush is not None:
             self._idle_flush.cancel()
             self._idle_flush = None
         self._kill()
         if self._capture is not None:
             self._capture.close()
-        if self._tree is not None:
-            self._tree.close()
         if self._lifeline is not None:
             self._lifeline.close()
         if self._held is not None:
@@ -444,38 +434,9 @@ class Environment:
         self._kill()
         self._resolve(Outcome("timeout"))
 
-    def _start_polling(self) -> None:
-        self._polls = 0
-        if self._tree is not None:
-            self._poll_handle = self._loop.call_later(POLL_INTERVAL, self._poll)
-
-    def _stop_polling(self) -> None:
-        if self._poll_handle is not None:
-            self._poll_handle.cancel()
-            self._poll_handle = None
-
-    def _poll(self) -> None:
-        tree = self._tree
-        if tree is None:
-            return
-        self._polls += 1
-        if self._polls % DISCOVER_EVERY == 0:
-            tree.discover()
-        rss = tree.rss()
-        if rss > self._peak:
-            self._peak = rss
-        if rss > self._limit:
-            self._poll_handle = None
-            self._kill()
-            self._resolve(Outcome("oom"))
-            return
-        self._poll_handle = self._loop.call_later(POLL_INTERVAL, self._poll)
-
-    def _sample_peak(self) -> int:
-        proc, tree = self._proc, self._tree
-        if proc is not None and tree is not None and proc.returncode is None:
-            self._peak = max(self._peak, tree.peak_rss())
-        return self._peak
+    def _on_memory_exceeded(self) -> None:
+        self._kill()
+        self._resolve(Outcome("oom"))
 
     # ------------------------------------------------------------------ logs
 
@@ -514,7 +475,7 @@ class Environment:
 
     def api_next(self, conn: RuntimeApiConnection) -> None:
         if self.phase == "init":
-            self._sample_peak()
+            self._memory.sample(self._returncode() is None)
             self._resolve(Outcome("ready"))
         delivery, self._delivery = self._delivery, None
         if delivery is not None:
@@ -560,7 +521,7 @@ class Environment:
         if self.phase != "init":
             return 403, error_body("InvalidStateTransition", "State transition is not allowed")
         error_type = headers.get("lambda-runtime-function-error-type")
-        self._sample_peak()  # still alive now; it exits right after this answer
+        self._memory.sample(self._returncode() is None)  # still alive now; it exits right after this answer
         self._resolve(Outcome("init_error", body, error_type=error_type))
         return 202, ACCEPTED
 

@@ -144,7 +144,7 @@ class Database:
                 conn.execute("SAVEPOINT op")
                 try:
                     result = fn(conn)
-                except BaseException as exc:  # the caller gets it; the batch goes on
+                except BaseException as exc:  # noqa: BLE001 - whatever it is, the caller gets it; the batch goes on
                     conn.execute("ROLLBACK TO op")
                     conn.execute("RELEASE op")
                     outcomes.append((future, False, exc))
