@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import io
 import json
 import textwrap
@@ -41,3 +42,18 @@ def read_jsonl(path: Path) -> list[Any]:
     if not path.exists():
         return []
     return [json.loads(line) for line in path.read_text().split("\n")[:-1] if line.strip()]
+
+
+def metric_sums(cloudwatch: Any, function: str, metrics: tuple[str, ...]) -> dict[str, float]:
+    """The AWS/Lambda metrics a function has points for around now, each summed, read as a user
+    would (GetMetricStatistics by FunctionName); a metric without points is left out."""
+    now = dt.datetime.now(dt.timezone.utc)
+    totals: dict[str, float] = {}
+    for metric in metrics:
+        points = cloudwatch.get_metric_statistics(
+            Namespace="AWS/Lambda", MetricName=metric, Dimensions=[{"Name": "FunctionName", "Value": function}],
+            StartTime=now - dt.timedelta(minutes=10), EndTime=now + dt.timedelta(minutes=10), Period=1200,
+            Statistics=["Sum"])["Datapoints"]
+        if points:
+            totals[metric] = sum(p["Sum"] for p in points)
+    return totals

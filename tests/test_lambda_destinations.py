@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import sqlite3
 import time
 import uuid
 from collections.abc import Iterator
@@ -12,7 +11,7 @@ from typing import Any
 import pytest
 
 from .conftest import make_client
-from .lambda_helpers import create
+from .lambda_helpers import create, metric_sums
 from .server import SluiceProcess
 
 HANDLER = """
@@ -118,15 +117,12 @@ def test_deleted_dlq_counts_dead_letter_errors_and_nothing_crashes(lam: Any, sqs
     lam.put_function_event_invoke_config(FunctionName=name, MaximumRetryAttempts=0)
     sqs.delete_queue(QueueUrl=url)
     lam.invoke(FunctionName=name, InvocationType="Event", Payload=json.dumps({"fail": True}))
-    db = sqlite3.connect(f"file:{fast.data_dir / 'sluice.db'}?mode=ro", uri=True)
+    cloudwatch = make_client("cloudwatch", fast.endpoint)
     deadline = time.monotonic() + 30
     errors = 0.0
     while time.monotonic() < deadline and not errors:
-        row = db.execute("SELECT SUM(value) FROM metric_points WHERE name='DeadLetterErrors' AND "
-                         "json_extract(dimensions, '$.FunctionName')=?", (name,)).fetchone()
-        errors = row[0] or 0.0
+        errors = metric_sums(cloudwatch, name, ("DeadLetterErrors",)).get("DeadLetterErrors", 0.0)
         time.sleep(0.1)
-    db.close()
     assert errors == 1
     assert lam.invoke(FunctionName=name, Payload=b"{}")["StatusCode"] == 200  # the server still serves
 

@@ -10,7 +10,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 from .conftest import make_client
-from .lambda_helpers import create
+from .lambda_helpers import create, metric_sums
 from .server import SluiceProcess
 
 
@@ -215,7 +215,6 @@ def test_invocation_logs_reach_cloudwatch_logs(lam: Any, endpoint: str) -> None:
 
 
 def test_metrics_are_recorded_per_function(lam: Any, sluice: SluiceProcess) -> None:
-    import sqlite3
     import time
 
     name = create(lam, """
@@ -226,17 +225,13 @@ def test_metrics_are_recorded_per_function(lam: Any, sluice: SluiceProcess) -> N
     """)
     lam.invoke(FunctionName=name, Payload=b"{}")
     lam.invoke(FunctionName=name, Payload=b'{"fail": true}')
-    db = sqlite3.connect(f"file:{sluice.data_dir / 'sluice.db'}?mode=ro", uri=True)
-    totals: dict[str, float] = {}
+    cloudwatch = make_client("cloudwatch", sluice.endpoint)
+    metrics = ("Invocations", "Errors", "Duration", "Throttles")
+    totals = metric_sums(cloudwatch, name, metrics)
     deadline = time.monotonic() + 5
-    while time.monotonic() < deadline:
-        rows = db.execute("SELECT name, SUM(value) FROM metric_points WHERE namespace='AWS/Lambda' AND "
-                          "json_extract(dimensions, '$.FunctionName')=? GROUP BY name", (name,)).fetchall()
-        totals = dict(rows)
-        if totals.get("Invocations") == 2:
-            break
+    while totals.get("Invocations") != 2 and time.monotonic() < deadline:
         time.sleep(0.05)
-    db.close()
+        totals = metric_sums(cloudwatch, name, metrics)
     assert totals["Invocations"] == 2
     assert totals["Errors"] == 1
     assert totals["Duration"] > 0
