@@ -22,7 +22,8 @@ from .resolve import Resolver
 # whole request body: the gateway's front end refuses more before Invoke runs.)
 MAX_ASYNC_PAYLOAD = 1024 * 1024
 # Payloads up to this size are checked on the event loop (well under a millisecond); larger ones,
-# up to 6 MB and tens of milliseconds to parse, in a worker thread so other requests go on.
+# up to 6 MB and hundreds of milliseconds to parse, in a worker thread, value by value so that the
+# loop is not held out by the GIL meanwhile (safejson.check).
 INLINE_JSON_CHECK = 16 * 1024
 ENQUEUE_TIMEOUT = 30.0  # real seconds a delivery waits for its event to be committed
 
@@ -42,7 +43,10 @@ def new_trace_header(clock: Clock) -> str:
 
 def _check_json(payload: bytes) -> None:
     try:
-        safejson.loads(payload)
+        if len(payload) <= INLINE_JSON_CHECK:
+            safejson.loads(payload)
+        else:
+            safejson.check(payload)  # lets the loop's thread in between values
     except ValueError as exc:
         raise ServiceError("InvalidRequestContentException",
                            f"Could not parse request body into json: Could not parse payload into json: {exc}",
