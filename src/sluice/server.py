@@ -28,6 +28,7 @@ from .engine.pollers import SqsPollers
 from .engine.status import StatusSources, status
 from .engine.storage_metrics import S3StorageMetrics
 from .gateway.app import Gateway
+from .protocol.errors import ServiceError
 from .runtime import EnvironmentPool
 from .schema import SCHEMA
 from .services.base import Service
@@ -222,7 +223,7 @@ def _trace_view(journeys: Journeys, query: dict[str, list[str]]) -> tuple[int, A
 def _log_group(lambda_: LambdaService, function: str) -> str:
     try:
         return lambda_.resolve(function).spec.log_group
-    except Exception:  # deleted since: its logs stay in the default group
+    except ServiceError:  # deleted since: its logs stay in the default group
         return f"/aws/lambda/{function}"
 
 
