@@ -45,11 +45,11 @@ def test_failing_event_runs_its_retries_exactly_when_the_manual_clock_reaches_th
             dlq = sqs.queues.create_queue(ctx("sqs"), QueueName="dlq")["QueueUrl"]
             dlq_arn = sqs.queues.get_queue_attributes(ctx("sqs"), QueueUrl=dlq, AttributeNames=["QueueArn"])[
                 "Attributes"]["QueueArn"]
-            lam.create_function(ctx("lambda"), FunctionName="fails", Role=ROLE, Runtime="python3.12",
-                                Handler="handler.handler", Code={"ZipFile": zip_code(FAILING)},
-                                DeadLetterConfig={"TargetArn": dlq_arn})
+            lam.operation("CreateFunction")(ctx("lambda"), FunctionName="fails", Role=ROLE, Runtime="python3.12",
+                                            Handler="handler.handler", Code={"ZipFile": zip_code(FAILING)},
+                                            DeadLetterConfig={"TargetArn": dlq_arn})
             invoke = ctx("lambda")
-            await lam.invoke(invoke, FunctionName="fails", InvocationType="Event", Payload=b'{"n": 1}')
+            await lam.operation("Invoke")(invoke, FunctionName="fails", InvocationType="Event", Payload=b'{"n": 1}')
             start = clock.now()
 
             await clock.run_until_idle()  # the first attempt runs at once (a real handler process)

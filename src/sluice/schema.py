@@ -13,7 +13,6 @@ from .engine import invoker, journal, metrics
 from .services.cloudwatch import alarms
 from .services.events import records as events_records
 from .services.iam import records as iam_records
-from .services.lambda_ import mappings as lambda_mappings
 from .services.lambda_ import records as lambda_records
 from .services.logs import records as logs_records
 from .services.s3 import policy as s3_policy
@@ -30,7 +29,6 @@ SCHEMA: tuple[Migration, ...] = (
     *events_records.MIGRATIONS,
     *iam_records.MIGRATIONS,
     *lambda_records.MIGRATIONS,
-    *lambda_mappings.MIGRATIONS,
     *logs_records.MIGRATIONS,
     *s3_records.MIGRATIONS,
     *s3_policy.MIGRATIONS,

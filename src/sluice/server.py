@@ -8,7 +8,7 @@ import ctypes
 import logging
 import signal
 import socket
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from types import FrameType
 from typing import Any
@@ -16,6 +16,7 @@ from typing import Any
 import uvicorn
 
 from .auth.enforcer import Enforcer
+from .auth.identity import Identity
 from .clock import Clock, make_clock
 from .engine.destinations import Authorize, OutcomeDelivery
 from .engine.dispatcher import OutboxDispatcher
@@ -42,6 +43,7 @@ from .services.cloudwatch import CloudWatchService
 from .services.delivery import Deliveries, Delivery, DeliveryResult
 from .services.events import EventsService
 from .services.iam import IamService
+from .services.lambda_.roles import UNCHECKED
 from .services.lambda_.service import LambdaService
 from .services.logs import LogsService
 from .services.s3 import S3Service
@@ -97,8 +99,9 @@ class Sluice:
                            local_capacity=settings.max_environments, on_outcome=outcomes_due.set,
                            on_attempt=exporter.attempt_done if exporter else _no_attempt_note)
 
+        roles = _EnforcedRoles(lambda: iam, lambda: enforcer) if settings.enforce_iam else UNCHECKED
         lambda_ = LambdaService(store, clock, settings, s3=s3, python_overrides=settings.python_overrides,
-                                invoker=invoker_for, on_mappings_changed=mappings_changed.set)
+                                invoker=invoker_for, on_mappings_changed=mappings_changed.set, roles=roles)
         invoker = lambda_.invoker
         assert isinstance(invoker, Invoker)
         services: dict[str, Service] = {"s3": s3, "logs": logs, "lambda": lambda_}
@@ -138,7 +141,6 @@ class Sluice:
         enforcer = anonymous = None
         if settings.enforce_iam:
             enforcer = Enforcer(iam, {"s3": s3, "sqs": sqs, "sns": sns, "lambda": lambda_}, clock)
-            _enforce_iam(enforcer, lambda_, iam)
         elif settings.verify_signatures:
             # Unsigned S3 requests are anonymous: only bucket policies may let them through.
             anonymous = Enforcer(iam, {"s3": s3, "sqs": sqs, "sns": sns, "lambda": lambda_}, clock)
@@ -194,11 +196,30 @@ def _no_delivery_note(request_id: str) -> None:
     pass
 
 
-def _enforce_iam(enforcer: Enforcer, lambda_: LambdaService, iam: IamService) -> None:
-    """--enforce-iam: functions' own calls and role checks are evaluated as AWS does."""
-    lambda_.may_assume_role = enforcer.lambda_may_assume
-    lambda_.missing_permission = enforcer.missing_permission
-    lambda_.role_credentials = iam.role_credentials
+class _EnforcedRoles:
+    """--enforce-iam: Lambda's role checks are evaluated as AWS does, and functions' own calls are
+    made with their role's session credentials.
+
+    The enforcer reads every service's resource policies (Lambda's among them), so it is built
+    after Lambda: Lambda is given the means to find it (and IAM) when it first asks."""
+
+    def __init__(self, iam: Callable[[], IamService], enforcer: Callable[[], Enforcer | None]) -> None:
+        self._iam = iam
+        self._enforcer = enforcer
+
+    def _enforcing(self) -> Enforcer:
+        enforcer = self._enforcer()
+        assert enforcer is not None, "built with --enforce-iam only"
+        return enforcer
+
+    def may_assume(self, role_arn: str) -> bool:
+        return self._enforcing().lambda_may_assume(role_arn)
+
+    def missing_permission(self, role_arn: str, session: str, actions: Sequence[str], resource: str) -> str | None:
+        return self._enforcing().missing_permission(role_arn, session, actions, resource)
+
+    def session(self, role_arn: str, session_name: str) -> Identity:
+        return self._iam().role_credentials(role_arn, session_name)
 
 
 def _delivery_authorizer(enforcer: Enforcer, lambda_: LambdaService) -> Authorize:

@@ -20,6 +20,7 @@ from collections.abc import Callable
 from typing import Any
 
 from ..clock import Clock
+from ..protocol import safejson
 from ..services.delivery import Deliveries, Delivery, DeliveryResult, MessageAttribute
 from ..store.db import Database
 from . import journal
@@ -43,17 +44,19 @@ def _iso(ts: float) -> str:
 
 
 def _json_or_text(raw: bytes | None) -> Any:
+    """A payload as JSON; as text if it is not JSON or nests deeper than Sluice parses (a
+    handler's output is untrusted: json.loads would raise RecursionError)."""
     if raw is None:
         return None
     try:
-        return json.loads(raw)
-    except (ValueError, UnicodeDecodeError):
+        return safejson.loads(raw)
+    except ValueError:  # safejson's JsonError, for bytes that are not UTF-8 too
         return raw.decode("utf-8", "replace")
 
 
 def invocation_record(row: sqlite3.Row, drop_payloads: bool = False) -> dict[str, Any]:
     """The JSON document Lambda sends to a destination."""
-    response = json.loads(row["response"]) if row["response"] else None
+    response = safejson.loads(row["response"]) if row["response"] else None
     record: dict[str, Any] = {
         "version": "1.0",
         "timestamp": _iso(row["finished"]),
@@ -77,7 +80,7 @@ def invocation_record(row: sqlite3.Row, drop_payloads: bool = False) -> dict[str
 
 def dead_letter_message(row: sqlite3.Row) -> Delivery:
     """The DLQ message: the event unchanged, with RequestID / ErrorCode / ErrorMessage."""
-    response = json.loads(row["response"]) if row["response"] else {}
+    response = safejson.loads(row["response"]) if row["response"] else {}
     if row["condition"] == ZERO_RESERVED_CONCURRENCY:
         # No attempt was made: the throttle that would have answered is what the DLQ records.
         code, message = "429", "Rate Exceeded."

@@ -17,6 +17,7 @@ from typing import Any, Protocol
 
 from .. import realtime
 from ..clock import Clock
+from ..protocol import safejson
 from ..protocol.context import RequestContext
 from ..protocol.errors import ServiceError
 from ..runtime import InvocationRequest
@@ -235,8 +236,8 @@ class SqsPollers:
 def _reported_failures(payload: bytes, ids: set[str]) -> Any:
     """The message ids a ReportBatchItemFailures response names, or None if it is malformed."""
     try:
-        body = json.loads(payload)
-    except (ValueError, UnicodeDecodeError):
+        body = safejson.loads(payload)  # the handler's output: any depth
+    except ValueError:
         return None
     if body is None or body == {} or not isinstance(body, dict):
         return set()

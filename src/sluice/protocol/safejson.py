@@ -11,6 +11,8 @@ stored can overflow code that reads it later.
 from __future__ import annotations
 
 import json
+import re
+from collections.abc import Callable
 from typing import Any
 
 # Far more than any AWS request shape or policy needs; far enough below Python's recursion limit
@@ -33,6 +35,79 @@ def loads(text: str | bytes | bytearray, max_depth: int = MAX_DEPTH) -> Any:
     if _brackets(text) > max_depth and _too_deep(value, max_depth):
         raise JsonError(f"JSON nested deeper than {max_depth} levels")
     return value
+
+
+_WS = re.compile(r"[ \t\n\r]*")
+# json's own (C) scanner of one value at an index: (value, end); typeshed does not list it.
+_SCAN: Callable[[str, int], tuple[Any, int]] = json.JSONDecoder().scan_once  # type: ignore[attr-defined]
+_WALKED_LEVELS = 2  # levels `check` walks itself: enough for {"Records": [...]} and [...]
+
+
+def check(data: bytes, max_depth: int = MAX_DEPTH) -> None:
+    """Raise what `loads` would if `data` is not JSON (or too deep), without keeping the document.
+
+    For large documents checked in a worker thread: `json.loads` holds the GIL for the whole
+    parse (a few hundred ms for 6 MB of small objects), stalling the event loop as if it ran
+    there. Here the outer two levels are walked in Python and each value below them is parsed on
+    its own and dropped, so other threads run in between and the garbage collector has little to
+    chase. Error messages are json's, at the same positions."""
+    try:
+        text = data.decode(json.detect_encoding(data), "surrogatepass")
+    except UnicodeDecodeError as exc:
+        raise JsonError(str(exc)) from None
+    end = _check_value(text, _skip(text, 0), 0, max_depth)
+    end = _skip(text, end)
+    if end != len(text):
+        raise json.JSONDecodeError("Extra data", text, end)
+
+
+def _skip(text: str, idx: int) -> int:
+    """Past the JSON whitespace at `idx`."""
+    found = _WS.match(text, idx)
+    return found.end() if found is not None else idx
+
+
+def _check_value(text: str, idx: int, depth: int, max_depth: int) -> int:
+    """Check the value at `idx`, `depth` containers deep; where it ends."""
+    opening = text[idx:idx + 1]
+    if depth < _WALKED_LEVELS and opening in ("[", "{"):
+        return _check_container(text, idx, depth, max_depth)
+    try:
+        value, end = _SCAN(text, idx)
+    except StopIteration as err:
+        raise json.JSONDecodeError("Expecting value", text, err.value) from None
+    except RecursionError:
+        raise JsonError(f"JSON nested deeper than {max_depth} levels") from None
+    if (type(value) is dict or type(value) is list) and \
+            text.count("[", idx, end) + text.count("{", idx, end) > max_depth - depth and \
+            _too_deep(value, max_depth - depth):
+        raise JsonError(f"JSON nested deeper than {max_depth} levels")
+    return end
+
+
+def _check_container(text: str, idx: int, depth: int, max_depth: int) -> int:
+    if depth + 1 > max_depth:
+        raise JsonError(f"JSON nested deeper than {max_depth} levels")
+    is_object = text[idx] == "{"
+    closing = "}" if is_object else "]"
+    idx = _skip(text, idx + 1)
+    if text[idx:idx + 1] == closing:
+        return idx + 1
+    while True:
+        if is_object:
+            if text[idx:idx + 1] != '"':
+                raise json.JSONDecodeError("Expecting property name enclosed in double quotes", text, idx)
+            idx = _skip(text, _SCAN(text, idx)[1])  # the key: a string
+            if text[idx:idx + 1] != ":":
+                raise json.JSONDecodeError("Expecting ':' delimiter", text, idx)
+            idx = _skip(text, idx + 1)
+        idx = _skip(text, _check_value(text, idx, depth + 1, max_depth))
+        following = text[idx:idx + 1]
+        if following == closing:
+            return idx + 1
+        if following != ",":
+            raise json.JSONDecodeError("Expecting ',' delimiter", text, idx)
+        idx = _skip(text, idx + 1)
 
 
 def _brackets(text: str | bytes | bytearray) -> int:

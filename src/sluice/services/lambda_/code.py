@@ -36,7 +36,7 @@ _CHUNK = 1024 * 1024
 
 
 def too_large() -> ServiceError:
-    return ServiceError("RequestEntityTooLargeException", f"Zipped size must be smaller than {MAX_ZIPPED} bytes", 413)
+    return ServiceError("RequestEntityTooLargeException", f"Zipped size must be smaller than {MAX_ZIPPED} bytes")
 
 
 class CodeStore:

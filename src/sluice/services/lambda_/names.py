@@ -27,7 +27,7 @@ class FunctionRef:
 
 
 def invalid(message: str) -> ServiceError:
-    return ServiceError("InvalidParameterValueException", message, 400)
+    return ServiceError("InvalidParameterValueException", message)
 
 
 def parse_function_name(value: str, qualifier: str | None = None) -> FunctionRef:
@@ -39,7 +39,6 @@ def parse_function_name(value: str, qualifier: str | None = None) -> FunctionRef
             f"1 validation error detected: Value '{value}' at 'functionName' failed to satisfy constraint: "
             "Member must satisfy regular expression pattern: (arn:(aws[a-zA-Z-]*)?:lambda:)?"
             "([a-z]{2}(-gov)?-[a-z]+-\\d{1}:)?(\\d{12}:)?(function:)?([a-zA-Z0-9-_\\.]+)(:(\\$LATEST|[a-zA-Z0-9-_]+))?",
-            400,
         )
     derived = m.group("q")
     if derived and qualifier and derived != qualifier:
@@ -48,7 +47,7 @@ def parse_function_name(value: str, qualifier: str | None = None) -> FunctionRef
     if q is not None and not _QUALIFIER.match(q):
         raise ServiceError("ValidationException",
                            f"1 validation error detected: Value '{q}' at 'qualifier' failed to satisfy constraint: "
-                           "Member must satisfy regular expression pattern: (|[a-zA-Z0-9$_-]+)", 400)
+                           "Member must satisfy regular expression pattern: (|[a-zA-Z0-9$_-]+)")
     groups = m.groupdict()
     return FunctionRef(m.group("name"), q, groups.get("account"), groups.get("region"))
 
