@@ -32,6 +32,7 @@ bench: $(BIN)/sluice
 	$(BIN)/python bench/sqs.py
 	$(BIN)/python bench/pipeline.py
 	$(BIN)/python bench/iam.py
+	$(BIN)/python bench/cpu.py
 
 clean:
 	rm -rf $(VENV) .sluice
