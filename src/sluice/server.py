@@ -18,6 +18,7 @@ import uvicorn
 from .auth.enforcer import Enforcer
 from .clock import Clock, make_clock
 from .engine.destinations import Authorize, OutcomeDelivery
+from .engine.dispatcher import OutboxDispatcher, in_executor_each
 from .engine.introspect import event_state
 from .engine.invoker import Functions, Invoker
 from .engine.journey import Journeys
@@ -36,7 +37,8 @@ from .services.events import EventsService
 from .services.iam import IamService
 from .services.lambda_.service import LambdaService
 from .services.logs import LogsService
-from .services.s3 import S3Service
+from .services.s3 import NotificationOutbox, S3Service
+from .services.s3.records.notifications import OutboxEntry
 from .services.sns import SnsService
 from .services.sqs import SqsService
 from .services.sts import StsService
@@ -68,7 +70,16 @@ class Sluice:
             exporter = OtlpExporter(settings.otel_endpoint, Journeys(lambda: store.db.reader, settings.time_scale,
                                                                      include_logs=False), clock)
         deliveries = Deliveries()  # services register the ARNs they accept messages for
-        s3 = S3Service(store, clock, deliveries)  # notifications go out through deliveries
+        # S3's event notifications: rows written with each object change, delivered by the engine.
+        s3_outbox = NotificationOutbox(store.db, clock, deliveries,
+                                       on_notified=exporter.notification_done if exporter else _no_notification_note)
+        s3_notifications: OutboxDispatcher[OutboxEntry] = OutboxDispatcher(
+            "s3-notifications", clock, s3_outbox, in_executor_each(s3_outbox.deliver), key=lambda entry: entry.id,
+            group=lambda entry: entry.target_arn, concurrency=4)  # each destination gets its events in order
+        # Lambda reads function code from S3 and S3 checks Lambda destinations: these look Lambda up when called.
+        s3 = S3Service(store, clock, deliveries, notify=s3_notifications.notify, sample_traces=exporter is not None,
+                       resolve_function=lambda arn: lambda_.resolve(arn),
+                       may_invoke=lambda arn, principal, source, account: lambda_.allows(arn, principal, source, account))
         logs = LogsService(store, clock, account_id=settings.account_id, region=settings.region)
 
         def log_sink(group: str, stream: str, events: list[tuple[int, str]]) -> None:
@@ -93,8 +104,6 @@ class Sluice:
         services: dict[str, Service] = {"s3": s3, "logs": logs, "lambda": lambda_}
         deliveries.register("lambda", lambda_)
         deliveries.register("s3", s3)
-        s3.notifier.resolve_function = lambda_.resolve
-        s3.notifier.may_invoke = lambda_.allows  # validates Lambda notification destinations
         sqs = SqsService(store, clock, settings, deliveries)
         services["sqs"] = sqs
         deliveries.register("sqs", sqs)
@@ -128,9 +137,6 @@ class Sluice:
         outcomes = OutcomeDelivery(store.db, clock, deliveries, wake=outcomes_due,
                                    authorize=_delivery_authorizer(enforcer, lambda_) if enforcer else None,
                                    on_delivered=exporter.outcome_delivered if exporter else _no_delivery_note)
-        if exporter is not None:
-            s3.notifier.sample_traces = True
-            s3.notifier.on_notified = exporter.notification_done
 
         # The engine: every background worker of Lambda's pipeline, started after the services
         # and stopped before them (the pollers use SQS), in one place, with one shutdown rule.
@@ -138,6 +144,7 @@ class Sluice:
         engine.add(Resource("lambda-environments", pool.start, pool.shutdown))  # stopped last
         engine.add(invoker.dispatcher)
         engine.add(outcomes.dispatcher)
+        engine.add(s3_notifications)
         engine.add(SqsPollers(clock, sqs, lambda_, invoker, settings.account_id, settings.region, mappings_changed))
         engine.add(S3StorageMetrics(store.db, clock, s3.storage_totals).task())
         if exporter is not None:
@@ -163,6 +170,10 @@ def _no_attempt_note(request_id: str, number: int) -> None:
 
 
 def _no_delivery_note(request_id: str) -> None:
+    pass
+
+
+def _no_notification_note(outbox_id: int) -> None:
     pass
 
 
