@@ -37,8 +37,7 @@ from .services.events import EventsService
 from .services.iam import IamService
 from .services.lambda_.service import LambdaService
 from .services.logs import LogsService
-from .services.s3 import NotificationOutbox, S3Service
-from .services.s3.records.notifications import OutboxEntry
+from .services.s3 import NotificationOutbox, OutboxEntry, S3Service
 from .services.sns import SnsService
 from .services.sqs import SqsService
 from .services.sts import StsService
