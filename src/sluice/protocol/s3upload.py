@@ -55,8 +55,9 @@ class _Decoded:
 
 
 def decode_upload(op: OperationModel, req: HttpRequest, params: dict[str, object], member: str) -> None:
-    """Put the upload's body in `params[member]`, as its bytes, and its `Payload` in
-    `params["payload"]` (not a model member: the service's view of the body's wire facts)."""
+    """Put the upload's body in `params[member]`, as its bytes, and, when the wire says more of it
+    than its bytes, its `Payload` in `params["payload"]` (not a model member: the service's view
+    of the body's wire facts)."""
     headers = req.headers
     chunked = AWS_CHUNKED in headers.get("content-encoding", "") or headers.get(
         "x-amz-content-sha256", "").startswith("STREAMING-")
@@ -65,7 +66,7 @@ def decode_upload(op: OperationModel, req: HttpRequest, params: dict[str, object
     # non-numeric length (e.g. -1) as it answers a missing Content-Length.
     if (chunked or decoded_length is not None) and not _is_number(decoded_length):
         raise ServiceError("MissingContentLength", "You must provide the Content-Length HTTP header.")
-    by_header = _checksum_members(op.input_shape)
+    by_header, by_member = _checksum_members(op.input_shape)
     announced = headers.get("x-amz-trailer", "").strip().lower()
     trailer = by_header.get(announced) if announced else None
     if announced and trailer is None:
@@ -75,8 +76,9 @@ def decode_upload(op: OperationModel, req: HttpRequest, params: dict[str, object
         params[member] = _Decoded(reader)
         params["ContentLength"] = int(decoded_length or 0)
     sha = headers.get("x-amz-content-sha256", "")
-    params["payload"] = Payload(sha if HEX64.match(sha) else None, trailer, reader,
-                                {m: h for h, m in by_header.items()})
+    signed = sha if HEX64.match(sha) else None
+    if reader is not None or trailer is not None or signed is not None:
+        params["payload"] = Payload(signed, trailer, reader, by_member)
 
 
 def strip_aws_chunked(params: dict[str, object]) -> None:
@@ -92,10 +94,12 @@ def strip_aws_chunked(params: dict[str, object]) -> None:
 
 
 @cache
-def _checksum_members(shape: Shape | None) -> dict[str, str]:
-    """An input's checksum members by header name: x-amz-checksum-crc32 -> ChecksumCRC32."""
-    return {b.name.lower(): b.member for b in bindings(shape)
-            if b.location == "header" and b.member.startswith("Checksum") and b.name.lower().startswith("x-amz-checksum-")}
+def _checksum_members(shape: Shape | None) -> tuple[dict[str, str], dict[str, str]]:
+    """An input's checksum members by header name (x-amz-checksum-crc32 -> ChecksumCRC32), and
+    their header names by member."""
+    by_header = {b.name.lower(): b.member for b in bindings(shape)
+                 if b.location == "header" and b.name.lower().startswith("x-amz-checksum-")}
+    return by_header, {m: h for h, m in by_header.items()}
 
 
 def _is_number(value: str | None) -> bool:
