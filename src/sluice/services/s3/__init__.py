@@ -1,5 +1,4 @@
-from .outbox import NotificationOutbox
-from .records.notifications import OutboxEntry
+from .outbox import DueRun, NotificationOutbox
 from .service import S3Service
 
-__all__ = ["NotificationOutbox", "OutboxEntry", "S3Service"]
+__all__ = ["DueRun", "NotificationOutbox", "S3Service"]

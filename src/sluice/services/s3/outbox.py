@@ -1,9 +1,12 @@
 """Delivering S3 event notifications: the outbox as the engine's work, one delivery per row.
 
 The engine's OutboxDispatcher (built in server.py) owns *when*: it asks `NotificationOutbox` for
-the rows due and runs `deliver` for each. This module owns *what*: the message each destination
-gets, and the outcome of one attempt, recorded durably: delivered (the row goes), retried later
-(`NotificationRetry` says when) or dropped once the event is too old.
+the work due, a `DueRun` per destination (its due rows, oldest first), and runs `deliver` for
+each, one run per destination at a time (keyed by the destination), so that each destination gets
+its events in order while different destinations are served side by side. This module owns
+*what*: the message each destination gets, and the outcome of each attempt, recorded durably:
+delivered (the row goes), retried later (`NotificationRetry` says when) or dropped once the event
+is too old.
 
 Choices where AWS's behaviour is unconfirmed (keep them easy to change): a failed delivery is
 retried after 1, 2, 4 ... 300 AWS-seconds and dropped once the event is older than a day.
@@ -30,6 +33,7 @@ log = logging.getLogger("sluice.s3.notifications")
 
 MAX_EVENT_AGE = 24 * 3600.0
 MAX_BACKOFF = 300.0
+RUN = 100  # rows of one destination delivered by one handler (one look of the dispatcher per run)
 
 
 @dataclass(frozen=True)
@@ -47,8 +51,16 @@ class NotificationRetry:
         return Retry(min(self.maximum, self.initial * 2.0 ** (max(1, attempt) - 1)))
 
 
+@dataclass(frozen=True)
+class DueRun:
+    """A destination's due notifications, oldest first, delivered in order by one handler."""
+
+    target_arn: str
+    entries: list[OutboxEntry]
+
+
 class NotificationOutbox:
-    """The s3_outbox rows as a DueSource, and the handler that delivers one of them."""
+    """The s3_outbox rows as a DueSource of runs, and the handler that delivers a run."""
 
     def __init__(self, db: Database, clock: Clock, deliveries: Deliveries, *,
                  policy: NotificationRetry | None = None,
@@ -62,15 +74,23 @@ class NotificationOutbox:
 
     # -- DueSource -------------------------------------------------------------------------
 
-    def fetch_due(self, now: float, limit: int) -> list[OutboxEntry]:
-        return outbox.due(self.db.reader, now, limit)
+    def fetch_due(self, now: float, limit: int) -> list[DueRun]:
+        """A run for each of up to `limit` destinations with notifications due."""
+        conn = self.db.reader
+        runs = [DueRun(target, outbox.due_for(conn, target, now, RUN)) for target in outbox.due_targets(conn, now, limit)]
+        return [run for run in runs if run.entries]  # delivered between the two reads
 
     def next_due(self, now: float) -> float | None:
         return outbox.next_due(self.db.reader, now)
 
     # -- the handler (blocking: the dispatcher runs it in an executor) ------------------------
 
-    def deliver(self, entry: OutboxEntry) -> None:
+    def deliver(self, run: DueRun) -> None:
+        """Deliver a destination's due notifications in order, each outcome committed as it comes."""
+        for entry in run.entries:
+            self.deliver_one(entry)
+
+    def deliver_one(self, entry: OutboxEntry) -> None:
         """One attempt to deliver `entry`, and its outcome, committed."""
         trace = journal.notification_header(self.db.reader, entry.id)
         delivery = Delivery(

@@ -77,9 +77,17 @@ def add(conn: sqlite3.Connection, bucket: str, account: str, target_arn: str, bo
     return int(cur.lastrowid or 0)
 
 
-def due(conn: sqlite3.Connection, now: float, limit: int) -> list[OutboxEntry]:
-    """Up to `limit` rows due at `now`, in the order they were written."""
-    rows = conn.execute("SELECT * FROM s3_outbox WHERE next_at <= ? ORDER BY id LIMIT ?", (now, limit))
+def due_targets(conn: sqlite3.Connection, now: float, limit: int) -> list[str]:
+    """Up to `limit` destinations with rows due at `now`, the one with the oldest due row first."""
+    rows = conn.execute("SELECT target_arn, MIN(id) AS first FROM s3_outbox WHERE next_at <= ?"
+                        " GROUP BY target_arn ORDER BY first LIMIT ?", (now, limit))
+    return [r["target_arn"] for r in rows]
+
+
+def due_for(conn: sqlite3.Connection, target_arn: str, now: float, limit: int) -> list[OutboxEntry]:
+    """Up to `limit` of the destination's rows due at `now`, in the order they were written."""
+    rows = conn.execute("SELECT * FROM s3_outbox WHERE target_arn=? AND next_at <= ? ORDER BY id LIMIT ?",
+                        (target_arn, now, limit))
     return [OutboxEntry.from_row(r) for r in rows]
 
 
