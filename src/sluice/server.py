@@ -37,7 +37,7 @@ from .services.events import EventsService
 from .services.iam import IamService
 from .services.lambda_.service import LambdaService
 from .services.logs import LogsService
-from .services.s3 import DueRun, NotificationOutbox, S3Service
+from .services.s3 import NotificationOutbox, S3Service
 from .services.sns import SnsService
 from .services.sqs import SqsService
 from .services.sts import StsService
@@ -72,9 +72,9 @@ class Sluice:
         # S3's event notifications: rows written with each object change, delivered by the engine.
         s3_outbox = NotificationOutbox(store.db, clock, deliveries,
                                        on_notified=exporter.notification_done if exporter else _no_notification_note)
-        s3_notifications: OutboxDispatcher[DueRun] = OutboxDispatcher(
+        s3_notifications: OutboxDispatcher[str] = OutboxDispatcher(
             "s3-notifications", clock, s3_outbox, in_executor_each(s3_outbox.deliver),
-            key=lambda run: run.target_arn, concurrency=4)  # one run per destination: its events in order
+            key=lambda target: target, concurrency=4)  # one handler per destination: its events in order
         # Lambda reads function code from S3 and S3 checks Lambda destinations: these look Lambda up when called.
         s3 = S3Service(store, clock, deliveries, notify=s3_notifications.notify, sample_traces=exporter is not None,
                        resolve_function=lambda arn: lambda_.resolve(arn),

@@ -1,4 +1,4 @@
-from .outbox import DueRun, NotificationOutbox
+from .outbox import NotificationOutbox
 from .service import S3Service
 
-__all__ = ["DueRun", "NotificationOutbox", "S3Service"]
+__all__ = ["NotificationOutbox", "S3Service"]

@@ -174,7 +174,7 @@ def commit_object(state: S3State, record: ObjectRecord, conditions: dict[str, An
                   ctx: RequestContext | None = None, event: str | None = None) -> str | None:
     """Write `record` as its key's new current version; with `event` (e.g. "ObjectCreated:Put"), its
     notifications in the same transaction. Return the version id to report (None: unversioned bucket)."""
-    notified = False
+    notified: list[str] = []
 
     def txn(conn: sqlite3.Connection) -> tuple[list[str], str | None]:
         nonlocal notified
@@ -194,7 +194,7 @@ def commit_object(state: S3State, record: ObjectRecord, conditions: dict[str, An
         state.blobs.delete_later(record.blob)
         raise
     if notified:
-        state.notify()
+        state.notify(notified)
     for blob in doomed:
         state.blobs.delete_later(blob)
     return reported

@@ -108,16 +108,16 @@ class EventRecorder:
 
     def record(self, conn: sqlite3.Connection, ctx: RequestContext | None, bucket: str, event_name: str,
                key: str, size: int | None = None, etag: str | None = None, when: float | None = None,
-               version_id: str | None = None) -> bool:
-        """Write the outbox rows for one event in `conn`'s transaction; return whether any were
-        written. `version_id` only for versioned buckets (records of unversioned ones carry none)."""
+               version_id: str | None = None) -> list[str]:
+        """Write the outbox rows for one event in `conn`'s transaction; return the destinations
+        they go to. `version_id` only for versioned buckets (records of unversioned ones carry none)."""
         found = outbox.notifying(conn, bucket)
         if found is None:
-            return False
+            return []
         destinations = config.targets(found.config, event_name, config.encode_key(key))
         bridge = config.EVENTBRIDGE in found.config
         if not destinations and not bridge:
-            return False
+            return []
         now = self.clock.now()
         event = ObjectEvent(
             bucket=bucket, account=found.account, region=found.region, name=event_name, key=key, size=size,
@@ -137,13 +137,13 @@ class EventRecorder:
             entry = outbox.add(conn, bucket, event.account, bus, json.dumps(detail), json.dumps(fields), now)
             journal.add_notification(conn, entry, upload_id, config.EVENTBRIDGE, bus,
                                      str(trace.child_of(xray.new_span_id())), now)
-        return True
+        return [arn for _, arn in destinations] + ([bus] if bridge else [])
 
     def removed(self, conn: sqlite3.Connection, ctx: RequestContext | None, bucket: str, key: str,
-                existed: bool) -> bool:
+                existed: bool) -> list[str]:
         """A key deleted from an unversioned bucket."""
         if not existed and not EMIT_ON_MISSING_DELETE:
-            return False
+            return []
         return self.record(conn, ctx, bucket, "ObjectRemoved:Delete", key)
 
     def _journal_upload(self, conn: sqlite3.Connection, ctx: RequestContext | None, event: ObjectEvent,

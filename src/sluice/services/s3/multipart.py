@@ -185,7 +185,7 @@ class Multipart:
             checksum_type=ctype, parts=[p.size for p in chosen], storage_class=upload.storage_class,
         )
 
-        notified = False
+        notified: list[str] = []
 
         def txn(conn: sqlite3.Connection) -> tuple[list[str], str | None]:
             nonlocal notified
@@ -205,7 +205,7 @@ class Multipart:
             self.s.blobs.delete(written.name)
             raise
         if notified:
-            self.s.notify()
+            self.s.notify(notified)
         for blob in doomed:
             self.s.blobs.delete_later(blob)
         result: dict[str, Any] = {

@@ -167,7 +167,7 @@ class Objects:
         version_id = params.get("VersionId")
         if version_id is not None:
             versions.check_version_id(version_id)
-        notified = False
+        notified: list[str] = []
 
         def txn(conn: sqlite3.Connection) -> tuple[dict[str, Any], list[str]]:
             nonlocal notified
@@ -180,7 +180,7 @@ class Objects:
         for blob in doomed:
             self.s.blobs.delete_later(blob)
         if notified:
-            self.s.notify()
+            self.s.notify(notified)
         return result
 
     def delete_objects(self, ctx: RequestContext, Bucket: str, Delete: dict[str, Any] | None = None,
@@ -188,7 +188,7 @@ class Objects:
         if not Delete or "Objects" not in Delete or len(Delete["Objects"]) > 1000:
             raise ServiceError("MalformedXML", _MALFORMED)
         items = Delete["Objects"]
-        notified = False
+        notified: list[str] = []
 
         def txn(conn: sqlite3.Connection) -> tuple[list[dict[str, Any]], list[dict[str, Any]], list[str]]:
             nonlocal notified
@@ -210,7 +210,7 @@ class Objects:
                     failed.append({"Key": key, "VersionId": version_id, "Code": "NoSuchVersion",
                                    "Message": "The specified version does not exist."})
                     continue
-                notified = notified or sent
+                notified.extend(t for t in sent if t not in notified)
                 doomed.extend(blobs)
                 entry: dict[str, Any] = {"Key": key}
                 if version_id is not None:
@@ -225,7 +225,7 @@ class Objects:
         for blob in doomed:
             self.s.blobs.delete_later(blob)
         if notified:
-            self.s.notify()
+            self.s.notify(notified)
         out: dict[str, Any] = {}
         if deleted and not Delete.get("Quiet"):
             out["Deleted"] = deleted
@@ -235,16 +235,17 @@ class Objects:
 
     def _delete_one(self, conn: sqlite3.Connection, ctx: RequestContext, bucket: str, key: str,
                     version_id: str | None, if_match: str | None,
-                    status: str | None) -> tuple[dict[str, Any], list[str], bool]:
+                    status: str | None) -> tuple[dict[str, Any], list[str], list[str]]:
         """Delete a key (a delete marker, on a versioned bucket) or one version of it, in `conn`'s
-        transaction. Return the result members, the body files to delete, and whether an event was written."""
+        transaction. Return the result members, the body files to delete, and the destinations of
+        the notifications written."""
         events = self.s.events
         if version_id is not None:
             # Permanently deleting a version: a version that does not exist is already gone.
             gone = versions.remove(conn, bucket, key, version_id)
             result: dict[str, Any] = {"VersionId": version_id}
             if gone is None:
-                return result, [], False
+                return result, [], []
             if gone.delete_marker:
                 result["DeleteMarker"] = True
             notified = events.record(conn, ctx, bucket, "ObjectRemoved:Delete", key,

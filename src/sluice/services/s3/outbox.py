@@ -1,12 +1,13 @@
 """Delivering S3 event notifications: the outbox as the engine's work, one delivery per row.
 
 The engine's OutboxDispatcher (built in server.py) owns *when*: it asks `NotificationOutbox` for
-the work due, a `DueRun` per destination (its due rows, oldest first), and runs `deliver` for
-each, one run per destination at a time (keyed by the destination), so that each destination gets
-its events in order while different destinations are served side by side. This module owns
-*what*: the message each destination gets, and the outcome of each attempt, recorded durably:
-delivered (the row goes), retried later (`NotificationRetry` says when) or dropped once the event
-is too old.
+the destinations with notifications due and runs `deliver` for each, never two for one
+destination at once (the destination is the dispatcher's key), so that each destination gets its
+events in order while different destinations are served side by side. An upload hands the
+dispatcher the destinations it wrote rows for, so their delivery starts without waiting for a
+look. This module owns *what*: the message each destination gets, and the outcome of each
+attempt, recorded durably: delivered (the row goes), retried later (`NotificationRetry` says
+when) or dropped once the event is too old.
 
 Choices where AWS's behaviour is unconfirmed (keep them easy to change): a failed delivery is
 retried after 1, 2, 4 ... 300 AWS-seconds and dropped once the event is older than a day.
@@ -33,7 +34,7 @@ log = logging.getLogger("sluice.s3.notifications")
 
 MAX_EVENT_AGE = 24 * 3600.0
 MAX_BACKOFF = 300.0
-RUN = 100  # rows of one destination delivered by one handler (one look of the dispatcher per run)
+RUN = 100  # rows of one destination delivered by one handler (then the dispatcher looks again)
 
 
 @dataclass(frozen=True)
@@ -51,16 +52,9 @@ class NotificationRetry:
         return Retry(min(self.maximum, self.initial * 2.0 ** (max(1, attempt) - 1)))
 
 
-@dataclass(frozen=True)
-class DueRun:
-    """A destination's due notifications, oldest first, delivered in order by one handler."""
-
-    target_arn: str
-    entries: list[OutboxEntry]
-
-
 class NotificationOutbox:
-    """The s3_outbox rows as a DueSource of runs, and the handler that delivers a run."""
+    """The s3_outbox rows as a DueSource of destinations, and the handler that delivers what is
+    due for one of them."""
 
     def __init__(self, db: Database, clock: Clock, deliveries: Deliveries, *,
                  policy: NotificationRetry | None = None,
@@ -74,20 +68,20 @@ class NotificationOutbox:
 
     # -- DueSource -------------------------------------------------------------------------
 
-    def fetch_due(self, now: float, limit: int) -> list[DueRun]:
-        """A run for each of up to `limit` destinations with notifications due."""
-        conn = self.db.reader
-        runs = [DueRun(target, outbox.due_for(conn, target, now, RUN)) for target in outbox.due_targets(conn, now, limit)]
-        return [run for run in runs if run.entries]  # delivered between the two reads
+    def fetch_due(self, now: float, limit: int) -> list[str]:
+        """Up to `limit` destinations with notifications due, the most overdue first."""
+        return outbox.due_targets(self.db.reader, now, limit)
 
     def next_due(self, now: float) -> float | None:
         return outbox.next_due(self.db.reader, now)
 
     # -- the handler (blocking: the dispatcher runs it in an executor) ------------------------
 
-    def deliver(self, run: DueRun) -> None:
-        """Deliver a destination's due notifications in order, each outcome committed as it comes."""
-        for entry in run.entries:
+    def deliver(self, target_arn: str) -> None:
+        """Deliver the destination's due notifications (up to RUN of them) in the order they were
+        written, each outcome committed as it comes. Only one handler runs per destination, so
+        what it reads is what is left to deliver."""
+        for entry in outbox.due_for(self.db.reader, target_arn, self.clock.now(), RUN):
             self.deliver_one(entry)
 
     def deliver_one(self, entry: OutboxEntry) -> None:

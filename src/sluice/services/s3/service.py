@@ -31,7 +31,7 @@ from .records import BucketTotals, buckets, objects
 from .state import S3State
 
 
-def _nothing() -> None:
+def _nothing(destinations: Sequence[str]) -> None:
     pass
 
 
@@ -39,10 +39,10 @@ class S3Service(Service):
     name = "s3"
 
     def __init__(self, store: Store, clock: Clock, deliveries: Deliveries | None = None, *,
-                 notify: Callable[[], None] = _nothing, sample_traces: bool = False,
+                 notify: Callable[[Sequence[str]], None] = _nothing, sample_traces: bool = False,
                  resolve_function: ResolveFunction | None = None, may_invoke: MayInvoke | None = None) -> None:
-        """`notify`: called (from any thread) once an object change's notification rows are
-        committed; `sample_traces`: new trace headers are sampled (an OTLP export is on);
+        """`notify`: called (from any thread) with the destinations of an object change's
+        notification rows once they are committed; `sample_traces`: new trace headers are sampled (an OTLP export is on);
         `resolve_function` / `may_invoke`: Lambda's checks of a notification destination."""
         self.state = S3State(store.db, store.blobs, clock, EventRecorder(clock, sample_traces), notify)
         self.objects = Objects(self.state)

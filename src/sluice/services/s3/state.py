@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from ...clock import Clock
@@ -17,5 +17,6 @@ class S3State:
     blobs: BlobStore
     clock: Clock
     events: EventRecorder  # writes an object change's notification rows in its transaction
-    # Called once notification rows are committed (thread-safe): the engine delivers them.
-    notify: Callable[[], None]
+    # Called (thread-safe) with the destinations of notification rows just committed: the engine
+    # delivers them.
+    notify: Callable[[Sequence[str]], None]
