@@ -69,7 +69,7 @@ class NotificationOutbox:
     # -- DueSource -------------------------------------------------------------------------
 
     def fetch_due(self, now: float, limit: int) -> list[str]:
-        """Up to `limit` destinations with notifications due, the most overdue first."""
+        """Up to `limit` destinations with notifications due, the one with the oldest row first."""
         return outbox.due_targets(self.db.reader, now, limit)
 
     def next_due(self, now: float) -> float | None:
