@@ -15,7 +15,6 @@ from .services.events import records as events_records
 from .services.iam import records as iam_records
 from .services.lambda_ import records as lambda_records
 from .services.logs import records as logs_records
-from .services.s3 import policy as s3_policy
 from .services.s3 import records as s3_records
 from .services.sns import records as sns_records
 from .services.sqs import records as sqs_records
@@ -31,7 +30,6 @@ SCHEMA: tuple[Migration, ...] = (
     *lambda_records.MIGRATIONS,
     *logs_records.MIGRATIONS,
     *s3_records.MIGRATIONS,
-    *s3_policy.MIGRATIONS,
     *sns_records.MIGRATIONS,
     *sqs_records.MIGRATIONS,
 )

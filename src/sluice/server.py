@@ -19,7 +19,7 @@ from .auth.enforcer import Enforcer
 from .auth.identity import Identity
 from .clock import Clock, make_clock
 from .engine.destinations import Authorize, OutcomeDelivery
-from .engine.dispatcher import OutboxDispatcher
+from .engine.dispatcher import OutboxDispatcher, in_executor_each
 from .engine.eventbridge import eventbridge_workers
 from .engine.introspect import event_state
 from .engine.invoker import Functions, Invoker
@@ -46,7 +46,7 @@ from .services.iam import IamService
 from .services.lambda_.roles import UNCHECKED
 from .services.lambda_.service import LambdaService
 from .services.logs import LogsService
-from .services.s3 import S3Service
+from .services.s3 import NotificationOutbox, S3Service
 from .services.sns import SnsService
 from .services.sns.messages import SLUICE_PATH as SNS_LINKS
 from .services.sns.records import Pending
@@ -79,7 +79,16 @@ class Sluice:
             exporter = OtlpExporter(settings.otel_endpoint, Journeys(lambda: store.db.reader, settings.time_scale),
                                     clock)
         deliveries = Deliveries()  # services register the ARNs they accept messages for
-        s3 = S3Service(store, clock, deliveries)  # notifications go out through deliveries
+        # S3's event notifications: rows written with each object change, delivered by the engine.
+        s3_outbox = NotificationOutbox(store.db, clock, deliveries,
+                                       on_notified=exporter.notification_done if exporter else _no_notification_note)
+        s3_notifications: OutboxDispatcher[str] = OutboxDispatcher(
+            "s3-notifications", clock, s3_outbox, in_executor_each(s3_outbox.deliver),
+            key=lambda target: target, concurrency=4)  # one handler per destination: its events in order
+        # Lambda reads function code from S3 and S3 checks Lambda destinations: these look Lambda up when called.
+        s3 = S3Service(store, clock, deliveries, notify=s3_notifications.notify, sample_traces=exporter is not None,
+                       resolve_function=lambda arn: lambda_.resolve(arn),
+                       may_invoke=lambda arn, principal, source, account: lambda_.allows(arn, principal, source, account))
         logs = LogsService(store, clock, account_id=settings.account_id, region=settings.region)
         journeys = Journeys(lambda: store.db.reader, settings.time_scale, log_group=lambda fn: _log_group(lambda_, fn),
                             lines=logs.lines)
@@ -107,8 +116,6 @@ class Sluice:
         services: dict[str, Service] = {"s3": s3, "logs": logs, "lambda": lambda_}
         deliveries.register("lambda", lambda_)
         deliveries.register("s3", s3)
-        s3.notifier.resolve_function = lambda_.resolve
-        s3.notifier.may_invoke = lambda_.allows  # validates Lambda notification destinations
         moves_due = asyncio.Event()  # a message move task started: run its steps
         sqs = SqsService(store, clock, settings, on_move_task=moves_due.set)
         services["sqs"] = sqs
@@ -147,9 +154,6 @@ class Sluice:
         outcomes = OutcomeDelivery(store.db, clock, deliveries, wake=outcomes_due,
                                    authorize=_delivery_authorizer(enforcer, lambda_) if enforcer else None,
                                    on_delivered=exporter.outcome_delivered if exporter else _no_delivery_note)
-        if exporter is not None:
-            s3.notifier.sample_traces = True
-            s3.notifier.on_notified = exporter.notification_done
 
         # The engine: every background worker of Lambda's pipeline, started after the services
         # and stopped before them (the pollers use SQS), in one place, with one shutdown rule.
@@ -159,6 +163,7 @@ class Sluice:
             engine.add(exporter)  # stopped after the work whose spans it exports
         engine.add(invoker.dispatcher)
         engine.add(outcomes.dispatcher)
+        engine.add(s3_notifications)
         for worker in sqs_workers(clock, sqs, moves_due):  # before the pollers: they use SQS
             engine.add(worker)
         engine.add(SqsPollers(clock, sqs.receiving, lambda_, invoker, settings.account_id, settings.region, mappings_changed))
@@ -193,6 +198,10 @@ def _no_attempt_note(request_id: str, number: int) -> None:
 
 
 def _no_delivery_note(request_id: str) -> None:
+    pass
+
+
+def _no_notification_note(outbox_id: int) -> None:
     pass
 
 

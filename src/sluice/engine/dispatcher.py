@@ -20,7 +20,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable, Coroutine, Hashable, Mapping, Sequence
+from collections.abc import Callable, Coroutine, Hashable, Iterable, Mapping, Sequence
 from concurrent.futures import Executor
 from typing import Any, Generic, Protocol, TypeVar
 
@@ -93,14 +93,24 @@ class OutboxDispatcher(Generic[T]):
     def free(self) -> int:
         return self.concurrency - len(self._running)
 
-    def notify(self) -> None:
-        """New rows may be due: look again (thread-safe)."""
+    def notify(self, rows: Iterable[T] = ()) -> None:
+        """New rows may be due: look again (thread-safe). `rows`: rows the caller has just written,
+        started at once where they can be (see `offer`), without waiting for a look."""
         loop = self._loop
         if loop is None or loop.is_closed():
             self.wake.set()  # not started yet: the first look finds them anyway
             return
         with contextlib.suppress(RuntimeError):  # the loop closed meanwhile
-            loop.call_soon_threadsafe(self.wake.set)
+            loop.call_soon_threadsafe(self._offer_all, tuple(rows))
+
+    def _offer_all(self, rows: tuple[T, ...]) -> None:
+        if not rows:
+            self.wake.set()
+            return
+        for row in rows:
+            # A row whose key is running is found by the look its handler's end triggers.
+            if not self.offer(row) and self.key(row) not in self._running:
+                self.wake.set()
 
     def offer(self, row: T) -> bool:
         """Run `row` now if a slot is free and it is not running already (call on the loop);

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from .values import rfc822
+
 
 class ServiceError(Exception):
     """An AWS error: code, message and any extra fields the error shape carries.
@@ -19,6 +21,7 @@ class ServiceError(Exception):
         *,
         sender_fault: bool = True,
         headers: dict[str, str] | None = None,
+        members: dict[str, Any] | None = None,
         **fields: Any,
     ) -> None:
         super().__init__(f"{code}: {message}")
@@ -27,15 +30,17 @@ class ServiceError(Exception):
         self.status = status
         self.sender_fault = sender_fault
         self.headers = headers or {}
+        # Output members answered with the error (S3: a delete marker's, in the headers HeadObject uses).
+        self.members = members or {}
         self.fields = fields
 
 
 class NotModified(Exception):
-    """A 304: not an error body, just headers."""
+    """A 304 to a conditional read: no body, the object's ETag and Last-Modified in its headers."""
 
-    def __init__(self, headers: dict[str, str]) -> None:
+    def __init__(self, etag: str, last_modified: float) -> None:
         super().__init__("304 Not Modified")
-        self.headers = headers
+        self.headers = {"ETag": etag, "Last-Modified": rfc822(last_modified)}
 
 
 def not_implemented(service: str, operation: str | None = None) -> ServiceError:

@@ -10,7 +10,8 @@ from .context import RequestContext
 from .errors import ServiceError
 from .http import HttpRequest, HttpResponse, ResponseBody
 from .rest import NoRoute, RestRouter, bind_request, bindings, response_headers
-from .s3wire import check_request
+from .s3upload import decode_upload, strip_aws_chunked
+from .s3wire import check_request, error_headers, s3_status
 from .statuses import http_status
 from .values import InvalidValue
 from .xml import (
@@ -92,6 +93,9 @@ class RestXmlProtocol:
         except InvalidValue as exc:
             raise ServiceError("InvalidArgument", str(exc), 400, ArgumentName=exc.member,
                                ArgumentValue=exc.value) from None
+        s3 = self.model.service_name == "s3"
+        if s3:
+            strip_aws_chunked(params)
         shape = op.input_shape
         if shape is None:
             return params
@@ -101,6 +105,8 @@ class RestXmlProtocol:
             if member.type_name in ("blob", "string"):
                 if member.serialization.get("streaming") or shape.members[payload].type_name == "blob":
                     params[payload] = req.body  # the operation reads it (it may be gigabytes)
+                    if s3:
+                        decode_upload(op, req, params, payload)
                 else:
                     params[payload] = req.body.read().decode()
                 return params
@@ -145,7 +151,9 @@ class RestXmlProtocol:
                 root = _ROOTS.get(op.name) or out.serialization.get("name") or op.name + "Result"
                 body = (XML_DECL + shape_to_xml(value, out, root, self.namespace)).encode()
                 headers.append(("Content-Type", "application/xml"))
-        return HttpResponse(status or ctx.status or op.http.get("responseCode") or 200, headers, body)
+        if status is None and self.model.service_name == "s3":
+            status = s3_status(op.name, result)
+        return HttpResponse(status or op.http.get("responseCode") or 200, headers, body)
 
     def serialize_error(self, err: ServiceError, ctx: RequestContext) -> HttpResponse:
         parts = [f"<Code>{escape_text(err.code)}</Code>", f"<Message>{escape_text(err.message)}</Message>"]
@@ -155,6 +163,8 @@ class RestXmlProtocol:
         parts.append(f"<RequestId>{ctx.request_id}</RequestId><HostId>{ctx.host_id}</HostId>")
         body = f"{XML_DECL}<Error>{''.join(parts)}</Error>".encode()
         headers = [("Content-Type", "application/xml"), *err.headers.items()]
+        if self.model.service_name == "s3":
+            headers += error_headers(err, self.model)
         return HttpResponse(http_status(err, self.model), headers, body)
 
 

@@ -3,16 +3,21 @@
 Keys, prefixes, markers and copy sources are UTF-8 once percent-decoded: a byte sequence that
 is not UTF-8 is refused, never replaced (two different keys would both become U+FFFD and the
 second upload would silently overwrite the first). `x-amz-content-sha256` must be one of the
-values S3 knows.
+values S3 knows. And what S3 answers beyond its model: success statuses (`s3_status`), and the
+headers of errors about an object version (`error_headers`).
 """
 
 from __future__ import annotations
 
 import re
+from typing import Any
 from urllib.parse import unquote_to_bytes
+
+from botocore.model import ServiceModel
 
 from .errors import ServiceError
 from .http import HttpRequest
+from .rest import response_headers
 
 UNSIGNED = "UNSIGNED-PAYLOAD"
 STREAMING = "STREAMING-AWS4-HMAC-SHA256-PAYLOAD"
@@ -24,6 +29,11 @@ STREAMING_ECDSA_TRAILER = "STREAMING-AWS4-ECDSA-P256-SHA256-PAYLOAD-TRAILER"
 PAYLOAD_VALUES = frozenset({UNSIGNED, STREAMING, STREAMING_TRAILER, STREAMING_UNSIGNED_TRAILER, STREAMING_ECDSA,
                             STREAMING_ECDSA_TRAILER})
 HEX64 = re.compile(r"^[0-9a-f]{64}$")
+
+# Operations whose success status the model leaves out (200), as S3 answers them.
+_STATUSES = {"PutBucketPolicy": 204}
+# Reads that answer 206 Partial Content when they return a part of the object (a Range, a PartNumber).
+_PARTIAL = frozenset({"GetObject", "HeadObject"})
 
 
 class NotUtf8(ValueError):
@@ -88,3 +98,20 @@ def check_request(req: HttpRequest) -> None:
     """Every S3 request's wire rules, before its operation is even known."""
     check_uri(req)
     check_payload_hash(req)
+
+
+def s3_status(operation: str, result: dict[str, Any]) -> int | None:
+    """The success status S3 answers that its model does not give (None: the model's)."""
+    if operation in _PARTIAL and result.get("ContentRange"):
+        return 206
+    return _STATUSES.get(operation)
+
+
+def error_headers(err: ServiceError, model: ServiceModel) -> list[tuple[str, str]]:
+    """An error about an object version states its facts in the headers HeadObject names them by
+    (x-amz-delete-marker, x-amz-version-id, Last-Modified); a delete marker's MethodNotAllowed
+    says what the marker allows."""
+    headers = response_headers(model.operation_model("HeadObject"), err.members)[1] if err.members else []
+    if err.code == "MethodNotAllowed" and err.fields.get("ResourceType") == "DeleteMarker":
+        headers.append(("Allow", "DELETE"))
+    return headers

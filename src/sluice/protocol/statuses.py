@@ -21,6 +21,7 @@ _UNMODELLED: dict[str, dict[str, int]] = {
         "BucketNotEmpty": 409,
         "InvalidRange": 416,
         "MethodNotAllowed": 405,
+        "MissingContentLength": 411,
         "NoSuchBucketPolicy": 404,
         "NoSuchVersion": 404,
         "NoSuchTagSet": 404,

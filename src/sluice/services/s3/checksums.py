@@ -60,9 +60,5 @@ def composite(algorithm: str, part_checksums: list[str]) -> str:
     return f"{b64(h.digest())}-{len(part_checksums)}"
 
 
-def header_name(algorithm: str) -> str:
-    return f"x-amz-checksum-{algorithm.lower()}"
-
-
 def member_name(algorithm: str) -> str:
     return f"Checksum{algorithm.upper()}"

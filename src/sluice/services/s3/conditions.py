@@ -7,7 +7,6 @@ import re
 from typing import Any
 
 from ...protocol.errors import NotModified
-from ...protocol.values import rfc822
 from . import errors
 
 _RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
@@ -48,11 +47,11 @@ def check_read_conditions(
         if _etag_matches(if_none_match, etag):
             if copy:
                 raise errors.precondition_failed("x-amz-copy-source-If-None-Match")
-            raise NotModified({"ETag": f'"{etag}"', "Last-Modified": rfc822(last_modified)})
+            raise NotModified(f'"{etag}"', last_modified)
     elif if_modified is not None and lm <= _seconds(if_modified):
         if copy:
             raise errors.precondition_failed("x-amz-copy-source-If-Modified-Since")
-        raise NotModified({"ETag": f'"{etag}"', "Last-Modified": rfc822(last_modified)})
+        raise NotModified(f'"{etag}"', last_modified)
 
 
 def parse_range(header: str | None, size: int) -> tuple[int, int] | None:

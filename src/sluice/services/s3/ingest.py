@@ -1,4 +1,9 @@
-"""Taking an upload's body: decode aws-chunked, store it durably, and verify every checksum sent."""
+"""Taking an upload's body: store it durably, and verify its size and every digest sent.
+
+The protocol layer hands over the object's bytes (aws-chunked framing already removed), the
+members (ContentLength, ContentMD5, ChecksumAlgorithm, ChecksumCRC32 ...) and a `Payload` for
+what only the body can confirm (the signed SHA-256, a checksum trailing the body).
+"""
 
 from __future__ import annotations
 
@@ -10,23 +15,21 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from ...protocol.chunked import AwsChunkedReader, ChunkedEncodingError
 from ...protocol.errors import ServiceError
 from ...protocol.http import Readable
+from ...protocol.s3upload import Payload
 from ...store.blobs import BlobStore
 from . import errors
-from .checksums import ALGORITHMS, DEFAULT_ALGORITHM, b64, header_name, member_name, new_hasher
+from .checksums import ALGORITHMS, DEFAULT_ALGORITHM, b64, member_name, new_hasher
 
 MAX_PUT_SIZE = 5 * 1024**3
 _READ = 1024 * 1024
 
-
-# The trailers an upload may announce: one checksum header.
-_TRAILERS = frozenset(header_name(name) for name in ALGORITHMS)
-
 # Bodies up to this size are stored in the object's row: one group-committed fsync then makes
 # body and metadata durable together, instead of one fsync for a file and another for the row.
 INLINE_LIMIT = 128 * 1024
+
+_NO_PAYLOAD = Payload()
 
 
 @dataclass
@@ -38,94 +41,68 @@ class Ingested:
     checksum_algorithm: str
     checksum: str  # base64 digest
 
-    @property
-    def inline(self) -> bool:
-        return self.data is not None
+
+def _trailer_algorithm(payload: Payload) -> str | None:
+    """The algorithm of the checksum trailing the body; InvalidRequest for one S3 does not take."""
+    if payload.trailer is None:
+        return None
+    algo = payload.trailer.removeprefix("Checksum")
+    if algo not in ALGORITHMS:
+        raise errors.invalid_request("The value specified in the x-amz-trailer header is not supported")
+    return algo
 
 
-def requested_algorithm(params: dict[str, Any], headers: dict[str, str]) -> str | None:
-    """The checksum algorithm the client asked for, by parameter, value or trailer."""
+def _requested_algorithm(params: dict[str, Any], trailer: str | None) -> str | None:
+    """The checksum algorithm the client asked for, by member, by value or by trailer."""
     algo = params.get("ChecksumAlgorithm")
     if algo:
         return str(algo).upper()
     for name in ALGORITHMS:
         if params.get(member_name(name)):
             return name
-    trailer = headers.get("x-amz-trailer", "").strip().lower()
-    for name in ALGORITHMS:
-        if trailer == header_name(name):
-            return name
-    return None
-
-
-def strip_aws_chunked(content_encoding: str | None) -> str | None:
-    if not content_encoding:
-        return None
-    kept = [p.strip() for p in content_encoding.split(",") if p.strip() and p.strip() != "aws-chunked"]
-    return ",".join(kept) or None
+    return trailer
 
 
 def ingest(
     blobs: BlobStore,
     body: Readable,
     params: dict[str, Any],
-    headers: dict[str, str],
+    payload: Payload | None = None,
     algorithm: str | None = None,
     inline: bool = True,
 ) -> Ingested:
     """Take the body; raise the S3 error for any size or checksum it fails to match."""
-    chunked = "aws-chunked" in (headers.get("content-encoding") or "") or headers.get(
-        "x-amz-content-sha256", ""
-    ).startswith("STREAMING-")
-    reader: Readable = AwsChunkedReader(body) if chunked else body
-    decoded_length = headers.get("x-amz-decoded-content-length")
-    # An aws-chunked body must say how long it is once decoded; S3 answers a missing or
-    # non-numeric length (e.g. -1) as it answers a missing Content-Length.
-    if (chunked or decoded_length is not None) and not _is_number(decoded_length):
-        raise errors.missing_content_length()
-    trailer = headers.get("x-amz-trailer", "").strip().lower()
-    if trailer and trailer not in _TRAILERS:
-        raise errors.invalid_request("The value specified in the x-amz-trailer header is not supported")
-    declared = decoded_length if chunked else headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > MAX_PUT_SIZE:
-        raise errors.entity_too_large(int(declared), MAX_PUT_SIZE)
+    payload = payload or _NO_PAYLOAD
+    trailer = _trailer_algorithm(payload)
+    declared = params.get("ContentLength")
+    if declared is not None and declared > MAX_PUT_SIZE:
+        raise errors.entity_too_large(declared, MAX_PUT_SIZE)
 
-    algo = (algorithm or requested_algorithm(params, headers) or DEFAULT_ALGORITHM).upper()
+    algo = (algorithm or _requested_algorithm(params, trailer) or DEFAULT_ALGORITHM).upper()
     if algo not in ALGORITHMS:
-        raise errors.invalid_request(
-            "Value for x-amz-checksum-algorithm header is invalid."
-        )
+        raise errors.invalid_request("Value for x-amz-checksum-algorithm header is invalid.")
     hasher = new_hasher(algo)
     observers: list[Callable[[bytes], None]] = [hasher.update]
-    content_sha = headers.get("x-amz-content-sha256", "")
     sha256 = None
-    if len(content_sha) == 64:
+    if payload.content_sha256 is not None:
         sha256 = hashlib.sha256()
         observers.append(sha256.update)
 
+    head = _read_up_to(body, INLINE_LIMIT + 1 if inline else 0)
+    if inline and len(head) <= INLINE_LIMIT:
+        for fn in observers:
+            fn(head)
+        blob, data, size, md5 = None, head, len(head), hashlib.md5(head).hexdigest()
+    else:
+        written = blobs.write(itertools.chain([head], _chunks(body)), observers)
+        blob, data, size, md5 = written.name, None, written.size, written.md5
     try:
-        head = _read_up_to(reader, INLINE_LIMIT + 1 if inline else 0)
-        if inline and len(head) <= INLINE_LIMIT:
-            for fn in observers:
-                fn(head)
-            blob, data, size, md5 = None, head, len(head), hashlib.md5(head).hexdigest()
-        else:
-            written = blobs.write(itertools.chain([head], _chunks(reader)), observers)
-            blob, data, size, md5 = written.name, None, written.size, written.md5
-    except ChunkedEncodingError as exc:
-        raise ServiceError("IncompleteBody", f"The request body is not valid aws-chunked encoding: {exc}",
-                           400) from None
-    try:
-        _verify(size, md5, reader, params, headers, algo, hasher.digest(), sha256, declared)
+        _verify(size, md5, params, payload, algo, hasher.digest(), sha256, declared)
     except BaseException:
         if blob:
             blobs.delete(blob)
         raise
     return Ingested(blob, data, size, md5, algo, b64(hasher.digest()))
-
-
-def _is_number(value: str | None) -> bool:
-    return value is not None and value.isascii() and value.isdigit()
 
 
 def _read_up_to(reader: Readable, limit: int) -> bytes:
@@ -145,18 +122,9 @@ def _chunks(reader: Readable) -> Iterator[bytes]:
         yield data
 
 
-def _verify(
-    size: int,
-    md5: str,
-    reader: Readable,
-    params: dict[str, Any],
-    headers: dict[str, str],
-    algo: str,
-    digest: bytes,
-    sha256: Any,
-    declared: str | None,
-) -> None:
-    if declared is not None and declared.isdigit() and int(declared) != size:
+def _verify(size: int, md5: str, params: dict[str, Any], payload: Payload, algo: str, digest: bytes,
+            sha256: Any, declared: int | None) -> None:
+    if declared is not None and declared != size:
         raise errors.incomplete_body()
     md5_b64 = params.get("ContentMD5")
     if md5_b64:
@@ -168,16 +136,13 @@ def _verify(
             raise errors.invalid_digest()
         if expected.hex() != md5:
             raise errors.bad_digest()
-    if sha256 is not None and sha256.hexdigest() != headers.get("x-amz-content-sha256"):
+    if sha256 is not None and sha256.hexdigest() != payload.content_sha256:
         raise ServiceError(
             "XAmzContentSHA256Mismatch",
             "The provided 'x-amz-content-sha256' header does not match what was computed.",
-            400,
-            ClientComputedContentSHA256=headers.get("x-amz-content-sha256"),
+            ClientComputedContentSHA256=payload.content_sha256,
             S3ComputedContentSHA256=sha256.hexdigest(),
         )
-    sent = params.get(member_name(algo))
-    if not sent and isinstance(reader, AwsChunkedReader):
-        sent = reader.trailers.get(header_name(algo))
+    sent = params.get(member_name(algo)) or payload.trailing(member_name(algo))
     if sent and sent != b64(digest):
         raise errors.checksum_mismatch(algo)

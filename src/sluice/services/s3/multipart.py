@@ -5,22 +5,20 @@ from __future__ import annotations
 import base64
 import hashlib
 import io
-import json
 import sqlite3
 import uuid
-from collections.abc import Iterator
 from typing import Any
 
 from ...protocol.context import RequestContext
 from ...protocol.errors import ServiceError
 from ...protocol.http import Readable
-from . import errors, versions
+from ...protocol.s3upload import Payload
+from . import core, errors, versions
 from .checksums import b64, composite, member_name, new_hasher
 from .conditions import check_read_conditions
-from .core import S3Core, owner, parse_copy_source, parse_tagging_header
 from .ingest import ingest
-from .listing import key_encoder
-from .records import ObjectRecord, PartRecord, UploadRecord
+from .records import ObjectRecord, PartRecord, UploadRecord, uploads
+from .state import S3State
 
 MIN_PART_SIZE = 5 * 1024 * 1024
 MAX_PART_NUMBER = 10000
@@ -30,18 +28,21 @@ def _new_upload_id() -> str:
     return base64.urlsafe_b64encode(uuid.uuid4().bytes + uuid.uuid4().bytes).decode().rstrip("=")
 
 
-class MultipartOperations(S3Core):
+class Multipart:
+    def __init__(self, state: S3State) -> None:
+        self.s = state
+
     def _upload(self, bucket: str, key: str, upload_id: str) -> UploadRecord:
-        row = self.db.query_one("SELECT * FROM s3_uploads WHERE upload_id=?", (upload_id,))
-        if row is None or row["bucket"] != bucket or row["key"] != key:
-            self._bucket(bucket)
+        upload = uploads.find(self.s.db.reader, upload_id)
+        if upload is None or upload.bucket != bucket or upload.key != key:
+            core.bucket(self.s, bucket)
             raise errors.no_such_upload(upload_id)
-        return UploadRecord.from_row(row)
+        return upload
 
     def create_multipart_upload(self, ctx: RequestContext, Bucket: str, Key: str,
                                 **params: Any) -> dict[str, Any]:
-        self._check_key(Key)
-        self._bucket(Bucket)
+        core.check_key(Key)
+        core.bucket(self.s, Bucket)
         algo = (params.get("ChecksumAlgorithm") or "").upper() or None
         ctype = params.get("ChecksumType")
         if algo and not ctype:
@@ -50,64 +51,51 @@ class MultipartOperations(S3Core):
             raise errors.invalid_request(f"The FULL_OBJECT checksum type cannot be used with the "
                                          f"{algo.lower()} checksum algorithm.")
         upload = UploadRecord(
-            upload_id=_new_upload_id(), bucket=Bucket, key=Key, initiated=self.clock.now(),
+            upload_id=_new_upload_id(), bucket=Bucket, key=Key, initiated=self.s.clock.now(),
             content_type=params.get("ContentType") or "binary/octet-stream",
-            headers=self._stored_headers(params), metadata=self._check_metadata(params.get("Metadata") or {}),
-            tags=parse_tagging_header(params.get("Tagging")), checksum_algorithm=algo, checksum_type=ctype,
+            headers=core.stored_headers(params), metadata=core.check_metadata(params.get("Metadata") or {}),
+            tags=core.parse_tagging(params.get("Tagging")), checksum_algorithm=algo, checksum_type=ctype,
             storage_class=params.get("StorageClass") or "STANDARD",
         )
 
         def txn(conn: sqlite3.Connection) -> None:
-            self._require_bucket(conn, Bucket)
-            conn.execute(
-                "INSERT INTO s3_uploads (upload_id, bucket, key, initiated, content_type, headers, metadata,"
-                " tags, checksum_algorithm, checksum_type, storage_class) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
-                (upload.upload_id, Bucket, Key, upload.initiated, upload.content_type, json.dumps(upload.headers),
-                 json.dumps(upload.metadata), json.dumps(upload.tags), algo, ctype, upload.storage_class),
-            )
+            core.require_bucket(conn, Bucket)
+            uploads.insert(conn, upload)
 
-        self.db.write(txn)
+        self.s.db.write(txn)
         result: dict[str, Any] = {"Bucket": Bucket, "Key": Key, "UploadId": upload.upload_id}
         if algo:
             result["ChecksumAlgorithm"] = algo
             result["ChecksumType"] = ctype
         return result
 
-    def _check_part_number(self, number: int) -> None:
+    @staticmethod
+    def _check_part_number(number: int) -> None:
         if not 1 <= number <= MAX_PART_NUMBER:
             raise errors.invalid_argument("Part number must be an integer between 1 and 10000, inclusive",
                                           "partNumber", str(number))
 
     def _commit_part(self, part: PartRecord) -> None:
         def txn(conn: sqlite3.Connection) -> str | None:
-            if conn.execute("SELECT 1 FROM s3_uploads WHERE upload_id=?", (part.upload_id,)).fetchone() is None:
+            if not uploads.exists(conn, part.upload_id):
                 raise errors.no_such_upload(part.upload_id)
-            old = conn.execute("SELECT blob FROM s3_parts WHERE upload_id=? AND part_number=?",
-                               (part.upload_id, part.part_number)).fetchone()
-            conn.execute(
-                "INSERT OR REPLACE INTO s3_parts (upload_id, part_number, blob, size, etag, last_modified,"
-                " checksum) VALUES (?,?,?,?,?,?,?)",
-                (part.upload_id, part.part_number, part.blob, part.size, part.etag, part.last_modified,
-                 part.checksum),
-            )
-            return old["blob"] if old else None
+            return uploads.put_part(conn, part)
 
         try:
-            old = self.db.write(txn)
+            old = self.s.db.write(txn)
         except BaseException:
-            self.blobs.delete_later(part.blob)
+            self.s.blobs.delete_later(part.blob)
             raise
-        self.blobs.delete_later(old)
+        self.s.blobs.delete_later(old)
 
     def upload_part(self, ctx: RequestContext, Bucket: str, Key: str, PartNumber: int, UploadId: str,
-                    Body: Readable | None = None, **params: Any) -> dict[str, Any]:
+                    Body: Readable | None = None, payload: Payload | None = None, **params: Any) -> dict[str, Any]:
         self._check_part_number(PartNumber)
         upload = self._upload(Bucket, Key, UploadId)
-        if Body is None:
-            Body = io.BytesIO(b"")
-        taken = ingest(self.blobs, Body, params, ctx.headers, algorithm=upload.checksum_algorithm, inline=False)
+        taken = ingest(self.s.blobs, Body or io.BytesIO(b""), params, payload, algorithm=upload.checksum_algorithm,
+                       inline=False)
         assert taken.blob is not None
-        part = PartRecord(UploadId, PartNumber, taken.blob, taken.size, taken.etag, self.clock.now(),
+        part = PartRecord(UploadId, PartNumber, taken.blob, taken.size, taken.etag, self.s.clock.now(),
                           taken.checksum if upload.checksum_algorithm else None)
         self._commit_part(part)
         result: dict[str, Any] = {"ETag": f'"{part.etag}"'}
@@ -119,8 +107,8 @@ class MultipartOperations(S3Core):
                          UploadId: str, CopySource: str, **params: Any) -> dict[str, Any]:
         self._check_part_number(PartNumber)
         upload = self._upload(Bucket, Key, UploadId)
-        src_bucket, src_key, src_version = parse_copy_source(CopySource)
-        src = self._copy_source(src_bucket, src_key, src_version)
+        src_bucket, src_key, src_version = core.parse_copy_source(CopySource)
+        src = core.copy_source(self.s, src_bucket, src_key, src_version)
         check_read_conditions(src.etag, src.last_modified, params, prefix="CopySourceIf")
         first, length = 0, src.size
         rng = params.get("CopySourceRange")
@@ -138,15 +126,15 @@ class MultipartOperations(S3Core):
                 raise errors.invalid_range(rng, src.size)
             length = last - first + 1
         hasher = new_hasher(upload.checksum_algorithm) if upload.checksum_algorithm else None
-        written = self.blobs.write(self._body_range(src, first, length),
-                                   [hasher.update] if hasher else [])
-        part = PartRecord(UploadId, PartNumber, written.name, written.size, written.md5, self.clock.now(),
+        written = self.s.blobs.write(core.body_range(self.s, src, first, length),
+                                     [hasher.update] if hasher else [])
+        part = PartRecord(UploadId, PartNumber, written.name, written.size, written.md5, self.s.clock.now(),
                           b64(hasher.digest()) if hasher else None)
         self._commit_part(part)
         result: dict[str, Any] = {"ETag": f'"{part.etag}"', "LastModified": part.last_modified}
         if hasher and upload.checksum_algorithm:
             result[member_name(upload.checksum_algorithm)] = part.checksum
-        return {"CopyPartResult": result, "CopySourceVersionId": self._reported_version(src)}
+        return {"CopyPartResult": result, "CopySourceVersionId": core.reported_version(self.s, src)}
 
     def complete_multipart_upload(self, ctx: RequestContext, Bucket: str, Key: str, UploadId: str,
                                   **params: Any) -> dict[str, Any]:
@@ -154,11 +142,8 @@ class MultipartOperations(S3Core):
         requested = (params.get("MultipartUpload") or {}).get("Parts")
         if not requested:
             raise ServiceError("MalformedXML", "The XML you provided was not well-formed or did not validate "
-                               "against our published schema", 400)
-        stored = {
-            r["part_number"]: PartRecord.from_row(r)
-            for r in self.db.query("SELECT * FROM s3_parts WHERE upload_id=?", (UploadId,))
-        }
+                               "against our published schema")
+        stored = {p.part_number: p for p in uploads.parts(self.s.db.reader, UploadId)}
         numbers = [p.get("PartNumber") for p in requested]
         if any(n is None for n in numbers) or numbers != sorted(numbers) or len(set(numbers)) != len(numbers):
             raise errors.invalid_part_order()
@@ -180,7 +165,7 @@ class MultipartOperations(S3Core):
             full_hasher = new_hasher(algo)
         elif not algo:
             full_hasher = new_hasher("CRC64NVME")  # what AWS stores when the client chose none
-        written = self.blobs.concat([p.blob for p in chosen], [full_hasher.update] if full_hasher else [])
+        written = self.s.blobs.concat([p.blob for p in chosen], [full_hasher.update] if full_hasher else [])
         if algo and upload.checksum_type != "FULL_OBJECT":
             checksum_algo, checksum = algo, composite(algo, [p.checksum or "" for p in chosen])
             ctype = "COMPOSITE"
@@ -191,39 +176,38 @@ class MultipartOperations(S3Core):
             ctype = "FULL_OBJECT"
             sent = params.get(member_name(checksum_algo))
             if sent and sent != checksum:
-                self.blobs.delete(written.name)
+                self.s.blobs.delete(written.name)
                 raise errors.checksum_mismatch(checksum_algo)
         record = ObjectRecord(
             bucket=Bucket, key=Key, blob=written.name, size=written.size, etag=etag,
-            last_modified=self.clock.now(), content_type=upload.content_type, headers=upload.headers,
+            last_modified=self.s.clock.now(), content_type=upload.content_type, headers=upload.headers,
             metadata=upload.metadata, tags=upload.tags, checksum_algorithm=checksum_algo, checksum=checksum,
             checksum_type=ctype, parts=[p.size for p in chosen], storage_class=upload.storage_class,
         )
 
-        notified = False
+        notified: list[str] = []
 
         def txn(conn: sqlite3.Connection) -> tuple[list[str], str | None]:
             nonlocal notified
-            state = versions.status(conn, Bucket)
-            if conn.execute("SELECT 1 FROM s3_uploads WHERE upload_id=?", (UploadId,)).fetchone() is None:
+            status = versions.status(conn, Bucket)
+            if not uploads.exists(conn, UploadId):
                 raise errors.no_such_upload(UploadId)
-            part_blobs = [r[0] for r in conn.execute("SELECT blob FROM s3_parts WHERE upload_id=?", (UploadId,))]
-            conn.execute("DELETE FROM s3_uploads WHERE upload_id=?", (UploadId,))
-            doomed = versions.place(conn, record, state)
-            reported = record.version_id if state else None
-            notified = self.notifier.record(conn, ctx, Bucket, "ObjectCreated:CompleteMultipartUpload", Key,
+            part_blobs = uploads.delete(conn, UploadId)
+            doomed = versions.place(conn, record, status)
+            reported = record.version_id if status else None
+            notified = self.s.events.record(conn, ctx, Bucket, "ObjectCreated:CompleteMultipartUpload", Key,
                                             record.size, record.etag, record.last_modified, version_id=reported)
             return doomed + part_blobs, reported
 
         try:
-            doomed, reported = self.db.write(txn)
+            doomed, reported = self.s.db.write(txn)
         except BaseException:
-            self.blobs.delete(written.name)
+            self.s.blobs.delete(written.name)
             raise
         if notified:
-            self.notifier.wake()
+            self.s.notify(notified)
         for blob in doomed:
-            self.blobs.delete_later(blob)
+            self.s.blobs.delete_later(blob)
         result: dict[str, Any] = {
             "Location": f"{ctx.endpoint}/{Bucket}/{Key}", "Bucket": Bucket, "Key": Key, "ETag": f'"{etag}"',
             "VersionId": reported,
@@ -236,16 +220,14 @@ class MultipartOperations(S3Core):
     def abort_multipart_upload(self, ctx: RequestContext, Bucket: str, Key: str, UploadId: str,
                                **_: Any) -> dict[str, Any]:
         def txn(conn: sqlite3.Connection) -> list[str]:
-            self._require_bucket(conn, Bucket)
-            row = conn.execute("SELECT bucket, key FROM s3_uploads WHERE upload_id=?", (UploadId,)).fetchone()
-            if row is None or row["key"] != Key or row["bucket"] != Bucket:
+            core.require_bucket(conn, Bucket)
+            upload = uploads.find(conn, UploadId)
+            if upload is None or upload.key != Key or upload.bucket != Bucket:
                 raise errors.no_such_upload(UploadId)
-            blobs = [r[0] for r in conn.execute("SELECT blob FROM s3_parts WHERE upload_id=?", (UploadId,))]
-            conn.execute("DELETE FROM s3_uploads WHERE upload_id=?", (UploadId,))
-            return blobs
+            return uploads.delete(conn, UploadId)
 
-        for blob in self.db.write(txn):
-            self.blobs.delete_later(blob)
+        for blob in self.s.db.write(txn):
+            self.s.blobs.delete_later(blob)
         return {}
 
     def list_parts(self, ctx: RequestContext, Bucket: str, Key: str, UploadId: str,
@@ -253,23 +235,19 @@ class MultipartOperations(S3Core):
         upload = self._upload(Bucket, Key, UploadId)
         marker = params.get("PartNumberMarker") or 0
         max_parts = min(params.get("MaxParts") or 1000, 1000)
-        rows = self.db.query(
-            "SELECT * FROM s3_parts WHERE upload_id=? AND part_number > ? ORDER BY part_number LIMIT ?",
-            (UploadId, marker, max_parts + 1),
-        )
-        truncated = len(rows) > max_parts
-        rows = rows[:max_parts]
+        found = uploads.parts(self.s.db.reader, UploadId, marker, max_parts + 1)
+        truncated = len(found) > max_parts
         parts = []
-        for r in rows:
-            item: dict[str, Any] = {"PartNumber": r["part_number"], "LastModified": r["last_modified"],
-                                    "ETag": f'"{r["etag"]}"', "Size": r["size"]}
-            if upload.checksum_algorithm and r["checksum"]:
-                item[member_name(upload.checksum_algorithm)] = r["checksum"]
+        for p in found[:max_parts]:
+            item: dict[str, Any] = {"PartNumber": p.part_number, "LastModified": p.last_modified,
+                                    "ETag": f'"{p.etag}"', "Size": p.size}
+            if upload.checksum_algorithm and p.checksum:
+                item[member_name(upload.checksum_algorithm)] = p.checksum
             parts.append(item)
         result: dict[str, Any] = {
             "Bucket": Bucket, "Key": Key, "UploadId": UploadId, "PartNumberMarker": marker,
             "MaxParts": max_parts, "IsTruncated": truncated, "StorageClass": upload.storage_class,
-            "Initiator": owner(ctx.account_id), "Owner": owner(ctx.account_id),
+            "Initiator": core.owner(ctx.account_id), "Owner": core.owner(ctx.account_id),
         }
         if parts:
             result["Parts"] = parts
@@ -281,53 +259,49 @@ class MultipartOperations(S3Core):
 
     def list_multipart_uploads(self, ctx: RequestContext, Bucket: str,
                                **params: Any) -> dict[str, Any]:
-        self._bucket(Bucket)
+        core.bucket(self.s, Bucket)
         prefix = params.get("Prefix") or ""
         key_marker = params.get("KeyMarker") or ""
         id_marker = params.get("UploadIdMarker") or ""
         max_uploads = min(params.get("MaxUploads") or 1000, 1000)
         delimiter = params.get("Delimiter") or ""
-        rows = self.db.query(
-            "SELECT * FROM s3_uploads WHERE bucket=? AND (key > ? OR (key = ? AND upload_id > ?))"
-            " ORDER BY key, initiated, upload_id",
-            (Bucket, key_marker, key_marker, id_marker if id_marker else "\U0010ffff"),
-        )
-        enc = key_encoder(params.get("EncodingType"))
-        uploads: list[dict[str, Any]] = []
+        found = uploads.in_bucket(self.s.db.reader, Bucket, key_marker, id_marker)
+        enc = core.key_encoder(params.get("EncodingType"))
+        listed: list[dict[str, Any]] = []
         common: list[str] = []
         truncated = False
         last_key = ""
-        for r in _with_prefix(rows, prefix):
+        for u in (u for u in found if u.key.startswith(prefix)):
             if delimiter:
-                idx = r["key"].find(delimiter, len(prefix))
+                idx = u.key.find(delimiter, len(prefix))
                 if idx >= 0:
-                    cp = r["key"][: idx + len(delimiter)]
+                    cp = u.key[: idx + len(delimiter)]
                     if cp not in common:
-                        if len(uploads) + len(common) >= max_uploads:
+                        if len(listed) + len(common) >= max_uploads:
                             truncated = True
                             break
                         common.append(cp)
                     continue
-            if len(uploads) + len(common) >= max_uploads:
+            if len(listed) + len(common) >= max_uploads:
                 truncated = True
                 break
-            last_key = r["key"]
-            uploads.append({
-                "UploadId": r["upload_id"], "Key": enc(r["key"]), "Initiated": r["initiated"],
-                "StorageClass": r["storage_class"], "Owner": owner(ctx.account_id),
-                "Initiator": owner(ctx.account_id),
-                **({"ChecksumAlgorithm": r["checksum_algorithm"], "ChecksumType": r["checksum_type"]}
-                   if r["checksum_algorithm"] else {}),
+            last_key = u.key
+            listed.append({
+                "UploadId": u.upload_id, "Key": enc(u.key), "Initiated": u.initiated,
+                "StorageClass": u.storage_class, "Owner": core.owner(ctx.account_id),
+                "Initiator": core.owner(ctx.account_id),
+                **({"ChecksumAlgorithm": u.checksum_algorithm, "ChecksumType": u.checksum_type}
+                   if u.checksum_algorithm else {}),
             })
         result: dict[str, Any] = {
             "Bucket": Bucket, "KeyMarker": enc(key_marker), "UploadIdMarker": id_marker, "MaxUploads": max_uploads,
             "IsTruncated": truncated, "Prefix": enc(prefix),
         }
-        if uploads:
-            result["Uploads"] = uploads
+        if listed:
+            result["Uploads"] = listed
             if truncated:
                 result["NextKeyMarker"] = enc(last_key)
-                result["NextUploadIdMarker"] = uploads[-1]["UploadId"]
+                result["NextUploadIdMarker"] = listed[-1]["UploadId"]
         if delimiter:
             result["Delimiter"] = enc(delimiter)
         if common:
@@ -336,6 +310,3 @@ class MultipartOperations(S3Core):
             result["EncodingType"] = params["EncodingType"]
         return result
 
-
-def _with_prefix(rows: list[sqlite3.Row], prefix: str) -> Iterator[sqlite3.Row]:
-    return (r for r in rows if r["key"].startswith(prefix))

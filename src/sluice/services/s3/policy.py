@@ -16,29 +16,19 @@ from ...auth.policy import PolicyError, parse_policy
 from ...protocol import safejson
 from ...protocol.context import RequestContext
 from ...protocol.errors import ServiceError
-from ...store.db import Migration
-from .core import S3Core
-
-_S3_POLICY_0001 = Migration(
-    "s3-policy-0001",
-    """
-    CREATE TABLE s3_bucket_policies (
-        bucket TEXT PRIMARY KEY REFERENCES s3_buckets(name) ON DELETE CASCADE,
-        policy TEXT NOT NULL
-    );
-    """,
-)
-MIGRATIONS = (_S3_POLICY_0001,)
+from . import core
+from .records import policies
+from .state import S3State
 
 MAX_POLICY_BYTES = 20 * 1024  # S3's limit for a bucket policy
 
 
 def malformed(message: str) -> ServiceError:
-    return ServiceError("MalformedPolicy", message, 400)
+    return ServiceError("MalformedPolicy", message)
 
 
 def no_such_bucket_policy(bucket: str) -> ServiceError:
-    return ServiceError("NoSuchBucketPolicy", "The bucket policy does not exist", 404, BucketName=bucket)
+    return ServiceError("NoSuchBucketPolicy", "The bucket policy does not exist", BucketName=bucket)
 
 
 def validate_bucket_policy(bucket: str, text: str) -> None:
@@ -102,17 +92,19 @@ def _is_public(text: str) -> bool:
     return False
 
 
-class BucketPolicies(S3Core):
+class Policies:
+    def __init__(self, state: S3State) -> None:
+        self.s = state
+
     def put_bucket_policy(self, ctx: RequestContext, Bucket: str, Policy: str = "", **_: Any) -> dict[str, Any]:
-        self._bucket(Bucket)
+        core.bucket(self.s, Bucket)
         validate_bucket_policy(Bucket, Policy or "")
 
         def txn(conn: sqlite3.Connection) -> None:
-            self._require_bucket(conn, Bucket)
-            conn.execute("INSERT OR REPLACE INTO s3_bucket_policies (bucket, policy) VALUES (?,?)", (Bucket, Policy))
+            core.require_bucket(conn, Bucket)
+            policies.put(conn, Bucket, Policy)
 
-        self.db.write(txn)
-        ctx.status = 204
+        self.s.db.write(txn)
         return {}
 
     def get_bucket_policy(self, ctx: RequestContext, Bucket: str, **_: Any) -> dict[str, Any]:
@@ -120,29 +112,23 @@ class BucketPolicies(S3Core):
 
     def delete_bucket_policy(self, ctx: RequestContext, Bucket: str, **_: Any) -> dict[str, Any]:
         def txn(conn: sqlite3.Connection) -> None:
-            self._require_bucket(conn, Bucket)
-            conn.execute("DELETE FROM s3_bucket_policies WHERE bucket=?", (Bucket,))
+            core.require_bucket(conn, Bucket)
+            policies.delete(conn, Bucket)
 
-        self.db.write(txn)
-        ctx.status = 204
+        self.s.db.write(txn)
         return {}
 
     def get_bucket_policy_status(self, ctx: RequestContext, Bucket: str, **_: Any) -> dict[str, Any]:
         return {"PolicyStatus": {"IsPublic": _is_public(self._stored_policy(Bucket))}}
 
     def _stored_policy(self, bucket: str) -> str:
-        self._bucket(bucket)
-        row = self.db.query_one("SELECT policy FROM s3_bucket_policies WHERE bucket=?", (bucket,))
-        if row is None:
+        core.bucket(self.s, bucket)
+        policy = policies.get(self.s.db.reader, bucket)
+        if policy is None:
             raise no_such_bucket_policy(bucket)
-        return str(row["policy"])
+        return policy
 
     def resource_policy(self, arn: str) -> tuple[str | None, str | None]:
         """(bucket policy, owner account) for arn:aws:s3:::bucket[/key]; (None, None) if no bucket."""
-        bucket = arn.split(":::", 1)[-1].split("/", 1)[0]
-        row = self.db.query_one(
-            "SELECT b.account, p.policy FROM s3_buckets b LEFT JOIN s3_bucket_policies p ON p.bucket = b.name"
-            " WHERE b.name=?", (bucket,))
-        if row is None:
-            return None, None
-        return row["policy"], row["account"]
+        found = policies.with_owner(self.s.db.reader, arn.split(":::", 1)[-1].split("/", 1)[0])
+        return found if found is not None else (None, None)

@@ -13,11 +13,11 @@ from urllib.parse import quote
 from ...protocol.context import RequestContext
 from ...protocol.errors import ServiceError
 from ...protocol.http import Readable
-from . import errors
-from .core import S3Core
+from . import core, errors
 from .ingest import MAX_PUT_SIZE, ingest
 from .post_policy import SizeRange, check_policy
 from .records import ObjectRecord
+from .state import S3State
 
 _HEADER_FIELDS = {"cache-control": "CacheControl", "content-disposition": "ContentDisposition",
                   "content-encoding": "ContentEncoding",
@@ -42,39 +42,42 @@ class _Limited:
         return data
 
 
-class PostOperations(S3Core):
+class PostUploads:
+    def __init__(self, state: S3State) -> None:
+        self.s = state
+
     def post_object(self, ctx: RequestContext, Bucket: str, Fields: dict[str, str],
                     File: Readable | None = None, FileName: str = "", **_: Any) -> dict[str, Any]:
-        self._bucket(Bucket)
+        core.bucket(self.s, Bucket)
         if "key" not in Fields:
             raise errors.invalid_argument("Bucket POST must contain a field named 'key'.  If it is specified, "
                                           "please check the order of the fields.", "key", "")
         size_range: SizeRange | None = None
         if "policy" in Fields:
-            size_range = check_policy(Fields["policy"], Fields, Bucket, self.clock.now())
+            size_range = check_policy(Fields["policy"], Fields, Bucket, self.s.clock.now())
         if File is None:
             raise errors.invalid_argument("POST requires exactly one file upload per request.", "file", "0")
         key = Fields["key"].replace("${filename}", FileName.replace("\\", "/").rsplit("/", 1)[-1])
         if not key:
             raise errors.invalid_argument("User key must have a length greater than 0.", "key", "")
-        self._check_key(key)
-        metadata = self._check_metadata({k[len("x-amz-meta-"):]: v for k, v in Fields.items()
+        core.check_key(key)
+        metadata = core.check_metadata({k[len("x-amz-meta-"):]: v for k, v in Fields.items()
                                          if k.startswith("x-amz-meta-")})
         high = min(size_range.high, MAX_PUT_SIZE) if size_range else MAX_PUT_SIZE
         body = _Limited(File, high)
-        taken = ingest(self.blobs, body, {}, {})
+        taken = ingest(self.s.blobs, body, {})
         if size_range and taken.size < size_range.low:
-            self.blobs.delete_later(taken.blob)
+            self.s.blobs.delete_later(taken.blob)
             raise ServiceError("EntityTooSmall", "Your proposed upload is smaller than the minimum allowed size",
-                               400, ProposedSize=taken.size, MinSizeAllowed=size_range.low)
+                               ProposedSize=taken.size, MinSizeAllowed=size_range.low)
         record = ObjectRecord(
             bucket=Bucket, key=key, blob=taken.blob, data=taken.data, size=taken.size, etag=taken.etag,
-            last_modified=self.clock.now(), content_type=Fields.get("content-type") or "binary/octet-stream",
-            headers=self._stored_headers({member: Fields[f] for f, member in _HEADER_FIELDS.items() if f in Fields}),
+            last_modified=self.s.clock.now(), content_type=Fields.get("content-type") or "binary/octet-stream",
+            headers=core.stored_headers({member: Fields[f] for f, member in _HEADER_FIELDS.items() if f in Fields}),
             metadata=metadata, checksum_algorithm=taken.checksum_algorithm, checksum=taken.checksum,
             checksum_type="FULL_OBJECT", storage_class=Fields.get("x-amz-storage-class") or "STANDARD",
         )
-        version = self._commit_object(record, None, ctx, "ObjectCreated:Post")
+        version = core.commit_object(self.s, record, None, ctx, "ObjectCreated:Post")
         return {
             "Bucket": Bucket, "Key": key, "ETag": f'"{record.etag}"', "VersionId": version,
             "Location": f"{ctx.endpoint}/{Bucket}/{quote(key)}",

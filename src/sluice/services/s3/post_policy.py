@@ -30,11 +30,11 @@ _EXPIRATION = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d{1,9})?Z")
 
 
 def _denied(reason: str) -> ServiceError:
-    return ServiceError("AccessDenied", f"Invalid according to Policy: {reason}", 403)
+    return ServiceError("AccessDenied", f"Invalid according to Policy: {reason}")
 
 
 def _invalid(reason: str) -> ServiceError:
-    return ServiceError("InvalidPolicyDocument", f"Invalid Policy: {reason}", 400)
+    return ServiceError("InvalidPolicyDocument", f"Invalid Policy: {reason}")
 
 
 @dataclass

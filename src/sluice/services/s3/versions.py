@@ -9,14 +9,13 @@ A key's current version is the one with the highest `seq`; it may be a delete ma
 
 from __future__ import annotations
 
-import json
 import re
 import secrets
 import sqlite3
 import string
 
 from . import errors
-from .records import ObjectRecord
+from .records import ObjectRecord, buckets, objects
 
 NULL = "null"
 ENABLED = "Enabled"
@@ -39,22 +38,11 @@ def check_version_id(version_id: str) -> None:
 
 def status(conn: sqlite3.Connection, bucket: str) -> str | None:
     """The bucket's versioning status (None: never versioned); NoSuchBucket if it does not exist."""
-    row = conn.execute("SELECT config FROM s3_buckets WHERE name=?", (bucket,)).fetchone()
-    if row is None:
+    config = buckets.config(conn, bucket)
+    if config is None:
         raise errors.no_such_bucket(bucket)
-    value = json.loads(row["config"]).get("Versioning", {}).get("Status")
+    value = config.get("Versioning", {}).get("Status")
     return value if isinstance(value, str) else None
-
-
-def current(conn: sqlite3.Connection, bucket: str, key: str) -> ObjectRecord | None:
-    row = conn.execute("SELECT * FROM s3_objects WHERE bucket=? AND key=? AND is_latest=1", (bucket, key)).fetchone()
-    return ObjectRecord.from_row(row) if row else None
-
-
-def find(conn: sqlite3.Connection, bucket: str, key: str, version_id: str) -> ObjectRecord | None:
-    row = conn.execute("SELECT * FROM s3_objects WHERE bucket=? AND key=? AND version_id=?",
-                       (bucket, key, version_id)).fetchone()
-    return ObjectRecord.from_row(row) if row else None
 
 
 def place(conn: sqlite3.Connection, record: ObjectRecord, versioning: str | None) -> list[str]:
@@ -64,28 +52,19 @@ def place(conn: sqlite3.Connection, record: ObjectRecord, versioning: str | None
         record.version_id = new_version_id()
     else:
         record.version_id = NULL
-        old = conn.execute("DELETE FROM s3_objects WHERE bucket=? AND key=? AND version_id=? RETURNING blob",
-                           (record.bucket, record.key, NULL)).fetchone()
-        if old is not None and old["blob"]:
-            doomed.append(old["blob"])
-    top = conn.execute("SELECT MAX(seq) FROM s3_objects WHERE bucket=? AND key=?",
-                       (record.bucket, record.key)).fetchone()[0]
-    conn.execute("UPDATE s3_objects SET is_latest=0 WHERE bucket=? AND key=? AND is_latest=1",
-                 (record.bucket, record.key))
-    record.seq = (top or 0) + 1
-    record.is_latest = True
-    record.insert(conn)
+        _, blob = objects.delete_version(conn, record.bucket, record.key, NULL)
+        if blob:
+            doomed.append(blob)
+    objects.append_latest(conn, record)
     return doomed
 
 
 def remove(conn: sqlite3.Connection, bucket: str, key: str, version_id: str) -> ObjectRecord | None:
     """Delete one version for good; the next newest becomes current. Return what was deleted."""
-    gone = find(conn, bucket, key, version_id)
+    gone = objects.find(conn, bucket, key, version_id)
     if gone is None:
         return None
-    conn.execute("DELETE FROM s3_objects WHERE bucket=? AND key=? AND version_id=?", (bucket, key, version_id))
+    objects.delete_version(conn, bucket, key, version_id)
     if gone.is_latest:
-        conn.execute(
-            "UPDATE s3_objects SET is_latest=1 WHERE bucket=? AND key=? AND seq="
-            "(SELECT MAX(seq) FROM s3_objects WHERE bucket=? AND key=?)", (bucket, key, bucket, key))
+        objects.promote_newest(conn, bucket, key)
     return gone

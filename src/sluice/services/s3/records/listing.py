@@ -4,18 +4,46 @@ pagination."""
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Callable
 from dataclasses import dataclass, field
-from urllib.parse import quote_plus
 
 # Sorts after every other character, so "prefix" + HIGH skips all keys under a common prefix.
 HIGH = "\U0010ffff"
 _BATCH = 1000
 
 
+@dataclass(frozen=True, slots=True)
+class ListedObject:
+    key: str
+    size: int
+    etag: str
+    last_modified: float
+    storage_class: str
+    checksum_algorithm: str | None
+    checksum_type: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class ListedVersion:
+    key: str
+    version_id: str
+    is_latest: bool
+    delete_marker: bool
+    size: int
+    etag: str
+    last_modified: float
+    storage_class: str
+    checksum_algorithm: str | None
+    checksum_type: str | None
+
+
+_OBJECT_COLUMNS = "key, size, etag, last_modified, storage_class, checksum_algorithm, checksum_type"
+_VERSION_COLUMNS = ("key, version_id, is_latest, delete_marker, size, etag, last_modified, storage_class,"
+                    " checksum_algorithm, checksum_type")
+
+
 @dataclass
 class Listing:
-    objects: list[sqlite3.Row] = field(default_factory=list)
+    objects: list[ListedObject] = field(default_factory=list)
     common_prefixes: list[str] = field(default_factory=list)
     truncated: bool = False
     last: str | None = None  # the last key or common prefix returned: the next marker
@@ -28,7 +56,6 @@ def list_keys(
     delimiter: str = "",
     after: str = "",
     max_keys: int = 1000,
-    columns: str = "key, size, etag, last_modified, storage_class, checksum_algorithm, checksum_type",
 ) -> Listing:
     out = Listing()
     if max_keys <= 0:
@@ -38,7 +65,7 @@ def list_keys(
     while True:
         op = ">=" if inclusive else ">"
         rows = conn.execute(
-            f"SELECT {columns} FROM s3_objects WHERE bucket=? AND key {op} ? AND key >= ?"
+            f"SELECT {_OBJECT_COLUMNS} FROM s3_objects WHERE bucket=? AND key {op} ? AND key >= ?"
             " AND is_latest=1 AND delete_marker=0 ORDER BY key LIMIT ?",
             (bucket, cursor, prefix, _BATCH),
         ).fetchall()
@@ -69,7 +96,7 @@ def list_keys(
             if len(out.objects) + len(out.common_prefixes) >= max_keys:
                 out.truncated = True
                 return out
-            out.objects.append(row)
+            out.objects.append(ListedObject(*row))
             out.last = key
             cursor = key
         else:
@@ -79,7 +106,7 @@ def list_keys(
 
 @dataclass
 class VersionListing:
-    versions: list[sqlite3.Row] = field(default_factory=list)  # versions and delete markers, in order
+    versions: list[ListedVersion] = field(default_factory=list)  # versions and delete markers, in order
     common_prefixes: list[str] = field(default_factory=list)
     truncated: bool = False
     next_key: str | None = None
@@ -104,8 +131,7 @@ def list_versions(
     count = 0
     while True:
         rows = conn.execute(
-            "SELECT key, version_id, seq, is_latest, delete_marker, size, etag, last_modified, storage_class,"
-            " checksum_algorithm, checksum_type FROM s3_objects"
+            f"SELECT seq, {_VERSION_COLUMNS} FROM s3_objects"
             " WHERE bucket=? AND key>=? AND NOT (key=? AND seq>=?) ORDER BY key, seq DESC LIMIT ?",
             (bucket, max(cur_key, prefix), cur_key, cur_seq, _BATCH),
         ).fetchall()
@@ -134,18 +160,12 @@ def list_versions(
             if count >= max_keys:
                 out.truncated = True
                 return out
-            out.versions.append(row)
+            out.versions.append(ListedVersion(
+                key, row["version_id"], bool(row["is_latest"]), bool(row["delete_marker"]), row["size"], row["etag"],
+                row["last_modified"], row["storage_class"], row["checksum_algorithm"], row["checksum_type"]))
             out.next_key, out.next_version = key, row["version_id"]
             cur_key, cur_seq = key, row["seq"]
             count += 1
         else:
             if len(rows) < _BATCH:
                 return out
-
-
-def key_encoder(encoding: str | None) -> Callable[[str], str]:
-    """How a listing writes keys, prefixes and markers: EncodingType=url form-encodes them (the
-    only way to send control characters in XML 1.0), otherwise as they are."""
-    if encoding == "url":
-        return lambda s: quote_plus(s, safe="/")
-    return lambda s: s

@@ -1,0 +1,60 @@
+"""Buckets in the store: their rows, their configuration document, and their totals."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from typing import Any
+
+from .models import BucketRecord, BucketTotals
+
+
+def find(conn: sqlite3.Connection, name: str) -> BucketRecord | None:
+    row = conn.execute("SELECT * FROM s3_buckets WHERE name=?", (name,)).fetchone()
+    return BucketRecord.from_row(row) if row else None
+
+
+def exists(conn: sqlite3.Connection, name: str) -> bool:
+    return conn.execute("SELECT 1 FROM s3_buckets WHERE name=?", (name,)).fetchone() is not None
+
+
+def insert(conn: sqlite3.Connection, bucket: BucketRecord) -> None:
+    conn.execute("INSERT INTO s3_buckets (name, account, region, created) VALUES (?,?,?,?)",
+                 (bucket.name, bucket.account, bucket.region, bucket.created))
+
+
+def owned_by(conn: sqlite3.Connection, account: str, after: str) -> list[BucketRecord]:
+    """The account's buckets named after `after`, by name."""
+    rows = conn.execute("SELECT * FROM s3_buckets WHERE account=? AND name > ? ORDER BY name", (account, after))
+    return [BucketRecord.from_row(r) for r in rows]
+
+
+def is_empty(conn: sqlite3.Connection, name: str) -> bool:
+    return conn.execute("SELECT 1 FROM s3_objects WHERE bucket=? LIMIT 1", (name,)).fetchone() is None
+
+
+def delete(conn: sqlite3.Connection, name: str) -> list[str]:
+    """Delete the bucket and its multipart uploads; return the uploads' part files."""
+    blobs = [r[0] for r in conn.execute(
+        "SELECT p.blob FROM s3_parts p JOIN s3_uploads u USING (upload_id) WHERE u.bucket=?", (name,))]
+    conn.execute("DELETE FROM s3_uploads WHERE bucket=?", (name,))
+    conn.execute("DELETE FROM s3_buckets WHERE name=?", (name,))
+    return blobs
+
+
+def config(conn: sqlite3.Connection, name: str) -> dict[str, Any] | None:
+    """The bucket's configuration document (versioning...); None if there is no such bucket."""
+    row = conn.execute("SELECT config FROM s3_buckets WHERE name=?", (name,)).fetchone()
+    return json.loads(row["config"]) if row else None
+
+
+def set_config(conn: sqlite3.Connection, name: str, document: dict[str, Any]) -> None:
+    conn.execute("UPDATE s3_buckets SET config=? WHERE name=?", (json.dumps(document), name))
+
+
+def totals(conn: sqlite3.Connection) -> list[BucketTotals]:
+    """Every bucket's STANDARD bytes and object rows, in one aggregate read."""
+    rows = conn.execute(
+        "SELECT b.name AS bucket, coalesce(sum(CASE WHEN o.storage_class='STANDARD' THEN o.size END), 0) AS size,"
+        " count(o.key) AS objects FROM s3_buckets b LEFT JOIN s3_objects o ON o.bucket = b.name GROUP BY b.name")
+    return [BucketTotals(r["bucket"], int(r["size"]), int(r["objects"])) for r in rows]

@@ -1,0 +1,116 @@
+"""S3's records: buckets, objects (versions), multipart uploads and parts."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from dataclasses import dataclass, field
+from typing import Any
+
+# Standard headers stored with an object and returned on GET/HEAD.
+STORED_HEADERS = ("ContentEncoding", "ContentDisposition", "ContentLanguage", "CacheControl", "Expires",
+                  "WebsiteRedirectLocation")
+
+
+@dataclass
+class BucketRecord:
+    name: str
+    account: str
+    region: str
+    created: float
+    config: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def from_row(cls, row: sqlite3.Row) -> BucketRecord:
+        return cls(row["name"], row["account"], row["region"], row["created"], json.loads(row["config"]))
+
+
+@dataclass
+class ObjectRecord:
+    """An object. Its body is either `data` (small bodies, committed in the row itself, so one
+    fsync makes body and metadata durable together) or the file `blob`."""
+
+    bucket: str
+    key: str
+    blob: str | None
+    size: int
+    etag: str  # without quotes
+    last_modified: float
+    content_type: str | None = None
+    headers: dict[str, Any] = field(default_factory=dict)
+    metadata: dict[str, str] = field(default_factory=dict)
+    tags: dict[str, str] = field(default_factory=dict)
+    checksum_algorithm: str | None = None
+    checksum: str | None = None
+    checksum_type: str | None = None
+    parts: list[int] | None = None  # part sizes, for multipart objects
+    storage_class: str = "STANDARD"
+    data: bytes | None = None
+    version_id: str = "null"
+    seq: int = 0
+    is_latest: bool = True
+    delete_marker: bool = False
+
+    @classmethod
+    def from_row(cls, row: sqlite3.Row) -> ObjectRecord:
+        return cls(
+            bucket=row["bucket"], key=row["key"], blob=row["blob"], data=row["data"], size=row["size"],
+            etag=row["etag"],
+            last_modified=row["last_modified"], content_type=row["content_type"],
+            headers=json.loads(row["headers"]), metadata=json.loads(row["metadata"]),
+            tags=json.loads(row["tags"]), checksum_algorithm=row["checksum_algorithm"],
+            checksum=row["checksum"], checksum_type=row["checksum_type"],
+            parts=json.loads(row["parts"]) if row["parts"] else None, storage_class=row["storage_class"],
+            version_id=row["version_id"], seq=row["seq"], is_latest=bool(row["is_latest"]),
+            delete_marker=bool(row["delete_marker"]),
+        )
+
+
+@dataclass
+class UploadRecord:
+    upload_id: str
+    bucket: str
+    key: str
+    initiated: float
+    content_type: str | None = None
+    headers: dict[str, Any] = field(default_factory=dict)
+    metadata: dict[str, str] = field(default_factory=dict)
+    tags: dict[str, str] = field(default_factory=dict)
+    checksum_algorithm: str | None = None
+    checksum_type: str | None = None
+    storage_class: str = "STANDARD"
+
+    @classmethod
+    def from_row(cls, row: sqlite3.Row) -> UploadRecord:
+        return cls(
+            upload_id=row["upload_id"], bucket=row["bucket"], key=row["key"], initiated=row["initiated"],
+            content_type=row["content_type"], headers=json.loads(row["headers"]),
+            metadata=json.loads(row["metadata"]), tags=json.loads(row["tags"]),
+            checksum_algorithm=row["checksum_algorithm"], checksum_type=row["checksum_type"],
+            storage_class=row["storage_class"],
+        )
+
+
+@dataclass
+class PartRecord:
+    upload_id: str
+    part_number: int
+    blob: str
+    size: int
+    etag: str
+    last_modified: float
+    checksum: str | None = None
+
+    @classmethod
+    def from_row(cls, row: sqlite3.Row) -> PartRecord:
+        return cls(row["upload_id"], row["part_number"], row["blob"], row["size"], row["etag"],
+                   row["last_modified"], row["checksum"])
+
+
+@dataclass(frozen=True)
+class BucketTotals:
+    """A bucket's stored bytes (STANDARD storage class) and object count (all versions)."""
+
+    bucket: str
+    standard_bytes: int
+    objects: int

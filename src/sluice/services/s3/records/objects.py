@@ -1,0 +1,81 @@
+"""Object versions in the store: one row per version (or delete marker) of a key.
+
+`seq` orders a key's versions (the highest is the newest) and `is_latest` marks the current one;
+versions.py holds the rules that decide which rows a write or a delete touches.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+
+from .models import ObjectRecord
+
+
+def current(conn: sqlite3.Connection, bucket: str, key: str) -> ObjectRecord | None:
+    """The key's current version (possibly a delete marker)."""
+    row = conn.execute("SELECT * FROM s3_objects WHERE bucket=? AND key=? AND is_latest=1", (bucket, key)).fetchone()
+    return ObjectRecord.from_row(row) if row else None
+
+
+def find(conn: sqlite3.Connection, bucket: str, key: str, version_id: str) -> ObjectRecord | None:
+    row = conn.execute("SELECT * FROM s3_objects WHERE bucket=? AND key=? AND version_id=?",
+                       (bucket, key, version_id)).fetchone()
+    return ObjectRecord.from_row(row) if row else None
+
+
+def live_etag(conn: sqlite3.Connection, bucket: str, key: str) -> str | None:
+    """The ETag of the key's current version, unless there is none or it is a delete marker."""
+    row = conn.execute("SELECT etag FROM s3_objects WHERE bucket=? AND key=? AND is_latest=1 AND delete_marker=0",
+                       (bucket, key)).fetchone()
+    return str(row["etag"]) if row else None
+
+
+def delete_version(conn: sqlite3.Connection, bucket: str, key: str, version_id: str) -> tuple[bool, str | None]:
+    """Delete one version's row: (whether there was one, its body file)."""
+    row = conn.execute("DELETE FROM s3_objects WHERE bucket=? AND key=? AND version_id=? RETURNING blob",
+                       (bucket, key, version_id)).fetchone()
+    return (row is not None, row["blob"] if row else None)
+
+
+def append_latest(conn: sqlite3.Connection, record: ObjectRecord) -> None:
+    """Write `record` (its version id chosen) as its key's newest version, the current one."""
+    top = conn.execute("SELECT MAX(seq) FROM s3_objects WHERE bucket=? AND key=?",
+                       (record.bucket, record.key)).fetchone()[0]
+    conn.execute("UPDATE s3_objects SET is_latest=0 WHERE bucket=? AND key=? AND is_latest=1",
+                 (record.bucket, record.key))
+    record.seq = (top or 0) + 1
+    record.is_latest = True
+    conn.execute(
+        "INSERT INTO s3_objects (bucket, key, version_id, seq, is_latest, delete_marker, blob, data, size, etag,"
+        " last_modified, content_type, headers, metadata, tags, checksum_algorithm, checksum, checksum_type,"
+        " parts, storage_class) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+        (
+            record.bucket, record.key, record.version_id, record.seq, int(record.is_latest),
+            int(record.delete_marker), record.blob, record.data, record.size, record.etag, record.last_modified,
+            record.content_type, json.dumps(record.headers), json.dumps(record.metadata), json.dumps(record.tags),
+            record.checksum_algorithm, record.checksum, record.checksum_type,
+            json.dumps(record.parts) if record.parts else None, record.storage_class,
+        ),
+    )
+
+
+def promote_newest(conn: sqlite3.Connection, bucket: str, key: str) -> None:
+    """Make the key's newest remaining version its current one."""
+    conn.execute(
+        "UPDATE s3_objects SET is_latest=1 WHERE bucket=? AND key=? AND seq="
+        "(SELECT MAX(seq) FROM s3_objects WHERE bucket=? AND key=?)", (bucket, key, bucket, key))
+
+
+def set_tags(conn: sqlite3.Connection, bucket: str, key: str, version_id: str, tags: dict[str, str]) -> bool:
+    """Replace one version's tags; False if that version is gone."""
+    cur = conn.execute("UPDATE s3_objects SET tags=? WHERE bucket=? AND key=? AND version_id=?",
+                       (json.dumps(tags), bucket, key, version_id))
+    return cur.rowcount > 0
+
+
+def referenced_blobs(conn: sqlite3.Connection) -> set[str]:
+    """Every body file a row still points to (objects' and multipart parts')."""
+    referenced = {r[0] for r in conn.execute("SELECT blob FROM s3_objects WHERE blob IS NOT NULL")}
+    referenced |= {r[0] for r in conn.execute("SELECT blob FROM s3_parts")}
+    return referenced

@@ -1,0 +1,22 @@
+"""What every part of the S3 service shares: the store, the clock, and where events go."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from ...clock import Clock
+from ...store.blobs import BlobStore
+from ...store.db import Database
+from .event_records import EventRecorder
+
+
+@dataclass(frozen=True)
+class S3State:
+    db: Database
+    blobs: BlobStore
+    clock: Clock
+    events: EventRecorder  # writes an object change's notification rows in its transaction
+    # Called (thread-safe) with the destinations of notification rows just committed: the engine
+    # delivers them.
+    notify: Callable[[Sequence[str]], None]
