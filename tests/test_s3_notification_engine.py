@@ -99,14 +99,14 @@ def test_a_failed_notification_is_retried_exactly_when_due_then_delivered(tmp_pa
             note = notification(app)
             assert (note["state"], note["attempts"], note["finished"]) == ("pending", attempts, start + due)
 
-        url = sqs.create_queue(ctx("sqs"), QueueName=QUEUE, Attributes={"Policy": S3_MAY_SEND})["QueueUrl"]
+        url = sqs.operation("CreateQueue")(ctx("sqs"), QueueName=QUEUE, Attributes={"Policy": S3_MAY_SEND})["QueueUrl"]
         await clock.set_time(start + 14.99)
         assert notification(app)["attempts"] == 4  # the queue exists, but the next try is not due yet
         await clock.set_time(start + 15.0)  # the fifth attempt, 8 s after the fourth
         note = notification(app)
         assert (note["state"], note["attempts"], note["finished"], note["error"]) == ("delivered", 5, start + 15.0,
                                                                                      None)
-        got = await sqs.receive_message(ctx("sqs"), QueueUrl=url)
+        got = await sqs.operation("ReceiveMessage")(ctx("sqs"), QueueUrl=url)
         [message] = got["Messages"]
         [record] = json.loads(message["Body"])["Records"]
         assert (record["eventName"], record["s3"]["object"]["key"]) == ("ObjectCreated:Put", "k")

@@ -740,9 +740,9 @@ def test_http_retries_server_errors_and_not_client_errors(sns: Any, topic: str, 
 
     hook.statuses.extend([500, 503, 502])  # the third retry (after 1 s) succeeds
     first = sns.publish(TopicArn=topic, Message="retry me")["MessageId"]
-    started = time.monotonic()
+    # (the delays themselves are proved on a manual clock in test_sns_engine.py)
     seen = [hook.next()[1]["x-amz-sns-message-id"] for _ in range(4)]
-    assert seen == [first] * 4 and time.monotonic() - started >= 0.9
+    assert seen == [first] * 4
 
     hook.statuses.append(404)  # a 4xx is a permanent failure: no retry
     sns.publish(TopicArn=topic, Message="gone")

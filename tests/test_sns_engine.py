@@ -153,7 +153,7 @@ def test_a_filtered_out_message_never_reaches_the_function(tmp_path: Path) -> No
         sns = app.services["sns"]
         assert isinstance(sns, SnsService)
         lam: Any = app.services["lambda"]
-        fn_arn = lam.create_function(
+        fn_arn = lam.operation("CreateFunction")(
             ctx("lambda"), FunctionName="records", Role=ROLE, Runtime="python3.12", Handler="handler.handler",
             Code={"ZipFile": zip_code(RECORDING_HANDLER)}, Environment={"Variables": {"OUT": str(out)}},
         )["FunctionArn"]

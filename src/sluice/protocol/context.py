@@ -21,8 +21,6 @@ class RequestContext:
     trace_header: str | None = None  # X-Amzn-Trace-Id as the client sent it
     query_wire: bool = False  # the request came in the query protocol (older SDKs' `Action=`)
     logs_format: str = ""  # x-amzn-logs-format (PutLogEvents with "json/emf")
-    # Set by an operation whose status depends on the request (206 for a range).
-    status: int | None = None
     # Set by IAM enforcement: the items of a batch request (their indexes) the caller may not act
     # on; the operation fails just those (S3 DeleteObjects answers AccessDenied per key).
     denied_items: frozenset[int] = frozenset()

@@ -59,7 +59,7 @@ class JsonProtocol:
 
     def serialize(self, op: OperationModel, result: dict[str, Any], ctx: RequestContext) -> HttpResponse:
         body = to_json(result, op.output_shape) if op.output_shape is not None else {}
-        return HttpResponse(ctx.status or 200, [("Content-Type", self.content_type)], json.dumps(body).encode())
+        return HttpResponse(200, [("Content-Type", self.content_type)], json.dumps(body).encode())
 
     def serialize_error(self, err: ServiceError, ctx: RequestContext) -> HttpResponse:
         extra = None

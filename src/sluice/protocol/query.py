@@ -168,7 +168,7 @@ class QueryProtocol:
         body = (f'{XML_DECL}<{op.name}Response xmlns="{self.namespace}">{inner}'
                 f"<ResponseMetadata><RequestId>{ctx.request_id}</RequestId></ResponseMetadata>"
                 f"</{op.name}Response>")
-        return HttpResponse(ctx.status or 200, [("Content-Type", "text/xml")], body.encode())
+        return HttpResponse(200, [("Content-Type", "text/xml")], body.encode())
 
     def serialize_error(self, err: ServiceError, ctx: RequestContext) -> HttpResponse:
         code, fault = query_error_code(self.model, err.code)

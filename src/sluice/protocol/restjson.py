@@ -85,7 +85,7 @@ class RestJsonProtocol:
             else:
                 body = json.dumps(to_json(result, out)).encode()
                 headers.append(("Content-Type", "application/json"))
-        return HttpResponse(status or ctx.status or op.http.get("responseCode") or 200, headers, body)
+        return HttpResponse(status or op.http.get("responseCode") or 200, headers, body)
 
     def serialize_error(self, err: ServiceError, ctx: RequestContext) -> HttpResponse:
         fault = "User" if err.sender_fault else "Service"

@@ -86,7 +86,7 @@ class RpcV2CborProtocol:
 
     def serialize(self, op: OperationModel, result: dict[str, Any], ctx: RequestContext) -> HttpResponse:
         body = to_cbor_value(result, op.output_shape) if op.output_shape is not None else {}
-        return HttpResponse(ctx.status or 200, list(_HEADERS), cbor2.dumps(body))
+        return HttpResponse(200, list(_HEADERS), cbor2.dumps(body))
 
     def serialize_error(self, err: ServiceError, ctx: RequestContext) -> HttpResponse:
         body: dict[str, Any] = {"__type": err.code, "message": err.message}

@@ -139,7 +139,7 @@ class SqsQueryProtocol(QueryProtocol):
         body = (f'{XML_DECL}<{op.name}Response xmlns="{self.namespace}">{"".join(inner)}'
                 f"<ResponseMetadata><RequestId>{ctx.request_id}</RequestId></ResponseMetadata>"
                 f"</{op.name}Response>")
-        return HttpResponse(ctx.status or 200, [("Content-Type", "text/xml")], body.encode())
+        return HttpResponse(200, [("Content-Type", "text/xml")], body.encode())
 
     def serialize_error(self, err: ServiceError, ctx: RequestContext) -> HttpResponse:
         message = _QUERY_MESSAGES.get(err.code)
