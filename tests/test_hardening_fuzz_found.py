@@ -3,10 +3,16 @@
 from __future__ import annotations
 
 import http.client
+import time
+import uuid
 import xml.etree.ElementTree as ET
+from typing import Any
 from urllib.parse import urlencode, urlsplit
 
+import boto3
 import pytest
+from botocore.config import Config
+from botocore.exceptions import ClientError
 
 from .server import SluiceProcess
 
@@ -43,3 +49,44 @@ def test_query_errors_echoing_control_characters_are_well_formed_xml(
     ns = {"a": root.tag[1:].split("}")[0]} if root.tag.startswith("{") else {}
     found = root.find("a:Error/a:Code", ns) if ns else root.find("Error/Code")
     assert found is not None and found.text == code
+
+
+def _cloudwatch(endpoint: str) -> Any:
+    # A careless client: botocore's own checks off, so the server is the one that must refuse.
+    return boto3.client("cloudwatch", endpoint_url=endpoint, region_name="us-east-1", aws_access_key_id="test",
+                        aws_secret_access_key="test",
+                        config=Config(parameter_validation=False, retries={"total_max_attempts": 1}))
+
+
+_NAMELESS = [{"Value": "v"}]
+
+
+@pytest.mark.parametrize("call", [
+    lambda cw: cw.get_metric_statistics(Namespace="Fuzz/Dims", MetricName="m", Dimensions=_NAMELESS,
+                                        StartTime=time.time() - 600, EndTime=time.time(), Period=60,
+                                        Statistics=["Sum"]),
+    lambda cw: cw.describe_alarms_for_metric(Namespace="Fuzz/Dims", MetricName="m", Dimensions=_NAMELESS),
+    lambda cw: cw.get_metric_data(StartTime=time.time() - 600, EndTime=time.time(), MetricDataQueries=[
+        {"Id": "q", "MetricStat": {"Metric": {"Namespace": "Fuzz/Dims", "MetricName": "m", "Dimensions": _NAMELESS},
+                                   "Period": 60, "Stat": "Sum"}}]),
+], ids=["GetMetricStatistics", "DescribeAlarmsForMetric", "GetMetricData"])
+def test_cloudwatch_dimension_without_a_name_is_refused_not_a_500(sluice: SluiceProcess, call: Any) -> None:
+    with pytest.raises(ClientError) as info:
+        call(_cloudwatch(sluice.endpoint))
+    assert info.value.response["ResponseMetadata"]["HTTPStatusCode"] == 400
+    assert info.value.response["Error"]["Code"] == "MissingParameter"
+    assert "Dimensions.member.1.Name" in info.value.response["Error"]["Message"]
+
+
+def test_cloudwatch_alarm_with_a_nameless_dimension_is_refused(sluice: SluiceProcess) -> None:
+    """Accepted before, the alarm made every evaluation raise (KeyError), which stopped the
+    evaluation of every alarm listed after it."""
+    cw = _cloudwatch(sluice.endpoint)
+    name = f"fuzz-dims-{uuid.uuid4().hex[:8]}"
+    with pytest.raises(ClientError) as info:
+        cw.put_metric_alarm(AlarmName=name, Namespace="Fuzz/Dims", MetricName="m", Statistic="Sum", Period=60,
+                            EvaluationPeriods=1, Threshold=1.0, ComparisonOperator="GreaterThanThreshold",
+                            Dimensions=[{"Name": "n"}])
+    assert info.value.response["Error"]["Code"] == "MissingParameter"
+    assert "Dimensions.member.1.Value" in info.value.response["Error"]["Message"]
+    assert cw.describe_alarms(AlarmNames=[name])["MetricAlarms"] == []

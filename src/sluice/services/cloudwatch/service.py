@@ -104,6 +104,17 @@ def _period_has_data(start: float, period: int, now: float) -> bool:
     return period % needed == 0
 
 
+def _dimensions(dims: list[dict[str, str]], where: str) -> dict[str, str]:
+    """Dimensions as a dict, once each has the Name and Value the model requires."""
+    if len(dims) > MAX_DIMENSIONS:
+        raise errors.too_many(where, MAX_DIMENSIONS)
+    for j, d in enumerate(dims, start=1):
+        for member in ("Name", "Value"):
+            if not d.get(member):
+                raise errors.missing(f"{where}.member.{j}.{member}")
+    return dims_dict(dims)
+
+
 def _check_period(period: int | None, name: str = "Period") -> int:
     if period is None:
         raise errors.missing(name)
@@ -179,13 +190,7 @@ class CloudWatchService(Service):
         if not name:
             raise errors.missing(f"{where}.MetricName")
         dims = datum.get("Dimensions") or []
-        if len(dims) > MAX_DIMENSIONS:
-            raise errors.too_many(f"{where}.Dimensions", MAX_DIMENSIONS)
-        for j, d in enumerate(dims, start=1):
-            for member in ("Name", "Value"):
-                if not d.get(member):
-                    raise errors.missing(f"{where}.Dimensions.member.{j}.{member}")
-        dimensions = dims_dict(dims)
+        dimensions = _dimensions(dims, f"{where}.Dimensions")
         if len(dimensions) != len(dims):
             raise errors.invalid(f"The parameter {where}.Dimensions contains duplicate names.")
         unit = datum.get("Unit") or "None"
@@ -271,8 +276,7 @@ class CloudWatchService(Service):
                                      "a percentile is p0.0 to p100.")
         if Unit is not None and Unit not in self.units:
             raise errors.one_of("Unit", self.units)
-        if len(Dimensions or []) > MAX_DIMENSIONS:
-            raise errors.too_many("Dimensions", MAX_DIMENSIONS)
+        dimensions = _dimensions(Dimensions or [], "Dimensions")
         start, end = StartTime.timestamp(), EndTime.timestamp()
         if start >= end:
             raise errors.invalid("The parameter StartTime must be less than the parameter EndTime.")
@@ -286,7 +290,7 @@ class CloudWatchService(Service):
             return {"Label": MetricName, "Datapoints": []}
         start = _aligned_start(start, period, now)
         stats = list(Statistics or []) + list(ExtendedStatistics or [])
-        series = self._series(MetricQuery(Namespace, MetricName, dims_dict(Dimensions), start, end, period, Unit), stats)
+        series = self._series(MetricQuery(Namespace, MetricName, dimensions, start, end, period, Unit), stats)
         datapoints = []
         for _, agg in sorted(series.items()):
             point: dict[str, Any] = {"Timestamp": agg.start, "Unit": agg.unit}
@@ -342,6 +346,7 @@ class CloudWatchService(Service):
             metric = stat.get("Metric") or {}
             if not metric.get("MetricName") or not metric.get("Namespace"):
                 raise errors.missing(f"{where}.Metric.{'Namespace' if metric.get('MetricName') else 'MetricName'}")
+            dimensions = _dimensions(metric.get("Dimensions") or [], f"{where}.Metric.Dimensions")
             period = _check_period(stat.get("Period"), f"{where}.Period")
             name = stat.get("Stat") or ""
             if not is_statistic(name):
@@ -352,8 +357,8 @@ class CloudWatchService(Service):
                 raise errors.one_of(f"{where}.Unit", self.units)
             aligned = _aligned_start(start, period, now)
             found = {} if not _period_has_data(start, period, now) else self._series(
-                MetricQuery(metric["Namespace"], metric["MetricName"], dims_dict(metric.get("Dimensions")),
-                            aligned, end, period, unit), [name])
+                MetricQuery(metric["Namespace"], metric["MetricName"], dimensions, aligned, end, period, unit),
+                [name])
             points = [(agg.start, v) for _, agg in sorted(found.items(), reverse=descending)
                       if (v := value_of(name, agg.count, agg.sum, agg.min, agg.max, agg.values)) is not None]
             if q.get("ReturnData", True):
@@ -480,8 +485,9 @@ class CloudWatchService(Service):
         if p.get("Unit") is not None and p["Unit"] not in self.units:
             raise errors.one_of("Unit", self.units)
         dims = p.get("Dimensions") or []
-        if len(dims) > MAX_DIMENSIONS:
-            raise errors.too_many("Dimensions", MAX_DIMENSIONS)
+        # Checked here, not only when evaluated: a stored alarm with a nameless dimension made
+        # every evaluation fail, which stopped all the alarms listed after it.
+        _dimensions(dims, "Dimensions")
         for kind in ("OKActions", "AlarmActions", "InsufficientDataActions"):
             actions = p.get(kind) or []
             if len(actions) > MAX_ACTIONS:
@@ -544,7 +550,7 @@ class CloudWatchService(Service):
         for member, value in (("MetricName", MetricName), ("Namespace", Namespace)):
             if value is None:
                 raise errors.missing(member)
-        dims = dims_dict(Dimensions) if Dimensions is not None else None
+        dims = _dimensions(Dimensions, "Dimensions") if Dimensions is not None else None
         found = [a for a in self.alarms.all()
                  if a["MetricName"] == MetricName and a["Namespace"] == Namespace
                  and (dims is None or dims_dict(a.get("Dimensions")) == dims)
