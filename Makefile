@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo up test lint bench clean
+.PHONY: demo up test fuzz lint bench clean
 
 $(BIN)/sluice: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -21,6 +21,11 @@ test: $(BIN)/sluice
 	$(BIN)/ruff check src tests bench
 	$(BIN)/mypy
 	$(BIN)/pytest -q -n 2 --dist loadfile
+
+# The protocol fuzzer's long profile: random, ~5,000 raw requests across the nine services (the
+# quick profile runs in `make test`). More: SLUICE_FUZZ_EXAMPLES=2000 make fuzz.
+fuzz: $(BIN)/sluice
+	SLUICE_FUZZ=long $(BIN)/pytest -q -p no:xdist --timeout 0 tests/fuzz
 
 bench: $(BIN)/sluice
 	$(BIN)/python bench/s3.py
