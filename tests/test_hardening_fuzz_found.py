@@ -19,7 +19,7 @@ from .server import SluiceProcess
 
 def _post_form(endpoint: str, signing_name: str, fields: dict[str, str]) -> tuple[int, bytes]:
     url = urlsplit(endpoint)
-    conn = http.client.HTTPConnection(url.hostname, url.port, timeout=10)
+    conn = http.client.HTTPConnection(url.hostname or "127.0.0.1", url.port, timeout=10)
     try:
         conn.request("POST", "/", body=urlencode(fields).encode(), headers={
             "Content-Type": "application/x-www-form-urlencoded; charset=utf-8",
