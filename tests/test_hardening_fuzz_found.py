@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import http.client
+import json
 import time
 import uuid
 import xml.etree.ElementTree as ET
@@ -90,3 +91,34 @@ def test_cloudwatch_alarm_with_a_nameless_dimension_is_refused(sluice: SluicePro
     assert info.value.response["Error"]["Code"] == "MissingParameter"
     assert "Dimensions.member.1.Value" in info.value.response["Error"]["Message"]
     assert cw.describe_alarms(AlarmNames=[name])["MetricAlarms"] == []
+
+
+def _post_json(endpoint: str, target: str, content_type: str, body: bytes, signing_name: str) -> tuple[int, bytes]:
+    url = urlsplit(endpoint)
+    conn = http.client.HTTPConnection(url.hostname or "127.0.0.1", url.port, timeout=10)
+    try:
+        conn.request("POST", "/", body=body, headers={
+            "Content-Type": content_type, "X-Amz-Target": target,
+            "Authorization": f"AWS4-HMAC-SHA256 Credential=test/20240101/us-east-1/{signing_name}/aws4_request, "
+                             "SignedHeaders=host, Signature=" + "0" * 64,
+        })
+        response = conn.getresponse()
+        return response.status, response.read()
+    finally:
+        conn.close()
+
+
+@pytest.mark.parametrize("number", ["1e300", "-1e300", "99999999999999999999", "NaN"])
+@pytest.mark.parametrize(("signing_name", "target", "content_type", "template"), [
+    ("monitoring", "GraniteServiceVersion20100801.DescribeAlarmHistory", "application/x-amz-json-1.0",
+     '{"StartDate": %s}'),
+    ("events", "AWSEvents.PutEvents", "application/x-amz-json-1.1",
+     '{"Entries": [{"Source": "fuzz", "DetailType": "t", "Detail": "{}", "Time": %s}]}'),
+], ids=["cloudwatch", "events"])
+def test_json_timestamp_out_of_range_is_a_serialization_error_not_a_500(
+        sluice: SluiceProcess, number: str, signing_name: str, target: str, content_type: str,
+        template: str) -> None:
+    # Before: datetime.fromtimestamp raised OverflowError (ValueError for NaN): 500 InternalError.
+    status, body = _post_json(sluice.endpoint, target, content_type, (template % number).encode(), signing_name)
+    assert status == 400, body
+    assert json.loads(body)["__type"].endswith("SerializationException")

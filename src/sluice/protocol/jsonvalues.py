@@ -35,7 +35,10 @@ def from_json(value: Any, shape: Shape, path: str = "") -> Any:
     t = shape.type_name
     if t == "timestamp":
         if isinstance(value, (int, float)):
-            return dt.datetime.fromtimestamp(value, tz=dt.timezone.utc)
+            try:
+                return dt.datetime.fromtimestamp(value, tz=dt.timezone.utc)
+            except (OverflowError, OSError, ValueError):  # 1e300, NaN: no such moment
+                raise InvalidValue(path, str(value)[:50], "timestamp") from None
         try:
             return parse_timestamp(str(value))
         except ValueError:
