@@ -122,3 +122,28 @@ def test_json_timestamp_out_of_range_is_a_serialization_error_not_a_500(
     status, body = _post_json(sluice.endpoint, target, content_type, (template % number).encode(), signing_name)
     assert status == 400, body
     assert json.loads(body)["__type"].endswith("SerializationException")
+
+
+@pytest.mark.parametrize("body", [b"\x1f\x8b\x08\x00garbage", b'{"Version": "2012-10-17", "Statement": "\xff"}'],
+                         ids=["gzipped", "stray-byte"])
+def test_s3_bucket_policy_that_is_not_utf8_is_malformed_not_a_500(sluice: SluiceProcess, body: bytes) -> None:
+    s3 = boto3.client("s3", endpoint_url=sluice.endpoint, region_name="us-east-1", aws_access_key_id="test",
+                      aws_secret_access_key="test")
+    bucket = f"fuzz-policy-{uuid.uuid4().hex[:8]}"
+    s3.create_bucket(Bucket=bucket)
+    url = urlsplit(sluice.endpoint)
+    conn = http.client.HTTPConnection(url.hostname or "127.0.0.1", url.port, timeout=10)
+    try:
+        # A gzipped policy (the fuzzer's case) or one with a stray byte: before, decode() raised.
+        conn.request("PUT", f"/{bucket}?policy", body=body, headers={
+            "Authorization": "AWS4-HMAC-SHA256 Credential=test/20240101/us-east-1/s3/aws4_request, "
+                             "SignedHeaders=host, Signature=" + "0" * 64})
+        response = conn.getresponse()
+        answer = response.read()
+    finally:
+        conn.close()
+    assert response.status == 400, answer
+    assert ET.fromstring(answer).findtext("Code") == "MalformedPolicy"
+    with pytest.raises(ClientError) as info:
+        s3.get_bucket_policy(Bucket=bucket)
+    assert info.value.response["Error"]["Code"] == "NoSuchBucketPolicy"

@@ -88,7 +88,8 @@ class RestXmlProtocol:
                 if member.serialization.get("streaming") or shape.members[payload].type_name == "blob":
                     params[payload] = req.body  # the operation reads it (it may be gigabytes)
                 else:
-                    params[payload] = req.body.read().decode()
+                    # As sent: the operation judges text that is not UTF-8 (no 500 here).
+                    params[payload] = req.body.read().decode("utf-8", "surrogateescape")
                 return params
             body = req.body.read()
             if body.strip():
