@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import http.client
 import json
 import time
@@ -15,6 +16,7 @@ import pytest
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
+from .lambda_helpers import zip_code
 from .server import SluiceProcess
 
 
@@ -147,3 +149,43 @@ def test_s3_bucket_policy_that_is_not_utf8_is_malformed_not_a_500(sluice: Sluice
     with pytest.raises(ClientError) as info:
         s3.get_bucket_policy(Bucket=bucket)
     assert info.value.response["Error"]["Code"] == "NoSuchBucketPolicy"
+
+
+@pytest.mark.parametrize(("signing_name", "target", "content_type", "body"), [
+    ("monitoring", "GraniteServiceVersion20100801.DeleteAlarms", "application/x-amz-json-1.0",
+     b'{"AlarmNames": [null]}'),
+    ("events", "AWSEvents.PutEvents", "application/x-amz-json-1.1", b'{"Entries": [null]}'),
+], ids=["list-of-strings", "list-of-structures"])
+def test_json_null_inside_a_list_is_a_serialization_error_not_a_500(
+        sluice: SluiceProcess, signing_name: str, target: str, content_type: str, body: bytes) -> None:
+    # Before: the null reached the service as None where it expects a string ('.join' TypeError).
+    status, answer = _post_json(sluice.endpoint, target, content_type, body, signing_name)
+    assert status == 400, answer
+    assert json.loads(answer)["__type"].endswith("SerializationException")
+
+
+def test_json_null_map_value_is_refused_not_stored(sluice: SluiceProcess) -> None:
+    """Before: a function was created with environment variable A = null, and every invocation
+    then failed inside Sluice (TypeError building the worker's environment, a traceback)."""
+    name = f"fuzz-null-env-{uuid.uuid4().hex[:8]}"
+    body = json.dumps({"FunctionName": name, "Runtime": "python3.12", "Handler": "handler.handler",
+                       "Role": "arn:aws:iam::000000000000:role/r", "Environment": {"Variables": {"A": None}},
+                       "Code": {"ZipFile": base64.b64encode(zip_code("def handler(e, c):\n    return e\n")).decode()}})
+    url = urlsplit(sluice.endpoint)
+    conn = http.client.HTTPConnection(url.hostname or "127.0.0.1", url.port, timeout=10)
+    try:
+        conn.request("POST", "/2015-03-31/functions", body=body.encode(), headers={
+            "Content-Type": "application/json",
+            "Authorization": "AWS4-HMAC-SHA256 Credential=test/20240101/us-east-1/lambda/aws4_request, "
+                             "SignedHeaders=host, Signature=" + "0" * 64})
+        response = conn.getresponse()
+        answer = response.read()
+    finally:
+        conn.close()
+    assert response.status == 400, answer
+    assert json.loads(answer)["Type"] == "User"
+    lam = boto3.client("lambda", endpoint_url=sluice.endpoint, region_name="us-east-1", aws_access_key_id="test",
+                       aws_secret_access_key="test")
+    with pytest.raises(ClientError) as info:
+        lam.get_function(FunctionName=name)
+    assert info.value.response["Error"]["Code"] == "ResourceNotFoundException"

@@ -27,11 +27,11 @@ def from_json(value: Any, shape: Shape, path: str = "") -> Any:
     if isinstance(shape, ListShape):
         if not isinstance(value, list):
             raise InvalidValue(path, str(value)[:50], "list")
-        return [from_json(v, shape.member, path) for v in value]
+        return [from_json(_present(v, shape.member, path), shape.member, path) for v in value]
     if isinstance(shape, MapShape):
         if not isinstance(value, dict):
             raise InvalidValue(path, str(value)[:50], "map")
-        return {k: from_json(v, shape.value, path) for k, v in value.items()}
+        return {k: from_json(_present(v, shape.value, path), shape.value, path) for k, v in value.items()}
     t = shape.type_name
     if t == "timestamp":
         if isinstance(value, (int, float)):
@@ -56,6 +56,14 @@ def from_json(value: Any, shape: Shape, path: str = "") -> Any:
         raise InvalidValue(path, str(value)[:50], "boolean")
     if t == "string" and not isinstance(value, str):
         raise InvalidValue(path, str(value)[:50], "string")
+    return value
+
+
+def _present(value: Any, shape: Shape, path: str) -> Any:
+    # No model here marks a list or map `sparse`: a null member is not a value of its type (a
+    # [null] reached the services as None, where they expect the member type).
+    if value is None:
+        raise InvalidValue(path, "null", shape.type_name)
     return value
 
 
