@@ -224,6 +224,8 @@ class Playground:
             "RoleArn": [f"arn:aws:iam::{ACCOUNT}:role/pg-role"], "RoleSessionName": ["fuzz"],
             "AssumeRolePolicyDocument": [TRUST], "PolicyDocument": [PERMISSIONS.replace("keep-bucket", "pg-bucket"), TRUST],
             "EventPattern": ['{"source": ["pg"]}'],
+            "QueueArn": queue_arns, "LambdaFunctionArn": [f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:{fn}"],
+            "Destination": queue_arns + [topic], "DestinationArn": queue_arns + [topic],
         }
 
     def ensure(self, service: str) -> None:

@@ -56,10 +56,12 @@ class Inputs:
     def _build(self, shape: Shape, depth: int, member: str) -> st.SearchStrategy[Any]:
         known = self.names.get(member)
         base = self._typed(shape, depth, member)
+        if known and shape.type_name == "string":
+            base = st.one_of(st.sampled_from(known), st.sampled_from(known), base)
         if member in self.special:
             return st.one_of(self.special[member], self.special[member], base)
         if known and shape.type_name == "string":
-            return st.one_of(st.sampled_from(known), st.sampled_from(known), base)
+            return base
         if known and shape.type_name == "list" and isinstance(shape, ListShape) \
                 and shape.member.type_name == "string":
             return st.one_of(st.lists(st.sampled_from(known), min_size=1, max_size=3), base)
@@ -75,8 +77,10 @@ class Inputs:
             item = self.for_shape(shape.member, depth + 1, shape.member.name)
             return st.lists(item, min_size=min(lo, 3), max_size=min(max(lo, 3), 4))
         if isinstance(shape, MapShape):
-            keys = self.for_shape(shape.key, depth + 1, "")
-            values = self.for_shape(shape.value, depth + 1, "")
+            # Attribute maps (SNS, SQS) hold documents under well-known names.
+            attributes = member == "Attributes"
+            keys = self.for_shape(shape.key, depth + 1, "AttributeName" if attributes else "")
+            values = self.for_shape(shape.value, depth + 1, "AttributeValue" if attributes else "")
             return st.dictionaries(keys, values, max_size=3)
         if t == "string":
             if shape.enum:

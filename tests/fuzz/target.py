@@ -32,6 +32,7 @@ from sluice.services.sts import StsService
 from ..server import SluiceProcess
 from .cases import ServiceSpec, deployment_package, implemented_operations
 from .data import Kept, Playground
+from .documents import DOCUMENTS
 from .known_defects import known_defect
 from .shapes import Inputs
 from .stats import Stats
@@ -86,7 +87,7 @@ class FuzzTarget:
     def spec(self, service: str) -> ServiceSpec:
         if service not in self._specs:
             model = get_session().get_service_model(service)
-            inputs = Inputs(self.playground.names(), {"ZipFile": deployment_package()})
+            inputs = Inputs(self.playground.names(), {**DOCUMENTS, "ZipFile": deployment_package()})
             implemented = implemented_operations(SERVICE_CLASSES[service], model)
             self._specs[service] = ServiceSpec(service, model, PROTOCOLS[service], implemented, inputs,
                                                f"{self.host}:{self.port}")
