@@ -9,6 +9,7 @@ import gzip
 import hashlib
 import io
 import json
+import re
 import zipfile
 import zlib
 from collections.abc import Callable, Mapping
@@ -191,8 +192,8 @@ def post_object(draw: Draw, spec: ServiceSpec, buckets: list[str]) -> Case:
         st.just([]), st.just({}), st.just(["starts-with"]), st.just(None), st.just(42),
         st.dictionaries(text(max_size=8), text(max_size=8), max_size=2),
     ), max_size=5))
-    if any(c in ([], {}) for c in conditions):
-        TAGS("post-policy:empty-condition")
+    if any(c == [] or (isinstance(c, dict) and len(c) != 1) for c in conditions):
+        TAGS("post-policy:malformed-condition")
     expiration = draw(st.sampled_from(["2999-01-01T00:00:00Z", "2000-01-01T00:00:00Z", "not a date", ""]))
     policy_doc: Any = draw(st.one_of(
         st.just({"expiration": expiration, "conditions": conditions}),
@@ -335,6 +336,7 @@ def m_form(draw: Draw, case: Case) -> None:
     case.body = body
 
 
+_ROOT = re.compile(rb"<([A-Za-z_][\w:.-]*)")  # the first element's name (not <?xml or <!DOCTYPE)
 _XML_ROOTS = ["Bogus", "Tagging", "VersioningConfiguration", "NotificationConfiguration", "Delete",
               "CreateBucketConfiguration", "CompleteMultipartUpload", "x:y"]
 
@@ -346,13 +348,13 @@ def m_xml(draw: Draw, case: Case) -> None:
         return
     how = draw(st.sampled_from(["root", "doctype", "deep", "unclosed", "text", "namespace"]))
     if how == "root":
-        start = body.find(b"<", body.find(b"?>") + 1 if body.startswith(b"<?") else 0)
-        end = min(x for x in (body.find(b" ", start), body.find(b">", start)) if x > 0) if start >= 0 else -1
-        if start >= 0 and end > start:
-            old = body[start + 1:end]
-            new = draw(st.sampled_from(_XML_ROOTS)).encode()
-            body = body[:start + 1] + new + body[end:]
-            body = body[::-1].replace(b"</"[::-1] + old[::-1], b"</"[::-1] + new[::-1], 1)[::-1]
+        found = _ROOT.search(body)
+        if found:
+            old, new = found.group(1), draw(st.sampled_from(_XML_ROOTS)).encode()
+            body = body[:found.start(1)] + new + body[found.end(1):]
+            close = body.rfind(b"</" + old)
+            if close >= 0:
+                body = body[:close + 2] + new + body[close + 2 + len(old):]
             case.tags.add("xml:root")
     elif how == "doctype":
         body = (b'<?xml version="1.0"?><!DOCTYPE r [<!ENTITY e SYSTEM "file:///etc/passwd">'

@@ -142,9 +142,10 @@ def _lambda_operations() -> frozenset[str]:
     return frozenset(get_session().get_service_model("lambda").operation_names)
 
 
-def post_policy_empty_condition(case: Case) -> bool:
-    """#6: a POST-upload policy with an empty condition."""
-    return "post-policy:empty-condition" in case.tags
+def post_policy_malformed_condition(case: Case) -> bool:
+    """#6: a POST-upload policy with an empty condition, or one naming several fields (the same
+    crash in post_policy._format)."""
+    return "post-policy:malformed-condition" in case.tags
 
 
 KNOWN: dict[str, Callable[[Case], bool]] = {
@@ -159,7 +160,7 @@ KNOWN: dict[str, Callable[[Case], bool]] = {
     "deep-json": deep_json,
     "lambda-bad-zip": lambda_bad_zip,
     "lambda-missing-required": lambda_missing_required,
-    "post-policy-empty-condition": post_policy_empty_condition,
+    "post-policy-malformed-condition": post_policy_malformed_condition,
 }
 
 # Empty this list (or remove a name) once its fix is merged. SLUICE_FUZZ_SEND=all (or a comma-
