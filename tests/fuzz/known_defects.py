@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from collections.abc import Callable
 from functools import cache
 from urllib.parse import unquote_to_bytes
 
+from botocore.model import OperationModel
 from botocore.session import get_session
 
 from .wire import Case
@@ -128,8 +130,7 @@ def lambda_missing_required(case: Case) -> bool:
         doc = json.loads(sent) if sent.strip() else {}
     except (ValueError, RecursionError):
         return False
-    op = get_session().get_service_model("lambda").operation_model(case.operation) \
-        if case.operation in _lambda_operations() else None
+    op = _lambda_route(case.method, case.target.partition("?")[0])
     if op is None or op.input_shape is None:
         return not isinstance(doc, dict) or not doc
     members = op.input_shape.members
@@ -137,9 +138,24 @@ def lambda_missing_required(case: Case) -> bool:
     return not isinstance(doc, dict) or any(doc.get(n) is None for n in body_required)
 
 
+def _lambda_route(method: str, path: str) -> OperationModel | None:
+    """The Lambda operation a method and path reach (a mutated path may reach another one)."""
+    for verb, pattern, op in _lambda_routes():
+        if verb == method and pattern.fullmatch(path):
+            return op
+    return None
+
+
 @cache
-def _lambda_operations() -> frozenset[str]:
-    return frozenset(get_session().get_service_model("lambda").operation_names)
+def _lambda_routes() -> list[tuple[str, re.Pattern[str], OperationModel]]:
+    model = get_session().get_service_model("lambda")
+    routes = []
+    for name in model.operation_names:
+        op = model.operation_model(name)
+        uri = op.http["requestUri"].partition("?")[0]
+        pattern = "[^/]+".join(re.escape(part) for part in re.split(r"\{[^}]+\}", uri))  # labels: one segment
+        routes.append((op.http["method"], re.compile(pattern + "/?"), op))
+    return routes
 
 
 def post_policy_malformed_condition(case: Case) -> bool:
