@@ -131,8 +131,8 @@ def lambda_missing_required(case: Case) -> bool:
     except (ValueError, RecursionError):
         return False
     op = _lambda_route(case.method, case.target.partition("?")[0])
-    if op is None or op.input_shape is None:
-        return not isinstance(doc, dict) or not doc
+    if op is None or op.input_shape is None:  # no operation: answered before any member is read
+        return False
     members = op.input_shape.members
     body_required = [n for n in op.input_shape.required_members if "location" not in members[n].serialization]
     return not isinstance(doc, dict) or any(doc.get(n) is None for n in body_required)
