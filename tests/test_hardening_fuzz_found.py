@@ -189,3 +189,24 @@ def test_json_null_map_value_is_refused_not_stored(sluice: SluiceProcess) -> Non
     with pytest.raises(ClientError) as info:
         lam.get_function(FunctionName=name)
     assert info.value.response["Error"]["Code"] == "ResourceNotFoundException"
+
+
+@pytest.mark.parametrize("max_buckets", ["0", "-1", "-9223372036854775809", "10001"])
+def test_s3_list_buckets_page_size_out_of_range_is_invalid_argument_not_a_500(
+        sluice: SluiceProcess, max_buckets: str) -> None:
+    s3 = boto3.client("s3", endpoint_url=sluice.endpoint, region_name="us-east-1", aws_access_key_id="test",
+                      aws_secret_access_key="test")
+    s3.create_bucket(Bucket=f"fuzz-list-{uuid.uuid4().hex[:8]}")  # at least one bucket to page through
+    url = urlsplit(sluice.endpoint)
+    conn = http.client.HTTPConnection(url.hostname or "127.0.0.1", url.port, timeout=10)
+    try:
+        conn.request("GET", f"/?max-buckets={max_buckets}", headers={
+            "Authorization": "AWS4-HMAC-SHA256 Credential=test/20240101/us-east-1/s3/aws4_request, "
+                             "SignedHeaders=host, Signature=" + "0" * 64})
+        response = conn.getresponse()
+        answer = response.read()
+    finally:
+        conn.close()
+    # Before: 0 or less cut the page to nothing and then read its last bucket (IndexError, 500).
+    assert response.status == 400, answer
+    assert ET.fromstring(answer).findtext("Code") == "InvalidArgument"
