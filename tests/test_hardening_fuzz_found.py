@@ -210,3 +210,21 @@ def test_s3_list_buckets_page_size_out_of_range_is_invalid_argument_not_a_500(
     # Before: 0 or less cut the page to nothing and then read its last bucket (IndexError, 500).
     assert response.status == 400, answer
     assert ET.fromstring(answer).findtext("Code") == "InvalidArgument"
+
+
+@pytest.mark.parametrize(("signing_name", "target", "content_type", "body"), [
+    ("monitoring", "GraniteServiceVersion20100801.DeleteAlarms", "application/x-amz-json-1.0",
+     b'{"AlarmNames": ["\\ud800"]}'),
+    ("logs", "Logs_20140328.DescribeLogGroups", "application/x-amz-json-1.1", b'{"logGroupNamePrefix": "a\\udfffb"}'),
+    ("events", "AWSEvents.PutEvents", "application/x-amz-json-1.1",
+     b'{"Entries": [{"Source": "\\ud800", "DetailType": "x", "Detail": "{}"}]}'),
+    # Accepted before: a log group got a tag key no client could ever send back.
+    ("logs", "Logs_20140328.CreateLogGroup", "application/x-amz-json-1.1",
+     b'{"logGroupName": "fuzz-surrogate-tags", "tags": {"\\ud83d": "v"}}'),
+], ids=["cloudwatch", "logs", "events", "map-key"])
+def test_json_lone_surrogate_is_a_serialization_error_not_a_500(
+        sluice: SluiceProcess, signing_name: str, target: str, content_type: str, body: bytes) -> None:
+    # Before: the escaped surrogate decoded into a str that SQLite could not encode (a 500).
+    status, answer = _post_json(sluice.endpoint, target, content_type, body, signing_name)
+    assert status == 400, answer
+    assert json.loads(answer)["__type"].endswith("SerializationException")

@@ -31,7 +31,8 @@ def from_json(value: Any, shape: Shape, path: str = "") -> Any:
     if isinstance(shape, MapShape):
         if not isinstance(value, dict):
             raise InvalidValue(path, str(value)[:50], "map")
-        return {k: from_json(_present(v, shape.value, path), shape.value, path) for k, v in value.items()}
+        return {_text(k, path): from_json(_present(v, shape.value, path), shape.value, path)
+                for k, v in value.items()}
     t = shape.type_name
     if t == "timestamp":
         if isinstance(value, (int, float)):
@@ -54,8 +55,20 @@ def from_json(value: Any, shape: Shape, path: str = "") -> Any:
         raise InvalidValue(path, str(value)[:50], "integer")
     if t == "boolean" and not isinstance(value, bool):
         raise InvalidValue(path, str(value)[:50], "boolean")
-    if t == "string" and not isinstance(value, str):
-        raise InvalidValue(path, str(value)[:50], "string")
+    if t == "string":
+        if not isinstance(value, str):
+            raise InvalidValue(path, str(value)[:50], "string")
+        return _text(value, path)
+    return value
+
+
+def _text(value: str, path: str) -> str:
+    # JSON may escape a lone surrogate ("\\ud800"); no Unicode text holds one, and nothing can
+    # store or send it on (the database refused to encode it: a 500).
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise InvalidValue(path, value.encode("utf-8", "backslashreplace").decode()[:50], "string") from None
     return value
 
 
