@@ -16,7 +16,8 @@ from hypothesis import strategies as st
 from .shapes import text
 
 _LEAF = st.one_of(st.none(), st.booleans(), st.integers(-(2**70), 2**70),
-                  st.floats(allow_nan=False, allow_infinity=False), text(max_size=12))
+                  st.floats(allow_nan=False, allow_infinity=False), text(max_size=12),
+                  st.sampled_from(["\ud800", "a\udfff", "\x00", "\u2028"]))  # escaped in the document's JSON
 _FIELD = st.one_of(st.sampled_from(["source", "detail-type", "detail", "a", "a.b", "$or", "", "resources",
                                     "account", "region", "time", "id", "MessageAttributes"]), text(max_size=8))
 
