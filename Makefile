@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo up test crash-test lint bench clean
+.PHONY: demo up test crash-test fuzz lint bench clean
 
 $(BIN)/sluice: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -25,6 +25,11 @@ test: $(BIN)/sluice
 # The crash test's long profile: SIGKILL under mixed load, restart, check (tests/test_crash.py).
 crash-test: $(BIN)/sluice
 	SLUICE_CRASH_TRIALS=$${SLUICE_CRASH_TRIALS:-200} $(BIN)/pytest -p no:xdist -q -s tests/test_crash.py
+
+# The protocol fuzzer's long profile: random, ~5,000 raw requests across the nine services (the
+# quick profile runs in `make test`). More: SLUICE_FUZZ_EXAMPLES=2000 make fuzz.
+fuzz: $(BIN)/sluice
+	SLUICE_FUZZ=long $(BIN)/pytest -q -p no:xdist --timeout 0 tests/fuzz
 
 bench: $(BIN)/sluice
 	$(BIN)/python bench/s3.py

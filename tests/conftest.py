@@ -13,6 +13,7 @@ import boto3
 import pytest
 from botocore.config import Config
 
+from .fuzz.stats import pytest_terminal_summary  # noqa: F401  (the fuzzer's counts, also under xdist)
 from .server import SluiceProcess
 
 REGION = "us-east-1"

@@ -27,15 +27,19 @@ def from_json(value: Any, shape: Shape, path: str = "") -> Any:
     if isinstance(shape, ListShape):
         if not isinstance(value, list):
             raise InvalidValue(path, str(value)[:50], "list")
-        return [from_json(v, shape.member, path) for v in value]
+        return [from_json(_present(v, shape.member, path), shape.member, path) for v in value]
     if isinstance(shape, MapShape):
         if not isinstance(value, dict):
             raise InvalidValue(path, str(value)[:50], "map")
-        return {k: from_json(v, shape.value, path) for k, v in value.items()}
+        return {_text(k, path): from_json(_present(v, shape.value, path), shape.value, path)
+                for k, v in value.items()}
     t = shape.type_name
     if t == "timestamp":
         if isinstance(value, (int, float)):
-            return dt.datetime.fromtimestamp(value, tz=dt.timezone.utc)
+            try:
+                return dt.datetime.fromtimestamp(value, tz=dt.timezone.utc)
+            except (OverflowError, OSError, ValueError):  # 1e300, NaN: no such moment
+                raise InvalidValue(path, str(value)[:50], "timestamp") from None
         try:
             return parse_timestamp(str(value))
         except ValueError:
@@ -51,8 +55,28 @@ def from_json(value: Any, shape: Shape, path: str = "") -> Any:
         raise InvalidValue(path, str(value)[:50], "integer")
     if t == "boolean" and not isinstance(value, bool):
         raise InvalidValue(path, str(value)[:50], "boolean")
-    if t == "string" and not isinstance(value, str):
-        raise InvalidValue(path, str(value)[:50], "string")
+    if t == "string":
+        if not isinstance(value, str):
+            raise InvalidValue(path, str(value)[:50], "string")
+        return _text(value, path)
+    return value
+
+
+def _text(value: str, path: str) -> str:
+    # JSON may escape a lone surrogate ("\\ud800"); no Unicode text holds one, and nothing can
+    # store or send it on (the database refused to encode it: a 500).
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise InvalidValue(path, value.encode("utf-8", "backslashreplace").decode()[:50], "string") from None
+    return value
+
+
+def _present(value: Any, shape: Shape, path: str) -> Any:
+    # No model here marks a list or map `sparse`: a null member is not a value of its type (a
+    # [null] reached the services as None, where they expect the member type).
+    if value is None:
+        raise InvalidValue(path, "null", shape.type_name)
     return value
 
 

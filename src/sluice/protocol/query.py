@@ -8,6 +8,7 @@ The flattening rules for lists and maps are botocore's query serializer's, read 
 
 from __future__ import annotations
 
+import re
 from typing import Any
 from urllib.parse import parse_qsl
 
@@ -29,6 +30,8 @@ from .values import InvalidValue, parse_scalar
 from .xml import shape_to_xml
 
 XML_DECL = '<?xml version="1.0" encoding="UTF-8"?>\n'
+# Characters XML 1.0 has no place for, even escaped (an error message may echo them from input).
+_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
 
 
 # Query-era error codes of services that moved to json, where current models no longer carry
@@ -195,4 +198,7 @@ def _refuse_repeats(pairs: list[tuple[str, str]]) -> None:
 
 
 def _esc(text: str) -> str:
+    # An error must stay readable by every SDK's XML parser: characters it would choke on are
+    # shown as U+FFFD (a raw \x08 echoed from a parameter made the whole answer unparseable).
+    text = _NOT_XML.sub("\ufffd", text)
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")

@@ -108,7 +108,8 @@ class RestXmlProtocol:
                     if s3:
                         decode_upload(op, req, params, payload)
                 else:
-                    params[payload] = req.body.read().decode()
+                    # As sent: the operation judges text that is not UTF-8 (no 500 here).
+                    params[payload] = req.body.read().decode("utf-8", "surrogateescape")
                 return params
             body = req.body.read()
             if body.strip():

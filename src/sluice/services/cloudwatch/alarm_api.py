@@ -14,11 +14,10 @@ from ...protocol.context import RequestContext
 from . import errors
 from .alarms import Alarm, HistoryItem
 from .common import Shared, offset_of, page_size, token
-from .dimensions import dims_dict
+from .dimensions import checked_dims, dims_dict
 from .evaluation import OPERATORS, Verdict
 from .evaluator import AlarmEvaluator
 from .formats import json_date
-from .metric_api import MAX_DIMENSIONS
 from .statistics import STATISTICS, percentile_of
 
 MAX_ACTIONS = 5
@@ -113,8 +112,9 @@ class AlarmApi:
         if p.get("Unit") is not None and p["Unit"] not in self.shared.units:
             raise errors.one_of("Unit", self.shared.units)
         dims = p.get("Dimensions") or []
-        if len(dims) > MAX_DIMENSIONS:
-            raise errors.too_many("Dimensions", MAX_DIMENSIONS)
+        # Checked here, not only when evaluated: a stored alarm with a nameless dimension made
+        # every evaluation fail, which stopped all the alarms listed after it.
+        checked_dims(dims, "Dimensions")
         for kind in ("OKActions", "AlarmActions", "InsufficientDataActions"):
             actions = p.get(kind) or []
             if len(actions) > MAX_ACTIONS:
@@ -177,7 +177,7 @@ class AlarmApi:
         for member, value in (("MetricName", MetricName), ("Namespace", Namespace)):
             if value is None:
                 raise errors.missing(member)
-        dims = dims_dict(Dimensions) if Dimensions is not None else None
+        dims = checked_dims(Dimensions, "Dimensions") if Dimensions is not None else None
         found = [a for a in self.alarms.all()
                  if a["MetricName"] == MetricName and a["Namespace"] == Namespace
                  and (dims is None or dims_dict(a.get("Dimensions")) == dims)

@@ -13,6 +13,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from ...engine.metrics import Aggregate, DimensionMatch, MetricQuery, MetricStore
+from . import errors
 
 PUBLISHED_SETS: dict[str, tuple[frozenset[str], ...]] = {
     # Lambda points carry {FunctionName, Resource, ExecutedVersion?} (engine/metrics.py).
@@ -91,3 +92,18 @@ def listed(store: MetricStore, since: float, namespace: str | None, name: str | 
 
 def dims_dict(dimensions: Iterable[dict[str, str]] | None) -> dict[str, str]:
     return {d["Name"]: d["Value"] for d in dimensions or ()}
+
+
+MAX_DIMENSIONS = 30
+
+
+def checked_dims(dims: list[dict[str, str]], where: str) -> dict[str, str]:
+    """Dimensions as a dict, once each has the Name and Value the model requires (a nameless one
+    stored in an alarm made every later evaluation fail)."""
+    if len(dims) > MAX_DIMENSIONS:
+        raise errors.too_many(where, MAX_DIMENSIONS)
+    for j, d in enumerate(dims, start=1):
+        for member in ("Name", "Value"):
+            if not d.get(member):
+                raise errors.missing(f"{where}.member.{j}.{member}")
+    return dims_dict(dims)

@@ -14,11 +14,10 @@ from ...engine.metrics import Aggregate, Point, StatSet, dimensions_key
 from ...protocol.context import RequestContext
 from . import errors
 from .common import Shared, offset_of, token
-from .dimensions import Series, dims_dict, listed, read
+from .dimensions import Series, checked_dims, listed, read
 from .statistics import STATISTICS, is_statistic, percentile_of, value_of
 
 MAX_METRIC_DATA = 1000
-MAX_DIMENSIONS = 30
 MAX_VALUES = 150
 MAX_DATAPOINTS = 1440  # GetMetricStatistics
 MAX_QUERIES = 500  # GetMetricData
@@ -96,13 +95,7 @@ class MetricData:
         if not name:
             raise errors.missing(f"{where}.MetricName")
         dims = datum.get("Dimensions") or []
-        if len(dims) > MAX_DIMENSIONS:
-            raise errors.too_many(f"{where}.Dimensions", MAX_DIMENSIONS)
-        for j, d in enumerate(dims, start=1):
-            for member in ("Name", "Value"):
-                if not d.get(member):
-                    raise errors.missing(f"{where}.Dimensions.member.{j}.{member}")
-        dimensions = dims_dict(dims)
+        dimensions = checked_dims(dims, f"{where}.Dimensions")
         if len(dimensions) != len(dims):
             raise errors.invalid(f"The parameter {where}.Dimensions contains duplicate names.")
         unit = datum.get("Unit") or "None"
@@ -185,8 +178,7 @@ class MetricData:
                                      "a percentile is p0.0 to p100.")
         if Unit is not None and Unit not in self.shared.units:
             raise errors.one_of("Unit", self.shared.units)
-        if len(Dimensions or []) > MAX_DIMENSIONS:
-            raise errors.too_many("Dimensions", MAX_DIMENSIONS)
+        dimensions = checked_dims(Dimensions or [], "Dimensions")
         start, end = StartTime.timestamp(), EndTime.timestamp()
         if start >= end:
             raise errors.invalid("The parameter StartTime must be less than the parameter EndTime.")
@@ -200,7 +192,7 @@ class MetricData:
             return {"Label": MetricName, "Datapoints": []}
         start = _aligned_start(start, period, now)
         stats = list(Statistics or []) + list(ExtendedStatistics or [])
-        found = read_series(self.shared, Series(Namespace, MetricName, dims_dict(Dimensions), start, end, period, Unit), stats)
+        found = read_series(self.shared, Series(Namespace, MetricName, dimensions, start, end, period, Unit), stats)
         datapoints = []
         for _, agg in sorted(found.items()):
             point: dict[str, Any] = {"Timestamp": agg.start, "Unit": agg.unit}
@@ -264,9 +256,10 @@ class MetricData:
             unit = stat.get("Unit")
             if unit is not None and unit not in self.shared.units:
                 raise errors.one_of(f"{where}.Unit", self.shared.units)
+            dimensions = checked_dims(metric.get("Dimensions") or [], f"{where}.Metric.Dimensions")
             aligned = _aligned_start(start, period, now)
             found = {} if not _period_has_data(start, period, now) else read_series(self.shared, Series(
-                metric["Namespace"], metric["MetricName"], dims_dict(metric.get("Dimensions")), aligned, end,
+                metric["Namespace"], metric["MetricName"], dimensions, aligned, end,
                 period, unit), [name])
             points = [(agg.start, v) for _, agg in sorted(found.items(), reverse=descending)
                       if (v := value_of(name, agg.count, agg.sum, agg.min, agg.max, agg.values)) is not None]

@@ -70,6 +70,11 @@ class Buckets:
         prefix = params.get("Prefix") or ""
         region = params.get("BucketRegion")
         max_buckets = params.get("MaxBuckets")
+        if max_buckets is not None and not 1 <= max_buckets <= 10_000:
+            # AWS documents pages of 1 to 10,000 buckets; its exact wording here is not known,
+            # this follows max-keys'. (0 or less emptied the page and then indexed it: a 500.)
+            raise errors.invalid_argument("Argument max-buckets must be an integer between 1 and 10000",
+                                          "max-buckets", str(max_buckets))
         token = params.get("ContinuationToken")
         after = core.decode_token(token) if token else ""
         found = [b for b in buckets.owned_by(self.s.db.reader, ctx.account_id, after)

@@ -34,6 +34,10 @@ def no_such_bucket_policy(bucket: str) -> ServiceError:
 def validate_bucket_policy(bucket: str, text: str) -> None:
     """S3's checks on top of the resource-policy grammar (which wants a Principal in every
     statement): a JSON object, S3 actions only, resources inside this bucket."""
+    try:
+        text.encode()
+    except UnicodeEncodeError:  # bytes that were not UTF-8 (kept as sent): JSON text is UTF-8
+        raise malformed("Policies must be valid JSON and the first byte must be '{'") from None
     if len(text.encode()) > MAX_POLICY_BYTES:
         raise malformed("Policies must be less than 20KB")
     try:

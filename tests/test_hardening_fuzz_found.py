@@ -1,0 +1,230 @@
+"""Defects the protocol fuzzer (tests/fuzz) found, each pinned by the request that showed it."""
+
+from __future__ import annotations
+
+import base64
+import http.client
+import json
+import time
+import uuid
+import xml.etree.ElementTree as ET
+from typing import Any
+from urllib.parse import urlencode, urlsplit
+
+import boto3
+import pytest
+from botocore.config import Config
+from botocore.exceptions import ClientError
+
+from .lambda_helpers import zip_code
+from .server import SluiceProcess
+
+
+def _post_form(endpoint: str, signing_name: str, fields: dict[str, str]) -> tuple[int, bytes]:
+    url = urlsplit(endpoint)
+    conn = http.client.HTTPConnection(url.hostname or "127.0.0.1", url.port, timeout=10)
+    try:
+        conn.request("POST", "/", body=urlencode(fields).encode(), headers={
+            "Content-Type": "application/x-www-form-urlencoded; charset=utf-8",
+            "Authorization": f"AWS4-HMAC-SHA256 Credential=test/20240101/us-east-1/{signing_name}/aws4_request, "
+                             "SignedHeaders=host, Signature=" + "0" * 64,
+        })
+        response = conn.getresponse()
+        return response.status, response.read()
+    finally:
+        conn.close()
+
+
+@pytest.mark.parametrize(("signing_name", "fields", "code"), [
+    # IAM's length check echoes the value it refused.
+    ("iam", {"Action": "DeletePolicy", "Version": "2010-05-08", "PolicyArn": "\x08"}, "ValidationError"),
+    # Every query service echoes an unknown action.
+    ("sns", {"Action": "Publish\x01", "Version": "2010-03-31"}, "InvalidAction"),
+    ("sts", {"Action": "GetCallerIdentity\x1f\x00", "Version": "2011-06-15"}, "InvalidAction"),
+])
+def test_query_errors_echoing_control_characters_are_well_formed_xml(
+        sluice: SluiceProcess, signing_name: str, fields: dict[str, str], code: str) -> None:
+    status, body = _post_form(sluice.endpoint, signing_name, fields)
+    assert status == 400
+    # Before: the character went out raw and no XML parser (botocore's included) could read the
+    # error at all.
+    root = ET.fromstring(body)
+    ns = {"a": root.tag[1:].split("}")[0]} if root.tag.startswith("{") else {}
+    found = root.find("a:Error/a:Code", ns) if ns else root.find("Error/Code")
+    assert found is not None and found.text == code
+
+
+def _cloudwatch(endpoint: str) -> Any:
+    # A careless client: botocore's own checks off, so the server is the one that must refuse.
+    return boto3.client("cloudwatch", endpoint_url=endpoint, region_name="us-east-1", aws_access_key_id="test",
+                        aws_secret_access_key="test",
+                        config=Config(parameter_validation=False, retries={"total_max_attempts": 1}))
+
+
+_NAMELESS = [{"Value": "v"}]
+
+
+@pytest.mark.parametrize("call", [
+    lambda cw: cw.get_metric_statistics(Namespace="Fuzz/Dims", MetricName="m", Dimensions=_NAMELESS,
+                                        StartTime=time.time() - 600, EndTime=time.time(), Period=60,
+                                        Statistics=["Sum"]),
+    lambda cw: cw.describe_alarms_for_metric(Namespace="Fuzz/Dims", MetricName="m", Dimensions=_NAMELESS),
+    lambda cw: cw.get_metric_data(StartTime=time.time() - 600, EndTime=time.time(), MetricDataQueries=[
+        {"Id": "q", "MetricStat": {"Metric": {"Namespace": "Fuzz/Dims", "MetricName": "m", "Dimensions": _NAMELESS},
+                                   "Period": 60, "Stat": "Sum"}}]),
+], ids=["GetMetricStatistics", "DescribeAlarmsForMetric", "GetMetricData"])
+def test_cloudwatch_dimension_without_a_name_is_refused_not_a_500(sluice: SluiceProcess, call: Any) -> None:
+    with pytest.raises(ClientError) as info:
+        call(_cloudwatch(sluice.endpoint))
+    assert info.value.response["ResponseMetadata"]["HTTPStatusCode"] == 400
+    assert info.value.response["Error"]["Code"] == "MissingParameter"
+    assert "Dimensions.member.1.Name" in info.value.response["Error"]["Message"]
+
+
+def test_cloudwatch_alarm_with_a_nameless_dimension_is_refused(sluice: SluiceProcess) -> None:
+    """Accepted before, the alarm made every evaluation raise (KeyError), which stopped the
+    evaluation of every alarm listed after it."""
+    cw = _cloudwatch(sluice.endpoint)
+    name = f"fuzz-dims-{uuid.uuid4().hex[:8]}"
+    with pytest.raises(ClientError) as info:
+        cw.put_metric_alarm(AlarmName=name, Namespace="Fuzz/Dims", MetricName="m", Statistic="Sum", Period=60,
+                            EvaluationPeriods=1, Threshold=1.0, ComparisonOperator="GreaterThanThreshold",
+                            Dimensions=[{"Name": "n"}])
+    assert info.value.response["Error"]["Code"] == "MissingParameter"
+    assert "Dimensions.member.1.Value" in info.value.response["Error"]["Message"]
+    assert cw.describe_alarms(AlarmNames=[name])["MetricAlarms"] == []
+
+
+def _post_json(endpoint: str, target: str, content_type: str, body: bytes, signing_name: str) -> tuple[int, bytes]:
+    url = urlsplit(endpoint)
+    conn = http.client.HTTPConnection(url.hostname or "127.0.0.1", url.port, timeout=10)
+    try:
+        conn.request("POST", "/", body=body, headers={
+            "Content-Type": content_type, "X-Amz-Target": target,
+            "Authorization": f"AWS4-HMAC-SHA256 Credential=test/20240101/us-east-1/{signing_name}/aws4_request, "
+                             "SignedHeaders=host, Signature=" + "0" * 64,
+        })
+        response = conn.getresponse()
+        return response.status, response.read()
+    finally:
+        conn.close()
+
+
+@pytest.mark.parametrize("number", ["1e300", "-1e300", "99999999999999999999", "NaN"])
+@pytest.mark.parametrize(("signing_name", "target", "content_type", "template"), [
+    ("monitoring", "GraniteServiceVersion20100801.DescribeAlarmHistory", "application/x-amz-json-1.0",
+     '{"StartDate": %s}'),
+    ("events", "AWSEvents.PutEvents", "application/x-amz-json-1.1",
+     '{"Entries": [{"Source": "fuzz", "DetailType": "t", "Detail": "{}", "Time": %s}]}'),
+], ids=["cloudwatch", "events"])
+def test_json_timestamp_out_of_range_is_a_serialization_error_not_a_500(
+        sluice: SluiceProcess, number: str, signing_name: str, target: str, content_type: str,
+        template: str) -> None:
+    # Before: datetime.fromtimestamp raised OverflowError (ValueError for NaN): 500 InternalError.
+    status, body = _post_json(sluice.endpoint, target, content_type, (template % number).encode(), signing_name)
+    assert status == 400, body
+    assert json.loads(body)["__type"].endswith("SerializationException")
+
+
+@pytest.mark.parametrize("body", [b"\x1f\x8b\x08\x00garbage", b'{"Version": "2012-10-17", "Statement": "\xff"}'],
+                         ids=["gzipped", "stray-byte"])
+def test_s3_bucket_policy_that_is_not_utf8_is_malformed_not_a_500(sluice: SluiceProcess, body: bytes) -> None:
+    s3 = boto3.client("s3", endpoint_url=sluice.endpoint, region_name="us-east-1", aws_access_key_id="test",
+                      aws_secret_access_key="test")
+    bucket = f"fuzz-policy-{uuid.uuid4().hex[:8]}"
+    s3.create_bucket(Bucket=bucket)
+    url = urlsplit(sluice.endpoint)
+    conn = http.client.HTTPConnection(url.hostname or "127.0.0.1", url.port, timeout=10)
+    try:
+        # A gzipped policy (the fuzzer's case) or one with a stray byte: before, decode() raised.
+        conn.request("PUT", f"/{bucket}?policy", body=body, headers={
+            "Authorization": "AWS4-HMAC-SHA256 Credential=test/20240101/us-east-1/s3/aws4_request, "
+                             "SignedHeaders=host, Signature=" + "0" * 64})
+        response = conn.getresponse()
+        answer = response.read()
+    finally:
+        conn.close()
+    assert response.status == 400, answer
+    assert ET.fromstring(answer).findtext("Code") == "MalformedPolicy"
+    with pytest.raises(ClientError) as info:
+        s3.get_bucket_policy(Bucket=bucket)
+    assert info.value.response["Error"]["Code"] == "NoSuchBucketPolicy"
+
+
+@pytest.mark.parametrize(("signing_name", "target", "content_type", "body"), [
+    ("monitoring", "GraniteServiceVersion20100801.DeleteAlarms", "application/x-amz-json-1.0",
+     b'{"AlarmNames": [null]}'),
+    ("events", "AWSEvents.PutEvents", "application/x-amz-json-1.1", b'{"Entries": [null]}'),
+], ids=["list-of-strings", "list-of-structures"])
+def test_json_null_inside_a_list_is_a_serialization_error_not_a_500(
+        sluice: SluiceProcess, signing_name: str, target: str, content_type: str, body: bytes) -> None:
+    # Before: the null reached the service as None where it expects a string ('.join' TypeError).
+    status, answer = _post_json(sluice.endpoint, target, content_type, body, signing_name)
+    assert status == 400, answer
+    assert json.loads(answer)["__type"].endswith("SerializationException")
+
+
+def test_json_null_map_value_is_refused_not_stored(sluice: SluiceProcess) -> None:
+    """Before: a function was created with environment variable A = null, and every invocation
+    then failed inside Sluice (TypeError building the worker's environment, a traceback)."""
+    name = f"fuzz-null-env-{uuid.uuid4().hex[:8]}"
+    body = json.dumps({"FunctionName": name, "Runtime": "python3.12", "Handler": "handler.handler",
+                       "Role": "arn:aws:iam::000000000000:role/r", "Environment": {"Variables": {"A": None}},
+                       "Code": {"ZipFile": base64.b64encode(zip_code("def handler(e, c):\n    return e\n")).decode()}})
+    url = urlsplit(sluice.endpoint)
+    conn = http.client.HTTPConnection(url.hostname or "127.0.0.1", url.port, timeout=10)
+    try:
+        conn.request("POST", "/2015-03-31/functions", body=body.encode(), headers={
+            "Content-Type": "application/json",
+            "Authorization": "AWS4-HMAC-SHA256 Credential=test/20240101/us-east-1/lambda/aws4_request, "
+                             "SignedHeaders=host, Signature=" + "0" * 64})
+        response = conn.getresponse()
+        answer = response.read()
+    finally:
+        conn.close()
+    assert response.status == 400, answer
+    assert json.loads(answer)["Type"] == "User"
+    lam = boto3.client("lambda", endpoint_url=sluice.endpoint, region_name="us-east-1", aws_access_key_id="test",
+                       aws_secret_access_key="test")
+    with pytest.raises(ClientError) as info:
+        lam.get_function(FunctionName=name)
+    assert info.value.response["Error"]["Code"] == "ResourceNotFoundException"
+
+
+@pytest.mark.parametrize("max_buckets", ["0", "-1", "-9223372036854775809", "10001"])
+def test_s3_list_buckets_page_size_out_of_range_is_invalid_argument_not_a_500(
+        sluice: SluiceProcess, max_buckets: str) -> None:
+    s3 = boto3.client("s3", endpoint_url=sluice.endpoint, region_name="us-east-1", aws_access_key_id="test",
+                      aws_secret_access_key="test")
+    s3.create_bucket(Bucket=f"fuzz-list-{uuid.uuid4().hex[:8]}")  # at least one bucket to page through
+    url = urlsplit(sluice.endpoint)
+    conn = http.client.HTTPConnection(url.hostname or "127.0.0.1", url.port, timeout=10)
+    try:
+        conn.request("GET", f"/?max-buckets={max_buckets}", headers={
+            "Authorization": "AWS4-HMAC-SHA256 Credential=test/20240101/us-east-1/s3/aws4_request, "
+                             "SignedHeaders=host, Signature=" + "0" * 64})
+        response = conn.getresponse()
+        answer = response.read()
+    finally:
+        conn.close()
+    # Before: 0 or less cut the page to nothing and then read its last bucket (IndexError, 500).
+    assert response.status == 400, answer
+    assert ET.fromstring(answer).findtext("Code") == "InvalidArgument"
+
+
+@pytest.mark.parametrize(("signing_name", "target", "content_type", "body"), [
+    ("monitoring", "GraniteServiceVersion20100801.DeleteAlarms", "application/x-amz-json-1.0",
+     b'{"AlarmNames": ["\\ud800"]}'),
+    ("logs", "Logs_20140328.DescribeLogGroups", "application/x-amz-json-1.1", b'{"logGroupNamePrefix": "a\\udfffb"}'),
+    ("events", "AWSEvents.PutEvents", "application/x-amz-json-1.1",
+     b'{"Entries": [{"Source": "\\ud800", "DetailType": "x", "Detail": "{}"}]}'),
+    # Accepted before: a log group got a tag key no client could ever send back.
+    ("logs", "Logs_20140328.CreateLogGroup", "application/x-amz-json-1.1",
+     b'{"logGroupName": "fuzz-surrogate-tags", "tags": {"\\ud83d": "v"}}'),
+], ids=["cloudwatch", "logs", "events", "map-key"])
+def test_json_lone_surrogate_is_a_serialization_error_not_a_500(
+        sluice: SluiceProcess, signing_name: str, target: str, content_type: str, body: bytes) -> None:
+    # Before: the escaped surrogate decoded into a str that SQLite could not encode (a 500).
+    status, answer = _post_json(sluice.endpoint, target, content_type, body, signing_name)
+    assert status == 400, answer
+    assert json.loads(answer)["__type"].endswith("SerializationException")
