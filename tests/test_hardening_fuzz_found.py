@@ -228,3 +228,17 @@ def test_json_lone_surrogate_is_a_serialization_error_not_a_500(
     status, answer = _post_json(sluice.endpoint, target, content_type, body, signing_name)
     assert status == 400, answer
     assert json.loads(answer)["__type"].endswith("SerializationException")
+
+
+@pytest.mark.parametrize("number", ["9223372036854775808", "-9223372036854775809", "99999999999999999999999"])
+def test_json_long_beyond_64_bits_is_a_serialization_error_not_a_500(sluice: SluiceProcess, number: str) -> None:
+    logs = boto3.client("logs", endpoint_url=sluice.endpoint, region_name="us-east-1", aws_access_key_id="test",
+                        aws_secret_access_key="test")
+    group = f"/fuzz/long-{uuid.uuid4().hex[:8]}"
+    logs.create_log_group(logGroupName=group)
+    body = f'{{"logGroupName": "{group}", "startTime": {number}}}'.encode()
+    # Before: the number went to SQLite, which cannot hold it (OverflowError, a 500).
+    status, answer = _post_json(sluice.endpoint, "Logs_20140328.FilterLogEvents", "application/x-amz-json-1.1",
+                                body, "logs")
+    assert status == 400, answer
+    assert json.loads(answer)["__type"].endswith("SerializationException")

@@ -51,7 +51,9 @@ def from_json(value: Any, shape: Shape, path: str = "") -> Any:
             return base64.b64decode(value)
         except (ValueError, TypeError):
             raise InvalidValue(path, str(value)[:50], "base64 blob") from None
-    if t in ("integer", "long") and not (isinstance(value, int) and not isinstance(value, bool)):
+    # Beyond 64 bits no AWS service reads a number, and SQLite cannot hold one (it was a 500).
+    if t in ("integer", "long") and (not isinstance(value, int) or isinstance(value, bool)
+                                     or not -(2**63) <= value < 2**63):
         raise InvalidValue(path, str(value)[:50], "integer")
     if t == "boolean" and not isinstance(value, bool):
         raise InvalidValue(path, str(value)[:50], "boolean")
