@@ -127,8 +127,10 @@ def main() -> int:
     args = p.parse_args()
     pythons = {"this checkout": sys.executable, **{f"compare {i + 1}": py for i, py in enumerate(args.compare)}}
     with tempfile.TemporaryDirectory() as tmp:
-        servers = {name: Server(py, Path(tmp)) for name, py in pythons.items()}
+        servers: dict[str, Server] = {}
         try:
+            for name, py in pythons.items():  # one by one: a build that fails to start stops the others
+                servers[name] = Server(py, Path(tmp))
             loads = {name: workloads(*setup(s.port)) for name, s in servers.items()}
             results: dict[str, dict[str, list[float]]] = {}
             for _ in range(args.rounds):  # alternate, so load changes hit every build alike
