@@ -4,15 +4,14 @@ reaches an evaluation, and never in between. No real sleeps: the test waits only
 
 from __future__ import annotations
 
-import asyncio
-import signal
 from pathlib import Path
 from typing import Any
 
 from sluice.clock import ManualClock
 from sluice.protocol.context import RequestContext
 from sluice.server import Sluice
-from sluice.settings import Settings
+
+from .manual_clock import run_manual
 
 
 def ctx() -> RequestContext:
@@ -32,27 +31,10 @@ def state(cw: Any, name: str) -> str:
 
 
 def run(tmp_path: Path, time_scale: float, body: Any) -> None:
-    signals = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}  # SQS chains its own
-    app = Sluice.build(Settings(data_dir=tmp_path / "data", clock="manual", time_scale=time_scale))
-    assert isinstance(app.clock, ManualClock)
+    async def scenario(app: Sluice, clock: ManualClock) -> None:
+        await body(clock, app.services["cloudwatch"])
 
-    async def main() -> None:
-        for service in app.services.values():
-            await service.start()
-        await app.engine.start()
-        try:
-            await body(app.clock, app.services["cloudwatch"])
-        finally:
-            await app.engine.stop()
-            for service in app.services.values():
-                await service.stop()
-
-    try:
-        asyncio.run(main())
-    finally:
-        app.close()
-        for sig, handler in signals.items():
-            signal.signal(sig, handler)
+    run_manual(tmp_path, scenario, time_scale=time_scale)
 
 
 def test_alarm_is_evaluated_exactly_when_the_manual_clock_reaches_an_evaluation(tmp_path: Path) -> None:

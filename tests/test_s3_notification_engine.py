@@ -5,10 +5,8 @@ for the work itself (ManualClock.run_until_idle)."""
 
 from __future__ import annotations
 
-import asyncio
 import io
 import json
-import signal
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
@@ -17,7 +15,8 @@ from sluice.clock import ManualClock
 from sluice.engine.journey import Journeys
 from sluice.protocol.context import RequestContext
 from sluice.server import Sluice
-from sluice.settings import Settings
+
+from .manual_clock import run_manual
 
 ACCOUNT = "000000000000"
 QUEUE = "arrives-later"
@@ -33,29 +32,7 @@ def ctx(service: str) -> RequestContext:
 
 
 def run(tmp_path: Path, scenario: Callable[[Sluice, ManualClock], Awaitable[None]]) -> None:
-    """Run `scenario` against a manual-clock Sluice (services and engine started, then stopped)."""
-    signals = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}  # SQS chains its own
-    app = Sluice.build(Settings(data_dir=tmp_path / "data", clock="manual"))
-    clock = app.clock
-    assert isinstance(clock, ManualClock)
-
-    async def main() -> None:
-        for service in app.services.values():
-            await service.start()
-        await app.engine.start()
-        try:
-            await scenario(app, clock)
-        finally:
-            await app.engine.stop()
-            for service in app.services.values():
-                await service.stop()
-
-    try:
-        asyncio.run(main())
-    finally:
-        app.close()
-        for sig, handler in signals.items():
-            signal.signal(sig, handler)
+    run_manual(tmp_path, scenario)
 
 
 def s3(app: Sluice, operation: str, **params: Any) -> Any:

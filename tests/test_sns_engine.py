@@ -5,9 +5,7 @@ when the test advances it, so a retry runs exactly when its delay is reached, an
 
 from __future__ import annotations
 
-import asyncio
 import json
-import signal
 import threading
 from collections.abc import Awaitable, Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -20,9 +18,9 @@ from sluice.clock import ManualClock
 from sluice.protocol.context import RequestContext
 from sluice.server import Sluice
 from sluice.services.sns import SnsService
-from sluice.settings import Settings
 
 from .lambda_helpers import ROLE, read_jsonl, zip_code
+from .manual_clock import run_manual
 
 ACCOUNT = "000000000000"
 REGION = "us-east-1"
@@ -71,29 +69,7 @@ def hook() -> Iterator[Hook]:
 
 
 def run(tmp_path: Path, body: Callable[[Sluice, ManualClock], Awaitable[None]]) -> None:
-    """Build a server on a manual clock, start its services and engine, run `body`, stop it all."""
-    signals = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}  # SQS chains its own
-    app = Sluice.build(Settings(data_dir=tmp_path / "data", clock="manual", max_environments=2))
-    clock = app.clock
-    assert isinstance(clock, ManualClock)
-
-    async def main() -> None:
-        for service in app.services.values():
-            await service.start()
-        await app.engine.start()
-        try:
-            await body(app, clock)
-        finally:
-            await app.engine.stop()
-            for service in app.services.values():
-                await service.stop()
-
-    try:
-        asyncio.run(main())
-    finally:
-        app.close()
-        for sig, handler in signals.items():
-            signal.signal(sig, handler)
+    run_manual(tmp_path, body, max_environments=2)
 
 
 def test_http_retries_run_exactly_when_the_manual_clock_reaches_them(tmp_path: Path, hook: Hook) -> None:

@@ -21,7 +21,8 @@ from sluice.clock import ManualClock
 from sluice.protocol.context import RequestContext
 from sluice.server import Sluice
 from sluice.services.sqs import SqsService
-from sluice.settings import Settings
+
+from .manual_clock import run_manual
 
 MARGIN = 0.001  # clock seconds past a due time: float sums of clock times are not exact
 
@@ -33,27 +34,12 @@ def ctx() -> RequestContext:
 
 def run(tmp_path: Path, body: Callable[[SqsService, ManualClock, Sluice], Awaitable[None]]) -> None:
     """Start the services and the engine of a manual-clock server, run `body`, stop it all."""
-    app = Sluice.build(Settings(data_dir=tmp_path / "data", clock="manual"))
-    clock = app.clock
-    assert isinstance(clock, ManualClock)
-    sqs = app.services["sqs"]
-    assert isinstance(sqs, SqsService)
+    async def scenario(app: Sluice, clock: ManualClock) -> None:
+        sqs = app.services["sqs"]
+        assert isinstance(sqs, SqsService)
+        await body(sqs, clock, app)
 
-    async def main() -> None:
-        for service in app.services.values():
-            await service.start()
-        await app.engine.start()
-        try:
-            await body(sqs, clock, app)
-        finally:
-            await app.engine.stop()
-            for service in app.services.values():
-                await service.stop()
-
-    try:
-        asyncio.run(main())
-    finally:
-        app.close()
+    run_manual(tmp_path, scenario)
 
 
 def arn_of(sqs: SqsService, url: str) -> str:
