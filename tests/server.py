@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import socket
 import subprocess
 import sys
-import time
-import urllib.request
 from pathlib import Path
+
+from sluice.tools.child import terminate, wait_healthy
 
 
 def free_port() -> int:
@@ -42,28 +41,11 @@ class SluiceProcess:
         ]
         log = open(self.log_path, "ab")  # noqa: SIM115 - the child process owns it
         self.proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=self.env)
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"sluice exited with {self.proc.returncode}: {self.log_path.read_text()}")
-            try:
-                with urllib.request.urlopen(self.endpoint + "/_sluice/health", timeout=1) as r:
-                    if r.status == 200:
-                        json.load(r)
-                        return self
-            except OSError:
-                time.sleep(0.05)
-        raise RuntimeError("sluice did not become healthy: " + self.log_path.read_text())
+        wait_healthy(self.proc, self.endpoint, self.log_path, timeout)
+        return self
 
     def stop(self) -> int | None:
-        if self.proc and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        return self.proc.returncode if self.proc else None
+        return terminate(self.proc) if self.proc else None
 
     def kill(self) -> None:
         """SIGKILL: no chance to flush or clean up."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 import signal
 import socket
@@ -43,24 +44,37 @@ class ChildServer:
                "--data-dir", str(self.dir / "data"), *self.args]
         with open(self.log_path, "ab") as log:
             self.proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise ServerFailed(f"sluice up exited with {self.proc.returncode}:\n{self.log_path.read_text()}")
-            try:
-                with urllib.request.urlopen(self.endpoint + "/_sluice/health", timeout=1) as r:
-                    if r.status == 200:
-                        return
-            except OSError:
-                time.sleep(0.05)
-        raise ServerFailed("sluice up did not become healthy:\n" + self.log_path.read_text())
+        wait_healthy(self.proc, self.endpoint, self.log_path, timeout)
 
     def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        if self.proc is not None:
+            terminate(self.proc)
         shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def wait_healthy(proc: subprocess.Popen[bytes], endpoint: str, log_path: Path, timeout: float = 30.0) -> None:
+    """Until `GET /_sluice/health` answers 200 with JSON; ServerFailed (with the log) if it exits or never does."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise ServerFailed(f"sluice up exited with {proc.returncode}:\n{log_path.read_text()}")
+        try:
+            with urllib.request.urlopen(endpoint + "/_sluice/health", timeout=1) as r:
+                if r.status == 200:
+                    json.load(r)  # the health answer is JSON
+                    return
+        except OSError:
+            time.sleep(0.05)
+    raise ServerFailed("sluice up did not become healthy:\n" + log_path.read_text())
+
+
+def terminate(proc: subprocess.Popen[bytes], timeout: float = 15.0) -> int | None:
+    """SIGTERM, then SIGKILL if it has not exited within `timeout`; its exit code."""
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+    return proc.returncode
