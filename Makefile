@@ -3,13 +3,19 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo up test crash-test fuzz lint bench clean
+.PHONY: demo up runtimes test crash-test fuzz lint bench clean
 
 $(BIN)/sluice: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 	$(BIN)/pip install -q -e '.[test,bench]'
+	$(BIN)/python -m sluice.tools.runtimes build
 	touch $@
+
+# Python runtimes: awslambdaric + boto3 for every python3.9..3.13 found on this machine (PATH or
+# pyenv), pip-installed once so that `sluice up` runs each runtime on its own version offline.
+runtimes: $(BIN)/sluice
+	$(BIN)/python -m sluice.tools.runtimes build
 
 demo: $(BIN)/sluice
 	$(BIN)/sluice demo

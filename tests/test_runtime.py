@@ -12,7 +12,6 @@ import dataclasses
 import json
 import os
 import re
-import sys
 import textwrap
 import time
 import uuid
@@ -27,7 +26,6 @@ from sluice.runtime import (
     FunctionSpec,
     InvocationRequest,
     InvocationResult,
-    interpreter_for,
 )
 
 T = TypeVar("T")
@@ -109,7 +107,6 @@ def make_spec(
         log_group=f"/aws/lambda/{name}",
         endpoint_url="http://127.0.0.1:4566",
         credentials=("ASIAEXAMPLEKEY000000", "example-secret", "example-token"),
-        interpreter=interpreter_for("python3.12"),
         revision="r1",
     )
     return dataclasses.replace(spec, **changes)
@@ -812,15 +809,6 @@ def test_shutdown_ends_busy_invocations(tmp_path: Path) -> None:
         result.error_message
         == f"RequestId: {result.request_id} Error: Runtime exited with error: signal: killed"
     )
-
-
-def test_interpreter_for() -> None:
-    assert interpreter_for("python3.12") == sys.executable
-    assert (
-        interpreter_for("python3.13", {"python3.13": "/opt/py313/bin/python"})
-        == "/opt/py313/bin/python"
-    )
-    assert interpreter_for("python3.9", {"python3.13": "/x"}) == sys.executable
 
 
 def test_environment_dying_while_idle_is_replaced(tmp_path: Path) -> None:

@@ -37,6 +37,7 @@ from .gateway.app import Gateway
 from .gateway.sns_links import sns_links
 from .protocol.errors import ServiceError
 from .runtime import EnvironmentPool
+from .runtime.python import discover as discover_python
 from .schema import SCHEMA
 from .services.base import Service
 from .services.cloudwatch import CloudWatchService
@@ -109,7 +110,11 @@ class Sluice:
                            on_attempt=exporter.attempt_done if exporter else _no_attempt_note)
 
         roles = _EnforcedRoles(lambda: iam, lambda: enforcer) if settings.enforce_iam else UNCHECKED
-        lambda_ = LambdaService(store, clock, settings, s3=s3, python_overrides=settings.python_overrides,
+        python_runtimes = discover_python(settings.python_overrides)
+        for choice in python_runtimes.values():
+            if choice.note:  # said at start-up, in GetFunction's StateReason and in the INIT log
+                log.warning("%s", choice.note)
+        lambda_ = LambdaService(store, clock, settings, s3=s3, python_runtimes=python_runtimes,
                                 invoker=invoker_for, on_mappings_changed=mappings_changed.set, roles=roles)
         invoker = lambda_.invoker
         assert isinstance(invoker, Invoker)

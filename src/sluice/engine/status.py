@@ -80,6 +80,8 @@ def status(src: StatusSources) -> dict[str, Any]:
             fn = src.resolve(name)
         except ServiceError:  # deleted while we looked, or a backlog of a deleted function
             continue
+        if fn.spec.runtime_note:
+            functions[-1]["runtimeNote"] = fn.spec.runtime_note
         for arn, role in ((fn.dead_letter_arn, "DeadLetterConfig"), (fn.invoke_config.on_failure, "OnFailure")):
             if arn and arn.startswith("arn:aws:sqs:"):
                 dlqs.setdefault(arn, []).append({"function": name, "as": role})

@@ -6,12 +6,11 @@ limits and stops them.
 """
 
 from .pool import EnvironmentPool
-from .spec import FunctionSpec, InvocationRequest, InvocationResult, interpreter_for
+from .spec import FunctionSpec, InvocationRequest, InvocationResult
 
 __all__ = [
     "EnvironmentPool",
     "FunctionSpec",
     "InvocationRequest",
     "InvocationResult",
-    "interpreter_for",
 ]

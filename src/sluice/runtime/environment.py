@@ -152,6 +152,8 @@ class Environment:
         self.phase = "init"
         waiter = self._waiter = self._loop.create_future()
         self._add(now_ms(), self._platform.init_start(time.time()))
+        if spec.runtime_note:  # the function runs on another Python version: say so where its logs are
+            self._add(now_ms(), self._platform.note(time.time(), spec.runtime_note))
         self._held = []
         try:
             await self._spawn()

@@ -323,6 +323,12 @@ class PlatformLog:
             f"\tRuntime Version ARN: {self._runtime_arn}\n"
         )
 
+    def note(self, ts: float, text: str) -> str | None:
+        """A line of Sluice's own about how the function runs (no Lambda counterpart)."""
+        if self.json:
+            return self._record(ts, "sluice.runtimeNote", {"message": text})
+        return f"SLUICE_NOTE {text}\n"
+
     def start(self, ts: float, request_id: str) -> str | None:
         if self.json:
             return self._record(

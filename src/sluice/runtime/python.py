@@ -12,7 +12,7 @@ Lambda's Python runtimes run handlers on that exact Python with AWS's runtime in
   extension, so it must match the interpreter) and boto3, never Sluice's virtualenv. For
   Sluice's own version it is copied from the installed distributions (offline, ~1 s, once);
   for other versions `pip install --target` builds it with that interpreter, which needs the
-  package index: `make` does it (`python -m sluice.runtime.python build`), `sluice up` never
+  package index: `make` does it (`python -m sluice.tools.runtimes build`), `sluice up` never
   does. A version whose directory is missing counts as unavailable: its runtime falls back.
 
 The directories live in a cache shared by every Sluice of the same versions
@@ -21,7 +21,6 @@ The directories live in a cache shared by every Sluice of the same versions
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import importlib.metadata as metadata
 import os
@@ -76,7 +75,7 @@ def _installed_version(name: str) -> str:
 def libs_dir(version: str, root: Path | None = None) -> Path:
     """The runtime libraries' directory for Python `version`, named after what it holds, so
     that an upgrade of Sluice's awslambdaric or boto3 builds a new one."""
-    tag = "-".join(f"{name}{_installed_version(name)}" for name in RUNTIME_PACKAGES)
+    tag = "-".join(f"{name}-{_installed_version(name)}" for name in RUNTIME_PACKAGES)
     return (root or cache_root()) / f"python{version}-{tag}"
 
 
@@ -106,6 +105,7 @@ def _closure(names: Iterable[str]) -> list[metadata.Distribution]:
 
 def _publish(staging: Path, dest: Path) -> None:
     """Renamed into place whole: a concurrent Sluice sees a complete directory or none."""
+    staging.chmod(0o755)  # mkdtemp's 0700 would hide it from handlers run as another user
     try:
         staging.rename(dest)
     except OSError:
@@ -253,18 +253,3 @@ def discover(overrides: dict[str, str] | None = None, *, root: Path | None = Non
             f"{runtime} runs on Python {nearest.version} ({nearest.interpreter}): "
             f"{problems.get(runtime, 'not available')}")
     return choices
-
-
-def main(argv: list[str] | None = None) -> int:
-    """`python -m sluice.runtime.python build`: prepare every Python runtime this machine has."""
-    parser = argparse.ArgumentParser(prog="python -m sluice.runtime.python")
-    parser.add_argument("command", choices=["build", "show"])
-    args = parser.parse_args(argv)
-    for choice in discover(build=args.command == "build").values():
-        status = choice.note or f"{choice.runtime} runs on {choice.interpreter}"
-        print(f"{status}\n    libraries: {choice.libs}")
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -40,6 +40,8 @@ class FunctionSpec:
     # The runtime's own libraries for that interpreter (awslambdaric, boto3: Lambda's
     # /var/runtime); None: those of Sluice's own Python (runtime/python.py builds them).
     runtime_libs: Path | None = None
+    # Set when the interpreter is not the runtime's Python version: said in the INIT log.
+    runtime_note: str | None = None
     # The function version's merged layers, what Lambda mounts at /opt; None: no layers.
     layers_dir: Path | None = None
     # Changes whenever code or configuration changes: an environment is only ever reused for
@@ -80,16 +82,3 @@ class InvocationResult:
     # This invocation's log text, START through REPORT, bounded to its last 4 KB: that is all
     # that Invoke's LogType=Tail returns, and it keeps a handler printing gigabytes cheap.
     log_tail: str
-
-
-def interpreter_for(runtime: str, overrides: dict[str, str] | None = None) -> str:
-    """The Python interpreter that runs functions of `runtime` ("python3.12", ...).
-
-    `overrides` maps a runtime to an interpreter path, e.g. {"python3.12": "/usr/bin/python3.12"};
-    any runtime without one runs on Sluice's own interpreter. Whatever interpreter is chosen
-    must have `awslambdaric` and `boto3` installed: environments run `python -m awslambdaric`,
-    and handlers expect boto3 as the Lambda Python runtimes provide it.
-    """
-    if overrides and runtime in overrides:
-        return overrides[runtime]
-    return sys.executable

@@ -66,6 +66,7 @@ def render(body: dict[str, Any]) -> str:
             rows.append([f["name"], str(f["queued"]), str(f["inFlight"]), _age(f["oldestEventAgeSeconds"]),
                          str(f["invocations5m"]), str(f["errors5m"]), rate])
         lines += _table(rows)
+        lines += [f"note: {f['name']}: {f['runtimeNote']}" for f in functions if f.get("runtimeNote")]
     else:
         lines.append("no functions")
     lines.append("")

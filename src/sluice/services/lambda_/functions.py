@@ -179,7 +179,7 @@ class Functions:
         config, _version = self.state.version_config(ref.name, ref.qualifier)
         fn = self.state.function(ref.name)
         result: dict[str, Any] = {
-            "Configuration": public(config),
+            "Configuration": self.state.shown(config),
             # A URL that downloads the package, as AWS's presigned S3 URL does.
             "Code": {"RepositoryType": "S3",
                      "Location": f"{ctx.endpoint}/_sluice/lambda-code/{ref.name}/{config['_code']['hex']}.zip"},
@@ -192,7 +192,7 @@ class Functions:
     def get_function_configuration(self, ctx: RequestContext, FunctionName: str, Qualifier: str | None = None,
                                    **_: Any) -> dict[str, Any]:
         ref = parse_function_name(FunctionName, Qualifier)
-        return public(self.state.version_config(ref.name, ref.qualifier)[0])
+        return self.state.shown(self.state.version_config(ref.name, ref.qualifier)[0])
 
     def list_functions(self, ctx: RequestContext, **params: Any) -> dict[str, Any]:
         limit = min(params.get("MaxItems") or 50, 10000)

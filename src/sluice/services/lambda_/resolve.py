@@ -6,9 +6,12 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import sys
+from collections.abc import Mapping
 
 from ...engine.types import ResolvedFunction
-from ...runtime import FunctionSpec, interpreter_for
+from ...runtime import FunctionSpec
+from ...runtime.python import PythonChoice
 from . import records
 from .code import CodeStore
 from .invoke_config import InvokeConfigs
@@ -28,12 +31,14 @@ def placeholder_credentials(role: str, name: str) -> tuple[str, str, str]:
 
 class Resolver:
     def __init__(self, state: LambdaState, code: CodeStore, roles: ExecutionRoles, invoke_configs: InvokeConfigs,
-                 python_overrides: dict[str, str]) -> None:
+                 python: Mapping[str, PythonChoice]) -> None:
+        """`python`: the interpreter and runtime libraries of each Python runtime (none given:
+        Sluice's own Python runs them all)."""
         self.state = state
         self.code = code
         self.roles = roles
         self.invoke_configs = invoke_configs
-        self.python_overrides = python_overrides
+        self.python = python
         # (name, qualifier) -> (generation, answer, when the role credentials must be renewed or None)
         self._cache: dict[tuple[str, str | None], tuple[int, ResolvedFunction, float | None]] = {}
 
@@ -59,6 +64,7 @@ class Resolver:
         credentials, renew_at = self._credentials(config.get("Role") or "", ref.name)
         runtime = config.get("Runtime") or "python3.12"
         settings = self.state.settings
+        choice = self.python.get(runtime)
         spec = FunctionSpec(
             function_name=ref.name,
             function_arn=self.state.arn(ref.name),
@@ -77,7 +83,9 @@ class Resolver:
             account_id=settings.account_id,
             endpoint_url=settings.endpoint_url,
             credentials=credentials,
-            interpreter=interpreter_for(runtime, self.python_overrides),
+            interpreter=choice.interpreter if choice else sys.executable,
+            runtime_libs=choice.libs if choice else None,
+            runtime_note=choice.note if choice else None,
             # New credentials mean new environments (the old ones age out), as their variables differ.
             revision=f"{config.get('RevisionId') or ''}/{credentials[0]}",
         )

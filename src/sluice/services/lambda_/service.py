@@ -10,11 +10,12 @@ pollers read mappings, S3 and IAM read resource policies, Deliveries invoke func
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from ...clock import Clock
 from ...engine.types import ResolvedFunction
+from ...runtime.python import PythonChoice
 from ...settings import Settings
 from ...store import Store
 from ..base import Service
@@ -36,21 +37,24 @@ class LambdaService(Service):
     name = "lambda"
 
     def __init__(self, store: Store, clock: Clock, settings: Settings, s3: Service | None = None,
-                 python_overrides: dict[str, str] | None = None,
+                 python_runtimes: Mapping[str, PythonChoice] | None = None,
                  invoker: Callable[[LambdaService], Invoker] | None = None,
                  on_mappings_changed: Callable[[], None] = lambda: None,
                  roles: ExecutionRoles = UNCHECKED) -> None:
         """`invoker` builds the engine's invoker over this service's functions (None: Invoke is
         unavailable, e.g. an API-only instance); `on_mappings_changed` wakes the SQS pollers;
-        `roles` answers for execution roles (IAM enforcement)."""
+        `roles` answers for execution roles (IAM enforcement); `python_runtimes`: how each Python
+        runtime runs here (runtime/python.py's `discover`; None: on Sluice's own Python)."""
         self.state = LambdaState(store.db, clock, settings)
+        python_runtimes = python_runtimes or {}
+        self.state.runtime_notes = {r: c.note for r, c in python_runtimes.items() if c.note}
         code = CodeStore(store.blobs, store.data_dir / "code")
         self.functions = Functions(self.state, code, roles, s3)
         self.versions = Versions(self.state)
         self.permissions = Permissions(self.state)
         self.invoke_configs = InvokeConfigs(self.state)
         self.mappings = EventSourceMappings(self.state, roles, on_mappings_changed)
-        self.resolver = Resolver(self.state, code, roles, self.invoke_configs, python_overrides or {})
+        self.resolver = Resolver(self.state, code, roles, self.invoke_configs, python_runtimes)
         self.invoker = invoker(self) if invoker is not None else None
         self.invocations = Invocations(clock, self.resolver, self.permissions, self.invoker)
 

@@ -45,6 +45,17 @@ class LambdaState:
         # Answers derived from the records (resolved functions, the reserved total) are cached
         # until the next write to any Lambda state: the generation moves on with each write.
         self.generation = 0
+        # Python runtimes that run on another Python version here, and how (runtime -> note).
+        self.runtime_notes: dict[str, str] = {}
+
+    def shown(self, config: records.Config) -> dict[str, Any]:
+        """A configuration as GetFunction shows it: a runtime that runs on another Python
+        version says so in StateReason; the function stays Active, as it does run."""
+        out = public(config)
+        note = self.runtime_notes.get(config.get("Runtime") or "")
+        if note and out.get("State") == "Active":
+            out["StateReason"] = note
+        return out
 
     @property
     def reader(self) -> sqlite3.Connection:

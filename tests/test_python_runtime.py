@@ -1,0 +1,214 @@
+"""Python runtimes as Lambda runs them: a handler sees its code, its layers and the runtime's own
+libraries (awslambdaric, boto3) only, never Sluice's virtualenv; `python3.X` runs on Python 3.X
+when this machine has it, and says so wherever a user looks when it does not."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import re
+import sys
+import textwrap
+import zipfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from sluice.runtime.python import OWN_VERSION, PYTHON_RUNTIMES, own_interpreter
+
+from .conftest import make_client, wait_for
+from .lambda_helpers import ROLE, create, unique
+from .pipeline_helpers import sluice_cli
+from .server import SluiceProcess
+
+REPORTER = """
+import os
+import sys
+
+import boto3
+
+
+def handler(event, context):
+    return {
+        "version": "%d.%d" % sys.version_info[:2],
+        "executable": sys.executable,
+        "path": sys.path,
+        "boto3": boto3.__file__,
+        "boto3_version": boto3.__version__,
+        "runtime_dir": os.environ["LAMBDA_RUNTIME_DIR"],
+        "pythonpath": os.environ.get("PYTHONPATH"),
+    }
+"""
+
+
+def invoke(lam: Any, name: str) -> tuple[dict[str, Any], Any]:
+    response = lam.invoke(FunctionName=name, Payload=b"{}")
+    return response, json.loads(response["Payload"].read())
+
+
+def zip_files(files: dict[str, str]) -> bytes:
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as z:
+        for path, source in files.items():
+            z.writestr(path, textwrap.dedent(source))
+    return buf.getvalue()
+
+
+@pytest.fixture(scope="module")
+def lam(endpoint: str) -> Any:
+    return make_client("lambda", endpoint)
+
+
+def test_a_package_of_sluices_virtualenv_is_not_importable(lam: Any) -> None:
+    # pytest and uvicorn are in the virtualenv Sluice (and this test) run in; a function that
+    # does not bundle them cannot import them on AWS, nor here.
+    assert "pytest" in sys.modules
+    name = create(lam, "import uvicorn\n\ndef handler(event, context):\n    return 'unreachable'\n")
+    response, body = invoke(lam, name)
+    assert response["FunctionError"] == "Unhandled"
+    assert body["errorType"] == "Runtime.ImportModuleError"
+    assert body["errorMessage"] == "Unable to import module 'handler': No module named 'uvicorn'"
+    name = create(lam, "import pytest\n\ndef handler(event, context):\n    return 'unreachable'\n")
+    assert invoke(lam, name)[1]["errorMessage"] == "Unable to import module 'handler': No module named 'pytest'"
+
+
+def test_boto3_comes_from_the_runtime_and_sys_path_is_in_lambdas_order(lam: Any) -> None:
+    name = create(lam, REPORTER)
+    response, out = invoke(lam, name)
+    assert "FunctionError" not in response, out
+    runtime_dir = out["runtime_dir"]
+    assert out["boto3"] == os.path.join(runtime_dir, "boto3", "__init__.py")
+    assert out["pythonpath"] == runtime_dir  # AWS's default PYTHONPATH: $LAMBDA_RUNTIME_DIR
+    path = out["path"]
+    # /var/task first, the runtime's libraries last, the interpreter's standard library between.
+    assert path[0].endswith("/task") or os.path.isfile(os.path.join(path[0], "handler.py"))
+    assert path[-1] == runtime_dir
+    assert not any(p.startswith(sys.prefix) for p in path), path  # nothing of Sluice's virtualenv
+    assert not any(p.endswith("site-packages") for p in path), path  # nor the interpreter's own
+    assert "" not in path
+    assert not out["executable"].startswith(sys.prefix)
+
+
+def test_a_function_that_bundles_boto3_uses_its_own(lam: Any) -> None:
+    code = zip_files({
+        "handler.py": REPORTER,
+        "boto3/__init__.py": "__version__ = '0.0.1-bundled'\n",
+    })
+    name = unique()
+    lam.create_function(FunctionName=name, Runtime="python3.12", Role=ROLE, Handler="handler.handler",
+                        Code={"ZipFile": code})
+    _, out = invoke(lam, name)
+    assert out["boto3_version"] == "0.0.1-bundled"
+    assert not out["boto3"].startswith(out["runtime_dir"])
+
+
+@pytest.mark.parametrize("runtime", PYTHON_RUNTIMES)
+def test_each_runtime_runs_on_its_version_or_says_which_it_runs_on(lam: Any, runtime: str) -> None:
+    """On a machine with every Python (pyenv here; `make` builds their runtime libraries), each
+    runtime runs on its own version; on one without, GetFunction says on which one it runs."""
+    name = create(lam, REPORTER, Runtime=runtime)
+    _, out = invoke(lam, name)
+    config = lam.get_function(FunctionName=name)["Configuration"]
+    assert config["State"] == "Active"
+    wanted = runtime.removeprefix("python")
+    if out["version"] == wanted:
+        assert "StateReason" not in config
+    else:
+        assert config["StateReason"].startswith(f"{runtime} runs on Python {out['version']} ("), config
+
+
+@pytest.fixture(scope="module")
+def fallback(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SluiceProcess]:
+    """python3.12 given an interpreter that does not exist; python3.13 given Sluice's own Python
+    (the `--python` mechanism, tested with an interpreter of another version, labelled so)."""
+    proc = SluiceProcess(tmp_path_factory.mktemp("pyfallback") / "data",
+                         "--python", "python3.12=/nonexistent/bin/python3.12",
+                         "--python", f"python3.13={own_interpreter()}").start()
+    yield proc
+    proc.stop()
+
+
+def _init_lines(endpoint: str, name: str) -> list[str]:
+    logs = make_client("logs", endpoint)
+
+    def lines() -> list[str] | None:
+        streams = logs.describe_log_streams(logGroupName=f"/aws/lambda/{name}")["logStreams"]
+        if not streams:
+            return None
+        events = logs.get_log_events(logGroupName=f"/aws/lambda/{name}",
+                                     logStreamName=streams[0]["logStreamName"])["events"]
+        found = [e["message"] for e in events]
+        return found if any(m.startswith("REPORT") for m in found) else None
+
+    return wait_for(lines)
+
+
+def test_a_missing_interpreter_falls_back_to_the_closest_and_says_so(fallback: SluiceProcess) -> None:
+    lam = make_client("lambda", fallback.endpoint)
+    name = create(lam, REPORTER, Runtime="python3.12")
+    response, out = invoke(lam, name)
+    assert "FunctionError" not in response, out
+    ran = out["version"]
+    assert ran != "3.12"
+    note = (f"python3.12 runs on Python {ran} ({out['executable']}): "
+            "/nonexistent/bin/python3.12 does not run")
+    # GetFunction: still Active (it runs), the reason says how.
+    config = lam.get_function(FunctionName=name)["Configuration"]
+    assert (config["State"], config["StateReason"]) == ("Active", note)
+    assert lam.get_function_configuration(FunctionName=name)["StateReason"] == note
+    # The function's log stream, right after INIT_START.
+    lines = _init_lines(fallback.endpoint, name)
+    assert lines[0].startswith("INIT_START Runtime Version: python:3.12.sluice")
+    assert lines[1] == f"SLUICE_NOTE {note}\n"
+    # `sluice up`'s output.
+    assert note in fallback.log_path.read_text()
+    # `sluice status`.
+    done = sluice_cli("status", endpoint=fallback.endpoint)
+    assert f"note: {name}: {note}" in done.stdout.splitlines()
+    # A runtime that has its interpreter says nothing.
+    plain = create(lam, REPORTER, Runtime=f"python{OWN_VERSION}")
+    assert "StateReason" not in lam.get_function(FunctionName=plain)["Configuration"]
+    assert invoke(lam, plain)[1]["version"] == OWN_VERSION
+
+
+def test_python_option_runs_a_runtime_on_the_interpreter_given_and_labels_it(fallback: SluiceProcess) -> None:
+    lam = make_client("lambda", fallback.endpoint)
+    name = create(lam, REPORTER, Runtime="python3.13")
+    _, out = invoke(lam, name)
+    assert out["version"] == OWN_VERSION
+    assert out["executable"] == own_interpreter()
+    # Its runtime libraries are those built for the interpreter's version, not for 3.13.
+    assert re.search(rf"/python{re.escape(OWN_VERSION)}-awslambdaric-", out["runtime_dir"])
+    assert lam.get_function(FunctionName=name)["Configuration"]["StateReason"] == (
+        f"python3.13 runs on Python {OWN_VERSION} ({own_interpreter()}), as --python asked")
+
+
+def test_layers_come_after_the_task_root_and_before_the_runtime(tmp_path: Path) -> None:
+    """The merged layers directory (Lambda's /opt) on sys.path as AWS orders it; a module in
+    the task root wins over one of the same name in a layer."""
+    from .test_runtime import make_spec, request, with_pool, write
+
+    task, opt = tmp_path / "task", tmp_path / "opt"
+    write(task, "app.py", """
+        import sys, shared, from_site, from_python
+        def handler(event, context):
+            return {"path": sys.path, "shared": shared.WHERE, "site": from_site.WHERE,
+                    "python": from_python.WHERE}
+    """)
+    write(task, "shared.py", "WHERE = 'task'\n")
+    site = opt / "python" / "lib" / "python3.12" / "site-packages"
+    write(site, "shared.py", "WHERE = 'layer'\n")
+    write(site, "from_site.py", "WHERE = 'site-packages'\n")
+    write(opt / "python", "from_python.py", "WHERE = 'python'\n")
+    spec = make_spec(task, layers_dir=opt)
+
+    async def body(pool: Any, sink: Any) -> Any:
+        return await pool.invoke(spec, request(spec))
+
+    result, _ = with_pool(tmp_path, body)
+    out = json.loads(result.payload)
+    assert (out["shared"], out["site"], out["python"]) == ("task", "site-packages", "python")
+    assert out["path"][:3] == [str(task), str(site), str(opt / "python")]
