@@ -134,14 +134,14 @@ def fallback(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SluiceProcess
 def _init_lines(endpoint: str, name: str) -> list[str]:
     logs = make_client("logs", endpoint)
 
-    def lines() -> list[str] | None:
+    def lines() -> list[str]:
         streams = logs.describe_log_streams(logGroupName=f"/aws/lambda/{name}")["logStreams"]
         if not streams:
-            return None
+            return []
         events = logs.get_log_events(logGroupName=f"/aws/lambda/{name}",
                                      logStreamName=streams[0]["logStreamName"])["events"]
         found = [e["message"] for e in events]
-        return found if any(m.startswith("REPORT") for m in found) else None
+        return found if any(m.startswith("REPORT") for m in found) else []
 
     return wait_for(lines)
 
