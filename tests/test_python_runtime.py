@@ -212,3 +212,36 @@ def test_layers_come_after_the_task_root_and_before_the_runtime(tmp_path: Path) 
     out = json.loads(result.payload)
     assert (out["shared"], out["site"], out["python"]) == ("task", "site-packages", "python")
     assert out["path"][:3] == [str(task), str(site), str(opt / "python")]
+
+
+RESERVED_MESSAGE = (
+    "Lambda was unable to configure your environment variables because the environment variables you have "
+    "provided contains reserved keys that are currently not supported for modification. Reserved keys used "
+    "in this request: {}")
+
+
+def test_reserved_environment_keys_are_refused_at_create(lam: Any) -> None:
+    name = unique()
+    with pytest.raises(lam.exceptions.InvalidParameterValueException) as caught:
+        create(lam, REPORTER, name, Environment={"Variables": {
+            "MINE": "1", "AWS_REGION": "eu-west-1", "AWS_ACCESS_KEY_ID": "AKIA", "_HANDLER": "x.y"}})
+    error = caught.value.response
+    assert error["ResponseMetadata"]["HTTPStatusCode"] == 400
+    assert error["Error"]["Message"] == RESERVED_MESSAGE.format("AWS_REGION, AWS_ACCESS_KEY_ID, _HANDLER")
+    with pytest.raises(lam.exceptions.ResourceNotFoundException):
+        lam.get_function(FunctionName=name)  # nothing was created
+
+
+def test_reserved_environment_keys_are_refused_at_update_and_others_are_accepted(
+        lam: Any, aws_cli: Any) -> None:
+    name = create(lam, REPORTER, Environment={"Variables": {"KEEP": "1"}})
+    done = aws_cli("lambda", "update-function-configuration", "--function-name", name,
+                   "--environment", "Variables={AWS_DEFAULT_REGION=eu-west-1,LAMBDA_TASK_ROOT=/x}", check=False)
+    assert done.returncode != 0
+    assert ("An error occurred (InvalidParameterValueException) when calling the UpdateFunctionConfiguration "
+            f"operation: {RESERVED_MESSAGE.format('AWS_DEFAULT_REGION, LAMBDA_TASK_ROOT')}") in done.stderr
+    assert lam.get_function_configuration(FunctionName=name)["Environment"] == {"Variables": {"KEEP": "1"}}
+    # Not reserved: a function may set its time zone, locale, PATH and PYTHONPATH, as on AWS.
+    allowed = {"TZ": "Asia/Tokyo", "LANG": "C.UTF-8", "PYTHONPATH": "/extra", "AWS_LAMBDA_EXEC_WRAPPER": "/w"}
+    lam.update_function_configuration(FunctionName=name, Environment={"Variables": allowed})
+    assert lam.get_function_configuration(FunctionName=name)["Environment"] == {"Variables": allowed}

@@ -39,6 +39,17 @@ RESERVED = frozenset(
     }
 )
 
+# What CreateFunction / UpdateFunctionConfiguration refuse: the reserved keys of AWS's
+# "Defined runtime environment variables" list, plus AWS_DEFAULT_REGION, which AWS refuses with
+# the same error. TZ is on that page too but AWS accepts it (a function may set its time zone);
+# the last keys of RESERVED above are Sluice's or follow LoggingConfig: ignored, not refused.
+REFUSED = RESERVED - {"AWS_LAMBDA_LOG_FORMAT", "AWS_LAMBDA_LOG_LEVEL", "_LAMBDA_TELEMETRY_LOG_FD"}
+
+
+def refused_keys(variables: dict[str, str]) -> list[str]:
+    """The keys of a function's configured variables that Lambda refuses, in the given order."""
+    return [name for name in variables if name in REFUSED]
+
 
 def build_environment(
     spec: FunctionSpec,

@@ -11,6 +11,7 @@ from typing import Any
 from ...protocol.context import RequestContext
 from ...protocol.errors import ServiceError
 from ...protocol.validate import validate
+from ...runtime.variables import refused_keys
 from ..base import Service
 from . import records
 from .code import MAX_ZIPPED, CodeStore, too_large
@@ -27,6 +28,15 @@ ROLE_PATTERN = re.compile(r"^arn:(aws[a-zA-Z-]*)?:iam::\d{12}:role/?[a-zA-Z_0-9+
 _LIMITS: dict[str, tuple[int | None, int | None]] = {"Timeout": (1, 900), "MemorySize": (128, 10240)}
 # What UpdateFunctionConfiguration replaces as given.
 _REPLACED = ("Role", "Handler", "Description", "Timeout", "MemorySize", "Runtime", "TracingConfig", "EphemeralStorage")
+
+
+def check_environment(environment: dict[str, Any] | None) -> None:
+    refused = refused_keys((environment or {}).get("Variables") or {})
+    if refused:
+        raise invalid(
+            "Lambda was unable to configure your environment variables because the environment variables you "
+            "have provided contains reserved keys that are currently not supported for modification. Reserved "
+            f"keys used in this request: {', '.join(refused)}")
 
 
 class Functions:
@@ -118,6 +128,7 @@ class Functions:
             raise invalid("Handler is required for Zip package type.")
         self._check_role(Role)
         check_dead_letter_config(params.get("DeadLetterConfig"))
+        check_environment(params.get("Environment"))
         code = self._load_code(ctx, Code)
         name = ref.name
         config = self._new_config(name, runtime, Role, code, params)
@@ -267,6 +278,7 @@ class Functions:
         self._check_runtime(params.get("Runtime"))
         self._check_role(params.get("Role"))
         check_dead_letter_config(params.get("DeadLetterConfig"))
+        check_environment(params.get("Environment"))
 
         def change(config: records.Config) -> None:
             for key in _REPLACED:
