@@ -231,7 +231,8 @@ class Functions:
                 raise invalid("$LATEST version cannot be deleted without deleting the function.")
             if not qualifier.isdigit():
                 raise invalid("Deletion of aliases is not supported. Use DeleteAlias.")
-            using = [a["Name"] for a in records.alias_configs(conn, name) if a["FunctionVersion"] == qualifier]
+            using = [a["Name"] for a in records.alias_configs(conn, name) if a["FunctionVersion"] == qualifier
+                     or qualifier in ((a.get("RoutingConfig") or {}).get("AdditionalVersionWeights") or {})]
             if using:
                 raise ServiceError("ResourceConflictException",
                                    f"Unable to delete version because the following aliases reference it: {using}",

@@ -6,8 +6,10 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import random
 import sys
 from collections.abc import Mapping
+from dataclasses import dataclass
 
 from ...engine.types import ResolvedFunction
 from ...runtime import FunctionSpec
@@ -15,7 +17,7 @@ from ...runtime.python import PythonChoice
 from . import records
 from .code import CodeStore
 from .invoke_config import InvokeConfigs
-from .names import LATEST, parse_function_name
+from .names import LATEST, FunctionRef, parse_function_name
 from .roles import ExecutionRoles
 from .state import LambdaState
 
@@ -29,6 +31,20 @@ def placeholder_credentials(role: str, name: str) -> tuple[str, str, str]:
     return "ASIA" + digest[:16], digest[16:56], base64.b64encode(f"sluice:{role}:{name}".encode()).decode()
 
 
+@dataclass(frozen=True)
+class Routes:
+    """Where invocations of a qualifier go: one version, or two by weight (a weighted alias)."""
+
+    primary: ResolvedFunction
+    additional: ResolvedFunction | None = None
+    weight: float = 0.0  # the additional version's share
+
+    def pick(self, rng: random.Random) -> ResolvedFunction:
+        if self.additional is not None and rng.random() < self.weight:
+            return self.additional
+        return self.primary
+
+
 class Resolver:
     def __init__(self, state: LambdaState, code: CodeStore, roles: ExecutionRoles, invoke_configs: InvokeConfigs,
                  python: Mapping[str, PythonChoice]) -> None:
@@ -39,25 +55,42 @@ class Resolver:
         self.roles = roles
         self.invoke_configs = invoke_configs
         self.python = python
-        # (name, qualifier) -> (generation, answer, when the role credentials must be renewed or None)
-        self._cache: dict[tuple[str, str | None], tuple[int, ResolvedFunction, float | None]] = {}
+        self._random = random.Random()
+        # (name, qualifier) -> (generation, routes, when the role credentials must be renewed or None)
+        self._cache: dict[tuple[str, str | None], tuple[int, Routes, float | None]] = {}
 
     def resolve(self, FunctionName: str, Qualifier: str | None = None) -> ResolvedFunction:  # noqa: N803
+        """The function version to run now. A weighted alias picks one of its two versions at
+        each call, that is at each invocation (each attempt of an async one), as Lambda does."""
         key = (FunctionName, Qualifier)
         generation = self.state.generation
         cached = self._cache.get(key)
         if cached is not None and cached[0] == generation and (cached[2] is None or cached[2] > self.state.clock.now()):
-            return cached[1]
-        resolved, renew_at = self._resolve(FunctionName, Qualifier)
+            return cached[1].pick(self._random)
+        routes, renew_at = self._routes(FunctionName, Qualifier)
         if len(self._cache) > _CACHE_LIMIT:
             self._cache.clear()
-        self._cache[key] = (generation, resolved, renew_at)
-        return resolved
+        self._cache[key] = (generation, routes, renew_at)
+        return routes.pick(self._random)
 
-    def _resolve(self, function_name: str, qualifier: str | None) -> tuple[ResolvedFunction, float | None]:
+    def _routes(self, function_name: str, qualifier: str | None) -> tuple[Routes, float | None]:
         ref = parse_function_name(function_name, qualifier)
-        fn = self.state.function(ref.name)
         config, version = self.state.version_config(ref.name, ref.qualifier)
+        primary, renew_at = self._resolve(ref, config, version)
+        alias = None
+        if ref.qualifier and ref.qualifier != LATEST and not ref.qualifier.isdigit():
+            alias = records.alias_config(self.state.reader, ref.name, ref.qualifier)
+        weights = ((alias or {}).get("RoutingConfig") or {}).get("AdditionalVersionWeights") or {}
+        if not weights:
+            return Routes(primary), renew_at
+        (extra, weight), = weights.items()  # CreateAlias/UpdateAlias allow one additional version
+        extra_config, _ = self.state.version_config(ref.name, extra)
+        secondary, extra_renew = self._resolve(ref, extra_config, extra)
+        renewals = [t for t in (renew_at, extra_renew) if t is not None]
+        return Routes(primary, secondary, float(weight)), min(renewals) if renewals else None
+
+    def _resolve(self, ref: FunctionRef, config: records.Config, version: str) -> tuple[ResolvedFunction, float | None]:
+        fn = self.state.function(ref.name)
         code = config["_code"]
         env = (config.get("Environment") or {}).get("Variables") or {}
         logging_config = config.get("LoggingConfig") or {}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import sqlite3
 import uuid
 from typing import Any
@@ -39,6 +40,11 @@ def publish(state: LambdaState, conn: sqlite3.Connection, name: str, description
     return config
 
 
+def _weights_problem(version: str, weight: Any, constraint: str) -> str:
+    return (f"1 validation error detected: Value '{{{version}={weight}}}' at 'routingConfig.additionalVersionWeights' "
+            f"failed to satisfy constraint: {constraint}")
+
+
 class Versions:
     def __init__(self, state: LambdaState) -> None:
         self.state = state
@@ -71,6 +77,40 @@ class Versions:
         if version != LATEST and records.version_config(conn, name, version) is None:
             raise not_found(self.state.arn(name, version))
 
+    def _routing(self, conn: sqlite3.Connection, name: str, primary: str,
+                 routing: dict[str, Any] | None) -> dict[str, Any] | None:
+        """A weighted alias's RoutingConfig checked as AWS checks it (its messages, in its order);
+        None when there is none (an empty one clears it)."""
+        weights = (routing or {}).get("AdditionalVersionWeights") or {}
+        if not weights:
+            return None
+        if len(weights) > 1:
+            raise invalid("Number of items in AdditionalVersionWeights cannot be greater than 1")
+        (version, weight), = weights.items()
+        # AWS refuses a weight of 1.0 too, with the range message (an alias sending all of its
+        # traffic elsewhere should point there instead).
+        if not isinstance(weight, (int, float)) or not 0.0 <= weight < 1.0:
+            raise ServiceError("ValidationException", _weights_problem(version, weight, "Map value must satisfy "
+                               "constraint: [Member must have value less than or equal to 1.0, Member must have "
+                               "value greater than or equal to 0.0, Member must not be null]"))
+        if version == primary:
+            raise invalid(f"Invalid function version {primary}. Function version {primary} is already included "
+                          "in routing configuration.")
+        if primary == LATEST:
+            raise invalid("$LATEST is not supported for an alias pointing to more than 1 version")
+        if not re.fullmatch(r"[0-9]{1,1024}", version):
+            raise ServiceError("ValidationException", _weights_problem(version, weight, "Map keys must satisfy "
+                               "constraint: [Member must have length less than or equal to 1024, Member must have "
+                               "length greater than or equal to 1, Member must satisfy regular expression pattern: "
+                               "[0-9]+, Member must not be null]"))
+        additional = records.version_config(conn, name, version)
+        if additional is None:
+            raise not_found(self.state.arn(name, version))
+        main = records.version_config(conn, name, primary) or {}
+        if additional.get("Role") != main.get("Role"):
+            raise invalid("Specified versions must be associated with the same execution role")
+        return {"AdditionalVersionWeights": {version: float(weight)}}
+
     def _alias(self, name: str, alias: str, conn: sqlite3.Connection | None = None) -> records.Config:
         c = conn or self.state.reader
         self.state.function(name, c)
@@ -89,12 +129,13 @@ class Versions:
                                "Member must satisfy regular expression pattern: (?!^[0-9]+$)([a-zA-Z0-9-_]+)")
         config = {"Name": Name, "FunctionVersion": FunctionVersion, "Description": params.get("Description") or "",
                   "RevisionId": str(uuid.uuid4())}
-        if params.get("RoutingConfig"):
-            config["RoutingConfig"] = params["RoutingConfig"]
 
         def txn(conn: sqlite3.Connection) -> None:
             self.state.function(name, conn)
             self._check_version_exists(conn, name, FunctionVersion)
+            routing = self._routing(conn, name, FunctionVersion, params.get("RoutingConfig"))
+            if routing is not None:
+                config["RoutingConfig"] = routing
             if records.alias_exists(conn, name, Name):
                 raise ServiceError("ResourceConflictException",
                                    f"Alias already exists: {self.state.arn(name, Name)}", Type="User")
@@ -117,9 +158,14 @@ class Versions:
             if params.get("FunctionVersion"):
                 self._check_version_exists(conn, name, params["FunctionVersion"])
                 config["FunctionVersion"] = params["FunctionVersion"]
-            for key in ("Description", "RoutingConfig"):
-                if params.get(key) is not None:
-                    config[key] = params[key]
+            if params.get("Description") is not None:
+                config["Description"] = params["Description"]
+            routing = params["RoutingConfig"] if params.get("RoutingConfig") is not None else config.get("RoutingConfig")
+            checked = self._routing(conn, name, config["FunctionVersion"], routing)
+            if checked is None:
+                config.pop("RoutingConfig", None)
+            else:
+                config["RoutingConfig"] = checked
             config["RevisionId"] = str(uuid.uuid4())
             records.update_alias(conn, name, Name, config)
             return config
