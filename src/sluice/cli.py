@@ -39,8 +39,8 @@ def _parser() -> argparse.ArgumentParser:
     up.add_argument("--account-concurrency", type=int, default=1000,
                     help="the account's Lambda concurrency limit (AWS's default: 1000)")
     up.add_argument("--python", action="append", default=[], metavar="RUNTIME=PATH",
-                    help="interpreter for a runtime, e.g. python3.12=/usr/bin/python3.12 (needs awslambdaric "
-                         "and boto3); default: the interpreter Sluice runs on")
+                    help="interpreter for a runtime, e.g. python3.12=/usr/bin/python3.12; default: python3.X on "
+                         "PATH or in pyenv, else the closest version (said at start-up and in GetFunction)")
     up.add_argument("--verify-signatures", action="store_true",
                     help="check each request's AWS SigV4 signature against the caller's secret key "
                          "(default: off, any key is accepted)")
@@ -97,14 +97,15 @@ def main(argv: list[str] | None = None) -> int:
         if args.time_scale <= 0:
             print("sluice: --time-scale must be positive", file=sys.stderr)
             return 2
+        from .runtime.python import PYTHON_RUNTIMES
         from .server import serve
 
         overrides = {}
         for item in args.python:
             runtime, sep, path = item.partition("=")
-            if not sep or not runtime.startswith("python3."):
-                print(f"sluice: --python takes RUNTIME=PATH, e.g. python3.12=/usr/bin/python3.12 (got {item!r})",
-                      file=sys.stderr)
+            if not sep or runtime not in PYTHON_RUNTIMES or not path:
+                print(f"sluice: --python takes RUNTIME=PATH with RUNTIME one of {', '.join(PYTHON_RUNTIMES)}, "
+                      f"e.g. python3.12=/usr/bin/python3.12 (got {item!r})", file=sys.stderr)
                 return 2
             overrides[runtime] = path
         if args.max_environments < 1:

@@ -3,9 +3,9 @@
 Lambda's Python runtimes run handlers on that exact Python with AWS's runtime interface client
 (awslambdaric) and boto3 in /var/runtime. Here:
 
-- interpreter: `--python python3.X=PATH` if given, else `python3.X` on PATH, else one installed
-  by pyenv (its versions directory); each candidate is run once to learn its real version (a
-  pyenv shim for a version that is not active fails, and is skipped). Sluice's own Python serves
+- interpreter: `--python python3.X=PATH` if given, else `python3.X` on PATH (unless that is a
+  script: a pyenv or asdf shim), else one installed by pyenv (its versions directory); each
+  candidate is run once, all side by side, to learn its real version. Sluice's own Python serves
   its own version. A runtime with no interpreter of its version runs on the closest one there
   is, and says so (`PythonChoice.note`).
 - runtime libraries: a directory per Python minor version holding awslambdaric (which has a C
@@ -30,6 +30,7 @@ import subprocess
 import sys
 import tempfile
 from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -182,10 +183,20 @@ def own_interpreter() -> str:
     return os.path.realpath(base)
 
 
+def _is_script(path: str) -> bool:
+    """A script in front of an interpreter: a pyenv or asdf shim (~0.3 s per start, and it
+    fails for a version that is not active); the interpreter behind it is found directly."""
+    try:
+        with open(path, "rb") as f:
+            return f.read(2) == b"#!"
+    except OSError:
+        return False
+
+
 def _candidates(runtime: str) -> list[str]:
     found = []
     on_path = shutil.which(runtime)
-    if on_path:
+    if on_path and not _is_script(on_path):
         found.append(on_path)
     pyenv_root = Path(os.environ.get("PYENV_ROOT") or Path.home() / ".pyenv")
     with contextlib.suppress(OSError):
@@ -207,14 +218,20 @@ def discover(overrides: dict[str, str] | None = None, *, root: Path | None = Non
         build_from_installed(own.libs)
     exact: dict[str, PythonChoice] = {}
     problems: dict[str, str] = {}
+    paths_of = {runtime: [overrides[runtime]] if runtime in overrides else _candidates(runtime)
+                for runtime in PYTHON_RUNTIMES
+                if runtime in overrides or runtime.removeprefix("python") != OWN_VERSION}
+    # Probed side by side: each is a process start, and `sluice up` waits for them all.
+    unique = sorted({path for paths in paths_of.values() for path in paths})
+    with ThreadPoolExecutor(max_workers=max(1, min(8, len(unique)))) as pool:
+        probes = dict(zip(unique, pool.map(probe, unique), strict=True))
     for runtime in PYTHON_RUNTIMES:
         wanted = runtime.removeprefix("python")
-        if runtime not in overrides and wanted == OWN_VERSION:
+        if runtime not in paths_of:
             exact[runtime] = own
             continue
-        paths = [overrides[runtime]] if runtime in overrides else _candidates(runtime)
-        for path in paths:
-            probed = probe(path)
+        for path in paths_of[runtime]:
+            probed = probes[path]
             if probed is None:
                 problems[runtime] = f"{path} does not run"
                 continue
@@ -252,4 +269,4 @@ def discover(overrides: dict[str, str] | None = None, *, root: Path | None = Non
             runtime, nearest.interpreter, nearest.version, nearest.libs,
             f"{runtime} runs on Python {nearest.version} ({nearest.interpreter}): "
             f"{problems.get(runtime, 'not available')}")
-    return choices
+    return {runtime: choices[runtime] for runtime in PYTHON_RUNTIMES}
