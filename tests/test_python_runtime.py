@@ -245,3 +245,23 @@ def test_reserved_environment_keys_are_refused_at_update_and_others_are_accepted
     allowed = {"TZ": "Asia/Tokyo", "LANG": "C.UTF-8", "PYTHONPATH": "/extra", "AWS_LAMBDA_EXEC_WRAPPER": "/w"}
     lam.update_function_configuration(FunctionName=name, Environment={"Variables": allowed})
     assert lam.get_function_configuration(FunctionName=name)["Environment"] == {"Variables": allowed}
+
+
+def test_a_version_whose_runtime_libraries_are_not_built_falls_back(tmp_path: Path) -> None:
+    """What a machine sees when `make` could not pip-install the runtime libraries for its other
+    Pythons (no network): those versions count as absent; Sluice's own version is copied from
+    its install, offline."""
+    from sluice.runtime.python import discover
+
+    choices = discover(root=tmp_path / "empty-cache")
+    own = choices[f"python{OWN_VERSION}"]
+    assert own.note is None and own.libs.parent == tmp_path / "empty-cache"
+    assert (own.libs / "awslambdaric" / "__init__.py").is_file() and (own.libs / "boto3").is_dir()
+    for runtime in PYTHON_RUNTIMES:
+        if runtime == own.runtime:
+            continue
+        choice = choices[runtime]
+        assert (choice.version, choice.libs) == (OWN_VERSION, own.libs)
+        assert choice.note is not None and choice.note.startswith(
+            f"{runtime} runs on Python {OWN_VERSION} ({own.interpreter}): ")
+        assert choice.note.endswith(("`make runtimes` builds them", "interpreter on PATH or in pyenv"))

@@ -22,6 +22,7 @@ The directories live in a cache shared by every Sluice of the same versions
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import importlib.metadata as metadata
 import os
 import re
@@ -215,7 +216,14 @@ def discover(overrides: dict[str, str] | None = None, *, root: Path | None = Non
     own = PythonChoice("python" + OWN_VERSION, own_interpreter(), OWN_VERSION,
                        libs_dir(OWN_VERSION, root))
     if not own.libs.is_dir():
-        build_from_installed(own.libs)
+        try:
+            build_from_installed(own.libs)
+        except OSError:
+            # A home without a writable cache (a locked-down CI user): the temp dir will do.
+            root = Path(tempfile.gettempdir()) / f"sluice-runtimes-{os.getuid()}"
+            own = dataclasses.replace(own, libs=libs_dir(OWN_VERSION, root))
+            if not own.libs.is_dir():
+                build_from_installed(own.libs)
     exact: dict[str, PythonChoice] = {}
     problems: dict[str, str] = {}
     paths_of = {runtime: [overrides[runtime]] if runtime in overrides else _candidates(runtime)
