@@ -37,6 +37,10 @@ class FunctionSpec:
     endpoint_url: str = ""  # Sluice's own endpoint, given to handlers as AWS_ENDPOINT_URL
     credentials: tuple[str, str, str] = ("ASIAQSLUICEEXAMPLE00", "secret", "token")
     interpreter: str = sys.executable
+    # The function version's layers merged in order (what AWS mounts at /opt): python/,
+    # python/lib/python3.X/site-packages/, nodejs/node_modules/, bin/, lib/. None without layers;
+    # environments never write to it.
+    layers_dir: Path | None = None
     # Changes whenever code or configuration changes: an environment is only ever reused for
     # the exact (function_arn, version, revision) it was started for.
     revision: str = ""

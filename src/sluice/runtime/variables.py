@@ -53,12 +53,19 @@ def build_environment(
 ) -> dict[str, str]:
     task_root = str(spec.code_dir)
     interpreter_dir = os.path.dirname(spec.interpreter)
+    search_path, opt_bin, opt_lib = task_root, "/opt/bin", ""
+    if spec.layers_dir is not None:
+        # The layers stand where AWS mounts /opt; Python's path as on AWS: the task root, then the
+        # layers' site-packages of the runtime's version, then their python/.
+        opt = spec.layers_dir
+        search_path = f"{task_root}:{opt / 'python' / 'lib' / spec.runtime / 'site-packages'}:{opt / 'python'}"
+        opt_bin, opt_lib = str(opt / "bin"), str(opt / "lib")
     env: dict[str, str] = {
         # Lambda's PATH starts with the runtime's own bin directory (/var/lang/bin).
-        "PATH": f"{interpreter_dir}:/usr/local/bin:/usr/bin/:/bin:/opt/bin",
+        "PATH": f"{interpreter_dir}:/usr/local/bin:/usr/bin/:/bin:{opt_bin}",
         "LANG": "en_US.UTF-8",
         "TZ": ":UTC",
-        "PYTHONPATH": task_root,
+        "PYTHONPATH": search_path,
         # Not Lambda's: a home and temp dir of the environment's own, so that nothing reads the
         # host user's ~/.aws and temporary files vanish with the environment.
         "HOME": str(home),
@@ -67,6 +74,8 @@ def build_environment(
     if os.environ.get("LD_LIBRARY_PATH"):
         # An interpreter outside the system paths (pyenv, conda) may need it to start at all.
         env["LD_LIBRARY_PATH"] = os.environ["LD_LIBRARY_PATH"]
+    if opt_lib:  # AWS's library path ends with /opt/lib
+        env["LD_LIBRARY_PATH"] = f"{env['LD_LIBRARY_PATH']}:{opt_lib}" if env.get("LD_LIBRARY_PATH") else opt_lib
     if spec.endpoint_url:
         env["AWS_ENDPOINT_URL"] = spec.endpoint_url
     for name, value in spec.environment.items():
@@ -74,7 +83,7 @@ def build_environment(
             continue
         if name == "PYTHONPATH":
             # Extends rather than replaces: the task root stays first, as on AWS.
-            env[name] = f"{task_root}:{value}" if value else task_root
+            env[name] = f"{search_path}:{value}" if value else search_path
         else:
             env[name] = value
     key_id, secret, token = spec.credentials

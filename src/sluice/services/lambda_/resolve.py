@@ -12,6 +12,7 @@ from ...runtime import FunctionSpec, interpreter_for
 from . import records
 from .code import CodeStore
 from .invoke_config import InvokeConfigs
+from .layer_use import FunctionLayers
 from .names import LATEST, parse_function_name
 from .roles import ExecutionRoles
 from .state import LambdaState
@@ -27,10 +28,11 @@ def placeholder_credentials(role: str, name: str) -> tuple[str, str, str]:
 
 
 class Resolver:
-    def __init__(self, state: LambdaState, code: CodeStore, roles: ExecutionRoles, invoke_configs: InvokeConfigs,
-                 python_overrides: dict[str, str]) -> None:
+    def __init__(self, state: LambdaState, code: CodeStore, layers: FunctionLayers, roles: ExecutionRoles,
+                 invoke_configs: InvokeConfigs, python_overrides: dict[str, str]) -> None:
         self.state = state
         self.code = code
+        self.layers = layers
         self.roles = roles
         self.invoke_configs = invoke_configs
         self.python_overrides = python_overrides
@@ -66,6 +68,7 @@ class Resolver:
             handler=config.get("Handler") or "",
             runtime=runtime,
             code_dir=self.code.task_root(code["hex"], code["blob"]),
+            layers_dir=self.layers.merged(config.get("_layers") or []),
             timeout=int(config.get("Timeout", 3)),
             memory_mb=int(config.get("MemorySize", 128)),
             environment=dict(env),

@@ -24,6 +24,10 @@ from .code import CodeStore
 from .functions import Functions
 from .invoke import Invocations, Invoker
 from .invoke_config import InvokeConfigs
+from .layer_policy import LayerPolicies
+from .layer_records import blobs as layer_blobs
+from .layer_use import FunctionLayers
+from .layers import Layers
 from .mappings import EventSourceMappings
 from .permissions import Permissions
 from .resolve import Resolver
@@ -45,18 +49,23 @@ class LambdaService(Service):
         `roles` answers for execution roles (IAM enforcement)."""
         self.state = LambdaState(store.db, clock, settings)
         code = CodeStore(store.blobs, store.data_dir / "code")
-        self.functions = Functions(self.state, code, roles, s3)
+        layer_code = CodeStore(store.blobs, store.data_dir / "layers")
+        function_layers = FunctionLayers(self.state, layer_code, code, store.data_dir / "opt")
+        self.functions = Functions(self.state, code, roles, s3, function_layers)
+        self.layers = Layers(self.state, layer_code, self.functions.fetch_s3)
+        self.layer_policies = LayerPolicies(self.layers)
         self.versions = Versions(self.state)
         self.permissions = Permissions(self.state)
         self.invoke_configs = InvokeConfigs(self.state)
         self.mappings = EventSourceMappings(self.state, roles, on_mappings_changed)
-        self.resolver = Resolver(self.state, code, roles, self.invoke_configs, python_overrides or {})
+        self.resolver = Resolver(self.state, code, function_layers, roles, self.invoke_configs,
+                                 python_overrides or {})
         self.invoker = invoker(self) if invoker is not None else None
         self.invocations = Invocations(clock, self.resolver, self.permissions, self.invoker)
 
     def operation_owners(self) -> Sequence[object]:
         return (self.functions, self.versions, self.permissions, self.invoke_configs, self.mappings,
-                self.invocations)
+                self.invocations, self.layers, self.layer_policies)
 
     async def start(self) -> None:
         # The engine (invoker, pollers, environments) is started and stopped by the server;
@@ -81,6 +90,14 @@ class LambdaService(Service):
 
     def code_zip(self, name: str, hex_digest: str) -> bytes | None:
         return self.functions.code_zip(name, hex_digest)
+
+    def layer_archive(self, name: str, version: int) -> bytes | None:
+        return self.layers.archive(name, version)
+
+    def referenced_blobs(self) -> set[str]:
+        """Every stored archive still in use: packages, layers, functions' copies of layers."""
+        reader = self.state.reader
+        return records.package_blobs(reader) | layer_blobs(reader)
 
     def resource_policy(self, arn: str) -> tuple[str | None, str | None]:
         return self.permissions.resource_policy(arn)
