@@ -5,10 +5,13 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import io
 import json
 import re
 import shutil
+import stat
 import urllib.request
+import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -321,6 +324,30 @@ def test_cli_publish_and_use(aws_cli: AwsCli, lam: Any, tmp_path: Path) -> None:
     assert invoke(lam, fn) == "hello from a layer"
 
 
+def test_layer_paths_and_links_from_the_archive_are_never_trusted(lam: Any, sluice: SluiceProcess) -> None:
+    escape = unique("escape")
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as z:
+        z.writestr("python/where.py", "import os\nOPT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))\n")
+        z.writestr("../" * 8 + f"{escape}.txt", "climbed")  # zip-slip: '..' parts are dropped
+        z.writestr(f"/{escape}-absolute.txt", "absolute")
+        link = zipfile.ZipInfo("python/link.txt")
+        link.external_attr = (stat.S_IFLNK | 0o777) << 16  # a symlink entry, pointing out of the tree
+        z.writestr(link, "/etc/hostname")
+    arn = lam.publish_layer_version(LayerName=unique("slip"), Content={"ZipFile": buf.getvalue()})["LayerVersionArn"]
+    name = create(lam, f"""
+import os, where
+def handler(event, context):
+    link = os.path.join(where.OPT, "python", "link.txt")
+    return {{"inside": sorted(f for f in os.listdir(where.OPT) if f.startswith("{escape}")),
+            "link_is_link": os.path.islink(link), "link_text": open(link).read()}}
+""", Layers=[arn])
+    assert invoke(lam, name) == {"inside": [f"{escape}-absolute.txt", f"{escape}.txt"], "link_is_link": False,
+                                 "link_text": "/etc/hostname"}
+    # Nothing landed anywhere else in the server's folders either.
+    assert all(found.is_relative_to(sluice.data_dir) for found in sluice.data_dir.parent.rglob(f"{escape}*"))
+
+
 def test_function_and_layers_over_250_mb_refused(lam: Any) -> None:
     # Zeros compress to almost nothing: two small archives that extract to 126 MiB each.
     big = [publish(lam, unique("big"), {"python/blob.bin": "\0" * (126 * 1024 * 1024)})["LayerVersionArn"]
@@ -340,7 +367,8 @@ def test_layers_survive_a_restart(tmp_path: Path) -> None:
     try:
         lam = make_client("lambda", server.endpoint)
         first, second = two_layers(lam)
-        name = create(lam, REPORT, Layers=[first, second])
+        package = zip_code(REPORT)
+        name = create(lam, REPORT, Layers=[first, second], Code={"ZipFile": package})
         lam.delete_layer_version(LayerName=first.split(":")[-2], VersionNumber=1)  # the function keeps its copy
         archive = urllib.request.urlopen(lam.get_layer_version_by_arn(Arn=second)["Content"]["Location"]).read()  # noqa: S310
     finally:
@@ -359,7 +387,7 @@ def test_layers_survive_a_restart(tmp_path: Path) -> None:
         with urllib.request.urlopen(got["Content"]["Location"]) as r:  # noqa: S310 - Sluice's own URL
             assert r.read() == archive
         with urllib.request.urlopen(lam.get_function(FunctionName=name)["Code"]["Location"]) as r:  # noqa: S310
-            assert r.read() == zip_code(REPORT)
+            assert r.read() == package
         assert publish(lam, first.split(":")[-2], {"python/x.py": ""})["Version"] == 2  # 1 is never given again
         assert second.split(":")[-2] in [item["LayerName"] for item in lam.list_layers()["Layers"]]
     finally:
