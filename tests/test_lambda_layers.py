@@ -156,6 +156,12 @@ def test_api_errors(lam: Any) -> None:
         lam.get_layer_version_by_arn(Arn="arn:aws:lambda:us-east-1:000000000000:function:f")
     assert error(exc)[:2] == (400, "ValidationException")
     assert lam.list_layer_versions(LayerName=unique("none"))["LayerVersions"] == []
+    with pytest.raises(ClientError) as exc:
+        lam.get_layer_version(LayerName=unique("none"), VersionNumber=2**64)
+    assert error(exc)[:2] == (400, "ValidationException")
+    with pytest.raises(ClientError) as exc:
+        lam.publish_layer_version(LayerName=unique("empty"), Content={})
+    assert error(exc)[:2] == (400, "InvalidParameterValueException")
 
 
 def test_layer_from_s3_object_version(lam: Any, s3: Any, bucket: str) -> None:

@@ -39,10 +39,10 @@ def validation(value: str, where: str, pattern: str) -> ServiceError:
 def version_number(value: object) -> int:
     """VersionNumber arrives as URI text."""
     text = str(value)
-    if not text.isdigit():
+    if not text.isdigit() or int(text) >= 2**63:
         raise ServiceError("ValidationException",
                            f"1 validation error detected: Value '{text}' at 'versionNumber' failed to satisfy "
-                           "constraint: Member must be a number")  # the model's type is long
+                           "constraint: Member must be a number")  # the model's type is long: AWS's wording unknown
     return int(text)
 
 
