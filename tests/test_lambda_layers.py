@@ -377,6 +377,17 @@ def test_layers_survive_a_restart(tmp_path: Path) -> None:
         name = create(lam, REPORT, Layers=[first, second], Code={"ZipFile": package})
         lam.delete_layer_version(LayerName=first.split(":")[-2], VersionNumber=1)  # the function keeps its copy
         archive = urllib.request.urlopen(lam.get_layer_version_by_arn(Arn=second)["Content"]["Location"]).read()  # noqa: S310
+        unused = publish(lam, unique("unused"), {"python/unused.py": ""})
+        lam.delete_layer_version(LayerName=unused["LayerArn"].split(":")[-1], VersionNumber=1)
+    finally:
+        server.stop()
+    unused_tree = tmp_path / "data" / "layers" / base64.b64decode(unused["Content"]["CodeSha256"]).hex()
+    assert unused_tree.is_dir()
+    server.start()
+    try:
+        # A deleted layer version no function uses leaves nothing behind once the server restarts.
+        assert not unused_tree.exists()
+        assert invoke(make_client("lambda", server.endpoint), name)["shared"] == "second"
     finally:
         server.stop()
     # Only the stored archives are left to rebuild from: every extraction and merged tree is gone.

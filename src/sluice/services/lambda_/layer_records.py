@@ -100,3 +100,9 @@ def blobs(conn: sqlite3.Connection) -> set[str]:
     """The archive of every layer version still published."""
     rows = conn.execute("SELECT json_extract(config, '$._code.blob') AS blob FROM lambda_layer_versions")
     return {r["blob"] for r in rows if r["blob"]}
+
+
+def digests(conn: sqlite3.Connection) -> set[str]:
+    """The SHA-256 (hex) of every layer version still published: the names of their extractions."""
+    rows = conn.execute("SELECT json_extract(config, '$._code.hex') AS hex FROM lambda_layer_versions")
+    return {r["hex"] for r in rows if r["hex"]}

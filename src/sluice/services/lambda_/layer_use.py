@@ -105,12 +105,23 @@ class FunctionLayers:
             raise invalid(f"Function code combined with layers exceeds the maximum allowed size of {MAX_UNZIPPED} "
                           f"bytes. The actual size is {total} bytes.")
 
+    def prune(self, in_use: list[list[Layer]], published: set[str]) -> None:
+        """Remove the extractions and merged trees nothing uses any more (startup only, when no
+        environment runs): `in_use`, the layers of every function and version; `published`, the
+        digests of the layer versions not deleted."""
+        trees = {_key(layers) for layers in in_use if layers}
+        extractions = published | {layer["hex"] for layers in in_use for layer in layers}
+        for root, keep in ((self.root, trees), (self.layer_code.root, extractions)):
+            for folder in root.iterdir():
+                if folder.is_dir() and not folder.name.startswith(".") and folder.name not in keep:
+                    shutil.rmtree(folder, ignore_errors=True)
+
     def merged(self, layers: list[Layer]) -> Path | None:
         """The layers' files merged in order, later layers' files replacing earlier ones': what
         AWS mounts at /opt. Made once per distinct list of layers and never written again."""
         if not layers:
             return None
-        key = hashlib.sha256("\n".join(layer["hex"] for layer in layers).encode()).hexdigest()
+        key = _key(layers)
         target = self.root / key
         if target.is_dir():
             return target
@@ -127,6 +138,11 @@ class FunctionLayers:
         finally:
             shutil.rmtree(staging, ignore_errors=True)
         return target
+
+
+def _key(layers: list[Layer]) -> str:
+    """A merged tree's name: the same layers in the same order share one tree."""
+    return hashlib.sha256("\n".join(layer["hex"] for layer in layers).encode()).hexdigest()
 
 
 def _overlay(source: Path, dest: Path) -> None:

@@ -203,12 +203,16 @@ def package_configs(conn: sqlite3.Connection, name: str) -> list[Config]:
     return [json.loads(r["config"]) for r in rows]
 
 
+def all_package_configs(conn: sqlite3.Connection) -> list[Config]:
+    """Every function's $LATEST and every published version's configuration."""
+    rows = conn.execute("SELECT config FROM lambda_functions UNION ALL SELECT config FROM lambda_versions")
+    return [json.loads(r["config"]) for r in rows]
+
+
 def package_blobs(conn: sqlite3.Connection) -> set[str]:
     """Every archive a function or version runs: its package and its copies of its layers."""
     found: set[str] = set()
-    rows = conn.execute("SELECT config FROM lambda_functions UNION ALL SELECT config FROM lambda_versions")
-    for row in rows:
-        config = json.loads(row["config"])
+    for config in all_package_configs(conn):
         found.add(config["_code"]["blob"])
         found.update(layer["blob"] for layer in config.get("_layers") or [])
     return found

@@ -26,6 +26,7 @@ from .invoke import Invocations, Invoker
 from .invoke_config import InvokeConfigs
 from .layer_policy import LayerPolicies
 from .layer_records import blobs as layer_blobs
+from .layer_records import digests as layer_digests
 from .layer_use import FunctionLayers
 from .layers import Layers
 from .mappings import EventSourceMappings
@@ -50,7 +51,7 @@ class LambdaService(Service):
         self.state = LambdaState(store.db, clock, settings)
         code = CodeStore(store.blobs, store.data_dir / "code")
         layer_code = CodeStore(store.blobs, store.data_dir / "layers")
-        function_layers = FunctionLayers(self.state, layer_code, code, store.data_dir / "opt")
+        function_layers = self.function_layers = FunctionLayers(self.state, layer_code, code, store.data_dir / "opt")
         self.functions = Functions(self.state, code, roles, s3, function_layers)
         self.layers = Layers(self.state, layer_code, self.functions.fetch_s3)
         self.layer_policies = LayerPolicies(self.layers)
@@ -71,6 +72,10 @@ class LambdaService(Service):
         # The engine (invoker, pollers, environments) is started and stopped by the server;
         # deliveries, made from worker threads, queue their events on this loop.
         self.invocations.loop = asyncio.get_running_loop()
+        # Before any environment runs: layer files no function and no published version uses.
+        reader = self.state.reader
+        self.function_layers.prune([c.get("_layers") or [] for c in records.all_package_configs(reader)],
+                                   layer_digests(reader))
 
     # -- the interface the rest of Sluice uses -----------------------------------------------
 
