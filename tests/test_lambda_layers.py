@@ -34,7 +34,8 @@ def handler(event, context):
     import shared, only_first, sitepkg
     return {"shared": shared.VALUE, "first": only_first.VALUE, "site": sitepkg.VALUE,
             "tool": shutil.which("layer-tool") is not None,
-            "lib": os.environ.get("LD_LIBRARY_PATH", "").endswith("/lib")}
+            "lib": any(os.path.exists(os.path.join(d, "libnothing.txt"))
+                       for d in os.environ.get("LD_LIBRARY_PATH", "").split(":") if d)}
 """
 
 
