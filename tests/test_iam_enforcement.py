@@ -518,3 +518,23 @@ def test_resource_account_condition_stops_a_sniped_failure_bucket(client: Callab
         client, "DestinationDeliveryFailures", functions[sniped])) == 1
     assert attacker.list_objects_v2(Bucket=sniped).get("KeyCount") == 0
     assert metric(client, "DestinationDeliveryFailures", functions[own]) == 0
+
+
+def test_layer_operations_are_authorized_on_the_layer_version(client: Callable[..., Any]) -> None:
+    admin = client("lambda")
+    name = unique("layer")
+    for _ in range(2):
+        admin.publish_layer_version(LayerName=name, Content={"ZipFile": zip_code("X = 1\n")})
+    version_1 = f"arn:aws:lambda:us-east-1:{ACCOUNT}:layer:{name}:1"
+    _, key, secret = new_user(client("iam"), {"Effect": "Allow", "Action": "lambda:GetLayerVersion",
+                                              "Resource": version_1})
+    lam = client("lambda", key, secret)
+    assert lam.get_layer_version(LayerName=name, VersionNumber=1)["LayerVersionArn"] == version_1
+    assert lam.get_layer_version_by_arn(Arn=version_1)["Version"] == 1
+    with pytest.raises(ClientError) as exc:
+        lam.get_layer_version(LayerName=name, VersionNumber=2)
+    assert error(exc)[0] == "AccessDeniedException"
+    with pytest.raises(ClientError) as exc:
+        lam.publish_layer_version(LayerName=name, Content={"ZipFile": zip_code("X = 2\n")})
+    assert error(exc)[0] == "AccessDeniedException"
+    assert f"lambda:PublishLayerVersion on resource: arn:aws:lambda:us-east-1:{ACCOUNT}:layer:{name}" in error(exc)[1]

@@ -13,6 +13,7 @@ from .engine import invoker, journal, metrics
 from .services.cloudwatch import alarms
 from .services.events import records as events_records
 from .services.iam import records as iam_records
+from .services.lambda_ import layer_records as lambda_layer_records
 from .services.lambda_ import records as lambda_records
 from .services.logs import records as logs_records
 from .services.s3 import records as s3_records
@@ -32,4 +33,5 @@ SCHEMA: tuple[Migration, ...] = (
     *s3_records.MIGRATIONS,
     *sns_records.MIGRATIONS,
     *sqs_records.MIGRATIONS,
+    *lambda_layer_records.MIGRATIONS,
 )

@@ -89,7 +89,8 @@ class Sluice:
         # Lambda reads function code from S3 and S3 checks Lambda destinations: these look Lambda up when called.
         s3 = S3Service(store, clock, deliveries, notify=s3_notifications.notify, sample_traces=exporter is not None,
                        resolve_function=lambda arn: lambda_.resolve(arn),
-                       may_invoke=lambda arn, principal, source, account: lambda_.allows(arn, principal, source, account))
+                       may_invoke=lambda arn, principal, source, account: lambda_.allows(arn, principal, source, account),
+                       kept_blobs=lambda: lambda_.referenced_blobs())  # its startup sweep spares Lambda's archives
         logs = LogsService(store, clock, account_id=settings.account_id, region=settings.region)
         journeys = Journeys(lambda: store.db.reader, settings.time_scale, log_group=lambda fn: _log_group(lambda_, fn),
                             lines=logs.lines)
@@ -186,6 +187,7 @@ class Sluice:
                           enforcer=enforcer, anonymous=anonymous)
         gateway.internal["/_sluice/events/"] = lambda rest, query: _event_view(store, rest)
         gateway.internal["/_sluice/lambda-code/"] = lambda rest, query: _code_view(lambda_, rest)
+        gateway.internal["/_sluice/lambda-layer/"] = lambda rest, query: _layer_view(lambda_, rest)
         gateway.internal[SNS_LINKS] = sns_links(sns, settings)  # SubscribeURL, UnsubscribeURL
         gateway.internal["/_sluice/trace"] = lambda rest, query: _trace_view(journeys, query)
         sources = StatusSources(lambda: store.db.reader, clock.now, settings.time_scale, lambda_.function_names,
@@ -272,6 +274,13 @@ def _code_view(lambda_: LambdaService, rest: str) -> tuple[int, Any]:
     name, _, file = rest.partition("/")
     package = lambda_.code_zip(name, file.removesuffix(".zip"))
     return (200, package) if package is not None else (404, {"error": "no such package"})
+
+
+def _layer_view(lambda_: LambdaService, rest: str) -> tuple[int, Any]:
+    name, _, file = rest.partition("/")
+    number = file.removesuffix(".zip")
+    archive = lambda_.layer_archive(name, int(number)) if number.isdigit() else None
+    return (200, archive) if archive is not None else (404, {"error": "no such layer version"})
 
 
 class _Server(uvicorn.Server):

@@ -193,7 +193,7 @@ def _sns(operation: str, p: Mapping[str, Any], where: Where) -> list[Check]:
 # -- Lambda ----------------------------------------------------------------------------------
 
 _LAMBDA_ACTIONS = {"Invoke": "lambda:InvokeFunction", "InvokeAsync": "lambda:InvokeFunction",
-                   "InvokeWithResponseStream": "lambda:InvokeFunction"}
+                   "InvokeWithResponseStream": "lambda:InvokeFunction", "GetLayerVersionByArn": "lambda:GetLayerVersion"}
 
 
 def function_arn_of(name: str, qualifier: str | None, where: Where) -> str:
@@ -220,6 +220,13 @@ def _lambda(operation: str, p: Mapping[str, Any], where: Where) -> list[Check]:
         return [Check(action, str(p["Resource"]))]
     if p.get("UUID"):
         return [Check(action, f"arn:aws:lambda:{where.region}:{where.account}:event-source-mapping:{p['UUID']}")]
+    if p.get("LayerName") and operation != "ListLayerVersions":  # AWS: ListLayerVersions is on "*"
+        name = str(p["LayerName"])
+        layer = name if name.startswith("arn:") else f"arn:aws:lambda:{where.region}:{where.account}:layer:{name}"
+        # PublishLayerVersion is on the layer; every other layer operation on the layer version.
+        return [Check(action, f"{layer}:{p['VersionNumber']}" if p.get("VersionNumber") else layer)]
+    if p.get("Arn"):  # GetLayerVersionByArn
+        return [Check(action, str(p["Arn"]))]
     return [Check(action, "*")]
 
 

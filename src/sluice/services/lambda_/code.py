@@ -56,10 +56,10 @@ class CodeStore:
         if len(zipped) > MAX_ZIPPED:
             raise too_large()
         digest = hashlib.sha256(zipped).digest()
-        self._extract(io.BytesIO(zipped), digest.hex())
+        extracted = self._extract(io.BytesIO(zipped), digest.hex())
         written = self.blobs.write([zipped])
         return {"blob": written.name, "sha256": base64.b64encode(digest).decode(), "hex": digest.hex(),
-                "size": len(zipped)}
+                "size": len(zipped), "unzipped": tree_size(extracted)}
 
     def task_root(self, hex_digest: str, blob: str) -> Path:
         """The extracted package, made once per distinct zip (content-addressed)."""
@@ -68,6 +68,13 @@ class CodeStore:
             return target
         with self.blobs.open(blob) as f:
             return self._extract(f, hex_digest)
+
+    def unzipped_size(self, code: dict[str, object]) -> int:
+        """The extracted size of a stored package (records made before it was kept: measured)."""
+        known = code.get("unzipped")
+        if isinstance(known, int):
+            return known
+        return tree_size(self.task_root(str(code["hex"]), str(code["blob"])))
 
     def read(self, blob: str) -> bytes:
         with self.blobs.open(blob) as f:
@@ -94,6 +101,11 @@ class CodeStore:
         finally:
             shutil.rmtree(staging, ignore_errors=True)
         return target
+
+
+def tree_size(root: Path) -> int:
+    """The bytes of the files under `root` (an extraction holds regular files and folders only)."""
+    return sum(f.stat().st_size for f in root.rglob("*") if f.is_file() and not f.is_symlink())
 
 
 def _unpack(archive: zipfile.ZipFile, staging: Path) -> None:
@@ -137,6 +149,10 @@ def _unpack(archive: zipfile.ZipFile, staging: Path) -> None:
                     if written > MAX_UNZIPPED:
                         raise invalid(f"Unzipped size must be smaller than {MAX_UNZIPPED} bytes")
                     out.write(chunk)
+        if (info.external_attr >> 16) & 0o111:
+            # Executables stay executable (a layer's bin/, a custom runtime's bootstrap), as AWS
+            # keeps a zip's Unix modes; only that bit is taken from the archive, nothing else.
+            dest.chmod(0o755)
 
 
 def _destination(root: Path, name: str) -> Path | None:

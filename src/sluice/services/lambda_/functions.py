@@ -16,6 +16,7 @@ from ..base import Service
 from . import records
 from .code import MAX_ZIPPED, CodeStore, too_large
 from .invoke_config import check_dead_letter_config
+from .layer_use import FunctionLayers, Layer, public_layers
 from .names import LATEST, invalid, parse_function_name
 from .roles import ExecutionRoles
 from .state import LambdaState, not_found, now_iso, precondition_failed, public
@@ -40,10 +41,13 @@ def check_environment(environment: dict[str, Any] | None) -> None:
 
 
 class Functions:
-    def __init__(self, state: LambdaState, code: CodeStore, roles: ExecutionRoles, s3: Service | None) -> None:
-        """`s3`: where S3Bucket/S3Key packages are read from, through its GetObject operation."""
+    def __init__(self, state: LambdaState, code: CodeStore, roles: ExecutionRoles, s3: Service | None,
+                 layers: FunctionLayers) -> None:
+        """`s3`: where S3Bucket/S3Key packages are read from, through its GetObject operation;
+        `layers`: the `Layers` a function asks for, checked and merged."""
         self.state = state
         self.code = code
+        self.layers = layers
         self.roles = roles
         self.s3 = s3
 
@@ -72,17 +76,17 @@ class Functions:
         if code.get("ZipFile") is not None:
             return self.code.save(code["ZipFile"])
         if code.get("S3Bucket") and code.get("S3Key"):
-            return self.code.save(self._fetch_s3(ctx, code["S3Bucket"], code["S3Key"]))
+            return self.code.save(self.fetch_s3(ctx, code["S3Bucket"], code["S3Key"], code.get("S3ObjectVersion")))
         if code.get("ImageUri"):
             raise invalid("Sluice runs Zip packages only: container images are not supported.")
         raise invalid("Please provide a source for function code.")
 
-    def _fetch_s3(self, ctx: RequestContext, bucket: str, key: str) -> bytes:
+    def fetch_s3(self, ctx: RequestContext, bucket: str, key: str, version: str | None = None) -> bytes:
         get_object = self.s3.operation("GetObject") if self.s3 is not None else None
         if get_object is None:
             raise invalid("S3 is not available")
         try:
-            result = get_object(ctx, Bucket=bucket, Key=key)
+            result = get_object(ctx, Bucket=bucket, Key=key, **({"VersionId": version} if version else {}))
         except ServiceError as err:
             raise invalid(f"Error occurred while GetObject. S3 Error Code: {err.code}. "
                           f"S3 Error Message: {err.message}") from None
@@ -129,9 +133,13 @@ class Functions:
         self._check_role(Role)
         check_dead_letter_config(params.get("DeadLetterConfig"))
         check_environment(params.get("Environment"))
+        layers = self.layers.resolve(params.get("Layers") or [], [])
         code = self._load_code(ctx, Code)
+        self.layers.check_size(code, layers)
         name = ref.name
         config = self._new_config(name, runtime, Role, code, params)
+        if layers:
+            config.update(Layers=public_layers(layers), _layers=layers)
         now = self.state.clock.now()
         tags = params.get("Tags") or {}
 
@@ -144,6 +152,7 @@ class Functions:
             return config
 
         out = public(self.state.write(txn))
+        self.layers.merged(layers)  # made now, on this request's thread, not when it first runs
         # What AWS answers to CreateFunction: the function is still being created.
         out.update(State="Pending", StateReason="The function is being created.", StateReasonCode="Creating")
         return out
@@ -266,6 +275,7 @@ class Functions:
         code = self._load_code(ctx, params)
 
         def change(config: records.Config) -> None:
+            self.layers.check_size(code, config.get("_layers") or [])
             config.update(CodeSize=code["size"], CodeSha256=code["sha256"], _code=code)
 
         out = self._update_latest(name, change, params.get("RevisionId"))
@@ -280,8 +290,17 @@ class Functions:
         self._check_role(params.get("Role"))
         check_dead_letter_config(params.get("DeadLetterConfig"))
         check_environment(params.get("Environment"))
+        layers: list[Layer] | None = None
+        if params.get("Layers") is not None:
+            layers = self.layers.resolve(params["Layers"], self.state.function(name).config.get("_layers") or [])
 
         def change(config: records.Config) -> None:
+            if layers is not None:
+                self.layers.check_size(config["_code"], layers)
+                config.pop("Layers", None)
+                config.pop("_layers", None)
+                if layers:
+                    config.update(Layers=public_layers(layers), _layers=layers)
             for key in _REPLACED:
                 if params.get(key) is not None:
                     config[key] = params[key]
@@ -298,7 +317,10 @@ class Functions:
                 merged.update(params["LoggingConfig"])
                 config["LoggingConfig"] = merged
 
-        return self._update_latest(name, change, params.get("RevisionId"))
+        out = self._update_latest(name, change, params.get("RevisionId"))
+        if layers:
+            self.layers.merged(layers)
+        return out
 
     # -- tags ------------------------------------------------------------------------------
 

@@ -203,6 +203,21 @@ def package_configs(conn: sqlite3.Connection, name: str) -> list[Config]:
     return [json.loads(r["config"]) for r in rows]
 
 
+def all_package_configs(conn: sqlite3.Connection) -> list[Config]:
+    """Every function's $LATEST and every published version's configuration."""
+    rows = conn.execute("SELECT config FROM lambda_functions UNION ALL SELECT config FROM lambda_versions")
+    return [json.loads(r["config"]) for r in rows]
+
+
+def package_blobs(conn: sqlite3.Connection) -> set[str]:
+    """Every archive a function or version runs: its package and its copies of its layers."""
+    found: set[str] = set()
+    for config in all_package_configs(conn):
+        found.add(config["_code"]["blob"])
+        found.update(layer["blob"] for layer in config.get("_layers") or [])
+    return found
+
+
 # -- aliases ---------------------------------------------------------------------------------
 
 

@@ -17,6 +17,7 @@ from ...runtime.python import PythonChoice
 from . import records
 from .code import CodeStore
 from .invoke_config import InvokeConfigs
+from .layer_use import FunctionLayers
 from .names import LATEST, FunctionRef, parse_function_name
 from .roles import ExecutionRoles
 from .state import LambdaState
@@ -46,16 +47,19 @@ class Routes:
 
 
 class Resolver:
-    def __init__(self, state: LambdaState, code: CodeStore, roles: ExecutionRoles, invoke_configs: InvokeConfigs,
-                 python: Mapping[str, PythonChoice]) -> None:
+    def __init__(self, state: LambdaState, code: CodeStore, layers: FunctionLayers, roles: ExecutionRoles,
+                 invoke_configs: InvokeConfigs, python: Mapping[str, PythonChoice]) -> None:
         """`python`: the interpreter and runtime libraries of each Python runtime (none given:
         Sluice's own Python runs them all)."""
         self.state = state
         self.code = code
+        self.layers = layers
         self.roles = roles
         self.invoke_configs = invoke_configs
         self.python = python
-        self._random = random.Random()
+        # Seeded: the same calls route the same way on every start, so a test of the split is
+        # reproducible; the split itself is still by weight, as on AWS.
+        self._random = random.Random(0)
         # (name, qualifier) -> (generation, routes, when the role credentials must be renewed or None)
         self._cache: dict[tuple[str, str | None], tuple[int, Routes, float | None]] = {}
 
@@ -105,6 +109,7 @@ class Resolver:
             handler=config.get("Handler") or "",
             runtime=runtime,
             code_dir=self.code.task_root(code["hex"], code["blob"]),
+            layers_dir=self.layers.merged(config.get("_layers") or []),
             timeout=int(config.get("Timeout", 3)),
             memory_mb=int(config.get("MemorySize", 128)),
             environment=dict(env),

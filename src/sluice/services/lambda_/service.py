@@ -25,6 +25,11 @@ from .code import CodeStore
 from .functions import Functions
 from .invoke import Invocations, Invoker
 from .invoke_config import InvokeConfigs
+from .layer_policy import LayerPolicies
+from .layer_records import blobs as layer_blobs
+from .layer_records import digests as layer_digests
+from .layer_use import FunctionLayers
+from .layers import Layers
 from .mappings import EventSourceMappings
 from .permissions import Permissions
 from .resolve import Resolver
@@ -49,23 +54,31 @@ class LambdaService(Service):
         python_runtimes = python_runtimes or {}
         self.state.runtime_notes = {r: c.note for r, c in python_runtimes.items() if c.note}
         code = CodeStore(store.blobs, store.data_dir / "code")
-        self.functions = Functions(self.state, code, roles, s3)
+        layer_code = CodeStore(store.blobs, store.data_dir / "layers")
+        function_layers = self.function_layers = FunctionLayers(self.state, layer_code, code, store.data_dir / "opt")
+        self.functions = Functions(self.state, code, roles, s3, function_layers)
+        self.layers = Layers(self.state, layer_code, self.functions.fetch_s3)
+        self.layer_policies = LayerPolicies(self.layers)
         self.versions = Versions(self.state)
         self.permissions = Permissions(self.state)
         self.invoke_configs = InvokeConfigs(self.state)
         self.mappings = EventSourceMappings(self.state, roles, on_mappings_changed)
-        self.resolver = Resolver(self.state, code, roles, self.invoke_configs, python_runtimes)
+        self.resolver = Resolver(self.state, code, function_layers, roles, self.invoke_configs, python_runtimes)
         self.invoker = invoker(self) if invoker is not None else None
         self.invocations = Invocations(clock, self.resolver, self.permissions, self.invoker)
 
     def operation_owners(self) -> Sequence[object]:
         return (self.functions, self.versions, self.permissions, self.invoke_configs, self.mappings,
-                self.invocations)
+                self.invocations, self.layers, self.layer_policies)
 
     async def start(self) -> None:
         # The engine (invoker, pollers, environments) is started and stopped by the server;
         # deliveries, made from worker threads, queue their events on this loop.
         self.invocations.loop = asyncio.get_running_loop()
+        # Before any environment runs: layer files no function and no published version uses.
+        reader = self.state.reader
+        self.function_layers.prune([c.get("_layers") or [] for c in records.all_package_configs(reader)],
+                                   layer_digests(reader))
 
     # -- the interface the rest of Sluice uses -----------------------------------------------
 
@@ -85,6 +98,14 @@ class LambdaService(Service):
 
     def code_zip(self, name: str, hex_digest: str) -> bytes | None:
         return self.functions.code_zip(name, hex_digest)
+
+    def layer_archive(self, name: str, version: int) -> bytes | None:
+        return self.layers.archive(name, version)
+
+    def referenced_blobs(self) -> set[str]:
+        """Every stored archive still in use: packages, layers, functions' copies of layers."""
+        reader = self.state.reader
+        return records.package_blobs(reader) | layer_blobs(reader)
 
     def resource_policy(self, arn: str) -> tuple[str | None, str | None]:
         return self.permissions.resource_policy(arn)

@@ -16,7 +16,7 @@ from .state import LambdaState, not_found, now_iso, page, precondition_failed, p
 # What makes a new version: publishing a $LATEST that differs from the last version in none of
 # these returns that version (AWS).
 _VERSION_KEYS = ("CodeSha256", "Handler", "Runtime", "Role", "Timeout", "MemorySize", "Environment", "Description",
-                 "LoggingConfig", "TracingConfig")
+                 "LoggingConfig", "TracingConfig", "Layers")
 
 
 def publish(state: LambdaState, conn: sqlite3.Connection, name: str, description: str | None,

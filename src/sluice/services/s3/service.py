@@ -40,10 +40,13 @@ class S3Service(Service):
 
     def __init__(self, store: Store, clock: Clock, deliveries: Deliveries | None = None, *,
                  notify: Callable[[Sequence[str]], None] = _nothing, sample_traces: bool = False,
-                 resolve_function: ResolveFunction | None = None, may_invoke: MayInvoke | None = None) -> None:
+                 resolve_function: ResolveFunction | None = None, may_invoke: MayInvoke | None = None,
+                 kept_blobs: Callable[[], set[str]] = set) -> None:
         """`notify`: called (from any thread) with the destinations of an object change's
         notification rows once they are committed; `sample_traces`: new trace headers are sampled (an OTLP export is on);
-        `resolve_function` / `may_invoke`: Lambda's checks of a notification destination."""
+        `resolve_function` / `may_invoke`: Lambda's checks of a notification destination;
+        `kept_blobs`: the bodies other services keep in the same blob store (Lambda's archives)."""
+        self.kept_blobs = kept_blobs
         self.state = S3State(store.db, store.blobs, clock, EventRecorder(clock, sample_traces), notify)
         self.objects = Objects(self.state)
         self.policies = Policies(self.state)
@@ -59,7 +62,7 @@ class S3Service(Service):
     async def start(self) -> None:
         # Body files no row points to are left over from writes cut short (a crash between the
         # file and its row): remove them.
-        self.state.blobs.sweep(objects.referenced_blobs(self.state.db.reader))
+        self.state.blobs.sweep(objects.referenced_blobs(self.state.db.reader) | self.kept_blobs())
 
     # -- for the rest of Sluice --------------------------------------------------------------
 
