@@ -1,4 +1,4 @@
-"""One execution environment: a worker process running awslambdaric against our Runtime API.
+"""One execution environment: a worker process running a runtime client against our Runtime API.
 
 Life cycle, as on Lambda: created by the invocation that finds no warm environment (a cold
 start: INIT_START, the handler module is imported, the runtime asks for its first event), then
@@ -31,6 +31,7 @@ from pathlib import Path
 
 from . import outcomes
 from .api import ACCEPTED, RuntimeApiConnection, error_body, header_value, listen
+from .launch import LaunchError, command_for
 from .lifeline import Lifeline
 from .logs import EventBatch, OutputCapture, PlatformLog, now_ms, stream_name
 from .memory import MemoryWatch
@@ -173,9 +174,11 @@ class Environment:
         self._held = []
         try:
             await self._spawn()
+        except LaunchError as e:
+            return Outcome("spawn_failed", detail=e.detail)
         except OSError as e:
             reason = (e.strerror or str(e)).lower()
-            return Outcome("spawn_failed", detail=f"fork/exec {spec.interpreter}: {reason}")
+            return Outcome("spawn_failed", detail=f"fork/exec {e.filename or spec.interpreter}: {reason}")
         self._memory.start()
         timer = self._loop.call_later(max(INIT_LIMIT, float(spec.timeout)), self._on_deadline)
         try:
@@ -321,14 +324,11 @@ class Environment:
                 home=self._home,
                 tmp=tmp,
             )
+            launch = command_for(spec, env)
             self._proc = await asyncio.create_subprocess_exec(
-                spec.interpreter,
-                "-B",  # the task root is read-only: no __pycache__ written into it
-                "-m",
-                "awslambdaric",
-                spec.handler,
-                cwd=str(spec.code_dir),
-                env=env,
+                *launch.argv,
+                cwd=str(launch.cwd),
+                env=launch.env,
                 stdin=subprocess.DEVNULL,
                 stdout=out_w,
                 stderr=out_w,

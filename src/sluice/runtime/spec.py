@@ -23,7 +23,7 @@ class FunctionSpec:
     function_arn: str  # unqualified arn:aws:lambda:<region>:<account>:function:<name>
     version: str  # "$LATEST" or "1", "2", ...
     handler: str  # "module.func"; the module part may be a path, "dir/mod.func", as on AWS
-    runtime: str  # "python3.9" .. "python3.13"
+    runtime: str  # "python3.9" .. "python3.13", "nodejs18.x" .. "nodejs22.x", "provided.al2023"...
     code_dir: Path  # the extracted task root; environments never write to it
     timeout: int  # seconds
     memory_mb: int
@@ -37,6 +37,9 @@ class FunctionSpec:
     endpoint_url: str = ""  # Sluice's own endpoint, given to handlers as AWS_ENDPOINT_URL
     credentials: tuple[str, str, str] = ("ASIAQSLUICEEXAMPLE00", "secret", "token")
     interpreter: str = sys.executable
+    # The merged layers of this version, what Lambda mounts at /opt (python/, nodejs/node_modules/,
+    # bin/, lib/, bootstrap); None without layers.
+    layers_dir: Path | None = None
     # Changes whenever code or configuration changes: an environment is only ever reused for
     # the exact (function_arn, version, revision) it was started for.
     revision: str = ""
