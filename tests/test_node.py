@@ -228,3 +228,22 @@ def test_timeout_and_exit_end_the_environment_as_lambda_reports_them(lam: Any) -
     rid = out["ResponseMetadata"]["RequestId"]
     assert body == {"errorType": "Runtime.ExitError",
                     "errorMessage": f"RequestId: {rid} Error: Runtime exited with error: exit status 3"}
+
+
+def test_refusals_name_what_is_missing(lam: Any) -> None:
+    def refused(**params: Any) -> str:
+        with pytest.raises(lam.exceptions.InvalidParameterValueException) as exc:
+            create_node(lam, {"index.js": ""}, **params)
+        return str(exc.value.response["Error"]["Message"])
+
+    assert "a JVM" in refused(runtime="java21")
+    assert ".NET runtime" in refused(runtime="dotnet8")
+    assert "aws_lambda_ric gem" in refused(runtime="ruby3.3")
+    assert refused(runtime="nodejs16.x") == (
+        "The runtime parameter of nodejs16.x is no longer supported for creating or updating AWS Lambda functions. "
+        "We recommend you use a supported runtime while creating or updating functions.")
+    assert "container engine" in refused(PackageType="Image", Code={"ImageUri": "x.dkr.ecr/f:1"})
+    name = create_node(lam, {"index.js": "exports.handler = async () => 1;"})
+    with pytest.raises(lam.exceptions.InvalidParameterValueException) as exc:
+        lam.update_function_configuration(FunctionName=name, Runtime="java17")
+    assert "java17" in exc.value.response["Error"]["Message"]

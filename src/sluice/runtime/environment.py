@@ -110,6 +110,7 @@ class Environment:
         self._idle_flush: asyncio.TimerHandle | None = None
         self._server: asyncio.AbstractServer | None = None
         self._proc: asyncio.subprocess.Process | None = None
+        self._command = spec.interpreter  # what is executed, named by a failed start
         self._exit_task: asyncio.Task[int] | None = None
         self._capture: OutputCapture | None = None
         self._lifeline: Lifeline | None = None
@@ -178,7 +179,7 @@ class Environment:
             return Outcome("spawn_failed", detail=e.detail)
         except OSError as e:
             reason = (e.strerror or str(e)).lower()
-            return Outcome("spawn_failed", detail=f"fork/exec {e.filename or spec.interpreter}: {reason}")
+            return Outcome("spawn_failed", detail=f"fork/exec {self._command}: {reason}")
         self._memory.start()
         timer = self._loop.call_later(max(INIT_LIMIT, float(spec.timeout)), self._on_deadline)
         try:
@@ -325,6 +326,7 @@ class Environment:
                 tmp=tmp,
             )
             launch = command_for(spec, env)
+            self._command = launch.argv[0]
             self._proc = await asyncio.create_subprocess_exec(
                 *launch.argv,
                 cwd=str(launch.cwd),
