@@ -13,12 +13,16 @@ write meets Nagle's algorithm plus the client's delayed ACK and costs 40 ms per 
 from __future__ import annotations
 
 import asyncio
+import base64
+import binascii
 import contextlib
 import json
+import secrets
 import socket
+import time
 from typing import Protocol, cast
 
-from .spec import MAX_RESPONSE_BYTES
+from .spec import MAX_RESPONSE_BYTES, InvocationRequest
 
 PREFIX = "/2018-06-01/runtime/"
 _MAX_HEAD = 64 * 1024
@@ -277,3 +281,32 @@ async def listen(handler: RuntimeApiHandler) -> tuple[asyncio.Server, int]:
     )
     port = server.sockets[0].getsockname()[1]
     return server, port
+
+
+def _trace_header() -> str:
+    """Lambda gives every invocation a trace header, sampled or not."""
+    return f"Root=1-{int(time.time()):08x}-{secrets.token_hex(12)};Parent={secrets.token_hex(8)};Sampled=0"
+
+
+def _client_context_json(value: str | None) -> str | None:
+    """X-Amz-Client-Context arrives base64-encoded; the runtime receives the JSON itself."""
+    if not value:
+        return None
+    try:
+        return base64.b64decode(value, validate=True).decode("utf-8")
+    except (binascii.Error, UnicodeDecodeError):
+        return value
+
+
+def next_headers(request: InvocationRequest, deadline_ms: int) -> str:
+    """The headers of the answer to /invocation/next that delivers `request`."""
+    headers = (
+        f"Lambda-Runtime-Aws-Request-Id: {header_value(request.request_id)}\r\n"
+        f"Lambda-Runtime-Deadline-Ms: {deadline_ms}\r\n"
+        f"Lambda-Runtime-Invoked-Function-Arn: {header_value(request.invoked_arn)}\r\n"
+        f"Lambda-Runtime-Trace-Id: {header_value(request.trace_header or _trace_header())}\r\n"
+    )
+    client_context = _client_context_json(request.client_context)
+    if client_context:
+        headers += f"Lambda-Runtime-Client-Context: {header_value(client_context)}\r\n"
+    return headers

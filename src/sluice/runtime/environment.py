@@ -1,4 +1,4 @@
-"""One execution environment: a worker process running a runtime client against our Runtime API.
+"""One execution environment: a worker process running a runtime against our Runtime API.
 
 Life cycle, as on Lambda: created by the invocation that finds no warm environment (a cold
 start: INIT_START, the handler module is imported, the runtime asks for its first event), then
@@ -14,13 +14,10 @@ socket read in, and no thread hops.
 from __future__ import annotations
 
 import asyncio
-import base64
-import binascii
 import contextlib
 import logging
 import math
 import os
-import secrets
 import shutil
 import signal
 import subprocess
@@ -30,15 +27,14 @@ from collections.abc import Callable
 from pathlib import Path
 
 from . import outcomes
-from .api import ACCEPTED, RuntimeApiConnection, error_body, header_value, listen
-from .launch import LaunchError, command_for
+from .api import ACCEPTED, RuntimeApiConnection, error_body, listen, next_headers
+from .launch import Sandbox, command_for, spawn_failure
 from .lifeline import Lifeline
 from .logs import EventBatch, OutputCapture, PlatformLog, now_ms, stream_name
 from .memory import MemoryWatch
 from .outcomes import Outcome
 from .procfs import MIB
 from .spec import MAX_RESPONSE_BYTES, FunctionSpec, InvocationRequest, InvocationResult
-from .variables import build_environment
 
 log = logging.getLogger(__name__)
 
@@ -51,21 +47,6 @@ INIT_LIMIT = 10.0
 # Lambda puts a failed init's output; past this many events it is released as it comes.
 MAX_HELD_EVENTS = 1000
 IDLE_FLUSH_DELAY = 0.2
-
-
-def _trace_header() -> str:
-    """Lambda gives every invocation a trace header, sampled or not."""
-    return f"Root=1-{int(time.time()):08x}-{secrets.token_hex(12)};Parent={secrets.token_hex(8)};Sampled=0"
-
-
-def _client_context_json(value: str | None) -> str | None:
-    """X-Amz-Client-Context arrives base64-encoded; the runtime receives the JSON itself."""
-    if not value:
-        return None
-    try:
-        return base64.b64decode(value, validate=True).decode("utf-8")
-    except (binascii.Error, UnicodeDecodeError):
-        return value
 
 
 class Environment:
@@ -175,11 +156,8 @@ class Environment:
         self._held = []
         try:
             await self._spawn()
-        except LaunchError as e:
-            return Outcome("spawn_failed", detail=e.detail)
-        except OSError as e:
-            reason = (e.strerror or str(e)).lower()
-            return Outcome("spawn_failed", detail=f"fork/exec {self._command}: {reason}")
+        except OSError as e:  # a LaunchError too: nothing that can be started
+            return Outcome("spawn_failed", detail=spawn_failure(e, self._command))
         self._memory.start()
         timer = self._loop.call_later(max(INIT_LIMIT, float(spec.timeout)), self._on_deadline)
         try:
@@ -316,16 +294,11 @@ class Environment:
         tel_r, tel_w = os.pipe()
         lifeline = self._lifeline = Lifeline()
         try:
-            env = build_environment(
+            launch = command_for(
                 spec,
-                log_stream=self.log_stream,
-                api_port=port,
-                telemetry_fd=tel_w,
-                runtime_dir=self._dir,
-                home=self._home,
-                tmp=tmp,
+                f"127.0.0.1:{port}",
+                Sandbox(self.log_stream, tel_w, self._dir, self._home, tmp),
             )
-            launch = command_for(spec, env)
             self._command = launch.argv[0]
             self._proc = await asyncio.create_subprocess_exec(
                 *launch.argv,
@@ -410,15 +383,7 @@ class Environment:
     # ------------------------------------------------------------------ events and deadlines
 
     def _dispatch(self, request: InvocationRequest, deadline_ms: int) -> None:
-        headers = (
-            f"Lambda-Runtime-Aws-Request-Id: {header_value(request.request_id)}\r\n"
-            f"Lambda-Runtime-Deadline-Ms: {deadline_ms}\r\n"
-            f"Lambda-Runtime-Invoked-Function-Arn: {header_value(request.invoked_arn)}\r\n"
-            f"Lambda-Runtime-Trace-Id: {header_value(request.trace_header or _trace_header())}\r\n"
-        )
-        client_context = _client_context_json(request.client_context)
-        if client_context:
-            headers += f"Lambda-Runtime-Client-Context: {header_value(client_context)}\r\n"
+        headers = next_headers(request, deadline_ms)
         # Lambda hands an empty payload to the handler as an empty JSON object.
         payload = request.payload or b"{}"
         conn, self._parked = self._parked, None

@@ -7,11 +7,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .launch import Launch, LaunchError, with_layers
+from .launch import Launch, LaunchError, Sandbox
 from .spec import FunctionSpec
+from .variables import build_environment
 
 
-def provided_launch(spec: FunctionSpec, env: dict[str, str]) -> Launch:
+def find_bootstrap(spec: FunctionSpec) -> Path:
     task_bootstrap = spec.code_dir / "bootstrap"
     layer_bootstrap = (spec.layers_dir or Path("/opt")) / "bootstrap"
     # Never the host's own /opt: only a function's layers stand for Lambda's /opt.
@@ -20,9 +21,28 @@ def provided_launch(spec: FunctionSpec, env: dict[str, str]) -> Launch:
     if found is None:
         # Lambda's message: the bootstrap paths it tried, Go-formatted.
         raise LaunchError(f"Couldn't find valid bootstrap(s): [{task_bootstrap} {layer_bootstrap}]")
-    env = with_layers(dict(env), spec)
-    # Nothing of a language runtime: the bootstrap brings its own. (The telemetry descriptor is
-    # the managed runtimes' framing; a custom runtime logs to stdout and stderr.)
-    env.pop("PYTHONPATH", None)
+    return found
+
+
+def provided_launch(spec: FunctionSpec, runtime_api_address: str, sandbox: Sandbox) -> Launch:
+    bootstrap = find_bootstrap(spec)
+    task_root = str(spec.code_dir)
+    bin_dirs = ["/usr/local/bin", "/usr/bin/", "/bin"]
+    lib_dirs = ["/lib64", "/usr/lib64", task_root, f"{task_root}/lib"]
+    if spec.layers_dir is not None:
+        bin_dirs.append(str(spec.layers_dir / "bin"))
+        lib_dirs.append(str(spec.layers_dir / "lib"))
+    env = build_environment(
+        spec,
+        defaults={"PATH": ":".join(bin_dirs), "LD_LIBRARY_PATH": ":".join(lib_dirs)},
+        log_stream=sandbox.log_stream,
+        api_address=runtime_api_address,
+        telemetry_fd=sandbox.telemetry_fd,
+        runtime_dir=str(bootstrap.parent),
+        home=sandbox.home,
+        tmp=sandbox.tmp,
+    )
+    # The telemetry descriptor is the managed runtimes' framing; a custom runtime logs to stdout
+    # and stderr, and Lambda does not give it one.
     env.pop("_LAMBDA_TELEMETRY_LOG_FD", None)
-    return Launch([str(found)], env, spec.code_dir)
+    return Launch(argv=(str(bootstrap),), env=env, cwd=spec.code_dir)

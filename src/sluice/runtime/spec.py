@@ -37,8 +37,10 @@ class FunctionSpec:
     endpoint_url: str = ""  # Sluice's own endpoint, given to handlers as AWS_ENDPOINT_URL
     credentials: tuple[str, str, str] = ("ASIAQSLUICEEXAMPLE00", "secret", "token")
     interpreter: str = sys.executable
-    # The merged layers of this version, what Lambda mounts at /opt (python/, nodejs/node_modules/,
-    # bin/, lib/, bootstrap); None without layers.
+    # The runtime's own libraries for that interpreter (awslambdaric, boto3: Lambda's
+    # /var/runtime); None: those of Sluice's own Python (runtime/python.py builds them).
+    runtime_libs: Path | None = None
+    # The function version's merged layers, what Lambda mounts at /opt; None: no layers.
     layers_dir: Path | None = None
     # Changes whenever code or configuration changes: an environment is only ever reused for
     # the exact (function_arn, version, revision) it was started for.

@@ -6,7 +6,6 @@ AWS_* credentials, profile or PYTHONPATH.
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 from .spec import FunctionSpec
@@ -44,38 +43,29 @@ RESERVED = frozenset(
 def build_environment(
     spec: FunctionSpec,
     *,
+    defaults: dict[str, str],
     log_stream: str,
-    api_port: int,
+    api_address: str,
     telemetry_fd: int,
-    runtime_dir: Path,
+    runtime_dir: str,
     home: Path,
     tmp: Path,
 ) -> dict[str, str]:
-    task_root = str(spec.code_dir)
-    interpreter_dir = os.path.dirname(spec.interpreter)
+    """Lambda's variables for `spec`'s process. `defaults` are the runtime family's own (PATH,
+    PYTHONPATH, NODE_PATH, LD_LIBRARY_PATH ...), which the function's variables may override."""
     env: dict[str, str] = {
-        # Lambda's PATH starts with the runtime's own bin directory (/var/lang/bin).
-        "PATH": f"{interpreter_dir}:/usr/local/bin:/usr/bin/:/bin:/opt/bin",
         "LANG": "en_US.UTF-8",
         "TZ": ":UTC",
-        "PYTHONPATH": task_root,
+        **defaults,
         # Not Lambda's: a home and temp dir of the environment's own, so that nothing reads the
         # host user's ~/.aws and temporary files vanish with the environment.
         "HOME": str(home),
         "TMPDIR": str(tmp),
     }
-    if os.environ.get("LD_LIBRARY_PATH"):
-        # An interpreter outside the system paths (pyenv, conda) may need it to start at all.
-        env["LD_LIBRARY_PATH"] = os.environ["LD_LIBRARY_PATH"]
     if spec.endpoint_url:
         env["AWS_ENDPOINT_URL"] = spec.endpoint_url
     for name, value in spec.environment.items():
-        if name in RESERVED:
-            continue
-        if name == "PYTHONPATH":
-            # Extends rather than replaces: the task root stays first, as on AWS.
-            env[name] = f"{task_root}:{value}" if value else task_root
-        else:
+        if name not in RESERVED:
             env[name] = value
     key_id, secret, token = spec.credentials
     env.update(
@@ -93,9 +83,9 @@ def build_environment(
             "AWS_ACCESS_KEY_ID": key_id,
             "AWS_SECRET_ACCESS_KEY": secret,
             "AWS_SESSION_TOKEN": token,
-            "AWS_LAMBDA_RUNTIME_API": f"127.0.0.1:{api_port}",
-            "LAMBDA_TASK_ROOT": task_root,
-            "LAMBDA_RUNTIME_DIR": str(runtime_dir),
+            "AWS_LAMBDA_RUNTIME_API": api_address,
+            "LAMBDA_TASK_ROOT": str(spec.code_dir),
+            "LAMBDA_RUNTIME_DIR": runtime_dir,
             # awslambdaric frames each log record on this descriptor and removes the variable
             # before user code runs.
             "_LAMBDA_TELEMETRY_LOG_FD": str(telemetry_fd),

@@ -1,0 +1,270 @@
+"""Which Python interpreter runs each `python3.X` runtime, and the runtime libraries it gets.
+
+Lambda's Python runtimes run handlers on that exact Python with AWS's runtime interface client
+(awslambdaric) and boto3 in /var/runtime. Here:
+
+- interpreter: `--python python3.X=PATH` if given, else `python3.X` on PATH, else one installed
+  by pyenv (its versions directory); each candidate is run once to learn its real version (a
+  pyenv shim for a version that is not active fails, and is skipped). Sluice's own Python serves
+  its own version. A runtime with no interpreter of its version runs on the closest one there
+  is, and says so (`PythonChoice.note`).
+- runtime libraries: a directory per Python minor version holding awslambdaric (which has a C
+  extension, so it must match the interpreter) and boto3, never Sluice's virtualenv. For
+  Sluice's own version it is copied from the installed distributions (offline, ~1 s, once);
+  for other versions `pip install --target` builds it with that interpreter, which needs the
+  package index: `make` does it (`python -m sluice.runtime.python build`), `sluice up` never
+  does. A version whose directory is missing counts as unavailable: its runtime falls back.
+
+The directories live in a cache shared by every Sluice of the same versions
+($SLUICE_RUNTIME_CACHE, else $XDG_CACHE_HOME/sluice/runtimes, else ~/.cache/sluice/runtimes).
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import importlib.metadata as metadata
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+PYTHON_RUNTIMES = ("python3.9", "python3.10", "python3.11", "python3.12", "python3.13")
+# What Lambda's Python runtimes put in /var/runtime for handlers (and what runs them).
+RUNTIME_PACKAGES = ("awslambdaric", "boto3")
+OWN_VERSION = f"{sys.version_info.major}.{sys.version_info.minor}"
+_PROBE = "import sys; print('%d.%d' % sys.version_info[:2]); print(sys.executable)"
+_PROBE_TIMEOUT = 15.0
+_PIP_TIMEOUT = 600.0
+
+
+@dataclass(frozen=True)
+class PythonChoice:
+    """How functions of one `python3.X` runtime run here."""
+
+    runtime: str  # "python3.12"
+    interpreter: str  # a real path, never a shim
+    version: str  # the interpreter's own "3.X"
+    libs: Path  # awslambdaric + boto3 for that version (Lambda's /var/runtime)
+    note: str | None = None  # set when the interpreter is not the runtime's version
+
+    @property
+    def exact(self) -> bool:
+        return self.version == self.runtime.removeprefix("python")
+
+
+def cache_root() -> Path:
+    configured = os.environ.get("SLUICE_RUNTIME_CACHE")
+    if configured:
+        return Path(configured)
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "sluice" / "runtimes"
+
+
+def _installed_version(name: str) -> str:
+    try:
+        return metadata.version(name)
+    except metadata.PackageNotFoundError:
+        return "none"
+
+
+def libs_dir(version: str, root: Path | None = None) -> Path:
+    """The runtime libraries' directory for Python `version`, named after what it holds, so
+    that an upgrade of Sluice's awslambdaric or boto3 builds a new one."""
+    tag = "-".join(f"{name}{_installed_version(name)}" for name in RUNTIME_PACKAGES)
+    return (root or cache_root()) / f"python{version}-{tag}"
+
+
+def _requirement_names(dist: metadata.Distribution) -> Iterable[str]:
+    for requirement in dist.requires or ():
+        if "extra ==" in requirement.replace('"', "").replace("'", ""):
+            continue  # optional extras (boto3[crt]) are not part of the runtime
+        match = re.match(r"[A-Za-z0-9._-]+", requirement)
+        if match:
+            yield match.group(0)
+
+
+def _closure(names: Iterable[str]) -> list[metadata.Distribution]:
+    """The installed distributions `names` need, themselves included."""
+    seen: dict[str, metadata.Distribution] = {}
+    pending = list(names)
+    while pending:
+        name = pending.pop()
+        key = re.sub(r"[-_.]+", "-", name).lower()
+        if key in seen:
+            continue
+        dist = metadata.distribution(name)
+        seen[key] = dist
+        pending.extend(_requirement_names(dist))
+    return list(seen.values())
+
+
+def _publish(staging: Path, dest: Path) -> None:
+    """Renamed into place whole: a concurrent Sluice sees a complete directory or none."""
+    try:
+        staging.rename(dest)
+    except OSError:
+        if not dest.is_dir():
+            raise
+        shutil.rmtree(staging, ignore_errors=True)  # another Sluice built it first
+
+
+def build_from_installed(dest: Path) -> Path:
+    """Copy the runtime packages of the running Python (source, bytecode, metadata) to `dest`."""
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{dest.name}.", dir=dest.parent))
+    try:
+        for dist in _closure(RUNTIME_PACKAGES):
+            for file in dist.files or ():
+                if file.parts and file.parts[0] == "..":
+                    continue  # console scripts and data outside site-packages
+                source = Path(str(dist.locate_file(file)))
+                if not source.is_file():
+                    continue
+                target = staging / file
+                target.parent.mkdir(parents=True, exist_ok=True)
+                # copy2 keeps mtimes, so the copied bytecode stays valid for its sources.
+                shutil.copy2(source, target)
+        _publish(staging, dest)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    return dest
+
+
+def build_with_pip(interpreter: str, dest: Path) -> Path:
+    """Install the runtime packages for another interpreter with its own pip (needs the index).
+    Same versions as Sluice's own where that Python supports them, else pip's pick."""
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    pinned = [f"{name}=={_installed_version(name)}" for name in RUNTIME_PACKAGES]
+    last_error = ""
+    for wanted in (pinned, list(RUNTIME_PACKAGES)):
+        staging = Path(tempfile.mkdtemp(prefix=f".{dest.name}.", dir=dest.parent))
+        command = [interpreter, "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
+                   "--no-warn-script-location", "--target", str(staging), *wanted]
+        try:
+            done = subprocess.run(command, capture_output=True, text=True, timeout=_PIP_TIMEOUT,
+                                  stdin=subprocess.DEVNULL, check=False)
+        except (OSError, subprocess.SubprocessError) as exc:
+            shutil.rmtree(staging, ignore_errors=True)
+            raise RuntimeError(f"{interpreter} -m pip: {exc}") from exc
+        if done.returncode == 0:
+            shutil.rmtree(staging / "bin", ignore_errors=True)
+            _publish(staging, dest)
+            return dest
+        shutil.rmtree(staging, ignore_errors=True)
+        lines = (done.stderr or done.stdout).strip().splitlines()
+        last_error = lines[-1] if lines else f"exit status {done.returncode}"
+    raise RuntimeError(f"{interpreter} -m pip install failed: {last_error}")
+
+
+def probe(path: str) -> tuple[str, str] | None:
+    """(version "3.X", real executable) of the interpreter at `path`, or None if it won't run."""
+    try:
+        done = subprocess.run([path, "-S", "-c", _PROBE], capture_output=True, text=True,
+                              timeout=_PROBE_TIMEOUT, stdin=subprocess.DEVNULL, check=False)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    lines = done.stdout.split("\n")
+    if done.returncode != 0 or len(lines) < 2 or not re.fullmatch(r"3\.\d+", lines[0]):
+        return None
+    return lines[0], lines[1] or path
+
+
+def own_interpreter() -> str:
+    """The Python Sluice runs on, outside its virtualenv (whose bin/ must not be on PATH)."""
+    base = getattr(sys, "_base_executable", None) or sys.executable
+    return os.path.realpath(base)
+
+
+def _candidates(runtime: str) -> list[str]:
+    found = []
+    on_path = shutil.which(runtime)
+    if on_path:
+        found.append(on_path)
+    pyenv_root = Path(os.environ.get("PYENV_ROOT") or Path.home() / ".pyenv")
+    with contextlib.suppress(OSError):
+        for entry in sorted((pyenv_root / "versions").iterdir(), reverse=True):
+            binary = entry / "bin" / runtime
+            if binary.is_file():
+                found.append(str(binary))
+    return found
+
+
+def discover(overrides: dict[str, str] | None = None, *, root: Path | None = None,
+             build: bool = False) -> dict[str, PythonChoice]:
+    """A choice for every Python runtime. `build`: also pip-install missing runtime libraries
+    for other versions (needs the package index; `make` does it, `sluice up` does not)."""
+    overrides = overrides or {}
+    own = PythonChoice("python" + OWN_VERSION, own_interpreter(), OWN_VERSION,
+                       libs_dir(OWN_VERSION, root))
+    if not own.libs.is_dir():
+        build_from_installed(own.libs)
+    exact: dict[str, PythonChoice] = {}
+    problems: dict[str, str] = {}
+    for runtime in PYTHON_RUNTIMES:
+        wanted = runtime.removeprefix("python")
+        if runtime not in overrides and wanted == OWN_VERSION:
+            exact[runtime] = own
+            continue
+        paths = [overrides[runtime]] if runtime in overrides else _candidates(runtime)
+        for path in paths:
+            probed = probe(path)
+            if probed is None:
+                problems[runtime] = f"{path} does not run"
+                continue
+            version, executable = probed
+            libs = libs_dir(version, root)
+            if not libs.is_dir() and version == OWN_VERSION:
+                libs = own.libs
+            elif not libs.is_dir() and build:
+                try:
+                    build_with_pip(executable, libs)
+                except RuntimeError as exc:
+                    problems[runtime] = str(exc)
+                    continue
+            if not libs.is_dir():
+                problems[runtime] = (f"{executable} has no runtime libraries (awslambdaric, boto3) "
+                                     f"built for Python {version}; `make runtimes` builds them")
+                continue
+            note = None
+            if version != wanted:
+                note = f"{runtime} runs on Python {version} ({executable}), as --python asked"
+            exact[runtime] = PythonChoice(runtime, executable, version, libs, note)
+            break
+        else:
+            problems.setdefault(runtime, f"no {runtime} interpreter on PATH or in pyenv")
+    choices = dict(exact)
+    for runtime in PYTHON_RUNTIMES:
+        if runtime in choices:
+            continue
+        minor = int(runtime.rsplit(".", 1)[1])
+        available = [c for c in exact.values() if c.exact] or [own]
+        # The closest minor version; between two as close, the newer.
+        nearest = min(available, key=lambda c: (abs(int(c.version.split(".")[1]) - minor),
+                                                -int(c.version.split(".")[1])))
+        choices[runtime] = PythonChoice(
+            runtime, nearest.interpreter, nearest.version, nearest.libs,
+            f"{runtime} runs on Python {nearest.version} ({nearest.interpreter}): "
+            f"{problems.get(runtime, 'not available')}")
+    return choices
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`python -m sluice.runtime.python build`: prepare every Python runtime this machine has."""
+    parser = argparse.ArgumentParser(prog="python -m sluice.runtime.python")
+    parser.add_argument("command", choices=["build", "show"])
+    args = parser.parse_args(argv)
+    for choice in discover(build=args.command == "build").values():
+        status = choice.note or f"{choice.runtime} runs on {choice.interpreter}"
+        print(f"{status}\n    libraries: {choice.libs}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
