@@ -247,3 +247,17 @@ def test_refusals_name_what_is_missing(lam: Any) -> None:
     with pytest.raises(lam.exceptions.InvalidParameterValueException) as exc:
         lam.update_function_configuration(FunctionName=name, Runtime="java17")
     assert "java17" in exc.value.response["Error"]["Message"]
+
+
+def test_a_runtime_newer_or_older_than_the_machines_node_says_so_in_its_log(lam: Any, endpoint: str) -> None:
+    import subprocess
+
+    major = subprocess.run(["node", "-p", "process.versions.node.split('.')[0]"], capture_output=True, text=True,
+                           check=True).stdout.strip()
+    other = "nodejs18.x" if major != "18" else "nodejs20.x"
+    name = create_node(lam, {"index.js": "exports.handler = async () => 'ok';"}, runtime=other)
+    out, body = invoke(lam, name)
+    assert body == "ok"  # it still runs
+    messages = log_messages(endpoint, name, out["ResponseMetadata"]["RequestId"])
+    [line] = [m for m in messages if m.startswith("Sluice: ")]
+    assert line.startswith(f"Sluice: this {other} function runs on Node.js v{major}.")

@@ -30,7 +30,7 @@ def node_path(spec: FunctionSpec) -> str:
 
 
 def node_launch(spec: FunctionSpec, runtime_api_address: str, sandbox: Sandbox) -> Launch:
-    node = runtimes.node_executable()
+    node = runtimes.node_executable(spec.runtime)
     if node is None:
         # Refused at CreateFunction; this is node gone since (uninstalled, PATH changed).
         raise LaunchError("fork/exec node: no such file or directory")

@@ -47,8 +47,13 @@ def family(runtime: str) -> str:
     return "python"
 
 
-def node_executable() -> str | None:
-    """The `node` that runs nodejs* functions: the first on Sluice's PATH."""
+def node_executable(runtime: str | None = None) -> str | None:
+    """The `node` that runs nodejs* functions: `node22` for nodejs22.x when PATH has one (as
+    side-by-side installs name them), else the first `node` on Sluice's PATH."""
+    if runtime is not None:
+        versioned = shutil.which(f"node{runtime.removeprefix('nodejs').removesuffix('.x')}")
+        if versioned is not None:
+            return versioned
     return shutil.which("node")
 
 

@@ -349,7 +349,20 @@ function fatal(api, error, requestId, code = 129) {
   );
 }
 
+/** A nodejs22.x function on an older node (or the reverse) is said in its log, where it is seen. */
+function warnAboutVersion() {
+  const wanted = /^AWS_Lambda_nodejs(\d+)\.x$/.exec(process.env.AWS_EXECUTION_ENV || '')?.[1];
+  const running = process.versions.node.split('.')[0];
+  if (wanted && wanted !== running) {
+    process.stdout.write(
+      `Sluice: this nodejs${wanted}.x function runs on Node.js v${process.versions.node}, the only node this ` +
+        `machine offers (no node${wanted} on PATH); behaviour that differs between the two versions will differ here.\n`,
+    );
+  }
+}
+
 async function main() {
+  warnAboutVersion();
   patchConsole();
   const api = new RuntimeApi(process.env.AWS_LAMBDA_RUNTIME_API);
   const handlerName = process.env._HANDLER || '';
