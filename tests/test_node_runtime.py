@@ -1,8 +1,8 @@
 """Node.js and custom-runtime environments driven in process (EnvironmentPool, as tests/test_runtime.py
-does), with a merged layers tree in FunctionSpec.layers_dir, what Lambda mounts at /opt: module
+does): with a merged layers tree in FunctionSpec.layers_dir, what Lambda mounts at /opt, module
 resolution order (the function's own node_modules, then the layers', then the runtime's SDK),
-ES modules importing from layers, /opt/bin on PATH, a bootstrap from the layers' root, and the
-JSON log format."""
+ES modules importing from layers, /opt/bin on PATH, a bootstrap from the layers' root; the JSON
+log format; the memory limit."""
 
 from __future__ import annotations
 
@@ -121,3 +121,23 @@ def test_json_log_format_records_and_level_filter(tmp_path: Path) -> None:
     assert [(r["level"], r["message"]) for r in app] == [("INFO", "visible 1"), ("ERROR", "out of range")]
     assert all(r["requestId"] == result.request_id for r in app)
     assert (app[1]["errorType"], app[1]["stackTrace"][0]) == ("RangeError", "RangeError: out of range")
+
+
+def test_memory_over_the_limit_is_out_of_memory_and_ends_the_environment(tmp_path: Path) -> None:
+    root = tmp_path / "task"
+    write(root, "index.js", """
+        const keep = [];
+        exports.handler = async (event) => {
+          if (event.heap) { const a = []; for (;;) a.push({ x: Math.random(), y: 'z'.repeat(100) }); }
+          for (;;) keep.push(Buffer.alloc(8 * 1024 * 1024, 1));  // off the V8 heap
+        };
+        """)
+    spec = node_spec(root, None, memory_mb=128)
+
+    async def body(pool: Any, sink: Any) -> list[Any]:
+        return [await pool.invoke(spec, request(spec, {"heap": heap})) for heap in (False, True)]
+
+    results, _ = with_pool(tmp_path, body)
+    for result in results:
+        assert (result.ok, result.error_type, result.max_memory_used_mb) == (False, "Runtime.OutOfMemory", 128)
+        assert result.init_duration_ms is not None  # the first one's environment did not survive
