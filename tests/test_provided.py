@@ -108,6 +108,7 @@ def test_without_node_on_path_nodejs_functions_are_refused_at_create(tmp_path: P
                                 Code={"ZipFile": zip_files({"index.js": ""})})
         message = exc.value.response["Error"]["Message"]
         assert "no `node` executable was found on Sluice's PATH" in message and str(bin_dir) in message
+        assert "Node.js functions: refused, no `node` on PATH" in server.log_path.read_text()  # said at start
         # Python and custom runtimes are unaffected.
         lam.create_function(FunctionName="c", Runtime="provided.al2023", Role=ROLE, Handler="x",
                             Code={"ZipFile": zip_files({"bootstrap": ""}, ("bootstrap",))})

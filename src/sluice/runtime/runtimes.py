@@ -8,6 +8,10 @@ from __future__ import annotations
 
 import os
 import shutil
+from pathlib import Path
+
+# The AWS SDK for JavaScript v3 that `make` installs for Node functions (runtime/node/node_modules).
+NODE_SDK = Path(__file__).with_name("node") / "node_modules" / "@aws-sdk"
 
 PYTHON = ("python3.9", "python3.10", "python3.11", "python3.12", "python3.13")
 NODE = ("nodejs18.x", "nodejs20.x", "nodejs22.x")
@@ -86,3 +90,12 @@ def runtime_version(runtime: str) -> str:
     if runtime.startswith("nodejs"):
         return f"nodejs:{runtime.removeprefix('nodejs').removesuffix('.x')}.sluice"
     return f"{runtime.replace('.', ':', 1)}.sluice"
+
+
+def node_summary() -> str:
+    """One line for `sluice up`'s output: can Node.js functions run here, and with the SDK?"""
+    node = node_executable()
+    if node is None:
+        return "Node.js functions: refused, no `node` on PATH (Python and provided.* runtimes run)"
+    sdk = "with" if NODE_SDK.is_dir() else "WITHOUT (run `make node-sdk`)"
+    return f"Node.js functions: run on {node}, {sdk} the AWS SDK for JavaScript v3"
