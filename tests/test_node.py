@@ -111,6 +111,8 @@ def test_handler_errors_are_the_node_runtimes_error_documents(lam: Any) -> None:
         exports.handler = async (event) => {
           if (event.kind === 'throw') throw new OrderError('bad order');
           if (event.kind === 'string') return Promise.reject('plain text');
+          if (event.kind === 'pending') return new Promise(() => {});  // nothing left to run, never settled
+          if (event.kind === 'circular') { const a = {}; a.self = a; return a; }
           return new Promise((_, reject) => setImmediate(() => reject(new TypeError('later'))));
         };
         """})
@@ -121,6 +123,12 @@ def test_handler_errors_are_the_node_runtimes_error_documents(lam: Any) -> None:
     assert any("/index.js:" in line for line in body["trace"][1:])
     assert invoke(lam, name, {"kind": "string"})[1] == {"errorType": "string", "errorMessage": "plain text", "trace": []}
     assert invoke(lam, name, {"kind": "later"})[1]["errorType"] == "TypeError"
+    pending = invoke(lam, name, {"kind": "pending"})[1]
+    assert pending["errorType"] == "Runtime.NodeJsExit"
+    assert pending["errorMessage"].startswith("The Lambda runtime client detected an unexpected Node.js exit code.")
+    circular = invoke(lam, name, {"kind": "circular"})[1]
+    assert (circular["errorType"], circular["errorMessage"]) == ("Runtime.JSONStringifyError",
+                                                                 "Unable to stringify response body")
     # A handler error leaves the environment warm: the next invocation works.
     assert invoke(lam, name, {"kind": "throw"})[1]["errorType"] == "OrderError"
 

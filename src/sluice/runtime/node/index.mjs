@@ -35,6 +35,11 @@ const MalformedHandlerName = runtimeError('MalformedHandlerName');
 const UserCodeSyntaxError = runtimeError('UserCodeSyntaxError');
 const UnhandledPromiseRejection = runtimeError('UnhandledPromiseRejection');
 const NodeJsExit = runtimeError('NodeJsExit');
+const JSONStringifyError = runtimeError('JSONStringifyError');
+// Lambda's words for an async handler whose promise is still pending when nothing is left to run.
+const NODE_JS_EXIT_MESSAGE =
+  'The Lambda runtime client detected an unexpected Node.js exit code. This is most commonly caused by a ' +
+  'Promise that was never settled. For more information, see https://nodejs.org/docs/latest/api/process.html#exit-codes';
 
 // ------------------------------------------------------------------ error documents
 
@@ -127,7 +132,7 @@ function serialize(value) {
   try {
     return JSON.stringify(value === undefined ? null : value);
   } catch {
-    throw new Error('Unable to stringify response body');
+    throw new JSONStringifyError('Unable to stringify response body');
   }
 }
 
@@ -202,7 +207,11 @@ async function loadHandler(appRoot, fullHandler) {
   try {
     app = await loadModule(appRoot, moduleRoot, name);
   } catch (e) {
-    if (e instanceof SyntaxError) throw new UserCodeSyntaxError(e);
+    if (e instanceof SyntaxError) {
+      const error = new UserCodeSyntaxError(String(e));
+      error.stack = e.stack; // where the syntax error is, not where loading it failed
+      throw error;
+    }
     if (e?.code === 'MODULE_NOT_FOUND' || e?.code === 'ERR_MODULE_NOT_FOUND') throw new ImportModuleError(e);
     throw e;
   }
@@ -318,7 +327,7 @@ class Runtime {
     // Neither returned a promise nor called back before the loop emptied.
     onLoopEmpty = () => {
       if (this.isAsync) {
-        fail(new NodeJsExit('Runtime exited without providing a reason: the handler\'s promise never settled'));
+        fail(new NodeJsExit(NODE_JS_EXIT_MESSAGE));
       } else {
         succeed(null);
       }
