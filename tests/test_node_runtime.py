@@ -82,7 +82,8 @@ def test_a_custom_runtime_bootstrap_can_come_from_a_layer(tmp_path: Path) -> Non
             with urllib.request.urlopen(api + "next") as r:
                 rid, event = r.headers["Lambda-Runtime-Aws-Request-Id"], json.load(r)
             doc = {{"handler": os.environ["_HANDLER"], "event": event,
-                   "telemetry": "_LAMBDA_TELEMETRY_LOG_FD" in os.environ}}
+                   "hidden": [k for k in ("_LAMBDA_TELEMETRY_LOG_FD", "AWS_EXECUTION_ENV") if k in os.environ],
+                   "task_root": os.environ["LAMBDA_TASK_ROOT"] == os.getcwd()}}
             urllib.request.urlopen(urllib.request.Request(api + rid + "/response", data=json.dumps(doc).encode())).read()
         """)
     (opt / "bootstrap").chmod(0o755)
@@ -95,7 +96,8 @@ def test_a_custom_runtime_bootstrap_can_come_from_a_layer(tmp_path: Path) -> Non
 
     result, _ = with_pool(tmp_path, body)
     assert result.ok, result.payload
-    assert json.loads(result.payload) == {"handler": "function.handler", "event": {"x": 1}, "telemetry": False}
+    assert json.loads(result.payload) == {"handler": "function.handler", "event": {"x": 1}, "hidden": [],
+                                           "task_root": True}
 
 
 def test_json_log_format_records_and_level_filter(tmp_path: Path) -> None:

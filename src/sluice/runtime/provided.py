@@ -43,6 +43,8 @@ def provided_launch(spec: FunctionSpec, runtime_api_address: str, sandbox: Sandb
         tmp=sandbox.tmp,
     )
     # The telemetry descriptor is the managed runtimes' framing; a custom runtime logs to stdout
-    # and stderr, and Lambda does not give it one.
+    # and stderr, and Lambda does not give it one. Nor AWS_EXECUTION_ENV: AWS documents it as
+    # undefined for the OS-only (provided) runtimes.
     env.pop("_LAMBDA_TELEMETRY_LOG_FD", None)
+    env.pop("AWS_EXECUTION_ENV", None)
     return Launch(argv=(str(bootstrap),), env=env, cwd=spec.code_dir)
