@@ -137,14 +137,10 @@ def _unpack(archive: zipfile.ZipFile, staging: Path) -> None:
                     if written > MAX_UNZIPPED:
                         raise invalid(f"Unzipped size must be smaller than {MAX_UNZIPPED} bytes")
                     out.write(chunk)
-        if _executable(info):
+        if (info.external_attr >> 16) & 0o111:
+            # Executables stay executable (a layer's bin/, a custom runtime's bootstrap), as AWS
+            # keeps a zip's Unix modes; only that bit is taken from the archive, nothing else.
             dest.chmod(0o755)
-
-
-def _executable(info: zipfile.ZipInfo) -> bool:
-    """A member zipped on Unix with an execute bit (a custom runtime's bootstrap, a tool under
-    bin/): Lambda keeps that bit. Only the bit: never setuid, never write for others."""
-    return info.create_system == 3 and bool((info.external_attr >> 16) & 0o111)
 
 
 def _destination(root: Path, name: str) -> Path | None:
