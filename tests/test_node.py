@@ -269,3 +269,50 @@ def test_a_runtime_newer_or_older_than_the_machines_node_says_so_in_its_log(lam:
     messages = log_messages(endpoint, name, out["ResponseMetadata"]["RequestId"])
     [line] = [m for m in messages if m.startswith("Sluice: ")]
     assert line.startswith(f"Sluice: this {other} function runs on Node.js v{major}.")
+
+
+def test_node_and_custom_runtime_handlers_use_published_layers(lam: Any) -> None:
+    from botocore.exceptions import ClientError
+
+    from .node_helpers import zip_files
+
+    def publish(files: dict[str, str], executable: tuple[str, ...] = ()) -> str:
+        try:
+            out = lam.publish_layer_version(LayerName=f"layer-{int(time.time() * 1e6)}",
+                                            Content={"ZipFile": zip_files(files, executable)})
+        except ClientError as exc:
+            if exc.response["ResponseMetadata"]["HTTPStatusCode"] == 501:
+                pytest.skip("this build has no Lambda layers yet")
+            raise
+        return str(out["LayerVersionArn"])
+
+    first = publish({"nodejs/node_modules/greeting/index.js": "module.exports = 'first';",
+                     "nodejs/node_modules/kept/index.js": "module.exports = 'kept';"})
+    second = publish({"nodejs/node_modules/greeting/index.js": "module.exports = 'second';",
+                      "nodejs/node_modules/esm-only/package.json": '{"type": "module", "exports": "./i.js"}',
+                      "nodejs/node_modules/esm-only/i.js": "export default 'esm';"})
+    cjs = create_node(lam, {"index.js": """
+        exports.handler = async () => [require('greeting'), require('kept')];
+        """}, Layers=[first, second])
+    assert invoke(lam, cjs)[1] == ["second", "kept"]  # the later layer wins
+    esm = create_node(lam, {"index.mjs": """
+        import value from 'esm-only';
+        import greeting from 'greeting';
+        export const handler = async () => [value, greeting];
+        """}, Layers=[first, second])
+    assert invoke(lam, esm)[1] == ["esm", "second"]
+
+    runtime = publish({"bootstrap": """\
+        #!/bin/sh
+        API="http://$AWS_LAMBDA_RUNTIME_API/2018-06-01/runtime/invocation"
+        while true; do
+          curl -sS -D "$TMPDIR/h" -o /dev/null "$API/next"
+          RID="$(grep -i '^Lambda-Runtime-Aws-Request-Id:' "$TMPDIR/h" | cut -d: -f2 | tr -d '[:space:]')"
+          curl -sS -o /dev/null -X POST "$API/$RID/response" -d '"from the layer bootstrap"'
+        done
+        """}, ("bootstrap",))
+    if shutil.which("curl") is None:
+        return
+    name = create_node(lam, {"function.sh": "handler () { :; }\n"}, handler="function.handler",
+                       runtime="provided.al2023", Layers=[runtime])
+    assert invoke(lam, name)[1] == "from the layer bootstrap"
