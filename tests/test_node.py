@@ -158,7 +158,7 @@ def test_the_aws_sdk_v3_reaches_sluice_from_commonjs_and_es_modules(lam: Any, en
     s3 = make_client("s3", endpoint)
     cjs = create_node(lam, {"index.js": """
         const { S3Client, PutObjectCommand } = require('@aws-sdk/client-s3');
-        const s3 = new S3Client({ forcePathStyle: true });
+        const s3 = new S3Client({});  // unchanged handler code: no endpoint, no path-style option
         exports.handler = async (event) => {
           await s3.send(new PutObjectCommand({ Bucket: event.bucket, Key: 'from-cjs', Body: 'hello' }));
           return process.env.AWS_ENDPOINT_URL;
