@@ -9,13 +9,17 @@ import base64
 import json
 import re
 import shutil
+import subprocess
 import time
+from pathlib import Path
 from typing import Any
 
 import pytest
+from botocore.exceptions import ClientError
 
-from .conftest import make_client
-from .node_helpers import create_node
+from .conftest import AwsCli, make_client
+from .lambda_helpers import ROLE, unique
+from .node_helpers import create_node, zip_files
 
 pytestmark = pytest.mark.skipif(shutil.which("node") is None, reason="needs node on PATH")
 
@@ -258,8 +262,6 @@ def test_refusals_name_what_is_missing(lam: Any) -> None:
 
 
 def test_a_runtime_newer_or_older_than_the_machines_node_says_so_in_its_log(lam: Any, endpoint: str) -> None:
-    import subprocess
-
     major = subprocess.run(["node", "-p", "process.versions.node.split('.')[0]"], capture_output=True, text=True,
                            check=True).stdout.strip()
     other = "nodejs18.x" if major != "18" else "nodejs20.x"
@@ -272,10 +274,6 @@ def test_a_runtime_newer_or_older_than_the_machines_node_says_so_in_its_log(lam:
 
 
 def test_node_and_custom_runtime_handlers_use_published_layers(lam: Any) -> None:
-    from botocore.exceptions import ClientError
-
-    from .node_helpers import zip_files
-
     def publish(files: dict[str, str], executable: tuple[str, ...] = ()) -> str:
         try:
             out = lam.publish_layer_version(LayerName=f"layer-{int(time.time() * 1e6)}",
@@ -316,3 +314,18 @@ def test_node_and_custom_runtime_handlers_use_published_layers(lam: Any) -> None
     name = create_node(lam, {"function.sh": "handler () { :; }\n"}, handler="function.handler",
                        runtime="provided.al2023", Layers=[runtime])
     assert invoke(lam, name)[1] == "from the layer bootstrap"
+
+
+def test_the_aws_cli_creates_and_invokes_a_node_function_and_is_refused_java(aws_cli: AwsCli, tmp_path: Path) -> None:
+    name = unique("cli-node")
+    package = tmp_path / "fn.zip"
+    package.write_bytes(zip_files({"index.mjs": "export const handler = async (e) => ({ doubled: e.n * 2 });"}))
+    aws_cli("lambda", "create-function", "--function-name", name, "--runtime", "nodejs22.x", "--role", ROLE,
+            "--handler", "index.handler", "--zip-file", f"fileb://{package}")
+    out = tmp_path / "out.json"
+    aws_cli("lambda", "invoke", "--function-name", name, "--payload", '{"n": 21}', str(out))
+    assert json.loads(out.read_text()) == {"doubled": 42}
+    refused = aws_cli("lambda", "create-function", "--function-name", unique("java"), "--runtime", "java21",
+                      "--role", ROLE, "--handler", "a.B::handle", "--zip-file", f"fileb://{package}", check=False)
+    assert refused.returncode != 0
+    assert "InvalidParameterValueException" in refused.stderr and "a JVM" in refused.stderr
