@@ -107,6 +107,8 @@ def test_json_log_format_records_and_level_filter(tmp_path: Path) -> None:
           console.debug('hidden at INFO');
           console.info('visible', 1);
           console.error(new RangeError('out of range'));
+          console.info({ order: 7 });
+          console.warn('failed:', new TypeError('no'));
           return 'ok';
         };
         """)
@@ -120,9 +122,14 @@ def test_json_log_format_records_and_level_filter(tmp_path: Path) -> None:
     records = [json.loads(m) for m in sink.messages()]  # JSON throughout: platform records too
     assert {"platform.start", "platform.report"} <= {r.get("type") for r in records}
     app = [r for r in records if "level" in r]
-    assert [(r["level"], r["message"]) for r in app] == [("INFO", "visible 1"), ("ERROR", "out of range")]
+    assert [r["level"] for r in app] == ["INFO", "ERROR", "INFO", "WARN"]  # DEBUG filtered out
+    assert app[0]["message"] == "visible 1" and app[2]["message"] == {"order": 7}
     assert all(r["requestId"] == result.request_id for r in app)
-    assert (app[1]["errorType"], app[1]["stackTrace"][0]) == ("RangeError", "RangeError: out of range")
+    # One argument is the message itself: an Error becomes its fields, as AWS's Node runtime logs it.
+    assert (app[1]["message"]["errorType"], app[1]["message"]["stackTrace"][0]) == ("RangeError",
+                                                                                  "RangeError: out of range")
+    # Several arguments are formatted into one string; the first Error lends its fields to the record.
+    assert app[3]["message"].startswith("failed: TypeError: no") and app[3]["errorType"] == "TypeError"
 
 
 def test_memory_over_the_limit_is_out_of_memory_and_ends_the_environment(tmp_path: Path) -> None:

@@ -34,17 +34,29 @@ function errorFields(error) {
   return {
     errorType: error?.constructor?.name ?? 'UnknownError',
     errorMessage: error.message,
-    stackTrace: typeof error.stack === 'string' ? error.stack.split('\n') : error.stack,
+    stackTrace: typeof error.stack === 'string' ? error.stack.split('\n') : [],
   };
 }
 
+// An Error anywhere in a logged value becomes {errorType, errorMessage, stackTrace, ...its own fields}.
+const errorReplacer = (_key, value) => (value instanceof Error ? { ...errorFields(value), ...value } : value);
+
+/** As Lambda's Node runtime: one argument is the message as it is (objects stay objects); several
+ * are formatted into one string, and the first Error among them lends its fields to the record. */
 function jsonRecord(date, level, args) {
   const record = { timestamp: date.toISOString(), level, requestId };
-  if (args.length === 1 && args[0] instanceof Error) {
-    Object.assign(record, { message: args[0].message }, errorFields(args[0]));
-  } else {
-    record.message = format(...args);
+  if (args.length === 1) {
+    record.message = args[0];
+    try {
+      return JSON.stringify(record, errorReplacer);
+    } catch {
+      record.message = format(args[0]); // circular, BigInt...: its inspected text instead
+      return JSON.stringify(record);
+    }
   }
+  record.message = format(...args);
+  const error = args.find((arg) => arg instanceof Error);
+  if (error) Object.assign(record, errorFields(error));
   return JSON.stringify(record);
 }
 
@@ -77,13 +89,15 @@ export function patchConsole() {
   console.fatal = (...args) => write('FATAL', args);
 }
 
-/** How the runtime logs an error it reports: "Invoke Error \t{...}" in text, a record in JSON. */
+/** How the runtime logs an error it reports: "Invoke Error \t{...}" in text, a record in JSON;
+ * a thrown non-Error ('text', 42) is logged as an Error of that message. */
 export function logError(label, error) {
+  const asError = error instanceof Error ? error : new Error(error);
   if (jsonFormat) {
-    write('ERROR', [error instanceof Error ? error : format(error)]);
+    write('ERROR', [asError]);
     return;
   }
-  write('ERROR', [label, `\t${formatError(error)}`]);
+  write('ERROR', [label, `\t${formatError(asError)}`]);
 }
 
 function formatError(error) {
