@@ -72,7 +72,8 @@ function write(level, args) {
   }
   const message = Buffer.from(jsonFormat ? text : `${text}\n`, 'utf8');
   const header = Buffer.alloc(16);
-  header.writeUInt32BE(((jsonFormat ? FRAME_JSON : FRAME_TEXT) | (LEVELS[level] << 0)) >>> 0, 0);
+  // The level rides in bits 2-4 of the type (TRACE 1 ... FATAL 6), as Lambda's runtimes frame it.
+  header.writeUInt32BE(((jsonFormat ? FRAME_JSON : FRAME_TEXT) | ((LEVELS[level] + 1) << 2)) >>> 0, 0);
   header.writeUInt32BE(message.length, 4);
   header.writeBigInt64BE(BigInt(date.getTime()) * 1000n, 8);
   // Synchronous, as on Lambda: the line is out before the handler's next statement.
