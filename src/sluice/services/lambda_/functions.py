@@ -21,6 +21,8 @@ from .roles import ExecutionRoles
 from .state import LambdaState, not_found, now_iso, precondition_failed, public
 from .versions import publish
 
+IMAGES_REFUSED = ("Sluice runs Zip packages only: a container image needs a container engine (Docker or "
+                  "similar), which Sluice does not use. Package the function as a .zip file.")
 ROLE_PATTERN = re.compile(r"^arn:(aws[a-zA-Z-]*)?:iam::\d{12}:role/?[a-zA-Z_0-9+=,.@\-_/]+$")
 
 # Limits AWS enforces that the botocore model does not carry.
@@ -63,8 +65,7 @@ class Functions:
         if code.get("S3Bucket") and code.get("S3Key"):
             return self.code.save(self._fetch_s3(ctx, code["S3Bucket"], code["S3Key"]))
         if code.get("ImageUri"):
-            raise invalid("Sluice runs Zip packages only: a container image needs a container engine "
-                          "(Docker or similar), which Sluice does not use. Package the function as a .zip file.")
+            raise invalid(IMAGES_REFUSED)
         raise invalid("Please provide a source for function code.")
 
     def _fetch_s3(self, ctx: RequestContext, bucket: str, key: str) -> bytes:
@@ -109,8 +110,7 @@ class Functions:
         if ref.qualifier:
             raise invalid("Unsupported qualifier in function name.")
         if (params.get("PackageType") or "Zip") != "Zip":
-            raise invalid("Sluice runs Zip packages only: a container image needs a container engine "
-                          "(Docker or similar), which Sluice does not use. Package the function as a .zip file.")
+            raise invalid(IMAGES_REFUSED)
         runtime = params.get("Runtime")
         if runtime is None:
             raise invalid("Runtime is required for Zip package type.")  # AWS: same message family
