@@ -2,11 +2,10 @@
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-
 NODE_RUNTIME := src/sluice/runtime/node
 NODE_SDK := $(NODE_RUNTIME)/node_modules/.package-lock.json
 
-.PHONY: demo up test crash-test fuzz lint bench clean node-sdk
+.PHONY: demo up test crash-test fuzz lint bench clean
 
 $(BIN)/sluice: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -14,16 +13,7 @@ $(BIN)/sluice: pyproject.toml
 	$(BIN)/pip install -q -e '.[test,bench]'
 	touch $@
 
-# The AWS SDK for JavaScript v3 that Node.js functions find on NODE_PATH, as Lambda's Node
-# runtimes ship it (exact versions from package-lock.json; needs the npm registry once, offline
-# after). Skipped with a note when the machine has no npm: Node functions then lack the SDK.
-node-sdk: $(NODE_SDK)
-$(NODE_SDK): $(NODE_RUNTIME)/package.json $(NODE_RUNTIME)/package-lock.json
-	@if command -v npm >/dev/null; then \
-		npm ci --prefix $(NODE_RUNTIME) --omit=dev --ignore-scripts --no-audit --no-fund --loglevel=error; \
-	else echo "npm not found: Node.js functions will run without the AWS SDK for JavaScript"; fi
-
-demo: $(BIN)/sluice $(NODE_SDK)
+demo: $(BIN)/sluice
 	$(BIN)/sluice demo
 
 up: $(BIN)/sluice $(NODE_SDK)
@@ -53,3 +43,13 @@ bench: $(BIN)/sluice $(NODE_SDK)
 
 clean:
 	rm -rf $(VENV) .sluice $(NODE_RUNTIME)/node_modules
+
+.PHONY: node-sdk
+# The AWS SDK for JavaScript v3 that Node.js functions find on NODE_PATH, as Lambda's Node
+# runtimes ship it (exact versions from package-lock.json; needs the npm registry once, offline
+# after). Skipped with a note when the machine has no npm: Node functions then lack the SDK.
+node-sdk: $(NODE_SDK)
+$(NODE_SDK): $(NODE_RUNTIME)/package.json $(NODE_RUNTIME)/package-lock.json
+	@if command -v npm >/dev/null; then \
+		npm ci --prefix $(NODE_RUNTIME) --omit=dev --ignore-scripts --no-audit --no-fund --loglevel=error; \
+	else echo "npm not found: Node.js functions will run without the AWS SDK for JavaScript"; fi
