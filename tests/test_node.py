@@ -269,8 +269,8 @@ def test_a_runtime_newer_or_older_than_the_machines_node_says_so_in_its_log(lam:
     out, body = invoke(lam, name)
     assert body == "ok"  # it still runs
     messages = log_messages(endpoint, name, out["ResponseMetadata"]["RequestId"])
-    [line] = [m for m in messages if m.startswith("Sluice: ")]
-    assert line.startswith(f"Sluice: this {other} function runs on Node.js v{major}.")
+    [line] = [m for m in messages if m.startswith("SLUICE_NOTE ")]
+    assert line.startswith(f"SLUICE_NOTE this {other} function runs on Node.js v{major}.")
 
 
 def test_node_and_custom_runtime_handlers_use_published_layers(lam: Any) -> None:

@@ -364,7 +364,7 @@ function warnAboutVersion() {
   const running = process.versions.node.split('.')[0];
   if (wanted && wanted !== running) {
     process.stdout.write(
-      `Sluice: this nodejs${wanted}.x function runs on Node.js v${process.versions.node}, the only node this ` +
+      `SLUICE_NOTE this nodejs${wanted}.x function runs on Node.js v${process.versions.node}, the only node this ` +
         `machine offers (no node${wanted} on PATH); behaviour that differs between the two versions will differ here.\n`,
     );
   }
