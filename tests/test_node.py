@@ -329,3 +329,17 @@ def test_the_aws_cli_creates_and_invokes_a_node_function_and_is_refused_java(aws
                       "--role", ROLE, "--handler", "a.B::handle", "--zip-file", f"fileb://{package}", check=False)
     assert refused.returncode != 0
     assert "InvalidParameterValueException" in refused.stderr and "a JVM" in refused.stderr
+
+
+def test_a_streaming_handler_answers_what_it_wrote(lam: Any) -> None:
+    name = create_node(lam, {"index.mjs": """
+        import { pipeline } from 'node:stream/promises';
+        import { Readable } from 'node:stream';
+        export const handler = awslambda.streamifyResponse(async (event, responseStream, context) => {
+          responseStream.write('chunk 1, ');
+          await pipeline(Readable.from([`request ${event.n}`]), responseStream);
+        });
+        """})
+    out = lam.invoke(FunctionName=name, Payload=json.dumps({"n": 7}))
+    assert "FunctionError" not in out
+    assert out["Payload"].read() == b"chunk 1, request 7"  # the bytes written, not JSON

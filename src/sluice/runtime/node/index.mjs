@@ -13,12 +13,14 @@ import fs from 'node:fs';
 import http from 'node:http';
 import path from 'node:path';
 import { createRequire } from 'node:module';
+import { Writable } from 'node:stream';
 import { pathToFileURL } from 'node:url';
 
 import { patchConsole, logError, setRequestId } from './logging.mjs';
 
 const require = createRequire(import.meta.url);
 const API_PREFIX = '/2018-06-01/runtime';
+const STREAMING = Symbol.for('aws.lambda.runtime.handler.streaming');
 const ERROR_TYPE_HEADER = 'Lambda-Runtime-Function-Error-Type';
 
 // Lambda's runtime error classes: their names are the errorType of the error document.
@@ -103,7 +105,7 @@ class RuntimeApi {
   }
 
   post(urlPath, text, extraHeaders = {}) {
-    const body = Buffer.from(text, 'utf8');
+    const body = Buffer.isBuffer(text) ? text : Buffer.from(text, 'utf8');
     return this.request('POST', urlPath, body, {
       'Content-Type': 'application/json',
       'Content-Length': body.length,
@@ -340,6 +342,10 @@ class Runtime {
       fail(err);
       return;
     }
+    if (this.handler[STREAMING]) {
+      this.stream(event, context, requestId, finish, fail);
+      return;
+    }
     try {
       const result = this.handler(event, context, callback);
       if (result && typeof result.then === 'function') result.then(context.succeed, context.fail);
@@ -348,6 +354,28 @@ class Runtime {
     }
   }
 }
+
+/** A handler wrapped in awslambda.streamifyResponse, invoked by a plain Invoke: Lambda buffers what
+ * it writes and answers with those bytes once the stream has ended, as Sluice does here. */
+Runtime.prototype.stream = function stream(event, context, requestId, finish, fail) {
+  const chunks = [];
+  const responseStream = new Writable({
+    write(chunk, _encoding, callback) {
+      chunks.push(Buffer.from(chunk));
+      callback();
+    },
+  });
+  responseStream.setContentType = () => {};
+  onLoopEmpty = null;
+  Promise.resolve()
+    .then(() => this.handler(event, responseStream, context))
+    .then(() => {
+      if (!responseStream.writableFinished) throw new Error('Response stream is not finished.');
+      const body = Buffer.concat(chunks);
+      finish(() => this.api.post(`/invocation/${encodeURIComponent(requestId)}/response`, body));
+    })
+    .catch(fail);
+};
 
 /** An error that escaped the handler: report it, then end the process as Lambda's runtime does. */
 function fatal(api, error, requestId, code = 129) {
@@ -392,7 +420,9 @@ async function main() {
 
   // Lambda's Node runtimes define this global before loading the handler.
   globalThis.awslambda = {
-    streamifyResponse: (handler) => handler,
+    streamifyResponse: (handler) => Object.assign(handler, { [STREAMING]: true }),
+    // The status and headers prelude is for function URLs; an Invoke answers with the body alone.
+    HttpResponseStream: { from: (stream) => stream },
   };
   const handler = await loadHandler(appRoot, handlerName);
   runtime = new Runtime(api, handler);
