@@ -343,3 +343,17 @@ def test_a_streaming_handler_answers_what_it_wrote(lam: Any) -> None:
     out = lam.invoke(FunctionName=name, Payload=json.dumps({"n": 7}))
     assert "FunctionError" not in out
     assert out["Payload"].read() == b"chunk 1, request 7"  # the bytes written, not JSON
+
+
+def test_an_uncaught_exception_fails_the_invocation_with_its_own_error(lam: Any, endpoint: str) -> None:
+    name = create_node(lam, {"index.js": """
+        exports.handler = async () => {
+          setImmediate(() => { throw new RangeError('thrown from a callback'); });
+          return new Promise((resolve) => setTimeout(resolve, 5000));
+        };
+        """})
+    out, body = invoke(lam, name, {})
+    assert out["FunctionError"] == "Unhandled"
+    assert (body["errorType"], body["errorMessage"]) == ("RangeError", "thrown from a callback")
+    messages = log_messages(endpoint, name, out["ResponseMetadata"]["RequestId"])
+    assert any("\tERROR\tUncaught Exception \t" in m and '"thrown from a callback"' in m for m in messages)
