@@ -2,6 +2,8 @@
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
+NODE_RUNTIME := src/sluice/runtime/node
+NODE_SDK := $(NODE_RUNTIME)/node_modules/.package-lock.json
 
 .PHONY: demo up runtimes test crash-test fuzz lint bench clean
 
@@ -20,16 +22,16 @@ runtimes: $(BIN)/sluice
 demo: $(BIN)/sluice
 	$(BIN)/sluice demo
 
-up: $(BIN)/sluice
+up: $(BIN)/sluice $(NODE_SDK)
 	$(BIN)/sluice up
 
-test: $(BIN)/sluice
+test: $(BIN)/sluice $(NODE_SDK)
 	$(BIN)/ruff check src tests bench
 	$(BIN)/mypy
 	$(BIN)/pytest -q -n 2 --dist loadfile
 
 # The crash test's long profile: SIGKILL under mixed load, restart, check (tests/test_crash.py).
-crash-test: $(BIN)/sluice
+crash-test: $(BIN)/sluice $(NODE_SDK)
 	SLUICE_CRASH_TRIALS=$${SLUICE_CRASH_TRIALS:-200} $(BIN)/pytest -p no:xdist -q -s tests/test_crash.py
 
 # The protocol fuzzer's long profile: random, ~5,000 raw requests across the nine services (the
@@ -37,7 +39,7 @@ crash-test: $(BIN)/sluice
 fuzz: $(BIN)/sluice
 	SLUICE_FUZZ=long $(BIN)/pytest -q -p no:xdist --timeout 0 tests/fuzz
 
-bench: $(BIN)/sluice
+bench: $(BIN)/sluice $(NODE_SDK)
 	$(BIN)/python bench/s3.py
 	$(BIN)/python bench/invoke.py
 	$(BIN)/python bench/sqs.py
@@ -46,4 +48,14 @@ bench: $(BIN)/sluice
 	$(BIN)/python bench/cpu.py
 
 clean:
-	rm -rf $(VENV) .sluice
+	rm -rf $(VENV) .sluice $(NODE_RUNTIME)/node_modules
+
+.PHONY: node-sdk
+# The AWS SDK for JavaScript v3 that Node.js functions find on NODE_PATH, as Lambda's Node
+# runtimes ship it (exact versions from package-lock.json; needs the npm registry once, offline
+# after). Skipped with a note when the machine has no npm: Node functions then lack the SDK.
+node-sdk: $(NODE_SDK)
+$(NODE_SDK): $(NODE_RUNTIME)/package.json $(NODE_RUNTIME)/package-lock.json
+	@if command -v npm >/dev/null; then \
+		npm ci --prefix $(NODE_RUNTIME) --omit=dev --ignore-scripts --no-audit --no-fund --loglevel=error; \
+	else echo "npm not found: Node.js functions will run without the AWS SDK for JavaScript"; fi

@@ -6,11 +6,13 @@ Starts its own Sluice (fresh temp data dir) and measures, with real boto3 client
 Python handlers run by awslambdaric in Sluice's execution environments:
 
   cold start   the first RequestResponse invoke of a brand-new function (median over a few
-               functions), with the Init Duration of its REPORT line (LogType=Tail)
+               functions), with the Init Duration of its REPORT line (LogType=Tail); for a
+               Python function, then for a Node.js one (when `node` is on PATH)
   (a)          Invoke(Event) -> handler start, warm: the bench takes time.time() just before
                sending the Invoke, the handler takes time.time() at entry and sends it in a UDP
                datagram to a loopback port the bench listens on; events go one at a time, each
-               sent once the previous one is done, so every sample finds a warm, idle environment
+               sent once the previous one is done, so every sample finds a warm, idle environment;
+               Python, then Node.js (its handler reports performance.timeOrigin + now(), sub-ms)
                Beside it: boto3's own cost of an Invoke call (a canned 202, no network), a part
                of every client-measured figure.
   (b)          async throughput of a no-op handler with 2, 4 and 8 execution environments (one
@@ -73,6 +75,7 @@ from servers import Server, moto_server, process_tree, sluice_server
 REGION = "us-east-1"
 ROLE = "arn:aws:iam::000000000000:role/lambda-role"
 RUNTIME = "python3.12"
+NODE_RUNTIME = "nodejs20.x"
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
 ENV_SETTINGS = (2, 4, 8)
 ENQUEUE_THREADS = 8
@@ -233,21 +236,44 @@ def make_client(service: str, endpoint: str, pool: int = 2) -> Any:
     )
 
 
-def deployment_zip(source: str, module: str = "handler") -> bytes:
+def deployment_zip(source: str, module: str = "handler", suffix: str = ".py") -> bytes:
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as z:
-        z.writestr(f"{module}.py", source)
+        z.writestr(f"{module}{suffix}", source)
     return buf.getvalue()
 
 
-def create_function(lam: Any, beacon_port: int, role: str = ROLE, prefix: str = "bench") -> str:
+# The Node.js twin of HANDLER_SOURCE, for the cold start and (a) (no "hold": not in (b)).
+NODE_HANDLER_SOURCE = """\
+const dgram = require('node:dgram');
+const { performance } = require('node:perf_hooks');
+const port = Number(process.env.BENCH_BEACON_PORT);
+const sock = dgram.createSocket('udp4');
+sock.unref();
+exports.handler = async (event, context) => {
+  const started = (performance.timeOrigin + performance.now()) / 1000;
+  if (event.tag !== undefined) sock.send(`${event.tag} ${started} ${context.awsRequestId}`, port, '127.0.0.1');
+  return { tag: event.tag ?? null };
+};
+"""
+
+
+def create_function(
+    lam: Any, beacon_port: int, role: str = ROLE, prefix: str = "bench", runtime: str = RUNTIME
+) -> str:
     name = f"{prefix}-{uuid.uuid4().hex[:10]}"
+    node = runtime.startswith("nodejs")
+    code = (
+        deployment_zip(NODE_HANDLER_SOURCE, "index", ".js")
+        if node
+        else deployment_zip(HANDLER_SOURCE)
+    )
     lam.create_function(
         FunctionName=name,
-        Runtime=RUNTIME,
+        Runtime=runtime,
         Role=role,
-        Handler="handler.handler",
-        Code={"ZipFile": deployment_zip(HANDLER_SOURCE)},
+        Handler="index.handler" if node else "handler.handler",
+        Code={"ZipFile": code},
         Timeout=120,
         MemorySize=128,
         Environment={"Variables": {BEACON_ENV: str(beacon_port)}},
@@ -387,10 +413,12 @@ def init_duration(log_result: str | None) -> float | None:
     return float(match.group(1)) if match else None
 
 
-def measure_cold_starts(lam: Any, beacon: Beacon, count: int) -> ColdStart:
+def measure_cold_starts(lam: Any, beacon: Beacon, count: int, runtime: str = RUNTIME) -> ColdStart:
     """The first invoke of `count` brand-new functions, one after the other."""
     result = ColdStart()
-    names = [create_function(lam, beacon.port, prefix="cold") for _ in range(count)]
+    names = [
+        create_function(lam, beacon.port, prefix="cold", runtime=runtime) for _ in range(count)
+    ]
     for name in names:
         t0 = time.perf_counter()
         resp = invoke_sync(lam, name, {}, tail=True)
@@ -435,7 +463,13 @@ def one_event(
 
 
 def measure_event_latency(
-    endpoint: str, port: int, beacon: Beacon, name: str, samples: int, warmup: int
+    endpoint: str,
+    port: int,
+    beacon: Beacon,
+    name: str,
+    samples: int,
+    warmup: int,
+    prefix: str = "a",
 ) -> EventLatency:
     lam = make_client("lambda", endpoint)
     states = EventStates(port)
@@ -445,7 +479,7 @@ def measure_event_latency(
     try:
         for i in range(warmup + samples):
             try:
-                latency, ack = one_event(lam, states, beacon, name, f"a:{i}")
+                latency, ack = one_event(lam, states, beacon, name, f"{prefix}:{i}")
             except Exception as exc:  # counted; the run goes on
                 errors += 1
                 first_error = first_error or f"{type(exc).__name__}: {exc}"[:300]
@@ -859,14 +893,14 @@ def verdict(ok: bool | None) -> str:
 Row = tuple[str, str, str, str]
 
 
-def cold_rows(cold: ColdStart | None) -> list[Row]:
+def cold_rows(cold: ColdStart | None, label: str = "") -> list[Row]:
     if cold is None:
-        return [("cold start", "not measured", f"< {TARGET_COLD_START_MS:.0f} ms", "-")]
+        return [(f"{label}cold start", "not measured", f"< {TARGET_COLD_START_MS:.0f} ms", "-")]
     med = cold.median_round_trip_ms
     spread = f" (min {fmt_ms(min(cold.round_trip_ms))}, max {fmt_ms(max(cold.round_trip_ms))})"
     return [
         (
-            f"cold start: first RequestResponse invoke, median of {len(cold.round_trip_ms)}",
+            f"{label}cold start: first RequestResponse invoke, median of {len(cold.round_trip_ms)}",
             fmt_ms(med) + spread,
             f"< {TARGET_COLD_START_MS:.0f} ms",
             verdict(None if med is None else med < TARGET_COLD_START_MS),
@@ -875,15 +909,23 @@ def cold_rows(cold: ColdStart | None) -> list[Row]:
     ]
 
 
-def latency_rows(lat: EventLatency | None, boto3_cost: Distribution | None) -> list[Row]:
+def node_rows(cold: ColdStart | None, lat: EventLatency | None) -> list[Row]:
+    if cold is None and lat is None:
+        return [("Node.js", "not measured (no `node` on PATH?)", "", "-")]
+    return [*cold_rows(cold, "Node.js "), *latency_rows(lat, None, "Node.js ")[:1]]
+
+
+def latency_rows(
+    lat: EventLatency | None, boto3_cost: Distribution | None, label: str = ""
+) -> list[Row]:
     if lat is None:
-        return [("(a) Invoke(Event) -> handler start, warm", "not measured", "", "-")]
+        return [(f"{label}(a) Invoke(Event) -> handler start, warm", "not measured", "", "-")]
     d, ack = lat.to_handler, lat.ack
     p50 = d.p50_ms
     errors = f", {lat.errors} error(s)" if lat.errors else ""
     return [
         (
-            f"(a) Invoke(Event) -> handler start, warm (n={d.n}{errors})",
+            f"{label}(a) Invoke(Event) -> handler start, warm (n={d.n}{errors})",
             f"p50 {fmt_ms(p50)}, p99 {fmt_ms(d.p99_ms)}",
             f"p50 < {TARGET_EVENT_P50_MS:.0f} ms",
             verdict(None if p50 is None else p50 < TARGET_EVENT_P50_MS),
@@ -1039,6 +1081,8 @@ def make_plan(args: argparse.Namespace) -> Plan:
 class Results:
     cold: ColdStart | None = None
     latency: EventLatency | None = None
+    node_cold: ColdStart | None = None
+    node_latency: EventLatency | None = None
     throughput: list[ThroughputRun] = field(default_factory=list)
     boto3_cost: Distribution | None = None
     round_trip: Distribution | None = None
@@ -1083,7 +1127,35 @@ def run_main_server(
         "round trip",
         lambda: measure_round_trip(server.endpoint, name, plan.rr_samples, 10),
     )
+    if shutil.which("node") is not None:
+        run_node(server, lam, beacon, plan, results)
     server.stop()
+
+
+def run_node(server: Server, lam: Any, beacon: Beacon, plan: Plan, results: Results) -> None:
+    """The Node.js cold start and (a), on the same server as Python's."""
+    log(f"Node.js cold start: {plan.cold_functions} new functions")
+    results.node_cold = guarded(
+        results,
+        "Node.js cold start",
+        lambda: measure_cold_starts(lam, beacon, plan.cold_functions, runtime=NODE_RUNTIME),
+    )
+    name = create_function(lam, beacon.port, prefix="warm-node", runtime=NODE_RUNTIME)
+    invoke_sync(lam, name, {})
+    log(f"Node.js (a): {plan.event_warmup} warm-up + {plan.event_samples} events")
+    results.node_latency = guarded(
+        results,
+        "Node.js event latency",
+        lambda: measure_event_latency(
+            server.endpoint,
+            server.port,
+            beacon,
+            name,
+            plan.event_samples,
+            plan.event_warmup,
+            "node",
+        ),
+    )
 
 
 def metadata(
@@ -1112,6 +1184,7 @@ def print_report(results: Results, meta: dict[str, Any]) -> None:
         *latency_rows(results.latency, results.boto3_cost),
         *throughput_rows(results.throughput),
         *round_trip_rows(results.round_trip, results.direct, results.moto),
+        *node_rows(results.node_cold, results.node_latency),
     ]
     print()
     print(render(rows))

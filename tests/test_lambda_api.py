@@ -61,10 +61,10 @@ def test_create_twice_conflicts(lam: Any) -> None:
 
 def test_unsupported_runtime_is_refused(lam: Any) -> None:
     with pytest.raises(ClientError) as exc:
-        create(lam, OK, Runtime="nodejs20.x")
+        create(lam, OK, Runtime="java21")
     status, code, message = error(exc)
     assert (status, code) == (400, "InvalidParameterValueException")
-    assert "nodejs20.x" in message
+    assert "java21" in message
 
 
 def test_out_of_range_values_get_validation_errors(lam: Any) -> None:

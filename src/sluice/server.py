@@ -36,7 +36,7 @@ from .engine.storage_metrics import S3StorageMetrics
 from .gateway.app import Gateway
 from .gateway.sns_links import sns_links
 from .protocol.errors import ServiceError
-from .runtime import EnvironmentPool
+from .runtime import EnvironmentPool, runtimes
 from .runtime.python import discover as discover_python
 from .schema import SCHEMA
 from .services.base import Service
@@ -347,6 +347,7 @@ def serve(settings: Settings) -> None:
     )
     server = _Server(config, app.engine)
     log.info("Sluice listening on %s (data in %s)", settings.endpoint_url, settings.data_dir.resolve())
+    log.info("%s", runtimes.node_summary())
     try:
         server.run()
     finally:

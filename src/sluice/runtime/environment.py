@@ -28,7 +28,7 @@ from pathlib import Path
 
 from . import outcomes
 from .api import ACCEPTED, RuntimeApiConnection, error_body, listen, next_headers
-from .launch import Sandbox, command_for
+from .launch import Sandbox, command_for, spawn_failure
 from .lifeline import Lifeline
 from .logs import EventBatch, OutputCapture, PlatformLog, now_ms, stream_name
 from .memory import MemoryWatch
@@ -91,6 +91,7 @@ class Environment:
         self._idle_flush: asyncio.TimerHandle | None = None
         self._server: asyncio.AbstractServer | None = None
         self._proc: asyncio.subprocess.Process | None = None
+        self._command = spec.interpreter  # what is executed, named by a failed start
         self._exit_task: asyncio.Task[int] | None = None
         self._capture: OutputCapture | None = None
         self._lifeline: Lifeline | None = None
@@ -157,9 +158,8 @@ class Environment:
         self._held = []
         try:
             await self._spawn()
-        except OSError as e:
-            reason = (e.strerror or str(e)).lower()
-            return Outcome("spawn_failed", detail=f"fork/exec {spec.interpreter}: {reason}")
+        except OSError as e:  # a LaunchError too: nothing that can be started
+            return Outcome("spawn_failed", detail=spawn_failure(e, self._command))
         self._memory.start()
         timer = self._loop.call_later(max(INIT_LIMIT, float(spec.timeout)), self._on_deadline)
         try:
@@ -301,6 +301,7 @@ class Environment:
                 f"127.0.0.1:{port}",
                 Sandbox(self.log_stream, tel_w, self._dir, self._home, tmp),
             )
+            self._command = launch.argv[0]
             self._proc = await asyncio.create_subprocess_exec(
                 *launch.argv,
                 cwd=str(launch.cwd),

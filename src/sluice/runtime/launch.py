@@ -15,6 +15,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from . import runtimes
 from .python import OWN_VERSION, build_from_installed, libs_dir
 from .spec import FunctionSpec
 from .variables import build_environment
@@ -38,11 +39,35 @@ class Launch:
     cwd: Path
 
 
+class LaunchError(OSError):
+    """The runtime cannot be started at all (no bootstrap, no node): Lambda's init error
+    Runtime.InvalidEntrypoint, with `detail` as its message."""
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(detail)
+        self.detail = detail
+
+
+def spawn_failure(error: OSError, command: str) -> str:
+    """The message of a runtime that could not be started, in the words of Lambda's (Go) platform."""
+    if isinstance(error, LaunchError):
+        return error.detail
+    return f"fork/exec {command}: {(error.strerror or str(error)).lower()}"
+
+
 def command_for(spec: FunctionSpec, runtime_api_address: str, sandbox: Sandbox) -> Launch:
     """The process that runs `spec`'s runtime against the Runtime API at `runtime_api_address`."""
-    if spec.runtime.startswith("python"):
-        return python_launch(spec, runtime_api_address, sandbox)
-    raise ValueError(f"no launcher for runtime {spec.runtime!r}")
+    kind = runtimes.family(spec.runtime)
+    # Imported here: runtime/nodejs.py and runtime/provided.py take Launch from this module.
+    if kind == "nodejs":
+        from .nodejs import node_launch
+
+        return node_launch(spec, runtime_api_address, sandbox)
+    if kind == "provided":
+        from .provided import provided_launch
+
+        return provided_launch(spec, runtime_api_address, sandbox)
+    return python_launch(spec, runtime_api_address, sandbox)
 
 
 # ---------------------------------------------------------------------------------- Python

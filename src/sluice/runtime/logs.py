@@ -26,6 +26,8 @@ import uuid
 from collections import deque
 from collections.abc import Callable
 
+from .runtimes import runtime_version
+
 # CloudWatch Logs limits: an event is at most 256 KB counting 26 bytes of overhead; a
 # PutLogEvents batch is at most 1 MiB (same overhead per event) and 10,000 events.
 MAX_EVENT_BYTES = 262_144 - 26
@@ -296,7 +298,7 @@ class PlatformLog:
         # Lambda names the managed runtime build that runs the function; Sluice has none, so it
         # names the interpreter instead, stably.
         digest = hashlib.sha256(f"{runtime}|{interpreter}".encode()).hexdigest()
-        self._runtime_version = f"python:{runtime.removeprefix('python')}.sluice"
+        self._runtime_version = runtime_version(runtime)
         self._runtime_arn = f"arn:aws:lambda:{region}::runtime:{digest}"
 
     def _record(self, ts: float, kind: str, record: dict[str, object]) -> str | None:

@@ -23,7 +23,7 @@ class FunctionSpec:
     function_arn: str  # unqualified arn:aws:lambda:<region>:<account>:function:<name>
     version: str  # "$LATEST" or "1", "2", ...
     handler: str  # "module.func"; the module part may be a path, "dir/mod.func", as on AWS
-    runtime: str  # "python3.9" .. "python3.13"
+    runtime: str  # "python3.9" .. "python3.13", "nodejs18.x" .. "nodejs22.x", "provided.al2023"...
     code_dir: Path  # the extracted task root; environments never write to it
     timeout: int  # seconds
     memory_mb: int

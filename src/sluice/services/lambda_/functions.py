@@ -11,6 +11,7 @@ from typing import Any
 from ...protocol.context import RequestContext
 from ...protocol.errors import ServiceError
 from ...protocol.validate import validate
+from ...runtime import runtimes
 from ...runtime.variables import refused_keys
 from ..base import Service
 from . import records
@@ -22,7 +23,8 @@ from .roles import ExecutionRoles
 from .state import LambdaState, not_found, now_iso, precondition_failed, public
 from .versions import publish
 
-SUPPORTED_RUNTIMES = ("python3.9", "python3.10", "python3.11", "python3.12", "python3.13")
+IMAGES_REFUSED = ("Sluice runs Zip packages only: a container image needs a container engine (Docker or "
+                  "similar), which Sluice does not use. Package the function as a .zip file.")
 ROLE_PATTERN = re.compile(r"^arn:(aws[a-zA-Z-]*)?:iam::\d{12}:role/?[a-zA-Z_0-9+=,.@\-_/]+$")
 
 # Limits AWS enforces that the botocore model does not carry.
@@ -54,10 +56,9 @@ class Functions:
     # -- checks ----------------------------------------------------------------------------
 
     def _check_runtime(self, runtime: str | None) -> None:
-        if runtime is not None and runtime not in SUPPORTED_RUNTIMES:
-            raise invalid(
-                f"The runtime parameter of {runtime} is not supported by Sluice. Sluice runs "
-                f"{', '.join(SUPPORTED_RUNTIMES)}; use one of them for functions you want to run locally.")
+        reason = runtimes.refusal(runtime) if runtime is not None else None
+        if reason is not None:
+            raise invalid(reason)
 
     def _check_role(self, role: str | None) -> None:
         if role is None:
@@ -78,7 +79,7 @@ class Functions:
         if code.get("S3Bucket") and code.get("S3Key"):
             return self.code.save(self.fetch_s3(ctx, code["S3Bucket"], code["S3Key"], code.get("S3ObjectVersion")))
         if code.get("ImageUri"):
-            raise invalid("Sluice runs Zip packages only: container images are not supported.")
+            raise invalid(IMAGES_REFUSED)
         raise invalid("Please provide a source for function code.")
 
     def fetch_s3(self, ctx: RequestContext, bucket: str, key: str, version: str | None = None) -> bytes:
@@ -123,7 +124,7 @@ class Functions:
         if ref.qualifier:
             raise invalid("Unsupported qualifier in function name.")
         if (params.get("PackageType") or "Zip") != "Zip":
-            raise invalid("Sluice runs Zip packages only: container images are not supported.")
+            raise invalid(IMAGES_REFUSED)
         runtime = params.get("Runtime")
         if runtime is None:
             raise invalid("Runtime is required for Zip package type.")  # AWS: same message family
