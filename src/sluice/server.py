@@ -29,6 +29,7 @@ from .engine.metrics import MetricStore
 from .engine.otlp import OtlpExporter
 from .engine.periodic import PeriodicTask, in_executor
 from .engine.pollers import SqsPollers
+from .engine.s3_lifecycle import S3Lifecycle
 from .engine.sns_http import post_notification
 from .engine.sqs_work import sqs_workers
 from .engine.status import StatusSources, status
@@ -174,6 +175,7 @@ class Sluice:
             engine.add(worker)
         engine.add(SqsPollers(clock, sqs.receiving, lambda_, invoker, settings.account_id, settings.region, mappings_changed))
         engine.add(S3StorageMetrics(store.db, clock, s3.storage_totals).task())
+        engine.add(S3Lifecycle(clock, s3.apply_lifecycle))  # after s3_notifications: it writes notifications
         # SNS deliveries: 16 at a time, a FIFO topic's message group one at a time, in order.
         sns_outbox: OutboxDispatcher[Pending] = engine.add(OutboxDispatcher(
             "sns-deliveries", clock, sns.outbox, sns.deliverer.deliver, key=lambda row: row.id,

@@ -28,6 +28,7 @@ EMIT_ON_MISSING_DELETE = False
 _REASONS = {
     "ObjectCreated:Put": "PutObject", "ObjectCreated:Copy": "CopyObject",
     "ObjectCreated:CompleteMultipartUpload": "CompleteMultipartUpload", "ObjectCreated:Post": "PostObject",
+    "LifecycleExpiration:Delete": "Lifecycle Expiration", "LifecycleExpiration:DeleteMarkerCreated": "Lifecycle Expiration",
 }
 
 
@@ -52,7 +53,7 @@ class ObjectEvent:
 
     @property
     def removed(self) -> bool:
-        return self.name.startswith("ObjectRemoved")
+        return self.name.startswith(("ObjectRemoved", "LifecycleExpiration"))
 
     @property
     def source_arn(self) -> str:

@@ -17,6 +17,7 @@ from . import core, errors, versions
 from .checksums import b64, composite, member_name, new_hasher
 from .conditions import check_read_conditions
 from .ingest import ingest
+from .lifecycle import expiration_member
 from .records import ObjectRecord, PartRecord, UploadRecord, uploads
 from .state import S3State
 
@@ -210,7 +211,7 @@ class Multipart:
             self.s.blobs.delete_later(blob)
         result: dict[str, Any] = {
             "Location": f"{ctx.endpoint}/{Bucket}/{Key}", "Bucket": Bucket, "Key": Key, "ETag": f'"{etag}"',
-            "VersionId": reported,
+            "VersionId": reported, **expiration_member(self.s, record),
         }
         if algo:
             result[member_name(checksum_algo)] = checksum

@@ -14,6 +14,7 @@ from . import core, errors, versions
 from .checksums import b64, member_name, new_hasher
 from .conditions import check_read_conditions, parse_range
 from .ingest import ingest
+from .lifecycle import expiration_member
 from .records import STORED_HEADERS, ObjectRecord, objects
 from .state import S3State
 
@@ -48,6 +49,7 @@ class Objects:
         version = core.commit_object(self.s, record, conditions, ctx, "ObjectCreated:Put")
         result: dict[str, Any] = {"ETag": f'"{record.etag}"', "Size": record.size, "VersionId": version}
         result.update(core.checksum_members(record))
+        result.update(expiration_member(self.s, record))
         return result
 
     def copy_object(self, ctx: RequestContext, Bucket: str, Key: str, CopySource: str,
@@ -93,7 +95,7 @@ class Objects:
             copy_result[member_name(record.checksum_algorithm)] = record.checksum
             copy_result["ChecksumType"] = record.checksum_type
         return {"CopyObjectResult": copy_result, "VersionId": version,
-                "CopySourceVersionId": core.reported_version(self.s, src)}
+                "CopySourceVersionId": core.reported_version(self.s, src), **expiration_member(self.s, record)}
 
     # -- reads -----------------------------------------------------------------------------
 
@@ -152,6 +154,7 @@ class Objects:
                 result[name] = record.headers[name]
         if record.tags:
             result["TagCount"] = len(record.tags)
+        result.update(expiration_member(self.s, record))
         for override in ("ContentType", "ContentLanguage", "Expires", "CacheControl", "ContentDisposition",
                          "ContentEncoding"):
             value = params.get("Response" + override)

@@ -20,6 +20,8 @@ from ..delivery import INVALID, NOT_FOUND, Deliveries, Delivery, DeliveryResult
 from .attributes import ObjectAttributes
 from .buckets import Buckets
 from .event_records import EventRecorder
+from .expiry import LifecycleExpiry, LifecycleRun
+from .lifecycle import BucketLifecycle
 from .listings import Listings
 from .multipart import Multipart
 from .notification_config import DestinationCheck, MayInvoke, ResolveFunction
@@ -54,7 +56,9 @@ class S3Service(Service):
             Buckets(self.state), self.objects, ObjectAttributes(self.state), Listings(self.state),
             Multipart(self.state), self.policies, PostUploads(self.state),
             Notifications(self.state, DestinationCheck(clock, deliveries, resolve_function, may_invoke)),
+            BucketLifecycle(self.state),
         )
+        self.expiry = LifecycleExpiry(self.state)
 
     def operation_owners(self) -> Sequence[object]:
         return self._parts
@@ -82,6 +86,11 @@ class S3Service(Service):
         except ServiceError as err:
             return DeliveryResult.failed(NOT_FOUND if err.code in ("NoSuchBucket", "NoSuchKey") else INVALID, err.message)
         return DeliveryResult(True, delivery.object_key)
+
+    def apply_lifecycle(self, at: float) -> LifecycleRun:
+        """Apply the buckets' lifecycle rules to what is due at the clock time `at` (the engine's
+        S3Lifecycle worker calls this at each lifecycle midnight)."""
+        return self.expiry.apply_due(at)
 
     def resource_policy(self, arn: str) -> tuple[str | None, str | None]:
         """(bucket policy, owner account) for arn:aws:s3:::bucket[/key]; (None, None) if no bucket."""

@@ -144,4 +144,16 @@ _S3_POLICY_0001 = Migration(
     """,
 )
 
-MIGRATIONS = (_S3_0001, _S3_0002, _S3_0003, _S3_POLICY_0001)
+# Lifecycle (Put/Get/DeleteBucketLifecycleConfiguration): each bucket's validated configuration,
+# as GetBucketLifecycleConfiguration returns it; deleted with the bucket.
+_S3_LIFECYCLE_0001 = Migration(
+    "s3-lifecycle-0001",
+    """
+    CREATE TABLE s3_lifecycle (
+        bucket TEXT PRIMARY KEY REFERENCES s3_buckets(name) ON DELETE CASCADE,
+        config TEXT NOT NULL
+    );
+    """,
+)
+
+MIGRATIONS = (_S3_0001, _S3_0002, _S3_0003, _S3_POLICY_0001, _S3_LIFECYCLE_0001)
