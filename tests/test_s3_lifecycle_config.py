@@ -36,7 +36,7 @@ def test_put_get_delete_round_trip(s3: Any, bucket: str) -> None:
     assert error(exc) == (404, "NoSuchLifecycleConfiguration", "The lifecycle configuration does not exist")
     assert exc.value.response["Error"]["BucketName"] == bucket
 
-    rules = [
+    rules: list[dict[str, Any]] = [
         {"ID": "logs", "Filter": {"Prefix": "logs/"}, "Status": "Enabled", "Expiration": {"Days": 30},
          "NoncurrentVersionExpiration": {"NoncurrentDays": 7, "NewerNoncurrentVersions": 2},
          "AbortIncompleteMultipartUpload": {"DaysAfterInitiation": 3}},
