@@ -43,7 +43,8 @@ def queue(app: Sluice, name: str) -> str:
     policy = json.dumps({"Version": "2012-10-17", "Statement": [{
         "Effect": "Allow", "Principal": {"Service": "s3.amazonaws.com"}, "Action": "sqs:SendMessage",
         "Resource": arn}]})
-    app.services["sqs"].operation("CreateQueue")(ctx("sqs"), QueueName=name, Attributes={"Policy": policy})
+    sqs: Any = app.services["sqs"]
+    sqs.operation("CreateQueue")(ctx("sqs"), QueueName=name, Attributes={"Policy": policy})
     return arn
 
 
