@@ -15,6 +15,7 @@ from sluice.clock import ManualClock
 from sluice.engine.s3_lifecycle import S3Lifecycle
 from sluice.server import Sluice
 
+from .lambda_helpers import ROLE, read_jsonl, zip_code
 from .manual_clock import ctx, run_manual
 
 ACCOUNT = "000000000000"
@@ -212,3 +213,43 @@ def test_the_worker_runs_at_start_and_at_every_midnight_on_a_scaled_clock() -> N
         assert runs == [1_700_000_000.0, 1_700_000_040.0, 1_700_000_100.0]
 
     asyncio.run(main())
+
+
+RECORDS_EVENT = """
+import json, os
+
+def handler(event, context):
+    with open(os.environ["SEEN"], "a") as f:
+        for r in event["Records"]:
+            f.write(json.dumps([r["eventName"], r["s3"]["object"]["key"]]) + "\\n")
+"""
+
+
+def test_an_expiration_triggers_a_function(tmp_path: Path) -> None:
+    seen = tmp_path / "seen.jsonl"
+
+    async def scenario(app: Sluice, clock: ManualClock) -> None:
+        fourteenth = (await evening(clock))[0] - DAY
+        lam: Any = app.services["lambda"]
+        fn_arn = lam.operation("CreateFunction")(
+            ctx("lambda"), FunctionName="on-expiry", Role=ROLE, Runtime="python3.12", Handler="handler.handler",
+            Code={"ZipFile": zip_code(RECORDS_EVENT)}, Environment={"Variables": {"SEEN": str(seen)}})["FunctionArn"]
+        lam.operation("AddPermission")(ctx("lambda"), FunctionName="on-expiry", StatementId="s3",
+                                       Action="lambda:InvokeFunction", Principal="s3.amazonaws.com",
+                                       SourceArn="arn:aws:s3:::reports")
+        s3(app, "CreateBucket", Bucket="reports")
+        s3(app, "PutBucketNotificationConfiguration", Bucket="reports", NotificationConfiguration={
+            "LambdaFunctionConfigurations": [{"LambdaFunctionArn": fn_arn, "Events": ["s3:LifecycleExpiration:*"]}]})
+        s3(app, "PutObject", Bucket="reports", Key="q3.csv", Body=io.BytesIO(b"1,2"))
+        # A Date rule whose midnight has passed: the object goes at the next lifecycle run, the next
+        # midnight (not at once: S3 evaluates once a day).
+        s3(app, "PutBucketLifecycleConfiguration", Bucket="reports", LifecycleConfiguration={"Rules": [
+            {"ID": "past", "Filter": {}, "Status": "Enabled", "Expiration": {"Date": fourteenth}}]})
+        await clock.run_until_idle()
+        assert keys(app, "reports") == ["q3.csv"]
+        await clock.set_time(fourteenth + DAY)
+        assert keys(app, "reports") == []
+        assert read_jsonl(seen) == [["LifecycleExpiration:Delete", "q3.csv"]]
+
+    run_manual(tmp_path, scenario, only=(*WORKERS, "lambda-environments", "lambda-async-invoker",
+                                         "lambda-outcome-delivery"))
