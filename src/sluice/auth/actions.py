@@ -75,6 +75,8 @@ _S3_ACTIONS: dict[str, tuple[str, bool]] = {
     "GetBucketLifecycleConfiguration": ("s3:GetLifecycleConfiguration", False),
     "PutBucketLifecycleConfiguration": ("s3:PutLifecycleConfiguration", False),
     "DeleteBucketLifecycle": ("s3:PutLifecycleConfiguration", False),
+    "GetBucketLifecycle": ("s3:GetLifecycleConfiguration", False),
+    "PutBucketLifecycle": ("s3:PutLifecycleConfiguration", False),
     "GetBucketEncryption": ("s3:GetEncryptionConfiguration", False),
     "PutBucketEncryption": ("s3:PutEncryptionConfiguration", False),
     "DeleteBucketEncryption": ("s3:PutEncryptionConfiguration", False),
