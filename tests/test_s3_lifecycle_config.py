@@ -208,3 +208,16 @@ def test_aws_cli_lifecycle(aws_cli: Any, s3: Any, bucket: str, tmp_path: Path) -
     aws_cli("s3api", "delete-bucket-lifecycle", "--bucket", bucket)
     proc = aws_cli("s3api", "get-bucket-lifecycle-configuration", "--bucket", bucket, check=False)
     assert proc.returncode != 0 and "(NoSuchLifecycleConfiguration)" in proc.stderr
+
+
+def test_abort_date_on_multipart_uploads(s3: Any, bucket: str) -> None:
+    put(s3, bucket, {"ID": "abort-2", "Filter": {"Prefix": "big/"}, "Status": "Enabled",
+                     "AbortIncompleteMultipartUpload": {"DaysAfterInitiation": 2}})
+    created = s3.create_multipart_upload(Bucket=bucket, Key="big/file")
+    initiated = s3.list_multipart_uploads(Bucket=bucket)["Uploads"][0]["Initiated"]
+    midnight = (initiated + dt.timedelta(days=3)).replace(hour=0, minute=0, second=0, microsecond=0)
+    assert (created["AbortDate"], created["AbortRuleId"]) == (midnight, "abort-2")
+    parts = s3.list_parts(Bucket=bucket, Key="big/file", UploadId=created["UploadId"])
+    assert (parts["AbortDate"], parts["AbortRuleId"]) == (midnight, "abort-2")
+    other = s3.create_multipart_upload(Bucket=bucket, Key="small/file")
+    assert "AbortDate" not in other and "AbortRuleId" not in other

@@ -13,7 +13,7 @@ from ...protocol.context import RequestContext
 from ...protocol.errors import ServiceError
 from . import core, errors
 from . import lifecycle_rules as rules
-from .records import ObjectRecord
+from .records import ObjectRecord, UploadRecord
 from .records import lifecycle as stored
 from .state import S3State
 
@@ -37,6 +37,22 @@ def expiration_member(state: S3State, record: ObjectRecord) -> dict[str, str]:
     found = rules.first_expiry(document["Rules"], record.key, record.size, record.tags, record.last_modified,
                                lifecycle_day(state))
     return {"Expiration": rules.expiration_header(found)} if found else {}
+
+
+def abort_members(state: S3State, upload: UploadRecord) -> dict[str, Any]:
+    """{"AbortDate", "AbortRuleId"} for an upload an AbortIncompleteMultipartUpload rule will abort,
+    else {} (what CreateMultipartUpload and ListParts add: x-amz-abort-date, x-amz-abort-rule-id)."""
+    document = stored.config(state.db.reader, upload.bucket)
+    if not document:
+        return {}
+    found = [(rules.due(upload.initiated, int(r["AbortIncompleteMultipartUpload"]["DaysAfterInitiation"]),
+                        lifecycle_day(state)), r["ID"])
+             for r in rules.enabled(document["Rules"])
+             if r.get("AbortIncompleteMultipartUpload") and upload.key.startswith(rules.prefix_of(r))]
+    if not found:
+        return {}
+    when, rule_id = min(found)
+    return {"AbortDate": when, "AbortRuleId": rule_id}
 
 
 class BucketLifecycle:

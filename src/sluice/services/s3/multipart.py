@@ -17,7 +17,7 @@ from . import core, errors, versions
 from .checksums import b64, composite, member_name, new_hasher
 from .conditions import check_read_conditions
 from .ingest import ingest
-from .lifecycle import expiration_member
+from .lifecycle import abort_members, expiration_member
 from .records import ObjectRecord, PartRecord, UploadRecord, uploads
 from .state import S3State
 
@@ -64,7 +64,8 @@ class Multipart:
             uploads.insert(conn, upload)
 
         self.s.db.write(txn)
-        result: dict[str, Any] = {"Bucket": Bucket, "Key": Key, "UploadId": upload.upload_id}
+        result: dict[str, Any] = {"Bucket": Bucket, "Key": Key, "UploadId": upload.upload_id,
+                                  **abort_members(self.s, upload)}
         if algo:
             result["ChecksumAlgorithm"] = algo
             result["ChecksumType"] = ctype
@@ -249,6 +250,7 @@ class Multipart:
             "Bucket": Bucket, "Key": Key, "UploadId": UploadId, "PartNumberMarker": marker,
             "MaxParts": max_parts, "IsTruncated": truncated, "StorageClass": upload.storage_class,
             "Initiator": core.owner(ctx.account_id), "Owner": core.owner(ctx.account_id),
+            **abort_members(self.s, upload),
         }
         if parts:
             result["Parts"] = parts
