@@ -253,3 +253,22 @@ def test_an_expiration_triggers_a_function(tmp_path: Path) -> None:
 
     run_manual(tmp_path, scenario, only=(*WORKERS, "lambda-environments", "lambda-async-invoker",
                                          "lambda-outcome-delivery"))
+
+
+def test_a_marker_left_alone_by_noncurrent_expiration_goes_the_same_night_whatever_the_rule_order(
+        tmp_path: Path) -> None:
+    async def scenario(app: Sluice, clock: ManualClock) -> None:
+        _, nov_16, _, _ = await evening(clock)
+        s3(app, "CreateBucket", Bucket="trash")
+        s3(app, "PutBucketVersioning", Bucket="trash", VersioningConfiguration={"Status": "Enabled"})
+        s3(app, "PutObject", Bucket="trash", Key="k", Body=io.BytesIO(b"x"))
+        s3(app, "DeleteObject", Bucket="trash", Key="k")
+        s3(app, "PutBucketLifecycleConfiguration", Bucket="trash", LifecycleConfiguration={"Rules": [
+            {"ID": "markers", "Prefix": "", "Status": "Enabled", "Expiration": {"ExpiredObjectDeleteMarker": True}},
+            {"ID": "noncurrent", "Prefix": "", "Status": "Enabled", "NoncurrentVersionExpiration": {"NoncurrentDays": 1}}]})
+        await clock.set_time(nov_16 - 1)
+        assert len(all_versions(app, "trash")) == 2
+        await clock.set_time(nov_16)
+        assert all_versions(app, "trash") == []
+
+    run_manual(tmp_path, scenario, only=WORKERS)

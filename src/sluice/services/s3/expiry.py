@@ -62,10 +62,17 @@ class LifecycleExpiry:
         run = LifecycleRun()
         day = lifecycle_day(self.s)
         for bucket, bucket_rules in stored.configured(self.s.db.reader):
-            for rule in rules.enabled(bucket_rules):
-                self._expire_current(bucket, rule, at, day, run)
-                self._expire_markers(bucket, rule, run)
+            # Action by action across the rules, so the outcome does not depend on their order:
+            # noncurrent versions go first, so a delete marker they leave alone is expired the same
+            # night (a marker with versions behind it is not an expired one).
+            enabled = rules.enabled(bucket_rules)
+            for rule in enabled:
                 self._expire_noncurrent(bucket, rule, at, day, run)
+            for rule in enabled:
+                self._expire_current(bucket, rule, at, day, run)
+            for rule in enabled:
+                self._expire_markers(bucket, rule, run)
+            for rule in enabled:
                 self._abort_uploads(bucket, rule, at, day, run)
         if run.total:
             log.info("S3 lifecycle at %.0f: %d expired, %d delete markers and %d noncurrent versions removed, "
