@@ -56,6 +56,12 @@ class ObjectEvent:
         return self.name.startswith(("ObjectRemoved", "LifecycleExpiration"))
 
     @property
+    def requester(self) -> str:
+        """Who made the change: S3 itself for lifecycle actions (as AWS's records say), else the
+        bucket owner's account."""
+        return "s3.amazonaws.com" if self.name.startswith("Lifecycle") else self.account
+
+    @property
     def source_arn(self) -> str:
         return f"arn:aws:s3:::{self.bucket}"
 
@@ -70,7 +76,7 @@ def s3_record(event: ObjectEvent, configuration_id: str) -> dict[str, Any]:
     obj["sequencer"] = event.sequencer
     return {
         "eventVersion": "2.1", "eventSource": "aws:s3", "awsRegion": event.region, "eventTime": config.iso_ms(event.when),
-        "eventName": event.name, "userIdentity": {"principalId": event.account},
+        "eventName": event.name, "userIdentity": {"principalId": event.requester},
         "requestParameters": {"sourceIPAddress": event.source_ip},
         "responseElements": {"x-amz-request-id": event.request_id, "x-amz-id-2": event.host_id},
         "s3": {"s3SchemaVersion": "1.0", "configurationId": configuration_id,
@@ -90,7 +96,7 @@ def eventbridge_event(event: ObjectEvent) -> tuple[dict[str, Any], dict[str, Any
     obj["sequencer"] = event.sequencer
     detail: dict[str, Any] = {
         "version": "0", "bucket": {"name": event.bucket}, "object": obj, "request-id": event.request_id,
-        "requester": event.account, "source-ip-address": event.source_ip,
+        "requester": event.requester, "source-ip-address": event.source_ip,
         "reason": _REASONS.get(event.name) or event.operation or "DeleteObject",
     }
     if event.removed:
