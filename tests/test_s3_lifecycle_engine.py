@@ -276,3 +276,29 @@ def test_a_marker_left_alone_by_noncurrent_expiration_goes_the_same_night_whatev
         assert all_versions(app, "trash") == []
 
     run_manual(tmp_path, scenario, only=WORKERS)
+
+
+def test_eventbridge_gets_object_deleted_with_reason_lifecycle_expiration(tmp_path: Path) -> None:
+    async def scenario(app: Sluice, clock: ManualClock) -> None:
+        _, nov_16, _, _ = await evening(clock)
+        events: Any = app.services["events"]
+        arn = queue(app, "bus-view")
+        events.operation("PutRule")(ctx("events"), Name="s3", EventPattern=json.dumps({"source": ["aws.s3"]}))
+        events.operation("PutTargets")(ctx("events"), Rule="s3", Targets=[{"Id": "q", "Arn": arn}])
+        s3(app, "CreateBucket", Bucket="bridged")
+        s3(app, "PutBucketVersioning", Bucket="bridged", VersioningConfiguration={"Status": "Enabled"})
+        s3(app, "PutBucketNotificationConfiguration", Bucket="bridged",
+           NotificationConfiguration={"EventBridgeConfiguration": {}})
+        s3(app, "PutBucketLifecycleConfiguration", Bucket="bridged", LifecycleConfiguration={"Rules": [
+            {"ID": "r", "Prefix": "", "Status": "Enabled", "Expiration": {"Days": 1}}]})
+        s3(app, "PutObject", Bucket="bridged", Key="k", Body=io.BytesIO(b"x"))
+        await clock.set_time(nov_16)
+        sqs: Any = app.services["sqs"]
+        got = await sqs.operation("ReceiveMessage")(ctx("sqs"), QueueUrl=f"http://127.0.0.1/{ACCOUNT}/bus-view",
+                                                    MaxNumberOfMessages=10)
+        bodies = [json.loads(m["Body"]) for m in got["Messages"]]
+        [deleted] = [b for b in bodies if b["detail-type"] == "Object Deleted"]
+        assert (deleted["detail"]["reason"], deleted["detail"]["deletion-type"], deleted["detail"]["requester"]) == (
+            "Lifecycle Expiration", "Delete Marker Created", "s3.amazonaws.com")
+
+    run_manual(tmp_path, scenario, only=(*WORKERS, "events-outbox"))
