@@ -302,3 +302,21 @@ def test_eventbridge_gets_object_deleted_with_reason_lifecycle_expiration(tmp_pa
             "Lifecycle Expiration", "Delete Marker Created", "s3.amazonaws.com")
 
     run_manual(tmp_path, scenario, only=(*WORKERS, "events-outbox"))
+
+
+def test_a_days_expiration_also_removes_a_lone_delete_marker_once_it_is_due(tmp_path: Path) -> None:
+    async def scenario(app: Sluice, clock: ManualClock) -> None:
+        _, nov_16, _, _ = await evening(clock)
+        s3(app, "CreateBucket", Bucket="lone")
+        s3(app, "PutBucketVersioning", Bucket="lone", VersioningConfiguration={"Status": "Enabled"})
+        version = s3(app, "PutObject", Bucket="lone", Key="k", Body=io.BytesIO(b"x"))["VersionId"]
+        s3(app, "DeleteObject", Bucket="lone", Key="k")
+        s3(app, "DeleteObject", Bucket="lone", Key="k", VersionId=version)  # the marker is left alone
+        s3(app, "PutBucketLifecycleConfiguration", Bucket="lone", LifecycleConfiguration={"Rules": [
+            {"ID": "r", "Prefix": "", "Status": "Enabled", "Expiration": {"Days": 1}}]})
+        await clock.set_time(nov_16 - 1)
+        assert [marker for _, marker in all_versions(app, "lone")] == [True]
+        await clock.set_time(nov_16)
+        assert all_versions(app, "lone") == []
+
+    run_manual(tmp_path, scenario, only=WORKERS)

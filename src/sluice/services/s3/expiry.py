@@ -6,7 +6,8 @@ is applied in one write transaction that checks every candidate again (a PUT may
 version meanwhile) and writes its notifications in the same commit, as DeleteObject does:
 - an expired current version: deleted (unversioned bucket), `s3:LifecycleExpiration:Delete`; or
   hidden by a new delete marker (versioned or suspended bucket), `...:DeleteMarkerCreated`;
-- an expired object delete marker (the key's only version) and an expired noncurrent version:
+- an expired object delete marker (the key's only version: with ExpiredObjectDeleteMarker, or once
+  a Days or Date expiration is due for the marker itself) and an expired noncurrent version:
   deleted for good, `s3:LifecycleExpiration:Delete` (with its version id);
 - an incomplete multipart upload: aborted (S3 sends no notification for that).
 `s3:ObjectRemoved:*` configurations receive none of these, as on AWS.
@@ -71,7 +72,7 @@ class LifecycleExpiry:
             for rule in enabled:
                 self._expire_current(bucket, rule, at, day, run)
             for rule in enabled:
-                self._expire_markers(bucket, rule, run)
+                self._expire_markers(bucket, rule, at, day, run)
             for rule in enabled:
                 self._abort_uploads(bucket, rule, at, day, run)
         if run.total:
@@ -106,12 +107,17 @@ class LifecycleExpiry:
 
         self._apply(bucket, candidates, expire)
 
-    def _expire_markers(self, bucket: str, rule: dict[str, Any], run: LifecycleRun) -> None:
-        if not (rule.get("Expiration") or {}).get("ExpiredObjectDeleteMarker"):
+    def _expire_markers(self, bucket: str, rule: dict[str, Any], at: float, day: float, run: LifecycleRun) -> None:
+        """Delete markers left as their key's only version: removed by ExpiredObjectDeleteMarker,
+        and by a Days or Date expiration once the marker itself is due (S3 does both)."""
+        expiration = rule.get("Expiration") or {}
+        every = bool(expiration.get("ExpiredObjectDeleteMarker"))
+        if not every and not expiration.get("Days") and expiration.get("Date") is None:
             return
         reader = self.s.db.reader
         candidates = [v for v in stored.versions(reader, bucket, rules.prefix_of(rule), current_only=True)
                       if v.delete_marker and rules.covers(rule, v.key, v.size, v.tags)
+                      and (every or (rules.expiry(rule, v.last_modified, day) or at + 1) <= at)
                       and stored.version_count(reader, bucket, v.key) == 1]
 
         def remove(conn: sqlite3.Connection, ctx: RequestContext, v: VersionRow,
