@@ -114,11 +114,9 @@ class LifecycleExpiry:
         every = bool(expiration.get("ExpiredObjectDeleteMarker"))
         if not every and not expiration.get("Days") and expiration.get("Date") is None:
             return
-        reader = self.s.db.reader
-        candidates = [v for v in stored.versions(reader, bucket, rules.prefix_of(rule), current_only=True)
-                      if v.delete_marker and rules.covers(rule, v.key, v.size, v.tags)
-                      and (every or (rules.expiry(rule, v.last_modified, day) or at + 1) <= at)
-                      and stored.version_count(reader, bucket, v.key) == 1]
+        candidates = [v for v in stored.lone_markers(self.s.db.reader, bucket, rules.prefix_of(rule))
+                      if rules.covers(rule, v.key, v.size, v.tags)
+                      and (every or (rules.expiry(rule, v.last_modified, day) or at + 1) <= at)]
 
         def remove(conn: sqlite3.Connection, ctx: RequestContext, v: VersionRow,
                    status: str | None) -> tuple[list[str], list[str]]:

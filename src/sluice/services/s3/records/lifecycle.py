@@ -69,6 +69,15 @@ def versions(conn: sqlite3.Connection, bucket: str, prefix: str, current_only: b
     return [VersionRow.from_row(row) for row in rows]
 
 
+def lone_markers(conn: sqlite3.Connection, bucket: str, prefix: str) -> list[VersionRow]:
+    """Delete markers under `prefix` that are their key's only version, by key."""
+    rows = conn.execute(
+        f"SELECT {_COLUMNS} FROM s3_objects o WHERE bucket=? AND substr(key, 1, ?)=? AND is_latest=1"
+        " AND delete_marker=1 AND NOT EXISTS (SELECT 1 FROM s3_objects p WHERE p.bucket=o.bucket AND p.key=o.key"
+        " AND p.seq<>o.seq) ORDER BY key", (bucket, len(prefix), prefix))
+    return [VersionRow.from_row(row) for row in rows]
+
+
 def version(conn: sqlite3.Connection, bucket: str, key: str, version_id: str) -> VersionRow | None:
     row = conn.execute(f"SELECT {_COLUMNS} FROM s3_objects WHERE bucket=? AND key=? AND version_id=?",
                        (bucket, key, version_id)).fetchone()
