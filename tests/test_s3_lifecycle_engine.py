@@ -205,7 +205,7 @@ def test_a_suspended_bucket_expires_into_a_null_delete_marker(tmp_path: Path) ->
     run_manual(tmp_path, scenario, only=WORKERS)
 
 
-def test_the_worker_runs_at_start_and_at_every_midnight_on_a_scaled_clock() -> None:
+def test_the_worker_runs_at_start_at_every_midnight_on_a_scaled_clock_and_not_while_paused() -> None:
     async def main() -> None:
         clock = ManualClock(start=1_700_000_000.0, time_scale=1440.0)  # a lifecycle day lasts 60 clock seconds
         runs: list[float] = []
@@ -213,8 +213,14 @@ def test_the_worker_runs_at_start_and_at_every_midnight_on_a_scaled_clock() -> N
         await worker.start()
         await clock.run_until_idle()
         await clock.advance(150)
-        await worker.stop(1.0)
         assert runs == [1_700_000_000.0, 1_700_000_040.0, 1_700_000_100.0]
+        await worker.pause()  # (the testing API's reset): no run while paused
+        await clock.advance(60)
+        assert len(runs) == 3
+        worker.resume()  # a run at once, looking at the store afresh, then the midnights again
+        await clock.advance(10)
+        await worker.stop(1.0)
+        assert runs[3:] == [1_700_000_210.0, 1_700_000_220.0]
 
     asyncio.run(main())
 

@@ -22,6 +22,7 @@ from .lifecycle import finish_or_cancel, supervise
 log = logging.getLogger("sluice.engine")
 
 DAY = 86_400.0
+PAUSE_GRACE = 5.0  # real seconds a run under way gets to finish when the engine pauses
 
 
 class S3Lifecycle:
@@ -44,9 +45,19 @@ class S3Lifecycle:
         return (math.floor(after / day) + 1) * day
 
     async def start(self) -> None:
+        self.resume()
+
+    def resume(self) -> None:
+        """Start (again) on the running loop: a run now, then one at every midnight."""
         self._stopping = False
+        self._wake = asyncio.Event()
         self._task = asyncio.get_running_loop().create_task(supervise(self.name, self.clock, self._run),
                                                             name=f"sluice-{self.name}")
+
+    async def pause(self) -> None:
+        """Stand still while the store is emptied (the testing API's reset): a run under way
+        finishes first (its transactions check every row again, so none outlives the reset)."""
+        await self.stop(PAUSE_GRACE)
 
     def request_stop(self) -> None:
         self._stopping = True
