@@ -92,8 +92,10 @@ MALFORMED = (400, "MalformedXML",
     {"ID": "r", "Prefix": "", "Status": "Enabled", "Expiration": {"Days": 1, "ExpiredObjectDeleteMarker": True}},
     {"ID": "r", "Prefix": "", "Status": "Enabled", "Expiration": {}},
     {"ID": "r", "Prefix": "", "Status": "Enabled", "Transitions": [{"Days": 1, "StorageClass": "STANDARD"}]},
+    {"ID": "r", "Prefix": "", "Status": "Enabled", "Transitions": [
+        {"Days": 1, "Date": dt.datetime(2030, 1, 1, tzinfo=dt.timezone.utc), "StorageClass": "GLACIER"}]},
 ], ids=["status", "no-filter", "prefix-and-filter", "two-filters", "days-and-date", "days-and-marker",
-        "empty-expiration", "transition-to-standard"])
+        "empty-expiration", "transition-to-standard", "transition-days-and-date"])
 def test_malformed_rules(s3: Any, bucket: str, rule: dict[str, Any]) -> None:
     assert refused(s3, bucket, rule) == MALFORMED
 
@@ -183,9 +185,13 @@ def test_expiration_header_with_a_date_rule(s3: Any, bucket: str) -> None:
 
 
 def test_legacy_lifecycle_api(s3: Any, bucket: str) -> None:
-    rule = {"ID": "old", "Prefix": "logs/", "Status": "Enabled", "Expiration": {"Days": 2}}
+    rule = {"ID": "old", "Prefix": "logs/", "Status": "Enabled", "Expiration": {"Days": 2},
+            "Transition": {"Days": 1, "StorageClass": "GLACIER"}}
     s3.put_bucket_lifecycle(Bucket=bucket, LifecycleConfiguration={"Rules": [rule]})
     assert s3.get_bucket_lifecycle(Bucket=bucket)["Rules"] == [rule]
+    # The current API shows the same rule with a list of transitions.
+    [current] = s3.get_bucket_lifecycle_configuration(Bucket=bucket)["Rules"]
+    assert current["Transitions"] == [{"Days": 1, "StorageClass": "GLACIER"}]
     with pytest.raises(ClientError) as exc:
         s3.put_bucket_lifecycle(Bucket=bucket, LifecycleConfiguration={"Rules": [{**rule, "Status": "disabled"}]})
     assert error(exc) == MALFORMED

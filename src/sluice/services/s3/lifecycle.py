@@ -96,11 +96,31 @@ class BucketLifecycle:
 
     def put_bucket_lifecycle(self, ctx: RequestContext, Bucket: str,
                              LifecycleConfiguration: dict[str, Any] | None = None, **params: Any) -> dict[str, Any]:
-        self.put_bucket_lifecycle_configuration(ctx, Bucket, LifecycleConfiguration)
+        legacy = (LifecycleConfiguration or {}).get("Rules")
+        current = [_renamed(r, _LEGACY_NAMES, to_list=True) for r in legacy] if isinstance(legacy, list) else legacy
+        self.put_bucket_lifecycle_configuration(ctx, Bucket, {"Rules": current})
         return {}
 
     def get_bucket_lifecycle(self, ctx: RequestContext, Bucket: str, **params: Any) -> dict[str, Any]:
         document = self.get_bucket_lifecycle_configuration(ctx, Bucket)
         # The legacy shape has no Filter: a rule with one shows its prefix (the rest cannot be said).
-        return {"Rules": [{**{k: v for k, v in r.items() if k != "Filter"}, "Prefix": rules.prefix_of(r)}
-                          for r in document["Rules"]]}
+        back = {new: old for old, new in _LEGACY_NAMES.items()}
+        return {"Rules": [_renamed({**{k: v for k, v in r.items() if k != "Filter"}, "Prefix": rules.prefix_of(r)},
+                                   back, to_list=False) for r in document["Rules"]]}
+
+
+# The legacy API's rules hold one transition of each kind, under singular names.
+_LEGACY_NAMES = {"Transition": "Transitions", "NoncurrentVersionTransition": "NoncurrentVersionTransitions"}
+
+
+def _renamed(rule: Any, names: dict[str, str], to_list: bool) -> Any:
+    """The rule with its transitions under the other API's names: a single one made a list of one
+    (`to_list`), or the first of a list."""
+    if not isinstance(rule, dict):
+        return rule
+    out = {k: v for k, v in rule.items() if k not in names}
+    for old, new in names.items():
+        if rule.get(old):
+            value = rule[old]
+            out[new] = [value] if to_list else value[0]
+    return out

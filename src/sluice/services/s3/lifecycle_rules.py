@@ -210,6 +210,8 @@ def _transition(value: dict[str, Any], noncurrent: bool) -> dict[str, Any]:
         raise malformed()
     out: dict[str, Any] = {"StorageClass": storage_class}
     days_member = "NoncurrentDays" if noncurrent else "Days"
+    if value.get(days_member) is not None and value.get("Date") is not None:
+        raise malformed()  # a transition has Days or Date, not both
     if value.get(days_member) is not None:
         days = value[days_member]
         if not isinstance(days, int) or days < 0:
