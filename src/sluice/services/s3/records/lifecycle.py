@@ -88,13 +88,6 @@ def version_count(conn: sqlite3.Connection, bucket: str, key: str) -> int:
     return int(conn.execute("SELECT count(*) FROM s3_objects WHERE bucket=? AND key=?", (bucket, key)).fetchone()[0])
 
 
-def successor_time(conn: sqlite3.Connection, bucket: str, key: str, seq: int) -> float | None:
-    """When the version after `seq` was written: the moment version `seq` became noncurrent."""
-    row = conn.execute("SELECT last_modified FROM s3_objects WHERE bucket=? AND key=? AND seq>? ORDER BY seq LIMIT 1",
-                       (bucket, key, seq)).fetchone()
-    return float(row[0]) if row else None
-
-
 def uploads(conn: sqlite3.Connection, bucket: str, prefix: str) -> list[UploadRow]:
     rows = conn.execute("SELECT upload_id, key, initiated FROM s3_uploads WHERE bucket=? AND substr(key, 1, ?)=?"
                         " ORDER BY initiated", (bucket, len(prefix), prefix))
