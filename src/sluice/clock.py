@@ -21,7 +21,7 @@ import contextlib
 import datetime as dt
 import itertools
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 from . import realtime
@@ -49,6 +49,13 @@ class Clock:
 
     def monotonic(self) -> float:
         return time.monotonic()
+
+    @property
+    def moves_by_itself(self) -> bool:
+        """False on a ManualClock: a deadline in clock time comes only when the clock is advanced,
+        so a real-time wait for it (a long poll waiting for a message's visibility) must not be
+        timed by it, only woken by the advance (`ManualClock.when_moved`)."""
+        return True
 
     def engine_seconds(self, seconds: float) -> float:
         """How long an engine wait of `seconds` AWS-seconds lasts on this clock."""
@@ -133,12 +140,29 @@ class ManualClock(Clock):
         self._seq = itertools.count()
         self._activity = 0  # moves on every sign of engine activity
         self._idle_event: asyncio.Event | None = None
+        self._moved: list[Callable[[], None]] = []
 
     def now(self) -> float:
         return self._now
 
     def monotonic(self) -> float:
         return self._now
+
+    @property
+    def moves_by_itself(self) -> bool:
+        return False
+
+    def when_moved(self, callback: Callable[[], None]) -> None:
+        """Call `callback` (on the loop) each time `advance` moves the time on: what waits in
+        real time for a clock deadline (an SQS long poll for a message's visibility) looks again."""
+        self._moved.append(callback)
+
+    def _move_to(self, when: float) -> None:
+        if when <= self._now:
+            return
+        self._now = when
+        for callback in self._moved:
+            callback()
 
     # -- waiting ---------------------------------------------------------------------------
 
@@ -245,10 +269,10 @@ class ManualClock(Clock):
             nxt = self.next_deadline()
             if nxt is None or nxt > target:
                 break
-            self._now = max(self._now, nxt)
+            self._move_to(nxt)
             steps += 1
             await self.run_until_idle()
-        self._now = target
+        self._move_to(target)
         await self.run_until_idle()
         return steps
 
