@@ -86,6 +86,21 @@ def test_advance_runs_the_first_attempt_and_both_retries_60_and_120_s_apart_then
     assert messages[0]["MessageAttributes"]["ErrorMessage"]["StringValue"] == "boom bad.txt"
 
 
+def test_log_lines_carry_the_manual_clock_time_of_their_attempt(manual: str) -> None:
+    p = build(manual)
+    advance(manual, 3600)  # the clock an hour ahead of real time: log windows are in clock time
+    p.s3.put_object(Bucket=p.bucket, Key="bad.txt", Body=b"x")
+    advance(manual, 240)
+    status, trace = call(manual, "GET", f"/_sluice/trace?target={p.bucket}/bad.txt")
+    assert status == 200
+    attempts = trace["journeys"][0]["notifications"][0]["invocation"]["attempts"]
+    assert len(attempts) == 3
+    for attempt in attempts:
+        lines = attempt["logs"]
+        assert lines[0]["message"].startswith("START RequestId:") and lines[-1]["message"].startswith("REPORT")
+        assert {line["timestamp"] for line in lines} == {int(attempt["started"] * 1000)}
+
+
 def test_advancing_less_than_the_first_retry_delay_runs_only_the_first_attempt(manual: str) -> None:
     p = build(manual)
     p.s3.put_object(Bucket=p.bucket, Key="bad.txt", Body=b"x")

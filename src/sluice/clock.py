@@ -250,10 +250,12 @@ class ManualClock(Clock):
 
     def _release_due(self) -> None:
         """Resume the waiters due now, earliest deadline first (then in the order they began)."""
-        for waiter in sorted(self._waiters, key=lambda w: (w.deadline, w.seq)):
-            if not waiter.released and (waiter.deadline <= self._now or (waiter.wake is not None
-                                                                         and waiter.wake.is_set())):
-                self._release(waiter)
+        now = self._now
+        due = [w for w in self._waiters
+               if not w.released and (w.deadline <= now or (w.wake is not None and w.wake.is_set()))]
+        # Called on every loop turn of an advance: sort only what is due (usually nothing).
+        for waiter in sorted(due, key=lambda w: (w.deadline, w.seq)):
+            self._release(waiter)
 
     async def advance(self, seconds: float) -> int:
         """Move time on by `seconds`, running the work due on the way, step by step in order.

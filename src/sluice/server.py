@@ -98,6 +98,13 @@ class Sluice:
 
         def log_sink(group: str, stream: str, events: list[tuple[int, str]]) -> None:
             # Called on the event loop: queue the write, never wait for its fsync there.
+            if isinstance(clock, ManualClock):
+                # Handlers stamp lines with real time; under a manual clock everything else carries
+                # the clock's time, and the clock stands still while an attempt runs: its lines
+                # carry the clock's time of the attempt (in their order), so a trace or a
+                # FilterLogEvents window in clock time finds them.
+                stamp = int(clock.now() * 1000)
+                events = [(stamp, message) for _, message in events]
             logs.append(group, stream, events, wait=False, emf=True)
 
         pool = EnvironmentPool(log_sink, max_environments=settings.max_environments,
