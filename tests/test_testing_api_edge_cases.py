@@ -149,3 +149,26 @@ def test_a_reset_stops_an_environment_held_by_a_blocked_synchronous_call(manual:
     assert answer.get("FunctionError") == "Unhandled"
     assert not (tmp_path / "release").exists()
     assert lam.list_functions()["Functions"] == []
+
+
+def test_an_attempt_running_at_a_reset_records_nothing_after_it(manual: str, tmp_path: Path) -> None:
+    lam, sqs, logs = (make_client(s, manual) for s in ("lambda", "sqs", "logs"))
+    dlq_url = sqs.create_queue(QueueName=f"reset-dlq-{uuid.uuid4().hex[:8]}")["QueueUrl"]
+    dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    fn = create(lam, BLOCKING, Timeout=60, Environment={"Variables": {"MARKERS": str(tmp_path)}},
+                DeadLetterConfig={"TargetArn": dlq_arn})
+    answer = lam.invoke(FunctionName=fn, InvocationType="Event", Payload=b'{"hold": true}')
+    request_id = answer["ResponseMetadata"]["RequestId"]
+    deadline = time.monotonic() + 30  # real time: the handler's process starting
+    while not (tmp_path / "holding").exists():
+        assert time.monotonic() < deadline, "the attempt never started"
+        time.sleep(0.01)
+    status, _ = call(manual, "POST", "/_sluice/reset")  # the attempt is running now
+    assert status == 200
+    (tmp_path / "release").touch()
+    advance(manual, 600)  # its retries and DLQ send would all be due by now
+    status, _ = call(manual, "GET", f"/_sluice/outcomes/{request_id}")
+    assert status == 404
+    assert sqs.list_queues().get("QueueUrls", []) == []
+    assert logs.describe_log_groups()["logGroups"] == []  # the stopped environment's last lines were dropped
+    assert lam.list_functions()["Functions"] == []

@@ -31,6 +31,10 @@ from .policy import RESTART_BACKOFF, Retry
 
 log = logging.getLogger("sluice.engine")
 
+# Real seconds a reset waits for a dispatcher's running handlers before cancelling them: enough
+# for a delivery (a few store writes), not for a handler that hangs.
+PAUSE_GRACE = 1.0
+
 T = TypeVar("T")
 T_co = TypeVar("T_co", covariant=True)
 
@@ -51,14 +55,17 @@ class OutboxDispatcher(Generic[T]):
     def __init__(self, name: str, clock: Clock, source: DueSource[T], handler: Callable[[T], Coroutine[Any, Any, None]], *,
                  key: Callable[[T], Hashable], concurrency: int, wake: asyncio.Event | Signal | None = None,
                  group: Callable[[T], Hashable | None] | None = None, recheck: float | None = None,
-                 crash_delay: float = 1.0, executor: Executor | None = None, inline_reads: bool = False) -> None:
+                 crash_delay: float = 1.0, executor: Executor | None = None, inline_reads: bool = False,
+                 pause_grace: float = PAUSE_GRACE) -> None:
         """`key`: a row's identity (one handler per key at a time); `group`: rows of one group
         (e.g. a FIFO message group) run one at a time; `recheck`: AWS-seconds after which to look
         again even if nothing woke the dispatcher (a safety net); `executor`: where the source's
         reads run (None: the loop's shared executor); `inline_reads`: run them on the loop
         instead, for a hot queue whose reads are a few rows by index (SQLite WAL readers do not
         wait for the writer): a thread hop per look cost the Lambda async queue ~25% more CPU;
-        `wake`: set when new rows are committed (a Signal if other threads set it)."""
+        `wake`: set when new rows are committed (a Signal if other threads set it);
+        `pause_grace`: real seconds a reset lets running handlers finish before cancelling them
+        (see `pause`)."""
         if concurrency < 1:
             raise ValueError("concurrency must be at least 1")
         self.name = name
@@ -74,6 +81,7 @@ class OutboxDispatcher(Generic[T]):
         self.crash_delay = crash_delay
         self.executor = executor
         self.inline_reads = inline_reads
+        self.pause_grace = pause_grace
         self._running: dict[Hashable, asyncio.Task[None]] = {}
         self._busy_groups: set[Hashable] = set()
         self._finished: set[Hashable] = set()  # keys whose handler ended during the current look
@@ -147,10 +155,12 @@ class OutboxDispatcher(Generic[T]):
         await finish_or_cancel(set(self._running.values()), grace)
 
     async def pause(self) -> None:
-        """For a reset: start nothing from now on and cancel the handlers under way (a cancelled
-        handler records nothing; one running in a thread finishes there, unseen)."""
+        """For a reset: start nothing from now on; the handlers under way get `pause_grace` real
+        seconds to finish (a delivery in a worker thread cannot be cancelled: it is waited for,
+        so that it writes before the reset, not after), then the rest are cancelled (a cancelled
+        handler records nothing)."""
         self._paused = True
-        running = set(self._running.values())
+        running = await realtime.wait_tasks(set(self._running.values()), self.pause_grace)
         for task in running:
             task.cancel()
         await realtime.wait_tasks(running, CANCEL_WAIT)

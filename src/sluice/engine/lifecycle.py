@@ -134,9 +134,14 @@ class Engine:
         On exit each worker looks at the store again. The environments go last, once nothing
         can ask for one."""
         pausable = [w for w in reversed(self.workers) if isinstance(w, Pausable)]
+        # All at once, so none starts work while another waits for its own to end (each stops
+        # taking work before its first wait); the resources (environments) after them.
+        workers = [w for w in pausable if not isinstance(w, Resource)]
+        resources = [w for w in pausable if isinstance(w, Resource)]
         try:
-            for worker in pausable:
-                await worker.pause()
+            await asyncio.gather(*(w.pause() for w in workers))
+            for resource in resources:
+                await resource.pause()
             yield
         finally:
             for worker in pausable:
