@@ -264,12 +264,13 @@ def _event_view(store: Store, request_id: str) -> tuple[int, Any]:
 
 def _trace_view(journeys: Journeys, query: dict[str, list[str]]) -> tuple[int, Any]:
     target = (query.get("target") or [""])[0]
-    if not target:
-        return 400, {"error": "give ?target=<bucket/key | S3 request id | Lambda request id>"}
+    if not target:  # testing API v1's error shape (docs/testing-api.md)
+        return 400, {"api": API_VERSION, "error": "MissingParameter",
+                     "message": "give ?target=<bucket/key | S3 request id | Lambda request id>"}
     found = journeys.find(target, every=(query.get("all") or ["0"])[0] in ("1", "true"))
     if not found:
         hint = " (no event notification was recorded for that key)" if "/" in target else ""
-        return 404, {"error": f"nothing recorded for {target}{hint}"}
+        return 404, {"api": API_VERSION, "error": "TraceNotFound", "message": f"nothing recorded for {target}{hint}"}
     return 200, {"api": API_VERSION, "target": target, "timeScale": journeys.time_scale, "journeys": found}
 
 
