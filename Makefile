@@ -38,6 +38,7 @@ bench: $(BIN)/sluice
 	$(BIN)/python bench/pipeline.py
 	$(BIN)/python bench/iam.py
 	$(BIN)/python bench/cpu.py
+	$(BIN)/python bench/reset.py
 
 clean:
 	rm -rf $(VENV) .sluice

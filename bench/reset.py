@@ -1,7 +1,8 @@
 """Reset benchmark: how long `POST /_sluice/reset` takes with 100 buckets, 100 queues and 20
 functions, side by side with moto's `POST /moto-api/reset` on the same resources.
 
-    .venv/bin/python bench/reset.py [--rounds 5] [--buckets 100] [--queues 100] [--functions 20] [--only sluice|moto]
+    .venv/bin/python bench/reset.py [--quick] [--rounds 5] [--buckets 100] [--queues 100] [--functions 20]
+                                    [--only sluice|moto] [--sluice-args -v]
 
 Each round fills a fresh state through boto3 (every bucket with an object, every queue with a
 message, every function invoked once so warm execution environments exist on Sluice; moto
@@ -130,12 +131,15 @@ def cell(stats: dict[str, float] | None) -> str:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--quick", action="store_true", help="two rounds")
     parser.add_argument("--buckets", type=int, default=100)
     parser.add_argument("--queues", type=int, default=100)
     parser.add_argument("--functions", type=int, default=20)
     parser.add_argument("--only", choices=["sluice", "moto"])
     parser.add_argument("--sluice-args", nargs="*", default=[], help="extra `sluice up` arguments, e.g. -v")
     args = parser.parse_args()
+    if args.quick:
+        args.rounds = 2
     results: dict[str, Any] = {"buckets": args.buckets, "queues": args.queues, "functions": args.functions,
                                "rounds": args.rounds, "load": os.getloadavg()}
     with tempfile.TemporaryDirectory() as tmp:
