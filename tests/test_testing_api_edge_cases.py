@@ -172,3 +172,24 @@ def test_an_attempt_running_at_a_reset_records_nothing_after_it(manual: str, tmp
     assert sqs.list_queues().get("QueueUrls", []) == []
     assert logs.describe_log_groups()["logGroups"] == []  # the stopped environment's last lines were dropped
     assert lam.list_functions()["Functions"] == []
+
+
+def test_an_advance_waits_for_a_running_handler_while_other_requests_are_served(manual: str, tmp_path: Path) -> None:
+    lam, s3 = make_client("lambda", manual), make_client("s3", manual)
+    fn = create(lam, BLOCKING, Timeout=60, Environment={"Variables": {"MARKERS": str(tmp_path)}})
+    request_id = lam.invoke(FunctionName=fn, InvocationType="Event",
+                            Payload=b'{"hold": true}')["ResponseMetadata"]["RequestId"]
+    with ThreadPoolExecutor(1) as pool:
+        advancing = pool.submit(advance, manual, 0)
+        deadline = time.monotonic() + 30  # real time: the handler's process starting
+        while not (tmp_path / "holding").exists():
+            assert time.monotonic() < deadline, "the attempt never started"
+            time.sleep(0.01)
+        # The handler holds the advance; the server answers everything else meanwhile.
+        s3.create_bucket(Bucket=f"during-{uuid.uuid4().hex[:8]}")
+        status, record = call(manual, "GET", f"/_sluice/outcomes/{request_id}")
+        assert status == 200 and record["status"] == "Pending"
+        assert not advancing.done()
+        (tmp_path / "release").touch()
+        advancing.result(timeout=30)
+    assert outcome(manual, request_id)["status"] == "Success"
