@@ -3,6 +3,7 @@ peeks and the refusal of cross-origin requests (docs/testing-api.md)."""
 
 from __future__ import annotations
 
+import urllib.request
 import uuid
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -366,3 +367,15 @@ def test_mutating_endpoints_answer_post_only(manual: str, path: str) -> None:
 def test_read_endpoints_answer_get_only(manual: str) -> None:
     status, answer = call(manual, "POST", "/_sluice/clock", {"seconds": 1})
     assert (status, answer["error"]) == (405, "MethodNotAllowed")
+
+
+def test_requests_signed_with_real_time_work_after_the_clock_moved_hours_on(manual: str) -> None:
+    s3 = make_client("s3", manual)
+    bucket = f"signed-{uuid.uuid4().hex[:8]}"
+    s3.create_bucket(Bucket=bucket)
+    s3.put_object(Bucket=bucket, Key="k", Body=b"still here")
+    advance(manual, 3 * 3600)
+    # boto3 presigns with the machine's real time: an hour's URL is valid, as it would be on AWS.
+    url = s3.generate_presigned_url("get_object", Params={"Bucket": bucket, "Key": "k"}, ExpiresIn=3600)
+    with urllib.request.urlopen(url) as response:
+        assert response.read() == b"still here"
