@@ -379,3 +379,15 @@ def test_requests_signed_with_real_time_work_after_the_clock_moved_hours_on(manu
     url = s3.generate_presigned_url("get_object", Params={"Bucket": bucket, "Key": "k"}, ExpiresIn=3600)
     with urllib.request.urlopen(url) as response:
         assert response.read() == b"still here"
+    # A browser upload's policy expiration too.
+    post = s3.generate_presigned_post(bucket, "posted", ExpiresIn=3600)
+    boundary = uuid.uuid4().hex
+    parts = [f'--{boundary}\r\nContent-Disposition: form-data; name="{k}"\r\n\r\n{v}\r\n'
+             for k, v in post["fields"].items()]
+    body = ("".join(parts) + f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="f"\r\n'
+            f"\r\nposted body\r\n--{boundary}--\r\n").encode()
+    request = urllib.request.Request(post["url"], data=body, method="POST",
+                                     headers={"Content-Type": f"multipart/form-data; boundary={boundary}"})
+    with urllib.request.urlopen(request) as response:
+        assert response.status == 204
+    assert s3.get_object(Bucket=bucket, Key="posted")["Body"].read() == b"posted body"
