@@ -254,7 +254,7 @@ def test_an_advance_wakes_a_long_poll_waiting_for_a_visibility_timeout(manual: s
         poll = pool.submit(sqs.receive_message, QueueUrl=url, WaitTimeSeconds=20)
         advance(manual, 30)
         # Answered at the advance (a poll still timed by the message's 30 s would come back empty).
-        assert poll.result()["Messages"][0]["Body"] == "woken"
+        assert poll.result(timeout=30)["Messages"][0]["Body"] == "woken"
 
 
 # -- reset ----------------------------------------------------------------------------------

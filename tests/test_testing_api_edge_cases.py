@@ -113,7 +113,7 @@ def test_a_throttled_event_keeps_its_backoff_and_ends_event_age_exceeded_after_s
             record = outcome(manual, request_id)
         finally:
             (tmp_path / "release").touch()
-        assert held.result()["Payload"].read() == b'"released"'
+        assert held.result(timeout=60)["Payload"].read() == b'"released"'
     assert record["status"] == "EventAgeExceeded"
     assert record["attempts"] == []  # it never ran
     assert record["finishedAt"] - start == pytest.approx(schedule[-1])
