@@ -46,6 +46,7 @@ bench: $(BIN)/sluice $(NODE_SDK)
 	$(BIN)/python bench/pipeline.py
 	$(BIN)/python bench/iam.py
 	$(BIN)/python bench/cpu.py
+	$(BIN)/python bench/reset.py
 
 clean:
 	rm -rf $(VENV) .sluice $(NODE_RUNTIME)/node_modules

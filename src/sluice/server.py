@@ -17,11 +17,11 @@ import uvicorn
 
 from .auth.enforcer import Enforcer
 from .auth.identity import Identity
-from .clock import Clock, make_clock
+from .clock import Clock, ManualClock, make_clock
 from .engine.destinations import Authorize, OutcomeDelivery
 from .engine.dispatcher import OutboxDispatcher, in_executor_each
 from .engine.eventbridge import eventbridge_workers
-from .engine.introspect import event_state
+from .engine.introspect import async_outcome, event_state
 from .engine.invoker import Functions, Invoker
 from .engine.journey import Journeys
 from .engine.lifecycle import Engine, Resource, Signal
@@ -35,7 +35,9 @@ from .engine.status import StatusSources, status
 from .engine.storage_metrics import S3StorageMetrics
 from .gateway.app import Gateway
 from .gateway.sns_links import sns_links
+from .gateway.testing_api import API_VERSION, TestingApi, TestingHooks
 from .protocol.errors import ServiceError
+from .reset import Reset
 from .runtime import EnvironmentPool, runtimes
 from .runtime.python import discover as discover_python
 from .schema import SCHEMA
@@ -52,6 +54,7 @@ from .services.sns import SnsService
 from .services.sns.messages import SLUICE_PATH as SNS_LINKS
 from .services.sns.records import Pending
 from .services.sqs import SqsService
+from .services.sqs.peek import peek
 from .services.sts import StsService
 from .settings import Settings
 from .store import Store
@@ -97,6 +100,13 @@ class Sluice:
 
         def log_sink(group: str, stream: str, events: list[tuple[int, str]]) -> None:
             # Called on the event loop: queue the write, never wait for its fsync there.
+            if isinstance(clock, ManualClock):
+                # Handlers stamp lines with real time; under a manual clock everything else carries
+                # the clock's time, and the clock stands still while an attempt runs: its lines
+                # carry the clock's time of the attempt (in their order), so a trace or a
+                # FilterLogEvents window in clock time finds them.
+                stamp = int(clock.now() * 1000)
+                events = [(stamp, message) for _, message in events]
             logs.append(group, stream, events, wait=False, emf=True)
 
         pool = EnvironmentPool(log_sink, max_environments=settings.max_environments,
@@ -164,7 +174,7 @@ class Sluice:
         # The engine: every background worker of Lambda's pipeline, started after the services
         # and stopped before them (the pollers use SQS), in one place, with one shutdown rule.
         engine = Engine(clock)
-        engine.add(Resource("lambda-environments", pool.start, pool.shutdown))  # stopped last
+        engine.add(Resource("lambda-environments", pool.start, pool.shutdown, pause=pool.stop_all))  # stopped last
         if exporter is not None:
             engine.add(exporter)  # stopped after the work whose spans it exports
         engine.add(invoker.dispatcher)
@@ -194,6 +204,13 @@ class Sluice:
                                 lambda_.resolve, lambda: invoker.running.copy(), invoker.running_async, sqs.depth,
                                 MetricStore(store.db), events.outbox.backlogs)
         gateway.internal["/_sluice/status"] = lambda rest, query: (200, status(sources))
+        if isinstance(clock, ManualClock):
+            # Visibility timeouts and delays are clock time; long polls wait in real time: when
+            # the test moves the clock, every parked long poll looks again (docs/testing-api.md).
+            clock.when_moved(sqs.state.waiters.wake_all)
+        gateway.testing = TestingApi(clock, TestingHooks(
+            reset=Reset(store, services, engine), outcome=lambda request_id: async_outcome(store.db, request_id),
+            queue_messages=lambda ref: peek(sqs.state, ref)), gateway.run_blocking)
         return cls(settings, clock, store, services, gateway, deliveries, engine)
 
     def close(self) -> None:
@@ -254,13 +271,14 @@ def _event_view(store: Store, request_id: str) -> tuple[int, Any]:
 
 def _trace_view(journeys: Journeys, query: dict[str, list[str]]) -> tuple[int, Any]:
     target = (query.get("target") or [""])[0]
-    if not target:
-        return 400, {"error": "give ?target=<bucket/key | S3 request id | Lambda request id>"}
+    if not target:  # testing API v1's error shape (docs/testing-api.md)
+        return 400, {"api": API_VERSION, "error": "MissingParameter",
+                     "message": "give ?target=<bucket/key | S3 request id | Lambda request id>"}
     found = journeys.find(target, every=(query.get("all") or ["0"])[0] in ("1", "true"))
     if not found:
         hint = " (no event notification was recorded for that key)" if "/" in target else ""
-        return 404, {"error": f"nothing recorded for {target}{hint}"}
-    return 200, {"target": target, "timeScale": journeys.time_scale, "journeys": found}
+        return 404, {"api": API_VERSION, "error": "TraceNotFound", "message": f"nothing recorded for {target}{hint}"}
+    return 200, {"api": API_VERSION, "target": target, "timeScale": journeys.time_scale, "journeys": found}
 
 
 def _log_group(lambda_: LambdaService, function: str) -> str:

@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import quote
 
+from ... import realtime
 from ...protocol.context import RequestContext
 from ...protocol.errors import ServiceError
 from ...protocol.http import Readable
@@ -54,7 +55,9 @@ class PostUploads:
                                           "please check the order of the fields.", "key", "")
         size_range: SizeRange | None = None
         if "policy" in Fields:
-            size_range = check_policy(Fields["policy"], Fields, Bucket, self.s.clock.now())
+            # Real time: the client wrote the expiration with its own real clock (a manual clock
+            # moved hours on must not expire every policy an SDK makes).
+            size_range = check_policy(Fields["policy"], Fields, Bucket, realtime.wall())
         if File is None:
             raise errors.invalid_argument("POST requires exactly one file upload per request.", "file", "0")
         key = Fields["key"].replace("${filename}", FileName.replace("\\", "/").rsplit("/", 1)[-1])
