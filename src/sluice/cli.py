@@ -24,6 +24,9 @@ def _parser() -> argparse.ArgumentParser:
     up.add_argument("--data-dir", type=Path, default=Path(".sluice"), help="where state lives (default .sluice)")
     up.add_argument("--time-scale", type=float, default=1.0,
                     help="run the engine's waits (retries, backoff, event age) N times faster")
+    up.add_argument("--clock", choices=["real", "manual"], default="real",
+                    help="manual: the engine's time moves only when a test advances it "
+                         "(POST /_sluice/clock/advance, see docs/testing-api.md)")
     up.add_argument("--account", default="000000000000")
     up.add_argument("--region", default="us-east-1")
     up.add_argument("--credentials", type=Path, metavar="FILE",
@@ -125,6 +128,7 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"sluice: --credentials: {exc}", file=sys.stderr)
                 return 2
         serve(Settings(host=args.host, port=args.port, data_dir=args.data_dir, time_scale=args.time_scale,
+                       clock=args.clock,
                        credentials=credentials,
                        account_id=args.account, region=args.region, log_level=args.log_level,
                        max_environments=args.max_environments, environment_idle_timeout=args.idle_timeout,

@@ -231,24 +231,30 @@ class ManualClock(Clock):
                                                                          and waiter.wake.is_set())):
                 self._release(waiter)
 
-    async def advance(self, seconds: float) -> None:
-        """Move time on by `seconds`, running the work due on the way, step by step in order."""
+    async def advance(self, seconds: float) -> int:
+        """Move time on by `seconds`, running the work due on the way, step by step in order.
+
+        Returns the number of steps: the distinct due times time stopped at on the way (the
+        target itself counts when it is one of them)."""
         if seconds < 0:
             raise ValueError("a clock does not go back")
         target = self._now + seconds
+        steps = 0
         await self.run_until_idle()
         while True:
             nxt = self.next_deadline()
             if nxt is None or nxt > target:
                 break
             self._now = max(self._now, nxt)
+            steps += 1
             await self.run_until_idle()
         self._now = target
         await self.run_until_idle()
+        return steps
 
-    async def set_time(self, when: float) -> None:
+    async def set_time(self, when: float) -> int:
         """Advance to the clock time `when` (not before now)."""
-        await self.advance(max(0.0, when - self._now))
+        return await self.advance(max(0.0, when - self._now))
 
 
 def make_clock(mode: str, time_scale: float = 1.0) -> Clock:

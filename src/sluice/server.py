@@ -21,7 +21,7 @@ from .clock import Clock, make_clock
 from .engine.destinations import Authorize, OutcomeDelivery
 from .engine.dispatcher import OutboxDispatcher, in_executor_each
 from .engine.eventbridge import eventbridge_workers
-from .engine.introspect import event_state
+from .engine.introspect import async_outcome, event_state
 from .engine.invoker import Functions, Invoker
 from .engine.journey import Journeys
 from .engine.lifecycle import Engine, Resource, Signal
@@ -35,7 +35,9 @@ from .engine.status import StatusSources, status
 from .engine.storage_metrics import S3StorageMetrics
 from .gateway.app import Gateway
 from .gateway.sns_links import sns_links
+from .gateway.testing_api import API_VERSION, TestingApi, TestingHooks
 from .protocol.errors import ServiceError
+from .reset import Reset
 from .runtime import EnvironmentPool
 from .schema import SCHEMA
 from .services.base import Service
@@ -51,6 +53,7 @@ from .services.sns import SnsService
 from .services.sns.messages import SLUICE_PATH as SNS_LINKS
 from .services.sns.records import Pending
 from .services.sqs import SqsService
+from .services.sqs.peek import peek
 from .services.sts import StsService
 from .settings import Settings
 from .store import Store
@@ -158,7 +161,7 @@ class Sluice:
         # The engine: every background worker of Lambda's pipeline, started after the services
         # and stopped before them (the pollers use SQS), in one place, with one shutdown rule.
         engine = Engine(clock)
-        engine.add(Resource("lambda-environments", pool.start, pool.shutdown))  # stopped last
+        engine.add(Resource("lambda-environments", pool.start, pool.shutdown, pause=pool.stop_all))  # stopped last
         if exporter is not None:
             engine.add(exporter)  # stopped after the work whose spans it exports
         engine.add(invoker.dispatcher)
@@ -187,6 +190,9 @@ class Sluice:
                                 lambda_.resolve, lambda: invoker.running.copy(), invoker.running_async, sqs.depth,
                                 MetricStore(store.db), events.outbox.backlogs)
         gateway.internal["/_sluice/status"] = lambda rest, query: (200, status(sources))
+        gateway.testing = TestingApi(clock, TestingHooks(
+            reset=Reset(store, services, engine), outcome=lambda request_id: async_outcome(store.db, request_id),
+            queue_messages=lambda ref: peek(sqs.state, ref)), gateway.run_blocking)
         return cls(settings, clock, store, services, gateway, deliveries, engine)
 
     def close(self) -> None:
@@ -253,7 +259,7 @@ def _trace_view(journeys: Journeys, query: dict[str, list[str]]) -> tuple[int, A
     if not found:
         hint = " (no event notification was recorded for that key)" if "/" in target else ""
         return 404, {"error": f"nothing recorded for {target}{hint}"}
-    return 200, {"target": target, "timeScale": journeys.time_scale, "journeys": found}
+    return 200, {"api": API_VERSION, "target": target, "timeScale": journeys.time_scale, "journeys": found}
 
 
 def _log_group(lambda_: LambdaService, function: str) -> str:

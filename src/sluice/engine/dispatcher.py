@@ -24,8 +24,9 @@ from collections.abc import Callable, Coroutine, Hashable, Iterable, Mapping, Se
 from concurrent.futures import Executor
 from typing import Any, Generic, Protocol, TypeVar
 
+from .. import realtime
 from ..clock import Clock
-from .lifecycle import Signal, finish_or_cancel, supervise
+from .lifecycle import CANCEL_WAIT, Signal, finish_or_cancel, supervise
 from .policy import RESTART_BACKOFF, Retry
 
 log = logging.getLogger("sluice.engine")
@@ -80,6 +81,7 @@ class OutboxDispatcher(Generic[T]):
         self._task: asyncio.Task[None] | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._stopping = False
+        self._paused = False  # a reset is emptying the store: start nothing (see `pause`)
         self._crashes = 0
 
     # -- for the owner ---------------------------------------------------------------------
@@ -115,7 +117,7 @@ class OutboxDispatcher(Generic[T]):
     def offer(self, row: T) -> bool:
         """Run `row` now if a slot is free and it is not running already (call on the loop);
         True if it was started. For a row the caller has just written: it skips the look."""
-        if self._stopping or self.free <= 0:
+        if self._stopping or self._paused or self.free <= 0:
             return False
         k = self.key(row)
         if k in self._running or k in self._held or self._group_busy(row):
@@ -143,6 +145,21 @@ class OutboxDispatcher(Generic[T]):
             await asyncio.gather(self._task, return_exceptions=True)
             self._task = None
         await finish_or_cancel(set(self._running.values()), grace)
+
+    async def pause(self) -> None:
+        """For a reset: start nothing from now on and cancel the handlers under way (a cancelled
+        handler records nothing; one running in a thread finishes there, unseen)."""
+        self._paused = True
+        running = set(self._running.values())
+        for task in running:
+            task.cancel()
+        await realtime.wait_tasks(running, CANCEL_WAIT)
+
+    def resume(self) -> None:
+        """After a reset: look again, at the emptied store."""
+        self._paused = False
+        self._held.clear()
+        self.wake.set()
 
     # -- the loop ----------------------------------------------------------------------------
 
@@ -174,7 +191,7 @@ class OutboxDispatcher(Generic[T]):
         else:
             rows, nxt = await asyncio.get_running_loop().run_in_executor(self.executor, self._read, now, limit)
         for row in rows:
-            if free <= 0 or self._stopping:
+            if free <= 0 or self._stopping or self._paused:
                 break
             k = self.key(row)
             # A row whose handler ended during the read may have been read before its outcome

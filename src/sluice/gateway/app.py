@@ -42,6 +42,7 @@ from .sigv4 import SecretLookup, SigV4Verifier, TokenLookup, default_secret, for
 
 if TYPE_CHECKING:
     from ..auth.enforcer import Enforcer
+    from .testing_api import TestingApi
 
 log = logging.getLogger("sluice.gateway")
 
@@ -88,6 +89,8 @@ class Gateway:
         self.pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="sluice-op")
         # Sluice's own read-only endpoints under /_sluice/ (path prefix -> handler).
         self.internal: dict[str, InternalHandler] = {}
+        # The testing API v1 (reset, clock, outcomes, queue peeks), set by the composition root.
+        self.testing: TestingApi | None = None
         self.enforcer = enforcer
         self.engine = engine
         # Set with --verify-signatures alone: signed callers may do anything, as before, but an
@@ -120,6 +123,9 @@ class Gateway:
         )
         if path == HEALTH_PATH:
             await self._send(send, req, self._health(), None)
+            return
+        if self.testing is not None and self.testing.handles(path):
+            await self._send(send, req, await self.testing.handle(req, receive), None)
             return
         if path.startswith("/_sluice/"):
             await self._send(send, req, await self._internal(req), None)
@@ -286,6 +292,10 @@ class Gateway:
                 return HttpResponse(status, [("Content-Type", "application/json")], json.dumps(body).encode())
         return HttpResponse(404, [("Content-Type", "application/json")], b'{"error": "not found"}')
 
+    async def run_blocking(self, fn: Callable[..., Any], *args: Any) -> Any:
+        """Run a blocking call in the gateway's worker pool, off the event loop."""
+        return await asyncio.get_running_loop().run_in_executor(self.pool, partial(fn, *args))
+
     def _unknown_service(self, name: str, ctx: RequestContext) -> HttpResponse:
         try:
             protocol = service_model(name).metadata.get("protocol")
@@ -302,6 +312,8 @@ class Gateway:
             "region": self.settings.region,
             "account": self.settings.account_id,
             "time_scale": self.settings.time_scale,
+            "clock": self.testing.mode if self.testing is not None else "real",
+            "testing_api": 1,
         }).encode()
         return HttpResponse(200, [("Content-Type", "application/json")], body)
 

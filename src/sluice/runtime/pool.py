@@ -236,6 +236,16 @@ class EnvironmentPool:
             except Exception:
                 log.exception("reaping idle environments failed")
 
+    async def stop_all(self) -> None:
+        """Stop every environment, busy ones too (their invocations end as Runtime.ExitError),
+        and keep the pool open: the next invocation cold-starts (the testing API's reset)."""
+        envs = list(self._envs)
+        self._envs.clear()
+        self._idle.clear()
+        await asyncio.gather(*(env.stop() for env in envs), return_exceptions=True)
+        await self._settle()
+        self._wake()
+
     async def shutdown(self) -> None:
         """Kill every environment (busy ones too: their invocations end as Runtime.ExitError)."""
         self._closed = True

@@ -63,6 +63,9 @@ class LambdaService(Service):
         # deliveries, made from worker threads, queue their events on this loop.
         self.invocations.loop = asyncio.get_running_loop()
 
+    def reset(self) -> None:
+        self.state.generation += 1  # every resolved function and reserved total is stale
+
     # -- the interface the rest of Sluice uses -----------------------------------------------
 
     def resolve(self, FunctionName: str, Qualifier: str | None = None) -> ResolvedFunction:  # noqa: N803
