@@ -6,6 +6,14 @@ The pytest plugin (`sluice.testing.plugin`, loaded by pytest through the `pytest
 starts such a server for the session and offers the `sluice`, `aws` and `sluice_clock` fixtures.
 """
 
-from .client import Advanced, Attempt, ClockControl, Outcome, QueueMessage, SluiceTesting, TestingApiError
+from .client import (
+    Advanced,
+    Attempt,
+    ClockControl,
+    Outcome,
+    QueueMessage,
+    SluiceTesting,
+    TestingApiError,
+)
 
 __all__ = ["Advanced", "Attempt", "ClockControl", "Outcome", "QueueMessage", "SluiceTesting", "TestingApiError"]

@@ -42,7 +42,8 @@ class TestingApiError(Exception):
 
 @dataclass(frozen=True)
 class Attempt:
-    """One run of the handler for an async event."""
+    """One run of the handler for an async event; `status`: "Success", "Unhandled" (the handler
+    raised), "Timeout" or "Crash"."""
 
     n: int
     started_at: float | None
@@ -101,9 +102,9 @@ class QueueMessage:
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> QueueMessage:
-        return cls(body=str(data.get("body", "")), message_id=data.get("messageId"),
-                   attributes=dict(data.get("attributes") or {}),
-                   message_attributes=dict(data.get("messageAttributes") or {}),
+        return cls(body=str(data.get("Body", "")), message_id=data.get("MessageId"),
+                   attributes=dict(data.get("Attributes") or {}),
+                   message_attributes=dict(data.get("MessageAttributes") or {}),
                    receive_count=int(data.get("receiveCount", 0)), visible=bool(data.get("visible", True)),
                    raw=dict(data))
 
