@@ -274,6 +274,16 @@ class SluiceTesting:
         quoted = urllib.parse.quote(request_id, safe="")
         return Outcome.from_json(self._http.call("GET", f"/_sluice/outcomes/{quoted}"))
 
+    def wait_outcome(self, request_id: str, timeout: float = 30.0, interval: float = 0.02) -> Outcome:
+        """The outcome once it is no longer "Pending", waiting in real time: for a server on the real
+        clock or a test running the clock `scaled`. (On the manual clock, advance instead.)"""
+        deadline = time.monotonic() + timeout  # real time: what passes while the engine works
+        while True:
+            found = self.outcome(request_id)
+            if found.status != "Pending" or time.monotonic() >= deadline:
+                return found
+            time.sleep(interval)
+
     def journeys(self, target: str, every: bool = False) -> list[dict[str, Any]]:
         """What `sluice trace` shows, as JSON: `bucket/key` (its latest upload; every=True: all of
         them), an S3 request id or a Lambda request id."""
