@@ -10,6 +10,7 @@ import pytest
 
 pytest_plugins = ["pytester"]
 
+INNER_TIMEOUT = 100  # seconds: an inner run that hangs is killed, and this test fails, before pytest-timeout
 EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "s3-event-processor"
 
 
@@ -17,7 +18,7 @@ def test_the_s3_event_processor_example_passes(pytester: pytest.Pytester) -> Non
     for name in ("test_s3_event_processor.py", "handler.py"):
         shutil.copy(EXAMPLE / name, pytester.path / name)
 
-    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "test_s3_event_processor.py")
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "test_s3_event_processor.py", timeout=INNER_TIMEOUT)
 
     result.assert_outcomes(passed=4)
     result.stdout.fnmatch_lines(["sluice: thread server ready in * ms; 3 resets, mean * ms, max * ms"])
@@ -77,7 +78,7 @@ def test_isolation_setup_hook_and_a_failure_reported_as_a_failure(pytester: pyte
     pytester.makeconftest(SETUP_HOOK)
     pytester.makepyfile(test_isolation=ISOLATION)
 
-    result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", timeout=INNER_TIMEOUT)
 
     result.assert_outcomes(passed=5, failed=1, errors=0)
     result.stdout.fnmatch_lines(["*def test_a_failing_assertion(aws):*",
@@ -138,7 +139,8 @@ def test_a_child_server_a_setup_script_queue_peeks_and_a_time_scale(pytester: py
     pytester.makeini("[pytest]\nsluice_setup = setup_sluice.py\n")
     pytester.makepyfile(setup_sluice=SETUP_SCRIPT, test_process=PROCESS_MODE)
 
-    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "--sluice-server", "process", "test_process.py")
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "--sluice-server", "process", "test_process.py",
+                                           timeout=INNER_TIMEOUT)
 
     result.assert_outcomes(passed=3)
     result.stdout.fnmatch_lines(["sluice: process server ready in * ms; 2 resets*"])
@@ -157,14 +159,25 @@ def sluice():
 
 def test_its_own_fixture_wins(sluice):
     assert sluice == "the project's own"
-    assert "AWS_ENDPOINT_URL" not in os.environ
+    assert "AWS_ENDPOINT_URL" not in os.environ  # the plugin's server was not started for it
+'''
+
+REAL_CLOCK = '''
+def test_the_server_works_on_the_real_clock(sluice, aws):
+    assert sluice.health()["clock"] == "real"
+    aws("s3").create_bucket(Bucket="real-time")
+
+
+def test_sluice_clock_needs_the_manual_clock(sluice_clock):
+    pass
 '''
 
 
-def test_a_project_fixture_named_sluice_is_left_alone(pytester: pytest.Pytester) -> None:
-    pytester.makepyfile(test_own=OWN_FIXTURE)
+def test_a_project_fixture_named_sluice_is_left_alone_and_a_real_clock(pytester: pytest.Pytester) -> None:
+    pytester.makeini("[pytest]\nsluice_clock = real\nsluice_time_scale = 60\n")
+    pytester.makepyfile(test_a_own=OWN_FIXTURE, test_b_real=REAL_CLOCK)
 
-    result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", timeout=INNER_TIMEOUT)
 
-    result.assert_outcomes(passed=1)
-    assert not any("server ready" in line for line in result.stdout.lines)
+    result.assert_outcomes(passed=2, errors=1)
+    result.stdout.fnmatch_lines(["*sluice_clock needs the manual clock (ini: sluice_clock = manual)*"])
