@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -85,6 +86,21 @@ def test_advance_runs_the_first_attempt_and_both_retries_60_and_120_s_apart_then
     assert messages[0]["MessageAttributes"]["ErrorMessage"]["StringValue"] == "boom bad.txt"
 
 
+def test_log_lines_carry_the_manual_clock_time_of_their_attempt(manual: str) -> None:
+    p = build(manual)
+    advance(manual, 3600)  # the clock an hour ahead of real time: log windows are in clock time
+    p.s3.put_object(Bucket=p.bucket, Key="bad.txt", Body=b"x")
+    advance(manual, 240)
+    status, trace = call(manual, "GET", f"/_sluice/trace?target={p.bucket}/bad.txt")
+    assert status == 200
+    attempts = trace["journeys"][0]["notifications"][0]["invocation"]["attempts"]
+    assert len(attempts) == 3
+    for attempt in attempts:
+        lines = attempt["logs"]
+        assert lines[0]["message"].startswith("START RequestId:") and lines[-1]["message"].startswith("REPORT")
+        assert {line["timestamp"] for line in lines} == {int(attempt["started"] * 1000)}
+
+
 def test_advancing_less_than_the_first_retry_delay_runs_only_the_first_attempt(manual: str) -> None:
     p = build(manual)
     p.s3.put_object(Bucket=p.bucket, Key="bad.txt", Body=b"x")
@@ -116,6 +132,128 @@ def test_advance_on_a_real_clock_is_a_409(endpoint: str) -> None:
     assert answer == {"api": 1, "error": "ClockNotManual", "message": answer["message"]}
     status, clock = call(endpoint, "GET", "/_sluice/clock")
     assert status == 200 and clock["mode"] == "real" and clock["next_due"] is None
+
+
+# -- outcomes ---------------------------------------------------------------------------------
+
+OK = "def handler(event, context):\n    return {'ok': True}\n"
+
+
+def test_the_outcome_of_an_event_that_succeeds(manual: str) -> None:
+    lam = make_client("lambda", manual)
+    fn = create(lam, OK)
+    request_id = lam.invoke(FunctionName=fn, InvocationType="Event", Payload=b"{}")["ResponseMetadata"]["RequestId"]
+    advance(manual, 0)
+    record = outcome(manual, request_id)
+    assert record["api"] == 1
+    assert (record["requestId"], record["function"], record["qualifier"]) == (request_id, fn, "$LATEST")
+    assert record["status"] == "Success"
+    assert [(a["n"], a["status"], a["errorType"]) for a in record["attempts"]] == [(1, "Success", None)]
+    assert record["destination"] is None and record["dlq"] is None
+
+
+def test_the_outcome_names_the_on_failure_destination(manual: str) -> None:
+    lam, sqs = make_client("lambda", manual), make_client("sqs", manual)
+    queue_url = sqs.create_queue(QueueName=f"failures-{uuid.uuid4().hex[:8]}")["QueueUrl"]
+    queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    fn = create(lam, FAILING)
+    lam.put_function_event_invoke_config(FunctionName=fn, MaximumRetryAttempts=0,
+                                         DestinationConfig={"OnFailure": {"Destination": queue_arn}})
+    request_id = lam.invoke(FunctionName=fn, InvocationType="Event", Payload=b"{}")["ResponseMetadata"]["RequestId"]
+    advance(manual, 0)
+    record = outcome(manual, request_id)
+    assert record["status"] == "RetriesExhausted"
+    assert [a["errorMessage"] for a in record["attempts"]] == ["boom "]
+    assert record["destination"]["kind"] == "on-failure"
+    assert record["destination"]["target"] == queue_arn and record["destination"]["ok"] is True
+    assert record["dlq"] is None
+
+
+def test_reserved_concurrency_zero_drops_the_event_with_no_attempt(manual: str) -> None:
+    lam = make_client("lambda", manual)
+    fn = create(lam, OK)
+    lam.put_function_concurrency(FunctionName=fn, ReservedConcurrentExecutions=0)
+    request_id = lam.invoke(FunctionName=fn, InvocationType="Event", Payload=b"{}")["ResponseMetadata"]["RequestId"]
+    advance(manual, 0)
+    record = outcome(manual, request_id)
+    assert record["status"] == "ZeroReservedConcurrency"
+    assert record["attempts"] == []
+
+
+def test_an_unknown_request_id_is_a_404(manual: str) -> None:
+    status, answer = call(manual, "GET", f"/_sluice/outcomes/{uuid.uuid4()}")
+    assert status == 404
+    assert answer["api"] == 1 and answer["error"] == "OutcomeNotFound"
+
+
+# -- queue peeks and SQS time on a manual clock ---------------------------------------------------
+
+
+def _queue(manual: str, visibility: int = 30) -> tuple[Any, str, str]:
+    sqs = make_client("sqs", manual)
+    name = f"peek-{uuid.uuid4().hex[:8]}"
+    url = sqs.create_queue(QueueName=name, Attributes={"VisibilityTimeout": str(visibility)})["QueueUrl"]
+    return sqs, name, url
+
+
+def _peek(manual: str, queue: str) -> dict[str, Any]:
+    status, answer = call(manual, "GET", f"/_sluice/queues/messages?queue={queue}")
+    assert status == 200, answer
+    return answer
+
+
+def test_peeking_shows_messages_without_consuming_them(manual: str) -> None:
+    sqs, name, url = _queue(manual)
+    sqs.send_message(QueueUrl=url, MessageBody="hello",
+                     MessageAttributes={"kind": {"DataType": "String", "StringValue": "greeting"}})
+    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    for ref in (name, url, arn):
+        peeked = _peek(manual, ref)
+        assert peeked["api"] == 1 and peeked["queue"] == name and peeked["count"] == 1
+        message = peeked["messages"][0]
+        assert message["Body"] == "hello" and message["visible"] is True and message["receiveCount"] == 0
+        assert message["MessageAttributes"] == {"kind": {"DataType": "String", "StringValue": "greeting"}}
+    received = sqs.receive_message(QueueUrl=url)["Messages"]
+    assert received[0]["Body"] == "hello"  # the peeks took nothing
+    message = _peek(manual, name)["messages"][0]
+    assert (message["visible"], message["receiveCount"]) == (False, 1)
+
+
+def test_peeking_an_unknown_queue_is_a_404_and_no_queue_a_400(manual: str) -> None:
+    status, answer = call(manual, "GET", "/_sluice/queues/messages?queue=no-such-queue")
+    assert (status, answer["error"]) == (404, "QueueNotFound")
+    status, answer = call(manual, "GET", "/_sluice/queues/messages")
+    assert (status, answer["error"]) == (400, "MissingParameter")
+
+
+def test_a_visibility_timeout_runs_on_the_manual_clock(manual: str) -> None:
+    sqs, name, url = _queue(manual, visibility=30)
+    sqs.send_message(QueueUrl=url, MessageBody="again")
+    assert len(sqs.receive_message(QueueUrl=url)["Messages"]) == 1
+    advance(manual, 29)
+    assert sqs.receive_message(QueueUrl=url).get("Messages", []) == []
+    advance(manual, 1)
+    again = sqs.receive_message(QueueUrl=url)["Messages"]
+    assert again[0]["Body"] == "again"
+
+
+def test_a_delay_runs_on_the_manual_clock(manual: str) -> None:
+    sqs, name, url = _queue(manual)
+    sqs.send_message(QueueUrl=url, MessageBody="later", DelaySeconds=10)
+    assert _peek(manual, name)["messages"][0]["visible"] is False
+    advance(manual, 10)
+    assert sqs.receive_message(QueueUrl=url)["Messages"][0]["Body"] == "later"
+
+
+def test_an_advance_wakes_a_long_poll_waiting_for_a_visibility_timeout(manual: str) -> None:
+    sqs, name, url = _queue(manual, visibility=30)
+    sqs.send_message(QueueUrl=url, MessageBody="woken")
+    sqs.receive_message(QueueUrl=url)
+    with ThreadPoolExecutor(1) as pool:
+        poll = pool.submit(sqs.receive_message, QueueUrl=url, WaitTimeSeconds=20)
+        advance(manual, 30)
+        # Answered at the advance (a poll still timed by the message's 30 s would come back empty).
+        assert poll.result()["Messages"][0]["Body"] == "woken"
 
 
 # -- reset ----------------------------------------------------------------------------------

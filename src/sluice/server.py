@@ -17,7 +17,7 @@ import uvicorn
 
 from .auth.enforcer import Enforcer
 from .auth.identity import Identity
-from .clock import Clock, make_clock
+from .clock import Clock, ManualClock, make_clock
 from .engine.destinations import Authorize, OutcomeDelivery
 from .engine.dispatcher import OutboxDispatcher, in_executor_each
 from .engine.eventbridge import eventbridge_workers
@@ -98,6 +98,13 @@ class Sluice:
 
         def log_sink(group: str, stream: str, events: list[tuple[int, str]]) -> None:
             # Called on the event loop: queue the write, never wait for its fsync there.
+            if isinstance(clock, ManualClock):
+                # Handlers stamp lines with real time; under a manual clock everything else carries
+                # the clock's time, and the clock stands still while an attempt runs: its lines
+                # carry the clock's time of the attempt (in their order), so a trace or a
+                # FilterLogEvents window in clock time finds them.
+                stamp = int(clock.now() * 1000)
+                events = [(stamp, message) for _, message in events]
             logs.append(group, stream, events, wait=False, emf=True)
 
         pool = EnvironmentPool(log_sink, max_environments=settings.max_environments,
@@ -190,6 +197,10 @@ class Sluice:
                                 lambda_.resolve, lambda: invoker.running.copy(), invoker.running_async, sqs.depth,
                                 MetricStore(store.db), events.outbox.backlogs)
         gateway.internal["/_sluice/status"] = lambda rest, query: (200, status(sources))
+        if isinstance(clock, ManualClock):
+            # Visibility timeouts and delays are clock time; long polls wait in real time: when
+            # the test moves the clock, every parked long poll looks again (docs/testing-api.md).
+            clock.when_moved(sqs.state.waiters.wake_all)
         gateway.testing = TestingApi(clock, TestingHooks(
             reset=Reset(store, services, engine), outcome=lambda request_id: async_outcome(store.db, request_id),
             queue_messages=lambda ref: peek(sqs.state, ref)), gateway.run_blocking)

@@ -186,7 +186,8 @@ class SqsPollers:
                     failures = 0
                     self._processing.add(task)
                     try:
-                        await self._process(config, url, queue_arn, records)
+                        with self.clock.working():  # a ManualClock's advance waits for the batch's handler
+                            await self._process(config, url, queue_arn, records)
                     finally:
                         self._processing.discard(task)
                     continue
