@@ -173,7 +173,9 @@ def test_sluice_clock_needs_the_manual_clock(sluice_clock):
 '''
 
 
-def test_a_project_fixture_named_sluice_is_left_alone_and_a_real_clock(pytester: pytest.Pytester) -> None:
+def test_a_project_fixture_named_sluice_is_left_alone_and_a_real_clock(pytester: pytest.Pytester,
+                                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)  # the inner run inherits this process's environment
     pytester.makeini("[pytest]\nsluice_clock = real\nsluice_time_scale = 60\n")
     pytester.makepyfile(test_a_own=OWN_FIXTURE, test_b_real=REAL_CLOCK)
 
