@@ -8,6 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from sluice.testing import SluiceTesting, TestingApiError
+
 pytest_plugins = ["pytester"]
 
 INNER_TIMEOUT = 100  # seconds: an inner run that hangs is killed, and this test fails, before pytest-timeout
@@ -28,6 +30,8 @@ def test_the_s3_event_processor_example_passes(pytester: pytest.Pytester) -> Non
 ISOLATION = '''
 import boto3
 import pytest
+
+from sluice.testing import SluiceTesting, TestingApiError
 
 
 def names(aws):
@@ -91,6 +95,8 @@ import zipfile
 
 import pytest
 
+from sluice.testing import SluiceTesting, TestingApiError
+
 from sluice.testing import TestingApiError
 
 FAILING = "def handler(event, context):\\n    raise ValueError('boom')\\n"
@@ -151,6 +157,8 @@ import os
 
 import pytest
 
+from sluice.testing import SluiceTesting, TestingApiError
+
 
 @pytest.fixture
 def sluice():
@@ -183,3 +191,18 @@ def test_a_project_fixture_named_sluice_is_left_alone_and_a_real_clock(pytester:
 
     result.assert_outcomes(passed=2, errors=1)
     result.stdout.fnmatch_lines(["*sluice_clock needs the manual clock (ini: sluice_clock = manual)*"])
+
+
+def test_the_client_outside_pytest_s_fixtures(endpoint: str) -> None:
+    """SluiceTesting against the suite's own server (`sluice up`, real clock), as a script would use it."""
+    client = SluiceTesting(endpoint)
+    assert (client.health()["testing_api"], client.clock.next_due) == (1, None)
+    with pytest.raises(TestingApiError) as refused:
+        client.clock.advance(minutes=1)
+    assert (refused.value.status, refused.value.error) == (409, "ClockNotManual")
+    with pytest.raises(TestingApiError) as unknown:
+        client.journey("no-such-bucket/key")
+    assert unknown.value.status == 404
+    with pytest.raises(TestingApiError) as no_queue:
+        client.queue_messages("no-such-queue")
+    assert (no_queue.value.status, no_queue.value.error) == (404, "QueueNotFound")

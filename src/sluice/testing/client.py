@@ -310,8 +310,13 @@ class SluiceTesting:
     def event_outcome(self, target: str) -> Outcome:
         """The outcome of the async event an upload (`bucket/key`) sent to a function."""
         ids = self.request_ids(target)
-        if len(ids) != 1:
-            raise TestingApiError(409, "Ambiguous", f"{target} was delivered as {len(ids)} invocations: {ids}")
+        if not ids:
+            # Client-side: the journey exists but no notification has reached a function yet.
+            raise TestingApiError(404, "NotInvokedYet", f"no function invocation is recorded for {target} yet "
+                                  "(its notification is delivered by the engine: run the clock until idle first)")
+        if len(ids) > 1:
+            raise TestingApiError(409, "Ambiguous", f"{target} was delivered as {len(ids)} invocations {ids}: "
+                                  "ask for one with outcome(request_id)")
         return self.outcome(ids[0])
 
     def attempts(self, target: str) -> list[Attempt]:
