@@ -137,6 +137,8 @@ def sluice(_sluice_session: SluiceSession) -> SluiceSession:
     directory, started at first use and stopped at the end. Its endpoint, test credentials and
     region are exported (AWS_ENDPOINT_URL, AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY = test,
     AWS_DEFAULT_REGION/AWS_REGION), so code that builds `boto3.client("s3")` talks to it unchanged.
+    Reset before each test. Helpers: outcome(request_id), event_outcome("bucket/key"),
+    attempts("bucket/key"), journey("bucket/key"), queue_messages("queue"), clock, reset().
 
     Before each test that uses it, the server is reset to an empty state (then the session's
     set-up runs again), unless the test is marked `sluice_shared` or the ini says
@@ -162,7 +164,11 @@ def aws(_sluice_session: SluiceSession) -> AwsClients:
 
 @pytest.fixture
 def sluice_clock(_sluice_session: SluiceSession) -> Iterator[ClockControl]:
-    """The engine's clock, under the test's control. Engine time moves only when the test says:
+    """The engine's clock, under the test's control: `advance(minutes=3)` runs at once, in order,
+    the retries, backoffs and evaluations due in those 3 minutes and returns when they are done;
+    `run_until_idle()` runs what is due now; `now` is the engine time; `scaled(60)` lets it run 60x faster than real time.
+
+    Engine time moves only when the test says:
 
     - `sluice_clock.advance(minutes=3)` (or seconds=, hours=) runs exactly the work due in that
       time (retries, backoffs, event-age expiries, schedules, alarm evaluations), in order, waiting
