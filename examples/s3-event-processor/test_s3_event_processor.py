@@ -5,8 +5,9 @@
 The plugin starts one Sluice server for the session and empties it before each test; the
 `pipeline` fixture below deploys the exercise on it (bucket, role, function from handler.py, DLQ,
 retry settings, S3 trigger). Time is the test's: `sluice_clock.advance(minutes=3)` runs the two
-retries (1 and 2 minutes after the attempts before them) and the DLQ delivery at once, so the
-failure path takes a fraction of a second, not three minutes, and nothing here sleeps.
+retries (1 and 2 minutes after the attempts before them), the DLQ delivery and the alarm's
+evaluations at once, so the failure path takes a fraction of a second, not three minutes, and
+nothing here sleeps.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import json
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -27,6 +29,7 @@ BUCKET = "bucket-evenement-lambda"
 FUNCTION = "S3EventProcessor"
 ROLE = "S3EventProcessorRole"
 DLQ = "LambdaDLQ"
+ALARM = "S3EventProcessor-errors"
 NOT_UTF8 = b"\xff\xd8\xff\xe0 not utf-8 \x80\x81\n"
 
 
@@ -46,7 +49,8 @@ def _code() -> bytes:
 
 @pytest.fixture
 def pipeline(aws: AwsClients) -> Pipeline:
-    """The exercise, deployed as walkthrough.sh does it, on a server the plugin has just emptied."""
+    """The exercise, deployed as walkthrough.sh does it, plus an alarm on the function's Errors,
+    on a server the plugin has just emptied."""
     iam, lambda_, sqs, s3 = aws("iam"), aws("lambda"), aws("sqs"), aws("s3")
     trust = {"Version": "2012-10-17", "Statement": [
         {"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}]}
@@ -65,7 +69,18 @@ def pipeline(aws: AwsClients) -> Pipeline:
                            Principal="s3.amazonaws.com", SourceArn=f"arn:aws:s3:::{BUCKET}")
     s3.put_bucket_notification_configuration(Bucket=BUCKET, NotificationConfiguration={
         "LambdaFunctionConfigurations": [{"LambdaFunctionArn": function_arn, "Events": ["s3:ObjectCreated:Put"]}]})
+    # "Does my alarm fire?": any error in the last 5 minutes.
+    aws("cloudwatch").put_metric_alarm(
+        AlarmName=ALARM, Namespace="AWS/Lambda", MetricName="Errors",
+        Dimensions=[{"Name": "FunctionName", "Value": FUNCTION}], Statistic="Sum", Period=60,
+        EvaluationPeriods=5, DatapointsToAlarm=1, Threshold=1, ComparisonOperator="GreaterThanOrEqualToThreshold",
+        TreatMissingData="notBreaching")
     return Pipeline(BUCKET, FUNCTION, dlq_url)
+
+
+def _alarm(aws: AwsClients) -> dict[str, Any]:
+    [alarm] = aws("cloudwatch").describe_alarms(AlarmNames=[ALARM])["MetricAlarms"]
+    return alarm
 
 
 def _log_messages(aws: AwsClients, pattern: str) -> list[str]:
@@ -83,6 +98,9 @@ def test_a_text_file_is_read_and_logged(pipeline: Pipeline, aws: AwsClients, slu
     assert [a.status for a in outcome.attempts] == ["Success"]
     assert any("Contenu du fichier bonjour.txt : Bonjour depuis Sluice : fichier traité" in m
                for m in _log_messages(aws, '"Contenu du fichier"'))
+
+    sluice_clock.advance(minutes=1)  # the alarm's evaluation of that minute: Errors = 0
+    assert _alarm(aws)["StateValue"] == "OK"
 
 
 def test_an_unreadable_file_is_retried_twice_then_dead_lettered(pipeline: Pipeline, aws: AwsClients, sluice: SluiceSession,
@@ -104,6 +122,10 @@ def test_an_unreadable_file_is_retried_twice_then_dead_lettered(pipeline: Pipeli
     assert json.loads(message.body)["Records"][0]["s3"]["object"]["key"] == "image.bin"
     assert len(_log_messages(aws, '"Erreur lors du traitement du fichier image.bin"')) == 3
 
+    alarm = _alarm(aws)  # evaluated every minute on the way
+    assert alarm["StateValue"] == "ALARM"
+    assert alarm["StateReason"].startswith("Threshold Crossed: 1 out of the last 5 datapoints [1.0 (")
+
 
 def test_zero_reserved_concurrency_drops_the_event_without_an_attempt(pipeline: Pipeline, aws: AwsClients, sluice: SluiceSession,
                                                                       sluice_clock: ClockControl) -> None:
@@ -115,19 +137,3 @@ def test_zero_reserved_concurrency_drops_the_event_without_an_attempt(pipeline: 
     outcome = sluice.event_outcome(f"{pipeline.bucket}/bonjour.txt")
     assert outcome.status == "ZeroReservedConcurrency"
     assert outcome.attempts == []
-
-
-def test_an_alarm_on_errors_goes_to_alarm(pipeline: Pipeline, aws: AwsClients, sluice: SluiceSession, sluice_clock: ClockControl) -> None:
-    cloudwatch = aws("cloudwatch")
-    cloudwatch.put_metric_alarm(
-        AlarmName="s3-event-processor-errors", Namespace="AWS/Lambda", MetricName="Errors",
-        Dimensions=[{"Name": "FunctionName", "Value": pipeline.function}], Statistic="Sum", Period=60,
-        EvaluationPeriods=1, Threshold=1, ComparisonOperator="GreaterThanOrEqualToThreshold",
-        TreatMissingData="notBreaching")
-    aws("s3").put_object(Bucket=pipeline.bucket, Key="image.bin", Body=NOT_UTF8)
-
-    sluice_clock.advance(minutes=2)  # the failed attempt's Errors datapoint, then the minute's evaluations
-
-    [alarm] = cloudwatch.describe_alarms(AlarmNames=["s3-event-processor-errors"])["MetricAlarms"]
-    assert alarm["StateValue"] == "ALARM"
-    assert alarm["StateReason"].startswith("Threshold Crossed: 1 datapoint")
