@@ -19,6 +19,7 @@ from ..base import Service
 from ..delivery import INVALID, NOT_FOUND, Deliveries, Delivery, DeliveryResult
 from .attributes import ObjectAttributes
 from .buckets import Buckets
+from .cors import BucketCors
 from .event_records import EventRecorder
 from .listings import Listings
 from .multipart import Multipart
@@ -50,9 +51,10 @@ class S3Service(Service):
         self.state = S3State(store.db, store.blobs, clock, EventRecorder(clock, sample_traces), notify)
         self.objects = Objects(self.state)
         self.policies = Policies(self.state)
+        self.cors = BucketCors(self.state)  # the gateway answers preflights with it
         self._parts = (
             Buckets(self.state), self.objects, ObjectAttributes(self.state), Listings(self.state),
-            Multipart(self.state), self.policies, PostUploads(self.state),
+            Multipart(self.state), self.policies, PostUploads(self.state), self.cors,
             Notifications(self.state, DestinationCheck(clock, deliveries, resolve_function, may_invoke)),
         )
 
