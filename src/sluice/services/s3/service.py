@@ -15,11 +15,14 @@ from ...clock import Clock
 from ...protocol.context import RequestContext
 from ...protocol.errors import ServiceError
 from ...store import Store
-from ..base import Service
+from ..base import Operation, Service
 from ..delivery import INVALID, NOT_FOUND, Deliveries, Delivery, DeliveryResult
 from .attributes import ObjectAttributes
+from .bucket_reports import BucketReports
+from .bucket_settings import BucketSettings
 from .buckets import Buckets
 from .cors import BucketCors
+from .encryption import with_encryption
 from .event_records import EventRecorder
 from .listings import Listings
 from .multipart import Multipart
@@ -55,11 +58,17 @@ class S3Service(Service):
         self._parts = (
             Buckets(self.state), self.objects, ObjectAttributes(self.state), Listings(self.state),
             Multipart(self.state), self.policies, PostUploads(self.state), self.cors,
+            BucketSettings(self.state), BucketReports(self.state),
             Notifications(self.state, DestinationCheck(clock, deliveries, resolve_function, may_invoke)),
         )
 
     def operation_owners(self) -> Sequence[object]:
         return self._parts
+
+    def operation(self, op_name: str) -> Operation | None:
+        fn = super().operation(op_name)
+        # Object writes and reads say (and writes record) their server-side encryption.
+        return with_encryption(self.state, op_name, fn) if fn is not None else None
 
     async def start(self) -> None:
         # Body files no row points to are left over from writes cut short (a crash between the
