@@ -16,6 +16,7 @@ from botocore.exceptions import ClientError
 
 from .conftest import AwsCli, make_client, wait_for
 from .lambda_helpers import create, read_jsonl
+from .server import SluiceProcess
 
 VARY = "Origin, Access-Control-Request-Headers, Access-Control-Request-Method"
 SITE = "http://localhost:5173"
@@ -258,3 +259,29 @@ def test_browser_upload_triggers_a_function(endpoint: str, s3: Any, bucket: str,
     (record,) = events[0]["Records"]
     assert record["eventName"] == "ObjectCreated:Put"
     assert record["s3"]["object"]["key"] == "uploads/photo.png" and record["s3"]["object"]["size"] == 7
+
+
+# -- with signatures verified and IAM enforced ------------------------------------------------
+
+
+def test_preflight_needs_no_signature_where_everything_else_does(tmp_path: Path) -> None:
+    server = SluiceProcess(tmp_path / "data", "--enforce-iam", "--verify-signatures").start()
+    try:
+        s3 = make_client("s3", server.endpoint, signature_version="s3v4")  # as the JS SDK v3 presigns
+        s3.create_bucket(Bucket="site-uploads")
+        s3.put_bucket_cors(Bucket="site-uploads", CORSConfiguration={"CORSRules": [
+            {"AllowedOrigins": [SITE], "AllowedMethods": ["PUT"], "AllowedHeaders": ["*"]}]})
+        url = f"{server.endpoint}/site-uploads/a.txt"
+        status, headers, _ = http("OPTIONS", url, {"Origin": SITE, "Access-Control-Request-Method": "PUT",
+                                                   "Access-Control-Request-Headers": "content-type, x-amz-date"})
+        assert status == 200
+        assert headers["access-control-allow-headers"] == "content-type, x-amz-date"
+        # The unsigned upload itself is refused, and the refusal is readable by the page.
+        status, headers, body = http("PUT", url, {"Origin": SITE}, b"x")
+        assert (status, error_of(body)["Code"]) == (403, "AccessDenied")
+        assert headers["access-control-allow-origin"] == SITE
+        presigned = s3.generate_presigned_url("put_object", Params={"Bucket": "site-uploads", "Key": "a.txt"})
+        status, headers, body = http("PUT", presigned, {"Origin": SITE}, b"x")
+        assert status == 200 and headers["access-control-allow-origin"] == SITE, body
+    finally:
+        server.stop()
