@@ -5,6 +5,7 @@ the server-side encryption every object write and read reports."""
 from __future__ import annotations
 
 import json
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -186,3 +187,10 @@ def test_cli_reads_and_writes_configuration(aws_cli: AwsCli, bucket: str, tmp_pa
     out = json.loads(aws_cli("s3api", "put-object", "--bucket", bucket, "--key", "k", "--body", str(doc)).stdout)
     assert out["ServerSideEncryption"] == "AES256"
     assert api("list-bucket-analytics-configurations") == {"IsTruncated": False}
+
+
+def test_bucket_created_with_object_lock(s3: Any) -> None:
+    name = f"locked-{uuid.uuid4().hex[:10]}"
+    s3.create_bucket(Bucket=name, ObjectLockEnabledForBucket=True)
+    assert s3.get_object_lock_configuration(Bucket=name)["ObjectLockConfiguration"] == {"ObjectLockEnabled": "Enabled"}
+    assert s3.get_bucket_versioning(Bucket=name)["Status"] == "Enabled"

@@ -11,11 +11,13 @@ configuration").
 
 from __future__ import annotations
 
+import sqlite3
 from typing import Any
 
 from ...protocol.context import RequestContext
 from ...protocol.errors import ServiceError
-from . import bucket_config, versions
+from . import bucket_config, errors, versions
+from .records import buckets
 from .state import S3State
 
 ENCRYPTION = "Encryption"
@@ -42,6 +44,20 @@ def default_encryption(state: S3State, bucket: str) -> dict[str, Any]:
     config = bucket_config.read(state, bucket, ENCRYPTION) or DEFAULT_ENCRYPTION
     rule = config["Rules"][0]
     return {**rule.get("ApplyServerSideEncryptionByDefault", {}), "BucketKeyEnabled": rule.get("BucketKeyEnabled")}
+
+
+def enable_object_lock(state: S3State, bucket: str) -> None:
+    """CreateBucket with `x-amz-bucket-object-lock-enabled: true`: AWS turns versioning on with it."""
+
+    def txn(conn: sqlite3.Connection) -> None:
+        document = buckets.config(conn, bucket)
+        if document is None:
+            raise errors.no_such_bucket(bucket)
+        document["Versioning"] = {**document.get("Versioning", {}), "Status": versions.ENABLED}
+        document.setdefault(OBJECT_LOCK, {"ObjectLockEnabled": "Enabled"})
+        buckets.set_config(conn, bucket, document)
+
+    state.db.write(txn)
 
 
 class BucketSettings:
