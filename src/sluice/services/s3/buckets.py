@@ -7,7 +7,7 @@ from typing import Any
 
 from ...protocol.context import RequestContext
 from ...protocol.errors import ServiceError
-from . import bucket_settings, core, errors, versions
+from . import configurations, core, errors, versions
 from .names import valid_bucket_name
 from .records import BucketRecord, buckets
 from .state import S3State
@@ -58,7 +58,7 @@ class Buckets:
 
         self.s.db.write(txn)
         if params.get("ObjectLockEnabledForBucket"):
-            bucket_settings.enable_object_lock(self.s, Bucket)
+            configurations.enable_object_lock(self.s, Bucket)
         return {"Location": f"/{Bucket}"}
 
     def head_bucket(self, ctx: RequestContext, Bucket: str, **_: Any) -> dict[str, Any]:

@@ -18,7 +18,7 @@ from functools import wraps
 from typing import Any
 
 from ...protocol.errors import ServiceError
-from .bucket_settings import SSE_ALGORITHMS, default_encryption
+from .configurations import SSE_ALGORITHMS, default_encryption
 from .state import S3State
 
 Operation = Callable[..., Any]

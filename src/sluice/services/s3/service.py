@@ -18,9 +18,8 @@ from ...store import Store
 from ..base import Operation, Service
 from ..delivery import INVALID, NOT_FOUND, Deliveries, Delivery, DeliveryResult
 from .attributes import ObjectAttributes
-from .bucket_reports import BucketReports
-from .bucket_settings import BucketSettings
 from .buckets import Buckets
+from .configurations import BucketSettings
 from .cors import BucketCors
 from .encryption import with_encryption
 from .event_records import EventRecorder
@@ -32,6 +31,7 @@ from .objects import Objects
 from .policy import Policies
 from .post import PostUploads
 from .records import BucketTotals, buckets, objects
+from .reports import BucketReports
 from .state import S3State
 
 
@@ -57,9 +57,9 @@ class S3Service(Service):
         self.cors = BucketCors(self.state)  # the gateway answers preflights with it
         self._parts = (
             Buckets(self.state), self.objects, ObjectAttributes(self.state), Listings(self.state),
-            Multipart(self.state), self.policies, PostUploads(self.state), self.cors,
-            BucketSettings(self.state), BucketReports(self.state),
+            Multipart(self.state), self.policies, PostUploads(self.state),
             Notifications(self.state, DestinationCheck(clock, deliveries, resolve_function, may_invoke)),
+            self.cors, BucketSettings(self.state), BucketReports(self.state),
         )
 
     def operation_owners(self) -> Sequence[object]:
