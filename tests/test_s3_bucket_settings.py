@@ -171,23 +171,24 @@ def test_cli_reads_and_writes_configuration(aws_cli: AwsCli, bucket: str, tmp_pa
         out = aws_cli("s3api", *args, "--bucket", bucket).stdout
         return json.loads(out) if out.strip() else {}
 
-    assert api("get-bucket-encryption")["ServerSideEncryptionConfiguration"] == SSE_S3
-    assert api("get-bucket-request-payment") == {"Payer": "BucketOwner"}
-    assert api("get-bucket-logging") == {}
-    proc = aws_cli("s3api", "get-bucket-website", "--bucket", bucket, check=False)
-    assert proc.returncode != 0 and "NoSuchWebsiteConfiguration" in proc.stderr
-    proc = aws_cli("s3api", "get-object-lock-configuration", "--bucket", bucket, check=False)
-    assert proc.returncode != 0 and "ObjectLockConfigurationNotFoundError" in proc.stderr
+    for read, code in (("get-object-lock-configuration", "ObjectLockConfigurationNotFoundError"),
+                       ("get-bucket-replication", "ReplicationConfigurationNotFoundError")):
+        proc = aws_cli("s3api", read, "--bucket", bucket, check=False)
+        assert proc.returncode != 0 and code in proc.stderr
+    assert api("get-bucket-accelerate-configuration") == {}
+    kms = {"Rules": [{"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "aws:kms"}, "BucketKeyEnabled": True}]}
+    api("put-bucket-encryption", "--server-side-encryption-configuration", json.dumps(kms))
+    assert api("get-bucket-encryption")["ServerSideEncryptionConfiguration"] == kms
     api("put-bucket-website", "--website-configuration", '{"IndexDocument": {"Suffix": "index.html"}}')
     assert api("get-bucket-website") == {"IndexDocument": {"Suffix": "index.html"}}
-    api("put-bucket-accelerate-configuration", "--accelerate-configuration", "Status=Enabled")
-    assert api("get-bucket-accelerate-configuration") == {"Status": "Enabled"}
+    api("put-bucket-request-payment", "--request-payment-configuration", "Payer=Requester")
+    assert api("get-bucket-request-payment") == {"Payer": "Requester"}
+    api("put-bucket-metrics-configuration", "--id", "all", "--metrics-configuration", '{"Id": "all"}')
+    assert api("list-bucket-metrics-configurations")["MetricsConfigurationList"] == [{"Id": "all"}]
     doc = tmp_path / "put.txt"
     doc.write_text("hello")
     out = json.loads(aws_cli("s3api", "put-object", "--bucket", bucket, "--key", "k", "--body", str(doc)).stdout)
-    assert out["ServerSideEncryption"] == "AES256"
-    assert api("list-bucket-analytics-configurations") == {"IsTruncated": False}
-
+    assert (out["ServerSideEncryption"], out["BucketKeyEnabled"]) == ("aws:kms", True)
 
 def test_bucket_created_with_object_lock(s3: Any) -> None:
     name = f"locked-{uuid.uuid4().hex[:10]}"
