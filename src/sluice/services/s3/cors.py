@@ -145,8 +145,8 @@ class BucketCors:
         if not origin:
             raise ServiceError("BadRequest", "Insufficient information. Origin request header needed.")
         if method is None or method not in METHODS:
-            raise ServiceError("BadRequest", f"Invalid Access-Control-Request-Method: {method}"
-                               if method is not None else "Invalid Access-Control-Request-Method: null")
+            shown = "null" if method is None else method  # S3 names a missing header "null"
+            raise ServiceError("BadRequest", f"Invalid Access-Control-Request-Method: {shown}")
         found = buckets.find(self.s.db.reader, bucket) if bucket else None
         if found is None:
             # A preflight names no caller, so S3 does not say NoSuchBucket: it refuses the CORS request.
