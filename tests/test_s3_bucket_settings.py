@@ -92,6 +92,15 @@ def test_objects_report_their_encryption(s3: Any, bucket: str) -> None:
     with pytest.raises(ClientError) as exc:
         s3.put_object(Bucket=bucket, Key="c", Body=b"3", ServerSideEncryption="rot13")
     assert refusal(exc) == (400, "InvalidArgument", "The encryption method specified is not supported")
+    # Customer-provided keys (SSE-C): no object is ever written with one, so a read naming one is
+    # refused as S3 refuses it for an object without; a write with one is not supported.
+    customer = {"SSECustomerAlgorithm": "AES256", "SSECustomerKey": "k" * 32}
+    with pytest.raises(ClientError) as exc:
+        s3.get_object(Bucket=bucket, Key="a", **customer)
+    assert refusal(exc) == (400, "InvalidRequest", "The encryption parameters are not applicable to this object.")
+    with pytest.raises(ClientError) as exc:
+        s3.put_object(Bucket=bucket, Key="c", Body=b"3", **customer)
+    assert refusal(exc)[:2] == (501, "NotImplemented")
 
 
 def test_website_configuration(s3: Any, bucket: str) -> None:

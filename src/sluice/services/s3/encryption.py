@@ -60,7 +60,9 @@ def with_encryption(state: S3State, op_name: str, fn: Operation) -> Operation:
 
     @wraps(fn)
     def run(ctx: Any, **params: Any) -> Any:
-        if params.get("SSECustomerAlgorithm") or params.get("CopySourceSSECustomerAlgorithm"):
+        customer_key = params.get("SSECustomerAlgorithm") or params.get("CopySourceSSECustomerAlgorithm")
+        if customer_key and op_name not in _READS:
+            # Writing with a customer's key would keep a plain file and pretend: refused honestly.
             raise ServiceError("NotImplemented", "Sluice does not support SSE-C (customer-provided keys).", 501,
                                sender_fault=False)
         bucket = params.get("Bucket") or ""
@@ -72,6 +74,9 @@ def with_encryption(state: S3State, op_name: str, fn: Operation) -> Operation:
                 result.update(chosen)
             return result
         result = fn(ctx, **params)
+        if customer_key:
+            # No object here was written with a customer's key (see above): S3's answer for those.
+            raise ServiceError("InvalidRequest", "The encryption parameters are not applicable to this object.")
         if isinstance(result, dict) and "ServerSideEncryption" not in result:
             if op_name in _READS:
                 result["ServerSideEncryption"] = "AES256"
