@@ -18,6 +18,7 @@ from functools import wraps
 from typing import Any
 
 from ...protocol.errors import ServiceError
+from ...protocol.http import ResponseBody
 from .configurations import SSE_ALGORITHMS, default_encryption
 from .state import S3State
 
@@ -76,6 +77,9 @@ def with_encryption(state: S3State, op_name: str, fn: Operation) -> Operation:
         result = fn(ctx, **params)
         if customer_key:
             # No object here was written with a customer's key (see above): S3's answer for those.
+            body = result.get("Body") if isinstance(result, dict) else None
+            if isinstance(body, ResponseBody):
+                body.close()  # a large object's open file
             raise ServiceError("InvalidRequest", "The encryption parameters are not applicable to this object.")
         if isinstance(result, dict) and "ServerSideEncryption" not in result:
             if op_name in _READS:
