@@ -72,6 +72,15 @@ _S3_ACTIONS: dict[str, tuple[str, bool]] = {
     "DeleteBucketCors": ("s3:PutBucketCORS", False),
     "GetBucketCors": ("s3:GetBucketCORS", False),
     "PutBucketCors": ("s3:PutBucketCORS", False),
+    "GetBucketAccelerateConfiguration": ("s3:GetAccelerateConfiguration", False),
+    "PutBucketAccelerateConfiguration": ("s3:PutAccelerateConfiguration", False),
+    "GetBucketReplication": ("s3:GetReplicationConfiguration", False),
+    "PutBucketReplication": ("s3:PutReplicationConfiguration", False),
+    "DeleteBucketReplication": ("s3:PutReplicationConfiguration", False),
+    "GetObjectLockConfiguration": ("s3:GetBucketObjectLockConfiguration", False),
+    "PutObjectLockConfiguration": ("s3:PutBucketObjectLockConfiguration", False),
+    "GetBucketLogging": ("s3:GetBucketLogging", False),
+    "PutBucketLogging": ("s3:PutBucketLogging", False),
     "GetBucketLifecycleConfiguration": ("s3:GetLifecycleConfiguration", False),
     "PutBucketLifecycleConfiguration": ("s3:PutLifecycleConfiguration", False),
     "DeleteBucketLifecycle": ("s3:PutLifecycleConfiguration", False),
@@ -82,6 +91,13 @@ _S3_ACTIONS: dict[str, tuple[str, bool]] = {
     "PutPublicAccessBlock": ("s3:PutBucketPublicAccessBlock", False),
     "DeletePublicAccessBlock": ("s3:PutBucketPublicAccessBlock", False),
 }
+# Analytics, inventory, metrics and Intelligent-Tiering configurations: reading and listing need
+# s3:Get<Kind>Configuration, writing and deleting s3:Put<Kind>Configuration.
+_S3_ACTIONS.update({
+    f"{verb}Bucket{kind}Configuration{plural}": (f"s3:{action}{kind}Configuration", False)
+    for kind in ("Analytics", "Inventory", "Metrics", "IntelligentTiering")
+    for verb, plural, action in (("Get", "", "Get"), ("List", "s", "Get"), ("Put", "", "Put"), ("Delete", "", "Put"))
+})
 # Versioned reads and deletes have their own actions.
 _S3_VERSIONED = {"s3:GetObject": "s3:GetObjectVersion", "s3:DeleteObject": "s3:DeleteObjectVersion",
                  "s3:GetObjectTagging": "s3:GetObjectVersionTagging",

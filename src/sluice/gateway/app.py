@@ -36,6 +36,7 @@ from ..services.base import Service
 from ..settings import Settings
 from . import limits
 from .bodies import MAX_CONTENT_LENGTH, ClientDisconnected, StreamingBody, read_all, read_up_to
+from .cors import CorsGate
 from .identify import identify, virtual_host_bucket
 from .presign import check_presigned
 from .sigv4 import SecretLookup, SigV4Verifier, TokenLookup, default_secret, form_signer
@@ -97,6 +98,9 @@ class Gateway:
         # unsigned S3 request is anonymous, and only a bucket policy can let it through (AWS's
         # answer otherwise: 403 AccessDenied).
         self.anonymous = anonymous
+        # S3's CORS: preflights answered unsigned, Access-Control-* headers on actual requests.
+        bucket_cors = getattr(self.services.get("s3"), "cors", None)
+        self.cors = CorsGate(bucket_cors, self.pool) if bucket_cors is not None else None
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         if scope["type"] == "lifespan":
@@ -155,7 +159,12 @@ class Gateway:
                     bucket = virtual_host_bucket(req.host)
                     if bucket:
                         req.path = f"/{bucket}{req.path}"
-                response = await self._dispatch(service, req, receive, ctx, signed_path)
+                if self.cors is not None and service.name == "s3" and req.method == "OPTIONS":
+                    response = await self.cors.preflight(req, ctx, self.protocols.for_request("s3", req)[0])
+                else:
+                    response = await self._dispatch(service, req, receive, ctx, signed_path)
+                    if self.cors is not None and service.name == "s3":
+                        await self.cors.decorate(req, response)
         except ClientDisconnected:
             log.debug("%s %s: client went away", req.method, req.path)
             return

@@ -7,7 +7,7 @@ from typing import Any
 
 from ...protocol.context import RequestContext
 from ...protocol.errors import ServiceError
-from . import core, errors, versions
+from . import configurations, core, errors, versions
 from .names import valid_bucket_name
 from .records import BucketRecord, buckets
 from .state import S3State
@@ -57,6 +57,8 @@ class Buckets:
             buckets.insert(conn, new)
 
         self.s.db.write(txn)
+        if params.get("ObjectLockEnabledForBucket"):
+            configurations.enable_object_lock(self.s, Bucket)
         return {"Location": f"/{Bucket}"}
 
     def head_bucket(self, ctx: RequestContext, Bucket: str, **_: Any) -> dict[str, Any]:

@@ -15,10 +15,13 @@ from ...clock import Clock
 from ...protocol.context import RequestContext
 from ...protocol.errors import ServiceError
 from ...store import Store
-from ..base import Service
+from ..base import Operation, Service
 from ..delivery import INVALID, NOT_FOUND, Deliveries, Delivery, DeliveryResult
 from .attributes import ObjectAttributes
 from .buckets import Buckets
+from .configurations import BucketSettings
+from .cors import BucketCors
+from .encryption import with_encryption
 from .event_records import EventRecorder
 from .listings import Listings
 from .multipart import Multipart
@@ -28,6 +31,7 @@ from .objects import Objects
 from .policy import Policies
 from .post import PostUploads
 from .records import BucketTotals, buckets, objects
+from .reports import BucketReports
 from .state import S3State
 
 
@@ -50,14 +54,21 @@ class S3Service(Service):
         self.state = S3State(store.db, store.blobs, clock, EventRecorder(clock, sample_traces), notify)
         self.objects = Objects(self.state)
         self.policies = Policies(self.state)
+        self.cors = BucketCors(self.state)  # the gateway answers preflights with it
         self._parts = (
             Buckets(self.state), self.objects, ObjectAttributes(self.state), Listings(self.state),
             Multipart(self.state), self.policies, PostUploads(self.state),
             Notifications(self.state, DestinationCheck(clock, deliveries, resolve_function, may_invoke)),
+            self.cors, BucketSettings(self.state), BucketReports(self.state),
         )
 
     def operation_owners(self) -> Sequence[object]:
         return self._parts
+
+    def operation(self, op_name: str) -> Operation | None:
+        fn = super().operation(op_name)
+        # Object writes and reads say (and writes record) their server-side encryption.
+        return with_encryption(self.state, op_name, fn) if fn is not None else None
 
     async def start(self) -> None:
         # Body files no row points to are left over from writes cut short (a crash between the
