@@ -81,13 +81,15 @@ _S3_ACTIONS: dict[str, tuple[str, bool]] = {
     "GetPublicAccessBlock": ("s3:GetBucketPublicAccessBlock", False),
     "PutPublicAccessBlock": ("s3:PutBucketPublicAccessBlock", False),
     "DeletePublicAccessBlock": ("s3:PutBucketPublicAccessBlock", False),
+    "DeleteBucketOwnershipControls": ("s3:PutBucketOwnershipControls", False),
 }
 # Versioned reads and deletes have their own actions.
 _S3_VERSIONED = {"s3:GetObject": "s3:GetObjectVersion", "s3:DeleteObject": "s3:DeleteObjectVersion",
                  "s3:GetObjectTagging": "s3:GetObjectVersionTagging",
                  "s3:PutObjectTagging": "s3:PutObjectVersionTagging",
                  "s3:DeleteObjectTagging": "s3:DeleteObjectVersionTagging",
-                 "s3:GetObjectAttributes": "s3:GetObjectVersionAttributes"}
+                 "s3:GetObjectAttributes": "s3:GetObjectVersionAttributes",
+                 "s3:GetObjectAcl": "s3:GetObjectVersionAcl", "s3:PutObjectAcl": "s3:PutObjectVersionAcl"}
 
 
 def bucket_arn(bucket: str) -> str:
