@@ -94,7 +94,7 @@ def test_create_bucket_acl_must_suit_ownership_and_block_public_access(s3: Any) 
 ])
 def test_canned_bucket_acls(s3: Any, acl_bucket: str, canned: str, extra: list[dict[str, Any]]) -> None:
     s3.put_bucket_acl(Bucket=acl_bucket, ACL=canned)
-    assert s3.get_bucket_acl(Bucket=acl_bucket)["Grants"] == [OWNER_FULL, *extra]
+    assert s3.get_bucket_acl(Bucket=acl_bucket)["Grants"] == [*extra, OWNER_FULL]  # (the order: acl.canned)
 
 
 @pytest.mark.parametrize(("canned", "extra"), [
@@ -113,7 +113,7 @@ def test_canned_object_acls_on_each_write(s3: Any, acl_bucket: str, canned: str,
     s3.complete_multipart_upload(Bucket=acl_bucket, Key="mpu", UploadId=upload,
                                  MultipartUpload={"Parts": [{"PartNumber": 1, "ETag": etag}]})
     for key in ("put", "copy", "mpu"):
-        assert s3.get_object_acl(Bucket=acl_bucket, Key=key)["Grants"] == [OWNER_FULL, *extra], key
+        assert s3.get_object_acl(Bucket=acl_bucket, Key=key)["Grants"] == [*extra, OWNER_FULL], key
 
 
 def test_copy_takes_the_requests_acl_not_the_sources(s3: Any, acl_bucket: str) -> None:
@@ -128,10 +128,10 @@ def test_grant_headers_and_their_errors(s3: Any, acl_bucket: str) -> None:
     other = hashlib.sha256(b"111111111111").hexdigest()
     s3.put_object(Bucket=acl_bucket, Key="k", Body=b"x", GrantRead=f'id="{other}", uri="{AUTHENTICATED}"',
                   GrantFullControl=f'id="{OWNER_ID}"')
-    assert s3.get_object_acl(Bucket=acl_bucket, Key="k")["Grants"] == [
+    assert s3.get_object_acl(Bucket=acl_bucket, Key="k")["Grants"] == [  # group grants first
+        group(AUTHENTICATED, "READ"),
         OWNER_FULL,
         {"Grantee": {"Type": "CanonicalUser", "ID": other}, "Permission": "READ"},
-        group(AUTHENTICATED, "READ"),
     ]
     assert error(s3.put_object, Bucket=acl_bucket, Key="k", Body=b"x", ACL="private", GrantRead=f'id="{other}"') == (
         "InvalidRequest", "Specifying both Canned ACLs and Header Grants is not allowed", 400)
@@ -152,7 +152,7 @@ def test_access_control_policy_bodies(s3: Any, acl_bucket: str) -> None:
         group(LOG_DELIVERY, "READ_ACP"),
     ]})
     assert s3.get_bucket_acl(Bucket=acl_bucket)["Grants"] == [
-        {"Grantee": {"Type": "CanonicalUser", "ID": other}, "Permission": "WRITE"}, group(LOG_DELIVERY, "READ_ACP")]
+        group(LOG_DELIVERY, "READ_ACP"), {"Grantee": {"Type": "CanonicalUser", "ID": other}, "Permission": "WRITE"}]
 
     def refused(grant: dict[str, Any], policy_owner: dict[str, str] = owner) -> tuple[str, str, int]:
         return error(s3.put_bucket_acl, Bucket=acl_bucket,
@@ -246,7 +246,7 @@ def test_aws_cli(aws_cli: AwsCli, s3: Any) -> None:
             "BlockPublicAcls=false,IgnorePublicAcls=false,BlockPublicPolicy=true,RestrictPublicBuckets=true")
     aws_cli("s3api", "put-bucket-acl", "--bucket", name, "--acl", "public-read")
     grants = json.loads(aws_cli("s3api", "get-bucket-acl", "--bucket", name).stdout)["Grants"]
-    assert grants == [OWNER_FULL, group(ALL_USERS, "READ")]
+    assert grants == [group(ALL_USERS, "READ"), OWNER_FULL]
     aws_cli("s3api", "put-object", "--bucket", name, "--key", "k", "--grant-read", f'uri="{AUTHENTICATED}"')
     grants = json.loads(aws_cli("s3api", "get-object-acl", "--bucket", name, "--key", "k").stdout)["Grants"]
     assert grants == [group(AUTHENTICATED, "READ")]  # grant headers give exactly what they name

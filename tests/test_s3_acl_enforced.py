@@ -141,3 +141,14 @@ def test_restrict_public_buckets_confines_a_public_policy(main: Any, alt: Any, a
     assert denied(anonymous.get_object, Bucket=bucket, Key="k")
     assert denied(alt.get_object, Bucket=bucket, Key="k")
     assert main.get_object(Bucket=bucket, Key="k")["Body"].read() == b"secret"
+
+
+def test_an_object_another_account_owns_is_read_by_its_acl_alone(main: Any, alt: Any, bucket: str) -> None:
+    main.put_bucket_acl(Bucket=bucket, GrantWrite=f'id="{ALT_ID}"', GrantFullControl=f'id="{MAIN_ID}"')
+    alt.put_object(Bucket=bucket, Key="alts", Body=b"mine")
+    assert denied(main.get_object, Bucket=bucket, Key="alts")  # the bucket's owner, but not the object's
+    assert denied(main.get_object_acl, Bucket=bucket, Key="alts")
+    main.delete_object(Bucket=bucket, Key="alts")  # deleting is the bucket's business
+    alt.put_object(Bucket=bucket, Key="shared", Body=b"ours", ACL="bucket-owner-full-control")
+    assert main.get_object(Bucket=bucket, Key="shared")["Body"].read() == b"ours"
+    assert main.get_object_acl(Bucket=bucket, Key="shared")["Owner"]["ID"] == ALT_ID

@@ -67,6 +67,10 @@ class AclGrants(Protocol):
     def restricts_public_policy(self, arn: str) -> bool:
         """The bucket's policy is public and RestrictPublicBuckets is on."""
 
+    def object_owner(self, arn: str, action: str) -> str | None:
+        """The account owning an object when it is not the bucket's owner (for the actions the
+        object's ACL governs); None otherwise."""
+
 
 # AWS's "access denied" error per service: (code, HTTP status).
 DENIED: dict[str, tuple[str, int]] = {
@@ -182,7 +186,15 @@ class Enforcer:
                 and self.acls.restricts_public_policy(request.resource):
             decision = evaluate(request, policies, None)
         if decision.allowed:
-            return decision
+            # An object another account wrote (ACLs enabled) is that account's: its ACL alone
+            # lets anyone else read it or its ACL, the bucket's owner included.
+            writer = self.acls.object_owner(request.resource, request.action)
+            if writer is None or writer == principal.account:
+                return decision
+            account = principal.account if principal.kind not in ("anonymous", "service") else None
+            if self.acls.acl_grants(request.resource, request.action, account):
+                return decision
+            return Decision(False, f"no resource-based policy allows the {request.action} action")
         account = principal.account if principal.kind not in ("anonymous", "service") else None
         if principal.kind == "service" or not self.acls.acl_grants(request.resource, request.action, account):
             return decision

@@ -296,6 +296,20 @@ class Access:
             return False
         return acl.permits(object_acl(bucket, headers), action, True, account, ignore)
 
+    def object_owner(self, arn: str, action: str) -> str | None:
+        """The account owning the object arn:aws:s3:::bucket/key names when that is not the
+        bucket's owner and `action` is one the object's ACL governs (reading it or its ACL):
+        then only its ACL can let others in, the bucket owner included. None otherwise."""
+        name, _, key = arn.split(":::", 1)[-1].partition("/")
+        if not key or not acl.governs_object(action):
+            return None
+        bucket = buckets.find(self.s.db.reader, name)
+        if bucket is None or ownership(bucket) == ENFORCED:
+            return None
+        headers = records.object_headers(self.s.db.reader, name, key)
+        owner = object_acl(bucket, headers)["Owner"] if headers is not None else bucket.account
+        return owner if owner != bucket.account else None
+
     def restricts_public_policy(self, bucket_name: str) -> bool:
         """The bucket's policy is public and RestrictPublicBuckets is on: the policy grants only
         AWS service principals and callers of the bucket owner's account."""

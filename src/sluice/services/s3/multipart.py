@@ -14,7 +14,7 @@ from ...protocol.errors import ServiceError
 from ...protocol.http import Readable
 from ...protocol.s3upload import Payload
 from . import core, errors, versions
-from .access import Access, with_acl
+from .access import Access, object_acl, with_acl
 from .checksums import b64, composite, member_name, new_hasher
 from .conditions import check_read_conditions
 from .ingest import ingest
@@ -250,7 +250,9 @@ class Multipart:
         result: dict[str, Any] = {
             "Bucket": Bucket, "Key": Key, "UploadId": UploadId, "PartNumberMarker": marker,
             "MaxParts": max_parts, "IsTruncated": truncated, "StorageClass": upload.storage_class,
-            "Initiator": core.owner(ctx.account_id), "Owner": core.owner(ctx.account_id),
+            "Initiator": core.owner(ctx.account_id),
+            # Who will own the object: the writer, or the bucket owner (Object Ownership).
+            "Owner": core.owner(object_acl(core.bucket(self.s, Bucket), upload.headers)["Owner"]),
         }
         if parts:
             result["Parts"] = parts

@@ -92,6 +92,10 @@ class S3Service(Service):
         arn:aws:s3:::bucket[/key] (IAM enforcement counts it as a resource-based allow)."""
         return self.access.grants(arn, action, account)
 
+    def object_owner(self, arn: str, action: str) -> str | None:
+        """Another account than the bucket's owning the object, for the actions its ACL governs."""
+        return self.access.object_owner(arn, action)
+
     def restricts_public_policy(self, arn: str) -> bool:
         """The bucket's RestrictPublicBuckets is on (IAM enforcement reads it with the policy)."""
         return self.access.restricts_public_policy(arn.split(":::", 1)[-1].split("/", 1)[0])
