@@ -10,12 +10,14 @@ import hashlib
 import json
 import uuid
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
 from botocore.exceptions import ClientError
 
-from .conftest import AwsCli
+from .conftest import AwsCli, make_client
+from .server import SluiceProcess
 
 ACCOUNT = "000000000000"
 OWNER_ID = hashlib.sha256(ACCOUNT.encode()).hexdigest()
@@ -256,3 +258,21 @@ def test_aws_cli(aws_cli: AwsCli, s3: Any) -> None:
     aws_cli("s3api", "delete-bucket-ownership-controls", "--bucket", name)
     missing = aws_cli("s3api", "get-bucket-ownership-controls", "--bucket", name, check=False)
     assert "OwnershipControlsNotFoundError" in missing.stderr
+
+
+def test_legacy_bucket_defaults(tmp_path: Path) -> None:
+    """`sluice up --s3-legacy-bucket-defaults`: new buckets as before April 2023 (and as S3-compatible
+    stores make them): ACLs enabled, no ownership controls, no public access block."""
+    server = SluiceProcess(tmp_path / "data", "--s3-legacy-bucket-defaults").start()
+    try:
+        s3 = make_client("s3", server.endpoint)
+        s3.create_bucket(Bucket="legacy", ACL="public-read")
+        assert s3.get_bucket_acl(Bucket="legacy")["Grants"] == [group(ALL_USERS, "READ"), OWNER_FULL]
+        assert error(s3.get_bucket_ownership_controls, Bucket="legacy")[0] == "OwnershipControlsNotFoundError"
+        assert error(s3.get_public_access_block, Bucket="legacy")[0] == "NoSuchPublicAccessBlockConfiguration"
+        s3.put_object(Bucket="legacy", Key="k", Body=b"x", ACL="public-read-write")
+        s3.put_bucket_policy(Bucket="legacy", Policy=_policy("legacy", "*"))
+        s3.create_bucket(Bucket="enforced", ObjectOwnership="BucketOwnerEnforced")  # asked for: as asked
+        assert error(s3.put_bucket_acl, Bucket="enforced", ACL="private")[0] == "AccessControlListNotSupported"
+    finally:
+        server.stop()

@@ -303,12 +303,7 @@ class Access:
         name, _, key = arn.split(":::", 1)[-1].partition("/")
         if not key or not acl.governs_object(action):
             return None
-        bucket = buckets.find(self.s.db.reader, name)
-        if bucket is None or ownership(bucket) == ENFORCED:
-            return None
-        headers = records.object_headers(self.s.db.reader, name, key)
-        owner = object_acl(bucket, headers)["Owner"] if headers is not None else bucket.account
-        return owner if owner != bucket.account else None
+        return records.foreign_owner(self.s.db.reader, name, key)
 
     def restricts_public_policy(self, bucket_name: str) -> bool:
         """The bucket's policy is public and RestrictPublicBuckets is on: the policy grants only
