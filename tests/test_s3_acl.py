@@ -17,6 +17,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 from .conftest import AwsCli, make_client
+from .s3_raw import send
 from .server import SluiceProcess
 
 ACCOUNT = "000000000000"
@@ -276,3 +277,35 @@ def test_legacy_bucket_defaults(tmp_path: Path) -> None:
         assert error(s3.put_bucket_acl, Bucket="enforced", ACL="private")[0] == "AccessControlListNotSupported"
     finally:
         server.stop()
+
+
+XSI = 'xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance"'
+
+
+@pytest.mark.parametrize(("body", "code"), [
+    (f"<AccessControlPolicy><Owner><ID>{OWNER_ID}</ID></Owner><AccessControlList><Grant><Grantee {XSI}>"
+     "<ID>x</ID></Grantee><Permission>READ</Permission></Grant></AccessControlList></AccessControlPolicy>",
+     "MalformedXML"),  # a grantee without xsi:type: the schema's required attribute (the protocol layer's word)
+    (f"<AccessControlPolicy><Owner><ID>{OWNER_ID}</ID></Owner><AccessControlList><Grant>"
+     "<Permission>READ</Permission></Grant></AccessControlList></AccessControlPolicy>", "MalformedACLError"),
+    (f'<AccessControlPolicy><Owner><ID>{OWNER_ID}</ID></Owner><AccessControlList><Grant><Grantee {XSI} '
+     f'xsi:type="CanonicalUser"><ID>{OWNER_ID}</ID></Grantee></Grant></AccessControlList></AccessControlPolicy>',
+     "MalformedACLError"),  # no permission
+    ("<AccessControlPolicy><AccessControlList/></AccessControlPolicy>", "MalformedACLError"),  # no owner
+    ("<AccessControlPolicy><Owner>", "MalformedXML"),
+])
+def test_malformed_acl_documents_are_refused(endpoint: str, acl_bucket: str, body: str, code: str) -> None:
+    answer = send(endpoint, "PUT", f"/{acl_bucket}?acl", body=body.encode())
+    assert (answer.status, answer.error()["Code"]) == (400, code)
+
+
+@pytest.mark.parametrize(("query", "body"), [
+    ("ownershipControls", b"<OwnershipControls/>"),
+    ("ownershipControls", b"<OwnershipControls><Rule><ObjectOwnership>x</ObjectOwnership></Rule></OwnershipControls>"),
+    ("publicAccessBlock", b"<PublicAccessBlockConfiguration><BlockPublicAcls>maybe</BlockPublicAcls>"
+                          b"</PublicAccessBlockConfiguration>"),
+    ("acl", b""),
+])
+def test_bad_configuration_bodies_get_a_4xx(endpoint: str, acl_bucket: str, query: str, body: bytes) -> None:
+    answer = send(endpoint, "PUT", f"/{acl_bucket}?{query}", body=body)
+    assert 400 <= answer.status < 500, answer.body
