@@ -152,3 +152,32 @@ def test_an_object_another_account_owns_is_read_by_its_acl_alone(main: Any, alt:
     alt.put_object(Bucket=bucket, Key="shared", Body=b"ours", ACL="bucket-owner-full-control")
     assert main.get_object(Bucket=bucket, Key="shared")["Body"].read() == b"ours"
     assert main.get_object_acl(Bucket=bucket, Key="shared")["Owner"]["ID"] == ALT_ID
+
+
+def _user(server: SluiceProcess, root_key: str, root_secret: str, name: str, *actions: str) -> Any:
+    """An S3 client for a new IAM user of the root key's account, allowed `actions` on "*"."""
+    iam = boto3.client("iam", endpoint_url=server.endpoint, region_name=REGION, aws_access_key_id=root_key,
+                       aws_secret_access_key=root_secret)
+    iam.create_user(UserName=name)
+    if actions:
+        iam.put_user_policy(UserName=name, PolicyName="s3", PolicyDocument=json.dumps({
+            "Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": list(actions), "Resource": "*"}]}))
+    key = iam.create_access_key(UserName=name)["AccessKey"]
+    return _client(server.endpoint, key["AccessKeyId"], key["SecretAccessKey"])
+
+
+def test_a_grant_to_an_account_is_to_its_root(server: SluiceProcess, main: Any, bucket: str) -> None:
+    """An ACL grant names an account, as a policy naming the account's root: its users and roles
+    still need their own identity policy (the owner's full control lets no user of the owner's
+    account in by itself), while AllUsers lets anyone in."""
+    tag = uuid.uuid4().hex[:8]
+    nobody = _user(server, "test", "test", f"nobody-{tag}")
+    assert denied(nobody.get_object, Bucket=bucket, Key="k")
+    assert denied(nobody.put_object, Bucket=bucket, Key="n", Body=b"n")
+    main.put_object_acl(Bucket=bucket, Key="k", GrantRead=f'id="{ALT_ID}"', GrantFullControl=f'id="{MAIN_ID}"')
+    alt_reader = _user(server, ALT_KEY, ALT_SECRET, f"reader-{tag}", "s3:GetObject")
+    alt_idle = _user(server, ALT_KEY, ALT_SECRET, f"idle-{tag}")
+    assert alt_reader.get_object(Bucket=bucket, Key="k")["Body"].read() == b"secret"
+    assert denied(alt_idle.get_object, Bucket=bucket, Key="k")
+    main.put_object_acl(Bucket=bucket, Key="k", ACL="public-read")
+    assert nobody.get_object(Bucket=bucket, Key="k")["Body"].read() == b"secret"

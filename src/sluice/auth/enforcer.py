@@ -61,8 +61,9 @@ class ResourcePolicies(Protocol):
 class AclGrants(Protocol):
     """S3's access control lists and Block Public Access settings, as the decision reads them."""
 
-    def acl_grants(self, arn: str, action: str, account: str | None) -> bool:
-        """Whether an ACL grant lets a caller of `account` (None: anonymous) perform `action`."""
+    def acl_grants(self, arn: str, action: str, account: str | None) -> str | None:
+        """Which ACL grant lets a caller of `account` (None: anonymous) perform `action`: "group"
+        (AllUsers / AuthenticatedUsers), "account" (the caller's account), or None."""
 
     def restricts_public_policy(self, arn: str) -> bool:
         """The bucket's policy is public and RestrictPublicBuckets is on."""
@@ -196,7 +197,12 @@ class Enforcer:
                 return decision
             return Decision(False, f"no resource-based policy allows the {request.action} action")
         account = principal.account if principal.kind not in ("anonymous", "service") else None
-        if principal.kind == "service" or not self.acls.acl_grants(request.resource, request.action, account):
+        grant = None if principal.kind == "service" else self.acls.acl_grants(request.resource, request.action, account)
+        if grant is None:
+            return decision
+        if grant == "account" and principal.kind != "root" and not outsider:
+            # A grant to an account is to its root, as a policy naming the account: in that
+            # account, only an identity policy lets a user or role in (it did not).
             return decision
         return evaluate(request, policies, None if outsider and policy is not None
                         and self.acls.restricts_public_policy(request.resource) else policy, acl_allowed=True)

@@ -279,21 +279,22 @@ class Access:
 
     # -- for IAM enforcement ------------------------------------------------------------------------
 
-    def grants(self, arn: str, action: str, account: str | None) -> bool:
-        """Whether an ACL grant lets a caller of `account` (None: anonymous) perform `action` on
+    def grants(self, arn: str, action: str, account: str | None) -> str | None:
+        """Which ACL grant (acl.GROUP or acl.ACCOUNT; None: none) lets a caller of `account`
+        (None: anonymous) perform `action` on
         arn:aws:s3:::bucket[/key]: the object's ACL for reads of an object and its ACL, the
         bucket's for the rest (writing and deleting objects is the bucket's WRITE). No ACL grants
         anything in a BucketOwnerEnforced bucket; IgnorePublicAcls ignores public grants."""
         name, _, key = arn.split(":::", 1)[-1].partition("/")
         bucket = buckets.find(self.s.db.reader, name)
         if bucket is None or ownership(bucket) == ENFORCED:
-            return False
+            return None
         ignore = public_access_block(bucket)["IgnorePublicAcls"]
         if not key or action in acl.OBJECT_WRITES:
             return acl.permits(bucket_acl(bucket), action, False, account, ignore)
         headers = records.object_headers(self.s.db.reader, name, key)
         if headers is None:
-            return False
+            return None
         return acl.permits(object_acl(bucket, headers), action, True, account, ignore)
 
     def object_owner(self, arn: str, action: str) -> str | None:

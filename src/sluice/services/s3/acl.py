@@ -232,14 +232,20 @@ def governs_object(action: str) -> bool:
     return any(action in actions for actions in _OBJECT_ACTIONS.values())
 
 
-def permits(acl: Acl, action: str, on_object: bool, account: str | None, ignore_public: bool) -> bool:
-    """Whether a grant of `acl` lets a caller of `account` (None: anonymous) perform `action`.
+GROUP, ACCOUNT = "group", "account"  # what kind of grant let a caller in
+
+
+def permits(acl: Acl, action: str, on_object: bool, account: str | None, ignore_public: bool) -> str | None:
+    """Which grant of `acl` lets a caller of `account` (None: anonymous) perform `action`: GROUP
+    (AllUsers, AuthenticatedUsers: the caller itself, as "Principal": "*" does), ACCOUNT (a grant to
+    the caller's account: to its root, which delegates to the account's users and roles), or None.
     FULL_CONTROL grants every permission of the ACL's kind; `ignore_public`: IgnorePublicAcls."""
     table = _OBJECT_ACTIONS if on_object else _BUCKET_ACTIONS
     wanted = {p for p, actions in table.items() if action in actions}
     if not wanted:
-        return False
+        return None
     caller = canonical_id(account) if account is not None else None
+    found = None
     for grant in acl["Grants"]:
         if grant["Permission"] != FULL_CONTROL and grant["Permission"] not in wanted:
             continue
@@ -248,7 +254,7 @@ def permits(acl: Acl, action: str, on_object: bool, account: str | None, ignore_
         if uri in PUBLIC_GROUPS and ignore_public:
             continue
         if uri == ALL_USERS or (uri == AUTHENTICATED_USERS and account is not None):
-            return True
+            return GROUP
         if caller is not None and grantee.get("ID") == caller:
-            return True
-    return False
+            found = ACCOUNT
+    return found

@@ -87,9 +87,10 @@ class S3Service(Service):
         """(bucket policy, owner account) for arn:aws:s3:::bucket[/key]; (None, None) if no bucket."""
         return self.policies.resource_policy(arn)
 
-    def acl_grants(self, arn: str, action: str, account: str | None) -> bool:
-        """Whether an ACL grant lets a caller of `account` (None: anonymous) perform `action` on
-        arn:aws:s3:::bucket[/key] (IAM enforcement counts it as a resource-based allow)."""
+    def acl_grants(self, arn: str, action: str, account: str | None) -> str | None:
+        """Which ACL grant ("group", "account"; None: none) lets a caller of `account` (None:
+        anonymous) perform `action` on arn:aws:s3:::bucket[/key] (IAM enforcement counts it as a
+        resource-based allow)."""
         return self.access.grants(arn, action, account)
 
     def object_owner(self, arn: str, action: str) -> str | None:
