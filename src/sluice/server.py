@@ -93,7 +93,9 @@ class Sluice:
         s3 = S3Service(store, clock, deliveries, notify=s3_notifications.notify, sample_traces=exporter is not None,
                        resolve_function=lambda arn: lambda_.resolve(arn),
                        may_invoke=lambda arn, principal, source, account: lambda_.allows(arn, principal, source, account),
-                       kept_blobs=lambda: lambda_.referenced_blobs())  # its startup sweep spares Lambda's archives
+                       kept_blobs=lambda: lambda_.referenced_blobs(),  # its startup sweep spares Lambda's archives
+                       account_emails={k.email: k.account for k in settings.credentials.values() if k.email},
+                       legacy_bucket_defaults=settings.s3_legacy_bucket_defaults)
         logs = LogsService(store, clock, account_id=settings.account_id, region=settings.region)
         journeys = Journeys(lambda: store.db.reader, settings.time_scale, log_group=lambda fn: _log_group(lambda_, fn),
                             lines=logs.lines)
@@ -163,10 +165,10 @@ class Sluice:
 
         enforcer = anonymous = None
         if settings.enforce_iam:
-            enforcer = Enforcer(iam, {"s3": s3, "sqs": sqs, "sns": sns, "lambda": lambda_}, clock)
+            enforcer = Enforcer(iam, {"s3": s3, "sqs": sqs, "sns": sns, "lambda": lambda_}, clock, acls=s3)
         elif settings.verify_signatures:
             # Unsigned S3 requests are anonymous: only bucket policies may let them through.
-            anonymous = Enforcer(iam, {"s3": s3, "sqs": sqs, "sns": sns, "lambda": lambda_}, clock)
+            anonymous = Enforcer(iam, {"s3": s3, "sqs": sqs, "sns": sns, "lambda": lambda_}, clock, acls=s3)
         outcomes = OutcomeDelivery(store.db, clock, deliveries, wake=outcomes_due,
                                    authorize=_delivery_authorizer(enforcer, lambda_) if enforcer else None,
                                    on_delivered=exporter.outcome_delivered if exporter else _no_delivery_note)
