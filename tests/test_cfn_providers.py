@@ -19,7 +19,12 @@ from sluice.clock import ManualClock
 from sluice.protocol.errors import ServiceError
 from sluice.server import Sluice
 from sluice.services.cloudformation.providers import build_providers
-from sluice.services.cloudformation.providers.base import Provider, ResourceRequest, ResourceResult
+from sluice.services.cloudformation.providers.base import (
+    Provider,
+    ProviderError,
+    ResourceRequest,
+    ResourceResult,
+)
 from sluice.services.cloudformation.providers.support import physical_name
 from sluice.services.lambda_.service import LambdaService
 
@@ -168,9 +173,9 @@ def test_bucket_queue_notifications_versioning_and_policies(tmp_path: Path) -> N
         with pytest.raises(ServiceError) as err:
             await stack.create("AWS::S3::Bucket", "Bad", {"BucketName": "Not_A_Bucket"})
         assert err.value.code == "InvalidBucketName"
-        with pytest.raises(ServiceError) as err:
+        with pytest.raises(ProviderError) as bad:
             await stack.create("AWS::S3::Bucket", "Odd", {"BucketNam": "x"})
-        assert err.value.message == ("Properties validation failed for resource Odd with message: "
+        assert str(bad.value) == ("Properties validation failed for resource Odd with message: "
                                      "[#: extraneous key [BucketNam] is not permitted]")
 
     scenario(tmp_path, body)
@@ -269,11 +274,11 @@ def test_function_with_role_permission_versions_and_invoke_config(tmp_path: Path
             await stack.op("iam", "GetRole", RoleName=role.physical_id)
         assert err.value.code == "NoSuchEntity"
 
-        with pytest.raises(ServiceError) as err:
+        with pytest.raises(ProviderError) as bad:
             await stack.create("AWS::Lambda::Function", "NoRuntime", {"Handler": "index.handler", "Runtime": "cobol",
                                                                       "Role": role.attributes["Arn"],
                                                                       "Code": {"ZipFile": "x"}})
-        assert "ZipFile can only be used" in err.value.message
+        assert "ZipFile can only be used" in str(bad.value)
 
     scenario(tmp_path, body)
 

@@ -24,8 +24,8 @@ _TYPES = (
 )
 
 
-def resource_providers(services: Mapping[str, Service], endpoint: str = "") -> dict[str, Provider]:
-    """A provider per type; `endpoint` is where Sluice listens (the URLs services answer with,
+def resource_providers(services: Mapping[str, Service], endpoint_url: str = "") -> dict[str, Provider]:
+    """A provider per type; `endpoint_url` is where Sluice listens (the URLs services answer with,
     a queue's URL, use it as they would for a user's request there)."""
-    call = Caller(services, endpoint)
+    call = Caller(services, endpoint_url)
     return {cls.type_name: cls(call) for cls in _TYPES}

@@ -18,11 +18,12 @@ from typing import Any
 from botocore.model import ListShape, MapShape, Shape, StructureShape
 
 from ....protocol.context import RequestContext
-from ....protocol.errors import ServiceError, not_implemented
+from ....protocol.errors import not_implemented
 from ....protocol.models import service_model
 from ....protocol.validate import validate
 from ...base import Service
-from .base import ResourceRequest
+from .base import ProviderError, ResourceRequest
+from .base import physical_name as shortened_name
 
 _ALNUM = "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
 # Services whose wire layer checks an operation's input against the model (rest-json): the
@@ -33,13 +34,13 @@ _MODEL_CHECKED = frozenset({"lambda"})
 class Caller:
     """Calls `services[name].operation(op)(ctx, **members)` for a stack's account and region."""
 
-    def __init__(self, services: Mapping[str, Service], endpoint: str = "") -> None:
+    def __init__(self, services: Mapping[str, Service], endpoint_url: str = "") -> None:
         self.services = services
-        self.endpoint = endpoint  # where Sluice listens: URLs a service answers with (QueueUrl) use it
+        self.endpoint_url = endpoint_url  # where Sluice listens: URLs a service answers with (QueueUrl) use it
 
     def context(self, req: ResourceRequest, service: str, operation: str) -> RequestContext:
         return RequestContext(request_id=str(uuid.uuid4()), host_id="cloudformation", account_id=req.account_id,
-                              region=req.region, service=service, operation=operation, endpoint=self.endpoint)
+                              region=req.region, service=service, operation=operation, endpoint=self.endpoint_url)
 
     def has(self, service: str, operation: str) -> bool:
         found = self.services.get(service)
@@ -82,12 +83,12 @@ def coerce(value: Any, shape: Shape) -> Any:
         try:
             return int(value)
         except ValueError:
-            raise ServiceError("InvalidRequest", f"Value '{value}' is not a valid integer.") from None
+            raise ProviderError(f"Value '{value}' is not a valid integer.") from None
     if t in ("double", "float") and isinstance(value, str):
         try:
             return float(value)
         except ValueError:
-            raise ServiceError("InvalidRequest", f"Value '{value}' is not a valid number.") from None
+            raise ProviderError(f"Value '{value}' is not a valid number.") from None
     if t == "boolean" and isinstance(value, str) and value.lower() in ("true", "false"):
         return value.lower() == "true"
     if t == "string" and isinstance(value, (int, float)) and not isinstance(value, bool):
@@ -100,7 +101,7 @@ def coerce(value: Any, shape: Shape) -> Any:
 # -- names ---------------------------------------------------------------------------------
 
 
-def random_part(req: ResourceRequest, length: int = 13, lower: bool = False) -> str:
+def random_part(req: ResourceRequest, length: int = 13) -> str:
     """The `<RANDOM>` of a generated name: fixed by the stack, resource and request token, so a
     step resumed after a crash (same token) asks for the same name, and a replacement (a new
     token) gets a new one."""
@@ -110,33 +111,24 @@ def random_part(req: ResourceRequest, length: int = 13, lower: bool = False) -> 
     for _ in range(length):
         digest, i = divmod(digest, len(_ALNUM))
         out.append(_ALNUM[i])
-    text = "".join(out)
-    return text.lower() if lower else text
+    return "".join(out)
 
 
 def physical_name(req: ResourceRequest, max_length: int, *, lower: bool = False, suffix: str = "",
                   random_length: int = 13) -> str:
     """`<stack>-<logical>-<RANDOM>` as CloudFormation names a resource whose name the template
-    leaves out; the stack and logical parts are shortened to fit the service's limit (the logical
-    id keeps at most half of the room, as AWS's generated names show)."""
-    rand = random_part(req, random_length, lower)
-    room = max_length - len(rand) - len(suffix) - 2
-    stack, logical = req.stack_name, req.logical_id
-    if len(stack) + len(logical) > room:
-        keep_logical = min(len(logical), max(room // 2, room - len(stack)))
-        logical = logical[:keep_logical]
-        stack = stack[:room - len(logical)]
-    name = f"{stack}-{logical}-{rand}{suffix}"
-    return name.lower() if lower else name
+    leaves out, within the service's limit (`suffix` after it: a FIFO queue's `.fifo`). RANDOM
+    is the suffix the deployer recorded for the step, else one made from the request token."""
+    rand = req.name_suffix or random_part(req, random_length)
+    return shortened_name(req.stack_name, req.logical_id, rand, max_length - len(suffix), lower=lower) + suffix
 
 
 # -- properties ----------------------------------------------------------------------------
 
 
-def invalid_properties(req: ResourceRequest, problem: str) -> ServiceError:
+def invalid_properties(req: ResourceRequest, problem: str) -> ProviderError:
     """A template value the resource type's schema refuses, worded as CloudFormation words it."""
-    return ServiceError("InvalidRequest",
-                        f"Properties validation failed for resource {req.logical_id} with message: [{problem}]")
+    return ProviderError(f"Properties validation failed for resource {req.logical_id} with message: [{problem}]")
 
 
 def check_properties(req: ResourceRequest, known: Iterable[str], required: Iterable[str] = ()) -> dict[str, Any]:
