@@ -10,6 +10,7 @@ it) and a module's new step goes after its last one.
 from __future__ import annotations
 
 from .engine import invoker, journal, metrics
+from .services.cloudformation import records as cloudformation_records
 from .services.cloudwatch import alarms
 from .services.events import records as events_records
 from .services.iam import records as iam_records
@@ -32,4 +33,5 @@ SCHEMA: tuple[Migration, ...] = (
     *s3_records.MIGRATIONS,
     *sns_records.MIGRATIONS,
     *sqs_records.MIGRATIONS,
+    *cloudformation_records.MIGRATIONS,
 )

@@ -31,6 +31,7 @@ from .engine.periodic import PeriodicTask, in_executor
 from .engine.pollers import SqsPollers
 from .engine.sns_http import post_notification
 from .engine.sqs_work import sqs_workers
+from .engine.stacks import StackDeployer
 from .engine.status import StatusSources, status
 from .engine.storage_metrics import S3StorageMetrics
 from .gateway.app import Gateway
@@ -39,6 +40,8 @@ from .protocol.errors import ServiceError
 from .runtime import EnvironmentPool
 from .schema import SCHEMA
 from .services.base import Service
+from .services.cloudformation import CloudFormationService
+from .services.cloudformation.providers import build_providers
 from .services.cloudwatch import CloudWatchService
 from .services.delivery import Deliveries, Delivery, DeliveryResult
 from .services.events import EventsService
@@ -135,6 +138,12 @@ class Sluice:
         iam = IamService(store, clock, settings)
         services["iam"] = iam
         services["sts"] = StsService(iam, clock, settings)
+        # CloudFormation: its providers call the other services' operations; the deployer runs stacks.
+        providers = build_providers(services, settings.endpoint_url)
+        stacks = StackDeployer(store.db, clock, providers)
+        services["cloudformation"] = CloudFormationService(
+            store, clock, services, wake=stacks.notify,
+            replace_on=lambda kind: providers[kind].replace_on if kind in providers else None)
 
         def secret_for(access_key: str) -> str | None:
             # --verify-signatures: root keys, IAM users' keys and STS sessions (functions' too).
@@ -176,6 +185,7 @@ class Sluice:
             engine.add(worker)
         engine.add(PeriodicTask("cloudwatch-alarms", clock, cloudwatch.evaluation_interval,
                                 in_executor(cloudwatch.evaluate_alarms), run_first=False))
+        engine.add(stacks.dispatcher)
 
         gateway = Gateway(settings, clock, services, secret_for=secret_for, token_for=token_for, engine=engine,
                           enforcer=enforcer, anonymous=anonymous)

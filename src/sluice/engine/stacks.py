@@ -1,0 +1,68 @@
+"""The stack deployer: CloudFormation's work rows -> resources made, changed, rolled back, deleted.
+
+CreateStack/UpdateStack/DeleteStack/ExecuteChangeSet record the stack's new status and a work row
+(services/cloudformation); an OutboxDispatcher runs `StackDeployer.run` for each due row in a
+worker thread. `run` reads where the operation stands from the records (the stack's status, each
+resource's status and step token) and carries it on: every step is recorded before the provider
+is called and after it answers, so after a `kill -9` the next run resumes the step it was in
+(the same request token, the same generated name) and the stack ends COMPLETE or rolled back,
+never half-made and forgotten. The work row is removed only when the operation has ended.
+
+Phases, by the stack's status:
+- CREATE_IN_PROGRESS / UPDATE_IN_PROGRESS: `Forward` (steps.py) takes the template's resources
+  in dependency order: create, update in place, or replace (a new one made; the old one deleted
+  in UPDATE_COMPLETE_CLEANUP_IN_PROGRESS); then the outputs and exports.
+- ROLLBACK_IN_PROGRESS / DELETE_IN_PROGRESS: every resource deleted in reverse order
+  (DeletionPolicy Retain: DELETE_SKIPPED).
+- UPDATE_ROLLBACK_IN_PROGRESS: what the update changed is put back, then what it created is
+  deleted in UPDATE_ROLLBACK_COMPLETE_CLEANUP_IN_PROGRESS.
+A step that waits (a custom resource's response) records its deadline as the row's due time
+and returns; `CloudFormationService.wake` makes it due at once.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping, Sequence
+
+from ..clock import Clock
+from ..services.cloudformation import records
+from ..services.cloudformation.providers import Provider
+from ..store.db import Database
+from .dispatcher import OutboxDispatcher, in_executor_each
+from .lifecycle import Signal
+from .stack_steps import Operation
+
+log = logging.getLogger("sluice.engine")
+
+
+class _StackWork:
+    """The deployer's DueSource: stacks whose operation has work due."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    def fetch_due(self, now: float, limit: int) -> Sequence[str]:
+        return records.due_work(self.db.reader, now, limit)
+
+    def next_due(self, now: float) -> float | None:
+        return records.next_work(self.db.reader, now)
+
+
+class StackDeployer:
+    def __init__(self, db: Database, clock: Clock, providers: Mapping[str, Provider], *, concurrency: int = 4) -> None:
+        self.db = db
+        self.clock = clock
+        self.providers = providers
+        self.due = Signal()  # set from requests' threads when work rows were committed
+        self.dispatcher: OutboxDispatcher[str] = OutboxDispatcher(
+            "cloudformation-stacks", clock, _StackWork(db), in_executor_each(self.run), key=lambda stack_id: stack_id,
+            concurrency=concurrency, wake=self.due)
+
+    def notify(self) -> None:
+        """Work rows were committed (thread-safe)."""
+        self.due.set()
+
+    def run(self, stack_id: str) -> None:
+        """Carry the stack's operation on until it ends or waits (blocking: a worker thread)."""
+        Operation(self.db, self.clock, self.providers, stack_id).run()
