@@ -7,16 +7,11 @@ from collections.abc import Mapping
 
 from ...base import Service
 from .base import InProgress, Provider, ProviderError, ResourceRequest, ResourceResult
-from .calls import Caller
-from .sqs import Queue
+from .catalog import resource_providers
 
 __all__ = ["InProgress", "Provider", "ProviderError", "ResourceRequest", "ResourceResult", "build_providers"]
 
 
 def build_providers(services: Mapping[str, Service], endpoint_url: str = "") -> dict[str, Provider]:
     """`endpoint_url`: Sluice's own URL, for the URLs services answer with (SQS queue URLs)."""
-    call = Caller(services, endpoint_url)
-    providers: list[Provider] = [
-        Queue(call),
-    ]
-    return {p.type_name: p for p in providers}
+    return resource_providers(services, endpoint_url)

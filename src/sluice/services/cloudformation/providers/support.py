@@ -1,0 +1,211 @@
+"""What every resource provider needs: calling a service's operation as the stack's caller,
+generated physical names, and the property checks and conversions CloudFormation applies
+before a resource handler sees a template's values.
+
+Providers call the other services through their public operations, exactly as a user's
+request would (a Lambda operation's input is checked against botocore's model, as the wire
+layer checks a user's): never their records.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import uuid
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from botocore.model import ListShape, MapShape, Shape, StructureShape
+
+from ....protocol.context import RequestContext
+from ....protocol.errors import not_implemented
+from ....protocol.models import service_model
+from ....protocol.validate import validate
+from ...base import Service
+from .base import ProviderError, ResourceRequest
+from .base import physical_name as shortened_name
+
+_ALNUM = "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
+# Services whose wire layer checks an operation's input against the model (rest-json): the
+# same checks are made here, so a template's bad value gets the error a user's call would.
+_MODEL_CHECKED = frozenset({"lambda"})
+
+
+class Caller:
+    """Calls `services[name].operation(op)(ctx, **members)` for a stack's account and region."""
+
+    def __init__(self, services: Mapping[str, Service], endpoint_url: str = "") -> None:
+        self.services = services
+        self.endpoint_url = endpoint_url  # where Sluice listens: URLs a service answers with (QueueUrl) use it
+
+    def context(self, req: ResourceRequest, service: str, operation: str) -> RequestContext:
+        return RequestContext(request_id=str(uuid.uuid4()), host_id="cloudformation", account_id=req.account_id,
+                              region=req.region, service=service, operation=operation, endpoint=self.endpoint_url)
+
+    def has(self, service: str, operation: str) -> bool:
+        found = self.services.get(service)
+        return found is not None and found.operation(operation) is not None
+
+    def __call__(self, req: ResourceRequest, service: str, operation: str, **members: Any) -> dict[str, Any]:
+        found = self.services.get(service)
+        fn = found.operation(operation) if found is not None else None
+        if fn is None:
+            raise not_implemented(service, operation)
+        given = {k: v for k, v in members.items() if v is not None}
+        shape = service_model(service).operation_model(operation).input_shape
+        if shape is not None:
+            given = coerce(given, shape)
+        if service in _MODEL_CHECKED:
+            validate(given, shape, required=True)
+        out = fn(self.context(req, service, operation), **given)
+        return out if isinstance(out, dict) else {}
+
+
+def model_members(service: str, operation: str) -> frozenset[str]:
+    """The input members of an operation (the properties a provider may pass on as they are)."""
+    shape = service_model(service).operation_model(operation).input_shape
+    return frozenset(shape.members) if shape is not None else frozenset()
+
+
+def coerce(value: Any, shape: Shape) -> Any:
+    """A template's value in the type the operation's model asks for: CloudFormation hands
+    numbers and booleans from parameters (and often from the template) as strings."""
+    if value is None:
+        return None
+    t = shape.type_name
+    if isinstance(shape, StructureShape) and isinstance(value, dict):
+        return {k: coerce(v, shape.members[k]) if k in shape.members else v for k, v in value.items()}
+    if isinstance(shape, ListShape) and isinstance(value, list):
+        return [coerce(v, shape.member) for v in value]
+    if isinstance(shape, MapShape) and isinstance(value, dict):
+        return {str(k): coerce(v, shape.value) for k, v in value.items()}
+    if t in ("integer", "long") and isinstance(value, str):
+        try:
+            return int(value)
+        except ValueError:
+            raise ProviderError(f"Value '{value}' is not a valid integer.") from None
+    if t in ("double", "float") and isinstance(value, str):
+        try:
+            return float(value)
+        except ValueError:
+            raise ProviderError(f"Value '{value}' is not a valid number.") from None
+    if t == "boolean" and isinstance(value, str) and value.lower() in ("true", "false"):
+        return value.lower() == "true"
+    if t == "string" and isinstance(value, (int, float)) and not isinstance(value, bool):
+        return str(value)
+    if t == "string" and isinstance(value, bool):
+        return "true" if value else "false"
+    return value
+
+
+# -- names ---------------------------------------------------------------------------------
+
+
+def random_part(req: ResourceRequest, length: int = 13) -> str:
+    """The `<RANDOM>` of a generated name: fixed by the stack, resource and request token, so a
+    step resumed after a crash (same token) asks for the same name, and a replacement (a new
+    token) gets a new one."""
+    digest = int.from_bytes(hashlib.sha256(
+        f"{req.stack_id}\0{req.logical_id}\0{req.request_token}".encode()).digest(), "big")
+    out = []
+    for _ in range(length):
+        digest, i = divmod(digest, len(_ALNUM))
+        out.append(_ALNUM[i])
+    return "".join(out)
+
+
+def physical_name(req: ResourceRequest, max_length: int, *, lower: bool = False, suffix: str = "",
+                  random_length: int = 13) -> str:
+    """`<stack>-<logical>-<RANDOM>` as CloudFormation names a resource whose name the template
+    leaves out, within the service's limit (`suffix` after it: a FIFO queue's `.fifo`). RANDOM
+    is the suffix the deployer recorded for the step, else one made from the request token."""
+    rand = req.name_suffix or random_part(req, random_length)
+    return shortened_name(req.stack_name, req.logical_id, rand, max_length - len(suffix), lower=lower) + suffix
+
+
+# -- properties ----------------------------------------------------------------------------
+
+
+def invalid_properties(req: ResourceRequest, problem: str) -> ProviderError:
+    """A template value the resource type's schema refuses, worded as CloudFormation words it."""
+    return ProviderError(f"Properties validation failed for resource {req.logical_id} with message: [{problem}]")
+
+
+def check_properties(req: ResourceRequest, known: Iterable[str], required: Iterable[str] = ()) -> dict[str, Any]:
+    """The resource's properties, after the schema's checks: every key known to the type (AWS
+    properties Sluice has nothing to do with, like encryption keys, are accepted), every required
+    key present."""
+    props = dict(req.properties or {})
+    allowed = set(known)
+    extra = sorted(k for k in props if k not in allowed)
+    if extra:
+        raise invalid_properties(req, f"#: extraneous key [{extra[0]}] is not permitted")
+    for key in required:
+        if props.get(key) is None:
+            raise invalid_properties(req, f"#: required key [{key}] not found")
+    return props
+
+
+def as_int(req: ResourceRequest, props: Mapping[str, Any], name: str) -> int | None:
+    """An integer property: a template (or a parameter) may give it as a string."""
+    value = props.get(name)
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        raise invalid_properties(req, f"#/{name}: expected type: Integer, found: Boolean")
+    if isinstance(value, int):
+        return value
+    try:
+        return int(str(value))
+    except ValueError:
+        raise invalid_properties(req, f"#/{name}: expected type: Integer, found: String") from None
+
+
+def as_bool(req: ResourceRequest, props: Mapping[str, Any], name: str) -> bool | None:
+    value = props.get(name)
+    if value is None or isinstance(value, bool):
+        return value
+    if str(value).lower() in ("true", "false"):
+        return str(value).lower() == "true"
+    raise invalid_properties(req, f"#/{name}: expected type: Boolean, found: String")
+
+
+def as_json_text(value: Any) -> str | None:
+    """A policy-like property: CloudFormation takes a JSON object or its text."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        return value
+    return json.dumps(value)
+
+
+def as_json_object(value: Any) -> Any:
+    if isinstance(value, str):
+        try:
+            return json.loads(value)
+        except ValueError:
+            return value
+    return value
+
+
+def attribute_text(value: Any) -> str:
+    """An attribute value as the query/JSON services take it (booleans lower-case)."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (dict, list)):
+        return json.dumps(value)
+    return str(value)
+
+
+def tag_map(props: Mapping[str, Any], name: str = "Tags") -> dict[str, str]:
+    return {str(t["Key"]): str(t.get("Value", "")) for t in props.get(name) or []}
+
+
+def tag_list(props: Mapping[str, Any], name: str = "Tags") -> list[dict[str, str]]:
+    return [{"Key": k, "Value": v} for k, v in tag_map(props, name).items()]
+
+
+def changed(req: ResourceRequest, *names: str) -> bool:
+    """Whether any of these properties differs from the stack's previous template."""
+    old = req.old_properties or {}
+    return any(old.get(n) != req.properties.get(n) for n in names)
