@@ -17,13 +17,13 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any, ClassVar
 
 from ...store.db import Database
 from ..delivery import Deliveries, Delivery
 from . import custom_records as records
-from .providers.base import InProgress, ProviderError, ResourceRequest, ResourceResult
+from .providers.base import InProgress, Provider, ProviderError, ResourceRequest, ResourceResult
 
 CUSTOM_RESOURCE = "AWS::CloudFormation::CustomResource"
 RESPONSE_PATH = "/_sluice/cloudformation/custom-resource-responses/"
@@ -170,6 +170,26 @@ def _outcome(row: records.CustomRequest) -> dict[str, Any]:
         raise ProviderError(f"Invalid response object: Data must be a JSON object "
                             f"(RequestId: {row.request_id})")
     return response
+
+
+class WithCustomResources(Mapping[str, Provider]):
+    """The providers by type, where every `Custom::<anything>` type is the custom resource."""
+
+    def __init__(self, providers: Mapping[str, Provider], custom: CustomResource) -> None:
+        self.providers = providers
+        self.custom = custom
+
+    def __getitem__(self, type_name: str) -> Provider:
+        if is_custom_resource(type_name):
+            return self.custom
+        return self.providers[type_name]
+
+    def __iter__(self) -> Iterator[str]:
+        yield from self.providers
+        yield CUSTOM_RESOURCE
+
+    def __len__(self) -> int:
+        return len(self.providers) + 1
 
 
 class CustomResponses:

@@ -17,8 +17,13 @@ from __future__ import annotations
 
 import copy
 import threading
+import uuid
 from collections.abc import Callable, Mapping
 from typing import Any
+
+from ...protocol.context import RequestContext
+from ..base import Service
+from . import errors
 
 SAM_TRANSFORM = "AWS::Serverless-2016-10-31"
 
@@ -65,6 +70,29 @@ def iam_managed_policies(list_policies: Callable[..., Mapping[str, Any]],
         if not listed.get("IsTruncated"):
             return out
         params["Marker"] = listed["Marker"]
+
+
+def expander(iam: Service) -> Callable[[dict[str, Any], str, str], dict[str, Any]]:
+    """The transform as the stack operations call it: (template, account, region) -> processed.
+
+    Managed policy names are looked up in the account's IAM (ListPolicies, only when a name is
+    not one the translator knows); a failed transform is a ValidationError with AWS's words."""
+    list_policies = iam.operation("ListPolicies")
+
+    def expand_for(template: dict[str, Any], account_id: str, region: str) -> dict[str, Any]:
+        def policies() -> Mapping[str, str]:
+            if list_policies is None:
+                return {}
+            ctx = RequestContext(str(uuid.uuid4()), "", account_id, region, "iam",
+                                 operation="ListPolicies")
+            return iam_managed_policies(list_policies, ctx)
+
+        try:
+            return expand(template, {}, region=region, managed_policies=policies)
+        except TransformError as e:
+            raise errors.validation(str(e)) from e
+
+    return expand_for
 
 
 def partition_of(region: str) -> str:
