@@ -48,6 +48,7 @@ bench: $(BIN)/sluice
 	$(BIN)/python bench/pipeline.py
 	$(BIN)/python bench/iam.py
 	$(BIN)/python bench/cpu.py
+	$(BIN)/python bench/deploy.py
 
 clean:
 	rm -rf $(VENV) $(SAM_VENV) .sluice
