@@ -63,6 +63,17 @@ class Operation:
         except _Waiting:
             return
 
+    def abandon(self, reason: str) -> None:
+        """End the operation FAILED (after a bug), in the failed status of the phase it was in."""
+        stack = records.stack_by_id(self.db.reader, self.stack_id)
+        if stack is None:
+            return
+        self.stack = stack
+        failed = {"CREATE_IN_PROGRESS": "CREATE_FAILED", "ROLLBACK_IN_PROGRESS": "ROLLBACK_FAILED",
+                  "DELETE_IN_PROGRESS": "DELETE_FAILED"}.get(stack.status, "UPDATE_ROLLBACK_FAILED")
+        if stack.status.endswith("_IN_PROGRESS"):
+            self._end(failed, reason)
+
     def _phases(self) -> None:
         status = self.stack.status
         if status in ("CREATE_IN_PROGRESS", "UPDATE_IN_PROGRESS"):
