@@ -245,6 +245,29 @@ def test_replacement_makes_a_new_resource_and_deletes_the_old_one_in_cleanup(cfn
     cfn.delete_stack(StackName=name)
 
 
+def test_a_resource_dropped_from_the_template_is_deleted_and_termination_protection(cfn: Any, sqs: Any) -> None:
+    name = stack_name()
+    body: dict[str, Any] = {"Resources": {"Keep": {"Type": "AWS::SQS::Queue"}, "Drop": {"Type": "AWS::SQS::Queue"}}}
+    cfn.create_stack(StackName=name, TemplateBody=json.dumps(body), EnableTerminationProtection=True)
+    assert settle(cfn, name)["EnableTerminationProtection"] is True
+    urls = {r["LogicalResourceId"]: r["PhysicalResourceId"]
+            for r in cfn.list_stack_resources(StackName=name)["StackResourceSummaries"]}
+    del body["Resources"]["Drop"]
+    cfn.update_stack(StackName=name, TemplateBody=json.dumps(body))
+    assert settle(cfn, name)["StackStatus"] == "UPDATE_COMPLETE"
+    assert not queue_exists(sqs, urls["Drop"]) and queue_exists(sqs, urls["Keep"])
+    assert [r["LogicalResourceId"] for r in cfn.list_stack_resources(StackName=name)["StackResourceSummaries"]] == [
+        "Keep"]
+    with pytest.raises(ClientError) as err:
+        cfn.delete_stack(StackName=name)
+    assert err.value.response["Error"]["Message"] == (
+        f"Stack [{name}] cannot be deleted while TerminationProtection is enabled")
+    stack_id = cfn.update_termination_protection(StackName=name, EnableTerminationProtection=False)["StackId"]
+    cfn.delete_stack(StackName=name)
+    assert settle(cfn, stack_id)["StackStatus"] == "DELETE_COMPLETE"
+    assert not queue_exists(sqs, urls["Keep"])
+
+
 def test_a_failed_update_rolls_back_to_the_previous_template(cfn: Any, sqs: Any) -> None:
     name = stack_name()
     good = {"Resources": {"Q": {"Type": "AWS::SQS::Queue", "Properties": {"VisibilityTimeout": 30}}},

@@ -155,6 +155,16 @@ class Stacks:
         self.shared.wake()
         return {}
 
+    def update_termination_protection(self, ctx: RequestContext, StackName: str | None = None,
+                                      EnableTerminationProtection: bool | None = None, **_: Any) -> dict[str, Any]:
+        def txn(conn: sqlite3.Connection) -> str:
+            stack = self.shared.stack(ctx, StackName, conn)
+            stack.options["EnableTerminationProtection"] = bool(EnableTerminationProtection)
+            records.save_stack(conn, stack)
+            return stack.stack_id
+
+        return {"StackId": self.db.write(txn)}
+
     # -- describing --------------------------------------------------------------------------
 
     def describe_stacks(self, ctx: RequestContext, StackName: str | None = None, NextToken: str | None = None,
