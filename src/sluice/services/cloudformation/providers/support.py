@@ -119,7 +119,10 @@ def physical_name(req: ResourceRequest, max_length: int, *, lower: bool = False,
     """`<stack>-<logical>-<RANDOM>` as CloudFormation names a resource whose name the template
     leaves out, within the service's limit (`suffix` after it: a FIFO queue's `.fifo`). RANDOM
     is the suffix the deployer recorded for the step, else one made from the request token."""
-    rand = req.name_suffix or random_part(req, random_length)
+    # A replacement needs a name of its own (the old resource lives until the cleanup phase):
+    # its random part comes from the step's token, never the suffix recorded for the first create.
+    replacing = req.request_token.endswith(":replace")
+    rand = random_part(req, random_length) if replacing or not req.name_suffix else req.name_suffix
     return shortened_name(req.stack_name, req.logical_id, rand, max_length - len(suffix), lower=lower) + suffix
 
 
