@@ -59,7 +59,8 @@ def pipeline(memory: int = 128, bucket_name: str | None = None, retries: int = 1
     """A template with every type a pipeline is made of, wired as a user wires them."""
     bucket: dict[str, Any] = {
         "Type": "AWS::S3::Bucket", "DependsOn": "S3MayInvoke",
-        "Properties": {"VersioningConfiguration": {"Status": "Enabled"}, "NotificationConfiguration": {
+        "Properties": {"VersioningConfiguration": {"Status": "Enabled"}, "Tags": [{"Key": "stage", "Value": "dev"}],
+                       "NotificationConfiguration": {
             "LambdaConfigurations": [{"Event": "s3:ObjectCreated:*", "Function": FN_ARN}],
             "QueueConfigurations": [{"Event": "s3:ObjectRemoved:*", "Queue": {"Fn::GetAtt": ["Dlq", "Arn"]},
                                      "Filter": {"S3Key": {"Rules": [{"Name": "prefix", "Value": "in/"}]}}}]}}}
@@ -162,6 +163,7 @@ def test_a_pipeline_stack_configures_every_resource_then_updates_and_deletes_the
     # The services' side, as a user reads it.
     s3, lam, sqs = clients["s3"], clients["lambda"], clients["sqs"]
     assert s3.get_bucket_versioning(Bucket=bucket)["Status"] == "Enabled"
+    assert s3.get_bucket_tagging(Bucket=bucket)["TagSet"] == [{"Key": "stage", "Value": "dev"}]
     config = s3.get_bucket_notification_configuration(Bucket=bucket)
     assert config["LambdaFunctionConfigurations"][0]["LambdaFunctionArn"] == out["FunctionArn"]
     assert config["QueueConfigurations"][0]["QueueArn"] == out["QueueArn"]
@@ -243,3 +245,71 @@ def test_a_resource_the_service_refuses_rolls_the_stack_back_with_its_error(cfn:
     assert settle(cfn, stack)["StackStatus"] == "ROLLBACK_COMPLETE"
     assert dict(failures(cfn, stack))["Odd"] == ("Properties validation failed for resource Odd with message: "
                                                  "[#: extraneous key [Colour] is not permitted]")
+
+
+# The shape of the stack SAM CLI deploys for its artifacts (`aws-sam-cli-managed-default`).
+MANAGED = """
+AWSTemplateFormatVersion: '2010-09-09'
+Transform: []
+Resources:
+  SamCliSourceBucket:
+    Type: AWS::S3::Bucket
+    Properties:
+      PublicAccessBlockConfiguration:
+        BlockPublicAcls: true
+        BlockPublicPolicy: true
+        IgnorePublicAcls: true
+        RestrictPublicBuckets: true
+      BucketEncryption:
+        ServerSideEncryptionConfiguration:
+          - ServerSideEncryptionByDefault:
+              SSEAlgorithm: aws:kms
+      VersioningConfiguration:
+        Status: Enabled
+      Tags:
+        - Key: ManagedStackSource
+          Value: AwsSamCli
+  SamCliSourceBucketBucketPolicy:
+    Type: AWS::S3::BucketPolicy
+    Properties:
+      Bucket: !Ref SamCliSourceBucket
+      PolicyDocument:
+        Statement:
+          - Action: ["s3:GetObject"]
+            Effect: Allow
+            Resource: !Join ["", ["arn:", !Ref "AWS::Partition", ":s3:::", !Ref SamCliSourceBucket, "/*"]]
+            Principal:
+              Service: serverlessrepo.amazonaws.com
+            Condition:
+              StringEquals:
+                aws:SourceAccount: !Ref AWS::AccountId
+          - Action: ["s3:*"]
+            Effect: Deny
+            Resource:
+              - !Sub "arn:${AWS::Partition}:s3:::${SamCliSourceBucket}"
+              - !Sub "arn:${AWS::Partition}:s3:::${SamCliSourceBucket}/*"
+            Principal: "*"
+            Condition:
+              Bool:
+                aws:SecureTransport: false
+Outputs:
+  SourceBucket:
+    Value: !Ref SamCliSourceBucket
+"""
+
+
+def test_sam_clis_managed_artifacts_stack_deploys(cfn: Any, clients: dict[str, Any]) -> None:
+    stack = f"sam-managed-{uuid.uuid4().hex[:6]}"
+    cfn.create_stack(StackName=stack, TemplateBody=MANAGED.replace("Transform: []\n", ""))
+    found = settle(cfn, stack)
+    assert found["StackStatus"] == "CREATE_COMPLETE", failures(cfn, stack)
+    bucket = outputs(found)["SourceBucket"]
+    assert bucket.startswith(f"{stack}-samclisourcebucket-")
+    s3 = clients["s3"]
+    assert s3.get_bucket_versioning(Bucket=bucket)["Status"] == "Enabled"
+    assert s3.get_bucket_tagging(Bucket=bucket)["TagSet"] == [{"Key": "ManagedStackSource", "Value": "AwsSamCli"}]
+    statements = json.loads(s3.get_bucket_policy(Bucket=bucket)["Policy"])["Statement"]
+    assert [s["Effect"] for s in statements] == ["Allow", "Deny"]
+    cfn.delete_stack(StackName=stack)
+    assert settle(cfn, found["StackId"])["StackStatus"] == "DELETE_COMPLETE", failures(cfn, found["StackId"])
+    assert bucket not in {b["Name"] for b in s3.list_buckets()["Buckets"]}
