@@ -376,3 +376,65 @@ def test_topics_subscriptions_iam_policies_rules_logs_alarms(tmp_path: Path) -> 
         assert arn not in [t["TopicArn"] for t in (await stack.op("sns", "ListTopics"))["Topics"]]
 
     scenario(tmp_path, body)
+
+
+def test_a_create_run_again_after_a_crash_finds_what_it_made(tmp_path: Path) -> None:
+    """The deployer runs a step again with the same token when the server died during it: the
+    generated name is the same, and what the first run made is taken, not refused."""
+
+    async def body(stack: Stack) -> None:
+        role = await stack.create("AWS::IAM::Role", "Exec", {"AssumeRolePolicyDocument": TRUST})
+        again = await stack.create("AWS::IAM::Role", "Exec", {"AssumeRolePolicyDocument": TRUST})
+        assert again == role
+        fn_props = {"Runtime": "python3.12", "Handler": "index.handler", "Role": role.attributes["Arn"],
+                    "Code": {"ZipFile": HANDLER}}
+        document = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "sqs:*", "Resource": "*"}]}
+        for type_name, logical, props in (
+                ("AWS::S3::Bucket", "Files", {}), ("AWS::SQS::Queue", "Jobs", {}), ("AWS::SNS::Topic", "News", {}),
+                ("AWS::IAM::ManagedPolicy", "Shared", {"PolicyDocument": document}),
+                ("AWS::Logs::LogGroup", "Audit", {}), ("AWS::Lambda::Function", "Worker", fn_props)):
+            first = await stack.create(type_name, logical, props)
+            assert await stack.create(type_name, logical, props) == first, type_name
+        fn = await stack.create("AWS::Lambda::Function", "Worker", fn_props)
+        perm = {"FunctionName": fn.physical_id, "Action": "lambda:InvokeFunction", "Principal": "s3.amazonaws.com"}
+        first = await stack.create("AWS::Lambda::Permission", "FromS3", perm)
+        assert await stack.create("AWS::Lambda::Permission", "FromS3", perm) == first
+        # A named resource that is already there is refused, as AWS refuses it.
+        await stack.create("AWS::Logs::LogGroup", "Named", {"LogGroupName": "/taken"})
+        with pytest.raises(ServiceError) as err:
+            await stack.create("AWS::Logs::LogGroup", "Named", {"LogGroupName": "/taken"})
+        assert err.value.code == "ResourceAlreadyExistsException"
+
+    scenario(tmp_path, body)
+
+
+def test_layer_versions_published_from_s3_and_used_by_a_function(tmp_path: Path) -> None:
+    async def body(stack: Stack) -> None:
+        if stack.app.services["lambda"].operation("PublishLayerVersion") is None:
+            pytest.skip("this build's Lambda has no layers API yet (issue 14)")
+        bucket = (await stack.create("AWS::S3::Bucket", "Artifacts", {})).physical_id
+        buf = io.BytesIO()
+        with zipfile.ZipFile(buf, "w") as zf:
+            zf.writestr("python/greeting.py", "WORD = 'hello'\n")
+        await stack.op("s3", "PutObject", Bucket=bucket, Key="layer.zip", Body=io.BytesIO(buf.getvalue()))
+        props = {"Content": {"S3Bucket": bucket, "S3Key": "layer.zip"}, "CompatibleRuntimes": ["python3.12"]}
+        layer = await stack.create("AWS::Lambda::LayerVersion", "Shared", props)
+        arn = layer.physical_id
+        assert layer.ref_value == arn == layer.attributes["LayerVersionArn"]
+        assert arn.startswith(f"arn:aws:lambda:us-east-1:{ACCOUNT}:layer:shop-Shared-") and arn.endswith(":1")
+        got = await stack.op("lambda", "GetLayerVersionByArn", Arn=arn)
+        assert got["CompatibleRuntimes"] == ["python3.12"]
+        role = await stack.create("AWS::IAM::Role", "Exec", {"AssumeRolePolicyDocument": TRUST})
+        code = "from greeting import WORD\ndef handler(event, context):\n    return WORD\n"
+        fn = await stack.create("AWS::Lambda::Function", "Greeter", {
+            "Runtime": "python3.12", "Handler": "index.handler", "Role": role.attributes["Arn"],
+            "Code": {"ZipFile": code}, "Layers": [arn]})
+        out = await stack.op("lambda", "Invoke", FunctionName=fn.physical_id, Payload=b"{}")
+        payload = out["Payload"].read() if hasattr(out["Payload"], "read") else out["Payload"]
+        assert json.loads(payload) == "hello"
+        await stack.delete("AWS::Lambda::LayerVersion", "Shared", props, arn)
+        with pytest.raises(ServiceError) as err:
+            await stack.op("lambda", "GetLayerVersionByArn", Arn=arn)
+        assert err.value.code == "ResourceNotFoundException"
+
+    scenario(tmp_path, body)

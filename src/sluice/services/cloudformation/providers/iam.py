@@ -39,10 +39,16 @@ class RoleProvider:
     def create(self, req: ResourceRequest) -> ResourceResult:
         props = check_properties(req, _ROLE_PROPERTIES, ("AssumeRolePolicyDocument",))
         name = props.get("RoleName") or physical_name(req, 64, random_length=12)
-        role = self.call(req, "iam", "CreateRole", RoleName=name, Path=props.get("Path"),
-                         AssumeRolePolicyDocument=as_json_text(props["AssumeRolePolicyDocument"]),
-                         Description=props.get("Description"), MaxSessionDuration=props.get("MaxSessionDuration"),
-                         Tags=tag_list(props) or None)["Role"]
+        try:
+            role = self.call(req, "iam", "CreateRole", RoleName=name, Path=props.get("Path"),
+                             AssumeRolePolicyDocument=as_json_text(props["AssumeRolePolicyDocument"]),
+                             Description=props.get("Description"), MaxSessionDuration=props.get("MaxSessionDuration"),
+                             Tags=tag_list(props) or None)["Role"]
+        except ServiceError as err:
+            # A create resumed after a crash: the role it generated the name for is there.
+            if err.code != "EntityAlreadyExists" or props.get("RoleName"):
+                raise
+            role = self.call(req, "iam", "GetRole", RoleName=name)["Role"]
         for policy, document in _inline_policies(props).items():
             self.call(req, "iam", "PutRolePolicy", RoleName=name, PolicyName=policy, PolicyDocument=document)
         for arn in props.get("ManagedPolicyArns") or []:
@@ -187,9 +193,15 @@ class ManagedPolicyProvider:
     def create(self, req: ResourceRequest) -> ResourceResult:
         props = check_properties(req, self._known, ("PolicyDocument",))
         name = props.get("ManagedPolicyName") or physical_name(req, 128, random_length=12)
-        arn = self.call(req, "iam", "CreatePolicy", PolicyName=name, Path=props.get("Path"),
-                        Description=props.get("Description"),
-                        PolicyDocument=as_json_text(props["PolicyDocument"]))["Policy"]["Arn"]
+        try:
+            arn = self.call(req, "iam", "CreatePolicy", PolicyName=name, Path=props.get("Path"),
+                            Description=props.get("Description"),
+                            PolicyDocument=as_json_text(props["PolicyDocument"]))["Policy"]["Arn"]
+        except ServiceError as err:
+            # A create resumed after a crash: the policy it generated the name for is there.
+            if err.code != "EntityAlreadyExists" or props.get("ManagedPolicyName"):
+                raise
+            arn = f"arn:aws:iam::{req.account_id}:policy{props.get('Path') or '/'}{name}"
         self._attach(req, arn, PolicyProvider._entities(props), "Attach")
         return ResourceResult(arn, self._attributes(req, arn))
 

@@ -94,8 +94,13 @@ class LogGroupProvider:
     def create(self, req: ResourceRequest) -> ResourceResult:
         props = check_properties(req, self._known)
         name = props.get("LogGroupName") or physical_name(req, 512)
-        self.call(req, "logs", "CreateLogGroup", logGroupName=name, tags=tag_map(props) or None,
-                  logGroupClass=props.get("LogGroupClass"), kmsKeyId=props.get("KmsKeyId"))
+        try:
+            self.call(req, "logs", "CreateLogGroup", logGroupName=name, tags=tag_map(props) or None,
+                      logGroupClass=props.get("LogGroupClass"), kmsKeyId=props.get("KmsKeyId"))
+        except ServiceError as err:
+            # A create resumed after a crash: the group it generated the name for is there.
+            if err.code != "ResourceAlreadyExistsException" or props.get("LogGroupName"):
+                raise
         retention = as_int(req, props, "RetentionInDays")
         if retention is not None:
             self.call(req, "logs", "PutRetentionPolicy", logGroupName=name, retentionInDays=retention)
