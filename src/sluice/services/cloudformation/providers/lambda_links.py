@@ -66,13 +66,15 @@ class EventInvokeConfigProvider:
 
     def create(self, req: ResourceRequest) -> ResourceResult:
         self._put(req)
-        return ResourceResult(physical_name(req, 128), {})
+        pid = physical_name(req, 128)
+        return ResourceResult(pid, {"Id": pid})
 
     def update(self, req: ResourceRequest) -> ResourceResult:
         # Put replaces the whole configuration: a setting left out of the template goes back
         # to Lambda's default, as CloudFormation's update does.
         self._put(req)
-        return ResourceResult(req.physical_id or physical_name(req, 128), {})
+        pid = req.physical_id or physical_name(req, 128)
+        return ResourceResult(pid, {"Id": pid})
 
     def delete(self, req: ResourceRequest) -> None:
         props = req.properties or {}

@@ -61,14 +61,16 @@ class AliasProvider:
         out = self.call(req, "lambda", "CreateAlias", FunctionName=props["FunctionName"], Name=props["Name"],
                         FunctionVersion=props["FunctionVersion"], Description=props.get("Description"),
                         RoutingConfig=props.get("RoutingConfig"))
-        return ResourceResult(out["AliasArn"], {"AliasArn": out["AliasArn"]}, ref_value=out["AliasArn"])
+        return ResourceResult(out["AliasArn"], {"AliasArn": out["AliasArn"], "Id": out["AliasArn"]},
+                              ref_value=out["AliasArn"])
 
     def update(self, req: ResourceRequest) -> ResourceResult:
         props = check_properties(req, self._known, ("FunctionName", "Name", "FunctionVersion"))
         out = self.call(req, "lambda", "UpdateAlias", FunctionName=props["FunctionName"], Name=props["Name"],
                         FunctionVersion=props["FunctionVersion"], Description=props.get("Description") or "",
                         RoutingConfig=props.get("RoutingConfig") or {"AdditionalVersionWeights": {}})
-        return ResourceResult(out["AliasArn"], {"AliasArn": out["AliasArn"]}, ref_value=out["AliasArn"])
+        return ResourceResult(out["AliasArn"], {"AliasArn": out["AliasArn"], "Id": out["AliasArn"]},
+                              ref_value=out["AliasArn"])
 
     def delete(self, req: ResourceRequest) -> None:
         props = req.properties or {}

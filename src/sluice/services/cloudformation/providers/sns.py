@@ -122,7 +122,7 @@ class SubscriptionProvider:
         arn = self.call(req, "sns", "Subscribe", TopicArn=props["TopicArn"], Protocol=props["Protocol"],
                         Endpoint=props.get("Endpoint"), Attributes=attributes or None,
                         ReturnSubscriptionArn=True)["SubscriptionArn"]
-        return ResourceResult(arn, {})
+        return ResourceResult(arn, {"Arn": arn})
 
     def update(self, req: ResourceRequest) -> ResourceResult:
         props = check_properties(req, self._known, ("Protocol", "TopicArn"))
@@ -135,7 +135,7 @@ class SubscriptionProvider:
             if value is not None:
                 self.call(req, "sns", "SetSubscriptionAttributes", SubscriptionArn=arn, AttributeName=key,
                           AttributeValue=value)
-        return ResourceResult(arn, {})
+        return ResourceResult(arn, {"Arn": arn})
 
     def delete(self, req: ResourceRequest) -> None:
         if not req.physical_id or not req.physical_id.startswith("arn:"):
