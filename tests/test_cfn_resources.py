@@ -313,3 +313,31 @@ def test_sam_clis_managed_artifacts_stack_deploys(cfn: Any, clients: dict[str, A
     cfn.delete_stack(StackName=stack)
     assert settle(cfn, found["StackId"])["StackStatus"] == "DELETE_COMPLETE", failures(cfn, found["StackId"])
     assert bucket not in {b["Name"] for b in s3.list_buckets()["Buckets"]}
+
+
+def test_a_create_that_fails_half_way_leaves_nothing_behind(cfn: Any, clients: dict[str, Any]) -> None:
+    """A bucket whose notification S3 refuses (no permission for S3 to invoke the function) and
+    a role whose managed policy does not exist: each is made, then its next call fails; the
+    stack rolls back and neither is left."""
+    stack = f"half-{uuid.uuid4().hex[:6]}"
+    template = {"Resources": {
+        "Role": {"Type": "AWS::IAM::Role", "Properties": {"AssumeRolePolicyDocument": TRUST}},
+        "Worker": {"Type": "AWS::Lambda::Function", "Properties": {
+            "Runtime": "python3.12", "Handler": "index.handler", "Role": {"Fn::GetAtt": ["Role", "Arn"]},
+            "Code": {"ZipFile": HANDLER}}},
+        "Uploads": {"Type": "AWS::S3::Bucket", "Properties": {"NotificationConfiguration": {
+            "LambdaConfigurations": [{"Event": "s3:ObjectCreated:*", "Function": FN_ARN}]}}},
+        "Other": {"Type": "AWS::IAM::Role", "DependsOn": "Uploads", "Properties": {
+            "AssumeRolePolicyDocument": TRUST, "ManagedPolicyArns": [f"arn:aws:iam::{ACCOUNT}:policy/nothing"]}}}}
+    cfn.create_stack(StackName=stack, TemplateBody=json.dumps(template), Capabilities=["CAPABILITY_IAM"])
+    assert settle(cfn, stack)["StackStatus"] == "ROLLBACK_COMPLETE"
+    reasons = dict(failures(cfn, stack))
+    assert "Unable to validate the following destination configurations" in reasons["Uploads"]
+    assert not [b for b in clients["s3"].list_buckets()["Buckets"] if b["Name"].startswith(f"{stack}-uploads-")]
+
+    template["Resources"]["Uploads"]["Properties"] = {}
+    stack = f"half-{uuid.uuid4().hex[:6]}"
+    cfn.create_stack(StackName=stack, TemplateBody=json.dumps(template), Capabilities=["CAPABILITY_IAM"])
+    assert settle(cfn, stack)["StackStatus"] == "ROLLBACK_COMPLETE"
+    assert "Error Code: NoSuchEntity" in dict(failures(cfn, stack))["Other"]
+    assert not [r for r in clients["iam"].list_roles()["Roles"] if r["RoleName"].startswith(f"{stack}-")]

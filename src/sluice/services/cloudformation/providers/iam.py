@@ -4,12 +4,20 @@ AWS::IAM::ManagedPolicy (Ref = its ARN)."""
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import replace
 from datetime import datetime
 from typing import Any, ClassVar
 
 from ....protocol.errors import ServiceError
 from .base import ResourceRequest, ResourceResult
-from .support import Caller, as_json_text, check_properties, physical_name, tag_list
+from .support import (
+    Caller,
+    as_json_text,
+    check_properties,
+    physical_name,
+    tag_list,
+    undo_on_failure,
+)
 
 _ROLE_PROPERTIES = ("AssumeRolePolicyDocument", "Description", "ManagedPolicyArns", "MaxSessionDuration", "Path",
                     "PermissionsBoundary", "Policies", "RoleName", "Tags")
@@ -49,10 +57,11 @@ class RoleProvider:
             if err.code != "EntityAlreadyExists" or props.get("RoleName"):
                 raise
             role = self.call(req, "iam", "GetRole", RoleName=name)["Role"]
-        for policy, document in _inline_policies(props).items():
-            self.call(req, "iam", "PutRolePolicy", RoleName=name, PolicyName=policy, PolicyDocument=document)
-        for arn in props.get("ManagedPolicyArns") or []:
-            self.call(req, "iam", "AttachRolePolicy", RoleName=name, PolicyArn=arn)
+        with undo_on_failure(lambda: self.delete(replace(req, physical_id=name))):
+            for policy, document in _inline_policies(props).items():
+                self.call(req, "iam", "PutRolePolicy", RoleName=name, PolicyName=policy, PolicyDocument=document)
+            for arn in props.get("ManagedPolicyArns") or []:
+                self.call(req, "iam", "AttachRolePolicy", RoleName=name, PolicyArn=arn)
         return ResourceResult(name, {"Arn": role["Arn"], "RoleId": role["RoleId"]})
 
     def update(self, req: ResourceRequest) -> ResourceResult:
@@ -145,7 +154,8 @@ class PolicyProvider:
 
     def create(self, req: ResourceRequest) -> ResourceResult:
         props = check_properties(req, self._known, ("PolicyName", "PolicyDocument"))
-        self._put(req, props)
+        with undo_on_failure(lambda: self.delete(req)):
+            self._put(req, props)
         pid = physical_name(req, 128)
         return ResourceResult(pid, {"Id": pid})
 
@@ -202,7 +212,8 @@ class ManagedPolicyProvider:
             if err.code != "EntityAlreadyExists" or props.get("ManagedPolicyName"):
                 raise
             arn = f"arn:aws:iam::{req.account_id}:policy{props.get('Path') or '/'}{name}"
-        self._attach(req, arn, PolicyProvider._entities(props), "Attach")
+        with undo_on_failure(lambda: self.delete(replace(req, physical_id=arn))):
+            self._attach(req, arn, PolicyProvider._entities(props), "Attach")
         return ResourceResult(arn, self._attributes(req, arn))
 
     def update(self, req: ResourceRequest) -> ResourceResult:

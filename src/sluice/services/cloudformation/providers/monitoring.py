@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any, ClassVar
 
 from ....protocol.errors import ServiceError
@@ -15,6 +16,7 @@ from .support import (
     physical_name,
     tag_list,
     tag_map,
+    undo_on_failure,
 )
 
 
@@ -57,7 +59,10 @@ class RuleProvider:
 
     def create(self, req: ResourceRequest) -> ResourceResult:
         props = check_properties(req, self._known)
-        return self._put(req, props, props.get("Name") or physical_name(req, 64, random_length=12))
+        name = props.get("Name") or physical_name(req, 64, random_length=12)
+        ref = f"{self._bus(props)}|{name}" if self._bus(props) else name
+        with undo_on_failure(lambda: self.delete(replace(req, physical_id=ref))):
+            return self._put(req, props, name)
 
     def update(self, req: ResourceRequest) -> ResourceResult:
         props = check_properties(req, self._known)
@@ -103,7 +108,8 @@ class LogGroupProvider:
                 raise
         retention = as_int(req, props, "RetentionInDays")
         if retention is not None:
-            self.call(req, "logs", "PutRetentionPolicy", logGroupName=name, retentionInDays=retention)
+            with undo_on_failure(lambda: self.delete(replace(req, physical_id=name))):
+                self.call(req, "logs", "PutRetentionPolicy", logGroupName=name, retentionInDays=retention)
         return ResourceResult(name, {"Arn": self._arn(req, name)})
 
     def update(self, req: ResourceRequest) -> ResourceResult:

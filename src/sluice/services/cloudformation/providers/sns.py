@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from typing import Any, ClassVar
 
 from ....protocol.errors import ServiceError
@@ -15,10 +16,15 @@ from .support import (
     check_properties,
     physical_name,
     tag_list,
+    undo_on_failure,
 )
 
 _TOPIC_ATTRIBUTES = ("DisplayName", "ContentBasedDeduplication", "KmsMasterKeyId", "SignatureVersion",
                      "TracingConfig", "ArchivePolicy", "FifoThroughputScope")
+# What a topic attribute removed from the template goes back to (None: left as it is).
+_TOPIC_RESET: dict[str, str | None] = {
+    "DisplayName": "", "ContentBasedDeduplication": "false", "KmsMasterKeyId": "", "SignatureVersion": "1",
+    "TracingConfig": "PassThrough", "ArchivePolicy": "", "FifoThroughputScope": None}
 _TOPIC_PROPERTIES = frozenset(_TOPIC_ATTRIBUTES) | {"TopicName", "FifoTopic", "Subscription", "Tags",
                                                     "DataProtectionPolicy", "DeliveryStatusLogging"}
 _SUBSCRIPTION_ATTRIBUTES = ("DeliveryPolicy", "FilterPolicy", "FilterPolicyScope", "RawMessageDelivery",
@@ -61,8 +67,9 @@ class TopicProvider:
             attributes["FifoTopic"] = "true"
         arn = self.call(req, "sns", "CreateTopic", Name=name, Attributes=attributes, Tags=tag_list(props) or None,
                         DataProtectionPolicy=as_json_text(props.get("DataProtectionPolicy")))["TopicArn"]
-        for sub in props.get("Subscription") or []:
-            self._subscribe(req, arn, sub)
+        with undo_on_failure(lambda: self.delete(replace(req, physical_id=arn))):
+            for sub in props.get("Subscription") or []:
+                self._subscribe(req, arn, sub)
         return ResourceResult(arn, {"TopicArn": arn, "TopicName": name})
 
     def _subscribe(self, req: ResourceRequest, arn: str, sub: dict[str, Any]) -> None:
@@ -75,8 +82,9 @@ class TopicProvider:
         arn = req.physical_id or ""
         for key in _TOPIC_ATTRIBUTES:
             if props.get(key) != old.get(key):
-                value = _attribute_value(key, props[key]) if props.get(key) is not None else ""
-                self.call(req, "sns", "SetTopicAttributes", TopicArn=arn, AttributeName=key, AttributeValue=value)
+                value = _attribute_value(key, props[key]) if props.get(key) is not None else _TOPIC_RESET.get(key)
+                if value is not None:
+                    self.call(req, "sns", "SetTopicAttributes", TopicArn=arn, AttributeName=key, AttributeValue=value)
         if props.get("Tags") != old.get("Tags"):
             gone = [t["Key"] for t in tag_list(old) if t["Key"] not in {n["Key"] for n in tag_list(props)}]
             if gone:

@@ -9,16 +9,17 @@ layer checks a user's): never their records.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import uuid
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any
 
 from botocore.model import ListShape, MapShape, Shape, StructureShape
 
 from ....protocol.context import RequestContext
-from ....protocol.errors import not_implemented
+from ....protocol.errors import ServiceError, not_implemented
 from ....protocol.models import service_model
 from ....protocol.validate import validate
 from ...base import Service
@@ -212,3 +213,16 @@ def changed(req: ResourceRequest, *names: str) -> bool:
     """Whether any of these properties differs from the stack's previous template."""
     old = req.old_properties or {}
     return any(old.get(n) != req.properties.get(n) for n in names)
+
+
+@contextlib.contextmanager
+def undo_on_failure(undo: Callable[[], None]) -> Iterator[None]:
+    """A create made of several calls: if a later one fails, what the first made is deleted
+    before the error goes on, since the deployer records no physical id for a failed create (it
+    would be left behind, made and forgotten, by the rollback)."""
+    try:
+        yield
+    except (ServiceError, ProviderError):
+        with contextlib.suppress(ServiceError, ProviderError):
+            undo()
+        raise
