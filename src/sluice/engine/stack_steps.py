@@ -122,6 +122,8 @@ class Operation:
     def _forward_failed(self, creating: bool, failed: _Failed | None, reason: str | None = None) -> None:
         if failed is not None:
             reason = f"The following resource(s) failed to {failed.verb}: [{failed.logical_id}]. "
+        elif reason is not None and not reason.endswith(". "):
+            reason = reason.rstrip(".") + ". "
         if creating:
             if self.stack.options.get("DisableRollback"):
                 status = "CREATE_FAILED"

@@ -108,6 +108,8 @@ class Stacks:
                      Parameters: list[dict[str, Any]] | None = None, Capabilities: list[str] | None = None,
                      Tags: list[dict[str, str]] | None = None, **_: Any) -> dict[str, Any]:
         stack = self.shared.stack(ctx, StackName)
+        if stack.status not in UPDATABLE:
+            raise errors.bad_state(stack.stack_id, stack.status, "updated")
         if UsePreviousTemplate:
             if TemplateBody is not None or TemplateURL is not None:
                 raise errors.validation("You cannot specify both usePreviousTemplate and Template Body/Template URL")
