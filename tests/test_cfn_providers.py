@@ -148,6 +148,19 @@ def test_bucket_queue_notifications_versioning_and_policies(tmp_path: Path) -> N
             await stack.op("s3", "GetBucketPolicy", Bucket=name)
         assert err.value.code == "NoSuchBucketPolicy"
 
+        # Topic and EventBridge notifications.
+        topic = await stack.create("AWS::SNS::Topic", "Changes", {})
+        tp = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"Service": "s3.amazonaws.com"},
+                                                      "Action": "sns:Publish", "Resource": topic.physical_id}]}
+        await stack.create("AWS::SNS::TopicPolicy", "ChangesPolicy", {"Topics": [topic.physical_id], "PolicyDocument": tp})
+        other = await stack.create("AWS::S3::Bucket", "Other", {"NotificationConfiguration": {
+            "EventBridgeConfiguration": {"EventBridgeEnabled": "true"},
+            "TopicConfigurations": [{"Event": "s3:ObjectRemoved:*", "Topic": topic.physical_id}]}})
+        config = await stack.op("s3", "GetBucketNotificationConfiguration", Bucket=other.physical_id)
+        assert config["TopicConfigurations"][0]["TopicArn"] == topic.physical_id
+        assert config["TopicConfigurations"][0]["Events"] == ["s3:ObjectRemoved:*"]
+        assert config["EventBridgeConfiguration"] == {}
+
         # A bucket that still holds objects: S3's own error, as CloudFormation reports it.
         with pytest.raises(ServiceError) as err:
             await stack.delete("AWS::S3::Bucket", "Uploads", new, name)
@@ -354,9 +367,12 @@ def test_topics_subscriptions_iam_policies_rules_logs_alarms(tmp_path: Path) -> 
         with pytest.raises(ServiceError):
             await stack.op("events", "DescribeRule", Name=rule.physical_id)
 
-        group = await stack.create("AWS::Logs::LogGroup", "Audit", {"RetentionInDays": "7"})
+        group = await stack.create("AWS::Logs::LogGroup", "Audit", {"RetentionInDays": "7", "DeletionProtectionEnabled": True})
+        with pytest.raises(ServiceError):  # protected, as the template asked: Logs' own refusal
+            await stack.delete("AWS::Logs::LogGroup", "Audit", {}, group.physical_id)
         assert group.attributes["Arn"] == f"arn:aws:logs:us-east-1:{ACCOUNT}:log-group:{group.physical_id}:*"
-        await stack.update("AWS::Logs::LogGroup", "Audit", {"RetentionInDays": "7"}, {"RetentionInDays": 30}, group.physical_id)
+        await stack.update("AWS::Logs::LogGroup", "Audit", {"RetentionInDays": "7", "DeletionProtectionEnabled": True},
+                           {"RetentionInDays": 30}, group.physical_id)
         found = (await stack.op("logs", "DescribeLogGroups", logGroupNamePrefix=group.physical_id))["logGroups"]
         assert found[0]["retentionInDays"] == 30
         await stack.delete("AWS::Logs::LogGroup", "Audit", {}, group.physical_id)

@@ -9,6 +9,7 @@ from ....protocol.errors import ServiceError
 from .base import ResourceRequest, ResourceResult
 from .support import (
     Caller,
+    as_bool,
     as_int,
     as_json_text,
     check_properties,
@@ -107,10 +108,15 @@ class LogGroupProvider:
             if err.code != "ResourceAlreadyExistsException" or props.get("LogGroupName"):
                 raise
         retention = as_int(req, props, "RetentionInDays")
-        if retention is not None:
-            with undo_on_failure(lambda: self.delete(replace(req, physical_id=name))):
+        with undo_on_failure(lambda: self.delete(replace(req, physical_id=name))):
+            if retention is not None:
                 self.call(req, "logs", "PutRetentionPolicy", logGroupName=name, retentionInDays=retention)
+            if as_bool(req, props, "DeletionProtectionEnabled"):
+                self._protect(req, name, True)
         return ResourceResult(name, {"Arn": self._arn(req, name)})
+
+    def _protect(self, req: ResourceRequest, name: str, on: bool) -> None:
+        self.call(req, "logs", "PutLogGroupDeletionProtection", logGroupIdentifier=name, deletionProtectionEnabled=on)
 
     def update(self, req: ResourceRequest) -> ResourceResult:
         props = check_properties(req, self._known)
@@ -122,6 +128,9 @@ class LogGroupProvider:
                 self.call(req, "logs", "DeleteRetentionPolicy", logGroupName=name)
             else:
                 self.call(req, "logs", "PutRetentionPolicy", logGroupName=name, retentionInDays=retention)
+        protect = bool(as_bool(req, props, "DeletionProtectionEnabled"))
+        if protect != bool(as_bool(req, old, "DeletionProtectionEnabled")):
+            self._protect(req, name, protect)
         new_tags, old_tags = tag_map(props), tag_map(old)
         if new_tags != old_tags:
             gone = [k for k in old_tags if k not in new_tags]
