@@ -10,14 +10,8 @@ from typing import Any, ClassVar
 
 from ....protocol.errors import ServiceError
 from .base import ResourceRequest, ResourceResult
-from .support import (
-    Caller,
-    as_json_text,
-    check_properties,
-    physical_name,
-    tag_list,
-    undo_on_failure,
-)
+from .calls import Caller
+from .support import as_json_text, check_properties, physical_name, tag_list, undo_on_failure
 
 _ROLE_PROPERTIES = ("AssumeRolePolicyDocument", "Description", "ManagedPolicyArns", "MaxSessionDuration", "Path",
                     "PermissionsBoundary", "Policies", "RoleName", "Tags")

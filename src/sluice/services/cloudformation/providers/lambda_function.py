@@ -11,8 +11,8 @@ from typing import Any, ClassVar
 
 from ....protocol.errors import ServiceError
 from .base import ResourceRequest, ResourceResult
+from .calls import Caller
 from .support import (
-    Caller,
     as_int,
     changed,
     check_properties,

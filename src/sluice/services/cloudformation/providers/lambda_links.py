@@ -7,7 +7,8 @@ from typing import Any, ClassVar
 
 from ....protocol.errors import ServiceError
 from .base import ResourceRequest, ResourceResult
-from .support import Caller, check_properties, model_members, physical_name, tag_map
+from .calls import Caller, model_members
+from .support import check_properties, physical_name, tag_map
 
 _PERMISSION = ("Action", "FunctionName", "Principal", "EventSourceToken", "FunctionUrlAuthType",
                "InvokedViaFunctionUrl", "PrincipalOrgID", "SourceAccount", "SourceArn")

@@ -6,7 +6,8 @@ from typing import ClassVar
 
 from ....protocol.errors import ServiceError
 from .base import ResourceRequest, ResourceResult
-from .support import Caller, check_properties, physical_name
+from .calls import Caller
+from .support import check_properties, physical_name
 
 
 def _gone(err: ServiceError) -> bool:

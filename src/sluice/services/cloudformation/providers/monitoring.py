@@ -7,13 +7,12 @@ from typing import Any, ClassVar
 
 from ....protocol.errors import ServiceError
 from .base import ResourceRequest, ResourceResult
+from .calls import Caller, model_members
 from .support import (
-    Caller,
     as_bool,
     as_int,
     as_json_text,
     check_properties,
-    model_members,
     physical_name,
     tag_list,
     tag_map,
