@@ -341,3 +341,33 @@ def test_a_create_that_fails_half_way_leaves_nothing_behind(cfn: Any, clients: d
     assert settle(cfn, stack)["StackStatus"] == "ROLLBACK_COMPLETE"
     assert "Error Code: NoSuchEntity" in dict(failures(cfn, stack))["Other"]
     assert not [r for r in clients["iam"].list_roles()["Roles"] if r["RoleName"].startswith(f"{stack}-")]
+
+
+def test_replacements_get_names_of_their_own(cfn: Any, clients: dict[str, Any]) -> None:
+    """A resource whose name the template leaves out, replaced (a create-only property changed):
+    the new one is made under a new generated name beside the old, which the cleanup deletes."""
+    stack = f"swap-{uuid.uuid4().hex[:6]}"
+
+    def template(principal: str) -> str:
+        return json.dumps({"Resources": {
+            "Role": {"Type": "AWS::IAM::Role", "Properties": {"AssumeRolePolicyDocument": TRUST}},
+            "Worker": {"Type": "AWS::Lambda::Function", "Properties": {
+                "Runtime": "python3.12", "Handler": "index.handler", "Role": {"Fn::GetAtt": ["Role", "Arn"]},
+                "Code": {"ZipFile": HANDLER}}},
+            "Invoke": {"Type": "AWS::Lambda::Permission", "Properties": {
+                "FunctionName": {"Ref": "Worker"}, "Action": "lambda:InvokeFunction", "Principal": principal}},
+            "Topic": {"Type": "AWS::SNS::Topic", "Properties": {"DisplayName": principal}}}})
+
+    cfn.create_stack(StackName=stack, TemplateBody=template("s3.amazonaws.com"), Capabilities=["CAPABILITY_IAM"])
+    assert settle(cfn, stack)["StackStatus"] == "CREATE_COMPLETE", failures(cfn, stack)
+    before = physical(cfn, stack)
+    cfn.update_stack(StackName=stack, TemplateBody=template("sns.amazonaws.com"), Capabilities=["CAPABILITY_IAM"])
+    assert settle(cfn, stack)["StackStatus"] == "UPDATE_COMPLETE", failures(cfn, stack)
+    after = physical(cfn, stack)
+    assert after["Topic"] == before["Topic"]  # DisplayName changes in place
+    assert after["Invoke"] != before["Invoke"] and after["Invoke"].startswith(f"{stack}-Invoke-")
+    policy = json.loads(clients["lambda"].get_policy(FunctionName=after["Worker"])["Policy"])
+    assert [(s["Sid"], s["Principal"]) for s in policy["Statement"]] == [(after["Invoke"], {"Service": "sns.amazonaws.com"})]
+    stack_id = cfn.describe_stacks(StackName=stack)["Stacks"][0]["StackId"]
+    cfn.delete_stack(StackName=stack)
+    assert settle(cfn, stack_id)["StackStatus"] == "DELETE_COMPLETE"
