@@ -310,9 +310,14 @@ async def _maybe(call: Any) -> dict[str, Any]:
 def test_topics_subscriptions_iam_policies_rules_logs_alarms(tmp_path: Path) -> None:
     async def body(stack: Stack) -> None:
         queue = await stack.create("AWS::SQS::Queue", "Inbox", {})
+        feedback = f"arn:aws:iam::{ACCOUNT}:role/sns-feedback"
         topic = await stack.create("AWS::SNS::Topic", "Alerts", {"DisplayName": "alerts", "Subscription": [
-            {"Protocol": "sqs", "Endpoint": queue.attributes["Arn"]}]})
+            {"Protocol": "sqs", "Endpoint": queue.attributes["Arn"]}], "DeliveryStatusLogging": [
+            {"Protocol": "sqs", "SuccessFeedbackRoleArn": feedback, "SuccessFeedbackSampleRate": "50",
+             "FailureFeedbackRoleArn": feedback}]})
         arn = topic.physical_id
+        got = (await stack.op("sns", "GetTopicAttributes", TopicArn=arn))["Attributes"]
+        assert (got["SQSSuccessFeedbackRoleArn"], got["SQSSuccessFeedbackSampleRate"]) == (feedback, "50")
         assert topic.attributes == {"TopicArn": arn, "TopicName": arn.rsplit(":", 1)[-1]}
         subs = (await stack.op("sns", "ListSubscriptionsByTopic", TopicArn=arn))["Subscriptions"]
         assert [s["Endpoint"] for s in subs] == [queue.attributes["Arn"]]

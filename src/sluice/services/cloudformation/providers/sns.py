@@ -14,6 +14,7 @@ from .support import (
     as_json_text,
     attribute_text,
     check_properties,
+    invalid_properties,
     physical_name,
     tag_list,
     undo_on_failure,
@@ -34,6 +35,23 @@ _SUBSCRIPTION_RESET: dict[str, str | None] = {
     "DeliveryPolicy": None, "FilterPolicy": "", "FilterPolicyScope": "MessageAttributes",
     "RawMessageDelivery": "false", "RedrivePolicy": "", "SubscriptionRoleArn": None, "ReplayPolicy": None}
 _GONE = ("NotFound", "NotFoundException")
+
+
+_LOGGING_PREFIX = {"http/s": "HTTP", "sqs": "SQS", "lambda": "Lambda", "firehose": "Firehose",
+                   "application": "Application"}
+_LOGGING_KEYS = ("SuccessFeedbackRoleArn", "SuccessFeedbackSampleRate", "FailureFeedbackRoleArn")
+
+
+def delivery_logging(req: ResourceRequest, props: dict[str, Any]) -> dict[str, str]:
+    """DeliveryStatusLogging as the topic attributes SNS keeps it in (`LambdaSuccessFeedbackRoleArn`, ...)."""
+    out = {}
+    for i, entry in enumerate(props.get("DeliveryStatusLogging") or []):
+        prefix = _LOGGING_PREFIX.get(str(entry.get("Protocol")))
+        if prefix is None:
+            raise invalid_properties(req, f"#/DeliveryStatusLogging/{i}/Protocol: {entry.get('Protocol')} is not a "
+                                          f"valid enum value")
+        out.update({prefix + key: attribute_text(entry[key]) for key in _LOGGING_KEYS if entry.get(key) is not None})
+    return out
 
 
 def _attribute_value(key: str, value: Any) -> str:
@@ -63,6 +81,7 @@ class TopicProvider:
         fifo = bool(as_bool(req, props, "FifoTopic"))
         name = props.get("TopicName") or physical_name(req, 256, suffix=".fifo" if fifo else "")
         attributes = {k: _attribute_value(k, props[k]) for k in _TOPIC_ATTRIBUTES if props.get(k) is not None}
+        attributes.update(delivery_logging(req, props))
         if fifo:
             attributes["FifoTopic"] = "true"
         arn = self.call(req, "sns", "CreateTopic", Name=name, Attributes=attributes, Tags=tag_list(props) or None,
@@ -85,6 +104,11 @@ class TopicProvider:
                 value = _attribute_value(key, props[key]) if props.get(key) is not None else _TOPIC_RESET.get(key)
                 if value is not None:
                     self.call(req, "sns", "SetTopicAttributes", TopicArn=arn, AttributeName=key, AttributeValue=value)
+        logging, logged = delivery_logging(req, props), delivery_logging(req, old)
+        for key in sorted(logging.keys() | logged.keys()):
+            if logging.get(key) != logged.get(key):
+                self.call(req, "sns", "SetTopicAttributes", TopicArn=arn, AttributeName=key,
+                          AttributeValue=logging.get(key, ""))
         if props.get("Tags") != old.get("Tags"):
             gone = [t["Key"] for t in tag_list(old) if t["Key"] not in {n["Key"] for n in tag_list(props)}]
             if gone:
