@@ -142,7 +142,7 @@ class Sluice:
         providers = build_providers(services, settings.endpoint_url)
         stacks = StackDeployer(store.db, clock, providers)
         services["cloudformation"] = CloudFormationService(
-            store, clock, services, wake=stacks.notify,
+            store, clock, services, wake=stacks.notify, settled=stacks.settled,
             replace_on=lambda kind: providers[kind].replace_on if kind in providers else None)
 
         def secret_for(access_key: str) -> str | None:

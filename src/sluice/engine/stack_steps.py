@@ -198,14 +198,20 @@ class Operation:
         def txn(conn: sqlite3.Connection) -> None:
             if final == "DELETE_COMPLETE":
                 stack.deleted = self.clock.now()
-                stack.outputs = stack.outputs
                 records.replace_exports(conn, stack.account, stack.region, stack.stack_id, {})
                 records.replace_imports(conn, stack.account, stack.region, stack.stack_id, [])
                 records.delete_change_sets(conn, stack.stack_id)
             self._set_status(conn, final, reason)
+            if final == "ROLLBACK_COMPLETE" and stack.options.get("DeleteOnFailure"):
+                # CreateStack's OnFailure=DELETE: the rolled-back stack is deleted next.
+                self._set_status(conn, "DELETE_IN_PROGRESS", None)
+                records.schedule(conn, stack.stack_id, self.clock.now())
+                return
             records.finish_work(conn, stack.stack_id)
 
         self.db.write(txn)
+        if self.stack.status == "DELETE_IN_PROGRESS":
+            self._delete_all()
 
     def _reverse(self, rows: list[Resource]) -> list[Resource]:
         """Rows in the order to delete them: dependents before what they depend on."""
@@ -339,7 +345,7 @@ class Operation:
         row = rows.get(name)
         if row is not None and row.token and row.token.startswith(self.op + ":") and row.status in _DONE:
             return  # done earlier in this operation (a resumed run)
-        if row is None or (row.physical_id is None and row.status not in ("UPDATE_IN_PROGRESS",)):
+        if row is None or row.physical_id is None:
             if row is None:
                 row = Resource(self.stack_id, name, type_, "CREATE_IN_PROGRESS", None, None, None, {}, None,
                                self.clock.now(), name_suffix())

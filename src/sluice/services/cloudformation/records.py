@@ -388,6 +388,11 @@ def due_work(conn: sqlite3.Connection, now: float, limit: int) -> list[str]:
                                        (now, limit))]
 
 
+def has_work(conn: sqlite3.Connection, stack_id: str, now: float) -> bool:
+    """Whether the stack has work due now (a waiting step's row is due later)."""
+    return conn.execute("SELECT 1 FROM cfn_work WHERE stack_id=? AND due <= ?", (stack_id, now)).fetchone() is not None
+
+
 def next_work(conn: sqlite3.Connection, now: float) -> float | None:
     row = conn.execute("SELECT MIN(due) FROM cfn_work WHERE due > ?", (now,)).fetchone()
     return row[0] if row and row[0] is not None else None
