@@ -459,3 +459,26 @@ def test_layer_versions_published_from_s3_and_used_by_a_function(tmp_path: Path)
         assert err.value.code == "ResourceNotFoundException"
 
     scenario(tmp_path, body)
+
+
+def test_a_mapping_or_alias_create_run_again_takes_what_the_first_run_made(tmp_path: Path) -> None:
+    async def body(stack: Stack) -> None:
+        role = await stack.create("AWS::IAM::Role", "Exec", {"AssumeRolePolicyDocument": TRUST})
+        fn = await stack.create("AWS::Lambda::Function", "Worker", {
+            "Runtime": "python3.12", "Handler": "index.handler", "Role": role.attributes["Arn"],
+            "Code": {"ZipFile": HANDLER}})
+        queue = await stack.create("AWS::SQS::Queue", "Jobs", {})
+        esm = {"FunctionName": fn.physical_id, "EventSourceArn": queue.attributes["Arn"], "BatchSize": "4"}
+        first = await stack.create("AWS::Lambda::EventSourceMapping", "Feed", esm)
+        assert (await stack.create("AWS::Lambda::EventSourceMapping", "Feed", esm)).physical_id == first.physical_id
+        with pytest.raises(ServiceError) as err:  # another batch size: not this step's mapping
+            await stack.create("AWS::Lambda::EventSourceMapping", "Feed", {**esm, "BatchSize": 9})
+        assert err.value.code == "ResourceConflictException"
+        alias = {"FunctionName": fn.physical_id, "Name": "live", "FunctionVersion": "$LATEST"}
+        first = await stack.create("AWS::Lambda::Alias", "Live", alias)
+        assert await stack.create("AWS::Lambda::Alias", "Live", alias) == first
+        version = await stack.create("AWS::Lambda::Version", "V", {"FunctionName": fn.physical_id})
+        with pytest.raises(ServiceError):  # an alias of that name pointing elsewhere is refused, as on AWS
+            await stack.create("AWS::Lambda::Alias", "Live", {**alias, "FunctionVersion": version.attributes["Version"]})
+
+    scenario(tmp_path, body)

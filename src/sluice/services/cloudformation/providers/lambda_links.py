@@ -8,7 +8,7 @@ from typing import Any, ClassVar
 from ....protocol.errors import ServiceError
 from .base import ResourceRequest, ResourceResult
 from .calls import Caller, model_members
-from .support import check_properties, physical_name, tag_map
+from .support import as_int, check_properties, physical_name, tag_map
 
 _PERMISSION = ("Action", "FunctionName", "Principal", "EventSourceToken", "FunctionUrlAuthType",
                "InvokedViaFunctionUrl", "PrincipalOrgID", "SourceAccount", "SourceArn")
@@ -114,8 +114,25 @@ class EventSourceMappingProvider:
         props = check_properties(req, self._known, ("FunctionName",))
         allowed = model_members("lambda", "CreateEventSourceMapping")
         members = {k: v for k, v in props.items() if k in allowed and k != "Tags"}
-        out = self.call(req, "lambda", "CreateEventSourceMapping", Tags=tag_map(props) or None, **members)
+        try:
+            out = self.call(req, "lambda", "CreateEventSourceMapping", Tags=tag_map(props) or None, **members)
+        except ServiceError as err:
+            found = self._same(req, props) if err.code == "ResourceConflictException" else None
+            if found is None:
+                raise
+            out = found  # a create resumed after a crash: the mapping it made is there
         return ResourceResult(out["UUID"], self._attributes(out, out["UUID"]))
+
+    def _same(self, req: ResourceRequest, props: dict[str, Any]) -> dict[str, Any] | None:
+        """The mapping of this function and source made by this step's first run (Lambda keeps
+        one per pair), if its settings are the template's."""
+        listed = self.call(req, "lambda", "ListEventSourceMappings", FunctionName=props["FunctionName"],
+                           EventSourceArn=props.get("EventSourceArn")).get("EventSourceMappings") or []
+        batch = as_int(req, props, "BatchSize")
+        for mapping in listed:
+            if batch is None or mapping.get("BatchSize") == batch:
+                return mapping
+        return None
 
     def update(self, req: ResourceRequest) -> ResourceResult:
         props = check_properties(req, self._known, ("FunctionName",))

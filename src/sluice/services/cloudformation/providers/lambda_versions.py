@@ -59,9 +59,17 @@ class AliasProvider:
 
     def create(self, req: ResourceRequest) -> ResourceResult:
         props = check_properties(req, self._known, ("FunctionName", "Name", "FunctionVersion"))
-        out = self.call(req, "lambda", "CreateAlias", FunctionName=props["FunctionName"], Name=props["Name"],
-                        FunctionVersion=props["FunctionVersion"], Description=props.get("Description"),
-                        RoutingConfig=props.get("RoutingConfig"))
+        try:
+            out = self.call(req, "lambda", "CreateAlias", FunctionName=props["FunctionName"], Name=props["Name"],
+                            FunctionVersion=props["FunctionVersion"], Description=props.get("Description"),
+                            RoutingConfig=props.get("RoutingConfig"))
+        except ServiceError as err:
+            if err.code != "ResourceConflictException":
+                raise
+            out = self.call(req, "lambda", "GetAlias", FunctionName=props["FunctionName"], Name=props["Name"])
+            if str(out.get("FunctionVersion")) != str(props["FunctionVersion"]):
+                raise
+            # A create resumed after a crash: the alias it made is there, as the template asks.
         return ResourceResult(out["AliasArn"], {"AliasArn": out["AliasArn"], "Id": out["AliasArn"]},
                               ref_value=out["AliasArn"])
 
