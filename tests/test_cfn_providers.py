@@ -478,6 +478,8 @@ def test_a_mapping_or_alias_create_run_again_takes_what_the_first_run_made(tmp_p
         first = await stack.create("AWS::Lambda::Alias", "Live", alias)
         assert await stack.create("AWS::Lambda::Alias", "Live", alias) == first
         version = await stack.create("AWS::Lambda::Version", "V", {"FunctionName": fn.physical_id})
+        # PublishVersion of unchanged code and configuration answers the version it made.
+        assert await stack.create("AWS::Lambda::Version", "V", {"FunctionName": fn.physical_id}) == version
         with pytest.raises(ServiceError):  # an alias of that name pointing elsewhere is refused, as on AWS
             await stack.create("AWS::Lambda::Alias", "Live", {**alias, "FunctionVersion": version.attributes["Version"]})
 
