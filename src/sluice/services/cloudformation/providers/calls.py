@@ -33,10 +33,6 @@ class Caller:
         return RequestContext(request_id=str(uuid.uuid4()), host_id="cloudformation", account_id=req.account_id,
                               region=req.region, service=service, operation=operation, endpoint=self.endpoint_url)
 
-    def has(self, service: str, operation: str) -> bool:
-        found = self.services.get(service)
-        return found is not None and found.operation(operation) is not None
-
     def __call__(self, req: ResourceRequest, service: str, operation: str, **members: Any) -> dict[str, Any]:
         found = self.services.get(service)
         fn = found.operation(operation) if found is not None else None

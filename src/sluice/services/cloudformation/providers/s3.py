@@ -130,9 +130,6 @@ class BucketProvider:
             self._tag(req, name, props)
 
     def _tag(self, req: ResourceRequest, name: str, props: dict[str, Any]) -> None:
-        # Sluice's S3 keeps no bucket tags yet; when it answers PutBucketTagging they go there.
-        if not self.call.has("s3", "PutBucketTagging"):
-            return
         tags = tag_list(props)
         if tags:
             self.call(req, "s3", "PutBucketTagging", Bucket=name, Tagging={"TagSet": tags})
