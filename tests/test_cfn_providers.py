@@ -372,6 +372,16 @@ def test_topics_subscriptions_iam_policies_rules_logs_alarms(tmp_path: Path) -> 
         with pytest.raises(ServiceError):
             await stack.op("events", "DescribeRule", Name=rule.physical_id)
 
+        await stack.op("events", "CreateEventBus", Name="orders")
+        custom = {"EventBusName": f"arn:aws:events:us-east-1:{ACCOUNT}:event-bus/orders",
+                  "EventPattern": {"source": ["shop"]}, "Targets": [{"Id": "q", "Arn": queue.attributes["Arn"]}]}
+        on_bus = await stack.create("AWS::Events::Rule", "OnOrders", custom)
+        name = on_bus.physical_id.split("|")[1]
+        assert on_bus.physical_id == f"orders|{name}"
+        assert on_bus.attributes["Arn"] == f"arn:aws:events:us-east-1:{ACCOUNT}:rule/orders/{name}"
+        await stack.delete("AWS::Events::Rule", "OnOrders", custom, on_bus.physical_id)
+        assert (await stack.op("events", "ListRules", EventBusName="orders"))["Rules"] == []
+
         group = await stack.create("AWS::Logs::LogGroup", "Audit", {"RetentionInDays": "7", "DeletionProtectionEnabled": True})
         with pytest.raises(ServiceError):  # protected, as the template asked: Logs' own refusal
             await stack.delete("AWS::Logs::LogGroup", "Audit", {}, group.physical_id)

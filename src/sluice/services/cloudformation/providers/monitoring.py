@@ -36,6 +36,11 @@ class RuleProvider:
         bus = props.get("EventBusName")
         return bus if bus and bus != "default" else None
 
+    @staticmethod
+    def _ref(bus: str | None, name: str) -> str:
+        # A bus given by ARN is named by its last part in the Ref, as AWS names it.
+        return f"{bus.rsplit('/', 1)[-1]}|{name}" if bus else name
+
     def _put(self, req: ResourceRequest, props: dict[str, Any], name: str) -> ResourceResult:
         bus = self._bus(props)
         arn = self.call(req, "events", "PutRule", Name=name, EventBusName=bus,
@@ -54,13 +59,13 @@ class RuleProvider:
             if failed:
                 raise ServiceError(failed[0].get("ErrorCode") or "ValidationException",
                                    failed[0].get("ErrorMessage") or "PutTargets failed")
-        ref = f"{bus}|{name}" if bus else name
+        ref = self._ref(bus, name)
         return ResourceResult(ref, {"Arn": arn})
 
     def create(self, req: ResourceRequest) -> ResourceResult:
         props = check_properties(req, self._known)
         name = props.get("Name") or physical_name(req, 64, random_length=12)
-        ref = f"{self._bus(props)}|{name}" if self._bus(props) else name
+        ref = self._ref(self._bus(props), name)
         with undo_on_failure(lambda: self.delete(replace(req, physical_id=ref))):
             return self._put(req, props, name)
 
