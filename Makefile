@@ -2,6 +2,10 @@
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
+# AWS SAM CLI lives in a venv of its own: it pins its own boto3/botocore, which must not move
+# Sluice's. The tests that drive `sam build` / `sam deploy` find it at .venv-sam/bin/sam.
+SAM_VENV := .venv-sam
+SAM := $(SAM_VENV)/bin/sam
 
 .PHONY: demo up test crash-test fuzz lint bench clean
 
@@ -11,19 +15,25 @@ $(BIN)/sluice: pyproject.toml
 	$(BIN)/pip install -q -e '.[test,bench]'
 	touch $@
 
+$(SAM):
+	$(PYTHON) -m venv $(SAM_VENV)
+	$(SAM_VENV)/bin/pip install -q --upgrade pip
+	$(SAM_VENV)/bin/pip install -q 'aws-sam-cli>=1.120'
+	touch $@
+
 demo: $(BIN)/sluice
 	$(BIN)/sluice demo
 
 up: $(BIN)/sluice
 	$(BIN)/sluice up
 
-test: $(BIN)/sluice
+test: $(BIN)/sluice $(SAM)
 	$(BIN)/ruff check src tests bench
 	$(BIN)/mypy
 	$(BIN)/pytest -q -n 2 --dist loadfile
 
 # The crash test's long profile: SIGKILL under mixed load, restart, check (tests/test_crash.py).
-crash-test: $(BIN)/sluice
+crash-test: $(BIN)/sluice $(SAM)
 	SLUICE_CRASH_TRIALS=$${SLUICE_CRASH_TRIALS:-200} $(BIN)/pytest -p no:xdist -q -s tests/test_crash.py
 
 # The protocol fuzzer's long profile: random, ~5,000 raw requests across the nine services (the
@@ -38,6 +48,7 @@ bench: $(BIN)/sluice
 	$(BIN)/python bench/pipeline.py
 	$(BIN)/python bench/iam.py
 	$(BIN)/python bench/cpu.py
+	$(BIN)/python bench/deploy.py
 
 clean:
-	rm -rf $(VENV) .sluice
+	rm -rf $(VENV) $(SAM_VENV) .sluice

@@ -256,6 +256,23 @@ def test_a_failed_update_rolls_back_to_the_previous_template(cfn: Any, sqs: Any)
     cfn.delete_stack(StackName=name)
 
 
+def test_a_failed_replacement_keeps_the_old_resource(cfn: Any, sqs: Any) -> None:
+    name = stack_name()
+    body: dict[str, Any] = {"Resources": {"Q": {"Type": "AWS::SQS::Queue", "Properties": {"QueueName": f"{name}-a"}}},
+                            "Outputs": {"Url": {"Value": {"Ref": "Q"}}}}
+    cfn.create_stack(StackName=name, TemplateBody=json.dumps(body))
+    url = settle(cfn, name)["Outputs"][0]["OutputValue"]
+    body["Resources"]["Q"]["Properties"]["QueueName"] = "not a valid name!"
+    cfn.update_stack(StackName=name, TemplateBody=json.dumps(body))
+    stack = settle(cfn, name)
+    assert stack["StackStatus"] == "UPDATE_ROLLBACK_COMPLETE"
+    assert stack["Outputs"][0]["OutputValue"] == url
+    assert queue_exists(sqs, url)
+    resource = cfn.describe_stack_resource(StackName=name, LogicalResourceId="Q")["StackResourceDetail"]
+    assert (resource["PhysicalResourceId"], resource["ResourceStatus"]) == (url, "UPDATE_COMPLETE")
+    cfn.delete_stack(StackName=name)
+
+
 def test_change_sets_list_exactly_the_changed_property(cfn: Any, sqs: Any) -> None:
     name = stack_name()
     created = cfn.create_change_set(StackName=name, ChangeSetName="first", ChangeSetType="CREATE",

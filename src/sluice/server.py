@@ -40,7 +40,13 @@ from .protocol.errors import ServiceError
 from .runtime import EnvironmentPool
 from .schema import SCHEMA
 from .services.base import Service
-from .services.cloudformation import CloudFormationService
+from .services.cloudformation import CloudFormationService, sam
+from .services.cloudformation.custom import (
+    RESPONSE_PATH,
+    CustomResource,
+    CustomResponses,
+    WithCustomResources,
+)
 from .services.cloudformation.providers import build_providers
 from .services.cloudwatch import CloudWatchService
 from .services.delivery import Deliveries, Delivery, DeliveryResult
@@ -139,11 +145,13 @@ class Sluice:
         services["iam"] = iam
         services["sts"] = StsService(iam, clock, settings)
         # CloudFormation: its providers call the other services' operations; the deployer runs stacks.
-        providers = build_providers(services, settings.endpoint_url)
+        providers = WithCustomResources(build_providers(services, settings.endpoint_url),
+                                        CustomResource(store.db, deliveries, settings.endpoint_url))
         stacks = StackDeployer(store.db, clock, providers)
-        services["cloudformation"] = CloudFormationService(
-            store, clock, services, wake=stacks.notify, settled=stacks.settled,
+        cloudformation = CloudFormationService(
+            store, clock, services, wake=stacks.notify, settled=stacks.settled, expand=sam.expander(iam),
             replace_on=lambda kind: providers[kind].replace_on if kind in providers else None)
+        services["cloudformation"] = cloudformation
 
         def secret_for(access_key: str) -> str | None:
             # --verify-signatures: root keys, IAM users' keys and STS sessions (functions' too).
@@ -192,6 +200,8 @@ class Sluice:
         gateway.internal["/_sluice/events/"] = lambda rest, query: _event_view(store, rest)
         gateway.internal["/_sluice/lambda-code/"] = lambda rest, query: _code_view(lambda_, rest)
         gateway.internal[SNS_LINKS] = sns_links(sns, settings)  # SubscribeURL, UnsubscribeURL
+        # Custom resources' ResponseURL: the handler PUTs its response here; the stack wakes.
+        gateway.internal_writes[RESPONSE_PATH] = CustomResponses(store.db, cloudformation.wake).receive
         gateway.internal["/_sluice/trace"] = lambda rest, query: _trace_view(journeys, query)
         sources = StatusSources(lambda: store.db.reader, clock.now, settings.time_scale, lambda_.function_names,
                                 lambda_.resolve, lambda: invoker.running.copy(), invoker.running_async, sqs.depth,

@@ -47,6 +47,10 @@ log = logging.getLogger("sluice.gateway")
 
 # An internal endpoint: (rest of the path, query) -> (status, JSON-able body).
 InternalHandler = Callable[[str, dict[str, list[str]]], tuple[int, Any]]
+# A /_sluice/ endpoint that takes a PUT body (rest of the path, body) -> (status, body).
+InternalWriteHandler = Callable[[str, bytes], tuple[int, Any]]
+# The most an internal PUT may carry (a custom resource response is at most 4 KiB on AWS).
+_INTERNAL_BODY_LIMIT = 64 * 1024
 
 
 class Background(Protocol):
@@ -88,6 +92,8 @@ class Gateway:
         self.pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="sluice-op")
         # Sluice's own read-only endpoints under /_sluice/ (path prefix -> handler).
         self.internal: dict[str, InternalHandler] = {}
+        # ... and those that accept a PUT (custom resource responses' ResponseURL).
+        self.internal_writes: dict[str, InternalWriteHandler] = {}
         self.enforcer = enforcer
         self.engine = engine
         # Set with --verify-signatures alone: signed callers may do anything, as before, but an
@@ -122,7 +128,12 @@ class Gateway:
             await self._send(send, req, self._health(), None)
             return
         if path.startswith("/_sluice/"):
-            await self._send(send, req, await self._internal(req), None)
+            try:
+                response = (await self._internal_write(req, receive) if req.method == "PUT"
+                            else await self._internal(req))
+            except ClientDisconnected:
+                return
+            await self._send(send, req, response, None)
             return
 
         caller = identify(req, self.settings.region)
@@ -285,6 +296,19 @@ class Gateway:
                     return HttpResponse(status, [("Content-Type", "application/octet-stream")], body)
                 return HttpResponse(status, [("Content-Type", "application/json")], json.dumps(body).encode())
         return HttpResponse(404, [("Content-Type", "application/json")], b'{"error": "not found"}')
+
+    async def _internal_write(self, req: HttpRequest, receive: Any) -> HttpResponse:
+        for prefix, handler in self.internal_writes.items():
+            if req.path.startswith(prefix):
+                body = await read_up_to(receive, _INTERNAL_BODY_LIMIT)
+                if body is None:
+                    return HttpResponse(413, [("Content-Type", "application/json")], b'{"error": "body too large"}')
+                loop = asyncio.get_running_loop()
+                status, out = await loop.run_in_executor(self.pool, handler, req.path[len(prefix):], body)
+                if isinstance(out, bytes):
+                    return HttpResponse(status, [("Content-Type", "application/octet-stream")], out)
+                return HttpResponse(status, [("Content-Type", "application/json")], json.dumps(out).encode())
+        return HttpResponse(405, [("Content-Type", "application/json")], b'{"error": "method not allowed"}')
 
     def _unknown_service(self, name: str, ctx: RequestContext) -> HttpResponse:
         try:

@@ -1,0 +1,149 @@
+"""Lambda-backed custom resources on a real server: the function gets CloudFormation's request
+document, PUTs its response to the ResponseURL, and the stack goes on (or rolls back) with it.
+
+tests/templates/custom-echo.yaml journals every request it receives to a bucket, so the test
+reads exactly what the handler was sent; cdk-bucket-notifications.yaml is the shape CDK gives a
+bucket notification (Custom::S3BucketNotifications)."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from .conftest import make_client, wait_for
+
+TEMPLATES = Path(__file__).resolve().parent / "templates"
+
+
+@pytest.fixture(scope="module")
+def cfn(endpoint: str) -> Any:
+    return make_client("cloudformation", endpoint)
+
+
+def _stack(cfn: Any, name: str) -> dict[str, Any]:
+    return dict(cfn.describe_stacks(StackName=name)["Stacks"][0])
+
+
+def _settled(cfn: Any, name: str) -> dict[str, Any]:
+    """The stack once its operation has ended (a *_COMPLETE or *_FAILED status)."""
+    def ended() -> dict[str, Any] | None:
+        stack = _stack(cfn, name)
+        return stack if not stack["StackStatus"].endswith("_IN_PROGRESS") else None
+
+    stack = wait_for(ended, timeout=90)
+    assert stack, f"{name} still in progress: {_stack(cfn, name)['StackStatus']}"
+    return stack
+
+
+def _outputs(stack: dict[str, Any]) -> dict[str, str]:
+    return {o["OutputKey"]: o["OutputValue"] for o in stack.get("Outputs", [])}
+
+
+def _journal(s3: Any, bucket: str, key: str) -> dict[str, Any]:
+    body = s3.get_object(Bucket=bucket, Key=key)["Body"].read()
+    return dict(json.loads(body))
+
+
+def test_custom_resource_create_update_delete(cfn: Any, s3: Any, bucket: str) -> None:
+    name = f"echo-{uuid.uuid4().hex[:8]}"
+    template = (TEMPLATES / "custom-echo.yaml").read_text()
+    cfn.create_stack(StackName=name, TemplateBody=template, Capabilities=["CAPABILITY_IAM"],
+                     Parameters=[{"ParameterKey": "Journal", "ParameterValue": bucket}])
+
+    stack = _settled(cfn, name)
+
+    assert stack["StackStatus"] == "CREATE_COMPLETE"
+    # Fn::GetAtt reads the response's Data; Ref is its PhysicalResourceId.
+    assert _outputs(stack) == {"Greeting": "hello world", "Count": "3", "EchoId": "echo-world"}
+    created = _journal(s3, bucket, "Echo/Create")
+    assert created["RequestType"] == "Create"
+    assert created["StackId"] == stack["StackId"]
+    assert created["LogicalResourceId"] == "Echo"
+    assert created["ResourceType"] == "Custom::Echo"
+    assert created["ServiceToken"].startswith("arn:aws:lambda:us-east-1:000000000000:function:")
+    # Every scalar property arrives as a string, as CloudFormation sends them.
+    assert created["ResourceProperties"] == {
+        "ServiceToken": created["ServiceToken"], "Journal": bucket, "Name": "world", "Count": "3",
+        "Fail": "false"}
+    assert "PhysicalResourceId" not in created and "OldResourceProperties" not in created
+    assert created["ResponseURL"].startswith("http://127.0.0.1:")
+    resource = cfn.describe_stack_resource(StackName=name, LogicalResourceId="Echo")
+    assert resource["StackResourceDetail"]["PhysicalResourceId"] == "echo-world"
+
+    cfn.update_stack(StackName=name, UsePreviousTemplate=True, Capabilities=["CAPABILITY_IAM"],
+                     Parameters=[{"ParameterKey": "Journal", "UsePreviousValue": True},
+                                 {"ParameterKey": "Name", "ParameterValue": "moon"}])
+    stack = _settled(cfn, name)
+
+    assert stack["StackStatus"] == "UPDATE_COMPLETE"
+    assert _outputs(stack)["Greeting"] == "hello moon"
+    updated = _journal(s3, bucket, "Echo/Update")
+    assert updated["PhysicalResourceId"] == "echo-world"
+    assert updated["ResourceProperties"]["Name"] == "moon"
+    assert updated["OldResourceProperties"]["Name"] == "world"
+
+    stack_id = stack["StackId"]
+    cfn.delete_stack(StackName=name)
+    assert _settled(cfn, stack_id)["StackStatus"] == "DELETE_COMPLETE"
+
+    deleted = _journal(s3, bucket, "Echo/Delete")
+    assert deleted["RequestType"] == "Delete"
+    assert deleted["PhysicalResourceId"] == "echo-world"
+
+
+def test_a_failed_response_rolls_the_stack_back_with_its_reason(cfn: Any, bucket: str) -> None:
+    name = f"echo-fail-{uuid.uuid4().hex[:8]}"
+    cfn.create_stack(StackName=name, TemplateBody=(TEMPLATES / "custom-echo.yaml").read_text(),
+                     Capabilities=["CAPABILITY_IAM"],
+                     Parameters=[{"ParameterKey": "Journal", "ParameterValue": bucket},
+                                 {"ParameterKey": "Fail", "ParameterValue": "true"}])
+
+    stack = _settled(cfn, name)
+
+    assert stack["StackStatus"] == "ROLLBACK_COMPLETE"
+    events = cfn.describe_stack_events(StackName=name)["StackEvents"]
+    [failed] = [e for e in events
+                if e["LogicalResourceId"] == "Echo" and e["ResourceStatus"] == "CREATE_FAILED"]
+    reason = failed["ResourceStatusReason"]
+    assert reason.startswith("Received response status [FAILED] from custom resource. "
+                             "Message returned: the template asked to fail (RequestId: ")
+
+
+def test_cdk_style_bucket_notifications(cfn: Any, endpoint: str) -> None:
+    name = f"cdk-{uuid.uuid4().hex[:8]}"
+    cfn.create_stack(StackName=name,
+                     TemplateBody=(TEMPLATES / "cdk-bucket-notifications.yaml").read_text(),
+                     Capabilities=["CAPABILITY_IAM"])
+
+    stack = _settled(cfn, name)
+
+    assert stack["StackStatus"] == "CREATE_COMPLETE", cfn.describe_stack_events(StackName=name)
+    outputs = _outputs(stack)
+    s3, logs = make_client("s3", endpoint), make_client("logs", endpoint)
+    config = s3.get_bucket_notification_configuration(Bucket=outputs["BucketName"])
+    [lambda_config] = config["LambdaFunctionConfigurations"]
+    assert lambda_config["LambdaFunctionArn"].endswith(f":function:{outputs['ProcessorName']}")
+    assert lambda_config["Events"] == ["s3:ObjectCreated:*"]
+
+    s3.put_object(Bucket=outputs["BucketName"], Key="hello.txt", Body=b"hi")
+
+    group = f"/aws/lambda/{outputs['ProcessorName']}"
+
+    def logged() -> bool:
+        try:
+            found = logs.filter_log_events(logGroupName=group, filterPattern='"processed hello.txt"')
+        except logs.exceptions.ResourceNotFoundException:
+            return False
+        return bool(found["events"])
+
+    assert wait_for(logged, timeout=30)
+
+    s3.delete_object(Bucket=outputs["BucketName"], Key="hello.txt")  # AWS keeps a bucket not empty
+    cfn.delete_stack(StackName=name)
+    assert _settled(cfn, stack["StackId"])["StackStatus"] == "DELETE_COMPLETE", [
+        (e["LogicalResourceId"], e["ResourceStatus"], e.get("ResourceStatusReason"))
+        for e in cfn.describe_stack_events(StackName=stack["StackId"])["StackEvents"]]
