@@ -427,8 +427,17 @@ def test_aws_cloudformation_deploy_creates_updates_and_accepts_an_empty_change_s
     assert cfn.describe_stacks(StackName=name)["Stacks"][0]["StackStatus"] == "CREATE_COMPLETE"
     again = aws_cli(*deploy, "--parameter-overrides", "Visibility=20", check=False)
     assert again.returncode == 255 and "No changes to deploy. Stack" in again.stdout + again.stderr
+
+    def forget_empty_change_sets() -> None:
+        # The CLI names its change sets by the second (awscli-cloudformation-package-deploy-<time>)
+        # and leaves a FAILED one in place: a deploy within the same second would reuse the name.
+        for summary in cfn.list_change_sets(StackName=name)["Summaries"]:
+            cfn.delete_change_set(ChangeSetName=summary["ChangeSetId"])
+
+    forget_empty_change_sets()
     quiet = aws_cli(*deploy, "--parameter-overrides", "Visibility=20", "--no-fail-on-empty-changeset")
     assert f"No changes to deploy. Stack {name} is up to date" in quiet.stdout
+    forget_empty_change_sets()
     aws_cli(*deploy, "--parameter-overrides", "Visibility=25")
     stack = cfn.describe_stacks(StackName=name)["Stacks"][0]
     assert stack["StackStatus"] == "UPDATE_COMPLETE"
