@@ -427,17 +427,13 @@ def test_aws_cloudformation_deploy_creates_updates_and_accepts_an_empty_change_s
     assert cfn.describe_stacks(StackName=name)["Stacks"][0]["StackStatus"] == "CREATE_COMPLETE"
     again = aws_cli(*deploy, "--parameter-overrides", "Visibility=20", check=False)
     assert again.returncode == 255 and "No changes to deploy. Stack" in again.stdout + again.stderr
-
-    def forget_empty_change_sets() -> None:
-        # The CLI names its change sets by the second (awscli-cloudformation-package-deploy-<time>)
-        # and leaves a FAILED one in place: a deploy within the same second would reuse the name.
-        for summary in cfn.list_change_sets(StackName=name)["Summaries"]:
-            cfn.delete_change_set(ChangeSetName=summary["ChangeSetId"])
-
-    forget_empty_change_sets()
     quiet = aws_cli(*deploy, "--parameter-overrides", "Visibility=20", "--no-fail-on-empty-changeset")
     assert f"No changes to deploy. Stack {name} is up to date" in quiet.stdout
-    forget_empty_change_sets()
+    # The CLI names its change sets after the current second and leaves the failed (empty) ones,
+    # as on AWS: two deploys within a second would collide, so they go.
+    for summary in cfn.list_change_sets(StackName=name)["Summaries"]:
+        if summary["Status"] == "FAILED":
+            cfn.delete_change_set(ChangeSetName=summary["ChangeSetId"])
     aws_cli(*deploy, "--parameter-overrides", "Visibility=25")
     stack = cfn.describe_stacks(StackName=name)["Stacks"][0]
     assert stack["StackStatus"] == "UPDATE_COMPLETE"
@@ -445,3 +441,49 @@ def test_aws_cloudformation_deploy_creates_updates_and_accepts_an_empty_change_s
     assert sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["VisibilityTimeout"])[
         "Attributes"]["VisibilityTimeout"] == "25"
     aws_cli("cloudformation", "delete-stack", "--stack-name", name)
+
+
+Q = {"Type": "AWS::SQS::Queue"}
+MALFORMED: list[Any] = [
+    {"Resources": {"A": {"Type": "AWS::SQS::Queue", "DependsOn": 5}}},
+    {"Resources": {"A": {"Type": "AWS::SQS::Queue", "DependsOn": [[1]]}}},
+    {"Resources": {"A": {"Type": "AWS::SQS::Queue", "Condition": ["x"]}}},
+    {"Resources": {"A": {"Type": "AWS::SQS::Queue", "DeletionPolicy": {"Fn::If": ["x", 1, 2]}}}},
+    {"Resources": {"A": Q}, "Outputs": {"O": "str"}},
+    {"Resources": {"A": Q}, "Outputs": {"O": {"Description": "no value"}}},
+    {"Resources": {"A": Q}, "Outputs": {"O": {"Value": {"Ref": "A"}, "Export": "x"}}},
+    {"Resources": {"A": Q}, "Parameters": {"P": "x"}},
+    {"Resources": {"A": Q}, "Parameters": {"P": {"Type": "String", "AllowedPattern": "(["}}},
+    {"Resources": {"A": Q}, "Parameters": {"P": {"Type": "String", "MinLength": "abc"}}},
+    {"Resources": {"A": Q}, "Parameters": {"P": {"Type": "Number", "Default": "x"}}},
+    {"Resources": {"A": Q}, "Conditions": {"C": {"Fn::Equals": 5}}},
+    {"Resources": {"A": Q}, "Mappings": {"M": "x"}},
+    {"Resources": {"A": Q}, "Transform": 5},
+    {"Resources": {"A": {"Type": "AWS::SQS::Queue", "Properties": {"X": {"Fn::Sub": 5}}}}},
+    {"Resources": {"A": {"Type": "AWS::SQS::Queue", "Properties": {"X": {"Fn::GetAtt": 5}}}}},
+    {"Resources": {"A": {"Type": "AWS::SQS::Queue", "Properties": {"X": {"Ref": 5}}}}},
+    {"Resources": {"A": {"Type": "AWS::SQS::Queue", "Properties": {"X": {"Fn::If": ["Nope", 1, 2]}}}}},
+    {"Resources": {"A": {"Type": "AWS::SQS::Queue", "Properties": {"X": {"Fn::Join": [",", 5]}}}}},
+    {"Resources": {"A": {"Type": "AWS::SQS::Queue", "Properties": {"X": {"Fn::ImportValue": "never-exported"}}}}},
+    {"Resources": {"A": {"Type": "AWS::SQS::Queue", "Properties": {"X": {"Fn::GetAtt": ["Nope", "Arn"]}}}}},
+    "Resources:\n  A:\n    Type: AWS::SQS::Queue\n    Properties:\n      X: !Sub\n        k: v\n",
+    "Resources:\n  A: &a\n    Type: AWS::SQS::Queue\n  B: *a\n",
+    "Resources:\n  A:\n    Type: AWS::SQS::Queue\n  A:\n    Type: AWS::SQS::Queue\n",
+    "Resources:\n  A: {Type: AWS::SQS::Queue}\nOutputs:\n  ? [a]\n  : x\n",
+    "!Ref x",
+    "- a",
+]
+
+
+@pytest.mark.parametrize("template", MALFORMED, ids=range(len(MALFORMED)))
+def test_malformed_templates_are_refused_with_validation_errors(cfn: Any, template: Any) -> None:
+    body = template if isinstance(template, str) else json.dumps(template)
+    for call in (lambda: cfn.create_stack(StackName="malformed", TemplateBody=body),
+                 lambda: cfn.create_change_set(StackName="malformed", ChangeSetName="c", ChangeSetType="CREATE",
+                                               TemplateBody=body)):
+        with pytest.raises(ClientError) as err:
+            call()
+        assert err.value.response["ResponseMetadata"]["HTTPStatusCode"] == 400
+        assert err.value.response["Error"]["Code"] == "ValidationError"
+        message = err.value.response["Error"]["Message"]
+        assert message.startswith(("Template format error: ", "Template error: ", "No export named", "Parameter"))
