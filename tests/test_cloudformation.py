@@ -172,6 +172,20 @@ def test_a_failing_resource_rolls_the_stack_back_with_its_error(cfn: Any, sqs: A
         f"Stack:{stack['StackId']} is in ROLLBACK_COMPLETE state and can not be updated.")
 
 
+def test_cloudformation_native_types_deploy(cfn: Any) -> None:
+    name = stack_name()
+    template = {"Conditions": {"CDKMetadataAvailable": {"Fn::Equals": [{"Ref": "AWS::Region"}, "us-east-1"]}},
+                "Resources": {"CDKMetadata": {"Type": "AWS::CDK::Metadata", "Condition": "CDKMetadataAvailable",
+                                              "Properties": {"Analytics": "v2:deflate64:H4sI"}},
+                              "Handle": {"Type": "AWS::CloudFormation::WaitConditionHandle"}},
+                "Outputs": {"Handle": {"Value": {"Ref": "Handle"}}}}
+    cfn.create_stack(StackName=name, TemplateBody=json.dumps(template))
+    stack = settle(cfn, name)
+    assert stack["StackStatus"] == "CREATE_COMPLETE"
+    assert stack["Outputs"][0]["OutputValue"].startswith("http")
+    cfn.delete_stack(StackName=name)
+
+
 def test_an_unsupported_type_fails_the_stack_naming_it(cfn: Any) -> None:
     name = stack_name()
     cfn.create_stack(StackName=name, TemplateBody=json.dumps({"Resources": {"Db": {"Type": "AWS::RDS::DBInstance"}}}))
