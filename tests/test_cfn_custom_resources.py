@@ -8,13 +8,17 @@ bucket notification (Custom::S3BucketNotifications)."""
 from __future__ import annotations
 
 import json
+import urllib.error
+import urllib.request
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from .conftest import make_client, wait_for
+from .server import SluiceProcess
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 
@@ -147,3 +151,44 @@ def test_cdk_style_bucket_notifications(cfn: Any, endpoint: str) -> None:
     assert _settled(cfn, stack["StackId"])["StackStatus"] == "DELETE_COMPLETE", [
         (e["LogicalResourceId"], e["ResourceStatus"], e.get("ResourceStatusReason"))
         for e in cfn.describe_stack_events(StackName=stack["StackId"])["StackEvents"]]
+
+
+@pytest.fixture(scope="module")
+def hour_per_second(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SluiceProcess]:
+    """A server whose engine waits pass 3600 times faster: CloudFormation's hour for a custom
+    resource's response takes a second."""
+    proc = SluiceProcess(tmp_path_factory.mktemp("cfn-custom") / "data", "--time-scale", "3600")
+    yield proc.start()
+    proc.stop()
+
+
+def test_no_response_within_the_hour_fails_the_resource(hour_per_second: SluiceProcess) -> None:
+    cfn = make_client("cloudformation", hour_per_second.endpoint)
+    cfn.create_stack(StackName="silent", TemplateBody=(TEMPLATES / "custom-silent.yaml").read_text(),
+                     Capabilities=["CAPABILITY_IAM"])
+
+    assert _settled(cfn, "silent")["StackStatus"] == "ROLLBACK_COMPLETE"
+    events = cfn.describe_stack_events(StackName="silent")["StackEvents"]
+    [failed] = [e for e in events
+                if e["LogicalResourceId"] == "Never" and e["ResourceStatus"] == "CREATE_FAILED"]
+    assert failed["ResourceStatusReason"].startswith(
+        "CloudFormation did not receive a response from your Custom Resource. "
+        "Please check your logs for requestId [")
+
+
+def _put(url: str, body: bytes) -> tuple[int, bytes]:
+    request = urllib.request.Request(url, data=body, method="PUT", headers={"content-type": ""})
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return int(response.status), bytes(response.read())
+    except urllib.error.HTTPError as e:
+        return e.code, e.read()
+
+
+def test_the_response_url_refuses_unknown_requests_and_oversized_bodies(endpoint: str) -> None:
+    base = f"{endpoint}/_sluice/cloudformation/custom-resource-responses/"
+
+    status, body = _put(base + str(uuid.uuid4()), b'{"Status": "SUCCESS"}')
+    assert status == 404 and b"no custom resource request has this id" in body
+    assert _put(base + "x", b"x" * (65 * 1024))[0] == 413
+    assert _put(f"{endpoint}/_sluice/status", b"{}")[0] == 405
