@@ -117,6 +117,19 @@ def test_a_failed_response_rolls_the_stack_back_with_its_reason(cfn: Any, bucket
                              "Message returned: the template asked to fail (RequestId: ")
 
 
+def test_a_handler_using_the_cfn_response_module(cfn: Any) -> None:
+    name = f"answer-{uuid.uuid4().hex[:8]}"
+    cfn.create_stack(StackName=name, TemplateBody=(TEMPLATES / "custom-cfnresponse.yaml").read_text(),
+                     Capabilities=["CAPABILITY_IAM"])
+
+    stack = _settled(cfn, name)
+
+    assert stack["StackStatus"] == "CREATE_COMPLETE", cfn.describe_stack_events(StackName=name)
+    assert _outputs(stack) == {"Answer": "42", "Id": "answer-create"}
+    cfn.delete_stack(StackName=name)
+    assert _settled(cfn, stack["StackId"])["StackStatus"] == "DELETE_COMPLETE"
+
+
 def test_cdk_style_bucket_notifications(cfn: Any, endpoint: str) -> None:
     name = f"cdk-{uuid.uuid4().hex[:8]}"
     cfn.create_stack(StackName=name,
