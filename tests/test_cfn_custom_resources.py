@@ -205,3 +205,31 @@ def test_the_response_url_refuses_unknown_requests_and_oversized_bodies(endpoint
     assert status == 404 and b"no custom resource request has this id" in body
     assert _put(base + "x", b"x" * (65 * 1024))[0] == 413
     assert _put(f"{endpoint}/_sluice/status", b"{}")[0] == 405
+
+
+def test_a_server_killed_while_a_custom_resource_works_finishes_the_stack(tmp_path: Path) -> None:
+    """kill -9 while the function is still working: its answer is lost with the server, but the
+    invocation is durable (Lambda's async queue runs it again after the restart) and the step's
+    request is recorded, so the new answer completes the same step."""
+    server = SluiceProcess(tmp_path / "data").start()
+    try:
+        cfn = make_client("cloudformation", server.endpoint)
+        cfn.create_stack(StackName="slow", TemplateBody=(TEMPLATES / "custom-slow.yaml").read_text(),
+                         Capabilities=["CAPABILITY_IAM"])
+
+        def answer_pending() -> bool:
+            events = cfn.describe_stack_events(StackName="slow")["StackEvents"]
+            return any(e["LogicalResourceId"] == "Answer" and e["ResourceStatus"] == "CREATE_IN_PROGRESS"
+                       for e in events)
+
+        assert wait_for(answer_pending, timeout=30)
+        server.kill()
+        server.start()
+        cfn = make_client("cloudformation", server.endpoint)
+
+        stack = _settled(cfn, "slow")
+
+        assert stack["StackStatus"] == "CREATE_COMPLETE", cfn.describe_stack_events(StackName="slow")
+        assert _outputs(stack) == {"Answer": "42", "Id": "answer-create"}
+    finally:
+        server.stop()
