@@ -179,6 +179,20 @@ def test_an_unsupported_type_fails_the_stack_naming_it(cfn: Any) -> None:
     assert ("Db", "CREATE_FAILED", "Unsupported resource type: AWS::RDS::DBInstance") in events(cfn, name)
 
 
+def test_on_failure_delete_and_do_nothing(cfn: Any) -> None:
+    broken = json.dumps({"Resources": {"Bad": {"Type": "AWS::S3::Bucket", "Properties": {"BucketName": "A_B"}}}})
+    deleted, kept = stack_name(), stack_name()
+    stack_id = cfn.create_stack(StackName=deleted, TemplateBody=broken, OnFailure="DELETE")["StackId"]
+    assert settle(cfn, stack_id)["StackStatus"] == "DELETE_COMPLETE"
+    assert [e[1] for e in events(cfn, stack_id) if e[0] == deleted] == [
+        "CREATE_IN_PROGRESS", "ROLLBACK_IN_PROGRESS", "ROLLBACK_COMPLETE", "DELETE_IN_PROGRESS", "DELETE_COMPLETE"]
+    cfn.create_stack(StackName=kept, TemplateBody=broken, DisableRollback=True)
+    stack = settle(cfn, kept)
+    assert (stack["StackStatus"], stack["StackStatusReason"]) == (
+        "CREATE_FAILED", "The following resource(s) failed to create: [Bad]. ")
+    cfn.delete_stack(StackName=kept)
+
+
 def test_deletion_policy_retain_keeps_the_resource(cfn: Any, sqs: Any) -> None:
     name = stack_name()
     template = {"Resources": {"Kept": {"Type": "AWS::SQS::Queue", "DeletionPolicy": "Retain"},
@@ -239,6 +253,23 @@ def test_a_failed_update_rolls_back_to_the_previous_template(cfn: Any, sqs: Any)
     seen = events(cfn, name)
     assert (name, "UPDATE_ROLLBACK_IN_PROGRESS", "The following resource(s) failed to create: [Broken]. ") in seen
     assert ("Extra", "DELETE_COMPLETE", "") in seen
+    cfn.delete_stack(StackName=name)
+
+
+def test_a_failed_replacement_keeps_the_old_resource(cfn: Any, sqs: Any) -> None:
+    name = stack_name()
+    body: dict[str, Any] = {"Resources": {"Q": {"Type": "AWS::SQS::Queue", "Properties": {"QueueName": f"{name}-a"}}},
+                            "Outputs": {"Url": {"Value": {"Ref": "Q"}}}}
+    cfn.create_stack(StackName=name, TemplateBody=json.dumps(body))
+    url = settle(cfn, name)["Outputs"][0]["OutputValue"]
+    body["Resources"]["Q"]["Properties"]["QueueName"] = "not a valid name!"
+    cfn.update_stack(StackName=name, TemplateBody=json.dumps(body))
+    stack = settle(cfn, name)
+    assert stack["StackStatus"] == "UPDATE_ROLLBACK_COMPLETE"
+    assert stack["Outputs"][0]["OutputValue"] == url
+    assert queue_exists(sqs, url)
+    resource = cfn.describe_stack_resource(StackName=name, LogicalResourceId="Q")["StackResourceDetail"]
+    assert (resource["PhysicalResourceId"], resource["ResourceStatus"]) == (url, "UPDATE_COMPLETE")
     cfn.delete_stack(StackName=name)
 
 
@@ -380,4 +411,27 @@ def test_the_aws_cli_drives_stacks(aws_cli: AwsCli, cfn: Any, tmp_path: Any) -> 
     assert settle(cfn, name)["StackStatus"] == "CREATE_COMPLETE"
     out = aws_cli("cloudformation", "describe-stack-resources", "--stack-name", name)
     assert sorted(r["LogicalResourceId"] for r in json.loads(out.stdout)["StackResources"]) == ["Dead", "Topic", "Work"]
+    aws_cli("cloudformation", "delete-stack", "--stack-name", name)
+
+
+def test_aws_cloudformation_deploy_creates_updates_and_accepts_an_empty_change_set(
+        aws_cli: AwsCli, cfn: Any, sqs: Any, tmp_path: Any) -> None:
+    name = stack_name()
+    path = tmp_path / "queues.yaml"
+    path.write_text(QUEUES)
+    deploy = ("cloudformation", "deploy", "--template-file", str(path), "--stack-name", name)
+    out = aws_cli(*deploy, "--parameter-overrides", "Visibility=20")
+    assert f"Successfully created/updated stack - {name}" in out.stdout
+    # ExecuteChangeSet answered once the stack had settled: the CLI's first poll saw it complete.
+    assert cfn.describe_stacks(StackName=name)["Stacks"][0]["StackStatus"] == "CREATE_COMPLETE"
+    again = aws_cli(*deploy, "--parameter-overrides", "Visibility=20", check=False)
+    assert again.returncode == 255 and "No changes to deploy. Stack" in again.stdout + again.stderr
+    quiet = aws_cli(*deploy, "--parameter-overrides", "Visibility=20", "--no-fail-on-empty-changeset")
+    assert f"No changes to deploy. Stack {name} is up to date" in quiet.stdout
+    aws_cli(*deploy, "--parameter-overrides", "Visibility=25")
+    stack = cfn.describe_stacks(StackName=name)["Stacks"][0]
+    assert stack["StackStatus"] == "UPDATE_COMPLETE"
+    url = next(o["OutputValue"] for o in stack["Outputs"] if o["OutputKey"] == "WorkUrl")
+    assert sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["VisibilityTimeout"])[
+        "Attributes"]["VisibilityTimeout"] == "25"
     aws_cli("cloudformation", "delete-stack", "--stack-name", name)

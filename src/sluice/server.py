@@ -149,7 +149,7 @@ class Sluice:
                                         CustomResource(store.db, deliveries, settings.endpoint_url))
         stacks = StackDeployer(store.db, clock, providers)
         cloudformation = CloudFormationService(
-            store, clock, services, wake=stacks.notify, expand=sam.expander(iam),
+            store, clock, services, wake=stacks.notify, settled=stacks.settled, expand=sam.expander(iam),
             replace_on=lambda kind: providers[kind].replace_on if kind in providers else None)
         services["cloudformation"] = cloudformation
 

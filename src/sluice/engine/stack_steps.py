@@ -198,14 +198,20 @@ class Operation:
         def txn(conn: sqlite3.Connection) -> None:
             if final == "DELETE_COMPLETE":
                 stack.deleted = self.clock.now()
-                stack.outputs = stack.outputs
                 records.replace_exports(conn, stack.account, stack.region, stack.stack_id, {})
                 records.replace_imports(conn, stack.account, stack.region, stack.stack_id, [])
                 records.delete_change_sets(conn, stack.stack_id)
             self._set_status(conn, final, reason)
+            if final == "ROLLBACK_COMPLETE" and stack.options.get("DeleteOnFailure"):
+                # CreateStack's OnFailure=DELETE: the rolled-back stack is deleted next.
+                self._set_status(conn, "DELETE_IN_PROGRESS", None)
+                records.schedule(conn, stack.stack_id, self.clock.now())
+                return
             records.finish_work(conn, stack.stack_id)
 
         self.db.write(txn)
+        if self.stack.status == "DELETE_IN_PROGRESS":
+            self._delete_all()
 
     def _reverse(self, rows: list[Resource]) -> list[Resource]:
         """Rows in the order to delete them: dependents before what they depend on."""
@@ -265,8 +271,10 @@ class Operation:
                 continue
             old = row.old
             if action == "replace" and row.replaced:
+                # The replacement, if it was made, is deleted in the cleanup; the old one is current again.
+                made = row.status == "UPDATE_COMPLETE" and row.physical_id != old["physical_id"]
                 row.old = {"discard": {"type": row.type, "physical_id": row.physical_id,
-                                       "properties": row.properties}, "restored": old}
+                                       "properties": row.properties} if made else None, "restored": old}
                 row.type, row.physical_id, row.properties = old["type"], old["physical_id"], old["properties"]
                 row.attributes, row.ref_value = old["attributes"], old["ref_value"]
                 row.token, row.status, row.reason = f"{self.op}:revert", "UPDATE_COMPLETE", None
@@ -339,7 +347,7 @@ class Operation:
         row = rows.get(name)
         if row is not None and row.token and row.token.startswith(self.op + ":") and row.status in _DONE:
             return  # done earlier in this operation (a resumed run)
-        if row is None or (row.physical_id is None and row.status not in ("UPDATE_IN_PROGRESS",)):
+        if row is None or row.physical_id is None:
             if row is None:
                 row = Resource(self.stack_id, name, type_, "CREATE_IN_PROGRESS", None, None, None, {}, None,
                                self.clock.now(), name_suffix())
@@ -386,14 +394,15 @@ class Operation:
         provider = self.providers.get(row.type)
         physical_before = row.physical_id
         if not resumed:
-            row.token, row.status, row.reason, row.wait_until = token, f"{verb}_IN_PROGRESS", note, None
+            row.token, row.status, row.reason = token, f"{verb}_IN_PROGRESS", note
+            row.wait_until, row.wait_reason = None, None
             row.updated = self.clock.now()
             self._record(row, props)
         if provider is None:
             self._fail(row, f"{verb}_FAILED", f"Unsupported resource type: {row.type}")
             return False
         if row.wait_until is not None and self.clock.now() >= row.wait_until:
-            self._fail(row, f"{verb}_FAILED", str(row.reason or "Timed out"))
+            self._fail(row, f"{verb}_FAILED", row.wait_reason or "Resource timed out waiting for completion")
             return False
         req = ResourceRequest(self.stack.name, self.stack_id, row.logical_id, row.type, props, old_props,
                               None if action in ("create", "replace") else physical_before,
@@ -416,7 +425,7 @@ class Operation:
         if result is not None:  # a delete answers nothing
             row.physical_id, row.properties, row.attributes = result.physical_id, props, dict(result.attributes)
             row.ref_value = result.ref_value
-        row.status, row.reason, row.wait_until = f"{verb}_COMPLETE", None, None
+        row.status, row.reason, row.wait_until, row.wait_reason = f"{verb}_COMPLETE", None, None, None
         row.updated = self.clock.now()
         self._record(row)
         return True
@@ -425,7 +434,7 @@ class Operation:
         now = self.clock.now()
         if row.wait_until is None:
             row.wait_until = now + self.clock.engine_seconds(waiting.timeout)
-        row.reason = waiting.timeout_reason  # shown if the wait times out
+        row.wait_reason = waiting.timeout_reason  # shown if the wait times out
 
         def txn(conn: sqlite3.Connection) -> None:
             records.save_resource(conn, row)

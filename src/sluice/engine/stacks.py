@@ -22,9 +22,11 @@ and returns; `CloudFormationService.wake` makes it due at once.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Mapping, Sequence
 
+from .. import realtime
 from ..clock import Clock
 from ..services.cloudformation import records
 from ..services.cloudformation.providers import Provider
@@ -55,13 +57,41 @@ class StackDeployer:
         self.clock = clock
         self.providers = providers
         self.due = Signal()  # set from requests' threads when work rows were committed
+        self._run = in_executor_each(self.run)
+        self._watchers: dict[str, list[asyncio.Event]] = {}  # stack id -> who waits for its run to end
         self.dispatcher: OutboxDispatcher[str] = OutboxDispatcher(
-            "cloudformation-stacks", clock, _StackWork(db), in_executor_each(self.run), key=lambda stack_id: stack_id,
+            "cloudformation-stacks", clock, _StackWork(db), self._handle, key=lambda stack_id: stack_id,
             concurrency=concurrency, wake=self.due)
 
     def notify(self) -> None:
         """Work rows were committed (thread-safe)."""
         self.due.set()
+
+    async def _handle(self, stack_id: str) -> None:
+        try:
+            await self._run(stack_id)
+        finally:
+            for event in self._watchers.pop(stack_id, []):
+                event.set()
+
+    async def settled(self, stack_id: str, timeout: float) -> None:
+        """Return once the stack's operation has ended or waits (a custom resource), or after
+        `timeout` real seconds (call on the loop)."""
+        event = asyncio.Event()
+        self._watchers.setdefault(stack_id, []).append(event)
+        try:
+            # Registered first, then looked: a run that ends in between sets the event.
+            now = self.clock.now()
+            pending = await asyncio.get_running_loop().run_in_executor(
+                None, lambda: records.has_work(self.db.reader, stack_id, now))
+            if pending:
+                await realtime.wait(event, timeout)
+        finally:
+            waiting = self._watchers.get(stack_id)
+            if waiting is not None and event in waiting:
+                waiting.remove(event)
+                if not waiting:
+                    del self._watchers[stack_id]
 
     def run(self, stack_id: str) -> None:
         """Carry the stack's operation on until it ends or waits (blocking: a worker thread)."""

@@ -47,6 +47,7 @@ CREATE TABLE cfn_resources (
     name_suffix TEXT NOT NULL,
     token TEXT,                       -- the running step's request token
     wait_until REAL,                  -- a step that waits (custom resource): its deadline
+    wait_reason TEXT,                 -- ... and the reason it fails with if the deadline passes
     old TEXT,                         -- during an update: the deployed state before it
     replaced INTEGER NOT NULL DEFAULT 0,
     policy TEXT NOT NULL DEFAULT '{}', -- DeletionPolicy / UpdateReplacePolicy
@@ -200,6 +201,7 @@ class Resource:
     name_suffix: str
     token: str | None = None
     wait_until: float | None = None
+    wait_reason: str | None = None
     old: dict[str, Any] | None = None  # {"type", "physical_id", "properties", "attributes", "ref_value"}
     replaced: bool = False
     policy: dict[str, str] = field(default_factory=dict)
@@ -213,18 +215,18 @@ def _resource(row: sqlite3.Row) -> Resource:
     return Resource(row["stack_id"], row["logical_id"], row["type"], row["status"], row["reason"],
                     row["physical_id"], json.loads(row["properties"]) if row["properties"] else None,
                     json.loads(row["attributes"]), row["ref_value"], row["updated"], row["name_suffix"],
-                    row["token"], row["wait_until"], json.loads(row["old"]) if row["old"] else None,
+                    row["token"], row["wait_until"], row["wait_reason"], json.loads(row["old"]) if row["old"] else None,
                     bool(row["replaced"]), json.loads(row["policy"]))
 
 
 def save_resource(conn: sqlite3.Connection, r: Resource) -> None:
     conn.execute(
         "INSERT OR REPLACE INTO cfn_resources (stack_id, logical_id, type, status, reason, physical_id, properties,"
-        " attributes, ref_value, updated, name_suffix, token, wait_until, old, replaced, policy)"
-        " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+        " attributes, ref_value, updated, name_suffix, token, wait_until, wait_reason, old, replaced, policy)"
+        " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
         (r.stack_id, r.logical_id, r.type, r.status, r.reason, r.physical_id,
          _j(r.properties) if r.properties is not None else None, _j(r.attributes), r.ref_value, r.updated,
-         r.name_suffix, r.token, r.wait_until, _j(r.old) if r.old is not None else None, int(r.replaced),
+         r.name_suffix, r.token, r.wait_until, r.wait_reason, _j(r.old) if r.old is not None else None, int(r.replaced),
          _j(r.policy)))
 
 
@@ -386,6 +388,11 @@ def finish_work(conn: sqlite3.Connection, stack_id: str) -> None:
 def due_work(conn: sqlite3.Connection, now: float, limit: int) -> list[str]:
     return [r[0] for r in conn.execute("SELECT stack_id FROM cfn_work WHERE due <= ? ORDER BY due LIMIT ?",
                                        (now, limit))]
+
+
+def has_work(conn: sqlite3.Connection, stack_id: str, now: float) -> bool:
+    """Whether the stack has work due now (a waiting step's row is due later)."""
+    return conn.execute("SELECT 1 FROM cfn_work WHERE stack_id=? AND due <= ?", (stack_id, now)).fetchone() is not None
 
 
 def next_work(conn: sqlite3.Connection, now: float) -> float | None:

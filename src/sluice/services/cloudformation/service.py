@@ -13,7 +13,7 @@ itself is the engine's (engine/stacks.py), over the work rows the operations rec
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 
 from ...clock import Clock
 from ...store import Store
@@ -31,11 +31,12 @@ class CloudFormationService(Service):
 
     def __init__(self, store: Store, clock: Clock, services: Mapping[str, Service], *,
                  replace_on: Callable[[str], frozenset[str] | None], wake: Callable[[], None],
-                 expand: Expand | None = None) -> None:
+                 expand: Expand | None = None, settled: Callable[[str, float], Awaitable[None]] | None = None) -> None:
         """`services`: the others (S3 for TemplateURL); `replace_on`: a resource type's properties
         whose change replaces it (None: unsupported type), from the providers; `wake`: called
-        (from any thread) when a stack operation's work was committed; `expand`: the SAM transform."""
-        self.shared = Shared(store.db, clock, Templates(services, expand), wake, replace_on)
+        (from any thread) when a stack operation's work was committed; `expand`: the SAM transform;
+        `settled`: awaits a stack's operation's end for at most N real seconds (ExecuteChangeSet)."""
+        self.shared = Shared(store.db, clock, Templates(services, expand), wake, replace_on, settled)
         self.stacks = Stacks(self.shared)
         self.change_sets = ChangeSets(self.shared)
         self.templates = TemplateApi(self.shared)

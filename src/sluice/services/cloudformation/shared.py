@@ -7,7 +7,7 @@ import secrets
 import sqlite3
 import string
 import uuid
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -29,6 +29,9 @@ class Shared:
     templates: Templates
     wake: Callable[[], None]  # work rows were committed: the deployer looks (thread-safe)
     replace_on: Callable[[str], frozenset[str] | None]  # a type's replacement properties (None: unsupported)
+    # Awaits (on the loop) until a stack's operation has ended or waits, for at most the given
+    # real seconds (the deployer's `settled`); None: never wait.
+    settled: Callable[[str, float], Awaitable[None]] | None = None
 
     def stack(self, ctx: RequestContext, name_or_id: str | None, conn: sqlite3.Connection | None = None,
               *, deleted_ok: bool = False) -> Stack:
