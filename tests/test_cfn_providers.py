@@ -148,6 +148,19 @@ def test_bucket_queue_notifications_versioning_and_policies(tmp_path: Path) -> N
             await stack.op("s3", "GetBucketPolicy", Bucket=name)
         assert err.value.code == "NoSuchBucketPolicy"
 
+        # Topic and EventBridge notifications.
+        topic = await stack.create("AWS::SNS::Topic", "Changes", {})
+        tp = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"Service": "s3.amazonaws.com"},
+                                                      "Action": "sns:Publish", "Resource": topic.physical_id}]}
+        await stack.create("AWS::SNS::TopicPolicy", "ChangesPolicy", {"Topics": [topic.physical_id], "PolicyDocument": tp})
+        other = await stack.create("AWS::S3::Bucket", "Other", {"NotificationConfiguration": {
+            "EventBridgeConfiguration": {"EventBridgeEnabled": "true"},
+            "TopicConfigurations": [{"Event": "s3:ObjectRemoved:*", "Topic": topic.physical_id}]}})
+        config = await stack.op("s3", "GetBucketNotificationConfiguration", Bucket=other.physical_id)
+        assert config["TopicConfigurations"][0]["TopicArn"] == topic.physical_id
+        assert config["TopicConfigurations"][0]["Events"] == ["s3:ObjectRemoved:*"]
+        assert config["EventBridgeConfiguration"] == {}
+
         # A bucket that still holds objects: S3's own error, as CloudFormation reports it.
         with pytest.raises(ServiceError) as err:
             await stack.delete("AWS::S3::Bucket", "Uploads", new, name)
@@ -297,9 +310,14 @@ async def _maybe(call: Any) -> dict[str, Any]:
 def test_topics_subscriptions_iam_policies_rules_logs_alarms(tmp_path: Path) -> None:
     async def body(stack: Stack) -> None:
         queue = await stack.create("AWS::SQS::Queue", "Inbox", {})
+        feedback = f"arn:aws:iam::{ACCOUNT}:role/sns-feedback"
         topic = await stack.create("AWS::SNS::Topic", "Alerts", {"DisplayName": "alerts", "Subscription": [
-            {"Protocol": "sqs", "Endpoint": queue.attributes["Arn"]}]})
+            {"Protocol": "sqs", "Endpoint": queue.attributes["Arn"]}], "DeliveryStatusLogging": [
+            {"Protocol": "sqs", "SuccessFeedbackRoleArn": feedback, "SuccessFeedbackSampleRate": "50",
+             "FailureFeedbackRoleArn": feedback}]})
         arn = topic.physical_id
+        got = (await stack.op("sns", "GetTopicAttributes", TopicArn=arn))["Attributes"]
+        assert (got["SQSSuccessFeedbackRoleArn"], got["SQSSuccessFeedbackSampleRate"]) == (feedback, "50")
         assert topic.attributes == {"TopicArn": arn, "TopicName": arn.rsplit(":", 1)[-1]}
         subs = (await stack.op("sns", "ListSubscriptionsByTopic", TopicArn=arn))["Subscriptions"]
         assert [s["Endpoint"] for s in subs] == [queue.attributes["Arn"]]
@@ -354,9 +372,22 @@ def test_topics_subscriptions_iam_policies_rules_logs_alarms(tmp_path: Path) -> 
         with pytest.raises(ServiceError):
             await stack.op("events", "DescribeRule", Name=rule.physical_id)
 
-        group = await stack.create("AWS::Logs::LogGroup", "Audit", {"RetentionInDays": "7"})
+        await stack.op("events", "CreateEventBus", Name="orders")
+        custom = {"EventBusName": f"arn:aws:events:us-east-1:{ACCOUNT}:event-bus/orders",
+                  "EventPattern": {"source": ["shop"]}, "Targets": [{"Id": "q", "Arn": queue.attributes["Arn"]}]}
+        on_bus = await stack.create("AWS::Events::Rule", "OnOrders", custom)
+        name = on_bus.physical_id.split("|")[1]
+        assert on_bus.physical_id == f"orders|{name}"
+        assert on_bus.attributes["Arn"] == f"arn:aws:events:us-east-1:{ACCOUNT}:rule/orders/{name}"
+        await stack.delete("AWS::Events::Rule", "OnOrders", custom, on_bus.physical_id)
+        assert (await stack.op("events", "ListRules", EventBusName="orders"))["Rules"] == []
+
+        group = await stack.create("AWS::Logs::LogGroup", "Audit", {"RetentionInDays": "7", "DeletionProtectionEnabled": True})
+        with pytest.raises(ServiceError):  # protected, as the template asked: Logs' own refusal
+            await stack.delete("AWS::Logs::LogGroup", "Audit", {}, group.physical_id)
         assert group.attributes["Arn"] == f"arn:aws:logs:us-east-1:{ACCOUNT}:log-group:{group.physical_id}:*"
-        await stack.update("AWS::Logs::LogGroup", "Audit", {"RetentionInDays": "7"}, {"RetentionInDays": 30}, group.physical_id)
+        await stack.update("AWS::Logs::LogGroup", "Audit", {"RetentionInDays": "7", "DeletionProtectionEnabled": True},
+                           {"RetentionInDays": 30}, group.physical_id)
         found = (await stack.op("logs", "DescribeLogGroups", logGroupNamePrefix=group.physical_id))["logGroups"]
         assert found[0]["retentionInDays"] == 30
         await stack.delete("AWS::Logs::LogGroup", "Audit", {}, group.physical_id)
@@ -374,5 +405,92 @@ def test_topics_subscriptions_iam_policies_rules_logs_alarms(tmp_path: Path) -> 
         await stack.delete("AWS::SNS::Subscription", "Raw", {}, sub.physical_id)
         await stack.delete("AWS::SNS::Topic", "Alerts", {}, arn)
         assert arn not in [t["TopicArn"] for t in (await stack.op("sns", "ListTopics"))["Topics"]]
+
+    scenario(tmp_path, body)
+
+
+def test_a_create_run_again_after_a_crash_finds_what_it_made(tmp_path: Path) -> None:
+    """The deployer runs a step again with the same token when the server died during it: the
+    generated name is the same, and what the first run made is taken, not refused."""
+
+    async def body(stack: Stack) -> None:
+        role = await stack.create("AWS::IAM::Role", "Exec", {"AssumeRolePolicyDocument": TRUST})
+        again = await stack.create("AWS::IAM::Role", "Exec", {"AssumeRolePolicyDocument": TRUST})
+        assert again == role
+        fn_props = {"Runtime": "python3.12", "Handler": "index.handler", "Role": role.attributes["Arn"],
+                    "Code": {"ZipFile": HANDLER}}
+        document = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "sqs:*", "Resource": "*"}]}
+        for type_name, logical, props in (
+                ("AWS::S3::Bucket", "Files", {}), ("AWS::SQS::Queue", "Jobs", {}), ("AWS::SNS::Topic", "News", {}),
+                ("AWS::IAM::ManagedPolicy", "Shared", {"PolicyDocument": document}),
+                ("AWS::Logs::LogGroup", "Audit", {}), ("AWS::Lambda::Function", "Worker", fn_props)):
+            first = await stack.create(type_name, logical, props)
+            assert await stack.create(type_name, logical, props) == first, type_name
+        fn = await stack.create("AWS::Lambda::Function", "Worker", fn_props)
+        perm = {"FunctionName": fn.physical_id, "Action": "lambda:InvokeFunction", "Principal": "s3.amazonaws.com"}
+        first = await stack.create("AWS::Lambda::Permission", "FromS3", perm)
+        assert await stack.create("AWS::Lambda::Permission", "FromS3", perm) == first
+        # A named resource that is already there is refused, as AWS refuses it.
+        await stack.create("AWS::Logs::LogGroup", "Named", {"LogGroupName": "/taken"})
+        with pytest.raises(ServiceError) as err:
+            await stack.create("AWS::Logs::LogGroup", "Named", {"LogGroupName": "/taken"})
+        assert err.value.code == "ResourceAlreadyExistsException"
+
+    scenario(tmp_path, body)
+
+
+def test_layer_versions_published_from_s3_and_used_by_a_function(tmp_path: Path) -> None:
+    async def body(stack: Stack) -> None:
+        if stack.app.services["lambda"].operation("PublishLayerVersion") is None:
+            pytest.skip("this build's Lambda has no layers API yet (issue 14)")
+        bucket = (await stack.create("AWS::S3::Bucket", "Artifacts", {})).physical_id
+        buf = io.BytesIO()
+        with zipfile.ZipFile(buf, "w") as zf:
+            zf.writestr("python/greeting.py", "WORD = 'hello'\n")
+        await stack.op("s3", "PutObject", Bucket=bucket, Key="layer.zip", Body=io.BytesIO(buf.getvalue()))
+        props = {"Content": {"S3Bucket": bucket, "S3Key": "layer.zip"}, "CompatibleRuntimes": ["python3.12"]}
+        layer = await stack.create("AWS::Lambda::LayerVersion", "Shared", props)
+        arn = layer.physical_id
+        assert layer.ref_value == arn == layer.attributes["LayerVersionArn"]
+        assert arn.startswith(f"arn:aws:lambda:us-east-1:{ACCOUNT}:layer:shop-Shared-") and arn.endswith(":1")
+        got = await stack.op("lambda", "GetLayerVersionByArn", Arn=arn)
+        assert got["CompatibleRuntimes"] == ["python3.12"]
+        role = await stack.create("AWS::IAM::Role", "Exec", {"AssumeRolePolicyDocument": TRUST})
+        code = "from greeting import WORD\ndef handler(event, context):\n    return WORD\n"
+        fn = await stack.create("AWS::Lambda::Function", "Greeter", {
+            "Runtime": "python3.12", "Handler": "index.handler", "Role": role.attributes["Arn"],
+            "Code": {"ZipFile": code}, "Layers": [arn]})
+        out = await stack.op("lambda", "Invoke", FunctionName=fn.physical_id, Payload=b"{}")
+        payload = out["Payload"].read() if hasattr(out["Payload"], "read") else out["Payload"]
+        assert json.loads(payload) == "hello"
+        await stack.delete("AWS::Lambda::LayerVersion", "Shared", props, arn)
+        with pytest.raises(ServiceError) as err:
+            await stack.op("lambda", "GetLayerVersionByArn", Arn=arn)
+        assert err.value.code == "ResourceNotFoundException"
+
+    scenario(tmp_path, body)
+
+
+def test_a_mapping_or_alias_create_run_again_takes_what_the_first_run_made(tmp_path: Path) -> None:
+    async def body(stack: Stack) -> None:
+        role = await stack.create("AWS::IAM::Role", "Exec", {"AssumeRolePolicyDocument": TRUST})
+        fn = await stack.create("AWS::Lambda::Function", "Worker", {
+            "Runtime": "python3.12", "Handler": "index.handler", "Role": role.attributes["Arn"],
+            "Code": {"ZipFile": HANDLER}})
+        queue = await stack.create("AWS::SQS::Queue", "Jobs", {})
+        esm = {"FunctionName": fn.physical_id, "EventSourceArn": queue.attributes["Arn"], "BatchSize": "4"}
+        first = await stack.create("AWS::Lambda::EventSourceMapping", "Feed", esm)
+        assert (await stack.create("AWS::Lambda::EventSourceMapping", "Feed", esm)).physical_id == first.physical_id
+        with pytest.raises(ServiceError) as err:  # another batch size: not this step's mapping
+            await stack.create("AWS::Lambda::EventSourceMapping", "Feed", {**esm, "BatchSize": 9})
+        assert err.value.code == "ResourceConflictException"
+        alias = {"FunctionName": fn.physical_id, "Name": "live", "FunctionVersion": "$LATEST"}
+        first = await stack.create("AWS::Lambda::Alias", "Live", alias)
+        assert await stack.create("AWS::Lambda::Alias", "Live", alias) == first
+        version = await stack.create("AWS::Lambda::Version", "V", {"FunctionName": fn.physical_id})
+        # PublishVersion of unchanged code and configuration answers the version it made.
+        assert await stack.create("AWS::Lambda::Version", "V", {"FunctionName": fn.physical_id}) == version
+        with pytest.raises(ServiceError):  # an alias of that name pointing elsewhere is refused, as on AWS
+            await stack.create("AWS::Lambda::Alias", "Live", {**alias, "FunctionVersion": version.attributes["Version"]})
 
     scenario(tmp_path, body)

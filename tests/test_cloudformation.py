@@ -342,8 +342,9 @@ def test_exports_imports_and_an_export_in_use(cfn: Any) -> None:
     stack = settle(cfn, producer)
     assert stack["StackStatus"] == "DELETE_FAILED"
     assert stack["StackStatusReason"] == f"Export {producer}-work-url cannot be deleted as it is in use by {consumer}"
-    cfn.delete_stack(StackName=consumer)
-    settle(cfn, cfn.describe_stacks(StackName=consumer)["Stacks"][0]["StackId"])
+    consumer_id = cfn.describe_stacks(StackName=consumer)["Stacks"][0]["StackId"]
+    cfn.delete_stack(StackName=consumer)  # may be gone before the next call: wait for it by its id
+    settle(cfn, consumer_id)
     cfn.delete_stack(StackName=producer)
     cfn.delete_stack(StackName=clash)
 

@@ -18,6 +18,7 @@ from ...store import Store
 from ..base import Service
 from ..delivery import INVALID, NOT_FOUND, Deliveries, Delivery, DeliveryResult
 from .attributes import ObjectAttributes
+from .bucket_tagging import BucketTagging
 from .buckets import Buckets
 from .event_records import EventRecorder
 from .listings import Listings
@@ -49,7 +50,7 @@ class S3Service(Service):
         self.policies = Policies(self.state)
         self._parts = (
             Buckets(self.state), self.objects, ObjectAttributes(self.state), Listings(self.state),
-            Multipart(self.state), self.policies, PostUploads(self.state),
+            Multipart(self.state), self.policies, PostUploads(self.state), BucketTagging(self.state),
             Notifications(self.state, DestinationCheck(clock, deliveries, resolve_function, may_invoke)),
         )
 

@@ -6,6 +6,7 @@ from collections.abc import Mapping
 
 from ...base import Service
 from .base import Provider
+from .calls import Caller
 from .iam import ManagedPolicyProvider, PolicyProvider, RoleProvider
 from .lambda_function import FunctionProvider
 from .lambda_links import EventInvokeConfigProvider, EventSourceMappingProvider, PermissionProvider
@@ -14,7 +15,6 @@ from .monitoring import AlarmProvider, LogGroupProvider, RuleProvider
 from .s3 import BucketPolicyProvider, BucketProvider
 from .sns import SubscriptionProvider, TopicPolicyProvider, TopicProvider
 from .sqs import QueuePolicyProvider, QueueProvider
-from .support import Caller
 
 _TYPES = (
     BucketProvider, BucketPolicyProvider, FunctionProvider, PermissionProvider, EventInvokeConfigProvider,

@@ -4,12 +4,14 @@ AWS::IAM::ManagedPolicy (Ref = its ARN)."""
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import replace
 from datetime import datetime
 from typing import Any, ClassVar
 
 from ....protocol.errors import ServiceError
 from .base import ResourceRequest, ResourceResult
-from .support import Caller, as_json_text, check_properties, physical_name, tag_list
+from .calls import Caller
+from .support import as_json_text, check_properties, physical_name, tag_list, undo_on_failure
 
 _ROLE_PROPERTIES = ("AssumeRolePolicyDocument", "Description", "ManagedPolicyArns", "MaxSessionDuration", "Path",
                     "PermissionsBoundary", "Policies", "RoleName", "Tags")
@@ -39,14 +41,21 @@ class RoleProvider:
     def create(self, req: ResourceRequest) -> ResourceResult:
         props = check_properties(req, _ROLE_PROPERTIES, ("AssumeRolePolicyDocument",))
         name = props.get("RoleName") or physical_name(req, 64, random_length=12)
-        role = self.call(req, "iam", "CreateRole", RoleName=name, Path=props.get("Path"),
-                         AssumeRolePolicyDocument=as_json_text(props["AssumeRolePolicyDocument"]),
-                         Description=props.get("Description"), MaxSessionDuration=props.get("MaxSessionDuration"),
-                         Tags=tag_list(props) or None)["Role"]
-        for policy, document in _inline_policies(props).items():
-            self.call(req, "iam", "PutRolePolicy", RoleName=name, PolicyName=policy, PolicyDocument=document)
-        for arn in props.get("ManagedPolicyArns") or []:
-            self.call(req, "iam", "AttachRolePolicy", RoleName=name, PolicyArn=arn)
+        try:
+            role = self.call(req, "iam", "CreateRole", RoleName=name, Path=props.get("Path"),
+                             AssumeRolePolicyDocument=as_json_text(props["AssumeRolePolicyDocument"]),
+                             Description=props.get("Description"), MaxSessionDuration=props.get("MaxSessionDuration"),
+                             Tags=tag_list(props) or None)["Role"]
+        except ServiceError as err:
+            # A create resumed after a crash: the role it generated the name for is there.
+            if err.code != "EntityAlreadyExists" or props.get("RoleName"):
+                raise
+            role = self.call(req, "iam", "GetRole", RoleName=name)["Role"]
+        with undo_on_failure(lambda: self.delete(replace(req, physical_id=name))):
+            for policy, document in _inline_policies(props).items():
+                self.call(req, "iam", "PutRolePolicy", RoleName=name, PolicyName=policy, PolicyDocument=document)
+            for arn in props.get("ManagedPolicyArns") or []:
+                self.call(req, "iam", "AttachRolePolicy", RoleName=name, PolicyArn=arn)
         return ResourceResult(name, {"Arn": role["Arn"], "RoleId": role["RoleId"]})
 
     def update(self, req: ResourceRequest) -> ResourceResult:
@@ -139,7 +148,8 @@ class PolicyProvider:
 
     def create(self, req: ResourceRequest) -> ResourceResult:
         props = check_properties(req, self._known, ("PolicyName", "PolicyDocument"))
-        self._put(req, props)
+        with undo_on_failure(lambda: self.delete(req)):
+            self._put(req, props)
         pid = physical_name(req, 128)
         return ResourceResult(pid, {"Id": pid})
 
@@ -187,10 +197,17 @@ class ManagedPolicyProvider:
     def create(self, req: ResourceRequest) -> ResourceResult:
         props = check_properties(req, self._known, ("PolicyDocument",))
         name = props.get("ManagedPolicyName") or physical_name(req, 128, random_length=12)
-        arn = self.call(req, "iam", "CreatePolicy", PolicyName=name, Path=props.get("Path"),
-                        Description=props.get("Description"),
-                        PolicyDocument=as_json_text(props["PolicyDocument"]))["Policy"]["Arn"]
-        self._attach(req, arn, PolicyProvider._entities(props), "Attach")
+        try:
+            arn = self.call(req, "iam", "CreatePolicy", PolicyName=name, Path=props.get("Path"),
+                            Description=props.get("Description"),
+                            PolicyDocument=as_json_text(props["PolicyDocument"]))["Policy"]["Arn"]
+        except ServiceError as err:
+            # A create resumed after a crash: the policy it generated the name for is there.
+            if err.code != "EntityAlreadyExists" or props.get("ManagedPolicyName"):
+                raise
+            arn = f"arn:aws:iam::{req.account_id}:policy{props.get('Path') or '/'}{name}"
+        with undo_on_failure(lambda: self.delete(replace(req, physical_id=arn))):
+            self._attach(req, arn, PolicyProvider._entities(props), "Attach")
         return ResourceResult(arn, self._attributes(req, arn))
 
     def update(self, req: ResourceRequest) -> ResourceResult:

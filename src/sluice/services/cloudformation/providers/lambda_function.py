@@ -5,19 +5,21 @@ from __future__ import annotations
 
 import io
 import zipfile
+from dataclasses import replace
 from importlib import resources
 from typing import Any, ClassVar
 
 from ....protocol.errors import ServiceError
 from .base import ResourceRequest, ResourceResult
+from .calls import Caller
 from .support import (
-    Caller,
     as_int,
     changed,
     check_properties,
     invalid_properties,
     physical_name,
     tag_map,
+    undo_on_failure,
 )
 
 _PROPERTIES = frozenset({
@@ -106,7 +108,9 @@ class FunctionProvider:
             out = self.call(req, "lambda", "GetFunctionConfiguration", FunctionName=name)
         reserved = as_int(req, props, "ReservedConcurrentExecutions")
         if reserved is not None:
-            self.call(req, "lambda", "PutFunctionConcurrency", FunctionName=name, ReservedConcurrentExecutions=reserved)
+            with undo_on_failure(lambda: self.delete(replace(req, physical_id=name))):
+                self.call(req, "lambda", "PutFunctionConcurrency", FunctionName=name,
+                          ReservedConcurrentExecutions=reserved)
         return ResourceResult(name, function_attributes(out["FunctionArn"]))
 
     def update(self, req: ResourceRequest) -> ResourceResult:

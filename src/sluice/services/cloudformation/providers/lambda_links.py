@@ -7,7 +7,8 @@ from typing import Any, ClassVar
 
 from ....protocol.errors import ServiceError
 from .base import ResourceRequest, ResourceResult
-from .support import Caller, check_properties, model_members, physical_name, tag_map
+from .calls import Caller, model_members
+from .support import as_int, check_properties, physical_name, tag_map
 
 _PERMISSION = ("Action", "FunctionName", "Principal", "EventSourceToken", "FunctionUrlAuthType",
                "InvokedViaFunctionUrl", "PrincipalOrgID", "SourceAccount", "SourceArn")
@@ -66,13 +67,15 @@ class EventInvokeConfigProvider:
 
     def create(self, req: ResourceRequest) -> ResourceResult:
         self._put(req)
-        return ResourceResult(physical_name(req, 128), {})
+        pid = physical_name(req, 128)
+        return ResourceResult(pid, {"Id": pid})
 
     def update(self, req: ResourceRequest) -> ResourceResult:
         # Put replaces the whole configuration: a setting left out of the template goes back
         # to Lambda's default, as CloudFormation's update does.
         self._put(req)
-        return ResourceResult(req.physical_id or physical_name(req, 128), {})
+        pid = req.physical_id or physical_name(req, 128)
+        return ResourceResult(pid, {"Id": pid})
 
     def delete(self, req: ResourceRequest) -> None:
         props = req.properties or {}
@@ -111,8 +114,25 @@ class EventSourceMappingProvider:
         props = check_properties(req, self._known, ("FunctionName",))
         allowed = model_members("lambda", "CreateEventSourceMapping")
         members = {k: v for k, v in props.items() if k in allowed and k != "Tags"}
-        out = self.call(req, "lambda", "CreateEventSourceMapping", Tags=tag_map(props) or None, **members)
+        try:
+            out = self.call(req, "lambda", "CreateEventSourceMapping", Tags=tag_map(props) or None, **members)
+        except ServiceError as err:
+            found = self._same(req, props) if err.code == "ResourceConflictException" else None
+            if found is None:
+                raise
+            out = found  # a create resumed after a crash: the mapping it made is there
         return ResourceResult(out["UUID"], self._attributes(out, out["UUID"]))
+
+    def _same(self, req: ResourceRequest, props: dict[str, Any]) -> dict[str, Any] | None:
+        """The mapping of this function and source made by this step's first run (Lambda keeps
+        one per pair), if its settings are the template's."""
+        listed = self.call(req, "lambda", "ListEventSourceMappings", FunctionName=props["FunctionName"],
+                           EventSourceArn=props.get("EventSourceArn")).get("EventSourceMappings") or []
+        batch = as_int(req, props, "BatchSize")
+        for mapping in listed:
+            if batch is None or mapping.get("BatchSize") == batch:
+                return mapping
+        return None
 
     def update(self, req: ResourceRequest) -> ResourceResult:
         props = check_properties(req, self._known, ("FunctionName",))

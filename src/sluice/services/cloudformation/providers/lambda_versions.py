@@ -6,7 +6,8 @@ from typing import ClassVar
 
 from ....protocol.errors import ServiceError
 from .base import ResourceRequest, ResourceResult
-from .support import Caller, check_properties, physical_name
+from .calls import Caller
+from .support import check_properties, physical_name
 
 
 def _gone(err: ServiceError) -> bool:
@@ -58,17 +59,27 @@ class AliasProvider:
 
     def create(self, req: ResourceRequest) -> ResourceResult:
         props = check_properties(req, self._known, ("FunctionName", "Name", "FunctionVersion"))
-        out = self.call(req, "lambda", "CreateAlias", FunctionName=props["FunctionName"], Name=props["Name"],
-                        FunctionVersion=props["FunctionVersion"], Description=props.get("Description"),
-                        RoutingConfig=props.get("RoutingConfig"))
-        return ResourceResult(out["AliasArn"], {"AliasArn": out["AliasArn"]}, ref_value=out["AliasArn"])
+        try:
+            out = self.call(req, "lambda", "CreateAlias", FunctionName=props["FunctionName"], Name=props["Name"],
+                            FunctionVersion=props["FunctionVersion"], Description=props.get("Description"),
+                            RoutingConfig=props.get("RoutingConfig"))
+        except ServiceError as err:
+            if err.code != "ResourceConflictException":
+                raise
+            out = self.call(req, "lambda", "GetAlias", FunctionName=props["FunctionName"], Name=props["Name"])
+            if str(out.get("FunctionVersion")) != str(props["FunctionVersion"]):
+                raise
+            # A create resumed after a crash: the alias it made is there, as the template asks.
+        return ResourceResult(out["AliasArn"], {"AliasArn": out["AliasArn"], "Id": out["AliasArn"]},
+                              ref_value=out["AliasArn"])
 
     def update(self, req: ResourceRequest) -> ResourceResult:
         props = check_properties(req, self._known, ("FunctionName", "Name", "FunctionVersion"))
         out = self.call(req, "lambda", "UpdateAlias", FunctionName=props["FunctionName"], Name=props["Name"],
                         FunctionVersion=props["FunctionVersion"], Description=props.get("Description") or "",
                         RoutingConfig=props.get("RoutingConfig") or {"AdditionalVersionWeights": {}})
-        return ResourceResult(out["AliasArn"], {"AliasArn": out["AliasArn"]}, ref_value=out["AliasArn"])
+        return ResourceResult(out["AliasArn"], {"AliasArn": out["AliasArn"], "Id": out["AliasArn"]},
+                              ref_value=out["AliasArn"])
 
     def delete(self, req: ResourceRequest) -> None:
         props = req.properties or {}

@@ -2,19 +2,21 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any, ClassVar
 
 from ....protocol.errors import ServiceError
 from .base import ResourceRequest, ResourceResult
+from .calls import Caller, model_members
 from .support import (
-    Caller,
+    as_bool,
     as_int,
     as_json_text,
     check_properties,
-    model_members,
     physical_name,
     tag_list,
     tag_map,
+    undo_on_failure,
 )
 
 
@@ -34,6 +36,11 @@ class RuleProvider:
         bus = props.get("EventBusName")
         return bus if bus and bus != "default" else None
 
+    @staticmethod
+    def _ref(bus: str | None, name: str) -> str:
+        # A bus given by ARN is named by its last part in the Ref, as AWS names it.
+        return f"{bus.rsplit('/', 1)[-1]}|{name}" if bus else name
+
     def _put(self, req: ResourceRequest, props: dict[str, Any], name: str) -> ResourceResult:
         bus = self._bus(props)
         arn = self.call(req, "events", "PutRule", Name=name, EventBusName=bus,
@@ -52,12 +59,15 @@ class RuleProvider:
             if failed:
                 raise ServiceError(failed[0].get("ErrorCode") or "ValidationException",
                                    failed[0].get("ErrorMessage") or "PutTargets failed")
-        ref = f"{bus}|{name}" if bus else name
+        ref = self._ref(bus, name)
         return ResourceResult(ref, {"Arn": arn})
 
     def create(self, req: ResourceRequest) -> ResourceResult:
         props = check_properties(req, self._known)
-        return self._put(req, props, props.get("Name") or physical_name(req, 64, random_length=12))
+        name = props.get("Name") or physical_name(req, 64, random_length=12)
+        ref = self._ref(self._bus(props), name)
+        with undo_on_failure(lambda: self.delete(replace(req, physical_id=ref))):
+            return self._put(req, props, name)
 
     def update(self, req: ResourceRequest) -> ResourceResult:
         props = check_properties(req, self._known)
@@ -94,12 +104,23 @@ class LogGroupProvider:
     def create(self, req: ResourceRequest) -> ResourceResult:
         props = check_properties(req, self._known)
         name = props.get("LogGroupName") or physical_name(req, 512)
-        self.call(req, "logs", "CreateLogGroup", logGroupName=name, tags=tag_map(props) or None,
-                  logGroupClass=props.get("LogGroupClass"), kmsKeyId=props.get("KmsKeyId"))
+        try:
+            self.call(req, "logs", "CreateLogGroup", logGroupName=name, tags=tag_map(props) or None,
+                      logGroupClass=props.get("LogGroupClass"), kmsKeyId=props.get("KmsKeyId"))
+        except ServiceError as err:
+            # A create resumed after a crash: the group it generated the name for is there.
+            if err.code != "ResourceAlreadyExistsException" or props.get("LogGroupName"):
+                raise
         retention = as_int(req, props, "RetentionInDays")
-        if retention is not None:
-            self.call(req, "logs", "PutRetentionPolicy", logGroupName=name, retentionInDays=retention)
+        with undo_on_failure(lambda: self.delete(replace(req, physical_id=name))):
+            if retention is not None:
+                self.call(req, "logs", "PutRetentionPolicy", logGroupName=name, retentionInDays=retention)
+            if as_bool(req, props, "DeletionProtectionEnabled"):
+                self._protect(req, name, True)
         return ResourceResult(name, {"Arn": self._arn(req, name)})
+
+    def _protect(self, req: ResourceRequest, name: str, on: bool) -> None:
+        self.call(req, "logs", "PutLogGroupDeletionProtection", logGroupIdentifier=name, deletionProtectionEnabled=on)
 
     def update(self, req: ResourceRequest) -> ResourceResult:
         props = check_properties(req, self._known)
@@ -111,6 +132,9 @@ class LogGroupProvider:
                 self.call(req, "logs", "DeleteRetentionPolicy", logGroupName=name)
             else:
                 self.call(req, "logs", "PutRetentionPolicy", logGroupName=name, retentionInDays=retention)
+        protect = bool(as_bool(req, props, "DeletionProtectionEnabled"))
+        if protect != bool(as_bool(req, old, "DeletionProtectionEnabled")):
+            self._protect(req, name, protect)
         new_tags, old_tags = tag_map(props), tag_map(old)
         if new_tags != old_tags:
             gone = [k for k in old_tags if k not in new_tags]

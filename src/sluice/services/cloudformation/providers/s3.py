@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any, ClassVar
 
 from ....protocol.errors import ServiceError
 from .base import ResourceRequest, ResourceResult
+from .calls import Caller
 from .support import (
-    Caller,
     as_bool,
     as_json_text,
     changed,
@@ -15,6 +16,7 @@ from .support import (
     invalid_properties,
     physical_name,
     tag_list,
+    undo_on_failure,
 )
 
 # Regions whose website endpoints are `s3-website-<region>` rather than `s3-website.<region>`.
@@ -103,7 +105,8 @@ class BucketProvider:
             # A create resumed after a crash asks again for the name it generated: it is ours.
             if not (err.code == "BucketAlreadyOwnedByYou" and not props.get("BucketName")):
                 raise
-        self._configure(req, name, props, None)
+        with undo_on_failure(lambda: self.delete(replace(req, physical_id=name))):
+            self._configure(req, name, props, None)
         return ResourceResult(name, bucket_attributes(name, req.region))
 
     def update(self, req: ResourceRequest) -> ResourceResult:
@@ -127,9 +130,6 @@ class BucketProvider:
             self._tag(req, name, props)
 
     def _tag(self, req: ResourceRequest, name: str, props: dict[str, Any]) -> None:
-        # Sluice's S3 keeps no bucket tags yet; when it answers PutBucketTagging they go there.
-        if not self.call.has("s3", "PutBucketTagging"):
-            return
         tags = tag_list(props)
         if tags:
             self.call(req, "s3", "PutBucketTagging", Bucket=name, Tagging={"TagSet": tags})

@@ -3,22 +3,29 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from typing import Any, ClassVar
 
 from ....protocol.errors import ServiceError
 from .base import ResourceRequest, ResourceResult
+from .calls import Caller
 from .support import (
-    Caller,
     as_bool,
     as_json_text,
     attribute_text,
     check_properties,
+    invalid_properties,
     physical_name,
     tag_list,
+    undo_on_failure,
 )
 
 _TOPIC_ATTRIBUTES = ("DisplayName", "ContentBasedDeduplication", "KmsMasterKeyId", "SignatureVersion",
                      "TracingConfig", "ArchivePolicy", "FifoThroughputScope")
+# What a topic attribute removed from the template goes back to (None: left as it is).
+_TOPIC_RESET: dict[str, str | None] = {
+    "DisplayName": "", "ContentBasedDeduplication": "false", "KmsMasterKeyId": "", "SignatureVersion": "1",
+    "TracingConfig": "PassThrough", "ArchivePolicy": "", "FifoThroughputScope": None}
 _TOPIC_PROPERTIES = frozenset(_TOPIC_ATTRIBUTES) | {"TopicName", "FifoTopic", "Subscription", "Tags",
                                                     "DataProtectionPolicy", "DeliveryStatusLogging"}
 _SUBSCRIPTION_ATTRIBUTES = ("DeliveryPolicy", "FilterPolicy", "FilterPolicyScope", "RawMessageDelivery",
@@ -28,6 +35,23 @@ _SUBSCRIPTION_RESET: dict[str, str | None] = {
     "DeliveryPolicy": None, "FilterPolicy": "", "FilterPolicyScope": "MessageAttributes",
     "RawMessageDelivery": "false", "RedrivePolicy": "", "SubscriptionRoleArn": None, "ReplayPolicy": None}
 _GONE = ("NotFound", "NotFoundException")
+
+
+_LOGGING_PREFIX = {"http/s": "HTTP", "sqs": "SQS", "lambda": "Lambda", "firehose": "Firehose",
+                   "application": "Application"}
+_LOGGING_KEYS = ("SuccessFeedbackRoleArn", "SuccessFeedbackSampleRate", "FailureFeedbackRoleArn")
+
+
+def delivery_logging(req: ResourceRequest, props: dict[str, Any]) -> dict[str, str]:
+    """DeliveryStatusLogging as the topic attributes SNS keeps it in (`LambdaSuccessFeedbackRoleArn`, ...)."""
+    out = {}
+    for i, entry in enumerate(props.get("DeliveryStatusLogging") or []):
+        prefix = _LOGGING_PREFIX.get(str(entry.get("Protocol")))
+        if prefix is None:
+            raise invalid_properties(req, f"#/DeliveryStatusLogging/{i}/Protocol: {entry.get('Protocol')} is not a "
+                                          f"valid enum value")
+        out.update({prefix + key: attribute_text(entry[key]) for key in _LOGGING_KEYS if entry.get(key) is not None})
+    return out
 
 
 def _attribute_value(key: str, value: Any) -> str:
@@ -57,12 +81,14 @@ class TopicProvider:
         fifo = bool(as_bool(req, props, "FifoTopic"))
         name = props.get("TopicName") or physical_name(req, 256, suffix=".fifo" if fifo else "")
         attributes = {k: _attribute_value(k, props[k]) for k in _TOPIC_ATTRIBUTES if props.get(k) is not None}
+        attributes.update(delivery_logging(req, props))
         if fifo:
             attributes["FifoTopic"] = "true"
         arn = self.call(req, "sns", "CreateTopic", Name=name, Attributes=attributes, Tags=tag_list(props) or None,
                         DataProtectionPolicy=as_json_text(props.get("DataProtectionPolicy")))["TopicArn"]
-        for sub in props.get("Subscription") or []:
-            self._subscribe(req, arn, sub)
+        with undo_on_failure(lambda: self.delete(replace(req, physical_id=arn))):
+            for sub in props.get("Subscription") or []:
+                self._subscribe(req, arn, sub)
         return ResourceResult(arn, {"TopicArn": arn, "TopicName": name})
 
     def _subscribe(self, req: ResourceRequest, arn: str, sub: dict[str, Any]) -> None:
@@ -75,8 +101,14 @@ class TopicProvider:
         arn = req.physical_id or ""
         for key in _TOPIC_ATTRIBUTES:
             if props.get(key) != old.get(key):
-                value = _attribute_value(key, props[key]) if props.get(key) is not None else ""
-                self.call(req, "sns", "SetTopicAttributes", TopicArn=arn, AttributeName=key, AttributeValue=value)
+                value = _attribute_value(key, props[key]) if props.get(key) is not None else _TOPIC_RESET.get(key)
+                if value is not None:
+                    self.call(req, "sns", "SetTopicAttributes", TopicArn=arn, AttributeName=key, AttributeValue=value)
+        logging, logged = delivery_logging(req, props), delivery_logging(req, old)
+        for key in sorted(logging.keys() | logged.keys()):
+            if logging.get(key) != logged.get(key):
+                self.call(req, "sns", "SetTopicAttributes", TopicArn=arn, AttributeName=key,
+                          AttributeValue=logging.get(key, ""))
         if props.get("Tags") != old.get("Tags"):
             gone = [t["Key"] for t in tag_list(old) if t["Key"] not in {n["Key"] for n in tag_list(props)}]
             if gone:
@@ -122,7 +154,7 @@ class SubscriptionProvider:
         arn = self.call(req, "sns", "Subscribe", TopicArn=props["TopicArn"], Protocol=props["Protocol"],
                         Endpoint=props.get("Endpoint"), Attributes=attributes or None,
                         ReturnSubscriptionArn=True)["SubscriptionArn"]
-        return ResourceResult(arn, {})
+        return ResourceResult(arn, {"Arn": arn})
 
     def update(self, req: ResourceRequest) -> ResourceResult:
         props = check_properties(req, self._known, ("Protocol", "TopicArn"))
@@ -135,7 +167,7 @@ class SubscriptionProvider:
             if value is not None:
                 self.call(req, "sns", "SetSubscriptionAttributes", SubscriptionArn=arn, AttributeName=key,
                           AttributeValue=value)
-        return ResourceResult(arn, {})
+        return ResourceResult(arn, {"Arn": arn})
 
     def delete(self, req: ResourceRequest) -> None:
         if not req.physical_id or not req.physical_id.startswith("arn:"):

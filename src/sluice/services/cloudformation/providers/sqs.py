@@ -6,15 +6,8 @@ from typing import Any, ClassVar
 
 from ....protocol.errors import ServiceError
 from .base import ResourceRequest, ResourceResult
-from .support import (
-    Caller,
-    as_bool,
-    as_json_text,
-    attribute_text,
-    check_properties,
-    physical_name,
-    tag_map,
-)
+from .calls import Caller
+from .support import as_bool, as_json_text, attribute_text, check_properties, physical_name, tag_map
 
 # Properties that are queue attributes of the same name, with what an attribute removed from
 # the template goes back to ("" removes a policy or key, as SetQueueAttributes takes it).

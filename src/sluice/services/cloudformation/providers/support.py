@@ -1,101 +1,20 @@
-"""What every resource provider needs: calling a service's operation as the stack's caller,
-generated physical names, and the property checks and conversions CloudFormation applies
-before a resource handler sees a template's values.
-
-Providers call the other services through their public operations, exactly as a user's
-request would (a Lambda operation's input is checked against botocore's model, as the wire
-layer checks a user's): never their records.
-"""
+"""What every resource provider needs beside calling the services (calls.py): generated
+physical names, and the property checks and conversions CloudFormation applies before a
+resource handler sees a template's values."""
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
-import uuid
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any
 
-from botocore.model import ListShape, MapShape, Shape, StructureShape
-
-from ....protocol.context import RequestContext
-from ....protocol.errors import not_implemented
-from ....protocol.models import service_model
-from ....protocol.validate import validate
-from ...base import Service
+from ....protocol.errors import ServiceError
 from .base import ProviderError, ResourceRequest
 from .base import physical_name as shortened_name
 
 _ALNUM = "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
-# Services whose wire layer checks an operation's input against the model (rest-json): the
-# same checks are made here, so a template's bad value gets the error a user's call would.
-_MODEL_CHECKED = frozenset({"lambda"})
-
-
-class Caller:
-    """Calls `services[name].operation(op)(ctx, **members)` for a stack's account and region."""
-
-    def __init__(self, services: Mapping[str, Service], endpoint_url: str = "") -> None:
-        self.services = services
-        self.endpoint_url = endpoint_url  # where Sluice listens: URLs a service answers with (QueueUrl) use it
-
-    def context(self, req: ResourceRequest, service: str, operation: str) -> RequestContext:
-        return RequestContext(request_id=str(uuid.uuid4()), host_id="cloudformation", account_id=req.account_id,
-                              region=req.region, service=service, operation=operation, endpoint=self.endpoint_url)
-
-    def has(self, service: str, operation: str) -> bool:
-        found = self.services.get(service)
-        return found is not None and found.operation(operation) is not None
-
-    def __call__(self, req: ResourceRequest, service: str, operation: str, **members: Any) -> dict[str, Any]:
-        found = self.services.get(service)
-        fn = found.operation(operation) if found is not None else None
-        if fn is None:
-            raise not_implemented(service, operation)
-        given = {k: v for k, v in members.items() if v is not None}
-        shape = service_model(service).operation_model(operation).input_shape
-        if shape is not None:
-            given = coerce(given, shape)
-        if service in _MODEL_CHECKED:
-            validate(given, shape, required=True)
-        out = fn(self.context(req, service, operation), **given)
-        return out if isinstance(out, dict) else {}
-
-
-def model_members(service: str, operation: str) -> frozenset[str]:
-    """The input members of an operation (the properties a provider may pass on as they are)."""
-    shape = service_model(service).operation_model(operation).input_shape
-    return frozenset(shape.members) if shape is not None else frozenset()
-
-
-def coerce(value: Any, shape: Shape) -> Any:
-    """A template's value in the type the operation's model asks for: CloudFormation hands
-    numbers and booleans from parameters (and often from the template) as strings."""
-    if value is None:
-        return None
-    t = shape.type_name
-    if isinstance(shape, StructureShape) and isinstance(value, dict):
-        return {k: coerce(v, shape.members[k]) if k in shape.members else v for k, v in value.items()}
-    if isinstance(shape, ListShape) and isinstance(value, list):
-        return [coerce(v, shape.member) for v in value]
-    if isinstance(shape, MapShape) and isinstance(value, dict):
-        return {str(k): coerce(v, shape.value) for k, v in value.items()}
-    if t in ("integer", "long") and isinstance(value, str):
-        try:
-            return int(value)
-        except ValueError:
-            raise ProviderError(f"Value '{value}' is not a valid integer.") from None
-    if t in ("double", "float") and isinstance(value, str):
-        try:
-            return float(value)
-        except ValueError:
-            raise ProviderError(f"Value '{value}' is not a valid number.") from None
-    if t == "boolean" and isinstance(value, str) and value.lower() in ("true", "false"):
-        return value.lower() == "true"
-    if t == "string" and isinstance(value, (int, float)) and not isinstance(value, bool):
-        return str(value)
-    if t == "string" and isinstance(value, bool):
-        return "true" if value else "false"
-    return value
 
 
 # -- names ---------------------------------------------------------------------------------
@@ -119,7 +38,10 @@ def physical_name(req: ResourceRequest, max_length: int, *, lower: bool = False,
     """`<stack>-<logical>-<RANDOM>` as CloudFormation names a resource whose name the template
     leaves out, within the service's limit (`suffix` after it: a FIFO queue's `.fifo`). RANDOM
     is the suffix the deployer recorded for the step, else one made from the request token."""
-    rand = req.name_suffix or random_part(req, random_length)
+    # A replacement needs a name of its own (the old resource lives until the cleanup phase):
+    # its random part comes from the step's token, never the suffix recorded for the first create.
+    replacing = req.request_token.endswith(":replace")
+    rand = random_part(req, random_length) if replacing or not req.name_suffix else req.name_suffix
     return shortened_name(req.stack_name, req.logical_id, rand, max_length - len(suffix), lower=lower) + suffix
 
 
@@ -209,3 +131,16 @@ def changed(req: ResourceRequest, *names: str) -> bool:
     """Whether any of these properties differs from the stack's previous template."""
     old = req.old_properties or {}
     return any(old.get(n) != req.properties.get(n) for n in names)
+
+
+@contextlib.contextmanager
+def undo_on_failure(undo: Callable[[], None]) -> Iterator[None]:
+    """A create made of several calls: if a later one fails, what the first made is deleted
+    before the error goes on, since the deployer records no physical id for a failed create (it
+    would be left behind, made and forgotten, by the rollback)."""
+    try:
+        yield
+    except (ServiceError, ProviderError):
+        with contextlib.suppress(ServiceError, ProviderError):
+            undo()
+        raise
