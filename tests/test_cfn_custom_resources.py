@@ -8,13 +8,17 @@ bucket notification (Custom::S3BucketNotifications)."""
 from __future__ import annotations
 
 import json
+import urllib.error
+import urllib.request
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from .conftest import make_client, wait_for
+from .server import SluiceProcess
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 
@@ -113,6 +117,19 @@ def test_a_failed_response_rolls_the_stack_back_with_its_reason(cfn: Any, bucket
                              "Message returned: the template asked to fail (RequestId: ")
 
 
+def test_a_handler_using_the_cfn_response_module(cfn: Any) -> None:
+    name = f"answer-{uuid.uuid4().hex[:8]}"
+    cfn.create_stack(StackName=name, TemplateBody=(TEMPLATES / "custom-cfnresponse.yaml").read_text(),
+                     Capabilities=["CAPABILITY_IAM"])
+
+    stack = _settled(cfn, name)
+
+    assert stack["StackStatus"] == "CREATE_COMPLETE", cfn.describe_stack_events(StackName=name)
+    assert _outputs(stack) == {"Answer": "42", "Id": "answer-create"}
+    cfn.delete_stack(StackName=name)
+    assert _settled(cfn, stack["StackId"])["StackStatus"] == "DELETE_COMPLETE"
+
+
 def test_cdk_style_bucket_notifications(cfn: Any, endpoint: str) -> None:
     name = f"cdk-{uuid.uuid4().hex[:8]}"
     cfn.create_stack(StackName=name,
@@ -147,3 +164,72 @@ def test_cdk_style_bucket_notifications(cfn: Any, endpoint: str) -> None:
     assert _settled(cfn, stack["StackId"])["StackStatus"] == "DELETE_COMPLETE", [
         (e["LogicalResourceId"], e["ResourceStatus"], e.get("ResourceStatusReason"))
         for e in cfn.describe_stack_events(StackName=stack["StackId"])["StackEvents"]]
+
+
+@pytest.fixture(scope="module")
+def hour_per_second(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SluiceProcess]:
+    """A server whose engine waits pass 3600 times faster: CloudFormation's hour for a custom
+    resource's response takes a second."""
+    proc = SluiceProcess(tmp_path_factory.mktemp("cfn-custom") / "data", "--time-scale", "3600")
+    yield proc.start()
+    proc.stop()
+
+
+def test_no_response_within_the_hour_fails_the_resource(hour_per_second: SluiceProcess) -> None:
+    cfn = make_client("cloudformation", hour_per_second.endpoint)
+    cfn.create_stack(StackName="silent", TemplateBody=(TEMPLATES / "custom-silent.yaml").read_text(),
+                     Capabilities=["CAPABILITY_IAM"])
+
+    assert _settled(cfn, "silent")["StackStatus"] == "ROLLBACK_COMPLETE"
+    events = cfn.describe_stack_events(StackName="silent")["StackEvents"]
+    [failed] = [e for e in events
+                if e["LogicalResourceId"] == "Never" and e["ResourceStatus"] == "CREATE_FAILED"]
+    assert failed["ResourceStatusReason"].startswith(
+        "CloudFormation did not receive a response from your Custom Resource. "
+        "Please check your logs for requestId [")
+
+
+def _put(url: str, body: bytes) -> tuple[int, bytes]:
+    request = urllib.request.Request(url, data=body, method="PUT", headers={"content-type": ""})
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return int(response.status), bytes(response.read())
+    except urllib.error.HTTPError as e:
+        return e.code, e.read()
+
+
+def test_the_response_url_refuses_unknown_requests_and_oversized_bodies(endpoint: str) -> None:
+    base = f"{endpoint}/_sluice/cloudformation/custom-resource-responses/"
+
+    status, body = _put(base + str(uuid.uuid4()), b'{"Status": "SUCCESS"}')
+    assert status == 404 and b"no custom resource request has this id" in body
+    assert _put(base + "x", b"x" * (65 * 1024))[0] == 413
+    assert _put(f"{endpoint}/_sluice/status", b"{}")[0] == 405
+
+
+def test_a_server_killed_while_a_custom_resource_works_finishes_the_stack(tmp_path: Path) -> None:
+    """kill -9 while the function is still working: its answer is lost with the server, but the
+    invocation is durable (Lambda's async queue runs it again after the restart) and the step's
+    request is recorded, so the new answer completes the same step."""
+    server = SluiceProcess(tmp_path / "data").start()
+    try:
+        cfn = make_client("cloudformation", server.endpoint)
+        cfn.create_stack(StackName="slow", TemplateBody=(TEMPLATES / "custom-slow.yaml").read_text(),
+                         Capabilities=["CAPABILITY_IAM"])
+
+        def answer_pending() -> bool:
+            events = cfn.describe_stack_events(StackName="slow")["StackEvents"]
+            return any(e["LogicalResourceId"] == "Answer" and e["ResourceStatus"] == "CREATE_IN_PROGRESS"
+                       for e in events)
+
+        assert wait_for(answer_pending, timeout=30)
+        server.kill()
+        server.start()
+        cfn = make_client("cloudformation", server.endpoint)
+
+        stack = _settled(cfn, "slow")
+
+        assert stack["StackStatus"] == "CREATE_COMPLETE", cfn.describe_stack_events(StackName="slow")
+        assert _outputs(stack) == {"Answer": "42", "Id": "answer-create"}
+    finally:
+        server.stop()

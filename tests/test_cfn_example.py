@@ -48,16 +48,9 @@ def _package(server: SluiceProcess, template: Path, artifacts: str, out: Path) -
     return out
 
 
-def _deploy(server: SluiceProcess, cfn: Any, template: Path, stack: str) -> None:
-    """`aws cloudformation deploy` in its two halves: the CLI makes the change set and waits for
-    it, then executes it; its own wait for the stack looks every 30 s (the first deploy would
-    cost half a minute of sleep), so the stack is polled here instead."""
+def _deploy(server: SluiceProcess, template: Path, stack: str, *extra: str) -> None:
     _aws(server, "cloudformation", "deploy", "--template-file", str(template),
-         "--stack-name", stack, "--capabilities", *CAPABILITIES, "--no-execute-changeset")
-    [summary] = [c for c in cfn.list_change_sets(StackName=stack)["Summaries"]
-                 if c["ExecutionStatus"] == "AVAILABLE"]
-    _aws(server, "cloudformation", "execute-change-set", "--change-set-name", summary["ChangeSetId"])
-    assert _settled(cfn, stack) in ("CREATE_COMPLETE", "UPDATE_COMPLETE")
+         "--stack-name", stack, "--capabilities", *CAPABILITIES, *extra)
 
 
 def _outputs(cfn: Any, stack: str) -> dict[str, str]:
@@ -90,7 +83,7 @@ def test_the_example_deploys_runs_updates_and_deletes(server: SluiceProcess, tmp
 
     packaged = _package(server, EXAMPLE / "template.yaml", artifacts, tmp_path / "packaged.yaml")
     assert "CodeUri: s3://" + artifacts in packaged.read_text()
-    _deploy(server, cfn, packaged, stack)
+    _deploy(server, packaged, stack)
 
     outputs = _outputs(cfn, stack)
     bucket, function = outputs["BucketName"], outputs["FunctionName"]
@@ -123,8 +116,7 @@ def test_the_example_deploys_runs_updates_and_deletes(server: SluiceProcess, tmp
     repackaged = tmp_path / "packaged-2.yaml"
     repackaged.write_text(packaged.read_text().replace("MaximumRetryAttempts: 2",
                                                        "MaximumRetryAttempts: 1"))
-    _aws(server, "cloudformation", "deploy", "--template-file", str(repackaged),
-         "--stack-name", stack, "--capabilities", *CAPABILITIES, "--no-execute-changeset")
+    _deploy(server, repackaged, stack, "--no-execute-changeset")
     [summary] = [c for c in cfn.list_change_sets(StackName=stack)["Summaries"]
                  if c["ExecutionStatus"] == "AVAILABLE"]
     described = cfn.describe_change_set(StackName=stack, ChangeSetName=summary["ChangeSetId"])

@@ -175,7 +175,23 @@ def _translate(template: dict[str, Any], parameters: dict[str, Any], region: str
         # expected, ...): such a template fails the transform, it is never a server error.
         raise TransformError(_failed(
             f"Invalid Serverless Application Specification document. {type(e).__name__}: {e}")) from e
-    return undo_mark_unicode_str_in_template(out)  # type: ignore[no-any-return]
+    return _versioned_role_policies(undo_mark_unicode_str_in_template(out))
+
+
+def _versioned_role_policies(template: dict[str, Any]) -> dict[str, Any]:
+    """SAM writes the inline policies of the roles it generates from policy templates
+    (`S3ReadPolicy`, ...) and statement lists without a `Version`, and CloudFormation deploys
+    them on AWS. Sluice's IAM refuses an identity policy without Version 2012-10-17 (as AWS's
+    CreatePolicy does), so the version SAM leaves implicit is written here: these documents use
+    no policy variables, the one thing the two grammars read differently."""
+    for resource in (template.get("Resources") or {}).values():
+        if not isinstance(resource, dict) or resource.get("Type") != "AWS::IAM::Role":
+            continue
+        for policy in (resource.get("Properties") or {}).get("Policies") or []:
+            document = policy.get("PolicyDocument") if isinstance(policy, dict) else None
+            if isinstance(document, dict) and "Version" not in document:
+                policy["PolicyDocument"] = {"Version": "2012-10-17", **document}
+    return template
 
 
 def _failed(reason: str) -> str:

@@ -108,7 +108,9 @@ def parse(body: str) -> dict[str, Any]:
 
 def check(doc: dict[str, Any]) -> dict[str, Any]:
     """The structural checks CloudFormation makes before anything else."""
-    unknown = sorted(str(k) for k in doc if k not in TOP_LEVEL)
+    # `Globals` is SAM's: allowed in a template the SAM transform expands (which removes it).
+    sam = "AWS::Serverless-2016-10-31" in transforms(doc)
+    unknown = sorted(str(k) for k in doc if k not in TOP_LEVEL and not (sam and k == "Globals"))
     if unknown:
         raise errors.template_format(f"Invalid template property or properties [{', '.join(unknown)}]")
     version = doc.get("AWSTemplateFormatVersion")
