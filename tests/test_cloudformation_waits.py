@@ -63,7 +63,7 @@ def test_a_waiting_step_goes_on_when_woken_and_fails_at_its_timeout(tmp_path: Pa
         return call("DescribeStacks", StackName=name)["Stacks"][0]
 
     async def scenario() -> None:
-        await deployer.dispatcher.start()
+        await deployer.start()
         try:
             answered = (await asyncio.to_thread(call, "CreateStack", StackName="answered", TemplateBody=body))["StackId"]
             await asyncio.to_thread(call, "CreateStack", StackName="silent", TemplateBody=silent_body)
@@ -91,7 +91,7 @@ def test_a_waiting_step_goes_on_when_woken_and_fails_at_its_timeout(tmp_path: Pa
                                                                    ("CREATE_FAILED", REASON)]
             assert provider.calls.count("Silent") == 1  # the timeout fails it without asking again
         finally:
-            await deployer.dispatcher.stop(1.0)
+            await deployer.stop(1.0)
 
     try:
         asyncio.run(scenario())

@@ -29,7 +29,9 @@ class Waiting(Exception):
 
 
 class Steps:
-    def __init__(self, db: Database, clock: Clock, providers: Mapping[str, Provider], stack: Stack, op: str) -> None:
+    def __init__(self, db: Database, clock: Clock, providers: Mapping[str, Provider], stack: Stack, op: str,
+                 stopping: Callable[[], bool] = lambda: False) -> None:
+        self.stopping = stopping
         self.db = db
         self.clock = clock
         self.providers = providers
@@ -40,6 +42,8 @@ class Steps:
     def step(self, row: Resource, action: str, verb: str, call: Callable[[Provider, ResourceRequest], Any],
               props: dict[str, Any], old_props: dict[str, Any] | None, note: str | None = None) -> bool:
         """Run one provider call for `row`, recorded before and after; False if it failed."""
+        if self.stopping():
+            raise Waiting()  # the server is stopping: this step is taken after the restart
         token = f"{self.op}:{action}"
         resumed = row.token == token and row.status == f"{verb}_IN_PROGRESS"
         provider = self.providers.get(row.type)
@@ -116,6 +120,8 @@ class Steps:
 
     def _step_unrecorded(self, row: Resource) -> bool:
         """Delete an old physical resource (a replaced one), with events but no row of its own."""
+        if self.stopping():
+            raise Waiting()
         provider = self.providers.get(row.type)
         now = self.clock.now()
         self.db.write(lambda conn: resource_event(conn, row.stack_id, row.logical_id, row.physical_id, row.type,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from ..clock import Clock
@@ -31,11 +31,13 @@ class _Failed(Exception):
 
 
 class Operation:
-    def __init__(self, db: Database, clock: Clock, providers: Mapping[str, Provider], stack_id: str) -> None:
+    def __init__(self, db: Database, clock: Clock, providers: Mapping[str, Provider], stack_id: str,
+                 stopping: Callable[[], bool] = lambda: False) -> None:
         self.db = db
         self.clock = clock
         self.providers = providers
         self.stack_id = stack_id
+        self.stopping = stopping  # the server is stopping: take no new step (the restart resumes)
 
     # -- the phases ----------------------------------------------------------------------------
 
@@ -46,7 +48,7 @@ class Operation:
             return
         self.stack = stack
         self.op = str(stack.options.get("operation", ""))
-        self.steps = Steps(self.db, self.clock, self.providers, stack, self.op)
+        self.steps = Steps(self.db, self.clock, self.providers, stack, self.op, self.stopping)
         try:
             self._phases()
         except Waiting:
