@@ -186,6 +186,28 @@ def test_cloudformation_native_types_deploy(cfn: Any) -> None:
     cfn.delete_stack(StackName=name)
 
 
+def test_language_extensions_functions_without_for_each(cfn: Any, sqs: Any) -> None:
+    name = stack_name()
+    template = {"Transform": "AWS::LanguageExtensions",
+                "Parameters": {"Names": {"Type": "CommaDelimitedList", "Default": "a,b,c"}},
+                "Resources": {"Q": {"Type": "AWS::SQS::Queue", "Properties": {"Tags": [
+                    {"Key": "count", "Value": {"Fn::Length": {"Ref": "Names"}}},
+                    {"Key": "json", "Value": {"Fn::ToJsonString": {"n": {"Ref": "Names"}}}}]}}}}
+    with pytest.raises(ClientError) as err:
+        cfn.create_stack(StackName=name, TemplateBody=json.dumps(template))
+    assert err.value.response["Error"]["Message"] == "Requires capabilities : [CAPABILITY_AUTO_EXPAND]"
+    cfn.create_stack(StackName=name, TemplateBody=json.dumps(template), Capabilities=["CAPABILITY_AUTO_EXPAND"])
+    assert settle(cfn, name)["StackStatus"] == "CREATE_COMPLETE"
+    url = cfn.describe_stack_resource(StackName=name, LogicalResourceId="Q")["StackResourceDetail"]["PhysicalResourceId"]
+    assert sqs.list_queue_tags(QueueUrl=url)["Tags"] == {"count": "3", "json": '{"n":["a","b","c"]}'}
+    cfn.delete_stack(StackName=name)
+    with_for_each = {**template, "Resources": {"Fn::ForEach::Queues": ["N", ["a"], {"Q${N}": {"Type": "AWS::SQS::Queue"}}],
+                                               "Q": {"Type": "AWS::SQS::Queue"}}}
+    with pytest.raises(ClientError) as err:
+        cfn.create_stack(StackName=name, TemplateBody=json.dumps(with_for_each), Capabilities=["CAPABILITY_AUTO_EXPAND"])
+    assert err.value.response["Error"]["Message"] == "Fn::ForEach (AWS::LanguageExtensions) is not supported by Sluice"
+
+
 def test_an_unsupported_type_fails_the_stack_naming_it(cfn: Any) -> None:
     name = stack_name()
     cfn.create_stack(StackName=name, TemplateBody=json.dumps({"Resources": {"Db": {"Type": "AWS::RDS::DBInstance"}}}))
