@@ -453,6 +453,13 @@ def test_template_from_s3_urls_and_template_apis(cfn: Any, s3: Any, bucket: str,
     assert settle(cfn, name)["StackStatus"] == "CREATE_COMPLETE"
     got = cfn.get_template(StackName=name)
     assert got["TemplateBody"] == QUEUES and got["StagesAvailable"] == ["Original"]
+    # A version of the object, as `aws cloudformation package` may name it.
+    s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
+    first = s3.put_object(Bucket=bucket, Key="t/v.yaml", Body=QUEUES.encode())["VersionId"]
+    s3.put_object(Bucket=bucket, Key="t/v.yaml", Body=QUEUES.replace("two queues and a topic", "later").encode())
+    assert cfn.validate_template(TemplateURL=f"{endpoint}/{bucket}/t/v.yaml")["Description"] == "later"
+    assert cfn.validate_template(TemplateURL=f"{endpoint}/{bucket}/t/v.yaml?versionId={first}")[
+        "Description"] == "two queues and a topic"
     with pytest.raises(ClientError) as err:
         cfn.validate_template(TemplateURL=f"https://{bucket}.s3.amazonaws.com/t/missing.yaml")
     assert err.value.response["Error"]["Code"] == "ValidationError"

@@ -7,7 +7,7 @@ import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import unquote, urlparse
+from urllib.parse import parse_qs, unquote, urlparse
 
 from ...protocol.context import RequestContext
 from ...protocol.errors import ServiceError
@@ -65,12 +65,13 @@ class Templates:
 
     def _from_s3(self, ctx: RequestContext, url: str) -> str:
         bucket, key = _s3_location(url)
+        version = parse_qs(urlparse(url).query).get("versionId")  # `aws cloudformation package` may add one
         s3 = self.services["s3"]
         get = s3.operation("GetObject")
         assert get is not None
         s3_ctx = RequestContext(str(uuid.uuid4()), "", ctx.account_id, ctx.region, "s3", operation="GetObject")
         try:
-            found = get(s3_ctx, Bucket=bucket, Key=key)
+            found = get(s3_ctx, Bucket=bucket, Key=key, **({"VersionId": version[0]} if version else {}))
         except ServiceError as err:
             raise errors.validation(f"S3 error: {err.message}") from None
         raw = found.get("Body", b"")
