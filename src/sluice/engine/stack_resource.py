@@ -24,6 +24,18 @@ from ..store.db import Database
 log = logging.getLogger("sluice.engine")
 
 
+def step_token(op: str, logical_id: str, action: str) -> str:
+    """A step's request token: one per operation, resource and action (a resumed step reuses it)."""
+    return f"{op}:{logical_id}:{action}"
+
+
+def token_action(token: str | None, op: str) -> str | None:
+    """The action of a step token of operation `op` (None: no step of that operation)."""
+    if not token or not token.startswith(op + ":"):
+        return None
+    return token.rsplit(":", 1)[1]
+
+
 class Waiting(Exception):
     """A step waits (a custom resource): the run ends here; the work row is due at its deadline."""
 
@@ -38,13 +50,14 @@ class Steps:
         self.stack = stack
         self.stack_id = stack.stack_id
         self.op = op  # the operation's id: every step's request token starts with it
+        self.wait_due: float | None = None  # this run's earliest wait deadline
 
     def step(self, row: Resource, action: str, verb: str, call: Callable[[Provider, ResourceRequest], Any],
               props: dict[str, Any], old_props: dict[str, Any] | None, note: str | None = None) -> bool:
         """Run one provider call for `row`, recorded before and after; False if it failed."""
         if self.stopping():
             raise Waiting()  # the server is stopping: this step is taken after the restart
-        token = f"{self.op}:{action}"
+        token = step_token(self.op, row.logical_id, action)
         resumed = row.token == token and row.status == f"{verb}_IN_PROGRESS"
         provider = self.providers.get(row.type)
         physical_before = row.physical_id
@@ -90,10 +103,14 @@ class Steps:
         if row.wait_until is None:
             row.wait_until = now + self.clock.engine_seconds(waiting.timeout)
         row.wait_reason = waiting.timeout_reason  # shown if the wait times out
+        # The run goes on with what does not depend on this step: it is due again at the earliest
+        # of its waits' deadlines (or at once if it was woken meanwhile).
+        due = row.wait_until if self.wait_due is None else min(self.wait_due, row.wait_until)
+        self.wait_due = due
 
         def txn(conn: sqlite3.Connection) -> None:
             records.save_resource(conn, row)
-            records.schedule(conn, self.stack_id, float(row.wait_until or now))
+            records.wait_until(conn, self.stack_id, due)
 
         self.db.write(txn)
 
@@ -127,7 +144,8 @@ class Steps:
         self.db.write(lambda conn: resource_event(conn, row.stack_id, row.logical_id, row.physical_id, row.type,
                                                   "DELETE_IN_PROGRESS", None, None, now))
         req = ResourceRequest(self.stack.name, self.stack_id, row.logical_id, row.type, row.properties or {}, None,
-                              row.physical_id, self.stack.account, self.stack.region, f"{self.op}:discard",
+                              row.physical_id, self.stack.account, self.stack.region,
+                              step_token(self.op, row.logical_id, "discard"),
                               row.name_suffix)
         status, reason = "DELETE_COMPLETE", None
         try:
