@@ -373,6 +373,13 @@ def test_change_sets_list_exactly_the_changed_property(cfn: Any, sqs: Any) -> No
         "Summaries"]) == [("first", "EXECUTE_COMPLETE"), ("rename", "AVAILABLE"), ("same", "UNAVAILABLE")]
     cfn.execute_change_set(ChangeSetName=cs["Id"])
     assert settle(cfn, name)["StackStatus"] == "UPDATE_COMPLETE"
+    # A used-up change set's name may be used again (the CLI names them after the current second).
+    again = cfn.create_change_set(StackName=name, ChangeSetName="same", TemplateBody=QUEUES)
+    assert again["Id"] != same["ChangeSetId"]
+    cfn.create_change_set(StackName=name, ChangeSetName="pending", TemplateBody=QUEUES)
+    with pytest.raises(ClientError) as err:  # an AVAILABLE one may not be replaced
+        cfn.create_change_set(StackName=name, ChangeSetName="pending", TemplateBody=QUEUES)
+    assert err.value.response["Error"]["Code"] == "AlreadyExistsException"
     cfn.delete_change_set(ChangeSetName="rename", StackName=name)
     with pytest.raises(ClientError) as err:
         cfn.describe_change_set(ChangeSetName="rename", StackName=name)
@@ -488,11 +495,6 @@ def test_aws_cloudformation_deploy_creates_updates_and_accepts_an_empty_change_s
     path.write_text(QUEUES)
 
     def deploy(*extra: str, check: bool = True) -> Any:
-        # The CLI names its change sets after the current second, and they stay (as on AWS): two
-        # deploys within one second would collide, so the earlier ones go first.
-        if any(s["StackName"] == name for s in cfn.describe_stacks()["Stacks"]):
-            for summary in cfn.list_change_sets(StackName=name)["Summaries"]:
-                cfn.delete_change_set(ChangeSetName=summary["ChangeSetId"])
         return aws_cli("cloudformation", "deploy", "--template-file", str(path), "--stack-name", name,
                        "--parameter-overrides", *extra, check=check)
 

@@ -87,8 +87,14 @@ class ChangeSets:
                 stack_event(conn, fresh, "REVIEW_IN_PROGRESS", "User Initiated", self.shared.now())
             elif current is None or current.stack_id != stack_id:
                 raise errors.stack_missing(name)
-            if records.change_set_by_name(conn, stack_id, cs_name) is not None:
-                raise ServiceError("AlreadyExistsException", f"ChangeSet {cs_name} already exists")
+            existing = records.change_set_by_name(conn, stack_id, cs_name)
+            if existing is not None:
+                if existing.execution_status == "AVAILABLE":
+                    raise ServiceError("AlreadyExistsException", f"ChangeSet {cs_name} already exists")
+                # A used-up change set (FAILED, or executed) of the same name gives way: `aws cloudformation
+                # deploy` names its change sets after the current second, and Sluice deploys fast enough
+                # for two deploys to fall in one second (on AWS a deploy takes longer than that).
+                records.delete_change_set(conn, existing.change_set_id)
             records.save_change_set(conn, change_set)
 
         self.db.write(txn)
