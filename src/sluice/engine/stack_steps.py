@@ -438,7 +438,9 @@ class Operation:
 
         def txn(conn: sqlite3.Connection) -> None:
             records.save_resource(conn, row)
-            records.schedule(conn, self.stack_id, float(row.wait_until or now))
+            # An answer that came (and woke the stack) since the provider looked: go on now.
+            answered = waiting.answered is not None and waiting.answered(conn)
+            records.schedule(conn, self.stack_id, now if answered else float(row.wait_until or now))
 
         self.db.write(txn)
 

@@ -91,7 +91,10 @@ class CustomResource:
             self._send(req, token, row.document)
             self.db.write(lambda conn: records.mark_sent(conn, req.request_token))
         if row.response is None:
-            raise InProgress(RESPONSE_TIMEOUT, (
+            # A warm function may answer before the deployer has recorded this wait: it looks
+            # again in that transaction (`answered`), after the wake it would otherwise undo.
+            raise InProgress(RESPONSE_TIMEOUT, answered=lambda conn: records.answered(
+                conn, req.request_token), timeout_reason=(
                 "CloudFormation did not receive a response from your Custom Resource. Please check "
                 f"your logs for requestId [{row.request_id}]. If you are using the Python "
                 "cfn-response module, you may need to update your Lambda function code so that "
