@@ -33,6 +33,8 @@ def scope(params: dict[str, Any] | None = None, **kw: Any) -> Scope:
 def test_yaml_short_tags_become_the_long_forms() -> None:
     doc = parse("""
 AWSTemplateFormatVersion: 2010-09-09
+Conditions:
+  Cond: !Equals [a, b]
 Resources:
   Q:
     Type: AWS::SQS::Queue

@@ -172,6 +172,20 @@ def test_a_failing_resource_rolls_the_stack_back_with_its_error(cfn: Any, sqs: A
         f"Stack:{stack['StackId']} is in ROLLBACK_COMPLETE state and can not be updated.")
 
 
+def test_cloudformation_native_types_deploy(cfn: Any) -> None:
+    name = stack_name()
+    template = {"Conditions": {"CDKMetadataAvailable": {"Fn::Equals": [{"Ref": "AWS::Region"}, "us-east-1"]}},
+                "Resources": {"CDKMetadata": {"Type": "AWS::CDK::Metadata", "Condition": "CDKMetadataAvailable",
+                                              "Properties": {"Analytics": "v2:deflate64:H4sI"}},
+                              "Handle": {"Type": "AWS::CloudFormation::WaitConditionHandle"}},
+                "Outputs": {"Handle": {"Value": {"Ref": "Handle"}}}}
+    cfn.create_stack(StackName=name, TemplateBody=json.dumps(template))
+    stack = settle(cfn, name)
+    assert stack["StackStatus"] == "CREATE_COMPLETE"
+    assert stack["Outputs"][0]["OutputValue"].startswith("http")
+    cfn.delete_stack(StackName=name)
+
+
 def test_an_unsupported_type_fails_the_stack_naming_it(cfn: Any) -> None:
     name = stack_name()
     cfn.create_stack(StackName=name, TemplateBody=json.dumps({"Resources": {"Db": {"Type": "AWS::RDS::DBInstance"}}}))
@@ -229,6 +243,29 @@ def test_replacement_makes_a_new_resource_and_deletes_the_old_one_in_cleanup(cfn
             " creating one.") in seen[:cleanup]
     assert ("Q", "DELETE_COMPLETE", "") in seen[cleanup:]
     cfn.delete_stack(StackName=name)
+
+
+def test_a_resource_dropped_from_the_template_is_deleted_and_termination_protection(cfn: Any, sqs: Any) -> None:
+    name = stack_name()
+    body: dict[str, Any] = {"Resources": {"Keep": {"Type": "AWS::SQS::Queue"}, "Drop": {"Type": "AWS::SQS::Queue"}}}
+    cfn.create_stack(StackName=name, TemplateBody=json.dumps(body), EnableTerminationProtection=True)
+    assert settle(cfn, name)["EnableTerminationProtection"] is True
+    urls = {r["LogicalResourceId"]: r["PhysicalResourceId"]
+            for r in cfn.list_stack_resources(StackName=name)["StackResourceSummaries"]}
+    del body["Resources"]["Drop"]
+    cfn.update_stack(StackName=name, TemplateBody=json.dumps(body))
+    assert settle(cfn, name)["StackStatus"] == "UPDATE_COMPLETE"
+    assert not queue_exists(sqs, urls["Drop"]) and queue_exists(sqs, urls["Keep"])
+    assert [r["LogicalResourceId"] for r in cfn.list_stack_resources(StackName=name)["StackResourceSummaries"]] == [
+        "Keep"]
+    with pytest.raises(ClientError) as err:
+        cfn.delete_stack(StackName=name)
+    assert err.value.response["Error"]["Message"] == (
+        f"Stack [{name}] cannot be deleted while TerminationProtection is enabled")
+    stack_id = cfn.update_termination_protection(StackName=name, EnableTerminationProtection=False)["StackId"]
+    cfn.delete_stack(StackName=name)
+    assert settle(cfn, stack_id)["StackStatus"] == "DELETE_COMPLETE"
+    assert not queue_exists(sqs, urls["Keep"])
 
 
 def test_a_failed_update_rolls_back_to_the_previous_template(cfn: Any, sqs: Any) -> None:
@@ -429,6 +466,11 @@ def test_aws_cloudformation_deploy_creates_updates_and_accepts_an_empty_change_s
     assert again.returncode == 255 and "No changes to deploy. Stack" in again.stdout + again.stderr
     quiet = aws_cli(*deploy, "--parameter-overrides", "Visibility=20", "--no-fail-on-empty-changeset")
     assert f"No changes to deploy. Stack {name} is up to date" in quiet.stdout
+    # The CLI names its change sets after the current second and leaves the failed (empty) ones,
+    # as on AWS: two deploys within a second would collide, so they go.
+    for summary in cfn.list_change_sets(StackName=name)["Summaries"]:
+        if summary["Status"] == "FAILED":
+            cfn.delete_change_set(ChangeSetName=summary["ChangeSetId"])
     aws_cli(*deploy, "--parameter-overrides", "Visibility=25")
     stack = cfn.describe_stacks(StackName=name)["Stacks"][0]
     assert stack["StackStatus"] == "UPDATE_COMPLETE"
@@ -436,3 +478,49 @@ def test_aws_cloudformation_deploy_creates_updates_and_accepts_an_empty_change_s
     assert sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["VisibilityTimeout"])[
         "Attributes"]["VisibilityTimeout"] == "25"
     aws_cli("cloudformation", "delete-stack", "--stack-name", name)
+
+
+Q = {"Type": "AWS::SQS::Queue"}
+MALFORMED: list[Any] = [
+    {"Resources": {"A": {"Type": "AWS::SQS::Queue", "DependsOn": 5}}},
+    {"Resources": {"A": {"Type": "AWS::SQS::Queue", "DependsOn": [[1]]}}},
+    {"Resources": {"A": {"Type": "AWS::SQS::Queue", "Condition": ["x"]}}},
+    {"Resources": {"A": {"Type": "AWS::SQS::Queue", "DeletionPolicy": {"Fn::If": ["x", 1, 2]}}}},
+    {"Resources": {"A": Q}, "Outputs": {"O": "str"}},
+    {"Resources": {"A": Q}, "Outputs": {"O": {"Description": "no value"}}},
+    {"Resources": {"A": Q}, "Outputs": {"O": {"Value": {"Ref": "A"}, "Export": "x"}}},
+    {"Resources": {"A": Q}, "Parameters": {"P": "x"}},
+    {"Resources": {"A": Q}, "Parameters": {"P": {"Type": "String", "AllowedPattern": "(["}}},
+    {"Resources": {"A": Q}, "Parameters": {"P": {"Type": "String", "MinLength": "abc"}}},
+    {"Resources": {"A": Q}, "Parameters": {"P": {"Type": "Number", "Default": "x"}}},
+    {"Resources": {"A": Q}, "Conditions": {"C": {"Fn::Equals": 5}}},
+    {"Resources": {"A": Q}, "Mappings": {"M": "x"}},
+    {"Resources": {"A": Q}, "Transform": 5},
+    {"Resources": {"A": {"Type": "AWS::SQS::Queue", "Properties": {"X": {"Fn::Sub": 5}}}}},
+    {"Resources": {"A": {"Type": "AWS::SQS::Queue", "Properties": {"X": {"Fn::GetAtt": 5}}}}},
+    {"Resources": {"A": {"Type": "AWS::SQS::Queue", "Properties": {"X": {"Ref": 5}}}}},
+    {"Resources": {"A": {"Type": "AWS::SQS::Queue", "Properties": {"X": {"Fn::If": ["Nope", 1, 2]}}}}},
+    {"Resources": {"A": {"Type": "AWS::SQS::Queue", "Properties": {"X": {"Fn::Join": [",", 5]}}}}},
+    {"Resources": {"A": {"Type": "AWS::SQS::Queue", "Properties": {"X": {"Fn::ImportValue": "never-exported"}}}}},
+    {"Resources": {"A": {"Type": "AWS::SQS::Queue", "Properties": {"X": {"Fn::GetAtt": ["Nope", "Arn"]}}}}},
+    "Resources:\n  A:\n    Type: AWS::SQS::Queue\n    Properties:\n      X: !Sub\n        k: v\n",
+    "Resources:\n  A: &a\n    Type: AWS::SQS::Queue\n  B: *a\n",
+    "Resources:\n  A:\n    Type: AWS::SQS::Queue\n  A:\n    Type: AWS::SQS::Queue\n",
+    "Resources:\n  A: {Type: AWS::SQS::Queue}\nOutputs:\n  ? [a]\n  : x\n",
+    "!Ref x",
+    "- a",
+]
+
+
+@pytest.mark.parametrize("template", MALFORMED, ids=range(len(MALFORMED)))
+def test_malformed_templates_are_refused_with_validation_errors(cfn: Any, template: Any) -> None:
+    body = template if isinstance(template, str) else json.dumps(template)
+    for call in (lambda: cfn.create_stack(StackName="malformed", TemplateBody=body),
+                 lambda: cfn.create_change_set(StackName="malformed", ChangeSetName="c", ChangeSetType="CREATE",
+                                               TemplateBody=body)):
+        with pytest.raises(ClientError) as err:
+            call()
+        assert err.value.response["ResponseMetadata"]["HTTPStatusCode"] == 400
+        assert err.value.response["Error"]["Code"] == "ValidationError"
+        message = err.value.response["Error"]["Message"]
+        assert message.startswith(("Template format error: ", "Template error: ", "No export named", "Parameter"))

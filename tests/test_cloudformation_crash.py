@@ -16,11 +16,13 @@ QUEUES = 40
 
 def template() -> str:
     # A chain: each queue's dead-letter queue is the one before it, so the deploy is long and ordered.
-    resources: dict[str, Any] = {"Q0": {"Type": "AWS::SQS::Queue"}}
+    resources: dict[str, Any] = {"Q0": {"Type": "AWS::SQS::Queue", "Properties": {
+        "VisibilityTimeout": {"Ref": "Visibility"}}}}
     for i in range(1, QUEUES):
-        resources[f"Q{i}"] = {"Type": "AWS::SQS::Queue", "Properties": {"RedrivePolicy": {
-            "deadLetterTargetArn": {"Fn::GetAtt": [f"Q{i - 1}", "Arn"]}, "maxReceiveCount": 2}}}
-    return json.dumps({"Resources": resources})
+        resources[f"Q{i}"] = {"Type": "AWS::SQS::Queue", "Properties": {
+            "VisibilityTimeout": {"Ref": "Visibility"},
+            "RedrivePolicy": {"deadLetterTargetArn": {"Fn::GetAtt": [f"Q{i - 1}", "Arn"]}, "maxReceiveCount": 2}}}
+    return json.dumps({"Parameters": {"Visibility": {"Type": "Number", "Default": 30}}, "Resources": resources})
 
 
 def status(cfn: Any, name: str) -> str:
@@ -32,7 +34,7 @@ def completed(cfn: Any, name: str, state: str) -> int:
     return sum(1 for e in found if e["ResourceStatus"] == state and e["LogicalResourceId"] != name)
 
 
-def test_sigkill_mid_create_and_mid_delete_resumes_after_restart(tmp_path: Path) -> None:
+def test_sigkill_mid_create_update_and_delete_resumes_after_restart(tmp_path: Path) -> None:
     data = tmp_path / "data"
     server = SluiceProcess(data).start()
     try:
@@ -50,6 +52,20 @@ def test_sigkill_mid_create_and_mid_delete_resumes_after_restart(tmp_path: Path)
         # Every queue made is recorded, and none was made twice (a resumed create reuses its name).
         urls = sorted(sqs.list_queues(QueueNamePrefix="crashy-")["QueueUrls"])
         assert urls == sorted(r["PhysicalResourceId"] for r in resources)
+
+        # An update changing every queue in place, killed half-way: resumed, every queue changed once.
+        cfn.update_stack(StackName="crashy", UsePreviousTemplate=True,
+                         Parameters=[{"ParameterKey": "Visibility", "ParameterValue": "50"}])
+        changed = wait_for(lambda: (n := completed(cfn, "crashy", "UPDATE_COMPLETE")) >= 5 and n, timeout=30,
+                           interval=0.01)
+        server.kill()
+        assert 5 <= changed < QUEUES  # killed mid-update
+        server = SluiceProcess(data, port=server.port).start()
+        assert wait_for(lambda: status(cfn, "crashy") == "UPDATE_COMPLETE", timeout=60)
+        for url in urls:
+            assert sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["VisibilityTimeout"])[
+                "Attributes"]["VisibilityTimeout"] == "50"
+        assert sorted(sqs.list_queues(QueueNamePrefix="crashy-")["QueueUrls"]) == urls
 
         # Killed as soon as DeleteStack has answered: the delete is recorded, its work barely begun.
         cfn.delete_stack(StackName="crashy")

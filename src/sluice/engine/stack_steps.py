@@ -1,11 +1,10 @@
-"""One run of a stack operation (see stacks.py): its phases and each resource's recorded steps."""
+"""One run of a stack operation (see stacks.py): its phases; each resource's steps are stack_resource.py's."""
 
 from __future__ import annotations
 
 import json
-import logging
 import sqlite3
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 from ..clock import Clock
@@ -14,25 +13,14 @@ from ..services.cloudformation import records
 from ..services.cloudformation.errors import TemplateError
 from ..services.cloudformation.intrinsics import NO_VALUE, Scope, pseudo_parameters, resolve
 from ..services.cloudformation.plan import Plan, make_plan
-from ..services.cloudformation.providers import (
-    InProgress,
-    Provider,
-    ProviderError,
-    ResourceRequest,
-    ResourceResult,
-)
+from ..services.cloudformation.providers import Provider
 from ..services.cloudformation.records import Resource, Stack
-from ..services.cloudformation.shared import name_suffix, resource_event, stack_event
+from ..services.cloudformation.shared import name_suffix, stack_event
 from ..store.db import Database
-
-log = logging.getLogger("sluice.engine")
+from .stack_resource import Steps, Waiting
 
 _DONE = frozenset({"CREATE_COMPLETE", "UPDATE_COMPLETE"})
 _GONE = frozenset({"DELETE_COMPLETE", "DELETE_SKIPPED"})
-
-
-class _Waiting(Exception):
-    """A step waits (a custom resource): the run ends here; the work row is due at its deadline."""
 
 
 class _Failed(Exception):
@@ -58,10 +46,23 @@ class Operation:
             return
         self.stack = stack
         self.op = str(stack.options.get("operation", ""))
+        self.steps = Steps(self.db, self.clock, self.providers, stack, self.op)
         try:
             self._phases()
-        except _Waiting:
+        except Waiting:
             return
+
+    def abandon(self, reason: str) -> None:
+        """End the operation FAILED (after a bug), in the failed status of the phase it was in."""
+        stack = records.stack_by_id(self.db.reader, self.stack_id)
+        if stack is None:
+            return
+        self.stack = stack
+        self.steps = Steps(self.db, self.clock, self.providers, stack, str(stack.options.get("operation", "")))
+        failed = {"CREATE_IN_PROGRESS": "CREATE_FAILED", "ROLLBACK_IN_PROGRESS": "ROLLBACK_FAILED",
+                  "DELETE_IN_PROGRESS": "DELETE_FAILED"}.get(stack.status, "UPDATE_ROLLBACK_FAILED")
+        if stack.status.endswith("_IN_PROGRESS"):
+            self._end(failed, reason)
 
     def _phases(self) -> None:
         status = self.stack.status
@@ -187,7 +188,7 @@ class Operation:
         for row in self._reverse(rows):
             if row.status in _GONE:
                 continue
-            if not self._delete_row(row, keep=row.policy.get("DeletionPolicy") == "Retain" or row.logical_id in retain):
+            if not self.steps.delete_row(row, keep=row.policy.get("DeletionPolicy") == "Retain" or row.logical_id in retain):
                 failed.append(row.logical_id)
         if failed:
             reason: str | None = f"The following resource(s) failed to delete: [{', '.join(failed)}]. "
@@ -231,12 +232,12 @@ class Operation:
         for row in self._reverse(records.resources(self.db.reader, stack.stack_id)):
             if rollback and row.old is None and row.token and row.token.startswith(self.op + ":"):
                 if row.status not in _GONE:
-                    self._delete_row(row, keep=False)
+                    self.steps.delete_row(row, keep=False)
                 self.db.write(lambda conn, r=row: records.delete_resource(conn, r.stack_id, r.logical_id))  # type: ignore[misc]
                 continue
             if row.logical_id not in current.resources:
                 if row.status not in _GONE:
-                    self._delete_row(row, keep=row.policy.get("DeletionPolicy") == "Retain")
+                    self.steps.delete_row(row, keep=row.policy.get("DeletionPolicy") == "Retain")
                 self.db.write(lambda conn, r=row: records.delete_resource(conn, r.stack_id, r.logical_id))  # type: ignore[misc]
                 continue
             if row.replaced and row.old is not None:
@@ -246,7 +247,7 @@ class Operation:
                     gone = Resource(row.stack_id, row.logical_id, discard["type"], "UPDATE_COMPLETE", None,
                                     discard["physical_id"], discard.get("properties"), {}, None, row.updated,
                                     row.name_suffix, policy=row.policy)
-                    self._delete_row(gone, keep=keep, record=False)
+                    self.steps.delete_row(gone, keep=keep, record=False)
             if row.old is not None or row.replaced:
                 row.old, row.replaced = None, False
                 self.db.write(lambda conn, r=row: records.save_resource(conn, r))  # type: ignore[misc]
@@ -279,10 +280,10 @@ class Operation:
                 row.attributes, row.ref_value = old["attributes"], old["ref_value"]
                 row.token, row.status, row.reason = f"{self.op}:revert", "UPDATE_COMPLETE", None
                 row.updated = self.clock.now()
-                self._record(row)
+                self.steps.record(row)
                 continue
             req_props = old.get("properties") or {}
-            if not self._step(row, "revert", "UPDATE", lambda p, req: p.update(req), req_props, row.properties):
+            if not self.steps.step(row, "revert", "UPDATE", lambda p, req: p.update(req), req_props, row.properties):
                 failed.append(row.logical_id)
             elif row.old is not None:
                 row.old = old
@@ -354,7 +355,7 @@ class Operation:
                 rows[name] = row
             row.type, row.policy = type_, policy
             props = self._resolve(row, definition, scope, "CREATE")
-            if not self._step(row, "create", "CREATE", lambda p, req: p.create(req), props, None):
+            if not self.steps.step(row, "create", "CREATE", lambda p, req: p.create(req), props, None):
                 raise _Failed(name, "create")
             return
         props = self._resolve(row, definition, scope, "UPDATE")
@@ -364,7 +365,7 @@ class Operation:
         resumed_replace = row.token == f"{self.op}:replace"
         if resumed_replace or (replace and row.properties != props) or row.type != type_:
             row.replaced, row.type, row.policy = True, type_, policy
-            if not self._step(row, "replace", "UPDATE", lambda p, req: p.create(req), props, None,
+            if not self.steps.step(row, "replace", "UPDATE", lambda p, req: p.create(req), props, None,
                               note="Requested update requires the creation of a new physical resource;"
                                    " hence creating one."):
                 raise _Failed(name, "update")
@@ -375,126 +376,16 @@ class Operation:
         if row.properties == props:
             self.db.write(lambda conn: records.save_resource(conn, row))
             return
-        if not self._step(row, "update", "UPDATE", lambda p, req: p.update(req), props, row.properties):
+        if not self.steps.step(row, "update", "UPDATE", lambda p, req: p.update(req), props, row.properties):
             raise _Failed(name, "update")
 
     def _resolve(self, row: Resource, definition: dict[str, Any], scope: Scope, verb: str) -> dict[str, Any]:
         try:
             props = resolve(definition.get("Properties") or {}, scope)
         except TemplateError as err:
-            self._fail(row, f"{verb}_FAILED", str(err))
+            self.steps.fail(row, f"{verb}_FAILED", str(err))
             raise _Failed(row.logical_id, verb.lower()) from None
         return props if isinstance(props, dict) else {}
-
-    def _step(self, row: Resource, action: str, verb: str, call: Callable[[Provider, ResourceRequest], Any],
-              props: dict[str, Any], old_props: dict[str, Any] | None, note: str | None = None) -> bool:
-        """Run one provider call for `row`, recorded before and after; False if it failed."""
-        token = f"{self.op}:{action}"
-        resumed = row.token == token and row.status == f"{verb}_IN_PROGRESS"
-        provider = self.providers.get(row.type)
-        physical_before = row.physical_id
-        if not resumed:
-            row.token, row.status, row.reason = token, f"{verb}_IN_PROGRESS", note
-            row.wait_until, row.wait_reason = None, None
-            row.updated = self.clock.now()
-            self._record(row, props)
-        if provider is None:
-            self._fail(row, f"{verb}_FAILED", f"Unsupported resource type: {row.type}")
-            return False
-        if row.wait_until is not None and self.clock.now() >= row.wait_until:
-            self._fail(row, f"{verb}_FAILED", row.wait_reason or "Resource timed out waiting for completion")
-            return False
-        req = ResourceRequest(self.stack.name, self.stack_id, row.logical_id, row.type, props, old_props,
-                              None if action in ("create", "replace") else physical_before,
-                              self.stack.account, self.stack.region, token, row.name_suffix)
-        try:
-            result: ResourceResult | None = call(provider, req)
-        except InProgress as waiting:
-            self._wait(row, waiting)
-            raise _Waiting() from None
-        except ServiceError as err:
-            self._fail(row, f"{verb}_FAILED", _handler_message(row.type, err, token))
-            return False
-        except ProviderError as err:
-            self._fail(row, f"{verb}_FAILED", str(err))
-            return False
-        except Exception:  # a provider's bug: the resource fails, the stack rolls back, it is logged
-            log.exception("cloudformation: %s %s (%s) failed", action, row.logical_id, row.type)
-            self._fail(row, f"{verb}_FAILED", "Internal Failure")
-            return False
-        if result is not None:  # a delete answers nothing
-            row.physical_id, row.properties, row.attributes = result.physical_id, props, dict(result.attributes)
-            row.ref_value = result.ref_value
-        row.status, row.reason, row.wait_until, row.wait_reason = f"{verb}_COMPLETE", None, None, None
-        row.updated = self.clock.now()
-        self._record(row)
-        return True
-
-    def _wait(self, row: Resource, waiting: InProgress) -> None:
-        now = self.clock.now()
-        if row.wait_until is None:
-            row.wait_until = now + self.clock.engine_seconds(waiting.timeout)
-        row.wait_reason = waiting.timeout_reason  # shown if the wait times out
-
-        def txn(conn: sqlite3.Connection) -> None:
-            records.save_resource(conn, row)
-            # An answer that came (and woke the stack) since the provider looked: go on now.
-            answered = waiting.answered is not None and waiting.answered(conn)
-            records.schedule(conn, self.stack_id, now if answered else float(row.wait_until or now))
-
-        self.db.write(txn)
-
-    def _fail(self, row: Resource, status: str, reason: str) -> None:
-        row.status, row.reason, row.updated, row.wait_until = status, reason, self.clock.now(), None
-        self._record(row)
-
-    def _delete_row(self, row: Resource, *, keep: bool, record: bool = True) -> bool:
-        """Delete `row`'s physical resource (keep: DELETE_SKIPPED); False if the delete failed."""
-        now = self.clock.now()
-        if keep or row.physical_id is None:
-            status = "DELETE_SKIPPED" if keep and row.physical_id is not None else "DELETE_COMPLETE"
-
-            def gone(conn: sqlite3.Connection) -> None:
-                row.status, row.reason, row.updated = status, None, now
-                if record:
-                    records.save_resource(conn, row)
-                resource_event(conn, row.stack_id, row.logical_id, row.physical_id, row.type, status, None, None, now)
-
-            self.db.write(gone)
-            return True
-        return self._step(row, "delete", "DELETE", lambda p, req: p.delete(req), row.properties or {}, None) \
-            if record else self._step_unrecorded(row)
-
-    def _step_unrecorded(self, row: Resource) -> bool:
-        """Delete an old physical resource (a replaced one), with events but no row of its own."""
-        provider = self.providers.get(row.type)
-        now = self.clock.now()
-        self.db.write(lambda conn: resource_event(conn, row.stack_id, row.logical_id, row.physical_id, row.type,
-                                                  "DELETE_IN_PROGRESS", None, None, now))
-        req = ResourceRequest(self.stack.name, self.stack_id, row.logical_id, row.type, row.properties or {}, None,
-                              row.physical_id, self.stack.account, self.stack.region, f"{self.op}:discard",
-                              row.name_suffix)
-        status, reason = "DELETE_COMPLETE", None
-        try:
-            if provider is not None:
-                provider.delete(req)
-        except ServiceError as err:
-            status, reason = "DELETE_FAILED", _handler_message(row.type, err, req.request_token)
-        except ProviderError as err:
-            status, reason = "DELETE_FAILED", str(err)
-        self.db.write(lambda conn: resource_event(conn, row.stack_id, row.logical_id, row.physical_id, row.type,
-                                                  status, reason, None, self.clock.now()))
-        return status == "DELETE_COMPLETE"
-
-    def _record(self, row: Resource, properties: dict[str, Any] | None = None) -> None:
-        """Save `row` and its event (its status and reason) in one transaction."""
-
-        def txn(conn: sqlite3.Connection) -> None:
-            records.save_resource(conn, row)
-            resource_event(conn, row.stack_id, row.logical_id, row.physical_id, row.type, row.status, row.reason,
-                           properties, row.updated)
-
-        self.db.write(txn)
 
     def _end(self, status: str, reason: str | None) -> None:
         """The operation ends with the stack in `status`."""
@@ -509,16 +400,6 @@ class Operation:
         self.stack.status, self.stack.reason = status, reason
         records.save_stack(conn, self.stack)
         stack_event(conn, self.stack, status, reason, self.clock.now())
-
-
-def _handler_message(type_: str, err: ServiceError, token: str) -> str:
-    """A service's AWS error as CloudFormation shows a resource handler's failure."""
-    service = type_.split("::")[1] if type_.count("::") >= 2 else type_
-    handler_code = "NotFound" if "NotFound" in err.code or "NoSuch" in err.code else \
-        "AlreadyExists" if "AlreadyExists" in err.code or "Exists" in err.code else \
-        "InvalidRequest" if err.sender_fault else "GeneralServiceException"
-    return (f'Resource handler returned message: "{err.message} (Service: {service},'
-            f' Error Code: {err.code})" (RequestToken: {token}, HandlerErrorCode: {handler_code})')
 
 
 def _text(value: Any) -> str:

@@ -95,4 +95,9 @@ class StackDeployer:
 
     def run(self, stack_id: str) -> None:
         """Carry the stack's operation on until it ends or waits (blocking: a worker thread)."""
-        Operation(self.db, self.clock, self.providers, stack_id).run()
+        operation = Operation(self.db, self.clock, self.providers, stack_id)
+        try:
+            operation.run()
+        except Exception:  # a bug: logged, and the stack ends FAILED rather than in progress for ever
+            log.exception("cloudformation: the operation on %s failed", stack_id)
+            operation.abandon("Internal Failure")

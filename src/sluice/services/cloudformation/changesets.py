@@ -59,6 +59,7 @@ class ChangeSets:
         else:
             intake = self.shared.templates.read(ctx, TemplateBody, TemplateURL)
         check_capabilities(intake.processed, intake.original, Capabilities, change_set=True)
+        self.shared.check_imports(ctx, intake.processed)
         stack_id = stack.stack_id if stack is not None else self.shared.stack_id(ctx, name)
         previous = stack.parameter_values() if stack is not None and kind == "UPDATE" else None
         plan = prepare(intake.processed, Parameters, previous, ctx.account_id, ctx.region, name, stack_id)

@@ -14,7 +14,7 @@ from typing import Any
 from ...clock import Clock
 from ...protocol.context import RequestContext
 from ...store.db import Database
-from . import errors, records
+from . import errors, records, validate
 from .intake import Templates
 from .records import Stack
 
@@ -55,6 +55,12 @@ class Shared:
 
     def stack_id(self, ctx: RequestContext, name: str) -> str:
         return f"arn:aws:cloudformation:{ctx.region}:{ctx.account_id}:stack/{name}/{uuid.uuid4()}"
+
+    def check_imports(self, ctx: RequestContext, template: dict[str, Any]) -> None:
+        """Every export the template imports by name exists (CloudFormation checks on submission)."""
+        for name in sorted(validate.imported_names([template.get("Resources"), template.get("Outputs")])):
+            if records.export(self.db.reader, ctx.account_id, ctx.region, name) is None:
+                raise errors.validation(f"No export named {name} found.")
 
     def now(self) -> float:
         return self.clock.now()

@@ -85,6 +85,7 @@ class Stacks:
             raise errors.validation("You can specify either DisableRollback or OnFailure, but not both.")
         intake = self.shared.templates.read(ctx, TemplateBody, TemplateURL)
         check_capabilities(intake.processed, intake.original, Capabilities, change_set=False)
+        self.shared.check_imports(ctx, intake.processed)
         stack_id = self.shared.stack_id(ctx, name)
         plan = prepare(intake.processed, Parameters, None, ctx.account_id, ctx.region, name, stack_id)
         options = {"DisableRollback": bool(DisableRollback) or OnFailure == "DO_NOTHING",
@@ -117,6 +118,7 @@ class Stacks:
         else:
             intake = self.shared.templates.read(ctx, TemplateBody, TemplateURL)
         check_capabilities(intake.processed, intake.original, Capabilities, change_set=False)
+        self.shared.check_imports(ctx, intake.processed)
         plan = prepare(intake.processed, Parameters, stack.parameter_values(), ctx.account_id, ctx.region,
                        stack.name, stack.stack_id)
         if (intake.processed == stack.template and plan.values == stack.parameter_values()
@@ -152,6 +154,16 @@ class Stacks:
         self.db.write(txn)
         self.shared.wake()
         return {}
+
+    def update_termination_protection(self, ctx: RequestContext, StackName: str | None = None,
+                                      EnableTerminationProtection: bool | None = None, **_: Any) -> dict[str, Any]:
+        def txn(conn: sqlite3.Connection) -> str:
+            stack = self.shared.stack(ctx, StackName, conn)
+            stack.options["EnableTerminationProtection"] = bool(EnableTerminationProtection)
+            records.save_stack(conn, stack)
+            return stack.stack_id
+
+        return {"StackId": self.db.write(txn)}
 
     # -- describing --------------------------------------------------------------------------
 

@@ -9,7 +9,7 @@ from typing import Any
 
 import yaml
 
-from . import errors
+from . import errors, validate
 
 # Short tags -> the long form's key. `!GetAtt a.b` is special-cased (a scalar splits on the first dot).
 _TAGS = {
@@ -25,7 +25,14 @@ TOP_LEVEL = frozenset({"AWSTemplateFormatVersion", "Description", "Metadata", "P
 
 class _Loader(yaml.SafeLoader):
     """SafeLoader with CloudFormation's tags; dates stay strings ("2010-09-09" is a version, not a
-    date), as CloudFormation reads them."""
+    date), as CloudFormation reads them; aliases are refused, as CloudFormation refuses them."""
+
+    def compose_node(self, parent: yaml.Node | None, index: object) -> yaml.Node | None:
+        if self.check_event(yaml.AliasEvent):
+            mark = self.peek_event().start_mark
+            raise errors.template_format(f"YAML aliases are not allowed in CloudFormation templates"
+                                         f" (line {mark.line + 1}, column {mark.column + 1})")
+        return super().compose_node(parent, index)  # type: ignore[no-any-return]
 
 
 _Loader.yaml_implicit_resolvers = {
@@ -61,6 +68,9 @@ def _no_duplicates(loader: _Loader, node: yaml.MappingNode) -> dict[Any, Any]:
     seen: set[Any] = set()
     for key_node, _ in node.value:
         key = loader.construct_object(key_node, deep=True)
+        if not isinstance(key, (str, int, float, bool)) and key is not None:
+            raise errors.template_format(f"YAML not well-formed. (line {key_node.start_mark.line + 1},"
+                                         f" column {key_node.start_mark.column + 1})")
         if key in seen:
             raise errors.template_format(f"Duplicate key '{key}' (line {key_node.start_mark.line + 1},"
                                          f" column {key_node.start_mark.column + 1})")
@@ -109,10 +119,6 @@ def check(doc: dict[str, Any]) -> dict[str, Any]:
     resources = doc.get("Resources")
     if not isinstance(resources, dict) or not resources:
         raise errors.template_format("At least one Resources member must be defined.")
-    for section in ("Parameters", "Mappings", "Conditions", "Outputs"):
-        value = doc.get(section)
-        if value is not None and not isinstance(value, dict):
-            raise errors.template_format(f"{section} must be an object")  # AWS: "... must be a JSON object"
     for logical_id, res in resources.items():
         if not _LOGICAL_ID.fullmatch(str(logical_id)):
             raise errors.template_format(f"Resource name {logical_id} is non alphanumeric.")
@@ -123,6 +129,7 @@ def check(doc: dict[str, Any]) -> dict[str, Any]:
         props = res.get("Properties")
         if props is not None and not isinstance(props, dict):
             raise errors.template_format(f"[/Resources/{logical_id}/Properties] 'null' values are not allowed in templates")
+    validate.sections(doc)
     return doc
 
 

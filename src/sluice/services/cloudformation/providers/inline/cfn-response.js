@@ -16,6 +16,8 @@ exports.send = function (event, context, responseStatus, responseData, physicalR
     Data: responseData
   });
   console.log("Response body:\n", body);
+  // context.done ends a callback-style handler; newer runtimes' async handlers have none.
+  var finish = function () { if (typeof context.done === "function") context.done(); };
   var url = new URL(event.ResponseURL);
   var transport = url.protocol === "http:" ? require("http") : require("https");
   var request = transport.request(url, {
@@ -23,11 +25,11 @@ exports.send = function (event, context, responseStatus, responseData, physicalR
     headers: { "content-type": "", "content-length": Buffer.byteLength(body) }
   }, function (response) {
     console.log("Status code: " + response.statusCode);
-    context.done();
+    finish();
   });
   request.on("error", function (error) {
     console.log("send(..) failed executing https.request(..): " + error);
-    context.done();
+    finish();
   });
   request.write(body);
   request.end();
