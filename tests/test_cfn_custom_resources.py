@@ -202,6 +202,18 @@ def test_no_response_within_the_hour_fails_the_resource(hour_per_second: SluiceP
         "Please check your logs for requestId [")
 
 
+def test_service_timeout_shortens_the_wait(cfn: Any) -> None:
+    name = f"silent-{uuid.uuid4().hex[:8]}"
+    cfn.create_stack(StackName=name, TemplateBody=(TEMPLATES / "custom-silent.yaml").read_text(),
+                     Capabilities=["CAPABILITY_IAM"],
+                     Parameters=[{"ParameterKey": "Timeout", "ParameterValue": "1"}])
+
+    assert _settled(cfn, name)["StackStatus"] == "ROLLBACK_COMPLETE"
+    events = cfn.describe_stack_events(StackName=name)["StackEvents"]
+    assert any(e["LogicalResourceId"] == "Never" and e["ResourceStatus"] == "CREATE_FAILED"
+               for e in events)
+
+
 def _put(url: str, body: bytes) -> tuple[int, bytes]:
     request = urllib.request.Request(url, data=body, method="PUT", headers={"content-type": ""})
     try:
