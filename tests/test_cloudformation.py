@@ -186,6 +186,28 @@ def test_cloudformation_native_types_deploy(cfn: Any) -> None:
     cfn.delete_stack(StackName=name)
 
 
+def test_language_extensions_functions_without_for_each(cfn: Any, sqs: Any) -> None:
+    name = stack_name()
+    template = {"Transform": "AWS::LanguageExtensions",
+                "Parameters": {"Names": {"Type": "CommaDelimitedList", "Default": "a,b,c"}},
+                "Resources": {"Q": {"Type": "AWS::SQS::Queue", "Properties": {"Tags": [
+                    {"Key": "count", "Value": {"Fn::Length": {"Ref": "Names"}}},
+                    {"Key": "json", "Value": {"Fn::ToJsonString": {"n": {"Ref": "Names"}}}}]}}}}
+    with pytest.raises(ClientError) as err:
+        cfn.create_stack(StackName=name, TemplateBody=json.dumps(template))
+    assert err.value.response["Error"]["Message"] == "Requires capabilities : [CAPABILITY_AUTO_EXPAND]"
+    cfn.create_stack(StackName=name, TemplateBody=json.dumps(template), Capabilities=["CAPABILITY_AUTO_EXPAND"])
+    assert settle(cfn, name)["StackStatus"] == "CREATE_COMPLETE"
+    url = cfn.describe_stack_resource(StackName=name, LogicalResourceId="Q")["StackResourceDetail"]["PhysicalResourceId"]
+    assert sqs.list_queue_tags(QueueUrl=url)["Tags"] == {"count": "3", "json": '{"n":["a","b","c"]}'}
+    cfn.delete_stack(StackName=name)
+    with_for_each = {**template, "Resources": {"Fn::ForEach::Queues": ["N", ["a"], {"Q${N}": {"Type": "AWS::SQS::Queue"}}],
+                                               "Q": {"Type": "AWS::SQS::Queue"}}}
+    with pytest.raises(ClientError) as err:
+        cfn.create_stack(StackName=name, TemplateBody=json.dumps(with_for_each), Capabilities=["CAPABILITY_AUTO_EXPAND"])
+    assert err.value.response["Error"]["Message"] == "Fn::ForEach (AWS::LanguageExtensions) is not supported by Sluice"
+
+
 def test_an_unsupported_type_fails_the_stack_naming_it(cfn: Any) -> None:
     name = stack_name()
     cfn.create_stack(StackName=name, TemplateBody=json.dumps({"Resources": {"Db": {"Type": "AWS::RDS::DBInstance"}}}))
@@ -431,6 +453,13 @@ def test_template_from_s3_urls_and_template_apis(cfn: Any, s3: Any, bucket: str,
     assert settle(cfn, name)["StackStatus"] == "CREATE_COMPLETE"
     got = cfn.get_template(StackName=name)
     assert got["TemplateBody"] == QUEUES and got["StagesAvailable"] == ["Original"]
+    # A version of the object, as `aws cloudformation package` may name it.
+    s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
+    first = s3.put_object(Bucket=bucket, Key="t/v.yaml", Body=QUEUES.encode())["VersionId"]
+    s3.put_object(Bucket=bucket, Key="t/v.yaml", Body=QUEUES.replace("two queues and a topic", "later").encode())
+    assert cfn.validate_template(TemplateURL=f"{endpoint}/{bucket}/t/v.yaml")["Description"] == "later"
+    assert cfn.validate_template(TemplateURL=f"{endpoint}/{bucket}/t/v.yaml?versionId={first}")[
+        "Description"] == "two queues and a topic"
     with pytest.raises(ClientError) as err:
         cfn.validate_template(TemplateURL=f"https://{bucket}.s3.amazonaws.com/t/missing.yaml")
     assert err.value.response["Error"]["Code"] == "ValidationError"

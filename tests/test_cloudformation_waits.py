@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -31,9 +32,20 @@ class Answering:
         self.answers: dict[str, str] = {}
         self.calls: list[str] = []
         self.deleted: list[str] = []
+        self.at_once: set[str] = set()  # logical ids answered as soon as asked
+        # logical ids whose answer arrives while their first call is still under way (the response
+        # PUT beats the deployer's record of the wait): answered and woken from inside the call
+        self.racing: dict[str, Callable[[str], None]] = {}
 
     def create(self, req: ResourceRequest) -> ResourceResult:
         self.calls.append(req.logical_id)
+        if req.logical_id in self.at_once:
+            return ResourceResult(f"made-{req.logical_id}", {"Answer": "yes"})
+        wake = self.racing.pop(req.logical_id, None)
+        if wake is not None:
+            self.answers[req.request_token] = f"made-{req.logical_id}"
+            wake(req.stack_id)
+            raise InProgress(TIMEOUT, REASON)
         if req.request_token not in self.answers:
             raise InProgress(TIMEOUT, REASON)
         return ResourceResult(self.answers[req.request_token], {"Answer": "yes"})
@@ -63,7 +75,7 @@ def test_a_waiting_step_goes_on_when_woken_and_fails_at_its_timeout(tmp_path: Pa
         return call("DescribeStacks", StackName=name)["Stacks"][0]
 
     async def scenario() -> None:
-        await deployer.dispatcher.start()
+        await deployer.start()
         try:
             answered = (await asyncio.to_thread(call, "CreateStack", StackName="answered", TemplateBody=body))["StackId"]
             await asyncio.to_thread(call, "CreateStack", StackName="silent", TemplateBody=silent_body)
@@ -91,7 +103,7 @@ def test_a_waiting_step_goes_on_when_woken_and_fails_at_its_timeout(tmp_path: Pa
                                                                    ("CREATE_FAILED", REASON)]
             assert provider.calls.count("Silent") == 1  # the timeout fails it without asking again
         finally:
-            await deployer.dispatcher.stop(1.0)
+            await deployer.stop(1.0)
 
     try:
         asyncio.run(scenario())
@@ -99,5 +111,58 @@ def test_a_waiting_step_goes_on_when_woken_and_fails_at_its_timeout(tmp_path: Pa
         store.close()
 
 
-def _tokens(store: Store, stack_id: str) -> list[str]:
-    return [row[0] for row in store.db.query("SELECT token FROM cfn_resources WHERE stack_id=?", (stack_id,))]
+def _tokens(store: Store, stack_id: str, logical_id: str | None = None) -> list[str]:
+    return [row[0] for row in store.db.query("SELECT token FROM cfn_resources WHERE stack_id=? AND logical_id=?",
+                                             (stack_id, logical_id))] if logical_id else \
+        [row[0] for row in store.db.query("SELECT token FROM cfn_resources WHERE stack_id=?", (stack_id,))]
+
+
+def test_independent_resources_go_on_while_one_waits_and_a_wake_during_the_step_is_not_lost(
+        tmp_path: Path) -> None:
+    store = Store(tmp_path / "data", SCHEMA)
+    clock = ManualClock()
+    provider = Answering()
+    deployer = StackDeployer(store.db, clock, {provider.type_name: provider})
+    cfn = CloudFormationService(store, clock, {}, wake=deployer.notify,
+                                replace_on=lambda kind: provider.replace_on if kind == provider.type_name else None)
+    provider.racing["Racing"] = cfn.wake
+    provider.at_once.update({"Free", "AfterSlow"})
+    body = json.dumps({"Resources": {
+        "Slow": {"Type": "Test::Waits"},
+        "AfterSlow": {"Type": "Test::Waits", "DependsOn": "Slow"},
+        "Racing": {"Type": "Test::Waits"},
+        "Free": {"Type": "Test::Waits"},
+    }})
+
+    def resources() -> dict[str, str]:
+        found = cfn.operation("ListStackResources")(ctx("cloudformation"), StackName="parallel")  # type: ignore[misc]
+        return {r["LogicalResourceId"]: r["ResourceStatus"] for r in found["StackResourceSummaries"]}
+
+    async def scenario() -> None:
+        await deployer.start()
+        try:
+            create = cfn.operation("CreateStack")
+            assert create is not None
+            stack_id = (await asyncio.to_thread(create, ctx("cloudformation"), StackName="parallel",
+                                                TemplateBody=body))["StackId"]
+            await clock.advance(0)
+            # Slow waits; Free went on meanwhile; AfterSlow waits for Slow; Racing's answer came
+            # while its step was under way and was not lost: it is done without any clock time.
+            assert resources() == {"Slow": "CREATE_IN_PROGRESS", "Racing": "CREATE_COMPLETE",
+                                   "Free": "CREATE_COMPLETE"}
+            assert "AfterSlow" not in provider.calls
+            token = next(t for t in _tokens(store, stack_id, "Slow"))
+            provider.answers[token] = "made-Slow"
+            await asyncio.to_thread(cfn.wake, stack_id)
+            await clock.advance(0)
+            assert set(resources().values()) == {"CREATE_COMPLETE"}
+            assert len(set(_tokens(store, stack_id))) == 4  # one request token per resource step
+            described = cfn.operation("DescribeStacks")(ctx("cloudformation"), StackName="parallel")  # type: ignore[misc]
+            assert described["Stacks"][0]["StackStatus"] == "CREATE_COMPLETE"
+        finally:
+            await deployer.stop(1.0)
+
+    try:
+        asyncio.run(scenario())
+    finally:
+        store.close()

@@ -193,7 +193,7 @@ class Sluice:
             engine.add(worker)
         engine.add(PeriodicTask("cloudwatch-alarms", clock, cloudwatch.evaluation_interval,
                                 in_executor(cloudwatch.evaluate_alarms), run_first=False))
-        engine.add(stacks.dispatcher)
+        engine.add(stacks)
 
         gateway = Gateway(settings, clock, services, secret_for=secret_for, token_for=token_for, engine=engine,
                           enforcer=enforcer, anonymous=anonymous)

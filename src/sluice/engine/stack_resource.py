@@ -24,23 +24,40 @@ from ..store.db import Database
 log = logging.getLogger("sluice.engine")
 
 
+def step_token(op: str, logical_id: str, action: str) -> str:
+    """A step's request token: one per operation, resource and action (a resumed step reuses it)."""
+    return f"{op}:{logical_id}:{action}"
+
+
+def token_action(token: str | None, op: str) -> str | None:
+    """The action of a step token of operation `op` (None: no step of that operation)."""
+    if not token or not token.startswith(op + ":"):
+        return None
+    return token.rsplit(":", 1)[1]
+
+
 class Waiting(Exception):
     """A step waits (a custom resource): the run ends here; the work row is due at its deadline."""
 
 
 class Steps:
-    def __init__(self, db: Database, clock: Clock, providers: Mapping[str, Provider], stack: Stack, op: str) -> None:
+    def __init__(self, db: Database, clock: Clock, providers: Mapping[str, Provider], stack: Stack, op: str,
+                 stopping: Callable[[], bool] = lambda: False) -> None:
+        self.stopping = stopping
         self.db = db
         self.clock = clock
         self.providers = providers
         self.stack = stack
         self.stack_id = stack.stack_id
         self.op = op  # the operation's id: every step's request token starts with it
+        self.wait_due: float | None = None  # this run's earliest wait deadline
 
     def step(self, row: Resource, action: str, verb: str, call: Callable[[Provider, ResourceRequest], Any],
               props: dict[str, Any], old_props: dict[str, Any] | None, note: str | None = None) -> bool:
         """Run one provider call for `row`, recorded before and after; False if it failed."""
-        token = f"{self.op}:{action}"
+        if self.stopping():
+            raise Waiting()  # the server is stopping: this step is taken after the restart
+        token = step_token(self.op, row.logical_id, action)
         resumed = row.token == token and row.status == f"{verb}_IN_PROGRESS"
         provider = self.providers.get(row.type)
         physical_before = row.physical_id
@@ -86,12 +103,14 @@ class Steps:
         if row.wait_until is None:
             row.wait_until = now + self.clock.engine_seconds(waiting.timeout)
         row.wait_reason = waiting.timeout_reason  # shown if the wait times out
+        # The run goes on with what does not depend on this step: it is due again at the earliest
+        # of its waits' deadlines (or at once if it was woken meanwhile).
+        due = row.wait_until if self.wait_due is None else min(self.wait_due, row.wait_until)
+        self.wait_due = due
 
         def txn(conn: sqlite3.Connection) -> None:
             records.save_resource(conn, row)
-            # An answer that came (and woke the stack) since the provider looked: go on now.
-            answered = waiting.answered is not None and waiting.answered(conn)
-            records.schedule(conn, self.stack_id, now if answered else float(row.wait_until or now))
+            records.wait_until(conn, self.stack_id, due)
 
         self.db.write(txn)
 
@@ -118,12 +137,15 @@ class Steps:
 
     def _step_unrecorded(self, row: Resource) -> bool:
         """Delete an old physical resource (a replaced one), with events but no row of its own."""
+        if self.stopping():
+            raise Waiting()
         provider = self.providers.get(row.type)
         now = self.clock.now()
         self.db.write(lambda conn: resource_event(conn, row.stack_id, row.logical_id, row.physical_id, row.type,
                                                   "DELETE_IN_PROGRESS", None, None, now))
         req = ResourceRequest(self.stack.name, self.stack_id, row.logical_id, row.type, row.properties or {}, None,
-                              row.physical_id, self.stack.account, self.stack.region, f"{self.op}:discard",
+                              row.physical_id, self.stack.account, self.stack.region,
+                              step_token(self.op, row.logical_id, "discard"),
                               row.name_suffix)
         status, reason = "DELETE_COMPLETE", None
         try:

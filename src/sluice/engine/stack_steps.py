@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from ..clock import Clock
@@ -17,7 +17,7 @@ from ..services.cloudformation.providers import Provider
 from ..services.cloudformation.records import Resource, Stack
 from ..services.cloudformation.shared import name_suffix, stack_event
 from ..store.db import Database
-from .stack_resource import Steps, Waiting
+from .stack_resource import Steps, Waiting, step_token, token_action
 
 _DONE = frozenset({"CREATE_COMPLETE", "UPDATE_COMPLETE"})
 _GONE = frozenset({"DELETE_COMPLETE", "DELETE_SKIPPED"})
@@ -31,11 +31,13 @@ class _Failed(Exception):
 
 
 class Operation:
-    def __init__(self, db: Database, clock: Clock, providers: Mapping[str, Provider], stack_id: str) -> None:
+    def __init__(self, db: Database, clock: Clock, providers: Mapping[str, Provider], stack_id: str,
+                 stopping: Callable[[], bool] = lambda: False) -> None:
         self.db = db
         self.clock = clock
         self.providers = providers
         self.stack_id = stack_id
+        self.stopping = stopping  # the server is stopping: take no new step (the restart resumes)
 
     # -- the phases ----------------------------------------------------------------------------
 
@@ -46,7 +48,8 @@ class Operation:
             return
         self.stack = stack
         self.op = str(stack.options.get("operation", ""))
-        self.steps = Steps(self.db, self.clock, self.providers, stack, self.op)
+        self.steps = Steps(self.db, self.clock, self.providers, stack, self.op, self.stopping)
+        self.db.write(lambda conn: records.begin_run(conn, self.stack_id))
         try:
             self._phases()
         except Waiting:
@@ -97,9 +100,19 @@ class Operation:
         rows = {r.logical_id: r for r in records.resources(self.db.reader, stack.stack_id)}
         imports: set[str] = set()
         scope = self._scope(plan, rows, imports)
+        waiting: set[str] = set()  # resources whose step waits, and what depends on them
         try:
             for name in plan.order:
-                self._apply(name, plan.resources[name], rows, scope)
+                if plan.deps[name] & waiting:
+                    waiting.add(name)
+                    continue
+                try:
+                    self._apply(name, plan.resources[name], rows, scope)
+                except Waiting:
+                    # Independent resources go on meanwhile (as CloudFormation creates them in parallel).
+                    waiting.add(name)
+            if waiting:
+                raise Waiting()
             outputs, exports = self._outputs(plan, scope)
         except _Failed as failed:
             self._forward_failed(creating, failed)
@@ -230,7 +243,7 @@ class Operation:
         stack = self.stack
         current = self._plan(stack.template, stack.parameters)
         for row in self._reverse(records.resources(self.db.reader, stack.stack_id)):
-            if rollback and row.old is None and row.token and row.token.startswith(self.op + ":"):
+            if rollback and row.old is None and token_action(row.token, self.op) is not None:
                 if row.status not in _GONE:
                     self.steps.delete_row(row, keep=False)
                 self.db.write(lambda conn, r=row: records.delete_resource(conn, r.stack_id, r.logical_id))  # type: ignore[misc]
@@ -267,7 +280,7 @@ class Operation:
         rows = records.resources(self.db.reader, stack.stack_id)
         failed = []
         for row in self._reverse(rows):
-            action = row.token.split(":", 1)[1] if row.token and row.token.startswith(self.op + ":") else None
+            action = token_action(row.token, self.op)
             if action not in ("update", "replace") or row.old is None:
                 continue
             old = row.old
@@ -278,7 +291,7 @@ class Operation:
                                        "properties": row.properties} if made else None, "restored": old}
                 row.type, row.physical_id, row.properties = old["type"], old["physical_id"], old["properties"]
                 row.attributes, row.ref_value = old["attributes"], old["ref_value"]
-                row.token, row.status, row.reason = f"{self.op}:revert", "UPDATE_COMPLETE", None
+                row.token, row.status, row.reason = step_token(self.op, row.logical_id, "revert"), "UPDATE_COMPLETE", None
                 row.updated = self.clock.now()
                 self.steps.record(row)
                 continue
@@ -346,7 +359,7 @@ class Operation:
         type_ = str(definition["Type"])
         policy: dict[str, str] = {k: str(definition[k]) for k in ("DeletionPolicy", "UpdateReplacePolicy") if k in definition}
         row = rows.get(name)
-        if row is not None and row.token and row.token.startswith(self.op + ":") and row.status in _DONE:
+        if row is not None and token_action(row.token, self.op) is not None and row.status in _DONE:
             return  # done earlier in this operation (a resumed run)
         if row is None or row.physical_id is None:
             if row is None:
@@ -362,7 +375,7 @@ class Operation:
         provider = self.providers.get(type_)
         replace = row.type != type_ or (provider is not None and any(
             (row.properties or {}).get(k) != props.get(k) for k in provider.replace_on))
-        resumed_replace = row.token == f"{self.op}:replace"
+        resumed_replace = token_action(row.token, self.op) == "replace"
         if resumed_replace or (replace and row.properties != props) or row.type != type_:
             row.replaced, row.type, row.policy = True, type_, policy
             if not self.steps.step(row, "replace", "UPDATE", lambda p, req: p.create(req), props, None,

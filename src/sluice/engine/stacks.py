@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import threading
 from collections.abc import Mapping, Sequence
 
 from .. import realtime
@@ -52,16 +53,35 @@ class _StackWork:
 
 
 class StackDeployer:
+    """An engine worker: the dispatcher over the stacks' work rows, and a stop flag the running
+    operations look at before each step (a stopping server leaves the rest for its restart rather
+    than failing resources whose services are going away)."""
+
+    name = "cloudformation-stacks"
+
     def __init__(self, db: Database, clock: Clock, providers: Mapping[str, Provider], *, concurrency: int = 4) -> None:
         self.db = db
         self.clock = clock
         self.providers = providers
+        self._stopping = threading.Event()
         self.due = Signal()  # set from requests' threads when work rows were committed
         self._run = in_executor_each(self.run)
         self._watchers: dict[str, list[asyncio.Event]] = {}  # stack id -> who waits for its run to end
         self.dispatcher: OutboxDispatcher[str] = OutboxDispatcher(
             "cloudformation-stacks", clock, _StackWork(db), self._handle, key=lambda stack_id: stack_id,
             concurrency=concurrency, wake=self.due)
+
+    async def start(self) -> None:
+        self._stopping.clear()
+        await self.dispatcher.start()
+
+    def request_stop(self) -> None:
+        self._stopping.set()
+        self.dispatcher.request_stop()
+
+    async def stop(self, grace: float) -> None:
+        self._stopping.set()
+        await self.dispatcher.stop(grace)
 
     def notify(self) -> None:
         """Work rows were committed (thread-safe)."""
@@ -95,7 +115,7 @@ class StackDeployer:
 
     def run(self, stack_id: str) -> None:
         """Carry the stack's operation on until it ends or waits (blocking: a worker thread)."""
-        operation = Operation(self.db, self.clock, self.providers, stack_id)
+        operation = Operation(self.db, self.clock, self.providers, stack_id, self._stopping.is_set)
         try:
             operation.run()
         except Exception:  # a bug: logged, and the stack ends FAILED rather than in progress for ever

@@ -92,10 +92,9 @@ class CustomResource:
             self.db.write(lambda conn: records.mark_sent(conn, req.request_token))
         if row.response is None:
             timeout = _service_timeout(req.properties.get("ServiceTimeout"))
-            # A warm function may answer before the deployer has recorded this wait: it looks
-            # again in that transaction (`answered`), after the wake it would otherwise undo.
-            raise InProgress(timeout, answered=lambda conn: records.answered(
-                conn, req.request_token), timeout_reason=(
+            # (A response that comes before this wait is recorded still wakes the stack: the
+            # deployer keeps a wake that arrives while its step is under way.)
+            raise InProgress(timeout, timeout_reason=(
                 "CloudFormation did not receive a response from your Custom Resource. Please check "
                 f"your logs for requestId [{row.request_id}]. If you are using the Python "
                 "cfn-response module, you may need to update your Lambda function code so that "

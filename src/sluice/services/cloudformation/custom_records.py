@@ -71,11 +71,6 @@ def insert(conn: sqlite3.Connection, token: str, request_id: str, stack_id: str,
     return row
 
 
-def answered(conn: sqlite3.Connection, token: str) -> bool:
-    return conn.execute("SELECT 1 FROM cfn_custom_requests WHERE token = ? AND response IS NOT NULL",
-                        (token,)).fetchone() is not None
-
-
 def mark_sent(conn: sqlite3.Connection, token: str) -> None:
     conn.execute("UPDATE cfn_custom_requests SET sent = 1 WHERE token = ?", (token,))
 

@@ -30,12 +30,6 @@ def change_set_missing(name: str) -> ServiceError:
     return ServiceError("ChangeSetNotFound", f"ChangeSet [{name}] does not exist")
 
 
-def insufficient_capabilities(capability: str, resources: list[str]) -> ServiceError:
-    return ServiceError("InsufficientCapabilitiesException",
-                        f"Requires capabilities : [{capability}]" if not resources else
-                        f"Requires capabilities : [{capability}]")
-
-
 def no_updates() -> ServiceError:
     return ServiceError("ValidationError", "No updates are to be performed.")
 

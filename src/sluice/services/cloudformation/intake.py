@@ -7,7 +7,7 @@ import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import unquote, urlparse
+from urllib.parse import parse_qs, unquote, urlparse
 
 from ...protocol.context import RequestContext
 from ...protocol.errors import ServiceError
@@ -19,6 +19,7 @@ from .plan import Plan, make_plan
 MAX_BODY = 51_200  # TemplateBody's limit
 MAX_URL_BODY = 1_000_000  # a template read from S3
 SERVERLESS = "AWS::Serverless-2016-10-31"
+LANGUAGE_EXTENSIONS = "AWS::LanguageExtensions"
 
 # Expands the SAM transform: (template, account, region) -> the processed template. Provided by
 # services/cloudformation/sam.py (wired in server.py); None: a Transform is refused clearly.
@@ -64,12 +65,13 @@ class Templates:
 
     def _from_s3(self, ctx: RequestContext, url: str) -> str:
         bucket, key = _s3_location(url)
+        version = parse_qs(urlparse(url).query).get("versionId")  # `aws cloudformation package` may add one
         s3 = self.services["s3"]
         get = s3.operation("GetObject")
         assert get is not None
         s3_ctx = RequestContext(str(uuid.uuid4()), "", ctx.account_id, ctx.region, "s3", operation="GetObject")
         try:
-            found = get(s3_ctx, Bucket=bucket, Key=key)
+            found = get(s3_ctx, Bucket=bucket, Key=key, **({"VersionId": version[0]} if version else {}))
         except ServiceError as err:
             raise errors.validation(f"S3 error: {err.message}") from None
         raw = found.get("Body", b"")
@@ -86,13 +88,29 @@ class Templates:
         if not names:
             return doc
         for name in names:
-            if name != SERVERLESS:
-                raise errors.validation(f"Transform {name} is not supported by Sluice (only {SERVERLESS})")
+            if name not in (SERVERLESS, LANGUAGE_EXTENSIONS):
+                raise errors.validation(f"Transform {name} is not supported by Sluice (only {SERVERLESS} and"
+                                        f" {LANGUAGE_EXTENSIONS})")
+        if LANGUAGE_EXTENSIONS in names and _uses_for_each(doc):
+            raise errors.validation(f"Fn::ForEach ({LANGUAGE_EXTENSIONS}) is not supported by Sluice")
+        # AWS::LanguageExtensions without Fn::ForEach adds only functions the evaluator knows
+        # (Fn::Length, Fn::ToJsonString, Fn::FindInMap's DefaultValue): nothing to expand.
+        source = {k: v for k, v in doc.items() if k != "Transform"}
+        if SERVERLESS not in names:
+            return template.check(source)
         if self.expand is None:
             raise errors.validation(f"Transform {SERVERLESS} is not available in this Sluice build")
-        expanded = self.expand(doc, ctx.account_id, ctx.region)
+        expanded = self.expand({**source, "Transform": SERVERLESS}, ctx.account_id, ctx.region)
         expanded.pop("Transform", None)
         return template.check(expanded)
+
+
+def _uses_for_each(value: Any) -> bool:
+    if isinstance(value, dict):
+        return any(str(k).startswith("Fn::ForEach") or _uses_for_each(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_uses_for_each(v) for v in value)
+    return False
 
 
 def _s3_location(url: str) -> tuple[str, str]:

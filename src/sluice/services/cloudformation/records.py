@@ -101,7 +101,8 @@ CREATE TABLE cfn_imports (
 );
 CREATE TABLE cfn_work (
     stack_id TEXT PRIMARY KEY,
-    due REAL NOT NULL
+    due REAL NOT NULL,
+    woken INTEGER NOT NULL DEFAULT 0  -- woken (a custom resource answered) since its run began
 );
 """)
 
@@ -379,6 +380,22 @@ def importers(conn: sqlite3.Connection, account: str, region: str, export_name: 
 
 def schedule(conn: sqlite3.Connection, stack_id: str, due: float) -> None:
     conn.execute("INSERT OR REPLACE INTO cfn_work (stack_id, due) VALUES (?, ?)", (stack_id, due))
+
+
+def wake_work(conn: sqlite3.Connection, stack_id: str, now: float) -> None:
+    """The stack's waiting step may go on: due now, and marked so that a run under way does not
+    put it back to its deadline."""
+    conn.execute("INSERT OR REPLACE INTO cfn_work (stack_id, due, woken) VALUES (?, ?, 1)", (stack_id, now))
+
+
+def begin_run(conn: sqlite3.Connection, stack_id: str) -> None:
+    """A run starts: wake-ups from now on are news to it."""
+    conn.execute("UPDATE cfn_work SET woken=0 WHERE stack_id=?", (stack_id,))
+
+
+def wait_until(conn: sqlite3.Connection, stack_id: str, due: float) -> None:
+    """The run waits: due at `due`, unless it was woken since it began (then due now, as woken)."""
+    conn.execute("UPDATE cfn_work SET due=? WHERE stack_id=? AND woken=0", (due, stack_id))
 
 
 def finish_work(conn: sqlite3.Connection, stack_id: str) -> None:

@@ -47,5 +47,5 @@ class CloudFormationService(Service):
     def wake(self, stack_id: str) -> None:
         """A stack's waiting step may go on (a custom resource answered): run it now."""
         now = self.shared.now()
-        self.shared.db.write(lambda conn: records.schedule(conn, stack_id, now))
+        self.shared.db.write(lambda conn: records.wake_work(conn, stack_id, now))
         self.shared.wake()

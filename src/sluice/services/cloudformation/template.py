@@ -120,6 +120,8 @@ def check(doc: dict[str, Any]) -> dict[str, Any]:
     if not isinstance(resources, dict) or not resources:
         raise errors.template_format("At least one Resources member must be defined.")
     for logical_id, res in resources.items():
+        if str(logical_id).startswith("Fn::ForEach") and "AWS::LanguageExtensions" in transforms(doc):
+            raise errors.validation("Fn::ForEach (AWS::LanguageExtensions) is not supported by Sluice")
         if not _LOGICAL_ID.fullmatch(str(logical_id)):
             raise errors.template_format(f"Resource name {logical_id} is non alphanumeric.")
         if not isinstance(res, dict):

@@ -113,6 +113,8 @@ def _arguments(fn: str, arg: Any, where: str) -> None:
     def text_or_function(v: Any) -> bool:
         return isinstance(v, (str, int, float)) and not isinstance(v, bool) or is_function(v)
 
+    if fn == "Fn::Transform":
+        raise errors.validation("Fn::Transform (macros such as AWS::Include) is not supported by Sluice")
     if fn == "Ref":
         if not isinstance(arg, str):
             fail("a single string value")

@@ -12,8 +12,6 @@ or `ProviderError` for a failure of its own (a bad property), whose message is s
 
 from __future__ import annotations
 
-import sqlite3
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, ClassVar, Protocol
 
@@ -72,18 +70,12 @@ class InProgress(Exception):
     when woken (`CloudFormationService.wake()`) or once `timeout` AWS-seconds have passed since
     the first call; after the timeout it fails the resource with `timeout_reason` instead of
     calling again. A provider that raises this must answer the repeated call from what it
-    recorded (the response), raising InProgress again while there is none.
+    recorded (the response), raising InProgress again while there is none."""
 
-    `answered(conn)`, if given, tells whether the answer has come in the meantime: the deployer
-    asks it in the transaction that records the wait, so an answer that arrived (and woke the
-    stack) between the provider's look and that transaction is not overwritten by the deadline."""
-
-    def __init__(self, timeout: float, timeout_reason: str,
-                 answered: Callable[[sqlite3.Connection], bool] | None = None) -> None:
+    def __init__(self, timeout: float, timeout_reason: str) -> None:
         super().__init__(timeout_reason)
         self.timeout = timeout
         self.timeout_reason = timeout_reason
-        self.answered = answered
 
 
 def physical_name(stack_name: str, logical_id: str, suffix: str, limit: int, *, lower: bool = False) -> str:
