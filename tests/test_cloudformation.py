@@ -486,21 +486,25 @@ def test_aws_cloudformation_deploy_creates_updates_and_accepts_an_empty_change_s
     name = stack_name()
     path = tmp_path / "queues.yaml"
     path.write_text(QUEUES)
-    deploy = ("cloudformation", "deploy", "--template-file", str(path), "--stack-name", name)
-    out = aws_cli(*deploy, "--parameter-overrides", "Visibility=20")
+
+    def deploy(*extra: str, check: bool = True) -> Any:
+        # The CLI names its change sets after the current second, and they stay (as on AWS): two
+        # deploys within one second would collide, so the earlier ones go first.
+        if any(s["StackName"] == name for s in cfn.describe_stacks()["Stacks"]):
+            for summary in cfn.list_change_sets(StackName=name)["Summaries"]:
+                cfn.delete_change_set(ChangeSetName=summary["ChangeSetId"])
+        return aws_cli("cloudformation", "deploy", "--template-file", str(path), "--stack-name", name,
+                       "--parameter-overrides", *extra, check=check)
+
+    out = deploy("Visibility=20")
     assert f"Successfully created/updated stack - {name}" in out.stdout
     # ExecuteChangeSet answered once the stack had settled: the CLI's first poll saw it complete.
     assert cfn.describe_stacks(StackName=name)["Stacks"][0]["StackStatus"] == "CREATE_COMPLETE"
-    again = aws_cli(*deploy, "--parameter-overrides", "Visibility=20", check=False)
+    again = deploy("Visibility=20", check=False)
     assert again.returncode == 255 and "No changes to deploy. Stack" in again.stdout + again.stderr
-    quiet = aws_cli(*deploy, "--parameter-overrides", "Visibility=20", "--no-fail-on-empty-changeset")
+    quiet = deploy("Visibility=20", "--no-fail-on-empty-changeset")
     assert f"No changes to deploy. Stack {name} is up to date" in quiet.stdout
-    # The CLI names its change sets after the current second and leaves the failed (empty) ones,
-    # as on AWS: two deploys within a second would collide, so they go.
-    for summary in cfn.list_change_sets(StackName=name)["Summaries"]:
-        if summary["Status"] == "FAILED":
-            cfn.delete_change_set(ChangeSetName=summary["ChangeSetId"])
-    aws_cli(*deploy, "--parameter-overrides", "Visibility=25")
+    deploy("Visibility=25")
     stack = cfn.describe_stacks(StackName=name)["Stacks"][0]
     assert stack["StackStatus"] == "UPDATE_COMPLETE"
     url = next(o["OutputValue"] for o in stack["Outputs"] if o["OutputKey"] == "WorkUrl")

@@ -95,7 +95,8 @@ class Steps:
             row.ref_value = result.ref_value
         row.status, row.reason, row.wait_until, row.wait_reason = f"{verb}_COMPLETE", None, None, None
         row.updated = self.clock.now()
-        self.record(row)
+        # As CloudFormation shows a creation: a second CREATE_IN_PROGRESS once the physical id is known.
+        self.record(row, initiated=verb == "CREATE")
         return True
 
     def _wait(self, row: Resource, waiting: InProgress) -> None:
@@ -159,11 +160,15 @@ class Steps:
                                                   status, reason, None, self.clock.now()))
         return status == "DELETE_COMPLETE"
 
-    def record(self, row: Resource, properties: dict[str, Any] | None = None) -> None:
-        """Save `row` and its event (its status and reason) in one transaction."""
+    def record(self, row: Resource, properties: dict[str, Any] | None = None, *, initiated: bool = False) -> None:
+        """Save `row` and its event (its status and reason) in one transaction; `initiated`: after a
+        "Resource creation Initiated" event."""
 
         def txn(conn: sqlite3.Connection) -> None:
             records.save_resource(conn, row)
+            if initiated:
+                resource_event(conn, row.stack_id, row.logical_id, row.physical_id, row.type, "CREATE_IN_PROGRESS",
+                               "Resource creation Initiated", None, row.updated)
             resource_event(conn, row.stack_id, row.logical_id, row.physical_id, row.type, row.status, row.reason,
                            properties, row.updated)
 
