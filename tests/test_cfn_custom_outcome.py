@@ -9,7 +9,12 @@ from typing import Any
 
 import pytest
 
-from sluice.services.cloudformation.custom import _outcome, is_custom_resource, stringify
+from sluice.services.cloudformation.custom import (
+    _outcome,
+    _service_timeout,
+    is_custom_resource,
+    stringify,
+)
 from sluice.services.cloudformation.custom_records import CustomRequest
 from sluice.services.cloudformation.providers import ProviderError
 
@@ -63,3 +68,14 @@ def test_custom_types() -> None:
     assert is_custom_resource("AWS::CloudFormation::CustomResource")
     assert is_custom_resource("Custom::S3BucketNotifications")
     assert not is_custom_resource("AWS::S3::Bucket")
+
+
+@pytest.mark.parametrize(("value", "seconds"), [(None, 3600.0), ("1", 1.0), (600, 600.0), ("3600", 3600.0)])
+def test_service_timeout(value: Any, seconds: float) -> None:
+    assert _service_timeout(value) == seconds
+
+
+@pytest.mark.parametrize("value", ["0", "3601", "soon", 1.5])
+def test_a_service_timeout_out_of_range_fails_the_resource(value: Any) -> None:
+    with pytest.raises(ProviderError, match="ServiceTimeout must be an integer from 1 to 3600"):
+        _service_timeout(value)

@@ -130,6 +130,19 @@ def test_a_handler_using_the_cfn_response_module(cfn: Any) -> None:
     assert _settled(cfn, stack["StackId"])["StackStatus"] == "DELETE_COMPLETE"
 
 
+def test_an_sns_backed_custom_resource(cfn: Any) -> None:
+    name = f"via-sns-{uuid.uuid4().hex[:8]}"
+    cfn.create_stack(StackName=name, TemplateBody=(TEMPLATES / "custom-sns.yaml").read_text(),
+                     Capabilities=["CAPABILITY_IAM"])
+
+    stack = _settled(cfn, name)
+
+    assert stack["StackStatus"] == "CREATE_COMPLETE", cfn.describe_stack_events(StackName=name)
+    assert _outputs(stack) == {"Type": "Create", "Id": "via-sns"}
+    cfn.delete_stack(StackName=name)
+    assert _settled(cfn, stack["StackId"])["StackStatus"] == "DELETE_COMPLETE"
+
+
 def test_cdk_style_bucket_notifications(cfn: Any, endpoint: str) -> None:
     name = f"cdk-{uuid.uuid4().hex[:8]}"
     cfn.create_stack(StackName=name,
@@ -187,6 +200,18 @@ def test_no_response_within_the_hour_fails_the_resource(hour_per_second: SluiceP
     assert failed["ResourceStatusReason"].startswith(
         "CloudFormation did not receive a response from your Custom Resource. "
         "Please check your logs for requestId [")
+
+
+def test_service_timeout_shortens_the_wait(cfn: Any) -> None:
+    name = f"silent-{uuid.uuid4().hex[:8]}"
+    cfn.create_stack(StackName=name, TemplateBody=(TEMPLATES / "custom-silent.yaml").read_text(),
+                     Capabilities=["CAPABILITY_IAM"],
+                     Parameters=[{"ParameterKey": "Timeout", "ParameterValue": "1"}])
+
+    assert _settled(cfn, name)["StackStatus"] == "ROLLBACK_COMPLETE"
+    events = cfn.describe_stack_events(StackName=name)["StackEvents"]
+    assert any(e["LogicalResourceId"] == "Never" and e["ResourceStatus"] == "CREATE_FAILED"
+               for e in events)
 
 
 def _put(url: str, body: bytes) -> tuple[int, bytes]:

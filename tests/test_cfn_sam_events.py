@@ -9,6 +9,8 @@ import json
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from .conftest import make_client, wait_for
 
 TEMPLATE = Path(__file__).resolve().parent / "templates" / "sam-events.yaml"
@@ -71,3 +73,21 @@ def test_sam_event_sources_deploy_and_invoke_the_function(endpoint: str) -> None
     assert wait_for(polled, timeout=30)
 
     cfn.delete_stack(StackName="sam-events")
+
+
+def test_a_sam_template_the_translator_refuses(endpoint: str) -> None:
+    cfn = make_client("cloudformation", endpoint)
+    body = json.dumps({"Transform": "AWS::Serverless-2016-10-31", "Resources": {
+        "Fn": {"Type": "AWS::Serverless::Function",
+               "Properties": {"InlineCode": "x", "Runtime": "python3.12"}}}})
+
+    with pytest.raises(cfn.exceptions.ClientError) as refused:
+        cfn.create_stack(StackName="sam-refused", TemplateBody=body,
+                         Capabilities=["CAPABILITY_IAM", "CAPABILITY_AUTO_EXPAND"])
+
+    error = refused.value.response["Error"]
+    assert error["Code"] == "ValidationError"
+    assert error["Message"] == (
+        "Transform AWS::Serverless-2016-10-31 failed with: Invalid Serverless Application "
+        "Specification document. Number of errors found: 1. Resource with id [Fn] is invalid. "
+        "Runtime and Handler needs to be present when PackageType is of type `Zip`")

@@ -27,7 +27,7 @@ from .providers.base import InProgress, Provider, ProviderError, ResourceRequest
 
 CUSTOM_RESOURCE = "AWS::CloudFormation::CustomResource"
 RESPONSE_PATH = "/_sluice/cloudformation/custom-resource-responses/"
-RESPONSE_TIMEOUT = 3600.0  # AWS-seconds: CloudFormation waits an hour for a response
+RESPONSE_TIMEOUT = 3600.0  # AWS-seconds: CloudFormation waits an hour (or ServiceTimeout) for it
 MAX_RESPONSE = 4096  # bytes: AWS refuses a larger response object
 
 
@@ -91,7 +91,10 @@ class CustomResource:
             self._send(req, token, row.document)
             self.db.write(lambda conn: records.mark_sent(conn, req.request_token))
         if row.response is None:
-            raise InProgress(RESPONSE_TIMEOUT, (
+            timeout = _service_timeout(req.properties.get("ServiceTimeout"))
+            # (A response that comes before this wait is recorded still wakes the stack: the
+            # deployer keeps a wake that arrives while its step is under way.)
+            raise InProgress(timeout, timeout_reason=(
                 "CloudFormation did not receive a response from your Custom Resource. Please check "
                 f"your logs for requestId [{row.request_id}]. If you are using the Python "
                 "cfn-response module, you may need to update your Lambda function code so that "
@@ -135,6 +138,20 @@ class CustomResource:
         physical = response.get("PhysicalResourceId") or req.physical_id
         data = response.get("Data") or {}
         return ResourceResult(physical_id=str(physical), attributes=dict(data))
+
+
+def _service_timeout(value: Any) -> float:
+    """ServiceTimeout: how long the step waits for the response, 1 to 3600 seconds (default)."""
+    if value is None:
+        return RESPONSE_TIMEOUT
+    try:
+        seconds = int(str(value))
+    except ValueError:
+        seconds = 0
+    if not 1 <= seconds <= RESPONSE_TIMEOUT:
+        raise ProviderError(f"ServiceTimeout must be an integer from 1 to {int(RESPONSE_TIMEOUT)}, "
+                            f"not {value!r}")
+    return float(seconds)
 
 
 def _outcome(row: records.CustomRequest) -> dict[str, Any]:
