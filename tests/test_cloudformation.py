@@ -144,6 +144,32 @@ def test_stack_lifecycle_create_update_in_place_delete(cfn: Any, sqs: Any, endpo
     assert listed[stack_id] == "DELETE_COMPLETE"
 
 
+def test_stack_events_go_to_the_notification_topics(cfn: Any, sqs: Any, endpoint: str) -> None:
+    sns = make_client("sns", endpoint)
+    name = stack_name()
+    topic = sns.create_topic(Name=f"{name}-events")["TopicArn"]
+    inbox = sqs.create_queue(QueueName=f"{name}-inbox")["QueueUrl"]
+    inbox_arn = sqs.get_queue_attributes(QueueUrl=inbox, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=inbox_arn, Attributes={"RawMessageDelivery": "true"})
+    stack_id = cfn.create_stack(StackName=name, TemplateBody=json.dumps({"Resources": {"Q": Q}}),
+                                NotificationARNs=[topic])["StackId"]
+    assert settle(cfn, name)["NotificationARNs"] == [topic]
+    got: list[str] = []
+
+    def complete() -> bool:
+        got.extend(m["Body"] for m in sqs.receive_message(QueueUrl=inbox, MaxNumberOfMessages=10).get("Messages", []))
+        return any("ResourceStatus='CREATE_COMPLETE'" in b and "ResourceType='AWS::CloudFormation::Stack'" in b
+                   for b in got)
+
+    assert wait_for(complete)
+    first = next(b for b in got if "ResourceStatus='CREATE_IN_PROGRESS'" in b and f"LogicalResourceId='{name}'" in b)
+    lines = dict(line.split("=", 1) for line in first.splitlines())
+    assert lines["StackId"] == f"'{stack_id}'" and lines["StackName"] == f"'{name}'"
+    assert lines["ResourceStatusReason"] == "'User Initiated'" and lines["Namespace"] == "'000000000000'"
+    assert any("LogicalResourceId='Q'" in b and "ResourceStatus='CREATE_COMPLETE'" in b for b in got)
+    cfn.delete_stack(StackName=name)
+
+
 def test_a_failing_resource_rolls_the_stack_back_with_its_error(cfn: Any, sqs: Any) -> None:
     name = stack_name()
     template = {

@@ -31,6 +31,7 @@ from .engine.periodic import PeriodicTask, in_executor
 from .engine.pollers import SqsPollers
 from .engine.sns_http import post_notification
 from .engine.sqs_work import sqs_workers
+from .engine.stack_notices import StackNotices
 from .engine.stacks import StackDeployer
 from .engine.status import StatusSources, status
 from .engine.storage_metrics import S3StorageMetrics
@@ -147,7 +148,7 @@ class Sluice:
         # CloudFormation: its providers call the other services' operations; the deployer runs stacks.
         providers = WithCustomResources(build_providers(services, settings.endpoint_url),
                                         CustomResource(store.db, deliveries, settings.endpoint_url))
-        stacks = StackDeployer(store.db, clock, providers)
+        stacks = StackDeployer(store.db, clock, providers, notices=StackNotices(store.db, deliveries))
         cloudformation = CloudFormationService(
             store, clock, services, wake=stacks.notify, settled=stacks.settled, expand=sam.expander(iam),
             replace_on=lambda kind: providers[kind].replace_on if kind in providers else None)

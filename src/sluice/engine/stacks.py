@@ -34,6 +34,7 @@ from ..services.cloudformation.providers import Provider
 from ..store.db import Database
 from .dispatcher import OutboxDispatcher, in_executor_each
 from .lifecycle import Signal
+from .stack_notices import StackNotices
 from .stack_steps import Operation
 
 log = logging.getLogger("sluice.engine")
@@ -59,7 +60,10 @@ class StackDeployer:
 
     name = "cloudformation-stacks"
 
-    def __init__(self, db: Database, clock: Clock, providers: Mapping[str, Provider], *, concurrency: int = 4) -> None:
+    def __init__(self, db: Database, clock: Clock, providers: Mapping[str, Provider], *, concurrency: int = 4,
+                 notices: StackNotices | None = None) -> None:
+        """`notices`: sends stack events to the stacks' NotificationARNs (None: not sent)."""
+        self.notices = notices
         self.db = db
         self.clock = clock
         self.providers = providers
@@ -121,3 +125,5 @@ class StackDeployer:
         except Exception:  # a bug: logged, and the stack ends FAILED rather than in progress for ever
             log.exception("cloudformation: the operation on %s failed", stack_id)
             operation.abandon("Internal Failure")
+        if self.notices is not None:
+            self.notices.send(stack_id)

@@ -30,7 +30,8 @@ CREATE TABLE cfn_stacks (
     outputs TEXT NOT NULL,            -- resolved outputs, as DescribeStacks shows them
     options TEXT NOT NULL,            -- DisableRollback, RoleARN, NotificationARNs, ...
     previous TEXT,                    -- during an update: the stack's former body/template/parameters
-    change_set_id TEXT
+    change_set_id TEXT,
+    notified INTEGER NOT NULL DEFAULT 0  -- the last event sent to the stack's NotificationARNs
 );
 CREATE INDEX cfn_stacks_name ON cfn_stacks (account, region, name);
 CREATE TABLE cfn_resources (
@@ -279,6 +280,19 @@ def events(conn: sqlite3.Connection, stack_id: str, after: int | None, limit: in
                         (stack_id, after if after is not None else 2**62, limit))
     return [Event(r["seq"], r["stack_id"], r["event_id"], r["logical_id"], r["physical_id"], r["type"],
                   r["status"], r["reason"], r["properties"], r["ts"]) for r in rows]
+
+
+def events_to_notify(conn: sqlite3.Connection, stack_id: str, limit: int) -> list[Event]:
+    """The stack's events not yet sent to its NotificationARNs, oldest first."""
+    rows = conn.execute(
+        "SELECT e.* FROM cfn_events e JOIN cfn_stacks s ON s.stack_id = e.stack_id"
+        " WHERE e.stack_id=? AND e.seq > s.notified ORDER BY e.seq LIMIT ?", (stack_id, limit))
+    return [Event(r["seq"], r["stack_id"], r["event_id"], r["logical_id"], r["physical_id"], r["type"],
+                  r["status"], r["reason"], r["properties"], r["ts"]) for r in rows]
+
+
+def set_notified(conn: sqlite3.Connection, stack_id: str, seq: int) -> None:
+    conn.execute("UPDATE cfn_stacks SET notified=? WHERE stack_id=? AND notified < ?", (seq, stack_id, seq))
 
 
 @dataclass

@@ -107,7 +107,8 @@ class Stacks:
     def update_stack(self, ctx: RequestContext, StackName: str | None = None, TemplateBody: str | None = None,
                      TemplateURL: str | None = None, UsePreviousTemplate: bool | None = None,
                      Parameters: list[dict[str, Any]] | None = None, Capabilities: list[str] | None = None,
-                     Tags: list[dict[str, str]] | None = None, **_: Any) -> dict[str, Any]:
+                     Tags: list[dict[str, str]] | None = None, NotificationARNs: list[str] | None = None,
+                     **_: Any) -> dict[str, Any]:
         stack = self.shared.stack(ctx, StackName)
         if stack.status not in UPDATABLE:
             raise errors.bad_state(stack.stack_id, stack.status, "updated")
@@ -129,6 +130,8 @@ class Stacks:
             current = self.shared.stack(ctx, stack.stack_id, conn)
             if current.status not in UPDATABLE:
                 raise errors.bad_state(current.stack_id, current.status, "updated")
+            if NotificationARNs is not None:
+                current.options["NotificationARNs"] = list(NotificationARNs)
             start_update(conn, self.shared, current, intake, plan, Capabilities, Tags)
 
         self.db.write(txn)
