@@ -399,6 +399,12 @@ def test_change_sets_list_exactly_the_changed_property(cfn: Any, sqs: Any) -> No
         "Summaries"]) == [("first", "EXECUTE_COMPLETE"), ("rename", "AVAILABLE"), ("same", "UNAVAILABLE")]
     cfn.execute_change_set(ChangeSetName=cs["Id"])
     assert settle(cfn, name)["StackStatus"] == "UPDATE_COMPLETE"
+    tagged = changed.replace("  Dead:\n    Type: AWS::SQS::Queue\n", "  Dead:\n    Type: AWS::SQS::Queue\n"
+                             "    Properties:\n      Tags: [{Key: team, Value: blue}]\n")
+    tags_cs = cfn.create_change_set(StackName=name, ChangeSetName="tags", TemplateBody=tagged)
+    change = cfn.describe_change_set(ChangeSetName=tags_cs["Id"])["Changes"][0]["ResourceChange"]
+    assert (change["LogicalResourceId"], change["Scope"], change["Details"][0]["Target"]) == (
+        "Dead", ["Tags"], {"Attribute": "Tags", "RequiresRecreation": "Never"})
     # A used-up change set's name may be used again (the CLI names them after the current second).
     again = cfn.create_change_set(StackName=name, ChangeSetName="same", TemplateBody=QUEUES)
     assert again["Id"] != same["ChangeSetId"]

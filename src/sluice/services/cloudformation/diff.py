@@ -56,7 +56,7 @@ def changes(plan: Plan, pseudo: dict[str, Any], rows: list[Resource], old_templa
         raw_old = (old_resources.get(name) or {}).get("Properties") or {}
         raw_new = definition.get("Properties") or {}
         forcing = replace_on(kind) or frozenset()
-        details = []
+        details: list[dict[str, Any]] = []
         replacement = "False"
         for key in sorted(set(old) | set(new)):
             if old.get(key) == new.get(key):
@@ -65,9 +65,10 @@ def changes(plan: Plan, pseudo: dict[str, Any], rows: list[Resource], old_templa
             always = key in forcing
             if always:
                 replacement = "Conditional" if dynamic and replacement != "True" else "True"
+            # Tags are their own scope on AWS (Target Attribute "Tags", no Name).
+            target = {"Attribute": "Tags"} if key == "Tags" else {"Attribute": "Properties", "Name": key}
             details.append({
-                "Target": {"Attribute": "Properties", "Name": key,
-                           "RequiresRecreation": "Always" if always else "Never"},
+                "Target": {**target, "RequiresRecreation": "Always" if always else "Never"},
                 "Evaluation": "Dynamic" if dynamic else "Static",
                 "ChangeSource": "ResourceReference" if dynamic else
                 ("DirectModification" if raw_old.get(key) != raw_new.get(key) else "ParameterReference"),
@@ -75,8 +76,9 @@ def changes(plan: Plan, pseudo: dict[str, Any], rows: list[Resource], old_templa
         if details:
             if replacement == "True":
                 replaced.add(name)
+            scopes = sorted({d["Target"]["Attribute"] for d in details})
             out.append(_change("Modify", name, kind, row.physical_id, replacement=replacement,
-                               scope_=["Properties"], details=details))
+                               scope_=scopes, details=details))
     for name, row in deployed.items():
         if name not in plan.resources:
             out.append(_change("Remove", name, row.type, row.physical_id))
