@@ -40,8 +40,11 @@ class StackNotices:
                                                                    source_account=stack.account))
                     if not result.ok:  # AWS drops it too: the stack's work does not wait on its topics
                         log.warning("cloudformation: notification to %s failed: %s", arn, result.detail or result.error)
-            last = pending[-1].seq
-            self.db.write(lambda conn, seq=last: records.set_notified(conn, stack_id, seq))  # type: ignore[misc]
+            self._sent(stack_id, pending[-1].seq)
+
+
+    def _sent(self, stack_id: str, seq: int) -> None:
+        self.db.write(lambda conn: records.set_notified(conn, stack_id, seq))
 
 
 def message(stack: Stack, event: Event) -> str:

@@ -246,12 +246,12 @@ class Operation:
             if rollback and row.old is None and token_action(row.token, self.op) is not None:
                 if row.status not in _GONE:
                     self.steps.delete_row(row, keep=False)
-                self.db.write(lambda conn, r=row: records.delete_resource(conn, r.stack_id, r.logical_id))  # type: ignore[misc]
+                self._drop(row)
                 continue
             if row.logical_id not in current.resources:
                 if row.status not in _GONE:
                     self.steps.delete_row(row, keep=row.policy.get("DeletionPolicy") == "Retain")
-                self.db.write(lambda conn, r=row: records.delete_resource(conn, r.stack_id, r.logical_id))  # type: ignore[misc]
+                self._drop(row)
                 continue
             if row.replaced and row.old is not None:
                 discard = row.old.get("discard") if rollback else row.old
@@ -263,7 +263,7 @@ class Operation:
                     self.steps.delete_row(gone, keep=keep, record=False)
             if row.old is not None or row.replaced:
                 row.old, row.replaced = None, False
-                self.db.write(lambda conn, r=row: records.save_resource(conn, r))  # type: ignore[misc]
+                self._save(row)
         final = "UPDATE_ROLLBACK_COMPLETE" if rollback else "UPDATE_COMPLETE"
 
         def txn(conn: sqlite3.Connection) -> None:
@@ -300,7 +300,7 @@ class Operation:
                 failed.append(row.logical_id)
             elif row.old is not None:
                 row.old = old
-                self.db.write(lambda conn, r=row: records.save_resource(conn, r))  # type: ignore[misc]
+                self._save(row)
         if failed:
             reason = f"The following resource(s) failed to update: [{', '.join(failed)}]. "
 
@@ -408,6 +408,12 @@ class Operation:
             records.finish_work(conn, self.stack_id)
 
         self.db.write(txn)
+
+    def _save(self, row: Resource) -> None:
+        self.db.write(lambda conn: records.save_resource(conn, row))
+
+    def _drop(self, row: Resource) -> None:
+        self.db.write(lambda conn: records.delete_resource(conn, row.stack_id, row.logical_id))
 
     def _set_status(self, conn: sqlite3.Connection, status: str, reason: str | None) -> None:
         self.stack.status, self.stack.reason = status, reason
