@@ -32,6 +32,7 @@ Resources:
     Type: AWS::SNS::Topic
     Properties:
       DisplayName: !Sub "${AWS::StackName} alerts"
+      Tags: [{Key: secret, Value: !Ref Secret}]
 Outputs:
   WorkUrl: {Value: !Ref Work, Export: {Name: !Sub "${AWS::StackName}-work-url"}}
   DeadArn: {Value: !GetAtt Dead.Arn, Description: the DLQ}
@@ -131,6 +132,11 @@ def test_stack_lifecycle_create_update_in_place_delete(cfn: Any, sqs: Any, endpo
     assert [e for e in update_events if e[0] == "Dead" and e[1].startswith("UPDATE")] == []  # unchanged: untouched
     assert (name, "UPDATE_COMPLETE_CLEANUP_IN_PROGRESS", "") in update_events
 
+    # A NoEcho value is masked in the events' resource properties too.
+    secretive = cfn.describe_stack_events(StackName=name)["StackEvents"]
+    topic_props = [e["ResourceProperties"] for e in secretive if e["LogicalResourceId"] == "Topic"
+                   and "ResourceProperties" in e]
+    assert topic_props and all("****" in p and "hush" not in p for p in topic_props)
     cfn.delete_stack(StackName=name)
     gone = settle(cfn, stack_id)
     assert gone["StackStatus"] == "DELETE_COMPLETE"

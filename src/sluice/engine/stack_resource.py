@@ -9,7 +9,7 @@ from typing import Any
 
 from ..clock import Clock
 from ..protocol.errors import ServiceError
-from ..services.cloudformation import records
+from ..services.cloudformation import parameters, records
 from ..services.cloudformation.providers import (
     InProgress,
     Provider,
@@ -51,6 +51,8 @@ class Steps:
         self.stack_id = stack.stack_id
         self.op = op  # the operation's id: every step's request token starts with it
         self.wait_due: float | None = None  # this run's earliest wait deadline
+        # NoEcho parameter values: masked in the events' ResourceProperties, as AWS masks them
+        self.hidden = parameters.secrets(stack.template.get("Parameters") or {}, stack.parameter_values())
 
     def step(self, row: Resource, action: str, verb: str, call: Callable[[Provider, ResourceRequest], Any],
               props: dict[str, Any], old_props: dict[str, Any] | None, note: str | None = None) -> bool:
@@ -65,7 +67,7 @@ class Steps:
             row.token, row.status, row.reason = token, f"{verb}_IN_PROGRESS", note
             row.wait_until, row.wait_reason = None, None
             row.updated = self.clock.now()
-            self.record(row, props)
+            self.record(row, parameters.masked(props, self.hidden))
         if provider is None:
             self.fail(row, f"{verb}_FAILED", f"Unsupported resource type: {row.type}")
             return False

@@ -123,3 +123,23 @@ def shown(declarations: dict[str, Any], values: dict[str, str]) -> list[dict[str
 
 def _no_echo(decl: dict[str, Any]) -> bool:
     return str(decl.get("NoEcho", "false")).lower() == "true"
+
+
+def secrets(declarations: dict[str, Any], values: dict[str, str]) -> set[str]:
+    """The NoEcho parameters' values (masked wherever the stack is described)."""
+    return {v for k, v in values.items() if v and _no_echo(declarations.get(k, {}))}
+
+
+def masked(value: Any, hidden: set[str]) -> Any:
+    """`value` with every NoEcho value in its strings shown as ****."""
+    if not hidden:
+        return value
+    if isinstance(value, str):
+        for secret in hidden:
+            value = value.replace(secret, MASK)
+        return value
+    if isinstance(value, list):
+        return [masked(v, hidden) for v in value]
+    if isinstance(value, dict):
+        return {k: masked(v, hidden) for k, v in value.items()}
+    return value
