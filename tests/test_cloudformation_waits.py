@@ -166,3 +166,37 @@ def test_independent_resources_go_on_while_one_waits_and_a_wake_during_the_step_
         asyncio.run(scenario())
     finally:
         store.close()
+
+
+def test_a_failure_cancels_the_steps_still_waiting(tmp_path: Path) -> None:
+    store = Store(tmp_path / "data", SCHEMA)
+    clock = ManualClock()
+    provider = Answering()
+    deployer = StackDeployer(store.db, clock, {provider.type_name: provider})
+    cfn = CloudFormationService(store, clock, {}, wake=deployer.notify,
+                                replace_on=lambda kind: provider.replace_on if kind == provider.type_name else None)
+    body = json.dumps({"Resources": {"Slow": {"Type": "Test::Waits"},
+                                     "Broken": {"Type": "Test::Unknown", "DependsOn": "Slow2"},
+                                     "Slow2": {"Type": "Test::Waits", "Properties": {}}}})
+    provider.at_once.add("Slow2")
+
+    async def scenario() -> None:
+        await deployer.start()
+        try:
+            create = cfn.operation("CreateStack")
+            assert create is not None
+            await asyncio.to_thread(create, ctx("cloudformation"), StackName="cancelled", TemplateBody=body)
+            await clock.advance(0)
+            events = cfn.operation("DescribeStackEvents")(ctx("cloudformation"), StackName="cancelled")  # type: ignore[misc]
+            seen = [(e["LogicalResourceId"], e["ResourceStatus"], e.get("ResourceStatusReason"))
+                    for e in reversed(events["StackEvents"])]
+            assert ("Broken", "CREATE_FAILED", "Unsupported resource type: Test::Unknown") in seen
+            assert ("Slow", "CREATE_FAILED", "Resource creation cancelled") in seen
+            assert seen[-1] == ("cancelled", "ROLLBACK_COMPLETE", None)
+        finally:
+            await deployer.stop(1.0)
+
+    try:
+        asyncio.run(scenario())
+    finally:
+        store.close()

@@ -115,6 +115,13 @@ class Operation:
                 raise Waiting()
             outputs, exports = self._outputs(plan, scope)
         except _Failed as failed:
+            # Steps still waiting are given up, as CloudFormation cancels what is in progress.
+            for name in sorted(waiting):
+                row = rows.get(name)
+                if row is not None and row.status in ("CREATE_IN_PROGRESS", "UPDATE_IN_PROGRESS"):
+                    verb = row.status.split("_", 1)[0]
+                    self.steps.fail(row, f"{verb}_FAILED", "Resource creation cancelled" if verb == "CREATE"
+                                    else "Resource update cancelled")
             self._forward_failed(creating, failed)
             return
         except TemplateError as err:  # an output that cannot be resolved, an export taken
