@@ -258,6 +258,12 @@ def test_on_failure_delete_and_do_nothing(cfn: Any) -> None:
     stack = settle(cfn, kept)
     assert (stack["StackStatus"], stack["StackStatusReason"]) == (
         "CREATE_FAILED", "The following resource(s) failed to create: [Bad]. ")
+    # A stack kept as it failed is fixed by an update.
+    fixed = json.dumps({"Resources": {"Bad": {"Type": "AWS::S3::Bucket"}, "Q": Q}})
+    cfn.update_stack(StackName=kept, TemplateBody=fixed)
+    assert settle(cfn, kept)["StackStatus"] == "UPDATE_COMPLETE"
+    assert {r["LogicalResourceId"]: r["ResourceStatus"] for r in cfn.list_stack_resources(StackName=kept)[
+        "StackResourceSummaries"]} == {"Bad": "CREATE_COMPLETE", "Q": "CREATE_COMPLETE"}
     cfn.delete_stack(StackName=kept)
 
 

@@ -18,8 +18,9 @@ from .plan import Plan
 from .records import Stack
 from .shared import Shared, check_stack_name, stack_event
 
+# CREATE_FAILED / UPDATE_FAILED: a stack whose rollback was disabled may be updated to fix it, as on AWS.
 UPDATABLE = frozenset({"CREATE_COMPLETE", "UPDATE_COMPLETE", "UPDATE_ROLLBACK_COMPLETE", "IMPORT_COMPLETE",
-                       "IMPORT_ROLLBACK_COMPLETE"})
+                       "IMPORT_ROLLBACK_COMPLETE", "CREATE_FAILED", "UPDATE_FAILED"})
 IN_PROGRESS_SUFFIX = "_IN_PROGRESS"
 
 
@@ -108,7 +109,7 @@ class Stacks:
                      TemplateURL: str | None = None, UsePreviousTemplate: bool | None = None,
                      Parameters: list[dict[str, Any]] | None = None, Capabilities: list[str] | None = None,
                      Tags: list[dict[str, str]] | None = None, NotificationARNs: list[str] | None = None,
-                     **_: Any) -> dict[str, Any]:
+                     DisableRollback: bool | None = None, **_: Any) -> dict[str, Any]:
         stack = self.shared.stack(ctx, StackName)
         if stack.status not in UPDATABLE:
             raise errors.bad_state(stack.stack_id, stack.status, "updated")
@@ -132,6 +133,8 @@ class Stacks:
                 raise errors.bad_state(current.stack_id, current.status, "updated")
             if NotificationARNs is not None:
                 current.options["NotificationARNs"] = list(NotificationARNs)
+            if DisableRollback is not None:
+                current.options["DisableRollback"] = bool(DisableRollback)
             start_update(conn, self.shared, current, intake, plan, Capabilities, Tags)
 
         self.db.write(txn)
