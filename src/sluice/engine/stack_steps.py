@@ -384,6 +384,8 @@ class Operation:
             (row.properties or {}).get(k) != props.get(k) for k in provider.replace_on))
         resumed_replace = token_action(row.token, self.op) == "replace"
         if resumed_replace or (replace and row.properties != props) or row.type != type_:
+            if not resumed_replace:  # the new resource gets a generated name of its own (the old one lives on)
+                row.name_suffix = name_suffix()
             row.replaced, row.type, row.policy = True, type_, policy
             if not self.steps.step(row, "replace", "UPDATE", lambda p, req: p.create(req), props, None,
                               note="Requested update requires the creation of a new physical resource;"
