@@ -288,7 +288,9 @@ class Operation:
         failed = []
         for row in self._reverse(rows):
             action = token_action(row.token, self.op)
-            if action not in ("update", "replace") or row.old is None:
+            # A revert step cut short (a restart) runs again; one that finished is done.
+            resumed = action == "revert" and row.status == "UPDATE_IN_PROGRESS"
+            if (action not in ("update", "replace") and not resumed) or row.old is None:
                 continue
             old = row.old
             if action == "replace" and row.replaced:
