@@ -31,6 +31,8 @@ from .engine.periodic import PeriodicTask, in_executor
 from .engine.pollers import SqsPollers
 from .engine.sns_http import post_notification
 from .engine.sqs_work import sqs_workers
+from .engine.stack_notices import StackNotices
+from .engine.stacks import StackDeployer
 from .engine.status import StatusSources, status
 from .engine.storage_metrics import S3StorageMetrics
 from .gateway.app import Gateway
@@ -42,6 +44,14 @@ from .runtime import EnvironmentPool, runtimes
 from .runtime.python import discover as discover_python
 from .schema import SCHEMA
 from .services.base import Service
+from .services.cloudformation import CloudFormationService, sam
+from .services.cloudformation.custom import (
+    RESPONSE_PATH,
+    CustomResource,
+    CustomResponses,
+    WithCustomResources,
+)
+from .services.cloudformation.providers import build_providers
 from .services.cloudwatch import CloudWatchService
 from .services.delivery import Deliveries, Delivery, DeliveryResult
 from .services.events import EventsService
@@ -153,6 +163,14 @@ class Sluice:
         iam = IamService(store, clock, settings)
         services["iam"] = iam
         services["sts"] = StsService(iam, clock, settings)
+        # CloudFormation: its providers call the other services' operations; the deployer runs stacks.
+        providers = WithCustomResources(build_providers(services, settings.endpoint_url),
+                                        CustomResource(store.db, deliveries, settings.endpoint_url))
+        stacks = StackDeployer(store.db, clock, providers, notices=StackNotices(store.db, deliveries))
+        cloudformation = CloudFormationService(
+            store, clock, services, wake=stacks.notify, settled=stacks.settled, expand=sam.expander(iam),
+            replace_on=lambda kind: providers[kind].replace_on if kind in providers else None)
+        services["cloudformation"] = cloudformation
 
         def secret_for(access_key: str) -> str | None:
             # --verify-signatures: root keys, IAM users' keys and STS sessions (functions' too).
@@ -194,6 +212,7 @@ class Sluice:
             engine.add(worker)
         engine.add(PeriodicTask("cloudwatch-alarms", clock, cloudwatch.evaluation_interval,
                                 in_executor(cloudwatch.evaluate_alarms), run_first=False))
+        engine.add(stacks)
 
         gateway = Gateway(settings, clock, services, secret_for=secret_for, token_for=token_for, engine=engine,
                           enforcer=enforcer, anonymous=anonymous)
@@ -201,6 +220,8 @@ class Sluice:
         gateway.internal["/_sluice/lambda-code/"] = lambda rest, query: _code_view(lambda_, rest)
         gateway.internal["/_sluice/lambda-layer/"] = lambda rest, query: _layer_view(lambda_, rest)
         gateway.internal[SNS_LINKS] = sns_links(sns, settings)  # SubscribeURL, UnsubscribeURL
+        # Custom resources' ResponseURL: the handler PUTs its response here; the stack wakes.
+        gateway.internal_writes[RESPONSE_PATH] = CustomResponses(store.db, cloudformation.wake).receive
         gateway.internal["/_sluice/trace"] = lambda rest, query: _trace_view(journeys, query)
         sources = StatusSources(lambda: store.db.reader, clock.now, settings.time_scale, lambda_.function_names,
                                 lambda_.resolve, lambda: invoker.running.copy(), invoker.running_async, sqs.depth,

@@ -49,6 +49,10 @@ log = logging.getLogger("sluice.gateway")
 
 # An internal endpoint: (rest of the path, query) -> (status, JSON-able body).
 InternalHandler = Callable[[str, dict[str, list[str]]], tuple[int, Any]]
+# A /_sluice/ endpoint that takes a PUT body (rest of the path, body) -> (status, body).
+InternalWriteHandler = Callable[[str, bytes], tuple[int, Any]]
+# The most an internal PUT may carry (a custom resource response is at most 4 KiB on AWS).
+_INTERNAL_BODY_LIMIT = 64 * 1024
 
 
 class Background(Protocol):
@@ -92,6 +96,8 @@ class Gateway:
         self.internal: dict[str, InternalHandler] = {}
         # The testing API v1 (reset, clock, outcomes, queue peeks), set by the composition root.
         self.testing: TestingApi | None = None
+        # ... and those that accept a PUT (custom resource responses' ResponseURL).
+        self.internal_writes: dict[str, InternalWriteHandler] = {}
         self.enforcer = enforcer
         self.engine = engine
         # Set with --verify-signatures alone: signed callers may do anything, as before, but an
@@ -132,7 +138,12 @@ class Gateway:
             await self._send(send, req, await self.testing.handle(req, receive), None)
             return
         if path.startswith("/_sluice/"):
-            await self._send(send, req, await self._internal(req), None)
+            try:
+                response = (await self._internal_write(req, receive) if req.method == "PUT"
+                            else await self._internal(req))
+            except ClientDisconnected:
+                return
+            await self._send(send, req, response, None)
             return
 
         caller = identify(req, self.settings.region)
@@ -306,6 +317,18 @@ class Gateway:
     async def run_blocking(self, fn: Callable[..., Any], *args: Any) -> Any:
         """Run a blocking call in the gateway's worker pool, off the event loop."""
         return await asyncio.get_running_loop().run_in_executor(self.pool, partial(fn, *args))
+    async def _internal_write(self, req: HttpRequest, receive: Any) -> HttpResponse:
+        for prefix, handler in self.internal_writes.items():
+            if req.path.startswith(prefix):
+                body = await read_up_to(receive, _INTERNAL_BODY_LIMIT)
+                if body is None:
+                    return HttpResponse(413, [("Content-Type", "application/json")], b'{"error": "body too large"}')
+                loop = asyncio.get_running_loop()
+                status, out = await loop.run_in_executor(self.pool, handler, req.path[len(prefix):], body)
+                if isinstance(out, bytes):
+                    return HttpResponse(status, [("Content-Type", "application/octet-stream")], out)
+                return HttpResponse(status, [("Content-Type", "application/json")], json.dumps(out).encode())
+        return HttpResponse(405, [("Content-Type", "application/json")], b'{"error": "method not allowed"}')
 
     def _unknown_service(self, name: str, ctx: RequestContext) -> HttpResponse:
         try:

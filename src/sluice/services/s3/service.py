@@ -19,6 +19,7 @@ from ..base import Operation, Service
 from ..delivery import INVALID, NOT_FOUND, Deliveries, Delivery, DeliveryResult
 from .access import Access
 from .attributes import ObjectAttributes
+from .bucket_tagging import BucketTagging
 from .buckets import Buckets
 from .configurations import BucketSettings
 from .cors import BucketCors
@@ -60,7 +61,7 @@ class S3Service(Service):
         self.cors = BucketCors(self.state)  # the gateway answers preflights with it
         self._parts = (
             Buckets(self.state, self.access), self.objects, self.access, ObjectAttributes(self.state), Listings(self.state),
-            Multipart(self.state, self.access), self.policies, PostUploads(self.state, self.access),
+            Multipart(self.state, self.access), self.policies, PostUploads(self.state, self.access), BucketTagging(self.state),
             Notifications(self.state, DestinationCheck(clock, deliveries, resolve_function, may_invoke)),
             self.cors, BucketSettings(self.state), BucketReports(self.state),
         )
