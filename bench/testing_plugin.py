@@ -16,7 +16,9 @@ Medians over the runs. No peer does this (moto has no clock to drive, LocalStack
 from __future__ import annotations
 
 import argparse
+import os
 import re
+import resource
 import statistics
 import subprocess
 import sys
@@ -31,10 +33,10 @@ READY = """
 import sys, tempfile, time
 from pathlib import Path
 import boto3  # a test process has it already
-started = time.perf_counter()
+started, cpu = time.perf_counter(), time.process_time()
 from sluice.testing.servers import start_server
 server = start_server(sys.argv[1], Path(tempfile.mkdtemp()) / "data")
-print(time.perf_counter() - started)
+print(time.perf_counter() - started, time.process_time() - cpu)
 server.stop()
 """
 
@@ -81,27 +83,39 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=5)
     runs = parser.parse_args().runs
 
+    print(f"load average before: {os.getloadavg()[0]:.1f} (2 cores: wall times stretch with it)")
     for mode in ("thread", "process"):
-        ready = [float(_python(READY, mode)) * 1000 for _ in range(runs)]
+        ready, cpu = [], []
+        for _ in range(runs):
+            wall, used = _python(READY, mode).split()
+            ready.append(float(wall) * 1000)
+            cpu.append(float(used) * 1000)
+        # The thread mode's CPU time is the whole start's (import, build, serve: one process); the
+        # process mode's is only the parent's polling, so it is not shown.
+        extra = f"; CPU {statistics.median(cpu):.0f} ms" if mode == "thread" else ""
         print(f"session server ready ({mode}): median {statistics.median(ready):.0f} ms "
-              f"(min {min(ready):.0f}, max {max(ready):.0f})")
+              f"(min {min(ready):.0f}, max {max(ready):.0f}){extra}")
 
     print(f"reset after the example's resources: {_python(RESETS, str(runs * 4))}")
 
-    sessions, walls = [], []
+    sessions, walls, cpus = [], [], []
     with tempfile.TemporaryDirectory() as scratch:
         for _ in range(runs):
+            before = resource.getrusage(resource.RUSAGE_CHILDREN)
             started = time.perf_counter()
             proc = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "no:xdist",
                                    "--rootdir", scratch, str(EXAMPLE)], capture_output=True, text=True, cwd=scratch,
                                   check=False)
             walls.append(time.perf_counter() - started)
+            after = resource.getrusage(resource.RUSAGE_CHILDREN)  # pytest and the handlers' processes
+            cpus.append(after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime)
             found = re.search(r"3 passed in ([0-9.]+)s", proc.stdout)
             if found is None:
                 raise SystemExit(f"the example did not pass:\n{proc.stdout}{proc.stderr}")
             sessions.append(float(found.group(1)))
     print(f"example file: pytest session median {statistics.median(sessions):.2f} s, "
-          f"whole command median {statistics.median(walls):.2f} s")
+          f"whole command median {statistics.median(walls):.2f} s (CPU, all processes: "
+          f"{statistics.median(cpus):.2f} s); load average after: {os.getloadavg()[0]:.1f}")
 
 
 if __name__ == "__main__":

@@ -13,7 +13,15 @@ from sluice.testing import SluiceTesting, TestingApiError
 pytest_plugins = ["pytester"]
 
 INNER_TIMEOUT = 100  # seconds: an inner run that hangs is killed, and this test fails, before pytest-timeout
-EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "s3-event-processor"
+ROOT = Path(__file__).resolve().parent.parent
+EXAMPLE = ROOT / "examples" / "s3-event-processor"
+
+
+def readme_first_test() -> str:
+    """The README's "A first test" code block, so that what a reader copies is what passes here."""
+    text = (ROOT / "README.md").read_text()
+    start = text.index("```python\n", text.index("**A first test.**")) + len("```python\n")
+    return text[start:text.index("```", start)]
 
 
 def test_the_s3_event_processor_example_passes(pytester: pytest.Pytester) -> None:
@@ -78,13 +86,13 @@ def pytest_sluice_setup(sluice):
 '''
 
 
-def test_isolation_setup_hook_and_a_failure_reported_as_a_failure(pytester: pytest.Pytester) -> None:
+def test_isolation_setup_hook_the_readme_test_and_a_failure_reported_as_a_failure(pytester: pytest.Pytester) -> None:
     pytester.makeconftest(SETUP_HOOK)
-    pytester.makepyfile(test_isolation=ISOLATION)
+    pytester.makepyfile(test_isolation=ISOLATION, test_readme=readme_first_test())
 
     result = pytester.runpytest_subprocess("-p", "no:cacheprovider", timeout=INNER_TIMEOUT)
 
-    result.assert_outcomes(passed=5, failed=1, errors=0)
+    result.assert_outcomes(passed=6, failed=1, errors=0)
     result.stdout.fnmatch_lines(["*def test_a_failing_assertion(aws):*",
                                  "E * AssertionError: assert *'from-setup'* == *'no-such-bucket'*"])
 
