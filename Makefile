@@ -4,6 +4,10 @@ VENV := .venv
 BIN := $(VENV)/bin
 NODE_RUNTIME := src/sluice/runtime/node
 NODE_SDK := $(NODE_RUNTIME)/node_modules/.package-lock.json
+# AWS SAM CLI lives in a venv of its own: it pins its own boto3/botocore, which must not move
+# Sluice's. The tests that drive `sam build` / `sam deploy` find it at .venv-sam/bin/sam.
+SAM_VENV := .venv-sam
+SAM := $(SAM_VENV)/bin/sam
 
 .PHONY: demo up runtimes test crash-test fuzz lint bench clean
 
@@ -19,13 +23,19 @@ $(BIN)/sluice: pyproject.toml
 runtimes: $(BIN)/sluice
 	$(BIN)/python -m sluice.tools.runtimes build
 
+$(SAM):
+	$(PYTHON) -m venv $(SAM_VENV)
+	$(SAM_VENV)/bin/pip install -q --upgrade pip
+	$(SAM_VENV)/bin/pip install -q 'aws-sam-cli>=1.120'
+	touch $@
+
 demo: $(BIN)/sluice
 	$(BIN)/sluice demo
 
 up: $(BIN)/sluice $(NODE_SDK)
 	$(BIN)/sluice up
 
-test: $(BIN)/sluice $(NODE_SDK)
+test: $(BIN)/sluice $(NODE_SDK) $(SAM)
 	$(BIN)/ruff check src tests bench
 	$(BIN)/mypy
 	$(BIN)/pytest -q -n 2 --dist loadfile
@@ -46,9 +56,11 @@ bench: $(BIN)/sluice $(NODE_SDK)
 	$(BIN)/python bench/pipeline.py
 	$(BIN)/python bench/iam.py
 	$(BIN)/python bench/cpu.py
+	$(BIN)/python bench/reset.py
+	$(BIN)/python bench/deploy.py
 
 clean:
-	rm -rf $(VENV) .sluice $(NODE_RUNTIME)/node_modules
+	rm -rf $(VENV) $(SAM_VENV) .sluice $(NODE_RUNTIME)/node_modules
 
 .PHONY: node-sdk
 # The AWS SDK for JavaScript v3 that Node.js functions find on NODE_PATH, as Lambda's Node

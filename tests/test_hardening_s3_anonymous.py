@@ -122,6 +122,7 @@ def test_presigned_urls_still_work(server: SluiceProcess, bucket: str, signature
 def test_a_public_bucket_policy_lets_anonymous_callers_do_what_it_grants(server: SluiceProcess, s3: Any,
                                                                           bucket: str) -> None:
     s3.put_object(Bucket=bucket, Key="public/index.html", Body=b"<h1>hi</h1>")
+    s3.delete_public_access_block(Bucket=bucket)  # new buckets block public policies, as on AWS
     s3.put_bucket_policy(Bucket=bucket, Policy=json.dumps({"Version": "2012-10-17", "Statement": [
         {"Effect": "Allow", "Principal": "*", "Action": "s3:GetObject", "Resource": f"arn:aws:s3:::{bucket}/public/*"},
     ]}))

@@ -395,6 +395,7 @@ def test_anonymous_reads_need_a_public_bucket_policy(server: SluiceProcess, clie
     assert exc.value.code == 403
     body = exc.value.read().decode()
     assert "<Code>AccessDenied</Code>" in body and "<Message>Access Denied</Message>" in body
+    s3.delete_public_access_block(Bucket=bucket)  # new buckets block public policies, as on AWS
     s3.put_bucket_policy(Bucket=bucket, Policy=document({
         "Effect": "Allow", "Principal": "*", "Action": "s3:GetObject", "Resource": f"arn:aws:s3:::{bucket}/*"}))
     with urllib.request.urlopen(url) as r:
@@ -501,6 +502,7 @@ def test_resource_account_condition_stops_a_sniped_failure_bucket(client: Callab
     client("s3").create_bucket(Bucket=own)
     attacker = client("s3", OTHER, "test")
     attacker.create_bucket(Bucket=sniped)
+    attacker.delete_public_access_block(Bucket=sniped)  # new buckets block public policies, as on AWS
     attacker.put_bucket_policy(Bucket=sniped, Policy=document({
         "Effect": "Allow", "Principal": "*", "Action": ["s3:PutObject", "s3:ListBucket"],
         "Resource": [f"arn:aws:s3:::{sniped}", f"arn:aws:s3:::{sniped}/*"]}))

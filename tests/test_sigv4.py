@@ -509,6 +509,7 @@ def test_unsigned_form_is_anonymous(server: SluiceProcess) -> None:
     s3.create_bucket(Bucket=name)
     status, err = _post_form(f"{server.endpoint}/{name}", {"key": "forms/anonymous"})
     assert (status, err["Code"]) == (403, "AccessDenied")
+    s3.delete_public_access_block(Bucket=name)  # new buckets block public policies, as on AWS
     s3.put_bucket_policy(Bucket=name, Policy=json.dumps({"Version": "2012-10-17", "Statement": [{
         "Effect": "Allow", "Principal": "*", "Action": "s3:PutObject", "Resource": f"arn:aws:s3:::{name}/forms/*"}]}))
     assert _post_form(f"{server.endpoint}/{name}", {"key": "forms/anonymous"})[0] == 204

@@ -24,11 +24,15 @@ def _parser() -> argparse.ArgumentParser:
     up.add_argument("--data-dir", type=Path, default=Path(".sluice"), help="where state lives (default .sluice)")
     up.add_argument("--time-scale", type=float, default=1.0,
                     help="run the engine's waits (retries, backoff, event age) N times faster")
+    up.add_argument("--clock", choices=["real", "manual"], default="real",
+                    help="manual: the engine's time moves only when a test advances it "
+                         "(POST /_sluice/clock/advance, see docs/testing-api.md)")
     up.add_argument("--account", default="000000000000")
     up.add_argument("--region", default="us-east-1")
     up.add_argument("--credentials", type=Path, metavar="FILE",
                     help='extra access keys, JSON: {"AKIA...": {"secret": "...", "account": "123456789012", '
-                         '"user": "alice"}} (account and user optional; test/test and any 12-digit key work anyway)')
+                         '"user": "alice", "email": "a@example.com"}} (account, user and email optional; the email names '
+                         'the account in S3 ACL grants; test/test and any 12-digit key work anyway)')
     up.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"],
                     help="debug logs one line per request")
     up.add_argument("-v", "--verbose", action="store_const", const="debug", dest="log_level")
@@ -46,6 +50,9 @@ def _parser() -> argparse.ArgumentParser:
                          "(default: off, any key is accepted)")
     up.add_argument("--enforce-iam", action="store_true",
                     help="evaluate every request against IAM identity and resource policies, as AWS does")
+    up.add_argument("--s3-legacy-bucket-defaults", action="store_true",
+                    help="new S3 buckets as before April 2023: ACLs enabled (ObjectWriter), no public access "
+                         "block (default: BucketOwnerEnforced with Block Public Access on, as AWS today)")
 
     up.add_argument("--otel-endpoint", metavar="URL",
                     help="export each event's path as OpenTelemetry spans to URL/v1/traces (OTLP/HTTP, JSON), "
@@ -126,12 +133,13 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"sluice: --credentials: {exc}", file=sys.stderr)
                 return 2
         serve(Settings(host=args.host, port=args.port, data_dir=args.data_dir, time_scale=args.time_scale,
+                       clock=args.clock,
                        credentials=credentials,
                        account_id=args.account, region=args.region, log_level=args.log_level,
                        max_environments=args.max_environments, environment_idle_timeout=args.idle_timeout,
                        account_concurrency=args.account_concurrency, python_overrides=overrides,
                        verify_signatures=args.verify_signatures,
-                       enforce_iam=args.enforce_iam,
+                       enforce_iam=args.enforce_iam, s3_legacy_bucket_defaults=args.s3_legacy_bucket_defaults,
                        otel_endpoint=args.otel_endpoint))
         return 0
     if args.command == "demo":

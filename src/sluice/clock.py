@@ -21,7 +21,7 @@ import contextlib
 import datetime as dt
 import itertools
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 from . import realtime
@@ -49,6 +49,13 @@ class Clock:
 
     def monotonic(self) -> float:
         return time.monotonic()
+
+    @property
+    def moves_by_itself(self) -> bool:
+        """False on a ManualClock: a deadline in clock time comes only when the clock is advanced,
+        so a real-time wait for it (a long poll waiting for a message's visibility) must not be
+        timed by it, only woken by the advance (`ManualClock.when_moved`)."""
+        return True
 
     def engine_seconds(self, seconds: float) -> float:
         """How long an engine wait of `seconds` AWS-seconds lasts on this clock."""
@@ -133,12 +140,29 @@ class ManualClock(Clock):
         self._seq = itertools.count()
         self._activity = 0  # moves on every sign of engine activity
         self._idle_event: asyncio.Event | None = None
+        self._moved: list[Callable[[], None]] = []
 
     def now(self) -> float:
         return self._now
 
     def monotonic(self) -> float:
         return self._now
+
+    @property
+    def moves_by_itself(self) -> bool:
+        return False
+
+    def when_moved(self, callback: Callable[[], None]) -> None:
+        """Call `callback` (on the loop) each time `advance` moves the time on: what waits in
+        real time for a clock deadline (an SQS long poll for a message's visibility) looks again."""
+        self._moved.append(callback)
+
+    def _move_to(self, when: float) -> None:
+        if when <= self._now:
+            return
+        self._now = when
+        for callback in self._moved:
+            callback()
 
     # -- waiting ---------------------------------------------------------------------------
 
@@ -226,29 +250,37 @@ class ManualClock(Clock):
 
     def _release_due(self) -> None:
         """Resume the waiters due now, earliest deadline first (then in the order they began)."""
-        for waiter in sorted(self._waiters, key=lambda w: (w.deadline, w.seq)):
-            if not waiter.released and (waiter.deadline <= self._now or (waiter.wake is not None
-                                                                         and waiter.wake.is_set())):
-                self._release(waiter)
+        now = self._now
+        due = [w for w in self._waiters
+               if not w.released and (w.deadline <= now or (w.wake is not None and w.wake.is_set()))]
+        # Called on every loop turn of an advance: sort only what is due (usually nothing).
+        for waiter in sorted(due, key=lambda w: (w.deadline, w.seq)):
+            self._release(waiter)
 
-    async def advance(self, seconds: float) -> None:
-        """Move time on by `seconds`, running the work due on the way, step by step in order."""
+    async def advance(self, seconds: float) -> int:
+        """Move time on by `seconds`, running the work due on the way, step by step in order.
+
+        Returns the number of steps: the distinct due times time stopped at on the way (the
+        target itself counts when it is one of them)."""
         if seconds < 0:
             raise ValueError("a clock does not go back")
         target = self._now + seconds
+        steps = 0
         await self.run_until_idle()
         while True:
             nxt = self.next_deadline()
             if nxt is None or nxt > target:
                 break
-            self._now = max(self._now, nxt)
+            self._move_to(nxt)
+            steps += 1
             await self.run_until_idle()
-        self._now = target
+        self._move_to(target)
         await self.run_until_idle()
+        return steps
 
-    async def set_time(self, when: float) -> None:
+    async def set_time(self, when: float) -> int:
         """Advance to the clock time `when` (not before now)."""
-        await self.advance(max(0.0, when - self._now))
+        return await self.advance(max(0.0, when - self._now))
 
 
 def make_clock(mode: str, time_scale: float = 1.0) -> Clock:

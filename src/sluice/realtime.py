@@ -7,7 +7,9 @@ they measure something the outside world experiences in real seconds, whatever t
 - a handler's timeout and an execution environment's start-up (runtime/),
 - an SQS visibility timeout and a long poll (`WaitTimeSeconds`) a caller asked for,
 - an HTTP/S delivery's request timeout, an OTLP export's interval,
-- the grace a stopping server gives running work before it cuts it.
+- the grace a stopping server gives running work before it cuts it;
+- and one reading, `wall()`: checks against a client's own clock (a signature's request time, a
+  presigned URL's expiry), made with the client's real time whatever the server's clock says.
 
 Code under engine/ and services/ that needs one of these uses this module (or says in a comment
 why its wait is real), so `grep` finds every real wait in one look.
@@ -18,6 +20,11 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Collection
+
+
+def wall() -> float:
+    """Real wall-clock time (epoch seconds), for comparing with times a client set."""
+    return time.time()
 
 
 def monotonic() -> float:

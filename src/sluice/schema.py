@@ -10,6 +10,8 @@ it) and a module's new step goes after its last one.
 from __future__ import annotations
 
 from .engine import invoker, journal, metrics
+from .services.cloudformation import custom_records as cloudformation_custom_records
+from .services.cloudformation import records as cloudformation_records
 from .services.cloudwatch import alarms
 from .services.events import records as events_records
 from .services.iam import records as iam_records
@@ -34,4 +36,6 @@ SCHEMA: tuple[Migration, ...] = (
     *sns_records.MIGRATIONS,
     *sqs_records.MIGRATIONS,
     *lambda_layer_records.MIGRATIONS,
+    *cloudformation_records.MIGRATIONS,
+    *cloudformation_custom_records.MIGRATIONS,
 )

@@ -17,11 +17,11 @@ import uvicorn
 
 from .auth.enforcer import Enforcer
 from .auth.identity import Identity
-from .clock import Clock, make_clock
+from .clock import Clock, ManualClock, make_clock
 from .engine.destinations import Authorize, OutcomeDelivery
 from .engine.dispatcher import OutboxDispatcher, in_executor_each
 from .engine.eventbridge import eventbridge_workers
-from .engine.introspect import event_state
+from .engine.introspect import async_outcome, event_state
 from .engine.invoker import Functions, Invoker
 from .engine.journey import Journeys
 from .engine.lifecycle import Engine, Resource, Signal
@@ -32,15 +32,27 @@ from .engine.pollers import SqsPollers
 from .engine.s3_lifecycle import S3Lifecycle
 from .engine.sns_http import post_notification
 from .engine.sqs_work import sqs_workers
+from .engine.stack_notices import StackNotices
+from .engine.stacks import StackDeployer
 from .engine.status import StatusSources, status
 from .engine.storage_metrics import S3StorageMetrics
 from .gateway.app import Gateway
 from .gateway.sns_links import sns_links
+from .gateway.testing_api import API_VERSION, TestingApi, TestingHooks
 from .protocol.errors import ServiceError
+from .reset import Reset
 from .runtime import EnvironmentPool, runtimes
 from .runtime.python import discover as discover_python
 from .schema import SCHEMA
 from .services.base import Service
+from .services.cloudformation import CloudFormationService, sam
+from .services.cloudformation.custom import (
+    RESPONSE_PATH,
+    CustomResource,
+    CustomResponses,
+    WithCustomResources,
+)
+from .services.cloudformation.providers import build_providers
 from .services.cloudwatch import CloudWatchService
 from .services.delivery import Deliveries, Delivery, DeliveryResult
 from .services.events import EventsService
@@ -53,6 +65,7 @@ from .services.sns import SnsService
 from .services.sns.messages import SLUICE_PATH as SNS_LINKS
 from .services.sns.records import Pending
 from .services.sqs import SqsService
+from .services.sqs.peek import peek
 from .services.sts import StsService
 from .settings import Settings
 from .store import Store
@@ -91,13 +104,22 @@ class Sluice:
         s3 = S3Service(store, clock, deliveries, notify=s3_notifications.notify, sample_traces=exporter is not None,
                        resolve_function=lambda arn: lambda_.resolve(arn),
                        may_invoke=lambda arn, principal, source, account: lambda_.allows(arn, principal, source, account),
-                       kept_blobs=lambda: lambda_.referenced_blobs())  # its startup sweep spares Lambda's archives
+                       kept_blobs=lambda: lambda_.referenced_blobs(),  # its startup sweep spares Lambda's archives
+                       account_emails={k.email: k.account for k in settings.credentials.values() if k.email},
+                       legacy_bucket_defaults=settings.s3_legacy_bucket_defaults)
         logs = LogsService(store, clock, account_id=settings.account_id, region=settings.region)
         journeys = Journeys(lambda: store.db.reader, settings.time_scale, log_group=lambda fn: _log_group(lambda_, fn),
                             lines=logs.lines)
 
         def log_sink(group: str, stream: str, events: list[tuple[int, str]]) -> None:
             # Called on the event loop: queue the write, never wait for its fsync there.
+            if isinstance(clock, ManualClock):
+                # Handlers stamp lines with real time; under a manual clock everything else carries
+                # the clock's time, and the clock stands still while an attempt runs: its lines
+                # carry the clock's time of the attempt (in their order), so a trace or a
+                # FilterLogEvents window in clock time finds them.
+                stamp = int(clock.now() * 1000)
+                events = [(stamp, message) for _, message in events]
             logs.append(group, stream, events, wait=False, emf=True)
 
         pool = EnvironmentPool(log_sink, max_environments=settings.max_environments,
@@ -142,6 +164,14 @@ class Sluice:
         iam = IamService(store, clock, settings)
         services["iam"] = iam
         services["sts"] = StsService(iam, clock, settings)
+        # CloudFormation: its providers call the other services' operations; the deployer runs stacks.
+        providers = WithCustomResources(build_providers(services, settings.endpoint_url),
+                                        CustomResource(store.db, deliveries, settings.endpoint_url))
+        stacks = StackDeployer(store.db, clock, providers, notices=StackNotices(store.db, deliveries))
+        cloudformation = CloudFormationService(
+            store, clock, services, wake=stacks.notify, settled=stacks.settled, expand=sam.expander(iam),
+            replace_on=lambda kind: providers[kind].replace_on if kind in providers else None)
+        services["cloudformation"] = cloudformation
 
         def secret_for(access_key: str) -> str | None:
             # --verify-signatures: root keys, IAM users' keys and STS sessions (functions' too).
@@ -154,10 +184,10 @@ class Sluice:
 
         enforcer = anonymous = None
         if settings.enforce_iam:
-            enforcer = Enforcer(iam, {"s3": s3, "sqs": sqs, "sns": sns, "lambda": lambda_}, clock)
+            enforcer = Enforcer(iam, {"s3": s3, "sqs": sqs, "sns": sns, "lambda": lambda_}, clock, acls=s3)
         elif settings.verify_signatures:
             # Unsigned S3 requests are anonymous: only bucket policies may let them through.
-            anonymous = Enforcer(iam, {"s3": s3, "sqs": sqs, "sns": sns, "lambda": lambda_}, clock)
+            anonymous = Enforcer(iam, {"s3": s3, "sqs": sqs, "sns": sns, "lambda": lambda_}, clock, acls=s3)
         outcomes = OutcomeDelivery(store.db, clock, deliveries, wake=outcomes_due,
                                    authorize=_delivery_authorizer(enforcer, lambda_) if enforcer else None,
                                    on_delivered=exporter.outcome_delivered if exporter else _no_delivery_note)
@@ -165,7 +195,7 @@ class Sluice:
         # The engine: every background worker of Lambda's pipeline, started after the services
         # and stopped before them (the pollers use SQS), in one place, with one shutdown rule.
         engine = Engine(clock)
-        engine.add(Resource("lambda-environments", pool.start, pool.shutdown))  # stopped last
+        engine.add(Resource("lambda-environments", pool.start, pool.shutdown, pause=pool.stop_all))  # stopped last
         if exporter is not None:
             engine.add(exporter)  # stopped after the work whose spans it exports
         engine.add(invoker.dispatcher)
@@ -184,6 +214,7 @@ class Sluice:
             engine.add(worker)
         engine.add(PeriodicTask("cloudwatch-alarms", clock, cloudwatch.evaluation_interval,
                                 in_executor(cloudwatch.evaluate_alarms), run_first=False))
+        engine.add(stacks)
 
         gateway = Gateway(settings, clock, services, secret_for=secret_for, token_for=token_for, engine=engine,
                           enforcer=enforcer, anonymous=anonymous)
@@ -191,11 +222,20 @@ class Sluice:
         gateway.internal["/_sluice/lambda-code/"] = lambda rest, query: _code_view(lambda_, rest)
         gateway.internal["/_sluice/lambda-layer/"] = lambda rest, query: _layer_view(lambda_, rest)
         gateway.internal[SNS_LINKS] = sns_links(sns, settings)  # SubscribeURL, UnsubscribeURL
+        # Custom resources' ResponseURL: the handler PUTs its response here; the stack wakes.
+        gateway.internal_writes[RESPONSE_PATH] = CustomResponses(store.db, cloudformation.wake).receive
         gateway.internal["/_sluice/trace"] = lambda rest, query: _trace_view(journeys, query)
         sources = StatusSources(lambda: store.db.reader, clock.now, settings.time_scale, lambda_.function_names,
                                 lambda_.resolve, lambda: invoker.running.copy(), invoker.running_async, sqs.depth,
                                 MetricStore(store.db), events.outbox.backlogs)
         gateway.internal["/_sluice/status"] = lambda rest, query: (200, status(sources))
+        if isinstance(clock, ManualClock):
+            # Visibility timeouts and delays are clock time; long polls wait in real time: when
+            # the test moves the clock, every parked long poll looks again (docs/testing-api.md).
+            clock.when_moved(sqs.state.waiters.wake_all)
+        gateway.testing = TestingApi(clock, TestingHooks(
+            reset=Reset(store, services, engine), outcome=lambda request_id: async_outcome(store.db, request_id),
+            queue_messages=lambda ref: peek(sqs.state, ref)), gateway.run_blocking)
         return cls(settings, clock, store, services, gateway, deliveries, engine)
 
     def close(self) -> None:
@@ -256,13 +296,14 @@ def _event_view(store: Store, request_id: str) -> tuple[int, Any]:
 
 def _trace_view(journeys: Journeys, query: dict[str, list[str]]) -> tuple[int, Any]:
     target = (query.get("target") or [""])[0]
-    if not target:
-        return 400, {"error": "give ?target=<bucket/key | S3 request id | Lambda request id>"}
+    if not target:  # testing API v1's error shape (docs/testing-api.md)
+        return 400, {"api": API_VERSION, "error": "MissingParameter",
+                     "message": "give ?target=<bucket/key | S3 request id | Lambda request id>"}
     found = journeys.find(target, every=(query.get("all") or ["0"])[0] in ("1", "true"))
     if not found:
         hint = " (no event notification was recorded for that key)" if "/" in target else ""
-        return 404, {"error": f"nothing recorded for {target}{hint}"}
-    return 200, {"target": target, "timeScale": journeys.time_scale, "journeys": found}
+        return 404, {"api": API_VERSION, "error": "TraceNotFound", "message": f"nothing recorded for {target}{hint}"}
+    return 200, {"api": API_VERSION, "target": target, "timeScale": journeys.time_scale, "journeys": found}
 
 
 def _log_group(lambda_: LambdaService, function: str) -> str:

@@ -38,6 +38,9 @@ class Settings:
     verify_signatures: bool = False
     # Evaluate every request against IAM policies as AWS does (off: any key is accepted, free).
     enforce_iam: bool = False
+    # New S3 buckets get ACLs enabled and no public access block (AWS before April 2023, and what
+    # S3-compatible suites such as ceph's s3-tests expect) instead of BucketOwnerEnforced + BPA.
+    s3_legacy_bucket_defaults: bool = False
     # OpenTelemetry: spans go to <otel_endpoint>/v1/traces (OTLP/HTTP, JSON) when set.
     otel_endpoint: str | None = None
 

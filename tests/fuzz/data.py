@@ -25,12 +25,17 @@ TRUST = json.dumps({"Version": "2012-10-17", "Statement": [
     {"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}]})
 PERMISSIONS = json.dumps({"Version": "2012-10-17", "Statement": [
     {"Effect": "Allow", "Action": "s3:GetObject", "Resource": "arn:aws:s3:::keep-bucket/*"}]})
+# A stack of one queue with an export (the fuzzer's CloudFormation requests name it).
+PG_TEMPLATE = json.dumps({"Parameters": {"Tag": {"Type": "String", "Default": "pg-cfn"}},
+                          "Resources": {"Queue": {"Type": "AWS::SQS::Queue", "Properties": {
+                              "Tags": [{"Key": "t", "Value": {"Ref": "Tag"}}]}}},
+                          "Outputs": {"Url": {"Value": {"Ref": "Queue"}, "Export": {"Name": "pg-export"}}}})
 HANDLER = b"def handler(event, context):\n    return {'echo': event}\n"
 
 
 def clients(endpoint: str) -> dict[str, Any]:
     config = Config(retries={"total_max_attempts": 1}, connect_timeout=10, read_timeout=30)
-    names = ["s3", "sqs", "sns", "lambda", "events", "cloudwatch", "logs", "iam", "sts"]
+    names = ["s3", "sqs", "sns", "lambda", "events", "cloudwatch", "logs", "iam", "sts", "cloudformation"]
     return {n: boto3.client(n, endpoint_url=endpoint, region_name=REGION, aws_access_key_id="test",
                             aws_secret_access_key="test", config=config) for n in names}
 
@@ -226,6 +231,8 @@ class Playground:
             "EventPattern": ['{"source": ["pg"]}'],
             "QueueArn": queue_arns, "LambdaFunctionArn": [f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:{fn}"],
             "Destination": queue_arns + [topic], "DestinationArn": queue_arns + [topic],
+            "StackName": ["pg-stack"], "ChangeSetName": ["pg-change"], "TemplateBody": [PG_TEMPLATE],
+            "LogicalResourceId": ["Queue"], "ExportName": ["pg-export"],
         }
 
     def ensure(self, service: str) -> None:
@@ -233,7 +240,7 @@ class Playground:
         getattr(self, f"_{service}")()
 
     def ensure_all(self) -> None:
-        for service in ("iam", "s3", "sqs", "sns", "lambda", "events", "logs", "cloudwatch", "sts"):
+        for service in ("iam", "s3", "sqs", "sns", "lambda", "events", "logs", "cloudwatch", "sts", "cloudformation"):
             self.ensure(service)
 
     @staticmethod
@@ -291,3 +298,9 @@ class Playground:
 
     def _sts(self) -> None:
         self._iam()
+
+    def _cloudformation(self) -> None:
+        cfn = self.c["cloudformation"]
+        self._quietly(cfn.create_stack, StackName="pg-stack", TemplateBody=PG_TEMPLATE)
+        self._quietly(cfn.create_change_set, StackName="pg-stack", ChangeSetName="pg-change",
+                      TemplateBody=PG_TEMPLATE.replace("pg-cfn", "pg-cfn-2"))

@@ -33,7 +33,7 @@ INVOKE_BOUND = 30.0  # a synchronous Invoke may first start an execution environ
 PROTOCOLS = {
     "s3": ["rest-xml"], "sqs": ["json", "json", "query"], "sns": ["query"], "lambda": ["rest-json"],
     "events": ["json"], "cloudwatch": ["smithy-rpc-v2-cbor", "json", "query"], "logs": ["json"],
-    "iam": ["query"], "sts": ["query"],
+    "iam": ["query"], "sts": ["query"], "cloudformation": ["query"],
 }
 # AWS's own 5xx answers a client must retry: allowed. Sluice answers unimplemented operations
 # with 501 NotImplemented (documented); anything else 5xx is a server fault.

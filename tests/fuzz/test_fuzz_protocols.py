@@ -18,7 +18,7 @@ from .wire import Case
 
 # Relative share of the examples each service gets (more operations, more wire variety: more).
 WEIGHTS = {"s3": 2.0, "sqs": 1.2, "sns": 0.8, "lambda": 1.2, "events": 0.8, "cloudwatch": 1.0, "logs": 0.8,
-           "iam": 1.0, "sts": 0.4}
+           "iam": 1.0, "sts": 0.4, "cloudformation": 0.8}
 
 
 def _fuzz(target: FuzzTarget, service: str, weight: float, request: pytest.FixtureRequest) -> None:

@@ -72,6 +72,15 @@ _S3_ACTIONS: dict[str, tuple[str, bool]] = {
     "DeleteBucketCors": ("s3:PutBucketCORS", False),
     "GetBucketCors": ("s3:GetBucketCORS", False),
     "PutBucketCors": ("s3:PutBucketCORS", False),
+    "GetBucketAccelerateConfiguration": ("s3:GetAccelerateConfiguration", False),
+    "PutBucketAccelerateConfiguration": ("s3:PutAccelerateConfiguration", False),
+    "GetBucketReplication": ("s3:GetReplicationConfiguration", False),
+    "PutBucketReplication": ("s3:PutReplicationConfiguration", False),
+    "DeleteBucketReplication": ("s3:PutReplicationConfiguration", False),
+    "GetObjectLockConfiguration": ("s3:GetBucketObjectLockConfiguration", False),
+    "PutObjectLockConfiguration": ("s3:PutBucketObjectLockConfiguration", False),
+    "GetBucketLogging": ("s3:GetBucketLogging", False),
+    "PutBucketLogging": ("s3:PutBucketLogging", False),
     "GetBucketLifecycleConfiguration": ("s3:GetLifecycleConfiguration", False),
     "PutBucketLifecycleConfiguration": ("s3:PutLifecycleConfiguration", False),
     "DeleteBucketLifecycle": ("s3:PutLifecycleConfiguration", False),
@@ -83,13 +92,22 @@ _S3_ACTIONS: dict[str, tuple[str, bool]] = {
     "GetPublicAccessBlock": ("s3:GetBucketPublicAccessBlock", False),
     "PutPublicAccessBlock": ("s3:PutBucketPublicAccessBlock", False),
     "DeletePublicAccessBlock": ("s3:PutBucketPublicAccessBlock", False),
+    "DeleteBucketOwnershipControls": ("s3:PutBucketOwnershipControls", False),
 }
+# Analytics, inventory, metrics and Intelligent-Tiering configurations: reading and listing need
+# s3:Get<Kind>Configuration, writing and deleting s3:Put<Kind>Configuration.
+_S3_ACTIONS.update({
+    f"{verb}Bucket{kind}Configuration{plural}": (f"s3:{action}{kind}Configuration", False)
+    for kind in ("Analytics", "Inventory", "Metrics", "IntelligentTiering")
+    for verb, plural, action in (("Get", "", "Get"), ("List", "s", "Get"), ("Put", "", "Put"), ("Delete", "", "Put"))
+})
 # Versioned reads and deletes have their own actions.
 _S3_VERSIONED = {"s3:GetObject": "s3:GetObjectVersion", "s3:DeleteObject": "s3:DeleteObjectVersion",
                  "s3:GetObjectTagging": "s3:GetObjectVersionTagging",
                  "s3:PutObjectTagging": "s3:PutObjectVersionTagging",
                  "s3:DeleteObjectTagging": "s3:DeleteObjectVersionTagging",
-                 "s3:GetObjectAttributes": "s3:GetObjectVersionAttributes"}
+                 "s3:GetObjectAttributes": "s3:GetObjectVersionAttributes",
+                 "s3:GetObjectAcl": "s3:GetObjectVersionAcl", "s3:PutObjectAcl": "s3:PutObjectVersionAcl"}
 
 
 def bucket_arn(bucket: str) -> str:
@@ -113,6 +131,17 @@ def _copy_source(value: Any) -> tuple[str, str, str | None] | None:
     return bucket, key, version
 
 
+# The condition keys of an ACL a request sets (x-amz-acl, x-amz-grant-*), for policies that
+# allow or deny writes by the ACL they carry.
+_ACL_KEYS = {"ACL": "s3:x-amz-acl", "GrantFullControl": "s3:x-amz-grant-full-control",
+             "GrantRead": "s3:x-amz-grant-read", "GrantWrite": "s3:x-amz-grant-write",
+             "GrantReadACP": "s3:x-amz-grant-read-acp", "GrantWriteACP": "s3:x-amz-grant-write-acp"}
+
+
+def _acl_context(p: Mapping[str, Any]) -> Context:
+    return {key: str(p[member]) for member, key in _ACL_KEYS.items() if p.get(member) is not None}
+
+
 def _s3(operation: str, p: Mapping[str, Any], where: Where) -> list[Check]:
     bucket = p.get("Bucket")
     key = p.get("Key")
@@ -120,7 +149,7 @@ def _s3(operation: str, p: Mapping[str, Any], where: Where) -> list[Check]:
         action = _S3_ACTIONS.get(operation, (f"s3:{operation}", False))[0]
         return [Check(action, "*")]
     if operation in ("CopyObject", "UploadPartCopy"):
-        checks = [Check("s3:PutObject", object_arn(bucket, key or ""))]
+        checks = [Check("s3:PutObject", object_arn(bucket, key or ""), _acl_context(p))]
         source = _copy_source(p.get("CopySource"))
         if source is not None:
             action = "s3:GetObjectVersion" if source[2] else "s3:GetObject"
@@ -140,8 +169,8 @@ def _s3(operation: str, p: Mapping[str, Any], where: Where) -> list[Check]:
     if p.get("VersionId") and action in _S3_VERSIONED:
         action = _S3_VERSIONED[action]
     if on_object:
-        return [Check(action, object_arn(bucket, key or ""))]
-    context: Context = {}
+        return [Check(action, object_arn(bucket, key or ""), _acl_context(p))]
+    context: Context = _acl_context(p)
     if action == "s3:ListBucket" and operation != "HeadBucket":
         context["s3:prefix"] = p.get("Prefix") or ""
         if p.get("Delimiter"):

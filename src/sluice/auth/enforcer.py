@@ -58,6 +58,21 @@ class ResourcePolicies(Protocol):
         """(the policy document or None, the account owning the resource or None if unknown)."""
 
 
+class AclGrants(Protocol):
+    """S3's access control lists and Block Public Access settings, as the decision reads them."""
+
+    def acl_grants(self, arn: str, action: str, account: str | None) -> str | None:
+        """Which ACL grant lets a caller of `account` (None: anonymous) perform `action`: "group"
+        (AllUsers / AuthenticatedUsers), "account" (the caller's account), or None."""
+
+    def restricts_public_policy(self, arn: str) -> bool:
+        """The bucket's policy is public and RestrictPublicBuckets is on."""
+
+    def object_owner(self, arn: str, action: str) -> str | None:
+        """The account owning an object when it is not the bucket's owner (for the actions the
+        object's ACL governs); None otherwise."""
+
+
 # AWS's "access denied" error per service: (code, HTTP status).
 DENIED: dict[str, tuple[str, int]] = {
     "s3": ("AccessDenied", 403), "sqs": ("AccessDenied", 403), "sns": ("AuthorizationError", 403),
@@ -82,8 +97,11 @@ DELIVERY_ACTIONS = {"sqs": "sqs:SendMessage", "sns": "sns:Publish", "s3": "s3:Pu
 
 
 class Enforcer:
-    def __init__(self, iam: IamPolicies, resources: Mapping[str, ResourcePolicies], clock: Clock) -> None:
+    def __init__(self, iam: IamPolicies, resources: Mapping[str, ResourcePolicies], clock: Clock,
+                 acls: AclGrants | None = None) -> None:
+        """`acls`: S3's ACL grants, which take part in decisions on S3 resources."""
         self.iam = iam
+        self.acls = acls
         self.resources = dict(resources)  # ARN service ("s3", "sqs", ...) -> its policies
         self.clock = clock
         self._stamp: tuple[int, dict[str, str]] = (-1, {})
@@ -152,7 +170,42 @@ class Enforcer:
         request = AuthRequest(principal=principal, action=check.action, resource=check.resource,
                               resource_account=owner or caller_account, context={**context, **check.context})
         policy = cached_policy(document) if document else None
-        return request, evaluate(request, policies, policy)  # the context has the time
+        decision = evaluate(request, policies, policy)  # the context has the time
+        if self.acls is None or decision.explicit_deny or not check.resource.startswith("arn:aws:s3:::"):
+            return request, decision
+        return request, self._s3_decision(request, decision, policies, policy, owner)
+
+    def _s3_decision(self, request: AuthRequest, decision: Decision, policies: Sequence[Policy],
+                     policy: Policy | None, owner: str | None) -> Decision:
+        """S3 beyond the bucket policy: RestrictPublicBuckets takes a public policy's allows away
+        from callers outside the owner's account (its denies still apply: they were checked), and
+        ACL grants allow as a resource-based policy does. Read only when they may matter."""
+        assert self.acls is not None
+        principal = request.principal
+        outsider = principal.kind == "anonymous" or (principal.kind != "service" and principal.account != owner)
+        if decision.allowed and policy is not None and outsider \
+                and self.acls.restricts_public_policy(request.resource):
+            decision = evaluate(request, policies, None)
+        if decision.allowed:
+            # An object another account wrote (ACLs enabled) is that account's: its ACL alone
+            # lets anyone else read it or its ACL, the bucket's owner included.
+            writer = self.acls.object_owner(request.resource, request.action)
+            if writer is None or writer == principal.account:
+                return decision
+            account = principal.account if principal.kind not in ("anonymous", "service") else None
+            if self.acls.acl_grants(request.resource, request.action, account):
+                return decision
+            return Decision(False, f"no resource-based policy allows the {request.action} action")
+        account = principal.account if principal.kind not in ("anonymous", "service") else None
+        grant = None if principal.kind == "service" else self.acls.acl_grants(request.resource, request.action, account)
+        if grant is None:
+            return decision
+        if grant == "account" and principal.kind != "root" and not outsider:
+            # A grant to an account is to its root, as a policy naming the account: in that
+            # account, only an identity policy lets a user or role in (it did not).
+            return decision
+        return evaluate(request, policies, None if outsider and policy is not None
+                        and self.acls.restricts_public_policy(request.resource) else policy, acl_allowed=True)
 
     def resource_policy(self, arn: str) -> tuple[str | None, str | None]:
         """The resource's policy document and owning account (from the ARN when the service

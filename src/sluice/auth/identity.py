@@ -64,11 +64,13 @@ class ConfiguredKey:
     secret: str
     account: str
     user: str | None = None
+    email: str | None = None  # the account's e-mail address, as S3 ACL grants by e-mail name it
 
 
 def parse_credentials(data: Mapping[str, Any], default_account: str) -> dict[str, ConfiguredKey]:
     """Read the credentials file's JSON: {"AKIA...": {"secret": "...", "account": "123456789012",
-    "user": "alice"}}; `account` defaults to the server's account, `user` to none (root).
+    "user": "alice", "email": "a@example.com"}}; `account` defaults to the server's account, `user`
+    to none (root); `email` is the account's address for S3 ACL grants by e-mail.
     A user may also be given by ARN (arn:aws:iam::123456789012:user/alice), which sets the account.
     Raises ValueError with what is wrong."""
     if not isinstance(data, Mapping):
@@ -90,7 +92,10 @@ def parse_credentials(data: Mapping[str, Any], default_account: str) -> dict[str
             raise ValueError(f"{key_id}: \"account\" must be a 12-digit account id")
         if user is not None and (not isinstance(user, str) or not re.fullmatch(r"[\w+=,.@-]{1,64}", user)):
             raise ValueError(f"{key_id}: \"user\" must be an IAM user name or ARN")
-        keys[str(key_id)] = ConfiguredKey(entry["secret"], account, user)
+        email = entry.get("email")
+        if email is not None and (not isinstance(email, str) or "@" not in email):
+            raise ValueError(f"{key_id}: \"email\" must be an e-mail address")
+        keys[str(key_id)] = ConfiguredKey(entry["secret"], account, user, email)
     return keys
 
 

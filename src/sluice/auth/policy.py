@@ -405,9 +405,10 @@ def request_context(request: AuthRequest, now: float | None = None) -> dict[str,
 
 
 def evaluate(request: AuthRequest, identity_policies: Sequence[Policy], resource_policy: Policy | None,
-             *, now: float | None = None) -> Decision:
+             *, now: float | None = None, acl_allowed: bool = False) -> Decision:
     """AWS's decision for one request. `now` (epoch seconds, from the server's Clock) supplies
-    aws:CurrentTime and aws:EpochTime unless the request context already has them."""
+    aws:CurrentTime and aws:EpochTime unless the request context already has them.
+    `acl_allowed`: an S3 ACL grant allows the request (it counts as a resource-based allow)."""
     context = request_context(request, now)
     p = request.principal
     by_identity = p.kind not in ("service", "anonymous")
@@ -418,12 +419,12 @@ def evaluate(request: AuthRequest, identity_policies: Sequence[Policy], resource
             if deny:
                 return Decision(False, "an explicit deny in an identity-based policy", True)
             identity_allowed = identity_allowed or allow
-    resource_allowed = False
+    resource_allowed = acl_allowed
     if resource_policy is not None:
         allow, deny = resource_policy.effects(request, context, resource_based=True)
         if deny:
             return Decision(False, "an explicit deny in a resource-based policy", True)
-        resource_allowed = allow
+        resource_allowed = resource_allowed or allow
     no_identity = f"no identity-based policy allows the {request.action} action"
     no_resource = f"no resource-based policy allows the {request.action} action"
     if not by_identity:

@@ -24,11 +24,16 @@ from collections.abc import Callable, Coroutine, Hashable, Iterable, Mapping, Se
 from concurrent.futures import Executor
 from typing import Any, Generic, Protocol, TypeVar
 
+from .. import realtime
 from ..clock import Clock
-from .lifecycle import Signal, finish_or_cancel, supervise
+from .lifecycle import CANCEL_WAIT, Signal, finish_or_cancel, supervise
 from .policy import RESTART_BACKOFF, Retry
 
 log = logging.getLogger("sluice.engine")
+
+# Real seconds a reset waits for a dispatcher's running handlers before cancelling them: enough
+# for a delivery (a few store writes), not for a handler that hangs.
+PAUSE_GRACE = 1.0
 
 T = TypeVar("T")
 T_co = TypeVar("T_co", covariant=True)
@@ -50,14 +55,17 @@ class OutboxDispatcher(Generic[T]):
     def __init__(self, name: str, clock: Clock, source: DueSource[T], handler: Callable[[T], Coroutine[Any, Any, None]], *,
                  key: Callable[[T], Hashable], concurrency: int, wake: asyncio.Event | Signal | None = None,
                  group: Callable[[T], Hashable | None] | None = None, recheck: float | None = None,
-                 crash_delay: float = 1.0, executor: Executor | None = None, inline_reads: bool = False) -> None:
+                 crash_delay: float = 1.0, executor: Executor | None = None, inline_reads: bool = False,
+                 pause_grace: float = PAUSE_GRACE) -> None:
         """`key`: a row's identity (one handler per key at a time); `group`: rows of one group
         (e.g. a FIFO message group) run one at a time; `recheck`: AWS-seconds after which to look
         again even if nothing woke the dispatcher (a safety net); `executor`: where the source's
         reads run (None: the loop's shared executor); `inline_reads`: run them on the loop
         instead, for a hot queue whose reads are a few rows by index (SQLite WAL readers do not
         wait for the writer): a thread hop per look cost the Lambda async queue ~25% more CPU;
-        `wake`: set when new rows are committed (a Signal if other threads set it)."""
+        `wake`: set when new rows are committed (a Signal if other threads set it);
+        `pause_grace`: real seconds a reset lets running handlers finish before cancelling them
+        (see `pause`)."""
         if concurrency < 1:
             raise ValueError("concurrency must be at least 1")
         self.name = name
@@ -73,6 +81,7 @@ class OutboxDispatcher(Generic[T]):
         self.crash_delay = crash_delay
         self.executor = executor
         self.inline_reads = inline_reads
+        self.pause_grace = pause_grace
         self._running: dict[Hashable, asyncio.Task[None]] = {}
         self._busy_groups: set[Hashable] = set()
         self._finished: set[Hashable] = set()  # keys whose handler ended during the current look
@@ -80,6 +89,7 @@ class OutboxDispatcher(Generic[T]):
         self._task: asyncio.Task[None] | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._stopping = False
+        self._paused = False  # a reset is emptying the store: start nothing (see `pause`)
         self._crashes = 0
 
     # -- for the owner ---------------------------------------------------------------------
@@ -115,7 +125,7 @@ class OutboxDispatcher(Generic[T]):
     def offer(self, row: T) -> bool:
         """Run `row` now if a slot is free and it is not running already (call on the loop);
         True if it was started. For a row the caller has just written: it skips the look."""
-        if self._stopping or self.free <= 0:
+        if self._stopping or self._paused or self.free <= 0:
             return False
         k = self.key(row)
         if k in self._running or k in self._held or self._group_busy(row):
@@ -143,6 +153,23 @@ class OutboxDispatcher(Generic[T]):
             await asyncio.gather(self._task, return_exceptions=True)
             self._task = None
         await finish_or_cancel(set(self._running.values()), grace)
+
+    async def pause(self) -> None:
+        """For a reset: start nothing from now on; the handlers under way get `pause_grace` real
+        seconds to finish (a delivery in a worker thread cannot be cancelled: it is waited for,
+        so that it writes before the reset, not after), then the rest are cancelled (a cancelled
+        handler records nothing)."""
+        self._paused = True
+        running = await realtime.wait_tasks(set(self._running.values()), self.pause_grace)
+        for task in running:
+            task.cancel()
+        await realtime.wait_tasks(running, CANCEL_WAIT)
+
+    def resume(self) -> None:
+        """After a reset: look again, at the emptied store."""
+        self._paused = False
+        self._held.clear()
+        self.wake.set()
 
     # -- the loop ----------------------------------------------------------------------------
 
@@ -174,7 +201,7 @@ class OutboxDispatcher(Generic[T]):
         else:
             rows, nxt = await asyncio.get_running_loop().run_in_executor(self.executor, self._read, now, limit)
         for row in rows:
-            if free <= 0 or self._stopping:
+            if free <= 0 or self._stopping or self._paused:
                 break
             k = self.key(row)
             # A row whose handler ended during the read may have been read before its outcome

@@ -34,3 +34,52 @@ def outcomes(db: Database, function: str, limit: int = 1000) -> list[dict[str, A
     rows = db.query("SELECT request_id FROM lambda_outcomes WHERE function=? ORDER BY finished LIMIT ?",
                     (function, limit))
     return [s for r in rows if (s := event_state(db, r["request_id"])) is not None]
+
+
+# The testing API's names for a journal attempt's outcome (engine/journal.py's values).
+_ATTEMPT_STATUS = {"success": "Success", "Unhandled": "Unhandled", "timeout": "Timeout", "crash": "Crash"}
+_DESTINATION_KINDS = ("on-success", "on-failure")
+
+
+def async_outcome(db: Database, request_id: str) -> dict[str, Any] | None:
+    """An async invocation's outcome record, as testing API v1 shows it (docs/testing-api.md):
+    `Pending` while it is queued, else AWS's condition (`Success`, `RetriesExhausted`,
+    `EventAgeExceeded`, `ZeroReservedConcurrency`, ...), each finished attempt, and where the
+    record went (the on-success/on-failure destination, the dead-letter queue). None: unknown id."""
+    conn = db.reader
+    done = conn.execute("SELECT * FROM lambda_outcomes WHERE request_id=?", (request_id,)).fetchone()
+    queued = None if done is not None else conn.execute(
+        "SELECT * FROM lambda_events WHERE request_id=?", (request_id,)).fetchone()
+    if done is None and queued is None:
+        return None
+    attempts = [{
+        "n": r["number"], "startedAt": r["started"], "endedAt": r["finished"], "durationMs": r["duration_ms"],
+        "status": _ATTEMPT_STATUS.get(r["outcome"], r["outcome"]), "errorType": r["error_type"],
+        "errorMessage": r["error_message"], "logStream": r["log_stream"],
+    } for r in conn.execute("SELECT * FROM lambda_attempts WHERE request_id=? ORDER BY number, id", (request_id,))]
+    sends = conn.execute("SELECT * FROM lambda_deliveries WHERE request_id=? ORDER BY id", (request_id,)).fetchall()
+    if done is not None:
+        arn = str(done["function_arn"])
+        qualifier = arn.split(":")[7] if arn.count(":") == 7 else None
+        return {
+            "requestId": request_id, "function": done["function"], "qualifier": qualifier,
+            "status": done["condition"], "attempts": attempts, "receivedAt": done["received"],
+            "finishedAt": done["finished"], "delivered": bool(done["delivered"]),
+            "destination": _last_send(sends, _DESTINATION_KINDS), "dlq": _last_send(sends, ("dead-letter",)),
+        }
+    assert queued is not None
+    return {
+        "requestId": request_id, "function": queued["function"], "qualifier": queued["qualifier"],
+        "status": "Pending", "attempts": attempts, "receivedAt": queued["received"], "finishedAt": None,
+        "nextAttemptAt": queued["next_at"], "throttles": queued["throttles"], "delivered": False,
+        "destination": None, "dlq": None,
+    }
+
+
+def _last_send(sends: list[Any], kinds: tuple[str, ...]) -> dict[str, Any] | None:
+    found = [s for s in sends if s["kind"] in kinds]
+    if not found:
+        return None
+    s = found[-1]
+    return {"kind": s["kind"], "target": s["target"], "at": s["at"], "ok": bool(s["ok"]),
+            "messageId": s["message_id"], "error": s["error"]}

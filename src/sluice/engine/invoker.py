@@ -154,7 +154,8 @@ class Invoker:
         # (a few rows by the next_at index) run on the loop, as they always did: the hot path.
         self.dispatcher: OutboxDispatcher[_Event] = OutboxDispatcher(
             "lambda-async-invoker", clock, EventQueue(db), self._run_event, key=lambda e: e.request_id,
-            concurrency=local_capacity, recheck=60.0, inline_reads=True)
+            concurrency=local_capacity, recheck=60.0, inline_reads=True,
+            pause_grace=0.0)  # a reset cancels attempts at once: a handler may run for minutes
 
     # -- concurrency ---------------------------------------------------------------------
 

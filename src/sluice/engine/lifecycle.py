@@ -20,9 +20,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
-from typing import Protocol, TypeVar
+from typing import Protocol, TypeVar, runtime_checkable
 
 from .. import realtime
 from ..clock import Clock
@@ -50,16 +50,37 @@ class Worker(Protocol):
         """Stop: wait up to `grace` real seconds for work under way, then cancel the rest."""
 
 
+@runtime_checkable
+class Pausable(Protocol):
+    """A worker that can stand still while the store is emptied (the testing API's reset)."""
+
+    async def pause(self) -> None:
+        """Start no new work, and cancel (or stop) the work under way."""
+
+    def resume(self) -> None:
+        """Take work again, looking at the store afresh."""
+
+
 W = TypeVar("W", bound=Worker)
 
 
 class Resource:
     """A worker made of a start and a stop coroutine (e.g. the execution environment pool)."""
 
-    def __init__(self, name: str, start: Callable[[], Awaitable[object]], stop: Callable[[], Awaitable[object]]) -> None:
+    def __init__(self, name: str, start: Callable[[], Awaitable[object]], stop: Callable[[], Awaitable[object]],
+                 pause: Callable[[], Awaitable[object]] | None = None) -> None:
+        """`pause`: what a reset does to it (the environment pool stops every environment)."""
         self.name = name
         self._start = start
         self._stop = stop
+        self._pause = pause
+
+    async def pause(self) -> None:
+        if self._pause is not None:
+            await self._pause()
+
+    def resume(self) -> None:
+        pass
 
     async def start(self) -> None:
         await self._start()
@@ -105,6 +126,26 @@ class Engine:
         self._stopping = True
         for worker in reversed(self.workers):
             worker.request_stop()
+
+    @contextlib.asynccontextmanager
+    async def paused(self) -> AsyncIterator[None]:
+        """Every worker stands still for the body (a reset emptying the store): nothing starts,
+        the work under way is cancelled and records nothing, the execution environments stop.
+        On exit each worker looks at the store again. The environments go last, once nothing
+        can ask for one."""
+        pausable = [w for w in reversed(self.workers) if isinstance(w, Pausable)]
+        # All at once, so none starts work while another waits for its own to end (each stops
+        # taking work before its first wait); the resources (environments) after them.
+        workers = [w for w in pausable if not isinstance(w, Resource)]
+        resources = [w for w in pausable if isinstance(w, Resource)]
+        try:
+            await asyncio.gather(*(w.pause() for w in workers))
+            for resource in resources:
+                await resource.pause()
+            yield
+        finally:
+            for worker in pausable:
+                worker.resume()
 
     async def stop(self) -> None:
         """Stop every worker; returns within about `grace` + a second or two whatever is running."""

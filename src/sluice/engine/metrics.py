@@ -360,6 +360,11 @@ class MetricBuffer:
                 for (ns, name, dims, unit, minute), s in pending.items()]
         self.db.submit(lambda conn: write_stat_sets(conn, sets)).add_done_callback(_log_failure)
 
+    def discard(self) -> None:
+        """Drop what is not flushed yet (the store was reset: those counts belong to nothing)."""
+        with self._lock:
+            self._pending = {}
+
     def task(self, name: str = "metric-flush") -> PeriodicTask:
         """The flush as an engine worker: about every FLUSH_SECONDS (real time: buffering, not an
         AWS duration), and once more when stopped."""

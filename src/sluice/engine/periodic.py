@@ -16,7 +16,7 @@ from typing import TypeVar
 
 from .. import realtime
 from ..clock import Clock
-from .lifecycle import finish_or_cancel, supervise
+from .lifecycle import CANCEL_WAIT, finish_or_cancel, supervise
 
 log = logging.getLogger("sluice.engine")
 
@@ -52,6 +52,8 @@ class PeriodicTask:
         self.wake = wake or asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._stopping = False
+        self._paused = False  # a reset is emptying the store: no run starts (see `pause`)
+        self._run_done: asyncio.Event | None = None  # set while no run is under way
 
     def _interval(self) -> float:
         return self.interval() if callable(self.interval) else self.interval
@@ -80,13 +82,28 @@ class PeriodicTask:
                 log.warning("periodic task %s: its final run did not finish in time", self.name)
                 task.cancel()
 
+    async def pause(self) -> None:
+        """For a reset: no run starts from now on, and a run under way (in a worker thread,
+        usually) is waited for, up to a second, so that it writes before the reset, not after."""
+        self._paused = True
+        if self._run_done is not None and not self._run_done.is_set():
+            await realtime.wait(self._run_done, CANCEL_WAIT)
+
+    def resume(self) -> None:
+        self._paused = False
+
     async def run_once(self) -> None:
         """Run the work now; a failure is logged with the task's name, not raised."""
+        if self._paused:
+            return
+        done = self._run_done = asyncio.Event()
         with self.clock.working():
             try:
                 await self.work()
             except Exception:  # one bad run must not end the task
                 log.exception("periodic task %s failed", self.name)
+            finally:
+                done.set()
 
     async def _run(self) -> None:
         if self.run_first and not self._stopping:

@@ -22,7 +22,7 @@ from ..protocol.context import RequestContext
 from ..protocol.errors import ServiceError
 from ..runtime import InvocationRequest
 from .invoker import Invoker
-from .lifecycle import Signal, finish_or_cancel, supervise
+from .lifecycle import CANCEL_WAIT, Signal, finish_or_cancel, supervise
 from .policy import ESM_BACKOFF, Retry
 from .types import ResolvedFunction
 
@@ -98,6 +98,7 @@ class SqsPollers:
         self._processing: set[asyncio.Task[None]] = set()  # pollers with a batch under way
         self._supervisor: asyncio.Task[None] | None = None
         self._stopping = False
+        self._paused = False  # a reset is emptying the store: no poller runs (see `pause`)
 
     # -- lifecycle -------------------------------------------------------------------------
 
@@ -125,6 +126,21 @@ class SqsPollers:
         self._tasks.clear()
         self._supervisor = None
 
+    async def pause(self) -> None:
+        """For a reset: cancel every poller, a batch under way too (its mapping and queue are
+        about to vanish), and start none until `resume`."""
+        self._paused = True
+        tasks = self._all_tasks()
+        self._tasks.clear()
+        self._configs.clear()
+        for task in tasks:
+            task.cancel()
+        await realtime.wait_tasks(tasks, CANCEL_WAIT)
+
+    def resume(self) -> None:
+        self._paused = False
+        self.changed.set()  # read the mappings again: none, on an emptied store
+
     def _all_tasks(self) -> set[asyncio.Task[None]]:
         return {t for ts in self._tasks.values() for t in ts}
 
@@ -140,7 +156,7 @@ class SqsPollers:
                     for t in self._tasks.pop(mapping_id):
                         t.cancel()
             for mapping_id, config in wanted.items():
-                if mapping_id not in self._tasks and not self._stopping:
+                if mapping_id not in self._tasks and not self._stopping and not self._paused:
                     self._configs[mapping_id] = config
                     workers = (config.get("ScalingConfig") or {}).get("MaximumConcurrency") or 2
                     self._tasks[mapping_id] = [
@@ -170,7 +186,8 @@ class SqsPollers:
                     failures = 0
                     self._processing.add(task)
                     try:
-                        await self._process(config, url, queue_arn, records)
+                        with self.clock.working():  # a ManualClock's advance waits for the batch's handler
+                            await self._process(config, url, queue_arn, records)
                     finally:
                         self._processing.discard(task)
                     continue

@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from botocore.exceptions import DataNotFoundError
 from botocore.model import OperationModel
 
-from .. import __version__
+from .. import __version__, realtime
 from ..clock import Clock
 from ..protocol import generic_error
 from ..protocol.context import RequestContext
@@ -36,17 +36,23 @@ from ..services.base import Service
 from ..settings import Settings
 from . import limits
 from .bodies import MAX_CONTENT_LENGTH, ClientDisconnected, StreamingBody, read_all, read_up_to
+from .cors import CorsGate
 from .identify import identify, virtual_host_bucket
 from .presign import check_presigned
 from .sigv4 import SecretLookup, SigV4Verifier, TokenLookup, default_secret, form_signer
 
 if TYPE_CHECKING:
     from ..auth.enforcer import Enforcer
+    from .testing_api import TestingApi
 
 log = logging.getLogger("sluice.gateway")
 
 # An internal endpoint: (rest of the path, query) -> (status, JSON-able body).
 InternalHandler = Callable[[str, dict[str, list[str]]], tuple[int, Any]]
+# A /_sluice/ endpoint that takes a PUT body (rest of the path, body) -> (status, body).
+InternalWriteHandler = Callable[[str, bytes], tuple[int, Any]]
+# The most an internal PUT may carry (a custom resource response is at most 4 KiB on AWS).
+_INTERNAL_BODY_LIMIT = 64 * 1024
 
 
 class Background(Protocol):
@@ -88,12 +94,19 @@ class Gateway:
         self.pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="sluice-op")
         # Sluice's own read-only endpoints under /_sluice/ (path prefix -> handler).
         self.internal: dict[str, InternalHandler] = {}
+        # The testing API v1 (reset, clock, outcomes, queue peeks), set by the composition root.
+        self.testing: TestingApi | None = None
+        # ... and those that accept a PUT (custom resource responses' ResponseURL).
+        self.internal_writes: dict[str, InternalWriteHandler] = {}
         self.enforcer = enforcer
         self.engine = engine
         # Set with --verify-signatures alone: signed callers may do anything, as before, but an
         # unsigned S3 request is anonymous, and only a bucket policy can let it through (AWS's
         # answer otherwise: 403 AccessDenied).
         self.anonymous = anonymous
+        # S3's CORS: preflights answered unsigned, Access-Control-* headers on actual requests.
+        bucket_cors = getattr(self.services.get("s3"), "cors", None)
+        self.cors = CorsGate(bucket_cors, self.pool) if bucket_cors is not None else None
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         if scope["type"] == "lifespan":
@@ -121,8 +134,16 @@ class Gateway:
         if path == HEALTH_PATH:
             await self._send(send, req, self._health(), None)
             return
+        if self.testing is not None and self.testing.handles(path):
+            await self._send(send, req, await self.testing.handle(req, receive), None)
+            return
         if path.startswith("/_sluice/"):
-            await self._send(send, req, await self._internal(req), None)
+            try:
+                response = (await self._internal_write(req, receive) if req.method == "PUT"
+                            else await self._internal(req))
+            except ClientDisconnected:
+                return
+            await self._send(send, req, response, None)
             return
 
         caller = identify(req, self.settings.region)
@@ -149,7 +170,12 @@ class Gateway:
                     bucket = virtual_host_bucket(req.host)
                     if bucket:
                         req.path = f"/{bucket}{req.path}"
-                response = await self._dispatch(service, req, receive, ctx, signed_path)
+                if self.cors is not None and service.name == "s3" and req.method == "OPTIONS":
+                    response = await self.cors.preflight(req, ctx, self.protocols.for_request("s3", req)[0])
+                else:
+                    response = await self._dispatch(service, req, receive, ctx, signed_path)
+                    if self.cors is not None and service.name == "s3":
+                        await self.cors.decorate(req, response)
         except ClientDisconnected:
             log.debug("%s %s: client went away", req.method, req.path)
             return
@@ -185,10 +211,12 @@ class Gateway:
             else:
                 op, route_error = await self._read_whole(service, protocol, req, receive, length)
                 in_memory = True
-            check_presigned(req, self.clock.now())
+            # Real time, not the clock's: the client signed with its own real time, and a test
+            # that moved a manual clock on hours must still be able to call (and presign).
+            check_presigned(req, realtime.wall())
             if self.verifier is not None:
                 body = req.body.getvalue() if isinstance(req.body, io.BytesIO) else None
-                self.verifier.verify(req, service.name, signed_path, self.clock.now(), body)
+                self.verifier.verify(req, service.name, signed_path, realtime.wall(), body)
             if route_error is not None:
                 raise route_error
             if op is None:
@@ -286,6 +314,22 @@ class Gateway:
                 return HttpResponse(status, [("Content-Type", "application/json")], json.dumps(body).encode())
         return HttpResponse(404, [("Content-Type", "application/json")], b'{"error": "not found"}')
 
+    async def run_blocking(self, fn: Callable[..., Any], *args: Any) -> Any:
+        """Run a blocking call in the gateway's worker pool, off the event loop."""
+        return await asyncio.get_running_loop().run_in_executor(self.pool, partial(fn, *args))
+    async def _internal_write(self, req: HttpRequest, receive: Any) -> HttpResponse:
+        for prefix, handler in self.internal_writes.items():
+            if req.path.startswith(prefix):
+                body = await read_up_to(receive, _INTERNAL_BODY_LIMIT)
+                if body is None:
+                    return HttpResponse(413, [("Content-Type", "application/json")], b'{"error": "body too large"}')
+                loop = asyncio.get_running_loop()
+                status, out = await loop.run_in_executor(self.pool, handler, req.path[len(prefix):], body)
+                if isinstance(out, bytes):
+                    return HttpResponse(status, [("Content-Type", "application/octet-stream")], out)
+                return HttpResponse(status, [("Content-Type", "application/json")], json.dumps(out).encode())
+        return HttpResponse(405, [("Content-Type", "application/json")], b'{"error": "method not allowed"}')
+
     def _unknown_service(self, name: str, ctx: RequestContext) -> HttpResponse:
         try:
             protocol = service_model(name).metadata.get("protocol")
@@ -302,6 +346,8 @@ class Gateway:
             "region": self.settings.region,
             "account": self.settings.account_id,
             "time_scale": self.settings.time_scale,
+            "clock": self.testing.mode if self.testing is not None else "real",
+            "testing_api": 1,
         }).encode()
         return HttpResponse(200, [("Content-Type", "application/json")], body)
 

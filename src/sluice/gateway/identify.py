@@ -23,6 +23,7 @@ SIGNING_NAMES = {
     "monitoring": "cloudwatch",
     "iam": "iam",
     "sts": "sts",
+    "cloudformation": "cloudformation",
 }
 # X-Amz-Target prefixes of the JSON protocols.
 TARGET_PREFIXES = {

@@ -51,6 +51,14 @@ _ROOTS = {
     "GetBucketEncryption": "ServerSideEncryptionConfiguration",
     "GetPublicAccessBlock": "PublicAccessBlockConfiguration",
     "GetBucketOwnershipControls": "OwnershipControls",
+    "GetBucketWebsite": "WebsiteConfiguration",
+    "GetBucketLogging": "BucketLoggingStatus",
+    "GetBucketAccelerateConfiguration": "AccelerateConfiguration",
+    "GetBucketRequestPayment": "RequestPaymentConfiguration",
+    "ListBucketAnalyticsConfigurations": "ListBucketAnalyticsConfigurationResult",
+    "ListBucketInventoryConfigurations": "ListInventoryConfigurationsResult",
+    "ListBucketMetricsConfigurations": "ListMetricsConfigurationsResult",
+    "ListBucketIntelligentTieringConfigurations": "ListBucketIntelligentTieringConfigurationsOutput",
 }
 # Responses whose root element's text is the single output member.
 _TEXT_ROOTS = {"GetBucketLocation": "LocationConstraint"}

@@ -102,7 +102,11 @@ def _write(
             if ser.get("xmlAttribute"):
                 if ":" in loc:
                     prefix = loc.split(":")[0]
-                    uri = member.serialization.get("xmlNamespace", {}).get("uri")
+                    # The namespace of an attribute's prefix is declared on the member or, as
+                    # for S3's Grantee xsi:type, on the structure holding it.
+                    declared = member.serialization.get("xmlNamespace") or shape.serialization.get("xmlNamespace")
+                    uri = declared.get("uri") if isinstance(declared, dict) and declared.get("prefix", prefix) == prefix \
+                        else None
                     if uri:
                         attrs += f" xmlns:{prefix}={quoteattr(uri)}"
                 attrs += f" {loc}={quoteattr(format_scalar(v, member, tsf))}"

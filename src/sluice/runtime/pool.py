@@ -236,6 +236,20 @@ class EnvironmentPool:
             except Exception:
                 log.exception("reaping idle environments failed")
 
+    async def stop_all(self) -> None:
+        """Stop every environment, busy ones too (their invocations end as Runtime.ExitError),
+        and keep the pool open: the next invocation cold-starts (the testing API's reset).
+
+        Their output is dropped from now on. Idle ones are stopped in the background (reaping a
+        process takes milliseconds each: not on the reset's path); busy ones are waited for, so
+        the invocations they ran have ended when this returns."""
+        busy = [env for env in self._envs if env.leased]
+        for env in list(self._envs):
+            env.silence()
+            self._forget(env)  # out of the pool at once; an idle one stops in the background
+        await asyncio.gather(*(env.stop() for env in busy), return_exceptions=True)
+        self._wake()
+
     async def shutdown(self) -> None:
         """Kill every environment (busy ones too: their invocations end as Runtime.ExitError)."""
         self._closed = True

@@ -7,6 +7,7 @@ a worker thread; `async def` methods run on the event loop (for long polls).
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Callable, Sequence
 from typing import Any, ClassVar
 
@@ -35,3 +36,13 @@ class Service:
 
     async def stop(self) -> None:
         """Called on the event loop when the server stops."""
+
+    # -- the testing API's reset (sluice.reset) ----------------------------------------------
+
+    def fresh_rows(self, conn: sqlite3.Connection) -> None:
+        """Inside the reset's transaction, once every table is empty: write the rows a fresh
+        server has from the start (e.g. EventBridge's default bus)."""
+
+    def reset(self) -> None:
+        """After the reset committed: forget what this service remembers in memory about the
+        old rows (caches, parked waits, buffered metrics). Called on the event loop."""

@@ -41,6 +41,8 @@ class BlobStore:
         self._doomed: queue.SimpleQueue[str | None] = queue.SimpleQueue()
         self._reaper = threading.Thread(target=self._reap, name="sluice-blob-reaper", daemon=True)
         self._reaper.start()
+        for left in root.glob("blobs.discarded-*"):  # a reset's old tree, cut short by a stop
+            self._doomed.put(str(left))
 
     def path(self, name: str) -> Path:
         if len(name) != 32 or not all(c in "0123456789abcdef" for c in name):
@@ -115,7 +117,10 @@ class BlobStore:
 
     def _reap(self) -> None:
         while (name := self._doomed.get()) is not None:
-            self.delete(name)
+            if os.sep in name:  # a discarded tree (discard_all), not a blob name
+                shutil.rmtree(name, ignore_errors=True)
+            else:
+                self.delete(name)
 
     def close(self) -> None:
         self._doomed.put(None)
@@ -124,6 +129,15 @@ class BlobStore:
     def delete(self, name: str) -> None:
         with contextlib.suppress(ValueError):
             self.path(name).unlink(missing_ok=True)
+
+    def discard_all(self) -> None:
+        """Forget every body at once: `blobs/` is renamed aside and a fresh one made (two
+        renames, quick at any size); the old tree is removed by the reaper thread, off the
+        caller's path. Only for a reset, once no row points at any body."""
+        aside = self.root / f"blobs.discarded-{uuid.uuid4().hex}"
+        os.replace(self.blob_dir, aside)
+        self.blob_dir.mkdir(parents=True, exist_ok=True)
+        self._doomed.put(str(aside))
 
     def sweep(self, referenced: set[str]) -> int:
         """Remove temporaries and bodies no row points at (left by a crash). Startup only."""

@@ -35,7 +35,8 @@ def run(target: str, *, endpoint: str, every: bool = False, as_json: bool = Fals
         print(f"sluice trace: cannot reach Sluice at {endpoint}: {exc}", file=sys.stderr)
         return 1
     if code != 200:
-        print(f"sluice trace: {body.get('error') if isinstance(body, dict) else body}", file=sys.stderr)
+        message = (body.get("message") or body.get("error")) if isinstance(body, dict) else body
+        print(f"sluice trace: {message}", file=sys.stderr)
         return 1
     if as_json:
         json.dump(body, out, indent=2)

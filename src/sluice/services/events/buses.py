@@ -19,9 +19,13 @@ class Buses:
     def __init__(self, state: EventsState) -> None:
         self.state = state
         self.db = state.db
-        settings = state.settings
-        default = BusRecord(settings.account_id, settings.region, DEFAULT_BUS, state.origin, state.origin)
-        self.db.write(lambda conn: insert_bus(conn, default, if_absent=True))
+        self.db.write(self.write_default)
+
+    def write_default(self, conn: sqlite3.Connection) -> None:
+        """The default bus of the server's account and region (if it is not there yet)."""
+        settings = self.state.settings
+        insert_bus(conn, BusRecord(settings.account_id, settings.region, DEFAULT_BUS, self.state.origin,
+                                   self.state.origin), if_absent=True)
 
     def create_event_bus(self, ctx: RequestContext, **params: Any) -> dict[str, Any]:
         Name = self.state.params("CreateEventBus", params)["Name"]

@@ -19,6 +19,7 @@ due and what to do with it; the engine says when.
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Callable, Sequence
 
 from ...clock import Clock
@@ -63,6 +64,13 @@ class EventsService(Service):
 
     def operation_owners(self) -> Sequence[object]:
         return (self.buses, self.rules, self.targets, self.intake, self.tags)
+
+    def fresh_rows(self, conn: sqlite3.Connection) -> None:
+        self.buses.write_default(conn)  # the default bus always exists, as on a fresh server
+
+    def reset(self) -> None:
+        self.buses.state.rules.invalidate()
+        self.metrics.buffer.discard()
 
     def deliver(self, arn: str, delivery: Delivery) -> DeliveryResult:
         """Put `delivery` on the bus `arn` (see PutEvents.deliver)."""

@@ -68,6 +68,9 @@ class IamService(Service):
         """Temporary credentials of `role_arn` for Sluice's own use (a function's execution role)."""
         return self.identities.role_credentials(role_arn, session_name)
 
+    def reset(self) -> None:
+        self.shared.changes.bump()  # no remembered key, policy or session answer holds any more
+
     def start_role_session(self, role: dict[str, Any], session_name: str, seconds: int) -> Identity:
         """New temporary credentials for a session of `role` (a record from role())."""
         return self.identities.start_role_session(role, session_name, seconds)

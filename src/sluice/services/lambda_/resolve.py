@@ -24,6 +24,7 @@ from .state import LambdaState
 
 RENEW_MARGIN = 600.0  # seconds before a role session expires that functions get new credentials
 _CACHE_LIMIT = 10_000
+ROUTING_SEED = 0
 
 
 def placeholder_credentials(role: str, name: str) -> tuple[str, str, str]:
@@ -59,9 +60,14 @@ class Resolver:
         self.python = python
         # Seeded: the same calls route the same way on every start, so a test of the split is
         # reproducible; the split itself is still by weight, as on AWS.
-        self._random = random.Random(0)
+        self._random = random.Random(ROUTING_SEED)
         # (name, qualifier) -> (generation, routes, when the role credentials must be renewed or None)
         self._cache: dict[tuple[str, str | None], tuple[int, Routes, float | None]] = {}
+
+    def reset(self) -> None:
+        """Route as a fresh server would: after a testing reset, a test sees the same split."""
+        self._random.seed(ROUTING_SEED)
+        self._cache.clear()
 
     def resolve(self, FunctionName: str, Qualifier: str | None = None) -> ResolvedFunction:  # noqa: N803
         """The function version to run now. A weighted alias picks one of its two versions at

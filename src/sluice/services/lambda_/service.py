@@ -80,6 +80,10 @@ class LambdaService(Service):
         self.function_layers.prune([c.get("_layers") or [] for c in records.all_package_configs(reader)],
                                    layer_digests(reader))
 
+    def reset(self) -> None:
+        self.state.generation += 1  # every resolved function and reserved total is stale
+        self.resolver.reset()
+
     # -- the interface the rest of Sluice uses -----------------------------------------------
 
     def resolve(self, FunctionName: str, Qualifier: str | None = None) -> ResolvedFunction:  # noqa: N803

@@ -7,7 +7,8 @@ from typing import Any
 
 from ...protocol.context import RequestContext
 from ...protocol.errors import ServiceError
-from . import core, errors, versions
+from . import configurations, core, errors, versions
+from .access import Access
 from .names import valid_bucket_name
 from .records import BucketRecord, buckets
 from .state import S3State
@@ -16,8 +17,9 @@ _MALFORMED = "The XML you provided was not well-formed or did not validate again
 
 
 class Buckets:
-    def __init__(self, state: S3State) -> None:
+    def __init__(self, state: S3State, access: Access) -> None:
         self.s = state
+        self.access = access
 
     def create_bucket(self, ctx: RequestContext, Bucket: str, **params: Any) -> dict[str, Any]:
         if not valid_bucket_name(Bucket):
@@ -38,6 +40,7 @@ class Buckets:
                 "this request was sent to.",
             )
         new = BucketRecord(Bucket, ctx.account_id, region, self.s.clock.now())
+        settings = self.access.new_bucket_config(ctx, params)  # ownership, public access block, ACL
 
         def txn(conn: sqlite3.Connection) -> None:
             found = buckets.find(conn, Bucket)
@@ -55,8 +58,11 @@ class Buckets:
                     "Your previous request to create the named bucket succeeded and you already own it.",
                     BucketName=Bucket)
             buckets.insert(conn, new)
+            buckets.set_config(conn, Bucket, settings)
 
         self.s.db.write(txn)
+        if params.get("ObjectLockEnabledForBucket"):
+            configurations.enable_object_lock(self.s, Bucket)
         return {"Location": f"/{Bucket}"}
 
     def head_bucket(self, ctx: RequestContext, Bucket: str, **_: Any) -> dict[str, Any]:

@@ -204,7 +204,8 @@ def commit_object(state: S3State, record: ObjectRecord, conditions: dict[str, An
 
 
 def owner(account: str) -> dict[str, str]:
-    return {"ID": hashlib.sha256(account.encode()).hexdigest(), "DisplayName": "sluice"}
+    """An account as S3 names an owner: its canonical id (64 hex) and display name (acl.py)."""
+    return {"ID": hashlib.sha256(account.encode()).hexdigest(), "DisplayName": account}
 
 
 def checksum_members(record: ObjectRecord) -> dict[str, Any]:

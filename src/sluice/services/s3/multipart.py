@@ -14,6 +14,7 @@ from ...protocol.errors import ServiceError
 from ...protocol.http import Readable
 from ...protocol.s3upload import Payload
 from . import core, errors, versions
+from .access import Access, object_acl, with_acl
 from .checksums import b64, composite, member_name, new_hasher
 from .conditions import check_read_conditions
 from .ingest import ingest
@@ -30,8 +31,9 @@ def _new_upload_id() -> str:
 
 
 class Multipart:
-    def __init__(self, state: S3State) -> None:
+    def __init__(self, state: S3State, access: Access) -> None:
         self.s = state
+        self.access = access
 
     def _upload(self, bucket: str, key: str, upload_id: str) -> UploadRecord:
         upload = uploads.find(self.s.db.reader, upload_id)
@@ -51,10 +53,11 @@ class Multipart:
         if ctype == "FULL_OBJECT" and algo in ("SHA1", "SHA256"):
             raise errors.invalid_request(f"The FULL_OBJECT checksum type cannot be used with the "
                                          f"{algo.lower()} checksum algorithm.")
+        object_acl = self.access.for_new_object(ctx, Bucket, params)
         upload = UploadRecord(
             upload_id=_new_upload_id(), bucket=Bucket, key=Key, initiated=self.s.clock.now(),
             content_type=params.get("ContentType") or "binary/octet-stream",
-            headers=core.stored_headers(params), metadata=core.check_metadata(params.get("Metadata") or {}),
+            headers=with_acl(core.stored_headers(params), object_acl), metadata=core.check_metadata(params.get("Metadata") or {}),
             tags=core.parse_tagging(params.get("Tagging")), checksum_algorithm=algo, checksum_type=ctype,
             storage_class=params.get("StorageClass") or "STANDARD",
         )
@@ -249,7 +252,9 @@ class Multipart:
         result: dict[str, Any] = {
             "Bucket": Bucket, "Key": Key, "UploadId": UploadId, "PartNumberMarker": marker,
             "MaxParts": max_parts, "IsTruncated": truncated, "StorageClass": upload.storage_class,
-            "Initiator": core.owner(ctx.account_id), "Owner": core.owner(ctx.account_id),
+            "Initiator": core.owner(ctx.account_id),
+            # Who will own the object: the writer, or the bucket owner (Object Ownership).
+            "Owner": core.owner(object_acl(core.bucket(self.s, Bucket), upload.headers)["Owner"]),
             **abort_members(self.s, upload),
         }
         if parts:

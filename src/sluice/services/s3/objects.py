@@ -11,6 +11,7 @@ from ...protocol.errors import ServiceError
 from ...protocol.http import Readable, ResponseBody
 from ...protocol.s3upload import Payload
 from . import core, errors, versions
+from .access import Access, with_acl
 from .checksums import b64, member_name, new_hasher
 from .conditions import check_read_conditions, parse_range
 from .ingest import ingest
@@ -25,8 +26,9 @@ _MALFORMED = "The XML you provided was not well-formed or did not validate again
 
 
 class Objects:
-    def __init__(self, state: S3State) -> None:
+    def __init__(self, state: S3State, access: Access) -> None:
         self.s = state
+        self.access = access
 
     # -- writes ----------------------------------------------------------------------------
 
@@ -37,11 +39,12 @@ class Objects:
             core.bucket(self.s, Bucket)  # refuse before streaming a large body (small ones are in memory)
         metadata = core.check_metadata(params.get("Metadata") or {})
         tags = core.parse_tagging(params.get("Tagging"))
+        object_acl = self.access.for_new_object(ctx, Bucket, params)
         taken = ingest(self.s.blobs, Body or io.BytesIO(b""), params, payload)
         record = ObjectRecord(
             bucket=Bucket, key=Key, blob=taken.blob, data=taken.data, size=taken.size, etag=taken.etag,
             last_modified=self.s.clock.now(), content_type=params.get("ContentType") or "binary/octet-stream",
-            headers=core.stored_headers(params), metadata=metadata, tags=tags,
+            headers=with_acl(core.stored_headers(params), object_acl), metadata=metadata, tags=tags,
             checksum_algorithm=taken.checksum_algorithm, checksum=taken.checksum, checksum_type="FULL_OBJECT",
             storage_class=params.get("StorageClass") or "STANDARD",
         )
@@ -58,6 +61,7 @@ class Objects:
         src_bucket, src_key, src_version = core.parse_copy_source(CopySource)
         core.bucket(self.s, Bucket)
         src = core.copy_source(self.s, src_bucket, src_key, src_version)
+        object_acl = self.access.for_new_object(ctx, Bucket, params)  # a copy never keeps the source's ACL
         check_read_conditions(src.etag, src.last_modified, params, prefix="CopySourceIf")
         directive = params.get("MetadataDirective") or "COPY"
         tagging_directive = params.get("TaggingDirective") or "COPY"
@@ -80,6 +84,7 @@ class Objects:
             record.content_type = params.get("ContentType") or "binary/octet-stream"
             record.headers = core.stored_headers(params)
             record.metadata = core.check_metadata(params.get("Metadata") or {})
+        with_acl(record.headers, object_acl)
         if tagging_directive == "REPLACE":
             record.tags = core.parse_tagging(params.get("Tagging"))
         algo = params.get("ChecksumAlgorithm")

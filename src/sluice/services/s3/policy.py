@@ -8,7 +8,6 @@ s3:ResourceAccount condition key and cross-account decisions use it.
 from __future__ import annotations
 
 import fnmatch
-import json
 import sqlite3
 from typing import Any
 
@@ -17,6 +16,8 @@ from ...protocol import safejson
 from ...protocol.context import RequestContext
 from ...protocol.errors import ServiceError
 from . import core
+from .access import public_access_block, public_blocked
+from .public import policy_is_public
 from .records import policies
 from .state import S3State
 
@@ -82,27 +83,15 @@ def _wildcard_covers(pattern: str, bucket: str) -> bool:
     return fnmatch.fnmatchcase(bucket, name)
 
 
-def _is_public(text: str) -> bool:
-    """GetBucketPolicyStatus: public when an Allow statement grants everyone ("*") with no
-    condition that narrows who may call (AWS's "public" test, simplified to its main case)."""
-    document = json.loads(text)
-    statements = document.get("Statement")
-    for s in statements if isinstance(statements, list) else [statements]:
-        if not isinstance(s, dict) or s.get("Effect") != "Allow" or s.get("Condition"):
-            continue
-        who = s.get("Principal")
-        if who == "*" or (isinstance(who, dict) and "*" in _as_list(who.get("AWS"))):
-            return True
-    return False
-
-
 class Policies:
     def __init__(self, state: S3State) -> None:
         self.s = state
 
     def put_bucket_policy(self, ctx: RequestContext, Bucket: str, Policy: str = "", **_: Any) -> dict[str, Any]:
-        core.bucket(self.s, Bucket)
+        found = core.bucket(self.s, Bucket)
         validate_bucket_policy(Bucket, Policy or "")
+        if public_access_block(found)["BlockPublicPolicy"] and policy_is_public(Policy):
+            raise public_blocked()
 
         def txn(conn: sqlite3.Connection) -> None:
             core.require_bucket(conn, Bucket)
@@ -123,7 +112,7 @@ class Policies:
         return {}
 
     def get_bucket_policy_status(self, ctx: RequestContext, Bucket: str, **_: Any) -> dict[str, Any]:
-        return {"PolicyStatus": {"IsPublic": _is_public(self._stored_policy(Bucket))}}
+        return {"PolicyStatus": {"IsPublic": policy_is_public(self._stored_policy(Bucket))}}
 
     def _stored_policy(self, bucket: str) -> str:
         core.bucket(self.s, bucket)

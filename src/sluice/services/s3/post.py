@@ -10,10 +10,12 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import quote
 
+from ... import realtime
 from ...protocol.context import RequestContext
 from ...protocol.errors import ServiceError
 from ...protocol.http import Readable
 from . import core, errors
+from .access import Access, with_acl
 from .ingest import MAX_PUT_SIZE, ingest
 from .post_policy import SizeRange, check_policy
 from .records import ObjectRecord
@@ -43,8 +45,9 @@ class _Limited:
 
 
 class PostUploads:
-    def __init__(self, state: S3State) -> None:
+    def __init__(self, state: S3State, access: Access) -> None:
         self.s = state
+        self.access = access
 
     def post_object(self, ctx: RequestContext, Bucket: str, Fields: dict[str, str],
                     File: Readable | None = None, FileName: str = "", **_: Any) -> dict[str, Any]:
@@ -54,7 +57,9 @@ class PostUploads:
                                           "please check the order of the fields.", "key", "")
         size_range: SizeRange | None = None
         if "policy" in Fields:
-            size_range = check_policy(Fields["policy"], Fields, Bucket, self.s.clock.now())
+            # Real time: the client wrote the expiration with its own real clock (a manual clock
+            # moved hours on must not expire every policy an SDK makes).
+            size_range = check_policy(Fields["policy"], Fields, Bucket, realtime.wall())
         if File is None:
             raise errors.invalid_argument("POST requires exactly one file upload per request.", "file", "0")
         key = Fields["key"].replace("${filename}", FileName.replace("\\", "/").rsplit("/", 1)[-1])
@@ -63,6 +68,7 @@ class PostUploads:
         core.check_key(key)
         metadata = core.check_metadata({k[len("x-amz-meta-"):]: v for k, v in Fields.items()
                                          if k.startswith("x-amz-meta-")})
+        object_acl = self.access.for_new_object(ctx, Bucket, {"ACL": Fields["acl"]} if "acl" in Fields else {})
         high = min(size_range.high, MAX_PUT_SIZE) if size_range else MAX_PUT_SIZE
         body = _Limited(File, high)
         taken = ingest(self.s.blobs, body, {})
@@ -73,7 +79,8 @@ class PostUploads:
         record = ObjectRecord(
             bucket=Bucket, key=key, blob=taken.blob, data=taken.data, size=taken.size, etag=taken.etag,
             last_modified=self.s.clock.now(), content_type=Fields.get("content-type") or "binary/octet-stream",
-            headers=core.stored_headers({member: Fields[f] for f, member in _HEADER_FIELDS.items() if f in Fields}),
+            headers=with_acl(core.stored_headers({member: Fields[f] for f, member in _HEADER_FIELDS.items()
+                                                  if f in Fields}), object_acl),
             metadata=metadata, checksum_algorithm=taken.checksum_algorithm, checksum=taken.checksum,
             checksum_type="FULL_OBJECT", storage_class=Fields.get("x-amz-storage-class") or "STANDARD",
         )

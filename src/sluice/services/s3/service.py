@@ -9,16 +9,21 @@ from __future__ import annotations
 
 import io
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 from ...clock import Clock
 from ...protocol.context import RequestContext
 from ...protocol.errors import ServiceError
 from ...store import Store
-from ..base import Service
+from ..base import Operation, Service
 from ..delivery import INVALID, NOT_FOUND, Deliveries, Delivery, DeliveryResult
+from .access import Access
 from .attributes import ObjectAttributes
+from .bucket_tagging import BucketTagging
 from .buckets import Buckets
+from .configurations import BucketSettings
+from .cors import BucketCors
+from .encryption import with_encryption
 from .event_records import EventRecorder
 from .expiry import LifecycleExpiry, LifecycleRun
 from .lifecycle import BucketLifecycle
@@ -30,6 +35,7 @@ from .objects import Objects
 from .policy import Policies
 from .post import PostUploads
 from .records import BucketTotals, buckets, objects
+from .reports import BucketReports
 from .state import S3State
 
 
@@ -43,25 +49,34 @@ class S3Service(Service):
     def __init__(self, store: Store, clock: Clock, deliveries: Deliveries | None = None, *,
                  notify: Callable[[Sequence[str]], None] = _nothing, sample_traces: bool = False,
                  resolve_function: ResolveFunction | None = None, may_invoke: MayInvoke | None = None,
-                 kept_blobs: Callable[[], set[str]] = set) -> None:
-        """`notify`: called (from any thread) with the destinations of an object change's
+                 kept_blobs: Callable[[], set[str]] = set, account_emails: Mapping[str, str] | None = None,
+                 legacy_bucket_defaults: bool = False) -> None:
+        """`account_emails` / `legacy_bucket_defaults`: see `Access`; `notify`: called (from any thread) with the destinations of an object change's
         notification rows once they are committed; `sample_traces`: new trace headers are sampled (an OTLP export is on);
         `resolve_function` / `may_invoke`: Lambda's checks of a notification destination;
         `kept_blobs`: the bodies other services keep in the same blob store (Lambda's archives)."""
         self.kept_blobs = kept_blobs
         self.state = S3State(store.db, store.blobs, clock, EventRecorder(clock, sample_traces), notify)
-        self.objects = Objects(self.state)
+        self.access = Access(self.state, account_emails or {}, legacy_bucket_defaults)
+        self.objects = Objects(self.state, self.access)
         self.policies = Policies(self.state)
+        self.cors = BucketCors(self.state)  # the gateway answers preflights with it
         self._parts = (
-            Buckets(self.state), self.objects, ObjectAttributes(self.state), Listings(self.state),
-            Multipart(self.state), self.policies, PostUploads(self.state),
+            Buckets(self.state, self.access), self.objects, self.access, ObjectAttributes(self.state), Listings(self.state),
+            Multipart(self.state, self.access), self.policies, PostUploads(self.state, self.access), BucketTagging(self.state),
             Notifications(self.state, DestinationCheck(clock, deliveries, resolve_function, may_invoke)),
+            self.cors, BucketSettings(self.state), BucketReports(self.state),
             BucketLifecycle(self.state),
         )
         self.expiry = LifecycleExpiry(self.state)
 
     def operation_owners(self) -> Sequence[object]:
         return self._parts
+
+    def operation(self, op_name: str) -> Operation | None:
+        fn = super().operation(op_name)
+        # Object writes and reads say (and writes record) their server-side encryption.
+        return with_encryption(self.state, op_name, fn) if fn is not None else None
 
     async def start(self) -> None:
         # Body files no row points to are left over from writes cut short (a crash between the
@@ -95,6 +110,20 @@ class S3Service(Service):
     def resource_policy(self, arn: str) -> tuple[str | None, str | None]:
         """(bucket policy, owner account) for arn:aws:s3:::bucket[/key]; (None, None) if no bucket."""
         return self.policies.resource_policy(arn)
+
+    def acl_grants(self, arn: str, action: str, account: str | None) -> str | None:
+        """Which ACL grant ("group", "account"; None: none) lets a caller of `account` (None:
+        anonymous) perform `action` on arn:aws:s3:::bucket[/key] (IAM enforcement counts it as a
+        resource-based allow)."""
+        return self.access.grants(arn, action, account)
+
+    def object_owner(self, arn: str, action: str) -> str | None:
+        """Another account than the bucket's owning the object, for the actions its ACL governs."""
+        return self.access.object_owner(arn, action)
+
+    def restricts_public_policy(self, arn: str) -> bool:
+        """The bucket's RestrictPublicBuckets is on (IAM enforcement reads it with the policy)."""
+        return self.access.restricts_public_policy(arn.split(":::", 1)[-1].split("/", 1)[0])
 
     def storage_totals(self) -> list[BucketTotals]:
         """Every bucket's stored bytes (STANDARD storage class) and object count, for the daily

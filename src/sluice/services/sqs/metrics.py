@@ -48,6 +48,10 @@ class SqsMetrics:
         self.buffer = MetricBuffer(db, clock)
         self._last_used: dict[int, float] = {}  # queue id -> wall time of its last send/receive/delete
 
+    def forget_all(self) -> None:
+        self.buffer.discard()
+        self._last_used.clear()
+
     # -- counters ----------------------------------------------------------------------------
 
     def sent(self, queue: Queue, sizes: list[int]) -> None:

@@ -82,10 +82,12 @@ class Receiving:
             if not state.waiters.park(waiter):
                 continue  # woken while looking: look again
             timeout = remaining
-            if next_ms is not None:  # a message becomes visible before the poll ends
+            if next_ms is not None and state.clock.moves_by_itself:  # a message becomes visible before the poll ends
                 timeout = min(remaining, max(0.0, (next_ms - state.now_ms()) / 1000) + 0.001)
             try:
                 # Real time by design: the long poll and visibility deadline the caller asked for.
+                # On a manual clock a visibility deadline comes only with an advance, which
+                # wakes every long poll (server.py): the wait is the caller's WaitTimeSeconds.
                 await asyncio.wait_for(asyncio.shield(waiter.future), timeout)
             except asyncio.TimeoutError:
                 if not state.waiters.disarm(waiter):

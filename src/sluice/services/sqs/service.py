@@ -77,6 +77,9 @@ class SqsService(Service):
     async def stop(self) -> None:
         self.end_long_polls()
 
+    def reset(self) -> None:
+        self.state.forget_all()
+
     def end_long_polls(self) -> None:
         """The server is stopping: parked long polls answer now (empty) and new ones do not
         wait, so that they do not hold a clean exit for up to 20 s (call on the event loop or

@@ -96,6 +96,15 @@ class SqsState:
             self._queues.pop(queue.key, None)
             self._by_id.pop(queue.id, None)
 
+    def forget_all(self) -> None:
+        """The store was reset: no queue exists. Parked long polls wake (their queue is gone:
+        they answer empty) and buffered metrics of the old queues are dropped."""
+        with self._lock:
+            self._queues.clear()
+            self._by_id.clear()
+        self.metrics.forget_all()
+        self.call_on_loop(self.waiters.wake_all)
+
     def queues(self) -> list[Queue]:
         return list(self._by_id.values())
 

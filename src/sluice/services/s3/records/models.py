@@ -9,7 +9,7 @@ from typing import Any
 
 # Standard headers stored with an object and returned on GET/HEAD.
 STORED_HEADERS = ("ContentEncoding", "ContentDisposition", "ContentLanguage", "CacheControl", "Expires",
-                  "WebsiteRedirectLocation")
+                  "WebsiteRedirectLocation", "ServerSideEncryption", "SSEKMSKeyId", "BucketKeyEnabled")
 
 
 @dataclass

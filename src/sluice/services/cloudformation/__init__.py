@@ -1,0 +1,3 @@
+from .service import CloudFormationService
+
+__all__ = ["CloudFormationService"]

@@ -1,0 +1,66 @@
+"""A queue's messages as they are, without receiving them (the testing API's queue peek).
+
+Nothing changes: no receive count moves, no message becomes invisible. For tests that assert
+what reached a queue (a dead-letter queue, a destination) without consuming it.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from ...protocol.errors import ServiceError
+from . import message_records as mrec
+from .records import Queue
+from .state import SqsState
+
+MAX_PEEK = 1000  # messages shown, oldest first
+
+
+def find_queue(state: SqsState, ref: str) -> Queue | None:
+    """The queue `ref` names: its ARN, its URL (any host) or its name in the server's account and region."""
+    if ref.startswith("arn:"):
+        return state.by_arn(ref)
+    if "/" in ref:
+        try:
+            return state.by_url(ref, state.settings.region)
+        except ServiceError:  # QueueDoesNotExist
+            return None
+    return state.by_name(state.settings.account_id, state.settings.region, ref)
+
+
+def peek(state: SqsState, ref: str) -> dict[str, Any]:
+    """The queue's messages, oldest first, visible or not; LookupError if there is no such queue."""
+    queue = find_queue(state, ref)
+    if queue is None:
+        raise LookupError(ref)
+    now_ms = state.now_ms()
+    rows = state.db.query(
+        "SELECT * FROM sqs_messages WHERE queue_id=? ORDER BY id LIMIT ?", (queue.id, MAX_PEEK + 1))
+    messages = []
+    for row in rows[:MAX_PEEK]:
+        msg = mrec.StoredMessage.from_row(row)
+        system: dict[str, str] = {"SenderId": msg.sender_id, "SentTimestamp": str(msg.sent_ms),
+                                  "ApproximateReceiveCount": str(msg.receive_count)}
+        if msg.first_receive_ms is not None:
+            system["ApproximateFirstReceiveTimestamp"] = str(msg.first_receive_ms)
+        if queue.fifo:
+            system["SequenceNumber"] = mrec.sequence_number(msg.id)
+            if msg.dedup_id:
+                system["MessageDeduplicationId"] = msg.dedup_id
+        if msg.group_id:
+            system["MessageGroupId"] = msg.group_id
+        if msg.trace_header:
+            system["AWSTraceHeader"] = msg.trace_header
+        if msg.dlq_source:
+            system["DeadLetterQueueSourceArn"] = msg.dlq_source
+        messages.append({
+            "MessageId": msg.message_id, "Body": msg.body, "MD5OfBody": msg.md5_body,
+            "Attributes": system,
+            # As stored: BinaryValue base64-encoded, as the JSON wire carries it.
+            "MessageAttributes": json.loads(msg.attributes) if msg.attributes else {},
+            "receiveCount": msg.receive_count, "visible": msg.visible_ms <= now_ms,
+            "visibleAt": msg.visible_ms / 1000,
+        })
+    return {"queue": queue.name, "queueArn": queue.arn, "count": len(messages),
+            "truncated": len(rows) > MAX_PEEK, "messages": messages}
