@@ -155,6 +155,11 @@ def sluice(_sluice_session: SluiceSession) -> SluiceSession:
     `sluice.attempts("bucket/key")` (the attempts of the event that upload sent),
     `sluice.event_outcome("bucket/key")`, `sluice.journey("bucket/key")` (what `sluice trace`
     shows), `sluice.queue_messages("queue")` (without receiving them); `sluice.clock`, `sluice.reset()`.
+
+    Stacks: `sluice.deploy_stack("template.yaml", name=None, parameters=None)` deploys a
+    CloudFormation/SAM template (see the `sluice_stack` fixture), `sluice.stack_outputs("name")`
+    reads a stack's outputs (no name: the only stack), `sluice.stack("name").resources` its
+    physical ids. The ini option `sluice_setup = template.yaml` deploys one on each fresh server.
     """
     return _sluice_session
 

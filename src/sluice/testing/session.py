@@ -14,7 +14,7 @@ from botocore.config import Config
 from ..settings import DEFAULT_REGION
 from .client import SluiceTesting
 from .servers import Server
-from .stacks import DeployedStack, StackDeployer, StackDeployFailed
+from .stacks import DeployedStack, StackDeployFailed, TemplateDeployer
 
 TEST_CREDENTIALS = {"aws_access_key_id": "test", "aws_secret_access_key": "test"}
 
@@ -46,7 +46,7 @@ class SluiceSession(SluiceTesting):
         self._setup = setup
         self._fresh = False  # nothing has touched the server since its set-up ran
         self.aws = AwsClients(self.endpoint, self.region)
-        self._stacks = StackDeployer(self.aws, self.region)
+        self._stacks = TemplateDeployer(self.aws, self.region)
 
     @property
     def data_dir(self) -> Path:

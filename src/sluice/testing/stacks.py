@@ -72,7 +72,7 @@ def _parameters(values: Mapping[str, Any] | None) -> list[dict[str, str]]:
     return out
 
 
-class StackDeployer:
+class TemplateDeployer:
     """Deploys templates with the boto3 clients `client(service)` makes (pointed at the server)."""
 
     def __init__(self, client: Any, region: str, timeout: float = 120.0) -> None:
@@ -165,7 +165,7 @@ class StackDeployer:
         while True:
             found: dict[str, Any] = look()
             status = str(found.get(member, ""))
-            if not status.endswith(("_IN_PROGRESS", "_PENDING")) and status not in ("CREATE_PENDING", ""):
+            if not status.endswith(("_IN_PROGRESS", "_PENDING")):  # a change set's, or a stack's
                 return found
             if time.monotonic() > deadline:
                 raise StackDeployFailed(f"{what} still {status} after {self.timeout:.0f} s (a custom resource "
