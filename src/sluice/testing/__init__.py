@@ -16,4 +16,15 @@ from .client import (
     TestingApiError,
 )
 
-__all__ = ["Advanced", "Attempt", "ClockControl", "Outcome", "QueueMessage", "SluiceTesting", "TestingApiError"]
+__all__ = ["Advanced", "Attempt", "ClockControl", "DeployedStack", "Outcome", "QueueMessage", "SluiceTesting",
+           "StackDeployFailed", "TestingApiError"]
+
+
+def __getattr__(name: str) -> object:
+    # The stack deployer needs boto3 and the template reader: loaded only when asked for, since the
+    # plugin imports this package in every pytest run of an environment where Sluice is installed.
+    if name in ("DeployedStack", "StackDeployFailed"):
+        from . import stacks
+
+        return getattr(stacks, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -11,23 +11,26 @@ Options (ini, or the command line where said):
   sluice_reset = test | session      reset before each test (default) or keep state all session
   sluice_clock = manual | real       the engine's clock (default manual: time moves when advanced)
   sluice_time_scale = N              with sluice_clock = real: engine waits N times shorter
-  sluice_setup = PATH                a script run on each fresh server (see pytest_sluice_setup)
+  sluice_setup = PATH                a script run, or a CloudFormation/SAM template deployed, on each
+                                     fresh server (see pytest_sluice_setup)
 Markers: `sluice_shared` (this test keeps the state before it), `sluice_time_scale(N)` (the manual
-clock runs N times faster than real time during this test).
+clock runs N times faster than real time during this test), `sluice_stack(path, name=,
+parameters=)` (a template deployed before the test). Fixture `sluice_stack`: deploy from the test.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
 if TYPE_CHECKING:  # the server's modules load only when a test asks for a server
     from .client import ClockControl
     from .session import AwsClients, SluiceSession
+    from .stacks import DeployedStack
 
 _SESSION = pytest.StashKey["SluiceSession"]()
 _RESETS = ("test", "session")
@@ -45,7 +48,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addini("sluice_clock", "the engine's clock: manual (default) or real", default="manual")
     parser.addini("sluice_time_scale", "with sluice_clock = real: engine waits this many times shorter",
                   default="1")
-    parser.addini("sluice_setup", "a script run against each fresh Sluice server (.py, or an executable)",
+    parser.addini("sluice_setup", "scripts run (.py, or an executable) or CloudFormation/SAM templates deployed "
+                                  "(.yaml, .yml, .json, .template) on each fresh Sluice server",
                   type="paths", default=[])
 
 
@@ -77,6 +81,8 @@ def pytest_configure(config: pytest.Config) -> None:
                                        "left (no automatic reset)")
     config.addinivalue_line("markers", "sluice_time_scale(factor): during this test the manual clock runs "
                                        "`factor` times faster than real time")
+    config.addinivalue_line("markers", "sluice_stack(path, name=None, parameters=None): deploy this "
+                                       "CloudFormation/SAM template (path relative to the test file) before the test")
 
 
 def _choice(config: pytest.Config, name: str, allowed: tuple[str, ...]) -> str:
@@ -108,7 +114,7 @@ def _sluice_session(request: pytest.FixtureRequest, tmp_path_factory: pytest.Tem
 
     def setup(session: SluiceSession) -> None:
         for script in scripts:
-            run_setup_script(script, session.endpoint)
+            run_setup_script(script, session.endpoint, session.deploy_stack)
         config.hook.pytest_sluice_setup(sluice=session)
 
     session = SluiceSession(server, mode, clock, ready, setup)
@@ -149,6 +155,11 @@ def sluice(_sluice_session: SluiceSession) -> SluiceSession:
     `sluice.attempts("bucket/key")` (the attempts of the event that upload sent),
     `sluice.event_outcome("bucket/key")`, `sluice.journey("bucket/key")` (what `sluice trace`
     shows), `sluice.queue_messages("queue")` (without receiving them); `sluice.clock`, `sluice.reset()`.
+
+    Stacks: `sluice.deploy_stack("template.yaml", name=None, parameters=None)` deploys a
+    CloudFormation/SAM template (see the `sluice_stack` fixture), `sluice.stack_outputs("name")`
+    reads a stack's outputs (no name: the only stack), `sluice.stack("name").resources` its
+    physical ids. The ini option `sluice_setup = template.yaml` deploys one on each fresh server.
     """
     return _sluice_session
 
@@ -157,9 +168,7 @@ def sluice(_sluice_session: SluiceSession) -> SluiceSession:
 def aws(_sluice_session: SluiceSession) -> AwsClients:
     """A factory of boto3 clients pointed at the session's server: `aws("s3")`, `aws("lambda")`,
     `aws("sqs", region="eu-west-1")`; test credentials, retries off."""
-    from .session import AwsClients
-
-    return AwsClients(_sluice_session.endpoint, _sluice_session.region)
+    return _sluice_session.aws
 
 
 @pytest.fixture
@@ -196,6 +205,7 @@ def _sluice_isolation(request: pytest.FixtureRequest) -> Iterator[None]:
     if not shared and _choice(request.config, "sluice_reset", _RESETS) == "test":
         session.fresh_state()
     session.used()
+    _deploy_marked_stacks(request, session)
     marker = request.node.get_closest_marker("sluice_time_scale")
     if marker is None:
         yield
@@ -204,6 +214,41 @@ def _sluice_isolation(request: pytest.FixtureRequest) -> Iterator[None]:
         pytest.fail("sluice_time_scale needs the manual clock (ini: sluice_clock = manual)", pytrace=False)
     with session.clock.scaled(float(marker.args[0] if marker.args else marker.kwargs["factor"])):
         yield
+
+
+def _deploy_marked_stacks(request: pytest.FixtureRequest, session: SluiceSession) -> None:
+    """The test's `sluice_stack` markers, outermost (module, class) first: deployed after the reset."""
+    from .stacks import StackDeployFailed
+
+    for marker in reversed(list(request.node.iter_markers("sluice_stack"))):
+        if not marker.args:
+            pytest.fail("sluice_stack(path, name=None, parameters=None): the template's path is missing", pytrace=False)
+        try:
+            session.deploy_stack(request.path.parent / marker.args[0], *marker.args[1:], **marker.kwargs)
+        except StackDeployFailed as err:
+            pytest.fail(f"sluice_stack: {err}", pytrace=False)
+
+
+@pytest.fixture
+def sluice_stack(request: pytest.FixtureRequest, _sluice_session: SluiceSession) -> Callable[..., DeployedStack]:
+    """Deploy a CloudFormation/SAM template from the test: `stack = sluice_stack("template.yaml",
+    name="app", parameters={"Stage": "test"})`, path relative to the test file. Deployed as
+    `aws cloudformation package` + `deploy` would (local CodeUri/ContentUri/Code zipped and
+    uploaded, every capability, an existing stack updated); returns once CREATE_COMPLETE (or
+    UPDATE_COMPLETE) a `DeployedStack`: `.outputs` (OutputKey -> OutputValue), `.resources`
+    (LogicalResourceId -> PhysicalResourceId), `.name`, `.stack_id`. A stack that rolls back
+    raises `sluice.testing.StackDeployFailed` with the failed resources' reasons.
+
+    The marker `@pytest.mark.sluice_stack("template.yaml", name=None, parameters=None)` (on a
+    test, class or module) deploys before the test instead; `sluice.stack_outputs(name)` reads
+    the outputs then. Stacks go with the next reset, like everything else."""
+    base = request.path.parent
+
+    def deploy(path: str | Path, name: str | None = None, parameters: Mapping[str, Any] | None = None,
+               tags: Mapping[str, str] | None = None) -> DeployedStack:
+        return _sluice_session.deploy_stack(base / path, name, parameters, tags)
+
+    return deploy
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter, exitstatus: int, config: pytest.Config) -> None:

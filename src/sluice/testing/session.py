@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -14,6 +14,7 @@ from botocore.config import Config
 from ..settings import DEFAULT_REGION
 from .client import SluiceTesting
 from .servers import Server
+from .stacks import DeployedStack, StackDeployFailed, TemplateDeployer
 
 TEST_CREDENTIALS = {"aws_access_key_id": "test", "aws_secret_access_key": "test"}
 
@@ -31,7 +32,8 @@ class SluiceSession(SluiceTesting):
 
     `endpoint` is where it listens (also in `AWS_ENDPOINT_URL`); `clock`, `reset()`,
     `outcome(request_id)`, `attempts("bucket/key")`, `journey("bucket/key")` and
-    `queue_messages(name)` come from `SluiceTesting`."""
+    `queue_messages(name)` come from `SluiceTesting`; `deploy_stack(path)` and
+    `stack_outputs(name)` deploy and read CloudFormation/SAM stacks."""
 
     def __init__(self, server: Server, mode: str, clock_mode: str, ready_seconds: float,
                  setup: Callable[[SluiceSession], None]) -> None:
@@ -43,6 +45,8 @@ class SluiceSession(SluiceTesting):
         self.timings = Timings(ready_seconds=ready_seconds)
         self._setup = setup
         self._fresh = False  # nothing has touched the server since its set-up ran
+        self.aws = AwsClients(self.endpoint, self.region)
+        self._stacks = TemplateDeployer(self.aws, self.region)
 
     @property
     def data_dir(self) -> Path:
@@ -61,6 +65,34 @@ class SluiceSession(SluiceTesting):
         self.reset()
         self.timings.resets_ms.append((time.perf_counter() - started) * 1000)
         self.prepare()
+
+    def reset(self) -> float:
+        self._stacks.reset()  # the artifacts bucket goes with everything else
+        return super().reset()
+
+    def deploy_stack(self, path: str | Path, name: str | None = None, parameters: Mapping[str, Any] | None = None,
+                     tags: Mapping[str, str] | None = None) -> DeployedStack:
+        """Deploy a CloudFormation/SAM template as `aws cloudformation package` + `deploy` would:
+        local `CodeUri`/`ContentUri`/`Code` paths (relative to the template) zipped and uploaded to
+        the bucket `sluice-testing-artifacts-<account>-<region>`, a change set with
+        CAPABILITY_IAM/NAMED_IAM/AUTO_EXPAND, executed and waited for (an existing stack is
+        updated; no change is no error). Returns the stack's outputs and resources; raises
+        StackDeployFailed with the failed resources' reasons if it rolled back. `name` defaults
+        to the file's name without suffix (`template.yaml` -> stack `template`)."""
+        return self._stacks.deploy(Path(path), name, parameters, tags)
+
+    def stack(self, name: str | None = None) -> DeployedStack:
+        """A stack as it is now (status, outputs, resources); no name: the only stack there is."""
+        if name is None:
+            stacks = [s["StackName"] for s in self.aws("cloudformation").describe_stacks()["Stacks"]]
+            if len(stacks) != 1:
+                raise StackDeployFailed(f"stack_outputs() without a name needs exactly one stack; there are {stacks}")
+            name = stacks[0]
+        return self._stacks.describe(name)
+
+    def stack_outputs(self, name: str | None = None) -> dict[str, str]:
+        """The outputs (OutputKey -> OutputValue) of stack `name` (no name: the only stack there is)."""
+        return self.stack(name).outputs
 
     def used(self) -> None:
         """A test is about to use the server: its state is no longer the set-up's."""

@@ -1,9 +1,9 @@
 """Session set-up: what runs against a fresh server before the tests see it.
 
-Two ways in: the `sluice_setup` ini option names a script, and the `pytest_sluice_setup(sluice)`
-hook (in a conftest.py) runs Python. Scripts are run by the runner registered for their file
-suffix in `RUNNERS`; this is the extension point for templates (CloudFormation/SAM, with the
-issue that brings them): register a runner for ".yaml"/".json" that deploys the file.
+Two ways in: the `sluice_setup` ini option names a script or a template, and the
+`pytest_sluice_setup(sluice)` hook (in a conftest.py) runs Python. A CloudFormation/SAM template
+(.yaml, .yml, .json, .template) is deployed as a stack named after the file (`deploy`); a script is
+run by the runner registered for its file suffix in `RUNNERS` (an executable otherwise).
 """
 
 from __future__ import annotations
@@ -43,12 +43,21 @@ def run_executable(path: Path, endpoint: str) -> None:
 RUNNERS: dict[str, Runner] = {".py": run_python}
 
 
-def run_setup_script(path: Path, endpoint: str) -> None:
-    """Run (or deploy) `path` against the server at `endpoint`, by its suffix's runner."""
+TEMPLATE_SUFFIXES = (".yaml", ".yml", ".json", ".template")
+
+
+def run_setup_script(path: Path, endpoint: str, deploy: Callable[[Path], object]) -> None:
+    """Run `path` against the server at `endpoint` by its suffix's runner, or deploy it with
+    `deploy` if it is a template (which raises StackDeployFailed, turned into SetupFailed)."""
+    from .stacks import StackDeployFailed
+
     if not path.is_file():
         raise SetupFailed(f"set-up script {path} does not exist")
-    runner = RUNNERS.get(path.suffix.lower())
-    if runner is None and path.suffix.lower() in (".yaml", ".yml", ".json", ".template"):
-        raise SetupFailed(f"{path}: deploying templates is not supported yet; use a script, or the "
-                          "pytest_sluice_setup hook")
-    (runner or run_executable)(path, endpoint)
+    suffix = path.suffix.lower()
+    if suffix in TEMPLATE_SUFFIXES and suffix not in RUNNERS:
+        try:
+            deploy(path)
+        except StackDeployFailed as err:
+            raise SetupFailed(str(err)) from None
+        return
+    (RUNNERS.get(suffix) or run_executable)(path, endpoint)

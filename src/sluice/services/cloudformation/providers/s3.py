@@ -8,6 +8,7 @@ from typing import Any, ClassVar
 from ....protocol.errors import ServiceError
 from .base import ResourceRequest, ResourceResult
 from .calls import Caller
+from .s3_config import ENFORCED, BucketConfiguration, object_ownership
 from .support import (
     as_bool,
     as_json_text,
@@ -24,13 +25,13 @@ _DASH_WEBSITE_REGIONS = frozenset({"us-east-1", "us-west-1", "us-west-2", "ap-so
                                    "ap-northeast-1", "eu-west-1", "sa-east-1", "us-gov-west-1"})
 
 # Every property of the type's schema: the ones below the line have no effect on one machine
-# (encryption at rest, public access, replication, ...) and are accepted as AWS accepts them.
+# (replication, analytics, ...) and are accepted as AWS accepts them.
 _BUCKET_PROPERTIES = frozenset({
     "BucketName", "NotificationConfiguration", "VersioningConfiguration", "Tags",
-    "AccelerateConfiguration", "AccessControl", "AnalyticsConfigurations", "BucketEncryption",
-    "CorsConfiguration", "IntelligentTieringConfigurations", "InventoryConfigurations",
+    "AccessControl", "BucketEncryption", "CorsConfiguration", "OwnershipControls", "PublicAccessBlockConfiguration",
+    "AccelerateConfiguration", "AnalyticsConfigurations", "IntelligentTieringConfigurations", "InventoryConfigurations",
     "LifecycleConfiguration", "LoggingConfiguration", "MetricsConfigurations", "ObjectLockConfiguration",
-    "ObjectLockEnabled", "OwnershipControls", "PublicAccessBlockConfiguration", "ReplicationConfiguration",
+    "ObjectLockEnabled", "ReplicationConfiguration",
     "WebsiteConfiguration", "MetadataTableConfiguration", "MetadataConfiguration", "AbacStatus",
 })
 
@@ -90,6 +91,7 @@ class BucketProvider:
 
     def __init__(self, call: Caller) -> None:
         self.call = call
+        self.access = BucketConfiguration(call)
 
     def create(self, req: ResourceRequest) -> ResourceResult:
         props = check_properties(req, _BUCKET_PROPERTIES)
@@ -99,6 +101,8 @@ class BucketProvider:
             params["CreateBucketConfiguration"] = {"LocationConstraint": req.region}
         if as_bool(req, props, "ObjectLockEnabled"):
             params["ObjectLockEnabledForBucket"] = True
+        if object_ownership(req, props) != ENFORCED:  # ACLs enabled from the start, as CreateBucket allows
+            params["ObjectOwnership"] = object_ownership(req, props)
         try:
             self.call(req, "s3", "CreateBucket", Bucket=name, **params)
         except ServiceError as err:
@@ -117,6 +121,7 @@ class BucketProvider:
 
     def _configure(self, req: ResourceRequest, name: str, props: dict[str, Any], old: dict[str, Any] | None) -> None:
         first = old is None
+        self.access.apply(req, name, props, old)
         if props.get("VersioningConfiguration") is not None and (first or changed(req, "VersioningConfiguration")):
             status = props["VersioningConfiguration"].get("Status")
             self.call(req, "s3", "PutBucketVersioning", Bucket=name, VersioningConfiguration={"Status": status})
