@@ -16,7 +16,8 @@ from sluice.store.db import Migration
 RELEASED = [
     "journal-0001", "metrics-0001", "cloudwatch-0001", "metrics-0002", "lambda-events-0001",
     "cloudwatch-0002", "events-0001", "iam-0001", "lambda-0001", "lambda-esm-0001", "logs-0001",
-    "s3-0001", "s3-0002", "s3-0003", "s3-policy-0001", "sns-0001", "sqs-0001",
+    "s3-0001", "s3-0002", "s3-0003", "s3-policy-0001", "sns-0001", "sqs-0001", "sqs-0002",
+    "lambda-layers-0001", "cloudformation-0001", "cloudformation-custom-0001", "s3-lifecycle-0001",
 ]
 
 

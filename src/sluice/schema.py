@@ -38,4 +38,5 @@ SCHEMA: tuple[Migration, ...] = (
     *lambda_layer_records.MIGRATIONS,
     *cloudformation_records.MIGRATIONS,
     *cloudformation_custom_records.MIGRATIONS,
+    *s3_records.LIFECYCLE_MIGRATIONS,
 )

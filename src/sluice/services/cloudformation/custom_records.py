@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from ...store.db import Migration
 
-_CFN_CUSTOM_0001 = Migration("cloudformation_custom_0001", """
+_CFN_CUSTOM_0001 = Migration("cloudformation-custom-0001", """
 CREATE TABLE cfn_custom_requests (
     token TEXT PRIMARY KEY,            -- the deployer's request token for the step
     request_id TEXT NOT NULL UNIQUE,   -- the RequestId in the document, and the ResponseURL's key

@@ -156,4 +156,6 @@ _S3_LIFECYCLE_0001 = Migration(
     """,
 )
 
-MIGRATIONS = (_S3_0001, _S3_0002, _S3_0003, _S3_POLICY_0001, _S3_LIFECYCLE_0001)
+MIGRATIONS = (_S3_0001, _S3_0002, _S3_0003, _S3_POLICY_0001)
+# Released after the other services' first steps: schema.py lists it after them.
+LIFECYCLE_MIGRATIONS = (_S3_LIFECYCLE_0001,)
