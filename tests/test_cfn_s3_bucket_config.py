@@ -138,3 +138,32 @@ def test_a_public_acl_without_acls_enabled_fails_as_on_aws(cfn: Any) -> None:
     cfn.create_stack(StackName=stack, TemplateBody=bucket_template({"AccessControl": "PublicRead"}))
     assert settle(cfn, stack)["StackStatus"] == "ROLLBACK_COMPLETE"
     assert "AccessControlListNotSupported" in dict(failures(cfn, stack))["Site"]
+
+
+def test_lifecycle_rules_applied_changed_and_removed(cfn: Any, s3: Any) -> None:
+    stack = f"aging-{uuid.uuid4().hex[:6]}"
+    lifecycle = {"Rules": [
+        {"Id": "logs", "Status": "Enabled", "Prefix": "logs/", "ExpirationInDays": 7,
+         "AbortIncompleteMultipartUpload": {"DaysAfterInitiation": 1}},
+        {"Id": "big-tagged", "Status": "Enabled", "TagFilters": [{"Key": "tier", "Value": "tmp"}],
+         "ObjectSizeGreaterThan": 1024, "NoncurrentVersionExpiration": {"NoncurrentDays": 3},
+         "Transitions": [{"TransitionInDays": 30, "StorageClass": "GLACIER"}]},
+    ]}
+    bucket = outputs(deploy(cfn, stack, bucket_template({"LifecycleConfiguration": lifecycle})))["Name"]
+    rules = {rule["ID"]: rule for rule in s3.get_bucket_lifecycle_configuration(Bucket=bucket)["Rules"]}
+    assert rules["logs"]["Filter"] == {"Prefix": "logs/"}
+    assert rules["logs"]["Expiration"] == {"Days": 7}
+    assert rules["logs"]["AbortIncompleteMultipartUpload"] == {"DaysAfterInitiation": 1}
+    assert rules["big-tagged"]["Filter"] == {"And": {"Tags": [{"Key": "tier", "Value": "tmp"}],
+                                                     "ObjectSizeGreaterThan": 1024}}
+    assert rules["big-tagged"]["NoncurrentVersionExpiration"]["NoncurrentDays"] == 3
+    assert rules["big-tagged"]["Transitions"] == [{"Days": 30, "StorageClass": "GLACIER"}]
+
+    changed = {"Rules": [{"Id": "logs", "Status": "Disabled", "Prefix": "logs/", "ExpirationInDays": 30}]}
+    deploy(cfn, stack, bucket_template({"LifecycleConfiguration": changed}), update=True)
+    assert [(r["ID"], r["Status"], r["Expiration"]) for r in
+            s3.get_bucket_lifecycle_configuration(Bucket=bucket)["Rules"]] == [("logs", "Disabled", {"Days": 30})]
+
+    deploy(cfn, stack, bucket_template({}), update=True)
+    assert error_code(s3.get_bucket_lifecycle_configuration, Bucket=bucket) == "NoSuchLifecycleConfiguration"
+    cfn.delete_stack(StackName=stack)

@@ -1,6 +1,6 @@
 """AWS::S3::Bucket's access and configuration properties, applied with S3's own operations:
 OwnershipControls, PublicAccessBlockConfiguration, AccessControl (a canned ACL),
-CorsConfiguration, BucketEncryption.
+CorsConfiguration, BucketEncryption, LifecycleConfiguration.
 
 On create they are applied after CreateBucket (ObjectOwnership goes with CreateBucket itself); on
 update only the changed ones are applied, and one removed from the template puts the bucket back
@@ -34,7 +34,7 @@ ENFORCED = "BucketOwnerEnforced"
 DEFAULT_ENCRYPTION = {"Rules": [{"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"},
                                  "BucketKeyEnabled": False}]}
 CONFIG_PROPERTIES = ("OwnershipControls", "PublicAccessBlockConfiguration", "AccessControl", "CorsConfiguration",
-                     "BucketEncryption")
+                     "BucketEncryption", "LifecycleConfiguration")
 
 
 def object_ownership(req: ResourceRequest, props: dict[str, Any]) -> str:
@@ -104,6 +104,62 @@ def _encryption(req: ResourceRequest, cfn: Any) -> dict[str, Any]:
     return {"Rules": out}
 
 
+def _lifecycle_filter(rule: dict[str, Any]) -> dict[str, Any]:
+    """CloudFormation's flat Prefix / TagFilters / ObjectSize* -> S3's Filter (And when several)."""
+    parts: dict[str, Any] = {}
+    if rule.get("Prefix") is not None:
+        parts["Prefix"] = rule["Prefix"]
+    tags = [{"Key": t.get("Key"), "Value": t.get("Value")} for t in rule.get("TagFilters") or []]
+    for name in ("ObjectSizeGreaterThan", "ObjectSizeLessThan"):
+        if rule.get(name) is not None:
+            parts[name] = int(rule[name])
+    if len(parts) + len(tags) > 1:
+        return {"And": {**parts, **({"Tags": tags} if tags else {})}}
+    if tags:
+        return {"Tag": tags[0]}
+    return parts or {"Prefix": ""}
+
+
+def _lifecycle(req: ResourceRequest, cfn: Any) -> dict[str, Any]:
+    """CloudFormation's LifecycleConfiguration -> PutBucketLifecycleConfiguration's members."""
+    rules = cfn.get("Rules") if isinstance(cfn, dict) else None
+    if not isinstance(rules, list):
+        raise invalid_properties(req, "#/LifecycleConfiguration: required key [Rules] not found")
+    out = []
+    for rule in rules:
+        if not isinstance(rule, dict) or rule.get("Status") is None:
+            raise invalid_properties(req, "#/LifecycleConfiguration/Rules: required key [Status] not found")
+        entry: dict[str, Any] = {"Status": rule["Status"], "Filter": _lifecycle_filter(rule)}
+        if rule.get("Id") is not None:
+            entry["ID"] = rule["Id"]
+        expiration = {name: value for name, value in (
+            ("Days", rule.get("ExpirationInDays")), ("Date", rule.get("ExpirationDate")),
+            ("ExpiredObjectDeleteMarker", rule.get("ExpiredObjectDeleteMarker"))) if value is not None}
+        if expiration:
+            entry["Expiration"] = expiration
+        noncurrent = dict(rule.get("NoncurrentVersionExpiration") or {})
+        if rule.get("NoncurrentVersionExpirationInDays") is not None:
+            noncurrent.setdefault("NoncurrentDays", rule["NoncurrentVersionExpirationInDays"])
+        if noncurrent:
+            entry["NoncurrentVersionExpiration"] = noncurrent
+        if rule.get("AbortIncompleteMultipartUpload") is not None:
+            entry["AbortIncompleteMultipartUpload"] = rule["AbortIncompleteMultipartUpload"]
+        transitions = list(rule.get("Transitions") or []) + ([rule["Transition"]] if rule.get("Transition") else [])
+        if transitions:
+            entry["Transitions"] = [{k: v for k, v in (("Days", t.get("TransitionInDays")), ("Date", t.get("TransitionDate")),
+                                                        ("StorageClass", t.get("StorageClass"))) if v is not None}
+                                    for t in transitions]
+        noncurrent_transitions = list(rule.get("NoncurrentVersionTransitions") or []) + (
+            [rule["NoncurrentVersionTransition"]] if rule.get("NoncurrentVersionTransition") else [])
+        if noncurrent_transitions:
+            entry["NoncurrentVersionTransitions"] = [
+                {k: v for k, v in (("NoncurrentDays", t.get("TransitionInDays")), ("StorageClass", t.get("StorageClass")),
+                                   ("NewerNoncurrentVersions", t.get("NewerNoncurrentVersions"))) if v is not None}
+                for t in noncurrent_transitions]
+        out.append(entry)
+    return {"Rules": out}
+
+
 class BucketConfiguration:
     """Applies the properties above to bucket `name`: all of them on create (`old` None), the
     changed ones on update."""
@@ -146,3 +202,9 @@ class BucketConfiguration:
             else:
                 self.call(req, "s3", "PutBucketEncryption", Bucket=name,
                           ServerSideEncryptionConfiguration=_encryption(req, props["BucketEncryption"]))
+        if moved("LifecycleConfiguration"):
+            if props.get("LifecycleConfiguration") is None:
+                self.call(req, "s3", "DeleteBucketLifecycle", Bucket=name)
+            else:
+                self.call(req, "s3", "PutBucketLifecycleConfiguration", Bucket=name,
+                          LifecycleConfiguration=_lifecycle(req, props["LifecycleConfiguration"]))
