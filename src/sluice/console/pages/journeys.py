@@ -96,7 +96,7 @@ def _queue_link(r: ConsoleRequest, send: dict[str, Any] | None) -> str | None:
     if not send or not send.get("ok") or not str(send.get("target", "")).startswith("arn:aws:sqs:"):
         return None
     name = str(send["target"]).rsplit(":", 1)[-1]
-    return r.url("queue_page", name=name, _query={"message": send.get("messageId") or ""}) + \
+    return r.url("queue_page", queue=name, _query={"message": send.get("messageId") or ""}) + \
         f"#msg-{send.get('messageId') or ''}"
 
 

@@ -29,12 +29,12 @@ def register(router: Router, console: Console) -> None:
     router.get("/queues", queues_index)
     router.post("/queues", queue_create)
     router.get("/queues/live", queues_live)
-    router.get("/queues/{name}", queue_page)
-    router.get("/queues/{name}/live", queue_live)
-    router.post("/queues/{name}/send", queue_send)
-    router.post("/queues/{name}/purge", queue_purge)
-    router.post("/queues/{name}/delete", queue_delete)
-    router.post("/queues/{name}/redrive", queue_redrive)
+    router.get("/queues/{queue}", queue_page)
+    router.get("/queues/{queue}/live", queue_live)
+    router.post("/queues/{queue}/send", queue_send)
+    router.post("/queues/{queue}/purge", queue_purge)
+    router.post("/queues/{queue}/delete", queue_delete)
+    router.post("/queues/{queue}/redrive", queue_redrive)
 
 
 # -- the list -------------------------------------------------------------------------------------
@@ -87,7 +87,7 @@ async def queue_create(r: ConsoleRequest) -> HttpResponse:
         attributes["RedrivePolicy"] = json.dumps({"deadLetterTargetArn": found["Attributes"]["QueueArn"],
                                                   "maxReceiveCount": int(count) if count.isdigit() else count})
     await r.call("sqs", "CreateQueue", QueueName=name, Attributes=attributes)
-    return r.redirect(r.url("queue_page", name=name))
+    return r.redirect(r.url("queue_page", queue=name))
 
 
 # -- one queue ------------------------------------------------------------------------------------
@@ -150,14 +150,14 @@ async def _redrive_targets(r: ConsoleRequest, url: str, arn: str) -> dict[str, A
 
 
 async def queue_page(r: ConsoleRequest) -> HttpResponse:
-    details = await _details(r, r.params["name"])
+    details = await _details(r, r.params["queue"])
     targets = await _redrive_targets(r, details["url"], details["arn"])
     return r.render("queues/queue.html", area_nav="queues_index", q=details, targets=targets,
                     highlight=r.arg("message"))
 
 
 async def queue_live(r: ConsoleRequest) -> EventStream:
-    name = r.params["name"]
+    name = r.params["queue"]
     highlight = r.arg("message")
 
     async def render() -> str:
@@ -171,7 +171,7 @@ async def queue_live(r: ConsoleRequest) -> EventStream:
 
 
 async def queue_send(r: ConsoleRequest) -> HttpResponse:
-    url = await _url(r, r.params["name"])
+    url = await _url(r, r.params["queue"])
     params: dict[str, Any] = {"QueueUrl": url, "MessageBody": r.field("body")}
     if r.field("delay").strip():
         if not r.field("delay").strip().isdigit():
@@ -187,13 +187,13 @@ async def queue_send(r: ConsoleRequest) -> HttpResponse:
 
 
 async def queue_purge(r: ConsoleRequest) -> HttpResponse:
-    url = await _url(r, r.params["name"])
+    url = await _url(r, r.params["queue"])
     await r.call("sqs", "PurgeQueue", QueueUrl=url)
     return r.render("queues/_result.html", text=f"Purged {r.params['name']}: its messages are deleted.")
 
 
 async def queue_delete(r: ConsoleRequest) -> HttpResponse:
-    url = await _url(r, r.params["name"])
+    url = await _url(r, r.params["queue"])
     await r.call("sqs", "DeleteQueue", QueueUrl=url)
     return r.redirect(r.url("queues_index"))
 
@@ -255,7 +255,7 @@ def _to_queue(r: ConsoleRequest, url: str) -> Any:
 
 async def queue_redrive(r: ConsoleRequest) -> HttpResponse:
     """`target`: `function:<name>` or `queue:<name>`; answers each message's result."""
-    url = await _url(r, r.params["name"])
+    url = await _url(r, r.params["queue"])
     kind, _, target = r.field("target").partition(":")
     if kind == "function" and target:
         await r.call("lambda", "GetFunctionConfiguration", FunctionName=target)  # a clear error first
