@@ -89,7 +89,7 @@ class Console:
 
     # -- for pages and templates ---------------------------------------------------------
 
-    def url(self, name: str, **params: Any) -> str:
+    def url(self, name: str, /, **params: Any) -> str:
         path = self.router.path_for(name, **{k: v for k, v in params.items() if not k.startswith("_")})
         query = params.get("_query")
         if query:

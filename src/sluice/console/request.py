@@ -62,7 +62,7 @@ class ConsoleRequest:
 
     # -- output ------------------------------------------------------------------------------
 
-    def url(self, name: str, **params: Any) -> str:
+    def url(self, name: str, /, **params: Any) -> str:
         return self.console.url(name, **params)
 
     def render(self, template: str, status: int = 200, headers: list[tuple[str, str]] | None = None,
