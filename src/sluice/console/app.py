@@ -24,7 +24,7 @@ import jinja2
 from .. import __version__
 from ..auth.identity import Identity
 from ..protocol.errors import ServiceError
-from ..protocol.http import HttpRequest, HttpResponse
+from ..protocol.http import HttpRequest, HttpResponse, ResponseBody
 from ..services.base import Service
 from ..settings import Settings
 from . import filters
@@ -119,10 +119,27 @@ class Console:
         headers += [(k.encode("latin-1"), _latin1(v)) for k, v in answer.headers]
         if "cache-control" not in present:
             headers.append((b"cache-control", b"no-store"))
-        body = answer.body if isinstance(answer.body, bytes) else b"".join(answer.body)
+        body = answer.body
+        if isinstance(body, ResponseBody):  # a download: read from disk piece by piece, off the loop
+            await self._stream(req, send, answer.status, headers, body)
+            return
         headers.append((b"content-length", str(len(body)).encode()))
         await send({"type": "http.response.start", "status": answer.status, "headers": headers})
         await send({"type": "http.response.body", "body": b"" if req.method == "HEAD" else body})
+
+    async def _stream(self, req: HttpRequest, send: Any, status: int, headers: list[tuple[bytes, bytes]],
+                      body: ResponseBody) -> None:
+        if body.length is not None:
+            headers.append((b"content-length", str(body.length).encode()))
+        await send({"type": "http.response.start", "status": status, "headers": headers})
+        try:
+            if req.method != "HEAD":
+                chunks = iter(body)
+                while (chunk := await self.run_blocking(next, chunks, None)) is not None:
+                    await send({"type": "http.response.body", "body": chunk, "more_body": True})
+        finally:
+            body.close()
+        await send({"type": "http.response.body", "body": b""})
 
     async def _answer(self, req: HttpRequest, receive: Any) -> HttpResponse | EventStream:
         path = req.path[len(PREFIX):] or "/"

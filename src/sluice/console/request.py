@@ -73,6 +73,15 @@ class ConsoleRequest:
     def render_text(self, template: str, **context: Any) -> str:
         return self.console.render(template, self, **context)
 
+    def back(self, default: str) -> str:
+        """The form's `back` field when it is a console path (never another site), else `default`."""
+        from .app import PREFIX
+
+        target = self.field("back")
+        if target.startswith(PREFIX + "/") and "//" not in target and "\\" not in target:
+            return target
+        return default
+
     def redirect(self, location: str) -> HttpResponse:
         """After a POST: htmx follows HX-Redirect; a plain form follows 303 See Other."""
         if self.htmx:
