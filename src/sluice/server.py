@@ -217,7 +217,7 @@ class Sluice:
                                   views=ConsoleViews(journeys=journeys, outcome=lambda rid: async_outcome(store.db, rid),
                                                      event_state=lambda rid: event_state(store.db, rid),
                                                      queue_messages=lambda ref: peek(sqs.state, ref),
-                                                     status=lambda: status(sources)))
+                                                     status=lambda: status(sources), code_zip=lambda_.code_zip))
         return cls(settings, clock, store, services, gateway, deliveries, engine)
 
     def close(self) -> None:
