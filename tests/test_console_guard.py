@@ -6,6 +6,7 @@ shows them."""
 from __future__ import annotations
 
 import http.client
+import json
 import uuid
 from collections.abc import Iterator
 from typing import Any
@@ -147,3 +148,33 @@ def test_a_signed_in_user_without_permission_sees_access_denied(enforced: Sluice
     # The key deleted: the session ends.
     make_client("iam", enforced.endpoint).delete_access_key(UserName=user, AccessKeyId=key["AccessKeyId"])
     assert console.get("s3").status == 303
+
+
+def test_a_signed_in_users_test_button_is_authorized_as_that_user(enforced: SluiceProcess) -> None:
+    """Invoke (an operation that runs on the event loop) goes through the same enforcer."""
+    from .lambda_helpers import create
+
+    lam = make_client("lambda", enforced.endpoint)
+    iam = make_client("iam", enforced.endpoint)
+    iam.create_role(RoleName="console-fn-role", AssumeRolePolicyDocument=json.dumps({
+        "Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"},
+                                                "Action": "sts:AssumeRole"}]}))
+    fn = create(lam, "def handler(event, context):\n    return 42\n",
+                Role="arn:aws:iam::000000000000:role/console-fn-role")
+    user = f"tester-{uuid.uuid4().hex[:8]}"
+    key = _user_key(enforced.endpoint, user)
+    iam.put_user_policy(UserName=user, PolicyName="read", PolicyDocument=json.dumps({
+        "Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": ["lambda:Get*", "lambda:List*"],
+                                                "Resource": "*"}]}))
+    console = ConsoleClient(enforced.endpoint)
+    console.get("sign-in")
+    console.post("sign-in", {"access_key": key["AccessKeyId"], "secret_key": key["SecretAccessKey"]}, htmx=False)
+    assert console.get(f"lambda/functions/{fn}").status == 200
+    denied = console.post(f"lambda/functions/{fn}/test", {"event": "{}"})
+    assert denied.status == 403 and error_code(denied) == "AccessDeniedException"
+    assert error_message(denied).startswith(f"User: arn:aws:iam::000000000000:user/{user} is not authorized to "
+                                            "perform: lambda:InvokeFunction on resource:")
+    iam.put_user_policy(UserName=user, PolicyName="invoke", PolicyDocument=json.dumps({
+        "Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "lambda:InvokeFunction", "Resource": "*"}]}))
+    allowed = console.post(f"lambda/functions/{fn}/test", {"event": "{}"})
+    assert allowed.status == 200 and 'data-status="succeeded"' in allowed.text and ">42</pre>" in allowed.text
