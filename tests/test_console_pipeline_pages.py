@@ -106,6 +106,10 @@ def test_a_queue_made_sent_to_peeked_purged_and_deleted_through_the_console(cons
     page = console.get(f"queues/{name}")
     assert f'data-message-id="{message_id}"' in page.text
     assert "received 0 time(s)" in page.text and "hello" in unescape(page.text)
+    depths = _sse_first(manual.endpoint, f"{PREFIX}/queues/live", "queues")  # the list's live rows
+    assert re.search(rf'data-queue="{name}">.*?data-field="visible">1<', depths, re.S)
+    live = _sse_first(manual.endpoint, f"{PREFIX}/queues/{name}/live", "messages")
+    assert f'data-message-id="{message_id}"' in live
     # The peek consumed nothing: the message is still there to receive, for the first time.
     got = sqs.receive_message(QueueUrl=url, AttributeNames=["ApproximateReceiveCount"], VisibilityTimeout=0)
     assert [m["MessageId"] for m in got["Messages"]] == [message_id]
