@@ -204,8 +204,13 @@ def test_a_failing_upload_is_followed_from_journey_to_dlq_and_redriven(
     redriven = console.post(f"queues/{dlq}/redrive", {"target": f"function:{function}"})
     assert redriven.status == 200 and "1 of 1 message(s) redriven" in redriven.text
     new_id = re.search(r"journeys/trace\?target=([0-9a-f-]{36})", redriven.text).group(1)  # type: ignore[union-attr]
+    assert 'data-outcome="Pending"' in redriven.text  # its outcome follows, live
+    live_url = re.search(r'sse-connect="([^"]+)" sse-swap="outcomes"', redriven.text)
+    assert live_url is not None
     testing.clock.advance(0)
     assert testing.outcome(new_id).status == "Success"
+    outcomes = _sse_first(manual.endpoint, unescape(live_url.group(1)), "outcomes")
+    assert 'data-outcome="Success"' in outcomes and "Success</strong> after 1 attempt(s)" in outcomes
     assert testing.queue_messages(dlq) == []
     journey = console.get(f"journeys/trace?target={new_id}")
     assert "success after 1 attempt" in journey.text and "fixed fail-1.txt" in journey.text
@@ -242,7 +247,7 @@ def test_a_dlq_is_redriven_to_its_source_queue(console: ConsoleClient, manual: S
     page = console.get(f"queues/{dlq}")
     assert f'value="queue:{source}"' in page.text
     redriven = console.post(f"queues/{dlq}/redrive", {"target": f"queue:{source}"})
-    assert "3 of 3 message(s) redriven" in redriven.text and redriven.text.count("sent as message") == 3
+    assert "3 of 3 message(s) redriven" in redriven.text and redriven.text.count("<td>sent</td>") == 3
     got = sqs.receive_message(QueueUrl=source_url, MaxNumberOfMessages=10, MessageAttributeNames=["All"])
     assert {m["Body"] for m in got["Messages"]} == bodies
     assert all(m["MessageAttributes"]["kind"]["StringValue"] == "retry" for m in got["Messages"])

@@ -35,6 +35,7 @@ def register(router: Router, console: Console) -> None:
     router.post("/queues/{queue}/purge", queue_purge)
     router.post("/queues/{queue}/delete", queue_delete)
     router.post("/queues/{queue}/redrive", queue_redrive)
+    router.get("/queues/{queue}/redrive/live", redrive_live)
 
 
 # -- the list -------------------------------------------------------------------------------------
@@ -265,7 +266,38 @@ async def queue_redrive(r: ConsoleRequest) -> HttpResponse:
     else:
         raise ServiceError("InvalidParameterValue", "Choose where to redrive the messages: a function or a queue.")
     moved: list[Moved] = await move_all(_Queue(r, url), send)
-    return r.render("queues/_redriven.html", moved=moved, kind=kind, target=target)
+    rows = await _outcomes(r, [(m.message_id, m.sent_as, m.error) for m in moved], kind == "function")
+    pairs = ",".join(f"{m.message_id}:{m.sent_as}" for m in moved if m.sent_as)[:_LIVE_IDS_MAX]
+    return r.render("queues/_redriven.html", rows=rows, kind=kind, target=target, moved=len(rows),
+                    redriven=sum(1 for m in moved if m.sent_as), pairs=pairs if kind == "function" else "")
+
+
+_LIVE_IDS_MAX = 8000  # characters of "message:request" pairs a live result follows (about 100 messages)
+
+
+async def _outcomes(r: ConsoleRequest, moved: list[tuple[str, str | None, str | None]],
+                    invoked: bool) -> list[dict[str, Any]]:
+    """Each redriven message's row; for a function, where its new event is now (the engine's view
+    of the async event: queued with its attempts, or its outcome)."""
+    view = r.console.views.event_state
+    rows = []
+    for message_id, sent_as, error in moved:
+        state = None
+        if invoked and sent_as and view is not None:
+            state = await r.console.run_blocking(view, sent_as)
+        rows.append({"message_id": message_id, "sent_as": sent_as, "error": error, "state": state})
+    return rows
+
+
+async def redrive_live(r: ConsoleRequest) -> EventStream:
+    """The redriven events' outcomes as they come (`ids`: messageId:requestId pairs)."""
+    pairs = [p.partition(":") for p in r.arg("ids")[:_LIVE_IDS_MAX].split(",") if ":" in p]
+
+    async def render() -> str:
+        rows = await _outcomes(r, [(m, rid, None) for m, _, rid in pairs], True)
+        return r.render_text("queues/_redrive_rows.html", rows=rows, kind="function")
+
+    return EventStream.watch("outcomes", render)
 
 
 def _json(text: str | None) -> dict[str, Any]:
