@@ -296,3 +296,22 @@ def test_a_functions_metric_charts(console: ConsoleClient, manual: SluiceProcess
     assert {c["metric"] for c in fresh["charts"]} == set(charts) and fresh["error"] is None
     queue = console.get(f"metrics/queues/{pipeline['dlq']}")
     assert 'data-metric="ApproximateNumberOfMessagesVisible"' in queue.text
+
+
+def test_a_long_queue_is_peeked_at_a_page_at_a_time(console: ConsoleClient, manual: SluiceProcess) -> None:
+    sqs = make_client("sqs", manual.endpoint)
+    name = _name("long")
+    url = sqs.create_queue(QueueName=name)["QueueUrl"]
+    ids = []
+    for batch in range(7):
+        sent = sqs.send_message_batch(QueueUrl=url, Entries=[
+            {"Id": str(i), "MessageBody": f"m{batch * 10 + i}"} for i in range(10)])
+        ids.extend(s["MessageId"] for s in sorted(sent["Successful"], key=lambda s: int(s["Id"])))
+    first = console.get(f"queues/{name}")
+    assert first.text.count('<article class="message') == 50 and "Messages 1–50 of 70" in first.text
+    assert f'href="{PREFIX}/queues/{name}?start=50">Newer' in first.text
+    second = console.get(f"queues/{name}?start=50")
+    assert second.text.count('<article class="message') == 20 and "Messages 51–70 of 70" in second.text
+    # A link to one message (from a journey or the failed events) opens the page that holds it.
+    linked = console.get(f"queues/{name}?message={ids[63]}")
+    assert f'class="message highlight" id="msg-{ids[63]}"' in linked.text and "Messages 51–70" in linked.text
