@@ -302,7 +302,7 @@ def test_a_long_queue_is_peeked_at_a_page_at_a_time(console: ConsoleClient, manu
     sqs = make_client("sqs", manual.endpoint)
     name = _name("long")
     url = sqs.create_queue(QueueName=name)["QueueUrl"]
-    ids = []
+    ids: list[str] = []
     for batch in range(7):
         sent = sqs.send_message_batch(QueueUrl=url, Entries=[
             {"Id": str(i), "MessageBody": f"m{batch * 10 + i}"} for i in range(10)])
