@@ -13,6 +13,8 @@ from typing import Any
 
 import pytest
 
+from sluice.testing.client import SluiceTesting
+
 from .conftest import make_client, wait_for
 from .console_helpers import PREFIX, ConsoleClient, error_code, error_message
 from .lambda_helpers import zip_code
@@ -242,3 +244,15 @@ def test_a_redrive_the_identity_may_not_invoke_leaves_every_message_visible(enfo
     # Nothing lost and nothing hidden: all three are there to receive at once.
     got = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, VisibilityTimeout=0)
     assert sorted(json.loads(m["Body"])["i"] for m in got["Messages"]) == [0, 1, 2]
+    # The journey of an event of that function: Sluice's record, but the attempt's log lines only
+    # for who may read the function's log group.
+    request_id = lam.invoke(FunctionName=function, InvocationType="Event", Payload=b"{}")[
+        "ResponseMetadata"]["RequestId"]
+    assert SluiceTesting(enforced.endpoint).wait_outcome(request_id).status == "Success"
+    journey = console.get(f"journeys/trace?target={request_id}")
+    assert journey.status == 200 and 'data-attempt="1"' in journey.text
+    assert "log lines not shown: AccessDenied" in journey.text and "START RequestId" not in journey.text
+    shown = ConsoleClient(enforced.endpoint)
+    shown.get("sign-in")
+    shown.post("sign-in", {"access_key": "test", "secret_key": "test"}, htmx=False)  # the root
+    assert "START RequestId" in shown.get(f"journeys/trace?target={request_id}").text
