@@ -77,8 +77,10 @@ def test_uploads_folders_downloads_and_deletes(console: ConsoleClient, s3c: Any)
     assert gone.status == 200 and 'id="objects"' in gone.text and 'data-key="hello.txt"' not in gone.text
     assert "Contents" not in s3c.list_objects_v2(Bucket=bucket, Prefix="hello")
     # An upload to a bucket that is not there shows S3's error, in the header console.js reads too.
+    no_key = console.upload(f"s3/buckets/{bucket}/upload", b"x")
+    assert no_key.status == 400 and error_code(no_key) == "InvalidArgument"
     failed = console.upload(f"s3/buckets/{bucket}-nope/upload?key=x.txt", b"x")
-    assert failed.status == 404 and failed.header("x-sluice-error", ) == "NoSuchBucket: The specified bucket does not exist"
+    assert failed.status == 404 and failed.header("x-sluice-error") == "NoSuchBucket: The specified bucket does not exist"
 
 
 def test_an_objects_metadata_and_tags_are_shown_and_edited(console: ConsoleClient, s3c: Any) -> None:

@@ -97,6 +97,8 @@ async def s3_upload(r: ConsoleRequest) -> HttpResponse:
     bucket, key = r.params["bucket"], r.arg("key")
     content_type = r.http.headers.get("content-type") or "application/octet-stream"
     try:
+        if not key:  # the wire cannot send a PutObject without a key (that would be CreateBucket)
+            raise ServiceError("InvalidArgument", "An object key must be at least one character long.")
         result = await r.call("s3", "PutObject", Bucket=bucket, Key=key, Body=io.BytesIO(r.body),
                               ContentType=content_type)
     except ServiceError as err:
