@@ -158,3 +158,13 @@ def test_event_notifications_are_added_with_the_apis_validation(console: Console
     deleted = console.post(f"s3/buckets/{bucket}/notifications/delete", {"id": "uploads"})
     assert deleted.status == 200
     assert "LambdaFunctionConfigurations" not in s3c.get_bucket_notification_configuration(Bucket=bucket)
+
+
+def test_the_object_list_is_pushed_live(console: ConsoleClient, s3c: Any) -> None:
+    """An object the pipeline or the CLI writes shows up without a reload (server-sent events)."""
+    bucket = new_bucket(console)
+    page = console.get(f"s3/buckets/{bucket}")
+    assert f'sse-connect="{PREFIX}/s3/buckets/{bucket}/live" sse-swap="objects"' in page.text
+    s3c.put_object(Bucket=bucket, Key="from-the-cli.txt", Body=b"x")
+    text = console.stream(f"s3/buckets/{bucket}/live?prefix=", 'data-key="from-the-cli.txt"')
+    assert "event: objects\n" in text and 'data-key="from-the-cli.txt"' in text

@@ -91,11 +91,9 @@ class Console:
 
     def url(self, route: str, /, **params: Any) -> str:
         path = self.router.path_for(route, **{k: v for k, v in params.items() if not k.startswith("_")})
-        query = params.get("_query")
-        if query:
-            path += "?" + "&".join(f"{quote(str(k), safe='')}={quote(str(v), safe='')}"
-                                   for k, v in query.items() if v not in (None, ""))
-        return PREFIX + path
+        query = "&".join(f"{quote(str(k), safe='')}={quote(str(v), safe='')}"
+                         for k, v in (params.get("_query") or {}).items() if v not in (None, ""))
+        return PREFIX + path + (f"?{query}" if query else "")
 
     def static_url(self, name: str) -> str:
         digest = self._static[name][1] if name in self._static else ""

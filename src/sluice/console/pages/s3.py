@@ -11,6 +11,7 @@ from urllib.parse import quote
 from ...protocol.errors import ServiceError
 from ...protocol.http import HttpResponse, ResponseBody
 from ..request import ConsoleRequest
+from ..sse import EventStream
 from . import s3_notify
 
 if TYPE_CHECKING:
@@ -26,6 +27,7 @@ def register(router: Router, console: Console) -> None:
     router.post("/s3/buckets", s3_create_bucket)
     router.get("/s3/buckets/{bucket}", s3_bucket)
     router.get("/s3/buckets/{bucket}/objects", s3_objects)
+    router.get("/s3/buckets/{bucket}/live", s3_objects_live)
     router.post("/s3/buckets/{bucket}/delete-bucket", s3_delete_bucket)
     router.post("/s3/buckets/{bucket}/folder", s3_create_folder)
     router.post("/s3/buckets/{bucket}/upload", s3_upload)
@@ -80,6 +82,18 @@ async def s3_bucket(r: ConsoleRequest) -> HttpResponse:
 async def s3_objects(r: ConsoleRequest) -> HttpResponse:
     """The object table alone (htmx refreshes it after uploads and deletes)."""
     return r.render("s3/_objects.html", **await _listing(r))
+
+
+async def s3_objects_live(r: ConsoleRequest) -> EventStream:
+    """The object table pushed whenever it changes (uploads by the pipeline, the CLI, a handler)."""
+
+    async def render() -> str:
+        try:
+            return r.render_text("s3/_objects.html", **await _listing(r))
+        except ServiceError as err:  # the bucket deleted meanwhile, say: shown where the table was
+            return r.render_text("_error.html", error=err)
+
+    return EventStream.watch("objects", render, interval=2.0)
 
 
 async def s3_create_folder(r: ConsoleRequest) -> HttpResponse:
