@@ -66,6 +66,14 @@ def test_a_post_without_the_pages_token_is_refused(console: ConsoleClient, endpo
     assert name in [b["Name"] for b in make_client("s3", endpoint).list_buckets()["Buckets"]]
 
 
+def test_without_enforcement_the_console_is_the_root_and_asks_no_sign_in(console: ConsoleClient) -> None:
+    page = console.get("s3")
+    assert page.status == 200 and "arn:aws:iam::000000000000:root" in page.text
+    assert 'name="secret_key"' not in page.text
+    form = console.get("sign-in")
+    assert form.status == 303 and form.header("location") == f"{PREFIX}/"
+
+
 def test_get_never_changes_anything(console: ConsoleClient) -> None:
     assert console.request("GET", f"{PREFIX}/s3/buckets").status == 405
     page = console.request("DELETE", f"{PREFIX}/s3")
