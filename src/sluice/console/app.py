@@ -120,7 +120,12 @@ class Console:
             answer = _plain(500, "InternalError", "We encountered an internal error. Please try again.")
         headers = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in SECURITY_HEADERS]
         if isinstance(answer, EventStream):
-            await answer.serve(send, receive, headers)
+            try:
+                await answer.serve(send, receive, headers)
+            except ClientDisconnected:
+                pass
+            except Exception:  # a page's poll failed mid-stream: logged; the browser reconnects
+                log.exception("console: the stream %s failed", req.path)
             return
         present = {k.lower() for k, _ in answer.headers}
         headers += [(k.encode("latin-1"), _latin1(v)) for k, v in answer.headers]
