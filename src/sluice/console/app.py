@@ -73,7 +73,12 @@ class Console:
         self.run_blocking = run_blocking
         secret = secret or os.urandom(32)  # per server: cookies and tokens die with it
         self.guard = Guard(secret, settings.host)
-        self.sessions = Sessions(secret, identities, enforcer is not None, PREFIX + "/")
+        # Sign-in is asked for whenever the server checks its callers: under --enforce-iam, and
+        # under --verify-signatures alone too (else a local process without a key could do as
+        # root through the console what the wire refuses it); the latter authorizes nothing more
+        # than a valid signature does on the wire.
+        self.sessions = Sessions(secret, identities, enforcer is not None or settings.verify_signatures,
+                                 PREFIX + "/")
         self.api = Api(settings, services, run_blocking, enforcer)
         self.templates = jinja2.Environment(
             loader=jinja2.PackageLoader("sluice.console", "templates"),
