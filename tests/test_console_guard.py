@@ -9,6 +9,7 @@ import http.client
 import json
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -64,6 +65,14 @@ def test_a_post_without_the_pages_token_is_refused(console: ConsoleClient, endpo
     done = console.post("s3/buckets", {"name": name, "csrf_token": console.token}, token=False, htmx=False)
     assert done.status == 303, done.text
     assert name in [b["Name"] for b in make_client("s3", endpoint).list_buckets()["Buckets"]]
+
+
+def test_without_enforcement_the_console_is_the_root_and_asks_no_sign_in(console: ConsoleClient) -> None:
+    page = console.get("s3")
+    assert page.status == 200 and "arn:aws:iam::000000000000:root" in page.text
+    assert 'name="secret_key"' not in page.text
+    form = console.get("sign-in")
+    assert form.status == 303 and form.header("location") == f"{PREFIX}/"
 
 
 def test_get_never_changes_anything(console: ConsoleClient) -> None:
@@ -178,3 +187,21 @@ def test_a_signed_in_users_test_button_is_authorized_as_that_user(enforced: Slui
         "Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "lambda:InvokeFunction", "Resource": "*"}]}))
     allowed = console.post(f"lambda/functions/{fn}/test", {"event": "{}"})
     assert allowed.status == 200 and 'data-status="succeeded"' in allowed.text and ">42</pre>" in allowed.text
+
+
+def test_under_verify_signatures_alone_the_console_asks_to_sign_in_too(tmp_path: Path) -> None:
+    """Else a local process without a key could do through the console what the wire refuses it."""
+    server = SluiceProcess(tmp_path / "data", "--verify-signatures").start()
+    try:
+        console = ConsoleClient(server.endpoint)
+        assert console.get("s3").status == 303
+        form = console.get("sign-in")
+        assert "--verify-signatures" in form.text and "AWS&#39;s rules decide" not in form.text
+        wrong = console.post("sign-in", {"access_key": "test", "secret_key": "guess"}, htmx=False)
+        assert wrong.status == 401
+        assert console.post("sign-in", {"access_key": "test", "secret_key": "test"}, htmx=False).status == 303
+        assert console.get("s3").status == 200  # a page of the signed-in session: its token
+        assert console.post("s3/buckets", {"name": "signed-in-bucket"}).status == 200
+        assert "signed-in-bucket" in [b["Name"] for b in make_client("s3", server.endpoint).list_buckets()["Buckets"]]
+    finally:
+        server.stop()

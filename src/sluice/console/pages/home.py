@@ -27,6 +27,8 @@ async def home(r: ConsoleRequest) -> HttpResponse:
 
 
 async def sign_in_form(r: ConsoleRequest) -> HttpResponse:
+    if not r.console.sessions.enforced:  # nothing to sign in to: the console acts as the root
+        return HttpResponse(303, [("Location", r.url("home"))], b"")
     return r.render("sign_in.html", next=_next(r.arg("next")), failed=False)
 
 
