@@ -128,6 +128,10 @@ def test_under_enforce_iam_the_console_asks_to_sign_in(enforced: SluiceProcess) 
     assert "HttpOnly" in cookie and "SameSite=Strict" in cookie and "test" not in cookie.split(";")[0].split("=", 1)[1]
     page = console.get("s3")
     assert page.status == 200 and "arn:aws:iam::000000000000:root" in page.text
+    # `next` sends the user on inside the console only.
+    for elsewhere in ("//evil.example/", "https://evil.example/", f"{PREFIX}/..//evil.example"):
+        again = console.post("sign-in", {"access_key": "test", "secret_key": "test", "next": elsewhere}, htmx=False)
+        assert again.header("location") == f"{PREFIX}/", elsewhere
     # A forged cookie is nobody.
     forged = ConsoleClient(enforced.endpoint, cookies={"sluice_console": console.cookies["sluice_console"][:-4] + "0000"})
     assert forged.get("s3").status == 303

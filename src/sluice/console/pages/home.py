@@ -5,7 +5,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from ...protocol.http import HttpResponse
-from ..request import ConsoleRequest
+from ..app import PREFIX
+from ..request import ConsoleRequest, console_path
 
 if TYPE_CHECKING:
     from ..app import Console
@@ -50,9 +51,4 @@ async def sign_out(r: ConsoleRequest) -> HttpResponse:
 
 
 def _next(target: str) -> str:
-    from ..app import PREFIX
-
-    # Only a console path: a sign-in link must not send the user to another site.
-    if target.startswith(PREFIX + "/") and not target.startswith("//") and "\\" not in target:
-        return target
-    return PREFIX + "/"
+    return console_path(target, PREFIX + "/")
