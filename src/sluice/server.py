@@ -18,10 +18,12 @@ import uvicorn
 from .auth.enforcer import Enforcer
 from .auth.identity import Identity
 from .clock import Clock, ManualClock, make_clock
+from .console import PREFIX as CONSOLE_PREFIX
+from .console import Console, ConsoleViews
 from .engine.destinations import Authorize, OutcomeDelivery
 from .engine.dispatcher import OutboxDispatcher, in_executor_each
 from .engine.eventbridge import eventbridge_workers
-from .engine.introspect import async_outcome, event_state
+from .engine.introspect import async_outcome, event_state, recent_failures
 from .engine.invoker import Functions, Invoker
 from .engine.journey import Journeys
 from .engine.lifecycle import Engine, Resource, Signal
@@ -236,6 +238,13 @@ class Sluice:
         gateway.testing = TestingApi(clock, TestingHooks(
             reset=Reset(store, services, engine), outcome=lambda request_id: async_outcome(store.db, request_id),
             queue_messages=lambda ref: peek(sqs.state, ref)), gateway.run_blocking)
+        gateway.console = Console(settings, services, gateway.run_blocking, iam.identity, enforcer=enforcer,
+                                  views=ConsoleViews(journeys=journeys, outcome=lambda rid: async_outcome(store.db, rid),
+                                                     event_state=lambda rid: event_state(store.db, rid),
+                                                     queue_messages=lambda ref: peek(sqs.state, ref),
+                                                     status=lambda: status(sources),
+                                                     failures=lambda limit: recent_failures(store.db, limit),
+                                                     now=clock.now, code_zip=lambda_.code_zip))
         return cls(settings, clock, store, services, gateway, deliveries, engine)
 
     def close(self) -> None:
@@ -390,6 +399,7 @@ def serve(settings: Settings) -> None:
     )
     server = _Server(config, app.engine)
     log.info("Sluice listening on %s (data in %s)", settings.endpoint_url, settings.data_dir.resolve())
+    log.info("Console: %s%s/", settings.endpoint_url, CONSOLE_PREFIX)
     log.info("%s", runtimes.node_summary())
     try:
         server.run()
