@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo up test crash-test fuzz lint bench clean
+.PHONY: demo up test crash-test fuzz lint bench s3-tests clean
 
 $(BIN)/sluice: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -31,6 +31,12 @@ crash-test: $(BIN)/sluice
 fuzz: $(BIN)/sluice
 	SLUICE_FUZZ=long $(BIN)/pytest -q -p no:xdist --timeout 0 tests/fuzz
 
+# ceph's s3-tests against Sluice, plain and with --enforce-iam --verify-signatures (long: not in
+# `make test`). Needs a checkout: make s3-tests S3TESTS_DIR=/path/to/s3-tests [S3TESTS_ARGS='-k name'].
+s3-tests: $(BIN)/sluice
+	@test -n "$(S3TESTS_DIR)" || { echo "make s3-tests needs S3TESTS_DIR=/path/to/ceph/s3-tests"; exit 2; }
+	$(BIN)/python s3tests/run.py --s3tests-dir "$(S3TESTS_DIR)" $(if $(S3TESTS_MODE),--mode $(S3TESTS_MODE)) $(if $(S3TESTS_ARGS),-- $(S3TESTS_ARGS))
+
 bench: $(BIN)/sluice
 	$(BIN)/python bench/s3.py
 	$(BIN)/python bench/invoke.py
@@ -40,4 +46,4 @@ bench: $(BIN)/sluice
 	$(BIN)/python bench/cpu.py
 
 clean:
-	rm -rf $(VENV) .sluice
+	rm -rf $(VENV) .sluice .venv-s3tests .s3tests-results
