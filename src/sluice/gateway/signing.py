@@ -92,7 +92,7 @@ class Signed:
 
 
 def bytes_text(text: str) -> str:
-    return " ".join(f"{b:02x}" for b in text.encode())
+    return " ".join(f"{b:02x}" for b in text.encode("utf-8", "surrogateescape"))
 
 
 def stamp(epoch: float) -> str:

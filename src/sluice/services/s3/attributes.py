@@ -7,7 +7,8 @@ from typing import Any
 
 from ...protocol.context import RequestContext
 from . import core, errors
-from .records import objects
+from .checksums import member_name
+from .records import ObjectRecord, objects
 from .state import S3State
 
 
@@ -37,7 +38,7 @@ class ObjectAttributes:
                 "TotalPartsCount": len(record.parts), "PartNumberMarker": marker,
                 "NextPartNumberMarker": numbers[-1] if numbers else marker, "MaxParts": max_parts,
                 "IsTruncated": bool(numbers) and numbers[-1] < len(record.parts),
-                "Parts": [{"PartNumber": n, "Size": record.parts[n - 1]} for n in numbers],
+                "Parts": [_part(record, n) for n in numbers],
             }
         return result
 
@@ -69,3 +70,13 @@ class ObjectAttributes:
 
         self.s.db.write(txn)
         return core.reported_version(self.s, record)
+
+
+def _part(record: ObjectRecord, number: int) -> dict[str, Any]:
+    """A part as GetObjectAttributes lists it: its size, and its checksum when the upload had an
+    algorithm."""
+    assert record.parts is not None
+    part: dict[str, Any] = {"PartNumber": number, "Size": record.parts[number - 1]}
+    if record.checksum_algorithm and record.part_checksums and record.part_checksums[number - 1]:
+        part[member_name(record.checksum_algorithm)] = record.part_checksums[number - 1]
+    return part

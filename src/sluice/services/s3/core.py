@@ -7,7 +7,7 @@ import hashlib
 import sqlite3
 from collections.abc import Callable, Iterator
 from typing import Any
-from urllib.parse import parse_qsl, quote_plus
+from urllib.parse import parse_qsl, quote
 
 from ...protocol.context import RequestContext
 from ...protocol.errors import ServiceError
@@ -215,10 +215,11 @@ def checksum_members(record: ObjectRecord) -> dict[str, Any]:
 
 
 def key_encoder(encoding: str | None) -> Callable[[str], str]:
-    """How a listing writes keys, prefixes and markers: EncodingType=url form-encodes them (the
-    only way to send control characters in XML 1.0), otherwise as they are."""
+    """How a listing writes keys, prefixes and markers: EncodingType=url percent-encodes them (the
+    only way to send control characters in XML 1.0), otherwise as they are. A space is `%20`, as
+    S3 writes it, not the `+` of form encoding (`+` itself is `%2B`)."""
     if encoding == "url":
-        return lambda s: quote_plus(s, safe="/")
+        return lambda s: quote(s, safe="/")
     return lambda s: s
 
 
