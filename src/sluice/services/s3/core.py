@@ -154,7 +154,7 @@ def parse_copy_source(value: str) -> tuple[str, str, str | None]:
     return bucket_name, key, version
 
 
-def _check_write_conditions(conn: sqlite3.Connection, bucket_name: str, key: str, cond: dict[str, Any]) -> None:
+def check_write_conditions(conn: sqlite3.Connection, bucket_name: str, key: str, cond: dict[str, Any]) -> None:
     etag = objects.live_etag(conn, bucket_name, key)
     if_none = cond.get("IfNoneMatch")
     if if_none is not None and etag is not None and (if_none == "*" or if_none.strip('"') == etag):
@@ -180,7 +180,7 @@ def commit_object(state: S3State, record: ObjectRecord, conditions: dict[str, An
         nonlocal notified
         status = versions.status(conn, record.bucket)
         if conditions:
-            _check_write_conditions(conn, record.bucket, record.key, conditions)
+            check_write_conditions(conn, record.bucket, record.key, conditions)
         doomed = versions.place(conn, record, status)
         reported = record.version_id if status else None
         if event:

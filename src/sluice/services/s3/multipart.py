@@ -200,12 +200,16 @@ class Multipart:
         )
 
         notified: list[str] = []
+        conditions = {k: params[k] for k in ("IfMatch", "IfNoneMatch") if params.get(k)}
 
         def txn(conn: sqlite3.Connection) -> tuple[list[str], str | None]:
             nonlocal notified
             status = versions.status(conn, Bucket)
             if not uploads.exists(conn, UploadId):
                 raise errors.no_such_upload(UploadId)
+            # If-Match / If-None-Match: the upload completes only over the object they expect,
+            # decided in the same transaction as the write, as PutObject's.
+            core.check_write_conditions(conn, Bucket, Key, conditions)
             part_blobs = uploads.delete(conn, UploadId)
             doomed = versions.place(conn, record, status)
             reported = record.version_id if status else None
