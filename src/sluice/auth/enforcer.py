@@ -111,7 +111,9 @@ class Enforcer:
         denied_items: set[int] = set()
         for check in checks:
             request, decision = self._decide(principal, policies, check, context, ctx.account_id, holders)
-            if decision.allowed:
+            if decision.allowed or self._no_such_bucket(service, operation, check.resource):
+                continue
+            if self._taken_bucket(operation, request, policies, ctx.account_id):
                 continue
             if check.item is not None:
                 denied_items.add(check.item)  # the operation fails that item alone
@@ -120,6 +122,23 @@ class Enforcer:
             raise ServiceError(code, denied_message(*_as_worded(request, decision)), status)
         if denied_items:
             ctx.denied_items = frozenset(denied_items)
+
+    def _no_such_bucket(self, service: str, operation: str, resource: str) -> bool:
+        """A request about a bucket that does not exist: S3 answers NoSuchBucket (404) to anyone,
+        anonymous callers and other accounts included, so the service is left to say so. Creating
+        the bucket is still the caller's identity policies' decision."""
+        if service != "s3" or operation == "CreateBucket" or not resource.startswith("arn:aws:s3:::"):
+            return False
+        source = self.resources.get("s3")
+        return source is not None and source.resource_policy(resource)[1] is None
+
+    def _taken_bucket(self, operation: str, request: AuthRequest, policies: Sequence[Policy], caller: str) -> bool:
+        """CreateBucket of a name another account holds: S3 answers BucketAlreadyExists (409), not
+        AccessDenied, to a caller whose own policies let it create buckets; the service says so."""
+        if operation != "CreateBucket" or request.resource_account == caller:
+            return False
+        mine = dataclasses.replace(request, resource_account=caller)
+        return evaluate(mine, policies, None).allowed
 
     def request_context(self, ctx: RequestContext) -> dict[str, str | Sequence[str]]:
         return {

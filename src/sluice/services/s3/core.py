@@ -182,7 +182,9 @@ def commit_object(state: S3State, record: ObjectRecord, conditions: dict[str, An
         if conditions:
             check_write_conditions(conn, record.bucket, record.key, conditions)
         doomed = versions.place(conn, record, status)
-        reported = record.version_id if status else None
+        # A suspended bucket's write is its key's "null" version, which S3's write response does
+        # not name (no x-amz-version-id; reads do say "null"), as AWS's PutObject examples show.
+        reported = record.version_id if status == versions.ENABLED else None
         if event:
             notified = state.events.record(conn, ctx, record.bucket, event, record.key, record.size, record.etag,
                                            record.last_modified, version_id=reported)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import io
+import re
 import sqlite3
 import uuid
 from typing import Any
@@ -114,15 +115,15 @@ class Multipart:
         first, length = 0, src.size
         rng = params.get("CopySourceRange")
         if rng:
-            spec = rng.strip()
-            try:
-                a, b = spec.removeprefix("bytes=").split("-")
-                first, last = int(a), int(b)
-            except ValueError:
+            # Exactly bytes=first-last in digits: "0-2" (no unit), "bytes=0", "bytes=0-" or a list
+            # of ranges are refused as S3 refuses them.
+            m = re.fullmatch(r"bytes=(\d+)-(\d+)", rng.strip())
+            if m is None:
                 raise errors.invalid_argument("The x-amz-copy-source-range value must be of the form "
                                               "bytes=first-last where first and last are the zero-based "
                                               "offsets of the first and last bytes to copy",
-                                              "x-amz-copy-source-range", rng) from None
+                                              "x-amz-copy-source-range", rng)
+            first, last = int(m.group(1)), int(m.group(2))
             if last < first or last >= src.size:
                 raise errors.invalid_range(rng, src.size)
             length = last - first + 1
@@ -212,7 +213,9 @@ class Multipart:
             core.check_write_conditions(conn, Bucket, Key, conditions)
             part_blobs = uploads.delete(conn, UploadId)
             doomed = versions.place(conn, record, status)
-            reported = record.version_id if status else None
+            # A suspended bucket's write is its key's "null" version, which S3's write response does
+            # not name (no x-amz-version-id; reads do say "null"), as AWS's PutObject examples show.
+            reported = record.version_id if status == versions.ENABLED else None
             notified = self.s.events.record(conn, ctx, Bucket, "ObjectCreated:CompleteMultipartUpload", Key,
                                             record.size, record.etag, record.last_modified, version_id=reported)
             return doomed + part_blobs, reported
