@@ -10,6 +10,7 @@ from .signing import (
     MAX_SKEW,
     Signed,
     bytes_text,
+    printable,
     s3_signature_mismatch,
     stamp,
 )
@@ -35,7 +36,7 @@ class Family:
         if self.s3:
             return s3_signature_mismatch(signed.access_key, string_to_sign, signed.signature,
                                          StringToSignBytes=bytes_text(string_to_sign),
-                                         CanonicalRequest=_printable(canonical),
+                                         CanonicalRequest=printable(canonical),
                                          CanonicalRequestBytes=bytes_text(canonical))
         message = ("The request signature we calculated does not match the signature you provided. Check your "
                    "AWS Secret Access Key and signing method. Consult the service documentation for details.")
@@ -101,8 +102,3 @@ def unsupported(family: Family) -> ServiceError:
                             "Please use AWS4-HMAC-SHA256.", 400)
     return ServiceError("IncompleteSignature", "Only AWS4-HMAC-SHA256 signatures are supported.", 400)
 
-
-def _printable(text: str) -> str:
-    """Canonical-request text for an error document: header bytes that were not UTF-8 (carried as
-    surrogate escapes) shown as U+FFFD."""
-    return text.encode("utf-8", "surrogateescape").decode("utf-8", "replace")

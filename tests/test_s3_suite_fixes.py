@@ -1,0 +1,320 @@
+"""What ceph's s3-tests found (issue 16, `make s3-tests`), each pinned with real boto3 or raw HTTP
+against a real `sluice up`: listings' url encoding, non-ASCII metadata, Content-Encoding as sent,
+multipart completion (repeated, conditional, checksums, parts), POST form fields, suspended
+buckets' write responses, and, with --enforce-iam, NoSuchBucket and BucketAlreadyExists."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import http.client
+import json
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import boto3
+import pytest
+from botocore import UNSIGNED
+from botocore.config import Config
+from botocore.exceptions import ClientError
+
+from .conftest import REGION
+from .server import SluiceProcess
+
+MIB = 1024 * 1024
+
+
+def _error(exc: pytest.ExceptionInfo[ClientError]) -> tuple[int, str]:
+    resp = exc.value.response
+    return resp["ResponseMetadata"]["HTTPStatusCode"], resp["Error"]["Code"]
+
+
+def _multipart(s3: Any, bucket: str, key: str, bodies: list[bytes], **create: Any) -> tuple[str, list[dict[str, Any]]]:
+    upload_id = s3.create_multipart_upload(Bucket=bucket, Key=key, **create)["UploadId"]
+    parts = []
+    for n, body in enumerate(bodies, 1):
+        extra = {"ChecksumAlgorithm": create["ChecksumAlgorithm"]} if "ChecksumAlgorithm" in create else {}
+        answer = s3.upload_part(Bucket=bucket, Key=key, UploadId=upload_id, PartNumber=n, Body=body, **extra)
+        part = {"PartNumber": n, "ETag": answer["ETag"]}
+        for member in ("ChecksumSHA256", "ChecksumCRC32"):
+            if member in answer:
+                part[member] = answer[member]
+        parts.append(part)
+    return upload_id, parts
+
+
+# -- listings ----------------------------------------------------------------------------------
+
+
+def test_url_encoded_listing_writes_a_space_as_percent_20(s3: Any, bucket: str) -> None:
+    for key in ("quux ab/thud", "foo+1/bar"):
+        s3.put_object(Bucket=bucket, Key=key, Body=b"")
+    for listed in (s3.list_objects(Bucket=bucket, Delimiter="/", EncodingType="url"),
+                   s3.list_objects_v2(Bucket=bucket, Delimiter="/", EncodingType="url")):
+        assert sorted(p["Prefix"] for p in listed["CommonPrefixes"]) == ["foo%2B1/", "quux%20ab/"]
+
+
+def test_list_objects_v1_echoes_its_prefix_unencoded(s3: Any, bucket: str) -> None:
+    # boto3 asks for EncodingType=url itself and decodes V1's keys and markers, not its Prefix.
+    assert s3.list_objects(Bucket=bucket, Prefix="\n")["Prefix"] == "\n"
+    assert s3.list_objects_v2(Bucket=bucket, Prefix="\n")["Prefix"] == "\n"
+
+
+# -- headers -----------------------------------------------------------------------------------
+
+
+def test_non_ascii_metadata_sent_as_utf8_round_trips(s3: Any, bucket: str) -> None:
+    def utf8_metadata(params: dict[str, Any], **_: Any) -> None:
+        params["headers"]["x-amz-meta-meta1"] = "Hello World\xe9"  # botocore sends it as UTF-8
+
+    s3.meta.events.register("before-call.s3.PutObject", utf8_metadata)
+    try:
+        s3.put_object(Bucket=bucket, Key="meta", Body=b"bar")
+    finally:
+        s3.meta.events.unregister("before-call.s3.PutObject", utf8_metadata)
+    assert s3.get_object(Bucket=bucket, Key="meta")["Metadata"]["meta1"] == "Hello World\xe9"
+
+
+def test_content_encoding_is_kept_as_sent_less_aws_chunked(s3: Any, bucket: str) -> None:
+    for sent, kept in (("deflate, gzip", "deflate, gzip"), ("gzip, aws-chunked", "gzip"),
+                       ("aws-chunked, gzip", "gzip"), ("aws-chunked", None)):
+        s3.put_object(Bucket=bucket, Key="enc", Body=b"body", ContentEncoding=sent)
+        head = s3.head_object(Bucket=bucket, Key="enc")
+        assert head.get("ContentEncoding") == kept
+        assert s3.get_object(Bucket=bucket, Key="enc")["Body"].read() == b"body"
+
+
+# -- multipart ---------------------------------------------------------------------------------
+
+
+def test_repeated_complete_multipart_upload_succeeds_again(s3: Any, bucket: str) -> None:
+    upload_id, parts = _multipart(s3, bucket, "mp", [b"a" * (5 * MIB), b"b"])
+    first = s3.complete_multipart_upload(Bucket=bucket, Key="mp", UploadId=upload_id, MultipartUpload={"Parts": parts})
+    again = s3.complete_multipart_upload(Bucket=bucket, Key="mp", UploadId=upload_id, MultipartUpload={"Parts": parts})
+    assert again["ETag"] == first["ETag"]
+    assert s3.get_object(Bucket=bucket, Key="mp")["ContentLength"] == 5 * MIB + 1
+    # Once the object is replaced, the old upload is gone for good.
+    s3.put_object(Bucket=bucket, Key="mp", Body=b"other")
+    with pytest.raises(ClientError) as exc:
+        s3.complete_multipart_upload(Bucket=bucket, Key="mp", UploadId=upload_id, MultipartUpload={"Parts": parts})
+    assert _error(exc) == (404, "NoSuchUpload")
+
+
+def test_a_part_listed_twice_completes_with_the_last_entry(s3: Any, bucket: str) -> None:
+    upload_id = s3.create_multipart_upload(Bucket=bucket, Key="twice")["UploadId"]
+    old = s3.upload_part(Bucket=bucket, Key="twice", UploadId=upload_id, PartNumber=1, Body=b"B" * 8)["ETag"]
+    new = s3.upload_part(Bucket=bucket, Key="twice", UploadId=upload_id, PartNumber=1, Body=b"A" * 8)["ETag"]
+    s3.complete_multipart_upload(Bucket=bucket, Key="twice", UploadId=upload_id, MultipartUpload={
+        "Parts": [{"PartNumber": 1, "ETag": old}, {"PartNumber": 1, "ETag": new}]})
+    assert s3.get_object(Bucket=bucket, Key="twice")["Body"].read() == b"A" * 8
+
+
+def test_complete_multipart_upload_if_match_and_if_none_match(s3: Any, bucket: str) -> None:
+    def complete(**conditions: str) -> Any:
+        upload_id, parts = _multipart(s3, bucket, "cond", [b"x"])
+        return s3.complete_multipart_upload(Bucket=bucket, Key="cond", UploadId=upload_id,
+                                            MultipartUpload={"Parts": parts}, **conditions)
+
+    etag = complete(IfNoneMatch="*")["ETag"]
+    for conditions in ({"IfNoneMatch": "*"}, {"IfNoneMatch": etag}, {"IfMatch": '"bad"'}):
+        with pytest.raises(ClientError) as exc:
+            complete(**conditions)
+        assert _error(exc) == (412, "PreconditionFailed")
+    etag = complete(IfMatch=etag)["ETag"]
+    complete(IfMatch="*")
+    s3.delete_object(Bucket=bucket, Key="cond")
+    with pytest.raises(ClientError) as exc:
+        complete(IfMatch="*")
+    assert _error(exc) == (404, "NoSuchKey")
+
+
+def test_part_number_beyond_the_objects_parts_is_invalid_part(s3: Any, bucket: str) -> None:
+    s3.put_object(Bucket=bucket, Key="single", Body=b"body")
+    assert s3.get_object(Bucket=bucket, Key="single", PartNumber=1)["Body"].read() == b"body"
+    with pytest.raises(ClientError) as exc:
+        s3.get_object(Bucket=bucket, Key="single", PartNumber=2)
+    assert _error(exc) == (400, "InvalidPart")
+    with pytest.raises(ClientError) as exc:
+        s3.get_object(Bucket=bucket, Key="single", PartNumber=10001)
+    assert _error(exc) == (400, "InvalidArgument")
+
+
+def test_parts_keep_their_checksums(s3: Any, bucket: str) -> None:
+    bodies = [b"A" * (5 * MIB), b"B" * 100]
+    upload_id, parts = _multipart(s3, bucket, "ck", bodies, ChecksumAlgorithm="SHA256")
+    part_sums = [base64.b64encode(hashlib.sha256(b).digest()).decode() for b in bodies]
+    assert [p["ChecksumSHA256"] for p in parts] == part_sums
+    with pytest.raises(ClientError) as exc:
+        s3.complete_multipart_upload(Bucket=bucket, Key="ck", UploadId=upload_id, ChecksumSHA256="bad",
+                                     MultipartUpload={"Parts": parts})
+    assert _error(exc) == (400, "BadDigest")
+    done = s3.complete_multipart_upload(Bucket=bucket, Key="ck", UploadId=upload_id, MultipartUpload={"Parts": parts})
+    assert done["ChecksumType"] == "COMPOSITE"
+    for n, expected in enumerate(part_sums, 1):
+        got = s3.get_object(Bucket=bucket, Key="ck", PartNumber=n, ChecksumMode="ENABLED")
+        assert (got["ChecksumSHA256"], got["ChecksumType"]) == (expected, "COMPOSITE")
+    listed = s3.get_object_attributes(Bucket=bucket, Key="ck", ObjectAttributes=["ObjectParts"])
+    assert [p["ChecksumSHA256"] for p in listed["ObjectParts"]["Parts"]] == part_sums
+
+
+def test_upload_part_copy_takes_only_bytes_first_last(s3: Any, bucket: str) -> None:
+    s3.put_object(Bucket=bucket, Key="src", Body=b"12345")
+    upload_id = s3.create_multipart_upload(Bucket=bucket, Key="dest")["UploadId"]
+    for bad in ("0-2", "bytes=0", "bytes=hello-world", "bytes=0-bar", "bytes=hello-", "bytes=0-2,3-5"):
+        with pytest.raises(ClientError) as exc:
+            s3.upload_part_copy(Bucket=bucket, Key="dest", UploadId=upload_id, PartNumber=1,
+                                CopySource={"Bucket": bucket, "Key": "src"}, CopySourceRange=bad)
+        assert _error(exc) == (400, "InvalidArgument")
+    s3.upload_part_copy(Bucket=bucket, Key="dest", UploadId=upload_id, PartNumber=1,
+                        CopySource={"Bucket": bucket, "Key": "src"}, CopySourceRange="bytes=0-2")
+
+
+# -- versioning --------------------------------------------------------------------------------
+
+
+def test_suspended_bucket_writes_name_no_version(s3: Any, bucket: str) -> None:
+    s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Suspended"})
+    assert "VersionId" not in s3.put_object(Bucket=bucket, Key="k", Body=b"x")
+    upload_id, parts = _multipart(s3, bucket, "m", [b"y"])
+    done = s3.complete_multipart_upload(Bucket=bucket, Key="m", UploadId=upload_id, MultipartUpload={"Parts": parts})
+    assert "VersionId" not in done
+    assert s3.head_object(Bucket=bucket, Key="k")["VersionId"] == "null"
+
+
+# -- POST uploads ------------------------------------------------------------------------------
+
+
+def _post(endpoint: str, bucket: str, fields: list[tuple[str, str]], body: bytes) -> tuple[int, bytes]:
+    boundary = uuid.uuid4().hex
+    parts = [f'--{boundary}\r\nContent-Disposition: form-data; name="{n}"\r\n\r\n{v}\r\n'.encode()
+             for n, v in fields]
+    parts.append(f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="foo.txt"\r\n'
+                 f"Content-Type: text/plain\r\n\r\n".encode() + body + b"\r\n")
+    conn = http.client.HTTPConnection(urlsplit(endpoint).netloc, timeout=30)
+    try:
+        conn.request("POST", f"/{bucket}", body=b"".join(parts) + f"--{boundary}--\r\n".encode(),
+                     headers={"Content-Type": f"multipart/form-data; boundary={boundary}"})
+        resp = conn.getresponse()
+        return resp.status, resp.read()
+    finally:
+        conn.close()
+
+
+def _policy(bucket: str, *conditions: Any) -> str:
+    document = {"expiration": "2100-01-01T00:00:00Z", "conditions": [{"bucket": bucket}, *conditions]}
+    return base64.b64encode(json.dumps(document).encode()).decode()
+
+
+def test_post_key_conditions_see_the_key_made_from_filename(endpoint: str, s3: Any, bucket: str) -> None:
+    policy = _policy(bucket, ["starts-with", "$key", "foo"])
+    status, _ = _post(endpoint, bucket, [("key", "${filename}"), ("policy", policy)], b"bar")
+    assert status == 204
+    assert s3.get_object(Bucket=bucket, Key="foo.txt")["Body"].read() == b"bar"
+
+
+def test_post_checksum_field_is_checked_without_a_condition(endpoint: str, s3: Any, bucket: str) -> None:
+    policy = _policy(bucket, ["starts-with", "$key", ""])
+    good = base64.b64encode(hashlib.sha256(b"payload").digest()).decode()
+    status, _ = _post(endpoint, bucket, [("key", "ck"), ("policy", policy), ("x-amz-checksum-sha256", good)],
+                      b"payload")
+    assert status == 204
+    assert s3.head_object(Bucket=bucket, Key="ck", ChecksumMode="ENABLED")["ChecksumSHA256"] == good
+    other = base64.b64encode(hashlib.sha256(b"other").digest()).decode()
+    status, _ = _post(endpoint, bucket, [("key", "ck2"), ("policy", policy), ("x-amz-checksum-sha256", other)],
+                      b"payload")
+    assert status == 400
+
+
+def test_post_tagging_field_tags_the_object(endpoint: str, s3: Any, bucket: str) -> None:
+    tagging = "<Tagging><TagSet><Tag><Key>b</Key><Value>2</Value></Tag><Tag><Key>a</Key><Value>1</Value></Tag>" \
+              "</TagSet></Tagging>"
+    status, _ = _post(endpoint, bucket, [("key", "tagged"), ("tagging", tagging)], b"x")
+    assert status == 204
+    assert s3.get_object_tagging(Bucket=bucket, Key="tagged")["TagSet"] == [
+        {"Key": "a", "Value": "1"}, {"Key": "b", "Value": "2"}]
+    status, body = _post(endpoint, bucket, [("key", "bad"), ("tagging", "<Tagging><TagSet>")], b"x")
+    assert status == 400 and b"MalformedXML" in body
+
+
+# -- with --enforce-iam --verify-signatures ----------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def strict(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SluiceProcess]:
+    creds = tmp_path_factory.mktemp("creds") / "credentials.json"
+    creds.write_text(json.dumps({"MAINKEYMAINKEYMAINKE": {"secret": "main-secret", "account": "111111111111"},
+                                 "ALTKEYALTKEYALTKEYAL": {"secret": "alt-secret", "account": "222222222222"}}))
+    proc = SluiceProcess(Path(tmp_path_factory.mktemp("strict")) / "data", "--enforce-iam", "--verify-signatures",
+                         "--credentials", str(creds)).start()
+    yield proc
+    proc.stop()
+
+
+def _client(endpoint: str, key: str | None, secret: str | None) -> Any:
+    config: dict[str, Any] = {"retries": {"max_attempts": 1}}
+    if key is None:
+        config["signature_version"] = UNSIGNED
+    return boto3.client("s3", endpoint_url=endpoint, region_name=REGION, aws_access_key_id=key or "x",
+                        aws_secret_access_key=secret or "x", config=Config(**config))
+
+
+def test_enforced_missing_bucket_is_no_such_bucket_for_anyone(strict: SluiceProcess) -> None:
+    gone = f"gone-{uuid.uuid4().hex[:12]}"
+    for client in (_client(strict.endpoint, None, None),
+                   _client(strict.endpoint, "ALTKEYALTKEYALTKEYAL", "alt-secret")):
+        with pytest.raises(ClientError) as exc:
+            client.get_object(Bucket=gone, Key="k")
+        assert _error(exc) == (404, "NoSuchBucket")
+    # Creating a bucket is still the caller's policies' decision: anonymous callers may not.
+    with pytest.raises(ClientError) as exc:
+        _client(strict.endpoint, None, None).create_bucket(Bucket=gone)
+    assert _error(exc) == (403, "AccessDenied")
+
+
+def test_enforced_create_of_another_accounts_bucket_is_already_exists(strict: SluiceProcess) -> None:
+    name = f"taken-{uuid.uuid4().hex[:12]}"
+    _client(strict.endpoint, "MAINKEYMAINKEYMAINKE", "main-secret").create_bucket(Bucket=name)
+    with pytest.raises(ClientError) as exc:
+        _client(strict.endpoint, "ALTKEYALTKEYALTKEYAL", "alt-secret").create_bucket(Bucket=name)
+    assert _error(exc) == (409, "BucketAlreadyExists")
+    # The other account still may not touch it.
+    with pytest.raises(ClientError) as exc:
+        _client(strict.endpoint, "ALTKEYALTKEYALTKEYAL", "alt-secret").list_objects(Bucket=name)
+    assert _error(exc) == (403, "AccessDenied")
+
+
+def test_enforced_non_ascii_metadata_signs_and_round_trips(strict: SluiceProcess) -> None:
+    s3 = _client(strict.endpoint, "MAINKEYMAINKEYMAINKE", "main-secret")
+    name = f"meta-{uuid.uuid4().hex[:12]}"
+    s3.create_bucket(Bucket=name)
+
+    def utf8_metadata(params: dict[str, Any], **_: Any) -> None:
+        params["headers"]["x-amz-meta-meta1"] = "caf\xe9"
+
+    s3.meta.events.register("before-call.s3.PutObject", utf8_metadata)
+    s3.put_object(Bucket=name, Key="k", Body=b"x")  # the signature covers the UTF-8 bytes
+    assert s3.head_object(Bucket=name, Key="k")["Metadata"]["meta1"] == "caf\xe9"
+
+
+@pytest.mark.parametrize("scheme", ["v4", "v2"])
+def test_enforced_bad_signature_over_non_utf8_header_bytes_is_403(strict: SluiceProcess, scheme: str) -> None:
+    now = time.gmtime()
+    if scheme == "v4":
+        auth = (f"AWS4-HMAC-SHA256 Credential=MAINKEYMAINKEYMAINKE/{time.strftime('%Y%m%d', now)}/us-east-1/s3/"
+                "aws4_request, SignedHeaders=host;x-amz-content-sha256;x-amz-date;x-amz-meta-x, Signature=" + "0" * 64)
+    else:
+        auth = "AWS MAINKEYMAINKEYMAINKE:AAAAAAAAAAAAAAAAAAAAAAAAAAA="
+    conn = http.client.HTTPConnection(urlsplit(strict.endpoint).netloc, timeout=30)
+    try:
+        conn.request("PUT", "/some-bucket/k", body=b"x", headers={
+            "Authorization": auth, "x-amz-date": time.strftime("%Y%m%dT%H%M%SZ", now),
+            "x-amz-content-sha256": "UNSIGNED-PAYLOAD", "x-amz-meta-x": "\xff\xfe"})  # latin-1: raw bytes
+        resp = conn.getresponse()
+        assert resp.status == 403
+        assert b"<Code>SignatureDoesNotMatch</Code>" in resp.read()
+    finally:
+        conn.close()
