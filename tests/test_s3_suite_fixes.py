@@ -318,3 +318,65 @@ def test_enforced_bad_signature_over_non_utf8_header_bytes_is_403(strict: Sluice
         assert b"<Code>SignatureDoesNotMatch</Code>" in resp.read()
     finally:
         conn.close()
+
+
+def _owned_bucket(strict: SluiceProcess, statements: list[dict[str, Any]]) -> tuple[Any, Any, str]:
+    main = _client(strict.endpoint, "MAINKEYMAINKEYMAINKE", "main-secret")
+    alt = _client(strict.endpoint, "ALTKEYALTKEYALTKEYAL", "alt-secret")
+    name = f"pol-{uuid.uuid4().hex[:12]}"
+    main.create_bucket(Bucket=name)
+    for statement in statements:
+        statement.setdefault("Principal", {"AWS": "arn:aws:iam::222222222222:root"})
+        statement.setdefault("Effect", "Allow")
+        statement["Resource"] = f"arn:aws:s3:::{name}/*"
+    main.put_bucket_policy(Bucket=name, Policy=json.dumps({"Version": "2012-10-17", "Statement": statements}))
+    return main, alt, name
+
+
+def test_enforced_existing_object_tag_condition(strict: SluiceProcess) -> None:
+    main, alt, name = _owned_bucket(strict, [{"Action": "s3:GetObject", "Condition": {
+        "StringEquals": {"s3:ExistingObjectTag/security": "public"}}}])
+    main.put_object(Bucket=name, Key="public", Body=b"p", Tagging="security=public")
+    main.put_object(Bucket=name, Key="private", Body=b"q", Tagging="security=private")
+    assert alt.get_object(Bucket=name, Key="public")["Body"].read() == b"p"
+    with pytest.raises(ClientError) as exc:
+        alt.get_object(Bucket=name, Key="private")
+    assert _error(exc) == (403, "AccessDenied")
+
+
+def test_enforced_object_write_condition_keys(strict: SluiceProcess) -> None:
+    main, alt, name = _owned_bucket(strict, [
+        {"Action": ["s3:PutObject", "s3:GetObject"]},
+        {"Action": "s3:PutObject", "Effect": "Deny", "Condition": {"StringLike": {"s3:x-amz-acl": "public*"}}},
+        {"Action": "s3:PutObject", "Effect": "Deny",
+         "Condition": {"StringEquals": {"s3:RequestObjectTag/security": "secret"}}},
+        {"Action": "s3:PutObject", "Effect": "Deny",
+         "Condition": {"StringLike": {"s3:x-amz-copy-source": "*/private/*"}}}])
+    alt.put_object(Bucket=name, Key="plain", Body=b"x")
+    alt.put_object(Bucket=name, Key="tagged", Body=b"x", Tagging="security=open")
+    main.put_object(Bucket=name, Key="public/a", Body=b"a")
+    main.put_object(Bucket=name, Key="private/b", Body=b"b")
+    alt.copy_object(Bucket=name, Key="copied", CopySource={"Bucket": name, "Key": "public/a"})
+    for call in (lambda: alt.put_object(Bucket=name, Key="acl", Body=b"x", ACL="public-read"),
+                 lambda: alt.put_object(Bucket=name, Key="secret", Body=b"x", Tagging="security=secret"),
+                 lambda: alt.copy_object(Bucket=name, Key="copied2", CopySource={"Bucket": name, "Key": "private/b"})):
+        with pytest.raises(ClientError) as exc:
+            call()
+        assert _error(exc) == (403, "AccessDenied")
+
+
+def test_enforced_referer_condition(strict: SluiceProcess) -> None:
+    main, alt, name = _owned_bucket(strict, [{"Action": "s3:GetObject", "Condition": {
+        "StringLikeIfExists": {"aws:Referer": "http://www.example.com/*"}}}])
+    main.put_object(Bucket=name, Key="k", Body=b"x")
+    referer = {"value": "http://www.example.com/index.html"}
+
+    def add_referer(params: dict[str, Any], **_: Any) -> None:
+        params["headers"]["Referer"] = referer["value"]
+
+    alt.meta.events.register("before-call.s3.GetObject", add_referer)
+    assert alt.get_object(Bucket=name, Key="k")["Body"].read() == b"x"
+    referer["value"] = "http://example.com/"
+    with pytest.raises(ClientError) as exc:
+        alt.get_object(Bucket=name, Key="k")
+    assert _error(exc) == (403, "AccessDenied")

@@ -11,7 +11,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 from collections.abc import Mapping, Sequence
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 from ..clock import Clock
 from ..protocol.context import RequestContext
@@ -56,6 +56,13 @@ class ResourcePolicies(Protocol):
 
     def resource_policy(self, arn: str) -> tuple[str | None, str | None]:
         """(the policy document or None, the account owning the resource or None if unknown)."""
+
+
+@runtime_checkable
+class ObjectTags(Protocol):
+    """S3, for the s3:ExistingObjectTag/<key> condition of a bucket policy."""
+
+    def existing_object_tags(self, arn: str) -> dict[str, str]: ...
 
 
 # AWS's "access denied" error per service: (code, HTTP status).
@@ -146,6 +153,7 @@ class Enforcer:
             "aws:SourceIp": ctx.source_ip,
             "aws:RequestedRegion": ctx.region,
             "aws:UserAgent": ctx.headers.get("user-agent", ""),
+            **({"aws:Referer": ctx.headers["referer"]} if "referer" in ctx.headers else {}),
             **self._time_context(),
         }
 
@@ -168,8 +176,16 @@ class Enforcer:
             if holder not in holders:
                 holders[holder] = self.resource_policy(check.resource)
             document, owner = holders[holder]
+        extra: dict[str, str | Sequence[str]] = {}
+        if document and "ExistingObjectTag" in document:
+            # Read only when a policy names the key: the object's tags, one read.
+            source = self.resources.get("s3")
+            if isinstance(source, ObjectTags) and check.resource.startswith("arn:aws:s3:::"):
+                tags = source.existing_object_tags(check.resource)
+                extra = {f"s3:ExistingObjectTag/{k}": v for k, v in tags.items()}
         request = AuthRequest(principal=principal, action=check.action, resource=check.resource,
-                              resource_account=owner or caller_account, context={**context, **check.context})
+                              resource_account=owner or caller_account,
+                              context={**context, **check.context, **extra})
         policy = cached_policy(document) if document else None
         return request, evaluate(request, policies, policy)  # the context has the time
 
