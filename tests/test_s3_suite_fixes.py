@@ -329,7 +329,8 @@ def _owned_bucket(strict: SluiceProcess, statements: list[dict[str, Any]]) -> tu
         statement.setdefault("Principal", {"AWS": "arn:aws:iam::222222222222:root"})
         statement.setdefault("Effect", "Allow")
         statement["Resource"] = f"arn:aws:s3:::{name}/*"
-    main.put_bucket_policy(Bucket=name, Policy=json.dumps({"Version": "2012-10-17", "Statement": statements}))
+    if statements:
+        main.put_bucket_policy(Bucket=name, Policy=json.dumps({"Version": "2012-10-17", "Statement": statements}))
     return main, alt, name
 
 
@@ -379,4 +380,21 @@ def test_enforced_referer_condition(strict: SluiceProcess) -> None:
     referer["value"] = "http://example.com/"
     with pytest.raises(ClientError) as exc:
         alt.get_object(Bucket=name, Key="k")
+    assert _error(exc) == (403, "AccessDenied")
+
+
+def test_enforced_missing_key_is_404_to_who_may_list_it(strict: SluiceProcess) -> None:
+    main, alt, name = _owned_bucket(strict, [])
+    main.put_bucket_policy(Bucket=name, Policy=json.dumps({"Version": "2012-10-17", "Statement": [{
+        "Effect": "Allow", "Principal": {"AWS": "*"}, "Action": "s3:ListBucket", "Resource": f"arn:aws:s3:::{name}",
+        "Condition": {"StringLike": {"s3:prefix": "public/*"}}}]}))
+    with pytest.raises(ClientError) as exc:
+        alt.head_object(Bucket=name, Key="public/object")
+    assert exc.value.response["ResponseMetadata"]["HTTPStatusCode"] == 404
+    with pytest.raises(ClientError) as exc:
+        alt.head_object(Bucket=name, Key="private/object")
+    assert exc.value.response["ResponseMetadata"]["HTTPStatusCode"] == 403
+    main.put_object(Bucket=name, Key="public/there", Body=b"x")  # exists: reading it needs s3:GetObject
+    with pytest.raises(ClientError) as exc:
+        alt.get_object(Bucket=name, Key="public/there")
     assert _error(exc) == (403, "AccessDenied")

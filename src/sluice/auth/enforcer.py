@@ -62,7 +62,7 @@ class ResourcePolicies(Protocol):
 class ObjectTags(Protocol):
     """S3, for the s3:ExistingObjectTag/<key> condition of a bucket policy."""
 
-    def existing_object_tags(self, arn: str) -> dict[str, str]: ...
+    def existing_object_tags(self, arn: str) -> dict[str, str] | None: ...
 
 
 # AWS's "access denied" error per service: (code, HTTP status).
@@ -122,6 +122,8 @@ class Enforcer:
                 continue
             if self._taken_bucket(operation, request, policies, ctx.account_id):
                 continue
+            if self._listable_missing_key(operation, request, policies, context, ctx.account_id):
+                continue
             if check.item is not None:
                 denied_items.add(check.item)  # the operation fails that item alone
                 continue
@@ -146,6 +148,21 @@ class Enforcer:
             return False
         mine = dataclasses.replace(request, resource_account=caller)
         return evaluate(mine, policies, None).allowed
+
+    def _listable_missing_key(self, operation: str, request: AuthRequest, policies: Sequence[Policy],
+                              context: Mapping[str, str | Sequence[str]], caller: str) -> bool:
+        """GET/HEAD of a key that does not exist by a caller who may list it (s3:ListBucket with
+        s3:prefix the key): S3 answers 404 NoSuchKey rather than 403, as its documentation says
+        of reads without s3:GetObject; the service says so."""
+        if operation not in ("GetObject", "HeadObject") or not request.resource.startswith("arn:aws:s3:::"):
+            return False
+        source = self.resources.get("s3")
+        if not isinstance(source, ObjectTags) or source.existing_object_tags(request.resource) is not None:
+            return False
+        bucket, _, key = request.resource[len("arn:aws:s3:::"):].partition("/")
+        listing = Check("s3:ListBucket", f"arn:aws:s3:::{bucket}", {"s3:prefix": key})
+        _, decision = self._decide(request.principal, policies, listing, context, caller)
+        return decision.allowed
 
     def request_context(self, ctx: RequestContext) -> dict[str, str | Sequence[str]]:
         return {
@@ -181,7 +198,7 @@ class Enforcer:
             # Read only when a policy names the key: the object's tags, one read.
             source = self.resources.get("s3")
             if isinstance(source, ObjectTags) and check.resource.startswith("arn:aws:s3:::"):
-                tags = source.existing_object_tags(check.resource)
+                tags = source.existing_object_tags(check.resource) or {}
                 extra = {f"s3:ExistingObjectTag/{k}": v for k, v in tags.items()}
         request = AuthRequest(principal=principal, action=check.action, resource=check.resource,
                               resource_account=owner or caller_account,

@@ -84,12 +84,12 @@ class S3Service(Service):
         """(bucket policy, owner account) for arn:aws:s3:::bucket[/key]; (None, None) if no bucket."""
         return self.policies.resource_policy(arn)
 
-    def existing_object_tags(self, arn: str) -> dict[str, str]:
+    def existing_object_tags(self, arn: str) -> dict[str, str] | None:
         """The tags of the object arn:aws:s3:::bucket/key names (its current version), for the
-        s3:ExistingObjectTag/<key> condition; {} when there is no such object."""
+        s3:ExistingObjectTag/<key> condition; None when there is no such object."""
         bucket, _, key = arn.split(":::", 1)[-1].partition("/")
         found = objects.current(self.state.db.reader, bucket, key) if key else None
-        return dict(found.tags) if found is not None and not found.delete_marker else {}
+        return dict(found.tags) if found is not None and not found.delete_marker else None
 
     def storage_totals(self) -> list[BucketTotals]:
         """Every bucket's stored bytes (STANDARD storage class) and object count, for the daily
