@@ -27,6 +27,8 @@ def check_presigned(req: HttpRequest, now: float) -> None:
         except ValueError:
             raise _query_error("X-Amz-Date must be in the ISO8601 Long Format \"yyyyMMdd'T'HHmmss'Z'\"") from None
         raw = q.get("X-Amz-Expires", [""])[0]
+        if raw.startswith("-") and raw[1:].isdigit():
+            raise _query_error("X-Amz-Expires must be non-negative")
         if not raw.isdigit():
             raise _query_error("X-Amz-Expires should be a number")
         seconds = int(raw)
