@@ -417,3 +417,17 @@ def test_sigv4_presigned_url_with_negative_expiry_is_refused(endpoint: str, s3: 
     assert resp.status == 400
     assert b"<Code>AuthorizationQueryParametersError</Code>" in body
     assert b"X-Amz-Expires must be non-negative" in body
+
+
+def test_expected_bucket_owner_other_than_the_owner_is_access_denied(s3: Any, bucket: str) -> None:
+    owner = "000000000000"  # the test server's account
+    s3.put_object(Bucket=bucket, Key="k", Body=b"x", ExpectedBucketOwner=owner)
+    assert s3.list_objects_v2(Bucket=bucket, ExpectedBucketOwner=owner)["KeyCount"] == 1
+    for call in (lambda: s3.list_objects(Bucket=bucket, ExpectedBucketOwner="999999999999"),
+                 lambda: s3.put_object(Bucket=bucket, Key="k2", Body=b"x", ExpectedBucketOwner="999999999999"),
+                 lambda: s3.copy_object(Bucket=bucket, Key="k3", CopySource={"Bucket": bucket, "Key": "k"},
+                                        ExpectedSourceBucketOwner="999999999999")):
+        with pytest.raises(ClientError) as exc:
+            call()
+        assert _error(exc) == (403, "AccessDenied")
+    s3.copy_object(Bucket=bucket, Key="k3", CopySource={"Bucket": bucket, "Key": "k"}, ExpectedSourceBucketOwner=owner)

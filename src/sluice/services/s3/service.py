@@ -7,15 +7,18 @@ object change; the engine delivers them (`NotificationOutbox`, added to the Engi
 
 from __future__ import annotations
 
+import inspect
 import io
 import os
 from collections.abc import Callable, Sequence
+from typing import Any
+from urllib.parse import unquote
 
 from ...clock import Clock
 from ...protocol.context import RequestContext
 from ...protocol.errors import ServiceError
 from ...store import Store
-from ..base import Service
+from ..base import Operation, Service
 from ..delivery import INVALID, NOT_FOUND, Deliveries, Delivery, DeliveryResult
 from .attributes import ObjectAttributes
 from .buckets import Buckets
@@ -55,6 +58,30 @@ class S3Service(Service):
 
     def operation_owners(self) -> Sequence[object]:
         return self._parts
+
+    def operation(self, op_name: str) -> Operation | None:
+        """The operation, checking x-amz-expected-bucket-owner (and -source-bucket-owner) first:
+        a bucket of another account is AccessDenied, whatever the operation."""
+        fn = super().operation(op_name)
+        if fn is None or inspect.iscoroutinefunction(fn):
+            return fn
+        found = fn
+
+        def checked(ctx: RequestContext, **params: Any) -> Any:
+            self._check_expected_owner(params.get("Bucket"), params.get("ExpectedBucketOwner"))
+            if params.get("ExpectedSourceBucketOwner") and isinstance(params.get("CopySource"), str):
+                source = params["CopySource"].lstrip("/").split("/", 1)[0]
+                self._check_expected_owner(unquote(source), params["ExpectedSourceBucketOwner"])
+            return found(ctx, **params)
+
+        return checked
+
+    def _check_expected_owner(self, bucket: Any, expected: Any) -> None:
+        if not expected or not isinstance(bucket, str):
+            return
+        owner = buckets.find(self.state.db.reader, bucket)
+        if owner is not None and owner.account != expected:
+            raise ServiceError("AccessDenied", "Access Denied", 403)
 
     async def start(self) -> None:
         # Body files no row points to are left over from writes cut short (a crash between the
