@@ -18,7 +18,7 @@ up: $(BIN)/sluice
 	$(BIN)/sluice up
 
 test: $(BIN)/sluice
-	$(BIN)/ruff check src tests bench
+	$(BIN)/ruff check src tests bench s3tests
 	$(BIN)/mypy
 	$(BIN)/pytest -q -n 2 --dist loadfile
 

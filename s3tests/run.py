@@ -112,9 +112,16 @@ def write_conf(path: Path, port: int, endpoint: str) -> None:
     path.write_text("\n".join(lines))
 
 
-def selection() -> list[str]:
-    return ["-m", " and ".join(f"not {m}" for m in MARKERS_OUT),
-            "-k", " and ".join(f"not {n}" for n in NAMES_OUT)]
+def selection(extra: list[str]) -> list[str]:
+    """The exclusions as -m/-k, with a `-k EXPR` of the caller's folded into the -k (pytest keeps
+    only the last -k it is given); the caller's other arguments after them."""
+    names = " and ".join(f"not {n}" for n in NAMES_OUT)
+    rest = list(extra)
+    if "-k" in rest:
+        at = rest.index("-k")
+        names = f"({names}) and ({rest[at + 1]})"
+        del rest[at:at + 2]
+    return ["-m", " and ".join(f"not {m}" for m in MARKERS_OUT), "-k", names, *rest]
 
 
 def summarize(junit: Path) -> tuple[int, int, int, list[str]]:
@@ -149,7 +156,7 @@ def run_mode(mode: str, suite: Path, python: Path, out: Path, extra: list[str]) 
         env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
         env.update(S3TEST_CONF=str(conf), AWS_DEFAULT_REGION="us-east-1")
         cmd = [str(python), "-m", "pytest", TEST_FILE, "-q", "-p", "no:cacheprovider",
-               f"--junitxml={junit}", *selection(), *extra]
+               f"--junitxml={junit}", *selection(extra)]
         with open(out / f"{mode}-pytest.log", "wb") as log:
             subprocess.run(cmd, cwd=suite, env=env, stdout=log, stderr=subprocess.STDOUT, check=False)
     finally:
