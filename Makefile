@@ -9,7 +9,7 @@ NODE_SDK := $(NODE_RUNTIME)/node_modules/.package-lock.json
 SAM_VENV := .venv-sam
 SAM := $(SAM_VENV)/bin/sam
 
-.PHONY: demo up runtimes test crash-test fuzz lint bench clean
+.PHONY: demo up runtimes test crash-test fuzz lint bench s3-tests clean
 
 $(BIN)/sluice: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -36,7 +36,7 @@ up: $(BIN)/sluice $(NODE_SDK)
 	$(BIN)/sluice up
 
 test: $(BIN)/sluice $(NODE_SDK) $(SAM)
-	$(BIN)/ruff check src tests bench
+	$(BIN)/ruff check src tests bench s3tests
 	$(BIN)/mypy
 	$(BIN)/pytest -q -n 2 --dist loadfile
 
@@ -49,6 +49,12 @@ crash-test: $(BIN)/sluice $(NODE_SDK)
 fuzz: $(BIN)/sluice
 	SLUICE_FUZZ=long $(BIN)/pytest -q -p no:xdist --timeout 0 tests/fuzz
 
+# ceph's s3-tests against Sluice, plain and with --enforce-iam --verify-signatures (long: not in
+# `make test`). Needs a checkout: make s3-tests S3TESTS_DIR=/path/to/s3-tests [S3TESTS_ARGS='-k name'].
+s3-tests: $(BIN)/sluice
+	@test -n "$(S3TESTS_DIR)" || { echo "make s3-tests needs S3TESTS_DIR=/path/to/ceph/s3-tests"; exit 2; }
+	$(BIN)/python s3tests/run.py --s3tests-dir "$(S3TESTS_DIR)" $(if $(S3TESTS_MODE),--mode $(S3TESTS_MODE)) $(if $(S3TESTS_ARGS),-- $(S3TESTS_ARGS))
+
 bench: $(BIN)/sluice $(NODE_SDK)
 	$(BIN)/python bench/s3.py
 	$(BIN)/python bench/invoke.py
@@ -60,7 +66,7 @@ bench: $(BIN)/sluice $(NODE_SDK)
 	$(BIN)/python bench/deploy.py
 
 clean:
-	rm -rf $(VENV) $(SAM_VENV) .sluice $(NODE_RUNTIME)/node_modules
+	rm -rf $(VENV) $(SAM_VENV) .sluice $(NODE_RUNTIME)/node_modules .venv-s3tests .s3tests-results
 
 .PHONY: node-sdk
 # The AWS SDK for JavaScript v3 that Node.js functions find on NODE_PATH, as Lambda's Node

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import unquote, urlparse
+from urllib.parse import parse_qsl, unquote, urlparse
 
 Context = dict[str, "str | list[str]"]
 
@@ -142,6 +142,27 @@ def _acl_context(p: Mapping[str, Any]) -> Context:
     return {key: str(p[member]) for member, key in _ACL_KEYS.items() if p.get(member) is not None}
 
 
+# Request members an object write's policy conditions may name (s3:x-amz-acl, ...).
+_WRITE_KEYS = {"ACL": "s3:x-amz-acl", "GrantRead": "s3:x-amz-grant-read", "GrantWrite": "s3:x-amz-grant-write",
+               "GrantReadACP": "s3:x-amz-grant-read-acp", "GrantWriteACP": "s3:x-amz-grant-write-acp",
+               "GrantFullControl": "s3:x-amz-grant-full-control", "MetadataDirective": "s3:x-amz-metadata-directive",
+               "ServerSideEncryption": "s3:x-amz-server-side-encryption", "StorageClass": "s3:x-amz-storage-class",
+               "SSEKMSKeyId": "s3:x-amz-server-side-encryption-aws-kms-key-id"}
+
+
+def _write_context(p: Mapping[str, Any]) -> Context:
+    """The condition keys of an object write: its x-amz-* request headers and the tags it sets
+    (s3:RequestObjectTag/<key>, s3:RequestObjectTagKeys)."""
+    context: Context = {key: str(p[member]) for member, key in _WRITE_KEYS.items() if p.get(member)}
+    tagging = p.get("Tagging")
+    if isinstance(tagging, str) and tagging:
+        tags = dict(parse_qsl(tagging, keep_blank_values=True))
+        for name, value in tags.items():
+            context[f"s3:RequestObjectTag/{name}"] = value
+        context["s3:RequestObjectTagKeys"] = list(tags)
+    return context
+
+
 def _s3(operation: str, p: Mapping[str, Any], where: Where) -> list[Check]:
     bucket = p.get("Bucket")
     key = p.get("Key")
@@ -149,8 +170,11 @@ def _s3(operation: str, p: Mapping[str, Any], where: Where) -> list[Check]:
         action = _S3_ACTIONS.get(operation, (f"s3:{operation}", False))[0]
         return [Check(action, "*")]
     if operation in ("CopyObject", "UploadPartCopy"):
-        checks = [Check("s3:PutObject", object_arn(bucket, key or ""), _acl_context(p))]
         source = _copy_source(p.get("CopySource"))
+        written = _write_context(p)
+        if source is not None:
+            written["s3:x-amz-copy-source"] = f"{source[0]}/{source[1]}"
+        checks = [Check("s3:PutObject", object_arn(bucket, key or ""), written)]
         if source is not None:
             action = "s3:GetObjectVersion" if source[2] else "s3:GetObject"
             checks.insert(0, Check(action, object_arn(source[0], source[1])))
@@ -169,7 +193,8 @@ def _s3(operation: str, p: Mapping[str, Any], where: Where) -> list[Check]:
     if p.get("VersionId") and action in _S3_VERSIONED:
         action = _S3_VERSIONED[action]
     if on_object:
-        return [Check(action, object_arn(bucket, key or ""), _acl_context(p))]
+        return [Check(action, object_arn(bucket, key or ""),
+                      _write_context(p) if action == "s3:PutObject" else _acl_context(p))]
     context: Context = _acl_context(p)
     if action == "s3:ListBucket" and operation != "HeadBucket":
         context["s3:prefix"] = p.get("Prefix") or ""

@@ -11,7 +11,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 from collections.abc import Mapping, Sequence
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 from ..clock import Clock
 from ..protocol.context import RequestContext
@@ -73,6 +73,13 @@ class AclGrants(Protocol):
         object's ACL governs); None otherwise."""
 
 
+@runtime_checkable
+class ObjectTags(Protocol):
+    """S3, for the s3:ExistingObjectTag/<key> condition of a bucket policy."""
+
+    def existing_object_tags(self, arn: str) -> dict[str, str] | None: ...
+
+
 # AWS's "access denied" error per service: (code, HTTP status).
 DENIED: dict[str, tuple[str, int]] = {
     "s3": ("AccessDenied", 403), "sqs": ("AccessDenied", 403), "sns": ("AuthorizationError", 403),
@@ -129,7 +136,11 @@ class Enforcer:
         denied_items: set[int] = set()
         for check in checks:
             request, decision = self._decide(principal, policies, check, context, ctx.account_id, holders)
-            if decision.allowed:
+            if decision.allowed or self._no_such_bucket(service, operation, check.resource):
+                continue
+            if self._taken_bucket(operation, request, policies, ctx.account_id):
+                continue
+            if self._listable_missing_key(operation, request, policies, context, ctx.account_id):
                 continue
             if check.item is not None:
                 denied_items.add(check.item)  # the operation fails that item alone
@@ -139,12 +150,45 @@ class Enforcer:
         if denied_items:
             ctx.denied_items = frozenset(denied_items)
 
+    def _no_such_bucket(self, service: str, operation: str, resource: str) -> bool:
+        """A request about a bucket that does not exist: S3 answers NoSuchBucket (404) to anyone,
+        anonymous callers and other accounts included, so the service is left to say so. Creating
+        the bucket is still the caller's identity policies' decision."""
+        if service != "s3" or operation == "CreateBucket" or not resource.startswith("arn:aws:s3:::"):
+            return False
+        source = self.resources.get("s3")
+        return source is not None and source.resource_policy(resource)[1] is None
+
+    def _taken_bucket(self, operation: str, request: AuthRequest, policies: Sequence[Policy], caller: str) -> bool:
+        """CreateBucket of a name another account holds: S3 answers BucketAlreadyExists (409), not
+        AccessDenied, to a caller whose own policies let it create buckets; the service says so."""
+        if operation != "CreateBucket" or request.resource_account == caller:
+            return False
+        mine = dataclasses.replace(request, resource_account=caller)
+        return evaluate(mine, policies, None).allowed
+
+    def _listable_missing_key(self, operation: str, request: AuthRequest, policies: Sequence[Policy],
+                              context: Mapping[str, str | Sequence[str]], caller: str) -> bool:
+        """GET/HEAD of a key that does not exist by a caller who may list it (s3:ListBucket with
+        s3:prefix the key): S3 answers 404 NoSuchKey rather than 403, as its documentation says
+        of reads without s3:GetObject; the service says so."""
+        if operation not in ("GetObject", "HeadObject") or not request.resource.startswith("arn:aws:s3:::"):
+            return False
+        source = self.resources.get("s3")
+        if not isinstance(source, ObjectTags) or source.existing_object_tags(request.resource) is not None:
+            return False
+        bucket, _, key = request.resource[len("arn:aws:s3:::"):].partition("/")
+        listing = Check("s3:ListBucket", f"arn:aws:s3:::{bucket}", {"s3:prefix": key})
+        _, decision = self._decide(request.principal, policies, listing, context, caller)
+        return decision.allowed
+
     def request_context(self, ctx: RequestContext) -> dict[str, str | Sequence[str]]:
         return {
             "aws:SecureTransport": "true" if ctx.endpoint.startswith("https:") else "false",
             "aws:SourceIp": ctx.source_ip,
             "aws:RequestedRegion": ctx.region,
             "aws:UserAgent": ctx.headers.get("user-agent", ""),
+            **({"aws:Referer": ctx.headers["referer"]} if "referer" in ctx.headers else {}),
             **self._time_context(),
         }
 
@@ -167,8 +211,16 @@ class Enforcer:
             if holder not in holders:
                 holders[holder] = self.resource_policy(check.resource)
             document, owner = holders[holder]
+        extra: dict[str, str | Sequence[str]] = {}
+        if document and "ExistingObjectTag" in document:
+            # Read only when a policy names the key: the object's tags, one read.
+            source = self.resources.get("s3")
+            if isinstance(source, ObjectTags) and check.resource.startswith("arn:aws:s3:::"):
+                tags = source.existing_object_tags(check.resource) or {}
+                extra = {f"s3:ExistingObjectTag/{k}": v for k, v in tags.items()}
         request = AuthRequest(principal=principal, action=check.action, resource=check.resource,
-                              resource_account=owner or caller_account, context={**context, **check.context})
+                              resource_account=owner or caller_account,
+                              context={**context, **check.context, **extra})
         policy = cached_policy(document) if document else None
         decision = evaluate(request, policies, policy)  # the context has the time
         if self.acls is None or decision.explicit_deny or not check.resource.startswith("arn:aws:s3:::"):

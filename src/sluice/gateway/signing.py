@@ -34,7 +34,8 @@ def hmac_hex(key: bytes, message: str) -> str:
 
 def v2_signature(secret: str, string_to_sign: str) -> str:
     """S3's legacy (V2) signature, also used by V2 browser forms."""
-    return base64.b64encode(hmac.new(secret.encode(), string_to_sign.encode(), hashlib.sha1).digest()).decode()
+    return base64.b64encode(hmac.new(secret.encode(), string_to_sign.encode("utf-8", "surrogateescape"),
+                                     hashlib.sha1).digest()).decode()
 
 
 def s3_signature_mismatch(access_key: str, string_to_sign: str | None, signature: str | None,
@@ -44,7 +45,14 @@ def s3_signature_mismatch(access_key: str, string_to_sign: str | None, signature
         "SignatureDoesNotMatch",
         "The request signature we calculated does not match the signature you provided. "
         "Check your key and signing method.",
-        403, AWSAccessKeyId=access_key, StringToSign=string_to_sign, SignatureProvided=signature, **fields)
+        403, AWSAccessKeyId=access_key, StringToSign=printable(string_to_sign) if string_to_sign else string_to_sign,
+        SignatureProvided=signature, **fields)
+
+
+def printable(text: str) -> str:
+    """Signed text for an error document: header bytes that were not UTF-8 (carried as surrogate
+    escapes) shown as U+FFFD."""
+    return text.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
 
 
 def uri_encode(text: str) -> str:
@@ -70,7 +78,14 @@ def canonical_path(path: str, service: str) -> str:
 
 
 def header_value(value: str) -> str:
-    return " ".join(value.split())
+    """A header value as signed: the bytes as sent (the gateway reads them as latin-1 text; the
+    canonical request is hashed as UTF-8, so bytes that are not UTF-8 ride as surrogate escapes),
+    runs of spaces folded to one."""
+    try:
+        raw = value.encode("latin-1").decode("utf-8", "surrogateescape")
+    except UnicodeEncodeError:
+        raw = value  # not read off the wire (wider characters): already text
+    return " ".join(raw.split())
 
 
 @dataclass(frozen=True)
@@ -92,7 +107,7 @@ class Signed:
 
 
 def bytes_text(text: str) -> str:
-    return " ".join(f"{b:02x}" for b in text.encode())
+    return " ".join(f"{b:02x}" for b in text.encode("utf-8", "surrogateescape"))
 
 
 def stamp(epoch: float) -> str:

@@ -122,7 +122,7 @@ class SigV4Verifier:
             payload,
         ])
         string_to_sign = "\n".join([ALGORITHM, signed.timestamp, signed.scope,
-                                    hashlib.sha256(canonical.encode()).hexdigest()])
+                                    hashlib.sha256(canonical.encode("utf-8", "surrogateescape")).hexdigest()])
         key = signing_key(secret, signed.date, signed.region, signed.service)
         if not hmac.compare_digest(hmac_hex(key, string_to_sign), signed.signature):
             raise family.signature_mismatch(signed, string_to_sign, canonical)

@@ -10,6 +10,7 @@ from .signing import (
     MAX_SKEW,
     Signed,
     bytes_text,
+    printable,
     s3_signature_mismatch,
     stamp,
 )
@@ -35,7 +36,8 @@ class Family:
         if self.s3:
             return s3_signature_mismatch(signed.access_key, string_to_sign, signed.signature,
                                          StringToSignBytes=bytes_text(string_to_sign),
-                                         CanonicalRequest=canonical, CanonicalRequestBytes=bytes_text(canonical))
+                                         CanonicalRequest=printable(canonical),
+                                         CanonicalRequestBytes=bytes_text(canonical))
         message = ("The request signature we calculated does not match the signature you provided. Check your "
                    "AWS Secret Access Key and signing method. Consult the service documentation for details.")
         return ServiceError(self._mismatch_code, message, self.status)
@@ -99,3 +101,4 @@ def unsupported(family: Family) -> ServiceError:
         return ServiceError("InvalidRequest", "The authorization mechanism you have provided is not supported. "
                             "Please use AWS4-HMAC-SHA256.", 400)
     return ServiceError("IncompleteSignature", "Only AWS4-HMAC-SHA256 signatures are supported.", 400)
+

@@ -211,7 +211,7 @@ def bind_request(
         if hb is None:
             for prefix, pb in plan.prefixed:
                 if name.startswith(prefix):
-                    params.setdefault(pb.member, {})[name[len(prefix):]] = value
+                    params.setdefault(pb.member, {})[name[len(prefix):]] = wire_utf8(value)
             continue
         if isinstance(hb.shape, ListShape):
             params[hb.member] = [parse_scalar(v.strip(), hb.shape.member, hb.name) for v in value.split(",")]
@@ -224,6 +224,16 @@ def bind_request(
     for _, pb in plan.prefixed:
         params.setdefault(pb.member, {})
     return params
+
+
+def wire_utf8(value: str) -> str:
+    """A header value as the UTF-8 text its bytes spell (SDKs send non-ASCII user metadata as
+    UTF-8; the gateway reads headers as latin-1, one character a byte); bytes that are not UTF-8
+    stay as they were read."""
+    try:
+        return value.encode("latin-1").decode("utf-8")
+    except (UnicodeEncodeError, UnicodeDecodeError):
+        return value
 
 
 @cache

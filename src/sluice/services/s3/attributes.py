@@ -7,7 +7,8 @@ from typing import Any
 
 from ...protocol.context import RequestContext
 from . import core, errors
-from .records import objects
+from .checksums import member_name
+from .records import ObjectRecord, objects
 from .state import S3State
 
 
@@ -37,7 +38,7 @@ class ObjectAttributes:
                 "TotalPartsCount": len(record.parts), "PartNumberMarker": marker,
                 "NextPartNumberMarker": numbers[-1] if numbers else marker, "MaxParts": max_parts,
                 "IsTruncated": bool(numbers) and numbers[-1] < len(record.parts),
-                "Parts": [{"PartNumber": n, "Size": record.parts[n - 1]} for n in numbers],
+                "Parts": [_part(record, n) for n in numbers],
             }
         return result
 
@@ -52,7 +53,8 @@ class ObjectAttributes:
 
     def get_object_tagging(self, ctx: RequestContext, Bucket: str, Key: str, **params: Any) -> dict[str, Any]:
         record = core.object_version(self.s, Bucket, Key, params.get("VersionId"))
-        return {"TagSet": [{"Key": k, "Value": v} for k, v in record.tags.items()],
+        # In key order, as S3 lists them (s3-tests' test_put_obj_with_tags: 'foo=bar&bar' reads back bar, foo).
+        return {"TagSet": [{"Key": k, "Value": v} for k, v in sorted(record.tags.items())],
                 "VersionId": core.reported_version(self.s, record)}
 
     def delete_object_tagging(self, ctx: RequestContext, Bucket: str, Key: str, **params: Any) -> dict[str, Any]:
@@ -69,3 +71,13 @@ class ObjectAttributes:
 
         self.s.db.write(txn)
         return core.reported_version(self.s, record)
+
+
+def _part(record: ObjectRecord, number: int) -> dict[str, Any]:
+    """A part as GetObjectAttributes lists it: its size, and its checksum when the upload had an
+    algorithm."""
+    assert record.parts is not None
+    part: dict[str, Any] = {"PartNumber": number, "Size": record.parts[number - 1]}
+    if record.checksum_algorithm and record.part_checksums and record.part_checksums[number - 1]:
+        part[member_name(record.checksum_algorithm)] = record.part_checksums[number - 1]
+    return part

@@ -7,7 +7,7 @@ import hashlib
 import sqlite3
 from collections.abc import Callable, Iterator
 from typing import Any
-from urllib.parse import parse_qsl, quote_plus
+from urllib.parse import parse_qsl, quote
 
 from ...protocol.context import RequestContext
 from ...protocol.errors import ServiceError
@@ -154,7 +154,7 @@ def parse_copy_source(value: str) -> tuple[str, str, str | None]:
     return bucket_name, key, version
 
 
-def _check_write_conditions(conn: sqlite3.Connection, bucket_name: str, key: str, cond: dict[str, Any]) -> None:
+def check_write_conditions(conn: sqlite3.Connection, bucket_name: str, key: str, cond: dict[str, Any]) -> None:
     etag = objects.live_etag(conn, bucket_name, key)
     if_none = cond.get("IfNoneMatch")
     if if_none is not None and etag is not None and (if_none == "*" or if_none.strip('"') == etag):
@@ -180,9 +180,11 @@ def commit_object(state: S3State, record: ObjectRecord, conditions: dict[str, An
         nonlocal notified
         status = versions.status(conn, record.bucket)
         if conditions:
-            _check_write_conditions(conn, record.bucket, record.key, conditions)
+            check_write_conditions(conn, record.bucket, record.key, conditions)
         doomed = versions.place(conn, record, status)
-        reported = record.version_id if status else None
+        # A suspended bucket's write is its key's "null" version, which S3's write response does
+        # not name (no x-amz-version-id; reads do say "null"), as AWS's PutObject examples show.
+        reported = record.version_id if status == versions.ENABLED else None
         if event:
             notified = state.events.record(conn, ctx, record.bucket, event, record.key, record.size, record.etag,
                                            record.last_modified, version_id=reported)
@@ -216,10 +218,11 @@ def checksum_members(record: ObjectRecord) -> dict[str, Any]:
 
 
 def key_encoder(encoding: str | None) -> Callable[[str], str]:
-    """How a listing writes keys, prefixes and markers: EncodingType=url form-encodes them (the
-    only way to send control characters in XML 1.0), otherwise as they are."""
+    """How a listing writes keys, prefixes and markers: EncodingType=url percent-encodes them (the
+    only way to send control characters in XML 1.0), otherwise as they are. A space is `%20`, as
+    S3 writes it, not the `+` of form encoding (`+` itself is `%2B`)."""
     if encoding == "url":
-        return lambda s: quote_plus(s, safe="/")
+        return lambda s: quote(s, safe="/")
     return lambda s: s
 
 

@@ -63,8 +63,11 @@ class Listings:
         marker = params.get("Marker") or ""
         listing = list_keys(self.s.db.reader, Bucket, prefix, delimiter, marker, max_keys)
         enc = core.key_encoder(params.get("EncodingType"))
+        # ListObjects (V1) echoes Prefix as sent even with EncodingType=url: S3 does (s3-tests'
+        # test_bucket_list_prefix_unreadable, which AWS passes), and botocore decodes V1's
+        # Delimiter, Marker, NextMarker and keys but not its Prefix.
         result: dict[str, Any] = {
-            "Name": Bucket, "Prefix": enc(prefix), "Marker": enc(marker), "MaxKeys": max_keys,
+            "Name": Bucket, "Prefix": prefix, "Marker": enc(marker), "MaxKeys": max_keys,
             "IsTruncated": listing.truncated,
         }
         contents = [{**_listed(found, enc), "Owner": core.owner(ctx.account_id)} for found in listing.objects]

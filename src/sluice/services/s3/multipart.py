@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import io
+import re
 import sqlite3
 import uuid
 from typing import Any
@@ -20,6 +21,7 @@ from .conditions import check_read_conditions
 from .ingest import ingest
 from .lifecycle import abort_members, expiration_member
 from .records import ObjectRecord, PartRecord, UploadRecord, uploads
+from .records import objects as objects_records
 from .state import S3State
 
 MIN_PART_SIZE = 5 * 1024 * 1024
@@ -118,15 +120,15 @@ class Multipart:
         first, length = 0, src.size
         rng = params.get("CopySourceRange")
         if rng:
-            spec = rng.strip()
-            try:
-                a, b = spec.removeprefix("bytes=").split("-")
-                first, last = int(a), int(b)
-            except ValueError:
+            # Exactly bytes=first-last in digits: "0-2" (no unit), "bytes=0", "bytes=0-" or a list
+            # of ranges are refused as S3 refuses them.
+            m = re.fullmatch(r"bytes=(\d+)-(\d+)", rng.strip())
+            if m is None:
                 raise errors.invalid_argument("The x-amz-copy-source-range value must be of the form "
                                               "bytes=first-last where first and last are the zero-based "
                                               "offsets of the first and last bytes to copy",
-                                              "x-amz-copy-source-range", rng) from None
+                                              "x-amz-copy-source-range", rng)
+            first, last = int(m.group(1)), int(m.group(2))
             if last < first or last >= src.size:
                 raise errors.invalid_range(rng, src.size)
             length = last - first + 1
@@ -143,15 +145,24 @@ class Multipart:
 
     def complete_multipart_upload(self, ctx: RequestContext, Bucket: str, Key: str, UploadId: str,
                                   **params: Any) -> dict[str, Any]:
-        upload = self._upload(Bucket, Key, UploadId)
         requested = (params.get("MultipartUpload") or {}).get("Parts")
+        upload = uploads.find(self.s.db.reader, UploadId)
+        if upload is None or upload.bucket != Bucket or upload.key != Key:
+            repeated = self._completed_before(ctx, Bucket, Key, requested or [])
+            if repeated is not None:
+                return repeated
+            upload = self._upload(Bucket, Key, UploadId)
         if not requested:
             raise ServiceError("MalformedXML", "The XML you provided was not well-formed or did not validate "
                                "against our published schema")
         stored = {p.part_number: p for p in uploads.parts(self.s.db.reader, UploadId)}
         numbers = [p.get("PartNumber") for p in requested]
-        if any(n is None for n in numbers) or numbers != sorted(numbers) or len(set(numbers)) != len(numbers):
+        if any(n is None for n in numbers) or numbers != sorted(numbers):
             raise errors.invalid_part_order()
+        # A part number listed twice in a row: the last entry counts (a client that re-sent a
+        # part lists both; S3 completes with the part stored last, s3-tests'
+        # test_multipart_resend_first_finishes_last).
+        requested = list({p["PartNumber"]: p for p in requested}.values())
         chosen: list[PartRecord] = []
         algo = upload.checksum_algorithm
         for i, p in enumerate(requested):
@@ -179,27 +190,37 @@ class Multipart:
             assert full_hasher is not None
             checksum = b64(full_hasher.digest())
             ctype = "FULL_OBJECT"
-            sent = params.get(member_name(checksum_algo))
-            if sent and sent != checksum:
-                self.s.blobs.delete(written.name)
-                raise errors.checksum_mismatch(checksum_algo)
+        # The whole object's checksum, when the client sends one, must be the one S3 computes:
+        # the full-object value, or the composite one ("<checksum of checksums>-N").
+        sent = params.get(member_name(checksum_algo))
+        if sent and sent not in (checksum, checksum.rsplit("-", 1)[0]):
+            self.s.blobs.delete(written.name)
+            raise errors.checksum_mismatch(checksum_algo)
+        part_checksums = [p.checksum or "" for p in chosen] if algo else None
         record = ObjectRecord(
             bucket=Bucket, key=Key, blob=written.name, size=written.size, etag=etag,
             last_modified=self.s.clock.now(), content_type=upload.content_type, headers=upload.headers,
             metadata=upload.metadata, tags=upload.tags, checksum_algorithm=checksum_algo, checksum=checksum,
-            checksum_type=ctype, parts=[p.size for p in chosen], storage_class=upload.storage_class,
+            checksum_type=ctype, parts=[p.size for p in chosen], part_checksums=part_checksums,
+            storage_class=upload.storage_class,
         )
 
         notified: list[str] = []
+        conditions = {k: params[k] for k in ("IfMatch", "IfNoneMatch") if params.get(k)}
 
         def txn(conn: sqlite3.Connection) -> tuple[list[str], str | None]:
             nonlocal notified
             status = versions.status(conn, Bucket)
             if not uploads.exists(conn, UploadId):
                 raise errors.no_such_upload(UploadId)
+            # If-Match / If-None-Match: the upload completes only over the object they expect,
+            # decided in the same transaction as the write, as PutObject's.
+            core.check_write_conditions(conn, Bucket, Key, conditions)
             part_blobs = uploads.delete(conn, UploadId)
             doomed = versions.place(conn, record, status)
-            reported = record.version_id if status else None
+            # A suspended bucket's write is its key's "null" version, which S3's write response does
+            # not name (no x-amz-version-id; reads do say "null"), as AWS's PutObject examples show.
+            reported = record.version_id if status == versions.ENABLED else None
             notified = self.s.events.record(conn, ctx, Bucket, "ObjectCreated:CompleteMultipartUpload", Key,
                                             record.size, record.etag, record.last_modified, version_id=reported)
             return doomed + part_blobs, reported
@@ -220,6 +241,27 @@ class Multipart:
         if algo:
             result[member_name(checksum_algo)] = checksum
             result["ChecksumType"] = ctype
+        return result
+
+    def _completed_before(self, ctx: RequestContext, bucket: str, key: str,
+                          requested: list[dict[str, Any]]) -> dict[str, Any] | None:
+        """The answer to a CompleteMultipartUpload repeated after it succeeded (SDKs retry it after
+        a lost response; S3 answers 200 again), or None. The upload row is gone once completed;
+        the object it made is recognized by its ETag, which the parts' ETags determine."""
+        try:
+            digests = [bytes.fromhex((p.get("ETag") or "").strip('"')) for p in requested]
+        except ValueError:
+            return None
+        if not digests:
+            return None
+        etag = hashlib.md5(b"".join(digests)).hexdigest() + f"-{len(digests)}"
+        current = objects_records.current(self.s.db.reader, bucket, key)
+        if current is None or current.delete_marker or current.etag != etag:
+            return None
+        result: dict[str, Any] = {"Location": f"{ctx.endpoint}/{bucket}/{key}", "Bucket": bucket, "Key": key,
+                                  "ETag": f'"{etag}"', "VersionId": core.reported_version(self.s, current)}
+        if current.checksum_algorithm and current.checksum:
+            result.update(core.checksum_members(current))
         return result
 
     def abort_multipart_upload(self, ctx: RequestContext, Bucket: str, Key: str, UploadId: str,

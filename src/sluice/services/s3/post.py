@@ -14,8 +14,10 @@ from ... import realtime
 from ...protocol.context import RequestContext
 from ...protocol.errors import ServiceError
 from ...protocol.http import Readable
+from ...protocol.xml import MalformedXML, local_name, parse_xml
 from . import core, errors
 from .access import Access, with_acl
+from .checksums import ALGORITHMS, member_name
 from .ingest import MAX_PUT_SIZE, ingest
 from .post_policy import SizeRange, check_policy
 from .records import ObjectRecord
@@ -55,23 +57,30 @@ class PostUploads:
         if "key" not in Fields:
             raise errors.invalid_argument("Bucket POST must contain a field named 'key'.  If it is specified, "
                                           "please check the order of the fields.", "key", "")
+        # `${filename}` in the key is the file's name, and the policy's key conditions see the key
+        # so made (s3-tests' test_post_object_set_key_from_filename: starts-with $key "foo").
+        key = Fields["key"].replace("${filename}", FileName.replace("\\", "/").rsplit("/", 1)[-1])
         size_range: SizeRange | None = None
         if "policy" in Fields:
             # Real time: the client wrote the expiration with its own real clock (a manual clock
             # moved hours on must not expire every policy an SDK makes).
-            size_range = check_policy(Fields["policy"], Fields, Bucket, realtime.wall())
+            size_range = check_policy(Fields["policy"], {**Fields, "key": key}, Bucket, realtime.wall())
         if File is None:
             raise errors.invalid_argument("POST requires exactly one file upload per request.", "file", "0")
-        key = Fields["key"].replace("${filename}", FileName.replace("\\", "/").rsplit("/", 1)[-1])
         if not key:
             raise errors.invalid_argument("User key must have a length greater than 0.", "key", "")
         core.check_key(key)
         metadata = core.check_metadata({k[len("x-amz-meta-"):]: v for k, v in Fields.items()
                                          if k.startswith("x-amz-meta-")})
         object_acl = self.access.for_new_object(ctx, Bucket, {"ACL": Fields["acl"]} if "acl" in Fields else {})
+        _form_tags(Fields.get("tagging"))  # refused before the body is read
         high = min(size_range.high, MAX_PUT_SIZE) if size_range else MAX_PUT_SIZE
         body = _Limited(File, high)
-        taken = ingest(self.s.blobs, body, {})
+        # A checksum field (x-amz-checksum-sha256 ...) is checked against the file, as the header
+        # is on PutObject.
+        checks = {member_name(f[len("x-amz-checksum-"):].upper()): v for f, v in Fields.items()
+                  if f.startswith("x-amz-checksum-") and f[len("x-amz-checksum-"):].upper() in ALGORITHMS}
+        taken = ingest(self.s.blobs, body, checks)
         if size_range and taken.size < size_range.low:
             self.s.blobs.delete_later(taken.blob)
             raise ServiceError("EntityTooSmall", "Your proposed upload is smaller than the minimum allowed size",
@@ -81,7 +90,8 @@ class PostUploads:
             last_modified=self.s.clock.now(), content_type=Fields.get("content-type") or "binary/octet-stream",
             headers=with_acl(core.stored_headers({member: Fields[f] for f, member in _HEADER_FIELDS.items()
                                                   if f in Fields}), object_acl),
-            metadata=metadata, checksum_algorithm=taken.checksum_algorithm, checksum=taken.checksum,
+            metadata=metadata, tags=_form_tags(Fields.get("tagging")),
+            checksum_algorithm=taken.checksum_algorithm, checksum=taken.checksum,
             checksum_type="FULL_OBJECT", storage_class=Fields.get("x-amz-storage-class") or "STANDARD",
         )
         version = core.commit_object(self.s, record, None, ctx, "ObjectCreated:Post")
@@ -91,3 +101,28 @@ class PostUploads:
             "SuccessActionStatus": Fields.get("success_action_status"),
             "SuccessActionRedirect": Fields.get("success_action_redirect") or Fields.get("redirect"),
         }
+
+
+def _form_tags(value: str | None) -> dict[str, str]:
+    """The `tagging` form field: a <Tagging><TagSet><Tag><Key/><Value/></Tag>...</TagSet></Tagging>
+    document, as PutObjectTagging's body."""
+    if not value:
+        return {}
+    malformed = ServiceError("MalformedXML", "The XML you provided was not well-formed or did not validate "
+                             "against our published schema")
+    try:
+        root = parse_xml(value.encode("utf-8", "surrogateescape"))
+    except MalformedXML:
+        raise malformed from None
+    if local_name(root.tag) != "Tagging":
+        raise malformed
+    tags: dict[str, str] = {}
+    for tag_set in (e for e in root if local_name(e.tag) == "TagSet"):
+        for tag in (e for e in tag_set if local_name(e.tag) == "Tag"):
+            parts = {local_name(e.tag): e.text or "" for e in tag}
+            if "Key" not in parts:
+                raise malformed
+            if parts["Key"] in tags:
+                raise errors.invalid_tag("Cannot provide multiple Tags with the same key")
+            tags[parts["Key"]] = parts.get("Value", "")
+    return core.validate_tags(tags)

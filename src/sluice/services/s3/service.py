@@ -7,9 +7,12 @@ object change; the engine delivers them (`NotificationOutbox`, added to the Engi
 
 from __future__ import annotations
 
+import inspect
 import io
 import os
 from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+from urllib.parse import unquote
 
 from ...clock import Clock
 from ...protocol.context import RequestContext
@@ -74,9 +77,31 @@ class S3Service(Service):
         return self._parts
 
     def operation(self, op_name: str) -> Operation | None:
+        """The operation, checking x-amz-expected-bucket-owner (and -source-bucket-owner) first:
+        a bucket of another account is AccessDenied, whatever the operation."""
         fn = super().operation(op_name)
+        if fn is None:
+            return None
+        if inspect.iscoroutinefunction(fn):
+            return with_encryption(self.state, op_name, fn)
+        found = fn
+
+        def checked(ctx: RequestContext, **params: Any) -> Any:
+            self._check_expected_owner(params.get("Bucket"), params.get("ExpectedBucketOwner"))
+            if params.get("ExpectedSourceBucketOwner") and isinstance(params.get("CopySource"), str):
+                source = params["CopySource"].lstrip("/").split("/", 1)[0]
+                self._check_expected_owner(unquote(source), params["ExpectedSourceBucketOwner"])
+            return found(ctx, **params)
+
         # Object writes and reads say (and writes record) their server-side encryption.
-        return with_encryption(self.state, op_name, fn) if fn is not None else None
+        return with_encryption(self.state, op_name, checked)
+
+    def _check_expected_owner(self, bucket: Any, expected: Any) -> None:
+        if not expected or not isinstance(bucket, str):
+            return
+        owner = buckets.find(self.state.db.reader, bucket)
+        if owner is not None and owner.account != expected:
+            raise ServiceError("AccessDenied", "Access Denied", 403)
 
     async def start(self) -> None:
         # Body files no row points to are left over from writes cut short (a crash between the
@@ -124,6 +149,13 @@ class S3Service(Service):
     def restricts_public_policy(self, arn: str) -> bool:
         """The bucket's RestrictPublicBuckets is on (IAM enforcement reads it with the policy)."""
         return self.access.restricts_public_policy(arn.split(":::", 1)[-1].split("/", 1)[0])
+
+    def existing_object_tags(self, arn: str) -> dict[str, str] | None:
+        """The tags of the object arn:aws:s3:::bucket/key names (its current version), for the
+        s3:ExistingObjectTag/<key> condition; None when there is no such object."""
+        bucket, _, key = arn.split(":::", 1)[-1].partition("/")
+        found = objects.current(self.state.db.reader, bucket, key) if key else None
+        return dict(found.tags) if found is not None and not found.delete_marker else None
 
     def storage_totals(self) -> list[BucketTotals]:
         """Every bucket's stored bytes (STANDARD storage class) and object count, for the daily

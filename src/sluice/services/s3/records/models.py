@@ -44,6 +44,7 @@ class ObjectRecord:
     checksum: str | None = None
     checksum_type: str | None = None
     parts: list[int] | None = None  # part sizes, for multipart objects
+    part_checksums: list[str] | None = None  # each part's checksum, when the upload had an algorithm
     storage_class: str = "STANDARD"
     data: bytes | None = None
     version_id: str = "null"
@@ -60,10 +61,29 @@ class ObjectRecord:
             headers=json.loads(row["headers"]), metadata=json.loads(row["metadata"]),
             tags=json.loads(row["tags"]), checksum_algorithm=row["checksum_algorithm"],
             checksum=row["checksum"], checksum_type=row["checksum_type"],
-            parts=json.loads(row["parts"]) if row["parts"] else None, storage_class=row["storage_class"],
+            **_parts(row["parts"]), storage_class=row["storage_class"],
             version_id=row["version_id"], seq=row["seq"], is_latest=bool(row["is_latest"]),
             delete_marker=bool(row["delete_marker"]),
         )
+
+
+def _parts(column: str | None) -> dict[str, Any]:
+    """The parts column: a JSON list of sizes, or {"sizes": [...], "checksums": [...]} once the
+    parts' checksums are kept too (rows written before that are plain lists)."""
+    if not column:
+        return {"parts": None}
+    value = json.loads(column)
+    if isinstance(value, dict):
+        return {"parts": value["sizes"], "part_checksums": value.get("checksums")}
+    return {"parts": value}
+
+
+def parts_column(record: ObjectRecord) -> str | None:
+    if not record.parts:
+        return None
+    if record.part_checksums:
+        return json.dumps({"sizes": record.parts, "checksums": record.part_checksums})
+    return json.dumps(record.parts)
 
 
 @dataclass

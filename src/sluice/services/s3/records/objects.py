@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import sqlite3
 
-from .models import ObjectRecord
+from .models import ObjectRecord, parts_column
 
 
 def current(conn: sqlite3.Connection, bucket: str, key: str) -> ObjectRecord | None:
@@ -55,7 +55,7 @@ def append_latest(conn: sqlite3.Connection, record: ObjectRecord) -> None:
             int(record.delete_marker), record.blob, record.data, record.size, record.etag, record.last_modified,
             record.content_type, json.dumps(record.headers), json.dumps(record.metadata), json.dumps(record.tags),
             record.checksum_algorithm, record.checksum, record.checksum_type,
-            json.dumps(record.parts) if record.parts else None, record.storage_class,
+            parts_column(record), record.storage_class,
         ),
     )
 
