@@ -385,6 +385,7 @@ def test_enforced_referer_condition(strict: SluiceProcess) -> None:
 
 def test_enforced_missing_key_is_404_to_who_may_list_it(strict: SluiceProcess) -> None:
     main, alt, name = _owned_bucket(strict, [])
+    main.delete_public_access_block(Bucket=name)  # the policy below is public: AWS blocks it by default
     main.put_bucket_policy(Bucket=name, Policy=json.dumps({"Version": "2012-10-17", "Statement": [{
         "Effect": "Allow", "Principal": {"AWS": "*"}, "Action": "s3:ListBucket", "Resource": f"arn:aws:s3:::{name}",
         "Condition": {"StringLike": {"s3:prefix": "public/*"}}}]}))
