@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 NODE_RUNTIME := src/sluice/runtime/node
 NODE_SDK := $(NODE_RUNTIME)/node_modules/.package-lock.json
 
-.PHONY: demo up runtimes test crash-test fuzz lint bench clean
+.PHONY: demo up runtimes test crash-test fuzz lint bench clean browser
 
 $(BIN)/sluice: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -25,10 +25,23 @@ demo: $(BIN)/sluice
 up: $(BIN)/sluice $(NODE_SDK)
 	$(BIN)/sluice up
 
-test: $(BIN)/sluice $(NODE_SDK)
+test: $(BIN)/sluice $(NODE_SDK) browser
 	$(BIN)/ruff check src tests bench
 	$(BIN)/mypy
 	$(BIN)/pytest -q -n 2 --dist loadfile
+
+# Chromium for the console's browser tests (tests/browser): Debian's package, driven by the pip
+# `playwright` package through its executable path. `playwright install` would download a browser
+# build of its own, which a machine that reaches only package registries cannot do. Installed
+# here when missing and running as root (CI); elsewhere, say what to install.
+SLUICE_CHROMIUM ?= /usr/bin/chromium
+browser:
+	@if [ ! -x "$(SLUICE_CHROMIUM)" ]; then \
+		if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+			apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+				--no-install-recommends chromium fonts-dejavu-core >/dev/null; \
+		else echo "Chromium not found at $(SLUICE_CHROMIUM): the browser tests need it (sudo apt-get install chromium, or SLUICE_CHROMIUM=/path)"; fi; \
+	fi
 
 # The crash test's long profile: SIGKILL under mixed load, restart, check (tests/test_crash.py).
 crash-test: $(BIN)/sluice $(NODE_SDK)
