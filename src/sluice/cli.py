@@ -82,8 +82,10 @@ def _parser() -> argparse.ArgumentParser:
     redrive.add_argument("--region", default="us-east-1")
     redrive.add_argument("--wait", type=float, default=600.0, help="seconds to wait for outcomes")
 
-    sub.add_parser("demo", help="run the S3EventProcessor exercise (S3 -> Lambda -> retries -> DLQ) on a "
-                                "temporary server, in under 30 seconds")
+    demo = sub.add_parser("demo", help="run the S3EventProcessor exercise (S3 -> Lambda -> retries -> DLQ) on a "
+                                       "temporary server, in under 30 seconds")
+    demo.add_argument("--keep", action="store_true",
+                      help="keep the server up afterwards for a look in the web console (Ctrl-C stops it)")
     return parser
 
 
@@ -141,7 +143,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "demo":
         from .demo import run as demo
 
-        return demo()
+        return demo(keep=args.keep)
     if args.command == "dlq":
         from .tools.redrive import run as redrive
 

@@ -29,6 +29,7 @@ from typing import Any, TextIO
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from .console import PREFIX as CONSOLE_PREFIX
 from .tools.child import ChildServer, ServerFailed
 
 TIME_SCALE = 60
@@ -428,7 +429,7 @@ class _Demo:
                 self.detail(line)
 
 
-def run(out: TextIO | None = None) -> int:
+def run(out: TextIO | None = None, keep: bool = False) -> int:
     out = out or sys.stdout
     started = time.monotonic()
     print(f"Sluice demo: the S3EventProcessor exercise (S3 -> Lambda -> retries -> DLQ), "
@@ -443,6 +444,8 @@ def run(out: TextIO | None = None) -> int:
     try:
         server.start()
         print(f"started sluice up --enforce-iam on {server.endpoint} (temporary data dir)", file=out, flush=True)
+        print(f"console: {server.endpoint}{CONSOLE_PREFIX}/ (sign in with access key test, secret test)",
+              file=out, flush=True)
         demo = _Demo(server.endpoint, out)
         queue_url = demo.setup()
         demo.success()
@@ -450,6 +453,9 @@ def run(out: TextIO | None = None) -> int:
         denied = demo.denied(queue_url)
         demo.redrive()
         demo.journey(denied)
+        print(f"\nOK: the pipeline behaved as on AWS ({time.monotonic() - started:.1f} s)", file=out, flush=True)
+        if keep:
+            _keep_up(server.endpoint, out)
     except (DemoError, ServerFailed) as exc:
         print(f"\nFAILED: {exc}", file=out, flush=True)
         return 1
@@ -458,5 +464,15 @@ def run(out: TextIO | None = None) -> int:
         return 1
     finally:
         server.stop()
-    print(f"\nOK: the pipeline behaved as on AWS ({time.monotonic() - started:.1f} s)", file=out, flush=True)
     return 0
+
+
+def _keep_up(endpoint: str, out: TextIO) -> None:
+    """`sluice demo --keep`: leave the server up (until Ctrl-C) for a look in the console."""
+    print(f"\nThe server stays up: {endpoint}{CONSOLE_PREFIX}/ (sign in with access key test, "
+          "secret test). Ctrl-C stops it.", file=out, flush=True)
+    try:
+        while True:
+            time.sleep(3600)
+    except KeyboardInterrupt:
+        print("stopping", file=out, flush=True)

@@ -18,6 +18,8 @@ import uvicorn
 from .auth.enforcer import Enforcer
 from .auth.identity import Identity
 from .clock import Clock, ManualClock, make_clock
+from .console import PREFIX as CONSOLE_PREFIX
+from .console import Console, ConsoleViews
 from .engine.destinations import Authorize, OutcomeDelivery
 from .engine.dispatcher import OutboxDispatcher, in_executor_each
 from .engine.eventbridge import eventbridge_workers
@@ -211,6 +213,11 @@ class Sluice:
         gateway.testing = TestingApi(clock, TestingHooks(
             reset=Reset(store, services, engine), outcome=lambda request_id: async_outcome(store.db, request_id),
             queue_messages=lambda ref: peek(sqs.state, ref)), gateway.run_blocking)
+        gateway.console = Console(settings, services, gateway.run_blocking, iam.identity, enforcer=enforcer,
+                                  views=ConsoleViews(journeys=journeys, outcome=lambda rid: async_outcome(store.db, rid),
+                                                     event_state=lambda rid: event_state(store.db, rid),
+                                                     queue_messages=lambda ref: peek(sqs.state, ref),
+                                                     status=lambda: status(sources)))
         return cls(settings, clock, store, services, gateway, deliveries, engine)
 
     def close(self) -> None:
@@ -365,6 +372,7 @@ def serve(settings: Settings) -> None:
     )
     server = _Server(config, app.engine)
     log.info("Sluice listening on %s (data in %s)", settings.endpoint_url, settings.data_dir.resolve())
+    log.info("Console: %s%s/", settings.endpoint_url, CONSOLE_PREFIX)
     log.info("%s", runtimes.node_summary())
     try:
         server.run()

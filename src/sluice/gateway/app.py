@@ -42,6 +42,7 @@ from .sigv4 import SecretLookup, SigV4Verifier, TokenLookup, default_secret, for
 
 if TYPE_CHECKING:
     from ..auth.enforcer import Enforcer
+    from ..console import Console
     from .testing_api import TestingApi
 
 log = logging.getLogger("sluice.gateway")
@@ -91,6 +92,8 @@ class Gateway:
         self.internal: dict[str, InternalHandler] = {}
         # The testing API v1 (reset, clock, outcomes, queue peeks), set by the composition root.
         self.testing: TestingApi | None = None
+        # The web console under /_sluice/console/ (set by the composition root).
+        self.console: Console | None = None
         self.enforcer = enforcer
         self.engine = engine
         # Set with --verify-signatures alone: signed callers may do anything, as before, but an
@@ -123,6 +126,9 @@ class Gateway:
         )
         if path == HEALTH_PATH:
             await self._send(send, req, self._health(), None)
+            return
+        if self.console is not None and self.console.handles(req.path):
+            await self.console.serve(req, receive, send)
             return
         if self.testing is not None and self.testing.handles(path):
             await self._send(send, req, await self.testing.handle(req, receive), None)

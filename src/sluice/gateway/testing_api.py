@@ -215,11 +215,11 @@ def _refuse_cross_origin(req: HttpRequest) -> None:
     origin = req.headers.get("origin")
     if origin is None:
         return  # not from a browser page (curl, boto3, a test): nothing to refuse
-    if origin.strip().lower() != _own_origin(req):
+    if origin.strip().lower() != own_origin(req):
         raise _Refused(403, "CrossOriginRefused", f"requests from {origin} may not change Sluice's state")
 
 
-def _own_origin(req: HttpRequest) -> str:
+def own_origin(req: HttpRequest) -> str:
     """The origin a page served by this server has: the scheme and the Host it was reached by."""
     host = req.host.strip().lower()
     parts = urlsplit(f"{req.scheme}://{host}")

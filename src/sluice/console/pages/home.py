@@ -1,0 +1,56 @@
+"""The console's front page, and signing in and out (under --enforce-iam)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from ...protocol.http import HttpResponse
+from ..request import ConsoleRequest
+
+if TYPE_CHECKING:
+    from ..app import Console
+    from ..router import Router
+
+
+def register(router: Router, console: Console) -> None:
+    router.get("/", home)
+    router.get("/sign-in", sign_in_form)
+    router.post("/sign-in", sign_in)
+    router.post("/sign-out", sign_out)
+
+
+async def home(r: ConsoleRequest) -> HttpResponse:
+    buckets, buckets_error = await r.attempt("s3", "ListBuckets")
+    functions, functions_error = await r.attempt("lambda", "ListFunctions")
+    return r.render("home.html", buckets=buckets.get("Buckets", []), buckets_error=buckets_error,
+                    functions=functions.get("Functions", []), functions_error=functions_error)
+
+
+async def sign_in_form(r: ConsoleRequest) -> HttpResponse:
+    return r.render("sign_in.html", next=_next(r.arg("next")), failed=False)
+
+
+async def sign_in(r: ConsoleRequest) -> HttpResponse:
+    identity, cookie = await r.console.run_blocking(
+        r.console.sessions.sign_in, r.field("access_key"), r.field("secret_key"))
+    if identity is None:
+        # The message IAM-backed sign-in gives a wrong key or secret (AWS's console is as vague).
+        return r.render("sign_in.html", status=401, next=_next(r.field("next")), failed=True)
+    response = r.redirect(_next(r.field("next")))
+    response.headers.append(("Set-Cookie", cookie))
+    return response
+
+
+async def sign_out(r: ConsoleRequest) -> HttpResponse:
+    response = r.redirect(r.url("sign_in_form") if r.console.sessions.enforced else r.url("home"))
+    response.headers.append(("Set-Cookie", r.console.sessions.sign_out()))
+    return response
+
+
+def _next(target: str) -> str:
+    from ..app import PREFIX
+
+    # Only a console path: a sign-in link must not send the user to another site.
+    if target.startswith(PREFIX + "/") and not target.startswith("//") and "\\" not in target:
+        return target
+    return PREFIX + "/"
