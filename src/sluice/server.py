@@ -23,7 +23,7 @@ from .console import Console, ConsoleViews
 from .engine.destinations import Authorize, OutcomeDelivery
 from .engine.dispatcher import OutboxDispatcher, in_executor_each
 from .engine.eventbridge import eventbridge_workers
-from .engine.introspect import async_outcome, event_state
+from .engine.introspect import async_outcome, event_state, recent_failures
 from .engine.invoker import Functions, Invoker
 from .engine.journey import Journeys
 from .engine.lifecycle import Engine, Resource, Signal
@@ -217,7 +217,9 @@ class Sluice:
                                   views=ConsoleViews(journeys=journeys, outcome=lambda rid: async_outcome(store.db, rid),
                                                      event_state=lambda rid: event_state(store.db, rid),
                                                      queue_messages=lambda ref: peek(sqs.state, ref),
-                                                     status=lambda: status(sources)))
+                                                     status=lambda: status(sources),
+                                                     failures=lambda limit: recent_failures(store.db, limit),
+                                                     now=clock.now))
         return cls(settings, clock, store, services, gateway, deliveries, engine)
 
     def close(self) -> None:

@@ -49,6 +49,13 @@ class Api:
 
     async def call(self, identity: Identity, service: str, operation: str, /, **params: Any) -> dict[str, Any]:
         """The operation's output members; raises its ServiceError (AccessDenied included)."""
+        result, _ = await self.call_traced(identity, service, operation, **params)
+        return result
+
+    async def call_traced(self, identity: Identity, service: str, operation: str, /,
+                          **params: Any) -> tuple[dict[str, Any], str]:
+        """`call`, and the request id the operation ran with (an Event invoke's is the Lambda
+        request id its journey goes by)."""
         owner = self._services.get(service)
         if owner is None:
             raise not_implemented(service)
@@ -57,9 +64,22 @@ class Api:
             raise not_implemented(service, operation)
         ctx = self.context(identity, service, operation)
         try:
-            return await self._run(fn, ctx, operation, params)
+            return await self._run(fn, ctx, operation, params), ctx.request_id
         except ServiceError as err:
             if err.status is None:  # the status the wire would answer with, for the page to show
+                err.status = http_status(err, service_model(service))
+            raise
+
+    async def authorize(self, identity: Identity, service: str, operation: str, /, **params: Any) -> None:
+        """Raise AccessDenied if the identity may not run the operation (under --enforce-iam), for a
+        page that reads through an engine view what that operation would show (a queue peek)."""
+        if self._enforcer is None:
+            return
+        ctx = self.context(identity, service, operation)
+        try:
+            await self._run_blocking(self._enforcer.authorize, ctx, operation, params)
+        except ServiceError as err:
+            if err.status is None:
                 err.status = http_status(err, service_model(service))
             raise
 

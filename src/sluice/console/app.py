@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from importlib import resources
@@ -56,6 +57,8 @@ class ConsoleViews:
     event_state: Callable[[str], Any] | None = None  # an async event's retries state
     queue_messages: Callable[[str], Any] | None = None  # peek at a queue without consuming
     status: Callable[[], Any] | None = None  # `sluice status`'s view
+    failures: Callable[[int], Any] | None = None  # recent failed async events (engine/introspect.py)
+    now: Callable[[], float] = time.time  # the engine's clock (metric and log times follow it)
 
 
 class Console:

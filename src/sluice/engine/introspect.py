@@ -83,3 +83,36 @@ def _last_send(sends: list[Any], kinds: tuple[str, ...]) -> dict[str, Any] | Non
     s = found[-1]
     return {"kind": s["kind"], "target": s["target"], "at": s["at"], "ok": bool(s["ok"]),
             "messageId": s["message_id"], "error": s["error"]}
+
+
+def recent_failures(db: Database, limit: int = 50) -> list[dict[str, Any]]:
+    """Async events that failed, newest first: those still retrying (a failed attempt, another
+    due) and those that ended in anything but Success, each with the upload it came from (when an
+    S3 notification delivered it) and where its failure record went (DLQ or on-failure
+    destination), for the console's list of failed events."""
+    conn = db.reader
+    out: list[dict[str, Any]] = []
+    for row in conn.execute("SELECT request_id, function, attempts, received, next_at, last_result FROM lambda_events"
+                            " WHERE attempts > 0 ORDER BY received DESC LIMIT ?", (limit,)):
+        last = json.loads(row["last_result"]) if row["last_result"] else {}
+        out.append({"requestId": row["request_id"], "function": row["function"], "state": "retrying",
+                    "condition": "Pending", "attempts": row["attempts"], "received": row["received"],
+                    "finished": None, "nextAttemptAt": row["next_at"], "errorType": last.get("errorType"),
+                    "errorMessage": last.get("errorMessage"), "sent": None})
+    # No index leads here: a scan of the outcomes, newest first (thousands of rows: a few ms).
+    for row in conn.execute("SELECT request_id, function, condition, attempts, received, finished, response"
+                            " FROM lambda_outcomes WHERE condition != 'Success' ORDER BY finished DESC LIMIT ?",
+                            (limit,)):
+        response = json.loads(row["response"]) if row["response"] else {}
+        sends = conn.execute("SELECT * FROM lambda_deliveries WHERE request_id=? AND kind IN ('dead-letter', 'on-failure')"
+                             " ORDER BY id", (row["request_id"],)).fetchall()
+        out.append({"requestId": row["request_id"], "function": row["function"], "state": "done",
+                    "condition": row["condition"], "attempts": row["attempts"], "received": row["received"],
+                    "finished": row["finished"], "nextAttemptAt": None, "errorType": response.get("errorType"),
+                    "errorMessage": response.get("errorMessage"), "sent": _last_send(sends, ("dead-letter", "on-failure"))})
+    for item in out:
+        upload = conn.execute("SELECT u.bucket, u.key FROM trace_notifications n JOIN trace_uploads u"
+                              " ON u.id = n.upload_id WHERE n.delivery_id=?", (item["requestId"],)).fetchone()
+        item["upload"] = {"bucket": upload["bucket"], "key": upload["key"]} if upload is not None else None
+    out.sort(key=lambda item: item["finished"] or item["received"], reverse=True)
+    return out[:limit]

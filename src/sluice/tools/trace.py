@@ -60,7 +60,7 @@ def _when(ts: float | None, date: bool = False) -> str:
         d.strftime("%H:%M:%S.") + f"{d.microsecond // 1000:03d}")
 
 
-def _span(seconds: float) -> str:
+def span(seconds: float) -> str:
     if seconds < 1:
         return f"{seconds * 1000:.0f} ms"
     if seconds < 60:
@@ -115,9 +115,9 @@ def _invocation(out: list[str], inv: dict[str, Any], time_scale: float) -> None:
         _line(out, inv["received"], "queued", f"function {inv['function']}, request {inv['requestId']}")
     for a in inv.get("attempts") or []:
         if a["waitBefore"] and a["number"] > 1:
-            aws = f" ({_span(a['waitBefore'] * time_scale)} in AWS time at --time-scale {time_scale:g})" \
+            aws = f" ({span(a['waitBefore'] * time_scale)} in AWS time at --time-scale {time_scale:g})" \
                 if time_scale != 1 else ""
-            out.append(f"{INDENT}waited {_span(a['waitBefore'])}{aws}")
+            out.append(f"{INDENT}waited {span(a['waitBefore'])}{aws}")
         result = a["outcome"]
         if a["outcome"] != "success":
             result += f"  {a['errorType']}: {a['errorMessage']}" if a["errorMessage"] else f"  {a['errorType']}"
@@ -132,13 +132,13 @@ def _invocation(out: list[str], inv: dict[str, Any], time_scale: float) -> None:
         _line(out, inv.get("nextAttemptAt"), "queued", f"attempt {number} due then{throttles}")
         return
     end = inv["end"]
-    _line(out, end["finished"], "ended", _ending(end))
+    _line(out, end["finished"], "ended", ending(end))
     for s in end["sends"]:
         status = f"message {s['messageId']}" if s["ok"] else f"FAILED: {s['error']}"
         out.append(f"{INDENT}{s['kind']} {s['target']}: {status}")
 
 
-def _ending(end: dict[str, Any]) -> str:
+def ending(end: dict[str, Any]) -> str:
     n = end["attempts"]
     attempts = f"{n} attempt{'s' if n != 1 else ''}"
     result = end["result"]
