@@ -82,6 +82,32 @@ class ConsoleClient:
         headers.update(extra or {})
         return self.request("POST", path, urlencode(fields or {}).encode(), headers)
 
+    def stream(self, path: str, until: str, max_bytes: int = 1 << 20) -> str:
+        """Read a server-sent event stream until a whole message containing `until` has come
+        (the server pushes at once, then on changes); the text read."""
+        parts = urlsplit(self.endpoint)
+        conn = http.client.HTTPConnection(parts.hostname or "127.0.0.1", parts.port, timeout=60)
+        try:
+            headers = {"Accept": "text/event-stream"}
+            if self.cookies:
+                headers["Cookie"] = "; ".join(f"{k}={v}" for k, v in self.cookies.items())
+            conn.request("GET", path if path.startswith("/") else f"{PREFIX}/{path}", headers=headers)
+            response = conn.getresponse()
+            assert response.status == 200, response.status
+            assert (response.getheader("content-type") or "").startswith("text/event-stream")
+            text = ""
+            while len(text) < max_bytes:
+                chunk = response.read1(65536)
+                if not chunk:
+                    break
+                text += chunk.decode("utf-8", "replace")
+                found = text.find(until)
+                if found >= 0 and "\n\n" in text[found:]:
+                    break
+            return text
+        finally:
+            conn.close()
+
     def upload(self, path: str, data: bytes, content_type: str = "text/plain") -> Page:
         """What console.js sends for each dropped file: the raw bytes, the token in a header."""
         if not self.token:

@@ -219,7 +219,7 @@ class Sluice:
                                                      queue_messages=lambda ref: peek(sqs.state, ref),
                                                      status=lambda: status(sources),
                                                      failures=lambda limit: recent_failures(store.db, limit),
-                                                     now=clock.now))
+                                                     now=clock.now, code_zip=lambda_.code_zip))
         return cls(settings, clock, store, services, gateway, deliveries, engine)
 
     def close(self) -> None:

@@ -17,6 +17,7 @@ from ..protocol.context import RequestContext
 from ..protocol.errors import ServiceError, not_implemented
 from ..protocol.models import service_model
 from ..protocol.statuses import http_status
+from ..protocol.validate import validate
 from ..services.base import Service
 from ..settings import Settings
 
@@ -64,6 +65,8 @@ class Api:
             raise not_implemented(service, operation)
         ctx = self.context(identity, service, operation)
         try:
+            if service == "lambda":  # (loading a model the first time takes a while: not on the loop)
+                await self._run_blocking(_validate, service, operation, params)
             return await self._run(fn, ctx, operation, params), ctx.request_id
         except ServiceError as err:
             if err.status is None:  # the status the wire would answer with, for the page to show
@@ -97,3 +100,12 @@ class Api:
         if self._enforcer is not None:
             self._enforcer.authorize(ctx, operation, params)
         return fn(ctx, **params)
+
+
+def _validate(service: str, operation: str, params: dict[str, Any]) -> None:
+    """The model's checks the wire's protocol layer makes before an operation (rest-json, i.e.
+    Lambda: ranges, enums and required members, in Lambda's ValidationException words); the
+    other protocols leave them to the services, which make them for the console too."""
+    model = service_model(service)
+    if model.metadata.get("protocol") == "rest-json":
+        validate(params, model.operation_model(operation).input_shape, required=True)

@@ -24,6 +24,7 @@ import jinja2
 
 from .. import __version__
 from ..auth.identity import Identity
+from ..gateway.bodies import ClientDisconnected, read_up_to
 from ..protocol.errors import ServiceError
 from ..protocol.http import HttpRequest, HttpResponse, ResponseBody
 from ..services.base import Service
@@ -59,6 +60,8 @@ class ConsoleViews:
     status: Callable[[], Any] | None = None  # `sluice status`'s view
     failures: Callable[[int], Any] | None = None  # recent failed async events (engine/introspect.py)
     now: Callable[[], float] = time.time  # the engine's clock (metric and log times follow it)
+    # A function's deployment package by (name, SHA-256 hex): what GetFunction's Code.Location serves.
+    code_zip: Callable[[str, str], bytes | None] | None = None
 
 
 class Console:
@@ -89,8 +92,8 @@ class Console:
 
     # -- for pages and templates ---------------------------------------------------------
 
-    def url(self, name: str, **params: Any) -> str:
-        path = self.router.path_for(name, **{k: v for k, v in params.items() if not k.startswith("_")})
+    def url(self, route: str, /, **params: Any) -> str:
+        path = self.router.path_for(route, **{k: v for k, v in params.items() if not k.startswith("_")})
         query = params.get("_query")
         if query:
             path += "?" + "&".join(f"{quote(str(k), safe='')}={quote(str(v), safe='')}"
@@ -101,7 +104,7 @@ class Console:
         digest = self._static[name][1] if name in self._static else ""
         return f"{PREFIX}{STATIC}{name}?v={digest[:10]}"
 
-    def render(self, template: str, request: ConsoleRequest, **context: Any) -> str:
+    def render(self, template: str, request: ConsoleRequest, /, **context: Any) -> str:
         return self.templates.get_template(template).render(
             request=request, identity=request.identity, enforced=self.sessions.enforced,
             csrf=self.guard.csrf_token(request.identity.access_key), **context)
@@ -113,7 +116,13 @@ class Console:
         return path == PREFIX or path.startswith(PREFIX + "/")
 
     async def serve(self, req: HttpRequest, receive: Any, send: Any) -> None:
-        answer = await self._answer(req, receive)
+        try:
+            answer = await self._answer(req, receive)
+        except ClientDisconnected:
+            return
+        except Exception:  # a bug of a page: logged, and the page says so (never a bare 500)
+            log.exception("console: %s %s failed", req.method, req.path)
+            answer = _plain(500, "InternalError", "We encountered an internal error. Please try again.")
         headers = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in SECURITY_HEADERS]
         if isinstance(answer, EventStream):
             await answer.serve(send, receive, headers)
@@ -219,8 +228,6 @@ def _is_form(req: HttpRequest) -> bool:
 
 
 async def _read_body(req: HttpRequest, receive: Any) -> bytes:
-    from ..gateway.bodies import read_up_to
-
     limit = _FORM_LIMIT if _is_form(req) else MAX_BODY
     length = req.content_length
     if length is not None and length > limit:

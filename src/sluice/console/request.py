@@ -62,15 +62,15 @@ class ConsoleRequest:
 
     # -- output ------------------------------------------------------------------------------
 
-    def url(self, name: str, **params: Any) -> str:
-        return self.console.url(name, **params)
+    def url(self, route: str, /, **params: Any) -> str:
+        return self.console.url(route, **params)
 
-    def render(self, template: str, status: int = 200, headers: list[tuple[str, str]] | None = None,
+    def render(self, template: str, /, status: int = 200, headers: list[tuple[str, str]] | None = None,
                **context: Any) -> HttpResponse:
         html = self.console.render(template, self, **context)
         return HttpResponse(status, [("Content-Type", "text/html; charset=utf-8"), *(headers or [])], html.encode())
 
-    def render_text(self, template: str, **context: Any) -> str:
+    def render_text(self, template: str, /, **context: Any) -> str:
         return self.console.render(template, self, **context)
 
     def back(self, default: str) -> str:

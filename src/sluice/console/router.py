@@ -67,9 +67,9 @@ class Router:
             allowed.append(route.method)
         return None, {}, allowed
 
-    def path_for(self, name: str, **params: str) -> str:
+    def path_for(self, route: str, /, **params: str) -> str:
         """The path (relative to the console's root) of a named route with its parameters."""
-        pattern = self._names[name].pattern
+        pattern = self._names[route].pattern
 
         def fill(m: re.Match[str]) -> str:
             value = str(params[m.group(1)])

@@ -79,6 +79,13 @@ async def s3_notifications(r: ConsoleRequest) -> HttpResponse:
 
 async def s3_add_notification(r: ConsoleRequest) -> HttpResponse:
     bucket = r.params["bucket"]
+    await add(r, bucket)
+    return r.redirect(r.back(r.url("s3_notifications", bucket=bucket)))
+
+
+async def add(r: ConsoleRequest, bucket: str) -> None:
+    """Add the form's notification to the bucket's configuration (also the Lambda page's "Add
+    trigger")."""
     kind = r.field("kind")
     if kind not in KINDS:
         raise ServiceError("InvalidArgument", "Choose a destination: a Lambda function, an SQS queue or an SNS topic.")
@@ -95,7 +102,6 @@ async def s3_add_notification(r: ConsoleRequest) -> HttpResponse:
     if kind == "lambda" and r.field("grant") and target:
         await _grant_invoke(r, bucket, target)
     await r.call("s3", "PutBucketNotificationConfiguration", Bucket=bucket, NotificationConfiguration=config)
-    return r.redirect(r.back(r.url("s3_notifications", bucket=bucket)))
 
 
 async def s3_delete_notification(r: ConsoleRequest) -> HttpResponse:
