@@ -189,7 +189,7 @@ async def queue_send(r: ConsoleRequest) -> HttpResponse:
 async def queue_purge(r: ConsoleRequest) -> HttpResponse:
     url = await _url(r, r.params["queue"])
     await r.call("sqs", "PurgeQueue", QueueUrl=url)
-    return r.render("queues/_result.html", text=f"Purged {r.params['name']}: its messages are deleted.")
+    return r.render("queues/_result.html", text=f"Purged {r.params['queue']}: its messages are deleted.")
 
 
 async def queue_delete(r: ConsoleRequest) -> HttpResponse:
