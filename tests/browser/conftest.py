@@ -14,9 +14,10 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, BrowserContext, Page, sync_playwright
+from playwright.sync_api import Browser, BrowserContext, Page, expect, sync_playwright
 
 from sluice.testing import SluiceTesting
+from sluice.testing.client import ClockControl
 
 from ..server import SluiceProcess
 
@@ -33,6 +34,7 @@ CONSOLE = "/_sluice/console/"
 # How long a step may wait for the page to show what it expects: generous on a loaded 2-core
 # machine, and only ever reached when the test is about to fail.
 STEP_TIMEOUT_MS = 15_000
+expect.set_options(timeout=STEP_TIMEOUT_MS)
 
 _FAILED = pytest.StashKey[bool]()
 
@@ -65,10 +67,11 @@ class Steps:
         self.directory = directory
         self.count = 0
 
-    def shot(self, name: str) -> Path:
+    def shot(self, name: str, page: Page | None = None) -> Path:
+        """Save what `page` (default: the test's page) shows now, numbered after the last step."""
         self.count += 1
         path = self.directory / f"{self.count:02d}-{_slug(name)}.png"
-        self.page.screenshot(path=str(path), full_page=True)
+        (page or self.page).screenshot(path=str(path), full_page=True)
         return path
 
 
@@ -99,8 +102,9 @@ def context(browser: Browser) -> Iterator[BrowserContext]:
 def page(context: BrowserContext, artifacts: Path, request: pytest.FixtureRequest) -> Iterator[Page]:
     tab = context.new_page()
     yield tab
-    if request.node.stash.get(_FAILED, False) and not tab.is_closed():
-        tab.screenshot(path=str(artifacts / "failed.png"), full_page=True)
+    if request.node.stash.get(_FAILED, False):  # what every tab of the test showed at the end
+        for n, shown in enumerate(context.pages, 1):
+            shown.screenshot(path=str(artifacts / f"failed-tab{n}.png"), full_page=True)
 
 
 @pytest.fixture
@@ -130,5 +134,6 @@ def console_url(server: SluiceProcess, path: str = "") -> str:
     return server.endpoint + CONSOLE + path.lstrip("/")
 
 
-def testing_api(server: SluiceProcess) -> SluiceTesting:
-    return SluiceTesting(server.endpoint)
+def clock_of(server: SluiceProcess) -> ClockControl:
+    """The server's manual clock, driven through the testing API (`sluice up --clock manual`)."""
+    return SluiceTesting(server.endpoint).clock
