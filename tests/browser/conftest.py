@@ -137,3 +137,14 @@ def console_url(server: SluiceProcess, path: str = "") -> str:
 def clock_of(server: SluiceProcess) -> ClockControl:
     """The server's manual clock, driven through the testing API (`sluice up --clock manual`)."""
     return SluiceTesting(server.endpoint).clock
+
+
+def sign_in(page: Page, server: SluiceProcess, access_key: str = "test", secret: str = "test") -> None:
+    """Through the sign-in page every page sends a visitor to under --enforce-iam (test/test:
+    the account's root)."""
+    page.goto(console_url(server))
+    page.wait_for_url(re.compile(r"/sign-in"))
+    page.get_by_label("Access key ID").fill(access_key)
+    page.get_by_label("Secret access key").fill(secret)
+    page.get_by_role("button", name="Sign in").click()
+    page.wait_for_url(re.compile(r"/_sluice/console/$"))

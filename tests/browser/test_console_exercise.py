@@ -13,14 +13,13 @@ A screenshot of each step: test-artifacts/browser/test_the_exercise_through_the_
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 
 import pytest
 from playwright.sync_api import FilePayload, Page, expect
 
 from ..server import SluiceProcess
-from .conftest import StartServer, Steps, clock_of, console_url
+from .conftest import StartServer, Steps, clock_of, console_url, sign_in
 
 SEED = Path(__file__).resolve().parents[2] / "examples" / "s3-event-processor" / "handler.py"
 ACCOUNT = "000000000000"
@@ -38,15 +37,6 @@ def server(start_sluice: StartServer) -> SluiceProcess:
     # The exercise's failure step takes a permission away: IAM must be enforced. The manual
     # clock lets the test run the retries (1 and 2 minutes later) at once.
     return start_sluice("--clock", "manual", "--enforce-iam")
-
-
-def sign_in(page: Page, server: SluiceProcess, access_key: str = "test", secret: str = "test") -> None:
-    page.goto(console_url(server))
-    page.wait_for_url(re.compile(r"/sign-in"))
-    page.get_by_label("Access key ID").fill(access_key)
-    page.get_by_label("Secret access key").fill(secret)
-    page.get_by_role("button", name="Sign in").click()
-    page.wait_for_url(re.compile(r"/_sluice/console/$"))
 
 
 def create_role(page: Page, server: SluiceProcess) -> None:
