@@ -60,6 +60,7 @@ bench: $(BIN)/sluice $(NODE_SDK)
 	$(BIN)/python bench/iam.py
 	$(BIN)/python bench/cpu.py
 	$(BIN)/python bench/reset.py
+	$(BIN)/python bench/console.py
 
 clean:
 	rm -rf $(VENV) .sluice $(NODE_RUNTIME)/node_modules
