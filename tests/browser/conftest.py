@@ -89,11 +89,42 @@ def artifacts(request: pytest.FixtureRequest) -> Path:
     return directory
 
 
+class Watch:
+    """What the test's tabs did besides what the test looks at: every URL they requested, and
+    every script error or console error (a CSP violation is one: an inline script, a style
+    attribute or a file from another origin the console's policy refused)."""
+
+    def __init__(self) -> None:
+        self.urls: list[str] = []
+        self.errors: list[str] = []
+
+    def attach(self, tab: Page) -> None:
+        tab.on("request", lambda r: self.urls.append(r.url))
+        tab.on("pageerror", lambda exc: self.errors.append(f"{tab.url}: {exc}"))
+        tab.on("console", lambda msg: self._console(tab, msg.type, msg.text))
+
+    def _console(self, tab: Page, kind: str, text: str) -> None:
+        # A 4xx the page shows on purpose (AccessDenied, a refused sign-in) is logged by Chromium
+        # as "Failed to load resource": that is the page working, not a fault of it.
+        if kind == "error" and not text.startswith("Failed to load resource"):
+            self.errors.append(f"{tab.url}: {text}")
+
+    def elsewhere(self, origin: str) -> list[str]:
+        """The URLs requested from anywhere but `origin` (and the tab's own about:blank)."""
+        return [u for u in self.urls if not u.startswith(origin + "/") and not u.startswith("about:")]
+
+
 @pytest.fixture
-def context(browser: Browser) -> Iterator[BrowserContext]:
+def watch() -> Watch:
+    return Watch()
+
+
+@pytest.fixture
+def context(browser: Browser, watch: Watch) -> Iterator[BrowserContext]:
     """A fresh browser profile for each test: no cookies, no cache, nothing of the last test."""
     ctx = browser.new_context(viewport={"width": 1280, "height": 900}, locale="en-US")
     ctx.set_default_timeout(STEP_TIMEOUT_MS)
+    ctx.on("page", watch.attach)
     yield ctx
     ctx.close()
 

@@ -19,7 +19,7 @@ import pytest
 from playwright.sync_api import FilePayload, Page, expect
 
 from ..server import SluiceProcess
-from .conftest import StartServer, Steps, clock_of, console_url, sign_in
+from .conftest import StartServer, Steps, Watch, clock_of, console_url, sign_in
 
 SEED = Path(__file__).resolve().parents[2] / "examples" / "s3-event-processor" / "handler.py"
 ACCOUNT = "000000000000"
@@ -128,7 +128,7 @@ def open_log_tail(page: Page, server: SluiceProcess) -> None:
     expect(page.locator("#tail")).to_be_attached()
 
 
-def test_the_exercise_through_the_console(page: Page, steps: Steps, server: SluiceProcess) -> None:
+def test_the_exercise_through_the_console(page: Page, steps: Steps, watch: Watch, server: SluiceProcess) -> None:
     clock = clock_of(server)
 
     sign_in(page, server)
@@ -220,3 +220,9 @@ def test_the_exercise_through_the_console(page: Page, steps: Steps, server: Slui
     expect(tail.locator("#tail")).to_contain_text("Contenu du fichier denied.txt : lu par personne")
     steps.shot("the log tail: denied.txt read after the redrive", tail)
     tail.close()
+
+    # All of it offline: every script, style and request came from Sluice itself, and no page
+    # raised a script error or had anything refused by its Content-Security-Policy.
+    assert watch.urls
+    assert watch.elsewhere(server.endpoint) == []
+    assert watch.errors == []

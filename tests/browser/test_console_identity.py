@@ -13,7 +13,7 @@ from playwright.sync_api import Page, expect
 
 from ..conftest import make_client
 from ..server import SluiceProcess
-from .conftest import StartServer, Steps, console_url, sign_in
+from .conftest import StartServer, Steps, Watch, console_url, sign_in
 
 USER = "auditor"
 
@@ -40,7 +40,7 @@ def test_a_wrong_secret_is_refused(page: Page, steps: Steps, server: SluiceProce
 
 
 def test_a_read_only_user_sees_access_denied_as_aws_shows_it(
-        page: Page, steps: Steps, server: SluiceProcess, s3: Any) -> None:
+        page: Page, steps: Steps, watch: Watch, server: SluiceProcess, s3: Any) -> None:
     s3.create_bucket(Bucket="already-there")
 
     # As root: a user with S3 read-only access, and an access key for them (shown once).
@@ -74,3 +74,4 @@ def test_a_read_only_user_sees_access_denied_as_aws_shows_it(
     with pytest.raises(ClientError) as missing:
         s3.head_bucket(Bucket="not-allowed")
     assert missing.value.response["Error"]["Code"] == "404"
+    assert watch.errors == []
