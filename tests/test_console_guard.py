@@ -6,8 +6,10 @@ shows them."""
 from __future__ import annotations
 
 import http.client
+import json
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -65,6 +67,14 @@ def test_a_post_without_the_pages_token_is_refused(console: ConsoleClient, endpo
     assert name in [b["Name"] for b in make_client("s3", endpoint).list_buckets()["Buckets"]]
 
 
+def test_without_enforcement_the_console_is_the_root_and_asks_no_sign_in(console: ConsoleClient) -> None:
+    page = console.get("s3")
+    assert page.status == 200 and "arn:aws:iam::000000000000:root" in page.text
+    assert 'name="secret_key"' not in page.text
+    form = console.get("sign-in")
+    assert form.status == 303 and form.header("location") == f"{PREFIX}/"
+
+
 def test_get_never_changes_anything(console: ConsoleClient) -> None:
     assert console.request("GET", f"{PREFIX}/s3/buckets").status == 405
     page = console.request("DELETE", f"{PREFIX}/s3")
@@ -118,6 +128,10 @@ def test_under_enforce_iam_the_console_asks_to_sign_in(enforced: SluiceProcess) 
     assert "HttpOnly" in cookie and "SameSite=Strict" in cookie and "test" not in cookie.split(";")[0].split("=", 1)[1]
     page = console.get("s3")
     assert page.status == 200 and "arn:aws:iam::000000000000:root" in page.text
+    # `next` sends the user on inside the console only.
+    for elsewhere in ("//evil.example/", "https://evil.example/", f"{PREFIX}/..//evil.example"):
+        again = console.post("sign-in", {"access_key": "test", "secret_key": "test", "next": elsewhere}, htmx=False)
+        assert again.header("location") == f"{PREFIX}/", elsewhere
     # A forged cookie is nobody.
     forged = ConsoleClient(enforced.endpoint, cookies={"sluice_console": console.cookies["sluice_console"][:-4] + "0000"})
     assert forged.get("s3").status == 303
@@ -147,3 +161,51 @@ def test_a_signed_in_user_without_permission_sees_access_denied(enforced: Sluice
     # The key deleted: the session ends.
     make_client("iam", enforced.endpoint).delete_access_key(UserName=user, AccessKeyId=key["AccessKeyId"])
     assert console.get("s3").status == 303
+
+
+def test_a_signed_in_users_test_button_is_authorized_as_that_user(enforced: SluiceProcess) -> None:
+    """Invoke (an operation that runs on the event loop) goes through the same enforcer."""
+    from .lambda_helpers import create
+
+    lam = make_client("lambda", enforced.endpoint)
+    iam = make_client("iam", enforced.endpoint)
+    iam.create_role(RoleName="console-fn-role", AssumeRolePolicyDocument=json.dumps({
+        "Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"},
+                                                "Action": "sts:AssumeRole"}]}))
+    fn = create(lam, "def handler(event, context):\n    return 42\n",
+                Role="arn:aws:iam::000000000000:role/console-fn-role")
+    user = f"tester-{uuid.uuid4().hex[:8]}"
+    key = _user_key(enforced.endpoint, user)
+    iam.put_user_policy(UserName=user, PolicyName="read", PolicyDocument=json.dumps({
+        "Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": ["lambda:Get*", "lambda:List*"],
+                                                "Resource": "*"}]}))
+    console = ConsoleClient(enforced.endpoint)
+    console.get("sign-in")
+    console.post("sign-in", {"access_key": key["AccessKeyId"], "secret_key": key["SecretAccessKey"]}, htmx=False)
+    assert console.get(f"lambda/functions/{fn}").status == 200
+    denied = console.post(f"lambda/functions/{fn}/test", {"event": "{}"})
+    assert denied.status == 403 and error_code(denied) == "AccessDeniedException"
+    assert error_message(denied).startswith(f"User: arn:aws:iam::000000000000:user/{user} is not authorized to "
+                                            "perform: lambda:InvokeFunction on resource:")
+    iam.put_user_policy(UserName=user, PolicyName="invoke", PolicyDocument=json.dumps({
+        "Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "lambda:InvokeFunction", "Resource": "*"}]}))
+    allowed = console.post(f"lambda/functions/{fn}/test", {"event": "{}"})
+    assert allowed.status == 200 and 'data-status="succeeded"' in allowed.text and ">42</pre>" in allowed.text
+
+
+def test_under_verify_signatures_alone_the_console_asks_to_sign_in_too(tmp_path: Path) -> None:
+    """Else a local process without a key could do through the console what the wire refuses it."""
+    server = SluiceProcess(tmp_path / "data", "--verify-signatures").start()
+    try:
+        console = ConsoleClient(server.endpoint)
+        assert console.get("s3").status == 303
+        form = console.get("sign-in")
+        assert "--verify-signatures" in form.text and "AWS&#39;s rules decide" not in form.text
+        wrong = console.post("sign-in", {"access_key": "test", "secret_key": "guess"}, htmx=False)
+        assert wrong.status == 401
+        assert console.post("sign-in", {"access_key": "test", "secret_key": "test"}, htmx=False).status == 303
+        assert console.get("s3").status == 200  # a page of the signed-in session: its token
+        assert console.post("s3/buckets", {"name": "signed-in-bucket"}).status == 200
+        assert "signed-in-bucket" in [b["Name"] for b in make_client("s3", server.endpoint).list_buckets()["Buckets"]]
+    finally:
+        server.stop()

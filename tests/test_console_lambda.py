@@ -180,3 +180,9 @@ def test_the_function_page_streams_its_state(console: ConsoleClient, endpoint: s
     name = new_function(console)
     text = console.stream(f"lambda/functions/{name}/live", 'id="fn-state"')
     assert "event: state\ndata: " in text and 'id="fn-state">Active</span>' in text
+
+
+def test_the_function_list_is_pushed_live(console: ConsoleClient) -> None:
+    name = new_function(console)
+    text = console.stream("lambda/live", f'data-function="{name}"')
+    assert "event: functions\n" in text and f'data-function="{name}"' in text

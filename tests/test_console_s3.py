@@ -77,8 +77,10 @@ def test_uploads_folders_downloads_and_deletes(console: ConsoleClient, s3c: Any)
     assert gone.status == 200 and 'id="objects"' in gone.text and 'data-key="hello.txt"' not in gone.text
     assert "Contents" not in s3c.list_objects_v2(Bucket=bucket, Prefix="hello")
     # An upload to a bucket that is not there shows S3's error, in the header console.js reads too.
+    no_key = console.upload(f"s3/buckets/{bucket}/upload", b"x")
+    assert no_key.status == 400 and error_code(no_key) == "InvalidArgument"
     failed = console.upload(f"s3/buckets/{bucket}-nope/upload?key=x.txt", b"x")
-    assert failed.status == 404 and failed.header("x-sluice-error", ) == "NoSuchBucket: The specified bucket does not exist"
+    assert failed.status == 404 and failed.header("x-sluice-error") == "NoSuchBucket: The specified bucket does not exist"
 
 
 def test_an_objects_metadata_and_tags_are_shown_and_edited(console: ConsoleClient, s3c: Any) -> None:
@@ -156,3 +158,13 @@ def test_event_notifications_are_added_with_the_apis_validation(console: Console
     deleted = console.post(f"s3/buckets/{bucket}/notifications/delete", {"id": "uploads"})
     assert deleted.status == 200
     assert "LambdaFunctionConfigurations" not in s3c.get_bucket_notification_configuration(Bucket=bucket)
+
+
+def test_the_object_list_is_pushed_live(console: ConsoleClient, s3c: Any) -> None:
+    """An object the pipeline or the CLI writes shows up without a reload (server-sent events)."""
+    bucket = new_bucket(console)
+    page = console.get(f"s3/buckets/{bucket}")
+    assert f'sse-connect="{PREFIX}/s3/buckets/{bucket}/live" sse-swap="objects"' in page.text
+    s3c.put_object(Bucket=bucket, Key="from-the-cli.txt", Body=b"x")
+    text = console.stream(f"s3/buckets/{bucket}/live?prefix=", 'data-key="from-the-cli.txt"')
+    assert "event: objects\n" in text and 'data-key="from-the-cli.txt"' in text

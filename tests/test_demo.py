@@ -44,6 +44,8 @@ def test_demo_runs_the_pipeline() -> None:
     assert sorted(step, key=int) == [str(n) for n in range(1, 13)]
     # the execution role of the exercise, on a server that enforces IAM
     assert "started sluice up --enforce-iam on http://127.0.0.1:" in out
+    # the web console's link, and how to sign in to it
+    assert "/_sluice/console/ (sign in with access key test, secret test)" in out
     assert f"created arn:aws:iam::{ACCOUNT}:role/S3EventProcessorRole (trusts lambda.amazonaws.com)" in step["2"]
     assert "attached AWSLambdaBasicExecutionRole (CloudWatch Logs) and AmazonS3ReadOnlyAccess" in step["2"]
     # the successful run: the uploaded file's content in the function's log

@@ -41,6 +41,11 @@ class Api:
         self._run_blocking = run_blocking
         self._enforcer = enforcer
 
+    @property
+    def enforcing(self) -> bool:
+        """Whether IAM policies decide (--enforce-iam)."""
+        return self._enforcer is not None
+
     def context(self, identity: Identity, service: str, operation: str, source_ip: str = "127.0.0.1") -> RequestContext:
         request_id, host_id = _request_ids(service)
         return RequestContext(request_id=request_id, host_id=host_id, account_id=self._settings.account_id,

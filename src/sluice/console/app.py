@@ -76,7 +76,12 @@ class Console:
         self.run_blocking = run_blocking
         secret = secret or os.urandom(32)  # per server: cookies and tokens die with it
         self.guard = Guard(secret, settings.host)
-        self.sessions = Sessions(secret, identities, enforcer is not None, PREFIX + "/")
+        # Sign-in is asked for whenever the server checks its callers: under --enforce-iam, and
+        # under --verify-signatures alone too (else a local process without a key could do as
+        # root through the console what the wire refuses it); the latter authorizes nothing more
+        # than a valid signature does on the wire.
+        self.sessions = Sessions(secret, identities, enforcer is not None or settings.verify_signatures,
+                                 PREFIX + "/")
         self.api = Api(settings, services, run_blocking, enforcer)
         self.templates = jinja2.Environment(
             loader=jinja2.PackageLoader("sluice.console", "templates"),
@@ -94,11 +99,9 @@ class Console:
 
     def url(self, route: str, /, **params: Any) -> str:
         path = self.router.path_for(route, **{k: v for k, v in params.items() if not k.startswith("_")})
-        query = params.get("_query")
-        if query:
-            path += "?" + "&".join(f"{quote(str(k), safe='')}={quote(str(v), safe='')}"
-                                   for k, v in query.items() if v not in (None, ""))
-        return PREFIX + path
+        query = "&".join(f"{quote(str(k), safe='')}={quote(str(v), safe='')}"
+                         for k, v in (params.get("_query") or {}).items() if v not in (None, ""))
+        return PREFIX + path + (f"?{query}" if query else "")
 
     def static_url(self, name: str) -> str:
         digest = self._static[name][1] if name in self._static else ""
@@ -125,7 +128,12 @@ class Console:
             answer = _plain(500, "InternalError", "We encountered an internal error. Please try again.")
         headers = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in SECURITY_HEADERS]
         if isinstance(answer, EventStream):
-            await answer.serve(send, receive, headers)
+            try:
+                await answer.serve(send, receive, headers)
+            except ClientDisconnected:
+                pass
+            except Exception:  # a page's poll failed mid-stream: logged; the browser reconnects
+                log.exception("console: the stream %s failed", req.path)
             return
         present = {k.lower() for k, _ in answer.headers}
         headers += [(k.encode("latin-1"), _latin1(v)) for k, v in answer.headers]

@@ -75,12 +75,7 @@ class ConsoleRequest:
 
     def back(self, default: str) -> str:
         """The form's `back` field when it is a console path (never another site), else `default`."""
-        from .app import PREFIX
-
-        target = self.field("back")
-        if target.startswith(PREFIX + "/") and "//" not in target and "\\" not in target:
-            return target
-        return default
+        return console_path(self.field("back"), default)
 
     def redirect(self, location: str) -> HttpResponse:
         """After a POST: htmx follows HX-Redirect; a plain form follows 303 See Other."""
@@ -92,3 +87,13 @@ class ConsoleRequest:
         """An AWS error as AWS shows it: its code and message, with the wire's status."""
         template = "_error.html" if self.htmx else "error.html"
         return self.render(template, status=err.status or 400, error=err)
+
+
+def console_path(target: str, default: str) -> str:
+    """`target` if it is a path of the console, else `default`: a link or form that says where to
+    go next must not send the user to another site (`//evil.example`, `/\\evil.example`)."""
+    from .app import PREFIX
+
+    if target.startswith(PREFIX + "/") and "//" not in target and "\\" not in target:
+        return target
+    return default

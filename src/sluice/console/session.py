@@ -1,8 +1,8 @@
 """Who the console acts as.
 
-Without --enforce-iam: the account's root (the default key `test`), as any unsigned client is.
-With it: the identity the user signed in as, with an access key and its secret checked against
-IAM's credentials. The cookie holds the access key and an HMAC of it (and of its secret) under
+Without --enforce-iam or --verify-signatures: the account's root (the default key `test`), as
+any unsigned client is. With either: the identity the user signed in as, with an access key and
+its secret checked against IAM's credentials (`enforced`: sign-in is required). The cookie holds the access key and an HMAC of it (and of its secret) under
 the per-server secret: it cannot be forged, it stops working when the key is deleted or made
 inactive, and the secret itself never leaves the server. HttpOnly, SameSite=Strict, Path=the
 console. A server restart draws a new secret: the user signs in again.

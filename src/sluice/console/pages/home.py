@@ -5,7 +5,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from ...protocol.http import HttpResponse
-from ..request import ConsoleRequest
+from ..app import PREFIX
+from ..request import ConsoleRequest, console_path
 
 if TYPE_CHECKING:
     from ..app import Console
@@ -27,6 +28,8 @@ async def home(r: ConsoleRequest) -> HttpResponse:
 
 
 async def sign_in_form(r: ConsoleRequest) -> HttpResponse:
+    if not r.console.sessions.enforced:  # nothing to sign in to: the console acts as the root
+        return HttpResponse(303, [("Location", r.url("home"))], b"")
     return r.render("sign_in.html", next=_next(r.arg("next")), failed=False)
 
 
@@ -48,9 +51,4 @@ async def sign_out(r: ConsoleRequest) -> HttpResponse:
 
 
 def _next(target: str) -> str:
-    from ..app import PREFIX
-
-    # Only a console path: a sign-in link must not send the user to another site.
-    if target.startswith(PREFIX + "/") and not target.startswith("//") and "\\" not in target:
-        return target
-    return PREFIX + "/"
+    return console_path(target, PREFIX + "/")

@@ -47,6 +47,7 @@ _REPORT = re.compile(r"REPORT RequestId: \S+\s+Duration: ([\d.]+) ms\s+Billed Du
 
 def register(router: Router, console: Console) -> None:
     router.get("/lambda", lambda_functions)
+    router.get("/lambda/live", lambda_functions_live)
     router.get("/lambda/create", lambda_create_form)
     router.post("/lambda/create", lambda_create)
     router.get("/lambda/functions/{name}", lambda_function)
@@ -64,6 +65,17 @@ async def lambda_functions(r: ConsoleRequest) -> HttpResponse:
     found = await r.call("lambda", "ListFunctions")
     functions = sorted(found.get("Functions", []), key=lambda f: f["FunctionName"])
     return r.render("lambda/functions.html", functions=functions)
+
+
+async def lambda_functions_live(r: ConsoleRequest) -> EventStream:
+    """The function table pushed whenever it changes (a function created, updated, its state)."""
+
+    async def render() -> str:
+        found, err = await r.attempt("lambda", "ListFunctions")
+        functions = sorted(found.get("Functions", []), key=lambda f: f["FunctionName"])
+        return r.render_text("lambda/_functions.html", functions=functions, error=err)
+
+    return EventStream.watch("functions", render, interval=2.0)
 
 
 async def lambda_create_form(r: ConsoleRequest) -> HttpResponse:

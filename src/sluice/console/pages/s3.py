@@ -11,6 +11,7 @@ from urllib.parse import quote
 from ...protocol.errors import ServiceError
 from ...protocol.http import HttpResponse, ResponseBody
 from ..request import ConsoleRequest
+from ..sse import EventStream
 from . import s3_notify
 
 if TYPE_CHECKING:
@@ -26,6 +27,7 @@ def register(router: Router, console: Console) -> None:
     router.post("/s3/buckets", s3_create_bucket)
     router.get("/s3/buckets/{bucket}", s3_bucket)
     router.get("/s3/buckets/{bucket}/objects", s3_objects)
+    router.get("/s3/buckets/{bucket}/live", s3_objects_live)
     router.post("/s3/buckets/{bucket}/delete-bucket", s3_delete_bucket)
     router.post("/s3/buckets/{bucket}/folder", s3_create_folder)
     router.post("/s3/buckets/{bucket}/upload", s3_upload)
@@ -82,6 +84,18 @@ async def s3_objects(r: ConsoleRequest) -> HttpResponse:
     return r.render("s3/_objects.html", **await _listing(r))
 
 
+async def s3_objects_live(r: ConsoleRequest) -> EventStream:
+    """The object table pushed whenever it changes (uploads by the pipeline, the CLI, a handler)."""
+
+    async def render() -> str:
+        try:
+            return r.render_text("s3/_objects.html", **await _listing(r))
+        except ServiceError as err:  # the bucket deleted meanwhile, say: shown where the table was
+            return r.render_text("_error.html", error=err)
+
+    return EventStream.watch("objects", render, interval=2.0)
+
+
 async def s3_create_folder(r: ConsoleRequest) -> HttpResponse:
     """A folder is what the S3 console makes it: an empty object whose key ends with '/'."""
     bucket, name = r.params["bucket"], r.field("name").strip().strip("/")
@@ -97,6 +111,8 @@ async def s3_upload(r: ConsoleRequest) -> HttpResponse:
     bucket, key = r.params["bucket"], r.arg("key")
     content_type = r.http.headers.get("content-type") or "application/octet-stream"
     try:
+        if not key:  # the wire cannot send a PutObject without a key (that would be CreateBucket)
+            raise ServiceError("InvalidArgument", "An object key must be at least one character long.")
         result = await r.call("s3", "PutObject", Bucket=bucket, Key=key, Body=io.BytesIO(r.body),
                               ContentType=content_type)
     except ServiceError as err:
