@@ -13,8 +13,11 @@ from typing import Any
 
 import pytest
 
+from sluice.testing.client import SluiceTesting
+
 from .conftest import make_client, wait_for
 from .console_helpers import PREFIX, ConsoleClient, error_code, error_message
+from .lambda_helpers import zip_code
 from .server import SluiceProcess
 
 S3_READ = "arn:aws:iam::aws:policy/AmazonS3ReadOnlyAccess"
@@ -211,3 +214,45 @@ def test_without_permission_the_pages_show_access_denied_and_change_nothing(enfo
     assert [p["PolicyArn"] for p in iam.list_attached_role_policies(RoleName=role)["AttachedPolicies"]] == [S3_READ]
     assert sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["ApproximateNumberOfMessages"])[
         "Attributes"]["ApproximateNumberOfMessages"] == "1"
+
+
+def test_a_redrive_the_identity_may_not_invoke_leaves_every_message_visible(enforced: SluiceProcess) -> None:
+    sqs, iam, lam = (make_client(s, enforced.endpoint) for s in ("sqs", "iam", "lambda"))
+    role = _name("redrive-fn-role")
+    role_arn = iam.create_role(RoleName=role, AssumeRolePolicyDocument=json.dumps({
+        "Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"},
+                                                "Action": "sts:AssumeRole"}]}))["Role"]["Arn"]
+    function = _name("redrive-fn")
+    lam.create_function(FunctionName=function, Runtime="python3.12", Role=role_arn, Handler="handler.handler",
+                        Code={"ZipFile": zip_code("def handler(e, c):\n    return 1\n")})
+    dlq = _name("redrive-dlq")
+    url = sqs.create_queue(QueueName=dlq)["QueueUrl"]
+    for i in range(3):
+        sqs.send_message(QueueUrl=url, MessageBody=json.dumps({"i": i}))
+    # May work the queue and read the function, not invoke it: the redrive's first send is refused.
+    console, key = _signed_in(enforced.endpoint, [])
+    user = key["UserName"]
+    iam.put_user_policy(UserName=user, PolicyName="operator", PolicyDocument=json.dumps({
+        "Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Resource": "*", "Action": [
+            "sqs:*", "lambda:GetFunctionConfiguration", "lambda:GetFunction", "lambda:ListFunctions"]}]}))
+    page = console.get(f"queues/{dlq}")
+    assert page.status == 200 and f'value="function:{function}"' in page.text
+    refused = console.post(f"queues/{dlq}/redrive", {"target": f"function:{function}"})
+    assert refused.status == 200 and "0 of 1 message(s) redriven" in refused.text
+    assert "not redriven (left in the queue): AccessDenied" in unescape(refused.text)
+    assert "lambda:invokefunction" in unescape(refused.text).lower()
+    # Nothing lost and nothing hidden: all three are there to receive at once.
+    got = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, VisibilityTimeout=0)
+    assert sorted(json.loads(m["Body"])["i"] for m in got["Messages"]) == [0, 1, 2]
+    # The journey of an event of that function: Sluice's record, but the attempt's log lines only
+    # for who may read the function's log group.
+    request_id = lam.invoke(FunctionName=function, InvocationType="Event", Payload=b"{}")[
+        "ResponseMetadata"]["RequestId"]
+    assert SluiceTesting(enforced.endpoint).wait_outcome(request_id).status == "Success"
+    journey = console.get(f"journeys/trace?target={request_id}")
+    assert journey.status == 200 and 'data-attempt="1"' in journey.text
+    assert "log lines not shown: AccessDenied" in journey.text and "START RequestId" not in journey.text
+    shown = ConsoleClient(enforced.endpoint)
+    shown.get("sign-in")
+    shown.post("sign-in", {"access_key": "test", "secret_key": "test"}, htmx=False)  # the root
+    assert "START RequestId" in shown.get(f"journeys/trace?target={request_id}").text

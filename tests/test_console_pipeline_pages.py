@@ -106,6 +106,10 @@ def test_a_queue_made_sent_to_peeked_purged_and_deleted_through_the_console(cons
     page = console.get(f"queues/{name}")
     assert f'data-message-id="{message_id}"' in page.text
     assert "received 0 time(s)" in page.text and "hello" in unescape(page.text)
+    depths = _sse_first(manual.endpoint, f"{PREFIX}/queues/live", "queues")  # the list's live rows
+    assert re.search(rf'data-queue="{name}">.*?data-field="visible">1<', depths, re.S)
+    live = _sse_first(manual.endpoint, f"{PREFIX}/queues/{name}/live", "messages")
+    assert f'data-message-id="{message_id}"' in live
     # The peek consumed nothing: the message is still there to receive, for the first time.
     got = sqs.receive_message(QueueUrl=url, AttributeNames=["ApproximateReceiveCount"], VisibilityTimeout=0)
     assert [m["MessageId"] for m in got["Messages"]] == [message_id]
@@ -200,8 +204,13 @@ def test_a_failing_upload_is_followed_from_journey_to_dlq_and_redriven(
     redriven = console.post(f"queues/{dlq}/redrive", {"target": f"function:{function}"})
     assert redriven.status == 200 and "1 of 1 message(s) redriven" in redriven.text
     new_id = re.search(r"journeys/trace\?target=([0-9a-f-]{36})", redriven.text).group(1)  # type: ignore[union-attr]
+    assert 'data-outcome="Pending"' in redriven.text  # its outcome follows, live
+    live_url = re.search(r'sse-connect="([^"]+)" sse-swap="outcomes"', redriven.text)
+    assert live_url is not None
     testing.clock.advance(0)
     assert testing.outcome(new_id).status == "Success"
+    outcomes = _sse_first(manual.endpoint, unescape(live_url.group(1)), "outcomes")
+    assert 'data-outcome="Success"' in outcomes and "Success</strong> after 1 attempt(s)" in outcomes
     assert testing.queue_messages(dlq) == []
     journey = console.get(f"journeys/trace?target={new_id}")
     assert "success after 1 attempt" in journey.text and "fixed fail-1.txt" in journey.text
@@ -238,7 +247,7 @@ def test_a_dlq_is_redriven_to_its_source_queue(console: ConsoleClient, manual: S
     page = console.get(f"queues/{dlq}")
     assert f'value="queue:{source}"' in page.text
     redriven = console.post(f"queues/{dlq}/redrive", {"target": f"queue:{source}"})
-    assert "3 of 3 message(s) redriven" in redriven.text and redriven.text.count("sent as message") == 3
+    assert "3 of 3 message(s) redriven" in redriven.text and redriven.text.count("<td>sent</td>") == 3
     got = sqs.receive_message(QueueUrl=source_url, MaxNumberOfMessages=10, MessageAttributeNames=["All"])
     assert {m["Body"] for m in got["Messages"]} == bodies
     assert all(m["MessageAttributes"]["kind"]["StringValue"] == "retry" for m in got["Messages"])
@@ -287,3 +296,22 @@ def test_a_functions_metric_charts(console: ConsoleClient, manual: SluiceProcess
     assert {c["metric"] for c in fresh["charts"]} == set(charts) and fresh["error"] is None
     queue = console.get(f"metrics/queues/{pipeline['dlq']}")
     assert 'data-metric="ApproximateNumberOfMessagesVisible"' in queue.text
+
+
+def test_a_long_queue_is_peeked_at_a_page_at_a_time(console: ConsoleClient, manual: SluiceProcess) -> None:
+    sqs = make_client("sqs", manual.endpoint)
+    name = _name("long")
+    url = sqs.create_queue(QueueName=name)["QueueUrl"]
+    ids: list[str] = []
+    for batch in range(7):
+        sent = sqs.send_message_batch(QueueUrl=url, Entries=[
+            {"Id": str(i), "MessageBody": f"m{batch * 10 + i}"} for i in range(10)])
+        ids.extend(s["MessageId"] for s in sorted(sent["Successful"], key=lambda s: int(s["Id"])))
+    first = console.get(f"queues/{name}")
+    assert first.text.count('<article class="message') == 50 and "Messages 1–50 of 70" in first.text
+    assert f'href="{PREFIX}/queues/{name}?start=50">Newer' in first.text
+    second = console.get(f"queues/{name}?start=50")
+    assert second.text.count('<article class="message') == 20 and "Messages 51–70 of 70" in second.text
+    # A link to one message (from a journey or the failed events) opens the page that holds it.
+    linked = console.get(f"queues/{name}?message={ids[63]}")
+    assert f'class="message highlight" id="msg-{ids[63]}"' in linked.text and "Messages 51–70" in linked.text

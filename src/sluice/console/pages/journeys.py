@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import TYPE_CHECKING, Any
 
+from ...protocol.errors import ServiceError
 from ...protocol.http import HttpResponse
 from ...tools.trace import ending, span
 from ..request import ConsoleRequest
@@ -66,8 +67,16 @@ async def _find(r: ConsoleRequest, target: str, every: bool) -> tuple[list[dict[
     if journeys is None or not target:
         return [], 1.0
     found: list[dict[str, Any]] = await r.console.run_blocking(journeys.find, target, every)
+    hidden: dict[str, str | None] = {}  # function -> why its log lines are not shown
     for journey in found:
         for invocation in _invocations(journey):
+            function = invocation["function"]
+            if function not in hidden:
+                hidden[function] = await _logs_refused(r, function)
+            if hidden[function]:
+                invocation["logsHidden"] = hidden[function]
+                for attempt in invocation.get("attempts") or []:
+                    attempt["logs"] = []
             end = invocation.get("end")
             if end is not None:
                 end["summary"] = ending(end)
@@ -76,6 +85,17 @@ async def _find(r: ConsoleRequest, target: str, every: bool) -> tuple[list[dict[
             for attempt in invocation.get("attempts") or []:
                 attempt["wait"] = span(attempt["waitBefore"]) if attempt["number"] > 1 and attempt["waitBefore"] else ""
     return found, float(journeys.time_scale)
+
+
+async def _logs_refused(r: ConsoleRequest, function: str) -> str | None:
+    """Under --enforce-iam, attempts' log lines are shown to who may read the function's log group
+    (FilterLogEvents), as the Logs pages would show them; the rest of the journey is Sluice's own
+    record (what `sluice trace` prints)."""
+    try:
+        await r.console.api.authorize(r.identity, "logs", "FilterLogEvents", logGroupName=f"/aws/lambda/{function}")
+    except ServiceError as err:
+        return f"{err.code}: {err.message}"
+    return None
 
 
 def _invocations(journey: dict[str, Any]) -> list[dict[str, Any]]:

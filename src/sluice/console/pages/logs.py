@@ -20,7 +20,10 @@ GROUPS_PER_PAGE = 50
 STREAMS_SHOWN = 50
 EVENTS_PER_PAGE = 100
 TAIL_FIRST_MS = 60_000  # a tail opens with the group's last minute of activity
-TAIL_PAGES = 5  # FilterLogEvents pages one poll of the tail reads at most (10,000 events each)
+TAIL_PAGE = 500  # events a poll of the tail reads in one FilterLogEvents page
+TAIL_PAGES = 20  # pages one poll reads at most (a burst of 10,000 lines)
+TAIL_FIRST_LINES = 200  # of that last minute, the newest lines only: a busy group's would be megabytes
+TAIL_POLL_SECONDS = 1.0  # each poll re-reads the look-back window (LOOKBACK_MS) of the group
 
 
 def register(router: Router, console: Console) -> None:
@@ -73,9 +76,10 @@ async def logs_group_delete(r: ConsoleRequest) -> HttpResponse:
 
 
 class _Tail:
-    """New events of a group as they arrive: each poll reads FilterLogEvents from a little before
-    the newest event seen (the runtime writes an invocation's lines when it ends, stamped with
-    the times they were logged at) and sends the events not sent yet, by eventId."""
+    """New events of a group as they arrive. Each poll reads FilterLogEvents newest first over a
+    window reaching a little before the newest event seen (the runtime writes an invocation's
+    lines when it ends, stamped with the times they were logged at), a page at a time until a
+    page holds events already sent (by eventId): a poll costs one page however big the group."""
 
     def __init__(self, r: ConsoleRequest, group: str, extra: dict[str, Any]) -> None:
         self.r = r
@@ -94,22 +98,30 @@ class _Tail:
         now_ms = int(self.r.console.views.now() * 1000)
         return max(0, int(last if last is not None else now_ms) - TAIL_FIRST_MS)
 
-    async def poll(self) -> Events:
-        if self.failed:
-            return []
+    async def _fresh(self) -> list[dict[str, Any]]:
+        first = self.start is None
         if self.start is None:
             self.start = await self._first_start()
             self.newest = self.start
-        window = max(self.start, self.newest - LOOKBACK_MS)
-        params: dict[str, Any] = {"logGroupName": self.group, "startTime": window, **self.extra}
+        params: dict[str, Any] = {"logGroupName": self.group, "startTime": max(self.start, self.newest - LOOKBACK_MS),
+                                  "startFromHead": False, "limit": TAIL_FIRST_LINES if first else TAIL_PAGE,
+                                  **self.extra}
         fresh: list[dict[str, Any]] = []
+        for _ in range(1 if first else TAIL_PAGES):
+            page = await self.r.call("logs", "FilterLogEvents", **params)
+            events = page.get("events", [])
+            unseen = [e for e in events if e["eventId"] not in self.seen]
+            fresh.extend(unseen)
+            if not page.get("nextToken") or len(unseen) < len(events):
+                break
+            params["nextToken"] = page["nextToken"]
+        return fresh
+
+    async def poll(self) -> Events:
+        if self.failed:
+            return []
         try:
-            for _ in range(TAIL_PAGES):
-                page = await self.r.call("logs", "FilterLogEvents", **params)
-                fresh.extend(e for e in page.get("events", []) if e["eventId"] not in self.seen)
-                if not page.get("nextToken"):
-                    break
-                params["nextToken"] = page["nextToken"]
+            fresh = await self._fresh()
         except ServiceError as err:
             if err.code == "ResourceNotFoundException":
                 return []  # not created yet: its first line will create it
@@ -127,4 +139,4 @@ class _Tail:
 
 
 async def logs_tail(r: ConsoleRequest) -> EventStream:
-    return EventStream(_Tail(r, r.arg("name"), _stream_args(r)).poll, interval=0.5)
+    return EventStream(_Tail(r, r.arg("name"), _stream_args(r)).poll, interval=TAIL_POLL_SECONDS)

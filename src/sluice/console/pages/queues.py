@@ -5,6 +5,7 @@ dlq redrive`: tools/redrive.py's `move_all`)."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 from typing import TYPE_CHECKING, Any
 
@@ -20,6 +21,7 @@ if TYPE_CHECKING:
 
 # The attributes Lambda puts on a DLQ message (AWS's names), shown first and plainly.
 DLQ_ATTRIBUTES = ("RequestID", "ErrorCode", "ErrorMessage")
+MESSAGES_PER_PAGE = 50  # a page of peeked messages (a DLQ may hold thousands)
 _SHOWN_ATTRIBUTES = ("VisibilityTimeout", "MessageRetentionPeriod", "DelaySeconds", "ReceiveMessageWaitTimeSeconds",
                      "MaximumMessageSize", "RedrivePolicy", "RedriveAllowPolicy", "FifoQueue",
                      "ContentBasedDeduplication", "CreatedTimestamp", "LastModifiedTimestamp")
@@ -35,6 +37,7 @@ def register(router: Router, console: Console) -> None:
     router.post("/queues/{queue}/purge", queue_purge)
     router.post("/queues/{queue}/delete", queue_delete)
     router.post("/queues/{queue}/redrive", queue_redrive)
+    router.get("/queues/{queue}/redrive/live", redrive_live)
 
 
 # -- the list -------------------------------------------------------------------------------------
@@ -100,21 +103,32 @@ async def _url(r: ConsoleRequest, name: str) -> str:
 
 async def _peek(r: ConsoleRequest, url: str, arn: str) -> dict[str, Any]:
     """The queue's messages without receiving them (the testing API's peek), once the identity
-    may receive from the queue: a peek shows what ReceiveMessage would."""
+    may receive from the queue: a peek shows what ReceiveMessage would. One page of them: the
+    page holding the `message` asked for, else the one `start` names (oldest first)."""
     await r.console.api.authorize(r.identity, "sqs", "ReceiveMessage", QueueUrl=url)
+    found: dict[str, Any] = {"messages": [], "count": 0, "truncated": False}
     view = r.console.views.queue_messages
-    if view is None:
-        return {"messages": [], "count": 0, "truncated": False}
-    try:
-        found: dict[str, Any] = await r.console.run_blocking(view, arn)
-    except LookupError:  # deleted while we looked
-        return {"messages": [], "count": 0, "truncated": False}
-    for message in found["messages"]:
+    if view is not None:
+        with contextlib.suppress(LookupError):  # deleted while we looked: no messages
+            found = await r.console.run_blocking(view, arn)
+    every = found["messages"]
+    wanted = r.arg("message")
+    at = next((i for i, m in enumerate(every) if m["MessageId"] == wanted), None) if wanted else None
+    start = at - at % MESSAGES_PER_PAGE if at is not None else _int(r.arg("start"))
+    start = min(start, max(0, len(every) - 1))
+    shown = every[start:start + MESSAGES_PER_PAGE]
+    for message in shown:
         attributes = message.get("MessageAttributes") or {}
         message["dlq"] = [(name, _attribute_text(attributes[name])) for name in DLQ_ATTRIBUTES if name in attributes]
         message["other"] = [(name, _attribute_text(value)) for name, value in attributes.items()
                             if name not in DLQ_ATTRIBUTES]
-    return found
+    return {"messages": shown, "count": len(every), "truncated": found["truncated"], "start": start,
+            "previous": max(0, start - MESSAGES_PER_PAGE) if start else None,
+            "next": start + MESSAGES_PER_PAGE if start + MESSAGES_PER_PAGE < len(every) else None}
+
+
+def _int(text: str) -> int:
+    return int(text) if text.isdigit() else 0
 
 
 def _attribute_text(value: dict[str, Any]) -> str:
@@ -128,7 +142,9 @@ async def _details(r: ConsoleRequest, name: str) -> dict[str, Any]:
     found = await r.call("sqs", "GetQueueAttributes", QueueUrl=url, AttributeNames=["All"])
     attrs: dict[str, str] = found.get("Attributes", {})
     arn = attrs.get("QueueArn", "")
-    messages, peek_error = {"messages": [], "count": 0, "truncated": False}, None
+    messages: dict[str, Any] = {"messages": [], "count": 0, "truncated": False, "start": 0, "previous": None,
+                                "next": None}
+    peek_error = None
     try:
         messages = await _peek(r, url, arn)
     except ServiceError as err:  # AccessDenied to ReceiveMessage: the rest of the page still shows
@@ -265,7 +281,38 @@ async def queue_redrive(r: ConsoleRequest) -> HttpResponse:
     else:
         raise ServiceError("InvalidParameterValue", "Choose where to redrive the messages: a function or a queue.")
     moved: list[Moved] = await move_all(_Queue(r, url), send)
-    return r.render("queues/_redriven.html", moved=moved, kind=kind, target=target)
+    rows = await _outcomes(r, [(m.message_id, m.sent_as, m.error) for m in moved], kind == "function")
+    pairs = ",".join(f"{m.message_id}:{m.sent_as}" for m in moved if m.sent_as)[:_LIVE_IDS_MAX]
+    return r.render("queues/_redriven.html", rows=rows, kind=kind, target=target, moved=len(rows),
+                    redriven=sum(1 for m in moved if m.sent_as), pairs=pairs if kind == "function" else "")
+
+
+_LIVE_IDS_MAX = 8000  # characters of "message:request" pairs a live result follows (about 100 messages)
+
+
+async def _outcomes(r: ConsoleRequest, moved: list[tuple[str, str | None, str | None]],
+                    invoked: bool) -> list[dict[str, Any]]:
+    """Each redriven message's row; for a function, where its new event is now (the engine's view
+    of the async event: queued with its attempts, or its outcome)."""
+    view = r.console.views.event_state
+    rows = []
+    for message_id, sent_as, error in moved:
+        state = None
+        if invoked and sent_as and view is not None:
+            state = await r.console.run_blocking(view, sent_as)
+        rows.append({"message_id": message_id, "sent_as": sent_as, "error": error, "state": state})
+    return rows
+
+
+async def redrive_live(r: ConsoleRequest) -> EventStream:
+    """The redriven events' outcomes as they come (`ids`: messageId:requestId pairs)."""
+    pairs = [p.partition(":") for p in r.arg("ids")[:_LIVE_IDS_MAX].split(",") if ":" in p]
+
+    async def render() -> str:
+        rows = await _outcomes(r, [(m, rid, None) for m, _, rid in pairs], True)
+        return r.render_text("queues/_redrive_rows.html", rows=rows, kind="function")
+
+    return EventStream.watch("outcomes", render)
 
 
 def _json(text: str | None) -> dict[str, Any]:

@@ -12,7 +12,7 @@
       scales: { x: { time: true } },
       series: [{}, { label: chart.metric + " (" + chart.stat + ")", stroke: "#0972d3", width: 2,
                      fill: "rgba(9,114,211,0.08)", spanGaps: false, points: { show: true, size: 4 } }],
-      axes: [{}, { size: 60 }],
+      axes: [{}, { size: 72 }],
       legend: { show: true }
     };
   }
