@@ -203,6 +203,20 @@ def test_the_exercise_through_the_console(page: Page, steps: Steps, watch: Watch
     expect(page.locator("#journey a.dlq-message")).to_be_visible()
     steps.shot("journey: denied.txt in the DLQ after 3 attempts")
 
+    # The list of recent failed events has both, each one click from its journey and its DLQ
+    # message.
+    page.goto(console_url(server, "journeys"))
+    failures = page.locator("#failures")
+    denied = failures.locator("tr", has_text=f"s3://{BUCKET}/denied.txt")
+    expect(denied).to_contain_text("RetriesExhausted")
+    expect(failures.locator("tr", has_text=f"s3://{BUCKET}/bad.bin")).to_contain_text("UnicodeDecodeError")
+    steps.shot("recent failed events: bad.bin and denied.txt")
+    denied.locator("a.dlq-message").click()
+    denied_message = page.locator("article.message.highlight")
+    expect(denied_message.locator("[data-attribute=ErrorMessage]")).to_contain_text("AccessDenied")
+    denied_id = denied_message.get_attribute("data-message-id")
+    steps.shot("denied.txt's DLQ message: AccessDenied")
+
     # Give the permission back and redrive the DLQ to the function: denied.txt now succeeds
     # (bad.bin fails again and goes back through its retries, as on AWS).
     page.goto(console_url(server, f"iam/roles/{ROLE}"))
@@ -216,6 +230,8 @@ def test_the_exercise_through_the_console(page: Page, steps: Steps, watch: Watch
     page.locator("#redrive-form").get_by_role("button", name="Redrive messages").click()
     result = page.locator("#redrive-result")
     expect(result).to_contain_text(f"2 of 2 message(s) redriven to function {FUNCTION}")
+    # Each redriven event's outcome follows under the result: denied.txt's now succeeds.
+    expect(result.locator(f"tr[data-message-id='{denied_id}']")).to_contain_text("Success")
     steps.shot("redriven: a request per message")
     expect(tail.locator("#tail")).to_contain_text("Contenu du fichier denied.txt : lu par personne")
     steps.shot("the log tail: denied.txt read after the redrive", tail)
