@@ -17,6 +17,7 @@ from sluice.testing.client import SluiceTesting
 
 from .conftest import make_client, wait_for
 from .console_helpers import PREFIX, ConsoleClient, error_code, error_message
+from .console_stream import first_event as _sse_first
 from .lambda_helpers import zip_code
 from .server import SluiceProcess
 
@@ -159,6 +160,9 @@ def test_an_alarm_with_its_state_and_history(console: ConsoleClient, endpoint: s
     assert 'id="alarm-state">ALARM<' in page.text and "seen in a test" in page.text
     assert "StateUpdate" in page.text and "from INSUFFICIENT_DATA to ALARM" in page.text
     assert f'data-alarm="{alarm}"' not in console.get("metrics/alarms?state=OK").text
+    cw.set_alarm_state(AlarmName=alarm, StateValue="OK", StateReason="back to normal")
+    live = _sse_first(endpoint, f"{PREFIX}/metrics/alarms/live?state=OK", "alarms")
+    assert re.search(rf'data-alarm="{alarm}">.*?class="state-OK">OK<', live, re.S)
 
 
 # -- under --enforce-iam ----------------------------------------------------------------------------------

@@ -9,14 +9,13 @@ One `sluice up --clock manual` server for the module: the test moves the engine'
 
 from __future__ import annotations
 
-import http.client
 import json
 import re
 import uuid
 from collections.abc import Iterator
 from html import unescape
 from typing import Any
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote
 
 import pytest
 
@@ -24,6 +23,7 @@ from sluice.testing.client import SluiceTesting
 
 from .conftest import make_client
 from .console_helpers import PREFIX, ConsoleClient, error_code
+from .console_stream import first_event as _sse_first
 from .lambda_helpers import create, zip_code
 from .server import SluiceProcess
 
@@ -59,30 +59,6 @@ def console(manual: SluiceProcess) -> ConsoleClient:
 
 def _name(prefix: str) -> str:
     return f"{prefix}-{uuid.uuid4().hex[:8]}"
-
-
-def _sse_first(endpoint: str, path: str, event: str) -> str:
-    """The first `event` a console stream sends (its data lines joined), then hang up."""
-    parts = urlsplit(endpoint)
-    conn = http.client.HTTPConnection(parts.hostname or "127.0.0.1", parts.port, timeout=30)
-    try:
-        conn.request("GET", path, headers={"Accept": "text/event-stream"})
-        response = conn.getresponse()
-        assert response.status == 200
-        assert response.getheader("content-type", "").startswith("text/event-stream")
-        name, data = "", list[str]()
-        while True:
-            line = response.fp.readline().decode().rstrip("\n")
-            if line.startswith("event: "):
-                name, data = line[7:], list[str]()
-            elif line.startswith("data: "):
-                data.append(line[6:])
-            elif line == "" and name:
-                if name == event:
-                    return "\n".join(data)
-                name = ""
-    finally:
-        conn.close()
 
 
 # -- SQS ------------------------------------------------------------------------------------------

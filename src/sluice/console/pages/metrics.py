@@ -13,6 +13,7 @@ from markupsafe import Markup
 
 from ...protocol.http import HttpResponse
 from ..request import ConsoleRequest
+from ..sse import EventStream
 
 if TYPE_CHECKING:
     from ..app import Console
@@ -53,6 +54,7 @@ def register(router: Router, console: Console) -> None:
     router.get("/metrics/queues/{queue}", queue_metrics)
     router.get("/metrics/queues/{queue}/data", queue_metrics_data)
     router.get("/metrics/alarms", alarms_index)
+    router.get("/metrics/alarms/live", alarms_live)
     router.get("/metrics/alarms/{alarm}", alarm_page)
 
 
@@ -149,12 +151,26 @@ async def queue_metrics_data(r: ConsoleRequest) -> HttpResponse:
     return _data_response(await _series(r, "AWS/SQS", "QueueName", r.params["queue"], QUEUE_CHARTS))
 
 
-async def alarms_index(r: ConsoleRequest) -> HttpResponse:
+async def _alarms(r: ConsoleRequest) -> tuple[list[dict[str, Any]], Any]:
     state = r.arg("state")
     found, error = await r.attempt("cloudwatch", "DescribeAlarms", MaxRecords=100,
                                    **({"StateValue": state} if state else {}))
-    return r.render("metrics/alarms.html", area_nav="metrics_index", alarms=found.get("MetricAlarms", []),
-                    error=error, state=state)
+    return found.get("MetricAlarms", []), error
+
+
+async def alarms_index(r: ConsoleRequest) -> HttpResponse:
+    alarms, error = await _alarms(r)
+    return r.render("metrics/alarms.html", area_nav="metrics_index", alarms=alarms, error=error, state=r.arg("state"))
+
+
+async def alarms_live(r: ConsoleRequest) -> EventStream:
+    """The alarm list as the alarms change state (the engine evaluates them every minute)."""
+
+    async def render() -> str:
+        alarms, error = await _alarms(r)
+        return r.render_text("metrics/_alarm_rows.html", alarms=alarms, error=error)
+
+    return EventStream.watch("alarms", render, interval=2.0)
 
 
 async def alarm_page(r: ConsoleRequest) -> HttpResponse:
