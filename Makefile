@@ -9,7 +9,7 @@ NODE_SDK := $(NODE_RUNTIME)/node_modules/.package-lock.json
 SAM_VENV := .venv-sam
 SAM := $(SAM_VENV)/bin/sam
 
-.PHONY: demo up runtimes test crash-test fuzz lint bench s3-tests clean
+.PHONY: demo up runtimes test crash-test fuzz lint bench s3-tests clean browser
 
 $(BIN)/sluice: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -35,10 +35,23 @@ demo: $(BIN)/sluice
 up: $(BIN)/sluice $(NODE_SDK)
 	$(BIN)/sluice up
 
-test: $(BIN)/sluice $(NODE_SDK) $(SAM)
+test: $(BIN)/sluice $(NODE_SDK) $(SAM) browser
 	$(BIN)/ruff check src tests bench s3tests
 	$(BIN)/mypy
 	$(BIN)/pytest -q -n 2 --dist loadfile
+
+# Chromium for the console's browser tests (tests/browser): Debian's package, driven by the pip
+# `playwright` package through its executable path. `playwright install` would download a browser
+# build of its own, which a machine that reaches only package registries cannot do. Installed
+# here when missing and running as root (CI); elsewhere, say what to install.
+SLUICE_CHROMIUM ?= /usr/bin/chromium
+browser:
+	@if [ ! -x "$(SLUICE_CHROMIUM)" ]; then \
+		if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+			apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+				--no-install-recommends chromium fonts-dejavu-core >/dev/null; \
+		else echo "Chromium not found at $(SLUICE_CHROMIUM): the browser tests need it (sudo apt-get install chromium, or SLUICE_CHROMIUM=/path)"; fi; \
+	fi
 
 # The crash test's long profile: SIGKILL under mixed load, restart, check (tests/test_crash.py).
 crash-test: $(BIN)/sluice $(NODE_SDK)
@@ -64,6 +77,7 @@ bench: $(BIN)/sluice $(NODE_SDK)
 	$(BIN)/python bench/cpu.py
 	$(BIN)/python bench/reset.py
 	$(BIN)/python bench/deploy.py
+	$(BIN)/python bench/console.py
 
 clean:
 	rm -rf $(VENV) $(SAM_VENV) .sluice $(NODE_RUNTIME)/node_modules .venv-s3tests .s3tests-results
