@@ -23,6 +23,17 @@ $(BIN)/sluice: pyproject.toml
 runtimes: $(BIN)/sluice
 	$(BIN)/python -m sluice.tools.runtimes build
 
+# MiniStack (the bench's third peer) pins a botocore of its own, which must not move Sluice's: it
+# lives in a venv of its own, like SAM; bench/footprint.py finds it at .venv-ministack/bin/ministack.
+MINISTACK_VENV := .venv-ministack
+MINISTACK := $(MINISTACK_VENV)/bin/ministack
+
+$(MINISTACK):
+	$(PYTHON) -m venv $(MINISTACK_VENV)
+	$(MINISTACK_VENV)/bin/pip install -q --upgrade pip
+	$(MINISTACK_VENV)/bin/pip install -q 'ministack>=1.5'
+	touch $@
+
 $(SAM):
 	$(PYTHON) -m venv $(SAM_VENV)
 	$(SAM_VENV)/bin/pip install -q --upgrade pip
@@ -49,7 +60,8 @@ crash-test: $(BIN)/sluice $(NODE_SDK)
 fuzz: $(BIN)/sluice
 	SLUICE_FUZZ=long $(BIN)/pytest -q -p no:xdist --timeout 0 tests/fuzz
 
-bench: $(BIN)/sluice $(NODE_SDK)
+bench: $(BIN)/sluice $(NODE_SDK) $(MINISTACK)
+	$(BIN)/python bench/footprint.py
 	$(BIN)/python bench/s3.py
 	$(BIN)/python bench/invoke.py
 	$(BIN)/python bench/sqs.py
@@ -60,7 +72,7 @@ bench: $(BIN)/sluice $(NODE_SDK)
 	$(BIN)/python bench/deploy.py
 
 clean:
-	rm -rf $(VENV) $(SAM_VENV) .sluice $(NODE_RUNTIME)/node_modules
+	rm -rf $(VENV) $(SAM_VENV) $(MINISTACK_VENV) .sluice $(NODE_RUNTIME)/node_modules
 
 .PHONY: node-sdk
 # The AWS SDK for JavaScript v3 that Node.js functions find on NODE_PATH, as Lambda's Node
