@@ -380,6 +380,7 @@ def serve(settings: Settings) -> None:
         port=settings.port,
         loop="auto",
         http="auto",
+        ws="none",  # no AWS API here is a WebSocket: don't import a WebSocket implementation
         lifespan="on",
         access_log=False,
         log_level="warning" if settings.log_level not in ("debug", "trace") else settings.log_level,
