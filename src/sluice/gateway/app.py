@@ -22,7 +22,6 @@ from functools import partial
 from typing import TYPE_CHECKING, Any, Protocol
 
 from botocore.exceptions import DataNotFoundError
-from botocore.model import OperationModel
 
 from .. import __version__, realtime
 from ..clock import Clock
@@ -42,6 +41,8 @@ from .presign import check_presigned
 from .sigv4 import SecretLookup, SigV4Verifier, TokenLookup, default_secret, form_signer
 
 if TYPE_CHECKING:
+    from botocore.model import OperationModel
+
     from ..auth.enforcer import Enforcer
     from .testing_api import TestingApi
 
