@@ -23,6 +23,17 @@ $(BIN)/sluice: pyproject.toml
 runtimes: $(BIN)/sluice
 	$(BIN)/python -m sluice.tools.runtimes build
 
+# MiniStack (the bench's third peer) pins a botocore of its own, which must not move Sluice's: it
+# lives in a venv of its own, like SAM; bench/footprint.py finds it at .venv-ministack/bin/ministack.
+MINISTACK_VENV := .venv-ministack
+MINISTACK := $(MINISTACK_VENV)/bin/ministack
+
+$(MINISTACK):
+	$(PYTHON) -m venv $(MINISTACK_VENV)
+	$(MINISTACK_VENV)/bin/pip install -q --upgrade pip
+	$(MINISTACK_VENV)/bin/pip install -q 'ministack>=1.5'
+	touch $@
+
 $(SAM):
 	$(PYTHON) -m venv $(SAM_VENV)
 	$(SAM_VENV)/bin/pip install -q --upgrade pip
@@ -68,7 +79,8 @@ s3-tests: $(BIN)/sluice
 	@test -n "$(S3TESTS_DIR)" || { echo "make s3-tests needs S3TESTS_DIR=/path/to/ceph/s3-tests"; exit 2; }
 	$(BIN)/python s3tests/run.py --s3tests-dir "$(S3TESTS_DIR)" $(if $(S3TESTS_MODE),--mode $(S3TESTS_MODE)) $(if $(S3TESTS_ARGS),-- $(S3TESTS_ARGS))
 
-bench: $(BIN)/sluice $(NODE_SDK)
+bench: $(BIN)/sluice $(NODE_SDK) $(MINISTACK)
+	$(BIN)/python bench/footprint.py
 	$(BIN)/python bench/s3.py
 	$(BIN)/python bench/invoke.py
 	$(BIN)/python bench/sqs.py
@@ -80,7 +92,7 @@ bench: $(BIN)/sluice $(NODE_SDK)
 	$(BIN)/python bench/console.py
 
 clean:
-	rm -rf $(VENV) $(SAM_VENV) .sluice $(NODE_RUNTIME)/node_modules .venv-s3tests .s3tests-results
+	rm -rf $(VENV) $(SAM_VENV) $(MINISTACK_VENV) .sluice $(NODE_RUNTIME)/node_modules .venv-s3tests .s3tests-results
 
 .PHONY: node-sdk
 # The AWS SDK for JavaScript v3 that Node.js functions find on NODE_PATH, as Lambda's Node

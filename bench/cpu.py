@@ -118,6 +118,43 @@ def measure(server: Server, make: Callable[[int], Request], requests: int) -> fl
     return used / requests * 1e6
 
 
+def _sqs_call(conn: http.client.HTTPConnection, action: str, payload: dict[str, object]) -> dict[str, object]:
+    conn.request("POST", "/", body=json.dumps(payload).encode(), headers={
+        "Authorization": AUTH.format(service="sqs"), "x-amz-date": "20250101T000000Z",
+        "Content-Type": "application/x-amz-json-1.0", "X-Amz-Target": f"AmazonSQS.{action}"})
+    resp = conn.getresponse()
+    data = resp.read()
+    if resp.status >= 300:
+        raise RuntimeError(f"SQS {action}: {resp.status} {data[:200]!r}")
+    return json.loads(data) if data else {}
+
+
+def measure_receive_delete(server: Server, queue_url: str, pairs: int) -> float:
+    """Server CPU microseconds per ReceiveMessage + DeleteMessage pair (the queue is filled first,
+    outside the measurement)."""
+    conn = http.client.HTTPConnection("127.0.0.1", server.port)
+    for _ in range(pairs + 50):
+        _sqs_call(conn, "SendMessage", {"QueueUrl": queue_url, "MessageBody": "hello"})
+
+    def pair() -> None:
+        got = _sqs_call(conn, "ReceiveMessage", {"QueueUrl": queue_url, "MaxNumberOfMessages": 1,
+                                                 "WaitTimeSeconds": 0})
+        messages = got.get("Messages") or []
+        assert isinstance(messages, list)
+        if not messages:
+            raise RuntimeError("ReceiveMessage: the queue ran dry")
+        _sqs_call(conn, "DeleteMessage", {"QueueUrl": queue_url, "ReceiptHandle": messages[0]["ReceiptHandle"]})
+
+    for _ in range(50):  # warm
+        pair()
+    before = cpu_seconds(server.proc.pid)
+    for _ in range(pairs):
+        pair()
+    used = cpu_seconds(server.proc.pid) - before
+    conn.close()
+    return used / pairs * 1e6
+
+
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--requests", type=int, default=2000)
@@ -131,13 +168,16 @@ def main() -> int:
         try:
             for name, py in pythons.items():  # one by one: a build that fails to start stops the others
                 servers[name] = Server(py, Path(tmp))
-            loads = {name: workloads(*setup(s.port)) for name, s in servers.items()}
+            queues = {name: setup(s.port) for name, s in servers.items()}
+            loads = {name: workloads(*queues[name]) for name in servers}
             results: dict[str, dict[str, list[float]]] = {}
             for _ in range(args.rounds):  # alternate, so load changes hit every build alike
                 for name, server in servers.items():
                     for label, make in loads[name].items():
                         results.setdefault(label, {}).setdefault(name, []).append(
                             measure(server, make, args.requests))
+                    results.setdefault("SQS Receive+Delete", {}).setdefault(name, []).append(
+                        measure_receive_delete(server, queues[name][0], args.requests))
         finally:
             for s in servers.values():
                 s.stop()

@@ -265,3 +265,19 @@ def test_a_version_whose_runtime_libraries_are_not_built_falls_back(tmp_path: Pa
         assert choice.note is not None and choice.note.startswith(
             f"{runtime} runs on Python {OWN_VERSION} ({own.interpreter}): ")
         assert choice.note.endswith(("`make runtimes` builds them", "interpreter on PATH or in pyenv"))
+
+
+def test_discovery_in_the_background_gives_what_discover_gives() -> None:
+    """`sluice up` probes interpreters on a thread so readiness does not wait for them: what the
+    Lambda service then reads (choices and the notes GetFunction shows) is discover()'s answer,
+    and the start-up log gets the choices once they are known."""
+    from sluice.runtime.python import Discovery, Notes, discover
+
+    told: list[dict[str, Any]] = []
+    background = Discovery(on_done=lambda choices: told.append(dict(choices)))
+    expected = discover()
+    assert dict(background) == expected
+    notes = Notes(background)
+    assert dict(notes) == {runtime: c.note for runtime, c in expected.items() if c.note}
+    wait_for(lambda: told, timeout=30)
+    assert told == [expected]

@@ -9,8 +9,9 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from . import __version__
-from .auth.identity import load_credentials
-from .settings import Settings
+
+# The server, its settings and its credentials are imported when `up` runs, not for `--help` or
+# the client commands: they pull in botocore and every service (most of a second).
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -106,8 +107,10 @@ def main(argv: list[str] | None = None) -> int:
         if args.time_scale <= 0:
             print("sluice: --time-scale must be positive", file=sys.stderr)
             return 2
+        from .auth.identity import load_credentials
         from .runtime.python import PYTHON_RUNTIMES
         from .server import serve
+        from .settings import Settings
 
         overrides = {}
         for item in args.python:

@@ -8,7 +8,7 @@ import ctypes
 import logging
 import signal
 import socket
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from types import FrameType
 from typing import Any
@@ -44,7 +44,8 @@ from .gateway.testing_api import API_VERSION, TestingApi, TestingHooks
 from .protocol.errors import ServiceError
 from .reset import Reset
 from .runtime import EnvironmentPool, runtimes
-from .runtime.python import discover as discover_python
+from .runtime.python import Discovery as PythonDiscovery
+from .runtime.python import PythonChoice
 from .schema import SCHEMA
 from .services.base import Service
 from .services.cloudformation import CloudFormationService, sam
@@ -136,10 +137,8 @@ class Sluice:
                            on_attempt=exporter.attempt_done if exporter else _no_attempt_note)
 
         roles = _EnforcedRoles(lambda: iam, lambda: enforcer) if settings.enforce_iam else UNCHECKED
-        python_runtimes = discover_python(settings.python_overrides)
-        for choice in python_runtimes.values():
-            if choice.note:  # said at start-up, in GetFunction's StateReason and in the INIT log
-                log.warning("%s", choice.note)
+        # Probed in the background: readiness does not wait for interpreters to start.
+        python_runtimes = PythonDiscovery(settings.python_overrides, on_done=_say_runtime_notes)
         lambda_ = LambdaService(store, clock, settings, s3=s3, python_runtimes=python_runtimes,
                                 invoker=invoker_for, on_mappings_changed=mappings_changed.set, roles=roles)
         invoker = lambda_.invoker
@@ -249,6 +248,12 @@ class Sluice:
 
     def close(self) -> None:
         self.store.close()
+
+
+def _say_runtime_notes(choices: Mapping[str, PythonChoice]) -> None:
+    for choice in choices.values():
+        if choice.note:  # said at start-up, in GetFunction's StateReason and in the INIT log
+            log.warning("%s", choice.note)
 
 
 def _no_attempt_note(request_id: str, number: int) -> None:
@@ -386,6 +391,7 @@ def serve(settings: Settings) -> None:
         port=settings.port,
         loop="auto",
         http="auto",
+        ws="none",  # no AWS API here is a WebSocket: don't import a WebSocket implementation
         lifespan="on",
         access_log=False,
         log_level="warning" if settings.log_level not in ("debug", "trace") else settings.log_level,

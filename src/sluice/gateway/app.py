@@ -22,7 +22,6 @@ from functools import partial
 from typing import TYPE_CHECKING, Any, Protocol
 
 from botocore.exceptions import DataNotFoundError
-from botocore.model import OperationModel
 
 from .. import __version__, realtime
 from ..clock import Clock
@@ -42,6 +41,8 @@ from .presign import check_presigned
 from .sigv4 import SecretLookup, SigV4Verifier, TokenLookup, default_secret, form_signer
 
 if TYPE_CHECKING:
+    from botocore.model import OperationModel
+
     from ..auth.enforcer import Enforcer
     from ..console import Console
     from .testing_api import TestingApi
@@ -400,11 +401,9 @@ class Gateway:
                     await s.start()
                 if self.engine is not None:
                     await self.engine.start()
-                # Parse the botocore models off the loop once the port is open: the server is
-                # ready at once, and a first request only waits if it races this.
-                loop = asyncio.get_running_loop()
-                for s in self.services.values():
-                    loop.run_in_executor(self.pool, self.protocols.get, s.name)
+                # Each service's botocore model is parsed when that service first sees a request
+                # (self.protocols), not here: a server that only ever sees S3 and SQS never holds
+                # the other seven models (tens of MB, and CPU right after start-up).
                 await send({"type": "lifespan.startup.complete"})
             elif message["type"] == "lifespan.shutdown":
                 if self.engine is not None:

@@ -10,8 +10,6 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote, unquote
 
-from botocore.utils import normalize_url_path
-
 from ..protocol.errors import ServiceError
 
 ALGORITHM = "AWS4-HMAC-SHA256"
@@ -74,6 +72,9 @@ def canonical_path(path: str, service: str) -> str:
     """S3 signs the path as sent; the other services sign it normalized and encoded again."""
     if service == "s3":
         return path or "/"
+    # Imported here: botocore.utils pulls in most of botocore, which start-up does without.
+    from botocore.utils import normalize_url_path
+
     return quote(normalize_url_path(path), safe="/~")
 
 

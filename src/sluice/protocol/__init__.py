@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import json
-from typing import Any, Protocol
-
-from botocore.model import OperationModel, ServiceModel
+from typing import TYPE_CHECKING, Any, Protocol
 
 from .context import RequestContext
 from .errors import ServiceError
 from .http import HttpRequest, HttpResponse
 from .statuses import http_status
+
+if TYPE_CHECKING:  # botocore.model is imported with the first protocol built, not at start-up
+    from botocore.model import OperationModel, ServiceModel
 
 
 class WireProtocol(Protocol):

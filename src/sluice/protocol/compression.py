@@ -6,13 +6,14 @@ from __future__ import annotations
 
 import io
 import zlib
-from typing import Any
-
-from botocore.model import OperationModel, ServiceModel
+from typing import TYPE_CHECKING, Any
 
 from .context import RequestContext
 from .errors import ServiceError
 from .http import HttpRequest, HttpResponse
+
+if TYPE_CHECKING:  # botocore is imported when a protocol is first built, not at start-up
+    from botocore.model import OperationModel, ServiceModel
 
 MAX_INFLATED = 16 * 1024 * 1024  # well above any compressible operation's payload limit
 

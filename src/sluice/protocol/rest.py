@@ -13,14 +13,15 @@ import contextlib
 import re
 from dataclasses import dataclass
 from functools import cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote
-
-from botocore.model import ListShape, MapShape, OperationModel, ServiceModel, Shape
 
 from .errors import ServiceError
 from .http import HttpRequest
 from .values import format_scalar, parse_scalar
+
+if TYPE_CHECKING:  # botocore is imported when a protocol is first built, not at start-up
+    from botocore.model import OperationModel, ServiceModel, Shape
 
 
 @dataclass(frozen=True)
@@ -179,8 +180,8 @@ def _input_plan(shape: Shape | None) -> _InputPlan:
     bs = bindings(shape)
     return _InputPlan(
         uri=tuple(b for b in bs if b.location == "uri"),
-        query={b.name: b for b in bs if b.location == "querystring" and not isinstance(b.shape, MapShape)},
-        query_map=next((b for b in bs if b.location == "querystring" and isinstance(b.shape, MapShape)), None),
+        query={b.name: b for b in bs if b.location == "querystring" and b.shape.type_name != "map"},
+        query_map=next((b for b in bs if b.location == "querystring" and b.shape.type_name == "map"), None),
         headers={b.name.lower(): b for b in bs if b.location == "header"},
         prefixed=tuple((b.name.lower(), b) for b in bs if b.location == "headers"),
     )
@@ -200,7 +201,7 @@ def bind_request(
         qb = plan.query.get(key)
         if qb is None:
             continue
-        if isinstance(qb.shape, ListShape):
+        if qb.shape.type_name == "list":
             params[qb.member] = [parse_scalar(v, qb.shape.member, qb.name) for v in values]
         else:
             params[qb.member] = parse_scalar(values[0], qb.shape, qb.name)
@@ -213,7 +214,7 @@ def bind_request(
                 if name.startswith(prefix):
                     params.setdefault(pb.member, {})[name[len(prefix):]] = wire_utf8(value)
             continue
-        if isinstance(hb.shape, ListShape):
+        if hb.shape.type_name == "list":
             params[hb.member] = [parse_scalar(v.strip(), hb.shape.member, hb.name) for v in value.split(",")]
         elif hb.shape.type_name == "timestamp":
             # A malformed date header is ignored, as S3 ignores it (If-Modified-Since: junk).
@@ -253,7 +254,7 @@ def response_headers(op: OperationModel, result: dict[str, Any]) -> tuple[int | 
         if b.location == "statusCode":
             status = int(value)
         elif b.location == "header":
-            if isinstance(b.shape, ListShape):
+            if b.shape.type_name == "list":
                 headers.append((b.name, ",".join(format_scalar(v, b.shape.member) for v in value)))
             else:
                 headers.append((b.name, format_scalar(value, b.shape, "rfc822")))

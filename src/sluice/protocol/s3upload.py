@@ -11,14 +11,16 @@ wire says of the body that only reading the body can confirm.
 from __future__ import annotations
 
 from functools import cache
-
-from botocore.model import OperationModel, Shape
+from typing import TYPE_CHECKING
 
 from .chunked import AwsChunkedReader, ChunkedEncodingError
 from .errors import ServiceError
 from .http import HttpRequest
 from .rest import bindings
 from .s3wire import HEX64
+
+if TYPE_CHECKING:  # botocore is imported when a protocol is first built, not at start-up
+    from botocore.model import OperationModel, Shape
 
 AWS_CHUNKED = "aws-chunked"
 

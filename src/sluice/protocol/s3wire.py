@@ -10,14 +10,15 @@ headers of errors about an object version (`error_headers`).
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote_to_bytes
-
-from botocore.model import ServiceModel
 
 from .errors import ServiceError
 from .http import HttpRequest
 from .rest import response_headers
+
+if TYPE_CHECKING:  # botocore is imported when a protocol is first built, not at start-up
+    from botocore.model import ServiceModel
 
 UNSIGNED = "UNSIGNED-PAYLOAD"
 STREAMING = "STREAMING-AWS4-HMAC-SHA256-PAYLOAD"

@@ -10,10 +10,12 @@ answered with several (the gateway's signature errors).
 from __future__ import annotations
 
 from functools import cache
-
-from botocore.model import ServiceModel
+from typing import TYPE_CHECKING
 
 from .errors import ServiceError
+
+if TYPE_CHECKING:  # botocore is imported when a protocol is first built, not at start-up
+    from botocore.model import ServiceModel
 
 # Codes whose status the botocore model does not say, per service, as AWS answers them.
 _UNMODELLED: dict[str, dict[str, int]] = {

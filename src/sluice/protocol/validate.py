@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Any
-
-from botocore.model import ListShape, MapShape, Shape, StructureShape
+from typing import TYPE_CHECKING, Any
 
 from .errors import ServiceError
+
+if TYPE_CHECKING:
+    from botocore.model import Shape
 
 
 def _camel(name: str) -> str:
@@ -39,6 +40,10 @@ class _Rules:
 
 def _check(value: Any, shape: Shape, path: str, problems: list[str], rules: _Rules,
            skip: tuple[str, ...] = ()) -> None:
+    # Here, not at the top: this module is imported at start-up, botocore.model only once a
+    # model is in use (and by then this is a lookup in sys.modules).
+    from botocore.model import ListShape, MapShape, StructureShape
+
     if value is None:
         return
     meta = shape.metadata

@@ -5,9 +5,11 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import email.utils
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from botocore.model import Shape
+if TYPE_CHECKING:  # botocore is imported when a protocol is first built, not at start-up
+    from botocore.model import Shape
+
 
 
 class InvalidValue(ValueError):

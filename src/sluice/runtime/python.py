@@ -30,7 +30,8 @@ import shutil
 import subprocess
 import sys
 import tempfile
-from collections.abc import Iterable
+import threading
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -278,3 +279,60 @@ def discover(overrides: dict[str, str] | None = None, *, root: Path | None = Non
             f"{runtime} runs on Python {nearest.version} ({nearest.interpreter}): "
             f"{problems.get(runtime, 'not available')}")
     return {runtime: choices[runtime] for runtime in PYTHON_RUNTIMES}
+
+
+class Discovery(Mapping[str, PythonChoice]):
+    """`discover`, run on a thread of its own from the moment this is made, so that `sluice up`
+    answers requests before every interpreter has been probed (each probe is a process start).
+    A lookup waits for it: only a Lambda request in the server's first fraction of a second ever
+    does. `on_done` is called on that thread with the choices once they are known."""
+
+    def __init__(self, overrides: dict[str, str] | None = None,
+                 on_done: Callable[[Mapping[str, PythonChoice]], None] | None = None) -> None:
+        self._choices: dict[str, PythonChoice] = {}
+        self._done = threading.Event()
+        self._on_done = on_done
+        threading.Thread(target=self._run, args=(overrides,), name="sluice-python-discovery", daemon=True).start()
+
+    def _run(self, overrides: dict[str, str] | None) -> None:
+        try:
+            self._choices = discover(overrides)
+        finally:  # a failure leaves no choices: lookups say so (its traceback is on stderr)
+            self._done.set()
+        if self._on_done is not None:
+            self._on_done(self._choices)
+
+    def _known(self) -> dict[str, PythonChoice]:
+        self._done.wait()
+        if not self._choices:
+            raise RuntimeError("finding the Python runtimes' interpreters failed (see the server's log)")
+        return self._choices
+
+    def __getitem__(self, runtime: str) -> PythonChoice:
+        return self._known()[runtime]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._known())
+
+    def __len__(self) -> int:
+        return len(self._known())
+
+
+class Notes(Mapping[str, str]):
+    """runtime -> how it runs when not on its own Python version, read from `choices` when
+    asked (they may still be being discovered when this is made)."""
+
+    def __init__(self, choices: Mapping[str, PythonChoice]) -> None:
+        self._choices = choices
+
+    def _notes(self) -> dict[str, str]:
+        return {runtime: choice.note for runtime, choice in self._choices.items() if choice.note}
+
+    def __getitem__(self, runtime: str) -> str:
+        return self._notes()[runtime]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._notes())
+
+    def __len__(self) -> int:
+        return len(self._notes())

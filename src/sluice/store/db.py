@@ -72,19 +72,23 @@ class Database:
         conn = self._writer_conn
         conn.execute("CREATE TABLE IF NOT EXISTS schema_steps (name TEXT PRIMARY KEY)")
         done = {row[0] for row in conn.execute("SELECT name FROM schema_steps")}
-        for step in self._migrations:
-            if step.name in done:
-                continue
-            log.debug("applying schema step %s", step.name)
-            conn.execute("BEGIN IMMEDIATE")
-            try:
+        pending = [step for step in self._migrations if step.name not in done]
+        if not pending:
+            return
+        # Every pending step in one transaction: one fsync, not one per step (a new data dir has
+        # dozens, and `sluice up` on a fresh dir waits for them). A failed step rolls back the
+        # steps before it too; the next start applies them all again, in order.
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            for step in pending:
+                log.debug("applying schema step %s", step.name)
                 for statement in _split_sql(step.script):
                     conn.execute(statement)
                 conn.execute("INSERT INTO schema_steps(name) VALUES (?)", (step.name,))
-                conn.execute("COMMIT")
-            except BaseException:
-                conn.execute("ROLLBACK")
-                raise
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
 
     # -- reads ---------------------------------------------------------------------------
 

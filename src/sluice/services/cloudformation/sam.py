@@ -77,10 +77,11 @@ def expander(iam: Service) -> Callable[[dict[str, Any], str, str], dict[str, Any
 
     Managed policy names are looked up in the account's IAM (ListPolicies, only when a name is
     not one the translator knows); a failed transform is a ValidationError with AWS's words."""
-    list_policies = iam.operation("ListPolicies")
 
     def expand_for(template: dict[str, Any], account_id: str, region: str) -> dict[str, Any]:
         def policies() -> Mapping[str, str]:
+            # Looked up here, not when the server is built: it parses IAM's botocore model.
+            list_policies = iam.operation("ListPolicies")
             if list_policies is None:
                 return {}
             ctx = RequestContext(str(uuid.uuid4()), "", account_id, region, "iam",

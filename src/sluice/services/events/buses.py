@@ -19,7 +19,9 @@ class Buses:
     def __init__(self, state: EventsState) -> None:
         self.state = state
         self.db = state.db
-        self.db.write(self.write_default)
+        # Not waiting for an fsync (start-up on a fresh data dir would): a default bus lost to a
+        # power cut is written again by the next start, as it is whenever it is missing.
+        self.db.write(self.write_default, synced=False)
 
     def write_default(self, conn: sqlite3.Connection) -> None:
         """The default bus of the server's account and region (if it is not there yet)."""

@@ -6,12 +6,13 @@ of the neighbouring ones and are kept here, in one place, to be easy to correct.
 
 from __future__ import annotations
 
-from typing import Any
-
-from botocore.model import Shape, StructureShape
+from typing import TYPE_CHECKING, Any
 
 from ...protocol.errors import ServiceError
 from ...protocol.validate import validate
+
+if TYPE_CHECKING:  # botocore is imported when a protocol is first built, not at start-up
+    from botocore.model import Shape
 
 
 def validation(message: str) -> ServiceError:
@@ -78,5 +79,5 @@ def invalid_input_path(target_id: str, path: str) -> ServiceError:
 def validate_input(params: dict[str, Any], shape: Shape | None, skip: tuple[str, ...] = ()) -> None:
     """AWS's "N validation errors detected: ..." for `params`: missing required members, lengths,
     ranges, enums and name patterns."""
-    if isinstance(shape, StructureShape):
+    if shape is not None and shape.type_name == "structure":
         validate(params, shape, required=True, patterns=True, skip=skip)

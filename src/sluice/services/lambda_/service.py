@@ -15,7 +15,7 @@ from typing import Any
 
 from ...clock import Clock
 from ...engine.types import ResolvedFunction
-from ...runtime.python import PythonChoice
+from ...runtime.python import Notes, PythonChoice
 from ...settings import Settings
 from ...store import Store
 from ..base import Service
@@ -51,8 +51,9 @@ class LambdaService(Service):
         `roles` answers for execution roles (IAM enforcement); `python_runtimes`: how each Python
         runtime runs here (runtime/python.py's `discover`; None: on Sluice's own Python)."""
         self.state = LambdaState(store.db, clock, settings)
-        python_runtimes = python_runtimes or {}
-        self.state.runtime_notes = {r: c.note for r, c in python_runtimes.items() if c.note}
+        # Not `or {}`: that would ask a background discovery for its length, and wait for it.
+        python_runtimes = {} if python_runtimes is None else python_runtimes
+        self.state.runtime_notes = Notes(python_runtimes)
         code = CodeStore(store.blobs, store.data_dir / "code")
         layer_code = CodeStore(store.blobs, store.data_dir / "layers")
         function_layers = self.function_layers = FunctionLayers(self.state, layer_code, code, store.data_dir / "opt")

@@ -4,7 +4,7 @@ lookups each operation starts with (a function, the configuration a qualifier po
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
 
 from ...clock import Clock
@@ -46,7 +46,7 @@ class LambdaState:
         # until the next write to any Lambda state: the generation moves on with each write.
         self.generation = 0
         # Python runtimes that run on another Python version here, and how (runtime -> note).
-        self.runtime_notes: dict[str, str] = {}
+        self.runtime_notes: Mapping[str, str] = {}
 
     def shown(self, config: records.Config) -> dict[str, Any]:
         """A configuration as GetFunction shows it: a runtime that runs on another Python

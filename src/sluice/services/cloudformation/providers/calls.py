@@ -6,9 +6,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Mapping
-from typing import Any
-
-from botocore.model import ListShape, MapShape, Shape, StructureShape
+from typing import TYPE_CHECKING, Any
 
 from ....protocol.context import RequestContext
 from ....protocol.errors import not_implemented
@@ -16,6 +14,9 @@ from ....protocol.models import service_model
 from ....protocol.validate import validate
 from ...base import Service
 from .base import ProviderError, ResourceRequest
+
+if TYPE_CHECKING:  # botocore is imported when a stack first calls an operation, not at start-up
+    from botocore.model import Shape
 
 # Services whose wire layer checks an operation's input against the model (rest-json): the
 # same checks are made here, so a template's bad value gets the error a user's call would.
@@ -57,6 +58,8 @@ def model_members(service: str, operation: str) -> frozenset[str]:
 def coerce(value: Any, shape: Shape) -> Any:
     """A template's value in the type the operation's model asks for: CloudFormation hands
     numbers and booleans from parameters (and often from the template) as strings."""
+    from botocore.model import ListShape, MapShape, StructureShape
+
     if value is None:
         return None
     t = shape.type_name
