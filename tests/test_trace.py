@@ -35,9 +35,9 @@ def failed(server: SluiceProcess) -> dict[str, Any]:
 
 def _journey(failed: dict[str, Any]) -> dict[str, Any]:
     p: Pipeline = failed["pipeline"]
-    # The DLQ send is journaled with the outcome's delivery mark: wait for it.
+    # The DLQ send is journaled, then the outcome's delivery mark: wait for the mark.
     return wait_trace(f"{p.bucket}/in/red flower.jpg", p.endpoint,
-                      lambda j: j["notifications"][0]["invocation"]["end"]["sends"])
+                      lambda j: j["notifications"][0]["invocation"]["end"]["deliveriesDone"])
 
 
 def test_trace_json_of_a_failing_event(failed: dict[str, Any]) -> None:
@@ -164,7 +164,7 @@ def test_attempt_outcomes_timeout_and_crash(server: SluiceProcess, source: str, 
     p = build(server.endpoint, source, retries=0, Timeout=1)
     p.s3.put_object(Bucket=p.bucket, Key="x", Body=b"1")
     journey = wait_trace(f"{p.bucket}/x", p.endpoint, lambda j: "end" in (j["notifications"][0]["invocation"] or {})
-                         and j["notifications"][0]["invocation"]["end"]["sends"])
+                         and j["notifications"][0]["invocation"]["end"]["deliveriesDone"])
     invocation = journey["notifications"][0]["invocation"]
     [attempt] = invocation["attempts"]
     assert attempt["outcome"] == outcome and attempt["errorType"] == error_type
@@ -200,7 +200,7 @@ def test_trace_of_a_direct_async_invoke(server: SluiceProcess) -> None:
     finally:
         p.lam.meta.events.unregister("before-sign.lambda.Invoke", add_header)
     request_id = resp["ResponseMetadata"]["RequestId"]
-    journey = wait_trace(request_id, p.endpoint, lambda j: "end" in j["invocation"] and j["invocation"]["end"]["sends"])
+    journey = wait_trace(request_id, p.endpoint, lambda j: "end" in j["invocation"] and j["invocation"]["end"]["deliveriesDone"])
     assert journey["upload"] is None and journey["notifications"] == []
     assert journey["traceHeader"] == sent and journey["traceId"] == "5759e988bd862e3fe1be46a994272794"
     invocation = journey["invocation"]
