@@ -13,7 +13,7 @@ from typing import Any
 
 from ...protocol.context import RequestContext
 from . import errors, parameters, records
-from .intake import Intake, check_capabilities, prepare
+from .intake import Intake, StackInput, check_capabilities, prepare
 from .plan import Plan
 from .records import Stack
 from .shared import Shared, check_stack_name, stack_event
@@ -34,12 +34,12 @@ def begin(conn: sqlite3.Connection, shared: Shared, stack: Stack, status: str, r
     records.schedule(conn, stack.stack_id, now)
 
 
-def new_stack(ctx: RequestContext, shared: Shared, name: str, intake: Intake, plan: Plan,
+def new_stack(ctx: RequestContext, shared: Shared, name: str, intake: Intake, values: dict[str, str],
               capabilities: list[str] | None, tags: list[dict[str, str]] | None, options: dict[str, Any],
               stack_id: str | None = None) -> Stack:
     return Stack(stack_id or shared.stack_id(ctx, name), name, ctx.account_id, ctx.region, "REVIEW_IN_PROGRESS",
                  None, shared.now(), None, None, intake.body, intake.processed,
-                 [{"ParameterKey": k, "ParameterValue": v} for k, v in plan.values.items()],
+                 [{"ParameterKey": k, "ParameterValue": v} for k, v in values.items()],
                  sorted(capabilities or []), list(tags or []), [],
                  {**options, "Description": intake.processed.get("Description"),
                   "original": intake.original if intake.original is not intake.processed else None})
@@ -84,16 +84,17 @@ class Stacks:
         name = check_stack_name(StackName)
         if DisableRollback is not None and OnFailure is not None:
             raise errors.validation("You can specify either DisableRollback or OnFailure, but not both.")
-        intake = self.shared.templates.read(ctx, TemplateBody, TemplateURL)
+        stack_id = self.shared.stack_id(ctx, name)
+        intake = self.shared.templates.read(ctx, TemplateBody, TemplateURL,
+                                            stack=StackInput(name, stack_id, Parameters))
         check_capabilities(intake.processed, intake.original, Capabilities, change_set=False)
         self.shared.check_imports(ctx, intake.processed)
-        stack_id = self.shared.stack_id(ctx, name)
         plan = prepare(intake.processed, Parameters, None, ctx.account_id, ctx.region, name, stack_id)
         options = {"DisableRollback": bool(DisableRollback) or OnFailure == "DO_NOTHING",
                    "DeleteOnFailure": OnFailure == "DELETE", "TimeoutInMinutes": TimeoutInMinutes,
                    "NotificationARNs": NotificationARNs or [], "RoleARN": RoleARN,
                    "EnableTerminationProtection": bool(EnableTerminationProtection)}
-        stack = new_stack(ctx, self.shared, name, intake, plan, Capabilities, Tags, options, stack_id)
+        stack = new_stack(ctx, self.shared, name, intake, plan.values, Capabilities, Tags, options, stack_id)
 
         def txn(conn: sqlite3.Connection) -> None:
             if records.live_stack_by_name(conn, ctx.account_id, ctx.region, name) is not None:
@@ -118,7 +119,8 @@ class Stacks:
                 raise errors.validation("You cannot specify both usePreviousTemplate and Template Body/Template URL")
             intake = Intake(stack.body, stack.options.get("original") or stack.template, stack.template)
         else:
-            intake = self.shared.templates.read(ctx, TemplateBody, TemplateURL)
+            intake = self.shared.templates.read(ctx, TemplateBody, TemplateURL, stack=StackInput(
+                stack.name, stack.stack_id, Parameters, stack.parameter_values()))
         check_capabilities(intake.processed, intake.original, Capabilities, change_set=False)
         self.shared.check_imports(ctx, intake.processed)
         plan = prepare(intake.processed, Parameters, stack.parameter_values(), ctx.account_id, ctx.region,
