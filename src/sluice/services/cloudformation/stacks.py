@@ -12,7 +12,7 @@ import uuid
 from typing import Any
 
 from ...protocol.context import RequestContext
-from . import errors, parameters, records
+from . import errors, paging, parameters, records
 from .intake import Intake, StackInput, check_capabilities, prepare
 from .plan import Plan
 from .records import Stack
@@ -29,6 +29,7 @@ def begin(conn: sqlite3.Connection, shared: Shared, stack: Stack, status: str, r
     now = shared.now()
     stack.status, stack.reason = status, reason
     stack.options["operation"] = uuid.uuid4().hex[:12]
+    stack.options["started"] = now  # TimeoutInMinutes counts from here (the engine enforces it)
     records.save_stack(conn, stack)
     stack_event(conn, stack, status, reason, now)
     records.schedule(conn, stack.stack_id, now)
@@ -84,6 +85,9 @@ class Stacks:
         name = check_stack_name(StackName)
         if DisableRollback is not None and OnFailure is not None:
             raise errors.validation("You can specify either DisableRollback or OnFailure, but not both.")
+        if TimeoutInMinutes is not None and TimeoutInMinutes < 1:
+            raise errors.validation(f"1 validation error detected: Value '{TimeoutInMinutes}' at 'timeoutInMinutes'"
+                                    " failed to satisfy constraint: Member must have value greater than or equal to 1")
         stack_id = self.shared.stack_id(ctx, name)
         intake = self.shared.templates.read(ctx, TemplateBody, TemplateURL,
                                             stack=StackInput(name, stack_id, Parameters))
@@ -183,15 +187,17 @@ class Stacks:
                 raise errors.stack_missing(StackName)
             return {"Stacks": [describe(found)]}
         live = records.stacks(self.db.reader, ctx.account_id, ctx.region, live_only=True)
-        return {"Stacks": [describe(s) for s in live]}
+        shown, token = paging.page(live, lambda s: s.stack_id, NextToken)
+        return {"Stacks": [describe(s) for s in shown], **({"NextToken": token} if token else {})}
 
     def list_stacks(self, ctx: RequestContext, StackStatusFilter: list[str] | None = None, NextToken: str | None = None,
                     **_: Any) -> dict[str, Any]:
         wanted = set(StackStatusFilter or [])
         out = []
-        for s in records.stacks(self.db.reader, ctx.account_id, ctx.region, live_only=False):
-            if wanted and s.status not in wanted:
-                continue
+        listed = [s for s in records.stacks(self.db.reader, ctx.account_id, ctx.region, live_only=False)
+                  if not wanted or s.status in wanted]
+        shown, token = paging.page(listed, lambda s: s.stack_id, NextToken)
+        for s in shown:
             item: dict[str, Any] = {"StackId": s.stack_id, "StackName": s.name, "CreationTime": s.created,
                                     "StackStatus": s.status, "DriftInformation": {"StackDriftStatus": "NOT_CHECKED"}}
             if s.options.get("Description"):
@@ -203,7 +209,7 @@ class Stacks:
             if s.reason:
                 item["StackStatusReason"] = s.reason
             out.append(item)
-        return {"StackSummaries": out}
+        return {"StackSummaries": out, **({"NextToken": token} if token else {})}
 
     def describe_stack_events(self, ctx: RequestContext, StackName: str | None = None, NextToken: str | None = None,
                               **_: Any) -> dict[str, Any]:
@@ -261,12 +267,14 @@ class Stacks:
     def list_stack_resources(self, ctx: RequestContext, StackName: str | None = None, NextToken: str | None = None,
                              **_: Any) -> dict[str, Any]:
         stack = self.shared.stack(ctx, StackName, deleted_ok=True)
+        shown, token = paging.page(records.resources(self.db.reader, stack.stack_id), lambda r: r.logical_id,
+                                   NextToken)
         return {"StackResourceSummaries": [{
             "LogicalResourceId": r.logical_id, "PhysicalResourceId": r.physical_id or "", "ResourceType": r.type,
             "LastUpdatedTimestamp": r.updated, "ResourceStatus": r.status,
             **({"ResourceStatusReason": r.reason} if r.reason else {}),
             "DriftInformation": {"StackResourceDriftStatus": "NOT_CHECKED"},
-        } for r in records.resources(self.db.reader, stack.stack_id)]}
+        } for r in shown], **({"NextToken": token} if token else {})}
 
 
 def describe(s: Stack) -> dict[str, Any]:
