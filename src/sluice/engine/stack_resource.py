@@ -20,6 +20,7 @@ from ..services.cloudformation.providers import (
 )
 from ..services.cloudformation.records import Resource, Stack
 from ..services.cloudformation.shared import resource_event
+from ..services.cloudformation.stack_tags import with_stack_tags
 from ..store.db import Database
 
 log = logging.getLogger("sluice.engine")
@@ -82,7 +83,13 @@ class Steps:
                 self.unanswered(row)
             self.fail(row, f"{verb}_FAILED", row.wait_reason or "Resource timed out waiting for completion")
             return False
-        req = ResourceRequest(self.stack.name, self.stack_id, row.logical_id, row.type, props, old_props,
+        # The stack's tags (and AWS's aws:cloudformation:* ones) reach the provider, not the record.
+        tags_now, tags_before = self.stack.tags, (self.stack.previous or {}).get("tags", self.stack.tags)
+        if action == "revert":  # going back: the old tags are the ones to put back
+            tags_now, tags_before = tags_before, tags_now
+        given = with_stack_tags(row.type, props, tags_now, self.stack.name, self.stack_id, row.logical_id) or {}
+        given_old = with_stack_tags(row.type, old_props, tags_before, self.stack.name, self.stack_id, row.logical_id)
+        req = ResourceRequest(self.stack.name, self.stack_id, row.logical_id, row.type, given, given_old,
                               None if action in ("create", "replace") else physical_before,
                               self.stack.account, self.stack.region, token, row.name_suffix)
         try:

@@ -17,6 +17,7 @@ from ..services.cloudformation.plan import Plan, make_plan
 from ..services.cloudformation.providers import Provider
 from ..services.cloudformation.records import Resource, Stack
 from ..services.cloudformation.shared import name_suffix, stack_event
+from ..services.cloudformation.stack_tags import PROPAGATED
 from ..store.db import Database
 from .stack_resource import Steps, Waiting, step_token, token_action
 
@@ -426,10 +427,13 @@ class Operation:
                                    " hence creating one."):
                 raise _Failed(name, "update")
             return
-        if row.properties == props and row.policy == policy:
+        # New stack tags update every resource they propagate to, its own properties unchanged.
+        previous_tags = (self.stack.previous or {}).get("tags")
+        retag = type_ in PROPAGATED and previous_tags is not None and previous_tags != self.stack.tags
+        if row.properties == props and row.policy == policy and not retag:
             return
         row.policy = policy
-        if row.properties == props:
+        if row.properties == props and not retag:
             self.db.write(lambda conn: records.save_resource(conn, row))
             return
         before = row.physical_id
