@@ -50,6 +50,13 @@ def test_the_transform_resolves_refs_with_the_stacks_parameter_values(endpoint: 
                      Capabilities=["CAPABILITY_IAM", "CAPABILITY_AUTO_EXPAND"])
     assert _settled(cfn, "sam-params") == "UPDATE_COMPLETE"
     assert [a["Name"] for a in lambda_.list_aliases(FunctionName=outputs["Name"])["Aliases"]] == ["prod"]
+
+    # UsePreviousTemplate runs the transform again with the new value, as on AWS.
+    cfn.update_stack(StackName="sam-params", UsePreviousTemplate=True,
+                     Parameters=[{"ParameterKey": "Alias", "ParameterValue": "canary"}],
+                     Capabilities=["CAPABILITY_IAM", "CAPABILITY_AUTO_EXPAND"])
+    assert _settled(cfn, "sam-params") == "UPDATE_COMPLETE", cfn.describe_stack_events(StackName="sam-params")
+    assert [a["Name"] for a in lambda_.list_aliases(FunctionName=outputs["Name"])["Aliases"]] == ["canary"]
     cfn.delete_stack(StackName="sam-params")
 
 

@@ -61,15 +61,20 @@ class ChangeSets:
             intake = Intake(stack.body, stack.options.get("original") or stack.template, stack.template)
         else:
             intake = self.shared.templates.read(ctx, TemplateBody, TemplateURL, expand=False)
-            try:
+        try:
+            if UsePreviousTemplate:
+                assert stack is not None
+                intake = self.shared.templates.previous(ctx, stack.body, stack.options.get("original"),
+                                                        stack.template, StackInput(name, stack_id, Parameters, previous))
+            else:
                 intake.processed = self.shared.templates.transform(
                     ctx, intake.original, StackInput(name, stack_id, Parameters, previous))
-            except errors.TransformFailed as failed:
-                # AWS accepts the change set and runs the transform while creating it: the change
-                # set ends FAILED with the transform's message as its StatusReason (which
-                # `aws cloudformation deploy` prints), and a CREATE change set's stack stays
-                # in REVIEW_IN_PROGRESS.
-                refused = failed.message
+        except errors.TransformFailed as failed:
+            # AWS accepts the change set and runs the transform while creating it: the change
+            # set ends FAILED with the transform's message as its StatusReason (which
+            # `aws cloudformation deploy` prints), and a CREATE change set's stack stays
+            # in REVIEW_IN_PROGRESS.
+            refused = failed.message
         if refused is None:
             check_capabilities(intake.processed, intake.original, Capabilities, change_set=True)
             self.shared.check_imports(ctx, intake.processed)

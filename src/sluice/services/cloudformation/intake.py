@@ -99,6 +99,14 @@ class Templates:
         except UnicodeDecodeError:
             raise errors.template_format("YAML not well-formed.") from None
 
+    def previous(self, ctx: RequestContext, body: str, original: dict[str, Any] | None, processed: dict[str, Any],
+                 stack: StackInput) -> Intake:
+        """UsePreviousTemplate: the stack's template again — its transform run anew, as on AWS,
+        since the parameter values it resolved (an AutoPublishAlias, a CodeUri) may have changed."""
+        if original is None or not template.transforms(original):
+            return Intake(body, original or processed, processed)
+        return Intake(body, original, self.transform(ctx, original, stack))
+
     def transform(self, ctx: RequestContext, doc: dict[str, Any], stack: StackInput | None) -> dict[str, Any]:
         """`doc` with its transforms expanded (errors.TransformFailed when the transform refuses it)."""
         names = template.transforms(doc)

@@ -121,7 +121,9 @@ class Stacks:
         if UsePreviousTemplate:
             if TemplateBody is not None or TemplateURL is not None:
                 raise errors.validation("You cannot specify both usePreviousTemplate and Template Body/Template URL")
-            intake = Intake(stack.body, stack.options.get("original") or stack.template, stack.template)
+            intake = self.shared.templates.previous(ctx, stack.body, stack.options.get("original"), stack.template,
+                                                    StackInput(stack.name, stack.stack_id, Parameters,
+                                                               stack.parameter_values()))
         else:
             intake = self.shared.templates.read(ctx, TemplateBody, TemplateURL, stack=StackInput(
                 stack.name, stack.stack_id, Parameters, stack.parameter_values()))
