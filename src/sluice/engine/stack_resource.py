@@ -65,9 +65,9 @@ class Steps:
         resumed = row.token == token and row.status == f"{verb}_IN_PROGRESS"
         provider = self.providers.get(row.type)
         physical_before = row.physical_id
-        sent_before = is_custom_resource(row.type) and verb == "CREATE"
+        custom_create = is_custom_resource(row.type) and verb == "CREATE"
         if not resumed:
-            if sent_before:
+            if custom_create:
                 # Kept from the start: a creation that fails or is cancelled after its request
                 # went out still gets the rollback's Delete, with these properties.
                 row.properties = props
@@ -79,7 +79,7 @@ class Steps:
             self.fail(row, f"{verb}_FAILED", f"Unsupported resource type: {row.type}")
             return False
         if row.wait_until is not None and self.clock.now() >= row.wait_until:
-            if sent_before:
+            if custom_create:
                 self.unanswered(row)
             self.fail(row, f"{verb}_FAILED", row.wait_reason or "Resource timed out waiting for completion")
             return False
@@ -101,7 +101,7 @@ class Steps:
             self.fail(row, f"{verb}_FAILED", handler_message(row.type, err, token))
             return False
         except ProviderError as err:
-            if sent_before and err.physical_id and row.physical_id is None:
+            if custom_create and err.physical_id and row.physical_id is None:
                 row.physical_id = err.physical_id  # the rollback sends its Delete for this id
             self.fail(row, f"{verb}_FAILED", str(err))
             return False

@@ -403,7 +403,9 @@ class Operation:
         row = rows.get(name)
         if row is not None and token_action(row.token, self.op) is not None and row.status in _DONE:
             return  # done earlier in this operation (a resumed run)
-        if row is None or row.physical_id is None:
+        # (A custom resource whose Create failed has a physical id, for the rollback's Delete: it
+        # is created anew, as a resource that never was.)
+        if row is None or row.physical_id is None or row.status == "CREATE_FAILED":
             if row is None:
                 row = Resource(self.stack_id, name, type_, "CREATE_IN_PROGRESS", None, None, None, {}, None,
                                self.clock.now(), name_suffix())
