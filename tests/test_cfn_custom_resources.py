@@ -115,6 +115,9 @@ def test_a_failed_response_rolls_the_stack_back_with_its_reason(cfn: Any, bucket
     reason = failed["ResourceStatusReason"]
     assert reason.startswith("Received response status [FAILED] from custom resource. "
                              "Message returned: the template asked to fail (RequestId: ")
+    # The rollback sends a Delete for the PhysicalResourceId the FAILED answer gave, as AWS does.
+    deleted = _journal(make_client("s3", cfn.meta.endpoint_url), bucket, "Echo/Delete")
+    assert deleted["PhysicalResourceId"] == "echo-world"
 
 
 def test_a_handler_using_the_cfn_response_module(cfn: Any) -> None:
@@ -202,6 +205,27 @@ def test_no_response_within_the_hour_fails_the_resource(hour_per_second: SluiceP
         "Please check your logs for requestId [")
 
 
+def test_a_stack_past_its_timeout_in_minutes_rolls_back(hour_per_second: SluiceProcess) -> None:
+    cfn = make_client("cloudformation", hour_per_second.endpoint)
+    unchecked = make_client("cloudformation", hour_per_second.endpoint, parameter_validation=False)
+    with pytest.raises(cfn.exceptions.ClientError) as refused:
+        unchecked.create_stack(StackName="late", TemplateBody=(TEMPLATES / "custom-silent.yaml").read_text(),
+                         Capabilities=["CAPABILITY_IAM"], TimeoutInMinutes=0)
+    assert "Member must have value greater than or equal to 1" in refused.value.response["Error"]["Message"]
+
+    # One minute on an engine clock 3600 times faster: the silent handler's hour never comes.
+    cfn.create_stack(StackName="late", TemplateBody=(TEMPLATES / "custom-silent.yaml").read_text(),
+                     Capabilities=["CAPABILITY_IAM"], TimeoutInMinutes=1)
+
+    assert _settled(cfn, "late")["StackStatus"] == "ROLLBACK_COMPLETE"
+    events = cfn.describe_stack_events(StackName="late")["StackEvents"]
+    [rollback] = [e for e in events if e["ResourceStatus"] == "ROLLBACK_IN_PROGRESS"]
+    assert rollback["ResourceStatusReason"] == (
+        "Stack creation time exceeded the specified timeout. Rollback requested by user.")
+    assert not [e for e in events if e["ResourceStatus"] == "CREATE_FAILED"
+                and e.get("ResourceStatusReason") != "Resource creation cancelled"]
+
+
 def test_service_timeout_shortens_the_wait(cfn: Any) -> None:
     name = f"silent-{uuid.uuid4().hex[:8]}"
     cfn.create_stack(StackName=name, TemplateBody=(TEMPLATES / "custom-silent.yaml").read_text(),
@@ -258,3 +282,71 @@ def test_a_server_killed_while_a_custom_resource_works_finishes_the_stack(tmp_pa
         assert _outputs(stack) == {"Answer": "42", "Id": "answer-create"}
     finally:
         server.stop()
+
+
+def _replace_stack(cfn: Any, name: str, bucket: str, **params: str) -> dict[str, Any]:
+    given = [{"ParameterKey": "Journal", "ParameterValue": bucket},
+             *({"ParameterKey": k, "ParameterValue": v} for k, v in params.items())]
+    body = (TEMPLATES / "custom-replace.yaml").read_text()
+    try:
+        cfn.describe_stacks(StackName=name)
+    except cfn.exceptions.ClientError:
+        cfn.create_stack(StackName=name, TemplateBody=body, Capabilities=["CAPABILITY_IAM"], Parameters=given)
+    else:
+        cfn.update_stack(StackName=name, TemplateBody=body, Capabilities=["CAPABILITY_IAM"], Parameters=given)
+    return _settled(cfn, name)
+
+
+def _journaled(s3: Any, bucket: str) -> list[str]:
+    return sorted(o["Key"] for o in s3.list_objects_v2(Bucket=bucket).get("Contents", []))
+
+
+def test_an_update_answered_with_a_new_id_deletes_the_old_one_in_cleanup(cfn: Any, s3: Any, bucket: str) -> None:
+    name = f"replace-{uuid.uuid4().hex[:8]}"
+    assert _outputs(_replace_stack(cfn, name, bucket))["ThingId"] == "id-a"
+
+    stack = _replace_stack(cfn, name, bucket, Name="b")
+
+    assert stack["StackStatus"] == "UPDATE_COMPLETE"
+    assert _outputs(stack)["ThingId"] == "id-b"
+    # The handler's new id made it a replacement: the old id got a Delete, with its old properties.
+    assert _journaled(s3, bucket) == ["Thing/Create/none", "Thing/Delete/id-a", "Thing/Update/id-a"]
+    old = _journal(s3, bucket, "Thing/Delete/id-a")
+    assert old["ResourceProperties"]["Name"] == "a"
+    events = [(e["ResourceStatus"], e.get("PhysicalResourceId")) for e in
+              reversed(cfn.describe_stack_events(StackName=name)["StackEvents"])
+              if e["LogicalResourceId"] in ("Thing", name)]
+    cleanup = events.index(("UPDATE_COMPLETE_CLEANUP_IN_PROGRESS", stack["StackId"]))
+    assert events[cleanup + 1:] == [("DELETE_IN_PROGRESS", "id-a"), ("DELETE_COMPLETE", "id-a"),
+                                    ("UPDATE_COMPLETE", stack["StackId"])]
+
+    # An update that fails after the handler answered with a new id goes back to the old one
+    # and deletes the new one in the rollback's cleanup.
+    stack = _replace_stack(cfn, name, bucket, Name="c", BreakAfter="true")
+
+    assert stack["StackStatus"] == "UPDATE_ROLLBACK_COMPLETE"
+    assert _outputs(stack)["ThingId"] == "id-b"
+    assert "Thing/Delete/id-c" in _journaled(s3, bucket)
+    assert "Thing/Delete/id-b" not in _journaled(s3, bucket)
+
+    cfn.delete_stack(StackName=name)
+    assert _settled(cfn, stack["StackId"])["StackStatus"] == "DELETE_COMPLETE"
+    assert "Thing/Delete/id-b" in _journaled(s3, bucket)
+
+
+def test_a_rollback_sends_a_delete_to_a_custom_resource_still_waiting(cfn: Any, s3: Any, bucket: str) -> None:
+    name = f"held-{uuid.uuid4().hex[:8]}"
+
+    stack = _replace_stack(cfn, name, bucket, Hold="true", Break="true")
+
+    assert stack["StackStatus"] == "ROLLBACK_COMPLETE"
+    events = cfn.describe_stack_events(StackName=name)["StackEvents"]
+    thing = [(e["ResourceStatus"], e.get("ResourceStatusReason")) for e in reversed(events)
+             if e["LogicalResourceId"] == "Thing"]
+    assert ("CREATE_FAILED", "Resource creation cancelled") in thing
+    assert thing[-2:] == [("DELETE_IN_PROGRESS", None), ("DELETE_COMPLETE", None)]
+    [delete] = [k for k in _journaled(s3, bucket) if k.startswith("Thing/Delete/")]
+    sent = _journal(s3, bucket, delete)
+    # The Delete names a physical id although the Create was never answered (as AWS's always does).
+    assert sent["PhysicalResourceId"].startswith(f"{name}-Thing-")
+    assert sent["ResourceProperties"]["Name"] == "a"

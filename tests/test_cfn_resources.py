@@ -163,13 +163,19 @@ def test_a_pipeline_stack_configures_every_resource_then_updates_and_deletes_the
     # The services' side, as a user reads it.
     s3, lam, sqs = clients["s3"], clients["lambda"], clients["sqs"]
     assert s3.get_bucket_versioning(Bucket=bucket)["Status"] == "Enabled"
-    assert s3.get_bucket_tagging(Bucket=bucket)["TagSet"] == [{"Key": "stage", "Value": "dev"}]
+    # The template's tag, and the ones CloudFormation adds to the buckets it makes.
+    assert s3.get_bucket_tagging(Bucket=bucket)["TagSet"] == [
+        {"Key": "stage", "Value": "dev"}, {"Key": "aws:cloudformation:stack-name", "Value": stack},
+        {"Key": "aws:cloudformation:logical-id", "Value": "Uploads"},
+        {"Key": "aws:cloudformation:stack-id", "Value": found["StackId"]}]
     config = s3.get_bucket_notification_configuration(Bucket=bucket)
     assert config["LambdaFunctionConfigurations"][0]["LambdaFunctionArn"] == out["FunctionArn"]
     assert config["QueueConfigurations"][0]["QueueArn"] == out["QueueArn"]
     fn = lam.get_function(FunctionName=function)
     assert fn["Configuration"]["Environment"]["Variables"] == {"QUEUE": queue_url}
-    assert fn["Configuration"]["MemorySize"] == 128 and fn["Tags"] == {"app": "pipeline"}
+    assert fn["Configuration"]["MemorySize"] == 128 and fn["Tags"] == {
+        "app": "pipeline", "aws:cloudformation:stack-name": stack, "aws:cloudformation:logical-id": "Worker",
+        "aws:cloudformation:stack-id": found["StackId"]}
     invoke_config = lam.get_function_event_invoke_config(FunctionName=function, Qualifier="$LATEST")
     assert invoke_config["MaximumRetryAttempts"] == 1
     assert invoke_config["DestinationConfig"]["OnFailure"]["Destination"] == out["QueueArn"]
@@ -307,7 +313,10 @@ def test_sam_clis_managed_artifacts_stack_deploys(cfn: Any, clients: dict[str, A
     assert bucket.startswith(f"{stack}-samclisourcebucket-")
     s3 = clients["s3"]
     assert s3.get_bucket_versioning(Bucket=bucket)["Status"] == "Enabled"
-    assert s3.get_bucket_tagging(Bucket=bucket)["TagSet"] == [{"Key": "ManagedStackSource", "Value": "AwsSamCli"}]
+    assert s3.get_bucket_tagging(Bucket=bucket)["TagSet"] == [
+        {"Key": "ManagedStackSource", "Value": "AwsSamCli"}, {"Key": "aws:cloudformation:stack-name", "Value": stack},
+        {"Key": "aws:cloudformation:logical-id", "Value": "SamCliSourceBucket"},
+        {"Key": "aws:cloudformation:stack-id", "Value": found["StackId"]}]
     statements = json.loads(s3.get_bucket_policy(Bucket=bucket)["Policy"])["Statement"]
     assert [s["Effect"] for s in statements] == ["Allow", "Deny"]
     cfn.delete_stack(StackName=stack)

@@ -10,6 +10,7 @@ from typing import Any
 from ..clock import Clock
 from ..protocol.errors import ServiceError
 from ..services.cloudformation import parameters, records
+from ..services.cloudformation.custom import is_custom_resource
 from ..services.cloudformation.providers import (
     InProgress,
     Provider,
@@ -19,6 +20,7 @@ from ..services.cloudformation.providers import (
 )
 from ..services.cloudformation.records import Resource, Stack
 from ..services.cloudformation.shared import resource_event
+from ..services.cloudformation.stack_tags import with_stack_tags
 from ..store.db import Database
 
 log = logging.getLogger("sluice.engine")
@@ -63,7 +65,12 @@ class Steps:
         resumed = row.token == token and row.status == f"{verb}_IN_PROGRESS"
         provider = self.providers.get(row.type)
         physical_before = row.physical_id
+        custom_create = is_custom_resource(row.type) and verb == "CREATE"
         if not resumed:
+            if custom_create:
+                # Kept from the start: a creation that fails or is cancelled after its request
+                # went out still gets the rollback's Delete, with these properties.
+                row.properties = props
             row.token, row.status, row.reason = token, f"{verb}_IN_PROGRESS", note
             row.wait_until, row.wait_reason = None, None
             row.updated = self.clock.now()
@@ -72,9 +79,17 @@ class Steps:
             self.fail(row, f"{verb}_FAILED", f"Unsupported resource type: {row.type}")
             return False
         if row.wait_until is not None and self.clock.now() >= row.wait_until:
+            if custom_create:
+                self.unanswered(row)
             self.fail(row, f"{verb}_FAILED", row.wait_reason or "Resource timed out waiting for completion")
             return False
-        req = ResourceRequest(self.stack.name, self.stack_id, row.logical_id, row.type, props, old_props,
+        # The stack's tags (and AWS's aws:cloudformation:* ones) reach the provider, not the record.
+        tags_now, tags_before = self.stack.tags, (self.stack.previous or {}).get("tags", self.stack.tags)
+        if action == "revert":  # going back: the old tags are the ones to put back
+            tags_now, tags_before = tags_before, tags_now
+        given = with_stack_tags(row.type, props, tags_now, self.stack.name, self.stack_id, row.logical_id) or {}
+        given_old = with_stack_tags(row.type, old_props, tags_before, self.stack.name, self.stack_id, row.logical_id)
+        req = ResourceRequest(self.stack.name, self.stack_id, row.logical_id, row.type, given, given_old,
                               None if action in ("create", "replace") else physical_before,
                               self.stack.account, self.stack.region, token, row.name_suffix)
         try:
@@ -86,6 +101,8 @@ class Steps:
             self.fail(row, f"{verb}_FAILED", handler_message(row.type, err, token))
             return False
         except ProviderError as err:
+            if custom_create and err.physical_id and row.physical_id is None:
+                row.physical_id = err.physical_id  # the rollback sends its Delete for this id
             self.fail(row, f"{verb}_FAILED", str(err))
             return False
         except Exception:  # a provider's bug: the resource fails, the stack rolls back, it is logged
@@ -117,6 +134,15 @@ class Steps:
 
         self.db.write(txn)
 
+    def unanswered(self, row: Resource) -> None:
+        """A custom resource whose Create was sent but never answered (it timed out, or the stack
+        gave up on it): CloudFormation still sends it a Delete when it rolls back, so the
+        handler can undo what it may have made. Which PhysicalResourceId AWS puts in that
+        request is not documented; the handler gets one (the documentation says a Delete always
+        carries one), named as CloudFormation names the resources it makes: stack-logical-SUFFIX."""
+        if row.physical_id is None:
+            row.physical_id = f"{self.stack.name}-{row.logical_id}-{row.name_suffix}"
+
     def fail(self, row: Resource, status: str, reason: str) -> None:
         row.status, row.reason, row.updated, row.wait_until = status, reason, self.clock.now(), None
         self.record(row)
@@ -136,29 +162,37 @@ class Steps:
             self.db.write(gone)
             return True
         return self.step(row, "delete", "DELETE", lambda p, req: p.delete(req), row.properties or {}, None) \
-            if record else self._step_unrecorded(row)
+            if record else self.discard(row, row)
 
-    def _step_unrecorded(self, row: Resource) -> bool:
-        """Delete an old physical resource (a replaced one), with events but no row of its own."""
+    def discard(self, owner: Resource, gone: Resource) -> bool:
+        """Delete an old physical resource of `owner` (a replaced one: `gone`), with events but no
+        row of its own; a delete that waits (a custom resource's) keeps its wait on `owner`."""
         if self.stopping():
             raise Waiting()
-        provider = self.providers.get(row.type)
+        provider = self.providers.get(gone.type)
         now = self.clock.now()
-        self.db.write(lambda conn: resource_event(conn, row.stack_id, row.logical_id, row.physical_id, row.type,
-                                                  "DELETE_IN_PROGRESS", None, None, now))
-        req = ResourceRequest(self.stack.name, self.stack_id, row.logical_id, row.type, row.properties or {}, None,
-                              row.physical_id, self.stack.account, self.stack.region,
-                              step_token(self.op, row.logical_id, "discard"),
-                              row.name_suffix)
         status, reason = "DELETE_COMPLETE", None
+        if owner.wait_until is None:
+            self.db.write(lambda conn: resource_event(conn, gone.stack_id, gone.logical_id, gone.physical_id,
+                                                      gone.type, "DELETE_IN_PROGRESS", None, None, now))
+        elif now >= owner.wait_until:
+            status, reason = "DELETE_FAILED", owner.wait_reason or "Resource timed out waiting for completion"
+            provider = None
+        req = ResourceRequest(self.stack.name, self.stack_id, gone.logical_id, gone.type, gone.properties or {},
+                              None, gone.physical_id, self.stack.account, self.stack.region,
+                              step_token(self.op, gone.logical_id, "discard"), gone.name_suffix)
         try:
             if provider is not None:
                 provider.delete(req)
+        except InProgress as waiting:
+            self._wait(owner, waiting)
+            raise Waiting() from None
         except ServiceError as err:
-            status, reason = "DELETE_FAILED", handler_message(row.type, err, req.request_token)
+            status, reason = "DELETE_FAILED", handler_message(gone.type, err, req.request_token)
         except ProviderError as err:
             status, reason = "DELETE_FAILED", str(err)
-        self.db.write(lambda conn: resource_event(conn, row.stack_id, row.logical_id, row.physical_id, row.type,
+        owner.wait_until, owner.wait_reason = None, None
+        self.db.write(lambda conn: resource_event(conn, gone.stack_id, gone.logical_id, gone.physical_id, gone.type,
                                                   status, reason, None, self.clock.now()))
         return status == "DELETE_COMPLETE"
 

@@ -10,12 +10,14 @@ from typing import Any
 from ..clock import Clock
 from ..protocol.errors import ServiceError
 from ..services.cloudformation import records
+from ..services.cloudformation.custom import is_custom_resource
 from ..services.cloudformation.errors import TemplateError
 from ..services.cloudformation.intrinsics import NO_VALUE, Scope, pseudo_parameters, resolve
 from ..services.cloudformation.plan import Plan, make_plan
 from ..services.cloudformation.providers import Provider
 from ..services.cloudformation.records import Resource, Stack
 from ..services.cloudformation.shared import name_suffix, stack_event
+from ..services.cloudformation.stack_tags import PROPAGATED
 from ..store.db import Database
 from .stack_resource import Steps, Waiting, step_token, token_action
 
@@ -28,6 +30,13 @@ class _Failed(Exception):
         super().__init__(logical_id)
         self.logical_id = logical_id
         self.verb = verb  # "create" / "update" / "delete"
+
+
+class _TimedOut(Exception):
+    """The stack's creation ran past its TimeoutInMinutes."""
+
+
+TIMED_OUT = "Stack creation time exceeded the specified timeout"
 
 
 class Operation:
@@ -101,8 +110,11 @@ class Operation:
         imports: set[str] = set()
         scope = self._scope(plan, rows, imports)
         waiting: set[str] = set()  # resources whose step waits, and what depends on them
+        deadline = self._deadline() if creating else None
         try:
             for name in plan.order:
+                if deadline is not None and self.clock.now() >= deadline:
+                    raise _TimedOut()
                 if plan.deps[name] & waiting:
                     waiting.add(name)
                     continue
@@ -112,17 +124,27 @@ class Operation:
                     # Independent resources go on meanwhile (as CloudFormation creates them in parallel).
                     waiting.add(name)
             if waiting:
+                if deadline is not None:
+                    # The run is due again at the stack's deadline at the latest.
+                    self.db.write(lambda conn: records.wait_until(
+                        conn, self.stack_id, min(deadline, self.steps.wait_due or deadline)))
                 raise Waiting()
             outputs, exports = self._outputs(plan, scope)
-        except _Failed as failed:
+        except (_Failed, _TimedOut) as failed:
             # Steps still waiting are given up, as CloudFormation cancels what is in progress.
-            for name in sorted(waiting):
+            for name in sorted(waiting | set(rows)):
                 row = rows.get(name)
                 if row is not None and row.status in ("CREATE_IN_PROGRESS", "UPDATE_IN_PROGRESS"):
                     verb = row.status.split("_", 1)[0]
+                    if verb == "CREATE" and row.wait_until is not None:
+                        # Its request went out: the rollback sends it a Delete, as AWS does.
+                        self.steps.unanswered(row)
                     self.steps.fail(row, f"{verb}_FAILED", "Resource creation cancelled" if verb == "CREATE"
                                     else "Resource update cancelled")
-            self._forward_failed(creating, failed)
+            if isinstance(failed, _TimedOut):
+                self._forward_failed(creating, None, TIMED_OUT)
+            else:
+                self._forward_failed(creating, failed)
             return
         except TemplateError as err:  # an output that cannot be resolved, an export taken
             self._forward_failed(creating, None, str(err))
@@ -139,6 +161,14 @@ class Operation:
                 self._set_status(conn, "UPDATE_COMPLETE_CLEANUP_IN_PROGRESS", None)
 
         self.db.write(done)
+
+    def _deadline(self) -> float | None:
+        """When the stack's creation times out (CreateStack's TimeoutInMinutes), on the engine clock."""
+        minutes = self.stack.options.get("TimeoutInMinutes")
+        started = self.stack.options.get("started", self.stack.created)
+        if not minutes:
+            return None
+        return float(started) + self.clock.engine_seconds(float(minutes) * 60)
 
     def _forward_failed(self, creating: bool, failed: _Failed | None, reason: str | None = None) -> None:
         if failed is not None:
@@ -267,9 +297,12 @@ class Operation:
                     gone = Resource(row.stack_id, row.logical_id, discard["type"], "UPDATE_COMPLETE", None,
                                     discard["physical_id"], discard.get("properties"), {}, None, row.updated,
                                     row.name_suffix, policy=row.policy)
-                    self.steps.delete_row(gone, keep=keep, record=False)
+                    if keep:
+                        self.steps.delete_row(gone, keep=True, record=False)
+                    else:
+                        self.steps.discard(row, gone)  # a custom resource's Delete waits for its answer
             if row.old is not None or row.replaced:
-                row.old, row.replaced = None, False
+                row.old, row.replaced, row.wait_until, row.wait_reason = None, False, None, None
                 self._save(row)
         final = "UPDATE_ROLLBACK_COMPLETE" if rollback else "UPDATE_COMPLETE"
 
@@ -370,7 +403,9 @@ class Operation:
         row = rows.get(name)
         if row is not None and token_action(row.token, self.op) is not None and row.status in _DONE:
             return  # done earlier in this operation (a resumed run)
-        if row is None or row.physical_id is None:
+        # (A custom resource whose Create failed has a physical id, for the rollback's Delete: it
+        # is created anew, as a resource that never was.)
+        if row is None or row.physical_id is None or row.status == "CREATE_FAILED":
             if row is None:
                 row = Resource(self.stack_id, name, type_, "CREATE_IN_PROGRESS", None, None, None, {}, None,
                                self.clock.now(), name_suffix())
@@ -394,14 +429,25 @@ class Operation:
                                    " hence creating one."):
                 raise _Failed(name, "update")
             return
-        if row.properties == props and row.policy == policy:
+        # New stack tags update every resource they propagate to, its own properties unchanged.
+        previous_tags = (self.stack.previous or {}).get("tags")
+        retag = type_ in PROPAGATED and previous_tags is not None and previous_tags != self.stack.tags
+        if row.properties == props and row.policy == policy and not retag:
             return
         row.policy = policy
-        if row.properties == props:
+        if row.properties == props and not retag:
             self.db.write(lambda conn: records.save_resource(conn, row))
             return
+        before = row.physical_id
         if not self.steps.step(row, "update", "UPDATE", lambda p, req: p.update(req), props, row.properties):
             raise _Failed(name, "update")
+        if row.physical_id != before and is_custom_resource(type_):
+            # The handler answered the Update with a new PhysicalResourceId: CloudFormation takes
+            # it as a replacement — the old id gets a Delete in the cleanup phase, and a rollback
+            # goes back to the old one and deletes the new. (Only custom resources: Sluice's own
+            # providers replace through replace_on, never by answering an update with a new id.)
+            row.replaced, row.token = True, step_token(self.op, name, "replace")
+            self._save(row)
 
     def _resolve(self, row: Resource, definition: dict[str, Any], scope: Scope, verb: str) -> dict[str, Any]:
         try:

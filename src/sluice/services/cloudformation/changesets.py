@@ -16,7 +16,7 @@ from ...protocol.context import RequestContext
 from ...protocol.errors import ServiceError
 from . import errors, parameters, records, template
 from .diff import changes
-from .intake import Intake, check_capabilities, prepare
+from .intake import Intake, StackInput, check_capabilities, prepare
 from .intrinsics import pseudo_parameters
 from .records import ChangeSet, Stack
 from .shared import Shared, check_stack_name, stack_event
@@ -52,28 +52,51 @@ class ChangeSets:
             raise errors.validation(f"Stack [{name}] does not exist")
         elif stack.status not in UPDATABLE:
             raise errors.bad_state(stack.stack_id, stack.status, "updated")
+        stack_id = stack.stack_id if stack is not None else self.shared.stack_id(ctx, name)
+        previous = stack.parameter_values() if stack is not None and kind == "UPDATE" else None
+        refused: str | None = None
         if UsePreviousTemplate:
             if stack is None or kind == "CREATE":
                 raise errors.validation("UsePreviousTemplate is only valid for an UPDATE change set")
             intake = Intake(stack.body, stack.options.get("original") or stack.template, stack.template)
         else:
-            intake = self.shared.templates.read(ctx, TemplateBody, TemplateURL)
-        check_capabilities(intake.processed, intake.original, Capabilities, change_set=True)
-        self.shared.check_imports(ctx, intake.processed)
-        stack_id = stack.stack_id if stack is not None else self.shared.stack_id(ctx, name)
-        previous = stack.parameter_values() if stack is not None and kind == "UPDATE" else None
-        plan = prepare(intake.processed, Parameters, previous, ctx.account_id, ctx.region, name, stack_id)
-        rows = records.resources(self.db.reader, stack_id) if stack is not None else []
-        found = changes(plan, pseudo_parameters(ctx.account_id, ctx.region, name, stack_id), rows,
-                        stack.template if stack is not None and kind == "UPDATE" else None, self.shared.replace_on)
+            intake = self.shared.templates.read(ctx, TemplateBody, TemplateURL, expand=False)
+        try:
+            if UsePreviousTemplate:
+                assert stack is not None
+                intake = self.shared.templates.previous(ctx, stack.body, stack.options.get("original"),
+                                                        stack.template, StackInput(name, stack_id, Parameters, previous))
+            else:
+                intake.processed = self.shared.templates.transform(
+                    ctx, intake.original, StackInput(name, stack_id, Parameters, previous))
+        except errors.TransformFailed as failed:
+            # AWS accepts the change set and runs the transform while creating it: the change
+            # set ends FAILED with the transform's message as its StatusReason (which
+            # `aws cloudformation deploy` prints), and a CREATE change set's stack stays
+            # in REVIEW_IN_PROGRESS.
+            refused = failed.message
+        if refused is None:
+            check_capabilities(intake.processed, intake.original, Capabilities, change_set=True)
+            self.shared.check_imports(ctx, intake.processed)
+            plan = prepare(intake.processed, Parameters, previous, ctx.account_id, ctx.region, name, stack_id)
+            values = plan.values
+            rows = records.resources(self.db.reader, stack_id) if stack is not None else []
+            found = changes(plan, pseudo_parameters(ctx.account_id, ctx.region, name, stack_id), rows,
+                            stack.template if stack is not None and kind == "UPDATE" else None,
+                            self.shared.replace_on)
+        else:
+            values = parameters.effective(intake.original.get("Parameters") or {}, Parameters, previous)
+            found = []
         status, reason, execution = "CREATE_COMPLETE", None, "AVAILABLE"
-        if kind == "UPDATE" and stack is not None and not found and intake.processed == stack.template \
-                and plan.values == stack.parameter_values() and (Tags is None or Tags == stack.tags):
+        if refused is not None:
+            status, reason, execution = "FAILED", refused, "UNAVAILABLE"
+        elif kind == "UPDATE" and stack is not None and not found and intake.processed == stack.template \
+                and values == stack.parameter_values() and (Tags is None or Tags == stack.tags):
             status, reason, execution = "FAILED", NO_CHANGES, "UNAVAILABLE"
         change_set_id = f"arn:aws:cloudformation:{ctx.region}:{ctx.account_id}:changeSet/{cs_name}/{uuid.uuid4()}"
         change_set = ChangeSet(change_set_id, cs_name, stack_id, kind, status, reason, execution, self.shared.now(),
                                intake.body, intake.processed,
-                               [{"ParameterKey": k, "ParameterValue": v} for k, v in plan.values.items()],
+                               [{"ParameterKey": k, "ParameterValue": v} for k, v in values.items()],
                                sorted(Capabilities or []), list(Tags or []) if Tags is not None else
                                (stack.tags if stack is not None else []), found, Description)
         options = {"DisableRollback": False, "NotificationARNs": NotificationARNs or [], "RoleARN": RoleARN,
@@ -82,7 +105,7 @@ class ChangeSets:
         def txn(conn: sqlite3.Connection) -> None:
             current = records.live_stack_by_name(conn, ctx.account_id, ctx.region, name)
             if kind == "CREATE" and current is None:
-                fresh = new_stack(ctx, self.shared, name, intake, plan, Capabilities, Tags, options, stack_id)
+                fresh = new_stack(ctx, self.shared, name, intake, values, Capabilities, Tags, options, stack_id)
                 records.insert_stack(conn, fresh)
                 stack_event(conn, fresh, "REVIEW_IN_PROGRESS", "User Initiated", self.shared.now())
             elif current is None or current.stack_id != stack_id:

@@ -168,8 +168,10 @@ def _outcome(row: records.CustomRequest) -> dict[str, Any]:
     status = response.get("Status")
     if status == "FAILED":
         reason = response.get("Reason") or "See the details in CloudWatch Log Stream"
+        physical = response.get("PhysicalResourceId")
         raise ProviderError(f"Received response status [FAILED] from custom resource. Message returned: "
-                            f"{reason} (RequestId: {row.request_id})")
+                            f"{reason} (RequestId: {row.request_id})",
+                            physical_id=physical if isinstance(physical, str) and physical else None)
     if status != "SUCCESS":
         raise ProviderError(f"Invalid response object: Status must be SUCCESS or FAILED, not {status!r} "
                             f"(RequestId: {row.request_id})")

@@ -5,6 +5,14 @@ from __future__ import annotations
 from ...protocol.errors import ServiceError
 
 
+class TransformFailed(ServiceError):
+    """The template's transform refused it: a ValidationError for CreateStack/UpdateStack, a FAILED
+    change set (with this message as its StatusReason) for CreateChangeSet, as on AWS."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__("ValidationError", message)
+
+
 def validation(message: str) -> ServiceError:
     return ServiceError("ValidationError", message)
 

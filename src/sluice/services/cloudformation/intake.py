@@ -21,14 +21,27 @@ MAX_URL_BODY = 1_000_000  # a template read from S3
 SERVERLESS = "AWS::Serverless-2016-10-31"
 LANGUAGE_EXTENSIONS = "AWS::LanguageExtensions"
 
-# Expands the SAM transform: (template, account, region) -> the processed template. Provided by
-# services/cloudformation/sam.py (wired in server.py); None: a Transform is refused clearly.
-Expand = Callable[[dict[str, Any], str, str], dict[str, Any]]
+# Expands the SAM transform: (template, account, region, parameter values) -> the processed
+# template. Provided by services/cloudformation/sam.py (wired in server.py); None: a Transform is
+# refused clearly.
+Expand = Callable[[dict[str, Any], str, str, dict[str, Any]], dict[str, Any]]
 
 _IAM_TYPES = {"AWS::IAM::Role": "RoleName", "AWS::IAM::ManagedPolicy": "ManagedPolicyName",
               "AWS::IAM::User": "UserName", "AWS::IAM::Group": "GroupName", "AWS::IAM::Policy": None,
               "AWS::IAM::AccessKey": None, "AWS::IAM::InstanceProfile": "InstanceProfileName",
               "AWS::IAM::UserToGroupAddition": None}
+
+
+@dataclass(frozen=True)
+class StackInput:
+    """What a stack operation knows of the stack before its template is expanded: the transform
+    is given the parameter values the stack will have (given, previous, defaults) and the
+    pseudo parameters, as CloudFormation gives them to the SAM transform."""
+
+    stack_name: str
+    stack_id: str
+    given: list[dict[str, Any]] | None = None
+    previous: dict[str, str] | None = None
 
 
 @dataclass
@@ -45,7 +58,10 @@ class Templates:
         self.services = services
         self.expand = expand
 
-    def read(self, ctx: RequestContext, body: str | None, url: str | None, *, expand: bool = True) -> Intake:
+    def read(self, ctx: RequestContext, body: str | None, url: str | None, *, expand: bool = True,
+             stack: StackInput | None = None) -> Intake:
+        """`stack`: the stack the template is for (None: a template read on its own, e.g. by
+        GetTemplateSummary, whose transform sees only the parameters' defaults)."""
         if body is not None and url is not None:
             raise errors.validation("Specify exactly one of TemplateBody or TemplateUrl.")
         if body is None and url is None:
@@ -60,7 +76,7 @@ class Templates:
             assert url is not None
             text = self._from_s3(ctx, url)
         original = template.parse(text)
-        processed = self._transform(ctx, original) if expand else original
+        processed = self.transform(ctx, original, stack) if expand else original
         return Intake(text, original, processed)
 
     def _from_s3(self, ctx: RequestContext, url: str) -> str:
@@ -83,7 +99,16 @@ class Templates:
         except UnicodeDecodeError:
             raise errors.template_format("YAML not well-formed.") from None
 
-    def _transform(self, ctx: RequestContext, doc: dict[str, Any]) -> dict[str, Any]:
+    def previous(self, ctx: RequestContext, body: str, original: dict[str, Any] | None, processed: dict[str, Any],
+                 stack: StackInput) -> Intake:
+        """UsePreviousTemplate: the stack's template again — its transform run anew, as on AWS,
+        since the parameter values it resolved (an AutoPublishAlias, a CodeUri) may have changed."""
+        if original is None or not template.transforms(original):
+            return Intake(body, original or processed, processed)
+        return Intake(body, original, self.transform(ctx, original, stack))
+
+    def transform(self, ctx: RequestContext, doc: dict[str, Any], stack: StackInput | None) -> dict[str, Any]:
+        """`doc` with its transforms expanded (errors.TransformFailed when the transform refuses it)."""
         names = template.transforms(doc)
         if not names:
             return doc
@@ -100,9 +125,37 @@ class Templates:
             return template.check(source)
         if self.expand is None:
             raise errors.validation(f"Transform {SERVERLESS} is not available in this Sluice build")
-        expanded = self.expand({**source, "Transform": SERVERLESS}, ctx.account_id, ctx.region)
+        values = _transform_values(source, stack, ctx.account_id, ctx.region)
+        expanded = self.expand({**source, "Transform": SERVERLESS}, ctx.account_id, ctx.region, values)
         expanded.pop("Transform", None)
         return template.check(expanded)
+
+
+def _transform_values(doc: dict[str, Any], stack: StackInput | None, account: str,
+                      region: str) -> dict[str, Any]:
+    """The parameter values the SAM transform resolves `Ref`s with (AutoPublishAlias, CodeUri,
+    Layers, ... naming a parameter): the stack's values, typed as `Ref` gives them, and the
+    pseudo parameters (AWS::NotificationARNs left out: it is not known to the transform)."""
+    declarations = doc.get("Parameters") or {}
+    if not isinstance(declarations, dict):
+        return {}
+    parameters.check_declarations(declarations)
+    if stack is None:
+        defaulted = {name: decl for name, decl in declarations.items() if "Default" in decl}
+        try:
+            values = parameters.effective(defaulted, None)
+        except ServiceError:
+            values = {}  # a default its own constraints refuse: the stack operation will say so
+        pseudo = pseudo_parameters(account, region, "", "")
+        pseudo = {k: v for k, v in pseudo.items() if k in ("AWS::AccountId", "AWS::Region", "AWS::Partition",
+                                                            "AWS::URLSuffix")}
+    else:
+        # Refused values (a missing or disallowed parameter) fail here with the error
+        # CloudFormation gives for them, before the transform runs.
+        values = parameters.effective(declarations, stack.given, stack.previous)
+        pseudo = pseudo_parameters(account, region, stack.stack_name, stack.stack_id)
+        pseudo.pop("AWS::NotificationARNs", None)
+    return {**parameters.typed(declarations, values), **pseudo}
 
 
 def _uses_for_each(value: Any) -> bool:

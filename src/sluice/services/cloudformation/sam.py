@@ -72,13 +72,16 @@ def iam_managed_policies(list_policies: Callable[..., Mapping[str, Any]],
         params["Marker"] = listed["Marker"]
 
 
-def expander(iam: Service) -> Callable[[dict[str, Any], str, str], dict[str, Any]]:
-    """The transform as the stack operations call it: (template, account, region) -> processed.
+def expander(iam: Service) -> Callable[[dict[str, Any], str, str, dict[str, Any]], dict[str, Any]]:
+    """The transform as the stack operations call it: (template, account, region, parameter
+    values) -> processed; the values are the stack's parameters (typed: lists for list types)
+    and its pseudo parameters, as CloudFormation hands them to the transform.
 
     Managed policy names are looked up in the account's IAM (ListPolicies, only when a name is
-    not one the translator knows); a failed transform is a ValidationError with AWS's words."""
+    not one the translator knows); a failed transform is errors.TransformFailed with AWS's words."""
 
-    def expand_for(template: dict[str, Any], account_id: str, region: str) -> dict[str, Any]:
+    def expand_for(template: dict[str, Any], account_id: str, region: str,
+                   parameter_values: dict[str, Any]) -> dict[str, Any]:
         def policies() -> Mapping[str, str]:
             # Looked up here, not when the server is built: it parses IAM's botocore model.
             list_policies = iam.operation("ListPolicies")
@@ -89,9 +92,9 @@ def expander(iam: Service) -> Callable[[dict[str, Any], str, str], dict[str, Any
             return iam_managed_policies(list_policies, ctx)
 
         try:
-            return expand(template, {}, region=region, managed_policies=policies)
+            return expand(template, parameter_values, region=region, managed_policies=policies)
         except TransformError as e:
-            raise errors.validation(str(e)) from e
+            raise errors.TransformFailed(str(e)) from e
 
     return expand_for
 

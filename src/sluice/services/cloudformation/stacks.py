@@ -12,8 +12,8 @@ import uuid
 from typing import Any
 
 from ...protocol.context import RequestContext
-from . import errors, parameters, records
-from .intake import Intake, check_capabilities, prepare
+from . import errors, paging, parameters, records
+from .intake import Intake, StackInput, check_capabilities, prepare
 from .plan import Plan
 from .records import Stack
 from .shared import Shared, check_stack_name, stack_event
@@ -29,17 +29,18 @@ def begin(conn: sqlite3.Connection, shared: Shared, stack: Stack, status: str, r
     now = shared.now()
     stack.status, stack.reason = status, reason
     stack.options["operation"] = uuid.uuid4().hex[:12]
+    stack.options["started"] = now  # TimeoutInMinutes counts from here (the engine enforces it)
     records.save_stack(conn, stack)
     stack_event(conn, stack, status, reason, now)
     records.schedule(conn, stack.stack_id, now)
 
 
-def new_stack(ctx: RequestContext, shared: Shared, name: str, intake: Intake, plan: Plan,
+def new_stack(ctx: RequestContext, shared: Shared, name: str, intake: Intake, values: dict[str, str],
               capabilities: list[str] | None, tags: list[dict[str, str]] | None, options: dict[str, Any],
               stack_id: str | None = None) -> Stack:
     return Stack(stack_id or shared.stack_id(ctx, name), name, ctx.account_id, ctx.region, "REVIEW_IN_PROGRESS",
                  None, shared.now(), None, None, intake.body, intake.processed,
-                 [{"ParameterKey": k, "ParameterValue": v} for k, v in plan.values.items()],
+                 [{"ParameterKey": k, "ParameterValue": v} for k, v in values.items()],
                  sorted(capabilities or []), list(tags or []), [],
                  {**options, "Description": intake.processed.get("Description"),
                   "original": intake.original if intake.original is not intake.processed else None})
@@ -84,16 +85,20 @@ class Stacks:
         name = check_stack_name(StackName)
         if DisableRollback is not None and OnFailure is not None:
             raise errors.validation("You can specify either DisableRollback or OnFailure, but not both.")
-        intake = self.shared.templates.read(ctx, TemplateBody, TemplateURL)
+        if TimeoutInMinutes is not None and TimeoutInMinutes < 1:
+            raise errors.validation(f"1 validation error detected: Value '{TimeoutInMinutes}' at 'timeoutInMinutes'"
+                                    " failed to satisfy constraint: Member must have value greater than or equal to 1")
+        stack_id = self.shared.stack_id(ctx, name)
+        intake = self.shared.templates.read(ctx, TemplateBody, TemplateURL,
+                                            stack=StackInput(name, stack_id, Parameters))
         check_capabilities(intake.processed, intake.original, Capabilities, change_set=False)
         self.shared.check_imports(ctx, intake.processed)
-        stack_id = self.shared.stack_id(ctx, name)
         plan = prepare(intake.processed, Parameters, None, ctx.account_id, ctx.region, name, stack_id)
         options = {"DisableRollback": bool(DisableRollback) or OnFailure == "DO_NOTHING",
                    "DeleteOnFailure": OnFailure == "DELETE", "TimeoutInMinutes": TimeoutInMinutes,
                    "NotificationARNs": NotificationARNs or [], "RoleARN": RoleARN,
                    "EnableTerminationProtection": bool(EnableTerminationProtection)}
-        stack = new_stack(ctx, self.shared, name, intake, plan, Capabilities, Tags, options, stack_id)
+        stack = new_stack(ctx, self.shared, name, intake, plan.values, Capabilities, Tags, options, stack_id)
 
         def txn(conn: sqlite3.Connection) -> None:
             if records.live_stack_by_name(conn, ctx.account_id, ctx.region, name) is not None:
@@ -116,9 +121,12 @@ class Stacks:
         if UsePreviousTemplate:
             if TemplateBody is not None or TemplateURL is not None:
                 raise errors.validation("You cannot specify both usePreviousTemplate and Template Body/Template URL")
-            intake = Intake(stack.body, stack.options.get("original") or stack.template, stack.template)
+            intake = self.shared.templates.previous(ctx, stack.body, stack.options.get("original"), stack.template,
+                                                    StackInput(stack.name, stack.stack_id, Parameters,
+                                                               stack.parameter_values()))
         else:
-            intake = self.shared.templates.read(ctx, TemplateBody, TemplateURL)
+            intake = self.shared.templates.read(ctx, TemplateBody, TemplateURL, stack=StackInput(
+                stack.name, stack.stack_id, Parameters, stack.parameter_values()))
         check_capabilities(intake.processed, intake.original, Capabilities, change_set=False)
         self.shared.check_imports(ctx, intake.processed)
         plan = prepare(intake.processed, Parameters, stack.parameter_values(), ctx.account_id, ctx.region,
@@ -181,15 +189,17 @@ class Stacks:
                 raise errors.stack_missing(StackName)
             return {"Stacks": [describe(found)]}
         live = records.stacks(self.db.reader, ctx.account_id, ctx.region, live_only=True)
-        return {"Stacks": [describe(s) for s in live]}
+        shown, token = paging.page(live, lambda s: s.stack_id, NextToken)
+        return {"Stacks": [describe(s) for s in shown], **({"NextToken": token} if token else {})}
 
     def list_stacks(self, ctx: RequestContext, StackStatusFilter: list[str] | None = None, NextToken: str | None = None,
                     **_: Any) -> dict[str, Any]:
         wanted = set(StackStatusFilter or [])
         out = []
-        for s in records.stacks(self.db.reader, ctx.account_id, ctx.region, live_only=False):
-            if wanted and s.status not in wanted:
-                continue
+        listed = [s for s in records.stacks(self.db.reader, ctx.account_id, ctx.region, live_only=False)
+                  if not wanted or s.status in wanted]
+        shown, token = paging.page(listed, lambda s: s.stack_id, NextToken)
+        for s in shown:
             item: dict[str, Any] = {"StackId": s.stack_id, "StackName": s.name, "CreationTime": s.created,
                                     "StackStatus": s.status, "DriftInformation": {"StackDriftStatus": "NOT_CHECKED"}}
             if s.options.get("Description"):
@@ -201,7 +211,7 @@ class Stacks:
             if s.reason:
                 item["StackStatusReason"] = s.reason
             out.append(item)
-        return {"StackSummaries": out}
+        return {"StackSummaries": out, **({"NextToken": token} if token else {})}
 
     def describe_stack_events(self, ctx: RequestContext, StackName: str | None = None, NextToken: str | None = None,
                               **_: Any) -> dict[str, Any]:
@@ -259,12 +269,14 @@ class Stacks:
     def list_stack_resources(self, ctx: RequestContext, StackName: str | None = None, NextToken: str | None = None,
                              **_: Any) -> dict[str, Any]:
         stack = self.shared.stack(ctx, StackName, deleted_ok=True)
+        shown, token = paging.page(records.resources(self.db.reader, stack.stack_id), lambda r: r.logical_id,
+                                   NextToken)
         return {"StackResourceSummaries": [{
             "LogicalResourceId": r.logical_id, "PhysicalResourceId": r.physical_id or "", "ResourceType": r.type,
             "LastUpdatedTimestamp": r.updated, "ResourceStatus": r.status,
             **({"ResourceStatusReason": r.reason} if r.reason else {}),
             "DriftInformation": {"StackResourceDriftStatus": "NOT_CHECKED"},
-        } for r in records.resources(self.db.reader, stack.stack_id)]}
+        } for r in shown], **({"NextToken": token} if token else {})}
 
 
 def describe(s: Stack) -> dict[str, Any]:

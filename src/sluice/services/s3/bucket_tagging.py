@@ -15,7 +15,9 @@ from .state import S3State
 MAX_TAGS = 50  # a bucket's limit (an object's is 10)
 
 
-def _check(tag_set: list[dict[str, Any]]) -> list[dict[str, str]]:
+def _check(tag_set: list[dict[str, Any]], *, cloudformation: bool = False) -> list[dict[str, str]]:
+    """The tag set checked as S3 checks it; `cloudformation`: the caller is CloudFormation itself,
+    which alone may set its aws:cloudformation:* tags on the buckets it makes."""
     seen: set[str] = set()
     out = []
     for tag in tag_set:
@@ -26,7 +28,7 @@ def _check(tag_set: list[dict[str, Any]]) -> list[dict[str, str]]:
             raise errors.invalid_tag("The TagKey you have provided is invalid")
         if len(value) > 256:
             raise errors.invalid_tag("The TagValue you have provided is invalid")
-        if key.lower().startswith("aws:"):
+        if key.lower().startswith("aws:") and not (cloudformation and key.startswith("aws:cloudformation:")):
             raise errors.invalid_tag("Your TagKey cannot be prefixed with aws:")
         seen.add(key)
         out.append({"Key": key, "Value": value})
@@ -54,7 +56,9 @@ class BucketTagging:
 
     def put_bucket_tagging(self, ctx: RequestContext, Bucket: str, Tagging: dict[str, Any] | None = None,
                            **_: Any) -> dict[str, Any]:
-        self._set(Bucket, _check(list((Tagging or {}).get("TagSet") or [])))
+        # host_id "cloudformation": a call from CloudFormation's resource providers (providers/calls.py).
+        self._set(Bucket, _check(list((Tagging or {}).get("TagSet") or []),
+                                 cloudformation=ctx.host_id == "cloudformation"))
         return {}
 
     def get_bucket_tagging(self, ctx: RequestContext, Bucket: str, **_: Any) -> dict[str, Any]:

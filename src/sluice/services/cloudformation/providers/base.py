@@ -60,7 +60,14 @@ class Provider(Protocol):
 
 class ProviderError(Exception):
     """A resource that cannot be made as asked, for a reason of the provider's own (not a
-    service's AWS error): the message becomes the resource's status reason as is."""
+    service's AWS error): the message becomes the resource's status reason as is.
+
+    `physical_id`: the id a failed creation still answered with (a custom resource's FAILED
+    response carries one); CloudFormation sends the rollback's Delete for it."""
+
+    def __init__(self, message: str, *, physical_id: str | None = None) -> None:
+        super().__init__(message)
+        self.physical_id = physical_id
 
 
 class InProgress(Exception):
