@@ -104,9 +104,12 @@ def time_browser(urls: dict[str, str], rounds: int) -> dict[str, dict[str, list[
     with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
         page = browser.new_page(viewport={"width": 1280, "height": 900})
-        for label, url in urls.items():
+        for url in urls.values():
             page.goto(url)  # once first: the vendored scripts are then cached, as for a user
-            for _ in range(rounds):
+        # Round by round over every page, so that the shared machine's load, which comes and goes,
+        # weighs on each page alike rather than on whichever page was timed in a busy minute.
+        for _ in range(rounds):
+            for label, url in urls.items():
                 page.goto("about:blank")  # the last page's live parts stop before the next round
                 page.goto(url, wait_until="load")
                 entry = json.loads(page.evaluate("JSON.stringify(performance.getEntriesByType('navigation')[0])"))

@@ -72,10 +72,19 @@ def test_uploads_folders_downloads_and_deletes(console: ConsoleClient, s3c: Any)
     # A folder made in the console is the S3 console's: an empty object ending with '/'.
     made = console.post(f"s3/buckets/{bucket}/folder", {"name": "reports", "prefix": ""})
     assert made.status == 200 and s3c.head_object(Bucket=bucket, Key="reports/")["ContentLength"] == 0
-    # Deleting from the list answers the refreshed list.
-    gone = console.post(f"s3/buckets/{bucket}/delete/hello.txt", {"prefix": "", "from": "list"})
+    # The list has one delete form, its rows' buttons carrying their keys; deleting from it answers
+    # the refreshed list.
+    assert top.text.count("<form") == inner.text.count("<form") == 2  # that one and New folder
+    assert '<button name="key" value="hello.txt"' in top.text
+    gone = console.post(f"s3/buckets/{bucket}/delete", {"key": "hello.txt", "prefix": "", "from": "list"})
     assert gone.status == 200 and 'id="objects"' in gone.text and 'data-key="hello.txt"' not in gone.text
     assert "Contents" not in s3c.list_objects_v2(Bucket=bucket, Prefix="hello")
+    no_key = console.post(f"s3/buckets/{bucket}/delete", {"key": "", "prefix": "", "from": "list"})
+    assert no_key.status == 400 and error_code(no_key) == "InvalidArgument"
+    # The object page's own form names the key in its path.
+    s3c.put_object(Bucket=bucket, Key="docs/bye.txt", Body=b"bye")
+    bye = console.post(f"s3/buckets/{bucket}/delete/docs/bye.txt", {"prefix": "docs/"})
+    assert bye.status == 200 and "Contents" not in s3c.list_objects_v2(Bucket=bucket, Prefix="docs/bye")
     # An upload to a bucket that is not there shows S3's error, in the header console.js reads too.
     no_key = console.upload(f"s3/buckets/{bucket}/upload", b"x")
     assert no_key.status == 400 and error_code(no_key) == "InvalidArgument"

@@ -34,6 +34,8 @@ def register(router: Router, console: Console) -> None:
     router.get("/s3/buckets/{bucket}/objects/{key:path}", s3_object)
     router.get("/s3/buckets/{bucket}/download/{key:path}", s3_download)
     router.post("/s3/buckets/{bucket}/delete/{key:path}", s3_delete_object)
+    # The object list's one delete form: the key comes in the body, from the row's button.
+    router.post("/s3/buckets/{bucket}/delete", s3_delete_object, name="s3_delete_listed_object")
     router.post("/s3/buckets/{bucket}/tags/{key:path}", s3_put_tags)
     router.post("/s3/buckets/{bucket}/metadata/{key:path}", s3_put_metadata)
     s3_notify.register(router, console)
@@ -150,7 +152,9 @@ async def s3_download(r: ConsoleRequest) -> HttpResponse:
 
 
 async def s3_delete_object(r: ConsoleRequest) -> HttpResponse:
-    bucket, key = r.params["bucket"], r.params["key"]
+    bucket, key = r.params["bucket"], r.params.get("key") or r.field("key")
+    if not key:  # the wire cannot send a DeleteObject without a key (that would be DeleteBucket)
+        raise ServiceError("InvalidArgument", "An object key must be at least one character long.")
     await r.call("s3", "DeleteObject", Bucket=bucket, Key=key)
     back = r.field("prefix")
     if r.field("from") == "list" and r.htmx:

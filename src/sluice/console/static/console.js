@@ -77,9 +77,11 @@
   }
 
   // Confirmations without inline handlers: <form data-confirm="Delete x?"> (htmx forms too:
-  // htmx submits on the form's own submit event, which this stops first).
+  // htmx submits on the form's own submit event, which this stops first). A list's one form
+  // shared by its rows says "Delete {}?": {} is the value of the row's button that submitted it.
   document.addEventListener("submit", function (e) {
     var msg = e.target.getAttribute && e.target.getAttribute("data-confirm");
+    if (msg && e.submitter && e.submitter.value) { msg = msg.replace("{}", e.submitter.value); }
     if (msg && !window.confirm(msg)) { e.preventDefault(); e.stopPropagation(); }
   }, true);
   // A log tail keeps its newest line in view.
