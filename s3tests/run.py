@@ -80,7 +80,9 @@ def ensure_venv(suite: Path) -> Path:
 
 def credentials_file(directory: Path) -> Path:
     path = directory / "credentials.json"
-    path.write_text(json.dumps({a.access_key: {"secret": a.secret, "account": a.account} for a in ACCOUNTS}))
+    # The email lets the suite's grants by e-mail (AmazonCustomerByEmail) resolve to the account.
+    path.write_text(json.dumps({a.access_key: {"secret": a.secret, "account": a.account, "email": a.email}
+                                for a in ACCOUNTS}))
     return path
 
 
@@ -146,8 +148,9 @@ def summarize(junit: Path) -> tuple[int, int, int, list[str]]:
 
 def run_mode(mode: str, suite: Path, python: Path, out: Path, extra: list[str]) -> tuple[int, int]:
     scratch = Path(tempfile.mkdtemp(prefix=f"s3tests-{mode}-"))
+    # The suite assumes buckets as created before April 2023 (ACLs enabled, no public access block).
     server = ChildServer("--account", ACCOUNTS[0].account, "--credentials", str(credentials_file(scratch)),
-                         *MODES[mode], prefix=f"sluice-s3tests-{mode}-")
+                         "--s3-legacy-bucket-defaults", *MODES[mode], prefix=f"sluice-s3tests-{mode}-")
     server.start()
     try:
         conf = out / f"{mode}.conf"
