@@ -132,6 +132,21 @@ def test_bucket_owner_preferred_takes_objects_given_full_control(main: Any, alt:
     assert alt.get_object_acl(Bucket=bucket, Key="kept")["Owner"]["ID"] == ALT_ID
 
 
+def test_multipart_uploads_list_each_uploads_own_owner(main: Any, alt: Any, bucket: str) -> None:
+    """Under ObjectWriter another account's upload is its own: ListMultipartUploads names each
+    upload's owner and initiator, whoever lists them (s3-tests' test_list_multipart_upload_owner)."""
+    main.put_bucket_acl(Bucket=bucket, ACL="public-read-write")
+    mine = main.create_multipart_upload(Bucket=bucket, Key="up-main")["UploadId"]
+    theirs = alt.create_multipart_upload(Bucket=bucket, Key="up-alt")["UploadId"]
+    for caller in (main, alt):
+        uploads = {u["UploadId"]: u for u in caller.list_multipart_uploads(Bucket=bucket)["Uploads"]}
+        for upload_id, owner_id, name in ((mine, MAIN_ID, MAIN), (theirs, ALT_ID, ALT)):
+            assert uploads[upload_id]["Owner"] == {"ID": owner_id, "DisplayName": name}
+            assert uploads[upload_id]["Initiator"] == {"ID": owner_id, "DisplayName": name}
+    main.abort_multipart_upload(Bucket=bucket, Key="up-main", UploadId=mine)
+    alt.abort_multipart_upload(Bucket=bucket, Key="up-alt", UploadId=theirs)
+
+
 def test_restrict_public_buckets_confines_a_public_policy(main: Any, alt: Any, anonymous: Any, bucket: str) -> None:
     main.put_bucket_policy(Bucket=bucket, Policy=json.dumps({"Version": "2012-10-17", "Statement": [{
         "Effect": "Allow", "Principal": "*", "Action": "s3:GetObject", "Resource": f"arn:aws:s3:::{bucket}/*"}]}))
