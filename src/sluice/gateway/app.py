@@ -39,7 +39,14 @@ from .bodies import MAX_CONTENT_LENGTH, ClientDisconnected, StreamingBody, read_
 from .cors import CorsGate
 from .identify import identify, virtual_host_bucket
 from .presign import check_presigned
-from .sigv4 import SecretLookup, SigV4Verifier, TokenLookup, default_secret, form_signer
+from .sigv4 import (
+    SecretLookup,
+    SigV4Verifier,
+    TokenLookup,
+    check_form_fields,
+    default_secret,
+    form_signer,
+)
 
 if TYPE_CHECKING:
     from ..auth.enforcer import Enforcer
@@ -309,6 +316,8 @@ class Gateway:
             # A browser form is signed in its fields, not its headers: its signer is the caller.
             if self.verifier is not None:
                 self.verifier.verify_form(params["Fields"])
+            else:
+                check_form_fields(params["Fields"])
             ctx.access_key = form_signer(params["Fields"]) or ctx.access_key
         if self.enforcer is not None:
             self.enforcer.authorize(ctx, operation, params)

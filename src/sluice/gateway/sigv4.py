@@ -289,6 +289,12 @@ def form_signer(fields: dict[str, str]) -> str | None:
     return fields.get("awsaccesskeyid") or None
 
 
+def check_form_fields(fields: dict[str, str]) -> None:
+    """InvalidArgument for a POST form that starts a signature and leaves part of it out (its
+    shape, not its signature: checked without --verify-signatures too, as S3 checks it first)."""
+    _form_signature(fields)
+
+
 def _form_argument(message: str, name: str, value: str) -> ServiceError:
     return ServiceError("InvalidArgument", message, 400, ArgumentName=name, ArgumentValue=value)
 
