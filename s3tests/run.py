@@ -1,7 +1,9 @@
 """Run ceph's s3-tests (github.com/ceph/s3-tests) against Sluice: `make s3-tests S3TESTS_DIR=...`.
 
 For each mode (plain `sluice up`, then `sluice up --enforce-iam --verify-signatures`) this starts
-a server of its own on a free loopback port with the suite's accounts as `--credentials` keys,
+a server of its own on a free loopback port with the suite's accounts as `--credentials` keys
+(each with its e-mail, for grants by e-mail) and `--s3-legacy-bucket-defaults` (the suite assumes
+buckets as before April 2023: ACLs enabled, no public access block),
 writes an s3tests.conf naming them (canonical ids and display names as Sluice reports them, read
 back through ListBuckets so the file never disagrees with the server), runs
 `s3tests/functional/test_s3.py` in the suite's own venv (`.venv-s3tests`), and prints
