@@ -1,7 +1,9 @@
 """Run ceph's s3-tests (github.com/ceph/s3-tests) against Sluice: `make s3-tests S3TESTS_DIR=...`.
 
 For each mode (plain `sluice up`, then `sluice up --enforce-iam --verify-signatures`) this starts
-a server of its own on a free loopback port with the suite's accounts as `--credentials` keys,
+a server of its own on a free loopback port with the suite's accounts as `--credentials` keys
+(each with its e-mail, for grants by e-mail) and `--s3-legacy-bucket-defaults` (the suite assumes
+buckets as before April 2023: ACLs enabled, no public access block),
 writes an s3tests.conf naming them (canonical ids and display names as Sluice reports them, read
 back through ListBuckets so the file never disagrees with the server), runs
 `s3tests/functional/test_s3.py` in the suite's own venv (`.venv-s3tests`), and prints
@@ -80,7 +82,9 @@ def ensure_venv(suite: Path) -> Path:
 
 def credentials_file(directory: Path) -> Path:
     path = directory / "credentials.json"
-    path.write_text(json.dumps({a.access_key: {"secret": a.secret, "account": a.account} for a in ACCOUNTS}))
+    # The email lets the suite's grants by e-mail (AmazonCustomerByEmail) resolve to the account.
+    path.write_text(json.dumps({a.access_key: {"secret": a.secret, "account": a.account, "email": a.email}
+                                for a in ACCOUNTS}))
     return path
 
 
@@ -146,8 +150,9 @@ def summarize(junit: Path) -> tuple[int, int, int, list[str]]:
 
 def run_mode(mode: str, suite: Path, python: Path, out: Path, extra: list[str]) -> tuple[int, int]:
     scratch = Path(tempfile.mkdtemp(prefix=f"s3tests-{mode}-"))
+    # The suite assumes buckets as created before April 2023 (ACLs enabled, no public access block).
     server = ChildServer("--account", ACCOUNTS[0].account, "--credentials", str(credentials_file(scratch)),
-                         *MODES[mode], prefix=f"sluice-s3tests-{mode}-")
+                         "--s3-legacy-bucket-defaults", *MODES[mode], prefix=f"sluice-s3tests-{mode}-")
     server.start()
     try:
         conf = out / f"{mode}.conf"

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import socket
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -130,6 +131,39 @@ def test_bucket_owner_preferred_takes_objects_given_full_control(main: Any, alt:
     assert main.get_object_acl(Bucket=bucket, Key="given")["Owner"]["ID"] == MAIN_ID
     alt.put_object(Bucket=bucket, Key="kept", Body=b"k")
     assert alt.get_object_acl(Bucket=bucket, Key="kept")["Owner"]["ID"] == ALT_ID
+
+
+def test_multipart_uploads_list_each_uploads_own_owner(main: Any, alt: Any, bucket: str) -> None:
+    """Under ObjectWriter another account's upload is its own: ListMultipartUploads names each
+    upload's owner and initiator, whoever lists them (s3-tests' test_list_multipart_upload_owner)."""
+    main.put_bucket_acl(Bucket=bucket, ACL="public-read-write")
+    mine = main.create_multipart_upload(Bucket=bucket, Key="up-main")["UploadId"]
+    theirs = alt.create_multipart_upload(Bucket=bucket, Key="up-alt")["UploadId"]
+    for caller in (main, alt):
+        uploads = {u["UploadId"]: u for u in caller.list_multipart_uploads(Bucket=bucket)["Uploads"]}
+        for upload_id, owner_id, name in ((mine, MAIN_ID, MAIN), (theirs, ALT_ID, ALT)):
+            assert uploads[upload_id]["Owner"] == {"ID": owner_id, "DisplayName": name}
+            assert uploads[upload_id]["Initiator"] == {"ID": owner_id, "DisplayName": name}
+    main.abort_multipart_upload(Bucket=bucket, Key="up-main", UploadId=mine)
+    alt.abort_multipart_upload(Bucket=bucket, Key="up-alt", UploadId=theirs)
+
+
+def _first_status_line(endpoint: str, path: str) -> str:
+    """The first status line answering an unsigned PUT that waits for "100 Continue" (body not sent)."""
+    host, port = endpoint.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=10) as conn:
+        conn.sendall(f"PUT {path} HTTP/1.1\r\nHost: {host}\r\nContent-Length: 10\r\n"
+                     "Expect: 100-continue\r\n\r\n".encode())
+        return conn.makefile("rb").readline().decode().strip()
+
+
+def test_a_refused_anonymous_upload_is_answered_before_100_continue(server: SluiceProcess, main: Any,
+                                                                     bucket: str) -> None:
+    """S3 refuses before asking for the body (s3-tests' test_100_continue); once the ACL lets
+    everyone write, the client is told to send it."""
+    assert _first_status_line(server.endpoint, f"/{bucket}/waiting").startswith("HTTP/1.1 403")
+    main.put_bucket_acl(Bucket=bucket, ACL="public-read-write")
+    assert _first_status_line(server.endpoint, f"/{bucket}/waiting") == "HTTP/1.1 100 Continue"
 
 
 def test_restrict_public_buckets_confines_a_public_policy(main: Any, alt: Any, anonymous: Any, bucket: str) -> None:

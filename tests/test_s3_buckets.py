@@ -140,6 +140,22 @@ def test_recreate_own_bucket_in_us_east_1_succeeds(s3: Any, bucket: str) -> None
     assert s3.get_object(Bucket=bucket, Key="keep")["Body"].read() == b"still here"
 
 
+def test_recreate_own_bucket_in_us_east_1_resets_its_acl(s3: Any) -> None:
+    # "...returns 200 OK and resets the bucket access control lists (ACLs)" (CreateBucket's
+    # documentation): the ACL becomes what the second request asks, here the owner's alone.
+    name = new_name("acl")
+    s3.create_bucket(Bucket=name, ObjectOwnership="ObjectWriter")
+    s3.delete_public_access_block(Bucket=name)
+    s3.put_bucket_acl(Bucket=name, ACL="public-read")
+    assert len(s3.get_bucket_acl(Bucket=name)["Grants"]) == 2
+    s3.create_bucket(Bucket=name)
+    grants = s3.get_bucket_acl(Bucket=name)["Grants"]
+    assert [g["Permission"] for g in grants] == ["FULL_CONTROL"]
+    assert s3.get_bucket_ownership_controls(Bucket=name)["OwnershipControls"]["Rules"] == [
+        {"ObjectOwnership": "ObjectWriter"}]
+    s3.delete_bucket(Bucket=name)
+
+
 def test_recreate_own_bucket_outside_us_east_1_is_already_owned(s3_eu: Any) -> None:
     name = new_name("eu")
     cfg = {"LocationConstraint": "eu-west-1"}

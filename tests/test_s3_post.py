@@ -184,3 +184,15 @@ def test_malformed_forms(endpoint: str, bucket: str) -> None:
 
     resp = requests.post(f"{endpoint}/missing-{uuid.uuid4().hex[:8]}", data=no_file, headers=headers, timeout=30)
     assert resp.status_code == 404 and error_of(resp)[0] == "NoSuchBucket"
+
+
+def test_an_incomplete_signature_is_refused_without_verify_signatures(endpoint: str, bucket: str) -> None:
+    """A form naming its key but not its signature is malformed (400), checked even when
+    signatures are not verified, before its policy (s3-tests' test_post_object_missing_signature)."""
+    fields = [("key", "unsigned.txt"), ("AWSAccessKeyId", "test"),
+              ("policy", policy([{"bucket": bucket}, ["starts-with", "$key", "elsewhere/"]]))]
+    body, ctype = multipart(fields, "f", b"x")
+    resp = requests.post(f"{endpoint}/{bucket}", data=body, headers={"Content-Type": ctype}, timeout=30)
+    assert resp.status_code == 400
+    assert error_of(resp) == ("InvalidArgument", "Bucket POST must contain a field named 'Signature'.  If it is "
+                                                 "specified, please check the order of the fields.")

@@ -449,6 +449,23 @@ def test_s3_signature_v2_header(server: SluiceProcess, bucket: str) -> None:
     assert err["Error"]["StringToSign"].endswith(f"/{bucket}/v2.txt")
 
 
+def test_s3_signature_v2_bucket_requests(server: SluiceProcess) -> None:
+    """botocore signs a bucket-level V2 request with the virtual-hosted resource "/bucket/" while
+    sending it path-style to an endpoint URL ("/bucket"): both resources are accepted, a wrong
+    secret still is not."""
+    def v2(secret: str) -> Any:
+        return boto3.client("s3", endpoint_url=server.endpoint, region_name=REGION, aws_access_key_id="test",
+                            aws_secret_access_key=secret, config=Config(signature_version="s3",
+                                                                        retries={"max_attempts": 1}))
+
+    v2(SECRET).create_bucket(Bucket="v2-bucket-level")
+    v2(SECRET).put_bucket_versioning(Bucket="v2-bucket-level", VersioningConfiguration={"Status": "Enabled"})
+    assert v2(SECRET).list_objects(Bucket="v2-bucket-level")["Name"] == "v2-bucket-level"
+    err = error_of(v2("wrong").list_objects, Bucket="v2-bucket-level")
+    assert err["Error"]["Code"] == "SignatureDoesNotMatch"
+    v2(SECRET).delete_bucket(Bucket="v2-bucket-level")
+
+
 # --- browser forms (POST Object): the policy is what is signed ---------------------------------
 
 def _form_client(server: SluiceProcess, version: str, key: str = "test", secret: str = SECRET) -> Any:

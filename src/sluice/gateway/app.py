@@ -38,7 +38,14 @@ from .bodies import MAX_CONTENT_LENGTH, ClientDisconnected, StreamingBody, read_
 from .cors import CorsGate
 from .identify import identify, virtual_host_bucket
 from .presign import check_presigned
-from .sigv4 import SecretLookup, SigV4Verifier, TokenLookup, default_secret, form_signer
+from .sigv4 import (
+    SecretLookup,
+    SigV4Verifier,
+    TokenLookup,
+    check_form_fields,
+    default_secret,
+    form_signer,
+)
 
 if TYPE_CHECKING:
     from botocore.model import OperationModel
@@ -202,6 +209,11 @@ class Gateway:
         # Without Content-Length or Transfer-Encoding a request has no body (a GET, say).
         has_body = length is not None or "transfer-encoding" in req.headers
         small = not has_body or (length is not None and length <= self.settings.buffer_limit)
+        if small and has_body and limits.streams_bodies(service.name) and _awaits_continue_unsigned(req):
+            # Read only once authorized, as S3 does: an anonymous caller it refuses gets the 403
+            # instead of "100 Continue" (and keeps its body). Unsigned only: a signed body's
+            # payload hash is checked on a body in memory.
+            small = False
         streaming: StreamingBody | None = None
         in_memory = False  # the whole body is in req.body
         op: OperationModel | None = None
@@ -305,6 +317,8 @@ class Gateway:
             # A browser form is signed in its fields, not its headers: its signer is the caller.
             if self.verifier is not None:
                 self.verifier.verify_form(params["Fields"])
+            else:
+                check_form_fields(params["Fields"])
             ctx.access_key = form_signer(params["Fields"]) or ctx.access_key
         if self.enforcer is not None:
             self.enforcer.authorize(ctx, operation, params)
@@ -421,3 +435,9 @@ def _header_value(value: str) -> bytes:
     except UnicodeEncodeError:
         # RFC 2047, as S3 returns non-ASCII user metadata.
         return ("=?UTF-8?B?" + base64.b64encode(value.encode()).decode() + "?=").encode()
+
+
+def _awaits_continue_unsigned(req: HttpRequest) -> bool:
+    """An anonymous request (no signature in headers or query) waiting for "100 Continue"."""
+    return ("100-continue" in req.headers.get("expect", "").lower() and "authorization" not in req.headers
+            and not any(name in req.query for name in ("X-Amz-Signature", "Signature")))

@@ -50,8 +50,13 @@ class Buckets:
                         "BucketAlreadyExists",
                         "The requested bucket name is not available. The bucket namespace is shared by all "
                         "users of the system. Please select a different name and try again.", BucketName=Bucket)
-                # AWS keeps answering 200 for this in us-east-1, for legacy compatibility.
+                # AWS keeps answering 200 for this in us-east-1, for legacy compatibility, and
+                # resets the bucket's ACL to what this request asks (none: the owner's private one).
                 if region == "us-east-1" and found.region == "us-east-1":
+                    if "Acl" in settings or "Acl" in found.config:
+                        kept = {k: v for k, v in found.config.items() if k != "Acl"}
+                        buckets.set_config(conn, Bucket, {**kept, **({"Acl": settings["Acl"]} if "Acl" in settings
+                                                                      else {})})
                     return
                 raise ServiceError(
                     "BucketAlreadyOwnedByYou",

@@ -309,7 +309,7 @@ class Multipart:
 
     def list_multipart_uploads(self, ctx: RequestContext, Bucket: str,
                                **params: Any) -> dict[str, Any]:
-        core.bucket(self.s, Bucket)
+        bucket = core.bucket(self.s, Bucket)
         prefix = params.get("Prefix") or ""
         key_marker = params.get("KeyMarker") or ""
         id_marker = params.get("UploadIdMarker") or ""
@@ -338,8 +338,12 @@ class Multipart:
             last_key = u.key
             listed.append({
                 "UploadId": u.upload_id, "Key": enc(u.key), "Initiated": u.initiated,
-                "StorageClass": u.storage_class, "Owner": core.owner(ctx.account_id),
-                "Initiator": core.owner(ctx.account_id),
+                "StorageClass": u.storage_class,
+                # Each upload's own: under ObjectWriter another account's upload is that account's
+                # (the initiator is not stored apart: taken as the owner, exact unless ownership
+                # is BucketOwnerEnforced, where an upload is the bucket owner's anyway).
+                "Owner": core.owner(object_acl(bucket, u.headers)["Owner"]),
+                "Initiator": core.owner(object_acl(bucket, u.headers)["Owner"]),
                 **({"ChecksumAlgorithm": u.checksum_algorithm, "ChecksumType": u.checksum_type}
                    if u.checksum_algorithm else {}),
             })
