@@ -230,38 +230,19 @@ class Environment:
     ) -> InvocationResult:
         spec, rid = self.spec, request.request_id
         ok = outcome.kind == "response"
-        if ok:
-            payload, error_type, message = outcome.body, None, None
-        elif outcome.kind in ("error", "init_error"):
-            payload = outcome.body
-            error_type, message = outcomes.parse_error(outcome.body, outcome.error_type)
-        else:
-            error_type, message = outcomes.platform_error(rid, outcome, spec.timeout)
-            payload = outcomes.error_document(error_type, message)
-            wall = time.time()
-            if outcome.kind == "timeout":
-                self._add(now_ms(), self._platform.timed_out(wall, rid, spec.timeout))
-            elif outcome.kind in ("exit", "oom", "spawn_failed"):
-                self._add(now_ms(), self._platform.runtime_error(message, error_type))
+        payload, error_type, message = outcomes.described(outcome, rid, spec.timeout)
+        if outcome.kind == "timeout":
+            self._add(now_ms(), self._platform.timed_out(time.time(), rid, spec.timeout))
+        elif outcome.kind in ("exit", "oom", "spawn_failed"):
+            self._add(now_ms(), self._platform.runtime_error(message or "", error_type or ""))
         # Lambda's figure is the environment's peak so far, over all its invocations.
         used_mb = spec.memory_mb if outcome.kind == "oom" else math.ceil(self._memory.peak / MIB)
         billed = max(1, math.ceil(duration_ms))
         status = "success" if ok else ("timeout" if outcome.kind == "timeout" else "error")
         self._add(now_ms(), self._platform.end(rid))
-        self._add(
-            now_ms(),
-            self._platform.report(
-                time.time(),
-                rid,
-                duration_ms=duration_ms,
-                billed_ms=billed,
-                memory_mb=spec.memory_mb,
-                max_used_mb=used_mb,
-                init_ms=init_ms,
-                status=status,
-                error_type=error_type,
-            ),
-        )
+        self._add(now_ms(), self._platform.report(
+            time.time(), rid, duration_ms=duration_ms, billed_ms=billed, memory_mb=spec.memory_mb,
+            max_used_mb=used_mb, init_ms=init_ms, status=status, error_type=error_type))
         tail = self._batch.stop_tail()
         self._batch.flush()
         alive = self._proc is not None and self._proc.returncode is None
@@ -270,19 +251,9 @@ class Environment:
         else:
             self._close()
         return InvocationResult(
-            request_id=rid,
-            ok=ok,
-            payload=payload,
-            function_error=None if ok else outcomes.UNHANDLED,
-            error_type=error_type,
-            error_message=message,
-            duration_ms=duration_ms,
-            billed_duration_ms=billed,
-            init_duration_ms=init_ms,
-            max_memory_used_mb=used_mb,
-            log_stream=self.log_stream,
-            log_tail=tail,
-        )
+            request_id=rid, ok=ok, payload=payload, function_error=None if ok else outcomes.UNHANDLED,
+            error_type=error_type, error_message=message, duration_ms=duration_ms, billed_duration_ms=billed,
+            init_duration_ms=init_ms, max_memory_used_mb=used_mb, log_stream=self.log_stream, log_tail=tail)
 
     # ------------------------------------------------------------------ process
 

@@ -106,3 +106,14 @@ def parse_error(body: bytes, header_type: str | None) -> tuple[str, str]:
         error_type = str(doc.get("errorType") or error_type)
         message = str(doc.get("errorMessage") or "")
     return error_type or "Runtime.Unknown", message
+
+
+def described(outcome: Outcome, request_id: str, timeout: float) -> tuple[bytes, str | None, str | None]:
+    """(payload, errorType, errorMessage) of an invocation's outcome: the handler's response, the
+    error document its runtime posted, or the one Lambda writes for what it reports itself."""
+    if outcome.kind == "response":
+        return outcome.body, None, None
+    if outcome.kind in ("error", "init_error"):
+        return (outcome.body, *parse_error(outcome.body, outcome.error_type))
+    error_type, message = platform_error(request_id, outcome, timeout)
+    return error_document(error_type, message), error_type, message
