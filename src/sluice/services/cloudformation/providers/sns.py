@@ -7,6 +7,7 @@ from dataclasses import replace
 from typing import Any, ClassVar
 
 from ....protocol.errors import ServiceError
+from .attached_policy import AttachedPolicyProvider
 from .base import ResourceRequest, ResourceResult
 from .calls import Caller
 from .support import (
@@ -179,41 +180,16 @@ class SubscriptionProvider:
                 raise
 
 
-class TopicPolicyProvider:
-    """Sets the Policy attribute of each topic in Topics; `Fn::GetAtt Id` is the generated id."""
+class TopicPolicyProvider(AttachedPolicyProvider):
+    """Sets the Policy attribute of each topic in Topics; deleted, a topic gets SNS's default back."""
 
     type_name: ClassVar[str] = "AWS::SNS::TopicPolicy"
-    replace_on: ClassVar[frozenset[str]] = frozenset()
+    targets: ClassVar[str] = "Topics"
+    gone: ClassVar[tuple[str, ...]] = _GONE
 
-    def __init__(self, call: Caller) -> None:
-        self.call = call
+    def set_policy(self, req: ResourceRequest, target: str, policy: str | None) -> None:
+        self.call(req, "sns", "SetTopicAttributes", TopicArn=target, AttributeName="Policy", AttributeValue=policy)
 
-    def _apply(self, req: ResourceRequest) -> None:
-        props = check_properties(req, ("PolicyDocument", "Topics"), ("PolicyDocument", "Topics"))
-        policy = as_json_text(props["PolicyDocument"])
-        for arn in props["Topics"]:
-            self.call(req, "sns", "SetTopicAttributes", TopicArn=arn, AttributeName="Policy", AttributeValue=policy)
-
-    def create(self, req: ResourceRequest) -> ResourceResult:
-        self._apply(req)
-        pid = physical_name(req, 128)
-        return ResourceResult(pid, {"Id": pid})
-
-    def update(self, req: ResourceRequest) -> ResourceResult:
-        self._apply(req)
-        dropped = set((req.old_properties or {}).get("Topics") or []) - set(req.properties.get("Topics") or [])
-        self._restore(req, sorted(dropped))
-        pid = req.physical_id or physical_name(req, 128)
-        return ResourceResult(pid, {"Id": pid})
-
-    def _restore(self, req: ResourceRequest, arns: list[str]) -> None:
-        for arn in arns:
-            try:
-                self.call(req, "sns", "SetTopicAttributes", TopicArn=arn, AttributeName="Policy",
-                          AttributeValue=default_topic_policy(arn, req.account_id))
-            except ServiceError as err:
-                if err.code not in _GONE:
-                    raise
-
-    def delete(self, req: ResourceRequest) -> None:
-        self._restore(req, list((req.properties or {}).get("Topics") or []))
+    def reset_policy(self, req: ResourceRequest, target: str) -> None:
+        self.call(req, "sns", "SetTopicAttributes", TopicArn=target, AttributeName="Policy",
+                  AttributeValue=default_topic_policy(target, req.account_id))

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 from ....protocol.errors import ServiceError
+from .attached_policy import AttachedPolicyProvider
 from .base import ResourceRequest, ResourceResult
 from .calls import Caller
 from .support import as_bool, as_json_text, attribute_text, check_properties, physical_name, tag_map
@@ -89,41 +90,15 @@ class QueueProvider:
                 raise
 
 
-class QueuePolicyProvider:
-    """Sets the Policy attribute of each queue in Queues (their URLs); `Fn::GetAtt Id` is the
-    generated physical id."""
+class QueuePolicyProvider(AttachedPolicyProvider):
+    """Sets the Policy attribute of each queue in Queues (their URLs); deleted, a queue has none."""
 
     type_name: ClassVar[str] = "AWS::SQS::QueuePolicy"
-    replace_on: ClassVar[frozenset[str]] = frozenset()
+    targets: ClassVar[str] = "Queues"
+    gone: ClassVar[tuple[str, ...]] = ("AWS.SimpleQueueService.NonExistentQueue", "QueueDoesNotExist")
 
-    def __init__(self, call: Caller) -> None:
-        self.call = call
+    def set_policy(self, req: ResourceRequest, target: str, policy: str | None) -> None:
+        self.call(req, "sqs", "SetQueueAttributes", QueueUrl=target, Attributes={"Policy": policy})
 
-    def _apply(self, req: ResourceRequest) -> None:
-        props = check_properties(req, ("PolicyDocument", "Queues"), ("PolicyDocument", "Queues"))
-        policy = as_json_text(props["PolicyDocument"])
-        for url in props["Queues"]:
-            self.call(req, "sqs", "SetQueueAttributes", QueueUrl=url, Attributes={"Policy": policy})
-
-    def create(self, req: ResourceRequest) -> ResourceResult:
-        self._apply(req)
-        pid = physical_name(req, 128)
-        return ResourceResult(pid, {"Id": pid})
-
-    def update(self, req: ResourceRequest) -> ResourceResult:
-        self._apply(req)
-        dropped = set((req.old_properties or {}).get("Queues") or []) - set(req.properties.get("Queues") or [])
-        self._clear(req, sorted(dropped))
-        pid = req.physical_id or physical_name(req, 128)
-        return ResourceResult(pid, {"Id": pid})
-
-    def _clear(self, req: ResourceRequest, urls: list[str]) -> None:
-        for url in urls:
-            try:
-                self.call(req, "sqs", "SetQueueAttributes", QueueUrl=url, Attributes={"Policy": ""})
-            except ServiceError as err:
-                if err.code not in ("AWS.SimpleQueueService.NonExistentQueue", "QueueDoesNotExist"):
-                    raise
-
-    def delete(self, req: ResourceRequest) -> None:
-        self._clear(req, list((req.properties or {}).get("Queues") or []))
+    def reset_policy(self, req: ResourceRequest, target: str) -> None:
+        self.call(req, "sqs", "SetQueueAttributes", QueueUrl=target, Attributes={"Policy": ""})
