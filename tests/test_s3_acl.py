@@ -261,9 +261,13 @@ def test_aws_cli(aws_cli: AwsCli, s3: Any) -> None:
     assert "OwnershipControlsNotFoundError" in missing.stderr
 
 
+SSE_S3 = {"Rules": [{"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}}]}
+
+
 def test_legacy_bucket_defaults(tmp_path: Path) -> None:
-    """`sluice up --s3-legacy-bucket-defaults`: new buckets as before April 2023 (and as S3-compatible
-    stores make them): ACLs enabled, no ownership controls, no public access block."""
+    """`sluice up --s3-legacy-bucket-defaults`: new buckets as before 2023 (and as S3-compatible
+    stores make them): ACLs enabled, no ownership controls, no public access block, no default
+    encryption (objects written plain unless the request asks)."""
     server = SluiceProcess(tmp_path / "data", "--s3-legacy-bucket-defaults").start()
     try:
         s3 = make_client("s3", server.endpoint)
@@ -271,7 +275,16 @@ def test_legacy_bucket_defaults(tmp_path: Path) -> None:
         assert s3.get_bucket_acl(Bucket="legacy")["Grants"] == [group(ALL_USERS, "READ"), OWNER_FULL]
         assert error(s3.get_bucket_ownership_controls, Bucket="legacy")[0] == "OwnershipControlsNotFoundError"
         assert error(s3.get_public_access_block, Bucket="legacy")[0] == "NoSuchPublicAccessBlockConfiguration"
-        s3.put_object(Bucket="legacy", Key="k", Body=b"x", ACL="public-read-write")
+        assert error(s3.get_bucket_encryption, Bucket="legacy")[0] == "ServerSideEncryptionConfigurationNotFoundError"
+        written = s3.put_object(Bucket="legacy", Key="k", Body=b"x", ACL="public-read-write")
+        assert "ServerSideEncryption" not in written
+        assert "ServerSideEncryption" not in s3.head_object(Bucket="legacy", Key="k")
+        asked = s3.put_object(Bucket="legacy", Key="sse", Body=b"x", ServerSideEncryption="AES256")
+        assert asked["ServerSideEncryption"] == s3.get_object(Bucket="legacy", Key="sse")["ServerSideEncryption"]
+        s3.put_bucket_encryption(Bucket="legacy", ServerSideEncryptionConfiguration=SSE_S3)
+        assert s3.put_object(Bucket="legacy", Key="k2", Body=b"x")["ServerSideEncryption"] == "AES256"
+        s3.delete_bucket_encryption(Bucket="legacy")  # back to none, as it was then
+        assert error(s3.get_bucket_encryption, Bucket="legacy")[0] == "ServerSideEncryptionConfigurationNotFoundError"
         s3.put_bucket_policy(Bucket="legacy", Policy=_policy("legacy", "*"))
         s3.create_bucket(Bucket="enforced", ObjectOwnership="BucketOwnerEnforced")  # asked for: as asked
         assert error(s3.put_bucket_acl, Bucket="enforced", ACL="private")[0] == "AccessControlListNotSupported"

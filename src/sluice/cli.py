@@ -52,8 +52,9 @@ def _parser() -> argparse.ArgumentParser:
     up.add_argument("--enforce-iam", action="store_true",
                     help="evaluate every request against IAM identity and resource policies, as AWS does")
     up.add_argument("--s3-legacy-bucket-defaults", action="store_true",
-                    help="new S3 buckets as before April 2023: ACLs enabled (ObjectWriter), no public access "
-                         "block (default: BucketOwnerEnforced with Block Public Access on, as AWS today)")
+                    help="new S3 buckets as before 2023: ACLs enabled (ObjectWriter), no public access block, "
+                         "no default encryption (default: BucketOwnerEnforced with Block Public Access on "
+                         "and SSE-S3, as AWS today)")
 
     up.add_argument("--otel-endpoint", metavar="URL",
                     help="export each event's path as OpenTelemetry spans to URL/v1/traces (OTLP/HTTP, JSON), "

@@ -21,6 +21,7 @@ from ...protocol.context import RequestContext
 from ...protocol.errors import ServiceError
 from . import acl, core, errors
 from .acl import Acl
+from .configurations import ENCRYPTION, NO_ENCRYPTION
 from .public import policy_is_public
 from .records import BucketRecord, buckets, policies
 from .records import acls as records
@@ -73,7 +74,8 @@ def with_acl(headers: dict[str, Any], object_acl_: Acl | None) -> dict[str, Any]
 class Access:
     def __init__(self, state: S3State, emails: Mapping[str, str], legacy_defaults: bool = False) -> None:
         """`emails`: e-mail address -> account, for grants by e-mail (`--credentials` entries'
-        "email"); `legacy_defaults`: new buckets as before April 2023 (ACLs on, no public access block)."""
+        "email"); `legacy_defaults`: new buckets as before 2023 (ACLs on, no public access block, no default
+        encryption)."""
         self.s = state
         self.emails = {k.lower(): v for k, v in emails.items()}
         self.legacy_defaults = legacy_defaults
@@ -102,6 +104,8 @@ class Access:
             config["Ownership"] = chosen
         if not self.legacy_defaults:
             config["PublicAccessBlock"] = {flag: True for flag in _PAB_FLAGS}
+        else:
+            config[ENCRYPTION] = NO_ENCRYPTION  # and, as before January 2023, no default encryption
         name, headers = acl.requested(params)
         if name is None and not headers:
             return config

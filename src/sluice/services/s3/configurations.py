@@ -32,6 +32,9 @@ SSE_ALGORITHMS = ("AES256", "aws:kms", "aws:kms:dsse")
 # Since January 2023 every bucket encrypts new objects with SSE-S3 unless told otherwise.
 DEFAULT_ENCRYPTION: dict[str, Any] = {
     "Rules": [{"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}, "BucketKeyEnabled": False}]}
+# A bucket made as before 2023 (`--s3-legacy-bucket-defaults`) has no default encryption: it keeps this
+# marker, which GetBucketEncryption answers as ServerSideEncryptionConfigurationNotFoundError.
+NO_ENCRYPTION: dict[str, Any] = {"Rules": []}
 _MALFORMED = "The XML you provided was not well-formed or did not validate against our published schema"
 
 
@@ -39,9 +42,12 @@ def _malformed() -> ServiceError:
     return ServiceError("MalformedXML", _MALFORMED)
 
 
-def default_encryption(state: S3State, bucket: str) -> dict[str, Any]:
-    """The bucket's ApplyServerSideEncryptionByDefault and BucketKeyEnabled (NoSuchBucket if none)."""
+def default_encryption(state: S3State, bucket: str) -> dict[str, Any] | None:
+    """The bucket's ApplyServerSideEncryptionByDefault and BucketKeyEnabled (NoSuchBucket if no
+    bucket); None for a bucket without default encryption (made as before 2023)."""
     config = bucket_config.read(state, bucket, ENCRYPTION) or DEFAULT_ENCRYPTION
+    if not config["Rules"]:
+        return None
     rule = config["Rules"][0]
     return {**rule.get("ApplyServerSideEncryptionByDefault", {}), "BucketKeyEnabled": rule.get("BucketKeyEnabled")}
 
@@ -61,8 +67,10 @@ def enable_object_lock(state: S3State, bucket: str) -> None:
 
 
 class BucketSettings:
-    def __init__(self, state: S3State) -> None:
+    def __init__(self, state: S3State, legacy_defaults: bool = False) -> None:
+        """`legacy_defaults`: buckets as before 2023, without default encryption."""
         self.s = state
+        self.legacy_defaults = legacy_defaults
 
     # -- default encryption --------------------------------------------------------------
 
@@ -85,11 +93,15 @@ class BucketSettings:
 
     def get_bucket_encryption(self, ctx: RequestContext, Bucket: str, **_: Any) -> dict[str, Any]:
         config = bucket_config.read(self.s, Bucket, ENCRYPTION) or DEFAULT_ENCRYPTION
+        if not config["Rules"]:
+            raise ServiceError("ServerSideEncryptionConfigurationNotFoundError",
+                               "The server side encryption configuration was not found", BucketName=Bucket)
         return {"ServerSideEncryptionConfiguration": config}
 
     def delete_bucket_encryption(self, ctx: RequestContext, Bucket: str, **_: Any) -> dict[str, Any]:
-        # AWS: deleting it puts the bucket back on SSE-S3, the default every bucket has.
-        bucket_config.write(self.s, Bucket, ENCRYPTION, None)
+        # AWS: deleting it puts the bucket back on SSE-S3, the default every bucket has since 2023
+        # (before, on none).
+        bucket_config.write(self.s, Bucket, ENCRYPTION, NO_ENCRYPTION if self.legacy_defaults else None)
         return {}
 
     # -- website (stored only: Sluice serves no website endpoint) --------------------------

@@ -45,6 +45,8 @@ def _chosen(state: S3State, bucket: str, params: dict[str, Any]) -> dict[str, An
             chosen.update({k: params[k] for k in ("SSEKMSKeyId", "BucketKeyEnabled") if params.get(k) is not None})
         return chosen
     default = default_encryption(state, bucket)
+    if default is None:
+        return {}  # a bucket without default encryption (made as before 2023): a plain object
     chosen = {"ServerSideEncryption": default["SSEAlgorithm"]}
     if default["SSEAlgorithm"] != "AES256":
         if default.get("KMSMasterKeyID"):
@@ -82,10 +84,12 @@ def with_encryption(state: S3State, op_name: str, fn: Operation) -> Operation:
                 body.close()  # a large object's open file
             raise ServiceError("InvalidRequest", "The encryption parameters are not applicable to this object.")
         if isinstance(result, dict) and "ServerSideEncryption" not in result:
-            if op_name in _READS:
-                result["ServerSideEncryption"] = "AES256"
-            else:
+            if op_name not in _READS:
                 result.update(_chosen(state, bucket, {}))
+            elif default_encryption(state, bucket) is not None:
+                # Objects written before the algorithm was kept; not those of a bucket without
+                # default encryption, which are plain.
+                result["ServerSideEncryption"] = "AES256"
         return result
 
     return run

@@ -68,7 +68,7 @@ class S3Service(Service):
             Buckets(self.state, self.access), self.objects, self.access, ObjectAttributes(self.state), Listings(self.state),
             Multipart(self.state, self.access), self.policies, PostUploads(self.state, self.access), BucketTagging(self.state),
             Notifications(self.state, DestinationCheck(clock, deliveries, resolve_function, may_invoke)),
-            self.cors, BucketSettings(self.state), BucketReports(self.state),
+            self.cors, BucketSettings(self.state, legacy_bucket_defaults), BucketReports(self.state),
             BucketLifecycle(self.state),
         )
         self.expiry = LifecycleExpiry(self.state)
