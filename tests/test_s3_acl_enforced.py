@@ -148,6 +148,25 @@ def test_multipart_uploads_list_each_uploads_own_owner(main: Any, alt: Any, buck
     alt.abort_multipart_upload(Bucket=bucket, Key="up-alt", UploadId=theirs)
 
 
+def test_an_upload_names_who_started_it(main: Any, alt: Any, bucket: str) -> None:
+    """Under BucketOwnerEnforced the bucket owner owns every upload, yet ListParts and
+    ListMultipartUploads name the account that started it as its Initiator, whoever asks."""
+    main.put_bucket_ownership_controls(Bucket=bucket, OwnershipControls={
+        "Rules": [{"ObjectOwnership": "BucketOwnerEnforced"}]})
+    main.put_bucket_policy(Bucket=bucket, Policy=json.dumps({"Version": "2012-10-17", "Statement": [{
+        "Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{ALT}:root"},
+        "Action": ["s3:PutObject", "s3:ListMultipartUploadParts", "s3:AbortMultipartUpload"],
+        "Resource": f"arn:aws:s3:::{bucket}/*"}]}))
+    upload_id = alt.create_multipart_upload(Bucket=bucket, Key="by-alt")["UploadId"]
+    for caller in (main, alt):
+        parts = caller.list_parts(Bucket=bucket, Key="by-alt", UploadId=upload_id)
+        assert parts["Initiator"] == {"ID": ALT_ID, "DisplayName": ALT}
+        assert parts["Owner"] == {"ID": MAIN_ID, "DisplayName": MAIN}
+    listed = main.list_multipart_uploads(Bucket=bucket)["Uploads"]
+    assert [(u["Initiator"]["ID"], u["Owner"]["ID"]) for u in listed] == [(ALT_ID, MAIN_ID)]
+    alt.abort_multipart_upload(Bucket=bucket, Key="by-alt", UploadId=upload_id)
+
+
 def _first_status_line(endpoint: str, path: str) -> str:
     """The first status line answering an unsigned PUT that waits for "100 Continue" (body not sent)."""
     host, port = endpoint.removeprefix("http://").split(":")

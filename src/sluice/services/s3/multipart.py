@@ -20,11 +20,13 @@ from .checksums import b64, composite, member_name, new_hasher
 from .conditions import check_read_conditions
 from .ingest import ingest
 from .lifecycle import abort_members, expiration_member
-from .records import ObjectRecord, PartRecord, UploadRecord, uploads
+from .records import BucketRecord, ObjectRecord, PartRecord, UploadRecord, uploads
 from .records import objects as objects_records
 from .state import S3State
 
 MIN_PART_SIZE = 5 * 1024 * 1024
+# The account that started an upload, kept with the upload's headers (not the object's).
+INITIATOR = "Initiator"
 MAX_PART_NUMBER = 10000
 
 
@@ -59,7 +61,8 @@ class Multipart:
         upload = UploadRecord(
             upload_id=_new_upload_id(), bucket=Bucket, key=Key, initiated=self.s.clock.now(),
             content_type=params.get("ContentType") or "binary/octet-stream",
-            headers=with_acl(core.stored_headers(params), object_acl), metadata=core.check_metadata(params.get("Metadata") or {}),
+            headers={**with_acl(core.stored_headers(params), object_acl), INITIATOR: ctx.account_id},
+            metadata=core.check_metadata(params.get("Metadata") or {}),
             tags=core.parse_tagging(params.get("Tagging")), checksum_algorithm=algo, checksum_type=ctype,
             storage_class=params.get("StorageClass") or "STANDARD",
         )
@@ -199,7 +202,8 @@ class Multipart:
         part_checksums = [p.checksum or "" for p in chosen] if algo else None
         record = ObjectRecord(
             bucket=Bucket, key=Key, blob=written.name, size=written.size, etag=etag,
-            last_modified=self.s.clock.now(), content_type=upload.content_type, headers=upload.headers,
+            last_modified=self.s.clock.now(), content_type=upload.content_type,
+            headers={k: v for k, v in upload.headers.items() if k != INITIATOR},
             metadata=upload.metadata, tags=upload.tags, checksum_algorithm=checksum_algo, checksum=checksum,
             checksum_type=ctype, parts=[p.size for p in chosen], part_checksums=part_checksums,
             storage_class=upload.storage_class,
@@ -294,7 +298,7 @@ class Multipart:
         result: dict[str, Any] = {
             "Bucket": Bucket, "Key": Key, "UploadId": UploadId, "PartNumberMarker": marker,
             "MaxParts": max_parts, "IsTruncated": truncated, "StorageClass": upload.storage_class,
-            "Initiator": core.owner(ctx.account_id),
+            "Initiator": _initiator(core.bucket(self.s, Bucket), upload),
             # Who will own the object: the writer, or the bucket owner (Object Ownership).
             "Owner": core.owner(object_acl(core.bucket(self.s, Bucket), upload.headers)["Owner"]),
             **abort_members(self.s, upload),
@@ -339,11 +343,9 @@ class Multipart:
             listed.append({
                 "UploadId": u.upload_id, "Key": enc(u.key), "Initiated": u.initiated,
                 "StorageClass": u.storage_class,
-                # Each upload's own: under ObjectWriter another account's upload is that account's
-                # (the initiator is not stored apart: taken as the owner, exact unless ownership
-                # is BucketOwnerEnforced, where an upload is the bucket owner's anyway).
+                # Each upload's own: under ObjectWriter another account's upload is that account's.
                 "Owner": core.owner(object_acl(bucket, u.headers)["Owner"]),
-                "Initiator": core.owner(object_acl(bucket, u.headers)["Owner"]),
+                "Initiator": _initiator(bucket, u),
                 **({"ChecksumAlgorithm": u.checksum_algorithm, "ChecksumType": u.checksum_type}
                    if u.checksum_algorithm else {}),
             })
@@ -364,3 +366,10 @@ class Multipart:
             result["EncodingType"] = params["EncodingType"]
         return result
 
+
+def _initiator(bucket: BucketRecord, upload: UploadRecord) -> dict[str, str]:
+    """Who started the upload (the account: Sluice names principals by account in S3); uploads
+    from before it was kept: their object's owner, exact unless another account started one
+    under BucketOwnerEnforced."""
+    account = upload.headers.get(INITIATOR)
+    return core.owner(account if account else object_acl(bucket, upload.headers)["Owner"])
