@@ -11,7 +11,7 @@ import socket
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from types import FrameType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import uvicorn
 
@@ -19,7 +19,7 @@ from .auth.enforcer import Enforcer
 from .auth.identity import Identity
 from .clock import Clock, ManualClock, make_clock
 from .console import PREFIX as CONSOLE_PREFIX
-from .console import Console, ConsoleViews
+from .console import ConsoleViews, DeferredConsole
 from .engine.destinations import Authorize, OutcomeDelivery
 from .engine.dispatcher import OutboxDispatcher, in_executor_each
 from .engine.eventbridge import eventbridge_workers
@@ -72,6 +72,9 @@ from .services.sqs.peek import peek
 from .services.sts import StsService
 from .settings import Settings
 from .store import Store
+
+if TYPE_CHECKING:
+    from .console.app import Console
 
 log = logging.getLogger("sluice")
 
@@ -237,13 +240,18 @@ class Sluice:
         gateway.testing = TestingApi(clock, TestingHooks(
             reset=Reset(store, services, engine), outcome=lambda request_id: async_outcome(store.db, request_id),
             queue_messages=lambda ref: peek(sqs.state, ref)), gateway.run_blocking)
-        gateway.console = Console(settings, services, gateway.run_blocking, iam.identity, enforcer=enforcer,
-                                  views=ConsoleViews(journeys=journeys, outcome=lambda rid: async_outcome(store.db, rid),
-                                                     event_state=lambda rid: event_state(store.db, rid),
-                                                     queue_messages=lambda ref: peek(sqs.state, ref),
-                                                     status=lambda: status(sources),
-                                                     failures=lambda limit: recent_failures(store.db, limit),
-                                                     now=clock.now, code_zip=lambda_.code_zip))
+        views = ConsoleViews(journeys=journeys, outcome=lambda rid: async_outcome(store.db, rid),
+                             event_state=lambda rid: event_state(store.db, rid),
+                             queue_messages=lambda ref: peek(sqs.state, ref), status=lambda: status(sources),
+                             failures=lambda limit: recent_failures(store.db, limit),
+                             now=clock.now, code_zip=lambda_.code_zip)
+
+        def console() -> Console:  # on the console's first request: Jinja2 and the pages load then
+            from .console.app import Console
+
+            return Console(settings, services, gateway.run_blocking, iam.identity, enforcer=enforcer, views=views)
+
+        gateway.console = DeferredConsole(console, gateway.run_blocking)
         return cls(settings, clock, store, services, gateway, deliveries, engine)
 
     def close(self) -> None:
