@@ -90,6 +90,7 @@ class Sluice:
     gateway: Gateway
     deliveries: Deliveries
     engine: Engine
+    listening: Callable[[], None] = lambda: None  # called once the server accepts connections
 
     @classmethod
     def build(cls, settings: Settings) -> Sluice:
@@ -140,8 +141,9 @@ class Sluice:
                            on_attempt=exporter.attempt_done if exporter else _no_attempt_note)
 
         roles = _EnforcedRoles(lambda: iam, lambda: enforcer) if settings.enforce_iam else UNCHECKED
-        # Probed in the background: readiness does not wait for interpreters to start.
-        python_runtimes = PythonDiscovery(settings.python_overrides, on_done=_say_runtime_notes)
+        # Probed in the background once the server listens (`listening`): readiness does not
+        # wait for interpreters to start, nor share the CPU with them.
+        python_runtimes = PythonDiscovery(settings.python_overrides, on_done=_say_runtime_notes, start=False)
         lambda_ = LambdaService(store, clock, settings, s3=s3, python_runtimes=python_runtimes,
                                 invoker=invoker_for, on_mappings_changed=mappings_changed.set, roles=roles)
         invoker = lambda_.invoker
@@ -252,7 +254,7 @@ class Sluice:
             return Console(settings, services, gateway.run_blocking, iam.identity, enforcer=enforcer, views=views)
 
         gateway.console = DeferredConsole(console, gateway.run_blocking)
-        return cls(settings, clock, store, services, gateway, deliveries, engine)
+        return cls(settings, clock, store, services, gateway, deliveries, engine, listening=python_runtimes.start)
 
     def close(self) -> None:
         self.store.close()
@@ -355,10 +357,16 @@ class _Server(uvicorn.Server):
     dispatchers start nothing new), before uvicorn drains the open connections; the engine's
     running work is then given its grace and cut when the lifespan shuts down."""
 
-    def __init__(self, config: uvicorn.Config, engine: Engine) -> None:
+    def __init__(self, config: uvicorn.Config, engine: Engine, listening: Callable[[], None]) -> None:
         super().__init__(config)
         self.engine = engine
+        self.listening = listening
         self._loop: asyncio.AbstractEventLoop | None = None
+
+    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        await super().startup(sockets)
+        if self.started:
+            self.listening()
 
     async def serve(self, sockets: list[socket.socket] | None = None) -> None:
         self._loop = asyncio.get_running_loop()
@@ -411,7 +419,7 @@ def serve(settings: Settings) -> None:
         # RequestResponse invoke of a long handler must not hold the exit).
         timeout_graceful_shutdown=STOP_GRACE_SECONDS,
     )
-    server = _Server(config, app.engine)
+    server = _Server(config, app.engine, app.listening)
     log.info("Sluice listening on %s (data in %s)", settings.endpoint_url, settings.data_dir.resolve())
     log.info("Console: %s%s/", settings.endpoint_url, CONSOLE_PREFIX)
     log.info("%s", runtimes.node_summary())
