@@ -17,7 +17,7 @@ import pytest
 from sluice.clock import ManualClock
 from sluice.protocol.context import RequestContext
 from sluice.server import Sluice
-from sluice.services.sns import SnsService
+from sluice.services.sns.service import SnsService
 
 from .lambda_helpers import ROLE, read_jsonl, zip_code
 from .manual_clock import run_manual

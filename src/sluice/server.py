@@ -15,8 +15,6 @@ from typing import TYPE_CHECKING, Any
 
 import uvicorn
 
-from .auth.enforcer import Enforcer
-from .auth.identity import Identity
 from .clock import Clock, ManualClock, make_clock
 from .console import PREFIX as CONSOLE_PREFIX
 from .console import ConsoleViews, DeferredConsole
@@ -48,7 +46,7 @@ from .runtime.python import Discovery as PythonDiscovery
 from .runtime.python import PythonChoice
 from .schema import SCHEMA
 from .services.base import Service
-from .services.cloudformation import CloudFormationService, sam
+from .services.cloudformation import sam
 from .services.cloudformation.custom import (
     RESPONSE_PATH,
     CustomResource,
@@ -56,24 +54,28 @@ from .services.cloudformation.custom import (
     WithCustomResources,
 )
 from .services.cloudformation.providers import build_providers
-from .services.cloudwatch import CloudWatchService
+from .services.cloudformation.service import CloudFormationService
+from .services.cloudwatch.service import CloudWatchService
 from .services.delivery import Deliveries, Delivery, DeliveryResult
-from .services.events import EventsService
-from .services.iam import IamService
+from .services.events.service import EventsService
+from .services.iam.service import IamService
 from .services.lambda_.roles import UNCHECKED
 from .services.lambda_.service import LambdaService
-from .services.logs import LogsService
-from .services.s3 import NotificationOutbox, S3Service
-from .services.sns import SnsService
+from .services.logs.service import LogsService
+from .services.s3.outbox import NotificationOutbox
+from .services.s3.service import S3Service
 from .services.sns.messages import SLUICE_PATH as SNS_LINKS
 from .services.sns.records import Pending
-from .services.sqs import SqsService
+from .services.sns.service import SnsService
 from .services.sqs.peek import peek
-from .services.sts import StsService
+from .services.sqs.service import SqsService
+from .services.sts.service import StsService
 from .settings import Settings
 from .store import Store
 
 if TYPE_CHECKING:
+    from .auth.enforcer import Enforcer
+    from .auth.identity import Identity
     from .console.app import Console
 
 log = logging.getLogger("sluice")
@@ -189,6 +191,8 @@ class Sluice:
             return found.session_token if found is not None else None
 
         enforcer = anonymous = None
+        if settings.enforce_iam or settings.verify_signatures:
+            from .auth.enforcer import Enforcer  # IAM policy evaluation: only for these options
         if settings.enforce_iam:
             enforcer = Enforcer(iam, {"s3": s3, "sqs": sqs, "sns": sns, "lambda": lambda_}, clock, acls=s3)
         elif settings.verify_signatures:
