@@ -8,6 +8,7 @@ import ctypes
 import logging
 import signal
 import socket
+import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from types import FrameType
@@ -46,19 +47,16 @@ from .runtime.python import Discovery as PythonDiscovery
 from .runtime.python import PythonChoice
 from .schema import SCHEMA
 from .services.base import Service
-from .services.cloudformation import sam
 from .services.cloudformation.custom import (
     RESPONSE_PATH,
     CustomResource,
     CustomResponses,
     WithCustomResources,
 )
-from .services.cloudformation.providers import build_providers
-from .services.cloudformation.service import CloudFormationService
 from .services.cloudwatch.service import CloudWatchService
+from .services.deferred import deferred
 from .services.delivery import Deliveries, Delivery, DeliveryResult
 from .services.events.service import EventsService
-from .services.iam.service import IamService
 from .services.lambda_.roles import UNCHECKED
 from .services.lambda_.service import LambdaService
 from .services.logs.service import LogsService
@@ -69,7 +67,6 @@ from .services.sns.records import Pending
 from .services.sns.service import SnsService
 from .services.sqs.peek import peek
 from .services.sqs.service import SqsService
-from .services.sts.service import StsService
 from .settings import Settings
 from .store import Store
 
@@ -77,6 +74,9 @@ if TYPE_CHECKING:
     from .auth.enforcer import Enforcer
     from .auth.identity import Identity
     from .console.app import Console
+    from .services.cloudformation.providers import Provider
+    from .services.cloudformation.service import CloudFormationService
+    from .services.iam.service import IamService
 
 log = logging.getLogger("sluice")
 
@@ -142,7 +142,7 @@ class Sluice:
                            local_capacity=settings.max_environments, on_outcome=outcomes_due.set,
                            on_attempt=exporter.attempt_done if exporter else _no_attempt_note)
 
-        roles = _EnforcedRoles(lambda: iam, lambda: enforcer) if settings.enforce_iam else UNCHECKED
+        roles = _EnforcedRoles(lambda: iam.built(), lambda: enforcer) if settings.enforce_iam else UNCHECKED
         # Probed in the background once the server listens (`listening`): readiness does not
         # wait for interpreters to start, nor share the CPU with them.
         python_runtimes = PythonDiscovery(settings.python_overrides, on_done=_say_runtime_notes, start=False)
@@ -169,35 +169,38 @@ class Sluice:
         deliveries.register("events", events)
         cloudwatch = CloudWatchService(store, clock, settings, deliveries)  # alarms publish to SNS
         services["cloudwatch"] = cloudwatch
-        iam = IamService(store, clock, settings)
+        # IAM and STS are built on their first request (or the first signature or policy check):
+        # most servers never see one.
+        iam = deferred("iam", lambda: _iam_service(store, clock, settings))
         services["iam"] = iam
-        services["sts"] = StsService(iam, clock, settings)
+        services["sts"] = deferred("sts", lambda: _sts_service(iam.built(), clock, settings))
         # CloudFormation: its providers call the other services' operations; the deployer runs stacks.
-        providers = WithCustomResources(build_providers(services, settings.endpoint_url),
+        # Built with the first stack request, the providers with the first stack step: the
+        # deployer itself only looks for work rows until then.
+        providers = WithCustomResources(_Providers(services, settings.endpoint_url),
                                         CustomResource(store.db, deliveries, settings.endpoint_url))
         stacks = StackDeployer(store.db, clock, providers, notices=StackNotices(store.db, deliveries))
-        cloudformation = CloudFormationService(
-            store, clock, services, wake=stacks.notify, settled=stacks.settled, expand=sam.expander(iam),
-            replace_on=lambda kind: providers[kind].replace_on if kind in providers else None)
+        cloudformation = deferred("cloudformation", lambda: _cloudformation_service(
+            store, clock, services, providers, stacks, iam))
         services["cloudformation"] = cloudformation
 
         def secret_for(access_key: str) -> str | None:
             # --verify-signatures: root keys, IAM users' keys and STS sessions (functions' too).
-            found = iam.identity(access_key)
+            found = iam.built().identity(access_key)
             return found.secret_key if found is not None else None
 
         def token_for(access_key: str) -> str | None:
-            found = iam.identity(access_key)
+            found = iam.built().identity(access_key)
             return found.session_token if found is not None else None
 
         enforcer = anonymous = None
         if settings.enforce_iam or settings.verify_signatures:
             from .auth.enforcer import Enforcer  # IAM policy evaluation: only for these options
         if settings.enforce_iam:
-            enforcer = Enforcer(iam, {"s3": s3, "sqs": sqs, "sns": sns, "lambda": lambda_}, clock, acls=s3)
+            enforcer = Enforcer(iam.built(), {"s3": s3, "sqs": sqs, "sns": sns, "lambda": lambda_}, clock, acls=s3)
         elif settings.verify_signatures:
             # Unsigned S3 requests are anonymous: only bucket policies may let them through.
-            anonymous = Enforcer(iam, {"s3": s3, "sqs": sqs, "sns": sns, "lambda": lambda_}, clock, acls=s3)
+            anonymous = Enforcer(iam.built(), {"s3": s3, "sqs": sqs, "sns": sns, "lambda": lambda_}, clock, acls=s3)
         outcomes = OutcomeDelivery(store.db, clock, deliveries, wake=outcomes_due,
                                    authorize=_delivery_authorizer(enforcer, lambda_) if enforcer else None,
                                    on_delivered=exporter.outcome_delivered if exporter else _no_delivery_note)
@@ -233,7 +236,8 @@ class Sluice:
         gateway.internal["/_sluice/lambda-layer/"] = lambda rest, query: _layer_view(lambda_, rest)
         gateway.internal[SNS_LINKS] = sns_links(sns, settings)  # SubscribeURL, UnsubscribeURL
         # Custom resources' ResponseURL: the handler PUTs its response here; the stack wakes.
-        gateway.internal_writes[RESPONSE_PATH] = CustomResponses(store.db, cloudformation.wake).receive
+        gateway.internal_writes[RESPONSE_PATH] = CustomResponses(
+            store.db, lambda stack_id: cloudformation.built().wake(stack_id)).receive
         gateway.internal["/_sluice/trace"] = lambda rest, query: _trace_view(journeys, query)
         sources = StatusSources(lambda: store.db.reader, clock.now, settings.time_scale, lambda_.function_names,
                                 lambda_.resolve, lambda: invoker.running.copy(), invoker.running_async, sqs.depth,
@@ -255,13 +259,64 @@ class Sluice:
         def console() -> Console:  # on the console's first request: Jinja2 and the pages load then
             from .console.app import Console
 
-            return Console(settings, services, gateway.run_blocking, iam.identity, enforcer=enforcer, views=views)
+            return Console(settings, services, gateway.run_blocking, lambda key: iam.built().identity(key),
+                           enforcer=enforcer, views=views)
 
         gateway.console = DeferredConsole(console, gateway.run_blocking)
         return cls(settings, clock, store, services, gateway, deliveries, engine, listening=python_runtimes.start)
 
     def close(self) -> None:
         self.store.close()
+
+
+def _cloudformation_service(store: Store, clock: Clock, services: Mapping[str, Service],
+                            providers: Mapping[str, Provider], stacks: StackDeployer,
+                            iam: Service) -> CloudFormationService:
+    from .services.cloudformation import sam
+    from .services.cloudformation.service import CloudFormationService
+
+    return CloudFormationService(
+        store, clock, services, wake=stacks.notify, settled=stacks.settled, expand=sam.expander(iam),
+        replace_on=lambda kind: providers[kind].replace_on if kind in providers else None)
+
+
+class _Providers(Mapping[str, "Provider"]):
+    """CloudFormation's resource providers by type, built when a stack first needs one."""
+
+    def __init__(self, services: Mapping[str, Service], endpoint_url: str) -> None:
+        self._services = services
+        self._endpoint_url = endpoint_url
+        self._built: dict[str, Provider] | None = None
+        self._lock = threading.Lock()
+
+    def _providers(self) -> dict[str, Provider]:
+        with self._lock:
+            if self._built is None:
+                from .services.cloudformation.providers import build_providers
+
+                self._built = build_providers(self._services, self._endpoint_url)
+            return self._built
+
+    def __getitem__(self, kind: str) -> Provider:
+        return self._providers()[kind]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._providers())
+
+    def __len__(self) -> int:
+        return len(self._providers())
+
+
+def _iam_service(store: Store, clock: Clock, settings: Settings) -> IamService:
+    from .services.iam.service import IamService
+
+    return IamService(store, clock, settings)
+
+
+def _sts_service(iam: IamService, clock: Clock, settings: Settings) -> Service:
+    from .services.sts.service import StsService
+
+    return StsService(iam, clock, settings)
 
 
 def _say_runtime_notes(choices: Mapping[str, PythonChoice]) -> None:
