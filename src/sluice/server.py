@@ -53,8 +53,9 @@ from .services.cloudformation.custom import (
     CustomResponses,
     WithCustomResources,
 )
-from .services.cloudwatch.service import CloudWatchService
-from .services.deferred import deferred
+from .services.cloudwatch.alarms import AlarmStore
+from .services.cloudwatch.cadence import evaluation_interval
+from .services.deferred import DeferredService, deferred
 from .services.delivery import Deliveries, Delivery, DeliveryResult
 from .services.events.service import EventsService
 from .services.lambda_.roles import UNCHECKED
@@ -76,6 +77,7 @@ if TYPE_CHECKING:
     from .console.app import Console
     from .services.cloudformation.providers import Provider
     from .services.cloudformation.service import CloudFormationService
+    from .services.cloudwatch.service import CloudWatchService
     from .services.iam.service import IamService
 
 log = logging.getLogger("sluice")
@@ -167,7 +169,9 @@ class Sluice:
                                schedules_changed=schedules_due.set)
         services["events"] = events
         deliveries.register("events", events)
-        cloudwatch = CloudWatchService(store, clock, settings, deliveries)  # alarms publish to SNS
+        # Built on its first request; its alarm evaluator runs before that only for alarms an
+        # earlier run stored. Alarms publish to SNS.
+        cloudwatch = deferred("cloudwatch", lambda: _cloudwatch_service(store, clock, settings, deliveries))
         services["cloudwatch"] = cloudwatch
         # IAM and STS are built on their first request (or the first signature or policy check):
         # most servers never see one.
@@ -225,8 +229,8 @@ class Sluice:
             group=lambda row: row.fifo_key, concurrency=16))
         for worker in eventbridge_workers(clock, events, events_due, schedules_due):
             engine.add(worker)
-        engine.add(PeriodicTask("cloudwatch-alarms", clock, cloudwatch.evaluation_interval,
-                                in_executor(cloudwatch.evaluate_alarms), run_first=False))
+        engine.add(PeriodicTask("cloudwatch-alarms", clock, lambda: evaluation_interval(clock),
+                                in_executor(_alarm_evaluation(cloudwatch, AlarmStore(store.db))), run_first=False))
         engine.add(stacks)
 
         gateway = Gateway(settings, clock, services, secret_for=secret_for, token_for=token_for, engine=engine,
@@ -267,6 +271,21 @@ class Sluice:
 
     def close(self) -> None:
         self.store.close()
+
+
+def _cloudwatch_service(store: Store, clock: Clock, settings: Settings, deliveries: Deliveries) -> CloudWatchService:
+    from .services.cloudwatch.service import CloudWatchService
+
+    return CloudWatchService(store, clock, settings, deliveries)
+
+
+def _alarm_evaluation(cloudwatch: DeferredService[CloudWatchService], alarms: AlarmStore) -> Callable[[], None]:
+    def evaluate_alarms() -> None:
+        # Never used and no alarm stored by an earlier run: nothing to evaluate, nothing to build.
+        if cloudwatch.is_built or alarms.any():
+            cloudwatch.built().evaluate_alarms()
+
+    return evaluate_alarms
 
 
 def _cloudformation_service(store: Store, clock: Clock, services: Mapping[str, Service],
