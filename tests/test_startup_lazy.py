@@ -1,5 +1,5 @@
 """What `sluice up` leaves for later: botocore's models, awscrt, the console and the services a
-server may never see (IAM, STS, CloudFormation, CloudWatch) load on their first use, and work
+server may never see (IAM, STS, CloudFormation, CloudWatch, SNS) load on their first use, and work
 the same then. No timing is asserted: what is imported is."""
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from .manual_clock import ctx, run_manual
 LATER = ("botocore", "awscrt", "jinja2", "sluice.console.app", "sluice.services.iam.service",
          "sluice.services.sts.service", "sluice.services.cloudformation.service",
          "sluice.services.cloudformation.providers.catalog", "sluice.engine.stack_steps",
-         "sluice.services.cloudwatch.service", "sluice.auth.enforcer")
+         "sluice.services.cloudwatch.service", "sluice.services.sns.service", "sluice.auth.enforcer")
 
 _BUILD = """
 import json, sys

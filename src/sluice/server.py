@@ -9,7 +9,7 @@ import logging
 import signal
 import socket
 import threading
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Coroutine, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from types import FrameType
 from typing import TYPE_CHECKING, Any
@@ -64,8 +64,8 @@ from .services.logs.service import LogsService
 from .services.s3.outbox import NotificationOutbox
 from .services.s3.service import S3Service
 from .services.sns.messages import SLUICE_PATH as SNS_LINKS
+from .services.sns.records import Outbox as SnsOutbox
 from .services.sns.records import Pending
-from .services.sns.service import SnsService
 from .services.sqs.peek import peek
 from .services.sqs.service import SqsService
 from .settings import Settings
@@ -79,6 +79,7 @@ if TYPE_CHECKING:
     from .services.cloudformation.service import CloudFormationService
     from .services.cloudwatch.service import CloudWatchService
     from .services.iam.service import IamService
+    from .services.sns.service import SnsService
 
 log = logging.getLogger("sluice")
 
@@ -160,10 +161,11 @@ class Sluice:
         services["sqs"] = sqs
         deliveries.register("sqs", sqs)
         # Publish wakes the SNS outbox dispatcher (built below, with the other engine workers).
-        sns = SnsService(store, clock, settings, deliveries, send_http=post_notification,
-                         queued=lambda: sns_outbox.notify())
+        # Built on its first request or delivery; its outbox dispatcher reads the rows alone
+        # until one is due (an earlier run's), and builds it then.
+        sns = deferred("sns", lambda: _sns_service(store, clock, settings, deliveries, lambda: sns_outbox.notify()))
         services["sns"] = sns
-        deliveries.register("sns", sns)
+        deliveries.register("sns", _LateTarget(sns))
         events_due, schedules_due = Signal(), Signal()  # set from requests' threads
         events = EventsService(store, clock, settings, deliveries, outbox_changed=events_due.set,
                                schedules_changed=schedules_due.set)
@@ -201,10 +203,12 @@ class Sluice:
         if settings.enforce_iam or settings.verify_signatures:
             from .auth.enforcer import Enforcer  # IAM policy evaluation: only for these options
         if settings.enforce_iam:
-            enforcer = Enforcer(iam.built(), {"s3": s3, "sqs": sqs, "sns": sns, "lambda": lambda_}, clock, acls=s3)
+            enforcer = Enforcer(iam.built(), {"s3": s3, "sqs": sqs, "sns": sns.built(), "lambda": lambda_}, clock,
+                                acls=s3)
         elif settings.verify_signatures:
             # Unsigned S3 requests are anonymous: only bucket policies may let them through.
-            anonymous = Enforcer(iam.built(), {"s3": s3, "sqs": sqs, "sns": sns, "lambda": lambda_}, clock, acls=s3)
+            anonymous = Enforcer(iam.built(), {"s3": s3, "sqs": sqs, "sns": sns.built(), "lambda": lambda_}, clock,
+                                 acls=s3)
         outcomes = OutcomeDelivery(store.db, clock, deliveries, wake=outcomes_due,
                                    authorize=_delivery_authorizer(enforcer, lambda_) if enforcer else None,
                                    on_delivered=exporter.outcome_delivered if exporter else _no_delivery_note)
@@ -225,7 +229,7 @@ class Sluice:
         engine.add(S3Lifecycle(clock, s3.apply_lifecycle))  # after s3_notifications: it writes notifications
         # SNS deliveries: 16 at a time, a FIFO topic's message group one at a time, in order.
         sns_outbox: OutboxDispatcher[Pending] = engine.add(OutboxDispatcher(
-            "sns-deliveries", clock, sns.outbox, sns.deliverer.deliver, key=lambda row: row.id,
+            "sns-deliveries", clock, SnsOutbox(store.db), _sns_delivery(sns), key=lambda row: row.id,
             group=lambda row: row.fifo_key, concurrency=16))
         for worker in eventbridge_workers(clock, events, events_due, schedules_due):
             engine.add(worker)
@@ -271,6 +275,34 @@ class Sluice:
 
     def close(self) -> None:
         self.store.close()
+
+
+def _sns_service(store: Store, clock: Clock, settings: Settings, deliveries: Deliveries,
+                 queued: Callable[[], None]) -> SnsService:
+    from .services.sns.service import SnsService
+
+    return SnsService(store, clock, settings, deliveries, send_http=post_notification, queued=queued)
+
+
+def _sns_delivery(sns: DeferredService[SnsService]) -> Callable[[Pending], Coroutine[Any, Any, None]]:
+    async def deliver(row: Pending) -> None:
+        # Built off the loop the first time (an earlier run's rows, before any SNS request).
+        service = sns.built() if sns.is_built else await asyncio.get_running_loop().run_in_executor(None, sns.built)
+        await service.deliverer.deliver(row)
+
+    return deliver
+
+
+class _LateTarget:
+    """A deferred service as a delivery target (S3 notifications, Lambda destinations, alarm
+    actions to SNS): built with the first delivery to it."""
+
+    def __init__(self, service: DeferredService[Any]) -> None:
+        self._service = service
+
+    def deliver(self, arn: str, delivery: Delivery) -> DeliveryResult:
+        result: DeliveryResult = self._service.built().deliver(arn, delivery)
+        return result
 
 
 def _cloudwatch_service(store: Store, clock: Clock, settings: Settings, deliveries: Deliveries) -> CloudWatchService:
