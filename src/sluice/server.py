@@ -27,7 +27,6 @@ from .engine.invoker import Functions, Invoker
 from .engine.journey import Journeys
 from .engine.lifecycle import Engine, Resource, Signal
 from .engine.metrics import MetricStore
-from .engine.otlp import OtlpExporter
 from .engine.periodic import PeriodicTask, in_executor
 from .engine.pollers import SqsPollers
 from .engine.s3_lifecycle import S3Lifecycle
@@ -75,6 +74,7 @@ if TYPE_CHECKING:
     from .auth.enforcer import Enforcer
     from .auth.identity import Identity
     from .console.app import Console
+    from .engine.otlp import OtlpExporter
     from .services.cloudformation.providers import Provider
     from .services.cloudformation.service import CloudFormationService
     from .services.cloudwatch.service import CloudWatchService
@@ -101,8 +101,10 @@ class Sluice:
     def build(cls, settings: Settings) -> Sluice:
         clock = make_clock(settings.clock, settings.time_scale)
         store = Store(settings.data_dir, SCHEMA)
-        exporter = None
+        exporter: OtlpExporter | None = None
         if settings.otel_endpoint:
+            from .engine.otlp import OtlpExporter  # with its HTTP client: only for --otel-endpoint
+
             exporter = OtlpExporter(settings.otel_endpoint, Journeys(lambda: store.db.reader, settings.time_scale),
                                     clock)
         deliveries = Deliveries()  # services register the ARNs they accept messages for

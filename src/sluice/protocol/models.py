@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
-import gzip
 import json
 import threading
 from pathlib import Path
@@ -37,6 +36,8 @@ def _undocumented(obj: dict[str, Any]) -> dict[str, Any]:
 
 
 def _read(path: Path) -> Any:
+    import gzip
+
     raw = gzip.decompress(path.read_bytes()) if path.suffix == ".gz" else path.read_bytes()
     return json.loads(raw, object_hook=_undocumented)
 

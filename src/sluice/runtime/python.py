@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import importlib.metadata as metadata
 import os
 import re
 import shutil
@@ -35,6 +34,10 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from importlib import metadata
 
 PYTHON_RUNTIMES = ("python3.9", "python3.10", "python3.11", "python3.12", "python3.13")
 # What Lambda's Python runtimes put in /var/runtime for handlers (and what runs them).
@@ -69,6 +72,10 @@ def cache_root() -> Path:
 
 
 def _installed_version(name: str) -> str:
+    # importlib.metadata (with zipfile, csv, email) is imported by the discovery, which runs
+    # once the server listens, not at start-up.
+    from importlib import metadata
+
     try:
         return metadata.version(name)
     except metadata.PackageNotFoundError:
@@ -93,6 +100,8 @@ def _requirement_names(dist: metadata.Distribution) -> Iterable[str]:
 
 def _closure(names: Iterable[str]) -> list[metadata.Distribution]:
     """The installed distributions `names` need, themselves included."""
+    from importlib import metadata
+
     seen: dict[str, metadata.Distribution] = {}
     pending = list(names)
     while pending:
