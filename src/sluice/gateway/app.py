@@ -30,6 +30,7 @@ from ..protocol.http import HttpRequest, HttpResponse, ResponseBody
 from ..protocol.models import service_model
 from ..protocol.selection import Protocols
 from ..services.base import Service
+from ..services.deferred import DeferredService
 from ..settings import Settings
 from . import limits
 from .bodies import MAX_CONTENT_LENGTH, ClientDisconnected, StreamingBody, read_all, read_up_to
@@ -239,6 +240,8 @@ class Gateway:
             if op is None:
                 op = await self._route(protocol, req, small)
             ctx.operation = op.name
+            if isinstance(service, DeferredService) and not service.is_built:
+                await loop.run_in_executor(self.pool, service.built)  # its first request imports it: off the loop
             fn = service.operation(op.name)
             if fn is None:
                 raise not_implemented(service.name, op.name)
