@@ -8,14 +8,14 @@ import ctypes
 import logging
 import signal
 import socket
-import threading
-from collections.abc import Callable, Coroutine, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from types import FrameType
 from typing import TYPE_CHECKING, Any
 
 import uvicorn
 
+from . import late
 from .clock import Clock, ManualClock, make_clock
 from .console import PREFIX as CONSOLE_PREFIX
 from .console import ConsoleViews, DeferredConsole
@@ -30,7 +30,6 @@ from .engine.metrics import MetricStore
 from .engine.periodic import PeriodicTask, in_executor
 from .engine.pollers import SqsPollers
 from .engine.s3_lifecycle import S3Lifecycle
-from .engine.sns_http import post_notification
 from .engine.sqs_work import sqs_workers
 from .engine.stack_notices import StackNotices
 from .engine.stacks import StackDeployer
@@ -54,7 +53,7 @@ from .services.cloudformation.custom import (
 )
 from .services.cloudwatch.alarms import AlarmStore
 from .services.cloudwatch.cadence import evaluation_interval
-from .services.deferred import DeferredService, deferred
+from .services.deferred import deferred
 from .services.delivery import Deliveries, Delivery, DeliveryResult
 from .services.events.service import EventsService
 from .services.lambda_.roles import UNCHECKED
@@ -75,11 +74,7 @@ if TYPE_CHECKING:
     from .auth.identity import Identity
     from .console.app import Console
     from .engine.otlp import OtlpExporter
-    from .services.cloudformation.providers import Provider
-    from .services.cloudformation.service import CloudFormationService
-    from .services.cloudwatch.service import CloudWatchService
     from .services.iam.service import IamService
-    from .services.sns.service import SnsService
 
 log = logging.getLogger("sluice")
 
@@ -165,9 +160,9 @@ class Sluice:
         # Publish wakes the SNS outbox dispatcher (built below, with the other engine workers).
         # Built on its first request or delivery; its outbox dispatcher reads the rows alone
         # until one is due (an earlier run's), and builds it then.
-        sns = deferred("sns", lambda: _sns_service(store, clock, settings, deliveries, lambda: sns_outbox.notify()))
+        sns = deferred("sns", lambda: late.sns_service(store, clock, settings, deliveries, lambda: sns_outbox.notify()))
         services["sns"] = sns
-        deliveries.register("sns", _LateTarget(sns))
+        deliveries.register("sns", late.LateTarget(sns))
         events_due, schedules_due = Signal(), Signal()  # set from requests' threads
         events = EventsService(store, clock, settings, deliveries, outbox_changed=events_due.set,
                                schedules_changed=schedules_due.set)
@@ -175,20 +170,20 @@ class Sluice:
         deliveries.register("events", events)
         # Built on its first request; its alarm evaluator runs before that only for alarms an
         # earlier run stored. Alarms publish to SNS.
-        cloudwatch = deferred("cloudwatch", lambda: _cloudwatch_service(store, clock, settings, deliveries))
+        cloudwatch = deferred("cloudwatch", lambda: late.cloudwatch_service(store, clock, settings, deliveries))
         services["cloudwatch"] = cloudwatch
         # IAM and STS are built on their first request (or the first signature or policy check):
         # most servers never see one.
-        iam = deferred("iam", lambda: _iam_service(store, clock, settings))
+        iam = deferred("iam", lambda: late.iam_service(store, clock, settings))
         services["iam"] = iam
-        services["sts"] = deferred("sts", lambda: _sts_service(iam.built(), clock, settings))
+        services["sts"] = deferred("sts", lambda: late.sts_service(iam.built(), clock, settings))
         # CloudFormation: its providers call the other services' operations; the deployer runs stacks.
         # Built with the first stack request, the providers with the first stack step: the
         # deployer itself only looks for work rows until then.
-        providers = WithCustomResources(_Providers(services, settings.endpoint_url),
+        providers = WithCustomResources(late.Providers(services, settings.endpoint_url),
                                         CustomResource(store.db, deliveries, settings.endpoint_url))
         stacks = StackDeployer(store.db, clock, providers, notices=StackNotices(store.db, deliveries))
-        cloudformation = deferred("cloudformation", lambda: _cloudformation_service(
+        cloudformation = deferred("cloudformation", lambda: late.cloudformation_service(
             store, clock, services, providers, stacks, iam))
         services["cloudformation"] = cloudformation
 
@@ -231,12 +226,12 @@ class Sluice:
         engine.add(S3Lifecycle(clock, s3.apply_lifecycle))  # after s3_notifications: it writes notifications
         # SNS deliveries: 16 at a time, a FIFO topic's message group one at a time, in order.
         sns_outbox: OutboxDispatcher[Pending] = engine.add(OutboxDispatcher(
-            "sns-deliveries", clock, SnsOutbox(store.db), _sns_delivery(sns), key=lambda row: row.id,
+            "sns-deliveries", clock, SnsOutbox(store.db), late.sns_delivery(sns), key=lambda row: row.id,
             group=lambda row: row.fifo_key, concurrency=16))
         for worker in eventbridge_workers(clock, events, events_due, schedules_due):
             engine.add(worker)
         engine.add(PeriodicTask("cloudwatch-alarms", clock, lambda: evaluation_interval(clock),
-                                in_executor(_alarm_evaluation(cloudwatch, AlarmStore(store.db))), run_first=False))
+                                in_executor(late.alarm_evaluation(cloudwatch, AlarmStore(store.db))), run_first=False))
         engine.add(stacks)
 
         gateway = Gateway(settings, clock, services, secret_for=secret_for, token_for=token_for, engine=engine,
@@ -277,99 +272,6 @@ class Sluice:
 
     def close(self) -> None:
         self.store.close()
-
-
-def _sns_service(store: Store, clock: Clock, settings: Settings, deliveries: Deliveries,
-                 queued: Callable[[], None]) -> SnsService:
-    from .services.sns.service import SnsService
-
-    return SnsService(store, clock, settings, deliveries, send_http=post_notification, queued=queued)
-
-
-def _sns_delivery(sns: DeferredService[SnsService]) -> Callable[[Pending], Coroutine[Any, Any, None]]:
-    async def deliver(row: Pending) -> None:
-        # Built off the loop the first time (an earlier run's rows, before any SNS request).
-        service = sns.built() if sns.is_built else await asyncio.get_running_loop().run_in_executor(None, sns.built)
-        await service.deliverer.deliver(row)
-
-    return deliver
-
-
-class _LateTarget:
-    """A deferred service as a delivery target (S3 notifications, Lambda destinations, alarm
-    actions to SNS): built with the first delivery to it."""
-
-    def __init__(self, service: DeferredService[Any]) -> None:
-        self._service = service
-
-    def deliver(self, arn: str, delivery: Delivery) -> DeliveryResult:
-        result: DeliveryResult = self._service.built().deliver(arn, delivery)
-        return result
-
-
-def _cloudwatch_service(store: Store, clock: Clock, settings: Settings, deliveries: Deliveries) -> CloudWatchService:
-    from .services.cloudwatch.service import CloudWatchService
-
-    return CloudWatchService(store, clock, settings, deliveries)
-
-
-def _alarm_evaluation(cloudwatch: DeferredService[CloudWatchService], alarms: AlarmStore) -> Callable[[], None]:
-    def evaluate_alarms() -> None:
-        # Never used and no alarm stored by an earlier run: nothing to evaluate, nothing to build.
-        if cloudwatch.is_built or alarms.any():
-            cloudwatch.built().evaluate_alarms()
-
-    return evaluate_alarms
-
-
-def _cloudformation_service(store: Store, clock: Clock, services: Mapping[str, Service],
-                            providers: Mapping[str, Provider], stacks: StackDeployer,
-                            iam: Service) -> CloudFormationService:
-    from .services.cloudformation import sam
-    from .services.cloudformation.service import CloudFormationService
-
-    return CloudFormationService(
-        store, clock, services, wake=stacks.notify, settled=stacks.settled, expand=sam.expander(iam),
-        replace_on=lambda kind: providers[kind].replace_on if kind in providers else None)
-
-
-class _Providers(Mapping[str, "Provider"]):
-    """CloudFormation's resource providers by type, built when a stack first needs one."""
-
-    def __init__(self, services: Mapping[str, Service], endpoint_url: str) -> None:
-        self._services = services
-        self._endpoint_url = endpoint_url
-        self._built: dict[str, Provider] | None = None
-        self._lock = threading.Lock()
-
-    def _providers(self) -> dict[str, Provider]:
-        with self._lock:
-            if self._built is None:
-                from .services.cloudformation.providers import build_providers
-
-                self._built = build_providers(self._services, self._endpoint_url)
-            return self._built
-
-    def __getitem__(self, kind: str) -> Provider:
-        return self._providers()[kind]
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self._providers())
-
-    def __len__(self) -> int:
-        return len(self._providers())
-
-
-def _iam_service(store: Store, clock: Clock, settings: Settings) -> IamService:
-    from .services.iam.service import IamService
-
-    return IamService(store, clock, settings)
-
-
-def _sts_service(iam: IamService, clock: Clock, settings: Settings) -> Service:
-    from .services.sts.service import StsService
-
-    return StsService(iam, clock, settings)
 
 
 def _say_runtime_notes(choices: Mapping[str, PythonChoice]) -> None:

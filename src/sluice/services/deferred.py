@@ -2,7 +2,7 @@
 
 Importing a service's modules and building it costs start-up time and memory that a server
 seldom needs for every service (a test run that uses S3, Lambda and SQS never touches IAM or
-CloudFormation). The composition root gives `deferred` a function that imports and builds the
+CloudFormation). The composition root gives `deferred` a function (sluice/late.py) that imports and builds the
 service with its collaborators; the gateway, the console and the other services see a Service
 whose first `operation` (or `built()`) call runs that function, once, whichever thread asks.
 
