@@ -2,9 +2,10 @@
 
 Importing a service's modules and building it costs start-up time and memory that a server
 seldom needs for every service (a test run that uses S3, Lambda and SQS never touches IAM or
-CloudFormation). The composition root gives `deferred` a function (sluice/late.py) that imports and builds the
-service with its collaborators; the gateway, the console and the other services see a Service
-whose first `operation` (or `built()`) call runs that function, once, whichever thread asks.
+CloudFormation). The composition root gives `deferred` a function (sluice/late.py) that
+imports and builds the service with its collaborators; the gateway, the console and the other
+services see a Service whose first `operation` (or `built()`) call runs that function, once,
+whichever thread asks (the gateway asks from its worker pool, off the event loop).
 
 Only a service with no start/stop work and no fresh rows of its own can wait like this (the
 gateway starts the services before it listens, and a reset writes every service's fresh rows);
