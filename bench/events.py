@@ -111,7 +111,7 @@ def in_process(calls: int) -> dict[str, Any]:
     from sluice.protocol.context import RequestContext
     from sluice.schema import SCHEMA
     from sluice.services.delivery import Deliveries
-    from sluice.services.events import EventsService
+    from sluice.services.events.service import EventsService
     from sluice.settings import Settings
     from sluice.store import Store
 

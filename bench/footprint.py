@@ -3,6 +3,8 @@
 For each server, in one run:
   - ready: `up` -> the health endpoint answers 200, median of N starts (wall time), and the CPU
     time the process tree spent getting there (steady on a loaded machine where wall time is not);
+  - first requests: `up` -> a CreateBucket, a PutObject and a CreateQueue answered (what a server
+    leaves for its first requests, botocore's models say, is paid by then), wall and CPU;
   - idle RSS of the whole process tree, once ready and settled;
   - RSS after 10,000 S3 PutObjects (1 KiB, distinct keys) and 10,000 SQS SendMessages;
   - server CPU per request from /proc (bench/cpu.py's measurement): S3 PutObject 1 KiB,
@@ -122,18 +124,25 @@ def load(port: int, bucket: str, queue_url: str, count: int) -> None:
 
 def measure_server(name: str, workdir: Path, args: argparse.Namespace) -> dict[str, float]:
     out: dict[str, float] = {}
-    walls, cpus = [], []
+    walls, cpus, first_walls, first_cpus = [], [], [], []
     for run in range(args.starts + 1):
         server = make_server(name, workdir, run)
         try:
+            started = time.monotonic()
             wall, cpu = timed_start(server)
+            setup(server.port)
+            assert server.proc is not None
             if run:  # the first start writes bytecode caches and fills the page cache: not counted
                 walls.append(wall)
                 cpus.append(cpu)
+                first_walls.append(time.monotonic() - started)
+                first_cpus.append(tree_cpu(server.proc.pid))
         finally:
             server.stop()
     out["ready (s, median wall)"] = statistics.median(walls)
     out["ready (CPU s, median)"] = statistics.median(cpus)
+    out["first S3+SQS requests done (s, wall)"] = statistics.median(first_walls)
+    out["first S3+SQS requests done (CPU s)"] = statistics.median(first_cpus)
     server = make_server(name, workdir, args.starts + 1)
     try:
         timed_start(server)

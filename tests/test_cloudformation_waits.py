@@ -12,8 +12,8 @@ from typing import Any, ClassVar
 from sluice.clock import ManualClock
 from sluice.engine.stacks import StackDeployer
 from sluice.schema import SCHEMA
-from sluice.services.cloudformation import CloudFormationService
 from sluice.services.cloudformation.providers import InProgress, ResourceRequest, ResourceResult
+from sluice.services.cloudformation.service import CloudFormationService
 from sluice.store import Store
 
 from .manual_clock import ctx

@@ -23,7 +23,7 @@ from sluice.engine.lifecycle import Engine, Signal
 from sluice.protocol.context import RequestContext
 from sluice.schema import SCHEMA
 from sluice.services.delivery import Deliveries, Delivery, DeliveryResult
-from sluice.services.events import EventsService
+from sluice.services.events.service import EventsService
 from sluice.settings import Settings
 from sluice.store import Store
 

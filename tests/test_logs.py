@@ -31,8 +31,8 @@ from sluice.clock import ManualClock
 from sluice.protocol.context import RequestContext
 from sluice.protocol.errors import ServiceError
 from sluice.schema import SCHEMA
-from sluice.services.logs import LogsService
 from sluice.services.logs.patterns import PatternError, compile_pattern, split_fields
+from sluice.services.logs.service import LogsService
 from sluice.store import Store
 from sluice.tools import logs_tail as tail
 

@@ -42,9 +42,9 @@ from sluice.services.delivery import (
     DeliveryResult,
     MessageAttribute,
 )
-from sluice.services.sns import SnsService
 from sluice.services.sns.filters import FilterPolicyError, compile_policy
 from sluice.services.sns.records import Pending
+from sluice.services.sns.service import SnsService
 from sluice.settings import Settings
 from sluice.store import Store
 

@@ -17,7 +17,8 @@ import pytest
 from sluice.clock import ManualClock
 from sluice.protocol.context import RequestContext
 from sluice.server import Sluice
-from sluice.services.sns import SnsService
+from sluice.services.deferred import DeferredService
+from sluice.services.sns.service import SnsService
 
 from .lambda_helpers import ROLE, read_jsonl, zip_code
 from .manual_clock import run_manual
@@ -75,6 +76,8 @@ def run(tmp_path: Path, body: Callable[[Sluice, ManualClock], Awaitable[None]]) 
 def test_http_retries_run_exactly_when_the_manual_clock_reaches_them(tmp_path: Path, hook: Hook) -> None:
     async def body(app: Sluice, clock: ManualClock) -> None:
         sns = app.services["sns"]
+        assert isinstance(sns, DeferredService)  # built on its first use (services/deferred.py)
+        sns = sns.built()
         assert isinstance(sns, SnsService)
         sqs: Any = app.services["sqs"]
         dlq = sqs.operation("CreateQueue")(ctx("sqs"), QueueName="dlq")["QueueUrl"]
@@ -127,6 +130,8 @@ def test_a_filtered_out_message_never_reaches_the_function(tmp_path: Path) -> No
 
     async def body(app: Sluice, clock: ManualClock) -> None:
         sns = app.services["sns"]
+        assert isinstance(sns, DeferredService)  # built on its first use (services/deferred.py)
+        sns = sns.built()
         assert isinstance(sns, SnsService)
         lam: Any = app.services["lambda"]
         fn_arn = lam.operation("CreateFunction")(

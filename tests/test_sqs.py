@@ -923,7 +923,7 @@ def test_deliver_and_depth(tmp_path: Path) -> None:
         Delivery,
         MessageAttribute,
     )
-    from sluice.services.sqs import SqsService
+    from sluice.services.sqs.service import SqsService
     from sluice.settings import Settings
     from sluice.store import Store
 

@@ -20,7 +20,7 @@ from typing import Any
 from sluice.clock import ManualClock
 from sluice.protocol.context import RequestContext
 from sluice.server import Sluice
-from sluice.services.sqs import SqsService
+from sluice.services.sqs.service import SqsService
 
 from .manual_clock import run_manual
 

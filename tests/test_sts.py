@@ -19,7 +19,7 @@ from botocore.exceptions import ClientError
 from sluice.auth.identity import parse_credentials
 from sluice.clock import ManualClock
 from sluice.schema import SCHEMA
-from sluice.services.iam import IamService
+from sluice.services.iam.service import IamService
 from sluice.settings import Settings
 from sluice.store import Store
 

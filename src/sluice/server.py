@@ -11,15 +11,14 @@ import socket
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from types import FrameType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import uvicorn
 
-from .auth.enforcer import Enforcer
-from .auth.identity import Identity
+from . import late
 from .clock import Clock, ManualClock, make_clock
 from .console import PREFIX as CONSOLE_PREFIX
-from .console import Console, ConsoleViews
+from .console import ConsoleViews, DeferredConsole
 from .engine.destinations import Authorize, OutcomeDelivery
 from .engine.dispatcher import OutboxDispatcher, in_executor_each
 from .engine.eventbridge import eventbridge_workers
@@ -28,11 +27,9 @@ from .engine.invoker import Functions, Invoker
 from .engine.journey import Journeys
 from .engine.lifecycle import Engine, Resource, Signal
 from .engine.metrics import MetricStore
-from .engine.otlp import OtlpExporter
 from .engine.periodic import PeriodicTask, in_executor
 from .engine.pollers import SqsPollers
 from .engine.s3_lifecycle import S3Lifecycle
-from .engine.sns_http import post_notification
 from .engine.sqs_work import sqs_workers
 from .engine.stack_notices import StackNotices
 from .engine.stacks import StackDeployer
@@ -48,30 +45,36 @@ from .runtime.python import Discovery as PythonDiscovery
 from .runtime.python import PythonChoice
 from .schema import SCHEMA
 from .services.base import Service
-from .services.cloudformation import CloudFormationService, sam
 from .services.cloudformation.custom import (
     RESPONSE_PATH,
     CustomResource,
     CustomResponses,
     WithCustomResources,
 )
-from .services.cloudformation.providers import build_providers
-from .services.cloudwatch import CloudWatchService
+from .services.cloudwatch.alarms import AlarmStore
+from .services.cloudwatch.cadence import evaluation_interval
+from .services.deferred import deferred
 from .services.delivery import Deliveries, Delivery, DeliveryResult
-from .services.events import EventsService
-from .services.iam import IamService
+from .services.events.service import EventsService
 from .services.lambda_.roles import UNCHECKED
 from .services.lambda_.service import LambdaService
-from .services.logs import LogsService
-from .services.s3 import NotificationOutbox, S3Service
-from .services.sns import SnsService
+from .services.logs.service import LogsService
+from .services.s3.outbox import NotificationOutbox
+from .services.s3.service import S3Service
 from .services.sns.messages import SLUICE_PATH as SNS_LINKS
+from .services.sns.records import Outbox as SnsOutbox
 from .services.sns.records import Pending
-from .services.sqs import SqsService
 from .services.sqs.peek import peek
-from .services.sts import StsService
+from .services.sqs.service import SqsService
 from .settings import Settings
 from .store import Store
+
+if TYPE_CHECKING:
+    from .auth.enforcer import Enforcer
+    from .auth.identity import Identity
+    from .console.app import Console
+    from .engine.otlp import OtlpExporter
+    from .services.iam.service import IamService
 
 log = logging.getLogger("sluice")
 
@@ -87,13 +90,16 @@ class Sluice:
     gateway: Gateway
     deliveries: Deliveries
     engine: Engine
+    listening: Callable[[], None] = lambda: None  # called once the server accepts connections
 
     @classmethod
     def build(cls, settings: Settings) -> Sluice:
         clock = make_clock(settings.clock, settings.time_scale)
         store = Store(settings.data_dir, SCHEMA)
-        exporter = None
+        exporter: OtlpExporter | None = None
         if settings.otel_endpoint:
+            from .engine.otlp import OtlpExporter  # with its HTTP client: only for --otel-endpoint
+
             exporter = OtlpExporter(settings.otel_endpoint, Journeys(lambda: store.db.reader, settings.time_scale),
                                     clock)
         deliveries = Deliveries()  # services register the ARNs they accept messages for
@@ -136,9 +142,10 @@ class Sluice:
                            local_capacity=settings.max_environments, on_outcome=outcomes_due.set,
                            on_attempt=exporter.attempt_done if exporter else _no_attempt_note)
 
-        roles = _EnforcedRoles(lambda: iam, lambda: enforcer) if settings.enforce_iam else UNCHECKED
-        # Probed in the background: readiness does not wait for interpreters to start.
-        python_runtimes = PythonDiscovery(settings.python_overrides, on_done=_say_runtime_notes)
+        roles = _EnforcedRoles(lambda: iam.built(), lambda: enforcer) if settings.enforce_iam else UNCHECKED
+        # Probed in the background once the server listens (`listening`): readiness does not
+        # wait for interpreters to start, nor share the CPU with them.
+        python_runtimes = PythonDiscovery(settings.python_overrides, on_done=_say_runtime_notes, start=False)
         lambda_ = LambdaService(store, clock, settings, s3=s3, python_runtimes=python_runtimes,
                                 invoker=invoker_for, on_mappings_changed=mappings_changed.set, roles=roles)
         invoker = lambda_.invoker
@@ -151,44 +158,54 @@ class Sluice:
         services["sqs"] = sqs
         deliveries.register("sqs", sqs)
         # Publish wakes the SNS outbox dispatcher (built below, with the other engine workers).
-        sns = SnsService(store, clock, settings, deliveries, send_http=post_notification,
-                         queued=lambda: sns_outbox.notify())
+        # Built on its first request or delivery; its outbox dispatcher reads the rows alone
+        # until one is due (an earlier run's), and builds it then.
+        sns = deferred("sns", lambda: late.sns_service(store, clock, settings, deliveries, lambda: sns_outbox.notify()))
         services["sns"] = sns
-        deliveries.register("sns", sns)
+        deliveries.register("sns", late.LateTarget(sns))
         events_due, schedules_due = Signal(), Signal()  # set from requests' threads
         events = EventsService(store, clock, settings, deliveries, outbox_changed=events_due.set,
                                schedules_changed=schedules_due.set)
         services["events"] = events
         deliveries.register("events", events)
-        cloudwatch = CloudWatchService(store, clock, settings, deliveries)  # alarms publish to SNS
+        # Built on its first request; its alarm evaluator runs before that only for alarms an
+        # earlier run stored. Alarms publish to SNS.
+        cloudwatch = deferred("cloudwatch", lambda: late.cloudwatch_service(store, clock, settings, deliveries))
         services["cloudwatch"] = cloudwatch
-        iam = IamService(store, clock, settings)
+        # IAM and STS are built on their first request (or the first signature or policy check):
+        # most servers never see one.
+        iam = deferred("iam", lambda: late.iam_service(store, clock, settings))
         services["iam"] = iam
-        services["sts"] = StsService(iam, clock, settings)
+        services["sts"] = deferred("sts", lambda: late.sts_service(iam.built(), clock, settings))
         # CloudFormation: its providers call the other services' operations; the deployer runs stacks.
-        providers = WithCustomResources(build_providers(services, settings.endpoint_url),
+        # Built with the first stack request, the providers with the first stack step: the
+        # deployer itself only looks for work rows until then.
+        providers = WithCustomResources(late.Providers(services, settings.endpoint_url),
                                         CustomResource(store.db, deliveries, settings.endpoint_url))
         stacks = StackDeployer(store.db, clock, providers, notices=StackNotices(store.db, deliveries))
-        cloudformation = CloudFormationService(
-            store, clock, services, wake=stacks.notify, settled=stacks.settled, expand=sam.expander(iam),
-            replace_on=lambda kind: providers[kind].replace_on if kind in providers else None)
+        cloudformation = deferred("cloudformation", lambda: late.cloudformation_service(
+            store, clock, services, providers, stacks, iam))
         services["cloudformation"] = cloudformation
 
         def secret_for(access_key: str) -> str | None:
             # --verify-signatures: root keys, IAM users' keys and STS sessions (functions' too).
-            found = iam.identity(access_key)
+            found = iam.built().identity(access_key)
             return found.secret_key if found is not None else None
 
         def token_for(access_key: str) -> str | None:
-            found = iam.identity(access_key)
+            found = iam.built().identity(access_key)
             return found.session_token if found is not None else None
 
         enforcer = anonymous = None
+        if settings.enforce_iam or settings.verify_signatures:
+            from .auth.enforcer import Enforcer  # IAM policy evaluation: only for these options
         if settings.enforce_iam:
-            enforcer = Enforcer(iam, {"s3": s3, "sqs": sqs, "sns": sns, "lambda": lambda_}, clock, acls=s3)
+            enforcer = Enforcer(iam.built(), {"s3": s3, "sqs": sqs, "sns": sns.built(), "lambda": lambda_}, clock,
+                                acls=s3)
         elif settings.verify_signatures:
             # Unsigned S3 requests are anonymous: only bucket policies may let them through.
-            anonymous = Enforcer(iam, {"s3": s3, "sqs": sqs, "sns": sns, "lambda": lambda_}, clock, acls=s3)
+            anonymous = Enforcer(iam.built(), {"s3": s3, "sqs": sqs, "sns": sns.built(), "lambda": lambda_}, clock,
+                                 acls=s3)
         outcomes = OutcomeDelivery(store.db, clock, deliveries, wake=outcomes_due,
                                    authorize=_delivery_authorizer(enforcer, lambda_) if enforcer else None,
                                    on_delivered=exporter.outcome_delivered if exporter else _no_delivery_note)
@@ -209,12 +226,12 @@ class Sluice:
         engine.add(S3Lifecycle(clock, s3.apply_lifecycle))  # after s3_notifications: it writes notifications
         # SNS deliveries: 16 at a time, a FIFO topic's message group one at a time, in order.
         sns_outbox: OutboxDispatcher[Pending] = engine.add(OutboxDispatcher(
-            "sns-deliveries", clock, sns.outbox, sns.deliverer.deliver, key=lambda row: row.id,
+            "sns-deliveries", clock, SnsOutbox(store.db), late.sns_delivery(sns), key=lambda row: row.id,
             group=lambda row: row.fifo_key, concurrency=16))
         for worker in eventbridge_workers(clock, events, events_due, schedules_due):
             engine.add(worker)
-        engine.add(PeriodicTask("cloudwatch-alarms", clock, cloudwatch.evaluation_interval,
-                                in_executor(cloudwatch.evaluate_alarms), run_first=False))
+        engine.add(PeriodicTask("cloudwatch-alarms", clock, lambda: evaluation_interval(clock),
+                                in_executor(late.alarm_evaluation(cloudwatch, AlarmStore(store.db))), run_first=False))
         engine.add(stacks)
 
         gateway = Gateway(settings, clock, services, secret_for=secret_for, token_for=token_for, engine=engine,
@@ -224,7 +241,8 @@ class Sluice:
         gateway.internal["/_sluice/lambda-layer/"] = lambda rest, query: _layer_view(lambda_, rest)
         gateway.internal[SNS_LINKS] = sns_links(sns, settings)  # SubscribeURL, UnsubscribeURL
         # Custom resources' ResponseURL: the handler PUTs its response here; the stack wakes.
-        gateway.internal_writes[RESPONSE_PATH] = CustomResponses(store.db, cloudformation.wake).receive
+        gateway.internal_writes[RESPONSE_PATH] = CustomResponses(
+            store.db, lambda stack_id: cloudformation.built().wake(stack_id)).receive
         gateway.internal["/_sluice/trace"] = lambda rest, query: _trace_view(journeys, query)
         sources = StatusSources(lambda: store.db.reader, clock.now, settings.time_scale, lambda_.function_names,
                                 lambda_.resolve, lambda: invoker.running.copy(), invoker.running_async, sqs.depth,
@@ -237,14 +255,20 @@ class Sluice:
         gateway.testing = TestingApi(clock, TestingHooks(
             reset=Reset(store, services, engine), outcome=lambda request_id: async_outcome(store.db, request_id),
             queue_messages=lambda ref: peek(sqs.state, ref)), gateway.run_blocking)
-        gateway.console = Console(settings, services, gateway.run_blocking, iam.identity, enforcer=enforcer,
-                                  views=ConsoleViews(journeys=journeys, outcome=lambda rid: async_outcome(store.db, rid),
-                                                     event_state=lambda rid: event_state(store.db, rid),
-                                                     queue_messages=lambda ref: peek(sqs.state, ref),
-                                                     status=lambda: status(sources),
-                                                     failures=lambda limit: recent_failures(store.db, limit),
-                                                     now=clock.now, code_zip=lambda_.code_zip))
-        return cls(settings, clock, store, services, gateway, deliveries, engine)
+        views = ConsoleViews(journeys=journeys, outcome=lambda rid: async_outcome(store.db, rid),
+                             event_state=lambda rid: event_state(store.db, rid),
+                             queue_messages=lambda ref: peek(sqs.state, ref), status=lambda: status(sources),
+                             failures=lambda limit: recent_failures(store.db, limit),
+                             now=clock.now, code_zip=lambda_.code_zip)
+
+        def console() -> Console:  # on the console's first request: Jinja2 and the pages load then
+            from .console.app import Console
+
+            return Console(settings, services, gateway.run_blocking, lambda key: iam.built().identity(key),
+                           enforcer=enforcer, views=views)
+
+        gateway.console = DeferredConsole(console, gateway.run_blocking)
+        return cls(settings, clock, store, services, gateway, deliveries, engine, listening=python_runtimes.start)
 
     def close(self) -> None:
         self.store.close()
@@ -347,10 +371,16 @@ class _Server(uvicorn.Server):
     dispatchers start nothing new), before uvicorn drains the open connections; the engine's
     running work is then given its grace and cut when the lifespan shuts down."""
 
-    def __init__(self, config: uvicorn.Config, engine: Engine) -> None:
+    def __init__(self, config: uvicorn.Config, engine: Engine, listening: Callable[[], None]) -> None:
         super().__init__(config)
         self.engine = engine
+        self.listening = listening
         self._loop: asyncio.AbstractEventLoop | None = None
+
+    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        await super().startup(sockets)
+        if self.started:
+            self.listening()
 
     async def serve(self, sockets: list[socket.socket] | None = None) -> None:
         self._loop = asyncio.get_running_loop()
@@ -403,7 +433,7 @@ def serve(settings: Settings) -> None:
         # RequestResponse invoke of a long handler must not hold the exit).
         timeout_graceful_shutdown=STOP_GRACE_SECONDS,
     )
-    server = _Server(config, app.engine)
+    server = _Server(config, app.engine, app.listening)
     log.info("Sluice listening on %s (data in %s)", settings.endpoint_url, settings.data_dir.resolve())
     log.info("Console: %s%s/", settings.endpoint_url, CONSOLE_PREFIX)
     log.info("%s", runtimes.node_summary())

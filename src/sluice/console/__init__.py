@@ -1,5 +1,9 @@
-"""Sluice's web console (served by the gateway under /_sluice/console/)."""
+"""Sluice's web console (served by the gateway under /_sluice/console/).
 
-from .app import PREFIX, Console, ConsoleViews
+Only what the composition root needs at start-up is imported here; the console itself
+(console/app.py: Jinja2, templates, pages) loads with its first request (console/deferred.py)."""
 
-__all__ = ["PREFIX", "Console", "ConsoleViews"]
+from .deferred import DeferredConsole
+from .views import PREFIX, ConsoleViews
+
+__all__ = ["PREFIX", "ConsoleViews", "DeferredConsole"]

@@ -19,6 +19,7 @@ from ..protocol.models import service_model
 from ..protocol.statuses import http_status
 from ..protocol.validate import validate
 from ..services.base import Service
+from ..services.deferred import DeferredService
 from ..settings import Settings
 
 if TYPE_CHECKING:
@@ -65,6 +66,8 @@ class Api:
         owner = self._services.get(service)
         if owner is None:
             raise not_implemented(service)
+        if isinstance(owner, DeferredService) and not owner.is_built:
+            await self._run_blocking(owner.built)  # a page's first call imports the service: not on the loop
         fn = owner.operation(operation)
         if fn is None:
             raise not_implemented(service, operation)

@@ -13,9 +13,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
-import time
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from collections.abc import Mapping
 from importlib import resources
 from typing import Any
 from urllib.parse import quote
@@ -36,32 +34,14 @@ from .request import ConsoleRequest
 from .router import Router
 from .session import IdentityLookup, Sessions
 from .sse import EventStream
+from .views import PREFIX, ConsoleViews
 
 log = logging.getLogger("sluice.console")
 
-PREFIX = "/_sluice/console"
 STATIC = "/static/"
 # The largest POST body the console reads: a browser upload goes to S3 in one PutObject.
 MAX_BODY = 256 * 1024 * 1024
 _FORM_LIMIT = 8 * 1024 * 1024  # urlencoded forms: a function's code, a policy, a JSON event
-
-
-@dataclass
-class ConsoleViews:
-    """The engine's read views the pages use (given by the composition root; None: not shown).
-
-    Pages read them through `Console.views` and run them in the worker pool (they read the
-    store)."""
-
-    journeys: Any = None  # engine.journey.Journeys: find(target, every) -> journeys
-    outcome: Callable[[str], Any] | None = None  # async outcome by Lambda request id
-    event_state: Callable[[str], Any] | None = None  # an async event's retries state
-    queue_messages: Callable[[str], Any] | None = None  # peek at a queue without consuming
-    status: Callable[[], Any] | None = None  # `sluice status`'s view
-    failures: Callable[[int], Any] | None = None  # recent failed async events (engine/introspect.py)
-    now: Callable[[], float] = time.time  # the engine's clock (metric and log times follow it)
-    # A function's deployment package by (name, SHA-256 hex): what GetFunction's Code.Location serves.
-    code_zip: Callable[[str, str], bytes | None] | None = None
 
 
 class Console:

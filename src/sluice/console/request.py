@@ -92,7 +92,7 @@ class ConsoleRequest:
 def console_path(target: str, default: str) -> str:
     """`target` if it is a path of the console, else `default`: a link or form that says where to
     go next must not send the user to another site (`//evil.example`, `/\\evil.example`)."""
-    from .app import PREFIX
+    from .views import PREFIX
 
     if target.startswith(PREFIX + "/") and "//" not in target and "\\" not in target:
         return target

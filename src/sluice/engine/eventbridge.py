@@ -21,8 +21,8 @@ from .dispatcher import OutboxDispatcher, in_executor_each
 from .lifecycle import Signal, Worker
 
 if TYPE_CHECKING:
-    from ..services.events import EventsService
     from ..services.events.records import OutboxRow, RuleRecord
+    from ..services.events.service import EventsService
 
 OUTBOX_CONCURRENCY = 16  # target deliveries under way at once (each blocks a worker thread)
 

@@ -26,16 +26,18 @@ import asyncio
 import logging
 import threading
 from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING
 
 from .. import realtime
 from ..clock import Clock
 from ..services.cloudformation import records
-from ..services.cloudformation.providers import Provider
 from ..store.db import Database
 from .dispatcher import OutboxDispatcher, in_executor_each
 from .lifecycle import Signal
 from .stack_notices import StackNotices
-from .stack_steps import Operation
+
+if TYPE_CHECKING:
+    from ..services.cloudformation.providers import Provider
 
 log = logging.getLogger("sluice.engine")
 
@@ -128,6 +130,10 @@ class StackDeployer:
 
     def run(self, stack_id: str) -> None:
         """Carry the stack's operation on until it ends or waits (blocking: a worker thread)."""
+        # Imported with the first stack that runs: the steps bring the template machinery
+        # (plans, intrinsics, providers), which a server without stacks never needs.
+        from .stack_steps import Operation
+
         operation = Operation(self.db, self.clock, self.providers, stack_id, self._stopping.is_set)
         try:
             operation.run()

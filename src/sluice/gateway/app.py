@@ -21,8 +21,6 @@ from concurrent.futures import ThreadPoolExecutor
 from functools import partial
 from typing import TYPE_CHECKING, Any, Protocol
 
-from botocore.exceptions import DataNotFoundError
-
 from .. import __version__, realtime
 from ..clock import Clock
 from ..protocol import generic_error
@@ -32,6 +30,7 @@ from ..protocol.http import HttpRequest, HttpResponse, ResponseBody
 from ..protocol.models import service_model
 from ..protocol.selection import Protocols
 from ..services.base import Service
+from ..services.deferred import DeferredService
 from ..settings import Settings
 from . import limits
 from .bodies import MAX_CONTENT_LENGTH, ClientDisconnected, StreamingBody, read_all, read_up_to
@@ -51,7 +50,7 @@ if TYPE_CHECKING:
     from botocore.model import OperationModel
 
     from ..auth.enforcer import Enforcer
-    from ..console import Console
+    from ..console import DeferredConsole
     from .testing_api import TestingApi
 
 log = logging.getLogger("sluice.gateway")
@@ -108,7 +107,7 @@ class Gateway:
         # ... and those that accept a PUT (custom resource responses' ResponseURL).
         self.internal_writes: dict[str, InternalWriteHandler] = {}
         # The web console under /_sluice/console/ (set by the composition root).
-        self.console: Console | None = None
+        self.console: DeferredConsole | None = None
         self.enforcer = enforcer
         self.engine = engine
         # Set with --verify-signatures alone: signed callers may do anything, as before, but an
@@ -241,6 +240,8 @@ class Gateway:
             if op is None:
                 op = await self._route(protocol, req, small)
             ctx.operation = op.name
+            if isinstance(service, DeferredService) and not service.is_built:
+                await loop.run_in_executor(self.pool, service.built)  # its first request imports it: off the loop
             fn = service.operation(op.name)
             if fn is None:
                 raise not_implemented(service.name, op.name)
@@ -352,6 +353,8 @@ class Gateway:
         return HttpResponse(405, [("Content-Type", "application/json")], b'{"error": "method not allowed"}')
 
     def _unknown_service(self, name: str, ctx: RequestContext) -> HttpResponse:
+        from botocore.exceptions import DataNotFoundError  # botocore stays off the start path
+
         try:
             protocol = service_model(name).metadata.get("protocol")
         except DataNotFoundError:  # not a service botocore knows either

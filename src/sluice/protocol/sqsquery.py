@@ -22,7 +22,7 @@ from botocore.model import ListShape, MapShape, OperationModel, ServiceModel, Sh
 from .context import RequestContext
 from .errors import ServiceError
 from .http import HttpRequest, HttpResponse
-from .models import model_loader
+from .models import service_description
 from .query import XML_DECL, QueryProtocol
 from .values import format_scalar
 
@@ -86,7 +86,7 @@ _lock = threading.Lock()
 def query_model() -> ServiceModel:
     """The current SQS model with the query protocol's names."""
     with _lock:
-        raw: dict[str, Any] = copy.deepcopy(model_loader().load_service_model("sqs", "service-2"))
+        raw: dict[str, Any] = copy.deepcopy(service_description("sqs"))
     raw["metadata"] = {**raw["metadata"], "protocol": "query", "protocols": ["query"], "xmlNamespace": NAMESPACE}
     shapes = raw["shapes"]
     for name, item in _LIST_ITEMS.items():

@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import importlib.metadata as metadata
 import os
 import re
 import shutil
@@ -35,6 +34,10 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from importlib import metadata
 
 PYTHON_RUNTIMES = ("python3.9", "python3.10", "python3.11", "python3.12", "python3.13")
 # What Lambda's Python runtimes put in /var/runtime for handlers (and what runs them).
@@ -69,6 +72,10 @@ def cache_root() -> Path:
 
 
 def _installed_version(name: str) -> str:
+    # importlib.metadata (with zipfile, csv, email) is imported by the discovery, which runs
+    # once the server listens, not at start-up.
+    from importlib import metadata
+
     try:
         return metadata.version(name)
     except metadata.PackageNotFoundError:
@@ -93,6 +100,8 @@ def _requirement_names(dist: metadata.Distribution) -> Iterable[str]:
 
 def _closure(names: Iterable[str]) -> list[metadata.Distribution]:
     """The installed distributions `names` need, themselves included."""
+    from importlib import metadata
+
     seen: dict[str, metadata.Distribution] = {}
     pending = list(names)
     while pending:
@@ -282,17 +291,31 @@ def discover(overrides: dict[str, str] | None = None, *, root: Path | None = Non
 
 
 class Discovery(Mapping[str, PythonChoice]):
-    """`discover`, run on a thread of its own from the moment this is made, so that `sluice up`
-    answers requests before every interpreter has been probed (each probe is a process start).
+    """`discover`, run on a thread of its own, so that `sluice up` answers requests before every
+    interpreter has been probed (each probe is a process start). It starts when this is made,
+    or with `start=False` when `start()` is called (`sluice up`: once the server listens, so
+    that the probes do not compete with the start-up for the CPU) or at the first lookup.
     A lookup waits for it: only a Lambda request in the server's first fraction of a second ever
     does. `on_done` is called on that thread with the choices once they are known."""
 
     def __init__(self, overrides: dict[str, str] | None = None,
-                 on_done: Callable[[Mapping[str, PythonChoice]], None] | None = None) -> None:
+                 on_done: Callable[[Mapping[str, PythonChoice]], None] | None = None, start: bool = True) -> None:
         self._choices: dict[str, PythonChoice] = {}
         self._done = threading.Event()
         self._on_done = on_done
-        threading.Thread(target=self._run, args=(overrides,), name="sluice-python-discovery", daemon=True).start()
+        self._overrides = overrides
+        self._started = False
+        self._starting = threading.Lock()
+        if start:
+            self.start()
+
+    def start(self) -> None:
+        with self._starting:
+            if self._started:
+                return
+            self._started = True
+        threading.Thread(target=self._run, args=(self._overrides,), name="sluice-python-discovery",
+                         daemon=True).start()
 
     def _run(self, overrides: dict[str, str] | None) -> None:
         try:
@@ -303,6 +326,7 @@ class Discovery(Mapping[str, PythonChoice]):
             self._on_done(self._choices)
 
     def _known(self) -> dict[str, PythonChoice]:
+        self.start()
         self._done.wait()
         if not self._choices:
             raise RuntimeError("finding the Python runtimes' interpreters failed (see the server's log)")

@@ -11,8 +11,6 @@ import sqlite3
 from collections.abc import Callable, Sequence
 from typing import Any, ClassVar
 
-from botocore import xform_name
-
 Operation = Callable[..., Any]
 
 
@@ -24,6 +22,8 @@ class Service:
         return (self,)
 
     def operation(self, op_name: str) -> Operation | None:
+        from botocore import xform_name  # botocore stays off the start path (it is cached by then)
+
         attr = xform_name(op_name)
         for owner in self.operation_owners():
             fn = getattr(owner, attr, None)

@@ -69,6 +69,7 @@ class ThreadServer:
                 self.stop()
                 raise ServerFailed(f"the in-process Sluice server did not start: {self._failure!r}")
             time.sleep(0.001)
+        self.app.listening()  # as `sluice up` does once it listens (Python interpreters are probed)
 
     def _run(self) -> None:
         try:

@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from ...protocol.http import HttpResponse
-from ..app import PREFIX
 from ..request import ConsoleRequest, console_path
+from ..views import PREFIX
 
 if TYPE_CHECKING:
     from ..app import Console

@@ -1,3 +1,2 @@
-from .service import CloudFormationService
-
-__all__ = ["CloudFormationService"]
+"""CloudFormation. Importing a module of this package (its records, for the schema) does not import
+the service itself: sluice.services.cloudformation.service is imported where it is built."""

@@ -1,5 +1,2 @@
-"""CloudWatch: metrics (PutMetricData, GetMetricData, GetMetricStatistics, ListMetrics) and alarms."""
-
-from .service import CloudWatchService
-
-__all__ = ["CloudWatchService"]
+"""CloudWatch. Importing a module of this package (its records, for the schema) does not import
+the service itself: sluice.services.cloudwatch.service is imported where it is built."""

@@ -62,6 +62,9 @@ class AlarmStore:
         row = self.db.query_one("SELECT body FROM cloudwatch_alarms WHERE name = ?", (name,))
         return json.loads(row["body"]) if row else None
 
+    def any(self) -> bool:
+        return self.db.query_one("SELECT 1 FROM cloudwatch_alarms LIMIT 1") is not None
+
     def all(self) -> list[Alarm]:
         return [json.loads(r["body"]) for r in self.db.query("SELECT body FROM cloudwatch_alarms ORDER BY name")]
 

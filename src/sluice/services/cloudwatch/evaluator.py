@@ -2,7 +2,7 @@
 (its history item, its SNS actions).
 
 The engine runs `evaluate_all` periodically (a PeriodicTask that server.py adds to the Engine,
-every `evaluation_interval` engine seconds); SetAlarmState changes a state through `transition` too.
+every `cadence.evaluation_interval` engine seconds); SetAlarmState changes a state through `transition` too.
 """
 
 from __future__ import annotations
@@ -11,7 +11,6 @@ import json
 import logging
 from typing import Any
 
-from ...clock import Clock
 from ..delivery import Delivery
 from .alarms import Alarm, HistoryItem
 from .common import Shared
@@ -23,21 +22,6 @@ from .notification import message, subject
 from .statistics import value_of
 
 log = logging.getLogger(__name__)
-
-EVALUATION_INTERVAL = 60.0  # engine seconds between two evaluations of every alarm
-# ... but at least every 10 seconds of the clock's time: periods are measured in `clock.now()`
-# (wall-clock time), and a 10-second alarm checked once a minute would never see most of its
-# periods (AWS evaluates those every 10 seconds).
-HIGH_RESOLUTION_EVALUATION = 10.0
-
-
-def evaluation_interval(clock: Clock) -> float:
-    """Engine seconds between two evaluations: a minute, or 10 seconds of `clock.now()` if that
-    comes first. On a real clock those 10 seconds are real ones whatever `--time-scale` says (a
-    scaled engine minute may be shorter); on a ManualClock they are 10 of its own seconds, so an
-    advance runs exactly the evaluations due in it."""
-    return min(EVALUATION_INTERVAL, HIGH_RESOLUTION_EVALUATION * clock.time_scale)
-
 
 class AlarmEvaluator:
     def __init__(self, shared: Shared) -> None:

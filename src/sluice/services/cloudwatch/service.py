@@ -19,8 +19,9 @@ from ..base import Service
 from ..delivery import Deliveries
 from .alarm_api import AlarmApi
 from .alarms import AlarmStore
+from .cadence import evaluation_interval
 from .common import Shared
-from .evaluator import AlarmEvaluator, evaluation_interval
+from .evaluator import AlarmEvaluator
 from .metric_api import MetricData
 
 
@@ -43,5 +44,5 @@ class CloudWatchService(Service):
         self.evaluator.evaluate_all()
 
     def evaluation_interval(self) -> float:
-        """Engine seconds until the next evaluation is due (see evaluator.evaluation_interval)."""
+        """Engine seconds until the next evaluation is due (see cadence.evaluation_interval)."""
         return evaluation_interval(self.clock)

@@ -1,3 +1,2 @@
-from .service import EventsService
-
-__all__ = ["EventsService"]
+"""EventBridge. Importing a module of this package (its records, for the schema) does not import
+the service itself: sluice.services.events.service is imported where it is built."""

@@ -1,3 +1,2 @@
-from .service import IamService
-
-__all__ = ["IamService"]
+"""IAM. Importing a module of this package (its records, for the schema) does not import
+the service itself: sluice.services.iam.service is imported where it is built."""

@@ -1,3 +1,2 @@
-from .service import LogsService
-
-__all__ = ["LogsService"]
+"""CloudWatch Logs. Importing a module of this package (its records, for the schema) does not import
+the service itself: sluice.services.logs.service is imported where it is built."""

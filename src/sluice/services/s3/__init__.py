@@ -1,4 +1,2 @@
-from .outbox import NotificationOutbox
-from .service import S3Service
-
-__all__ = ["NotificationOutbox", "S3Service"]
+"""S3. Importing a module of this package (its records, for the schema) does not import
+the service itself: sluice.services.s3.service is imported where it is built."""

@@ -5,9 +5,9 @@ from __future__ import annotations
 import base64
 import hashlib
 import zlib
+from functools import cache
+from types import ModuleType
 from typing import Protocol
-
-from awscrt import checksums as crt
 
 ALGORITHMS = ("CRC32", "CRC32C", "CRC64NVME", "SHA1", "SHA256")
 # Checksums AWS stores for an upload that brought none (since 2025).
@@ -33,14 +33,23 @@ class _Crc:
         return self._value.to_bytes(self._width, "big")
 
 
+@cache
+def _crt() -> ModuleType:
+    # awscrt's native library costs ~40 ms and several MB to load: paid on the first upload
+    # (every upload gets a CRC64NVME checksum), not at start-up.
+    from awscrt import checksums
+
+    return checksums
+
+
 def new_hasher(algorithm: str) -> Hasher:
     algorithm = algorithm.upper()
     if algorithm == "CRC32":
         return _Crc(zlib.crc32, 4)
     if algorithm == "CRC32C":
-        return _Crc(crt.crc32c, 4)
+        return _Crc(_crt().crc32c, 4)
     if algorithm == "CRC64NVME":
-        return _Crc(crt.crc64nvme, 8)
+        return _Crc(_crt().crc64nvme, 8)
     if algorithm == "SHA1":
         return hashlib.sha1()
     if algorithm == "SHA256":

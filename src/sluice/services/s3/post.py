@@ -14,7 +14,6 @@ from ... import realtime
 from ...protocol.context import RequestContext
 from ...protocol.errors import ServiceError
 from ...protocol.http import Readable
-from ...protocol.xml import MalformedXML, local_name, parse_xml
 from . import core, errors
 from .access import Access, with_acl
 from .checksums import ALGORITHMS, member_name
@@ -108,6 +107,9 @@ def _form_tags(value: str | None) -> dict[str, str]:
     document, as PutObjectTagging's body."""
     if not value:
         return {}
+    # Imported here: protocol.xml brings botocore's model module, which start-up does without.
+    from ...protocol.xml import MalformedXML, local_name, parse_xml
+
     malformed = ServiceError("MalformedXML", "The XML you provided was not well-formed or did not validate "
                              "against our published schema")
     try:

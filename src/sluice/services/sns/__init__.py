@@ -1,3 +1,2 @@
-from .service import SnsService
-
-__all__ = ["SnsService"]
+"""SNS. Importing a module of this package (its records, for the schema) does not import
+the service itself: sluice.services.sns.service is imported where it is built."""

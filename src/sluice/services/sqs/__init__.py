@@ -1,3 +1,2 @@
-from .service import QueueDepth, SqsService
-
-__all__ = ["QueueDepth", "SqsService"]
+"""SQS. Importing a module of this package (its records, for the schema) does not import
+the service itself: sluice.services.sqs.service is imported where it is built."""

@@ -1,3 +1,2 @@
-from .service import StsService
-
-__all__ = ["StsService"]
+"""STS. Importing a module of this package (its records, for the schema) does not import
+the service itself: sluice.services.sts.service is imported where it is built."""

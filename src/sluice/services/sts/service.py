@@ -18,7 +18,7 @@ from ...protocol.errors import ServiceError
 from ...settings import Settings
 from ..base import Operation, Service
 from ..checks import checked
-from ..iam import IamService
+from ..iam.service import IamService
 
 ROLE_DEFAULT_SECONDS = 3600
 SESSION_DEFAULT_SECONDS = 43200

@@ -1,0 +1,121 @@
+"""The services the composition root (server.py) builds on their first use, and what stands in
+for them until then: each function imports its service's modules when it runs
+(services/deferred.py holds the built service)."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import Callable, Coroutine, Iterator, Mapping
+from typing import TYPE_CHECKING, Any
+
+from .clock import Clock
+from .engine.sns_http import post_notification
+from .engine.stacks import StackDeployer
+from .services.base import Service
+from .services.cloudwatch.alarms import AlarmStore
+from .services.deferred import DeferredService
+from .services.delivery import Deliveries, Delivery, DeliveryResult
+from .services.sns.records import Pending
+from .settings import Settings
+from .store import Store
+
+if TYPE_CHECKING:
+    from .services.cloudformation.providers import Provider
+    from .services.cloudformation.service import CloudFormationService
+    from .services.cloudwatch.service import CloudWatchService
+    from .services.iam.service import IamService
+    from .services.sns.service import SnsService
+
+
+def sns_service(store: Store, clock: Clock, settings: Settings, deliveries: Deliveries,
+                queued: Callable[[], None]) -> SnsService:
+    from .services.sns.service import SnsService
+
+    return SnsService(store, clock, settings, deliveries, send_http=post_notification, queued=queued)
+
+
+def sns_delivery(sns: DeferredService[SnsService]) -> Callable[[Pending], Coroutine[Any, Any, None]]:
+    async def deliver(row: Pending) -> None:
+        # Built off the loop the first time (an earlier run's rows, before any SNS request).
+        service = sns.built() if sns.is_built else await asyncio.get_running_loop().run_in_executor(None, sns.built)
+        await service.deliverer.deliver(row)
+
+    return deliver
+
+
+class LateTarget:
+    """A deferred service as a delivery target (S3 notifications, Lambda destinations, alarm
+    actions to SNS): built with the first delivery to it."""
+
+    def __init__(self, service: DeferredService[Any]) -> None:
+        self._service = service
+
+    def deliver(self, arn: str, delivery: Delivery) -> DeliveryResult:
+        result: DeliveryResult = self._service.built().deliver(arn, delivery)
+        return result
+
+
+def cloudwatch_service(store: Store, clock: Clock, settings: Settings, deliveries: Deliveries) -> CloudWatchService:
+    from .services.cloudwatch.service import CloudWatchService
+
+    return CloudWatchService(store, clock, settings, deliveries)
+
+
+def alarm_evaluation(cloudwatch: DeferredService[CloudWatchService], alarms: AlarmStore) -> Callable[[], None]:
+    def evaluate_alarms() -> None:
+        # Never used and no alarm stored by an earlier run: nothing to evaluate, nothing to build.
+        if cloudwatch.is_built or alarms.any():
+            cloudwatch.built().evaluate_alarms()
+
+    return evaluate_alarms
+
+
+def cloudformation_service(store: Store, clock: Clock, services: Mapping[str, Service],
+                           providers: Mapping[str, Provider], stacks: StackDeployer,
+                           iam: Service) -> CloudFormationService:
+    from .services.cloudformation import sam
+    from .services.cloudformation.service import CloudFormationService
+
+    return CloudFormationService(
+        store, clock, services, wake=stacks.notify, settled=stacks.settled, expand=sam.expander(iam),
+        replace_on=lambda kind: providers[kind].replace_on if kind in providers else None)
+
+
+class Providers(Mapping[str, "Provider"]):
+    """CloudFormation's resource providers by type, built when a stack first needs one."""
+
+    def __init__(self, services: Mapping[str, Service], endpoint_url: str) -> None:
+        self._services = services
+        self._endpoint_url = endpoint_url
+        self._built: dict[str, Provider] | None = None
+        self._lock = threading.Lock()
+
+    def _providers(self) -> dict[str, Provider]:
+        with self._lock:
+            if self._built is None:
+                from .services.cloudformation.providers import build_providers
+
+                self._built = build_providers(self._services, self._endpoint_url)
+            return self._built
+
+    def __getitem__(self, kind: str) -> Provider:
+        return self._providers()[kind]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._providers())
+
+    def __len__(self) -> int:
+        return len(self._providers())
+
+
+def iam_service(store: Store, clock: Clock, settings: Settings) -> IamService:
+    from .services.iam.service import IamService
+
+    return IamService(store, clock, settings)
+
+
+def sts_service(iam: IamService, clock: Clock, settings: Settings) -> Service:
+    from .services.sts.service import StsService
+
+    return StsService(iam, clock, settings)

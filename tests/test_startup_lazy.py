@@ -1,0 +1,141 @@
+"""What `sluice up` leaves for later: botocore's models, awscrt, the console and the services a
+server may never see (IAM, STS, CloudFormation, CloudWatch, SNS) load on their first use, and work
+the same then. No timing is asserted: what is imported is."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import threading
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from sluice.clock import ManualClock
+from sluice.server import Sluice
+from sluice.services.base import Service
+from sluice.services.deferred import DeferredService, deferred
+
+from .conftest import make_client
+from .manual_clock import ctx, run_manual
+
+# Imported by nothing a fresh server does before its first request.
+LATER = ("botocore", "awscrt", "jinja2", "sluice.console.app", "sluice.services.iam.service",
+         "sluice.services.sts.service", "sluice.services.cloudformation.service",
+         "sluice.services.cloudformation.providers.catalog", "sluice.engine.stack_steps",
+         "sluice.services.cloudwatch.service", "sluice.services.sns.service", "sluice.auth.enforcer")
+
+_BUILD = """
+import json, sys
+from pathlib import Path
+from sluice.server import Sluice
+from sluice.settings import Settings
+app = Sluice.build(Settings(data_dir=Path(sys.argv[1])))
+app.close()
+print(json.dumps(sorted(m for m in sys.modules if m in json.loads(sys.argv[2]))))
+"""
+
+
+def test_building_a_server_imports_none_of_what_waits_for_a_request(tmp_path: Path) -> None:
+    # A child interpreter: this one has imported everything already.
+    done = subprocess.run([sys.executable, "-c", _BUILD, str(tmp_path / "data"), json.dumps(LATER)],
+                          capture_output=True, text=True, timeout=120, check=True)
+    assert json.loads(done.stdout.splitlines()[-1]) == []
+
+
+def test_services_built_late_answer_their_first_requests(endpoint: str) -> None:
+    iam = make_client("iam", endpoint)
+    iam.create_user(UserName="late-user")
+    assert make_client("sts", endpoint).get_caller_identity()["Account"] == "000000000000"
+    cw = make_client("cloudwatch", endpoint)
+    cw.put_metric_alarm(AlarmName="late-alarm", MetricName="M", Namespace="Test/late", Statistic="Sum",
+                        Period=60, EvaluationPeriods=1, Threshold=1, ComparisonOperator="GreaterThanThreshold")
+    assert [a["AlarmName"] for a in cw.describe_alarms(AlarmNames=["late-alarm"])["MetricAlarms"]] == ["late-alarm"]
+    cfn = make_client("cloudformation", endpoint)
+    with pytest.raises(cfn.exceptions.ClientError) as err:
+        cfn.describe_stacks(StackName="never-made")
+    assert err.value.response["Error"]["Message"] == "Stack with id never-made does not exist"
+    with urllib.request.urlopen(f"{endpoint}/_sluice/console/", timeout=30) as page:  # the console's first page
+        assert page.status == 200
+        assert b"<html" in page.read().lower()
+
+
+def _call(service: Any, operation: str, **params: Any) -> Any:
+    fn = service.operation(operation)
+    assert fn is not None, operation
+    return fn(ctx("cloudwatch"), **params)
+
+
+def test_cloudwatch_is_built_for_alarms_an_earlier_run_stored_and_not_otherwise(tmp_path: Path) -> None:
+    async def never_used(app: Sluice, clock: ManualClock) -> None:
+        cloudwatch = app.services["cloudwatch"]
+        assert isinstance(cloudwatch, DeferredService)
+        await clock.advance(60)  # six evaluation times pass: no alarm stored, nothing built
+        assert not cloudwatch.is_built
+
+    run_manual(tmp_path, never_used)
+
+    async def store_an_alarm(app: Sluice, clock: ManualClock) -> None:
+        cw = app.services["cloudwatch"]
+        _call(cw, "PutMetricAlarm", AlarmName="stored", MetricName="Jobs", Namespace="Test/Late", Statistic="Sum",
+              Period=60, EvaluationPeriods=1, Threshold=5, ComparisonOperator="GreaterThanThreshold")
+        _call(cw, "PutMetricData", Namespace="Test/Late", MetricData=[{"MetricName": "Jobs", "Value": 10}])
+
+    run_manual(tmp_path, store_an_alarm)
+
+    async def evaluated_after_the_restart(app: Sluice, clock: ManualClock) -> None:
+        cloudwatch = app.services["cloudwatch"]
+        assert isinstance(cloudwatch, DeferredService)
+        assert not cloudwatch.is_built
+        await clock.advance(10)  # the first evaluation: the stored alarm needs the service
+        assert cloudwatch.is_built
+        [alarm] = _call(cloudwatch, "DescribeAlarms", AlarmNames=["stored"])["MetricAlarms"]
+        assert alarm["StateValue"] == "ALARM"
+
+    run_manual(tmp_path, evaluated_after_the_restart)
+
+
+class _Plain(Service):
+    name = "plain"
+
+
+class _Started(Service):
+    name = "started"
+
+    async def start(self) -> None:
+        pass
+
+
+def test_a_deferred_service_is_built_once_whichever_thread_asks_first() -> None:
+    builds: list[_Plain] = []
+    gate = threading.Barrier(8)
+
+    def build() -> _Plain:
+        builds.append(_Plain())
+        return builds[-1]
+
+    late = deferred("plain", build)
+    assert late.name == "plain" and not late.is_built
+    late.reset()  # nothing built, nothing to forget
+    assert not builds
+
+    def first_use() -> None:
+        gate.wait()
+        late.built()
+
+    threads = [threading.Thread(target=first_use) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(builds) == 1 and late.built() is builds[0]
+
+
+def test_only_a_service_without_start_work_or_fresh_rows_may_wait() -> None:
+    with pytest.raises(TypeError, match="cannot be deferred"):
+        deferred("started", _Started).built()
+    with pytest.raises(TypeError, match="built 'plain'"):
+        deferred("other", _Plain).built()
