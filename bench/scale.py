@@ -1,6 +1,6 @@
 """The Lambda async queue at scale: does a backlog of 100,000 events dispatch as fast as one of 100?
 
-    .venv/bin/python bench/scale.py [--events 100000] [--small 100] [--repeat 3] [--json FILE]
+    .venv/bin/python bench/scale.py [--events 100000] [--small 100] [--repeat 5] [--json FILE]
 
 Starts Sluice with 8 environments and a no-op function whose handler first waits for a gate
 file (checked every 5 ms). With the gate shut, the bench queues the events with Invoke(Event)
@@ -182,7 +182,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--events", type=int, default=100_000, help="the big backlog (default 100,000)")
     parser.add_argument("--small", type=int, default=100, help="the small backlog (default 100)")
-    parser.add_argument("--repeat", type=int, default=3, help="drains of the small backlog (median)")
+    parser.add_argument("--repeat", type=int, default=5, help="drains of the small backlog (median)")
     parser.add_argument("--json", type=Path, default=HERE / "results" / "scale-latest.json")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="sluice-bench-scale-") as tmp:
