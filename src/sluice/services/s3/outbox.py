@@ -70,7 +70,7 @@ class NotificationOutbox:
     # -- DueSource -------------------------------------------------------------------------
 
     def fetch_due(self, now: float, limit: int) -> list[str]:
-        """Up to `limit` destinations with notifications due, the one with the oldest row first."""
+        """Up to `limit` destinations with notifications due, the most overdue first."""
         return outbox.due_targets(self.db.reader, now, limit)
 
     def next_due(self, now: float) -> float | None:
