@@ -298,6 +298,9 @@ class Invoker:
             await self._throttle(event, fn, self._age(event))
             return
         self._finish(fn)
+        # The environment is free again: the next event may start while this one's outcome
+        # commits (its fsync would otherwise leave an environment idle).
+        self.dispatcher.release_slot(event.request_id)
         event.run_seconds += self.clock.monotonic() - started
         points += self._invocation_points(fn, result, concurrent, started_at)
         attempts = event.attempts + 1
