@@ -1,6 +1,6 @@
 """The Lambda async queue at scale: does a backlog of 100,000 events dispatch as fast as one of 100?
 
-    .venv/bin/python bench/scale.py [--events 100000] [--small 100] [--repeat 5] [--json FILE]
+    .venv/bin/python bench/scale.py [--events 100000] [--small 100] [--repeat 5] [--quick] [--json FILE]
 
 Starts Sluice with 8 environments and a no-op function whose handler first waits for a gate
 file (checked every 5 ms). With the gate shut, the bench queues the events with Invoke(Event)
@@ -183,8 +183,11 @@ def main() -> int:
     parser.add_argument("--events", type=int, default=100_000, help="the big backlog (default 100,000)")
     parser.add_argument("--small", type=int, default=100, help="the small backlog (default 100)")
     parser.add_argument("--repeat", type=int, default=5, help="drains of the small backlog (median)")
+    parser.add_argument("--quick", action="store_true", help="a backlog of 10,000 (unless --events says)")
     parser.add_argument("--json", type=Path, default=HERE / "results" / "scale-latest.json")
     args = parser.parse_args()
+    if args.quick and args.events == 100_000:
+        args.events = 10_000
     with tempfile.TemporaryDirectory(prefix="sluice-bench-scale-") as tmp:
         gate = Path(tmp) / "gate"
         server = sluice_server(Path(tmp), "sluice", "--max-environments", "8")
