@@ -11,8 +11,9 @@ sampling the RSS of the server process (and of the whole tree, environments incl
 
 Printed: the dispatch rate (handler starts per second) while the backlog was at 100 %, 50 % ...
 of its size, next to the rate of a backlog of `--small` events (median of `--repeat` drains of
-the same server, after the big one); and the server's RSS when the drain began, its peak and
-when it ended. Targets (issue 18): the big backlog's rate within noise of the small one's
+the same server, after the big one); the server process's CPU per event (from /proc: steady on
+a shared machine, where the rates are not); and the server's RSS when the drain began, its peak
+and when it ended. Targets (issue 18): the big backlog's rate within noise of the small one's
 (cost per queued event O(log n)); RSS flat while it drains.
 """
 
@@ -36,6 +37,7 @@ from typing import Any
 import boto3
 from botocore.config import Config
 
+from cpu import cpu_seconds
 from report import git_revision, write_json
 from servers import Server, process_tree, sluice_server
 
@@ -154,9 +156,11 @@ def drain(server: Server, beacon: Beacon, gate: Path, numbers: range, timeout: f
             rss.append(rss_kib(pid))
             tree.append(tree_rss_kib(pid))
 
+    cpu_before = cpu_seconds(pid)
     opened = time.time()
     gate.touch()
     complete = beacon.wait_for(numbers, timeout, sample)
+    cpu = cpu_seconds(pid) - cpu_before  # the server process alone: steady where wall time is not
     rss.append(rss_kib(pid))
     tree.append(tree_rss_kib(pid))
     gate.unlink()
@@ -173,6 +177,7 @@ def drain(server: Server, beacon: Beacon, gate: Path, numbers: range, timeout: f
         windows.append({"backlog": total - lo, "rate": (hi - lo) / span if span > 0 else float("inf")})
     elapsed = times[-1] - opened if times else float("inf")
     return {"events": total, "started": len(times), "complete": complete, "seconds": elapsed,
+            "server_cpu_ms_per_event": cpu * 1000 / total,
             "rate": len(times) / elapsed if elapsed > 0 else float("inf"), "windows": windows,
             "rss_kib": {"start": rss[0], "peak": max(rss), "end": rss[-1]},
             "tree_rss_kib": {"start": tree[0], "peak": max(tree), "end": tree[-1]}}
@@ -221,6 +226,9 @@ def main() -> int:
     print(f"dispatch rate, {args.small} queued: {small_rate:.0f} events/s (median of {args.repeat}: "
           + ", ".join(f"{r['rate']:.0f}" for r in small_runs) + ")")
     print(f"    ratio big / small: {big_run['rate'] / small_rate:.2f}   (target: ~1, O(log n) per event)")
+    small_cpu = statistics.median(r["server_cpu_ms_per_event"] for r in small_runs)
+    print(f"server CPU per event dispatched: {big_run['server_cpu_ms_per_event']:.2f} ms with "
+          f"{args.events} queued, {small_cpu:.2f} ms with {args.small} (median)")
     rss, tree = big_run["rss_kib"], big_run["tree_rss_kib"]
     print(f"server RSS while {args.events} drained: start {rss['start'] / 1024:.1f} MB, peak {rss['peak'] / 1024:.1f}"
           f" MB, end {rss['end'] / 1024:.1f} MB (tree with 8 environments: {tree['start'] / 1024:.1f} / "
