@@ -87,12 +87,19 @@ class Deliveries:
             return DeliveryResult.failed(INVALID, f"Sluice cannot deliver to {parts[2]} ARNs")
         return target.deliver(arn, delivery)
 
+    def takes_runs(self, arn: str) -> bool:
+        """Whether the ARN's service takes a run of messages at once (`deliver_all` in one commit)."""
+        return isinstance(self._target(arn), BatchDeliveryTarget)
+
+    def _target(self, arn: str) -> DeliveryTarget | None:
+        parts = arn.split(":")
+        return self._targets.get(parts[2]) if len(parts) >= 6 and parts[0] == "arn" else None
+
     def deliver_all(self, arn: str, deliveries: Sequence[Delivery]) -> list[DeliveryResult]:
         """`deliver` each of `deliveries` to `arn`, in order, one result each; a target that can
         takes them at once (`BatchDeliveryTarget`), the others one by one, where a target's AWS
         error (a ServiceError) fails that delivery only, not the ones already made."""
-        parts = arn.split(":")
-        target = self._targets.get(parts[2]) if len(parts) >= 6 and parts[0] == "arn" else None
+        target = self._target(arn)
         if isinstance(target, BatchDeliveryTarget):
             return target.deliver_all(arn, deliveries)
         results = []

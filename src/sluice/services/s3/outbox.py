@@ -19,6 +19,7 @@ import json
 import logging
 import sqlite3
 from collections.abc import Callable
+from concurrent.futures import Future
 from dataclasses import dataclass
 
 from ...clock import Clock
@@ -27,7 +28,7 @@ from ...engine.policy import EVENT_AGE_EXCEEDED, Decision, GiveUp, Retry
 from ...protocol.errors import ServiceError
 from ...store.db import Database
 from ..delivery import Deliveries, Delivery, DeliveryResult
-from .notification_config import PRINCIPAL, SUBJECT
+from .notification_config import PRINCIPAL, SUBJECT, deliver
 from .records import notifications as outbox
 from .records.notifications import OutboxEntry
 
@@ -80,16 +81,32 @@ class NotificationOutbox:
 
     def deliver(self, target_arn: str) -> None:
         """Deliver the destination's due notifications (up to RUN of them) in the order they were
-        written, as one run: the target takes them at once where it can (Lambda queues the run in
-        one transaction), and their outcomes are committed together. A crash before that commit
-        delivers the run again (at least once, as before). Only one handler runs per
-        destination, so what it reads is what is left to deliver."""
+        written. Only one handler runs per destination, so what it reads is what is left to
+        deliver. A destination that takes a run at once (Lambda queues it in one transaction)
+        gets it so, and the run's outcomes commit together: a crash in between delivers the run
+        again (at least once). Others get one message at a time, each outcome queued to the
+        writer right after its delivery without waiting for its fsync: the one writer commits
+        it no later than the next delivery's own write, so a crash still repeats at most the
+        last delivery, as when each outcome was waited for."""
         entries = outbox.due_for(self.db.reader, target_arn, self.clock.now(), RUN)
         if not entries:
             return
-        deliveries = [self._delivery(entry) for entry in entries]
+        if self.deliveries.takes_runs(target_arn):
+            self._deliver_run(target_arn, entries)
+            return
+        pending: list[tuple[Future[None], int | None]] = []
+        for entry in entries:
+            result = deliver(self.deliveries, target_arn, self._delivery(entry))
+            write, ended = self._outcome(entry, result, self.clock.now())
+            pending.append((self.db.submit(write), entry.id if ended else None))
+        for future, ended_id in pending:
+            future.result()
+            if ended_id is not None:
+                self.on_notified(ended_id)
+
+    def _deliver_run(self, target_arn: str, entries: list[OutboxEntry]) -> None:
         try:
-            results = self.deliveries.deliver_all(target_arn, deliveries)
+            results = self.deliveries.deliver_all(target_arn, [self._delivery(entry) for entry in entries])
         except ServiceError as err:  # the target's AWS error is a failed delivery, not ours
             results = [DeliveryResult.failed(err.code, err.message) for _ in entries]
         now = self.clock.now()
