@@ -85,6 +85,7 @@ bench: $(BIN)/sluice $(NODE_SDK) $(MINISTACK)
 	$(BIN)/python bench/invoke.py
 	$(BIN)/python bench/sqs.py
 	$(BIN)/python bench/pipeline.py
+	$(BIN)/python bench/scale.py
 	$(BIN)/python bench/iam.py
 	$(BIN)/python bench/cpu.py
 	$(BIN)/python bench/reset.py

@@ -7,8 +7,11 @@ Starts Sluice, wires a bucket to a no-op function (S3 notification -> async invo
     handler's first line (the handler reports its start time over UDP on loopback);
 (b) uploads at fixed rates and reports, per rate, the event age (200 -> handler start) p50/p99
     and whether processing kept up (every event started, p99 age under 1 s).
-Targets (issue 5): (a) p50 < 10 ms, p99 < 50 ms; (b) >= 300 uploads/s processed on 2 cores.
-Raw keep-alive HTTP PUTs are used for uploads, so the client is not the limit.
+The handler reports as its last step, so a report received is a handler done; with a no-op
+handler, start and end are the same instant.
+Targets (issue 18, with 8 environments): (a) p50 < 5 ms (issue 5: p99 < 50 ms); (b) >= 500
+uploads/s sustained, upload -> handler done, on 2 cores. Raw keep-alive HTTP PUTs are used for
+uploads, so the client is not the limit. bench/scale.py measures the async queue with a backlog.
 """
 
 from __future__ import annotations
@@ -164,8 +167,8 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true")
     args = parser.parse_args()
-    samples, seconds = (60, 2.0) if args.quick else (200, 4.0)
-    rates = [100, 200, 300, 400, 500] if not args.quick else [100, 300]
+    samples, seconds = (60, 2.0) if args.quick else (200, 8.0)
+    rates = [100, 300, 500, 600, 800] if not args.quick else [100, 500]
     with tempfile.TemporaryDirectory(prefix="sluice-bench-pipeline-") as tmp:
         server: Server = sluice_server(Path(tmp), "sluice", "--max-environments", "8")
         server.start()
@@ -180,13 +183,13 @@ def main() -> int:
             server.stop()
     kept = [r["rate"] for r in runs if r["kept_up"]]
     print(f"(a) PutObject 200 -> handler start, warm, n={lat['n']}: p50 {lat['p50_ms']:.2f} ms, "
-          f"p99 {lat['p99_ms']:.2f} ms   (targets p50 < 10 ms, p99 < 50 ms)")
+          f"p99 {lat['p99_ms']:.2f} ms   (targets p50 < 5 ms, p99 < 50 ms)")
     print("(b) target rate | uploaded/s | event age p50 | p99 | not started | kept up")
     for r in runs:
         print(f"    {r['rate']:>11} | {r['uploaded_per_s']:>10} | {r['p50_age_ms']!s:>10} ms | {r['p99_age_ms']!s:>7} ms"
               f" | {r['missing']:>11} | {'yes' if r['kept_up'] else 'no'}")
     best = max(kept) if kept else 0
-    print(f"    highest rate processed with event age under 1 s: {best} uploads/s   (target >= 300)")
+    print(f"    highest rate processed with event age under 1 s: {best} uploads/s   (target >= 500)")
     out = Path(__file__).resolve().parent / "results" / "pipeline-latest.json"
     out.parent.mkdir(exist_ok=True)
     out.write_text(json.dumps({"latency": lat, "sustained": runs}, indent=2))

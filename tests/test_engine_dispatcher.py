@@ -244,3 +244,48 @@ def test_offer_starts_a_row_at_once_and_stop_cuts_what_overruns_the_grace(tmp_pa
         assert took < 10  # a hang guard, not a timing assertion
     finally:
         db.close()
+
+
+def test_a_released_slot_starts_the_next_row_while_the_first_is_never_run_twice(tmp_path: Path) -> None:
+    """A handler that gives its slot back (its environment is free, only its record is left to
+    commit) lets the next row start at once; its own row, still due until that record commits,
+    is not started again meanwhile."""
+    db = Database(tmp_path / "sluice.db", [TEST_OUTBOX])
+    clock = ManualClock(start=0.0)
+    outbox = Outbox(db)
+    outbox.add("a", 0.0)
+    outbox.add("b", 0.0)
+    started: list[str] = []
+    commit_a = asyncio.Event()
+    b_done = asyncio.Event()
+
+    async def handle(row: Row) -> None:
+        started.append(row.id)
+        dispatcher.release_slot(row.id)
+        if row.id == "a":
+            await commit_a.wait()  # a's record is slow to commit: b runs meanwhile
+        await asyncio.wrap_future(db.submit(lambda c: c.execute("DELETE FROM test_outbox WHERE id=?", (row.id,))))
+        if row.id == "b":
+            b_done.set()
+
+    dispatcher = OutboxDispatcher("test-outbox", clock, outbox, handle, key=lambda r: r.id, concurrency=1)
+
+    async def main() -> None:
+        await dispatcher.start()
+        # b starts and ends while a still holds its row (without the released slot it never would:
+        # the bound is a safety net for that failure, not a timing).
+        await asyncio.wait_for(b_done.wait(), timeout=30)
+        await asyncio.sleep(0)  # b's done-callback
+        assert started == ["a", "b"] and list(dispatcher.running) == ["a"]  # a is still settling
+        dispatcher.notify()  # a look while a's row is still in the table
+        await asyncio.sleep(0)
+        commit_a.set()
+        await clock.run_until_idle()
+        await dispatcher.stop(1.0)
+
+    try:
+        asyncio.run(main())
+        assert started == ["a", "b"]
+        assert db.query("SELECT * FROM test_outbox") == []
+    finally:
+        db.close()

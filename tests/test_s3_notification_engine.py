@@ -16,6 +16,7 @@ from sluice.engine.journey import Journeys
 from sluice.protocol.context import RequestContext
 from sluice.server import Sluice
 
+from .lambda_helpers import ROLE, zip_code
 from .manual_clock import run_manual
 
 ACCOUNT = "000000000000"
@@ -24,6 +25,12 @@ QUEUE_ARN = f"arn:aws:sqs:us-east-1:{ACCOUNT}:{QUEUE}"
 S3_MAY_SEND = json.dumps({"Version": "2012-10-17", "Statement": [{
     "Effect": "Allow", "Principal": {"Service": "s3.amazonaws.com"}, "Action": "sqs:SendMessage",
     "Resource": QUEUE_ARN}]})
+
+
+NO_OP = """
+def handler(event, context):
+    return None
+"""
 
 
 def ctx(service: str) -> RequestContext:
@@ -106,5 +113,58 @@ def test_a_notification_nobody_takes_is_dropped_once_a_day_old(tmp_path: Path) -
         assert note["error"].startswith("NotFound")
         await clock.advance(86_400.0)
         assert notification(app)["attempts"] == tried + 1  # a dropped notification is never tried again
+
+    run(tmp_path, scenario)
+
+
+FUNCTION_ARN = f"arn:aws:lambda:us-east-1:{ACCOUNT}:function:collects"
+
+
+def test_a_run_of_notifications_to_a_function_is_queued_in_order_each_source_checked(tmp_path: Path) -> None:
+    """Notifications due for one function are delivered as a run (queued in one transaction):
+    each still gets its own outcome, the allowed ones their own event in upload order, and one
+    whose bucket the function's policy does not name is refused and retried alone."""
+    async def scenario(app: Sluice, clock: ManualClock) -> None:
+        lam: Any = app.services["lambda"]
+        lam.operation("CreateFunction")(ctx("lambda"), FunctionName="collects", Role=ROLE, Runtime="python3.12",
+                                        Handler="handler.handler", Code={"ZipFile": zip_code(NO_OP)})
+        # Reserved concurrency 0: each queued event ends at once (no environment to start), and
+        # its outcome keeps the event S3 sent.
+        lam.operation("PutFunctionConcurrency")(ctx("lambda"), FunctionName="collects",
+                                                ReservedConcurrentExecutions=0)
+        lam.operation("AddPermission")(ctx("lambda"), FunctionName="collects", StatementId="s3",
+                                       Action="lambda:InvokeFunction", Principal="s3.amazonaws.com",
+                                       SourceArn="arn:aws:s3:::allowed")
+        config = {"LambdaFunctionConfigurations": [{"LambdaFunctionArn": FUNCTION_ARN,
+                                                    "Events": ["s3:ObjectCreated:*"]}]}
+        for bucket in ("allowed", "refused"):
+            s3(app, "CreateBucket", Bucket=bucket)
+            s3(app, "PutBucketNotificationConfiguration", Bucket=bucket, SkipDestinationValidation=True,
+               NotificationConfiguration=config)
+        uploads = ["allowed/a1", "refused/r1", "allowed/a2", "allowed/a3"]
+        for upload in uploads:  # no await in between: due together, delivered as one run
+            bucket, _, key = upload.partition("/")
+            s3(app, "PutObject", Bucket=bucket, Key=key, Body=io.BytesIO(b"v"))
+        start = clock.now()
+        await clock.run_until_idle()
+
+        notes = {u: Journeys(lambda: app.store.db.reader).find(u)[0]["notifications"][0] for u in uploads}
+        refused = notes.pop("refused/r1")
+        assert (refused["state"], refused["attempts"], refused["deliveryId"]) == ("pending", 1, None)
+        assert refused["error"].startswith("AccessDenied")
+        assert [(n["state"], n["attempts"]) for n in notes.values()] == [("delivered", 1)] * 3
+        # One event each, queued in upload order, the event S3 sent as its payload.
+        outcomes = app.store.db.query("SELECT request_id, request_payload FROM lambda_outcomes ORDER BY rowid")
+        assert [o["request_id"] for o in outcomes] == [n["deliveryId"] for n in notes.values()]
+        keys = [json.loads(o["request_payload"])["Records"][0]["s3"]["object"]["key"] for o in outcomes]
+        assert keys == ["a1", "a2", "a3"]
+
+        # Once the function lets the other bucket invoke it, the refused one's retry gets through.
+        lam.operation("AddPermission")(ctx("lambda"), FunctionName="collects", StatementId="s3-refused",
+                                       Action="lambda:InvokeFunction", Principal="s3.amazonaws.com",
+                                       SourceArn="arn:aws:s3:::refused")
+        await clock.set_time(start + 1.0)
+        refused = Journeys(lambda: app.store.db.reader).find("refused/r1")[0]["notifications"][0]
+        assert (refused["state"], refused["attempts"], refused["error"]) == ("delivered", 2, None)
 
     run(tmp_path, scenario)

@@ -39,4 +39,5 @@ SCHEMA: tuple[Migration, ...] = (
     *cloudformation_records.MIGRATIONS,
     *cloudformation_custom_records.MIGRATIONS,
     *s3_records.LIFECYCLE_MIGRATIONS,
+    *s3_records.OUTBOX_MIGRATIONS,
 )

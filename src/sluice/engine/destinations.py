@@ -163,21 +163,34 @@ class OutcomeDelivery:
             key=lambda batch: batch[0]["request_id"], concurrency=1, wake=wake, inline_reads=True)
 
     def deliver_batch(self, rows: Batch) -> None:
+        """Deliver a batch of outcomes, oldest first (in a worker thread). An outcome that sent
+        something is marked delivered right after its sends, as before (a crash in between means
+        a second delivery); the marks of outcomes with nothing to send (no DLQ, no destination:
+        most of them) join the next commit, so a batch of those costs one commit, not one each."""
+        marks: list[tuple[str, list[Point], list[journal.Sent]]] = []
         for row in rows:
-            self.deliver(row)
+            points, sent = self._deliver(row)
+            marks.append((row["request_id"], points, sent))
+            if sent:
+                self._mark_all(marks)
+                marks = []
+        if marks:
+            self._mark_all(marks)
 
     def deliver(self, row: sqlite3.Row) -> None:
         """Deliver one outcome and mark it delivered (in a worker thread)."""
-        points, sent = self._deliver(row)
-        request_id = row["request_id"]
+        self.deliver_batch((row,))
 
+    def _mark_all(self, marks: list[tuple[str, list[Point], list[journal.Sent]]]) -> None:
         def mark(conn: sqlite3.Connection) -> None:
-            _mark(conn, request_id, points)
-            for item in sent:
-                journal.add_sent(conn, item)
+            for request_id, points, sent in marks:
+                _mark(conn, request_id, points)
+                for item in sent:
+                    journal.add_sent(conn, item)
 
         self.db.write(mark)
-        self.on_delivered(request_id)
+        for request_id, _, _ in marks:
+            self.on_delivered(request_id)
 
     def _deliver(self, row: sqlite3.Row) -> tuple[list[Point], list[journal.Sent]]:
         condition = row["condition"]

@@ -83,6 +83,7 @@ class OutboxDispatcher(Generic[T]):
         self.inline_reads = inline_reads
         self.pause_grace = pause_grace
         self._running: dict[Hashable, asyncio.Task[None]] = {}
+        self._settling: set[Hashable] = set()  # running keys whose slot was given back (see release_slot)
         self._busy_groups: set[Hashable] = set()
         self._finished: set[Hashable] = set()  # keys whose handler ended during the current look
         self._held: dict[Hashable, float] = {}  # key -> clock time before which a crashed row waits
@@ -101,7 +102,18 @@ class OutboxDispatcher(Generic[T]):
 
     @property
     def free(self) -> int:
-        return self.concurrency - len(self._running)
+        return self.concurrency - len(self._running) + len(self._settling)
+
+    def release_slot(self, key: Hashable) -> None:
+        """The handler for `key` is done with what its slot stands for (the Lambda invoker: an
+        execution environment) and only records its outcome now: its slot may start another
+        row meanwhile (call on the loop). The key stays running, so its row, still due until
+        that record commits, is not started again. At most `concurrency` slots are given back
+        at a time: a store slower than the handlers holds the next ones in their slots, so the
+        handlers under way (and their rows in memory) stay bounded while a backlog drains."""
+        if key in self._running and key not in self._settling and len(self._settling) < self.concurrency:
+            self._settling.add(key)
+            self.wake.set()
 
     def notify(self, rows: Iterable[T] = ()) -> None:
         """New rows may be due: look again (thread-safe). `rows`: rows the caller has just written,
@@ -233,6 +245,7 @@ class OutboxDispatcher(Generic[T]):
 
     def _done(self, k: Hashable, g: Hashable | None, task: asyncio.Task[None]) -> None:
         self._running.pop(k, None)
+        self._settling.discard(k)
         if g is not None:
             self._busy_groups.discard(g)
         self._finished.add(k)

@@ -13,7 +13,7 @@ import json
 import logging
 import sqlite3
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -199,24 +199,34 @@ class Invoker:
 
     async def enqueue(self, fn: ResolvedFunction, request_id: str, payload: bytes, trace_header: str) -> None:
         """Durably queue an event; returns once it is committed (then Invoke answers 202)."""
+        await self.enqueue_many(fn, [(request_id, payload, trace_header)])
+
+    async def enqueue_many(self, fn: ResolvedFunction, events: Sequence[tuple[str, bytes, str]]) -> None:
+        """Durably queue events (request id, payload, trace header) for one function, in this
+        order, in one transaction; returns once it is committed. A service delivering a run of
+        events (S3 notifications) waits for one commit, not one per event."""
         now = self.clock.now()
         qualifier = fn.invoked_arn.split(":")[7] if fn.invoked_arn.count(":") == 7 else None
-        received = self._point("AsyncEventsReceived", fn, 1, "Count")
+        received = [self._point("AsyncEventsReceived", fn, 1, "Count") for _ in events]
+        rows = [(request_id, fn.name, qualifier, payload, trace_header, now, now)
+                for request_id, payload, trace_header in events]
 
         def txn(conn: sqlite3.Connection) -> None:
-            conn.execute(
+            conn.executemany(
                 "INSERT INTO lambda_events (request_id, function, qualifier, payload, trace_header, received, next_at)"
-                " VALUES (?,?,?,?,?,?,?)", (request_id, fn.name, qualifier, payload, trace_header, now, now))
-            write_points(conn, [received])
+                " VALUES (?,?,?,?,?,?,?)", rows)
+            write_points(conn, received)
 
         committed = self.db.submit(txn)
-        # Start it while its commit is in flight: the one writer commits the event before
-        # anything this attempt writes, and the caller still hears 202 only once it is durable.
-        started = self.dispatcher.offer(_Event(request_id, fn.name, qualifier, payload, trace_header, now, 0, 0,
-                                               0.0, None))
+        # Start them while their commit is in flight: the one writer commits the events before
+        # anything their attempts write, and the caller still hears 202 only once they are durable.
+        waiting = False
+        for request_id, payload, trace_header in events:
+            event = _Event(request_id, fn.name, qualifier, payload, trace_header, now, 0, 0, 0.0, None)
+            waiting = not self.dispatcher.offer(event) or waiting
         await asyncio.wrap_future(committed)
-        if not started:
-            self.dispatcher.wake.set()  # no free slot now: the dispatcher takes it when one frees
+        if waiting:
+            self.dispatcher.wake.set()  # no free slot now: the dispatcher takes them as slots free
 
     def pending(self, function: str | None = None) -> int:
         if function:
@@ -288,6 +298,9 @@ class Invoker:
             await self._throttle(event, fn, self._age(event))
             return
         self._finish(fn)
+        # The environment is free again: the next event may start while this one's outcome
+        # commits (its fsync would otherwise leave an environment idle).
+        self.dispatcher.release_slot(event.request_id)
         event.run_seconds += self.clock.monotonic() - started
         points += self._invocation_points(fn, result, concurrent, started_at)
         attempts = event.attempts + 1

@@ -8,8 +8,11 @@ permissions), answering success with a message id or the reason it failed.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
+
+from ..protocol.errors import ServiceError
 
 NOT_FOUND = "NotFound"
 FIFO_NOT_ALLOWED = "FifoNotAllowed"
@@ -59,6 +62,13 @@ class DeliveryTarget(Protocol):
     def deliver(self, arn: str, delivery: Delivery) -> DeliveryResult: ...
 
 
+@runtime_checkable
+class BatchDeliveryTarget(DeliveryTarget, Protocol):
+    """A target that takes a run of messages to one ARN at once (one commit for the run)."""
+
+    def deliver_all(self, arn: str, deliveries: Sequence[Delivery]) -> list[DeliveryResult]: ...
+
+
 class Deliveries:
     """Routes an ARN to the service that owns it (`arn:aws:<service>:...`)."""
 
@@ -76,3 +86,26 @@ class Deliveries:
         if target is None:
             return DeliveryResult.failed(INVALID, f"Sluice cannot deliver to {parts[2]} ARNs")
         return target.deliver(arn, delivery)
+
+    def takes_runs(self, arn: str) -> bool:
+        """Whether the ARN's service takes a run of messages at once (`deliver_all` in one commit)."""
+        return isinstance(self._target(arn), BatchDeliveryTarget)
+
+    def _target(self, arn: str) -> DeliveryTarget | None:
+        parts = arn.split(":")
+        return self._targets.get(parts[2]) if len(parts) >= 6 and parts[0] == "arn" else None
+
+    def deliver_all(self, arn: str, deliveries: Sequence[Delivery]) -> list[DeliveryResult]:
+        """`deliver` each of `deliveries` to `arn`, in order, one result each; a target that can
+        takes them at once (`BatchDeliveryTarget`), the others one by one, where a target's AWS
+        error (a ServiceError) fails that delivery only, not the ones already made."""
+        target = self._target(arn)
+        if isinstance(target, BatchDeliveryTarget):
+            return target.deliver_all(arn, deliveries)
+        results = []
+        for delivery in deliveries:
+            try:
+                results.append(self.deliver(arn, delivery))
+            except ServiceError as err:
+                results.append(DeliveryResult.failed(err.code, err.message))
+        return results

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import uuid
+from collections.abc import Sequence
 from typing import Any, Protocol
 
 from ...clock import Clock
@@ -34,6 +35,8 @@ class Invoker(Protocol):
     async def invoke_sync(self, fn: ResolvedFunction, request: InvocationRequest) -> InvocationResult: ...
 
     async def enqueue(self, fn: ResolvedFunction, request_id: str, payload: bytes, trace_header: str) -> None: ...
+
+    async def enqueue_many(self, fn: ResolvedFunction, events: Sequence[tuple[str, bytes, str]]) -> None: ...
 
 
 def new_trace_header(clock: Clock) -> str:
@@ -107,21 +110,42 @@ class Invocations:
 
         Runs in a worker thread: the event is queued on the engine's loop and committed before
         this returns."""
+        return self.deliver_all(arn, [delivery])[0]
+
+    def deliver_all(self, arn: str, deliveries: Sequence[Delivery]) -> list[DeliveryResult]:
+        """`deliver` for a run of events to one function (in a worker thread): the accepted ones
+        are queued in order in one transaction, so the run waits for one commit, not one each."""
         try:
             fn = self.resolver.resolve(arn)
         except ServiceError as err:
-            return DeliveryResult.failed(NOT_FOUND if err.code == "ResourceNotFoundException" else INVALID, err.message)
-        if delivery.principal == "s3.amazonaws.com" and not self.permissions.allows(
-                arn, delivery.principal, delivery.source_arn or "", delivery.source_account or ""):
-            # The permission was removed after the notification was configured: AWS refuses too.
-            return DeliveryResult.failed(ACCESS_DENIED, f"{delivery.principal} may not invoke {arn}")
-        payload = delivery.body.encode()
-        if len(payload) > MAX_ASYNC_PAYLOAD:
-            return DeliveryResult.failed(TOO_LARGE, f"payload of {len(payload)} bytes")
-        if self.loop is None or self.invoker is None:
-            return DeliveryResult.failed(INVALID, "the Lambda engine is not running")
-        request_id = str(uuid.uuid4())
-        trace = delivery.system_attributes.get("AWSTraceHeader") or new_trace_header(self.clock)
-        future = asyncio.run_coroutine_threadsafe(self.invoker.enqueue(fn, request_id, payload, trace), self.loop)
-        future.result(timeout=ENQUEUE_TIMEOUT)
-        return DeliveryResult(True, request_id)
+            failed = DeliveryResult.failed(NOT_FOUND if err.code == "ResourceNotFoundException" else INVALID,
+                                           err.message)
+            return [failed for _ in deliveries]
+        results: list[DeliveryResult | None] = []
+        events: list[tuple[str, bytes, str]] = []
+        allowed: dict[tuple[str, str, str], bool] = {}  # one policy read per source in the run
+        for delivery in deliveries:
+            if delivery.principal == "s3.amazonaws.com":
+                source = (delivery.principal, delivery.source_arn or "", delivery.source_account or "")
+                if source not in allowed:
+                    allowed[source] = self.permissions.allows(arn, *source)
+                if not allowed[source]:
+                    # The permission was removed after the notification was configured: AWS refuses too.
+                    results.append(DeliveryResult.failed(ACCESS_DENIED, f"{delivery.principal} may not invoke {arn}"))
+                    continue
+            payload = delivery.body.encode()
+            if len(payload) > MAX_ASYNC_PAYLOAD:
+                results.append(DeliveryResult.failed(TOO_LARGE, f"payload of {len(payload)} bytes"))
+                continue
+            request_id = str(uuid.uuid4())
+            trace = delivery.system_attributes.get("AWSTraceHeader") or new_trace_header(self.clock)
+            events.append((request_id, payload, trace))
+            results.append(None)
+        if events:
+            if self.loop is None or self.invoker is None:
+                stopped = DeliveryResult.failed(INVALID, "the Lambda engine is not running")
+                return [result or stopped for result in results]
+            future = asyncio.run_coroutine_threadsafe(self.invoker.enqueue_many(fn, events), self.loop)
+            future.result(timeout=ENQUEUE_TIMEOUT)
+        ids = iter(request_id for request_id, _, _ in events)
+        return [result or DeliveryResult(True, next(ids)) for result in results]

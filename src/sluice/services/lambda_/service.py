@@ -123,3 +123,6 @@ class LambdaService(Service):
 
     def deliver(self, arn: str, delivery: Delivery) -> DeliveryResult:
         return self.invocations.deliver(arn, delivery)
+
+    def deliver_all(self, arn: str, deliveries: Sequence[Delivery]) -> list[DeliveryResult]:
+        return self.invocations.deliver_all(arn, deliveries)

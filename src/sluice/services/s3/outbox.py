@@ -19,13 +19,15 @@ import json
 import logging
 import sqlite3
 from collections.abc import Callable
+from concurrent.futures import Future
 from dataclasses import dataclass
 
 from ...clock import Clock
 from ...engine import journal
 from ...engine.policy import EVENT_AGE_EXCEEDED, Decision, GiveUp, Retry
+from ...protocol.errors import ServiceError
 from ...store.db import Database
-from ..delivery import Deliveries, Delivery
+from ..delivery import Deliveries, Delivery, DeliveryResult
 from .notification_config import PRINCIPAL, SUBJECT, deliver
 from .records import notifications as outbox
 from .records.notifications import OutboxEntry
@@ -69,7 +71,7 @@ class NotificationOutbox:
     # -- DueSource -------------------------------------------------------------------------
 
     def fetch_due(self, now: float, limit: int) -> list[str]:
-        """Up to `limit` destinations with notifications due, the one with the oldest row first."""
+        """Up to `limit` destinations with notifications due, the most overdue first."""
         return outbox.due_targets(self.db.reader, now, limit)
 
     def next_due(self, now: float) -> float | None:
@@ -79,45 +81,85 @@ class NotificationOutbox:
 
     def deliver(self, target_arn: str) -> None:
         """Deliver the destination's due notifications (up to RUN of them) in the order they were
-        written, each outcome committed as it comes. Only one handler runs per destination, so
-        what it reads is what is left to deliver."""
-        for entry in outbox.due_for(self.db.reader, target_arn, self.clock.now(), RUN):
-            self.deliver_one(entry)
+        written. Only one handler runs per destination, so what it reads is what is left to
+        deliver. A destination that takes a run at once (Lambda queues it in one transaction)
+        gets it so, and the run's outcomes commit together: a crash in between delivers the run
+        again (at least once). Others get one message at a time, each outcome queued to the
+        writer right after its delivery without waiting for its fsync: the one writer commits
+        it no later than the next delivery's own write, so a crash still repeats at most the
+        last delivery, as when each outcome was waited for."""
+        entries = outbox.due_for(self.db.reader, target_arn, self.clock.now(), RUN)
+        if not entries:
+            return
+        if self.deliveries.takes_runs(target_arn):
+            self._deliver_run(target_arn, entries)
+            return
+        pending: list[tuple[Future[None], int | None]] = []
+        for entry in entries:
+            result = deliver(self.deliveries, target_arn, self._delivery(entry))
+            write, ended = self._outcome(entry, result, self.clock.now())
+            pending.append((self.db.submit(write), entry.id if ended else None))
+        for future, ended_id in pending:
+            future.result()
+            if ended_id is not None:
+                self.on_notified(ended_id)
 
-    def deliver_one(self, entry: OutboxEntry) -> None:
-        """One attempt to deliver `entry`, and its outcome, committed."""
+    def _deliver_run(self, target_arn: str, entries: list[OutboxEntry]) -> None:
+        try:
+            results = self.deliveries.deliver_all(target_arn, [self._delivery(entry) for entry in entries])
+        except ServiceError as err:  # the target's AWS error is a failed delivery, not ours
+            results = [DeliveryResult.failed(err.code, err.message) for _ in entries]
+        now = self.clock.now()
+        finished: list[int] = []
+        writes: list[Callable[[sqlite3.Connection], None]] = []
+        for entry, result in zip(entries, results, strict=True):
+            write, ended = self._outcome(entry, result, now)
+            writes.append(write)
+            if ended:
+                finished.append(entry.id)
+
+        def record(conn: sqlite3.Connection) -> None:
+            for write in writes:
+                write(conn)
+
+        self.db.write(record)
+        for entry_id in finished:
+            self.on_notified(entry_id)
+
+    def _delivery(self, entry: OutboxEntry) -> Delivery:
         trace = journal.notification_header(self.db.reader, entry.id)
-        delivery = Delivery(
+        return Delivery(
             body=entry.body, event=json.loads(entry.event) if entry.event else {}, principal=PRINCIPAL,
             subject=SUBJECT if entry.target_arn.startswith("arn:aws:sns:") else None,
             source_arn=f"arn:aws:s3:::{entry.bucket}", source_account=entry.account,
             system_attributes={"AWSTraceHeader": trace} if trace else {})
-        result = deliver(self.deliveries, entry.target_arn, delivery)
+
+    def _outcome(self, entry: OutboxEntry, result: DeliveryResult,
+                 now: float) -> tuple[Callable[[sqlite3.Connection], None], bool]:
+        """The write recording one attempt's outcome, and whether the notification reached its
+        end (delivered or dropped: the row goes) rather than waiting for its next attempt."""
         attempts = entry.attempts + 1
-        now = self.clock.now()
         if result.ok:
-            self._finish(entry, "delivered", attempts, now, result.message_id, None)
-            return
+            return self._done(entry, "delivered", attempts, now, result.message_id, None), True
         error = f"{result.error}: {result.detail}" if result.detail else str(result.error)
         decision = self.policy.decide(attempts, self.clock.engine_elapsed(entry.created), result.error)
         if isinstance(decision, GiveUp):
             log.warning("S3 dropped a notification for %s to %s after %d attempt(s): %s",
                         entry.bucket, entry.target_arn, attempts, error)
-            self._finish(entry, "dropped", attempts, now, None, error)
-            return
+            return self._done(entry, "dropped", attempts, now, None, error), True
         next_at = now + self.clock.engine_seconds(decision.delay)
 
         def retry(conn: sqlite3.Connection) -> None:
             outbox.reschedule(conn, entry.id, attempts, next_at, error)
             journal.notification_done(conn, entry.id, "pending", attempts, now, None, error)
 
-        self.db.write(retry)
+        return retry, False
 
-    def _finish(self, entry: OutboxEntry, state: str, attempts: int, now: float, message_id: str | None,
-                error: str | None) -> None:
+    @staticmethod
+    def _done(entry: OutboxEntry, state: str, attempts: int, now: float, message_id: str | None,
+              error: str | None) -> Callable[[sqlite3.Connection], None]:
         def done(conn: sqlite3.Connection) -> None:
             outbox.remove(conn, entry.id)
             journal.notification_done(conn, entry.id, state, attempts, now, message_id, error)
 
-        self.db.write(done)
-        self.on_notified(entry.id)
+        return done

@@ -12,7 +12,7 @@ from .models import (
            PartRecord,
            UploadRecord,
 )
-from .schema import LIFECYCLE_MIGRATIONS, MIGRATIONS
+from .schema import LIFECYCLE_MIGRATIONS, MIGRATIONS, OUTBOX_MIGRATIONS
 
-__all__ = ["LIFECYCLE_MIGRATIONS", "MIGRATIONS", "STORED_HEADERS", "BucketRecord", "BucketTotals", "ObjectRecord", "PartRecord",
+__all__ = ["LIFECYCLE_MIGRATIONS", "MIGRATIONS", "OUTBOX_MIGRATIONS", "STORED_HEADERS", "BucketRecord", "BucketTotals", "ObjectRecord", "PartRecord",
            "UploadRecord"]
