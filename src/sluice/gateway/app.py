@@ -17,8 +17,6 @@ import os
 import time
 import uuid
 from collections.abc import Callable, Mapping
-from concurrent.futures import ThreadPoolExecutor
-from functools import partial
 from typing import TYPE_CHECKING, Any, Protocol
 
 from botocore.exceptions import DataNotFoundError
@@ -46,6 +44,7 @@ from .sigv4 import (
     default_secret,
     form_signer,
 )
+from .workers import Workers
 
 if TYPE_CHECKING:
     from botocore.model import OperationModel
@@ -100,7 +99,7 @@ class Gateway:
         self.clock = clock
         self.services = dict(services)
         self.protocols = Protocols()
-        self.pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="sluice-op")
+        self.pool = Workers(max_workers=workers, thread_name_prefix="sluice-op")
         # Sluice's own read-only endpoints under /_sluice/ (path prefix -> handler).
         self.internal: dict[str, InternalHandler] = {}
         # The testing API v1 (reset, clock, outcomes, queue peeks), set by the composition root.
@@ -118,6 +117,10 @@ class Gateway:
         # S3's CORS: preflights answered unsigned, Access-Control-* headers on actual requests.
         bucket_cors = getattr(self.services.get("s3"), "cors", None)
         self.cors = CorsGate(bucket_cors, self.pool) if bucket_cors is not None else None
+        # (service, operation) -> (the callable, whether it is async): a service's lookup builds
+        # wrappers (S3's owner and encryption checks) and inspect's test is slow; per request,
+        # they were a tenth of a GetObject's CPU. The services never change after start.
+        self._operations: dict[tuple[str, str], tuple[Any, bool]] = {}
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         if scope["type"] == "lifespan":
@@ -241,20 +244,20 @@ class Gateway:
             if op is None:
                 op = await self._route(protocol, req, small)
             ctx.operation = op.name
-            fn = service.operation(op.name)
+            fn, is_async = self._operation(service, op.name)
             if fn is None:
                 raise not_implemented(service.name, op.name)
-            if inspect.iscoroutinefunction(fn):
+            if is_async:
                 if streaming is not None:
                     req.body = io.BytesIO(await streaming.read_rest())
                 if small:
                     params = protocol.parse(op, req)
                 else:
-                    params = await loop.run_in_executor(self.pool, protocol.parse, op, req)
+                    params = await self.pool.run(loop, protocol.parse, op, req)
                 self._authorize(ctx, op.name, params)
                 result = await fn(ctx, **params)
             else:
-                result = await loop.run_in_executor(self.pool, partial(self._call, protocol, op, req, ctx, fn))
+                result = await self.pool.run(loop, self._call, protocol, op, req, ctx, fn)
             response = protocol.serialize(op, result or {}, ctx)
         except ServiceError as err:
             response = protocol.serialize_error(err, ctx)
@@ -279,11 +282,19 @@ class Gateway:
                 response.headers.append(("Connection", "close"))
         return response
 
+    def _operation(self, service: Service, name: str) -> tuple[Any, bool]:
+        key = (service.name, name)
+        found = self._operations.get(key)
+        if found is None:
+            fn = service.operation(name)
+            found = self._operations[key] = (fn, fn is not None and inspect.iscoroutinefunction(fn))
+        return found
+
     async def _route(self, protocol: Any, req: HttpRequest, small: bool) -> OperationModel:
         """The operation; the body, when routing needs it, is in memory by now."""
         if protocol.routes_on_body and (not small or "content-encoding" in req.headers):
             # Parsing a big form or inflating gzip takes a while: not on the loop.
-            op: OperationModel = await asyncio.get_running_loop().run_in_executor(self.pool, protocol.route, req)
+            op: OperationModel = await self.pool.run(asyncio.get_running_loop(), protocol.route, req)
             return op
         routed: OperationModel = protocol.route(req)
         return routed
@@ -337,7 +348,7 @@ class Gateway:
 
     async def run_blocking(self, fn: Callable[..., Any], *args: Any) -> Any:
         """Run a blocking call in the gateway's worker pool, off the event loop."""
-        return await asyncio.get_running_loop().run_in_executor(self.pool, partial(fn, *args))
+        return await self.pool.run(asyncio.get_running_loop(), fn, *args)
     async def _internal_write(self, req: HttpRequest, receive: Any) -> HttpResponse:
         for prefix, handler in self.internal_writes.items():
             if req.path.startswith(prefix):
@@ -394,7 +405,7 @@ class Gateway:
             it = iter(body)
             try:
                 while True:
-                    chunk = await loop.run_in_executor(self.pool, next, it, None)
+                    chunk = await self.pool.run(loop, next, it, None)
                     if chunk is None:
                         break
                     await send({"type": "http.response.body", "body": chunk, "more_body": True})
