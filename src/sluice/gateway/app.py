@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import binascii
 import inspect
 import io
 import json
@@ -82,7 +83,7 @@ def new_request_id(service: str) -> str:
 
 
 def new_host_id() -> str:
-    return base64.b64encode(os.urandom(48)).decode()
+    return binascii.b2a_base64(os.urandom(48), newline=False).decode()
 
 
 class Gateway:
@@ -131,11 +132,14 @@ class Gateway:
         started = time.perf_counter()
         raw_path = scope.get("raw_path") or scope["path"].encode()
         path = raw_path.decode("latin-1")
-        headers: dict[str, str] = {}
-        for k, v in scope["headers"]:
-            name = k.decode("latin-1").lower()
-            value = v.decode("latin-1")
-            headers[name] = f"{headers[name]},{value}" if name in headers else value
+        raw_headers = scope["headers"]
+        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in raw_headers}
+        if len(headers) != len(raw_headers):  # a repeated header: its values joined, in order
+            headers = {}
+            for k, v in raw_headers:
+                name = k.decode("latin-1").lower()
+                value = v.decode("latin-1")
+                headers[name] = f"{headers[name]},{value}" if name in headers else value
         client = scope.get("client") or ("127.0.0.1", 0)
         req = HttpRequest(
             method=scope["method"],

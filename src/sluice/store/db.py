@@ -130,7 +130,16 @@ class Database:
         if getattr(self._local, "committing", False):
             raise RuntimeError("nested Database.write from inside a write transaction")
         future: Future[T] = Future()
-        self._queue.put(_Item(fn, future, synced))
+        item = _Item(fn, future, synced)
+        if self._commit_lock.acquire(blocking=False):
+            # The connection is free: commit it here, with whatever queued meanwhile. Not through
+            # the queue: the writer thread would wake up for it.
+            try:
+                self._commit_queued(item)
+            finally:
+                self._commit_lock.release()
+            return future.result()
+        self._queue.put(item)
         with self._commit_lock:
             # Not done: still queued (then this thread commits it, with whatever else waits), or
             # in the writer thread's hands (then it commits it as soon as this lock is free).
