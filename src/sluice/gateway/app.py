@@ -16,7 +16,6 @@ import json
 import logging
 import os
 import time
-import uuid
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -28,6 +27,7 @@ from ..protocol import generic_error
 from ..protocol.context import RequestContext
 from ..protocol.errors import NotModified, ServiceError, not_implemented
 from ..protocol.http import HttpRequest, HttpResponse, ResponseBody
+from ..protocol.ids import uuid4_text
 from ..protocol.models import service_model
 from ..protocol.selection import Protocols
 from ..services.base import Service
@@ -79,7 +79,7 @@ _DISCARD_LIMIT = 64 * 1024 * 1024
 
 def new_request_id(service: str) -> str:
     """S3's request ids are 16 hex digits; the other services use UUIDs."""
-    return os.urandom(8).hex().upper() if service == "s3" else str(uuid.uuid4())
+    return os.urandom(8).hex().upper() if service == "s3" else uuid4_text(os.urandom(16))
 
 
 def new_host_id() -> str:

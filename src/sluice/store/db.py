@@ -23,19 +23,50 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
+
+class _Settles(Protocol):
+    """Where a write's outcome goes: a Future, or `_Then`'s callback."""
+
+    def done(self) -> bool: ...
+
+    def set_result(self, value: Any) -> None: ...
+
+    def set_exception(self, exception: BaseException | None) -> None: ...
+
 
 @dataclass(frozen=True)
 class _Item:
     """A write waiting for the writer thread."""
 
     fn: Callable[[sqlite3.Connection], Any]
-    future: Future[Any]
+    future: _Settles
     synced: bool = True  # committed with an fsync before `future` resolves (see `write`)
+
+
+class _Then:
+    """What `submit_then` waits with: the part of a Future the commit uses, calling back."""
+
+    __slots__ = ("_then", "_done")
+
+    def __init__(self, then: Callable[[bool, Any], object]) -> None:
+        self._then = then
+        self._done = False
+
+    def done(self) -> bool:
+        return self._done
+
+    def set_result(self, value: Any) -> None:
+        self._done = True
+        self._then(True, value)
+
+    def set_exception(self, exception: BaseException | None) -> None:
+        self._done = True
+        self._then(False, exception)
 
 
 @dataclass(frozen=True)
@@ -153,6 +184,12 @@ class Database:
         self._queue.put(_Item(fn, future))
         return future
 
+    def submit_then(self, fn: Callable[[sqlite3.Connection], T], then: Callable[[bool, Any], object]) -> None:
+        """Like `submit`, calling `then(True, result)` or `then(False, exception)` once committed
+        (in the committing thread), without a Future: the event loop's writes (SQS) pass a
+        callback that wakes the loop, and a Future's condition and callbacks cost as much again."""
+        self._queue.put(_Item(fn, _Then(then)))
+
     def _writer_loop(self) -> None:
         while True:
             item = self._queue.get()
@@ -204,12 +241,12 @@ class Database:
             conn.execute("PRAGMA synchronous=FULL")
 
     def _run_batch(
-        self, conn: sqlite3.Connection, batch: list[tuple[Callable[[sqlite3.Connection], Any], Future[Any]]]
+        self, conn: sqlite3.Connection, batch: list[tuple[Callable[[sqlite3.Connection], Any], _Settles]]
     ) -> None:
         if len(batch) == 1:
             self._run_one(conn, *batch[0])
             return
-        outcomes: list[tuple[Future[Any], bool, Any]] = []
+        outcomes: list[tuple[_Settles, bool, Any]] = []
         try:
             conn.execute("BEGIN IMMEDIATE")
             for fn, future in batch:
@@ -234,7 +271,7 @@ class Database:
             else:
                 future.set_exception(value)
 
-    def _run_one(self, conn: sqlite3.Connection, fn: Callable[[sqlite3.Connection], Any], future: Future[Any]) -> None:
+    def _run_one(self, conn: sqlite3.Connection, fn: Callable[[sqlite3.Connection], Any], future: _Settles) -> None:
         """A batch of one (the usual case without concurrency): its transaction is its savepoint,
         so an error rolls the transaction back; two statements fewer than a savepoint's."""
         try:
@@ -260,7 +297,7 @@ class Database:
         future.set_result(result)
 
     @staticmethod
-    def _failed(conn: sqlite3.Connection, batch: list[tuple[Callable[[sqlite3.Connection], Any], Future[Any]]],
+    def _failed(conn: sqlite3.Connection, batch: list[tuple[Callable[[sqlite3.Connection], Any], _Settles]],
                 exc: BaseException) -> None:
         if conn.in_transaction:
             conn.execute("ROLLBACK")
