@@ -118,10 +118,10 @@ class Gateway:
         # S3's CORS: preflights answered unsigned, Access-Control-* headers on actual requests.
         bucket_cors = getattr(self.services.get("s3"), "cors", None)
         self.cors = CorsGate(bucket_cors, self.pool) if bucket_cors is not None else None
-        # (service, operation) -> (the callable, whether it is async): a service's lookup builds
+        # (service, operation) -> (the callable, async?, on the loop?): a service's lookup builds
         # wrappers (S3's owner and encryption checks) and inspect's test is slow; per request,
         # they were a tenth of a GetObject's CPU. The services never change after start.
-        self._operations: dict[tuple[str, str], tuple[Any, bool]] = {}
+        self._operations: dict[tuple[str, str], tuple[Any, bool, bool]] = {}
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         if scope["type"] == "lifespan":
@@ -248,7 +248,7 @@ class Gateway:
             if op is None:
                 op = await self._route(protocol, req, small)
             ctx.operation = op.name
-            fn, is_async = self._operation(service, op.name)
+            fn, is_async, on_loop = self._operation(service, op.name)
             if fn is None:
                 raise not_implemented(service.name, op.name)
             if is_async:
@@ -260,6 +260,8 @@ class Gateway:
                     params = await self.pool.run(loop, protocol.parse, op, req)
                 self._authorize(ctx, op.name, params)
                 result = await fn(ctx, **params)
+            elif on_loop and small:
+                result = self._call(protocol, op, req, ctx, fn)
             else:
                 result = await self.pool.run(loop, self._call, protocol, op, req, ctx, fn)
             response = protocol.serialize(op, result or {}, ctx)
@@ -286,12 +288,14 @@ class Gateway:
                 response.headers.append(("Connection", "close"))
         return response
 
-    def _operation(self, service: Service, name: str) -> tuple[Any, bool]:
+    def _operation(self, service: Service, name: str) -> tuple[Any, bool, bool]:
+        """(the operation, whether it is async, whether it runs on the loop: Service.runs_on_loop)."""
         key = (service.name, name)
         found = self._operations.get(key)
         if found is None:
             fn = service.operation(name)
-            found = self._operations[key] = (fn, fn is not None and inspect.iscoroutinefunction(fn))
+            is_async = fn is not None and inspect.iscoroutinefunction(fn)
+            found = self._operations[key] = (fn, is_async, not is_async and service.runs_on_loop(name))
         return found
 
     async def _route(self, protocol: Any, req: HttpRequest, small: bool) -> OperationModel:
