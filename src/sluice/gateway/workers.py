@@ -94,19 +94,25 @@ class Workers(Executor):
             job = self._jobs.get()
             if job is None:
                 return
-            _run(job)
+            _run(job, self._ready)
             del job  # nothing of a job outlives it while the thread waits for the next
-            with self._lock:
-                self._idle += 1
+
+    def _ready(self) -> None:
+        with self._lock:
+            self._idle += 1
 
 
-def _run(job: _Job) -> None:
+def _run(job: _Job, ready: Callable[[], None]) -> None:
+    """Run the job; say the thread is free, then hand the outcome over, last: the woken caller
+    wants the GIL, which this thread gives up as soon as it waits for its next job."""
     fn, args, done = job
     try:
         value = fn(*args)
     except BaseException as exc:  # noqa: BLE001 - the caller gets whatever it raised
+        ready()
         done(False, exc)
     else:
+        ready()
         done(True, value)
 
 
