@@ -149,22 +149,8 @@ class Gateway:
             client_ip=client[0],
             scheme=scope.get("scheme", "http"),
         )
-        if path == HEALTH_PATH:
-            await self._send(send, req, self._health(), None)
-            return
-        if self.console is not None and self.console.handles(req.path):
-            await self.console.serve(req, receive, send)
-            return
-        if self.testing is not None and self.testing.handles(path):
-            await self._send(send, req, await self.testing.handle(req, receive), None)
-            return
-        if path.startswith("/_sluice/"):
-            try:
-                response = (await self._internal_write(req, receive) if req.method == "PUT"
-                            else await self._internal(req))
-            except ClientDisconnected:
-                return
-            await self._send(send, req, response, None)
+        if path.startswith("/_sluice/"):  # Sluice's own endpoints, the console's included
+            await self._sluice_endpoint(req, receive, send)
             return
 
         caller = identify(req, self.settings.region)
@@ -206,6 +192,24 @@ class Gateway:
             req.method, req.path, ctx.service, ctx.operation or "-", response.status,
             (time.perf_counter() - started) * 1000,
         )
+
+    async def _sluice_endpoint(self, req: HttpRequest, receive: Any, send: Any) -> None:
+        """/_sluice/...: health, the console, the testing API, then the internal endpoints."""
+        if req.path == HEALTH_PATH:
+            await self._send(send, req, self._health(), None)
+            return
+        if self.console is not None and self.console.handles(req.path):
+            await self.console.serve(req, receive, send)
+            return
+        if self.testing is not None and self.testing.handles(req.path):
+            await self._send(send, req, await self.testing.handle(req, receive), None)
+            return
+        try:
+            response = (await self._internal_write(req, receive) if req.method == "PUT"
+                        else await self._internal(req))
+        except ClientDisconnected:
+            return
+        await self._send(send, req, response, None)
 
     async def _dispatch(self, service: Service, req: HttpRequest, receive: Any, ctx: RequestContext,
                         signed_path: str) -> HttpResponse:
