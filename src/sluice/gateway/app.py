@@ -9,16 +9,14 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import binascii
 import inspect
 import io
 import json
 import logging
 import os
 import time
-import uuid
 from collections.abc import Callable, Mapping
-from concurrent.futures import ThreadPoolExecutor
-from functools import partial
 from typing import TYPE_CHECKING, Any, Protocol
 
 from .. import __version__, realtime
@@ -27,6 +25,7 @@ from ..protocol import generic_error
 from ..protocol.context import RequestContext
 from ..protocol.errors import NotModified, ServiceError, not_implemented
 from ..protocol.http import HttpRequest, HttpResponse, ResponseBody
+from ..protocol.ids import uuid4_text
 from ..protocol.models import service_model
 from ..protocol.selection import Protocols
 from ..services.base import Service
@@ -45,6 +44,7 @@ from .sigv4 import (
     default_secret,
     form_signer,
 )
+from .workers import Workers
 
 if TYPE_CHECKING:
     from botocore.model import OperationModel
@@ -78,11 +78,11 @@ _DISCARD_LIMIT = 64 * 1024 * 1024
 
 def new_request_id(service: str) -> str:
     """S3's request ids are 16 hex digits; the other services use UUIDs."""
-    return os.urandom(8).hex().upper() if service == "s3" else str(uuid.uuid4())
+    return os.urandom(8).hex().upper() if service == "s3" else uuid4_text(os.urandom(16))
 
 
 def new_host_id() -> str:
-    return base64.b64encode(os.urandom(48)).decode()
+    return binascii.b2a_base64(os.urandom(48), newline=False).decode()
 
 
 class Gateway:
@@ -99,7 +99,7 @@ class Gateway:
         self.clock = clock
         self.services = dict(services)
         self.protocols = Protocols()
-        self.pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="sluice-op")
+        self.pool = Workers(max_workers=workers, thread_name_prefix="sluice-op")
         # Sluice's own read-only endpoints under /_sluice/ (path prefix -> handler).
         self.internal: dict[str, InternalHandler] = {}
         # The testing API v1 (reset, clock, outcomes, queue peeks), set by the composition root.
@@ -117,6 +117,10 @@ class Gateway:
         # S3's CORS: preflights answered unsigned, Access-Control-* headers on actual requests.
         bucket_cors = getattr(self.services.get("s3"), "cors", None)
         self.cors = CorsGate(bucket_cors, self.pool) if bucket_cors is not None else None
+        # (service, operation) -> (the callable, async?, on the loop?): a service's lookup builds
+        # wrappers (S3's owner and encryption checks) and inspect's test is slow; per request,
+        # they were a tenth of a GetObject's CPU. The services never change after start.
+        self._operations: dict[tuple[str, str], tuple[Any, bool, bool]] = {}
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         if scope["type"] == "lifespan":
@@ -127,11 +131,14 @@ class Gateway:
         started = time.perf_counter()
         raw_path = scope.get("raw_path") or scope["path"].encode()
         path = raw_path.decode("latin-1")
-        headers: dict[str, str] = {}
-        for k, v in scope["headers"]:
-            name = k.decode("latin-1").lower()
-            value = v.decode("latin-1")
-            headers[name] = f"{headers[name]},{value}" if name in headers else value
+        raw_headers = scope["headers"]
+        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in raw_headers}
+        if len(headers) != len(raw_headers):  # a repeated header: its values joined, in order
+            headers = {}
+            for k, v in raw_headers:
+                name = k.decode("latin-1").lower()
+                value = v.decode("latin-1")
+                headers[name] = f"{headers[name]},{value}" if name in headers else value
         client = scope.get("client") or ("127.0.0.1", 0)
         req = HttpRequest(
             method=scope["method"],
@@ -141,22 +148,8 @@ class Gateway:
             client_ip=client[0],
             scheme=scope.get("scheme", "http"),
         )
-        if path == HEALTH_PATH:
-            await self._send(send, req, self._health(), None)
-            return
-        if self.console is not None and self.console.handles(req.path):
-            await self.console.serve(req, receive, send)
-            return
-        if self.testing is not None and self.testing.handles(path):
-            await self._send(send, req, await self.testing.handle(req, receive), None)
-            return
-        if path.startswith("/_sluice/"):
-            try:
-                response = (await self._internal_write(req, receive) if req.method == "PUT"
-                            else await self._internal(req))
-            except ClientDisconnected:
-                return
-            await self._send(send, req, response, None)
+        if path.startswith("/_sluice/"):  # Sluice's own endpoints, the console's included
+            await self._sluice_endpoint(req, receive, send)
             return
 
         caller = identify(req, self.settings.region)
@@ -198,6 +191,24 @@ class Gateway:
             req.method, req.path, ctx.service, ctx.operation or "-", response.status,
             (time.perf_counter() - started) * 1000,
         )
+
+    async def _sluice_endpoint(self, req: HttpRequest, receive: Any, send: Any) -> None:
+        """/_sluice/...: health, the console, the testing API, then the internal endpoints."""
+        if req.path == HEALTH_PATH:
+            await self._send(send, req, self._health(), None)
+            return
+        if self.console is not None and self.console.handles(req.path):
+            await self.console.serve(req, receive, send)
+            return
+        if self.testing is not None and self.testing.handles(req.path):
+            await self._send(send, req, await self.testing.handle(req, receive), None)
+            return
+        try:
+            response = (await self._internal_write(req, receive) if req.method == "PUT"
+                        else await self._internal(req))
+        except ClientDisconnected:
+            return
+        await self._send(send, req, response, None)
 
     async def _dispatch(self, service: Service, req: HttpRequest, receive: Any, ctx: RequestContext,
                         signed_path: str) -> HttpResponse:
@@ -241,21 +252,23 @@ class Gateway:
                 op = await self._route(protocol, req, small)
             ctx.operation = op.name
             if isinstance(service, DeferredService) and not service.is_built:
-                await loop.run_in_executor(self.pool, service.built)  # its first request imports it: off the loop
-            fn = service.operation(op.name)
+                await self.pool.run(loop, service.built)  # its first request imports it: off the loop
+            fn, is_async, on_loop = self._operation(service, op.name)
             if fn is None:
                 raise not_implemented(service.name, op.name)
-            if inspect.iscoroutinefunction(fn):
+            if is_async:
                 if streaming is not None:
                     req.body = io.BytesIO(await streaming.read_rest())
                 if small:
                     params = protocol.parse(op, req)
                 else:
-                    params = await loop.run_in_executor(self.pool, protocol.parse, op, req)
+                    params = await self.pool.run(loop, protocol.parse, op, req)
                 self._authorize(ctx, op.name, params)
                 result = await fn(ctx, **params)
+            elif on_loop and small:
+                result = self._call(protocol, op, req, ctx, fn)
             else:
-                result = await loop.run_in_executor(self.pool, partial(self._call, protocol, op, req, ctx, fn))
+                result = await self.pool.run(loop, self._call, protocol, op, req, ctx, fn)
             response = protocol.serialize(op, result or {}, ctx)
         except ServiceError as err:
             response = protocol.serialize_error(err, ctx)
@@ -280,11 +293,21 @@ class Gateway:
                 response.headers.append(("Connection", "close"))
         return response
 
+    def _operation(self, service: Service, name: str) -> tuple[Any, bool, bool]:
+        """(the operation, whether it is async, whether it runs on the loop: Service.runs_on_loop)."""
+        key = (service.name, name)
+        found = self._operations.get(key)
+        if found is None:
+            fn = service.operation(name)
+            is_async = fn is not None and inspect.iscoroutinefunction(fn)
+            found = self._operations[key] = (fn, is_async, not is_async and service.runs_on_loop(name))
+        return found
+
     async def _route(self, protocol: Any, req: HttpRequest, small: bool) -> OperationModel:
         """The operation; the body, when routing needs it, is in memory by now."""
         if protocol.routes_on_body and (not small or "content-encoding" in req.headers):
             # Parsing a big form or inflating gzip takes a while: not on the loop.
-            op: OperationModel = await asyncio.get_running_loop().run_in_executor(self.pool, protocol.route, req)
+            op: OperationModel = await self.pool.run(asyncio.get_running_loop(), protocol.route, req)
             return op
         routed: OperationModel = protocol.route(req)
         return routed
@@ -338,7 +361,7 @@ class Gateway:
 
     async def run_blocking(self, fn: Callable[..., Any], *args: Any) -> Any:
         """Run a blocking call in the gateway's worker pool, off the event loop."""
-        return await asyncio.get_running_loop().run_in_executor(self.pool, partial(fn, *args))
+        return await self.pool.run(asyncio.get_running_loop(), fn, *args)
     async def _internal_write(self, req: HttpRequest, receive: Any) -> HttpResponse:
         for prefix, handler in self.internal_writes.items():
             if req.path.startswith(prefix):
@@ -397,7 +420,7 @@ class Gateway:
             it = iter(body)
             try:
                 while True:
-                    chunk = await loop.run_in_executor(self.pool, next, it, None)
+                    chunk = await self.pool.run(loop, next, it, None)
                     if chunk is None:
                         break
                     await send({"type": "http.response.body", "body": chunk, "more_body": True})

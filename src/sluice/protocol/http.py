@@ -27,6 +27,8 @@ class HttpRequest:
     @cached_property
     def query(self) -> dict[str, list[str]]:
         out: dict[str, list[str]] = {}
+        if not self.query_string:
+            return out
         for k, v in parse_qsl(self.query_string, keep_blank_values=True):
             out.setdefault(k, []).append(v)
         return out

@@ -46,6 +46,8 @@ class Protocols:
 
     def _variant(self, service: str, req: HttpRequest) -> str:
         if service == "s3":
+            if req.method != "POST":  # the form's test (and its module) for POSTs only
+                return ""
             from .postobject import is_form_post
 
             return "post" if is_form_post(req) else ""

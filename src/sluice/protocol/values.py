@@ -5,6 +5,8 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import email.utils
+import math
+import time
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # botocore is imported when a protocol is first built, not at start-up
@@ -48,8 +50,25 @@ def iso8601(value: Any) -> str:
     return d.strftime("%Y-%m-%dT%H:%M:%S.") + f"{d.microsecond // 1000:03d}Z"
 
 
+_DAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+_last_rfc822: tuple[float, str] = (math.nan, "")
+_MONTHS = ("", "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+
+
 def rfc822(value: Any) -> str:
-    return email.utils.formatdate(as_datetime(value).timestamp(), usegmt=True)
+    """email.utils.formatdate(..., usegmt=True)'s text, written directly: every S3 read and
+    write answers a Last-Modified or Date, and formatdate goes through a datetime and back."""
+    global _last_rfc822
+    ts = value if isinstance(value, (int, float)) else as_datetime(value).timestamp()
+    second = math.floor(ts)
+    last = _last_rfc822
+    if last[0] == second:  # the same object read again, or writes within one second
+        return last[1]
+    t = time.gmtime(second)
+    text = (f"{_DAYS[t.tm_wday]}, {t.tm_mday:02d} {_MONTHS[t.tm_mon]} {t.tm_year:04d} "
+            f"{t.tm_hour:02d}:{t.tm_min:02d}:{t.tm_sec:02d} GMT")
+    _last_rfc822 = (second, text)  # one tuple, replaced whole: safe across threads
+    return text
 
 
 def format_timestamp(value: Any, fmt: str) -> str:

@@ -31,6 +31,13 @@ class Service:
                 return fn  # type: ignore[no-any-return]
         return None
 
+    def runs_on_loop(self, op_name: str) -> bool:
+        """Whether the plain (not async) operation only computes and reads the store by index
+        (WAL readers never wait for the writer), with nothing else that blocks: the gateway then
+        runs it on the event loop, where handing it to a worker thread and back costs more than
+        the operation itself (two thread wake-ups). None by default."""
+        return False
+
     async def start(self) -> None:
         """Called on the event loop once the server is up (background work may begin)."""
 

@@ -1,9 +1,15 @@
 """SQLite state with group commit.
 
-All writes go through one writer thread. Callers hand it a function that runs inside a
-transaction; the thread runs every function that is waiting, each in its own savepoint, then
-commits them together with one fsync (synchronous=FULL). So a write is durable when `write`
+All writes go through one writer connection. Callers hand it a function that runs inside a
+transaction; whoever commits runs every function that is waiting, each in its own savepoint,
+then commits them together with one fsync (synchronous=FULL). So a write is durable when `write`
 returns, and concurrent writers share the cost of the fsync instead of queueing behind it.
+
+Who commits: a thread calling `write` commits itself when the connection is free (it takes the
+commit lock and drains the queue), so an uncontended write costs no thread hand-off; while
+another thread commits, it waits for the lock and then commits whatever queued meanwhile, its
+own write included (group commit). `submit`, which must not block (the event loop's writes),
+hands its write to the writer thread, which commits the same way.
 Reads use one connection per thread and never block on the writer (WAL).
 """
 
@@ -17,19 +23,50 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
+
+class _Settles(Protocol):
+    """Where a write's outcome goes: a Future, or `_Then`'s callback."""
+
+    def done(self) -> bool: ...
+
+    def set_result(self, value: Any) -> None: ...
+
+    def set_exception(self, exception: BaseException | None) -> None: ...
+
 
 @dataclass(frozen=True)
 class _Item:
     """A write waiting for the writer thread."""
 
     fn: Callable[[sqlite3.Connection], Any]
-    future: Future[Any]
+    future: _Settles
     synced: bool = True  # committed with an fsync before `future` resolves (see `write`)
+
+
+class _Then:
+    """What `submit_then` waits with: the part of a Future the commit uses, calling back."""
+
+    __slots__ = ("_then", "_done")
+
+    def __init__(self, then: Callable[[bool, Any], object]) -> None:
+        self._then = then
+        self._done = False
+
+    def done(self) -> bool:
+        return self._done
+
+    def set_result(self, value: Any) -> None:
+        self._done = True
+        self._then(True, value)
+
+    def set_exception(self, exception: BaseException | None) -> None:
+        self._done = True
+        self._then(False, exception)
 
 
 @dataclass(frozen=True)
@@ -52,6 +89,8 @@ class Database:
         self.path = path
         self._migrations = tuple(migrations)
         self._local = threading.local()
+        # Held by whoever runs a transaction on the writer connection (see the module's doc).
+        self._commit_lock = threading.Lock()
         self._queue: queue.SimpleQueue[_Item | None] = queue.SimpleQueue()
         self._writer_conn = self._connect()
         self._writer_conn.execute("PRAGMA synchronous=FULL")
@@ -119,10 +158,24 @@ class Database:
         commit, which fsyncs the log it follows in); for the testing API's reset, where an fsync
         would be most of the time taken and losing it to a power cut loses nothing acknowledged.
         """
-        if threading.current_thread() is self._thread:
+        if getattr(self._local, "committing", False):
             raise RuntimeError("nested Database.write from inside a write transaction")
         future: Future[T] = Future()
-        self._queue.put(_Item(fn, future, synced))
+        item = _Item(fn, future, synced)
+        if self._commit_lock.acquire(blocking=False):
+            # The connection is free: commit it here, with whatever queued meanwhile. Not through
+            # the queue: the writer thread would wake up for it.
+            try:
+                self._commit_queued(item)
+            finally:
+                self._commit_lock.release()
+            return future.result()
+        self._queue.put(item)
+        with self._commit_lock:
+            # Not done: still queued (then this thread commits it, with whatever else waits), or
+            # in the writer thread's hands (then it commits it as soon as this lock is free).
+            if not future.done():
+                self._commit_queued(None)
         return future.result()
 
     def submit(self, fn: Callable[[sqlite3.Connection], T]) -> Future[T]:
@@ -131,32 +184,54 @@ class Database:
         self._queue.put(_Item(fn, future))
         return future
 
+    def submit_then(self, fn: Callable[[sqlite3.Connection], T], then: Callable[[bool, Any], object]) -> None:
+        """Like `submit`, calling `then(True, result)` or `then(False, exception)` once committed
+        (in the committing thread), without a Future: the event loop's writes (SQS) pass a
+        callback that wakes the loop, and a Future's condition and callbacks cost as much again."""
+        self._queue.put(_Item(fn, _Then(then)))
+
     def _writer_loop(self) -> None:
-        conn = self._writer_conn
         while True:
             item = self._queue.get()
             if item is None:
                 return
-            if not item.synced:
-                self._run_unsynced(conn, item)
-                continue
-            batch = [(item.fn, item.future)]
-            unsynced = None
-            while len(batch) < self.MAX_BATCH:
-                try:
-                    nxt = self._queue.get_nowait()
-                except queue.Empty:
-                    break
-                if nxt is None:
-                    self._queue.put(None)  # finish this batch, then stop
-                    break
-                if not nxt.synced:
-                    unsynced = nxt  # after this batch, alone
-                    break
-                batch.append((nxt.fn, nxt.future))
-            self._run_batch(conn, batch)
-            if unsynced is not None:
-                self._run_unsynced(conn, unsynced)
+            with self._commit_lock:
+                self._commit_queued(item)
+
+    def _next_queued(self) -> _Item | None:
+        try:
+            item = self._queue.get_nowait()
+        except queue.Empty:
+            return None
+        if item is None:
+            self._queue.put(None)  # the writer thread's stop: leave it for that thread
+        return item
+
+    def _commit_queued(self, first: _Item | None) -> None:
+        """Commit `first` and what is queued behind it: synced writes together (up to MAX_BATCH),
+        an unsynced one alone. The commit lock is held."""
+        conn = self._writer_conn
+        self._local.committing = True
+        try:
+            item = first if first is not None else self._next_queued()
+            while item is not None:
+                if not item.synced:
+                    self._run_unsynced(conn, item)
+                    item = self._next_queued()
+                    continue
+                batch = [(item.fn, item.future)]
+                item = None
+                while len(batch) < self.MAX_BATCH:
+                    nxt = self._next_queued()
+                    if nxt is None:
+                        break
+                    if not nxt.synced:
+                        item = nxt  # after this batch, alone
+                        break
+                    batch.append((nxt.fn, nxt.future))
+                self._run_batch(conn, batch)
+        finally:
+            self._local.committing = False
 
     def _run_unsynced(self, conn: sqlite3.Connection, item: _Item) -> None:
         conn.execute("PRAGMA synchronous=NORMAL")
@@ -166,9 +241,12 @@ class Database:
             conn.execute("PRAGMA synchronous=FULL")
 
     def _run_batch(
-        self, conn: sqlite3.Connection, batch: list[tuple[Callable[[sqlite3.Connection], Any], Future[Any]]]
+        self, conn: sqlite3.Connection, batch: list[tuple[Callable[[sqlite3.Connection], Any], _Settles]]
     ) -> None:
-        outcomes: list[tuple[Future[Any], bool, Any]] = []
+        if len(batch) == 1:
+            self._run_one(conn, *batch[0])
+            return
+        outcomes: list[tuple[_Settles, bool, Any]] = []
         try:
             conn.execute("BEGIN IMMEDIATE")
             for fn, future in batch:
@@ -185,11 +263,7 @@ class Database:
             conn.execute("COMMIT")
         except BaseException as exc:  # the commit itself failed: nobody's write is durable
             log.exception("store commit failed")
-            if conn.in_transaction:
-                conn.execute("ROLLBACK")
-            for _, future in batch:
-                if not future.done():
-                    future.set_exception(exc)
+            self._failed(conn, batch, exc)
             return
         for future, ok, value in outcomes:
             if ok:
@@ -197,13 +271,48 @@ class Database:
             else:
                 future.set_exception(value)
 
+    def _run_one(self, conn: sqlite3.Connection, fn: Callable[[sqlite3.Connection], Any], future: _Settles) -> None:
+        """A batch of one (the usual case without concurrency): its transaction is its savepoint,
+        so an error rolls the transaction back; two statements fewer than a savepoint's."""
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+        except BaseException as exc:  # no transaction, or the commit failed: not durable
+            log.exception("store commit failed")
+            self._failed(conn, [(fn, future)], exc)
+            return
+        try:
+            result = fn(conn)
+        except BaseException as exc:  # noqa: BLE001 - whatever it is, the caller gets it
+            try:
+                conn.execute("ROLLBACK")
+            finally:
+                future.set_exception(exc)
+            return
+        try:
+            conn.execute("COMMIT")
+        except BaseException as exc:  # no transaction, or the commit failed: not durable
+            log.exception("store commit failed")
+            self._failed(conn, [(fn, future)], exc)
+            return
+        future.set_result(result)
+
+    @staticmethod
+    def _failed(conn: sqlite3.Connection, batch: list[tuple[Callable[[sqlite3.Connection], Any], _Settles]],
+                exc: BaseException) -> None:
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
+        for _, future in batch:
+            if not future.done():
+                future.set_exception(exc)
+
     def close(self) -> None:
         if self._closed:
             return
         self._closed = True
         self._queue.put(None)
         self._thread.join(timeout=10)
-        self._writer_conn.close()
+        with self._commit_lock:  # not under a thread that is committing
+            self._writer_conn.close()
 
 
 def _split_sql(script: str) -> list[str]:

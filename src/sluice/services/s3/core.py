@@ -27,9 +27,14 @@ _MAX_METADATA = 2048
 
 
 def bucket(state: S3State, name: str) -> BucketRecord:
-    found = buckets.find(state.db.reader, name)
+    memo = state.remembered()
+    found = memo.get(name) if memo is not None else None
     if found is None:
-        raise errors.no_such_bucket(name)
+        found = buckets.find(state.db.reader, name)
+        if found is None:
+            raise errors.no_such_bucket(name)
+        if memo is not None:
+            memo[name] = found
     return found
 
 

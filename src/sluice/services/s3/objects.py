@@ -19,9 +19,6 @@ from .lifecycle import expiration_member
 from .records import STORED_HEADERS, ObjectRecord, objects
 from .state import S3State
 
-# Bodies up to this size are returned from memory; larger ones stream from disk.
-_INLINE_BODY = 1024 * 1024
-
 _MALFORMED = "The XML you provided was not well-formed or did not validate against our published schema"
 
 
@@ -144,9 +141,9 @@ class Objects:
         if body:
             if record.data is not None:
                 result["Body"] = record.data[first:first + length]
-            elif length <= _INLINE_BODY:
-                result["Body"] = b"".join(core.body_range(self.s, record, first, length))
             else:
+                # A body in a file is read as it is sent, never here: GetObject runs on the event
+                # loop (S3Service.runs_on_loop), which must not wait for a disk.
                 result["Body"] = ResponseBody(core.body_range(self.s, record, first, length), length)
         return result
 

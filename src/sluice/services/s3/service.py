@@ -41,6 +41,12 @@ from .records import BucketTotals, buckets, objects
 from .reports import BucketReports
 from .state import S3State
 
+# Reads cheap enough for the event loop (`runs_on_loop`).
+_LOOP_READS = frozenset({"GetObject", "HeadObject"})
+# Operations on objects, which read their bucket's row several times and never change it.
+_OBJECT_OPERATIONS = frozenset({"PutObject", "GetObject", "HeadObject", "CopyObject", "UploadPart",
+                                "CreateMultipartUpload", "CompleteMultipartUpload", "DeleteObject"})
+
 
 def _nothing(destinations: Sequence[str]) -> None:
     pass
@@ -94,7 +100,20 @@ class S3Service(Service):
             return found(ctx, **params)
 
         # Object writes and reads say (and writes record) their server-side encryption.
-        return with_encryption(self.state, op_name, checked)
+        encrypted = with_encryption(self.state, op_name, checked)
+        if op_name not in _OBJECT_OPERATIONS:
+            return encrypted
+
+        def memoized(ctx: RequestContext, **params: Any) -> Any:
+            with self.state.bucket_memo():
+                return encrypted(ctx, **params)
+
+        return memoized
+
+    def runs_on_loop(self, op_name: str) -> bool:
+        # An object's metadata and, for bodies kept in its row, its body: indexed reads. A body in
+        # a file is a ResponseBody, read in pieces off the loop as the gateway sends it.
+        return op_name in _LOOP_READS
 
     def _check_expected_owner(self, bucket: Any, expected: Any) -> None:
         if not expected or not isinstance(bucket, str):

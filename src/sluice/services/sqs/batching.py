@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 from collections.abc import Callable
-from concurrent.futures import Future
 from typing import Any, TypeVar
 
 from ...store.db import Database
@@ -61,19 +60,18 @@ class WriteBatcher:
                     outcomes.append((True, result))
             return outcomes
 
-        done = self.db.submit(txn)
-        done.add_done_callback(lambda f: self.loop.call_soon_threadsafe(self._settle, batch, f))
+        loop = self.loop
+        self.db.submit_then(txn, lambda ok, value: loop.call_soon_threadsafe(self._settle, batch, ok, value))
 
     @staticmethod
-    def _settle(batch: list[tuple[Write, asyncio.Future[Any]]], done: Future[list[tuple[bool, Any]]]) -> None:
-        exc = done.exception()
-        if exc is not None:
-            error = exc.error if isinstance(exc, _Failed) else exc
+    def _settle(batch: list[tuple[Write, asyncio.Future[Any]]], committed: bool, outcome: Any) -> None:
+        if not committed:
+            error = outcome.error if isinstance(outcome, _Failed) else outcome
             for _, future in batch:
                 if not future.done():
                     future.set_exception(error)
             return
-        for (_, future), (ok, value) in zip(batch, done.result(), strict=True):
+        for (_, future), (ok, value) in zip(batch, outcome, strict=True):
             if future.done():
                 continue
             if ok:

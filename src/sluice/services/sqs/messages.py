@@ -15,11 +15,11 @@ import itertools
 import os
 import re
 import struct
-import uuid
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from ...protocol.ids import uuid4_text
 from . import errors
 
 MAX_ATTRIBUTES = 10
@@ -245,7 +245,7 @@ def new_token() -> str:
 
 
 def new_message_id() -> str:
-    return str(uuid.UUID(bytes=_random16(), version=4))
+    return uuid4_text(_random16())
 
 
 def encode_receipt(queue_id: int, message_row: int, token: str) -> str:

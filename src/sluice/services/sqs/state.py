@@ -26,6 +26,7 @@ from .records import Queue, all_queues, queue_by_id
 from .waiters import Waiters
 
 T = TypeVar("T")
+_URL_KEYS = 1024
 
 
 class SqsState:
@@ -37,6 +38,9 @@ class SqsState:
         self.metrics = SqsMetrics(self.db, clock)
         self.closing = False  # the server is stopping: long polls answer at once
         self._queues: dict[tuple[str, str, str], Queue] = {}
+        # (QueueUrl, request region) -> its key in _queues: the URL's parse, once per URL (a
+        # client sends the same few URLs over and over); bounded, emptied when full.
+        self._url_keys: dict[tuple[str, str], tuple[str, str, str]] = {}
         self._by_id: dict[int, Queue] = {}
         self._lock = threading.Lock()  # orders cache updates made by worker threads
         for queue in all_queues(self.db.reader):
@@ -126,16 +130,23 @@ class SqsState:
         /queue/<region>/ path, else the request's)."""
         if not url:
             raise errors.missing_parameter("QueueUrl")
-        split = urlsplit(url if "://" in url else f"http://x/{url.lstrip('/')}")
-        parts = [p for p in split.path.split("/") if p]
-        if len(parts) < 2:
-            raise errors.queue_does_not_exist()
-        host = split.hostname or ""
-        if host.startswith("sqs.") and host.count(".") >= 2:
-            region = host.split(".")[1]
-        if len(parts) >= 4 and parts[-4] == "queue":
-            region = parts[-3]
-        queue = self._queues.get((parts[-2], region, parts[-1]))
+        asked = (url, region)
+        key = self._url_keys.get(asked)
+        if key is None:
+            split = urlsplit(url if "://" in url else f"http://x/{url.lstrip('/')}")
+            parts = [p for p in split.path.split("/") if p]
+            if len(parts) < 2:
+                raise errors.queue_does_not_exist()
+            host = split.hostname or ""
+            if host.startswith("sqs.") and host.count(".") >= 2:
+                region = host.split(".")[1]
+            if len(parts) >= 4 and parts[-4] == "queue":
+                region = parts[-3]
+            key = (parts[-2], region, parts[-1])
+            if len(self._url_keys) >= _URL_KEYS:
+                self._url_keys.clear()
+            self._url_keys[asked] = key
+        queue = self._queues.get(key)
         if queue is None:
             raise errors.queue_does_not_exist()
         return queue
