@@ -16,7 +16,7 @@ from typing import Any
 import uvicorn
 
 from .auth.enforcer import Enforcer
-from .auth.identity import Identity
+from .auth.identity import Identity, has_own_secret
 from .clock import Clock, ManualClock, make_clock
 from .console import PREFIX as CONSOLE_PREFIX
 from .console import Console, ConsoleViews
@@ -183,12 +183,14 @@ class Sluice:
             found = iam.identity(access_key)
             return found.session_token if found is not None else None
 
-        enforcer = anonymous = None
+        enforcer = plain = None
         if settings.enforce_iam:
             enforcer = Enforcer(iam, {"s3": s3, "sqs": sqs, "sns": sns, "lambda": lambda_}, clock, acls=s3)
-        elif settings.verify_signatures:
-            # Unsigned S3 requests are anonymous: only bucket policies may let them through.
-            anonymous = Enforcer(iam, {"s3": s3, "sqs": sqs, "sns": sns, "lambda": lambda_}, clock, acls=s3)
+        else:
+            # Identity policies are not evaluated; the rest is as on AWS: unsigned requests are
+            # anonymous, other accounts get what the resource's policy or ACL grants.
+            plain = Enforcer(iam, {"s3": s3, "sqs": sqs, "sns": sns, "lambda": lambda_}, clock, acls=s3,
+                             identity_policies=False)
         outcomes = OutcomeDelivery(store.db, clock, deliveries, wake=outcomes_due,
                                    authorize=_delivery_authorizer(enforcer, lambda_) if enforcer else None,
                                    on_delivered=exporter.outcome_delivered if exporter else _no_delivery_note)
@@ -218,7 +220,8 @@ class Sluice:
         engine.add(stacks)
 
         gateway = Gateway(settings, clock, services, secret_for=secret_for, token_for=token_for, engine=engine,
-                          enforcer=enforcer, anonymous=anonymous)
+                          enforcer=enforcer, plain=plain,
+                          checked=lambda key: has_own_secret(key, settings.credentials, iam.identity))
         gateway.internal["/_sluice/events/"] = lambda rest, query: _event_view(store, rest)
         gateway.internal["/_sluice/lambda-code/"] = lambda rest, query: _code_view(lambda_, rest)
         gateway.internal["/_sluice/lambda-layer/"] = lambda rest, query: _layer_view(lambda_, rest)

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from ...auth.identity import (
     ACCOUNT_KEY,
     ASSUMED_ROLE,
+    DEFAULT_KEY,
     DEFAULT_SECRET,
     USER,
     ConfiguredKey,
@@ -36,7 +37,6 @@ from .records import (
     reusable_session,
 )
 
-DEFAULT_KEY = "test"
 # Credentials Sluice issues itself (to functions) are reused until this close to expiry.
 REUSE_MARGIN = 300.0
 SELF_ISSUED_SECONDS = 3600
