@@ -290,11 +290,14 @@ class Enforcer:
         parts = arn.split(":")
         if len(parts) < 6:
             return None, None
+        # AWS-managed policies (arn:aws:iam::aws:policy/...) are every account's to read: the
+        # caller's own identity policies decide, as for its own resources.
+        account = None if parts[4] == "aws" else arn_account(arn)
         source = self.resources.get(parts[2])
         if source is None:
-            return None, arn_account(arn)
+            return None, account
         document, owner = source.resource_policy(arn)
-        return document, owner or arn_account(arn)
+        return document, owner or account
 
     def _unknown_key(self, service: str, access_key: str | None) -> ServiceError:
         if not access_key:
