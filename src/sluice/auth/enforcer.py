@@ -232,10 +232,13 @@ class Enforcer:
                 holders[holder] = self.resource_policy(check.resource)
             document, owner = holders[holder]
         if document is None and not self.identity_policies and principal.account is not None \
-                and (owner or caller_account) == principal.account and not check.resource.startswith("arn:aws:s3:::"):
-            # Plain mode, own account, no resource policy to deny: nothing to evaluate (S3 goes on:
-            # an object another account wrote is governed by its ACL).
-            return AuthRequest(principal, check.action, check.resource, principal.account, check.context), _ALLOWED
+                and (owner or caller_account) == principal.account:
+            # Plain mode, own account, no resource policy that could deny: nothing to evaluate,
+            # but an object another account wrote into the bucket is still governed by its ACL.
+            request = AuthRequest(principal, check.action, check.resource, principal.account, check.context)
+            if self.acls is None or not check.resource.startswith("arn:aws:s3:::"):
+                return request, _ALLOWED
+            return request, self._s3_decision(request, _ALLOWED, (), None, owner)
         extra: dict[str, str | Sequence[str]] = {}
         if document and "ExistingObjectTag" in document:
             # Read only when a policy names the key: the object's tags, one read.
