@@ -24,6 +24,7 @@ from botocore.config import Config
 from botocore.exceptions import ClientError
 
 from .conftest import REGION
+from .lambda_helpers import create
 from .s3_raw import send
 from .server import SluiceProcess
 
@@ -223,3 +224,21 @@ def test_default_and_unknown_keys_are_taken_unchecked(server: SluiceProcess) -> 
         who = client(server, "sts", key=key, secret=secret).get_caller_identity()
         assert who["Account"] == account, key
         client(server, "sqs", key=key, secret=secret).list_queues()
+
+
+def test_a_function_acts_in_its_own_account(server: SluiceProcess) -> None:
+    """A function created in another account calls with placeholder credentials (no
+    enforcement): its calls are its account's, so its own bucket is its own."""
+    s3 = client(server, "s3", key=OTHER)
+    name = f"plain-fn-{uuid.uuid4().hex[:8]}"
+    s3.create_bucket(Bucket=name)
+    s3.put_object(Bucket=name, Key="data.txt", Body=b"mine")
+    lam = client(server, "lambda", key=OTHER)
+    function = create(lam, """
+        import boto3
+        def handler(event, context):
+            body = boto3.client("s3").get_object(Bucket=event["bucket"], Key="data.txt")["Body"].read()
+            return {"body": body.decode(), "account": boto3.client("sts").get_caller_identity()["Account"]}
+    """, Role=f"arn:aws:iam::{OTHER}:role/fn-role")
+    out = lam.invoke(FunctionName=function, Payload=json.dumps({"bucket": name}).encode())
+    assert json.loads(out["Payload"].read()) == {"body": "mine", "account": OTHER}
