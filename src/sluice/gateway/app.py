@@ -98,10 +98,15 @@ class Gateway:
         access keys whose signatures are checked all the same (those with a secret of their own)."""
         self.settings = settings
         signatures = SigV4Verifier(secret_for or default_secret, token_for=token_for)
-        # Every signature with --verify-signatures; else only those of `checked` keys.
+        # Every signature with --verify-signatures; else, in plain mode, those of `checked` keys
+        # (--enforce-iam alone trusts the key a request names, as before: what a user testing
+        # policies expects).
         self.verifier = signatures if settings.verify_signatures else None
-        self.key_check = (signatures, checked) if checked is not None and self.verifier is None else None
-        self.own_secret = checked or (lambda key: False)
+        self.key_check = (signatures, checked) if checked is not None and self.verifier is None \
+            and plain is not None else None
+        # Keys whose signature was checked, so that a web page cannot have forged it.
+        self.own_secret = checked if checked is not None and (self.verifier or self.key_check) \
+            else (lambda key: False)
         self.clock = clock
         self.services = dict(services)
         self.protocols = Protocols()
