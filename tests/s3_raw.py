@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
 import http.client
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass
@@ -10,6 +13,13 @@ from urllib.parse import urlsplit
 # What boto3 sends, minus a real signature: Sluice without --verify-signatures takes the key "test".
 SIGNED_LOOKING = {"Authorization": "AWS4-HMAC-SHA256 Credential=test/20250101/us-east-1/s3/aws4_request, "
                                    "SignedHeaders=host, Signature=0"}
+
+
+def form_signature(policy: str, access_key: str = "test", secret: str = "test") -> list[tuple[str, str]]:
+    """The signature V2 fields of a browser form with this (base64) policy: the upload is then the
+    key's, not anonymous (an anonymous form may write only where the bucket lets anyone)."""
+    signature = base64.b64encode(hmac.new(secret.encode(), policy.encode(), hashlib.sha1).digest()).decode()
+    return [("AWSAccessKeyId", access_key), ("signature", signature)]
 
 
 @dataclass

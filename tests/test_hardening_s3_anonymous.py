@@ -1,9 +1,10 @@
-"""Unsigned S3 requests under `--verify-signatures` and/or `--enforce-iam` (issue 11, defect 5).
+"""Unsigned S3 requests, in plain mode and under `--verify-signatures` and/or `--enforce-iam`
+(issue 11, defect 5; issue 16 for plain mode).
 
 An unsigned request is anonymous, as on AWS: only a bucket policy granting "*" lets it read or
 write; otherwise 403 AccessDenied "Access Denied" (before, with --verify-signatures alone, a
-private object was served). Signed requests and presigned URLs work as before. Without either
-flag Sluice stays permissive.
+private object was served; before issue 16, plain mode served it too). Signed requests and
+presigned URLs work as before.
 """
 
 from __future__ import annotations
@@ -30,8 +31,8 @@ DENIED = ("AccessDenied", "Access Denied")
 
 # --enforce-iam without --verify-signatures trusts the access key a request names (what a user
 # testing policies expects), so a request naming none is just as anonymous.
-@pytest.fixture(scope="module", params=[("--verify-signatures",), ("--enforce-iam",),
-                                        ("--verify-signatures", "--enforce-iam")], ids=" ".join)
+@pytest.fixture(scope="module", params=[(), ("--verify-signatures",), ("--enforce-iam",),
+                                        ("--verify-signatures", "--enforce-iam")], ids=lambda p: " ".join(p) or "plain")
 def server(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[SluiceProcess]:
     proc = SluiceProcess(tmp_path_factory.mktemp("anon") / "data", *request.param).start()
     yield proc
@@ -131,13 +132,3 @@ def test_a_public_bucket_policy_lets_anonymous_callers_do_what_it_grants(server:
     assert _denied(send(server.endpoint, "GET", f"/{bucket}/private.txt", signed=False))
     assert _denied(send(server.endpoint, "PUT", f"/{bucket}/public/x", body=b"x", signed=False))
     assert _denied(send(server.endpoint, "GET", f"/{bucket}?list-type=2", signed=False))
-
-
-def test_without_verification_unsigned_requests_stay_permissive(endpoint: str) -> None:
-    """The default server (no --verify-signatures, no --enforce-iam) checks nothing, as before."""
-    s3 = _client(endpoint)
-    name = f"open-{uuid.uuid4().hex[:12]}"
-    s3.create_bucket(Bucket=name)
-    s3.put_object(Bucket=name, Key="private.txt", Body=b"secret")
-    answer = send(endpoint, "GET", f"/{name}/private.txt", signed=False)
-    assert (answer.status, answer.body) == (200, b"secret")

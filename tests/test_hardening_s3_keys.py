@@ -9,6 +9,8 @@ raw byte that no XML parser can read.
 
 from __future__ import annotations
 
+import base64
+import json
 import re
 import uuid
 import xml.etree.ElementTree as ET
@@ -17,7 +19,7 @@ from urllib.parse import quote, unquote_plus
 
 import pytest
 
-from .s3_raw import send
+from .s3_raw import form_signature, send
 
 NS = "{http://s3.amazonaws.com/doc/2006-03-01/}"
 # Every C0 control character, DEL, and neighbours that must keep working.
@@ -102,7 +104,11 @@ def test_form_key_that_is_not_utf8_is_refused(endpoint: str, s3: Any, bucket: st
         assert answer.status == 400, key
         assert answer.error()["Code"] == "MalformedPOSTRequest"
     assert s3.list_objects_v2(Bucket=bucket).get("Contents") is None
-    headers, body = _form([("key", "form/ü-${filename}".encode())], "é.txt".encode())
+    # Signed with the default key: an anonymous form may not write to a private bucket.
+    policy = base64.b64encode(json.dumps({"expiration": "2100-01-01T00:00:00Z", "conditions": [
+        {"bucket": bucket}, ["starts-with", "$key", "form/"]]}).encode()).decode()
+    signed = [(name, value.encode()) for name, value in [("policy", policy), *form_signature(policy)]]
+    headers, body = _form([("key", "form/ü-${filename}".encode()), *signed], "é.txt".encode())
     assert send(endpoint, "POST", f"/{bucket}", headers, body, signed=False).status == 204
     assert [o["Key"] for o in s3.list_objects_v2(Bucket=bucket)["Contents"]] == ["form/ü-é.txt"]
 

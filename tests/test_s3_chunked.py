@@ -79,6 +79,9 @@ def test_truncated_chunked_body_is_refused(endpoint: str, bucket: str, s3: Any) 
         "Content-Encoding": "aws-chunked",
         "x-amz-content-sha256": "STREAMING-UNSIGNED-PAYLOAD-TRAILER",
         "x-amz-decoded-content-length": "1024",
+        # The default key (not verified without --verify-signatures): an anonymous PUT is refused first.
+        "Authorization": "AWS4-HMAC-SHA256 Credential=test/20250101/us-east-1/s3/aws4_request, "
+                         "SignedHeaders=host, Signature=0",
         "Content-Length": str(len(encoded)),
     })
     resp = conn.getresponse()

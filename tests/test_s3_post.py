@@ -15,6 +15,7 @@ import pytest
 import requests
 
 from .conftest import make_client
+from .s3_raw import form_signature
 from .test_s3_notifications import new_queue, queue_config, receive
 
 
@@ -32,6 +33,13 @@ def policy(conditions: list[Any], expires_in: float = 300) -> str:
     expiration = dt.datetime.now(dt.timezone.utc) + dt.timedelta(seconds=expires_in)
     doc = {"expiration": expiration.strftime("%Y-%m-%dT%H:%M:%S.000Z"), "conditions": conditions}
     return base64.b64encode(json.dumps(doc).encode()).decode()
+
+
+def signed_policy(bucket: str) -> list[tuple[str, str]]:
+    """A policy letting any key into `bucket`, signed with the default key (a form is anonymous
+    without a signature, and an anonymous caller may not write to a private bucket)."""
+    document = policy([{"bucket": bucket}, ["starts-with", "$key", ""]])
+    return [("policy", document), *form_signature(document)]
 
 
 def multipart(fields: list[tuple[str, str]], filename: str, content: bytes,
@@ -120,10 +128,9 @@ def test_policy_violations(s3v4: Any, bucket: str) -> None:
 
 def test_hand_built_form_streams_a_large_file(s3: Any, endpoint: str, bucket: str) -> None:
     content = bytes(range(256)) * 12_000  # ~3 MB: more than the gateway buffers in memory
-    body, ctype = multipart(
-        [("key", "big/${filename}"), ("policy", policy([{"bucket": bucket}, ["starts-with", "$key", "big/"],
-                                                          ["content-length-range", 0, 5_000_000]]))],
-        "data.bin", content, after=(("key", "ignored-after-file"),))
+    document = policy([{"bucket": bucket}, ["starts-with", "$key", "big/"], ["content-length-range", 0, 5_000_000]])
+    body, ctype = multipart([("key", "big/${filename}"), ("policy", document), *form_signature(document)],
+                            "data.bin", content, after=(("key", "ignored-after-file"),))
     parts = urlsplit(endpoint)
     conn = http.client.HTTPConnection(parts.netloc, timeout=30)
     conn.request("POST", f"/{bucket}", body=body, headers={"Content-Type": ctype})
@@ -135,7 +142,8 @@ def test_hand_built_form_streams_a_large_file(s3: Any, endpoint: str, bucket: st
 
 def test_virtual_host_form_post_to_versioned_bucket(s3: Any, endpoint: str, bucket: str) -> None:
     s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
-    body, ctype = multipart([("key", "vh.txt")], "vh.txt", b"virtual")
+    signed = signed_policy(bucket)
+    body, ctype = multipart([("key", "vh.txt"), *signed], "vh.txt", b"virtual")
     port = urlsplit(endpoint).port
     resp = requests.post(f"{endpoint}/", data=body, timeout=30,
                          headers={"Content-Type": ctype, "Host": f"{bucket}.s3.localhost:{port}"})
@@ -144,7 +152,7 @@ def test_virtual_host_form_post_to_versioned_bucket(s3: Any, endpoint: str, buck
     got = s3.get_object(Bucket=bucket, Key="vh.txt")
     assert got["VersionId"] == version and got["Body"].read() == b"virtual"
 
-    body, ctype = multipart([("policy", policy([]))], "x", b"no key")
+    body, ctype = multipart(signed, "x", b"no key")
     resp = requests.post(f"{endpoint}/{bucket}", data=body, headers={"Content-Type": ctype}, timeout=30)
     assert error_of(resp)[0] == "InvalidArgument"
 
@@ -168,17 +176,19 @@ def test_post_emits_object_created_post(s3: Any, s3v4: Any, endpoint: str, bucke
 
 def test_malformed_forms(endpoint: str, bucket: str) -> None:
     boundary = uuid.uuid4().hex
-    no_file = (f'--{boundary}\r\nContent-Disposition: form-data; name="key"\r\n\r\nk\r\n--{boundary}--\r\n').encode()
+    signed = signed_policy(bucket)
+    no_file = "".join(f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"\r\n\r\n{value}\r\n'
+                      for name, value in [("key", "k"), *signed]).encode() + f"--{boundary}--\r\n".encode()
     headers = {"Content-Type": f"multipart/form-data; boundary={boundary}"}
     resp = requests.post(f"{endpoint}/{bucket}", data=no_file, headers=headers, timeout=30)
     assert resp.status_code == 400
     assert error_of(resp) == ("InvalidArgument", "POST requires exactly one file upload per request.")
 
-    body, ctype = multipart([("key", "k"), ("x-ignore-padding", "p" * 30_000)], "f", b"1")
+    body, ctype = multipart([("key", "k"), *signed, ("x-ignore-padding", "p" * 30_000)], "f", b"1")
     resp = requests.post(f"{endpoint}/{bucket}", data=body, headers={"Content-Type": ctype}, timeout=30)
     assert resp.status_code == 400 and error_of(resp)[0] == "MaxPostPreDataLengthExceeded"
 
-    body, ctype = multipart([("key", "k")], "f", b"no closing boundary")
+    body, ctype = multipart([("key", "k"), *signed], "f", b"no closing boundary")
     resp = requests.post(f"{endpoint}/{bucket}", data=body[:-30], headers={"Content-Type": ctype}, timeout=30)
     assert resp.status_code == 400 and error_of(resp)[0] == "MalformedPOSTRequest"
 

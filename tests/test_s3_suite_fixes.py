@@ -23,6 +23,7 @@ from botocore.config import Config
 from botocore.exceptions import ClientError
 
 from .conftest import REGION
+from .s3_raw import form_signature
 from .server import SluiceProcess
 
 MIB = 1024 * 1024
@@ -189,6 +190,10 @@ def test_suspended_bucket_writes_name_no_version(s3: Any, bucket: str) -> None:
 
 
 def _post(endpoint: str, bucket: str, fields: list[tuple[str, str]], body: bytes) -> tuple[int, bytes]:
+    """A form signed with the default key (an anonymous form may not write to a private bucket),
+    with a policy letting any key in unless `fields` has one."""
+    policy = dict(fields).get("policy") or _policy(bucket, ["starts-with", "$key", ""])
+    fields = [*[f for f in fields if f[0] != "policy"], ("policy", policy), *form_signature(policy)]
     boundary = uuid.uuid4().hex
     parts = [f'--{boundary}\r\nContent-Disposition: form-data; name="{n}"\r\n\r\n{v}\r\n'.encode()
              for n, v in fields]
@@ -232,11 +237,12 @@ def test_post_checksum_field_is_checked_without_a_condition(endpoint: str, s3: A
 def test_post_tagging_field_tags_the_object(endpoint: str, s3: Any, bucket: str) -> None:
     tagging = "<Tagging><TagSet><Tag><Key>b</Key><Value>2</Value></Tag><Tag><Key>a</Key><Value>1</Value></Tag>" \
               "</TagSet></Tagging>"
-    status, _ = _post(endpoint, bucket, [("key", "tagged"), ("tagging", tagging)], b"x")
+    policy = _policy(bucket, ["starts-with", "$key", ""], ["starts-with", "$tagging", ""])
+    status, _ = _post(endpoint, bucket, [("key", "tagged"), ("tagging", tagging), ("policy", policy)], b"x")
     assert status == 204
     assert s3.get_object_tagging(Bucket=bucket, Key="tagged")["TagSet"] == [
         {"Key": "a", "Value": "1"}, {"Key": "b", "Value": "2"}]
-    status, body = _post(endpoint, bucket, [("key", "bad"), ("tagging", "<Tagging><TagSet>")], b"x")
+    status, body = _post(endpoint, bucket, [("key", "bad"), ("tagging", "<Tagging><TagSet>"), ("policy", policy)], b"x")
     assert status == 400 and b"MalformedXML" in body
 
 

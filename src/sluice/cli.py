@@ -48,9 +48,12 @@ def _parser() -> argparse.ArgumentParser:
                          "PATH or in pyenv, else the closest version (said at start-up and in GetFunction)")
     up.add_argument("--verify-signatures", action="store_true",
                     help="check each request's AWS SigV4 signature against the caller's secret key "
-                         "(default: off, any key is accepted)")
+                         "(default: only keys with a secret of their own, from --credentials, IAM or STS; "
+                         "test, 12-digit ids and unknown keys are taken unchecked)")
     up.add_argument("--enforce-iam", action="store_true",
-                    help="evaluate every request against IAM identity and resource policies, as AWS does")
+                    help="evaluate every request against IAM identity and resource policies, as AWS does "
+                         "(default: identity policies are not evaluated; unsigned requests are anonymous and, "
+                         "with other accounts' callers, get what resource policies and ACLs grant)")
     up.add_argument("--s3-legacy-bucket-defaults", action="store_true",
                     help="new S3 buckets as before 2023: ACLs enabled (ObjectWriter), no public access block, "
                          "no default encryption (default: BucketOwnerEnforced with Block Public Access on "

@@ -9,6 +9,8 @@ import threading
 from collections.abc import Callable, Coroutine, Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
+from .auth.identity import Identity, well_known_identity
+from .auth.policy import Policy
 from .clock import Clock
 from .engine.sns_http import post_notification
 from .engine.stacks import StackDeployer
@@ -119,3 +121,46 @@ def sts_service(iam: IamService, clock: Clock, settings: Settings) -> Service:
     from .services.sts.service import StsService
 
     return StsService(iam, clock, settings)
+
+
+class LateIamPolicies:
+    """IAM as plain mode's enforcer asks it (auth/enforcer.py's IamPolicies), built only when a
+    question needs its records: a request made with `test` or a 12-digit key id, the common case,
+    is answered without it."""
+
+    def __init__(self, iam: DeferredService[IamService], settings: Settings) -> None:
+        self._iam = iam
+        self._settings = settings
+
+    def lookup(self, access_key: str) -> Any:
+        if not self._iam.is_built and access_key not in self._settings.credentials:
+            known = well_known_identity(access_key, self._settings.account_id)
+            if known is not None:
+                return _Known(known)
+        return self._iam.built().lookup(access_key)
+
+    def identity_policies(self, identity: Identity) -> list[Policy]:
+        return self._iam.built().identity_policies(identity)
+
+    def role(self, role_arn: str) -> Mapping[str, Any] | None:
+        return self._iam.built().role(role_arn)
+
+
+class _Known:
+    """A key lookup that found a well-known root identity (the enforcer's KeyLookup)."""
+
+    def __init__(self, identity: Identity) -> None:
+        self.identity = identity
+        self.expired = False
+
+
+class LateResourcePolicies:
+    """A deferred service's resource policies (SNS topics') for the enforcer: a topic's policy is
+    asked about by a request to SNS, which has built it by then."""
+
+    def __init__(self, service: DeferredService[Any]) -> None:
+        self._service = service
+
+    def resource_policy(self, arn: str) -> tuple[str | None, str | None]:
+        found: tuple[str | None, str | None] = self._service.built().resource_policy(arn)
+        return found

@@ -16,6 +16,8 @@ from typing import TYPE_CHECKING, Any
 import uvicorn
 
 from . import late
+from .auth.enforcer import Enforcer, ResourcePolicies
+from .auth.identity import has_own_secret
 from .clock import Clock, ManualClock, make_clock
 from .console import PREFIX as CONSOLE_PREFIX
 from .console import ConsoleViews, DeferredConsole
@@ -196,16 +198,16 @@ class Sluice:
             found = iam.built().identity(access_key)
             return found.session_token if found is not None else None
 
-        enforcer = anonymous = None
-        if settings.enforce_iam or settings.verify_signatures:
-            from .auth.enforcer import Enforcer  # IAM policy evaluation: only for these options
+        # SNS and (in plain mode) IAM stay deferred: the enforcer builds them when a question needs them.
+        resources: dict[str, ResourcePolicies] = {"s3": s3, "sqs": sqs, "sns": late.LateResourcePolicies(sns),
+                                                  "lambda": lambda_}
+        enforcer = plain = None
         if settings.enforce_iam:
-            enforcer = Enforcer(iam.built(), {"s3": s3, "sqs": sqs, "sns": sns.built(), "lambda": lambda_}, clock,
-                                acls=s3)
-        elif settings.verify_signatures:
-            # Unsigned S3 requests are anonymous: only bucket policies may let them through.
-            anonymous = Enforcer(iam.built(), {"s3": s3, "sqs": sqs, "sns": sns.built(), "lambda": lambda_}, clock,
-                                 acls=s3)
+            enforcer = Enforcer(iam.built(), resources, clock, acls=s3)
+        else:
+            # Identity policies are not evaluated; the rest is as on AWS: unsigned requests are
+            # anonymous, other accounts get what the resource's policy or ACL grants.
+            plain = Enforcer(late.LateIamPolicies(iam, settings), resources, clock, acls=s3, identity_policies=False)
         outcomes = OutcomeDelivery(store.db, clock, deliveries, wake=outcomes_due,
                                    authorize=_delivery_authorizer(enforcer, lambda_) if enforcer else None,
                                    on_delivered=exporter.outcome_delivered if exporter else _no_delivery_note)
@@ -235,7 +237,8 @@ class Sluice:
         engine.add(stacks)
 
         gateway = Gateway(settings, clock, services, secret_for=secret_for, token_for=token_for, engine=engine,
-                          enforcer=enforcer, anonymous=anonymous)
+                          enforcer=enforcer, plain=plain,
+                          checked=lambda key: has_own_secret(key, settings.credentials, iam.built().identity))
         gateway.internal["/_sluice/events/"] = lambda rest, query: _event_view(store, rest)
         gateway.internal["/_sluice/lambda-code/"] = lambda rest, query: _code_view(lambda_, rest)
         gateway.internal["/_sluice/lambda-layer/"] = lambda rest, query: _layer_view(lambda_, rest)

@@ -8,6 +8,7 @@ before a DLQ / destination send.
 
 from __future__ import annotations
 
+import base64
 import dataclasses
 import datetime as dt
 from collections.abc import Mapping, Sequence
@@ -18,7 +19,7 @@ from ..protocol.context import RequestContext
 from ..protocol.errors import ServiceError
 from ..services.delivery import ACCESS_DENIED, Delivery, DeliveryResult
 from .actions import Check, Where, checks_for
-from .identity import Identity
+from .identity import Identity, root_identity
 from .policy import (
     ANONYMOUS,
     AuthRequest,
@@ -98,6 +99,17 @@ UNKNOWN_KEY: dict[str, tuple[str, int, str]] = {
     "logs": ("UnrecognizedClientException", 400, _BAD_TOKEN),
 }
 
+# Plain mode (no --enforce-iam) does not evaluate identity policies: a caller may do anything an
+# identity policy could allow, so its own account's resources are its own, and elsewhere what the
+# resource side (bucket policy, ACLs, queue/topic/function policies) grants decides, as on AWS for
+# a cross-account caller whose identity policies allow everything.
+_UNRESTRICTED = [parse_policy({"Version": "2012-10-17",
+                               "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]}, "identity")]
+# What the bucket owner's root may always do to the bucket policy, a Deny in it notwithstanding
+# (AWS's guard against locking everyone out of a bucket).
+_ROOT_KEEPS = {"s3:GetBucketPolicy", "s3:PutBucketPolicy", "s3:DeleteBucketPolicy"}
+_ALLOWED = Decision(True, "")
+
 # What a delivery to each kind of target needs of the execution role (aws-reference §8).
 DELIVERY_ACTIONS = {"sqs": "sqs:SendMessage", "sns": "sns:Publish", "s3": "s3:PutObject",
                     "lambda": "lambda:InvokeFunction", "events": "events:PutEvents"}
@@ -105,9 +117,13 @@ DELIVERY_ACTIONS = {"sqs": "sqs:SendMessage", "sns": "sns:Publish", "s3": "s3:Pu
 
 class Enforcer:
     def __init__(self, iam: IamPolicies, resources: Mapping[str, ResourcePolicies], clock: Clock,
-                 acls: AclGrants | None = None) -> None:
-        """`acls`: S3's ACL grants, which take part in decisions on S3 resources."""
+                 acls: AclGrants | None = None, identity_policies: bool = True) -> None:
+        """`acls`: S3's ACL grants, which take part in decisions on S3 resources.
+        `identity_policies` False is plain mode: who the caller is counts (its account, or
+        anonymous), its identity policies do not; an access key nobody issued is the root of the
+        account requests run in by default (ctx.account_id), as users' own keys work unconfigured."""
         self.iam = iam
+        self.identity_policies = identity_policies
         self.acls = acls
         self.resources = dict(resources)  # ARN service ("s3", "sqs", ...) -> its policies
         self.clock = clock
@@ -122,12 +138,14 @@ class Enforcer:
         identity = found.identity if found is not None else None
         if identity is None and found is not None and found.expired:
             raise _expired(service)
+        if identity is None and ctx.access_key and not self.identity_policies:
+            identity = root_identity(ctx.access_key, "", _function_account(ctx) or ctx.account_id)
         if identity is None and (ctx.access_key or service != "s3"):
             raise self._unknown_key(service, ctx.access_key)
         if identity is not None:
             ctx.account_id = identity.account
             principal = principal_of(identity)
-            policies = self.iam.identity_policies(identity)
+            policies = self.iam.identity_policies(identity) if self.identity_policies else _UNRESTRICTED
         else:
             principal, policies = ANONYMOUS, []  # S3 without credentials: only a bucket policy can allow
         checks = checks_for(service, operation, params, Where(ctx.region, ctx.account_id))
@@ -137,6 +155,9 @@ class Enforcer:
         for check in checks:
             request, decision = self._decide(principal, policies, check, context, ctx.account_id, holders)
             if decision.allowed or self._no_such_bucket(service, operation, check.resource):
+                continue
+            if request.action in _ROOT_KEEPS and principal.kind == "root" \
+                    and principal.account == request.resource_account:
                 continue
             if self._taken_bucket(operation, request, policies, ctx.account_id):
                 continue
@@ -211,6 +232,14 @@ class Enforcer:
             if holder not in holders:
                 holders[holder] = self.resource_policy(check.resource)
             document, owner = holders[holder]
+        if document is None and not self.identity_policies and principal.account is not None \
+                and (owner or caller_account) == principal.account:
+            # Plain mode, own account, no resource policy that could deny: nothing to evaluate,
+            # but an object another account wrote into the bucket is still governed by its ACL.
+            request = AuthRequest(principal, check.action, check.resource, principal.account, check.context)
+            if self.acls is None or not check.resource.startswith("arn:aws:s3:::"):
+                return request, _ALLOWED
+            return request, self._s3_decision(request, _ALLOWED, (), None, owner)
         extra: dict[str, str | Sequence[str]] = {}
         if document and "ExistingObjectTag" in document:
             # Read only when a policy names the key: the object's tags, one read.
@@ -265,17 +294,21 @@ class Enforcer:
         parts = arn.split(":")
         if len(parts) < 6:
             return None, None
+        # AWS-managed policies (arn:aws:iam::aws:policy/...) are every account's to read: the
+        # caller's own identity policies decide, as for its own resources.
+        account = None if parts[4] == "aws" else arn_account(arn)
         source = self.resources.get(parts[2])
         if source is None:
-            return None, arn_account(arn)
+            return None, account
         document, owner = source.resource_policy(arn)
-        return document, owner or arn_account(arn)
+        return document, owner or account
 
     def _unknown_key(self, service: str, access_key: str | None) -> ServiceError:
         if not access_key:
-            code = "MissingAuthenticationTokenException" if service in ("lambda", "events", "logs") \
-                else "MissingAuthenticationToken"
-            return ServiceError(code, "Missing Authentication Token", 403)
+            # As the signature check answers an unsigned request (gateway/sigv4_family.py).
+            if service in ("lambda", "events", "logs"):
+                return ServiceError("MissingAuthenticationTokenException", "Missing Authentication Token", 403)
+            return ServiceError("MissingAuthenticationToken", "Request is missing Authentication Token", 403)
         code, status, message = UNKNOWN_KEY.get(service, ("UnrecognizedClientException", 403, _BAD_TOKEN))
         if service == "s3":
             return ServiceError(code, message, status, AWSAccessKeyId=access_key)
@@ -339,6 +372,21 @@ class Enforcer:
             if not decision.allowed:
                 return DeliveryResult.failed(ACCESS_DENIED, denied_message(request, decision))
         return None
+
+
+def _function_account(ctx: RequestContext) -> str | None:
+    """The account of a function whose placeholder credentials made this request: without
+    enforcement a function's session token is `sluice:<role ARN>:<name>` (lambda_/resolve.py),
+    and its calls are its account's, as its role's would be."""
+    token = ctx.headers.get("x-amz-security-token", "")
+    if not token.startswith("c2x1aWNlOmFybjphd3M6aWFt"):  # base64 of "sluice:arn:aws:iam"
+        return None
+    try:
+        text = base64.b64decode(token, validate=True).decode()
+    except (ValueError, UnicodeDecodeError):
+        return None
+    account = text.split(":")[5] if text.count(":") >= 6 else ""
+    return account if len(account) == 12 and account.isdigit() else None
 
 
 def _as_worded(request: AuthRequest, decision: Decision) -> tuple[AuthRequest, Decision]:

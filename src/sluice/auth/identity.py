@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -25,6 +25,7 @@ ASSUMED_ROLE = "assumed-role"
 # convention, so a second account needs no set-up.
 ACCOUNT_KEY = re.compile(r"^\d{12}$")
 DEFAULT_SECRET = "test"
+DEFAULT_KEY = "test"  # the default account's root
 
 
 @dataclass(frozen=True)
@@ -48,12 +49,34 @@ class Identities(Protocol):
         """The identity of a key; None for a key nobody issued (or whose session expired)."""
 
 
+def has_own_secret(access_key: str, configured: Mapping[str, ConfiguredKey],
+                   identity: Callable[[str], Identity | None]) -> bool:
+    """A key issued with a secret of its own (`--credentials`, IAM CreateAccessKey, STS), whose
+    signature plain mode checks; not `test`, a 12-digit id or a key nobody issued (users' own
+    keys work unconfigured). `test`, the common case, costs one comparison."""
+    if access_key == DEFAULT_KEY:
+        return False
+    if access_key in configured:
+        return True
+    return not ACCOUNT_KEY.match(access_key) and identity(access_key) is not None
+
+
 def root_arn(account: str) -> str:
     return f"arn:aws:iam::{account}:root"
 
 
 def root_identity(access_key: str, secret: str, account: str) -> Identity:
     return Identity(access_key, secret, None, account, root_arn(account), ROOT, account)
+
+
+def well_known_identity(access_key: str, default_account: str) -> Identity | None:
+    """The root identity of a key that needs no IAM records: `test` (the default account) and a
+    12-digit key id (that account); None for any other key. (`--credentials` keys come first.)"""
+    if access_key == DEFAULT_KEY:
+        return root_identity(access_key, DEFAULT_SECRET, default_account)
+    if ACCOUNT_KEY.match(access_key):
+        return root_identity(access_key, DEFAULT_SECRET, access_key)
+    return None
 
 
 @dataclass(frozen=True)

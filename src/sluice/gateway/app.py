@@ -89,13 +89,23 @@ class Gateway:
     def __init__(self, settings: Settings, clock: Clock, services: Mapping[str, Service], workers: int = 64,
                  secret_for: SecretLookup | None = None, token_for: TokenLookup | None = None,
                  engine: Background | None = None, enforcer: Enforcer | None = None,
-                 anonymous: Enforcer | None = None) -> None:
+                 plain: Enforcer | None = None, checked: Callable[[str], bool] | None = None) -> None:
         """`engine`: the background work, started after the services and stopped before them;
         `enforcer` (--enforce-iam): authorizes each parsed request before its operation runs;
-        `anonymous` (--verify-signatures alone): decides unsigned S3 requests by bucket policy."""
+        `plain` (without it): the same without identity policies (anonymous and other accounts'
+        callers get what the resource side grants); `checked`: without --verify-signatures, the
+        access keys whose signatures are checked all the same (those with a secret of their own)."""
         self.settings = settings
-        # Off by default: no signature is looked at and nothing is slower.
-        self.verifier = SigV4Verifier(secret_for or default_secret, token_for=token_for) if settings.verify_signatures else None
+        signatures = SigV4Verifier(secret_for or default_secret, token_for=token_for)
+        # Every signature with --verify-signatures; else, in plain mode, those of `checked` keys
+        # (--enforce-iam alone trusts the key a request names, as before: what a user testing
+        # policies expects).
+        self.verifier = signatures if settings.verify_signatures else None
+        self.key_check = (signatures, checked) if checked is not None and self.verifier is None \
+            and plain is not None else None
+        # Keys whose signature was checked, so that a web page cannot have forged it.
+        self.own_secret = checked if checked is not None and (self.verifier or self.key_check) \
+            else (lambda key: False)
         self.clock = clock
         self.services = dict(services)
         self.protocols = Protocols()
@@ -110,10 +120,7 @@ class Gateway:
         self.console: DeferredConsole | None = None
         self.enforcer = enforcer
         self.engine = engine
-        # Set with --verify-signatures alone: signed callers may do anything, as before, but an
-        # unsigned S3 request is anonymous, and only a bucket policy can let it through (AWS's
-        # answer otherwise: 403 AccessDenied).
-        self.anonymous = anonymous
+        self.authorizer = enforcer or plain
         # S3's CORS: preflights answered unsigned, Access-Control-* headers on actual requests.
         bucket_cors = getattr(self.services.get("s3"), "cors", None)
         self.cors = CorsGate(bucket_cors, self.pool) if bucket_cors is not None else None
@@ -153,6 +160,12 @@ class Gateway:
             return
 
         caller = identify(req, self.settings.region)
+        if caller.access_key and "origin" in headers and caller.service != "s3" and not self.own_secret(caller.access_key):
+            # A web page can make a browser send a simple request (no preflight) with query
+            # credentials it forged for a key whose secret is public (test, 12-digit ids, keys
+            # nobody issued): from a page, such a request is anonymous. S3 is exempt: presigned
+            # URLs used by pages are its CORS use, and its non-simple methods need a preflight.
+            caller.access_key = None
         ctx = RequestContext(
             request_id=new_request_id(caller.service),
             host_id=new_host_id(),
@@ -243,9 +256,10 @@ class Gateway:
             # Real time, not the clock's: the client signed with its own real time, and a test
             # that moved a manual clock on hours must still be able to call (and presign).
             check_presigned(req, realtime.wall())
-            if self.verifier is not None:
+            verifier = self._verifier_for(ctx.access_key)
+            if verifier is not None:
                 body = req.body.getvalue() if isinstance(req.body, io.BytesIO) else None
-                self.verifier.verify(req, service.name, signed_path, realtime.wall(), body)
+                verifier.verify(req, service.name, signed_path, realtime.wall(), body)
             if route_error is not None:
                 raise route_error
             if op is None:
@@ -339,15 +353,23 @@ class Gateway:
     def _authorize(self, ctx: RequestContext, operation: str, params: dict[str, Any]) -> None:
         if operation == "PostObject":
             # A browser form is signed in its fields, not its headers: its signer is the caller.
-            if self.verifier is not None:
-                self.verifier.verify_form(params["Fields"])
+            signer = form_signer(params["Fields"])
+            verifier = self._verifier_for(signer)
+            if verifier is not None:
+                verifier.verify_form(params["Fields"])
             else:
                 check_form_fields(params["Fields"])
-            ctx.access_key = form_signer(params["Fields"]) or ctx.access_key
-        if self.enforcer is not None:
-            self.enforcer.authorize(ctx, operation, params)
-        elif self.anonymous is not None and ctx.service == "s3" and not ctx.access_key:
-            self.anonymous.authorize(ctx, operation, params)
+            ctx.access_key = signer or ctx.access_key
+        if self.authorizer is not None:
+            self.authorizer.authorize(ctx, operation, params)
+
+    def _verifier_for(self, access_key: str | None) -> SigV4Verifier | None:
+        """Who checks this request's signature: all of them with --verify-signatures; without,
+        only those made with a key that has a secret of its own."""
+        if self.verifier is not None or self.key_check is None or not access_key:
+            return self.verifier
+        verifier, checked = self.key_check
+        return verifier if checked(access_key) else None
 
     async def _internal(self, req: HttpRequest) -> HttpResponse:
         for prefix, handler in self.internal.items():

@@ -35,10 +35,11 @@ class Shared:
     credentials: Credentials
 
     def caller(self, ctx: RequestContext) -> Identity:
-        """Who sent this request: its key's identity; unknown keys are the default account's
-        root (without enforcement any key is accepted)."""
+        """Who sent this request: its key's identity; unknown keys (without enforcement) are the
+        root of the account the gateway's authorization put the request in (the default one, or
+        a function's for its placeholder credentials)."""
         found = self.credentials.lookup(ctx.access_key).identity if ctx.access_key else None
-        return found or root_identity(ctx.access_key or "", "", self.settings.account_id)
+        return found or root_identity(ctx.access_key or "", "", ctx.account_id)
 
     def account(self, ctx: RequestContext) -> str:
         """Every entity belongs to the caller's account (from its access key)."""

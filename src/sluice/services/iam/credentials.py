@@ -14,13 +14,12 @@ import sqlite3
 from dataclasses import dataclass
 
 from ...auth.identity import (
-    ACCOUNT_KEY,
     ASSUMED_ROLE,
-    DEFAULT_SECRET,
     USER,
     ConfiguredKey,
     Identity,
     root_identity,
+    well_known_identity,
 )
 from ...clock import Clock
 from ...settings import Settings
@@ -36,7 +35,6 @@ from .records import (
     reusable_session,
 )
 
-DEFAULT_KEY = "test"
 # Credentials Sluice issues itself (to functions) are reused until this close to expiry.
 REUSE_MARGIN = 300.0
 SELF_ISSUED_SECONDS = 3600
@@ -71,10 +69,9 @@ class Credentials:
         configured = self.settings.credentials.get(access_key)
         if configured is not None:
             return Lookup(self._configured(access_key, configured))
-        if access_key == DEFAULT_KEY:
-            return Lookup(root_identity(access_key, DEFAULT_SECRET, self.settings.account_id))
-        if ACCOUNT_KEY.match(access_key):
-            return Lookup(root_identity(access_key, DEFAULT_SECRET, access_key))
+        known = well_known_identity(access_key, self.settings.account_id)
+        if known is not None:
+            return Lookup(known)
         if access_key.startswith(ids.ACCESS_KEY):
             return Lookup(self._user_key(access_key))
         if access_key.startswith(ids.TEMPORARY_KEY):
