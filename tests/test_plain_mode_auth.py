@@ -9,6 +9,7 @@ browser with forged credentials of such a key.
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
 import json
 import urllib.parse
@@ -25,7 +26,7 @@ from botocore.exceptions import ClientError
 
 from .conftest import REGION
 from .lambda_helpers import create
-from .s3_raw import send
+from .s3_raw import form_signature, send
 from .server import SluiceProcess
 
 OWNER = "000000000000"  # the default account (`test`)
@@ -196,6 +197,35 @@ def test_a_web_page_cannot_delete_a_queue(server: SluiceProcess) -> None:
     refused = requests.post(f"{server.endpoint}/?{forged}", data=form, headers=page, timeout=30)
     assert refused.status_code == 403 and b"<Code>MissingAuthenticationToken</Code>" in refused.content
     assert url in sqs.list_queues()["QueueUrls"]
+
+
+def test_a_web_page_acts_on_a_bucket_only_where_its_cors_rules_let_it_in(server: SluiceProcess, s3: Any,
+                                                                         bucket: str) -> None:
+    """A page on another site can sign a form for the public `test` key itself and POST it
+    without a preflight: from a page, such a write is anonymous unless the bucket's CORS rules let
+    that origin in, as a web app's own set-up does on AWS. Reads stay as on AWS: answered, but
+    without the CORS grant the page cannot read them."""
+    expires = (dt.datetime.now(dt.timezone.utc) + dt.timedelta(minutes=5)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    policy = base64.b64encode(json.dumps({"expiration": expires, "conditions": [
+        {"bucket": bucket}, ["starts-with", "$key", ""]]}).encode()).decode()
+
+    def upload(origin: str | None) -> requests.Response:
+        fields = [("key", "from-page"), ("policy", policy), *form_signature(policy)]
+        return requests.post(f"{server.endpoint}/{bucket}", data=fields, files={"file": ("f", b"page")},
+                             headers={"Origin": origin} if origin else {}, timeout=30)
+
+    assert upload("http://evil.example").status_code == 403
+    s3.put_object(Bucket=bucket, Key="k", Body=b"secret")
+    url = s3.generate_presigned_url("get_object", Params={"Bucket": bucket, "Key": "k"})
+    unreadable = requests.get(url, headers={"Origin": "http://evil.example"}, timeout=30)
+    assert unreadable.status_code == 200 and "Access-Control-Allow-Origin" not in unreadable.headers
+    s3.put_bucket_cors(Bucket=bucket, CORSConfiguration={"CORSRules": [
+        {"AllowedOrigins": ["http://app.example"], "AllowedMethods": ["GET", "POST"]}]})
+    assert upload("http://evil.example").status_code == 403
+    assert upload("http://app.example").status_code == 204
+    assert s3.get_object(Bucket=bucket, Key="from-page")["Body"].read() == b"page"
+    allowed = requests.get(url, headers={"Origin": "http://app.example"}, timeout=30)
+    assert allowed.content == b"secret" and allowed.headers["Access-Control-Allow-Origin"] == "http://app.example"
 
 
 def test_a_key_with_its_own_secret_must_be_signed_with_it(server: SluiceProcess) -> None:

@@ -163,8 +163,8 @@ class Gateway:
         if caller.access_key and "origin" in headers and caller.service != "s3" and not self.own_secret(caller.access_key):
             # A web page can make a browser send a simple request (no preflight) with query
             # credentials it forged for a key whose secret is public (test, 12-digit ids, keys
-            # nobody issued): from a page, such a request is anonymous. S3 is exempt: presigned
-            # URLs used by pages are its CORS use, and its non-simple methods need a preflight.
+            # nobody issued): from a page, such a request is anonymous. S3 asks its bucket's CORS
+            # rules first (a page's presigned URLs and forms are its CORS use): see _authorize.
             caller.access_key = None
         ctx = RequestContext(
             request_id=new_request_id(caller.service),
@@ -192,6 +192,10 @@ class Gateway:
                 if self.cors is not None and service.name == "s3" and req.method == "OPTIONS":
                     response = await self.cors.preflight(req, ctx, self.protocols.for_request("s3", req)[0])
                 else:
+                    if self.cors is not None and service.name == "s3" and "origin" in headers \
+                            and req.method not in ("GET", "HEAD"):
+                        # Reads stay as on AWS: without the bucket's CORS grant a page cannot read the answer.
+                        ctx.foreign_page = await self.cors.foreign_page(req)
                     response = await self._dispatch(service, req, receive, ctx, signed_path)
                     if self.cors is not None and service.name == "s3":
                         await self.cors.decorate(req, response)
@@ -360,6 +364,12 @@ class Gateway:
             else:
                 check_form_fields(params["Fields"])
             ctx.access_key = signer or ctx.access_key
+        if ctx.foreign_page and ctx.access_key and not self.own_secret(ctx.access_key):
+            # A page can forge a form or a presigned URL for a key whose secret is public (test,
+            # 12-digit ids) and POST it without a preflight: it writes as that key only to a bucket
+            # whose CORS rules let its origin in (the web app's own set-up, as on AWS); elsewhere
+            # the request is anonymous.
+            ctx.access_key = None
         if self.authorizer is not None:
             self.authorizer.authorize(ctx, operation, params)
 

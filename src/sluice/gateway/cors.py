@@ -61,6 +61,17 @@ class CorsGate:
             return response
         return HttpResponse(200, grant_headers(grant), b"")
 
+    async def foreign_page(self, req: HttpRequest) -> bool:
+        """The request comes from a web page (it has an Origin) whose origin the bucket's CORS
+        rules do not let in for this method."""
+        origin = req.headers.get("origin")
+        if not origin:
+            return False
+        bucket, _ = _target(req)
+        method = req.headers.get("access-control-request-method") or req.method
+        grant = await asyncio.get_running_loop().run_in_executor(self.pool, self.cors.actual, bucket, origin, method)
+        return grant is None
+
     async def decorate(self, req: HttpRequest, response: HttpResponse) -> None:
         """Add the Access-Control-* headers an actual request from an Origin earns, on success and
         on error alike (S3 answers a refused upload with them, so the page can read the error)."""

@@ -21,6 +21,8 @@ class RequestContext:
     trace_header: str | None = None  # X-Amzn-Trace-Id as the client sent it
     query_wire: bool = False  # the request came in the query protocol (older SDKs' `Action=`)
     logs_format: str = ""  # x-amzn-logs-format (PutLogEvents with "json/emf")
+    # A web page on an origin the S3 bucket's CORS rules do not let in sent it (gateway/cors.py).
+    foreign_page: bool = False
     # Set by IAM enforcement: the items of a batch request (their indexes) the caller may not act
     # on; the operation fails just those (S3 DeleteObjects answers AccessDenied per key).
     denied_items: frozenset[int] = frozenset()
