@@ -364,9 +364,9 @@ def test_bucket_policy_grants_another_account_and_both_sides_must_allow(client: 
         {"Effect": "Allow", "Principal": {"AWS": OTHER}, "Action": "s3:GetObject",
          "Resource": f"arn:aws:s3:::{bucket}/*"},
         {"Effect": "Deny", "Principal": "*", "Action": "s3:GetObject", "Resource": f"arn:aws:s3:::{bucket}/*",
-         "Condition": {"Bool": {"aws:SecureTransport": "false"}}}))
+         "Condition": {"IpAddress": {"aws:SourceIp": "127.0.0.0/8"}}}))
     with pytest.raises(ClientError) as exc:
-        other_root.get_object(Bucket=bucket, Key="k")  # plain http: aws:SecureTransport is false
+        other_root.get_object(Bucket=bucket, Key="k")  # from this machine: the condition holds
     assert error(exc)[1].endswith("with an explicit deny in a resource-based policy")
 
 

@@ -12,9 +12,11 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import json
+import socket
 import urllib.parse
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import boto3
@@ -272,3 +274,42 @@ def test_a_function_acts_in_its_own_account(server: SluiceProcess) -> None:
     """, Role=f"arn:aws:iam::{OTHER}:role/fn-role")
     out = lam.invoke(FunctionName=function, Payload=json.dumps({"bucket": name}).encode())
     assert json.loads(out["Payload"].read()) == {"body": "mine", "account": OTHER}
+
+
+def _outside_address() -> str | None:
+    """This machine's address on a non-loopback interface, if it has one."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+        try:
+            probe.connect(("10.255.255.255", 9))  # no packet is sent: this only picks a route
+        except OSError:
+            return None
+        address: str = probe.getsockname()[0]
+    return None if address.startswith("127.") or address == "0.0.0.0" else address
+
+
+def test_a_secure_transport_deny_holds_for_http_from_elsewhere_not_from_this_machine(tmp_path: Path) -> None:
+    """The common `Deny` on `aws:SecureTransport: false` (the SAM CLI's artifacts bucket has one):
+    on AWS every request is TLS; here loopback traffic counts as secure, so unchanged templates
+    keep working, and plain http from another machine is refused."""
+    outside = _outside_address()
+    if outside is None:
+        pytest.skip("this machine has no non-loopback address to send from")
+    server = SluiceProcess(tmp_path / "data", "--host", "0.0.0.0").start()
+    try:
+        local = boto3.client("s3", endpoint_url=server.endpoint, region_name=REGION, aws_access_key_id="test",
+                             aws_secret_access_key="test", config=Config(retries={"max_attempts": 1}))
+        local.create_bucket(Bucket="tls-only")
+        local.put_bucket_policy(Bucket="tls-only", Policy=json.dumps({"Version": "2012-10-17", "Statement": [{
+            "Effect": "Deny", "Principal": "*", "Action": "s3:*",
+            "Resource": ["arn:aws:s3:::tls-only", "arn:aws:s3:::tls-only/*"],
+            "Condition": {"Bool": {"aws:SecureTransport": "false"}}}]}))
+        local.put_object(Bucket="tls-only", Key="k", Body=b"x")
+        remote = boto3.client("s3", endpoint_url=f"http://{outside}:{server.port}", region_name=REGION,
+                              aws_access_key_id="test", aws_secret_access_key="test",
+                              config=Config(retries={"max_attempts": 1}))
+        with pytest.raises(ClientError) as refused:
+            remote.get_object(Bucket="tls-only", Key="k")
+        assert code(refused) == ("AccessDenied", 403)
+        assert local.get_object(Bucket="tls-only", Key="k")["Body"].read() == b"x"
+    finally:
+        server.stop()

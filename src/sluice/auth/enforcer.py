@@ -205,7 +205,7 @@ class Enforcer:
 
     def request_context(self, ctx: RequestContext) -> dict[str, str | Sequence[str]]:
         return {
-            "aws:SecureTransport": "true" if ctx.endpoint.startswith("https:") else "false",
+            "aws:SecureTransport": "true" if _secure_transport(ctx) else "false",
             "aws:SourceIp": ctx.source_ip,
             "aws:RequestedRegion": ctx.region,
             "aws:UserAgent": ctx.headers.get("user-agent", ""),
@@ -425,3 +425,15 @@ def role_identity(role_arn: str, session: str) -> Identity:
     return Identity(access_key="", secret_key="", session_token=None, account=account,
                     arn=f"arn:aws:sts::{account}:assumed-role/{name}/{session}", kind="assumed-role",
                     user_id=f"AROA:{session}", role_arn=role_arn)
+
+
+_LOOPBACK = ("127.", "::1", "::ffff:127.")
+
+
+def _secure_transport(ctx: RequestContext) -> bool:
+    """TLS, or a request that never left this machine. AWS's endpoints all speak TLS, so a
+    template's common `Deny` on `aws:SecureTransport: false` (the SAM CLI's own artifacts bucket
+    has one) never applies to a user there; loopback traffic is as private, and holding it
+    against plain http would lock users out of buckets their unchanged templates make. Plain
+    http from another machine (`--host 0.0.0.0`) is not secure."""
+    return ctx.endpoint.startswith("https:") or ctx.source_ip.startswith(_LOOPBACK)
