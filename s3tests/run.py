@@ -3,7 +3,7 @@
 For each mode (plain `sluice up`, then `sluice up --enforce-iam --verify-signatures`) this starts
 a server of its own on a free loopback port with the suite's accounts as `--credentials` keys
 (each with its e-mail, for grants by e-mail) and `--s3-legacy-bucket-defaults` (the suite assumes
-buckets as before April 2023: ACLs enabled, no public access block),
+buckets as before 2023: ACLs enabled, no public access block, no default encryption),
 writes an s3tests.conf naming them (canonical ids and display names as Sluice reports them, read
 back through ListBuckets so the file never disagrees with the server), runs
 `s3tests/functional/test_s3.py` in the suite's own venv (`.venv-s3tests`), and prints
