@@ -14,7 +14,7 @@ from .services.cloudformation import custom_records as cloudformation_custom_rec
 from .services.cloudformation import records as cloudformation_records
 from .services.cloudwatch import alarms
 from .services.events import records as events_records
-from .services.iam import records as iam_records
+from .services.iam import migrations as iam_migrations
 from .services.lambda_ import layer_records as lambda_layer_records
 from .services.lambda_ import records as lambda_records
 from .services.logs import records as logs_records
@@ -29,7 +29,7 @@ SCHEMA: tuple[Migration, ...] = (
     *invoker.MIGRATIONS,
     *alarms.MIGRATIONS,
     *events_records.MIGRATIONS,
-    *iam_records.MIGRATIONS,
+    *iam_migrations.MIGRATIONS,
     *lambda_records.MIGRATIONS,
     *logs_records.MIGRATIONS,
     *s3_records.MIGRATIONS,
