@@ -34,8 +34,9 @@ log = logging.getLogger("sluice.engine")
 ENGINE_THREADS = 32
 # Threads beyond the first that have had no work for this many real seconds end (with their
 # store readers): the start-up burst, when every dispatcher reads its rows at once, would
-# otherwise keep ~8 threads and their readers (~1.5 MB) for an idle server's life.
-ENGINE_THREAD_IDLE_EXIT = 1.0
+# otherwise keep ~8 threads and their readers (~1.5 MB) for an idle server's life. A thread
+# started again costs ~1 ms of CPU (its reader parses the schema), at most once per this period.
+ENGINE_THREAD_IDLE_EXIT = 0.5
 DEFAULT_GRACE = 2.0  # real seconds running work gets to finish when the server stops
 CANCEL_WAIT = 1.0  # real seconds to let cancelled work unwind
 
