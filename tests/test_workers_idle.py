@@ -45,9 +45,11 @@ def test_a_burst_s_threads_end_when_idle_and_close_their_readers(tmp_path: Path)
         gate.set()
         assert [f.result(timeout=30) for f in futures] == [0] * 6
         _until(lambda: len(workers._threads) == 1, "down to the one thread kept")
-        # The five threads that ended took their readers with them; the kept one's stays open.
-        assert len({id(conn) for conn in readers}) == 6
-        _until(lambda: sum(_closed(conn) for conn in readers) == 5, "five readers closed")
+        # The threads that ended took their readers with them; only the kept one's may be open.
+        # (A thread freed early may have run a second job of the burst, with the same reader.)
+        distinct = list({id(conn): conn for conn in readers}.values())
+        assert len(distinct) >= 2
+        _until(lambda: sum(not _closed(conn) for conn in distinct) <= 1, "the readers closed")
         # Jobs after the burst, and while threads leave, still run.
         assert [workers.submit(pow, n, 2).result(timeout=30) for n in range(20)] == [n * n for n in range(20)]
     finally:
