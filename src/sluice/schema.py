@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from .engine import invoker, journal, metrics
 from .services.cloudformation import custom_records as cloudformation_custom_records
-from .services.cloudformation import records as cloudformation_records
+from .services.cloudformation import migrations as cloudformation_migrations
 from .services.cloudwatch import alarms
 from .services.events import records as events_records
 from .services.iam import migrations as iam_migrations
@@ -36,7 +36,7 @@ SCHEMA: tuple[Migration, ...] = (
     *sns_records.MIGRATIONS,
     *sqs_records.MIGRATIONS,
     *lambda_layer_records.MIGRATIONS,
-    *cloudformation_records.MIGRATIONS,
+    *cloudformation_migrations.MIGRATIONS,
     *cloudformation_custom_records.MIGRATIONS,
     *s3_records.LIFECYCLE_MIGRATIONS,
     *s3_records.OUTBOX_MIGRATIONS,
