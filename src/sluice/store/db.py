@@ -326,13 +326,18 @@ class _Reader:
     and with it the ~160 KB of schema and page cache SQLite holds per connection; a pool thread
     that ends when idle (sluice.workers) would leave that behind."""
 
-    __slots__ = ("conn",)
+    __slots__ = ("conn", "owner")
 
     def __init__(self, conn: sqlite3.Connection) -> None:
         self.conn = conn
+        self.owner = threading.get_ident()
 
     def __del__(self) -> None:
-        self.conn.close()
+        # Only in the thread that read with it, as it ends: then nothing else can be using the
+        # connection (closing one that another thread is querying crashes the sqlite3 module).
+        # Elsewhere (the Database itself collected) the connection is left to the GC, as before.
+        if threading.get_ident() == self.owner:
+            self.conn.close()
 
 
 def _split_sql(script: str) -> list[str]:
