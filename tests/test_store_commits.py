@@ -12,8 +12,8 @@ from typing import Any
 
 import pytest
 
-from sluice.gateway.workers import Workers
 from sluice.store.db import Database, Migration
+from sluice.workers import Workers
 
 SCHEMA = [Migration("t", "CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT NOT NULL UNIQUE)")]
 

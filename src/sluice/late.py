@@ -12,7 +12,6 @@ from typing import TYPE_CHECKING, Any
 from .auth.identity import Identity, well_known_identity
 from .auth.policy import Policy
 from .clock import Clock
-from .engine.sns_http import post_notification
 from .engine.stacks import StackDeployer
 from .services.base import Service
 from .services.cloudwatch.alarms import AlarmStore
@@ -32,6 +31,7 @@ if TYPE_CHECKING:
 
 def sns_service(store: Store, clock: Clock, settings: Settings, deliveries: Deliveries,
                 queued: Callable[[], None]) -> SnsService:
+    from .engine.sns_http import post_notification  # with ssl's contexts: only once SNS is used
     from .services.sns.service import SnsService
 
     return SnsService(store, clock, settings, deliveries, send_http=post_notification, queued=queued)

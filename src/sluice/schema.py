@@ -11,10 +11,10 @@ from __future__ import annotations
 
 from .engine import invoker, journal, metrics
 from .services.cloudformation import custom_records as cloudformation_custom_records
-from .services.cloudformation import records as cloudformation_records
+from .services.cloudformation import migrations as cloudformation_migrations
 from .services.cloudwatch import alarms
 from .services.events import records as events_records
-from .services.iam import records as iam_records
+from .services.iam import migrations as iam_migrations
 from .services.lambda_ import layer_records as lambda_layer_records
 from .services.lambda_ import records as lambda_records
 from .services.logs import records as logs_records
@@ -29,14 +29,14 @@ SCHEMA: tuple[Migration, ...] = (
     *invoker.MIGRATIONS,
     *alarms.MIGRATIONS,
     *events_records.MIGRATIONS,
-    *iam_records.MIGRATIONS,
+    *iam_migrations.MIGRATIONS,
     *lambda_records.MIGRATIONS,
     *logs_records.MIGRATIONS,
     *s3_records.MIGRATIONS,
     *sns_records.MIGRATIONS,
     *sqs_records.MIGRATIONS,
     *lambda_layer_records.MIGRATIONS,
-    *cloudformation_records.MIGRATIONS,
+    *cloudformation_migrations.MIGRATIONS,
     *cloudformation_custom_records.MIGRATIONS,
     *s3_records.LIFECYCLE_MIGRATIONS,
     *s3_records.OUTBOX_MIGRATIONS,

@@ -21,16 +21,22 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
-from concurrent.futures import ThreadPoolExecutor
-from typing import Protocol, TypeVar, runtime_checkable
+from concurrent.futures import Future, ThreadPoolExecutor
+from typing import Any, Protocol, TypeVar, runtime_checkable
 
 from .. import realtime
 from ..clock import Clock
+from ..workers import Workers
 from .policy import RESTART_BACKOFF, Retry
 
 log = logging.getLogger("sluice.engine")
 
 ENGINE_THREADS = 32
+# Threads beyond the first that have had no work for this many real seconds end (with their
+# store readers): the start-up burst, when every dispatcher reads its rows at once, would
+# otherwise keep ~8 threads and their readers (~1.5 MB) for an idle server's life. A thread
+# started again costs ~1 ms of CPU (its reader parses the schema), at most once per this period.
+ENGINE_THREAD_IDLE_EXIT = 0.5
 DEFAULT_GRACE = 2.0  # real seconds running work gets to finish when the server stops
 CANCEL_WAIT = 1.0  # real seconds to let cancelled work unwind
 
@@ -62,6 +68,7 @@ class Pausable(Protocol):
 
 
 W = TypeVar("W", bound=Worker)
+T = TypeVar("T")
 
 
 class Resource:
@@ -92,6 +99,22 @@ class Resource:
         await self._stop()
 
 
+class _EngineThreads(ThreadPoolExecutor):
+    """The engine's threads: sluice.workers' pool, whose threads end when idle (see
+    ENGINE_THREAD_IDLE_EXIT). A ThreadPoolExecutor only because asyncio's default executor must
+    be one; every call goes to the pool, the base class starts no thread."""
+
+    def __init__(self) -> None:
+        super().__init__(max_workers=1)
+        self._pool = Workers(ENGINE_THREADS, "sluice-engine", idle_exit=ENGINE_THREAD_IDLE_EXIT, keep=1)
+
+    def submit(self, fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> Future[T]:
+        return self._pool.submit(fn, *args, **kwargs)
+
+    def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
+        self._pool.shutdown(wait, cancel_futures=cancel_futures)
+
+
 class Engine:
     """Every background worker of one server: started, stopped, with one rule."""
 
@@ -113,8 +136,7 @@ class Engine:
         # The engine's blocking work (store reads and writes, deliveries into other services)
         # runs in the loop's default executor: size it for the dispatchers' concurrency, not
         # for the CPU count (asyncio's default is cores + 4, six threads on a 2-core machine).
-        asyncio.get_running_loop().set_default_executor(
-            ThreadPoolExecutor(max_workers=ENGINE_THREADS, thread_name_prefix="sluice-engine"))
+        asyncio.get_running_loop().set_default_executor(_EngineThreads())
         for worker in self.workers:
             await worker.start()
         log.debug("engine started: %s", ", ".join(w.name for w in self.workers))

@@ -7,11 +7,13 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+from typing import TYPE_CHECKING
 
-from ..services.cloudformation import records
-from ..services.cloudformation.records import Event, Stack
 from ..services.delivery import Deliveries, Delivery
 from ..store.db import Database
+
+if TYPE_CHECKING:
+    from ..services.cloudformation.records import Event, Stack
 
 log = logging.getLogger("sluice.engine")
 
@@ -25,6 +27,9 @@ class StackNotices:
         self.deliveries = deliveries
 
     def send(self, stack_id: str) -> None:
+        # After a stack operation ran: CloudFormation's records are imported by then.
+        from ..services.cloudformation import records
+
         stack = records.stack_by_id(self.db.reader, stack_id)
         if stack is None or not stack.options.get("NotificationARNs"):
             return
@@ -44,6 +49,8 @@ class StackNotices:
 
 
     def _sent(self, stack_id: str, seq: int) -> None:
+        from ..services.cloudformation import records
+
         self.db.write(lambda conn: records.set_notified(conn, stack_id, seq))
 
 

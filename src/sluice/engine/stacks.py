@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING
 
 from .. import realtime
 from ..clock import Clock
-from ..services.cloudformation import records
+from ..services.cloudformation import work
 from ..store.db import Database
 from .dispatcher import OutboxDispatcher, in_executor_each
 from .lifecycle import Signal
@@ -49,10 +49,10 @@ class _StackWork:
         self.db = db
 
     def fetch_due(self, now: float, limit: int) -> Sequence[str]:
-        return records.due_work(self.db.reader, now, limit)
+        return work.due_work(self.db.reader, now, limit)
 
     def next_due(self, now: float) -> float | None:
-        return records.next_work(self.db.reader, now)
+        return work.next_work(self.db.reader, now)
 
 
 class StackDeployer:
@@ -118,7 +118,7 @@ class StackDeployer:
             # Registered first, then looked: a run that ends in between sets the event.
             now = self.clock.now()
             pending = await asyncio.get_running_loop().run_in_executor(
-                None, lambda: records.has_work(self.db.reader, stack_id, now))
+                None, lambda: work.has_work(self.db.reader, stack_id, now))
             if pending:
                 await realtime.wait(event, timeout)
         finally:

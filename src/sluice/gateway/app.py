@@ -31,6 +31,7 @@ from ..protocol.selection import Protocols
 from ..services.base import Service
 from ..services.deferred import DeferredService
 from ..settings import Settings
+from ..workers import Workers
 from . import limits
 from .bodies import MAX_CONTENT_LENGTH, ClientDisconnected, StreamingBody, read_all, read_up_to
 from .cors import CorsGate
@@ -44,7 +45,6 @@ from .sigv4 import (
     default_secret,
     form_signer,
 )
-from .workers import Workers
 
 if TYPE_CHECKING:
     from botocore.model import OperationModel

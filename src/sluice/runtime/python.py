@@ -30,8 +30,8 @@ import subprocess
 import sys
 import tempfile
 import threading
+import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -72,14 +72,38 @@ def cache_root() -> Path:
 
 
 def _installed_version(name: str) -> str:
-    # importlib.metadata (with zipfile, csv, email) is imported by the discovery, which runs
-    # once the server listens, not at start-up.
+    found = _dist_info_version(name)
+    if found is not None:
+        return found
+    # Installed some other way (an .egg-info, a zip): ask importlib.metadata. Not first: with
+    # zipfile, csv and email it stays resident, ~0.9 MB of an idle server's memory.
     from importlib import metadata
 
     try:
         return metadata.version(name)
     except metadata.PackageNotFoundError:
         return "none"
+
+
+def _dist_info_version(name: str) -> str | None:
+    """`name`'s version from its `<name>-<version>.dist-info` directory on sys.path (how pip
+    installs it), the first one found in sys.path's order, as importlib.metadata would."""
+    wanted = _normalized(name)
+    for entry in sys.path:
+        try:
+            listing = os.listdir(entry or ".")
+        except OSError:  # a zip, a missing directory
+            continue
+        for item in listing:
+            if item.endswith(".dist-info"):
+                dist, _, version = item.removesuffix(".dist-info").partition("-")
+                if version and _normalized(dist) == wanted:
+                    return version
+    return None
+
+
+def _normalized(name: str) -> str:
+    return re.sub(r"[-_.]+", "-", name).lower()
 
 
 def libs_dir(version: str, root: Path | None = None) -> Path:
@@ -177,13 +201,36 @@ def build_with_pip(interpreter: str, dest: Path) -> Path:
 
 def probe(path: str) -> tuple[str, str] | None:
     """(version "3.X", real executable) of the interpreter at `path`, or None if it won't run."""
+    return probe_all([path])[path]
+
+
+def probe_all(paths: Iterable[str]) -> dict[str, tuple[str, str] | None]:
+    """`probe` of every path, side by side (each is a process start): all are started, then
+    read in turn, from this thread. Not a thread per probe: the threads' stacks and malloc
+    arenas would stay in an idle server's memory."""
+    started: dict[str, subprocess.Popen[str] | None] = {}
+    for path in paths:
+        try:
+            started[path] = subprocess.Popen([path, "-S", "-c", _PROBE], stdout=subprocess.PIPE,
+                                             stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL, text=True)
+        except OSError:
+            started[path] = None
+    deadline = time.monotonic() + _PROBE_TIMEOUT
+    found: dict[str, tuple[str, str] | None] = {}
+    for path, proc in started.items():
+        found[path] = None if proc is None else _probed(proc, path, max(0.0, deadline - time.monotonic()))
+    return found
+
+
+def _probed(proc: subprocess.Popen[str], path: str, timeout: float) -> tuple[str, str] | None:
     try:
-        done = subprocess.run([path, "-S", "-c", _PROBE], capture_output=True, text=True,
-                              timeout=_PROBE_TIMEOUT, stdin=subprocess.DEVNULL, check=False)
-    except (OSError, subprocess.SubprocessError):
+        out, _ = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.communicate()
         return None
-    lines = done.stdout.split("\n")
-    if done.returncode != 0 or len(lines) < 2 or not re.fullmatch(r"3\.\d+", lines[0]):
+    lines = out.split("\n")
+    if proc.returncode != 0 or len(lines) < 2 or not re.fullmatch(r"3\.\d+", lines[0]):
         return None
     return lines[0], lines[1] or path
 
@@ -241,8 +288,7 @@ def discover(overrides: dict[str, str] | None = None, *, root: Path | None = Non
                 if runtime in overrides or runtime.removeprefix("python") != OWN_VERSION}
     # Probed side by side: each is a process start, and `sluice up` waits for them all.
     unique = sorted({path for paths in paths_of.values() for path in paths})
-    with ThreadPoolExecutor(max_workers=max(1, min(8, len(unique)))) as pool:
-        probes = dict(zip(unique, pool.map(probe, unique), strict=True))
+    probes = probe_all(unique)
     for runtime in PYTHON_RUNTIMES:
         wanted = runtime.removeprefix("python")
         if runtime not in paths_of:

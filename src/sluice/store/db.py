@@ -95,6 +95,9 @@ class Database:
         self._writer_conn = self._connect()
         self._writer_conn.execute("PRAGMA synchronous=FULL")
         self._migrate()
+        # The steps (dozens on a new data dir) filled the writer's page cache with pages no
+        # request needs: give that memory back; the pages are read again when used.
+        self._writer_conn.execute("PRAGMA shrink_memory")
         self._closed = False
         self._thread = threading.Thread(target=self._writer_loop, name="sluice-db-writer", daemon=True)
         self._thread.start()
@@ -133,13 +136,13 @@ class Database:
 
     @property
     def reader(self) -> sqlite3.Connection:
-        conn = getattr(self._local, "conn", None)
-        if conn is None:
+        held: _Reader | None = getattr(self._local, "reader", None)
+        if held is None:
             conn = self._connect()
             # One per worker thread: keep each page cache small (the OS caches the file anyway).
             conn.execute("PRAGMA cache_size=-1024")
-            self._local.conn = conn
-        return conn
+            held = self._local.reader = _Reader(conn)
+        return held.conn
 
     def query(self, sql: str, params: tuple[Any, ...] | dict[str, Any] = ()) -> list[sqlite3.Row]:
         return self.reader.execute(sql, params).fetchall()
@@ -313,6 +316,28 @@ class Database:
         self._thread.join(timeout=10)
         with self._commit_lock:  # not under a thread that is committing
             self._writer_conn.close()
+
+
+class _Reader:
+    """A thread's reader connection, closed when the thread ends (its thread-local goes then).
+
+    Not left to the connection's own finalizer: a sqlite3.Connection sits in a reference cycle
+    (its statement cache refers back to it), so only a full garbage collection would free it,
+    and with it the ~160 KB of schema and page cache SQLite holds per connection; a pool thread
+    that ends when idle (sluice.workers) would leave that behind."""
+
+    __slots__ = ("conn", "owner")
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self.conn = conn
+        self.owner = threading.get_ident()
+
+    def __del__(self) -> None:
+        # Only in the thread that read with it, as it ends: then nothing else can be using the
+        # connection (closing one that another thread is querying crashes the sqlite3 module).
+        # Elsewhere (the Database itself collected) the connection is left to the GC, as before.
+        if threading.get_ident() == self.owner:
+            self.conn.close()
 
 
 def _split_sql(script: str) -> list[str]:

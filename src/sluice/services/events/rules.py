@@ -24,7 +24,6 @@ from .records import (
     rules_page,
     set_rule_state,
 )
-from .schedule import ScheduleError, parse_schedule
 from .schedule_fires import Timeline
 from .state import DEFAULT_BUS, EventsState, bus_name, decode_token, encode_token
 
@@ -50,6 +49,8 @@ class Rules:
         if schedule:
             if bus != DEFAULT_BUS:
                 raise errors.validation(errors.SCHEDULE_DEFAULT_BUS_ONLY)
+            from .schedule import ScheduleError, parse_schedule  # only for schedule rules
+
             try:
                 parse_schedule(schedule)
             except ScheduleError:

@@ -27,7 +27,6 @@ from .records import (
     set_next_fire,
     targets_of,
 )
-from .schedule import Cron, Rate, ScheduleError, parse_schedule
 from .state import EventsState
 
 
@@ -45,6 +44,9 @@ class Timeline:
         behind). A cron expression is evaluated on a timeline that starts at this server's start
         and runs `time_scale` times faster than real time (at scale 1, the real UTC time).
         """
+        # The expressions' parser (with its dataclasses) is imported by the first schedule rule.
+        from .schedule import Cron, Rate, ScheduleError, parse_schedule
+
         try:
             schedule = parse_schedule(expression)
         except ScheduleError:

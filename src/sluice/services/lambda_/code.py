@@ -4,19 +4,21 @@ from __future__ import annotations
 
 import base64
 import errno
+import functools
 import hashlib
 import io
-import lzma
 import shutil
 import uuid
-import zipfile
 import zlib
 from pathlib import Path
-from typing import IO
+from typing import IO, TYPE_CHECKING
 
 from ...protocol.errors import ServiceError
 from ...store.blobs import BlobStore
 from .names import invalid
+
+if TYPE_CHECKING:
+    import zipfile
 
 MAX_ZIPPED = 50 * 1024 * 1024
 MAX_UNZIPPED = 250 * 1024 * 1024
@@ -24,11 +26,21 @@ MAX_UNZIPPED = 250 * 1024 * 1024
 UNZIP_FAILED = "Could not unzip uploaded file. Please check your file, then try to upload again."
 EMPTY_ZIP = "Uploaded file must be a non-empty zip"
 
-# What reading a corrupt or unsupported member raises: bad headers or CRC (BadZipFile), data that
-# ends early (EOFError), bad deflate/lzma/bzip2 streams (zlib.error, LZMAError, OSError), unknown
-# compression (NotImplementedError), encryption (RuntimeError), nonsense offsets (ValueError).
-_CORRUPT = (zipfile.BadZipFile, EOFError, zlib.error, lzma.LZMAError, OSError, NotImplementedError,
+
+@functools.cache
+def _corrupt() -> tuple[type[BaseException], ...]:
+    """What reading a corrupt or unsupported member raises: bad headers or CRC (BadZipFile), data
+    that ends early (EOFError), bad deflate/lzma/bzip2 streams (zlib.error, LZMAError, OSError),
+    unknown compression (NotImplementedError), encryption (RuntimeError), nonsense offsets
+    (ValueError). zipfile and lzma are imported with the first zip (with bz2, ~0.3 MB a
+    server that runs no function would keep)."""
+    import lzma
+    import zipfile
+
+    return (zipfile.BadZipFile, EOFError, zlib.error, lzma.LZMAError, OSError, NotImplementedError,
             RuntimeError, ValueError)
+
+
 # What writing a member raises when the archive's own paths clash (a file `a`, then `a/b.txt`; a
 # symlink entry, then a path through it) or cannot be a file name (NUL, too long).
 _CLASH = (FileExistsError, NotADirectoryError, IsADirectoryError, ValueError)
@@ -86,10 +98,12 @@ class CodeStore:
             return target
         # A staging folder of its own: two requests with the same zip never share one.
         staging = self.root / f".{hex_digest}.{uuid.uuid4().hex[:8]}.tmp"
+        import zipfile
+
         try:
             try:
                 archive = zipfile.ZipFile(source)
-            except _CORRUPT:
+            except _corrupt():
                 raise invalid(UNZIP_FAILED) from None
             with archive:
                 _unpack(archive, staging)
@@ -135,13 +149,13 @@ def _unpack(archive: zipfile.ZipFile, staging: Path) -> None:
         with out:
             try:
                 member = archive.open(info)
-            except _CORRUPT:
+            except _corrupt():
                 raise invalid(UNZIP_FAILED) from None
             with member:
                 while True:
                     try:
                         chunk = member.read(_CHUNK)
-                    except _CORRUPT:
+                    except _corrupt():
                         raise invalid(UNZIP_FAILED) from None
                     if not chunk:
                         break
