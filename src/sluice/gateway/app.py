@@ -34,17 +34,11 @@ from ..settings import Settings
 from ..workers import Workers
 from . import limits
 from .bodies import MAX_CONTENT_LENGTH, ClientDisconnected, StreamingBody, read_all, read_up_to
+from .callers import Callers
 from .cors import CorsGate
 from .identify import identify, virtual_host_bucket
 from .presign import check_presigned
-from .sigv4 import (
-    SecretLookup,
-    SigV4Verifier,
-    TokenLookup,
-    check_form_fields,
-    default_secret,
-    form_signer,
-)
+from .sigv4 import SecretLookup, TokenLookup
 
 if TYPE_CHECKING:
     from botocore.model import OperationModel
@@ -91,21 +85,9 @@ class Gateway:
                  engine: Background | None = None, enforcer: Enforcer | None = None,
                  plain: Enforcer | None = None, checked: Callable[[str], bool] | None = None) -> None:
         """`engine`: the background work, started after the services and stopped before them;
-        `enforcer` (--enforce-iam): authorizes each parsed request before its operation runs;
-        `plain` (without it): the same without identity policies (anonymous and other accounts'
-        callers get what the resource side grants); `checked`: without --verify-signatures, the
-        access keys whose signatures are checked all the same (those with a secret of their own)."""
+        the rest: who checks signatures and authorizes requests (callers.py)."""
         self.settings = settings
-        signatures = SigV4Verifier(secret_for or default_secret, token_for=token_for)
-        # Every signature with --verify-signatures; else, in plain mode, those of `checked` keys
-        # (--enforce-iam alone trusts the key a request names, as before: what a user testing
-        # policies expects).
-        self.verifier = signatures if settings.verify_signatures else None
-        self.key_check = (signatures, checked) if checked is not None and self.verifier is None \
-            and plain is not None else None
-        # Keys whose signature was checked, so that a web page cannot have forged it.
-        self.own_secret = checked if checked is not None and (self.verifier or self.key_check) \
-            else (lambda key: False)
+        self.callers = Callers(settings, secret_for, token_for, enforcer, plain, checked)
         self.clock = clock
         self.services = dict(services)
         self.protocols = Protocols()
@@ -118,9 +100,7 @@ class Gateway:
         self.internal_writes: dict[str, InternalWriteHandler] = {}
         # The web console under /_sluice/console/ (set by the composition root).
         self.console: DeferredConsole | None = None
-        self.enforcer = enforcer
         self.engine = engine
-        self.authorizer = enforcer or plain
         # S3's CORS: preflights answered unsigned, Access-Control-* headers on actual requests.
         bucket_cors = getattr(self.services.get("s3"), "cors", None)
         self.cors = CorsGate(bucket_cors, self.pool) if bucket_cors is not None else None
@@ -160,11 +140,11 @@ class Gateway:
             return
 
         caller = identify(req, self.settings.region)
-        if caller.access_key and "origin" in headers and caller.service != "s3" and not self.own_secret(caller.access_key):
+        if caller.service != "s3" and self.callers.forged_by_a_page(caller.access_key, headers):
             # A web page can make a browser send a simple request (no preflight) with query
             # credentials it forged for a key whose secret is public (test, 12-digit ids, keys
             # nobody issued): from a page, such a request is anonymous. S3 asks its bucket's CORS
-            # rules first (a page's presigned URLs and forms are its CORS use): see _authorize.
+            # rules first (a page's presigned URLs and forms are its CORS use): see callers.py.
             caller.access_key = None
         ctx = RequestContext(
             request_id=new_request_id(caller.service),
@@ -260,7 +240,7 @@ class Gateway:
             # Real time, not the clock's: the client signed with its own real time, and a test
             # that moved a manual clock on hours must still be able to call (and presign).
             check_presigned(req, realtime.wall())
-            verifier = self._verifier_for(ctx.access_key)
+            verifier = self.callers.verifier_for(ctx.access_key)
             if verifier is not None:
                 body = req.body.getvalue() if isinstance(req.body, io.BytesIO) else None
                 verifier.verify(req, service.name, signed_path, realtime.wall(), body)
@@ -281,7 +261,7 @@ class Gateway:
                     params = protocol.parse(op, req)
                 else:
                     params = await self.pool.run(loop, protocol.parse, op, req)
-                self._authorize(ctx, op.name, params)
+                self.callers.authorize(ctx, op.name, params)
                 result = await fn(ctx, **params)
             elif on_loop and small:
                 result = self._call(protocol, op, req, ctx, fn)
@@ -351,49 +331,21 @@ class Gateway:
 
     def _call(self, protocol: Any, op: OperationModel, req: HttpRequest, ctx: RequestContext, fn: Any) -> Any:
         params = protocol.parse(op, req)
-        self._authorize(ctx, op.name, params)
+        self.callers.authorize(ctx, op.name, params)
         return fn(ctx, **params)
-
-    def _authorize(self, ctx: RequestContext, operation: str, params: dict[str, Any]) -> None:
-        if operation == "PostObject":
-            # A browser form is signed in its fields, not its headers: its signer is the caller.
-            signer = form_signer(params["Fields"])
-            verifier = self._verifier_for(signer)
-            if verifier is not None:
-                verifier.verify_form(params["Fields"])
-            else:
-                check_form_fields(params["Fields"])
-            ctx.access_key = signer or ctx.access_key
-        if ctx.foreign_page and ctx.access_key and not self.own_secret(ctx.access_key):
-            # A page can forge a form or a presigned URL for a key whose secret is public (test,
-            # 12-digit ids) and POST it without a preflight: it writes as that key only to a bucket
-            # whose CORS rules let its origin in (the web app's own set-up, as on AWS); elsewhere
-            # the request is anonymous.
-            ctx.access_key = None
-        if self.authorizer is not None:
-            self.authorizer.authorize(ctx, operation, params)
-
-    def _verifier_for(self, access_key: str | None) -> SigV4Verifier | None:
-        """Who checks this request's signature: all of them with --verify-signatures; without,
-        only those made with a key that has a secret of its own."""
-        if self.verifier is not None or self.key_check is None or not access_key:
-            return self.verifier
-        verifier, checked = self.key_check
-        return verifier if checked(access_key) else None
 
     async def _internal(self, req: HttpRequest) -> HttpResponse:
         for prefix, handler in self.internal.items():
             if req.path.startswith(prefix):
                 loop = asyncio.get_running_loop()
                 status, body = await loop.run_in_executor(self.pool, handler, req.path[len(prefix):], req.query)
-                if isinstance(body, bytes):
-                    return HttpResponse(status, [("Content-Type", "application/octet-stream")], body)
-                return HttpResponse(status, [("Content-Type", "application/json")], json.dumps(body).encode())
+                return _internal_answer(status, body)
         return HttpResponse(404, [("Content-Type", "application/json")], b'{"error": "not found"}')
 
     async def run_blocking(self, fn: Callable[..., Any], *args: Any) -> Any:
         """Run a blocking call in the gateway's worker pool, off the event loop."""
         return await self.pool.run(asyncio.get_running_loop(), fn, *args)
+
     async def _internal_write(self, req: HttpRequest, receive: Any) -> HttpResponse:
         for prefix, handler in self.internal_writes.items():
             if req.path.startswith(prefix):
@@ -402,9 +354,7 @@ class Gateway:
                     return HttpResponse(413, [("Content-Type", "application/json")], b'{"error": "body too large"}')
                 loop = asyncio.get_running_loop()
                 status, out = await loop.run_in_executor(self.pool, handler, req.path[len(prefix):], body)
-                if isinstance(out, bytes):
-                    return HttpResponse(status, [("Content-Type", "application/octet-stream")], out)
-                return HttpResponse(status, [("Content-Type", "application/json")], json.dumps(out).encode())
+                return _internal_answer(status, out)
         return HttpResponse(405, [("Content-Type", "application/json")], b'{"error": "method not allowed"}')
 
     def _unknown_service(self, name: str, ctx: RequestContext) -> HttpResponse:
@@ -485,6 +435,13 @@ class Gateway:
                 self.pool.shutdown(wait=False, cancel_futures=True)
                 await send({"type": "lifespan.shutdown.complete"})
                 return
+
+
+def _internal_answer(status: int, body: Any) -> HttpResponse:
+    """An internal endpoint's answer: bytes as they are, anything else as JSON."""
+    if isinstance(body, bytes):
+        return HttpResponse(status, [("Content-Type", "application/octet-stream")], body)
+    return HttpResponse(status, [("Content-Type", "application/json")], json.dumps(body).encode())
 
 
 def _header_value(value: str) -> bytes:
