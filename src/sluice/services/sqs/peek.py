@@ -11,6 +11,7 @@ from typing import Any
 
 from ...protocol.errors import ServiceError
 from . import message_records as mrec
+from .receiving import system_attributes
 from .records import Queue
 from .state import SqsState
 
@@ -40,23 +41,9 @@ def peek(state: SqsState, ref: str) -> dict[str, Any]:
     messages = []
     for row in rows[:MAX_PEEK]:
         msg = mrec.StoredMessage.from_row(row)
-        system: dict[str, str] = {"SenderId": msg.sender_id, "SentTimestamp": str(msg.sent_ms),
-                                  "ApproximateReceiveCount": str(msg.receive_count)}
-        if msg.first_receive_ms is not None:
-            system["ApproximateFirstReceiveTimestamp"] = str(msg.first_receive_ms)
-        if queue.fifo:
-            system["SequenceNumber"] = mrec.sequence_number(msg.id)
-            if msg.dedup_id:
-                system["MessageDeduplicationId"] = msg.dedup_id
-        if msg.group_id:
-            system["MessageGroupId"] = msg.group_id
-        if msg.trace_header:
-            system["AWSTraceHeader"] = msg.trace_header
-        if msg.dlq_source:
-            system["DeadLetterQueueSourceArn"] = msg.dlq_source
         messages.append({
             "MessageId": msg.message_id, "Body": msg.body, "MD5OfBody": msg.md5_body,
-            "Attributes": system,
+            "Attributes": system_attributes(queue, msg),
             # As stored: BinaryValue base64-encoded, as the JSON wire carries it.
             "MessageAttributes": json.loads(msg.attributes) if msg.attributes else {},
             "receiveCount": msg.receive_count, "visible": msg.visible_ms <= now_ms,

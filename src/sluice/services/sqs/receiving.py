@@ -283,6 +283,26 @@ class Receiving:
         return {"Successful": successful, "Failed": failed}
 
 
+def system_attributes(queue: Queue, msg: StoredMessage) -> dict[str, str]:
+    """A message's system attributes that it has (a message never received has no first
+    receive; a standard queue's none of the FIFO ones)."""
+    values = {"SenderId": msg.sender_id, "ApproximateReceiveCount": str(msg.receive_count),
+              "SentTimestamp": str(msg.sent_ms)}
+    if msg.first_receive_ms is not None:
+        values["ApproximateFirstReceiveTimestamp"] = str(msg.first_receive_ms)
+    if queue.fifo:
+        values["SequenceNumber"] = mrec.sequence_number(msg.id)
+        if msg.dedup_id:
+            values["MessageDeduplicationId"] = msg.dedup_id
+    if msg.group_id:
+        values["MessageGroupId"] = msg.group_id
+    if msg.trace_header:
+        values["AWSTraceHeader"] = msg.trace_header
+    if msg.dlq_source:
+        values["DeadLetterQueueSourceArn"] = msg.dlq_source
+    return values
+
+
 def _render(queue: Queue, received: Received, system_names: set[str],
             attribute_names: list[str] | None) -> dict[str, Any]:
     """A received message as ReceiveMessage answers it."""
@@ -294,21 +314,7 @@ def _render(queue: Queue, received: Received, system_names: set[str],
         "Body": msg.body,
     }
     if system_names:
-        values: dict[str, Any] = {
-            "SenderId": msg.sender_id,
-            "ApproximateFirstReceiveTimestamp": str(msg.first_receive_ms),
-            "ApproximateReceiveCount": str(msg.receive_count),
-            "SentTimestamp": str(msg.sent_ms),
-        }
-        if queue.fifo:
-            values["SequenceNumber"] = mrec.sequence_number(msg.id)
-            values["MessageDeduplicationId"] = msg.dedup_id
-        if msg.group_id:
-            values["MessageGroupId"] = msg.group_id
-        if msg.trace_header:
-            values["AWSTraceHeader"] = msg.trace_header
-        if msg.dlq_source:
-            values["DeadLetterQueueSourceArn"] = msg.dlq_source
+        values = system_attributes(queue, msg)
         every = "All" in system_names
         attrs = {k: values[k] for k in m.RECEIVE_SYSTEM_ATTRIBUTES if k in values and (every or k in system_names)}
         if attrs:
