@@ -16,7 +16,7 @@ from ...protocol.values import as_datetime
 from . import errors, versions
 from .checksums import member_name
 from .names import MAX_KEY_BYTES
-from .records import STORED_HEADERS, BucketRecord, ObjectRecord, buckets, objects
+from .records import STORED_HEADERS, BucketRecord, BucketView, ObjectRecord, buckets, objects
 from .state import S3State
 
 _MAX_TAGS = 10
@@ -27,14 +27,15 @@ _MAX_METADATA = 2048
 
 
 def bucket(state: S3State, name: str) -> BucketRecord:
-    memo = state.remembered()
-    found = memo.get(name) if memo is not None else None
+    return bucket_view(state, name).record
+
+
+def bucket_view(state: S3State, name: str) -> BucketView:
+    """The bucket's row, policy and lifecycle configuration (kept between requests: see
+    bucket_views.py; never change it in place); NoSuchBucket if there is none."""
+    found = state.views.get(name)
     if found is None:
-        found = buckets.find(state.db.reader, name)
-        if found is None:
-            raise errors.no_such_bucket(name)
-        if memo is not None:
-            memo[name] = found
+        raise errors.no_such_bucket(name)
     return found
 
 
@@ -83,7 +84,7 @@ def reported_version(state: S3State, record: ObjectRecord) -> str | None:
     """The version id to return for `record`: none for buckets that were never versioned."""
     if record.version_id != versions.NULL:
         return record.version_id
-    return versions.NULL if versions.status(state.db.reader, record.bucket) else None
+    return versions.NULL if versions.of_bucket(bucket(state, record.bucket)) else None
 
 
 def body_range(state: S3State, record: ObjectRecord, first: int, length: int) -> Iterator[bytes]:
@@ -183,7 +184,11 @@ def commit_object(state: S3State, record: ObjectRecord, conditions: dict[str, An
 
     def txn(conn: sqlite3.Connection) -> tuple[list[str], str | None]:
         nonlocal notified
-        status = versions.status(conn, record.bucket)
+        # Read here, not from the bucket views: a bucket deleted or versioned meanwhile is exact.
+        target = buckets.write_target(conn, record.bucket)
+        if target is None:
+            raise errors.no_such_bucket(record.bucket)
+        status = target.versioning
         if conditions:
             check_write_conditions(conn, record.bucket, record.key, conditions)
         doomed = versions.place(conn, record, status)
@@ -192,7 +197,7 @@ def commit_object(state: S3State, record: ObjectRecord, conditions: dict[str, An
         reported = record.version_id if status == versions.ENABLED else None
         if event:
             notified = state.events.record(conn, ctx, record.bucket, event, record.key, record.size, record.etag,
-                                           record.last_modified, version_id=reported)
+                                           record.last_modified, version_id=reported, target=target)
         return doomed, reported
 
     try:

@@ -15,7 +15,7 @@ import sqlite3
 import string
 
 from . import errors
-from .records import ObjectRecord, buckets, objects
+from .records import BucketRecord, ObjectRecord, buckets, objects
 
 NULL = "null"
 ENABLED = "Enabled"
@@ -38,10 +38,15 @@ def check_version_id(version_id: str) -> None:
 
 def status(conn: sqlite3.Connection, bucket: str) -> str | None:
     """The bucket's versioning status (None: never versioned); NoSuchBucket if it does not exist."""
-    config = buckets.config(conn, bucket)
-    if config is None:
+    target = buckets.write_target(conn, bucket)
+    if target is None:
         raise errors.no_such_bucket(bucket)
-    value = config.get("Versioning", {}).get("Status")
+    return target.versioning
+
+
+def of_bucket(bucket: BucketRecord) -> str | None:
+    """The versioning status in a bucket's row as read (None: never versioned)."""
+    value = bucket.config.get("Versioning", {}).get("Status")
     return value if isinstance(value, str) else None
 
 
@@ -55,7 +60,9 @@ def place(conn: sqlite3.Connection, record: ObjectRecord, versioning: str | None
         _, blob = objects.delete_version(conn, record.bucket, record.key, NULL)
         if blob:
             doomed.append(blob)
-    objects.append_latest(conn, record)
+    # A bucket never versioned holds one version of a key at most, its "null" one, just deleted:
+    # there is no other current version to step down.
+    objects.append_latest(conn, record, others=versioning is not None)
     return doomed
 
 

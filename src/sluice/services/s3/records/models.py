@@ -25,6 +25,34 @@ class BucketRecord:
         return cls(row["name"], row["account"], row["region"], row["created"], json.loads(row["config"]))
 
 
+@dataclass(frozen=True)
+class BucketView:
+    """What requests on a bucket's objects read of it before their transaction: its row, its
+    policy (authorization) and its lifecycle configuration (x-amz-expiration). Shared by every
+    reader of the cache (bucket_views.py): nothing may change it in place."""
+
+    record: BucketRecord
+    policy: str | None
+    lifecycle: dict[str, Any] | None
+
+    @classmethod
+    def from_row(cls, row: sqlite3.Row) -> BucketView:
+        lifecycle = row["lifecycle"]
+        return cls(BucketRecord.from_row(row), row["policy"], json.loads(lifecycle) if lifecycle else None)
+
+
+@dataclass(frozen=True)
+class WriteTarget:
+    """What an object write reads of its bucket inside its transaction, in one statement: the
+    versioning status (None: never versioned) and, when it has one, the notification
+    configuration with the owner and region its events carry."""
+
+    versioning: str | None
+    account: str
+    region: str
+    notifications: str | None  # the configuration document's text
+
+
 @dataclass
 class ObjectRecord:
     """An object. Its body is either `data` (small bodies, committed in the row itself, so one

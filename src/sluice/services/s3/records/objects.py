@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from typing import Any
 
 from .models import ObjectRecord, parts_column
 
@@ -38,26 +39,32 @@ def delete_version(conn: sqlite3.Connection, bucket: str, key: str, version_id: 
     return (row is not None, row["blob"] if row else None)
 
 
-def append_latest(conn: sqlite3.Connection, record: ObjectRecord) -> None:
-    """Write `record` (its version id chosen) as its key's newest version, the current one."""
-    top = conn.execute("SELECT MAX(seq) FROM s3_objects WHERE bucket=? AND key=?",
-                       (record.bucket, record.key)).fetchone()[0]
-    conn.execute("UPDATE s3_objects SET is_latest=0 WHERE bucket=? AND key=? AND is_latest=1",
-                 (record.bucket, record.key))
-    record.seq = (top or 0) + 1
-    record.is_latest = True
-    conn.execute(
+def append_latest(conn: sqlite3.Connection, record: ObjectRecord, others: bool = True) -> None:
+    """Write `record` (its version id chosen) as its key's newest version, the current one.
+    `others` False: the key has no other version (then none is current to step down)."""
+    if others:
+        conn.execute("UPDATE s3_objects SET is_latest=0 WHERE bucket=? AND key=? AND is_latest=1",
+                     (record.bucket, record.key))
+    # The new seq is worked out by the INSERT itself: one statement, not a read then a write.
+    record.seq = conn.execute(
         "INSERT INTO s3_objects (bucket, key, version_id, seq, is_latest, delete_marker, blob, data, size, etag,"
         " last_modified, content_type, headers, metadata, tags, checksum_algorithm, checksum, checksum_type,"
-        " parts, storage_class) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+        " parts, storage_class) VALUES (?,?,?,"
+        " (SELECT coalesce(MAX(seq), 0) + 1 FROM s3_objects WHERE bucket=?1 AND key=?2),"
+        " 1,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?) RETURNING seq",
         (
-            record.bucket, record.key, record.version_id, record.seq, int(record.is_latest),
+            record.bucket, record.key, record.version_id,
             int(record.delete_marker), record.blob, record.data, record.size, record.etag, record.last_modified,
-            record.content_type, json.dumps(record.headers), json.dumps(record.metadata), json.dumps(record.tags),
+            record.content_type, _document(record.headers), _document(record.metadata), _document(record.tags),
             record.checksum_algorithm, record.checksum, record.checksum_type,
             parts_column(record), record.storage_class,
         ),
-    )
+    ).fetchone()[0]
+    record.is_latest = True
+
+
+def _document(value: dict[str, Any]) -> str:
+    return json.dumps(value) if value else "{}"  # most objects have no metadata or tags
 
 
 def promote_newest(conn: sqlite3.Connection, bucket: str, key: str) -> None:

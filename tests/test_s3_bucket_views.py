@@ -1,0 +1,143 @@
+"""What object requests read of their bucket is kept between requests (services/s3/bucket_views.py):
+each change to a bucket is seen by the very next request, though the bucket was read (and kept)
+just before it. Every scenario first reads the bucket through an object request, then changes it
+through another path, then checks the next object request answers as the change says."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from botocore.exceptions import ClientError
+
+from .conftest import make_client
+from .server import SluiceProcess
+from .testing_api_helpers import reset
+
+
+def _code(exc: pytest.ExceptionInfo[ClientError]) -> str:
+    return str(exc.value.response["Error"]["Code"])
+
+
+def _deny_puts(bucket: str) -> str:
+    return json.dumps({"Version": "2012-10-17", "Statement": [{
+        "Effect": "Deny", "Principal": "*", "Action": "s3:PutObject", "Resource": f"arn:aws:s3:::{bucket}/*"}]})
+
+
+_EXPIRE_IN_A_DAY = {"Rules": [{"ID": "soon", "Status": "Enabled", "Filter": {"Prefix": ""},
+                               "Expiration": {"Days": 1}}]}
+
+
+def test_versioning_turned_on_is_reported_by_the_next_read(s3: Any, bucket: str) -> None:
+    s3.put_object(Bucket=bucket, Key="k", Body=b"1")
+    assert "VersionId" not in s3.get_object(Bucket=bucket, Key="k")
+    s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
+    assert s3.get_object(Bucket=bucket, Key="k")["VersionId"] == "null"
+    put = s3.put_object(Bucket=bucket, Key="k", Body=b"2")
+    assert put["VersionId"] != "null"
+    s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Suspended"})
+    assert "VersionId" not in s3.put_object(Bucket=bucket, Key="k", Body=b"3")
+    got = s3.get_object(Bucket=bucket, Key="k")
+    assert got["VersionId"] == "null" and got["Body"].read() == b"3"
+    versions = s3.list_object_versions(Bucket=bucket)["Versions"]
+    assert [(v["VersionId"] == "null", v["IsLatest"]) for v in versions] == [(True, True), (False, False)]
+
+
+def test_a_bucket_policy_applies_from_the_next_request(s3: Any, bucket: str) -> None:
+    s3.put_object(Bucket=bucket, Key="before", Body=b"1")
+    s3.put_bucket_policy(Bucket=bucket, Policy=_deny_puts(bucket))
+    with pytest.raises(ClientError) as exc:
+        s3.put_object(Bucket=bucket, Key="during", Body=b"2")
+    assert _code(exc) == "AccessDenied"
+    assert s3.get_object(Bucket=bucket, Key="before")["Body"].read() == b"1"
+    s3.delete_bucket_policy(Bucket=bucket)
+    s3.put_object(Bucket=bucket, Key="after", Body=b"3")
+
+
+def test_a_lifecycle_configuration_shows_in_the_next_answers(s3: Any, bucket: str) -> None:
+    assert "Expiration" not in s3.put_object(Bucket=bucket, Key="k", Body=b"1")
+    assert "Expiration" not in s3.head_object(Bucket=bucket, Key="k")
+    s3.put_bucket_lifecycle_configuration(Bucket=bucket, LifecycleConfiguration=_EXPIRE_IN_A_DAY)
+    assert 'rule-id="soon"' in s3.head_object(Bucket=bucket, Key="k")["Expiration"]
+    assert 'rule-id="soon"' in s3.put_object(Bucket=bucket, Key="k", Body=b"2")["Expiration"]
+    s3.delete_bucket_lifecycle(Bucket=bucket)
+    assert "Expiration" not in s3.put_object(Bucket=bucket, Key="k", Body=b"3")
+    assert "Expiration" not in s3.get_object(Bucket=bucket, Key="k")
+
+
+def test_object_ownership_and_public_access_changes_apply_to_the_next_write(s3: Any, bucket: str) -> None:
+    s3.put_object(Bucket=bucket, Key="k", Body=b"1")
+    with pytest.raises(ClientError) as exc:  # a new bucket: ACLs disabled
+        s3.put_object(Bucket=bucket, Key="k", Body=b"2", ACL="public-read")
+    assert _code(exc) == "AccessControlListNotSupported"
+    s3.put_bucket_ownership_controls(Bucket=bucket,
+                                     OwnershipControls={"Rules": [{"ObjectOwnership": "ObjectWriter"}]})
+    with pytest.raises(ClientError) as exc:  # ACLs on, but Block Public Access still refuses public ones
+        s3.put_object(Bucket=bucket, Key="k", Body=b"2", ACL="public-read")
+    assert _code(exc) == "AccessDenied"
+    s3.delete_public_access_block(Bucket=bucket)
+    s3.put_object(Bucket=bucket, Key="k", Body=b"2", ACL="public-read")
+    grants = s3.get_object_acl(Bucket=bucket, Key="k")["Grants"]
+    assert any(g["Grantee"].get("URI", "").endswith("/AllUsers") for g in grants)
+
+
+def test_default_encryption_changes_apply_to_the_next_write(s3: Any, bucket: str) -> None:
+    assert s3.put_object(Bucket=bucket, Key="k", Body=b"1")["ServerSideEncryption"] == "AES256"
+    s3.put_bucket_encryption(Bucket=bucket, ServerSideEncryptionConfiguration={"Rules": [
+        {"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "aws:kms", "KMSMasterKeyID": "my-key"}}]})
+    put = s3.put_object(Bucket=bucket, Key="k", Body=b"2")
+    assert put["ServerSideEncryption"] == "aws:kms" and put["SSEKMSKeyId"] == "my-key"
+    s3.delete_bucket_encryption(Bucket=bucket)
+    assert s3.put_object(Bucket=bucket, Key="k", Body=b"3")["ServerSideEncryption"] == "AES256"
+
+
+def test_a_deleted_bucket_is_gone_for_the_next_request_and_its_name_reusable(s3: Any) -> None:
+    name = f"views-{uuid.uuid4().hex[:8]}"
+    s3.create_bucket(Bucket=name)
+    s3.put_bucket_policy(Bucket=name, Policy=_deny_puts(name))
+    with pytest.raises(ClientError):
+        s3.put_object(Bucket=name, Key="k", Body=b"1")
+    s3.delete_bucket(Bucket=name)
+    with pytest.raises(ClientError) as exc:
+        s3.put_object(Bucket=name, Key="k", Body=b"1")
+    assert _code(exc) == "NoSuchBucket"
+    with pytest.raises(ClientError) as exc:
+        s3.head_object(Bucket=name, Key="k")
+    assert exc.value.response["ResponseMetadata"]["HTTPStatusCode"] == 404
+    s3.create_bucket(Bucket=name)  # the same name again, without the policy
+    s3.put_object(Bucket=name, Key="k", Body=b"2")
+    assert s3.get_object(Bucket=name, Key="k")["Body"].read() == b"2"
+
+
+@pytest.fixture(scope="module")
+def own_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SluiceProcess]:
+    """A server of this module's own: the reset empties everything."""
+    server = SluiceProcess(Path(tmp_path_factory.mktemp("views")) / "data").start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+def test_the_testing_api_reset_forgets_every_bucket(own_server: SluiceProcess) -> None:
+    s3 = make_client("s3", own_server.endpoint)
+    s3.create_bucket(Bucket="kept-name")
+    s3.put_bucket_versioning(Bucket="kept-name", VersioningConfiguration={"Status": "Enabled"})
+    s3.put_bucket_lifecycle_configuration(Bucket="kept-name", LifecycleConfiguration=_EXPIRE_IN_A_DAY)
+    put = s3.put_object(Bucket="kept-name", Key="k", Body=b"1")
+    assert put["VersionId"] != "null" and "Expiration" in put
+    reset(own_server.endpoint)
+    with pytest.raises(ClientError) as exc:
+        s3.get_object(Bucket="kept-name", Key="k")
+    assert _code(exc) == "NoSuchBucket"
+    with pytest.raises(ClientError) as exc:
+        s3.put_object(Bucket="kept-name", Key="k", Body=b"1")
+    assert _code(exc) == "NoSuchBucket"
+    s3.create_bucket(Bucket="kept-name")
+    put = s3.put_object(Bucket="kept-name", Key="k", Body=b"2")
+    assert "VersionId" not in put and "Expiration" not in put
+    assert "VersionId" not in s3.get_object(Bucket="kept-name", Key="k")
