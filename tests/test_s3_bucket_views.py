@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
-from .conftest import make_client
+from .conftest import make_client, wait_for
 from .server import SluiceProcess
 from .testing_api_helpers import reset
 
@@ -141,3 +141,25 @@ def test_the_testing_api_reset_forgets_every_bucket(own_server: SluiceProcess) -
     put = s3.put_object(Bucket="kept-name", Key="k", Body=b"2")
     assert "VersionId" not in put and "Expiration" not in put
     assert "VersionId" not in s3.get_object(Bucket="kept-name", Key="k")
+
+
+def test_overwrites_in_an_unversioned_bucket_keep_one_version_and_one_body_file(own_server: SluiceProcess) -> None:
+    """An overwrite replaces the key's one version in place (records.objects.overwrite_current_null):
+    bodies kept in a file and in the row, each way round, leave one version and no stray file."""
+    s3 = make_client("s3", own_server.endpoint)
+    name = f"overwrite-{uuid.uuid4().hex[:8]}"
+    s3.create_bucket(Bucket=name)
+    large, small = b"L" * (200 * 1024), b"small"
+    for body in (large, small, large, large, small):
+        put = s3.put_object(Bucket=name, Key="k", Body=body)
+        got = s3.get_object(Bucket=name, Key="k")
+        assert got["Body"].read() == body and got["ETag"] == put["ETag"] and "VersionId" not in got
+    versions = s3.list_object_versions(Bucket=name)["Versions"]
+    assert [(v["Key"], v["VersionId"], v["IsLatest"], v["Size"]) for v in versions] == [("k", "null", True, 5)]
+    s3.put_object(Bucket=name, Key="k", Body=large)
+    blob_dir = own_server.data_dir / "blobs"
+    assert wait_for(lambda: len([p for p in blob_dir.rglob("*") if p.is_file()]) == 1)
+    s3.put_bucket_versioning(Bucket=name, VersioningConfiguration={"Status": "Enabled"})
+    kept = s3.put_object(Bucket=name, Key="k", Body=small)["VersionId"]
+    versions = s3.list_object_versions(Bucket=name)["Versions"]
+    assert [(v["VersionId"], v["IsLatest"]) for v in versions] == [(kept, True), ("null", False)]

@@ -185,13 +185,13 @@ def commit_object(state: S3State, record: ObjectRecord, conditions: dict[str, An
     def txn(conn: sqlite3.Connection) -> tuple[list[str], str | None]:
         nonlocal notified
         # Read here, not from the bucket views: a bucket deleted or versioned meanwhile is exact.
-        target = buckets.write_target(conn, record.bucket)
+        target = buckets.write_target(conn, record.bucket, record.key)
         if target is None:
             raise errors.no_such_bucket(record.bucket)
         status = target.versioning
         if conditions:
             check_write_conditions(conn, record.bucket, record.key, conditions)
-        doomed = versions.place(conn, record, status)
+        doomed = versions.place_write(conn, record, target)
         # A suspended bucket's write is its key's "null" version, which S3's write response does
         # not name (no x-amz-version-id; reads do say "null"), as AWS's PutObject examples show.
         reported = record.version_id if status == versions.ENABLED else None

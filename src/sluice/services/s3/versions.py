@@ -16,6 +16,7 @@ import string
 
 from . import errors
 from .records import BucketRecord, ObjectRecord, buckets, objects
+from .records.models import WriteTarget
 
 NULL = "null"
 ENABLED = "Enabled"
@@ -64,6 +65,16 @@ def place(conn: sqlite3.Connection, record: ObjectRecord, versioning: str | None
     # there is no other current version to step down.
     objects.append_latest(conn, record, others=versioning is not None)
     return doomed
+
+
+def place_write(conn: sqlite3.Connection, record: ObjectRecord, target: WriteTarget) -> list[str]:
+    """`place`, for a write whose transaction read `target` with the key's "null" version. The
+    usual overwrite of a key in a bucket never versioned replaces its one version in place."""
+    if target.versioning is None and target.has_null:
+        record.version_id = NULL
+        if objects.overwrite_current_null(conn, record):
+            return [target.null_blob] if target.null_blob else []
+    return place(conn, record, target.versioning)
 
 
 def remove(conn: sqlite3.Connection, bucket: str, key: str, version_id: str) -> ObjectRecord | None:

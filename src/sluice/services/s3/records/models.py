@@ -51,6 +51,8 @@ class WriteTarget:
     account: str
     region: str
     notifications: str | None  # the configuration document's text
+    has_null: bool = False  # the key written has a "null" version (when the read named the key)
+    null_blob: str | None = None  # that version's body file
 
 
 @dataclass
