@@ -87,7 +87,15 @@ def overwrite_current_null(conn: sqlite3.Connection, record: ObjectRecord) -> bo
 
 
 def _document(value: dict[str, Any]) -> str:
-    return json.dumps(value) if value else "{}"  # most objects have no metadata or tags
+    if not value:
+        return "{}"  # most objects have no metadata or tags
+    if value == _SSE_S3:
+        return _SSE_S3_TEXT  # the headers of most objects (encryption.py): not encoded again each write
+    return json.dumps(value)
+
+
+_SSE_S3 = {"ServerSideEncryption": "AES256"}
+_SSE_S3_TEXT = json.dumps(_SSE_S3)
 
 
 def promote_newest(conn: sqlite3.Connection, bucket: str, key: str) -> None:
