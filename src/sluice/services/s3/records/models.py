@@ -88,13 +88,21 @@ class ObjectRecord:
             bucket=row["bucket"], key=row["key"], blob=row["blob"], data=row["data"], size=row["size"],
             etag=row["etag"],
             last_modified=row["last_modified"], content_type=row["content_type"],
-            headers=json.loads(row["headers"]), metadata=json.loads(row["metadata"]),
-            tags=json.loads(row["tags"]), checksum_algorithm=row["checksum_algorithm"],
+            headers=_document(row["headers"]), metadata=_document(row["metadata"]),
+            tags=_document(row["tags"]), checksum_algorithm=row["checksum_algorithm"],
             checksum=row["checksum"], checksum_type=row["checksum_type"],
             **_parts(row["parts"]), storage_class=row["storage_class"],
             version_id=row["version_id"], seq=row["seq"], is_latest=bool(row["is_latest"]),
             delete_marker=bool(row["delete_marker"]),
         )
+
+
+def _document(text: str) -> dict[str, Any]:
+    """A JSON object column; most objects' metadata and tags are empty, parsed without the decoder."""
+    if text == "{}":
+        return {}
+    value: dict[str, Any] = json.loads(text)
+    return value
 
 
 def _parts(column: str | None) -> dict[str, Any]:
