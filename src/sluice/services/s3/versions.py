@@ -77,6 +77,13 @@ def place_write(conn: sqlite3.Connection, record: ObjectRecord, target: WriteTar
     return place(conn, record, target.versioning)
 
 
+def overwrite_unversioned(conn: sqlite3.Connection, record: ObjectRecord) -> bool:
+    """In a bucket never versioned: write `record` over its key's one version, in place, if that
+    version keeps its body in its row (nothing to delete after); False, writing nothing, if not."""
+    record.version_id = NULL
+    return objects.overwrite_current_null(conn, record, only_inline=True)
+
+
 def remove(conn: sqlite3.Connection, bucket: str, key: str, version_id: str) -> ObjectRecord | None:
     """Delete one version for good; the next newest becomes current. Return what was deleted."""
     gone = objects.find(conn, bucket, key, version_id)

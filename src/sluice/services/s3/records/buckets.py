@@ -15,12 +15,12 @@ def find(conn: sqlite3.Connection, name: str) -> BucketRecord | None:
 
 
 def view(conn: sqlite3.Connection, name: str) -> BucketView | None:
-    """The bucket's row with its policy and lifecycle configuration, in one read; None if there
-    is no such bucket."""
+    """The bucket's row with its policy, lifecycle and notification configurations, in one read;
+    None if there is no such bucket."""
     row = conn.execute(
-        "SELECT b.*, p.policy, l.config AS lifecycle FROM s3_buckets b"
+        "SELECT b.*, p.policy, l.config AS lifecycle, n.config AS notifications FROM s3_buckets b"
         " LEFT JOIN s3_bucket_policies p ON p.bucket = b.name LEFT JOIN s3_lifecycle l ON l.bucket = b.name"
-        " WHERE b.name=?", (name,)).fetchone()
+        " LEFT JOIN s3_notifications n ON n.bucket = b.name WHERE b.name=?", (name,)).fetchone()
     return BucketView.from_row(row) if row else None
 
 

@@ -27,18 +27,20 @@ class BucketRecord:
 
 @dataclass(frozen=True)
 class BucketView:
-    """What requests on a bucket's objects read of it before their transaction: its row, its
-    policy (authorization) and its lifecycle configuration (x-amz-expiration). Shared by every
-    reader of the cache (bucket_views.py): nothing may change it in place."""
+    """What requests on a bucket's objects read of it: its row, its policy (authorization), its
+    lifecycle configuration (x-amz-expiration) and its notification configuration. Shared by
+    every reader of the cache (bucket_views.py): nothing may change it in place."""
 
     record: BucketRecord
     policy: str | None
     lifecycle: dict[str, Any] | None
+    notifications: str | None  # the notification configuration's text
 
     @classmethod
     def from_row(cls, row: sqlite3.Row) -> BucketView:
         lifecycle = row["lifecycle"]
-        return cls(BucketRecord.from_row(row), row["policy"], json.loads(lifecycle) if lifecycle else None)
+        return cls(BucketRecord.from_row(row), row["policy"], json.loads(lifecycle) if lifecycle else None,
+                   row["notifications"])
 
 
 @dataclass(frozen=True)

@@ -63,15 +63,17 @@ def append_latest(conn: sqlite3.Connection, record: ObjectRecord, others: bool =
     record.is_latest = True
 
 
-def overwrite_current_null(conn: sqlite3.Connection, record: ObjectRecord) -> bool:
+def overwrite_current_null(conn: sqlite3.Connection, record: ObjectRecord, only_inline: bool = False) -> bool:
     """Write `record` over its key's "null" version where that is the current version and no
     delete marker, in place: the row's page alone changes, where a delete and an insert also
     rewrote a page of each of the table's three indexes (at commit, several times the WAL
-    written and synced). False, changing nothing, if the key has no such version."""
+    written and synced). False, changing nothing, if the key has no such version (`only_inline`:
+    or that version's body is a file, whose name the caller did not read, to delete it)."""
     cur = conn.execute(
         "UPDATE s3_objects SET blob=?, data=?, size=?, etag=?, last_modified=?, content_type=?, headers=?,"
         " metadata=?, tags=?, checksum_algorithm=?, checksum=?, checksum_type=?, parts=?, storage_class=?"
-        " WHERE bucket=? AND key=? AND version_id='null' AND is_latest=1 AND delete_marker=0 RETURNING seq",
+        " WHERE bucket=? AND key=? AND version_id='null' AND is_latest=1 AND delete_marker=0"
+        + (" AND blob IS NULL" if only_inline else "") + " RETURNING seq",
         (
             record.blob, record.data, record.size, record.etag, record.last_modified, record.content_type,
             _document(record.headers), _document(record.metadata), _document(record.tags), record.checksum_algorithm,
