@@ -5,6 +5,7 @@ through another path, then checks the next object request answers as the change 
 
 from __future__ import annotations
 
+import io
 import json
 import uuid
 from collections.abc import Iterator
@@ -14,7 +15,14 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
+from sluice.clock import ManualClock
+from sluice.protocol.errors import ServiceError
+from sluice.server import Sluice
+from sluice.services.s3.buckets import Buckets
+from sluice.services.s3.service import S3Service
+
 from .conftest import make_client, wait_for
+from .manual_clock import ctx, run_manual
 from .server import SluiceProcess
 from .testing_api_helpers import reset
 
@@ -197,3 +205,27 @@ def test_overwrites_in_an_unversioned_bucket_keep_one_version_and_one_body_file(
     kept = s3.put_object(Bucket=name, Key="k", Body=small)["VersionId"]
     versions = s3.list_object_versions(Bucket=name)["Versions"]
     assert [(v["VersionId"], v["IsLatest"]) for v in versions] == [(kept, True), ("null", False)]
+
+
+def test_a_bucket_deleted_while_a_write_holds_its_view_is_no_such_bucket(tmp_path: Path) -> None:
+    """The quick write (core.commit_object) trusts the bucket's view; a deletion that committed
+    but has not yet made the views forget (it runs in another thread, a moment before that) makes
+    the write NoSuchBucket, as the exact path answers, not a store error."""
+
+    async def scenario(app: Sluice, clock: ManualClock) -> None:
+        s3 = app.services["s3"]
+        assert isinstance(s3, S3Service)
+        call = ctx("s3")
+        s3.operation("CreateBucket")(call, Bucket="held")  # type: ignore[misc]
+        put = s3.operation("PutObject")
+        assert put is not None
+        put(call, Bucket="held", Key="k", Body=io.BytesIO(b"1"))  # the view is read and kept
+        s3.operation("DeleteObject")(call, Bucket="held", Key="k")  # type: ignore[misc]
+        parts = [p for p in s3.operation_owners() if isinstance(p, Buckets)]
+        parts[0].delete_bucket(call, Bucket="held")  # committed; the views not yet told
+        assert s3.views.get("held") is not None
+        with pytest.raises(ServiceError) as exc:
+            put(call, Bucket="held", Key="new", Body=io.BytesIO(b"2"))
+        assert exc.value.code == "NoSuchBucket"
+
+    run_manual(tmp_path, scenario, only=())

@@ -51,6 +51,12 @@ class BucketViews:
                     self._views[name] = found
         return found
 
+    @property
+    def generation(self) -> int:
+        """How many times the views were forgotten: a write that read a view at one generation and
+        still sees it inside its transaction knows no bucket operation finished in between."""
+        return self._generation
+
     def invalidate(self) -> None:
         """Forget every bucket: call after a change to any bucket's row, policy or lifecycle
         configuration has committed."""

@@ -182,15 +182,17 @@ def commit_object(state: S3State, record: ObjectRecord, conditions: dict[str, An
     """Write `record` as its key's new current version; with `event` (e.g. "ObjectCreated:Put"), its
     notifications in the same transaction. Return the version id to report (None: unversioned bucket)."""
     notified: list[str] = []
+    generation = state.views.generation
     view = state.views.get(record.bucket)
-    # The usual overwrite, in a bucket never versioned (as its view says: a change of that
-    # racing this write may be ordered after it, as it could have been), of a key whose one
-    # version keeps its body in its row: one UPDATE, the bucket not read again.
+    # The usual write, in a bucket never versioned as its view says, of a new key or over a key's
+    # version that keeps its body in its row: one statement, the bucket not read again. Only if
+    # no bucket operation finished since the view was read (the generation): one still running
+    # may be ordered after this write, as it could have been.
     quick = view is not None and not conditions and versions.of_bucket(view.record) is None
 
     def txn(conn: sqlite3.Connection) -> tuple[list[str], str | None]:
         nonlocal notified
-        if quick and view is not None and versions.overwrite_unversioned(conn, record):
+        if quick and view is not None and state.views.generation == generation and _quick_write(conn, record):
             target = WriteTarget(None, view.record.account, view.record.region, view.notifications)
             doomed: list[str] = []
             reported = None
@@ -221,6 +223,13 @@ def commit_object(state: S3State, record: ObjectRecord, conditions: dict[str, An
     for blob in doomed:
         state.blobs.delete_later(blob)
     return reported
+
+
+def _quick_write(conn: sqlite3.Connection, record: ObjectRecord) -> bool:
+    try:
+        return versions.write_unversioned(conn, record)
+    except sqlite3.IntegrityError:
+        return False  # the bucket was deleted since its view was read: the exact path says NoSuchBucket
 
 
 # -- results -------------------------------------------------------------------------------

@@ -74,14 +74,19 @@ def place_write(conn: sqlite3.Connection, record: ObjectRecord, target: WriteTar
         record.version_id = NULL
         if objects.overwrite_current_null(conn, record):
             return [target.null_blob] if target.null_blob else []
+    if target.versioning != ENABLED and not target.has_null:
+        record.version_id = NULL  # no "null" version to replace: none to delete first
+        objects.append_latest(conn, record, others=target.versioning is not None)
+        return []
     return place(conn, record, target.versioning)
 
 
-def overwrite_unversioned(conn: sqlite3.Connection, record: ObjectRecord) -> bool:
-    """In a bucket never versioned: write `record` over its key's one version, in place, if that
-    version keeps its body in its row (nothing to delete after); False, writing nothing, if not."""
+def write_unversioned(conn: sqlite3.Connection, record: ObjectRecord) -> bool:
+    """In a bucket never versioned: `record` as a new key's version, or over the key's one
+    version when that keeps its body in its row (nothing to delete after); False, writing
+    nothing, if the key's version has a body file. An IntegrityError if the bucket is gone."""
     record.version_id = NULL
-    return objects.overwrite_current_null(conn, record, only_inline=True)
+    return objects.write_unversioned(conn, record)
 
 
 def remove(conn: sqlite3.Connection, bucket: str, key: str, version_id: str) -> ObjectRecord | None:
