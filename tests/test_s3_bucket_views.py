@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import io
 import json
+import threading
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -153,6 +154,32 @@ def test_notifications_configured_reach_the_next_overwrite_and_removed_stop(s3: 
     s3.put_object(Bucket=other, Key="marker", Body=b"m")
     records = wait_for(events)
     assert [(r["s3"]["bucket"]["name"], r["s3"]["object"]["key"]) for r in records] == [(other, "marker")]
+
+
+def test_writes_racing_a_versioning_change_leave_one_current_version_per_key(endpoint: str, s3: Any,
+                                                                              bucket: str) -> None:
+    """Writers overwrite a few keys (the quick path, while the bucket is unversioned) while
+    versioning is turned on: whatever the interleaving, each key ends with one current version,
+    the one GetObject answers."""
+    def write(worker: int) -> None:
+        client = make_client("s3", endpoint)
+        for i in range(30):
+            client.put_object(Bucket=bucket, Key=f"k{i % 5}", Body=f"{worker}-{i}".encode())
+
+    threads = [threading.Thread(target=write, args=(w,)) for w in range(4)]
+    for t in threads:
+        t.start()
+    s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
+    for t in threads:
+        t.join()
+    versions = s3.list_object_versions(Bucket=bucket)["Versions"]
+    for key in (f"k{n}" for n in range(5)):
+        mine = [v for v in versions if v["Key"] == key]
+        current = [v for v in mine if v["IsLatest"]]
+        assert len(current) == 1, mine
+        assert len([v for v in mine if v["VersionId"] == "null"]) <= 1
+        got = s3.get_object(Bucket=bucket, Key=key)
+        assert got["ETag"] == current[0]["ETag"] and got.get("VersionId", "null") == current[0]["VersionId"]
 
 
 @pytest.fixture(scope="module")
