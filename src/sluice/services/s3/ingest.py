@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
+import io
 import itertools
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -38,6 +39,14 @@ _READ = 1024 * 1024
 INLINE_LIMIT = 128 * 1024
 
 _NO_PAYLOAD = Payload()
+
+try:
+    # CPython's own MD5 for a body in memory: OpenSSL's (hashlib.md5) sets up a digest context
+    # through its provider tables on each call, which for a small body costs three times the
+    # hashing itself (measured in the server: 3.5 against 10.7 us for 1 KiB).
+    from _md5 import md5 as _small_md5
+except ImportError:  # pragma: no cover - a Python built without its own hashes
+    _small_md5 = hashlib.md5
 
 
 @dataclass
@@ -93,7 +102,7 @@ def ingest(
     if inline and len(head) <= INLINE_LIMIT:
         # All in memory: each digest in one call, no file to remove on a mismatch.
         digest = digest_of(algo, head)
-        md5 = hashlib.md5(head).hexdigest()
+        md5 = _small_md5(head).hexdigest()
         signed = hashlib.sha256(head) if payload.content_sha256 is not None else None
         _verify(len(head), md5, params, payload, algo, digest, signed, declared)
         return Ingested(None, head, len(head), md5, algo, b64(digest))
@@ -115,6 +124,8 @@ def ingest(
 
 
 def _read_up_to(reader: Readable, limit: int) -> bytes:
+    if isinstance(reader, io.BytesIO):
+        return reader.read(limit)  # all it holds up to the limit, at once
     parts: list[bytes] = []
     got = 0
     while got < limit:
