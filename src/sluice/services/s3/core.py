@@ -106,18 +106,15 @@ def check_key(key: str) -> None:
 
 def stored_headers(params: dict[str, Any]) -> dict[str, Any]:
     """The standard members kept with an object and returned on GET/HEAD."""
-    out: dict[str, Any] = {}
-    for name in STORED_HEADERS:
-        value = params.get(name)
-        if value is None:
-            continue
-        if name == "Expires":
-            value = as_datetime(value).timestamp()
-        out[name] = value
+    out = {name: params[name] for name in STORED_HEADERS if params.get(name) is not None}
+    if "Expires" in out:
+        out["Expires"] = as_datetime(out["Expires"]).timestamp()
     return out
 
 
 def check_metadata(metadata: dict[str, str]) -> dict[str, str]:
+    if not metadata:
+        return {}  # most writes carry none
     size = sum(len(k) + len(v) for k, v in metadata.items())
     if size > _MAX_METADATA:
         raise ServiceError("MetadataTooLarge", "Your metadata headers exceed the maximum allowed metadata size",
