@@ -23,7 +23,7 @@ from . import acl, core, errors
 from .acl import Acl
 from .configurations import ENCRYPTION, NO_ENCRYPTION
 from .public import policy_is_public
-from .records import BucketRecord, buckets, policies
+from .records import BucketRecord, buckets
 from .records import acls as records
 from .state import S3State
 
@@ -290,7 +290,8 @@ class Access:
         bucket's for the rest (writing and deleting objects is the bucket's WRITE). No ACL grants
         anything in a BucketOwnerEnforced bucket; IgnorePublicAcls ignores public grants."""
         name, _, key = arn.split(":::", 1)[-1].partition("/")
-        bucket = buckets.find(self.s.db.reader, name)
+        view = self.s.views.get(name)
+        bucket = view.record if view is not None else None
         if bucket is None or ownership(bucket) == ENFORCED:
             return None
         ignore = public_access_block(bucket)["IgnorePublicAcls"]
@@ -308,14 +309,16 @@ class Access:
         name, _, key = arn.split(":::", 1)[-1].partition("/")
         if not key or not acl.governs_object(action):
             return None
+        view = self.s.views.get(name)
+        if view is None or ownership(view.record) == ENFORCED:
+            return None  # ACLs disabled: every object is the bucket owner's (no read of the object)
         return records.foreign_owner(self.s.db.reader, name, key)
 
     def restricts_public_policy(self, bucket_name: str) -> bool:
         """The bucket's policy is public and RestrictPublicBuckets is on: the policy grants only
         AWS service principals and callers of the bucket owner's account."""
-        bucket = buckets.find(self.s.db.reader, bucket_name)
-        if bucket is None or not public_access_block(bucket)["RestrictPublicBuckets"]:
+        view = self.s.views.get(bucket_name)
+        if view is None or not public_access_block(view.record)["RestrictPublicBuckets"]:
             return False
-        document = policies.get(self.s.db.reader, bucket_name)
-        return document is not None and policy_is_public(document)
+        return view.policy is not None and policy_is_public(view.policy)
 

@@ -227,9 +227,13 @@ _OBJECT_ACTIONS = {
 OBJECT_WRITES = ("s3:PutObject", "s3:DeleteObject", "s3:AbortMultipartUpload")
 
 
+_GOVERNED = frozenset(action for actions in _OBJECT_ACTIONS.values() for action in actions)
+
+
 def governs_object(action: str) -> bool:
-    """Whether an object's ACL (not the bucket's) decides who may perform `action` on it."""
-    return any(action in actions for actions in _OBJECT_ACTIONS.values())
+    """Whether an object's ACL (not the bucket's) decides who may perform `action` on it (asked
+    by IAM enforcement for every request on an object)."""
+    return action in _GOVERNED
 
 
 GROUP, ACCOUNT = "group", "account"  # what kind of grant let a caller in

@@ -5,6 +5,7 @@ table and no migration."""
 
 from __future__ import annotations
 
+import copy
 import sqlite3
 from typing import Any
 
@@ -14,8 +15,9 @@ from .state import S3State
 
 
 def read(state: S3State, bucket: str, key: str) -> Any:
-    """The member `key` of the bucket's document (None if unset); NoSuchBucket if no bucket."""
-    return core.bucket(state, bucket).config.get(key)
+    """The member `key` of the bucket's document (None if unset); NoSuchBucket if no bucket.
+    A copy: the document is the bucket view's, shared by every request (bucket_views.py)."""
+    return copy.deepcopy(core.bucket(state, bucket).config.get(key))
 
 
 def write(state: S3State, bucket: str, key: str, value: Any) -> None:

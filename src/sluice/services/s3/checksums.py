@@ -57,6 +57,17 @@ def new_hasher(algorithm: str) -> Hasher:
     raise ValueError(algorithm)
 
 
+def digest_of(algorithm: str, data: bytes) -> bytes:
+    """The digest of bytes all in memory, in one call (an upload kept in its row)."""
+    if algorithm == "CRC64NVME":
+        return int(_crt().crc64nvme(data)).to_bytes(8, "big")
+    if algorithm == "CRC32":
+        return zlib.crc32(data).to_bytes(4, "big")
+    hasher = new_hasher(algorithm)
+    hasher.update(data)
+    return hasher.digest()
+
+
 def b64(digest: bytes) -> str:
     return base64.b64encode(digest).decode()
 
@@ -70,4 +81,7 @@ def composite(algorithm: str, part_checksums: list[str]) -> str:
 
 
 def member_name(algorithm: str) -> str:
-    return f"Checksum{algorithm.upper()}"
+    return MEMBERS.get(algorithm) or f"Checksum{algorithm.upper()}"
+
+
+MEMBERS = {name: f"Checksum{name}" for name in ALGORITHMS}  # algorithm -> its member

@@ -16,7 +16,7 @@ from typing import Any
 
 from ...protocol.context import RequestContext
 from ...protocol.errors import ServiceError
-from . import bucket_config, errors, versions
+from . import bucket_config, core, errors, versions
 from .records import buckets
 from .state import S3State
 
@@ -45,7 +45,8 @@ def _malformed() -> ServiceError:
 def default_encryption(state: S3State, bucket: str) -> dict[str, Any] | None:
     """The bucket's ApplyServerSideEncryptionByDefault and BucketKeyEnabled (NoSuchBucket if no
     bucket); None for a bucket without default encryption (made as before 2023)."""
-    config = bucket_config.read(state, bucket, ENCRYPTION) or DEFAULT_ENCRYPTION
+    # Read in place, not copied (bucket_config.read): on every object write's path, and only read.
+    config = core.bucket(state, bucket).config.get(ENCRYPTION) or DEFAULT_ENCRYPTION
     if not config["Rules"]:
         return None
     rule = config["Rules"][0]

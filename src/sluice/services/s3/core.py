@@ -16,7 +16,8 @@ from ...protocol.values import as_datetime
 from . import errors, versions
 from .checksums import member_name
 from .names import MAX_KEY_BYTES
-from .records import STORED_HEADERS, BucketRecord, ObjectRecord, buckets, objects
+from .records import STORED_HEADERS, BucketRecord, BucketView, ObjectRecord, buckets, objects
+from .records.models import WriteTarget
 from .state import S3State
 
 _MAX_TAGS = 10
@@ -27,14 +28,15 @@ _MAX_METADATA = 2048
 
 
 def bucket(state: S3State, name: str) -> BucketRecord:
-    memo = state.remembered()
-    found = memo.get(name) if memo is not None else None
+    return bucket_view(state, name).record
+
+
+def bucket_view(state: S3State, name: str) -> BucketView:
+    """The bucket's row, policy and lifecycle configuration (kept between requests: see
+    bucket_views.py; never change it in place); NoSuchBucket if there is none."""
+    found = state.views.get(name)
     if found is None:
-        found = buckets.find(state.db.reader, name)
-        if found is None:
-            raise errors.no_such_bucket(name)
-        if memo is not None:
-            memo[name] = found
+        raise errors.no_such_bucket(name)
     return found
 
 
@@ -83,7 +85,7 @@ def reported_version(state: S3State, record: ObjectRecord) -> str | None:
     """The version id to return for `record`: none for buckets that were never versioned."""
     if record.version_id != versions.NULL:
         return record.version_id
-    return versions.NULL if versions.status(state.db.reader, record.bucket) else None
+    return versions.NULL if versions.of_bucket(bucket(state, record.bucket)) else None
 
 
 def body_range(state: S3State, record: ObjectRecord, first: int, length: int) -> Iterator[bytes]:
@@ -104,18 +106,15 @@ def check_key(key: str) -> None:
 
 def stored_headers(params: dict[str, Any]) -> dict[str, Any]:
     """The standard members kept with an object and returned on GET/HEAD."""
-    out: dict[str, Any] = {}
-    for name in STORED_HEADERS:
-        value = params.get(name)
-        if value is None:
-            continue
-        if name == "Expires":
-            value = as_datetime(value).timestamp()
-        out[name] = value
+    out = {name: params[name] for name in STORED_HEADERS if params.get(name) is not None}
+    if "Expires" in out:
+        out["Expires"] = as_datetime(out["Expires"]).timestamp()
     return out
 
 
 def check_metadata(metadata: dict[str, str]) -> dict[str, str]:
+    if not metadata:
+        return {}  # most writes carry none
     size = sum(len(k) + len(v) for k, v in metadata.items())
     if size > _MAX_METADATA:
         raise ServiceError("MetadataTooLarge", "Your metadata headers exceed the maximum allowed metadata size",
@@ -180,19 +179,35 @@ def commit_object(state: S3State, record: ObjectRecord, conditions: dict[str, An
     """Write `record` as its key's new current version; with `event` (e.g. "ObjectCreated:Put"), its
     notifications in the same transaction. Return the version id to report (None: unversioned bucket)."""
     notified: list[str] = []
+    generation = state.views.generation
+    view = state.views.get(record.bucket)
+    # The usual write, in a bucket never versioned as its view says, of a new key or over a key's
+    # version that keeps its body in its row: one statement, the bucket not read again. Only if
+    # no bucket operation finished since the view was read (the generation): one still running
+    # may be ordered after this write, as it could have been.
+    quick = view is not None and not conditions and versions.of_bucket(view.record) is None
 
     def txn(conn: sqlite3.Connection) -> tuple[list[str], str | None]:
         nonlocal notified
-        status = versions.status(conn, record.bucket)
-        if conditions:
-            check_write_conditions(conn, record.bucket, record.key, conditions)
-        doomed = versions.place(conn, record, status)
-        # A suspended bucket's write is its key's "null" version, which S3's write response does
-        # not name (no x-amz-version-id; reads do say "null"), as AWS's PutObject examples show.
-        reported = record.version_id if status == versions.ENABLED else None
+        if quick and view is not None and state.views.generation == generation and _quick_write(conn, record):
+            target = WriteTarget(None, view.record.account, view.record.region, view.notifications)
+            doomed: list[str] = []
+            reported = None
+        else:
+            # Read in the transaction: a bucket deleted or versioned meanwhile is exact.
+            found = buckets.write_target(conn, record.bucket, record.key)
+            if found is None:
+                raise errors.no_such_bucket(record.bucket)
+            target = found
+            if conditions:
+                check_write_conditions(conn, record.bucket, record.key, conditions)
+            doomed = versions.place_write(conn, record, target)
+            # A suspended bucket's write is its key's "null" version, which S3's write response
+            # does not name (no x-amz-version-id; reads do say "null"), as AWS's PutObject examples show.
+            reported = record.version_id if target.versioning == versions.ENABLED else None
         if event:
             notified = state.events.record(conn, ctx, record.bucket, event, record.key, record.size, record.etag,
-                                           record.last_modified, version_id=reported)
+                                           record.last_modified, version_id=reported, target=target)
         return doomed, reported
 
     try:
@@ -205,6 +220,13 @@ def commit_object(state: S3State, record: ObjectRecord, conditions: dict[str, An
     for blob in doomed:
         state.blobs.delete_later(blob)
     return reported
+
+
+def _quick_write(conn: sqlite3.Connection, record: ObjectRecord) -> bool:
+    try:
+        return versions.write_unversioned(conn, record)
+    except sqlite3.IntegrityError:
+        return False  # the bucket was deleted since its view was read: the exact path says NoSuchBucket
 
 
 # -- results -------------------------------------------------------------------------------

@@ -16,7 +16,6 @@ from typing import Any
 from ...protocol.context import RequestContext
 from ...protocol.errors import ServiceError
 from . import bucket_config
-from .records import buckets
 from .state import S3State
 
 KEY = "Cors"  # the member of the bucket's configuration document
@@ -147,7 +146,8 @@ class BucketCors:
         if method is None or method not in METHODS:
             shown = "null" if method is None else method  # S3 names a missing header "null"
             raise ServiceError("BadRequest", f"Invalid Access-Control-Request-Method: {shown}")
-        found = buckets.find(self.s.db.reader, bucket) if bucket else None
+        view = self.s.views.get(bucket) if bucket else None
+        found = view.record if view is not None else None
         if found is None:
             # A preflight names no caller, so S3 does not say NoSuchBucket: it refuses the CORS request.
             raise _forbidden("CORSResponse: Bucket not found", method, resource_type)
@@ -164,7 +164,7 @@ class BucketCors:
         None when there is no such bucket, no configuration, or no rule for it."""
         if not bucket or not origin:
             return None
-        found = buckets.find(self.s.db.reader, bucket)
-        rules = found.config.get(KEY) if found is not None else None
+        view = self.s.views.get(bucket)
+        rules = view.record.config.get(KEY) if view is not None else None
         return _grant(rules, origin, method, None) if rules else None
 

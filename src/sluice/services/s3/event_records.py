@@ -21,6 +21,7 @@ from ...engine import journal, xray
 from ...protocol.context import RequestContext
 from . import notification_config as config
 from .records import notifications as outbox
+from .records.models import WriteTarget
 
 EMIT_ON_MISSING_DELETE = False
 
@@ -115,10 +116,16 @@ class EventRecorder:
 
     def record(self, conn: sqlite3.Connection, ctx: RequestContext | None, bucket: str, event_name: str,
                key: str, size: int | None = None, etag: str | None = None, when: float | None = None,
-               version_id: str | None = None) -> list[str]:
+               version_id: str | None = None, target: WriteTarget | None = None) -> list[str]:
         """Write the outbox rows for one event in `conn`'s transaction; return the destinations
-        they go to. `version_id` only for versioned buckets (records of unversioned ones carry none)."""
-        found = outbox.notifying(conn, bucket)
+        they go to. `version_id` only for versioned buckets (records of unversioned ones carry none).
+        `target`: the bucket as the transaction already read it (saves reading it again)."""
+        if target is None:
+            found = outbox.notifying(conn, bucket)
+        elif target.notifications is None:
+            found = None
+        else:
+            found = outbox.NotifyingBucket(json.loads(target.notifications), target.account, target.region)
         if found is None:
             return []
         destinations = config.targets(found.config, event_name, config.encode_key(key))

@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
+import io
 import itertools
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -20,7 +21,15 @@ from ...protocol.http import Readable
 from ...protocol.s3upload import Payload
 from ...store.blobs import BlobStore
 from . import errors
-from .checksums import ALGORITHMS, DEFAULT_ALGORITHM, b64, member_name, new_hasher
+from .checksums import (
+    ALGORITHMS,
+    DEFAULT_ALGORITHM,
+    MEMBERS,
+    b64,
+    digest_of,
+    member_name,
+    new_hasher,
+)
 
 MAX_PUT_SIZE = 5 * 1024**3
 _READ = 1024 * 1024
@@ -30,6 +39,14 @@ _READ = 1024 * 1024
 INLINE_LIMIT = 128 * 1024
 
 _NO_PAYLOAD = Payload()
+
+try:
+    # CPython's own MD5 for a body in memory: OpenSSL's (hashlib.md5) sets up a digest context
+    # through its provider tables on each call, which for a small body costs three times the
+    # hashing itself (measured in the server: 3.5 against 10.7 us for 1 KiB).
+    from _md5 import md5 as _small_md5
+except ImportError:  # pragma: no cover - a Python built without its own hashes
+    _small_md5 = hashlib.md5
 
 
 @dataclass
@@ -57,8 +74,8 @@ def _requested_algorithm(params: dict[str, Any], trailer: str | None) -> str | N
     algo = params.get("ChecksumAlgorithm")
     if algo:
         return str(algo).upper()
-    for name in ALGORITHMS:
-        if params.get(member_name(name)):
+    for name, member in MEMBERS.items():
+        if params.get(member):
             return name
     return trailer
 
@@ -81,31 +98,34 @@ def ingest(
     algo = (algorithm or _requested_algorithm(params, trailer) or DEFAULT_ALGORITHM).upper()
     if algo not in ALGORITHMS:
         raise errors.invalid_request("Value for x-amz-checksum-algorithm header is invalid.")
+    head = _read_up_to(body, INLINE_LIMIT + 1 if inline else 0)
+    if inline and len(head) <= INLINE_LIMIT:
+        # All in memory: each digest in one call, no file to remove on a mismatch.
+        digest = digest_of(algo, head)
+        md5 = _small_md5(head).hexdigest()
+        signed = hashlib.sha256(head) if payload.content_sha256 is not None else None
+        _verify(len(head), md5, params, payload, algo, digest, signed, declared)
+        return Ingested(None, head, len(head), md5, algo, b64(digest))
+
     hasher = new_hasher(algo)
     observers: list[Callable[[bytes], None]] = [hasher.update]
     sha256 = None
     if payload.content_sha256 is not None:
         sha256 = hashlib.sha256()
         observers.append(sha256.update)
-
-    head = _read_up_to(body, INLINE_LIMIT + 1 if inline else 0)
-    if inline and len(head) <= INLINE_LIMIT:
-        for fn in observers:
-            fn(head)
-        blob, data, size, md5 = None, head, len(head), hashlib.md5(head).hexdigest()
-    else:
-        written = blobs.write(itertools.chain([head], _chunks(body)), observers)
-        blob, data, size, md5 = written.name, None, written.size, written.md5
+    written = blobs.write(itertools.chain([head], _chunks(body)), observers)
+    digest = hasher.digest()
     try:
-        _verify(size, md5, params, payload, algo, hasher.digest(), sha256, declared)
+        _verify(written.size, written.md5, params, payload, algo, digest, sha256, declared)
     except BaseException:
-        if blob:
-            blobs.delete(blob)
+        blobs.delete(written.name)
         raise
-    return Ingested(blob, data, size, md5, algo, b64(hasher.digest()))
+    return Ingested(written.name, None, written.size, written.md5, algo, b64(digest))
 
 
 def _read_up_to(reader: Readable, limit: int) -> bytes:
+    if isinstance(reader, io.BytesIO):
+        return reader.read(limit)  # all it holds up to the limit, at once
     parts: list[bytes] = []
     got = 0
     while got < limit:
@@ -143,6 +163,7 @@ def _verify(size: int, md5: str, params: dict[str, Any], payload: Payload, algo:
             ClientComputedContentSHA256=payload.content_sha256,
             S3ComputedContentSHA256=sha256.hexdigest(),
         )
-    sent = params.get(member_name(algo)) or payload.trailing(member_name(algo))
+    member = member_name(algo)
+    sent = params.get(member) or payload.trailing(member)
     if sent and sent != b64(digest):
         raise errors.checksum_mismatch(algo)

@@ -31,7 +31,7 @@ def expiration_member(state: S3State, record: ObjectRecord) -> dict[str, str]:
     else {} (what PutObject, CopyObject, CompleteMultipartUpload, GetObject and HeadObject add)."""
     if not record.is_latest or record.delete_marker:
         return {}
-    document = stored.config(state.db.reader, record.bucket)
+    document = _configuration(state, record.bucket)
     if not document:
         return {}
     found = rules.first_expiry(document["Rules"], record.key, record.size, record.tags, record.last_modified,
@@ -39,10 +39,16 @@ def expiration_member(state: S3State, record: ObjectRecord) -> dict[str, str]:
     return {"Expiration": rules.expiration_header(found)} if found else {}
 
 
+def _configuration(state: S3State, bucket: str) -> dict[str, Any] | None:
+    """The bucket's lifecycle configuration as its view holds it (bucket_views.py)."""
+    view = state.views.get(bucket)
+    return view.lifecycle if view is not None else None
+
+
 def abort_members(state: S3State, upload: UploadRecord) -> dict[str, Any]:
     """{"AbortDate", "AbortRuleId"} for an upload an AbortIncompleteMultipartUpload rule will abort,
     else {} (what CreateMultipartUpload and ListParts add: x-amz-abort-date, x-amz-abort-rule-id)."""
-    document = stored.config(state.db.reader, upload.bucket)
+    document = _configuration(state, upload.bucket)
     if not document:
         return {}
     found = [(rules.due(upload.initiated, int(r["AbortIncompleteMultipartUpload"]["DaysAfterInitiation"]),

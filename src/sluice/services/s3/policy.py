@@ -123,5 +123,5 @@ class Policies:
 
     def resource_policy(self, arn: str) -> tuple[str | None, str | None]:
         """(bucket policy, owner account) for arn:aws:s3:::bucket[/key]; (None, None) if no bucket."""
-        found = policies.with_owner(self.s.db.reader, arn.split(":::", 1)[-1].split("/", 1)[0])
-        return found if found is not None else (None, None)
+        found = self.s.views.get(arn.split(":::", 1)[-1].split("/", 1)[0])
+        return (found.policy, found.record.account) if found is not None else (None, None)

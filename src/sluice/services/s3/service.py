@@ -23,6 +23,7 @@ from ..delivery import INVALID, NOT_FOUND, Deliveries, Delivery, DeliveryResult
 from .access import Access
 from .attributes import ObjectAttributes
 from .bucket_tagging import BucketTagging
+from .bucket_views import BucketViews
 from .buckets import Buckets
 from .configurations import BucketSettings
 from .cors import BucketCors
@@ -43,9 +44,13 @@ from .state import S3State
 
 # Reads cheap enough for the event loop (`runs_on_loop`).
 _LOOP_READS = frozenset({"GetObject", "HeadObject"})
-# Operations on objects, which read their bucket's row several times and never change it.
-_OBJECT_OPERATIONS = frozenset({"PutObject", "GetObject", "HeadObject", "CopyObject", "UploadPart",
-                                "CreateMultipartUpload", "CompleteMultipartUpload", "DeleteObject"})
+# Operations that change no bucket's row, policy or lifecycle configuration (besides reads,
+# Get*/Head*/List*): after any other, the bucket views are forgotten (bucket_views.py). An
+# operation missing here only costs the next requests a read.
+_KEEP_VIEWS = frozenset({
+    "PutObject", "CopyObject", "DeleteObject", "DeleteObjects", "PostObject", "CreateMultipartUpload",
+    "UploadPart", "UploadPartCopy", "CompleteMultipartUpload", "AbortMultipartUpload", "PutObjectTagging",
+    "DeleteObjectTagging", "PutObjectAcl"})
 
 
 def _nothing(destinations: Sequence[str]) -> None:
@@ -65,7 +70,9 @@ class S3Service(Service):
         `resolve_function` / `may_invoke`: Lambda's checks of a notification destination;
         `kept_blobs`: the bodies other services keep in the same blob store (Lambda's archives)."""
         self.kept_blobs = kept_blobs
-        self.state = S3State(store.db, store.blobs, clock, EventRecorder(clock, sample_traces), notify)
+        db = store.db
+        self.views = BucketViews(lambda name: buckets.view(db.reader, name))
+        self.state = S3State(db, store.blobs, clock, EventRecorder(clock, sample_traces), notify, self.views)
         self.access = Access(self.state, account_emails or {}, legacy_bucket_defaults)
         self.objects = Objects(self.state, self.access)
         self.policies = Policies(self.state)
@@ -101,14 +108,17 @@ class S3Service(Service):
 
         # Object writes and reads say (and writes record) their server-side encryption.
         encrypted = with_encryption(self.state, op_name, checked)
-        if op_name not in _OBJECT_OPERATIONS:
+        if op_name in _KEEP_VIEWS or op_name.startswith(("Get", "Head", "List")):
             return encrypted
+        views = self.views
 
-        def memoized(ctx: RequestContext, **params: Any) -> Any:
-            with self.state.bucket_memo():
+        def changing(ctx: RequestContext, **params: Any) -> Any:
+            try:
                 return encrypted(ctx, **params)
+            finally:
+                views.invalidate()  # committed (or failed): no view from before it is kept
 
-        return memoized
+        return changing
 
     def runs_on_loop(self, op_name: str) -> bool:
         # An object's metadata and, for bodies kept in its row, its body: indexed reads. A body in
@@ -118,9 +128,12 @@ class S3Service(Service):
     def _check_expected_owner(self, bucket: Any, expected: Any) -> None:
         if not expected or not isinstance(bucket, str):
             return
-        owner = buckets.find(self.state.db.reader, bucket)
-        if owner is not None and owner.account != expected:
+        owner = self.views.get(bucket)
+        if owner is not None and owner.record.account != expected:
             raise ServiceError("AccessDenied", "Access Denied", 403)
+
+    def reset(self) -> None:
+        self.views.invalidate()
 
     async def start(self) -> None:
         # Body files no row points to are left over from writes cut short (a crash between the

@@ -15,7 +15,8 @@ import sqlite3
 import string
 
 from . import errors
-from .records import ObjectRecord, buckets, objects
+from .records import BucketRecord, ObjectRecord, buckets, objects
+from .records.models import WriteTarget
 
 NULL = "null"
 ENABLED = "Enabled"
@@ -38,10 +39,15 @@ def check_version_id(version_id: str) -> None:
 
 def status(conn: sqlite3.Connection, bucket: str) -> str | None:
     """The bucket's versioning status (None: never versioned); NoSuchBucket if it does not exist."""
-    config = buckets.config(conn, bucket)
-    if config is None:
+    target = buckets.write_target(conn, bucket)
+    if target is None:
         raise errors.no_such_bucket(bucket)
-    value = config.get("Versioning", {}).get("Status")
+    return target.versioning
+
+
+def of_bucket(bucket: BucketRecord) -> str | None:
+    """The versioning status in a bucket's row as read (None: never versioned)."""
+    value = bucket.config.get("Versioning", {}).get("Status")
     return value if isinstance(value, str) else None
 
 
@@ -55,8 +61,32 @@ def place(conn: sqlite3.Connection, record: ObjectRecord, versioning: str | None
         _, blob = objects.delete_version(conn, record.bucket, record.key, NULL)
         if blob:
             doomed.append(blob)
-    objects.append_latest(conn, record)
+    # A bucket never versioned holds one version of a key at most, its "null" one, just deleted:
+    # there is no other current version to step down.
+    objects.append_latest(conn, record, others=versioning is not None)
     return doomed
+
+
+def place_write(conn: sqlite3.Connection, record: ObjectRecord, target: WriteTarget) -> list[str]:
+    """`place`, for a write whose transaction read `target` with the key's "null" version. The
+    usual overwrite of a key in a bucket never versioned replaces its one version in place."""
+    if target.versioning is None and target.has_null:
+        record.version_id = NULL
+        if objects.overwrite_current_null(conn, record):
+            return [target.null_blob] if target.null_blob else []
+    if target.versioning != ENABLED and not target.has_null:
+        record.version_id = NULL  # no "null" version to replace: none to delete first
+        objects.append_latest(conn, record, others=target.versioning is not None)
+        return []
+    return place(conn, record, target.versioning)
+
+
+def write_unversioned(conn: sqlite3.Connection, record: ObjectRecord) -> bool:
+    """In a bucket never versioned: `record` as a new key's version, or over the key's one
+    version when that keeps its body in its row (nothing to delete after); False, writing
+    nothing, if the key's version has a body file. An IntegrityError if the bucket is gone."""
+    record.version_id = NULL
+    return objects.write_unversioned(conn, record)
 
 
 def remove(conn: sqlite3.Connection, bucket: str, key: str, version_id: str) -> ObjectRecord | None:

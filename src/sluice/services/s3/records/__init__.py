@@ -8,11 +8,12 @@ from .models import (
            STORED_HEADERS,
            BucketRecord,
            BucketTotals,
+           BucketView,
            ObjectRecord,
            PartRecord,
            UploadRecord,
 )
 from .schema import LIFECYCLE_MIGRATIONS, MIGRATIONS, OUTBOX_MIGRATIONS
 
-__all__ = ["LIFECYCLE_MIGRATIONS", "MIGRATIONS", "OUTBOX_MIGRATIONS", "STORED_HEADERS", "BucketRecord", "BucketTotals", "ObjectRecord", "PartRecord",
+__all__ = ["LIFECYCLE_MIGRATIONS", "MIGRATIONS", "OUTBOX_MIGRATIONS", "STORED_HEADERS", "BucketRecord", "BucketTotals", "BucketView", "ObjectRecord", "PartRecord",
            "UploadRecord"]

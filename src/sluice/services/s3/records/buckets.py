@@ -6,12 +6,45 @@ import json
 import sqlite3
 from typing import Any
 
-from .models import BucketRecord, BucketTotals
+from .models import BucketRecord, BucketTotals, BucketView, WriteTarget
 
 
 def find(conn: sqlite3.Connection, name: str) -> BucketRecord | None:
     row = conn.execute("SELECT * FROM s3_buckets WHERE name=?", (name,)).fetchone()
     return BucketRecord.from_row(row) if row else None
+
+
+def view(conn: sqlite3.Connection, name: str) -> BucketView | None:
+    """The bucket's row with its policy, lifecycle and notification configurations, in one read;
+    None if there is no such bucket."""
+    row = conn.execute(
+        "SELECT b.*, p.policy, l.config AS lifecycle, n.config AS notifications FROM s3_buckets b"
+        " LEFT JOIN s3_bucket_policies p ON p.bucket = b.name LEFT JOIN s3_lifecycle l ON l.bucket = b.name"
+        " LEFT JOIN s3_notifications n ON n.bucket = b.name WHERE b.name=?", (name,)).fetchone()
+    return BucketView.from_row(row) if row else None
+
+
+def write_target(conn: sqlite3.Connection, name: str, key: str | None = None) -> WriteTarget | None:
+    """What an object write needs of its bucket (inside its transaction), in one read: SQLite
+    picks the versioning status out of the configuration document, which is not parsed here.
+    With `key`: that key's "null" version too, if it has one. None if there is no such bucket."""
+    if key is None:
+        row = conn.execute(_TARGET.format(columns="", join=""), (name,)).fetchone()
+    else:
+        row = conn.execute(_TARGET.format(columns=_NULL_COLUMNS, join=_NULL_JOIN), (key, name)).fetchone()
+    if row is None:
+        return None
+    status = row["versioning"]
+    return WriteTarget(status if isinstance(status, str) else None, row["account"], row["region"],
+                       row["notifications"], key is not None and row["null_seq"] is not None,
+                       row["null_blob"] if key is not None else None)
+
+
+_TARGET = ("SELECT json_extract(b.config, '$.Versioning.Status') AS versioning, b.account, b.region,"
+           " n.config AS notifications{columns} FROM s3_buckets b LEFT JOIN s3_notifications n ON n.bucket = b.name"
+           "{join} WHERE b.name=?")
+_NULL_COLUMNS = ", o.seq AS null_seq, o.blob AS null_blob"
+_NULL_JOIN = " LEFT JOIN s3_objects o ON o.bucket = b.name AND o.key = ? AND o.version_id = 'null'"
 
 
 def exists(conn: sqlite3.Connection, name: str) -> bool:

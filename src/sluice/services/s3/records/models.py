@@ -25,6 +25,38 @@ class BucketRecord:
         return cls(row["name"], row["account"], row["region"], row["created"], json.loads(row["config"]))
 
 
+@dataclass(frozen=True)
+class BucketView:
+    """What requests on a bucket's objects read of it: its row, its policy (authorization), its
+    lifecycle configuration (x-amz-expiration) and its notification configuration. Shared by
+    every reader of the cache (bucket_views.py): nothing may change it in place."""
+
+    record: BucketRecord
+    policy: str | None
+    lifecycle: dict[str, Any] | None
+    notifications: str | None  # the notification configuration's text
+
+    @classmethod
+    def from_row(cls, row: sqlite3.Row) -> BucketView:
+        lifecycle = row["lifecycle"]
+        return cls(BucketRecord.from_row(row), row["policy"], json.loads(lifecycle) if lifecycle else None,
+                   row["notifications"])
+
+
+@dataclass(frozen=True)
+class WriteTarget:
+    """What an object write reads of its bucket inside its transaction, in one statement: the
+    versioning status (None: never versioned) and, when it has one, the notification
+    configuration with the owner and region its events carry."""
+
+    versioning: str | None
+    account: str
+    region: str
+    notifications: str | None  # the configuration document's text
+    has_null: bool = False  # the key written has a "null" version (when the read named the key)
+    null_blob: str | None = None  # that version's body file
+
+
 @dataclass
 class ObjectRecord:
     """An object. Its body is either `data` (small bodies, committed in the row itself, so one
@@ -58,13 +90,21 @@ class ObjectRecord:
             bucket=row["bucket"], key=row["key"], blob=row["blob"], data=row["data"], size=row["size"],
             etag=row["etag"],
             last_modified=row["last_modified"], content_type=row["content_type"],
-            headers=json.loads(row["headers"]), metadata=json.loads(row["metadata"]),
-            tags=json.loads(row["tags"]), checksum_algorithm=row["checksum_algorithm"],
+            headers=_document(row["headers"]), metadata=_document(row["metadata"]),
+            tags=_document(row["tags"]), checksum_algorithm=row["checksum_algorithm"],
             checksum=row["checksum"], checksum_type=row["checksum_type"],
             **_parts(row["parts"]), storage_class=row["storage_class"],
             version_id=row["version_id"], seq=row["seq"], is_latest=bool(row["is_latest"]),
             delete_marker=bool(row["delete_marker"]),
         )
+
+
+def _document(text: str) -> dict[str, Any]:
+    """A JSON object column; most objects' metadata and tags are empty, parsed without the decoder."""
+    if text == "{}":
+        return {}
+    value: dict[str, Any] = json.loads(text)
+    return value
 
 
 def _parts(column: str | None) -> dict[str, Any]:

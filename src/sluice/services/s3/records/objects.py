@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from typing import Any
 
 from .models import ObjectRecord, parts_column
 
@@ -38,26 +39,87 @@ def delete_version(conn: sqlite3.Connection, bucket: str, key: str, version_id: 
     return (row is not None, row["blob"] if row else None)
 
 
-def append_latest(conn: sqlite3.Connection, record: ObjectRecord) -> None:
-    """Write `record` (its version id chosen) as its key's newest version, the current one."""
-    top = conn.execute("SELECT MAX(seq) FROM s3_objects WHERE bucket=? AND key=?",
-                       (record.bucket, record.key)).fetchone()[0]
-    conn.execute("UPDATE s3_objects SET is_latest=0 WHERE bucket=? AND key=? AND is_latest=1",
-                 (record.bucket, record.key))
-    record.seq = (top or 0) + 1
+def append_latest(conn: sqlite3.Connection, record: ObjectRecord, others: bool = True) -> None:
+    """Write `record` (its version id chosen) as its key's newest version, the current one.
+    `others` False: the key has no other version (then none is current to step down)."""
+    if others:
+        conn.execute("UPDATE s3_objects SET is_latest=0 WHERE bucket=? AND key=? AND is_latest=1",
+                     (record.bucket, record.key))
+    # The new seq is worked out by the INSERT itself: one statement, not a read then a write.
+    record.seq = conn.execute(_INSERT + " RETURNING seq", _values(record)).fetchone()[0]
     record.is_latest = True
-    conn.execute(
-        "INSERT INTO s3_objects (bucket, key, version_id, seq, is_latest, delete_marker, blob, data, size, etag,"
-        " last_modified, content_type, headers, metadata, tags, checksum_algorithm, checksum, checksum_type,"
-        " parts, storage_class) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+
+
+def write_unversioned(conn: sqlite3.Connection, record: ObjectRecord) -> bool:
+    """In a bucket never versioned, in one statement: `record` (version "null") as a new key's
+    only version, or over the key's one version, in place, when that keeps its body in its row
+    (then nothing is left to delete, and only the row's page changes: no indexed column is set).
+    False, writing nothing, when the key's version has a body file (or is not the current one)."""
+    row = conn.execute(_INSERT + _INLINE_OVERWRITE + " RETURNING seq", _values(record)).fetchone()
+    if row is None:
+        return False
+    record.seq, record.is_latest = row[0], True
+    return True
+
+
+_INSERT = (
+    "INSERT INTO s3_objects (bucket, key, version_id, seq, is_latest, delete_marker, blob, data, size, etag,"
+    " last_modified, content_type, headers, metadata, tags, checksum_algorithm, checksum, checksum_type,"
+    " parts, storage_class) VALUES (?,?,?,"
+    " (SELECT coalesce(MAX(seq), 0) + 1 FROM s3_objects WHERE bucket=?1 AND key=?2),"
+    " 1,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)")
+_INLINE_OVERWRITE = (
+    " ON CONFLICT (bucket, key, version_id) DO UPDATE SET blob=excluded.blob, data=excluded.data,"
+    " size=excluded.size, etag=excluded.etag, last_modified=excluded.last_modified,"
+    " content_type=excluded.content_type, headers=excluded.headers, metadata=excluded.metadata,"
+    " tags=excluded.tags, checksum_algorithm=excluded.checksum_algorithm, checksum=excluded.checksum,"
+    " checksum_type=excluded.checksum_type, parts=excluded.parts, storage_class=excluded.storage_class"
+    " WHERE s3_objects.blob IS NULL AND s3_objects.is_latest=1 AND s3_objects.delete_marker=0")
+
+
+def _values(record: ObjectRecord) -> tuple[Any, ...]:
+    return (
+        record.bucket, record.key, record.version_id,
+        int(record.delete_marker), record.blob, record.data, record.size, record.etag, record.last_modified,
+        record.content_type, _document(record.headers), _document(record.metadata), _document(record.tags),
+        record.checksum_algorithm, record.checksum, record.checksum_type,
+        parts_column(record), record.storage_class,
+    )
+
+
+def overwrite_current_null(conn: sqlite3.Connection, record: ObjectRecord) -> bool:
+    """Write `record` over its key's "null" version where that is the current version and no
+    delete marker, in place: the row's page alone changes, where a delete and an insert also
+    rewrote a page of each of the table's three indexes (at commit, several times the WAL
+    written and synced). False, changing nothing, if the key has no such version."""
+    cur = conn.execute(
+        "UPDATE s3_objects SET blob=?, data=?, size=?, etag=?, last_modified=?, content_type=?, headers=?,"
+        " metadata=?, tags=?, checksum_algorithm=?, checksum=?, checksum_type=?, parts=?, storage_class=?"
+        " WHERE bucket=? AND key=? AND version_id='null' AND is_latest=1 AND delete_marker=0 RETURNING seq",
         (
-            record.bucket, record.key, record.version_id, record.seq, int(record.is_latest),
-            int(record.delete_marker), record.blob, record.data, record.size, record.etag, record.last_modified,
-            record.content_type, json.dumps(record.headers), json.dumps(record.metadata), json.dumps(record.tags),
-            record.checksum_algorithm, record.checksum, record.checksum_type,
-            parts_column(record), record.storage_class,
+            record.blob, record.data, record.size, record.etag, record.last_modified, record.content_type,
+            _document(record.headers), _document(record.metadata), _document(record.tags), record.checksum_algorithm,
+            record.checksum, record.checksum_type, parts_column(record), record.storage_class,
+            record.bucket, record.key,
         ),
     )
+    row = cur.fetchone()
+    if row is None:
+        return False
+    record.seq, record.is_latest = row[0], True
+    return True
+
+
+def _document(value: dict[str, Any]) -> str:
+    if not value:
+        return "{}"  # most objects have no metadata or tags
+    if value == _SSE_S3:
+        return _SSE_S3_TEXT  # the headers of most objects (encryption.py): not encoded again each write
+    return json.dumps(value)
+
+
+_SSE_S3 = {"ServerSideEncryption": "AES256"}
+_SSE_S3_TEXT = json.dumps(_SSE_S3)
 
 
 def promote_newest(conn: sqlite3.Connection, bucket: str, key: str) -> None:

@@ -16,11 +16,3 @@ def put(conn: sqlite3.Connection, bucket: str, policy: str) -> None:
 
 def delete(conn: sqlite3.Connection, bucket: str) -> None:
     conn.execute("DELETE FROM s3_bucket_policies WHERE bucket=?", (bucket,))
-
-
-def with_owner(conn: sqlite3.Connection, bucket: str) -> tuple[str | None, str] | None:
-    """(the bucket's policy or None, its owner account); None if there is no such bucket."""
-    row = conn.execute(
-        "SELECT b.account, p.policy FROM s3_buckets b LEFT JOIN s3_bucket_policies p ON p.bucket = b.name"
-        " WHERE b.name=?", (bucket,)).fetchone()
-    return (row["policy"], row["account"]) if row else None
