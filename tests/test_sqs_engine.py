@@ -6,7 +6,8 @@ advances it, so each assertion is about what the clock's schedule ran, with no r
   once cancelled;
 - a move task that cannot tell where a message came from fails before moving anything;
 - the retention sweep runs every 30 s of the clock;
-- stopping the engine answers a parked long poll at once (no signal handler in SQS).
+- stopping the engine answers a parked long poll at once (no signal handler in SQS);
+- messages visible since the same moment are received oldest first.
 """
 
 from __future__ import annotations
@@ -159,5 +160,31 @@ def test_stopping_the_engine_answers_a_parked_long_poll_at_once(tmp_path: Path) 
         assert await asyncio.wait_for(poll, 10) == {}  # 10 s: a hang guard (the poll asked for 20)
         # A new poll while the server stops does not wait either.
         assert await asyncio.wait_for(sqs.receiving.receive_message(ctx(), QueueUrl=url, WaitTimeSeconds=20), 10) == {}
+
+    run(tmp_path, body)
+
+
+def test_messages_visible_since_the_same_moment_are_received_oldest_first(tmp_path: Path) -> None:
+    # The clock stands still: every message here becomes visible at the same millisecond, so the
+    # order among them is the one a receive gives equals (the store's index gives it).
+    async def body(sqs: SqsService, clock: ManualClock, app: Sluice) -> None:
+        url = sqs.queues.create_queue(ctx(), QueueName="ties")["QueueUrl"]
+        for i in range(5):
+            await sqs.sending.send_message(ctx(), QueueUrl=url, MessageBody=f"m{i}")
+
+        async def receive(n: int) -> list[dict[str, Any]]:
+            got = await sqs.receiving.receive_message(ctx(), QueueUrl=url, MaxNumberOfMessages=n, WaitTimeSeconds=0)
+            return list(got.get("Messages", []))
+
+        first = await receive(2)
+        assert [m["Body"] for m in first] == ["m0", "m1"]
+        # Visible again at once (the same millisecond as the others): it is still the oldest.
+        await sqs.receiving.change_message_visibility(ctx(), QueueUrl=url, ReceiptHandle=first[1]["ReceiptHandle"],
+                                                      VisibilityTimeout=0)
+        rest = await receive(10)
+        assert [m["Body"] for m in rest] == ["m1", "m2", "m3", "m4"]
+        for m in rest:
+            await sqs.receiving.delete_message(ctx(), QueueUrl=url, ReceiptHandle=m["ReceiptHandle"])
+        assert await receive(10) == []
 
     run(tmp_path, body)

@@ -40,4 +40,5 @@ SCHEMA: tuple[Migration, ...] = (
     *cloudformation_custom_records.MIGRATIONS,
     *s3_records.LIFECYCLE_MIGRATIONS,
     *s3_records.OUTBOX_MIGRATIONS,
+    *sqs_records.VISIBILITY_MIGRATIONS,
 )

@@ -38,14 +38,14 @@ class WriteBatcher:
         batch, self._pending = self._pending, []
         if not batch:
             return
+        loop = self.loop
+        if len(batch) == 1:  # the usual case: the store's own transaction is the write's savepoint
+            fn, future = batch[0]
+            self.db.submit_then(fn, lambda ok, value: loop.call_soon_threadsafe(_settle_one, future, ok, value))
+            return
         writes = [fn for fn, _ in batch]
 
         def txn(conn: sqlite3.Connection) -> list[tuple[bool, Any]]:
-            if len(writes) == 1:  # the store's own savepoint is enough
-                try:
-                    return [(True, writes[0](conn))]
-                except Exception as exc:
-                    raise _Failed(exc) from exc
             outcomes: list[tuple[bool, Any]] = []
             for fn in writes:
                 conn.execute("SAVEPOINT sqs_write")
@@ -60,16 +60,14 @@ class WriteBatcher:
                     outcomes.append((True, result))
             return outcomes
 
-        loop = self.loop
         self.db.submit_then(txn, lambda ok, value: loop.call_soon_threadsafe(self._settle, batch, ok, value))
 
     @staticmethod
     def _settle(batch: list[tuple[Write, asyncio.Future[Any]]], committed: bool, outcome: Any) -> None:
-        if not committed:
-            error = outcome.error if isinstance(outcome, _Failed) else outcome
+        if not committed:  # the commit failed: no write of the batch is durable
             for _, future in batch:
                 if not future.done():
-                    future.set_exception(error)
+                    future.set_exception(outcome)
             return
         for (_, future), (ok, value) in zip(batch, outcome, strict=True):
             if future.done():
@@ -80,9 +78,11 @@ class WriteBatcher:
                 future.set_exception(value)
 
 
-class _Failed(Exception):
-    """A single write's own error, carried through the store's future."""
-
-    def __init__(self, error: Exception) -> None:
-        super().__init__(str(error))
-        self.error = error
+def _settle_one(future: asyncio.Future[Any], ok: bool, value: Any) -> None:
+    """A write submitted alone is committed (its result) or not (its error, or the commit's)."""
+    if future.done():
+        return
+    if ok:
+        future.set_result(value)
+    else:
+        future.set_exception(value)

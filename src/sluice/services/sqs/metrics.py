@@ -19,17 +19,11 @@ import sqlite3
 from ...clock import Clock
 from ...engine.metrics import MetricBuffer, Point, dimensions_key, write_points
 from ...store.db import Database
-from . import messages as m
-from .message_records import NewMessage, counts, oldest_sent
+from .message_records import counts, oldest_sent
 from .records import Queue
 
 NAMESPACE = "AWS/SQS"
 ACTIVE_SECONDS = 6 * 3600.0  # engine seconds an empty queue stays active after its last use
-
-
-def message_size(msg: NewMessage) -> int:
-    """SentMessageSize: the body and message attributes, as SQS's size limit counts them."""
-    return m.utf8_len(msg.body) + m.attributes_size(msg.attributes)
 
 
 def _dims(queue: Queue) -> dict[str, str]:

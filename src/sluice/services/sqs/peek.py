@@ -37,7 +37,7 @@ def peek(state: SqsState, ref: str) -> dict[str, Any]:
         raise LookupError(ref)
     now_ms = state.now_ms()
     rows = state.db.query(
-        "SELECT * FROM sqs_messages WHERE queue_id=? ORDER BY id LIMIT ?", (queue.id, MAX_PEEK + 1))
+        f"SELECT {mrec.MESSAGE_COLUMNS} FROM sqs_messages WHERE queue_id=? ORDER BY id LIMIT ?", (queue.id, MAX_PEEK + 1))
     messages = []
     for row in rows[:MAX_PEEK]:
         msg = mrec.StoredMessage.from_row(row)

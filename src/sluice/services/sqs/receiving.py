@@ -54,13 +54,30 @@ class Receiving:
         wait = queue.number("ReceiveMessageWaitTimeSeconds") if WaitTimeSeconds is None else WaitTimeSeconds
         errors.check_range(wait, 0, MAX_WAIT_SECONDS, "WaitTimeSeconds", "Must be >= 0 and <= 20, if provided.")
         system_names = set(AttributeNames or ()) | set(MessageSystemAttributeNames or ())
+        if wait <= 0:  # a short poll: one look, no waiter to register (it could never park)
+            received = await self._look(queue, count, visibility)
+        else:
+            polled = await self._long_poll(queue, count, visibility, wait)
+            if polled is None:  # the queue was deleted while the poll waited
+                return {}
+            queue, received = polled
+        state.metrics.received(queue, len(received))
+        if not received:
+            return {}
+        return {"Messages": [_render(queue, r, system_names, MessageAttributeNames) for r in received]}
+
+    async def _long_poll(self, queue: Queue, count: int, visibility: int,
+                         wait: int) -> tuple[Queue, list[Received]] | None:
+        """Look, and until something is received or `wait` seconds passed, wait to be woken or
+        handed a message: (the queue as it is now, what was received), None if it was deleted."""
+        state = self.state
         loop = asyncio.get_running_loop()
         deadline = loop.time() + wait  # real time: the caller's WaitTimeSeconds
         received: list[Received] = []
         while not received:
             current = state.by_id(queue.id)
             if current is None:  # deleted while we waited
-                return {}
+                return None
             queue = current
             # Registered before looking, so a wake during the look is not lost.
             waiter = state.waiters.arm(queue.id, count, visibility, loop)
@@ -95,10 +112,20 @@ class Receiving:
             received = waiter.taken
             if not received and loop.time() >= deadline:
                 break
-        state.metrics.received(queue, len(received))
-        if not received:
-            return {}
-        return {"Messages": [_render(queue, r, system_names, MessageAttributeNames) for r in received]}
+        return queue, received
+
+    async def _look(self, queue: Queue, count: int, visibility: int) -> list[Received]:
+        """Take what is visible now (a short poll): a read first, so that polling an empty
+        queue costs no write."""
+        state = self.state
+        now = state.now_ms()
+        if not queue.fifo and not mrec.has_visible(state.db.reader, queue.id, now):
+            return []
+        received, _, moved = await state.write(functools.partial(
+            self._receive_txn, queue=queue, count=count, visibility=visibility, now=now, waits=False))
+        if moved:
+            state.waiters.wake(tuple(moved))
+        return received
 
     def _next_visible(self, queue: Queue, now: int) -> int | None:
         """`now` if a message is visible, else when the next one becomes visible (a read; no write)."""
@@ -108,9 +135,9 @@ class Receiving:
         return mrec.next_visible(reader, queue.id, now)
 
     def _receive_txn(self, conn: sqlite3.Connection, queue: Queue, count: int, visibility: int,
-                     now: int) -> tuple[list[Received], int | None, set[int]]:
+                     now: int, waits: bool = True) -> tuple[list[Received], int | None, set[int]]:
         """Take up to `count` messages in flight (inside a write): (messages, next visibility
-        deadline when none, DLQs that received redriven messages)."""
+        deadline when none and the poll `waits`, DLQs that received redriven messages)."""
         redrive = queue.redrive
         dlq = self.state.by_arn(redrive[0]) if redrive else None
         max_receives = redrive[1] if redrive and dlq is not None and dlq.id != queue.id else None
@@ -165,7 +192,7 @@ class Receiving:
                     consider(msg)
         if updates:
             mrec.mark_received(conn, updates)
-        next_ms = None if taken else mrec.next_visible(conn, queue.id, now)
+        next_ms = None if taken or not waits else mrec.next_visible(conn, queue.id, now)
         return taken, next_ms, moved
 
     # -- what a receipt handle allows ----------------------------------------------------------
@@ -182,14 +209,18 @@ class Receiving:
     @staticmethod
     def _delete_one(conn: sqlite3.Connection, queue: Queue, receipt: m.Receipt, handle: str, now: int) -> bool:
         """Delete the message a receipt names; True if a FIFO group may have been unblocked."""
+        if not queue.fifo:
+            # Standard queues: any handle of the message deletes it, as on AWS, an older one
+            # too, and a message already deleted (or moved on) is deleted again successfully.
+            mrec.delete_in_queue(conn, receipt.message_row, queue.id)
+            return False
         held = mrec.holder(conn, receipt.message_row)
         if held is None or held.queue_id != queue.id:
             return False  # already deleted (or moved on): deleting again succeeds
-        if queue.fifo and (held.receipt != receipt.token or held.visible_ms <= now):
+        if held.receipt != receipt.token or held.visible_ms <= now:
             raise errors.receipt_handle_expired(handle)
-        # Standard queues: an older handle of the message still deletes it, as on AWS.
         mrec.delete_message(conn, receipt.message_row)
-        return queue.fifo
+        return True
 
     @staticmethod
     def _change_one(conn: sqlite3.Connection, queue: Queue, receipt: m.Receipt, handle: str, visibility: int,

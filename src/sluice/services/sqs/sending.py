@@ -29,7 +29,6 @@ from . import attributes as qattrs
 from . import errors
 from . import messages as m
 from .message_records import NewMessage, Received, SendOutcome, handed_over, insert_message
-from .metrics import message_size
 from .records import Queue
 from .state import SqsState
 from .waiters import Waiter
@@ -62,7 +61,9 @@ class Sending:
         text = m.validate_body(body)
         attrs = m.validate_attributes(attributes)
         sysattrs = m.validate_system_attributes(system)
-        if m.utf8_len(text) + m.attributes_size(attrs) > queue.max_message_size:
+        encoded = text.encode("utf-8", "surrogatepass")  # once: for the size and the digest
+        size = len(encoded) + m.attributes_size(attrs) if attrs else len(encoded)
+        if size > queue.max_message_size:
             raise errors.message_too_long(queue.max_message_size)
         if delay is not None:
             errors.check_range(delay, 0, MAX_DELAY, "DelaySeconds", "DelaySeconds must be >= 0 and <= 900.")
@@ -86,11 +87,11 @@ class Sending:
             m.validate_fifo_id(group_id, "MessageGroupId")  # fair queues: standard queues accept a group
         trace = sysattrs["AWSTraceHeader"]["StringValue"] if "AWSTraceHeader" in sysattrs else trace_header
         return NewMessage(
-            message_id=m.new_message_id(), body=text, md5_body=m.md5_of_body(text), attributes=attrs,
+            message_id=m.new_message_id(), body=text, md5_body=m.md5_hex(encoded), attributes=attrs,
             stored_attributes=json.dumps(m.attributes_to_json(attrs)) if attrs else None,
             md5_attributes=m.md5_of_attributes(attrs), md5_system=m.md5_of_attributes(sysattrs),
             trace_header=trace, sender_id=sender, delay_seconds=queue.delay_seconds if delay is None else delay,
-            group_id=group_id or None, dedup_id=dedup_id)
+            group_id=group_id or None, dedup_id=dedup_id, size=size)
 
     # -- inserting -----------------------------------------------------------------------------
 
@@ -123,10 +124,13 @@ class Sending:
         except BaseException:
             waiters.release(claimed)
             raise
-        waiters.settle(claimed)
-        self.state.metrics.sent(queue, [message_size(msg) for msg, o in zip(msgs, outcomes, strict=True)
-                                        if o.row_id is not None])
-        if any(o.row_id is not None for o in outcomes) and sum(len(w.taken) for w in claimed) < len(msgs):
+        if claimed:
+            waiters.settle(claimed)
+        sizes = [msg.size for msg, o in zip(msgs, outcomes, strict=True) if o.row_id is not None]
+        self.state.metrics.sent(queue, sizes)
+        # Polls that were looking while this committed may have missed these messages: wake them
+        # (a parked one was claimed instead, unless there were more messages than claims).
+        if sizes and waiters.has_waiting(queue.id) and sum(len(w.taken) for w in claimed) < len(msgs):
             waiters.wake((queue.id,))
         return outcomes
 
@@ -225,5 +229,5 @@ class Sending:
         if not claimed:
             state.notify(queue.id)
         if outcome.row_id is not None:
-            state.metrics.sent(queue, [message_size(msg)])
+            state.metrics.sent(queue, [msg.size])
         return DeliveryResult(True, outcome.message_id)
