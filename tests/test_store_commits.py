@@ -138,3 +138,38 @@ def test_workers_hand_results_and_exceptions_back_to_the_loop() -> None:
         workers.shutdown(wait=True)
     with pytest.raises(RuntimeError):
         workers.submit(max, 1, 2)
+
+
+
+def test_writes_commit_in_the_order_they_were_queued_whoever_commits_them(tmp_path: Path) -> None:
+    # The testing API's reset relies on it: a log line the event loop queued before a reset must
+    # not be committed after the reset's write, recreating the group it just deleted.
+    db = Database(tmp_path / "s.db", SCHEMA)
+    committed: list[str] = []
+    holding, release = threading.Event(), threading.Event()
+
+    def first(conn: sqlite3.Connection) -> None:
+        holding.set()
+        release.wait(10)  # the writer thread holds the connection while the others queue up
+        committed.append("first")
+
+    def named(name: str) -> Any:
+        def txn(conn: sqlite3.Connection) -> None:
+            committed.append(name)
+        return txn
+
+    try:
+        held = db.submit(first)
+        assert holding.wait(10)
+        queued = db.submit(named("submitted"))
+        later = threading.Thread(target=db.write, args=(named("written"),))
+        later.start()
+        threading.Event().wait(0.05)  # real time: let that thread reach the busy connection
+        release.set()
+        later.join(10)
+        held.result(10)
+        queued.result(10)
+        assert committed == ["first", "submitted", "written"]
+    finally:
+        release.set()
+        db.close()

@@ -9,7 +9,10 @@ Who commits: a thread calling `write` commits itself when the connection is free
 commit lock and drains the queue), so an uncontended write costs no thread hand-off; while
 another thread commits, it waits for the lock and then commits whatever queued meanwhile, its
 own write included (group commit). `submit`, which must not block (the event loop's writes),
-hands its write to the writer thread, which commits the same way.
+queues its write and wakes the writer thread, which commits the same way. Writes commit in the
+order they were queued, whoever commits them: a write never lands before one queued ahead of
+it (the testing API's reset relies on it: a log line queued before the reset must not be
+written after it).
 Reads use one connection per thread and never block on the writer (WAL).
 """
 
@@ -19,11 +22,12 @@ import logging
 import queue
 import sqlite3
 import threading
+from collections import deque
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, NamedTuple, Protocol, TypeVar
+from typing import Any, Protocol, TypeVar
 
 log = logging.getLogger(__name__)
 
@@ -39,41 +43,13 @@ class _Settles(Protocol):
     def set_exception(self, exception: BaseException | None) -> None: ...
 
 
-class _Item(NamedTuple):
-    """A write waiting for the writer thread (a tuple: one is made per write)."""
+@dataclass(frozen=True)
+class _Item:
+    """A write waiting for the writer thread."""
 
     fn: Callable[[sqlite3.Connection], Any]
     future: _Settles
     synced: bool = True  # committed with an fsync before `future` resolves (see `write`)
-
-
-class _Outcome:
-    """What a write that its own thread commits waits with: nobody else settles it, so it needs
-    none of a Future's locking (a Future's condition and its wait were a tenth of the commit's
-    Python)."""
-
-    __slots__ = ("_done", "_ok", "_value")
-
-    def __init__(self) -> None:
-        self._done = False
-        self._ok = False
-        self._value: Any = None
-
-    def done(self) -> bool:
-        return self._done
-
-    def set_result(self, value: Any) -> None:
-        self._done, self._ok, self._value = True, True, value
-
-    def set_exception(self, exception: BaseException | None) -> None:
-        self._done, self._value = True, exception
-
-    def result(self) -> Any:
-        if not self._done:  # pragma: no cover - the commit settles every write it runs
-            raise RuntimeError("write not committed")
-        if not self._ok:
-            raise self._value
-        return self._value
 
 
 class _Then:
@@ -119,7 +95,11 @@ class Database:
         self._local = threading.local()
         # Held by whoever runs a transaction on the writer connection (see the module's doc).
         self._commit_lock = threading.Lock()
-        self._queue: queue.SimpleQueue[_Item | None] = queue.SimpleQueue()
+        # Writes waiting, in order (deque's append and popleft are atomic), and the writer thread's
+        # wake-ups: it takes a wake-up, not a write, so it never holds a write outside the lock
+        # while another thread commits the ones queued after it.
+        self._queue: deque[_Item] = deque()
+        self._wakeups: queue.SimpleQueue[bool] = queue.SimpleQueue()
         self._writer_conn = self._connect()
         self._writer_conn.execute("PRAGMA synchronous=FULL")
         self._migrate()
@@ -191,64 +171,47 @@ class Database:
         """
         if getattr(self._local, "committing", False):
             raise RuntimeError("nested Database.write from inside a write transaction")
-        if self._commit_lock.acquire(blocking=False):
-            # The connection is free: commit it here, with whatever queued meanwhile. Not through
-            # the queue: the writer thread would wake up for it.
-            outcome = _Outcome()
-            try:
-                self._commit_queued(_Item(fn, outcome, synced))
-            finally:
-                self._commit_lock.release()
-            result: T = outcome.result()
-            return result
         future: Future[T] = Future()
-        item = _Item(fn, future, synced)
-        self._queue.put(item)
+        # Queued without waking the writer thread: this thread commits it, behind whatever was
+        # queued before it, as soon as the connection is free (at once if it is).
+        self._queue.append(_Item(fn, future, synced))
         with self._commit_lock:
-            # Not done: still queued (then this thread commits it, with whatever else waits), or
-            # in the writer thread's hands (then it commits it as soon as this lock is free).
-            if not future.done():
-                self._commit_queued(None)
+            if not future.done():  # done: another committer took it with its batch
+                self._commit_queued()
         return future.result()
 
     def submit(self, fn: Callable[[sqlite3.Connection], T]) -> Future[T]:
         """Like `write`, without waiting: the future resolves once committed."""
         future: Future[T] = Future()
-        self._queue.put(_Item(fn, future))
+        self._queue.append(_Item(fn, future))
+        self._wakeups.put(True)
         return future
 
     def submit_then(self, fn: Callable[[sqlite3.Connection], T], then: Callable[[bool, Any], object]) -> None:
         """Like `submit`, calling `then(True, result)` or `then(False, exception)` once committed
         (in the committing thread), without a Future: the event loop's writes (SQS) pass a
         callback that wakes the loop, and a Future's condition and callbacks cost as much again."""
-        self._queue.put(_Item(fn, _Then(then)))
+        self._queue.append(_Item(fn, _Then(then)))
+        self._wakeups.put(True)
 
     def _writer_loop(self) -> None:
-        while True:
-            item = self._queue.get()
-            if item is None:
-                return
+        while self._wakeups.get():
             with self._commit_lock:
-                self._commit_queued(item)
+                self._commit_queued()
 
     def _next_queued(self) -> _Item | None:
-        if self._queue.empty():  # the usual answer, without raising Empty (one put later is
-            return None          # its own writer's: `write` and the writer thread take theirs)
         try:
-            item = self._queue.get_nowait()
-        except queue.Empty:
+            return self._queue.popleft()
+        except IndexError:
             return None
-        if item is None:
-            self._queue.put(None)  # the writer thread's stop: leave it for that thread
-        return item
 
-    def _commit_queued(self, first: _Item | None) -> None:
-        """Commit `first` and what is queued behind it: synced writes together (up to MAX_BATCH),
-        an unsynced one alone. The commit lock is held."""
+    def _commit_queued(self) -> None:
+        """Commit what is queued, in order: synced writes together (up to MAX_BATCH), an unsynced
+        one alone. The commit lock is held."""
         conn = self._writer_conn
         self._local.committing = True
         try:
-            item = first if first is not None else self._next_queued()
+            item = self._next_queued()
             while item is not None:
                 if not item.synced:
                     self._run_unsynced(conn, item)
@@ -344,7 +307,7 @@ class Database:
         if self._closed:
             return
         self._closed = True
-        self._queue.put(None)
+        self._wakeups.put(False)
         self._thread.join(timeout=10)
         with self._commit_lock:  # not under a thread that is committing
             self._writer_conn.close()
