@@ -19,8 +19,9 @@ Reads use one connection per thread and never block on the writer (WAL).
 from __future__ import annotations
 
 import logging
-import queue
+import os
 import sqlite3
+import sys
 import threading
 from collections import deque
 from collections.abc import Callable, Sequence
@@ -127,7 +128,7 @@ class Database:
         # wake-ups: it takes a wake-up, not a write, so it never holds a write outside the lock
         # while another thread commits the ones queued after it.
         self._queue: deque[_Item] = deque()
-        self._wakeups: queue.SimpleQueue[bool] = queue.SimpleQueue()
+        self._wakeup = _Wakeup()
         self._writer_conn = self._connect()
         self._writer_conn.execute("PRAGMA synchronous=FULL")
         self._migrate()
@@ -213,7 +214,7 @@ class Database:
         """Like `write`, without waiting: the future resolves once committed."""
         future: Future[T] = Future()
         self._queue.append(_Item(fn, future))
-        self._wakeups.put(True)
+        self._wakeup.set()
         return future
 
     def submit_then(self, fn: Callable[[sqlite3.Connection], T], then: Callable[[bool, Any], object]) -> None:
@@ -221,12 +222,15 @@ class Database:
         (in the committing thread), without a Future: the event loop's writes (SQS) pass a
         callback that wakes the loop, and a Future's condition and callbacks cost as much again."""
         self._queue.append(_Item(fn, _Then(then)))
-        self._wakeups.put(True)
+        self._wakeup.set()
 
     def _writer_loop(self) -> None:
-        while self._wakeups.get():
+        while True:
+            self._wakeup.wait()
             with self._commit_lock:
                 self._commit_queued()
+            if self._closed:  # what was queued before `close` is committed by now
+                return
 
     def _next_queued(self) -> _Item | None:
         # Only the commit lock's holder takes writes: what it sees queued stays there. (Not
@@ -335,10 +339,44 @@ class Database:
         if self._closed:
             return
         self._closed = True
-        self._wakeups.put(False)
+        self._wakeup.set()
         self._thread.join(timeout=10)
+        if not self._thread.is_alive():  # else it may still wait on it: the process is ending
+            self._wakeup.close()
         with self._commit_lock:  # not under a thread that is committing
             self._writer_conn.close()
+
+
+class _Wakeup:
+    """How the writer thread is woken: an eventfd (a pipe where there is none). Not a
+    queue.SimpleQueue: its put wakes the thread while holding the GIL, so the woken thread at
+    once waits for the GIL too (two more futex calls and a context switch); os.write lets the GIL
+    go during the call. Wake-ups that come while the thread is busy count as one: it commits
+    everything queued each time it wakes. (A wake-up round trip to a thread and back to the
+    event loop: ~9 -> ~5 µs of CPU here.)"""
+
+    def __init__(self) -> None:
+        eventfd = getattr(os, "eventfd", None)
+        if eventfd is not None:
+            self._read = self._write = eventfd(0)
+        else:  # pragma: no cover - not Linux
+            self._read, self._write = os.pipe()
+            os.set_blocking(self._write, False)
+        self._one = (1).to_bytes(8, sys.byteorder)
+
+    def set(self) -> None:
+        try:  # noqa: SIM105 - per write: cheaper than contextlib.suppress's with-block
+            os.write(self._write, self._one)
+        except BlockingIOError:  # pragma: no cover - a full pipe: a wake-up is pending already
+            pass
+
+    def wait(self) -> None:
+        os.read(self._read, 8)  # an eventfd's counter, reset; from a pipe, up to 8 wake-ups
+
+    def close(self) -> None:
+        os.close(self._read)
+        if self._write != self._read:  # pragma: no cover - the pipe's other end
+            os.close(self._write)
 
 
 class _Reader:
