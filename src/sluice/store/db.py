@@ -19,9 +19,7 @@ Reads use one connection per thread and never block on the writer (WAL).
 from __future__ import annotations
 
 import logging
-import os
 import sqlite3
-import sys
 import threading
 from collections import deque
 from collections.abc import Callable, Sequence
@@ -29,6 +27,8 @@ from concurrent.futures import Future
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, NamedTuple, Protocol, TypeVar
+
+from ..wakeup import Wakeup
 
 log = logging.getLogger(__name__)
 
@@ -128,7 +128,7 @@ class Database:
         # wake-ups: it takes a wake-up, not a write, so it never holds a write outside the lock
         # while another thread commits the ones queued after it.
         self._queue: deque[_Item] = deque()
-        self._wakeup = _Wakeup()
+        self._wakeup = Wakeup()  # the writer thread's (see sluice.wakeup)
         self._writer_conn = self._connect()
         self._writer_conn.execute("PRAGMA synchronous=FULL")
         self._migrate()
@@ -345,38 +345,6 @@ class Database:
             self._wakeup.close()
         with self._commit_lock:  # not under a thread that is committing
             self._writer_conn.close()
-
-
-class _Wakeup:
-    """How the writer thread is woken: an eventfd (a pipe where there is none). Not a
-    queue.SimpleQueue: its put wakes the thread while holding the GIL, so the woken thread at
-    once waits for the GIL too (two more futex calls and a context switch); os.write lets the GIL
-    go during the call. Wake-ups that come while the thread is busy count as one: it commits
-    everything queued each time it wakes. (A wake-up round trip to a thread and back to the
-    event loop: ~9 -> ~5 µs of CPU here.)"""
-
-    def __init__(self) -> None:
-        eventfd = getattr(os, "eventfd", None)
-        if eventfd is not None:
-            self._read = self._write = eventfd(0)
-        else:  # pragma: no cover - not Linux
-            self._read, self._write = os.pipe()
-            os.set_blocking(self._write, False)
-        self._one = (1).to_bytes(8, sys.byteorder)
-
-    def set(self) -> None:
-        try:  # noqa: SIM105 - per write: cheaper than contextlib.suppress's with-block
-            os.write(self._write, self._one)
-        except BlockingIOError:  # pragma: no cover - a full pipe: a wake-up is pending already
-            pass
-
-    def wait(self) -> None:
-        os.read(self._read, 8)  # an eventfd's counter, reset; from a pipe, up to 8 wake-ups
-
-    def close(self) -> None:
-        os.close(self._read)
-        if self._write != self._read:  # pragma: no cover - the pipe's other end
-            os.close(self._write)
 
 
 class _Reader:
