@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import select
 import sys
+import threading
 
 _ONE = (1).to_bytes(8, sys.byteorder)
 
@@ -24,12 +25,20 @@ class Wakeup:
         else:  # pragma: no cover - not Linux
             self._read, self._write = os.pipe()
             os.set_blocking(self._write, False)
+        # `set` may race the waiter's `close` (a pool thread leaving as a job is handed to it, a
+        # write submitted as the store closes): never write to a closed descriptor, whose number
+        # may already name another file.
+        self._lock = threading.Lock()
+        self._closed = False
 
     def set(self) -> None:
-        try:  # noqa: SIM105 - once a request: cheaper than contextlib.suppress's with-block
-            os.write(self._write, _ONE)
-        except BlockingIOError:  # pragma: no cover - a full pipe: a wake-up is pending already
-            pass
+        with self._lock:
+            if self._closed:
+                return
+            try:  # noqa: SIM105 - once a request: cheaper than contextlib.suppress's with-block
+                os.write(self._write, _ONE)
+            except BlockingIOError:  # pragma: no cover - a full pipe: a wake-up is pending already
+                pass
 
     def wait(self, timeout: float | None = None) -> bool:
         """Wait until set (True), or for `timeout` seconds (False); the wake-ups are consumed."""
@@ -42,6 +51,10 @@ class Wakeup:
         return True
 
     def close(self) -> None:
-        os.close(self._read)
-        if self._write != self._read:  # pragma: no cover - the pipe's other end
-            os.close(self._write)
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+            os.close(self._read)
+            if self._write != self._read:  # pragma: no cover - the pipe's other end
+                os.close(self._write)

@@ -106,10 +106,7 @@ class Workers(Executor):
             elif self._finishing:
                 pass  # a thread that just finished a job takes it as it looks for the next
             elif len(self._threads) < self.max_workers:
-                thread = threading.Thread(target=self._work, name=f"{self.prefix}_{self._started}", daemon=True)
-                self._started += 1
-                self._threads.append(thread)
-                thread.start()
+                self._start_thread()
             # else every thread is busy: the first to finish takes it
         if wakeup is not None:
             wakeup.set()
@@ -119,11 +116,26 @@ class Workers(Executor):
         try:
             job = self._next(wakeup, finished=False)
             while job is not None:
-                _run(job, self._finish)
+                try:
+                    _run(job, self._finish)
+                except BaseException:  # an outcome's hand-over failed: this thread ends, and
+                    with self._lock:   # no job waits for it (it had said it would take the next)
+                        self._finishing -= 1
+                        self._threads.remove(threading.current_thread())
+                        if self._jobs and not self._waiting and not self._closed:
+                            self._start_thread()
+                    raise
                 del job  # nothing of a job outlives it while the thread waits for the next
                 job = self._next(wakeup, finished=True)
         finally:
             wakeup.close()
+
+    def _start_thread(self) -> None:
+        """One more thread (the lock is held)."""
+        thread = threading.Thread(target=self._work, name=f"{self.prefix}_{self._started}", daemon=True)
+        self._started += 1
+        self._threads.append(thread)
+        thread.start()
 
     def _finish(self) -> None:
         with self._lock:
