@@ -3,6 +3,7 @@ down to `keep`, closing their store readers; a job queued meanwhile never loses 
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
 import threading
 import time
@@ -81,5 +82,55 @@ def test_without_idle_exit_threads_stay() -> None:
         assert len(threads) == 3
         assert workers.submit(max, 1, 2).result(timeout=30) == 2
         assert workers._threads == threads and all(t.is_alive() for t in threads)
+    finally:
+        workers.shutdown(wait=True)
+
+
+@pytest.mark.parametrize("idle_exit", [None, 0.001])
+def test_jobs_queued_from_many_threads_at_once_each_run_once(idle_exit: float | None) -> None:
+    # Threads wait on their own wake-ups (sluice.wakeup); a job queued while they wake, finish
+    # or (with idle_exit) time out and leave must still run, once, on at most max_workers threads.
+    workers = Workers(3, "many", idle_exit=idle_exit, keep=1)
+    ran: list[int] = []
+    lock = threading.Lock()
+
+    def job(n: int) -> int:
+        with lock:
+            ran.append(n)
+        return n
+
+    def queue_some(start: int) -> list[int]:
+        return [workers.submit(job, n).result(timeout=30) for n in range(start, start + 300)]
+
+    try:
+        results: list[list[int]] = []
+        callers = [threading.Thread(target=lambda s=s: results.append(queue_some(s))) for s in range(0, 1800, 300)]
+        for caller in callers:
+            caller.start()
+        for caller in callers:
+            caller.join(timeout=60)
+        assert sorted(n for r in results for n in r) == list(range(1800))
+        assert sorted(ran) == list(range(1800))
+        assert workers._started <= 3 or idle_exit is not None  # idle threads may end and be replaced
+        assert len(workers._threads) <= 3
+    finally:
+        workers.shutdown(wait=True)
+
+
+def test_a_loop_waits_for_jobs_that_follow_one_another_on_one_thread() -> None:
+    # Each job's caller queues the next as soon as it is woken: the thread that ran the last one
+    # takes it, no thread is started per job.
+    workers = Workers(8)
+
+    async def chain() -> int:
+        loop = asyncio.get_running_loop()
+        total = 0
+        for n in range(200):
+            total += await workers.run(loop, abs, -n)
+        return total
+
+    try:
+        assert asyncio.run(chain()) == sum(range(200))
+        assert len(workers._threads) == 1
     finally:
         workers.shutdown(wait=True)

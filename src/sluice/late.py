@@ -131,12 +131,20 @@ class LateIamPolicies:
     def __init__(self, iam: DeferredService[IamService], settings: Settings) -> None:
         self._iam = iam
         self._settings = settings
+        # Each well-known key's answer, made once (an Identity is slow to build, and the same):
+        # used only while IAM is unbuilt, as the answer itself is.
+        self._known: dict[str, _Known | None] = {}
 
     def lookup(self, access_key: str) -> Any:
         if not self._iam.is_built and access_key not in self._settings.credentials:
-            known = well_known_identity(access_key, self._settings.account_id)
+            known = self._known.get(access_key, False)
+            if known is False:
+                if len(self._known) >= 1024:  # any 12-digit key is one: keep a bounded few
+                    self._known.clear()
+                identity = well_known_identity(access_key, self._settings.account_id)
+                known = self._known[access_key] = _Known(identity) if identity is not None else None
             if known is not None:
-                return _Known(known)
+                return known
         return self._iam.built().lookup(access_key)
 
     def identity_policies(self, identity: Identity) -> list[Policy]:

@@ -6,7 +6,7 @@ a cheaper path for the request path: `run` hands the event loop an asyncio futur
 completes through `call_soon_threadsafe`. `loop.run_in_executor` costs, per call, a concurrent
 Future with its condition variable, a second future chained to it, the executor's semaphore and
 an inspect check that the callable is no coroutine function: about a tenth of a small
-GetObject's CPU, for a hand-off that needs one queue put and one wake-up of the loop.
+GetObject's CPU, for a hand-off that needs one wake-up of a thread (sluice.wakeup) and one of the loop.
 
 Threads start on demand, up to `max_workers`, when no started one is idle (as the standard
 executor does). They stay for the server's life, unless `idle_exit` is given: then a thread
@@ -22,11 +22,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import ctypes
-import queue
 import threading
+from collections import deque
 from collections.abc import Callable
 from concurrent.futures import Executor, Future
 from typing import Any, TypeVar
+
+from .wakeup import Wakeup
 
 T = TypeVar("T")
 
@@ -42,10 +44,16 @@ class Workers(Executor):
         self.idle_exit = idle_exit
         self.keep = keep
         self._started = 0  # threads ever started: each one's name
-        self._jobs: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
+        self._jobs: deque[_Job] = deque()  # under _lock
         self._lock = threading.Lock()
         self._threads: list[threading.Thread] = []
-        self._idle = 0  # started threads waiting for a job (under _lock)
+        # Started threads waiting for a job, each on its own wake-up (sluice.wakeup: woken
+        # without holding the GIL); the last to wait is woken first (its caches are warm, and
+        # the others stay idle long enough to end under `idle_exit`).
+        self._waiting: list[Wakeup] = []
+        # Threads that finished a job and are about to look for the next: a job queued now is
+        # theirs, no new thread is started for it (under _lock).
+        self._finishing = 0
         self._closed = False
 
     def run(self, loop: asyncio.AbstractEventLoop, fn: Callable[..., T], *args: Any) -> asyncio.Future[T]:
@@ -78,51 +86,86 @@ class Workers(Executor):
                 return
             self._closed = True
             threads = list(self._threads)
-        if cancel_futures:  # jobs not started: drop them (their callers are gone with the loop)
-            with contextlib.suppress(queue.Empty):
-                while True:
-                    self._jobs.get_nowait()
-        for _ in threads:
-            self._jobs.put(None)
+            if cancel_futures:  # jobs not started: drop them (their callers are gone with the loop)
+                self._jobs.clear()
+            waiting, self._waiting = self._waiting, []
+        for wakeup in waiting:  # the others see `_closed` when their job is done
+            wakeup.set()
         if wait:
             for thread in threads:
                 thread.join()
 
     def _put(self, job: _Job) -> None:
+        wakeup = None
         with self._lock:
             if self._closed:
                 raise RuntimeError("cannot schedule new work after shutdown")
-            if self._idle:
-                self._idle -= 1  # this job is that thread's
+            self._jobs.append(job)
+            if self._waiting:
+                wakeup = self._waiting.pop()  # this job is that thread's (or a busy one's, sooner)
+            elif self._finishing:
+                pass  # a thread that just finished a job takes it as it looks for the next
             elif len(self._threads) < self.max_workers:
-                thread = threading.Thread(target=self._work, name=f"{self.prefix}_{self._started}", daemon=True)
-                self._started += 1
-                self._threads.append(thread)
-                thread.start()
-            self._jobs.put(job)
+                self._start_thread()
+            # else every thread is busy: the first to finish takes it
+        if wakeup is not None:
+            wakeup.set()
 
     def _work(self) -> None:
-        while True:
-            try:
-                # The idle wait is real time, not the Clock's: it bounds how long an unused
-                # thread holds memory, which a test's clock has nothing to do with.
-                job = self._jobs.get(timeout=self.idle_exit)
-            except queue.Empty:
-                if self._leave():
-                    return
-                continue
-            if job is None:
-                return
-            _run(job, self._ready)
-            del job  # nothing of a job outlives it while the thread waits for the next
+        wakeup = Wakeup()
+        try:
+            job = self._next(wakeup, finished=False)
+            while job is not None:
+                try:
+                    _run(job, self._finish)
+                except BaseException:  # an outcome's hand-over failed: this thread ends, and
+                    with self._lock:   # no job waits for it (it had said it would take the next)
+                        self._finishing -= 1
+                        self._threads.remove(threading.current_thread())
+                        if self._jobs and not self._waiting and not self._closed:
+                            self._start_thread()
+                    raise
+                del job  # nothing of a job outlives it while the thread waits for the next
+                job = self._next(wakeup, finished=True)
+        finally:
+            wakeup.close()
 
-    def _leave(self) -> bool:
-        """After an idle wait: end this thread if more threads are free than jobs promised to
-        them (so no queued job loses its thread) and more than `keep` would remain."""
+    def _start_thread(self) -> None:
+        """One more thread (the lock is held)."""
+        thread = threading.Thread(target=self._work, name=f"{self.prefix}_{self._started}", daemon=True)
+        self._started += 1
+        self._threads.append(thread)
+        thread.start()
+
+    def _finish(self) -> None:
         with self._lock:
-            if self._closed or self._idle < 1 or len(self._threads) <= self.keep:
-                return False  # (once closed, the thread waits for its stop marker)
-            self._idle -= 1
+            self._finishing += 1
+
+    def _next(self, wakeup: Wakeup, finished: bool) -> _Job | None:
+        """The next job; None once this thread should end (closed, or idle past `idle_exit`).
+        `finished`: this thread has just said so (`_finish`)."""
+        while True:
+            with self._lock:
+                if finished:
+                    self._finishing -= 1
+                    finished = False
+                if self._jobs:
+                    return self._jobs.popleft()
+                if self._closed:
+                    return None
+                self._waiting.append(wakeup)
+            # The idle wait is real time, not the Clock's: it bounds how long an unused
+            # thread holds memory, which a test's clock has nothing to do with.
+            if not wakeup.wait(self.idle_exit) and self._leave(wakeup):
+                return None
+
+    def _leave(self, wakeup: Wakeup) -> bool:
+        """After an idle wait: end this thread unless a job was handed to it meanwhile (its
+        wake-up is no longer waiting: then it looks again) or no more than `keep` would remain."""
+        with self._lock:
+            if self._closed or wakeup not in self._waiting or len(self._threads) <= self.keep:
+                return False  # (once closed, it is woken, or finds the pool closed when it looks)
+            self._waiting.remove(wakeup)
             leaving = threading.current_thread()
             self._threads.remove(leaving)
             last = len(self._threads) == self.keep
@@ -130,10 +173,6 @@ class Workers(Executor):
             with contextlib.suppress(RuntimeError):  # closed meanwhile: the process is ending
                 self._put((_trim_heap_after, (leaving,), _ignore))
         return True
-
-    def _ready(self) -> None:
-        with self._lock:
-            self._idle += 1
 
 
 def _trim_heap_after(leaving: threading.Thread) -> None:
@@ -148,18 +187,21 @@ def _ignore(ok: bool, value: Any) -> None:
     pass
 
 
-def _run(job: _Job, ready: Callable[[], None]) -> None:
-    """Run the job; say the thread is free, then hand the outcome over, last: the woken caller
-    wants the GIL, which this thread gives up as soon as it waits for its next job."""
+def _run(job: _Job, finish: Callable[[], None]) -> None:
+    """Run the job; say the thread is about to be free, then hand the outcome over, last: the
+    woken caller may queue its next job at once, which this thread then takes (no new thread)."""
     fn, args, done = job
     try:
         value = fn(*args)
     except BaseException as exc:  # noqa: BLE001 - the caller gets whatever it raised
-        ready()
-        done(False, exc)
+        ok, value = False, exc
     else:
-        ready()
-        done(True, value)
+        ok = True
+    finish()
+    try:  # noqa: SIM105 - once a job: cheaper than contextlib.suppress's with-block
+        done(ok, value)
+    except RuntimeError:  # its event loop is closed: nobody waits for the outcome any more
+        pass
 
 
 def _settle(future: asyncio.Future[Any], ok: bool, value: Any) -> None:

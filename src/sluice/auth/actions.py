@@ -9,6 +9,7 @@ empty list means AWS requires no permission (sts:GetCallerIdentity).
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -211,6 +212,7 @@ _SQS_ACTIONS = {"SendMessageBatch": "sqs:SendMessage", "DeleteMessageBatch": "sq
                 "ChangeMessageVisibilityBatch": "sqs:ChangeMessageVisibility"}
 
 
+@functools.lru_cache(maxsize=1024)  # a queue's URL, asked about at each of its requests
 def queue_arn_from_url(url: str, where: Where) -> str:
     """arn:aws:sqs:<region>:<account>:<name> of a queue URL (http://host/<account>/<name>)."""
     parts = [s for s in urlparse(url).path.split("/") if s]

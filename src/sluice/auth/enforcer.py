@@ -11,7 +11,7 @@ from __future__ import annotations
 import base64
 import dataclasses
 import datetime as dt
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Protocol, runtime_checkable
 
 from ..clock import Clock
@@ -109,6 +109,8 @@ _UNRESTRICTED = [parse_policy({"Version": "2012-10-17",
 # (AWS's guard against locking everyone out of a bucket).
 _ROOT_KEEPS = {"s3:GetBucketPolicy", "s3:PutBucketPolicy", "s3:DeleteBucketPolicy"}
 _ALLOWED = Decision(True, "")
+# The most principals, identities and request places the enforcer keeps made (see __init__).
+_MEMO = 1024
 
 # What a delivery to each kind of target needs of the execution role (aws-reference §8).
 DELIVERY_ACTIONS = {"sqs": "sqs:SendMessage", "sns": "sns:Publish", "s3": "s3:PutObject",
@@ -128,6 +130,11 @@ class Enforcer:
         self.resources = dict(resources)  # ARN service ("s3", "sqs", ...) -> its policies
         self.clock = clock
         self._stamp: tuple[int, dict[str, str]] = (-1, {})
+        # Made again for every request otherwise (frozen dataclasses: slow to build), and never
+        # different for the same inputs; bounded by _MEMO each (cleared when full).
+        self._principals: dict[Identity, Principal] = {}
+        self._roots: dict[tuple[str, str], Identity] = {}
+        self._where: dict[tuple[str, str], Where] = {}
 
     # -- API requests --------------------------------------------------------------------------
 
@@ -139,17 +146,26 @@ class Enforcer:
         if identity is None and found is not None and found.expired:
             raise _expired(service)
         if identity is None and ctx.access_key and not self.identity_policies:
-            identity = root_identity(ctx.access_key, "", _function_account(ctx) or ctx.account_id)
+            identity = self._unissued_root(ctx.access_key, _function_account(ctx) or ctx.account_id)
         if identity is None and (ctx.access_key or service != "s3"):
             raise self._unknown_key(service, ctx.access_key)
         if identity is not None:
             ctx.account_id = identity.account
-            principal = principal_of(identity)
+            principal = self._principal(identity)
             policies = self.iam.identity_policies(identity) if self.identity_policies else _UNRESTRICTED
         else:
             principal, policies = ANONYMOUS, []  # S3 without credentials: only a bucket policy can allow
-        checks = checks_for(service, operation, params, Where(ctx.region, ctx.account_id))
-        context = self.request_context(ctx)
+        checks = checks_for(service, operation, params, self._place(ctx.region, ctx.account_id))
+        # The condition context is built only when a policy is evaluated: in plain mode, a
+        # caller acting on its own account's resources that no resource policy governs (the
+        # common case) is allowed without it.
+        built: list[dict[str, str | Sequence[str]]] = []
+
+        def context() -> dict[str, str | Sequence[str]]:
+            if not built:
+                built.append(self.request_context(ctx))
+            return built[0]
+
         holders: dict[str, tuple[str | None, str | None]] = {}  # a batch's items share their bucket's policy
         denied_items: set[int] = set()
         for check in checks:
@@ -171,6 +187,31 @@ class Enforcer:
         if denied_items:
             ctx.denied_items = frozenset(denied_items)
 
+    def _principal(self, identity: Identity) -> Principal:
+        principal = self._principals.get(identity)
+        if principal is None:
+            if len(self._principals) >= _MEMO:
+                self._principals.clear()
+            principal = self._principals[identity] = principal_of(identity)
+        return principal
+
+    def _place(self, region: str, account: str) -> Where:
+        where = self._where.get((region, account))
+        if where is None:
+            if len(self._where) >= _MEMO:
+                self._where.clear()
+            where = self._where[(region, account)] = Where(region, account)
+        return where
+
+    def _unissued_root(self, access_key: str, account: str) -> Identity:
+        """Plain mode: the root of `account` for a key nobody issued."""
+        identity = self._roots.get((access_key, account))
+        if identity is None:
+            if len(self._roots) >= _MEMO:
+                self._roots.clear()
+            identity = self._roots[(access_key, account)] = root_identity(access_key, "", account)
+        return identity
+
     def _no_such_bucket(self, service: str, operation: str, resource: str) -> bool:
         """A request about a bucket that does not exist: S3 answers NoSuchBucket (404) to anyone,
         anonymous callers and other accounts included, so the service is left to say so. Creating
@@ -189,7 +230,7 @@ class Enforcer:
         return evaluate(mine, policies, None).allowed
 
     def _listable_missing_key(self, operation: str, request: AuthRequest, policies: Sequence[Policy],
-                              context: Mapping[str, str | Sequence[str]], caller: str) -> bool:
+                              context: Callable[[], Mapping[str, str | Sequence[str]]], caller: str) -> bool:
         """GET/HEAD of a key that does not exist by a caller who may list it (s3:ListBucket with
         s3:prefix the key): S3 answers 404 NoSuchKey rather than 403, as its documentation says
         of reads without s3:GetObject; the service says so."""
@@ -223,8 +264,11 @@ class Enforcer:
         return self._stamp[1]
 
     def _decide(self, principal: Principal, policies: Sequence[Policy], check: Check,
-                context: Mapping[str, str | Sequence[str]], caller_account: str,
+                context: Mapping[str, str | Sequence[str]] | Callable[[], Mapping[str, str | Sequence[str]]],
+                caller_account: str,
                 holders: dict[str, tuple[str | None, str | None]] | None = None) -> tuple[AuthRequest, Decision]:
+        """The decision on one check; `context`, the condition context, may be the function
+        that builds it (called only when a policy is evaluated)."""
         if holders is None:
             document, owner = self.resource_policy(check.resource)
         else:
@@ -240,6 +284,8 @@ class Enforcer:
             if self.acls is None or not check.resource.startswith("arn:aws:s3:::"):
                 return request, _ALLOWED
             return request, self._s3_decision(request, _ALLOWED, (), None, owner)
+        if callable(context):
+            context = context()
         extra: dict[str, str | Sequence[str]] = {}
         if document and "ExistingObjectTag" in document:
             # Read only when a policy names the key: the object's tags, one read.

@@ -14,7 +14,7 @@ import inspect
 import io
 import json
 import logging
-import os
+import random
 import time
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, Protocol
@@ -66,17 +66,22 @@ class Background(Protocol):
 
 HEALTH_PATH = "/_sluice/health"
 
+_random_bits = random.getrandbits
+_random_bytes = random.randbytes
+
 # The most of an unread body left for uvicorn to read and throw away so the connection lives on.
 _DISCARD_LIMIT = 64 * 1024 * 1024
 
 
 def new_request_id(service: str) -> str:
-    """S3's request ids are 16 hex digits; the other services use UUIDs."""
-    return os.urandom(8).hex().upper() if service == "s3" else uuid4_text(os.urandom(16))
+    """S3's request ids are 16 hex digits; the other services use UUIDs. From the process's
+    PRNG, not os.urandom: an id only has to be unique, not unguessable, and two system calls a
+    request were a measurable part of a small one (random reseeds itself in a forked child)."""
+    return f"{_random_bits(64):016X}" if service == "s3" else uuid4_text(_random_bytes(16))
 
 
 def new_host_id() -> str:
-    return binascii.b2a_base64(os.urandom(48), newline=False).decode()
+    return binascii.b2a_base64(_random_bytes(48), newline=False).decode()
 
 
 class Gateway:
@@ -381,17 +386,26 @@ class Gateway:
         return HttpResponse(200, [("Content-Type", "application/json")], body)
 
     async def _send(self, send: Any, req: HttpRequest, response: HttpResponse, ctx: RequestContext | None) -> None:
-        headers: list[tuple[bytes, bytes]] = [(k.encode("latin-1"), _header_value(v)) for k, v in response.headers]
-        present = {k.lower() for k, _ in response.headers}
+        headers: list[tuple[bytes, bytes]] = []
+        has_length = False
+        for k, v in response.headers:
+            name = _NAMES.get(k)
+            if name is None:
+                name = k.encode("latin-1")
+                has_length = has_length or k.lower() == "content-length"
+            elif name is _CONTENT_LENGTH:
+                has_length = True
+            headers.append((name, _header_value(v)))
         if ctx is not None:
-            headers.append((b"x-amz-request-id", ctx.request_id.encode()))
+            request_id = ctx.request_id.encode()
+            headers.append((b"x-amz-request-id", request_id))
             headers.append((b"x-amz-id-2", ctx.host_id.encode()))
             if ctx.service != "s3":
-                headers.append((b"x-amzn-requestid", ctx.request_id.encode()))
-        headers.append((b"server", b"Sluice"))
+                headers.append((b"x-amzn-requestid", request_id))
+        headers.append(_SERVER)
         body = response.body
         if isinstance(body, ResponseBody):
-            if body.length is not None and "content-length" not in present:
+            if body.length is not None and not has_length:
                 headers.append((b"content-length", str(body.length).encode()))
             await send({"type": "http.response.start", "status": response.status, "headers": headers})
             if req.method == "HEAD":
@@ -410,7 +424,7 @@ class Gateway:
                 body.close()
             await send({"type": "http.response.body", "body": b""})
             return
-        if "content-length" not in present and not (req.method == "HEAD" and not body):
+        if not has_length and not (req.method == "HEAD" and not body):
             headers.append((b"content-length", str(len(body)).encode()))
         await send({"type": "http.response.start", "status": response.status, "headers": headers})
         await send({"type": "http.response.body", "body": b"" if req.method == "HEAD" else body})
@@ -442,6 +456,16 @@ def _internal_answer(status: int, body: Any) -> HttpResponse:
     if isinstance(body, bytes):
         return HttpResponse(status, [("Content-Type", "application/octet-stream")], body)
     return HttpResponse(status, [("Content-Type", "application/json")], json.dumps(body).encode())
+
+
+_CONTENT_LENGTH = b"Content-Length"
+_SERVER = (b"server", b"Sluice")
+# Header names the operations answer with, encoded once (any other is encoded per response).
+_NAMES = {name.decode(): name for name in (
+    _CONTENT_LENGTH, b"Content-Type", b"ETag", b"Last-Modified", b"x-amz-version-id",
+    b"x-amz-server-side-encryption", b"x-amz-checksum-crc32", b"x-amz-checksum-crc64nvme",
+    b"Accept-Ranges", b"x-amz-expiration", b"Content-Range", b"x-amzn-ErrorType",
+    b"x-amzn-query-error", b"x-amz-delete-marker", b"x-amz-storage-class")}
 
 
 def _header_value(value: str) -> bytes:

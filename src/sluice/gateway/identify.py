@@ -7,6 +7,7 @@ the path. Unsigned requests with nothing else to go on are S3 (browsers and pres
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 
@@ -84,6 +85,7 @@ def identify(req: HttpRequest, default_region: str) -> Caller:
     return Caller("s3", access_key, default_region, True)
 
 
+@functools.lru_cache(maxsize=256)  # a client sends the same Host header request after request
 def virtual_host_bucket(host: str) -> str | None:
     """The bucket named by a virtual-hosted-style Host header, if it is one."""
     name = host.rsplit(":", 1)[0].lower() if not host.startswith("[") else ""

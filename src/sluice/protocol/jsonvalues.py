@@ -4,11 +4,32 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
+import functools
 from typing import Any
 
 from botocore.model import ListShape, MapShape, Shape, StructureShape
 
 from .values import InvalidValue, as_datetime, format_timestamp, parse_timestamp
+
+
+@functools.cache
+def _wire_members(shape: StructureShape) -> tuple[tuple[str, str, Shape, bool], ...]:
+    """A structure's members as (wire key, name, shape, a plain string?): shapes are model
+    singletons, and looking each member's wire name up again per request was most of a small
+    request's parse."""
+    return tuple((member.serialization.get("name", name), name, member,
+                  member.type_name == "string" and not isinstance(member, (StructureShape, ListShape, MapShape)))
+                 for name, member in shape.members.items())
+
+
+@functools.cache
+def _body_members(shape: StructureShape) -> tuple[tuple[str, str, Shape, bool], ...]:
+    """A structure's members that go in a JSON body, as (wire key, name, shape, written as it
+    is?): strings, integers, booleans are; timestamps, blobs, floats and containers are not."""
+    return tuple((member.serialization.get("name", name), name, member,
+                  member.type_name in ("string", "integer", "long", "boolean")
+                  and not isinstance(member, (StructureShape, ListShape, MapShape)))
+                 for name, member in shape.members.items() if not member.serialization.get("location"))
 
 
 def from_json(value: Any, shape: Shape, path: str = "") -> Any:
@@ -19,10 +40,13 @@ def from_json(value: Any, shape: Shape, path: str = "") -> Any:
         if not isinstance(value, dict):
             raise InvalidValue(path or shape.name, str(value)[:50], "structure")
         out = {}
-        for name, member in shape.members.items():
-            key = member.serialization.get("name", name)
+        for key, name, member, string in _wire_members(shape):
             if key in value:
-                out[name] = from_json(value[key], member, f"{path}.{name}" if path else name)
+                v = value[key]
+                if string and type(v) is str and v.isascii():
+                    out[name] = v  # what the string branch below answers, without the call
+                else:
+                    out[name] = from_json(v, member, f"{path}.{name}" if path else name)
         return out
     if isinstance(shape, ListShape):
         if not isinstance(value, list):
@@ -87,12 +111,13 @@ def to_json(value: Any, shape: Shape, timestamp_format: str = "unixTimestamp") -
     if value is None:
         return None
     if isinstance(shape, StructureShape):
-        out = {}
-        for name, member in shape.members.items():
-            v = value.get(name) if isinstance(value, dict) else None
-            if v is None or member.serialization.get("location"):
-                continue
-            out[member.serialization.get("name", name)] = to_json(v, member, timestamp_format)
+        out: dict[str, Any] = {}
+        if not isinstance(value, dict):
+            return out
+        for key, name, member, plain in _body_members(shape):
+            v = value.get(name)
+            if v is not None:
+                out[key] = v if plain else to_json(v, member, timestamp_format)
         return out
     if isinstance(shape, ListShape):
         return [to_json(v, shape.member, timestamp_format) for v in value]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import cache
 from typing import Any
 
 from botocore.model import OperationModel, ServiceModel
@@ -124,7 +125,7 @@ class RestXmlProtocol:
                 params[payload] = _read_document(body, member, member.serialization.get("name") or payload)
             elif payload in shape.required_members:
                 raise _malformed()  # e.g. PutObjectTagging with no body: S3 wants its document
-        elif any(b.location == "" for b in bindings(shape)):
+        elif _body_members(shape):
             body = req.body.read()
             if body.strip():
                 params.update(_read_document(body, shape, shape.serialization.get("name") or op.name + "Request"))
@@ -154,8 +155,7 @@ class RestXmlProtocol:
                 text = shape_to_xml(next(iter(result.values()), "") or "", _string_shape(out), root, self.namespace)
                 body = (XML_DECL + text).encode()
                 headers.append(("Content-Type", "application/xml"))
-            elif any(b.location == "" for b in bindings(out)):
-                body_members = {b.member for b in bindings(out) if b.location == ""}
+            elif body_members := _body_members(out):
                 value = {k: v for k, v in result.items() if k in body_members}
                 root = _ROOTS.get(op.name) or out.serialization.get("name") or op.name + "Result"
                 body = (XML_DECL + shape_to_xml(value, out, root, self.namespace)).encode()
@@ -175,6 +175,12 @@ class RestXmlProtocol:
         if self.model.service_name == "s3":
             headers += error_headers(err, self.model)
         return HttpResponse(http_status(err, self.model), headers, body)
+
+
+@cache
+def _body_members(shape: Any) -> frozenset[str]:
+    """The members of a shape that go in the XML body (shapes are model singletons)."""
+    return frozenset(b.member for b in bindings(shape) if b.location == "")
 
 
 def _read_document(body: bytes, shape: Any, root_name: str) -> Any:

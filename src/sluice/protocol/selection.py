@@ -29,6 +29,7 @@ class Protocols:
     def __init__(self) -> None:
         self._lock = threading.RLock()  # the warm-up thread and a first request may both build
         self._built: dict[tuple[str, str], WireProtocol] = {}
+        self._names: dict[tuple[str, str], str] = {}  # (service, variant) -> the wire's name
 
     def get(self, service: str, variant: str = "") -> WireProtocol:
         key = (service, variant)
@@ -42,7 +43,13 @@ class Protocols:
     def for_request(self, service: str, req: HttpRequest) -> tuple[WireProtocol, str]:
         """The request's wire protocol and its name ("query", "json", "rest-xml", ...)."""
         variant = self._variant(service, req)
-        return self.get(service, variant), variant or service_model(service).metadata["protocol"]
+        key = (service, variant)
+        wire = self._built.get(key)
+        name = self._names.get(key)
+        if wire is None or name is None:
+            wire = self.get(service, variant)
+            name = self._names[key] = variant or service_model(service).metadata["protocol"]
+        return wire, name
 
     def _variant(self, service: str, req: HttpRequest) -> str:
         if service == "s3":
