@@ -117,9 +117,14 @@ class Database:
         pending = [step for step in self._migrations if step.name not in done]
         if not pending:
             return
-        # Every pending step in one transaction: one fsync, not one per step (a new data dir has
-        # dozens, and `sluice up` on a fresh dir waits for them). A failed step rolls back the
-        # steps before it too; the next start applies them all again, in order.
+        # Every pending step in one transaction. A failed step rolls back the steps before it
+        # too; the next start applies them all again, in order. Not waiting for its fsync
+        # (synchronous=NORMAL, as `write(synced=False)`): the steps acknowledge nothing, a crash
+        # keeps them, a power cut loses them whole (the WAL drops an unsynced transaction) and
+        # the next start applies them again; and the first synced commit, which every
+        # acknowledged write waits for, fsyncs the log they are in. `sluice up` on a fresh data
+        # dir waits for them.
+        conn.execute("PRAGMA synchronous=NORMAL")
         conn.execute("BEGIN IMMEDIATE")
         try:
             for step in pending:
@@ -131,6 +136,8 @@ class Database:
         except BaseException:
             conn.execute("ROLLBACK")
             raise
+        finally:
+            conn.execute("PRAGMA synchronous=FULL")
 
     # -- reads ---------------------------------------------------------------------------
 
