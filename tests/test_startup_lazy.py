@@ -27,7 +27,7 @@ from .manual_clock import ctx, run_manual
 LATER = ("botocore", "awscrt", "jinja2", "sluice.console.app", "sluice.services.iam.service",
          "sluice.services.sts.service", "sluice.services.cloudformation.service",
          "sluice.services.cloudformation.providers.catalog", "sluice.engine.stack_steps",
-         "sluice.services.cloudwatch.service", "sluice.services.sns.service")
+         "sluice.services.cloudwatch.service", "sluice.services.sns.service", "sluice.services.logs.service")
 
 _BUILD = """
 import json, sys
@@ -45,6 +45,24 @@ def test_building_a_server_imports_none_of_what_waits_for_a_request(tmp_path: Pa
     done = subprocess.run([sys.executable, "-c", _BUILD, str(tmp_path / "data"), json.dumps(LATER)],
                           capture_output=True, text=True, timeout=120, check=True)
     assert json.loads(done.stdout.splitlines()[-1]) == []
+
+
+_UVICORN = """
+import json, sys
+from sluice.uvicorn_parts import enter_package
+enter_package()
+import sluice.server
+before = sorted(m for m in ("uvicorn.main", "click", "multiprocessing") if m in sys.modules)
+import uvicorn
+import uvicorn.config
+from uvicorn import main
+print(json.dumps([before, uvicorn.run.__module__, callable(main), uvicorn.Config is uvicorn.config.Config]))
+"""
+
+
+def test_the_server_imports_uvicorn_without_its_command_line_and_the_package_stays_whole() -> None:
+    done = subprocess.run([sys.executable, "-c", _UVICORN], capture_output=True, text=True, timeout=120, check=True)
+    assert json.loads(done.stdout.splitlines()[-1]) == [[], "uvicorn.main", True, True]
 
 
 def test_services_built_late_answer_their_first_requests(endpoint: str) -> None:

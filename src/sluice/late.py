@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from .services.cloudformation.service import CloudFormationService
     from .services.cloudwatch.service import CloudWatchService
     from .services.iam.service import IamService
+    from .services.logs.service import LogsService
     from .services.sns.service import SnsService
 
 
@@ -56,6 +57,12 @@ class LateTarget:
     def deliver(self, arn: str, delivery: Delivery) -> DeliveryResult:
         result: DeliveryResult = self._service.built().deliver(arn, delivery)
         return result
+
+
+def logs_service(store: Store, clock: Clock, settings: Settings) -> LogsService:
+    from .services.logs.service import LogsService
+
+    return LogsService(store, clock, account_id=settings.account_id, region=settings.region)
 
 
 def cloudwatch_service(store: Store, clock: Clock, settings: Settings, deliveries: Deliveries) -> CloudWatchService:

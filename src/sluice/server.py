@@ -60,7 +60,6 @@ from .services.delivery import Deliveries, Delivery, DeliveryResult
 from .services.events.service import EventsService
 from .services.lambda_.roles import UNCHECKED
 from .services.lambda_.service import LambdaService
-from .services.logs.service import LogsService
 from .services.s3.outbox import NotificationOutbox
 from .services.s3.service import S3Service
 from .services.sns.messages import SLUICE_PATH as SNS_LINKS
@@ -118,9 +117,11 @@ class Sluice:
                        kept_blobs=lambda: lambda_.referenced_blobs(),  # its startup sweep spares Lambda's archives
                        account_emails={k.email: k.account for k in settings.credentials.values() if k.email},
                        legacy_bucket_defaults=settings.s3_legacy_bucket_defaults)
-        logs = LogsService(store, clock, account_id=settings.account_id, region=settings.region)
+        # Built on its first request or a function's first log lines: a server that runs no
+        # function and is not asked for logs never imports it.
+        logs = deferred("logs", lambda: late.logs_service(store, clock, settings))
         journeys = Journeys(lambda: store.db.reader, settings.time_scale, log_group=lambda fn: _log_group(lambda_, fn),
-                            lines=logs.lines)
+                            lines=lambda *window: logs.built().lines(*window))
 
         def log_sink(group: str, stream: str, events: list[tuple[int, str]]) -> None:
             # Called on the event loop: queue the write, never wait for its fsync there.
@@ -131,7 +132,9 @@ class Sluice:
                 # FilterLogEvents window in clock time finds them.
                 stamp = int(clock.now() * 1000)
                 events = [(stamp, message) for _, message in events]
-            logs.append(group, stream, events, wait=False, emf=True)
+            # The first lines build the service here, on the loop, once (its imports, a few ms):
+            # an environment has just started, which took far longer.
+            logs.built().append(group, stream, events, wait=False, emf=True)
 
         pool = EnvironmentPool(log_sink, max_environments=settings.max_environments,
                                idle_timeout=settings.environment_idle_timeout,
