@@ -80,6 +80,9 @@ if TYPE_CHECKING:
 log = logging.getLogger("sluice")
 
 STOP_GRACE_SECONDS = 3  # real seconds open requests get to finish when the server stops
+# Real seconds after the server listens before the Python interpreters are probed (a Lambda
+# request that needs them before that probes them at once): out of the way of the first requests.
+RUNTIME_PROBE_DELAY = 1.0
 
 
 @dataclass
@@ -148,8 +151,8 @@ class Sluice:
                            on_attempt=exporter.attempt_done if exporter else _no_attempt_note)
 
         roles = _EnforcedRoles(lambda: iam.built(), lambda: enforcer) if settings.enforce_iam else UNCHECKED
-        # Probed in the background once the server listens (`listening`): readiness does not
-        # wait for interpreters to start, nor share the CPU with them.
+        # Probed in the background a second after the server listens (`listening`): readiness
+        # and the first requests do not wait for interpreters to start, nor share the CPU with them.
         python_runtimes = PythonDiscovery(settings.python_overrides, on_done=_say_runtime_notes, start=False)
         lambda_ = LambdaService(store, clock, settings, s3=s3, python_runtimes=python_runtimes,
                                 invoker=invoker_for, on_mappings_changed=mappings_changed.set, roles=roles)
@@ -274,7 +277,8 @@ class Sluice:
                            enforcer=enforcer, views=views)
 
         gateway.console = DeferredConsole(console, gateway.run_blocking)
-        return cls(settings, clock, store, services, gateway, deliveries, engine, listening=python_runtimes.start)
+        return cls(settings, clock, store, services, gateway, deliveries, engine,
+                   listening=lambda: python_runtimes.start(delay=RUNTIME_PROBE_DELAY))
 
     def close(self) -> None:
         self.store.close()
