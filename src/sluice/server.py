@@ -57,7 +57,6 @@ from .services.cloudwatch.alarms import AlarmStore
 from .services.cloudwatch.cadence import evaluation_interval
 from .services.deferred import deferred
 from .services.delivery import Deliveries, Delivery, DeliveryResult
-from .services.events.service import EventsService
 from .services.lambda_.roles import UNCHECKED
 from .services.lambda_.service import LambdaService
 from .services.s3.outbox import NotificationOutbox
@@ -172,10 +171,12 @@ class Sluice:
         services["sns"] = sns
         deliveries.register("sns", late.LateTarget(sns))
         events_due, schedules_due = Signal(), Signal()  # set from requests' threads
-        events = EventsService(store, clock, settings, deliveries, outbox_changed=events_due.set,
-                               schedules_changed=schedules_due.set)
+        # Built on its first request or delivery; its engine workers read their rows alone until
+        # one is due (an earlier run's), and build it then.
+        events = late.LateEvents(store, clock, settings, deliveries, outbox_changed=events_due.set,
+                                 schedules_changed=schedules_due.set)
         services["events"] = events
-        deliveries.register("events", events)
+        deliveries.register("events", late.LateTarget(events))
         # Built on its first request; its alarm evaluator runs before that only for alarms an
         # earlier run stored. Alarms publish to SNS.
         cloudwatch = deferred("cloudwatch", lambda: late.cloudwatch_service(store, clock, settings, deliveries))
