@@ -23,6 +23,7 @@ from .services.events.metrics import DEFAULT_BUS, EventsMetrics
 from .services.sns.records import Pending
 from .settings import Settings
 from .store import Store
+from .store.db import Database
 
 if TYPE_CHECKING:
     from .services.cloudformation.providers import Provider
@@ -97,20 +98,26 @@ def cloudformation_service(store: Store, clock: Clock, services: Mapping[str, Se
 
 
 class Providers(Mapping[str, "Provider"]):
-    """CloudFormation's resource providers by type, built when a stack first needs one."""
+    """CloudFormation's resource providers by type, custom resources' among them (sent to their
+    handlers through `deliveries`), built when a stack first needs one."""
 
-    def __init__(self, services: Mapping[str, Service], endpoint_url: str) -> None:
+    def __init__(self, services: Mapping[str, Service], endpoint_url: str, db: Database,
+                 deliveries: Deliveries) -> None:
         self._services = services
         self._endpoint_url = endpoint_url
-        self._built: dict[str, Provider] | None = None
+        self._db = db
+        self._deliveries = deliveries
+        self._built: Mapping[str, Provider] | None = None
         self._lock = threading.Lock()
 
-    def _providers(self) -> dict[str, Provider]:
+    def _providers(self) -> Mapping[str, Provider]:
         with self._lock:
             if self._built is None:
+                from .services.cloudformation.custom import CustomResource, WithCustomResources
                 from .services.cloudformation.providers import build_providers
 
-                self._built = build_providers(self._services, self._endpoint_url)
+                self._built = WithCustomResources(build_providers(self._services, self._endpoint_url),
+                                                  CustomResource(self._db, self._deliveries, self._endpoint_url))
             return self._built
 
     def __getitem__(self, kind: str) -> Provider:
@@ -121,6 +128,21 @@ class Providers(Mapping[str, "Provider"]):
 
     def __len__(self) -> int:
         return len(self._providers())
+
+
+def custom_responses(db: Database, wake: Callable[[str], None]) -> Callable[[str, bytes], tuple[int, Any]]:
+    """The gateway's handler for custom resources' responses (PUTs under RESPONSE_PATH), which
+    loads their code with the first."""
+    built: list[Callable[[str, bytes], tuple[int, Any]]] = []
+
+    def receive(request_id: str, body: bytes) -> tuple[int, Any]:
+        if not built:  # a race builds two: either one answers the same
+            from .services.cloudformation.custom import CustomResponses
+
+            built.append(CustomResponses(db, wake).receive)
+        return built[0](request_id, body)
+
+    return receive
 
 
 def iam_service(store: Store, clock: Clock, settings: Settings) -> IamService:

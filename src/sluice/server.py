@@ -35,7 +35,6 @@ from .engine.s3_lifecycle import S3Lifecycle
 from .engine.sqs_work import sqs_workers
 from .engine.stack_notices import StackNotices
 from .engine.stacks import StackDeployer
-from .engine.status import StatusSources, status
 from .engine.storage_metrics import S3StorageMetrics
 from .gateway.app import Gateway
 from .gateway.sns_links import sns_links
@@ -47,12 +46,7 @@ from .runtime.python import Discovery as PythonDiscovery
 from .runtime.python import PythonChoice
 from .schema import SCHEMA
 from .services.base import Service
-from .services.cloudformation.custom import (
-    RESPONSE_PATH,
-    CustomResource,
-    CustomResponses,
-    WithCustomResources,
-)
+from .services.cloudformation import RESPONSE_PATH
 from .services.cloudwatch.alarms import AlarmStore
 from .services.cloudwatch.cadence import evaluation_interval
 from .services.deferred import deferred
@@ -189,8 +183,7 @@ class Sluice:
         # CloudFormation: its providers call the other services' operations; the deployer runs stacks.
         # Built with the first stack request, the providers with the first stack step: the
         # deployer itself only looks for work rows until then.
-        providers = WithCustomResources(late.Providers(services, settings.endpoint_url),
-                                        CustomResource(store.db, deliveries, settings.endpoint_url))
+        providers = late.Providers(services, settings.endpoint_url, store.db, deliveries)
         stacks = StackDeployer(store.db, clock, providers, notices=StackNotices(store.db, deliveries))
         cloudformation = deferred("cloudformation", lambda: late.cloudformation_service(
             store, clock, services, providers, stacks, iam))
@@ -251,13 +244,20 @@ class Sluice:
         gateway.internal["/_sluice/lambda-layer/"] = lambda rest, query: _layer_view(lambda_, rest)
         gateway.internal[SNS_LINKS] = sns_links(sns, settings)  # SubscribeURL, UnsubscribeURL
         # Custom resources' ResponseURL: the handler PUTs its response here; the stack wakes.
-        gateway.internal_writes[RESPONSE_PATH] = CustomResponses(
-            store.db, lambda stack_id: cloudformation.built().wake(stack_id)).receive
+        gateway.internal_writes[RESPONSE_PATH] = late.custom_responses(
+            store.db, lambda stack_id: cloudformation.built().wake(stack_id))
         gateway.internal["/_sluice/trace"] = lambda rest, query: _trace_view(journeys, query)
-        sources = StatusSources(lambda: store.db.reader, clock.now, settings.time_scale, lambda_.function_names,
-                                lambda_.resolve, lambda: invoker.running.copy(), invoker.running_async, sqs.depth,
-                                MetricStore(store.db), events.outbox.backlogs)
-        gateway.internal["/_sluice/status"] = lambda rest, query: (200, status(sources))
+        metric_store = MetricStore(store.db)
+
+        def current_status() -> dict[str, Any]:
+            # engine/status.py loads with the first status asked for (`sluice status`, the console).
+            from .engine.status import StatusSources, status
+
+            return status(StatusSources(lambda: store.db.reader, clock.now, settings.time_scale,
+                                        lambda_.function_names, lambda_.resolve, lambda: invoker.running.copy(),
+                                        invoker.running_async, sqs.depth, metric_store, events.outbox.backlogs))
+
+        gateway.internal["/_sluice/status"] = lambda rest, query: (200, current_status())
         if isinstance(clock, ManualClock):
             # Visibility timeouts and delays are clock time; long polls wait in real time: when
             # the test moves the clock, every parked long poll looks again (docs/testing-api.md).
@@ -267,7 +267,7 @@ class Sluice:
             queue_messages=lambda ref: peek(sqs.state, ref)), gateway.run_blocking)
         views = ConsoleViews(journeys=journeys, outcome=lambda rid: async_outcome(store.db, rid),
                              event_state=lambda rid: event_state(store.db, rid),
-                             queue_messages=lambda ref: peek(sqs.state, ref), status=lambda: status(sources),
+                             queue_messages=lambda ref: peek(sqs.state, ref), status=current_status,
                              failures=lambda limit: recent_failures(store.db, limit),
                              now=clock.now, code_zip=lambda_.code_zip)
 
