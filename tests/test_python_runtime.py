@@ -285,7 +285,7 @@ def test_discovery_in_the_background_gives_what_discover_gives() -> None:
 
 
 def test_a_lookup_does_not_wait_out_the_delay_of_a_discovery_started_for_later() -> None:
-    """`sluice up` probes a second after it listens; a Lambda request before that probes at once."""
+    """`sluice up` probes half a second after it listens; a Lambda request before that probes at once."""
     from sluice.runtime.python import Discovery, discover
 
     later = Discovery(start=False)

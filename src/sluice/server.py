@@ -74,8 +74,10 @@ log = logging.getLogger("sluice")
 
 STOP_GRACE_SECONDS = 3  # real seconds open requests get to finish when the server stops
 # Real seconds after the server listens before the Python interpreters are probed (a Lambda
-# request that needs them before that probes them at once): out of the way of the first requests.
-RUNTIME_PROBE_DELAY = 1.0
+# request that needs them before that probes them at once): out of the way of the health check
+# and a test's first requests, and done (four interpreter starts, ~50 ms) well within the first
+# second, after which the server is idle, with its memory back to what an idle server holds.
+RUNTIME_PROBE_DELAY = 0.5
 
 
 @dataclass
@@ -144,7 +146,7 @@ class Sluice:
                            on_attempt=exporter.attempt_done if exporter else _no_attempt_note)
 
         roles = _EnforcedRoles(lambda: iam.built(), lambda: enforcer) if settings.enforce_iam else UNCHECKED
-        # Probed in the background a second after the server listens (`listening`): readiness
+        # Probed in the background half a second after the server listens (`listening`): readiness
         # and the first requests do not wait for interpreters to start, nor share the CPU with them.
         python_runtimes = PythonDiscovery(settings.python_overrides, on_done=_say_runtime_notes, start=False)
         lambda_ = LambdaService(store, clock, settings, s3=s3, python_runtimes=python_runtimes,

@@ -342,7 +342,7 @@ class Discovery(Mapping[str, PythonChoice]):
     or with `start=False` when `start()` is called (`sluice up`: `delay` seconds after the server
     listens, so that the probes, ~40 ms of CPU in four processes, compete neither with the
     start-up nor with a test's first requests) or at the first lookup, at once.
-    A lookup waits for it: only a Lambda request in the server's first second ever does.
+    A lookup waits for it: only a Lambda request in the server's first half second ever does.
     `on_done` is called on that thread with the choices once they are known."""
 
     def __init__(self, overrides: dict[str, str] | None = None,
