@@ -108,8 +108,9 @@ class _EngineThreads(ThreadPoolExecutor):
         super().__init__(max_workers=1)
         self._pool = Workers(ENGINE_THREADS, "sluice-engine", idle_exit=ENGINE_THREAD_IDLE_EXIT, keep=1)
 
-    def one_thread_until(self, loop: asyncio.AbstractEventLoop) -> None:
-        """What is submitted until the loop's callbacks queued so far have run goes to one thread.
+    def one_at_a_time(self) -> None:
+        """What is submitted from now on runs in one thread, one job after the other, until
+        `side_by_side`.
 
         The engine's start: every worker's first look at the store is submitted in the same
         turn of the loop, and each would start a thread of its own, with its own store
@@ -118,10 +119,8 @@ class _EngineThreads(ThreadPoolExecutor):
         fraction of a millisecond each; what is submitted later (deliveries) runs side by side."""
         self._pool.max_workers = 1
 
-        def side_by_side() -> None:
-            self._pool.max_workers = ENGINE_THREADS
-
-        loop.call_soon(side_by_side)
+    def side_by_side(self) -> None:
+        self._pool.max_workers = ENGINE_THREADS
 
     def submit(self, fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> Future[T]:
         return self._pool.submit(fn, *args, **kwargs)
@@ -154,9 +153,11 @@ class Engine:
         loop = asyncio.get_running_loop()
         threads = _EngineThreads()
         loop.set_default_executor(threads)
+        threads.one_at_a_time()  # the workers' first looks (see there)
         for worker in self.workers:
             await worker.start()
-        threads.one_thread_until(loop)  # their first looks: see there
+        # After the first steps of the workers' tasks, queued before this: their first looks.
+        loop.call_soon(threads.side_by_side)
         log.debug("engine started: %s", ", ".join(w.name for w in self.workers))
 
     def request_stop(self) -> None:
