@@ -10,6 +10,7 @@ import os
 import re
 import sys
 import textwrap
+import threading
 import zipfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -281,3 +282,16 @@ def test_discovery_in_the_background_gives_what_discover_gives() -> None:
     assert dict(notes) == {runtime: c.note for runtime, c in expected.items() if c.note}
     wait_for(lambda: told, timeout=30)
     assert told == [expected]
+
+
+def test_a_lookup_does_not_wait_out_the_delay_of_a_discovery_started_for_later() -> None:
+    """`sluice up` probes half a second after it listens; a Lambda request before that probes at once."""
+    from sluice.runtime.python import Discovery, discover
+
+    later = Discovery(start=False)
+    later.start(delay=3600)  # far longer than the guard below
+    found: list[dict[str, Any]] = []
+    lookup = threading.Thread(target=lambda: found.append(dict(later)), daemon=True)
+    lookup.start()
+    lookup.join(timeout=60)  # a guard against a hang, not a timing assertion
+    assert found == [discover()]

@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 
 from sluice.clock import ManualClock
+from sluice.reset import Reset
 from sluice.server import Sluice
 from sluice.services.base import Service
 from sluice.services.deferred import DeferredService, deferred
@@ -27,11 +28,13 @@ from .manual_clock import ctx, run_manual
 LATER = ("botocore", "awscrt", "jinja2", "sluice.console.app", "sluice.services.iam.service",
          "sluice.services.sts.service", "sluice.services.cloudformation.service",
          "sluice.services.cloudformation.providers.catalog", "sluice.engine.stack_steps",
-         "sluice.services.cloudwatch.service", "sluice.services.sns.service")
+         "sluice.services.cloudwatch.service", "sluice.services.sns.service", "sluice.services.logs.service",
+         "sluice.services.events.service")
 
 _BUILD = """
 import json, sys
 from pathlib import Path
+from sluice.reset import Reset
 from sluice.server import Sluice
 from sluice.settings import Settings
 app = Sluice.build(Settings(data_dir=Path(sys.argv[1])))
@@ -45,6 +48,24 @@ def test_building_a_server_imports_none_of_what_waits_for_a_request(tmp_path: Pa
     done = subprocess.run([sys.executable, "-c", _BUILD, str(tmp_path / "data"), json.dumps(LATER)],
                           capture_output=True, text=True, timeout=120, check=True)
     assert json.loads(done.stdout.splitlines()[-1]) == []
+
+
+_UVICORN = """
+import json, sys
+from sluice.uvicorn_parts import enter_package
+enter_package()
+import sluice.server
+before = sorted(m for m in ("uvicorn.main", "click", "multiprocessing") if m in sys.modules)
+import uvicorn
+import uvicorn.config
+from uvicorn import main
+print(json.dumps([before, uvicorn.run.__module__, callable(main), uvicorn.Config is uvicorn.config.Config]))
+"""
+
+
+def test_the_server_imports_uvicorn_without_its_command_line_and_the_package_stays_whole() -> None:
+    done = subprocess.run([sys.executable, "-c", _UVICORN], capture_output=True, text=True, timeout=120, check=True)
+    assert json.loads(done.stdout.splitlines()[-1]) == [[], "uvicorn.main", True, True]
 
 
 def test_services_built_late_answer_their_first_requests(endpoint: str) -> None:
@@ -140,3 +161,43 @@ def test_only_a_service_without_start_work_or_fresh_rows_may_wait() -> None:
         deferred("started", _Started).built()
     with pytest.raises(TypeError, match="built 'plain'"):
         deferred("other", _Plain).built()
+
+
+def _op(service: Any, name: str, operation: str, **params: Any) -> Any:
+    fn = service.operation(operation)
+    assert fn is not None, operation
+    return fn(ctx(name), **params)
+
+
+def test_eventbridge_is_built_for_a_schedule_an_earlier_run_stored_and_not_otherwise(tmp_path: Path) -> None:
+    async def never_used(app: Sluice, clock: ManualClock) -> None:
+        events = app.services["events"]
+        assert isinstance(events, DeferredService)
+        await clock.advance(300)  # five minutes: no rule stored, nothing due, nothing built
+        assert not events.is_built
+        await Reset(app.store, app.services, app.engine)()  # writes the default bus all the same
+        assert not events.is_built
+        assert [b["Name"] for b in _op(events, "events", "ListEventBuses")["EventBuses"]] == ["default"]
+
+    run_manual(tmp_path, never_used)
+
+    async def store_a_schedule(app: Sluice, clock: ManualClock) -> None:
+        _op(app.services["sqs"], "sqs", "CreateQueue", QueueName="late-events")
+        events = app.services["events"]
+        _op(events, "events", "PutRule", Name="tick", ScheduleExpression="rate(1 minute)")
+        _op(events, "events", "PutTargets", Rule="tick",
+            Targets=[{"Id": "q", "Arn": "arn:aws:sqs:us-east-1:000000000000:late-events"}])
+
+    run_manual(tmp_path, store_a_schedule)
+
+    async def fired_after_the_restart(app: Sluice, clock: ManualClock) -> None:
+        events, sqs = app.services["events"], app.services["sqs"]
+        assert isinstance(events, DeferredService)
+        assert not events.is_built
+        await clock.advance(60)  # the stored schedule's first fire: it needs the service
+        assert events.is_built
+        url = _op(sqs, "sqs", "GetQueueUrl", QueueName="late-events")["QueueUrl"]
+        [message] = (await _op(sqs, "sqs", "ReceiveMessage", QueueUrl=url))["Messages"]  # answered on the loop
+        assert json.loads(message["Body"])["resources"] == ["arn:aws:events:us-east-1:000000000000:rule/tick"]
+
+    run_manual(tmp_path, fired_after_the_restart)

@@ -111,6 +111,9 @@ def main(argv: list[str] | None = None) -> int:
         if args.time_scale <= 0:
             print("sluice: --time-scale must be positive", file=sys.stderr)
             return 2
+        from .uvicorn_parts import enter_package
+
+        enter_package()  # before the server's modules import uvicorn: they need none of its CLI
         from .auth.identity import load_credentials
         from .runtime.python import PYTHON_RUNTIMES
         from .server import serve

@@ -5,6 +5,7 @@ for them until then: each function imports its service's modules when it runs
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 import threading
 from collections.abc import Callable, Coroutine, Iterator, Mapping
 from typing import TYPE_CHECKING, Any
@@ -17,15 +18,21 @@ from .services.base import Service
 from .services.cloudwatch.alarms import AlarmStore
 from .services.deferred import DeferredService
 from .services.delivery import Deliveries, Delivery, DeliveryResult
+from .services.events import records as events_records
+from .services.events.metrics import DEFAULT_BUS, EventsMetrics
 from .services.sns.records import Pending
 from .settings import Settings
 from .store import Store
+from .store.db import Database
 
 if TYPE_CHECKING:
     from .services.cloudformation.providers import Provider
     from .services.cloudformation.service import CloudFormationService
     from .services.cloudwatch.service import CloudWatchService
+    from .services.events.records import OutboxRow, RuleRecord
+    from .services.events.service import EventsService
     from .services.iam.service import IamService
+    from .services.logs.service import LogsService
     from .services.sns.service import SnsService
 
 
@@ -58,6 +65,12 @@ class LateTarget:
         return result
 
 
+def logs_service(store: Store, clock: Clock, settings: Settings) -> LogsService:
+    from .services.logs.service import LogsService
+
+    return LogsService(store, clock, account_id=settings.account_id, region=settings.region)
+
+
 def cloudwatch_service(store: Store, clock: Clock, settings: Settings, deliveries: Deliveries) -> CloudWatchService:
     from .services.cloudwatch.service import CloudWatchService
 
@@ -85,20 +98,26 @@ def cloudformation_service(store: Store, clock: Clock, services: Mapping[str, Se
 
 
 class Providers(Mapping[str, "Provider"]):
-    """CloudFormation's resource providers by type, built when a stack first needs one."""
+    """CloudFormation's resource providers by type, custom resources' among them (sent to their
+    handlers through `deliveries`), built when a stack first needs one."""
 
-    def __init__(self, services: Mapping[str, Service], endpoint_url: str) -> None:
+    def __init__(self, services: Mapping[str, Service], endpoint_url: str, db: Database,
+                 deliveries: Deliveries) -> None:
         self._services = services
         self._endpoint_url = endpoint_url
-        self._built: dict[str, Provider] | None = None
+        self._db = db
+        self._deliveries = deliveries
+        self._built: Mapping[str, Provider] | None = None
         self._lock = threading.Lock()
 
-    def _providers(self) -> dict[str, Provider]:
+    def _providers(self) -> Mapping[str, Provider]:
         with self._lock:
             if self._built is None:
+                from .services.cloudformation.custom import CustomResource, WithCustomResources
                 from .services.cloudformation.providers import build_providers
 
-                self._built = build_providers(self._services, self._endpoint_url)
+                self._built = WithCustomResources(build_providers(self._services, self._endpoint_url),
+                                                  CustomResource(self._db, self._deliveries, self._endpoint_url))
             return self._built
 
     def __getitem__(self, kind: str) -> Provider:
@@ -109,6 +128,21 @@ class Providers(Mapping[str, "Provider"]):
 
     def __len__(self) -> int:
         return len(self._providers())
+
+
+def custom_responses(db: Database, wake: Callable[[str], None]) -> Callable[[str, bytes], tuple[int, Any]]:
+    """The gateway's handler for custom resources' responses (PUTs under RESPONSE_PATH), which
+    loads their code with the first."""
+    built: list[Callable[[str, bytes], tuple[int, Any]]] = []
+
+    def receive(request_id: str, body: bytes) -> tuple[int, Any]:
+        if not built:  # a race builds two: either one answers the same
+            from .services.cloudformation.custom import CustomResponses
+
+            built.append(CustomResponses(db, wake).receive)
+        return built[0](request_id, body)
+
+    return receive
 
 
 def iam_service(store: Store, clock: Clock, settings: Settings) -> IamService:
@@ -172,3 +206,84 @@ class LateResourcePolicies:
     def resource_policy(self, arn: str) -> tuple[str | None, str | None]:
         found: tuple[str | None, str | None] = self._service.built().resource_policy(arn)
         return found
+
+
+class LateEvents(DeferredService["EventsService"]):
+    """EventBridge, built on its first request or delivery. Until then its engine workers read
+    the outbox's and the schedules' rows from the records alone (`outbox`, `schedules`) and build
+    it for one that is due (an earlier run's); its metrics buffer (flushed by the engine) and its
+    origin (the schedules' timeline and the default bus's creation time) are the server start's,
+    as when it was built then; a reset writes the default bus whether it is built or not."""
+
+    name = "events"
+    writes_fresh_rows = True
+
+    def __init__(self, store: Store, clock: Clock, settings: Settings, deliveries: Deliveries, *,
+                 outbox_changed: Callable[[], None], schedules_changed: Callable[[], None]) -> None:
+        self.metrics = EventsMetrics(store.db, clock)
+        self.origin = clock.now()
+        self._settings = settings
+
+        def build() -> EventsService:
+            from .services.events.service import EventsService
+
+            return EventsService(store, clock, settings, deliveries, outbox_changed=outbox_changed,
+                                 schedules_changed=schedules_changed, metrics=self.metrics, origin=self.origin)
+
+        super().__init__(build)
+        self.outbox = _LateEventsOutbox(self, store)
+        self.schedules = _LateSchedules(self, store)
+
+    def fresh_rows(self, conn: sqlite3.Connection) -> None:
+        if self.is_built:
+            self.built().fresh_rows(conn)
+            return
+        # The default bus, as the service writes it (Buses.write_default).
+        bus = events_records.BusRecord(self._settings.account_id, self._settings.region, DEFAULT_BUS,
+                                       self.origin, self.origin)
+        events_records.insert_bus(conn, bus, if_absent=True)
+
+
+class _LateEventsOutbox:
+    """EventBridge's target deliveries as the engine's dispatcher sees them (events/outbox.py)."""
+
+    def __init__(self, events: LateEvents, store: Store) -> None:
+        self._events = events
+        self._db = store.db
+
+    def fetch_due(self, now: float, limit: int) -> list[OutboxRow]:
+        return events_records.due_deliveries(self._db.reader, now, limit)
+
+    def next_due(self, now: float) -> float | None:
+        return events_records.next_delivery_after(self._db.reader, now)
+
+    @staticmethod
+    def key(row: OutboxRow) -> int:
+        return row.id
+
+    def deliver(self, row: OutboxRow) -> None:  # in a worker thread: the service is built there
+        self._events.built().outbox.deliver(row)
+
+    def backlogs(self) -> list[events_records.Backlog]:
+        return events_records.backlogs(self._db.reader)
+
+
+class _LateSchedules:
+    """EventBridge's schedule rules as the engine's dispatcher sees them (events/schedule_fires.py)."""
+
+    def __init__(self, events: LateEvents, store: Store) -> None:
+        self._events = events
+        self._db = store.db
+
+    def fetch_due(self, now: float, limit: int) -> list[RuleRecord]:
+        return events_records.due_schedules(self._db.reader, now, limit)
+
+    def next_due(self, now: float) -> float | None:
+        return events_records.next_fire_after(self._db.reader, now)
+
+    @staticmethod
+    def key(rule: RuleRecord) -> tuple[str, str, str, str]:
+        return rule.key
+
+    def fire(self, rule: RuleRecord) -> None:  # in a worker thread: the service is built there
+        self._events.built().schedules.fire(rule)

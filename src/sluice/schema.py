@@ -17,7 +17,7 @@ from .services.events import records as events_records
 from .services.iam import migrations as iam_migrations
 from .services.lambda_ import layer_records as lambda_layer_records
 from .services.lambda_ import records as lambda_records
-from .services.logs import records as logs_records
+from .services.logs import migrations as logs_migrations
 from .services.s3 import records as s3_records
 from .services.sns import records as sns_records
 from .services.sqs import records as sqs_records
@@ -31,7 +31,7 @@ SCHEMA: tuple[Migration, ...] = (
     *events_records.MIGRATIONS,
     *iam_migrations.MIGRATIONS,
     *lambda_records.MIGRATIONS,
-    *logs_records.MIGRATIONS,
+    *logs_migrations.MIGRATIONS,
     *s3_records.MIGRATIONS,
     *sns_records.MIGRATIONS,
     *sqs_records.MIGRATIONS,

@@ -35,7 +35,6 @@ from .engine.s3_lifecycle import S3Lifecycle
 from .engine.sqs_work import sqs_workers
 from .engine.stack_notices import StackNotices
 from .engine.stacks import StackDeployer
-from .engine.status import StatusSources, status
 from .engine.storage_metrics import S3StorageMetrics
 from .gateway.app import Gateway
 from .gateway.sns_links import sns_links
@@ -47,20 +46,13 @@ from .runtime.python import Discovery as PythonDiscovery
 from .runtime.python import PythonChoice
 from .schema import SCHEMA
 from .services.base import Service
-from .services.cloudformation.custom import (
-    RESPONSE_PATH,
-    CustomResource,
-    CustomResponses,
-    WithCustomResources,
-)
+from .services.cloudformation import RESPONSE_PATH
 from .services.cloudwatch.alarms import AlarmStore
 from .services.cloudwatch.cadence import evaluation_interval
 from .services.deferred import deferred
 from .services.delivery import Deliveries, Delivery, DeliveryResult
-from .services.events.service import EventsService
 from .services.lambda_.roles import UNCHECKED
 from .services.lambda_.service import LambdaService
-from .services.logs.service import LogsService
 from .services.s3.outbox import NotificationOutbox
 from .services.s3.service import S3Service
 from .services.sns.messages import SLUICE_PATH as SNS_LINKS
@@ -81,6 +73,11 @@ if TYPE_CHECKING:
 log = logging.getLogger("sluice")
 
 STOP_GRACE_SECONDS = 3  # real seconds open requests get to finish when the server stops
+# Real seconds after the server listens before the Python interpreters are probed (a Lambda
+# request that needs them before that probes them at once): out of the way of the health check
+# and a test's first requests, and done (four interpreter starts, ~50 ms) well within the first
+# second, after which the server is idle, with its memory back to what an idle server holds.
+RUNTIME_PROBE_DELAY = 0.5
 
 
 @dataclass
@@ -118,9 +115,11 @@ class Sluice:
                        kept_blobs=lambda: lambda_.referenced_blobs(),  # its startup sweep spares Lambda's archives
                        account_emails={k.email: k.account for k in settings.credentials.values() if k.email},
                        legacy_bucket_defaults=settings.s3_legacy_bucket_defaults)
-        logs = LogsService(store, clock, account_id=settings.account_id, region=settings.region)
+        # Built on its first request or a function's first log lines: a server that runs no
+        # function and is not asked for logs never imports it.
+        logs = deferred("logs", lambda: late.logs_service(store, clock, settings))
         journeys = Journeys(lambda: store.db.reader, settings.time_scale, log_group=lambda fn: _log_group(lambda_, fn),
-                            lines=logs.lines)
+                            lines=lambda *window: logs.built().lines(*window))
 
         def log_sink(group: str, stream: str, events: list[tuple[int, str]]) -> None:
             # Called on the event loop: queue the write, never wait for its fsync there.
@@ -131,7 +130,9 @@ class Sluice:
                 # FilterLogEvents window in clock time finds them.
                 stamp = int(clock.now() * 1000)
                 events = [(stamp, message) for _, message in events]
-            logs.append(group, stream, events, wait=False, emf=True)
+            # The first lines build the service here, on the loop, once (its imports, a few ms):
+            # an environment has just started, which took far longer.
+            logs.built().append(group, stream, events, wait=False, emf=True)
 
         pool = EnvironmentPool(log_sink, max_environments=settings.max_environments,
                                idle_timeout=settings.environment_idle_timeout,
@@ -145,8 +146,8 @@ class Sluice:
                            on_attempt=exporter.attempt_done if exporter else _no_attempt_note)
 
         roles = _EnforcedRoles(lambda: iam.built(), lambda: enforcer) if settings.enforce_iam else UNCHECKED
-        # Probed in the background once the server listens (`listening`): readiness does not
-        # wait for interpreters to start, nor share the CPU with them.
+        # Probed in the background half a second after the server listens (`listening`): readiness
+        # and the first requests do not wait for interpreters to start, nor share the CPU with them.
         python_runtimes = PythonDiscovery(settings.python_overrides, on_done=_say_runtime_notes, start=False)
         lambda_ = LambdaService(store, clock, settings, s3=s3, python_runtimes=python_runtimes,
                                 invoker=invoker_for, on_mappings_changed=mappings_changed.set, roles=roles)
@@ -166,10 +167,12 @@ class Sluice:
         services["sns"] = sns
         deliveries.register("sns", late.LateTarget(sns))
         events_due, schedules_due = Signal(), Signal()  # set from requests' threads
-        events = EventsService(store, clock, settings, deliveries, outbox_changed=events_due.set,
-                               schedules_changed=schedules_due.set)
+        # Built on its first request or delivery; its engine workers read their rows alone until
+        # one is due (an earlier run's), and build it then.
+        events = late.LateEvents(store, clock, settings, deliveries, outbox_changed=events_due.set,
+                                 schedules_changed=schedules_due.set)
         services["events"] = events
-        deliveries.register("events", events)
+        deliveries.register("events", late.LateTarget(events))
         # Built on its first request; its alarm evaluator runs before that only for alarms an
         # earlier run stored. Alarms publish to SNS.
         cloudwatch = deferred("cloudwatch", lambda: late.cloudwatch_service(store, clock, settings, deliveries))
@@ -182,8 +185,7 @@ class Sluice:
         # CloudFormation: its providers call the other services' operations; the deployer runs stacks.
         # Built with the first stack request, the providers with the first stack step: the
         # deployer itself only looks for work rows until then.
-        providers = WithCustomResources(late.Providers(services, settings.endpoint_url),
-                                        CustomResource(store.db, deliveries, settings.endpoint_url))
+        providers = late.Providers(services, settings.endpoint_url, store.db, deliveries)
         stacks = StackDeployer(store.db, clock, providers, notices=StackNotices(store.db, deliveries))
         cloudformation = deferred("cloudformation", lambda: late.cloudformation_service(
             store, clock, services, providers, stacks, iam))
@@ -244,13 +246,20 @@ class Sluice:
         gateway.internal["/_sluice/lambda-layer/"] = lambda rest, query: _layer_view(lambda_, rest)
         gateway.internal[SNS_LINKS] = sns_links(sns, settings)  # SubscribeURL, UnsubscribeURL
         # Custom resources' ResponseURL: the handler PUTs its response here; the stack wakes.
-        gateway.internal_writes[RESPONSE_PATH] = CustomResponses(
-            store.db, lambda stack_id: cloudformation.built().wake(stack_id)).receive
+        gateway.internal_writes[RESPONSE_PATH] = late.custom_responses(
+            store.db, lambda stack_id: cloudformation.built().wake(stack_id))
         gateway.internal["/_sluice/trace"] = lambda rest, query: _trace_view(journeys, query)
-        sources = StatusSources(lambda: store.db.reader, clock.now, settings.time_scale, lambda_.function_names,
-                                lambda_.resolve, lambda: invoker.running.copy(), invoker.running_async, sqs.depth,
-                                MetricStore(store.db), events.outbox.backlogs)
-        gateway.internal["/_sluice/status"] = lambda rest, query: (200, status(sources))
+        metric_store = MetricStore(store.db)
+
+        def current_status() -> dict[str, Any]:
+            # engine/status.py loads with the first status asked for (`sluice status`, the console).
+            from .engine.status import StatusSources, status
+
+            return status(StatusSources(lambda: store.db.reader, clock.now, settings.time_scale,
+                                        lambda_.function_names, lambda_.resolve, lambda: invoker.running.copy(),
+                                        invoker.running_async, sqs.depth, metric_store, events.outbox.backlogs))
+
+        gateway.internal["/_sluice/status"] = lambda rest, query: (200, current_status())
         if isinstance(clock, ManualClock):
             # Visibility timeouts and delays are clock time; long polls wait in real time: when
             # the test moves the clock, every parked long poll looks again (docs/testing-api.md).
@@ -260,7 +269,7 @@ class Sluice:
             queue_messages=lambda ref: peek(sqs.state, ref)), gateway.run_blocking)
         views = ConsoleViews(journeys=journeys, outcome=lambda rid: async_outcome(store.db, rid),
                              event_state=lambda rid: event_state(store.db, rid),
-                             queue_messages=lambda ref: peek(sqs.state, ref), status=lambda: status(sources),
+                             queue_messages=lambda ref: peek(sqs.state, ref), status=current_status,
                              failures=lambda limit: recent_failures(store.db, limit),
                              now=clock.now, code_zip=lambda_.code_zip)
 
@@ -271,7 +280,8 @@ class Sluice:
                            enforcer=enforcer, views=views)
 
         gateway.console = DeferredConsole(console, gateway.run_blocking)
-        return cls(settings, clock, store, services, gateway, deliveries, engine, listening=python_runtimes.start)
+        return cls(settings, clock, store, services, gateway, deliveries, engine,
+                   listening=lambda: python_runtimes.start(delay=RUNTIME_PROBE_DELAY))
 
     def close(self) -> None:
         self.store.close()

@@ -21,13 +21,14 @@ from .dispatcher import OutboxDispatcher, in_executor_each
 from .lifecycle import Signal, Worker
 
 if TYPE_CHECKING:
+    from ..late import LateEvents
     from ..services.events.records import OutboxRow, RuleRecord
     from ..services.events.service import EventsService
 
 OUTBOX_CONCURRENCY = 16  # target deliveries under way at once (each blocks a worker thread)
 
 
-def eventbridge_workers(clock: Clock, events: EventsService, outbox_due: Signal,
+def eventbridge_workers(clock: Clock, events: EventsService | LateEvents, outbox_due: Signal,
                         schedules_due: Signal) -> list[Worker]:
     """The engine workers of `events`, in the order to add them: the metrics flush first, so that
     it stops last and flushes what the deliveries counted."""

@@ -108,6 +108,20 @@ class _EngineThreads(ThreadPoolExecutor):
         super().__init__(max_workers=1)
         self._pool = Workers(ENGINE_THREADS, "sluice-engine", idle_exit=ENGINE_THREAD_IDLE_EXIT, keep=1)
 
+    def one_at_a_time(self) -> None:
+        """What is submitted from now on runs in one thread, one job after the other, until
+        `side_by_side`.
+
+        The engine's start: every worker's first look at the store is submitted in the same
+        turn of the loop, and each would start a thread of its own, with its own store
+        connection (whose first query reads the whole schema): most of the engine's start-up
+        CPU, as the server starts answering. In one thread they run one after the other, a
+        fraction of a millisecond each; what is submitted later (deliveries) runs side by side."""
+        self._pool.max_workers = 1
+
+    def side_by_side(self) -> None:
+        self._pool.max_workers = ENGINE_THREADS
+
     def submit(self, fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> Future[T]:
         return self._pool.submit(fn, *args, **kwargs)
 
@@ -136,9 +150,14 @@ class Engine:
         # The engine's blocking work (store reads and writes, deliveries into other services)
         # runs in the loop's default executor: size it for the dispatchers' concurrency, not
         # for the CPU count (asyncio's default is cores + 4, six threads on a 2-core machine).
-        asyncio.get_running_loop().set_default_executor(_EngineThreads())
+        loop = asyncio.get_running_loop()
+        threads = _EngineThreads()
+        loop.set_default_executor(threads)
+        threads.one_at_a_time()  # the workers' first looks (see there)
         for worker in self.workers:
             await worker.start()
+        # After the first steps of the workers' tasks, queued before this: their first looks.
+        loop.call_soon(threads.side_by_side)
         log.debug("engine started: %s", ", ".join(w.name for w in self.workers))
 
     def request_stop(self) -> None:

@@ -20,10 +20,13 @@ import time
 from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from . import outcomes
-from .environment import Environment, LogSink
 from .spec import FunctionSpec, InvocationRequest, InvocationResult
+
+if TYPE_CHECKING:
+    from .environment import Environment, LogSink
 
 log = logging.getLogger(__name__)
 
@@ -113,6 +116,10 @@ class EnvironmentPool:
             if victim is None:
                 return None
             self._forget(victim)
+        # Imported with the first environment (the process it starts takes far longer): a
+        # server whose functions never run does not load how environments run.
+        from .environment import Environment
+
         env = Environment(
             spec, scratch_dir=self._scratch, log_sink=self._sink, on_death=self._on_death
         )

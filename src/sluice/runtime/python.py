@@ -339,10 +339,11 @@ def discover(overrides: dict[str, str] | None = None, *, root: Path | None = Non
 class Discovery(Mapping[str, PythonChoice]):
     """`discover`, run on a thread of its own, so that `sluice up` answers requests before every
     interpreter has been probed (each probe is a process start). It starts when this is made,
-    or with `start=False` when `start()` is called (`sluice up`: once the server listens, so
-    that the probes do not compete with the start-up for the CPU) or at the first lookup.
-    A lookup waits for it: only a Lambda request in the server's first fraction of a second ever
-    does. `on_done` is called on that thread with the choices once they are known."""
+    or with `start=False` when `start()` is called (`sluice up`: `delay` seconds after the server
+    listens, so that the probes, ~40 ms of CPU in four processes, compete neither with the
+    start-up nor with a test's first requests) or at the first lookup, at once.
+    A lookup waits for it: only a Lambda request in the server's first half second ever does.
+    `on_done` is called on that thread with the choices once they are known."""
 
     def __init__(self, overrides: dict[str, str] | None = None,
                  on_done: Callable[[Mapping[str, PythonChoice]], None] | None = None, start: bool = True) -> None:
@@ -352,18 +353,22 @@ class Discovery(Mapping[str, PythonChoice]):
         self._overrides = overrides
         self._started = False
         self._starting = threading.Lock()
+        self._now = threading.Event()  # set: probe without waiting out the delay
         if start:
             self.start()
 
-    def start(self) -> None:
+    def start(self, delay: float = 0.0) -> None:
+        if delay <= 0:
+            self._now.set()  # a lookup: a thread waiting out its delay starts probing now
         with self._starting:
             if self._started:
                 return
             self._started = True
-        threading.Thread(target=self._run, args=(self._overrides,), name="sluice-python-discovery",
+        threading.Thread(target=self._run, args=(self._overrides, delay), name="sluice-python-discovery",
                          daemon=True).start()
 
-    def _run(self, overrides: dict[str, str] | None) -> None:
+    def _run(self, overrides: dict[str, str] | None, delay: float) -> None:
+        self._now.wait(delay)  # real time: how long the probes keep out of the start's way
         try:
             self._choices = discover(overrides)
         finally:  # a failure leaves no choices: lookups say so (its traceback is on stderr)

@@ -7,8 +7,9 @@ imports and builds the service with its collaborators; the gateway, the console 
 services see a Service whose first `operation` (or `built()`) call runs that function, once,
 whichever thread asks (the gateway asks from its worker pool, off the event loop).
 
-Only a service with no start/stop work and no fresh rows of its own can wait like this (the
-gateway starts the services before it listens, and a reset writes every service's fresh rows);
+Only a service with no start/stop work and no fresh rows of its own (or a stand-in that writes
+them) can wait like this (the gateway starts the services before it listens, and a reset writes
+every service's fresh rows);
 its engine side, if any, must not need it built before it has work.
 """
 
@@ -24,6 +25,10 @@ S = TypeVar("S", bound=Service)
 
 
 class DeferredService(Service, Generic[S]):
+    # A stand-in that writes the service's fresh rows itself, built or not (sluice/late.py's
+    # LateEvents), may defer a service that has some.
+    writes_fresh_rows = False
+
     def __init__(self, build: Callable[[], S]) -> None:
         self._build = build
         self._service: S | None = None
@@ -39,7 +44,8 @@ class DeferredService(Service, Generic[S]):
                     if service.name != self.name:
                         raise TypeError(f"deferred {self.name!r} built {service.name!r}")
                     kind = type(service)
-                    if (kind.start, kind.stop, kind.fresh_rows) != (Service.start, Service.stop, Service.fresh_rows):
+                    fresh_rows = Service.fresh_rows if self.writes_fresh_rows else kind.fresh_rows
+                    if (kind.start, kind.stop, fresh_rows) != (Service.start, Service.stop, Service.fresh_rows):
                         raise TypeError(f"{self.name} has start/stop work or fresh rows: it cannot be deferred")
                     self._service = service
         return service

@@ -148,15 +148,27 @@ class Database:
         return conn
 
     def _migrate(self) -> None:
+        # Not waiting for an fsync (synchronous=NORMAL, as `write(synced=False)`), neither for
+        # the steps' own table nor for the steps: they acknowledge nothing, a crash keeps them,
+        # a power cut loses them whole (the WAL drops an unsynced transaction) and the next
+        # start applies them again; and the first synced commit, which every acknowledged
+        # write waits for, fsyncs the log they are in. `sluice up` on a fresh data dir waits
+        # for them.
         conn = self._writer_conn
+        conn.execute("PRAGMA synchronous=NORMAL")
+        try:
+            self._apply_pending(conn)
+        finally:
+            conn.execute("PRAGMA synchronous=FULL")
+
+    def _apply_pending(self, conn: sqlite3.Connection) -> None:
         conn.execute("CREATE TABLE IF NOT EXISTS schema_steps (name TEXT PRIMARY KEY)")
         done = {row[0] for row in conn.execute("SELECT name FROM schema_steps")}
         pending = [step for step in self._migrations if step.name not in done]
         if not pending:
             return
-        # Every pending step in one transaction: one fsync, not one per step (a new data dir has
-        # dozens, and `sluice up` on a fresh dir waits for them). A failed step rolls back the
-        # steps before it too; the next start applies them all again, in order.
+        # Every pending step in one transaction. A failed step rolls back the steps before it
+        # too; the next start applies them all again, in order.
         conn.execute("BEGIN IMMEDIATE")
         try:
             for step in pending:

@@ -22,11 +22,11 @@ from typing import Any, ClassVar
 
 from ...store.db import Database
 from ..delivery import Deliveries, Delivery
+from . import RESPONSE_PATH
 from . import custom_records as records
 from .providers.base import InProgress, Provider, ProviderError, ResourceRequest, ResourceResult
 
 CUSTOM_RESOURCE = "AWS::CloudFormation::CustomResource"
-RESPONSE_PATH = "/_sluice/cloudformation/custom-resource-responses/"
 RESPONSE_TIMEOUT = 3600.0  # AWS-seconds: CloudFormation waits an hour (or ServiceTimeout) for it
 MAX_RESPONSE = 4096  # bytes: AWS refuses a larger response object
 

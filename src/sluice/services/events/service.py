@@ -47,12 +47,14 @@ class EventsService(Service):
 
     def __init__(self, store: Store, clock: Clock, settings: Settings, deliveries: Deliveries, *,
                  outbox_changed: Callable[[], None] = _nothing,
-                 schedules_changed: Callable[[], None] = _nothing) -> None:
+                 schedules_changed: Callable[[], None] = _nothing, metrics: EventsMetrics | None = None,
+                 origin: float | None = None) -> None:
         """`outbox_changed` / `schedules_changed`: tell the engine that outbox rows were committed
-        / a schedule changed (called from any thread)."""
-        self.metrics = EventsMetrics(store.db, clock)
+        / a schedule changed (called from any thread). `metrics` and `origin` (the clock's time
+        its schedules count from): made at the server's start when the service is built later."""
+        self.metrics = metrics if metrics is not None else EventsMetrics(store.db, clock)
         state = EventsState(store.db, clock, settings, self.metrics, outbox_changed=outbox_changed,
-                            schedules_changed=schedules_changed)
+                            schedules_changed=schedules_changed, origin=origin)
         timeline = Timeline(clock, state.origin)
         self.buses = Buses(state)
         self.rules = Rules(state, timeline)

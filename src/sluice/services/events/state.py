@@ -116,12 +116,14 @@ def _nothing() -> None:
 class EventsState:
     def __init__(self, db: Database, clock: Clock, settings: Settings, metrics: EventsMetrics, *,
                  outbox_changed: Callable[[], None] = _nothing,
-                 schedules_changed: Callable[[], None] = _nothing) -> None:
+                 schedules_changed: Callable[[], None] = _nothing, origin: float | None = None) -> None:
         self.db = db
         self.clock = clock
         self.settings = settings
         self.metrics = metrics
-        self.origin = clock.now()  # the default bus's creation time, and the schedules' timeline start
+        # The default bus's creation time, and the schedules' timeline start: the server's start
+        # (given when the service is built later than that, sluice/late.py).
+        self.origin = clock.now() if origin is None else origin
         self.rules = RuleCache(db)
         self.outbox_changed = outbox_changed
         self.schedules_changed = schedules_changed
