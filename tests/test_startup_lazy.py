@@ -68,6 +68,23 @@ def test_the_server_imports_uvicorn_without_its_command_line_and_the_package_sta
     assert json.loads(done.stdout.splitlines()[-1]) == [[], "uvicorn.main", True, True]
 
 
+
+def test_a_uvicorn_laid_out_otherwise_is_imported_the_usual_way(tmp_path: Path) -> None:
+    # A uvicorn whose modules want more of the package than Config and Server: the shortcut
+    # steps aside and the whole package is imported as usual.
+    package = tmp_path / "uvicorn"
+    package.mkdir()
+    (package / "__init__.py").write_text("MARK = 'whole'\nfrom uvicorn.config import Config\n"
+                                         "from uvicorn.server import Server\n")
+    (package / "config.py").write_text("import uvicorn\nassert uvicorn.__dict__.get('MARK')\nclass Config: pass\n")
+    (package / "server.py").write_text("class Server: pass\n")
+    script = ("import sys; sys.path.insert(0, sys.argv[1])\n"
+              "from sluice.uvicorn_parts import enter_package\nenter_package()\n"
+              "import uvicorn\nprint(uvicorn.MARK, uvicorn.Config.__module__)")
+    done = subprocess.run([sys.executable, "-c", script, str(tmp_path)], capture_output=True, text=True,
+                          timeout=60, check=True)
+    assert done.stdout.split() == ["whole", "uvicorn.config"]
+
 def test_services_built_late_answer_their_first_requests(endpoint: str) -> None:
     iam = make_client("iam", endpoint)
     iam.create_user(UserName="late-user")

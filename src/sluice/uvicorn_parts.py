@@ -35,9 +35,13 @@ def enter_package() -> None:
     try:
         from uvicorn.config import Config
         from uvicorn.server import Server
-    except BaseException:
-        del sys.modules["uvicorn"]  # the usual import, with its usual error, from here on
-        raise
+    except Exception:  # noqa: BLE001 - a uvicorn laid out otherwise: whatever it raised
+        # Not the uvicorn this was written against (its modules may want more of the package
+        # than Config and Server): forget every part imported here and let `import uvicorn` do
+        # the usual, whole import. A shortcut must never be why `sluice up` fails.
+        for name in [n for n in sys.modules if n == "uvicorn" or n.startswith("uvicorn.")]:
+            del sys.modules[name]
+        return
     package.Config = Config  # type: ignore[attr-defined]
     package.Server = Server  # type: ignore[attr-defined]
 
