@@ -61,7 +61,7 @@ class Workers(Executor):
         future: asyncio.Future[T] = loop.create_future()
 
         def done(ok: bool, value: Any) -> None:
-            loop.call_soon_threadsafe(_settle, future, ok, value)
+            loop.call_soon_threadsafe(settle, future, ok, value)
 
         self._put((fn, args, done))
         return future
@@ -204,8 +204,10 @@ def _run(job: _Job, finish: Callable[[], None]) -> None:
         pass
 
 
-def _settle(future: asyncio.Future[Any], ok: bool, value: Any) -> None:
-    if future.cancelled():
+def settle(future: asyncio.Future[Any], ok: bool, value: Any) -> None:
+    """Resolve `future` (on its loop) with a worker's outcome: `value` if `ok`, else raise it.
+    A future already done (cancelled: its caller went away) keeps what it has."""
+    if future.done():
         return
     if ok:
         future.set_result(value)

@@ -12,7 +12,7 @@ import base64
 import dataclasses
 import datetime as dt
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, Protocol, TypeVar, runtime_checkable
 
 from ..clock import Clock
 from ..protocol.context import RequestContext
@@ -189,28 +189,18 @@ class Enforcer:
 
     def _principal(self, identity: Identity) -> Principal:
         principal = self._principals.get(identity)
-        if principal is None:
-            if len(self._principals) >= _MEMO:
-                self._principals.clear()
-            principal = self._principals[identity] = principal_of(identity)
-        return principal
+        return principal if principal is not None else _remember(self._principals, identity, principal_of(identity))
 
     def _place(self, region: str, account: str) -> Where:
         where = self._where.get((region, account))
-        if where is None:
-            if len(self._where) >= _MEMO:
-                self._where.clear()
-            where = self._where[(region, account)] = Where(region, account)
-        return where
+        return where if where is not None else _remember(self._where, (region, account), Where(region, account))
 
     def _unissued_root(self, access_key: str, account: str) -> Identity:
         """Plain mode: the root of `account` for a key nobody issued."""
         identity = self._roots.get((access_key, account))
-        if identity is None:
-            if len(self._roots) >= _MEMO:
-                self._roots.clear()
-            identity = self._roots[(access_key, account)] = root_identity(access_key, "", account)
-        return identity
+        if identity is not None:
+            return identity
+        return _remember(self._roots, (access_key, account), root_identity(access_key, "", account))
 
     def _no_such_bucket(self, service: str, operation: str, resource: str) -> bool:
         """A request about a bucket that does not exist: S3 answers NoSuchBucket (404) to anyone,
@@ -483,3 +473,16 @@ def _secure_transport(ctx: RequestContext) -> bool:
     against plain http would lock users out of buckets their unchanged templates make. Plain
     http from another machine (`--host 0.0.0.0`) is not secure."""
     return ctx.endpoint.startswith("https:") or ctx.source_ip.startswith(_LOOPBACK)
+
+
+K = TypeVar("K")
+V = TypeVar("V")
+
+
+def _remember(memo: dict[K, V], key: K, value: V) -> V:
+    """Keep `value` for `key` in a memo of at most _MEMO entries (emptied when full: the values
+    are cheap to make again, and a stream of distinct keys must not grow it)."""
+    if len(memo) >= _MEMO:
+        memo.clear()
+    memo[key] = value
+    return value

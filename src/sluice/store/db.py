@@ -318,19 +318,14 @@ class Database:
         so an error rolls the transaction back; two statements fewer than a savepoint's."""
         try:
             conn.execute("BEGIN IMMEDIATE")
-        except BaseException as exc:  # no transaction, or the commit failed: not durable
-            log.exception("store commit failed")
-            self._failed(conn, [(fn, future)], exc)
-            return
-        try:
-            result = fn(conn)
-        except BaseException as exc:  # noqa: BLE001 - whatever it is, the caller gets it
             try:
-                conn.execute("ROLLBACK")
-            finally:
-                future.set_exception(exc)
-            return
-        try:
+                result = fn(conn)
+            except BaseException as exc:  # noqa: BLE001 - whatever it is, the caller gets it
+                try:
+                    conn.execute("ROLLBACK")
+                finally:
+                    future.set_exception(exc)
+                return
             conn.execute("COMMIT")
         except BaseException as exc:  # no transaction, or the commit failed: not durable
             log.exception("store commit failed")

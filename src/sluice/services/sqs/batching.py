@@ -15,6 +15,7 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 from ...store.db import Database
+from ...workers import settle
 
 T = TypeVar("T")
 Write = Callable[[sqlite3.Connection], Any]
@@ -41,7 +42,7 @@ class WriteBatcher:
         loop = self.loop
         if len(batch) == 1:  # the usual case: the store's own transaction is the write's savepoint
             fn, future = batch[0]
-            self.db.submit_then(fn, lambda ok, value: loop.call_soon_threadsafe(_settle_one, future, ok, value))
+            self.db.submit_then(fn, lambda ok, value: loop.call_soon_threadsafe(settle, future, ok, value))
             return
         writes = [fn for fn, _ in batch]
 
@@ -66,23 +67,8 @@ class WriteBatcher:
     def _settle(batch: list[tuple[Write, asyncio.Future[Any]]], committed: bool, outcome: Any) -> None:
         if not committed:  # the commit failed: no write of the batch is durable
             for _, future in batch:
-                if not future.done():
-                    future.set_exception(outcome)
+                settle(future, False, outcome)
             return
         for (_, future), (ok, value) in zip(batch, outcome, strict=True):
-            if future.done():
-                continue
-            if ok:
-                future.set_result(value)
-            else:
-                future.set_exception(value)
+            settle(future, ok, value)
 
-
-def _settle_one(future: asyncio.Future[Any], ok: bool, value: Any) -> None:
-    """A write submitted alone is committed (its result) or not (its error, or the commit's)."""
-    if future.done():
-        return
-    if ok:
-        future.set_result(value)
-    else:
-        future.set_exception(value)
