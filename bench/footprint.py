@@ -9,13 +9,15 @@ For each server, in one run:
   - RSS after 10,000 S3 PutObjects (1 KiB, distinct keys) and 10,000 SQS SendMessages;
   - server CPU per request from /proc (bench/cpu.py's measurement): S3 PutObject 1 KiB,
     GetObject, SQS SendMessage, and a ReceiveMessage + DeleteMessage pair.
-Each figure is printed with its ratio to the floor.
+Each figure is printed with its ratio to the floor. A second floor, floor-fsync, is the same bare
+app committing each write (PUT, POST) to SQLite with an fsync before it answers, as Sluice does
+and the others do not: the server CPU per request is printed once more with its ratio to that.
 
 MiniStack pins a botocore of its own, so it lives in a venv of its own (`make .venv-ministack`);
 without it its column says "-".
 
     .venv/bin/python bench/footprint.py [--starts 7] [--load 10000] [--requests 2000] [--rounds 3]
-                                        [--only sluice,floor] [--json FILE]
+                                        [--only sluice,floor,floor-fsync] [--json FILE]
 """
 
 from __future__ import annotations
@@ -39,7 +41,8 @@ from servers import Server, free_port, process_tree
 
 HERE = Path(__file__).resolve().parent
 MINISTACK = HERE.parent / ".venv-ministack" / "bin" / "ministack"
-NAMES = ("sluice", "moto", "ministack", "floor")
+NAMES = ("sluice", "moto", "ministack", "floor", "floor-fsync")
+DURABLE_FLOOR = "floor-fsync"
 
 
 def make_server(name: str, workdir: Path, run: int) -> Server:
@@ -56,7 +59,8 @@ def make_server(name: str, workdir: Path, run: int) -> Server:
         # BIND_HOST: loopback like the others; GATEWAY_PORT: its port. In memory (its default).
         cmd = ["env", f"GATEWAY_PORT={port}", "BIND_HOST=127.0.0.1", "LOG_LEVEL=WARNING", str(MINISTACK)]
         return Server(name, cmd, port, "/_ministack/health", log)
-    return Server(name, [sys.executable, str(HERE / "floor.py"), str(port)], port, "/health", log)
+    durable = ["--durable", str(workdir / f"floor-{port}-{run}.db")] if name == DURABLE_FLOOR else []
+    return Server(name, [sys.executable, str(HERE / "floor.py"), str(port), *durable], port, "/health", log)
 
 
 def tree_rss_kib(pid: int) -> int:
@@ -207,6 +211,14 @@ def main() -> int:
             ratio = f" ({value / base:4.1f}x)" if base and name != "floor" else " " * 8
             cells.append(f"{value:12.3f}{ratio}")
         print(f"{row:36}" + "".join(cells))
+    durable = results.get(DURABLE_FLOOR, {})
+    cpu_rows = [row for row in rows if row.startswith("CPU/req") and durable.get(row)]
+    if cpu_rows:
+        print(f"\nserver CPU per request against {DURABLE_FLOOR} (the bare app plus an fsynced commit per write)")
+        for row in cpu_rows:
+            cells = [f"{name} {results[name][row] / durable[row]:.1f}x" for name in results
+                     if name not in ("floor", DURABLE_FLOOR) and results[name].get(row)]
+            print(f"{row:36}" + "".join(f"{c:>20}" for c in cells))
     if args.json:
         args.json.write_text(json.dumps({"revision": git_revision(), "results": results}, indent=2))
     return 0
