@@ -83,10 +83,11 @@ class Receiving:
             waiter = state.waiters.arm(queue.id, count, visibility, loop)
             try:
                 now = state.now_ms()
-                next_ms = self._next_visible(queue, now) if not queue.fifo else None
-                if queue.fifo or next_ms == now:
+                next_ms = None
+                if queue.fifo or queue.id in state.maybe_visible or (next_ms := self._next_visible(queue, now)) == now:
                     received, next_ms, moved = await state.write(functools.partial(
                         self._receive_txn, queue=queue, count=count, visibility=visibility, now=now))
+                    self._saw(queue, count, received)
                     if moved:
                         state.waiters.wake(tuple(moved))
             except BaseException:
@@ -119,13 +120,23 @@ class Receiving:
         queue costs no write."""
         state = self.state
         now = state.now_ms()
-        if not queue.fifo and not mrec.has_visible(state.db.reader, queue.id, now):
+        if not queue.fifo and queue.id not in state.maybe_visible and not mrec.has_visible(
+                state.db.reader, queue.id, now):
             return []
         received, _, moved = await state.write(functools.partial(
             self._receive_txn, queue=queue, count=count, visibility=visibility, now=now, waits=False))
+        self._saw(queue, count, received)
         if moved:
             state.waiters.wake(tuple(moved))
         return received
+
+    def _saw(self, queue: Queue, count: int, received: list[Received]) -> None:
+        """Remember whether more may be visible: a receive that got all it asked for may have
+        left some; one that got less found no more (see SqsState.maybe_visible)."""
+        if len(received) < count:
+            self.state.maybe_visible.discard(queue.id)
+        else:
+            self.state.maybe_visible.add(queue.id)
 
     def _next_visible(self, queue: Queue, now: int) -> int | None:
         """`now` if a message is visible, else when the next one becomes visible (a read; no write)."""

@@ -127,10 +127,13 @@ class Sending:
         if claimed:
             waiters.settle(claimed)
         sizes = [msg.size for msg, o in zip(msgs, outcomes, strict=True) if o.row_id is not None]
+        handed = sum(len(w.taken) for w in claimed) if claimed else 0
+        if len(sizes) > handed and not queue.fifo and any(not msg.delay_seconds for msg in msgs):
+            self.state.maybe_visible.add(queue.id)  # a message no parked poll took is visible
         self.state.metrics.sent(queue, sizes)
         # Polls that were looking while this committed may have missed these messages: wake them
         # (a parked one was claimed instead, unless there were more messages than claims).
-        if sizes and waiters.has_waiting(queue.id) and sum(len(w.taken) for w in claimed) < len(msgs):
+        if sizes and waiters.has_waiting(queue.id) and handed < len(msgs):
             waiters.wake((queue.id,))
         return outcomes
 

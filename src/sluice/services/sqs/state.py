@@ -48,6 +48,14 @@ class SqsState:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._loop_thread: int | None = None
         self._batcher: WriteBatcher | None = None
+        # Queues that may hold visible messages, as the loop's own sends and receives last saw
+        # them (event loop only): a short poll of one of these skips its read of the store and
+        # goes straight to the write that takes messages. Only a hint: the write is the truth
+        # either way, and a queue not in it (emptied, unknown, or filled by another path: a
+        # delivery from a worker thread, a visibility timeout running out) is read first, as
+        # before, so that polling an empty queue costs no write. A wrong "may" costs one write
+        # that changes nothing (no fsync); nothing here can hide a message.
+        self.maybe_visible: set[int] = set()
 
     def bind(self) -> None:
         """Attach to the running event loop (the service's start)."""
@@ -99,6 +107,7 @@ class SqsState:
         with self._lock:
             self._queues.pop(queue.key, None)
             self._by_id.pop(queue.id, None)
+        self.maybe_visible.discard(queue.id)
 
     def forget_all(self) -> None:
         """The store was reset: no queue exists. Parked long polls wake (their queue is gone:
@@ -106,6 +115,7 @@ class SqsState:
         with self._lock:
             self._queues.clear()
             self._by_id.clear()
+        self.maybe_visible.clear()
         self.metrics.forget_all()
         self.call_on_loop(self.waiters.wake_all)
 
