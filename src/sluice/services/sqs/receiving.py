@@ -31,6 +31,7 @@ MAX_VISIBILITY = 43_200
 VISIBILITY_REASON = "Must be >= 0 and <= 43200, if provided."
 
 Outcomes = tuple[list[dict[str, Any]], list[dict[str, Any]], bool]
+_NONE: frozenset[str] = frozenset()
 
 
 class Receiving:
@@ -53,7 +54,8 @@ class Receiving:
         errors.check_range(visibility, 0, MAX_VISIBILITY, "VisibilityTimeout", VISIBILITY_REASON)
         wait = queue.number("ReceiveMessageWaitTimeSeconds") if WaitTimeSeconds is None else WaitTimeSeconds
         errors.check_range(wait, 0, MAX_WAIT_SECONDS, "WaitTimeSeconds", "Must be >= 0 and <= 20, if provided.")
-        system_names = set(AttributeNames or ()) | set(MessageSystemAttributeNames or ())
+        system_names = (set(AttributeNames or ()) | set(MessageSystemAttributeNames or ())
+                        if AttributeNames or MessageSystemAttributeNames else _NONE)
         if wait <= 0:  # a short poll: one look, no waiter to register (it could never park)
             received = await self._look(queue, count, visibility)
         else:
@@ -345,7 +347,7 @@ def system_attributes(queue: Queue, msg: StoredMessage) -> dict[str, str]:
     return values
 
 
-def _render(queue: Queue, received: Received, system_names: set[str],
+def _render(queue: Queue, received: Received, system_names: frozenset[str] | set[str],
             attribute_names: list[str] | None) -> dict[str, Any]:
     """A received message as ReceiveMessage answers it."""
     msg = received.message
