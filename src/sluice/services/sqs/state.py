@@ -68,11 +68,12 @@ class SqsState:
     def now_ms(self) -> int:
         return int(self.clock.now() * 1000)
 
-    async def write(self, fn: Callable[[sqlite3.Connection], T]) -> T:
-        """A write from the event loop, committed with the others of the same loop turn."""
+    def write(self, fn: Callable[[sqlite3.Connection], T]) -> asyncio.Future[T]:
+        """A write from the event loop, committed with the others of the same loop turn: await
+        the future (not a coroutine: every SQS write would pay one more frame for nothing)."""
         if self._batcher is None:
-            return await asyncio.wrap_future(self.db.submit(fn))
-        return await self._batcher.write(fn)
+            return asyncio.wrap_future(self.db.submit(fn))
+        return self._batcher.write(fn)
 
     def call_on_loop(self, fn: Callable[..., Any], *args: Any) -> None:
         loop = self._loop
