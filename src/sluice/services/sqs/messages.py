@@ -258,7 +258,7 @@ def new_message_id() -> str:
 
 def encode_receipt(queue_id: int, message_row: int, token: str) -> str:
     raw = _HANDLE.pack(1, queue_id, message_row, bytes.fromhex(token))
-    return _HANDLE_PREFIX + base64.b64encode(raw).decode()
+    return _HANDLE_PREFIX + binascii.b2a_base64(raw, newline=False).decode()
 
 
 def decode_receipt(handle: str | None) -> Receipt | None:

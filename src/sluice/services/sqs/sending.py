@@ -128,8 +128,10 @@ class Sending:
             waiters.settle(claimed)
         sizes = [msg.size for msg, o in zip(msgs, outcomes, strict=True) if o.row_id is not None]
         handed = sum(len(w.taken) for w in claimed) if claimed else 0
-        if len(sizes) > handed and not queue.fifo and any(not msg.delay_seconds for msg in msgs):
-            self.state.maybe_visible.add(queue.id)  # a message no parked poll took is visible
+        maybe_visible = self.state.maybe_visible
+        if len(sizes) > handed and queue.id not in maybe_visible and not queue.fifo \
+                and any(not msg.delay_seconds for msg in msgs):
+            maybe_visible.add(queue.id)  # a message no parked poll took is visible
         self.state.metrics.sent(queue, sizes)
         # Polls that were looking while this committed may have missed these messages: wake them
         # (a parked one was claimed instead, unless there were more messages than claims).

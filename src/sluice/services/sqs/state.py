@@ -42,6 +42,7 @@ class SqsState:
         # client sends the same few URLs over and over); bounded, emptied when full.
         self._url_keys: dict[tuple[str, str], tuple[str, str, str]] = {}
         self._by_id: dict[int, Queue] = {}
+        self._arn_keys: dict[str, tuple[str, str, str]] = {}  # queue ARN -> its key in _queues
         self._lock = threading.Lock()  # orders cache updates made by worker threads
         for queue in all_queues(self.db.reader):
             self.remember(queue)
@@ -130,11 +131,19 @@ class SqsState:
         return self._queues.get((account, region, name))
 
     def by_arn(self, arn: str) -> Queue | None:
-        parsed = qattrs.parse_arn(arn)
-        if parsed is None:
-            return None
-        region, account, name = parsed
-        return self._queues.get((account, region, name))
+        # IAM's enforcement asks for the queue of every SQS request by ARN: the ARN's parse,
+        # once per ARN (as the URL's in by_url); bounded, emptied when full.
+        key = self._arn_keys.get(arn)
+        if key is None:
+            parsed = qattrs.parse_arn(arn)
+            if parsed is None:
+                return None
+            region, account, name = parsed
+            key = (account, region, name)
+            if len(self._arn_keys) >= _URL_KEYS:
+                self._arn_keys.clear()
+            self._arn_keys[arn] = key
+        return self._queues.get(key)
 
     def by_url(self, url: str | None, region: str) -> Queue:
         """The queue a QueueUrl names (any host; the region from an sqs.<region> host or a
