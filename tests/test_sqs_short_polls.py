@@ -4,7 +4,8 @@ A short poll of a queue the loop's own sends and receives left "may hold visible
 straight to the write that takes them; any other queue is read first. These scenarios change a
 queue behind that memory's back (a purge, a delivery from a worker thread, a visibility change,
 a visibility timeout running out) and check that every receive still answers what the store
-holds. In process, with the service bound to a running loop as the server binds it.
+holds. Also: message ids and receipt handles as the send and receive write them. In process,
+with the service bound to a running loop as the server binds it.
 """
 
 from __future__ import annotations
@@ -87,5 +88,26 @@ def test_delayed_messages_stay_hidden_and_long_polls_still_answer(tmp_path: Path
         got = await service.receiving.receive_message(CTX, QueueUrl=URL, MaxNumberOfMessages=10, WaitTimeSeconds=1)
         assert [m["Body"] for m in got["Messages"]] == ["now"]
         assert await bodies(service) == []
+
+    run(tmp_path, scenario)
+
+
+def test_message_ids_are_version_4_uuids_and_handles_name_their_receive(tmp_path: Path) -> None:
+    import uuid
+
+    async def scenario(service: SqsService) -> None:
+        ids = set()
+        for i in range(200):
+            sent = await service.sending.send_message(CTX, QueueUrl=URL, MessageBody=f"m{i}")
+            parsed = uuid.UUID(sent["MessageId"])
+            assert (parsed.version, parsed.variant, str(parsed)) == (4, uuid.RFC_4122, sent["MessageId"])
+            ids.add(sent["MessageId"])
+        assert len(ids) == 200
+        got = await service.receiving.receive_message(CTX, QueueUrl=URL, MaxNumberOfMessages=10, WaitTimeSeconds=0)
+        for message in got["Messages"]:
+            assert message["MessageId"] in ids
+            await service.receiving.delete_message(CTX, QueueUrl=URL, ReceiptHandle=message["ReceiptHandle"])
+        depth = service.depth(ARN)
+        assert depth is not None and (depth.visible, depth.in_flight) == (190, 0)
 
     run(tmp_path, scenario)
