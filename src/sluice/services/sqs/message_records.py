@@ -150,6 +150,12 @@ def has_visible(conn: sqlite3.Connection, queue_id: int, now_ms: int) -> bool:
                         (queue_id, now_ms)).fetchone() is not None
 
 
+def first_visible(conn: sqlite3.Connection, queue_id: int) -> int | None:
+    """When the queue's first message is or becomes visible (the index's first entry), if any."""
+    row = conn.execute("SELECT min(visible_ms) FROM sqs_messages WHERE queue_id=?", (queue_id,)).fetchone()
+    return None if row is None or row[0] is None else int(row[0])
+
+
 def next_visible(conn: sqlite3.Connection, queue_id: int, now_ms: int) -> int | None:
     """When the next message of a queue becomes visible (after `now_ms`), if one will."""
     row = conn.execute("SELECT min(visible_ms) FROM sqs_messages WHERE queue_id=? AND visible_ms>?",

@@ -142,10 +142,8 @@ class Receiving:
 
     def _next_visible(self, queue: Queue, now: int) -> int | None:
         """`now` if a message is visible, else when the next one becomes visible (a read; no write)."""
-        reader = self.state.db.reader
-        if mrec.has_visible(reader, queue.id, now):
-            return now
-        return mrec.next_visible(reader, queue.id, now)
+        first = mrec.first_visible(self.state.db.reader, queue.id)  # one read, not "any visible?" and "when?"
+        return None if first is None else max(first, now)
 
     def _receive_txn(self, conn: sqlite3.Connection, queue: Queue, count: int, visibility: int,
                      now: int, waits: bool = True) -> tuple[list[Received], int | None, set[int]]:
