@@ -50,7 +50,8 @@ class SqsState:
         self._loop_thread: int | None = None
         self._batcher: WriteBatcher | None = None
         # Queues that may hold visible messages, as the loop's own sends and receives last saw
-        # them (event loop only): a short poll of one of these skips its read of the store and
+        # them (added on the event loop; a queue's deletion or the reset, in a worker thread,
+        # removes with one set operation): a receive from one of these skips its read and
         # goes straight to the write that takes messages. Only a hint: the write is the truth
         # either way, and a queue not in it (emptied, unknown, or filled by another path: a
         # delivery from a worker thread, a visibility timeout running out) is read first, as
