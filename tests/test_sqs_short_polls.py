@@ -111,3 +111,20 @@ def test_message_ids_are_version_4_uuids_and_handles_name_their_receive(tmp_path
         assert depth is not None and (depth.visible, depth.in_flight) == (190, 0)
 
     run(tmp_path, scenario)
+
+
+def test_a_delivery_reaches_a_parked_long_poll_and_later_short_polls(tmp_path: Path) -> None:
+    async def scenario(service: SqsService) -> None:
+        poll = asyncio.ensure_future(service.receiving.receive_message(CTX, QueueUrl=URL, MaxNumberOfMessages=10,
+                                                                      WaitTimeSeconds=20))
+        while not service.state.waiters.has_waiting(service.state.by_url(URL, "us-east-1").id):
+            await asyncio.sleep(0)  # until the poll is registered (a yield to it, no clock involved)
+        first = await asyncio.to_thread(service.deliver, ARN, Delivery(body="to the poll"))
+        got = await poll
+        assert [(m["MessageId"], m["Body"]) for m in got["Messages"]] == [(first.message_id, "to the poll")]
+        second = await asyncio.to_thread(service.deliver, ARN, Delivery(body="to the next receive"))
+        assert second.ok
+        assert await bodies(service) == ["to the next receive"]
+        assert await bodies(service) == []
+
+    run(tmp_path, scenario)

@@ -230,9 +230,15 @@ class Sending:
         except BaseException:
             state.waiters.release(claimed)
             raise
-        state.call_on_loop(state.waiters.settle, claimed)
-        if not claimed:
+        # To the loop only when someone is there: a hop costs the loop a wake-up (and this thread
+        # a system call) per delivered message. A poll that registers after this check looks at
+        # the store after registering, and this message is committed by then.
+        if claimed:
+            state.call_on_loop(state.waiters.settle, claimed)
+        elif state.waiters.has_waiting(queue.id):
             state.notify(queue.id)
         if outcome.row_id is not None:
+            if not claimed and not queue.fifo and not msg.delay_seconds:
+                state.maybe_visible.add(queue.id)  # one set operation: safe off the loop
             state.metrics.sent(queue, [msg.size])
         return DeliveryResult(True, outcome.message_id)

@@ -49,14 +49,14 @@ class SqsState:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._loop_thread: int | None = None
         self._batcher: WriteBatcher | None = None
-        # Queues that may hold visible messages, as the loop's own sends and receives last saw
-        # them (added on the event loop; a queue's deletion or the reset, in a worker thread,
-        # removes with one set operation): a receive from one of these skips its read and
-        # goes straight to the write that takes messages. Only a hint: the write is the truth
-        # either way, and a queue not in it (emptied, unknown, or filled by another path: a
-        # delivery from a worker thread, a visibility timeout running out) is read first, as
-        # before, so that polling an empty queue costs no write. A wrong "may" costs one write
-        # that changes nothing (no fsync); nothing here can hide a message.
+        # Queues that may hold visible messages, as the loop's own sends and receives and the
+        # deliveries since last saw them (single set operations, from the loop or worker
+        # threads): a receive from one of these skips its read and goes straight to the write
+        # that takes messages. Only a hint: the write is the truth either way, and a queue not
+        # in it (emptied, unknown, or made visible another way: a visibility timeout running
+        # out, a move task) is read first, as before, so that polling an empty queue costs no
+        # write. A wrong "may" costs one write that changes nothing (no fsync); nothing here
+        # can hide a message.
         self.maybe_visible: set[int] = set()
 
     def bind(self) -> None:
