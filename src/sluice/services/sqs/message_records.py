@@ -185,7 +185,6 @@ def visible_messages(conn: sqlite3.Connection, queue_id: int, now_ms: int, limit
     return [StoredMessage.from_row(row) for row in rows]
 
 
-
 def visible_group_heads(conn: sqlite3.Connection, queue_id: int, now_ms: int) -> list[StoredMessage]:
     """The first message of each FIFO message group whose first message is visible, oldest group first."""
     rows = conn.execute(
