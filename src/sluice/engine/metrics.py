@@ -313,7 +313,7 @@ def lambda_point(name: str, fn: str, resource: str, version: str | None, value: 
     return Point("AWS/Lambda", name, dims, value, unit, ts)
 
 
-@dataclass
+@dataclass(slots=True)
 class _Stats:
     total: float
     count: float
@@ -335,10 +335,12 @@ class MetricBuffer:
         self._pending: dict[tuple[str, str, str, str, float], _Stats] = {}
         self._task: PeriodicTask | None = None
 
-    def add(self, namespace: str, name: str, dimensions: str, value: float, unit: str, count: float = 1) -> None:
-        """Count `count` samples adding up to `value` (their min and max are value / count).
+    def add(self, namespace: str, name: str, dimensions: str, value: float, unit: str, count: float = 1,
+            at: float | None = None) -> None:
+        """Count `count` samples adding up to `value` (their min and max are value / count), taken
+        at `at` (clock seconds; now if None: a caller with several samples reads the clock once).
         `dimensions` is the stored form (`dimensions_key`), which callers compute once per resource."""
-        minute = self.clock.now() // 60 * 60
+        minute = (self.clock.now() if at is None else at) // 60 * 60
         key = (namespace, name, dimensions, unit, minute)
         each = value / count if count else value
         with self._lock:
@@ -348,8 +350,10 @@ class MetricBuffer:
             else:
                 stats.total += value
                 stats.count += count
-                stats.low = min(stats.low, each)
-                stats.high = max(stats.high, each)
+                if each < stats.low:  # a hot path: comparisons, not min() and max() calls
+                    stats.low = each
+                if each > stats.high:
+                    stats.high = each
 
     def flush(self) -> None:
         with self._lock:

@@ -51,23 +51,24 @@ class SqsMetrics:
     def sent(self, queue: Queue, sizes: list[int]) -> None:
         if not sizes:
             return
-        self._last_used[queue.id] = self.clock.now()
+        now = self._last_used[queue.id] = self.clock.now()
         dims = _key(queue.name)
-        self.buffer.add(NAMESPACE, "NumberOfMessagesSent", dims, len(sizes), "Count", count=1)
+        add = self.buffer.add
+        add(NAMESPACE, "NumberOfMessagesSent", dims, len(sizes), "Count", 1, now)
         for size in sizes:
-            self.buffer.add(NAMESPACE, "SentMessageSize", dims, size, "Bytes")
+            add(NAMESPACE, "SentMessageSize", dims, size, "Bytes", 1, now)
 
     def received(self, queue: Queue, n: int) -> None:
-        self._last_used[queue.id] = self.clock.now()
+        now = self._last_used[queue.id] = self.clock.now()
         if n:
-            self.buffer.add(NAMESPACE, "NumberOfMessagesReceived", _key(queue.name), n, "Count", count=1)
+            self.buffer.add(NAMESPACE, "NumberOfMessagesReceived", _key(queue.name), n, "Count", 1, now)
         else:
-            self.buffer.add(NAMESPACE, "NumberOfEmptyReceives", _key(queue.name), 1, "Count")
+            self.buffer.add(NAMESPACE, "NumberOfEmptyReceives", _key(queue.name), 1, "Count", 1, now)
 
     def deleted(self, queue: Queue, n: int) -> None:
-        self._last_used[queue.id] = self.clock.now()
+        now = self._last_used[queue.id] = self.clock.now()
         if n:
-            self.buffer.add(NAMESPACE, "NumberOfMessagesDeleted", _key(queue.name), n, "Count", count=1)
+            self.buffer.add(NAMESPACE, "NumberOfMessagesDeleted", _key(queue.name), n, "Count", 1, now)
 
     # -- gauges ------------------------------------------------------------------------------
 

@@ -31,6 +31,7 @@ MAX_VISIBILITY = 43_200
 VISIBILITY_REASON = "Must be >= 0 and <= 43200, if provided."
 
 Outcomes = tuple[list[dict[str, Any]], list[dict[str, Any]], bool]
+_NONE: frozenset[str] = frozenset()
 
 
 class Receiving:
@@ -53,7 +54,8 @@ class Receiving:
         errors.check_range(visibility, 0, MAX_VISIBILITY, "VisibilityTimeout", VISIBILITY_REASON)
         wait = queue.number("ReceiveMessageWaitTimeSeconds") if WaitTimeSeconds is None else WaitTimeSeconds
         errors.check_range(wait, 0, MAX_WAIT_SECONDS, "WaitTimeSeconds", "Must be >= 0 and <= 20, if provided.")
-        system_names = set(AttributeNames or ()) | set(MessageSystemAttributeNames or ())
+        system_names = (set(AttributeNames or ()) | set(MessageSystemAttributeNames or ())
+                        if AttributeNames or MessageSystemAttributeNames else _NONE)
         if wait <= 0:  # a short poll: one look, no waiter to register (it could never park)
             received = await self._look(queue, count, visibility)
         else:
@@ -83,10 +85,11 @@ class Receiving:
             waiter = state.waiters.arm(queue.id, count, visibility, loop)
             try:
                 now = state.now_ms()
-                next_ms = self._next_visible(queue, now) if not queue.fifo else None
-                if queue.fifo or next_ms == now:
+                next_ms = None
+                if queue.fifo or queue.id in state.maybe_visible or (next_ms := self._next_visible(queue, now)) == now:
                     received, next_ms, moved = await state.write(functools.partial(
                         self._receive_txn, queue=queue, count=count, visibility=visibility, now=now))
+                    self._saw(queue, count, received)
                     if moved:
                         state.waiters.wake(tuple(moved))
             except BaseException:
@@ -119,20 +122,28 @@ class Receiving:
         queue costs no write."""
         state = self.state
         now = state.now_ms()
-        if not queue.fifo and not mrec.has_visible(state.db.reader, queue.id, now):
+        if not queue.fifo and queue.id not in state.maybe_visible and not mrec.has_visible(
+                state.db.reader, queue.id, now):
             return []
         received, _, moved = await state.write(functools.partial(
             self._receive_txn, queue=queue, count=count, visibility=visibility, now=now, waits=False))
+        self._saw(queue, count, received)
         if moved:
             state.waiters.wake(tuple(moved))
         return received
 
+    def _saw(self, queue: Queue, count: int, received: list[Received]) -> None:
+        """Remember whether more may be visible: a receive that got all it asked for may have
+        left some; one that got less found no more (see SqsState.maybe_visible)."""
+        if len(received) < count:
+            self.state.maybe_visible.discard(queue.id)
+        else:
+            self.state.maybe_visible.add(queue.id)
+
     def _next_visible(self, queue: Queue, now: int) -> int | None:
         """`now` if a message is visible, else when the next one becomes visible (a read; no write)."""
-        reader = self.state.db.reader
-        if mrec.has_visible(reader, queue.id, now):
-            return now
-        return mrec.next_visible(reader, queue.id, now)
+        first = mrec.first_visible(self.state.db.reader, queue.id)  # one read, not "any visible?" and "when?"
+        return None if first is None else max(first, now)
 
     def _receive_txn(self, conn: sqlite3.Connection, queue: Queue, count: int, visibility: int,
                      now: int, waits: bool = True) -> tuple[list[Received], int | None, set[int]]:
@@ -334,7 +345,7 @@ def system_attributes(queue: Queue, msg: StoredMessage) -> dict[str, str]:
     return values
 
 
-def _render(queue: Queue, received: Received, system_names: set[str],
+def _render(queue: Queue, received: Received, system_names: frozenset[str] | set[str],
             attribute_names: list[str] | None) -> dict[str, Any]:
     """A received message as ReceiveMessage answers it."""
     msg = received.message

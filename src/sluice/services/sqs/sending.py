@@ -127,10 +127,15 @@ class Sending:
         if claimed:
             waiters.settle(claimed)
         sizes = [msg.size for msg, o in zip(msgs, outcomes, strict=True) if o.row_id is not None]
+        handed = sum(len(w.taken) for w in claimed) if claimed else 0
+        maybe_visible = self.state.maybe_visible
+        if len(sizes) > handed and queue.id not in maybe_visible and not queue.fifo \
+                and any(not msg.delay_seconds for msg in msgs):
+            maybe_visible.add(queue.id)  # a message no parked poll took is visible
         self.state.metrics.sent(queue, sizes)
         # Polls that were looking while this committed may have missed these messages: wake them
         # (a parked one was claimed instead, unless there were more messages than claims).
-        if sizes and waiters.has_waiting(queue.id) and sum(len(w.taken) for w in claimed) < len(msgs):
+        if sizes and waiters.has_waiting(queue.id) and handed < len(msgs):
             waiters.wake((queue.id,))
         return outcomes
 
@@ -225,9 +230,15 @@ class Sending:
         except BaseException:
             state.waiters.release(claimed)
             raise
-        state.call_on_loop(state.waiters.settle, claimed)
-        if not claimed:
+        # To the loop only when someone is there: a hop costs the loop a wake-up (and this thread
+        # a system call) per delivered message. A poll that registers after this check looks at
+        # the store after registering, and this message is committed by then.
+        if claimed:
+            state.call_on_loop(state.waiters.settle, claimed)
+        elif state.waiters.has_waiting(queue.id):
             state.notify(queue.id)
         if outcome.row_id is not None:
+            if not claimed and not queue.fifo and not msg.delay_seconds:
+                state.maybe_visible.add(queue.id)  # one set operation: safe off the loop
             state.metrics.sent(queue, [msg.size])
         return DeliveryResult(True, outcome.message_id)

@@ -42,12 +42,22 @@ class SqsState:
         # client sends the same few URLs over and over); bounded, emptied when full.
         self._url_keys: dict[tuple[str, str], tuple[str, str, str]] = {}
         self._by_id: dict[int, Queue] = {}
+        self._arn_keys: dict[str, tuple[str, str, str]] = {}  # queue ARN -> its key in _queues
         self._lock = threading.Lock()  # orders cache updates made by worker threads
         for queue in all_queues(self.db.reader):
             self.remember(queue)
         self._loop: asyncio.AbstractEventLoop | None = None
         self._loop_thread: int | None = None
         self._batcher: WriteBatcher | None = None
+        # Queues that may hold visible messages, as the loop's own sends and receives and the
+        # deliveries since last saw them (single set operations, from the loop or worker
+        # threads): a receive from one of these skips its read and goes straight to the write
+        # that takes messages. Only a hint: the write is the truth either way, and a queue not
+        # in it (emptied, unknown, or made visible another way: a visibility timeout running
+        # out, a move task) is read first, as before, so that polling an empty queue costs no
+        # write. A wrong "may" costs one write that changes nothing (no fsync); nothing here
+        # can hide a message.
+        self.maybe_visible: set[int] = set()
 
     def bind(self) -> None:
         """Attach to the running event loop (the service's start)."""
@@ -60,11 +70,12 @@ class SqsState:
     def now_ms(self) -> int:
         return int(self.clock.now() * 1000)
 
-    async def write(self, fn: Callable[[sqlite3.Connection], T]) -> T:
-        """A write from the event loop, committed with the others of the same loop turn."""
+    def write(self, fn: Callable[[sqlite3.Connection], T]) -> asyncio.Future[T]:
+        """A write from the event loop, committed with the others of the same loop turn: await
+        the future (not a coroutine: every SQS write would pay one more frame for nothing)."""
         if self._batcher is None:
-            return await asyncio.wrap_future(self.db.submit(fn))
-        return await self._batcher.write(fn)
+            return asyncio.wrap_future(self.db.submit(fn))
+        return self._batcher.write(fn)
 
     def call_on_loop(self, fn: Callable[..., Any], *args: Any) -> None:
         loop = self._loop
@@ -99,6 +110,7 @@ class SqsState:
         with self._lock:
             self._queues.pop(queue.key, None)
             self._by_id.pop(queue.id, None)
+        self.maybe_visible.discard(queue.id)
 
     def forget_all(self) -> None:
         """The store was reset: no queue exists. Parked long polls wake (their queue is gone:
@@ -106,6 +118,7 @@ class SqsState:
         with self._lock:
             self._queues.clear()
             self._by_id.clear()
+        self.maybe_visible.clear()
         self.metrics.forget_all()
         self.call_on_loop(self.waiters.wake_all)
 
@@ -119,11 +132,19 @@ class SqsState:
         return self._queues.get((account, region, name))
 
     def by_arn(self, arn: str) -> Queue | None:
-        parsed = qattrs.parse_arn(arn)
-        if parsed is None:
-            return None
-        region, account, name = parsed
-        return self._queues.get((account, region, name))
+        # IAM's enforcement asks for the queue of every SQS request by ARN: the ARN's parse,
+        # once per ARN (as the URL's in by_url); bounded, emptied when full.
+        key = self._arn_keys.get(arn)
+        if key is None:
+            parsed = qattrs.parse_arn(arn)
+            if parsed is None:
+                return None
+            region, account, name = parsed
+            key = (account, region, name)
+            if len(self._arn_keys) >= _URL_KEYS:
+                self._arn_keys.clear()
+            self._arn_keys[arn] = key
+        return self._queues.get(key)
 
     def by_url(self, url: str | None, region: str) -> Queue:
         """The queue a QueueUrl names (any host; the region from an sqs.<region> host or a
