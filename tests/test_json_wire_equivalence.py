@@ -13,7 +13,7 @@ from sluice.protocol import jsonrpc, safejson
 
 from .test_safejson_check import DOCUMENTS
 
-MORE = [
+MORE: list[str | bytes | bytearray] = [
     b" {\"a\": 1}", b"\t\n{\"a\": [1, 2]}\r\n ", b"{\"a\":1} x", b"1", b"12", b"\"\\ud800\"", b"[NaN, -Infinity]",
     b"\xef\xbb\xbf{}", b"\xff\xfe{\x00}\x00", b"{\x00}", b"{\"a\": \"\xc3\xa9\"}", b"{\"a\": \"\xff\"}", b"x",
     bytearray(b"{\"b\": [true, false]}"), "  {\"x\": null}  ", "\ufeff{}", "", "{\"é\": 1}",
@@ -27,7 +27,7 @@ def outcome(loads: Any, document: str | bytes | bytearray) -> tuple[str, Any]:
         return type(exc).__name__, str(exc)
 
 
-@pytest.mark.parametrize("document", DOCUMENTS + MORE)
+@pytest.mark.parametrize("document", [*DOCUMENTS, *MORE])
 def test_loads_is_json_loads(document: str | bytes | bytearray) -> None:
     got, expected = outcome(safejson.loads, document), outcome(json.loads, document)
     if expected[0] == "UnicodeDecodeError":  # safejson says "not JSON" with json's own message
