@@ -10,6 +10,9 @@ from typing import Any
 import pytest
 
 from sluice.protocol import jsonrpc, safejson
+from sluice.protocol.jsonvalues import from_json
+from sluice.protocol.models import service_model
+from sluice.protocol.values import InvalidValue
 
 from .test_safejson_check import DOCUMENTS
 
@@ -46,3 +49,27 @@ def test_loads_is_json_loads(document: str | bytes | bytearray) -> None:
 ])
 def test_encoder_is_json_dumps(value: Any) -> None:
     assert "".join(jsonrpc._ENCODE(value, 0)) == json.dumps(value)
+
+
+@pytest.mark.parametrize(("member", "value", "taken"), [
+    ("MaxNumberOfMessages", 2**63 - 1, True), ("MaxNumberOfMessages", -(2**63), True),
+    ("MaxNumberOfMessages", 2**63, False), ("MaxNumberOfMessages", True, False), ("MaxNumberOfMessages", "1", False),
+    ("QueueUrl", "q", True), ("QueueUrl", "é", True), ("QueueUrl", "\ud800", False), ("QueueUrl", 1, False),
+])
+def test_request_scalars_are_checked_as_before(member: str, value: Any, taken: bool) -> None:
+    shape = service_model("sqs").operation_model("ReceiveMessage").input_shape
+    assert shape is not None
+    if taken:
+        assert from_json({member: value}, shape) == {member: value}
+    else:
+        with pytest.raises(InvalidValue):
+            from_json({member: value}, shape)
+
+
+@pytest.mark.parametrize("value", [True, False])
+def test_request_booleans_are_taken_and_others_refused(value: bool) -> None:
+    shape = service_model("lambda").operation_model("UpdateFunctionCode").input_shape
+    assert shape is not None
+    assert from_json({"Publish": value}, shape) == {"Publish": value}
+    with pytest.raises(InvalidValue):
+        from_json({"Publish": int(value)}, shape)
