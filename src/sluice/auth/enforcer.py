@@ -169,7 +169,10 @@ class Enforcer:
         holders: dict[str, tuple[str | None, str | None]] = {}  # a batch's items share their bucket's policy
         denied_items: set[int] = set()
         for check in checks:
-            request, decision = self._decide(principal, policies, check, context, ctx.account_id, holders)
+            held = self._holder_policy(check.resource, holders)
+            if self._plainly_own(principal, held, ctx.account_id) and self._own_object(principal, check):
+                continue  # what _decide would allow, without building its request
+            request, decision = self._decide(principal, policies, check, context, ctx.account_id, held)
             if decision.allowed or self._no_such_bucket(service, operation, check.resource):
                 continue
             if request.action in _ROOT_KEEPS and principal.kind == "root" \
@@ -253,21 +256,38 @@ class Enforcer:
             self._stamp = (second, {"aws:CurrentTime": when, "aws:EpochTime": str(second)})
         return self._stamp[1]
 
+    def _holder_policy(self, resource: str, holders: dict[str, tuple[str | None, str | None]]
+                       ) -> tuple[str | None, str | None]:
+        """`resource_policy` of the resource whose policy governs `resource`, once per request."""
+        holder = _policy_holder(resource)
+        found = holders.get(holder)
+        if found is None:
+            found = holders[holder] = self.resource_policy(resource)
+        return found
+
+    def _plainly_own(self, principal: Principal, found: tuple[str | None, str | None], caller_account: str) -> bool:
+        """Plain mode, the caller's own account, no resource policy that could deny: nothing to
+        evaluate (an S3 object's ACL aside: see _decide)."""
+        document, owner = found
+        return document is None and not self.identity_policies and principal.account is not None \
+            and (owner or caller_account) == principal.account
+
+    def _own_object(self, principal: Principal, check: Check) -> bool:
+        """Not an S3 object another account wrote (whose ACL alone decides: _s3_decision)."""
+        if self.acls is None or not check.resource.startswith("arn:aws:s3:::"):
+            return True
+        writer = self.acls.object_owner(check.resource, check.action)
+        return writer is None or writer == principal.account
+
     def _decide(self, principal: Principal, policies: Sequence[Policy], check: Check,
                 context: Mapping[str, str | Sequence[str]] | Callable[[], Mapping[str, str | Sequence[str]]],
                 caller_account: str,
-                holders: dict[str, tuple[str | None, str | None]] | None = None) -> tuple[AuthRequest, Decision]:
+                found: tuple[str | None, str | None] | None = None) -> tuple[AuthRequest, Decision]:
         """The decision on one check; `context`, the condition context, may be the function
-        that builds it (called only when a policy is evaluated)."""
-        if holders is None:
-            document, owner = self.resource_policy(check.resource)
-        else:
-            holder = _policy_holder(check.resource)
-            if holder not in holders:
-                holders[holder] = self.resource_policy(check.resource)
-            document, owner = holders[holder]
-        if document is None and not self.identity_policies and principal.account is not None \
-                and (owner or caller_account) == principal.account:
+        that builds it (called only when a policy is evaluated); `found`, the resource's policy
+        and owner when the caller has looked them up."""
+        document, owner = self.resource_policy(check.resource) if found is None else found
+        if self._plainly_own(principal, (document, owner), caller_account):
             # Plain mode, own account, no resource policy that could deny: nothing to evaluate,
             # but an object another account wrote into the bucket is still governed by its ACL.
             request = AuthRequest(principal, check.action, check.resource, principal.account, check.context)
@@ -332,7 +352,7 @@ class Enforcer:
             return None, None
         # AWS-managed policies (arn:aws:iam::aws:policy/...) are every account's to read: the
         # caller's own identity policies decide, as for its own resources.
-        account = None if parts[4] == "aws" else arn_account(arn)
+        account = None if parts[4] == "aws" else parts[4] or None  # arn_account's, split once
         source = self.resources.get(parts[2])
         if source is None:
             return None, account

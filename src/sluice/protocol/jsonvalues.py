@@ -11,14 +11,20 @@ from botocore.model import ListShape, MapShape, Shape, StructureShape
 
 from .values import InvalidValue, as_datetime, format_timestamp, parse_timestamp
 
+# What from_json takes as it is, without a call (see _wire_members).
+_TEXT, _INTEGER, _BOOLEAN = "string", "integer", "boolean"
+_SCALAR_KINDS = {"string": _TEXT, "integer": _INTEGER, "long": _INTEGER, "boolean": _BOOLEAN}
+_INT64 = range(-(2**63), 2**63)  # (`in` on a range of ints: two comparisons in C)
+
 
 @functools.cache
-def _wire_members(shape: StructureShape) -> tuple[tuple[str, str, Shape, bool], ...]:
-    """A structure's members as (wire key, name, shape, a plain string?): shapes are model
-    singletons, and looking each member's wire name up again per request was most of a small
-    request's parse."""
+def _wire_members(shape: StructureShape) -> tuple[tuple[str, str, Shape, str | None], ...]:
+    """A structure's members as (wire key, name, shape, its plain scalar kind or None): shapes
+    are model singletons, and looking each member's wire name up again per request was most of
+    a small request's parse."""
     return tuple((member.serialization.get("name", name), name, member,
-                  member.type_name == "string" and not isinstance(member, (StructureShape, ListShape, MapShape)))
+                  None if isinstance(member, (StructureShape, ListShape, MapShape))
+                  else _SCALAR_KINDS.get(member.type_name))
                  for name, member in shape.members.items())
 
 
@@ -40,11 +46,14 @@ def from_json(value: Any, shape: Shape, path: str = "") -> Any:
         if not isinstance(value, dict):
             raise InvalidValue(path or shape.name, str(value)[:50], "structure")
         out = {}
-        for key, name, member, string in _wire_members(shape):
+        for key, name, member, kind in _wire_members(shape):
             if key in value:
                 v = value[key]
-                if string and type(v) is str and v.isascii():
-                    out[name] = v  # what the string branch below answers, without the call
+                # What the scalar branches below answer for these, without the call.
+                if (kind is _TEXT and type(v) is str and v.isascii()) or (kind is _INTEGER and type(v) is int
+                                                                          and v in _INT64) \
+                        or (kind is _BOOLEAN and type(v) is bool):
+                    out[name] = v
                 else:
                     out[name] = from_json(v, member, f"{path}.{name}" if path else name)
         return out
@@ -106,6 +115,13 @@ def _present(value: Any, shape: Shape, path: str) -> Any:
     return value
 
 
+@functools.cache
+def _written_as_is(shape: Shape) -> bool:
+    """to_json answers a value of this shape with the value itself (strings, integers, booleans)."""
+    return shape.type_name in ("string", "integer", "long", "boolean") \
+        and not isinstance(shape, (StructureShape, ListShape, MapShape))
+
+
 def to_json(value: Any, shape: Shape, timestamp_format: str = "unixTimestamp") -> Any:
     """A Python value -> what goes in the JSON body for `shape`."""
     if value is None:
@@ -120,8 +136,12 @@ def to_json(value: Any, shape: Shape, timestamp_format: str = "unixTimestamp") -
                 out[key] = v if plain else to_json(v, member, timestamp_format)
         return out
     if isinstance(shape, ListShape):
+        if _written_as_is(shape.member):
+            return list(value)
         return [to_json(v, shape.member, timestamp_format) for v in value]
     if isinstance(shape, MapShape):
+        if _written_as_is(shape.value):
+            return dict(value)  # (GetQueueAttributes' attributes, message attributes' names)
         return {k: to_json(v, shape.value, timestamp_format) for k, v in value.items()}
     t = shape.type_name
     if t == "timestamp":

@@ -27,7 +27,7 @@ class JsonError(ValueError):
 def loads(text: str | bytes | bytearray, max_depth: int = MAX_DEPTH) -> Any:
     """`json.loads`, refusing documents nested deeper than `max_depth` arrays/objects."""
     try:
-        value = json.loads(text)
+        value = _parse(text)
     except RecursionError:
         raise JsonError(f"JSON nested deeper than {max_depth} levels") from None
     except UnicodeDecodeError as exc:  # bytes that are not UTF-8/16/32: also "not JSON"
@@ -38,9 +38,32 @@ def loads(text: str | bytes | bytearray, max_depth: int = MAX_DEPTH) -> Any:
 
 
 _WS = re.compile(r"[ \t\n\r]*")
+_WS_CHARS = " \t\n\r"  # (and "": an empty document's error comes from the scanner)
 # json's own (C) scanner of one value at an index: (value, end); typeshed does not list it.
 _SCAN: Callable[[str, int], tuple[Any, int]] = json.JSONDecoder().scan_once  # type: ignore[attr-defined]
 _WALKED_LEVELS = 2  # levels `check` walks itself: enough for {"Records": [...]} and [...]
+
+
+def _parse(text: str | bytes | bytearray) -> Any:
+    """`json.loads(text)`, the same value or error, with less Python around json's C scanner for
+    the usual body (UTF-8, no BOM): json.loads's encoding detection, its decoder's two regex
+    matches and checks were half a small request's parse."""
+    if not isinstance(text, str):
+        if len(text) < 2 or not (0 < text[0] < 0x80 and text[1]):  # maybe UTF-16/32 or a BOM
+            return json.loads(text)
+        text = text.decode("utf-8", "surrogatepass")  # what json.detect_encoding says of it
+    if text.startswith("\ufeff"):
+        return json.loads(text)  # json's own error
+    idx = _skip(text, 0) if text[:1] in _WS_CHARS else 0
+    try:
+        value, end = _SCAN(text, idx)
+    except StopIteration as err:
+        raise json.JSONDecodeError("Expecting value", text, err.value) from None
+    if end != len(text):
+        end = _skip(text, end)
+        if end != len(text):
+            raise json.JSONDecodeError("Extra data", text, end)
+    return value
 
 
 def check(data: bytes, max_depth: int = MAX_DEPTH) -> None:
