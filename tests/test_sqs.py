@@ -312,6 +312,9 @@ def test_all_attribute_types_round_trip(sqs: Any, queue: str) -> None:
     ({"MessageBody": "a\x00b"}, "InvalidMessageContents",
      "Invalid characters found. Valid unicode characters are #x9 | #xA | #xD | #x20 to #xD7FF | #xE000 to #xFFFD | "
      "#x10000 to #x10FFFF"),
+    ({"MessageBody": "caf\u00e9 \uffff"}, "InvalidMessageContents",
+     "Invalid characters found. Valid unicode characters are #x9 | #xA | #xD | #x20 to #xD7FF | #xE000 to #xFFFD | "
+     "#x10000 to #x10FFFF"),
     ({"MessageBody": "x", "DelaySeconds": 901}, "InvalidParameterValue",
      "Value 901 for parameter DelaySeconds is invalid. Reason: DelaySeconds must be >= 0 and <= 900."),
     ({"MessageBody": "x", "MessageDeduplicationId": "d"}, "InvalidParameterValue",
