@@ -99,7 +99,8 @@ def body_range(state: S3State, record: ObjectRecord, first: int, length: int) ->
 
 
 def check_key(key: str) -> None:
-    if len(key.encode()) > MAX_KEY_BYTES:
+    # At most 4 UTF-8 bytes a character: a short key needs no encoding to know it fits.
+    if len(key) > MAX_KEY_BYTES // 4 and len(key.encode()) > MAX_KEY_BYTES:
         raise ServiceError("KeyTooLongError", "Your key is too long", MaxSizeAllowed=MAX_KEY_BYTES,
                            Size=len(key.encode()))
 

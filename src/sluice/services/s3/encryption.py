@@ -19,7 +19,8 @@ from typing import Any
 
 from ...protocol.errors import ServiceError
 from ...protocol.http import ResponseBody
-from .configurations import SSE_ALGORITHMS, default_encryption
+from . import core
+from .configurations import ENCRYPTION, SSE_ALGORITHMS, default_encryption
 from .state import S3State
 
 Operation = Callable[..., Any]
@@ -44,6 +45,10 @@ def _chosen(state: S3State, bucket: str, params: dict[str, Any]) -> dict[str, An
         if algorithm != "AES256":
             chosen.update({k: params[k] for k in ("SSEKMSKeyId", "BucketKeyEnabled") if params.get(k) is not None})
         return chosen
+    if not core.bucket(state, bucket).config.get(ENCRYPTION):
+        # Never configured (most buckets): SSE-S3, every bucket's default since 2023; not
+        # DEFAULT_ENCRYPTION's rule copied out again on each write.
+        return {"ServerSideEncryption": "AES256"}
     default = default_encryption(state, bucket)
     if default is None:
         return {}  # a bucket without default encryption (made as before 2023): a plain object
