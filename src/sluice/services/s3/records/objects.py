@@ -10,18 +10,20 @@ import json
 import sqlite3
 from typing import Any
 
-from .models import ObjectRecord, parts_column
+from .models import OBJECT_COLUMNS, ObjectRecord, parts_column
+
+_CURRENT = f"SELECT {OBJECT_COLUMNS} FROM s3_objects WHERE bucket=? AND key=? AND is_latest=1"
+_VERSION = f"SELECT {OBJECT_COLUMNS} FROM s3_objects WHERE bucket=? AND key=? AND version_id=?"
 
 
 def current(conn: sqlite3.Connection, bucket: str, key: str) -> ObjectRecord | None:
     """The key's current version (possibly a delete marker)."""
-    row = conn.execute("SELECT * FROM s3_objects WHERE bucket=? AND key=? AND is_latest=1", (bucket, key)).fetchone()
+    row = conn.execute(_CURRENT, (bucket, key)).fetchone()
     return ObjectRecord.from_row(row) if row else None
 
 
 def find(conn: sqlite3.Connection, bucket: str, key: str, version_id: str) -> ObjectRecord | None:
-    row = conn.execute("SELECT * FROM s3_objects WHERE bucket=? AND key=? AND version_id=?",
-                       (bucket, key, version_id)).fetchone()
+    row = conn.execute(_VERSION, (bucket, key, version_id)).fetchone()
     return ObjectRecord.from_row(row) if row else None
 
 
