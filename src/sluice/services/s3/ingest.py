@@ -76,6 +76,8 @@ def _requested_algorithm(params: dict[str, Any], trailer: str | None) -> str | N
     algo = params.get("ChecksumAlgorithm")
     if algo:
         return str(algo).upper()
+    if _NOTHING_TO_CHECK.isdisjoint(params):  # no checksum member (nor Content-MD5) at all
+        return trailer
     for name, member in MEMBERS.items():
         if params.get(member):
             return name

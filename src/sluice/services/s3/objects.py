@@ -34,8 +34,10 @@ class Objects:
         core.check_key(Key)
         if not isinstance(Body, io.BytesIO):
             core.bucket(self.s, Bucket)  # refuse before streaming a large body (small ones are in memory)
-        metadata = core.check_metadata(params.get("Metadata") or {})
-        tags = core.parse_tagging(params.get("Tagging"))
+        metadata = params.get("Metadata")
+        metadata = core.check_metadata(metadata) if metadata else {}
+        tagging = params.get("Tagging")
+        tags = core.parse_tagging(tagging) if tagging else {}
         object_acl = self.access.for_new_object(ctx, Bucket, params)
         taken = ingest(self.s.blobs, Body or io.BytesIO(b""), params, payload)
         record = ObjectRecord(
@@ -45,7 +47,8 @@ class Objects:
             checksum_algorithm=taken.checksum_algorithm, checksum=taken.checksum, checksum_type="FULL_OBJECT",
             storage_class=params.get("StorageClass") or "STANDARD",
         )
-        conditions = {k: params[k] for k in ("IfMatch", "IfNoneMatch") if params.get(k)}
+        conditions = ({k: params[k] for k in ("IfMatch", "IfNoneMatch") if params.get(k)}
+                      if "IfMatch" in params or "IfNoneMatch" in params else None)
         version = core.commit_object(self.s, record, conditions, ctx, "ObjectCreated:Put")
         result: dict[str, Any] = {"ETag": f'"{record.etag}"', "Size": record.size, "VersionId": version}
         result.update(core.checksum_members(record))
