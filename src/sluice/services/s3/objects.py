@@ -20,6 +20,9 @@ from .records import STORED_HEADERS, ObjectRecord, objects
 from .state import S3State
 
 _MALFORMED = "The XML you provided was not well-formed or did not validate against our published schema"
+# GET's response-* query parameters: the member each one overrides.
+_OVERRIDES = {"Response" + member: member for member in (
+    "ContentType", "ContentLanguage", "Expires", "CacheControl", "ContentDisposition", "ContentEncoding")}
 
 
 class Objects:
@@ -168,11 +171,11 @@ class Objects:
         if record.tags:
             result["TagCount"] = len(record.tags)
         result.update(expiration_member(self.s, record))
-        for override in ("ContentType", "ContentLanguage", "Expires", "CacheControl", "ContentDisposition",
-                         "ContentEncoding"):
-            value = params.get("Response" + override)
-            if value is not None:
-                result[override] = value
+        if not _OVERRIDES.keys().isdisjoint(params):  # (rarely: presigned download links)
+            for asked, member in _OVERRIDES.items():
+                value = params.get(asked)
+                if value is not None:
+                    result[member] = value
         if params.get("ChecksumMode") == "ENABLED" and "Range" not in params and not params.get("PartNumber"):
             result.update(core.checksum_members(record))
         return result
