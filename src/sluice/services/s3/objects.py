@@ -53,7 +53,8 @@ class Objects:
         conditions = ({k: params[k] for k in ("IfMatch", "IfNoneMatch") if params.get(k)}
                       if "IfMatch" in params or "IfNoneMatch" in params else None)
         version = core.commit_object(self.s, record, conditions, ctx, "ObjectCreated:Put")
-        result: dict[str, Any] = {"ETag": f'"{record.etag}"', "Size": record.size, "VersionId": version}
+        # No Size (x-amz-object-size): S3 answers it only for appends to directory buckets.
+        result: dict[str, Any] = {"ETag": f'"{record.etag}"', "VersionId": version}
         result.update(core.checksum_members(record))
         result.update(expiration_member(self.s, record))
         return result
