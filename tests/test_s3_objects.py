@@ -84,6 +84,16 @@ def test_put_get_round_trip(s3: Any, bucket: str) -> None:
     assert abs((dt.datetime.now(UTC) - got["LastModified"]).total_seconds()) < 300
 
 
+def test_put_answers_the_headers_s3_does(s3: Any, bucket: str) -> None:
+    put = s3.put_object(Bucket=bucket, Key="headers", Body=b"abc")
+    headers = put["ResponseMetadata"]["HTTPHeaders"]
+    # x-amz-object-size is only for appends to directory buckets (botocore's PutObjectOutput.Size).
+    assert "x-amz-object-size" not in headers
+    assert headers["etag"] == f'"{md5_hex(b"abc")}"'
+    assert headers["x-amz-server-side-encryption"] == "AES256"
+    assert headers["x-amz-checksum-type"] == "FULL_OBJECT"
+
+
 def test_empty_object(s3: Any, bucket: str) -> None:
     put = s3.put_object(Bucket=bucket, Key="empty", Body=b"")
     assert put["ETag"] == '"d41d8cd98f00b204e9800998ecf8427e"'

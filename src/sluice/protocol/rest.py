@@ -128,6 +128,9 @@ class RestRouter:
         self._valued_keys = {k for r in self.routes for k, v in r.query_literals.items() if v is not None}
         self._route_headers = tuple(sorted({h for r in self.routes for h in r.required_headers}))
         self._chosen: dict[tuple[Any, ...], tuple[str, OperationModel]] = {}
+        # Each method's templates with their bound regex match, for `match`.
+        self._matchers = {method: tuple((template, group.pattern.match) for template, group in by.items())
+                          for method, by in self.groups.items()}
 
     def _candidates(self, method: str, req: HttpRequest) -> list[tuple[Route, dict[str, str]]]:
         found: list[tuple[Route, dict[str, str]]] = []
@@ -146,16 +149,17 @@ class RestRouter:
         return found
 
     def match(self, req: HttpRequest) -> tuple[OperationModel, dict[str, str]]:
+        path = req.path
         fitting: dict[str, re.Match[str]] = {}
-        for template, group in self.groups.get(req.method, {}).items():
-            m = group.pattern.match(req.path)
+        for template, match in self._matchers.get(req.method, ()):
+            m = match(path)
             if m is not None:
                 fitting[template] = m
         query = req.query
         valued = self._valued_keys
         key = (req.method, tuple(fitting),
                tuple((k, tuple(v)) if k in valued else k for k, v in query.items()) if query else (),
-               tuple(h in req.headers for h in self._route_headers))
+               tuple(map(req.headers.__contains__, self._route_headers)))
         chosen = self._chosen.get(key)
         if chosen is None:
             route, labels = self._match(req)
@@ -195,6 +199,15 @@ class RestRouter:
 _CHOSEN_MAX = 512
 
 
+# How a header's text becomes its member's value, by the member's type (see bind_request).
+_TEXT, _LIST, _TIMESTAMP, _SCALAR = range(4)
+
+
+def _header_kind(shape: Shape) -> int:
+    t = shape.type_name
+    return _TEXT if t == "string" else _LIST if t == "list" else _TIMESTAMP if t == "timestamp" else _SCALAR
+
+
 @dataclass(frozen=True)
 class _InputPlan:
     """Where an operation's input members live, indexed by wire name for the request at hand."""
@@ -202,19 +215,22 @@ class _InputPlan:
     uri: tuple[Binding, ...]
     query: dict[str, Binding]
     query_map: Binding | None
-    headers: dict[str, Binding]  # lower-case header name -> binding
+    headers: dict[str, tuple[Binding, int]]  # lower-case header name -> binding, its _header_kind
     prefixed: tuple[tuple[str, Binding], ...]  # ("x-amz-meta-", Metadata)
+    prefixes: tuple[str, ...]  # the prefixes alone, for one str.startswith per header
 
 
 @cache
 def _input_plan(shape: Shape | None) -> _InputPlan:
     bs = bindings(shape)
+    prefixed = tuple((b.name.lower(), b) for b in bs if b.location == "headers")
     return _InputPlan(
         uri=tuple(b for b in bs if b.location == "uri"),
         query={b.name: b for b in bs if b.location == "querystring" and b.shape.type_name != "map"},
         query_map=next((b for b in bs if b.location == "querystring" and b.shape.type_name == "map"), None),
-        headers={b.name.lower(): b for b in bs if b.location == "header"},
-        prefixed=tuple((b.name.lower(), b) for b in bs if b.location == "headers"),
+        headers={b.name.lower(): (b, _header_kind(b.shape)) for b in bs if b.location == "header"},
+        prefixed=prefixed,
+        prefixes=tuple(prefix for prefix, _ in prefixed),
     )
 
 
@@ -227,27 +243,35 @@ def bind_request(
     for b in plan.uri:
         raw = labels.get(b.name)
         if raw is not None:
-            params[b.member] = unquote(raw)
-    for key, values in req.query.items():
-        qb = plan.query.get(key)
-        if qb is None:
-            continue
-        if qb.shape.type_name == "list":
-            params[qb.member] = [parse_scalar(v, qb.shape.member, qb.name) for v in values]
-        else:
-            params[qb.member] = parse_scalar(values[0], qb.shape, qb.name)
+            params[b.member] = unquote(raw) if "%" in raw else raw
+    query = req.query
+    if query:
+        for key, values in query.items():
+            qb = plan.query.get(key)
+            if qb is None:
+                continue
+            if qb.shape.type_name == "list":
+                params[qb.member] = [parse_scalar(v, qb.shape.member, qb.name) for v in values]
+            else:
+                params[qb.member] = parse_scalar(values[0], qb.shape, qb.name)
     if plan.query_map is not None:
-        params[plan.query_map.member] = {k: v[0] for k, v in req.query.items()}
+        params[plan.query_map.member] = {k: v[0] for k, v in query.items()}
+    by_header = plan.headers
+    prefixes = plan.prefixes
     for name, value in req.headers.items():
-        hb = plan.headers.get(name)
-        if hb is None:
-            for prefix, pb in plan.prefixed:
-                if name.startswith(prefix):
-                    params.setdefault(pb.member, {})[name[len(prefix):]] = wire_utf8(value)
+        found = by_header.get(name)
+        if found is None:
+            if prefixes and name.startswith(prefixes):
+                for prefix, pb in plan.prefixed:
+                    if name.startswith(prefix):
+                        params.setdefault(pb.member, {})[name[len(prefix):]] = wire_utf8(value)
             continue
-        if hb.shape.type_name == "list":
+        hb, kind = found
+        if kind == _TEXT:
+            params[hb.member] = value  # what parse_scalar makes of a string: the text itself
+        elif kind == _LIST:
             params[hb.member] = [parse_scalar(v.strip(), hb.shape.member, hb.name) for v in value.split(",")]
-        elif hb.shape.type_name == "timestamp":
+        elif kind == _TIMESTAMP:
             # A malformed date header is ignored, as S3 ignores it (If-Modified-Since: junk).
             with contextlib.suppress(ValueError):
                 params[hb.member] = parse_scalar(value, hb.shape, hb.name)
@@ -268,9 +292,26 @@ def wire_utf8(value: str) -> str:
         return value
 
 
+# Where an output member goes (see response_headers).
+_STATUS, _PLAIN, _FORMATTED, _JOINED, _PREFIXED = range(5)
+
+
+def _output_kind(b: Binding) -> int:
+    if b.location == "statusCode":
+        return _STATUS
+    if b.location == "headers":
+        return _PREFIXED
+    t = b.shape.type_name
+    if t == "list":
+        return _JOINED
+    # format_scalar of these is str(value): not worth a call per header.
+    return _PLAIN if t in ("string", "integer", "long") else _FORMATTED
+
+
 @cache
-def _output_plan(shape: Shape | None) -> dict[str, Binding]:
-    return {b.member: b for b in bindings(shape) if b.location in ("statusCode", "header", "headers")}
+def _output_plan(shape: Shape | None) -> dict[str, tuple[Binding, int]]:
+    return {b.member: (b, _output_kind(b)) for b in bindings(shape)
+            if b.location in ("statusCode", "header", "headers")}
 
 
 def response_headers(op: OperationModel, result: dict[str, Any]) -> tuple[int | None, list[tuple[str, str]]]:
@@ -279,16 +320,18 @@ def response_headers(op: OperationModel, result: dict[str, Any]) -> tuple[int | 
     status: int | None = None
     headers: list[tuple[str, str]] = []
     for member, value in result.items():
-        b = plan.get(member)
-        if b is None or value is None:
+        found = plan.get(member)
+        if found is None or value is None:
             continue
-        if b.location == "statusCode":
+        b, kind = found
+        if kind == _PLAIN:
+            headers.append((b.name, str(value)))
+        elif kind == _FORMATTED:
+            headers.append((b.name, format_scalar(value, b.shape, "rfc822")))
+        elif kind == _STATUS:
             status = int(value)
-        elif b.location == "header":
-            if b.shape.type_name == "list":
-                headers.append((b.name, ",".join(format_scalar(v, b.shape.member) for v in value)))
-            else:
-                headers.append((b.name, format_scalar(value, b.shape, "rfc822")))
+        elif kind == _JOINED:
+            headers.append((b.name, ",".join(format_scalar(v, b.shape.member) for v in value)))
         else:
             for k, v in value.items():
                 headers.append((b.name + k, str(v)))

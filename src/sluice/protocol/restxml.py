@@ -72,6 +72,7 @@ class RestXmlProtocol:
         self.model = model
         self.namespace = "http://s3.amazonaws.com/doc/2006-03-01/" if model.service_name == "s3" else None
         self.router = RestRouter(model)
+        self.s3 = model.service_name == "s3"
 
     # -- requests ------------------------------------------------------------------------
 
@@ -102,67 +103,56 @@ class RestXmlProtocol:
         except InvalidValue as exc:
             raise ServiceError("InvalidArgument", str(exc), 400, ArgumentName=exc.member,
                                ArgumentValue=exc.value) from None
-        s3 = self.model.service_name == "s3"
-        if s3:
+        s3 = self.s3
+        if s3 and "ContentEncoding" in params:
             strip_aws_chunked(params)
-        shape = op.input_shape
-        if shape is None:
-            return params
-        payload = shape.serialization.get("payload")
-        if payload:
-            member = shape.members[payload]
-            if member.type_name in ("blob", "string"):
-                if member.serialization.get("streaming") or shape.members[payload].type_name == "blob":
-                    params[payload] = req.body  # the operation reads it (it may be gigabytes)
-                    if s3:
-                        decode_upload(op, req, params, payload)
-                else:
-                    # As sent: the operation judges text that is not UTF-8 (no 500 here).
-                    params[payload] = req.body.read().decode("utf-8", "surrogateescape")
-                return params
+        kind, payload, shape, root, required = _input_layout(op)
+        if kind == _STREAM:
+            params[payload] = req.body  # the operation reads it (it may be gigabytes)
+            if s3:
+                decode_upload(op, req, params, payload)
+        elif kind == _TEXT:
+            # As sent: the operation judges text that is not UTF-8 (no 500 here).
+            params[payload] = req.body.read().decode("utf-8", "surrogateescape")
+        elif kind == _DOCUMENT:
             body = req.body.read()
             if body.strip():
-                params[payload] = _read_document(body, member, member.serialization.get("name") or payload)
-            elif payload in shape.required_members:
+                params[payload] = _read_document(body, shape, root)
+            elif required:
                 raise _malformed()  # e.g. PutObjectTagging with no body: S3 wants its document
-        elif _body_members(shape):
+        elif kind == _MEMBERS:
             body = req.body.read()
             if body.strip():
-                params.update(_read_document(body, shape, shape.serialization.get("name") or op.name + "Request"))
+                params.update(_read_document(body, shape, root))
         return params
 
     # -- responses -----------------------------------------------------------------------
 
     def serialize(self, op: OperationModel, result: dict[str, Any], ctx: RequestContext) -> HttpResponse:
         status, headers = response_headers(op, result)
-        out = op.output_shape
+        kind, name, shape, root, code = _output_layout(op)
         body: bytes | ResponseBody = b""
-        if out is not None:
-            payload = out.serialization.get("payload")
-            if payload:
-                member = out.members[payload]
-                value = result.get(payload)
-                if value is None:
-                    pass
-                elif member.type_name in ("blob", "string"):
-                    body = value if isinstance(value, (bytes, ResponseBody)) else str(value).encode()
-                else:
-                    root = member.serialization.get("name") or member.name
-                    body = (XML_DECL + shape_to_xml(value, member, root, self.namespace)).encode()
-                    headers.append(("Content-Type", "application/xml"))
-            elif op.name in _TEXT_ROOTS:
-                root = _TEXT_ROOTS[op.name]
-                text = shape_to_xml(next(iter(result.values()), "") or "", _string_shape(out), root, self.namespace)
-                body = (XML_DECL + text).encode()
+        if kind == _RAW:
+            value = result.get(name)
+            if value is not None:
+                body = value if isinstance(value, (bytes, ResponseBody)) else str(value).encode()
+        elif kind == _DOCUMENT:
+            value = result.get(name)
+            if value is not None:
+                body = (XML_DECL + shape_to_xml(value, shape, root, self.namespace)).encode()
                 headers.append(("Content-Type", "application/xml"))
-            elif body_members := _body_members(out):
-                value = {k: v for k, v in result.items() if k in body_members}
-                root = _ROOTS.get(op.name) or out.serialization.get("name") or op.name + "Result"
-                body = (XML_DECL + shape_to_xml(value, out, root, self.namespace)).encode()
-                headers.append(("Content-Type", "application/xml"))
-        if status is None and self.model.service_name == "s3":
+        elif kind == _TEXT:
+            text = shape_to_xml(next(iter(result.values()), "") or "", shape, root, self.namespace)
+            body = (XML_DECL + text).encode()
+            headers.append(("Content-Type", "application/xml"))
+        elif kind == _MEMBERS:
+            members = _body_members(shape)
+            value = {k: v for k, v in result.items() if k in members}
+            body = (XML_DECL + shape_to_xml(value, shape, root, self.namespace)).encode()
+            headers.append(("Content-Type", "application/xml"))
+        if status is None and self.s3:
             status = s3_status(op.name, result)
-        return HttpResponse(status or op.http.get("responseCode") or 200, headers, body)
+        return HttpResponse(status or code, headers, body)
 
     def serialize_error(self, err: ServiceError, ctx: RequestContext) -> HttpResponse:
         parts = [f"<Code>{escape_text(err.code)}</Code>", f"<Message>{escape_text(err.message)}</Message>"]
@@ -172,9 +162,60 @@ class RestXmlProtocol:
         parts.append(f"<RequestId>{ctx.request_id}</RequestId><HostId>{ctx.host_id}</HostId>")
         body = f"{XML_DECL}<Error>{''.join(parts)}</Error>".encode()
         headers = [("Content-Type", "application/xml"), *err.headers.items()]
-        if self.model.service_name == "s3":
+        if self.s3:
             headers += error_headers(err, self.model)
         return HttpResponse(http_status(err, self.model), headers, body)
+
+
+# What an operation's request body is (see _input_layout).
+_NO_BODY, _STREAM, _TEXT, _DOCUMENT, _MEMBERS = range(5)
+
+
+@cache
+def _input_layout(op: Any) -> tuple[int, str, Any, str, bool]:
+    """(what the body is, the payload member, the shape to read it as, its root element name,
+    whether the input requires the payload), once per operation (models are singletons)."""
+    shape = op.input_shape
+    if shape is None:
+        return _NO_BODY, "", None, "", False
+    payload = shape.serialization.get("payload")
+    if payload:
+        member = shape.members[payload]
+        if member.type_name == "blob" or (member.type_name == "string" and member.serialization.get("streaming")):
+            return _STREAM, payload, member, "", False
+        if member.type_name == "string":
+            return _TEXT, payload, member, "", False
+        return (_DOCUMENT, payload, member, member.serialization.get("name") or payload,
+                payload in shape.required_members)
+    if _body_members(shape):
+        return _MEMBERS, "", shape, shape.serialization.get("name") or op.name + "Request", False
+    return _NO_BODY, "", None, "", False
+
+
+# What an operation's response body is (see _output_layout); _NO_BODY, _TEXT, _DOCUMENT and
+# _MEMBERS as for requests.
+_RAW = 5
+
+
+@cache
+def _output_layout(op: Any) -> tuple[int, str, Any, str, int]:
+    """(what the body is, the payload member, the shape to write it as, its root element name,
+    the success status the model gives), once per operation (models are singletons)."""
+    code = op.http.get("responseCode") or 200
+    out = op.output_shape
+    if out is None:
+        return _NO_BODY, "", None, "", code
+    payload = out.serialization.get("payload")
+    if payload:
+        member = out.members[payload]
+        if member.type_name in ("blob", "string"):
+            return _RAW, payload, member, "", code
+        return _DOCUMENT, payload, member, member.serialization.get("name") or member.name, code
+    if op.name in _TEXT_ROOTS:
+        return _TEXT, "", _string_shape(out), _TEXT_ROOTS[op.name], code
+    if _body_members(out):
+        return _MEMBERS, "", out, _ROOTS.get(op.name) or out.serialization.get("name") or op.name + "Result", code
+    return _NO_BODY, "", None, "", code
 
 
 @cache

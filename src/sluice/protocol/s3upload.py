@@ -62,28 +62,29 @@ def decode_upload(op: OperationModel, req: HttpRequest, params: dict[str, object
     of the body's wire facts)."""
     headers = req.headers
     decoded_length = headers.get("x-amz-decoded-content-length")
+    sha = headers.get("x-amz-content-sha256", "")
     # `Content-Encoding: aws-chunked` alone, with neither a STREAMING- payload hash nor a decoded
     # length, frames nothing: S3 stores such a body as sent (s3-tests'
     # test_object_content_encoding_aws_chunked, which AWS passes).
-    chunked = headers.get("x-amz-content-sha256", "").startswith("STREAMING-") or (
-        AWS_CHUNKED in headers.get("content-encoding", "") and decoded_length is not None)
+    chunked = sha.startswith("STREAMING-") or (
+        decoded_length is not None and AWS_CHUNKED in headers.get("content-encoding", ""))
     # An aws-chunked body must say how long it is once decoded; S3 answers a missing or
     # non-numeric length (e.g. -1) as it answers a missing Content-Length.
     if (chunked or decoded_length is not None) and not _is_number(decoded_length):
         raise ServiceError("MissingContentLength", "You must provide the Content-Length HTTP header.")
-    by_header, by_member = _checksum_members(op.input_shape)
     announced = headers.get("x-amz-trailer", "").strip().lower()
-    trailer = by_header.get(announced) if announced else None
-    if announced and trailer is None:
-        raise ServiceError("InvalidRequest", "The value specified in the x-amz-trailer header is not supported")
+    trailer = None
+    if announced:
+        trailer = _checksum_members(op.input_shape)[0].get(announced)
+        if trailer is None:
+            raise ServiceError("InvalidRequest", "The value specified in the x-amz-trailer header is not supported")
     reader = AwsChunkedReader(req.body) if chunked else None
     if reader is not None:
         params[member] = _Decoded(reader)
         params["ContentLength"] = int(decoded_length or 0)
-    sha = headers.get("x-amz-content-sha256", "")
-    signed = sha if HEX64.match(sha) else None
+    signed = sha if len(sha) == 64 and HEX64.match(sha) else None
     if reader is not None or trailer is not None or signed is not None:
-        params["payload"] = Payload(signed, trailer, reader, by_member)
+        params["payload"] = Payload(signed, trailer, reader, _checksum_members(op.input_shape)[1])
 
 
 def strip_aws_chunked(params: dict[str, object]) -> None:

@@ -65,10 +65,13 @@ def invalid_uri(path: str) -> ServiceError:
 def check_uri(req: HttpRequest) -> None:
     """InvalidURI unless the path and every query parameter decode to UTF-8 (as AWS answers
     `GET /bucket/%83`)."""
+    path, query = req.path, req.query_string
+    if "%" not in path and "%" not in query and path.isascii() and query.isascii():
+        return  # ASCII throughout (most requests): UTF-8 as it is
     try:
-        decode_component(req.path)
+        decode_component(path)
         # Separators are ASCII, so checking the whole query string checks each name and value.
-        decode_component(req.query_string)
+        decode_component(query)
     except NotUtf8:
         raise invalid_uri(req.path) from None
 

@@ -306,8 +306,10 @@ class Access:
         """The account owning the object arn:aws:s3:::bucket/key names when that is not the
         bucket's owner and `action` is one the object's ACL governs (reading it or its ACL):
         then only its ACL can let others in, the bucket owner included. None otherwise."""
+        if not acl.governs_object(action):  # (writes never are: the ARN is not even split)
+            return None
         name, _, key = arn.split(":::", 1)[-1].partition("/")
-        if not key or not acl.governs_object(action):
+        if not key:
             return None
         view = self.s.views.get(name)
         if view is None or ownership(view.record) == ENFORCED:

@@ -99,7 +99,8 @@ def body_range(state: S3State, record: ObjectRecord, first: int, length: int) ->
 
 
 def check_key(key: str) -> None:
-    if len(key.encode()) > MAX_KEY_BYTES:
+    # At most 4 UTF-8 bytes a character: a short key needs no encoding to know it fits.
+    if len(key) > MAX_KEY_BYTES // 4 and len(key.encode()) > MAX_KEY_BYTES:
         raise ServiceError("KeyTooLongError", "Your key is too long", MaxSizeAllowed=MAX_KEY_BYTES,
                            Size=len(key.encode()))
 
@@ -190,21 +191,21 @@ def commit_object(state: S3State, record: ObjectRecord, conditions: dict[str, An
     def txn(conn: sqlite3.Connection) -> tuple[list[str], str | None]:
         nonlocal notified
         if quick and view is not None and state.views.generation == generation and _quick_write(conn, record):
-            target = WriteTarget(None, view.record.account, view.record.region, view.notifications)
-            doomed: list[str] = []
-            reported = None
-        else:
-            # Read in the transaction: a bucket deleted or versioned meanwhile is exact.
-            found = buckets.write_target(conn, record.bucket, record.key)
-            if found is None:
-                raise errors.no_such_bucket(record.bucket)
-            target = found
-            if conditions:
-                check_write_conditions(conn, record.bucket, record.key, conditions)
-            doomed = versions.place_write(conn, record, target)
-            # A suspended bucket's write is its key's "null" version, which S3's write response
-            # does not name (no x-amz-version-id; reads do say "null"), as AWS's PutObject examples show.
-            reported = record.version_id if target.versioning == versions.ENABLED else None
+            if event and view.notifications is not None:  # (most buckets notify nothing: no event to record)
+                notified = state.events.record(
+                    conn, ctx, record.bucket, event, record.key, record.size, record.etag, record.last_modified,
+                    target=WriteTarget(None, view.record.account, view.record.region, view.notifications))
+            return [], None
+        # Read in the transaction: a bucket deleted or versioned meanwhile is exact.
+        target = buckets.write_target(conn, record.bucket, record.key)
+        if target is None:
+            raise errors.no_such_bucket(record.bucket)
+        if conditions:
+            check_write_conditions(conn, record.bucket, record.key, conditions)
+        doomed = versions.place_write(conn, record, target)
+        # A suspended bucket's write is its key's "null" version, which S3's write response
+        # does not name (no x-amz-version-id; reads do say "null"), as AWS's PutObject examples show.
+        reported = record.version_id if target.versioning == versions.ENABLED else None
         if event:
             notified = state.events.record(conn, ctx, record.bucket, event, record.key, record.size, record.etag,
                                            record.last_modified, version_id=reported, target=target)

@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import sqlite3
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 from ...clock import Clock
@@ -108,6 +109,14 @@ def eventbridge_event(event: ObjectEvent) -> tuple[dict[str, Any], dict[str, Any
     return detail, fields
 
 
+@lru_cache(maxsize=64)
+def _parsed(document: str) -> dict[str, Any]:
+    """A bucket's notification configuration, parsed once for all the events it is read for (the
+    same text until the configuration changes). Shared: only read, never changed."""
+    value: dict[str, Any] = json.loads(document)
+    return value
+
+
 class EventRecorder:
     def __init__(self, clock: Clock, sample_traces: bool = False) -> None:
         """`sample_traces`: whether new trace headers are sampled (an OTLP export is on)."""
@@ -125,7 +134,7 @@ class EventRecorder:
         elif target.notifications is None:
             found = None
         else:
-            found = outbox.NotifyingBucket(json.loads(target.notifications), target.account, target.region)
+            found = outbox.NotifyingBucket(_parsed(target.notifications), target.account, target.region)
         if found is None:
             return []
         destinations = config.targets(found.config, event_name, config.encode_key(key))

@@ -9,8 +9,9 @@ Choices where AWS's behaviour is unconfirmed (keep them easy to change):
 from __future__ import annotations
 
 import base64
-import datetime as dt
 import json
+import math
+import time
 import uuid
 from collections.abc import Callable
 from typing import Any
@@ -51,12 +52,36 @@ OVERLAP = ("Configuration is ambiguously defined. Cannot have overlapping suffix
 
 def encode_key(key: str) -> str:
     """Form-encoding with '/' kept: `dir/a b@c+d.txt` -> `dir/a+b%40c%2Bd.txt`."""
-    return quote_plus(key, safe="/")
+    global _last_key
+    last = _last_key
+    if last[0] == key:  # an event encodes its key to match the filters, then again in its record
+        return last[1]
+    encoded = quote_plus(key, safe="/")
+    _last_key = (key, encoded)  # one tuple, replaced whole: safe across threads
+    return encoded
+
+
+_last_key = ("", "")
 
 
 def iso_ms(t: float) -> str:
-    d = dt.datetime.fromtimestamp(t, tz=dt.timezone.utc)
-    return d.strftime("%Y-%m-%dT%H:%M:%S.") + f"{d.microsecond // 1000:03d}Z"
+    """`2025-01-01T00:00:00.123Z`: as datetime.fromtimestamp(t, utc) would print it (its rounding
+    to the microsecond, half to even), without building one and calling strftime per event."""
+    global _last_second
+    fraction, whole = math.modf(t)
+    micro = round(fraction * 1e6)
+    if micro >= 1_000_000:
+        whole, micro = whole + 1, micro - 1_000_000
+    elif micro < 0:
+        whole, micro = whole - 1, micro + 1_000_000
+    second = int(whole)
+    last = _last_second
+    if last[0] != second:
+        last = _last_second = (second, time.strftime("%Y-%m-%dT%H:%M:%S.", time.gmtime(second)))
+    return f"{last[1]}{micro // 1000:03d}Z"
+
+
+_last_second = (-1, "")
 
 
 # -- the configuration -------------------------------------------------------------------

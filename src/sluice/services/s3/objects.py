@@ -20,6 +20,9 @@ from .records import STORED_HEADERS, ObjectRecord, objects
 from .state import S3State
 
 _MALFORMED = "The XML you provided was not well-formed or did not validate against our published schema"
+# GET's response-* query parameters: the member each one overrides.
+_OVERRIDES = {"Response" + member: member for member in (
+    "ContentType", "ContentLanguage", "Expires", "CacheControl", "ContentDisposition", "ContentEncoding")}
 
 
 class Objects:
@@ -34,8 +37,10 @@ class Objects:
         core.check_key(Key)
         if not isinstance(Body, io.BytesIO):
             core.bucket(self.s, Bucket)  # refuse before streaming a large body (small ones are in memory)
-        metadata = core.check_metadata(params.get("Metadata") or {})
-        tags = core.parse_tagging(params.get("Tagging"))
+        metadata = params.get("Metadata")
+        metadata = core.check_metadata(metadata) if metadata else {}
+        tagging = params.get("Tagging")
+        tags = core.parse_tagging(tagging) if tagging else {}
         object_acl = self.access.for_new_object(ctx, Bucket, params)
         taken = ingest(self.s.blobs, Body or io.BytesIO(b""), params, payload)
         record = ObjectRecord(
@@ -45,9 +50,11 @@ class Objects:
             checksum_algorithm=taken.checksum_algorithm, checksum=taken.checksum, checksum_type="FULL_OBJECT",
             storage_class=params.get("StorageClass") or "STANDARD",
         )
-        conditions = {k: params[k] for k in ("IfMatch", "IfNoneMatch") if params.get(k)}
+        conditions = ({k: params[k] for k in ("IfMatch", "IfNoneMatch") if params.get(k)}
+                      if "IfMatch" in params or "IfNoneMatch" in params else None)
         version = core.commit_object(self.s, record, conditions, ctx, "ObjectCreated:Put")
-        result: dict[str, Any] = {"ETag": f'"{record.etag}"', "Size": record.size, "VersionId": version}
+        # No Size (x-amz-object-size): S3 answers it only for appends to directory buckets.
+        result: dict[str, Any] = {"ETag": f'"{record.etag}"', "VersionId": version}
         result.update(core.checksum_members(record))
         result.update(expiration_member(self.s, record))
         return result
@@ -165,11 +172,11 @@ class Objects:
         if record.tags:
             result["TagCount"] = len(record.tags)
         result.update(expiration_member(self.s, record))
-        for override in ("ContentType", "ContentLanguage", "Expires", "CacheControl", "ContentDisposition",
-                         "ContentEncoding"):
-            value = params.get("Response" + override)
-            if value is not None:
-                result[override] = value
+        if not _OVERRIDES.keys().isdisjoint(params):  # (rarely: presigned download links)
+            for asked, member in _OVERRIDES.items():
+                value = params.get(asked)
+                if value is not None:
+                    result[member] = value
         if params.get("ChecksumMode") == "ENABLED" and "Range" not in params and not params.get("PartNumber"):
             result.update(core.checksum_members(record))
         return result

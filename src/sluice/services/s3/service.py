@@ -97,17 +97,9 @@ class S3Service(Service):
             return None
         if inspect.iscoroutinefunction(fn):
             return with_encryption(self.state, op_name, fn)
-        found = fn
-
-        def checked(ctx: RequestContext, **params: Any) -> Any:
-            self._check_expected_owner(params.get("Bucket"), params.get("ExpectedBucketOwner"))
-            if params.get("ExpectedSourceBucketOwner") and isinstance(params.get("CopySource"), str):
-                source = params["CopySource"].lstrip("/").split("/", 1)[0]
-                self._check_expected_owner(unquote(source), params["ExpectedSourceBucketOwner"])
-            return found(ctx, **params)
-
-        # Object writes and reads say (and writes record) their server-side encryption.
-        encrypted = with_encryption(self.state, op_name, checked)
+        # Object writes and reads say (and writes record) their server-side encryption; the
+        # owner checks run inside that wrapper, not in one more (a frame and a copy of the members).
+        encrypted = with_encryption(self.state, op_name, fn, self._check_expected_owners)
         if op_name in _KEEP_VIEWS or op_name.startswith(("Get", "Head", "List")):
             return encrypted
         views = self.views
@@ -124,6 +116,12 @@ class S3Service(Service):
         # An object's metadata and, for bodies kept in its row, its body: indexed reads. A body in
         # a file is a ResponseBody, read in pieces off the loop as the gateway sends it.
         return op_name in _LOOP_READS
+
+    def _check_expected_owners(self, params: dict[str, Any]) -> None:
+        self._check_expected_owner(params.get("Bucket"), params.get("ExpectedBucketOwner"))
+        if params.get("ExpectedSourceBucketOwner") and isinstance(params.get("CopySource"), str):
+            source = params["CopySource"].lstrip("/").split("/", 1)[0]
+            self._check_expected_owner(unquote(source), params["ExpectedSourceBucketOwner"])
 
     def _check_expected_owner(self, bucket: Any, expected: Any) -> None:
         if not expected or not isinstance(bucket, str):

@@ -85,37 +85,48 @@ class ObjectRecord:
     delete_marker: bool = False
 
     @classmethod
-    def from_row(cls, row: sqlite3.Row) -> ObjectRecord:
-        return cls(
-            bucket=row["bucket"], key=row["key"], blob=row["blob"], data=row["data"], size=row["size"],
-            etag=row["etag"],
-            last_modified=row["last_modified"], content_type=row["content_type"],
-            headers=_document(row["headers"]), metadata=_document(row["metadata"]),
-            tags=_document(row["tags"]), checksum_algorithm=row["checksum_algorithm"],
-            checksum=row["checksum"], checksum_type=row["checksum_type"],
-            **_parts(row["parts"]), storage_class=row["storage_class"],
-            version_id=row["version_id"], seq=row["seq"], is_latest=bool(row["is_latest"]),
-            delete_marker=bool(row["delete_marker"]),
-        )
+    def from_row(cls, row: sqlite3.Row | tuple[Any, ...]) -> ObjectRecord:
+        """The record of a row read as `SELECT {OBJECT_COLUMNS}` (by position: looking 20 columns up
+        by name was most of a GetObject's read of its row)."""
+        (bucket, key, blob, data, size, etag, last_modified, content_type, headers, metadata, tags,
+         checksum_algorithm, checksum, checksum_type, parts, storage_class, version_id, seq, is_latest,
+         delete_marker) = row
+        part_sizes, part_checksums = _parts(parts)
+        # Positional, in the order the fields are declared above (keywords cost a third more).
+        return cls(bucket, key, blob, size, etag, last_modified, content_type, _document(headers),
+                   _document(metadata), _document(tags), checksum_algorithm, checksum, checksum_type,
+                   part_sizes, part_checksums, storage_class, data, version_id, seq, bool(is_latest),
+                   bool(delete_marker))
+
+
+# The columns ObjectRecord.from_row reads, in its order.
+OBJECT_COLUMNS = ("bucket, key, blob, data, size, etag, last_modified, content_type, headers, metadata, tags,"
+                  " checksum_algorithm, checksum, checksum_type, parts, storage_class, version_id, seq, is_latest,"
+                  " delete_marker")
 
 
 def _document(text: str) -> dict[str, Any]:
     """A JSON object column; most objects' metadata and tags are empty, parsed without the decoder."""
     if text == "{}":
         return {}
+    if text == _SSE_S3_TEXT:  # most objects' headers (records/objects.py writes this text): a fresh copy, not parsed
+        return {"ServerSideEncryption": "AES256"}
     value: dict[str, Any] = json.loads(text)
     return value
 
 
-def _parts(column: str | None) -> dict[str, Any]:
+_SSE_S3_TEXT = json.dumps({"ServerSideEncryption": "AES256"})
+
+
+def _parts(column: str | None) -> tuple[list[int] | None, list[str] | None]:
     """The parts column: a JSON list of sizes, or {"sizes": [...], "checksums": [...]} once the
     parts' checksums are kept too (rows written before that are plain lists)."""
     if not column:
-        return {"parts": None}
+        return None, None
     value = json.loads(column)
     if isinstance(value, dict):
-        return {"parts": value["sizes"], "part_checksums": value.get("checksums")}
-    return {"parts": value}
+        return value["sizes"], value.get("checksums")
+    return value, None
 
 
 def parts_column(record: ObjectRecord) -> str | None:

@@ -63,9 +63,9 @@ def notifying(conn: sqlite3.Connection, bucket: str) -> NotifyingBucket | None:
 def next_sequencer(conn: sqlite3.Connection, bucket: str) -> int:
     """The bucket's next event number (kept when the bucket is deleted: a re-created bucket's
     sequencers still grow)."""
-    conn.execute("INSERT INTO s3_sequencers (bucket, value) VALUES (?, 1)"
-                 " ON CONFLICT(bucket) DO UPDATE SET value = value + 1", (bucket,))
-    return int(conn.execute("SELECT value FROM s3_sequencers WHERE bucket=?", (bucket,)).fetchone()[0])
+    return int(conn.execute("INSERT INTO s3_sequencers (bucket, value) VALUES (?, 1)"
+                            " ON CONFLICT(bucket) DO UPDATE SET value = value + 1 RETURNING value",
+                            (bucket,)).fetchone()[0])
 
 
 def add(conn: sqlite3.Connection, bucket: str, account: str, target_arn: str, body: str, event: str | None,
