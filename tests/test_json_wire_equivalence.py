@@ -1,4 +1,4 @@
-"""The json protocol's shortcuts around json.loads / json.dumps (safejson._parse, jsonrpc._ENCODE)
+"""The json protocol's shortcuts around json.loads / json.dumps (safejson._parse, safejson.dumps)
 give exactly what json gives: the same value, the same error and message, the same bytes."""
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from sluice.protocol import jsonrpc, safejson
+from sluice.protocol import safejson
 from sluice.protocol.jsonvalues import from_json
 from sluice.protocol.models import service_model
 from sluice.protocol.values import InvalidValue
@@ -48,7 +48,7 @@ def test_loads_is_json_loads(document: str | bytes | bytearray) -> None:
     {"text": "é\u2028\"\\\n\t\x00", "emoji": "\U0001f600", "nested": [{"a": [None, True, False]}, {}]},
 ])
 def test_encoder_is_json_dumps(value: Any) -> None:
-    assert "".join(jsonrpc._ENCODE(value, 0)) == json.dumps(value)
+    assert safejson.dumps(value) == json.dumps(value).encode()
 
 
 @pytest.mark.parametrize(("member", "value", "taken"), [

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import json
-from _json import make_encoder
-from json.encoder import encode_basestring_ascii
 from typing import Any
 
 from botocore.model import OperationModel, ServiceModel
@@ -13,15 +10,9 @@ from .context import RequestContext
 from .errors import ServiceError
 from .http import HttpRequest, HttpResponse
 from .jsonvalues import from_json, to_json
-from .safejson import loads
+from .safejson import dumps, loads
 from .statuses import http_status
 from .values import InvalidValue
-
-# json.dumps(value) is "".join(_ENCODE(value, 0)): json's C encoder with json.dumps's defaults,
-# made once instead of per call (json.dumps builds it again each time, half its cost for a small
-# answer). No circular-reference check: an operation's result is a tree.
-_ENCODE = make_encoder(None, json.JSONEncoder().default, encode_basestring_ascii, None, ": ", ", ",
-                      False, False, True)
 
 
 def json_error(err: ServiceError, content_type: str, model: ServiceModel | None,
@@ -31,7 +22,7 @@ def json_error(err: ServiceError, content_type: str, model: ServiceModel | None,
     headers = [("Content-Type", content_type), ("x-amzn-ErrorType", err.code), *err.headers.items()]
     if extra_headers:
         headers.extend(extra_headers.items())
-    return HttpResponse(http_status(err, model), headers, json.dumps(body).encode())
+    return HttpResponse(http_status(err, model), headers, dumps(body))
 
 
 class JsonProtocol:
@@ -67,7 +58,7 @@ class JsonProtocol:
 
     def serialize(self, op: OperationModel, result: dict[str, Any], ctx: RequestContext) -> HttpResponse:
         body = to_json(result, op.output_shape) if op.output_shape is not None else {}
-        return HttpResponse(200, [("Content-Type", self.content_type)], "".join(_ENCODE(body, 0)).encode())
+        return HttpResponse(200, [("Content-Type", self.content_type)], dumps(body))
 
     def serialize_error(self, err: ServiceError, ctx: RequestContext) -> HttpResponse:
         extra = None

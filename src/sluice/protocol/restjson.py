@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from botocore.model import OperationModel, ServiceModel
@@ -12,7 +11,7 @@ from .errors import ServiceError
 from .http import HttpRequest, HttpResponse, ResponseBody
 from .jsonvalues import from_json, to_json
 from .rest import NoRoute, RestRouter, bind_request, bindings, response_headers
-from .safejson import loads
+from .safejson import dumps, loads
 from .statuses import http_status
 from .validate import validate
 from .values import InvalidValue
@@ -80,10 +79,10 @@ class RestJsonProtocol:
                 elif member.type_name in ("blob", "string"):
                     body = value if isinstance(value, (bytes, ResponseBody)) else str(value).encode()
                 else:
-                    body = json.dumps(to_json(value, member)).encode()
+                    body = dumps(to_json(value, member))
                     headers.append(("Content-Type", "application/json"))
             else:
-                body = json.dumps(to_json(result, out)).encode()
+                body = dumps(to_json(result, out))
                 headers.append(("Content-Type", "application/json"))
         return HttpResponse(status or op.http.get("responseCode") or 200, headers, body)
 
@@ -92,7 +91,7 @@ class RestJsonProtocol:
         body: dict[str, Any] = {"Type": fault, "message": err.message}
         body.update({k: v for k, v in err.fields.items() if v is not None})
         headers = [("Content-Type", "application/json"), ("x-amzn-ErrorType", err.code), *err.headers.items()]
-        return HttpResponse(http_status(err, self.model), headers, json.dumps(body).encode())
+        return HttpResponse(http_status(err, self.model), headers, dumps(body))
 
 
 def _invalid(message: str) -> ServiceError:

@@ -1,4 +1,5 @@
-"""JSON from clients, with a bound on nesting: wire bodies and the documents inside members.
+"""JSON from clients, with a bound on nesting: wire bodies and the documents inside members; and
+`dumps`, the JSON protocols' answers.
 
 `json.loads` recurses once per level, so a body nested 100,000 levels deep raised RecursionError
 (a 500), and one nested 900 levels parsed, was stored, and could overflow whatever walked it later
@@ -12,12 +13,26 @@ from __future__ import annotations
 
 import json
 import re
+from _json import make_encoder
 from collections.abc import Callable
+from json.encoder import encode_basestring_ascii
 from typing import Any
 
 # Far more than any AWS request shape or policy needs; far enough below Python's recursion limit
 # (1000 frames) that code walking a parsed document a few frames per level cannot reach it.
 MAX_DEPTH = 256
+
+
+# json.dumps(value) is "".join(_ENCODE(value, 0)): json's C encoder with json.dumps's defaults,
+# made once instead of per call (json.dumps builds it again each time, half its cost for a small
+# answer). No circular-reference check: what is encoded here is an answer, a tree.
+_ENCODE = make_encoder(None, json.JSONEncoder().default, encode_basestring_ascii, None, ": ", ", ",
+                       False, False, True)
+
+
+def dumps(value: Any) -> bytes:
+    """`json.dumps(value).encode()`, the same bytes, for an answer's body."""
+    return "".join(_ENCODE(value, 0)).encode()
 
 
 class JsonError(ValueError):
