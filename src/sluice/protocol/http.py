@@ -3,38 +3,15 @@
 from __future__ import annotations
 
 import io
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import Any, Generic, Protocol, TypeVar, overload
+from functools import cached_property
+from typing import Protocol
 from urllib.parse import parse_qsl
-
-T = TypeVar("T")
 
 
 class Readable(Protocol):
     def read(self, n: int = -1, /) -> bytes: ...
-
-
-class _Once(Generic[T]):
-    """functools.cached_property without its lock (before Python 3.12 each first access takes an
-    RLock, a third of the cost of parsing an empty query): a request is handled by one thread at
-    a time, and working a value out twice would be harmless anyway."""
-
-    def __init__(self, fn: Callable[[Any], T]) -> None:
-        self.fn = fn
-        self.name = fn.__name__
-
-    @overload
-    def __get__(self, obj: None, owner: type | None = None) -> _Once[T]: ...
-
-    @overload
-    def __get__(self, obj: object, owner: type | None = None) -> T: ...
-
-    def __get__(self, obj: object | None, owner: type | None = None) -> T | _Once[T]:
-        if obj is None:
-            return self
-        value = obj.__dict__[self.name] = self.fn(obj)  # later reads find it there
-        return value
 
 
 @dataclass
@@ -47,7 +24,7 @@ class HttpRequest:
     client_ip: str = "127.0.0.1"
     scheme: str = "http"
 
-    @_Once
+    @cached_property
     def query(self) -> dict[str, list[str]]:
         out: dict[str, list[str]] = {}
         if not self.query_string:

@@ -261,10 +261,6 @@ class Database:
                     self._run_unsynced(conn, item)
                     item = self._next_queued()
                     continue
-                if not self._queue:  # alone (the usual case without concurrency): no batch to build
-                    self._run_one(conn, item.fn, item.future)
-                    item = self._next_queued()
-                    continue
                 batch = [(item.fn, item.future)]
                 item = None
                 while len(batch) < self.MAX_BATCH:

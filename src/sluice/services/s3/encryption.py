@@ -19,8 +19,7 @@ from typing import Any
 
 from ...protocol.errors import ServiceError
 from ...protocol.http import ResponseBody
-from . import core
-from .configurations import ENCRYPTION, SSE_ALGORITHMS, default_encryption
+from .configurations import SSE_ALGORITHMS, default_encryption
 from .state import S3State
 
 Operation = Callable[..., Any]
@@ -45,10 +44,6 @@ def _chosen(state: S3State, bucket: str, params: dict[str, Any]) -> dict[str, An
         if algorithm != "AES256":
             chosen.update({k: params[k] for k in ("SSEKMSKeyId", "BucketKeyEnabled") if params.get(k) is not None})
         return chosen
-    if not core.bucket(state, bucket).config.get(ENCRYPTION):
-        # Never configured (most buckets): SSE-S3, every bucket's default since 2023; not
-        # DEFAULT_ENCRYPTION's rule copied out again on each write.
-        return {"ServerSideEncryption": "AES256"}
     default = default_encryption(state, bucket)
     if default is None:
         return {}  # a bucket without default encryption (made as before 2023): a plain object
@@ -61,24 +56,10 @@ def _chosen(state: S3State, bucket: str, params: dict[str, Any]) -> dict[str, An
     return chosen
 
 
-def _no_check(params: dict[str, Any]) -> None:
-    pass
-
-
-def with_encryption(state: S3State, op_name: str, fn: Operation,
-                    check: Callable[[dict[str, Any]], None] = _no_check) -> Operation:
-    """`fn`, answering and (for writes) recording the object's encryption; `check(params)` first
-    (after the checks of the encryption members themselves), raising what refuses the request."""
+def with_encryption(state: S3State, op_name: str, fn: Operation) -> Operation:
+    """`fn`, answering and (for writes) recording the object's encryption."""
     if op_name not in _WRITES | _READS | _ECHOES:
-        if check is _no_check:
-            return fn
-
-        @wraps(fn)
-        def checked(ctx: Any, **params: Any) -> Any:
-            check(params)
-            return fn(ctx, **params)
-
-        return checked
+        return fn
 
     @wraps(fn)
     def run(ctx: Any, **params: Any) -> Any:
@@ -91,12 +72,10 @@ def with_encryption(state: S3State, op_name: str, fn: Operation,
         if op_name in _WRITES:
             chosen = _chosen(state, bucket, params)
             params.update(chosen)
-            check(params)
             result = fn(ctx, **params)
             if isinstance(result, dict):
                 result.update(chosen)
             return result
-        check(params)
         result = fn(ctx, **params)
         if customer_key:
             # No object here was written with a customer's key (see above): S3's answer for those.

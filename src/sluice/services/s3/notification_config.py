@@ -52,16 +52,7 @@ OVERLAP = ("Configuration is ambiguously defined. Cannot have overlapping suffix
 
 def encode_key(key: str) -> str:
     """Form-encoding with '/' kept: `dir/a b@c+d.txt` -> `dir/a+b%40c%2Bd.txt`."""
-    global _last_key
-    last = _last_key
-    if last[0] == key:  # an event encodes its key to match the filters, then again in its record
-        return last[1]
-    encoded = quote_plus(key, safe="/")
-    _last_key = (key, encoded)  # one tuple, replaced whole: safe across threads
-    return encoded
-
-
-_last_key = ("", "")
+    return quote_plus(key, safe="/")
 
 
 def iso_ms(t: float) -> str:

@@ -97,9 +97,14 @@ class S3Service(Service):
             return None
         if inspect.iscoroutinefunction(fn):
             return with_encryption(self.state, op_name, fn)
-        # Object writes and reads say (and writes record) their server-side encryption; the
-        # owner checks run inside that wrapper, not in one more (a frame and a copy of the members).
-        encrypted = with_encryption(self.state, op_name, fn, self._check_expected_owners)
+        found = fn
+
+        def checked(ctx: RequestContext, **params: Any) -> Any:
+            self._check_expected_owners(params)
+            return found(ctx, **params)
+
+        # Object writes and reads say (and writes record) their server-side encryption.
+        encrypted = with_encryption(self.state, op_name, checked)
         if op_name in _KEEP_VIEWS or op_name.startswith(("Get", "Head", "List")):
             return encrypted
         views = self.views

@@ -168,20 +168,13 @@ def oldest_sent(conn: sqlite3.Connection, queue_id: int) -> int | None:
     return None if row is None or row[0] is None else int(row[0])
 
 
-_VISIBLE_ORDER = " ORDER BY visible_ms, id LIMIT ?"
-_VISIBLE = f"SELECT {MESSAGE_COLUMNS} FROM sqs_messages WHERE queue_id=? AND visible_ms<=?" + _VISIBLE_ORDER
-
-
 def visible_messages(conn: sqlite3.Connection, queue_id: int, now_ms: int, limit: int,
                      exclude: list[int]) -> list[StoredMessage]:
     """Up to `limit` visible messages of a standard queue, the longest visible first."""
-    if exclude:
-        # The ids are integers of our own rows: inlining them is safe and lets SQLite use the index.
-        skip = f" AND id NOT IN ({','.join(map(str, exclude))})"
-        sql = f"SELECT {MESSAGE_COLUMNS} FROM sqs_messages WHERE queue_id=? AND visible_ms<=?{skip}" + _VISIBLE_ORDER
-    else:
-        sql = _VISIBLE
-    rows = conn.execute(sql, (queue_id, now_ms, limit)).fetchall()
+    # The ids are integers of our own rows: inlining them is safe and lets SQLite use the index.
+    skip = f" AND id NOT IN ({','.join(map(str, exclude))})" if exclude else ""
+    rows = conn.execute(f"SELECT {MESSAGE_COLUMNS} FROM sqs_messages WHERE queue_id=? AND visible_ms<=?{skip}"
+                        " ORDER BY visible_ms, id LIMIT ?", (queue_id, now_ms, limit)).fetchall()
     return [StoredMessage.from_row(row) for row in rows]
 
 

@@ -19,6 +19,7 @@ import struct
 from dataclasses import dataclass
 from typing import Any
 
+from ...protocol.ids import uuid4_text
 from . import errors
 
 MAX_ATTRIBUTES = 10
@@ -27,16 +28,6 @@ RECEIVE_SYSTEM_ATTRIBUTES = ("SenderId", "ApproximateFirstReceiveTimestamp", "Ap
                              "SentTimestamp", "SequenceNumber", "MessageDeduplicationId", "MessageGroupId",
                              "AWSTraceHeader", "DeadLetterQueueSourceArn")
 
-# Characters SQS accepts in bodies and string values (XML 1.0's).
-# The characters SQS accepts (#x9 | #xA | #xD | #x20 to #xD7FF | #xE000 to #xFFFD | #x10000 to
-# #x10FFFF). For ASCII text only C0 controls can be wrong; the whole class, ~3 ms to compile, is
-# compiled by the first text that is not ASCII rather than by every start.
-_INVALID_ASCII = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f]")
-
-
-@functools.cache
-def _invalid_chars() -> re.Pattern[str]:
-    return re.compile("[^\t\n\r\u0020-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
 _ATTR_NAME = re.compile(r"^[A-Za-z0-9_.\-]{1,256}$")
 _BATCH_ID = re.compile(r"^[A-Za-z0-9_-]{1,80}$")
 _FIFO_ID = re.compile(r"^[!-~]{1,128}$")  # alphanumeric and punctuation
@@ -74,6 +65,18 @@ def md5_of_attributes(attributes: dict[str, dict[str, Any]]) -> str | None:
             h.update(b"\x02")
             _update(h, value["BinaryValue"])
     return h.hexdigest()
+
+
+# Characters SQS accepts in bodies and string values (XML 1.0's: #x9 | #xA | #xD | #x20 to
+# #xD7FF | #xE000 to #xFFFD | #x10000 to #x10FFFF). In ASCII text only C0 controls can be wrong;
+# the whole class, ~3 ms to compile, is compiled by the first text that is not ASCII rather than
+# by every start.
+_INVALID_ASCII = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f]")
+
+
+@functools.cache
+def _invalid_chars() -> re.Pattern[str]:
+    return re.compile("[^\t\n\r\u0020-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
 
 
 def has_invalid_chars(text: str) -> bool:
@@ -256,15 +259,8 @@ def new_token() -> str:
     return _random16().hex()
 
 
-# A random UUID's variant digit (RFC 4122: 8, 9, a or b) from a random hex digit.
-_VARIANT = {c: format(int(c, 16) & 3 | 8, "x") for c in "0123456789abcdef"}
-
-
 def new_message_id() -> str:
-    """A version 4 UUID's text, written from the hash's hex digits (one per request: no bytes
-    to patch and hex again)."""
-    h = hashlib.blake2b(next(_COUNTER).to_bytes(8, "big"), key=_KEY, digest_size=16).hexdigest()
-    return f"{h[:8]}-{h[8:12]}-4{h[13:16]}-{_VARIANT[h[16]]}{h[17:20]}-{h[20:]}"
+    return uuid4_text(_random16())
 
 
 def encode_receipt(queue_id: int, message_row: int, token: str) -> str:
