@@ -21,6 +21,7 @@ from typing import Any
 
 from ..clock import Clock
 from ..protocol import safejson
+from ..protocol.values import iso8601
 from ..services.delivery import Deliveries, Delivery, DeliveryResult, MessageAttribute
 from ..store.db import Database
 from . import journal
@@ -36,11 +37,6 @@ EVENTBRIDGE_SOURCE = "lambda"
 ERROR_MESSAGE_LIMIT = 1024
 SNS_LIMIT = 256 * 1024
 NOT_DELIVERED_CONDITIONS = ("FunctionDeleted",)
-
-
-def _iso(ts: float) -> str:
-    d = dt.datetime.fromtimestamp(ts, tz=dt.timezone.utc)
-    return d.strftime("%Y-%m-%dT%H:%M:%S.") + f"{d.microsecond // 1000:03d}Z"
 
 
 def _json_or_text(raw: bytes | None) -> Any:
@@ -59,7 +55,7 @@ def invocation_record(row: sqlite3.Row, drop_payloads: bool = False) -> dict[str
     response = safejson.loads(row["response"]) if row["response"] else None
     record: dict[str, Any] = {
         "version": "1.0",
-        "timestamp": _iso(row["finished"]),
+        "timestamp": iso8601(row["finished"]),
         "requestContext": {
             "requestId": row["request_id"],
             "functionArn": row["function_arn"],

@@ -5,10 +5,10 @@ oldest first, then moves the stack's cursor: at least once (a crash between the 
 
 from __future__ import annotations
 
-import datetime as dt
 import logging
 from typing import TYPE_CHECKING
 
+from ..protocol.values import iso8601
 from ..services.delivery import Deliveries, Delivery
 from ..store.db import Database
 
@@ -56,7 +56,7 @@ class StackNotices:
 
 def message(stack: Stack, event: Event) -> str:
     """One event as CloudFormation writes it to SNS: `Key='value'` lines."""
-    when = dt.datetime.fromtimestamp(event.ts, tz=dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+    when = iso8601(event.ts)
     fields = [
         ("StackId", stack.stack_id), ("Timestamp", when), ("EventId", event.event_id),
         ("LogicalResourceId", event.logical_id), ("Namespace", stack.account),

@@ -26,6 +26,7 @@ import uuid
 from collections import deque
 from collections.abc import Callable
 
+from ..protocol.values import iso8601
 from .runtimes import runtime_version
 
 # CloudWatch Logs limits: an event is at most 256 KB counting 26 bytes of overhead; a
@@ -47,12 +48,6 @@ def stream_name(version: str, now: float | None = None) -> str:
     """`YYYY/MM/DD/[<version>]<32 hex>`: one stream per execution environment."""
     day = dt.datetime.fromtimestamp(time.time() if now is None else now, tz=dt.timezone.utc)
     return f"{day:%Y/%m/%d}/[{version}]{uuid.uuid4().hex}"
-
-
-def iso_ms(ts: float) -> str:
-    """2025-01-01T00:00:00.000Z, the timestamp format of Lambda's own log lines."""
-    t = dt.datetime.fromtimestamp(ts, tz=dt.timezone.utc)
-    return t.strftime("%Y-%m-%dT%H:%M:%S.") + f"{t.microsecond // 1000:03d}Z"
 
 
 def now_ms() -> int:
@@ -304,7 +299,7 @@ class PlatformLog:
     def _record(self, ts: float, kind: str, record: dict[str, object]) -> str | None:
         if not self._info_enabled:
             return None
-        return json.dumps({"time": iso_ms(ts), "type": kind, "record": record})
+        return json.dumps({"time": iso8601(ts), "type": kind, "record": record})
 
     def init_start(self, ts: float) -> str | None:
         if self.json:
@@ -345,7 +340,7 @@ class PlatformLog:
     def timed_out(self, ts: float, request_id: str, timeout: float) -> str | None:
         if self.json:
             return None  # carried by platform.report's status
-        return f"{iso_ms(ts)} {request_id} Task timed out after {timeout:.2f} seconds\n"
+        return f"{iso8601(ts)} {request_id} Task timed out after {timeout:.2f} seconds\n"
 
     def runtime_error(self, message: str, error_type: str) -> str | None:
         """A crash the platform saw (exit, out of memory): Lambda writes the reason, then the type."""

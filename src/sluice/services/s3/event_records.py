@@ -20,6 +20,7 @@ from typing import Any
 from ...clock import Clock
 from ...engine import journal, xray
 from ...protocol.context import RequestContext
+from ...protocol.values import iso8601
 from . import notification_config as config
 from .records import notifications as outbox
 from .records.models import WriteTarget
@@ -77,7 +78,7 @@ def s3_record(event: ObjectEvent, configuration_id: str) -> dict[str, Any]:
         obj["versionId"] = event.version_id
     obj["sequencer"] = event.sequencer
     return {
-        "eventVersion": "2.1", "eventSource": "aws:s3", "awsRegion": event.region, "eventTime": config.iso_ms(event.when),
+        "eventVersion": "2.1", "eventSource": "aws:s3", "awsRegion": event.region, "eventTime": iso8601(event.when),
         "eventName": event.name, "userIdentity": {"principalId": event.requester},
         "requestParameters": {"sourceIPAddress": event.source_ip},
         "responseElements": {"x-amz-request-id": event.request_id, "x-amz-id-2": event.host_id},

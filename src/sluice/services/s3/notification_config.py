@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import base64
 import json
-import math
-import time
 import uuid
 from collections.abc import Callable
 from typing import Any
@@ -20,6 +18,7 @@ from urllib.parse import quote_plus
 from ...clock import Clock
 from ...protocol.context import RequestContext
 from ...protocol.errors import ServiceError
+from ...protocol.values import iso8601
 from ..delivery import Deliveries, Delivery, DeliveryResult
 from . import errors
 
@@ -55,24 +54,6 @@ def encode_key(key: str) -> str:
     return quote_plus(key, safe="/")
 
 
-def iso_ms(t: float) -> str:
-    """`2025-01-01T00:00:00.123Z`: as datetime.fromtimestamp(t, utc) would print it (its rounding
-    to the microsecond, half to even), without building one and calling strftime per event."""
-    global _last_second
-    fraction, whole = math.modf(t)
-    micro = round(fraction * 1e6)
-    if micro >= 1_000_000:
-        whole, micro = whole + 1, micro - 1_000_000
-    elif micro < 0:
-        whole, micro = whole - 1, micro + 1_000_000
-    second = int(whole)
-    last = _last_second
-    if last[0] != second:
-        last = _last_second = (second, time.strftime("%Y-%m-%dT%H:%M:%S.", time.gmtime(second)))
-    return f"{last[1]}{micro // 1000:03d}Z"
-
-
-_last_second = (-1, "")
 
 
 # -- the configuration -------------------------------------------------------------------
@@ -211,7 +192,7 @@ class DestinationCheck:
     def check(self, ctx: RequestContext, bucket: str, stored: dict[str, Any]) -> None:
         failed: list[tuple[str, str]] = []
         test_body = json.dumps({
-            "Service": "Amazon S3", "Event": "s3:TestEvent", "Time": iso_ms(self.clock.now()), "Bucket": bucket,
+            "Service": "Amazon S3", "Event": "s3:TestEvent", "Time": iso8601(self.clock.now()), "Bucket": bucket,
             "RequestId": ctx.request_id, "HostId": ctx.host_id,
         })
         source = f"arn:aws:s3:::{bucket}"

@@ -14,7 +14,6 @@ FIFO topics' notifications carry `SequenceNumber` and no signature fields, as AW
 from __future__ import annotations
 
 import base64
-import datetime as dt
 import hashlib
 import hmac
 import json
@@ -27,12 +26,6 @@ UNSUBSCRIBE_CONFIRMATION = "UnsubscribeConfirmation"
 SLUICE_PATH = "/_sluice/sns/"
 CERT_NAME = "SimpleNotificationService-sluice.pem"
 _SIGNING_KEY = b"sluice: not an AWS signing key"
-
-
-def iso_ms(t: float) -> str:
-    """`2012-05-02T00:54:06.655Z`, the Timestamp format of SNS messages."""
-    d = dt.datetime.fromtimestamp(t, tz=dt.timezone.utc)
-    return d.strftime("%Y-%m-%dT%H:%M:%S.") + f"{d.microsecond // 1000:03d}Z"
 
 
 def cert_url(base: str) -> str:

@@ -19,6 +19,7 @@ from ...auth.resources import checks_service_principal, service_may_send
 from ...protocol import safejson
 from ...protocol.context import RequestContext
 from ...protocol.errors import ServiceError
+from ...protocol.values import iso8601
 from ..delivery import (
     ACCESS_DENIED,
     FIFO_NOT_ALLOWED,
@@ -232,7 +233,7 @@ class Publishing:
                     records.remember_dedup(conn, arn, out.dedup_id, message_id, seq_text, now + DEDUP_WINDOW)
                 record = {
                     "Type": messages.NOTIFICATION, "MessageId": message_id, "TopicArn": arn,
-                    "Message": out.message, "Subject": out.subject, "Timestamp": messages.iso_ms(now),
+                    "Message": out.message, "Subject": out.subject, "Timestamp": iso8601(now),
                     "MessageAttributes": out.attributes, "SequenceNumber": seq_text,
                     "MessageGroupId": out.group_id, "MessageDeduplicationId": out.dedup_id,
                 }

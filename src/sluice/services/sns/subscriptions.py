@@ -10,6 +10,7 @@ import uuid
 from typing import Any
 
 from ...protocol.context import RequestContext
+from ...protocol.values import iso8601
 from . import errors, messages, records
 from .attributes import SUBSCRIPTION_SETTABLE, subscription_attribute
 from .names import (
@@ -212,7 +213,7 @@ def _enqueue_confirmation(conn: sqlite3.Connection, topic: Topic, sub: Subscript
     """A SubscriptionConfirmation / UnsubscribeConfirmation for an HTTP/S endpoint, due now."""
     message_id = str(uuid.uuid4())
     records.insert_message(conn, message_id, {"Type": kind, "MessageId": message_id, "TopicArn": topic.arn,
-                                              "Message": text, "Token": token, "Timestamp": messages.iso_ms(now)})
+                                              "Message": text, "Token": token, "Timestamp": iso8601(now)})
     target = delivery_target(topic, sub)
     target["raw"] = False
     records.enqueue(conn, message_id, sub.arn, target, None, now)
