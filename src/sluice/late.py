@@ -158,7 +158,7 @@ def sts_service(iam: IamService, clock: Clock, settings: Settings) -> Service:
 
 
 class LateIamPolicies:
-    """IAM as plain mode's enforcer asks it (auth/enforcer.py's IamPolicies), built only when a
+    """IAM as plain mode's enforcer asks it (auth/sources.py's IamPolicies), built only when a
     question needs its records: a request made with `test` or a 12-digit key id, the common case,
     is answered without it."""
 
@@ -189,7 +189,7 @@ class LateIamPolicies:
 
 
 class _Known:
-    """A key lookup that found a well-known root identity (the enforcer's KeyLookup)."""
+    """A key lookup that found a well-known root identity (auth/sources.py's KeyLookup)."""
 
     def __init__(self, identity: Identity) -> None:
         self.identity = identity

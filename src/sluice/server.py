@@ -16,8 +16,9 @@ from typing import TYPE_CHECKING, Any
 import uvicorn
 
 from . import late
-from .auth.enforcer import Enforcer, ResourcePolicies
+from .auth.enforcer import Enforcer
 from .auth.identity import has_own_secret
+from .auth.sources import ResourcePolicies
 from .clock import Clock, ManualClock, make_clock
 from .console import PREFIX as CONSOLE_PREFIX
 from .console import ConsoleViews, DeferredConsole
