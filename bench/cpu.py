@@ -2,10 +2,11 @@
 
 Starts one `sluice up` per Python interpreter given (this checkout's by default; add another
 build's with `--compare /path/to/other/.venv/bin/python`, e.g. a checkout of an older commit),
-sends the same requests to each over one keep-alive raw HTTP connection, in alternating rounds,
-and prints the server process's CPU time (user + system) per request for each, side by side.
+sends the same requests to each over one keep-alive raw HTTP connection (or `--clients N` at
+once), in alternating rounds, and prints the server process's CPU time (user + system) per
+request for each, side by side.
 
-    .venv/bin/python bench/cpu.py [--requests 2000] [--rounds 3] [--compare PYTHON]
+    .venv/bin/python bench/cpu.py [--requests 2000] [--rounds 3] [--clients 1] [--compare PYTHON]
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import urllib.request
 import uuid
@@ -98,24 +100,52 @@ def setup(port: int) -> tuple[str, str]:
     return url, bucket
 
 
-def measure(server: Server, make: Callable[[int], Request], requests: int) -> float:
-    """Server CPU microseconds per request."""
+def measure(server: Server, make: Callable[[int], Request], requests: int, clients: int = 1) -> float:
+    """Server CPU microseconds per request, sent over `clients` keep-alive connections at once
+    (one after another on each): with more than one, the server's writes can share fsyncs."""
     conn = http.client.HTTPConnection("127.0.0.1", server.port)
     for i in range(50):  # warm: models parsed, caches filled
         method, path, headers, body = make(i)
         conn.request(method, path, body=body, headers=headers)
         conn.getresponse().read()
-    before = cpu_seconds(server.proc.pid)
-    for i in range(requests):
-        method, path, headers, body = make(i)
-        conn.request(method, path, body=body, headers=headers)
-        resp = conn.getresponse()
-        resp.read()
-        if resp.status >= 300:
-            raise RuntimeError(f"{method} {path}: {resp.status}")
-    used = cpu_seconds(server.proc.pid) - before
     conn.close()
-    return used / requests * 1e6
+
+    def client(first: int, count: int) -> None:
+        conn = http.client.HTTPConnection("127.0.0.1", server.port)
+        for i in range(first, first + count):
+            method, path, headers, body = make(i)
+            conn.request(method, path, body=body, headers=headers)
+            resp = conn.getresponse()
+            resp.read()
+            if resp.status >= 300:
+                raise RuntimeError(f"{method} {path}: {resp.status}")
+        conn.close()
+
+    return _server_cpu_per(server, requests, clients, client)
+
+
+def _server_cpu_per(server: Server, total: int, clients: int, client: Callable[[int, int], None]) -> float:
+    """Server CPU microseconds per unit while `clients` threads run `client(first, count)` at once,
+    sharing `total` units; a client's failure is raised here."""
+    share = total // clients
+    failures: list[BaseException] = []
+
+    def run(k: int) -> None:
+        try:
+            client(k * share, share)
+        except BaseException as exc:  # noqa: BLE001 - reported by the caller's thread
+            failures.append(exc)
+
+    threads = [threading.Thread(target=run, args=(k,)) for k in range(clients)]
+    before = cpu_seconds(server.proc.pid)
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    used = cpu_seconds(server.proc.pid) - before
+    if failures:
+        raise failures[0]
+    return used / (share * clients) * 1e6
 
 
 def _sqs_call(conn: http.client.HTTPConnection, action: str, payload: dict[str, object]) -> dict[str, object]:
@@ -129,14 +159,14 @@ def _sqs_call(conn: http.client.HTTPConnection, action: str, payload: dict[str, 
     return json.loads(data) if data else {}
 
 
-def measure_receive_delete(server: Server, queue_url: str, pairs: int) -> float:
-    """Server CPU microseconds per ReceiveMessage + DeleteMessage pair (the queue is filled first,
-    outside the measurement)."""
+def measure_receive_delete(server: Server, queue_url: str, pairs: int, clients: int = 1) -> float:
+    """Server CPU microseconds per ReceiveMessage + DeleteMessage pair, over `clients` connections
+    at once (the queue is filled first, outside the measurement)."""
     conn = http.client.HTTPConnection("127.0.0.1", server.port)
     for _ in range(pairs + 50):
         _sqs_call(conn, "SendMessage", {"QueueUrl": queue_url, "MessageBody": "hello"})
 
-    def pair() -> None:
+    def pair(conn: http.client.HTTPConnection) -> None:
         got = _sqs_call(conn, "ReceiveMessage", {"QueueUrl": queue_url, "MaxNumberOfMessages": 1,
                                                  "WaitTimeSeconds": 0})
         messages = got.get("Messages") or []
@@ -146,19 +176,23 @@ def measure_receive_delete(server: Server, queue_url: str, pairs: int) -> float:
         _sqs_call(conn, "DeleteMessage", {"QueueUrl": queue_url, "ReceiptHandle": messages[0]["ReceiptHandle"]})
 
     for _ in range(50):  # warm
-        pair()
-    before = cpu_seconds(server.proc.pid)
-    for _ in range(pairs):
-        pair()
-    used = cpu_seconds(server.proc.pid) - before
+        pair(conn)
     conn.close()
-    return used / pairs * 1e6
+
+    def client(first: int, count: int) -> None:
+        conn = http.client.HTTPConnection("127.0.0.1", server.port)
+        for _ in range(count):
+            pair(conn)
+        conn.close()
+
+    return _server_cpu_per(server, pairs, clients, client)
 
 
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--requests", type=int, default=2000)
     p.add_argument("--rounds", type=int, default=3)
+    p.add_argument("--clients", type=int, default=1, help="keep-alive connections sending at once")
     p.add_argument("--compare", action="append", default=[], metavar="PYTHON",
                    help="another build's interpreter (its venv's python) to measure side by side")
     args = p.parse_args()
@@ -175,14 +209,15 @@ def main() -> int:
                 for name, server in servers.items():
                     for label, make in loads[name].items():
                         results.setdefault(label, {}).setdefault(name, []).append(
-                            measure(server, make, args.requests))
+                            measure(server, make, args.requests, args.clients))
                     results.setdefault("SQS Receive+Delete", {}).setdefault(name, []).append(
-                        measure_receive_delete(server, queues[name][0], args.requests))
+                        measure_receive_delete(server, queues[name][0], args.requests, args.clients))
         finally:
             for s in servers.values():
                 s.stop()
     names = list(pythons)
-    print(f"server CPU per request (µs, median of {args.rounds} rounds of {args.requests}); "
+    print(f"server CPU per request (µs, median of {args.rounds} rounds of {args.requests}, "
+          f"{args.clients} client{'s' if args.clients > 1 else ''} at once); "
           f"load average {os.getloadavg()[0]:.1f}")
     print(f"{'':24}" + "".join(f"{n:>16}" for n in names) + ("   ratio" if len(names) > 1 else ""))
     for label, by in results.items():

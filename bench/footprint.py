@@ -8,7 +8,8 @@ For each server, in one run:
   - idle RSS of the whole process tree, once ready and settled;
   - RSS after 10,000 S3 PutObjects (1 KiB, distinct keys) and 10,000 SQS SendMessages;
   - server CPU per request from /proc (bench/cpu.py's measurement): S3 PutObject 1 KiB,
-    GetObject, SQS SendMessage, and a ReceiveMessage + DeleteMessage pair.
+    GetObject, SQS SendMessage, and a ReceiveMessage + DeleteMessage pair, from one client
+    (`--clients N`: from N at once, as a parallel test run sends them).
 Each figure is printed with its ratio to the floor. A second floor, floor-fsync, is the same bare
 app committing each write (PUT, POST) to SQLite with an fsync before it answers, as Sluice does
 and the others do not: the server CPU per request is printed once more with its ratio to that.
@@ -17,7 +18,7 @@ MiniStack pins a botocore of its own, so it lives in a venv of its own (`make .v
 without it its column says "-".
 
     .venv/bin/python bench/footprint.py [--starts 7] [--load 10000] [--requests 2000] [--rounds 3]
-                                        [--only sluice,floor,floor-fsync] [--json FILE]
+                                        [--clients 1] [--only sluice,floor,floor-fsync] [--json FILE]
 """
 
 from __future__ import annotations
@@ -159,15 +160,16 @@ def measure_server(name: str, workdir: Path, args: argparse.Namespace) -> dict[s
             time.sleep(args.settle)
             out[f"RSS after {args.load:,}+{args.load:,} (MB)"] = tree_rss_kib(server.proc.pid) / 1024
         loads: dict[str, Callable[[], float]] = {
-            label: (lambda make=make: measure(server, make, args.requests))
+            label: (lambda make=make: measure(server, make, args.requests, args.clients))
             for label, make in workloads(queue_url, bucket).items()}
-        loads["SQS Receive+Delete"] = lambda: measure_receive_delete(server, queue_url, args.requests)
+        loads["SQS Receive+Delete"] = lambda: measure_receive_delete(server, queue_url, args.requests, args.clients)
         samples: dict[str, list[float]] = {}
         for _ in range(args.rounds):
             for label, run_one in loads.items():
                 samples.setdefault(label, []).append(run_one())
+        at_once = f", {args.clients} clients" if args.clients > 1 else ""
         for label, values in samples.items():
-            out[f"CPU/req {label} (ms)"] = statistics.median(values) / 1000
+            out[f"CPU/req {label} (ms{at_once})"] = statistics.median(values) / 1000
     finally:
         server.stop()
     return out
@@ -179,6 +181,8 @@ def main() -> int:
     p.add_argument("--load", type=int, default=10_000, help="PutObjects and SendMessages before the loaded RSS")
     p.add_argument("--requests", type=int, default=2000, help="requests per CPU measurement")
     p.add_argument("--rounds", type=int, default=3, help="CPU measurements per operation (median)")
+    p.add_argument("--clients", type=int, default=1,
+                   help="keep-alive connections sending at once for the CPU figures (writes may share fsyncs)")
     p.add_argument("--settle", type=float, default=1.0, help="seconds between ready/load and reading RSS")
     p.add_argument("--only", default=",".join(NAMES), help="comma-separated subset of " + ",".join(NAMES))
     p.add_argument("--json", type=Path, help="also write the figures here")
