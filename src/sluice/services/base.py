@@ -31,6 +31,14 @@ class Service:
                 return fn  # type: ignore[no-any-return]
         return None
 
+    def loop_operation(self, op_name: str, length: int) -> Operation | None:
+        """An async form of a plain operation, for a request whose body (`length` bytes) is in
+        memory: run on the event loop in place of a worker thread, for an operation that only
+        computes and reads the store by index, and awaits its one write there (the store then
+        commits it with the loop turn's other writes, and no thread waits for the fsync). None
+        by default."""
+        return None
+
     def runs_on_loop(self, op_name: str) -> bool:
         """Whether the plain (not async) operation only computes and reads the store by index
         (WAL readers never wait for the writer), with nothing else that blocks: the gateway then
