@@ -100,6 +100,16 @@ def setup(port: int) -> tuple[str, str]:
     return url, bucket
 
 
+def call(conn: http.client.HTTPConnection, request: Request) -> None:
+    """Send `request` on `conn` and read its answer, which must be a success."""
+    method, path, headers, body = request
+    conn.request(method, path, body=body, headers=headers)
+    resp = conn.getresponse()
+    resp.read()
+    if resp.status >= 300:
+        raise RuntimeError(f"{method} {path}: {resp.status}")
+
+
 def measure(server: Server, make: Callable[[int], Request], requests: int, clients: int = 1) -> float:
     """Server CPU microseconds per request, sent over `clients` keep-alive connections at once
     (one after another on each): with more than one, the server's writes can share fsyncs."""
@@ -113,12 +123,7 @@ def measure(server: Server, make: Callable[[int], Request], requests: int, clien
     def client(first: int, count: int) -> None:
         conn = http.client.HTTPConnection("127.0.0.1", server.port)
         for i in range(first, first + count):
-            method, path, headers, body = make(i)
-            conn.request(method, path, body=body, headers=headers)
-            resp = conn.getresponse()
-            resp.read()
-            if resp.status >= 300:
-                raise RuntimeError(f"{method} {path}: {resp.status}")
+            call(conn, make(i))
         conn.close()
 
     return _server_cpu_per(server, requests, clients, client)

@@ -36,7 +36,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from cpu import cpu_seconds, measure, measure_receive_delete, setup, workloads
+from cpu import call, cpu_seconds, measure, measure_receive_delete, setup, workloads
 from report import git_revision, package_version
 from servers import Server, free_port, process_tree
 
@@ -117,13 +117,9 @@ def load(port: int, bucket: str, queue_url: str, count: int) -> None:
     put, send = make["S3 PutObject 1 KiB"], make["SQS SendMessage"]
     conn = http.client.HTTPConnection("127.0.0.1", port)
     for i in range(count):
-        put_method, _, put_headers, put_body = put(i)
-        for method, path, headers, body in [(put_method, f"/{bucket}/load-{i}", put_headers, put_body), send(i)]:
-            conn.request(method, path, body=body, headers=headers)
-            resp = conn.getresponse()
-            resp.read()
-            if resp.status >= 300:
-                raise RuntimeError(f"{method} {path}: {resp.status}")
+        method, _, headers, body = put(i)
+        call(conn, (method, f"/{bucket}/load-{i}", headers, body))
+        call(conn, send(i))
     conn.close()
 
 
@@ -203,7 +199,8 @@ def main() -> int:
     floor = results.get("floor", {})
     print(f"footprint, load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores; sluice {git_revision()}, "
           f"moto {package_version('moto')}; value (x floor)")
-    print(f"{'':36}" + "".join(f"{n:>20}" for n in results))
+    width = max([36, *(len(row) + 2 for row in rows)])
+    print(" " * width + "".join(f"{n:>20}" for n in results))
     for row in rows:
         cells = []
         for name in results:
@@ -214,7 +211,7 @@ def main() -> int:
             base = floor.get(row)
             ratio = f" ({value / base:4.1f}x)" if base and name != "floor" else " " * 8
             cells.append(f"{value:12.3f}{ratio}")
-        print(f"{row:36}" + "".join(cells))
+        print(row.ljust(width) + "".join(cells))
     durable = results.get(DURABLE_FLOOR, {})
     cpu_rows = [row for row in rows if row.startswith("CPU/req") and durable.get(row)]
     if cpu_rows:
@@ -222,7 +219,7 @@ def main() -> int:
         for row in cpu_rows:
             cells = [f"{name} {results[name][row] / durable[row]:.1f}x" for name in results
                      if name not in ("floor", DURABLE_FLOOR) and results[name].get(row)]
-            print(f"{row:36}" + "".join(f"{c:>20}" for c in cells))
+            print(row.ljust(width) + "".join(f"{c:>20}" for c in cells))
     if args.json:
         args.json.write_text(json.dumps({"revision": git_revision(), "results": results}, indent=2))
     return 0
