@@ -110,6 +110,8 @@ class Clock:
 
 @dataclass(eq=False)
 class _Waiter:
+    """A `wait_until` on the manual clock: resumed at its deadline or by its wake event."""
+
     deadline: float  # inf: no deadline, only a wake event
     seq: int
     future: asyncio.Future[None]

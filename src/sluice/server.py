@@ -83,6 +83,8 @@ RUNTIME_PROBE_DELAY = 0.5
 
 @dataclass
 class Sluice:
+    """The running server's parts, built from its settings by `build`."""
+
     settings: Settings
     clock: Clock
     store: Store

@@ -13,6 +13,8 @@ DEFAULT_REGION = "us-east-1"
 
 @dataclass
 class Settings:
+    """A server's settings, from `sluice up`'s options (or a test's)."""
+
     host: str = "127.0.0.1"
     port: int = 4566
     data_dir: Path = field(default_factory=lambda: Path(".sluice"))

@@ -30,6 +30,8 @@ DEFAULT_KEY = "test"  # the default account's root
 
 @dataclass(frozen=True)
 class Identity:
+    """The caller behind an access key (a root, an IAM user or a role session), with its secret."""
+
     access_key: str
     secret_key: str
     session_token: str | None

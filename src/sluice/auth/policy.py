@@ -52,6 +52,8 @@ class PolicyError(ValueError):
 
 @dataclass(frozen=True)
 class Principal:
+    """Who makes a request, as policies name it: root, user, role session, service or anonymous."""
+
     arn: str                 # arn:aws:iam::123456789012:root | ...:user/u |
                              # arn:aws:sts::123456789012:assumed-role/Role/session | "s3.amazonaws.com"
     account: str | None      # None for service principals
@@ -64,6 +66,8 @@ ANONYMOUS = Principal("anonymous", None, "anonymous")
 
 @dataclass(frozen=True)
 class AuthRequest:
+    """One question for evaluation: may this principal take this action on this resource?"""
+
     principal: Principal
     action: str              # "s3:GetObject"
     resource: str            # an ARN, or "*" for actions without a resource
@@ -77,6 +81,8 @@ class AuthRequest:
 
 @dataclass(frozen=True)
 class Decision:
+    """The answer to an AuthRequest, with why it was denied in the words of AWS's message."""
+
     allowed: bool
     reason: str              # "" when allowed; else what AWS's message ends with, e.g.
                              # "no identity-based policy allows the s3:GetObject action",
@@ -88,6 +94,8 @@ class Decision:
 
 @dataclass(frozen=True)
 class _ActionMatcher:
+    """A statement's Action (or NotAction) list, compiled: exact names and one wildcard regex."""
+
     exact: frozenset[str]            # lower-cased names without wildcards
     pattern: re.Pattern[str] | None  # the wildcard ones, one alternation, case-insensitive
 
@@ -106,6 +114,9 @@ class _ActionMatcher:
 
 @dataclass(frozen=True)
 class _ResourceMatcher:
+    """A statement's Resource (or NotResource) list, compiled; values with policy variables
+    are expanded per request."""
+
     pattern: re.Pattern[str] | None   # values without policy variables
     templates: tuple[str, ...]        # values with policy variables
 
@@ -128,6 +139,8 @@ class _ResourceMatcher:
 
 @dataclass(frozen=True)
 class _PrincipalMatcher:
+    """A statement's Principal (or NotPrincipal) element: the callers it names."""
+
     everyone: bool = False
     accounts: frozenset[str] = frozenset()
     arns: frozenset[str] = frozenset()        # users, roles (match their sessions), sessions
@@ -184,6 +197,8 @@ def _parse_principal(raw: Any) -> _PrincipalMatcher:
 
 @dataclass(frozen=True)
 class Statement:
+    """One statement of a policy, parsed and compiled."""
+
     sid: str | None
     effect: str                                  # "Allow" | "Deny"
     actions: _ActionMatcher
@@ -209,6 +224,8 @@ class Statement:
 
 @dataclass(frozen=True)
 class Policy:
+    """A policy document, parsed and checked once, to be evaluated per request."""
+
     version: str
     id: str | None
     statements: tuple[Statement, ...]

@@ -17,6 +17,8 @@ if TYPE_CHECKING:
 
 @dataclass
 class ConsoleRequest:
+    """A console request as its page handler gets it."""
+
     http: HttpRequest
     console: Console
     identity: Identity

@@ -28,6 +28,8 @@ _SEGMENT = re.compile(r"\{(\w+)(:path)?\}")
 
 @dataclass(frozen=True)
 class Route:
+    """A console route: a method and path pattern, and the page handler that answers them."""
+
     method: str
     pattern: str
     regex: re.Pattern[str]

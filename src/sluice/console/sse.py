@@ -31,6 +31,8 @@ LIFETIME_SECONDS = 300.0
 
 @dataclass
 class EventStream:
+    """A page's answer that keeps it up to date: server-sent events from `poll`, until it ends."""
+
     poll: Poll
     interval: float = 1.0
     lifetime: float = LIFETIME_SECONDS

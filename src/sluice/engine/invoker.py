@@ -89,6 +89,8 @@ class TooManyRequests(ServiceError):
 
 @dataclass
 class _Event:
+    """An asynchronous invocation's row in `lambda_events`, as the dispatcher runs it."""
+
     request_id: str
     function: str
     qualifier: str | None

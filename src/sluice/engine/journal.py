@@ -100,6 +100,8 @@ def attempt_outcome(ok: bool, error_type: str | None) -> str:
 
 @dataclass(frozen=True)
 class Upload:
+    """An S3 upload's row in the journal (`trace_uploads`): where an event's trace starts."""
+
     trace_header: str
     span_id: str
     bucket: str
@@ -115,6 +117,8 @@ class Upload:
 
 @dataclass(frozen=True)
 class Attempt:
+    """One Lambda attempt's row in the journal (`lambda_attempts`)."""
+
     request_id: str
     number: int
     function_arn: str
@@ -130,6 +134,8 @@ class Attempt:
 
 @dataclass(frozen=True)
 class Sent:
+    """A dead-letter or destination send's row in the journal (`lambda_deliveries`)."""
+
     request_id: str
     kind: str
     target: str

@@ -81,6 +81,8 @@ MIGRATIONS = (_METRICS_0001, _CLOUDWATCH_0001, _METRICS_0002)
 
 @dataclass(frozen=True)
 class Point:
+    """One raw value of a metric (a row of `metric_points`)."""
+
     namespace: str
     name: str
     dimensions: dict[str, str]
@@ -150,6 +152,8 @@ class DimensionMatch:
 
 @dataclass(frozen=True)
 class MetricQuery:
+    """A read of one metric over a time range, aggregated per period."""
+
     namespace: str
     name: str
     match: DimensionMatch
@@ -315,6 +319,8 @@ def lambda_point(name: str, fn: str, resource: str, version: str | None, value: 
 
 @dataclass(slots=True)
 class _Stats:
+    """The statistic set `MetricBuffer` adds up for one metric, dimensions, unit and minute."""
+
     total: float
     count: float
     low: float

@@ -39,6 +39,8 @@ SERVICE_NAME = "sluice"
 
 @dataclass
 class Span:
+    """One span of an event's trace, as the OTLP export sends it."""
+
     trace_id: str
     span_id: str
     parent_id: str | None

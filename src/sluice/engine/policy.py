@@ -33,11 +33,15 @@ DEFAULT_MAX_AGE = 21_600.0  # six hours, Lambda's default MaximumEventAgeInSecon
 
 @dataclass(frozen=True)
 class Retry:
+    """A policy's decision to try again after `delay`."""
+
     delay: float  # AWS-seconds
 
 
 @dataclass(frozen=True)
 class GiveUp:
+    """A policy's decision to stop trying."""
+
     reason: str | None = None  # e.g. RetriesExhausted, EventAgeExceeded; None: not retried at all
 
 

@@ -39,6 +39,8 @@ def _no_backlogs() -> list[RuleBacklog]:
 
 @dataclass
 class StatusSources:
+    """What `sluice status` reads, handed in by the server."""
+
     reader: Callable[[], sqlite3.Connection]
     now: Callable[[], float]
     time_scale: float

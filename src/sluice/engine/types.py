@@ -12,6 +12,8 @@ DEFAULT_MAX_AGE = 21600
 
 @dataclass(frozen=True)
 class EventInvokeConfig:
+    """A function's asynchronous invocation configuration (PutFunctionEventInvokeConfig)."""
+
     max_retries: int = DEFAULT_MAX_RETRIES
     max_age: int = DEFAULT_MAX_AGE
     on_success: str | None = None

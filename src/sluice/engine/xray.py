@@ -16,6 +16,8 @@ _SPAN = re.compile(r"^[0-9a-f]{16}$")
 
 @dataclass(frozen=True)
 class TraceHeader:
+    """An X-Ray trace header, parsed."""
+
     root: str  # 1-<8 hex>-<24 hex>
     parent: str | None  # 16 hex: the span the next hop is a child of
     sampled: bool

@@ -48,6 +48,8 @@ _VHOST_REGIONAL = re.compile(r"^(?P<bucket>.+)\.s3[.-](?P<region>[a-z0-9-]+)\.am
 
 @dataclass
 class Caller:
+    """Which service a request is for and which access key it carries, as `identify` reads them."""
+
     service: str  # botocore service name, or the raw signing name when unknown
     access_key: str | None
     region: str | None

@@ -7,6 +7,8 @@ from dataclasses import dataclass, field
 
 @dataclass
 class RequestContext:
+    """The calling request, as an operation sees it beyond its parameters."""
+
     request_id: str
     host_id: str
     account_id: str

@@ -121,6 +121,8 @@ class FilePart:
 
 @dataclass
 class Form:
+    """A multipart form's fields up to its file part, and a reader for that file."""
+
     fields: dict[str, str] = field(default_factory=dict)  # lower-case names, in order
     file: FilePart | None = None
 

@@ -16,6 +16,8 @@ class Readable(Protocol):
 
 @dataclass
 class HttpRequest:
+    """An HTTP request as the protocol layer sees it."""
+
     method: str
     path: str  # percent-encoded, as sent, without the query string
     query_string: str
@@ -67,6 +69,8 @@ class ResponseBody:
 
 @dataclass
 class HttpResponse:
+    """An HTTP response as the protocol layer gives it back."""
+
     status: int = 200
     headers: list[tuple[str, str]] = field(default_factory=list)
     body: bytes | ResponseBody = b""

@@ -26,6 +26,8 @@ if TYPE_CHECKING:  # botocore is imported when a protocol is first built, not at
 
 @dataclass(frozen=True)
 class Binding:
+    """Where one member of a shape lives on the wire."""
+
     member: str
     location: str  # uri | querystring | header | headers | statusCode | "" (body)
     name: str
@@ -34,6 +36,8 @@ class Binding:
 
 @dataclass
 class Route:
+    """What a request must look like to be this operation (from its `http` trait in the model)."""
+
     operation: OperationModel
     method: str
     pattern: re.Pattern[str]

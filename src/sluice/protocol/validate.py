@@ -34,6 +34,8 @@ def _pattern(text: str) -> re.Pattern[str] | None:
 
 @dataclass(frozen=True)
 class _Rules:
+    """Which of the model's constraints a validation checks."""
+
     required: bool  # report required members that are missing ("Member must not be null")
     patterns: bool  # check `pattern` constraints (only services whose patterns are plain regexes)
 

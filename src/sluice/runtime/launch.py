@@ -34,6 +34,8 @@ class Sandbox:
 
 @dataclass(frozen=True)
 class Launch:
+    """How to start an execution environment's process (what `command_for` returns)."""
+
     argv: tuple[str, ...]
     env: dict[str, str]
     cwd: Path

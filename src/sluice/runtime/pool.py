@@ -38,6 +38,8 @@ HEAD_PATIENCE = 1.0
 
 @dataclass
 class _Waiter:
+    """An invocation waiting for an environment, the pool being at capacity."""
+
     spec: FunctionSpec
     future: asyncio.Future[Environment]
     since: float = field(default_factory=time.monotonic)

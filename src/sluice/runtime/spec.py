@@ -59,6 +59,8 @@ class FunctionSpec:
 
 @dataclass(frozen=True)
 class InvocationRequest:
+    """One invocation, as the engine sends it to the runtime."""
+
     request_id: str
     payload: bytes
     invoked_arn: str  # the ARN as invoked: qualified when a qualifier was used
@@ -68,6 +70,8 @@ class InvocationRequest:
 
 @dataclass
 class InvocationResult:
+    """What one invocation came to: its response or error, and what Lambda reports of the run."""
+
     request_id: str
     ok: bool  # the handler returned normally and its response was accepted
     payload: bytes  # the response, or the error document {"errorMessage", "errorType", ...}

@@ -23,6 +23,8 @@ INVALID = "Invalid"
 
 @dataclass(frozen=True)
 class MessageAttribute:
+    """A message attribute carried with a delivery (a data type and a string or binary value)."""
+
     data_type: str  # "String", "Number", "Binary", or "String.custom" etc.
     string_value: str | None = None
     binary_value: bytes | None = None
@@ -30,6 +32,8 @@ class MessageAttribute:
 
 @dataclass(frozen=True)
 class Delivery:
+    """A message handed to another service's ARN, with what the target needs to accept it."""
+
     body: str
     attributes: dict[str, MessageAttribute] = field(default_factory=dict)
     system_attributes: dict[str, str] = field(default_factory=dict)  # e.g. AWSTraceHeader
@@ -48,6 +52,8 @@ class Delivery:
 
 @dataclass(frozen=True)
 class DeliveryResult:
+    """A delivery's outcome: the message id on success, or why it failed."""
+
     ok: bool
     message_id: str | None = None
     error: str | None = None  # one of the constants above

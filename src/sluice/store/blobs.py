@@ -23,6 +23,8 @@ CHUNK = 1024 * 1024
 
 @dataclass
 class WrittenBlob:
+    """A body the blob store has written, with the checksums computed on the way."""
+
     name: str
     size: int
     md5: str

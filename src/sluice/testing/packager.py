@@ -33,6 +33,8 @@ class PackagingError(Exception):
 
 @dataclass(frozen=True)
 class _Property:
+    """A resource property whose local code path the packager zips and uploads."""
+
     resource_type: str
     name: str
     # "uri": SAM's "s3://bucket/key" string; "code": {"S3Bucket", "S3Key"}; "content": same shape,

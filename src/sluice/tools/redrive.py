@@ -28,6 +28,8 @@ RECEIVE_HIDE_SECONDS = 300  # how long a message being moved stays invisible to 
 
 @dataclass(frozen=True)
 class DlqMessage:
+    """A message received from the dead-letter queue, to be moved."""
+
     message_id: str
     body: str
     receipt: str

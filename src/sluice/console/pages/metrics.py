@@ -25,6 +25,8 @@ DEFAULT_WINDOW = "1h"
 
 @dataclass(frozen=True)
 class Chart:
+    """One chart on a metrics page: the metric and how AWS's console plots it."""
+
     metric: str
     stat: str  # what AWS's console charts by default for this metric
     unit: str

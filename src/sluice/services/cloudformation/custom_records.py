@@ -30,6 +30,8 @@ MIGRATIONS = (_CFN_CUSTOM_0001,)
 
 @dataclass(frozen=True)
 class CustomRequest:
+    """A custom resource request's row: one provider step's document and the handler's response."""
+
     token: str
     request_id: str
     stack_id: str

@@ -46,6 +46,8 @@ class StackInput:
 
 @dataclass
 class Intake:
+    """A template read for a stack operation, in its three forms: as given, parsed, and expanded."""
+
     body: str  # as given
     original: dict[str, Any]  # parsed, before transforms
     processed: dict[str, Any]  # transforms expanded

@@ -52,6 +52,9 @@ def _missing_import(name: str) -> str:
 
 @dataclass
 class Scope:
+    """What the intrinsic functions see: the stack's parameters, mappings and conditions, and its
+    deployed resources."""
+
     parameters: dict[str, Any]  # name -> value (str, or list[str] for list types)
     pseudo: dict[str, Any]
     mappings: dict[str, Any] = field(default_factory=dict)

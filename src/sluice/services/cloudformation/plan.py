@@ -13,6 +13,8 @@ from .intrinsics import PSEUDO, Scope, evaluate_conditions, references
 
 @dataclass
 class Plan:
+    """A template made ready to deploy: the resources that apply and the order to deploy them in."""
+
     template: dict[str, Any]
     values: dict[str, str]  # parameter name -> raw value
     params: dict[str, Any]  # parameter name -> Ref value

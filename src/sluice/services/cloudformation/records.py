@@ -19,6 +19,8 @@ def _j(value: Any) -> str:
 
 @dataclass
 class Stack:
+    """A stack's row: what it was deployed from, its status and its outputs."""
+
     stack_id: str
     name: str
     account: str
@@ -93,6 +95,8 @@ def stacks(conn: sqlite3.Connection, account: str, region: str, *, live_only: bo
 
 @dataclass
 class Resource:
+    """A stack's resource row: its deployed state, and the deployer's step in progress on it."""
+
     stack_id: str
     logical_id: str
     type: str
@@ -156,6 +160,8 @@ def resources_by_physical_id(conn: sqlite3.Connection, physical_id: str) -> list
 
 @dataclass
 class Event:
+    """A stack event's row, as DescribeStackEvents lists it."""
+
     seq: int
     stack_id: str
     event_id: str
@@ -200,6 +206,8 @@ def set_notified(conn: sqlite3.Connection, stack_id: str, seq: int) -> None:
 
 @dataclass
 class ChangeSet:
+    """A change set's row: the template and parameters it proposes, and its changes to the stack."""
+
     change_set_id: str
     name: str
     stack_id: str

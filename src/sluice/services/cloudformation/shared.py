@@ -24,6 +24,8 @@ _ALNUM = string.ascii_uppercase + string.digits
 
 @dataclass
 class Shared:
+    """What the CloudFormation service's parts share: its state and the deployer's hooks."""
+
     db: Database
     clock: Clock
     templates: Templates

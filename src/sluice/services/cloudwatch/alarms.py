@@ -40,6 +40,8 @@ Alarm = dict[str, Any]
 
 @dataclass(frozen=True)
 class HistoryItem:
+    """An entry of an alarm's history, as DescribeAlarmHistory lists it."""
+
     name: str
     ts: float
     type: str

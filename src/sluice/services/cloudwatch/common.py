@@ -21,6 +21,8 @@ from .alarms import AlarmStore
 
 @dataclass
 class Shared:
+    """The state and collaborators CloudWatch's parts work on."""
+
     db: Database
     clock: Clock
     account: str

@@ -49,6 +49,8 @@ class Series:
 
 @dataclass(frozen=True)
 class Metric:
+    """A metric as ListMetrics shows it: under one published dimension set."""
+
     namespace: str
     name: str
     dimensions: tuple[tuple[str, str], ...]  # sorted

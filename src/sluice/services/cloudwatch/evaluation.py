@@ -26,6 +26,8 @@ OPERATORS = {
 
 @dataclass(frozen=True)
 class Datapoint:
+    """One period of an alarm's metric, aggregated by the alarm's statistic."""
+
     ts: float  # period start
     value: float
     sample_count: float
@@ -33,6 +35,8 @@ class Datapoint:
 
 @dataclass(frozen=True)
 class Verdict:
+    """An evaluation's outcome: the state the alarm should be in, and why."""
+
     state: str | None  # None: leave the state as it is (TreatMissingData ignore)
     reason: str
     reason_data: dict[str, Any]

@@ -98,6 +98,8 @@ def rule_arn(region: str, account: str, bus: str, name: str) -> str:
 
 @dataclass
 class BusRecord:
+    """An event bus's row."""
+
     account: str
     region: str
     name: str
@@ -126,6 +128,8 @@ class BusRecord:
 
 @dataclass
 class RuleRecord:
+    """A rule's row: a pattern rule or a schedule rule, on one bus."""
+
     account: str
     region: str
     bus: str

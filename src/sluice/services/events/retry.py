@@ -40,6 +40,8 @@ AGE_EXHAUSTED = "MaximumEventAgeInSeconds"
 
 @dataclass(frozen=True)
 class TargetRetryPolicy:
+    """A target's RetryPolicy, with the backoff between its retries."""
+
     max_retries: int = DEFAULT_MAX_RETRIES
     max_age: float = DEFAULT_MAX_AGE
     initial_delay: float = 1.0

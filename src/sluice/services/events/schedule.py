@@ -40,6 +40,8 @@ class ScheduleError(ValueError):
 
 @dataclass(frozen=True)
 class Rate:
+    """A `rate(...)` schedule: a fire every so many AWS-seconds."""
+
     seconds: int  # AWS-seconds between fires
 
 
@@ -93,6 +95,8 @@ def _values(field: str, low: int, high: int, names: dict[str, int] | None = None
 
 @dataclass(frozen=True)
 class _DayOfMonth:
+    """The day-of-month field of a cron expression, parsed."""
+
     any: bool = False  # "?" or "*"
     days: frozenset[int] = frozenset()
     last_offset: int | None = None  # "L" (0) or "L-n"
@@ -152,6 +156,8 @@ def _aws_weekday(d: dt.date) -> int:
 
 @dataclass(frozen=True)
 class _DayOfWeek:
+    """The day-of-week field of a cron expression, parsed."""
+
     any: bool = False
     days: frozenset[int] = frozenset()
     last_of: int | None = None  # "6L": the last Friday of the month
@@ -189,6 +195,8 @@ def _parse_dow(field: str) -> _DayOfWeek:
 
 @dataclass(frozen=True)
 class Cron:
+    """A `cron(...)` schedule: the values each of its six fields allows (UTC)."""
+
     minutes: frozenset[int]
     hours: frozenset[int]
     dom: _DayOfMonth

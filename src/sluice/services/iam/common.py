@@ -26,6 +26,8 @@ T = TypeVar("T")
 
 @dataclass
 class Shared:
+    """The state IAM's parts work on, with who the caller is, the one write path and lookups."""
+
     db: Database
     clock: Clock
     settings: Settings

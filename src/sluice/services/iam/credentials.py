@@ -44,6 +44,8 @@ EXPIRED_RETENTION = 86400.0
 
 @dataclass(frozen=True)
 class Lookup:
+    """What an access key stands for: an identity, or None (unknown or an expired session's key)."""
+
     identity: Identity | None
     expired: bool = False  # a session key that was valid once
 

@@ -22,6 +22,8 @@ _ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567"
 
 @dataclass(frozen=True)
 class ManagedPolicy:
+    """An AWS managed policy, from the package data: one version, its default."""
+
     arn: str
     name: str
     path: str

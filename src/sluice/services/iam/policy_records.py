@@ -19,6 +19,8 @@ OwnerKind = Literal["role", "user"]
 
 @dataclass(frozen=True)
 class InlinePolicy:
+    """An inline policy of a role or user."""
+
     name: str
     document: str
 
@@ -92,6 +94,8 @@ def attachment_count(conn: sqlite3.Connection, account: str, arn: str) -> int:
 
 @dataclass(frozen=True)
 class PolicyRecord:
+    """A customer managed policy's row; its documents are in its versions."""
+
     arn: str
     account: str
     lname: str
@@ -108,6 +112,8 @@ class PolicyRecord:
 
 @dataclass(frozen=True)
 class PolicyVersion:
+    """One version of a customer managed policy."""
+
     version_id: str
     document: str
     created: float

@@ -24,6 +24,8 @@ Tags = list[dict[str, str]]  # [{"Key": ..., "Value": ...}], in the order given
 
 @dataclass(frozen=True)
 class RoleRecord:
+    """An IAM role's row."""
+
     account: str
     lname: str
     name: str
@@ -78,6 +80,8 @@ def delete_role(conn: sqlite3.Connection, account: str, lname: str) -> None:
 
 @dataclass(frozen=True)
 class UserRecord:
+    """An IAM user's row."""
+
     account: str
     lname: str
     name: str
@@ -117,6 +121,8 @@ def delete_user(conn: sqlite3.Connection, account: str, lname: str) -> None:
 
 @dataclass(frozen=True)
 class AccessKeyRecord:
+    """An access key of an IAM user, or of the account root itself."""
+
     access_key: str
     secret: str
     account: str
@@ -179,6 +185,8 @@ def key_owner(conn: sqlite3.Connection, access_key: str) -> KeyOwner | None:
 
 @dataclass(frozen=True)
 class SessionRecord:
+    """An STS session's row: temporary credentials and who they act as, until they expire."""
+
     access_key: str
     secret: str
     token: str

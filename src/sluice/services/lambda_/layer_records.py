@@ -39,6 +39,8 @@ Config = dict[str, Any]
 
 @dataclass(frozen=True)
 class LayerVersion:
+    """One version of a layer as stored, with its resource policy."""
+
     name: str
     version: int
     config: Config

@@ -20,6 +20,8 @@ LATEST = "$LATEST"
 
 @dataclass(frozen=True)
 class FunctionRef:
+    """A function as a request names it (name, partial or full ARN), with its qualifier if any."""
+
     name: str
     qualifier: str | None
     account: str | None = None

@@ -71,6 +71,8 @@ Config = dict[str, Any]
 
 @dataclass(frozen=True)
 class FunctionRecord:
+    """A function's row: $LATEST's configuration and what belongs to the function as a whole."""
+
     name: str
     account: str
     config: Config  # $LATEST's configuration, with `_code` (the stored package)
@@ -81,12 +83,16 @@ class FunctionRecord:
 
 @dataclass(frozen=True)
 class Policy:
+    """The resource policy of a function (or of one of its qualifiers), with its RevisionId."""
+
     statements: list[dict[str, Any]]
     revision: str
 
 
 @dataclass(frozen=True)
 class Mapping:
+    """An event source mapping as stored: the function it invokes and its configuration."""
+
     uuid: str
     function: str
     config: Config

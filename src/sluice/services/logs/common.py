@@ -22,6 +22,8 @@ MAX_TAGS = 50
 
 @dataclass
 class Shared:
+    """The state CloudWatch Logs' parts work on, with group lookups."""
+
     db: Database
     clock: Clock
     account_id: str  # the account and region of the internal API (Lambda's logs)

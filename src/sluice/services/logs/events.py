@@ -50,6 +50,8 @@ SCAN_BUDGET = 200_000  # rows FilterLogEvents examines per page before answering
 
 @dataclass(frozen=True)
 class LogLine:
+    """A stored event as `lines` hands it out (an invocation's log line, for `sluice trace`)."""
+
     timestamp: int  # epoch milliseconds
     message: str
 

@@ -48,6 +48,8 @@ def split_fields(message: str) -> list[str]:
 
 @dataclass
 class _Slot:
+    """One entry of a space-delimited pattern: `...` (any number of fields), or one field."""
+
     ellipsis: bool
     name: str = ""  # "" for an unnamed field (an empty entry between commas)
     condition: Expr | None = None

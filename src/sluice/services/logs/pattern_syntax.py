@@ -73,6 +73,8 @@ _SELECTOR_CHARS = re.compile(r"[A-Za-z0-9_\-.\[\]@:$]")
 
 @dataclass
 class Tok:
+    """A token of a JSON or space-delimited condition."""
+
     kind: str  # "(" ")" "&&" "||" "op" "str" "regex" "sel" "word"
     text: str
 
@@ -129,9 +131,10 @@ def tokenize(text: str) -> list[Tok]:
     return toks
 
 
-# A parsed value on the right of an operator.
 @dataclass(frozen=True)
 class Value:
+    """A parsed value on the right of an operator."""
+
     text: str
     number: float | None  # set for an unquoted numeric literal
     regex: re.Pattern[str] | None = None

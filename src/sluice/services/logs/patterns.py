@@ -37,6 +37,8 @@ __all__ = ["FilterPattern", "PatternError", "compile_pattern", "matches", "split
 
 @dataclass(frozen=True)
 class FilterPattern:
+    """A parsed filter pattern, ready to match many messages."""
+
     source: str
     kind: str  # "all" | "terms" | "regex" | "json" | "delimited"
     _matcher: Matcher = field(repr=False, compare=False)
@@ -74,6 +76,8 @@ def compile_pattern(pattern: str | None) -> FilterPattern:
 
 @dataclass
 class _Term:
+    """An unstructured term: one that must appear, `?` one of several, or `-` one that must not."""
+
     mode: str  # "all" | "any" | "none"
     test: Callable[[str], bool]
 

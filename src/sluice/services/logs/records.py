@@ -38,6 +38,8 @@ def sequence_token(uploads: int) -> str:
 
 @dataclass
 class GroupRecord:
+    """A log group's row."""
+
     id: int
     account: str
     region: str
@@ -95,6 +97,8 @@ class GroupRecord:
 
 @dataclass
 class StreamRecord:
+    """A log stream's row."""
+
     id: int
     group_id: int
     name: str

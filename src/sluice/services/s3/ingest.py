@@ -53,6 +53,8 @@ except ImportError:  # pragma: no cover - a Python built without its own hashes
 
 @dataclass
 class Ingested:
+    """An upload's body once taken and verified: in a blob, or in memory when small."""
+
     blob: str | None  # a file in the blob store, or
     data: bytes | None  # the bytes themselves, for small bodies
     size: int

@@ -39,12 +39,16 @@ def _invalid(reason: str) -> ServiceError:
 
 @dataclass
 class SizeRange:
+    """The body sizes, in bytes, a policy's content-length-range allows."""
+
     low: int
     high: int
 
 
 @dataclass(frozen=True)
 class _Condition:
+    """One condition of a policy, read from the document and ready to check against the form."""
+
     op: str  # "eq", "starts-with" or "content-length-range"
     field: str  # lower-case form field name ("" for content-length-range)
     expected: Any

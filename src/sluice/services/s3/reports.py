@@ -19,6 +19,8 @@ MAX_PER_BUCKET = 1000  # AWS's limit for each kind
 
 @dataclass(frozen=True)
 class Kind:
+    """One kind of report configuration: where the bucket keeps it and its members' names."""
+
     key: str  # the member of the bucket's configuration document
     member: str  # the configuration's member in Put/Get (botocore's name)
     listed: str  # the list's member in List*

@@ -15,6 +15,8 @@ from .event_records import EventRecorder
 
 @dataclass(frozen=True)
 class S3State:
+    """The state every part of the S3 service is handed."""
+
     db: Database
     blobs: BlobStore
     clock: Clock

@@ -60,6 +60,8 @@ Test = Callable[[Value], bool]
 
 @dataclass(frozen=True)
 class Condition:
+    """One compiled condition of a leaf: a test on the values, or whether the key exists."""
+
     kind: str  # "value", "exists", or the operator name
     test: Test | None = None  # for everything but exists
     exists: bool = True
@@ -230,6 +232,8 @@ def _show(value: Any) -> str:
 
 @dataclass(frozen=True)
 class Leaf:
+    """A key path and its conditions: it matches when any condition does."""
+
     path: tuple[str, ...]
     conditions: tuple[Condition, ...]
 
@@ -241,6 +245,8 @@ class Leaf:
 
 @dataclass(frozen=True)
 class FilterPolicy:
+    """A compiled filter policy: it matches when every leaf of one of its alternatives does."""
+
     scope: str
     alternatives: tuple[tuple[Leaf, ...], ...]
 

@@ -20,6 +20,8 @@ FIFO_NAME_RULE = ("Fifo Topic names must end with .fifo and must be made up of o
 
 @dataclass(frozen=True)
 class Arn:
+    """An ARN split into its parts."""
+
     partition: str
     service: str
     region: str

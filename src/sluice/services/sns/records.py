@@ -92,6 +92,8 @@ MIGRATIONS = (_SNS_0001,)
 
 @dataclass
 class Topic:
+    """A topic as stored."""
+
     id: int
     arn: str
     account: str
@@ -169,6 +171,8 @@ def subscription_counts(conn: sqlite3.Connection, topic_arn: str) -> tuple[int, 
 
 @dataclass
 class Subscription:
+    """A subscription as stored; `pending` until it is confirmed."""
+
     arn: str
     topic_arn: str
     protocol: str

@@ -22,6 +22,8 @@ PAGE_SIZE = 100
 
 @dataclass
 class Shared:
+    """The state and lookups every part of SNS is handed."""
+
     db: Database
     clock: Clock
     settings: Settings

@@ -41,6 +41,8 @@ class NewMessage:
 
 @dataclass
 class SendOutcome:
+    """What a send answers: the new message's ids, or for a FIFO duplicate the original's."""
+
     message_id: str
     sequence: str | None  # FIFO only
     row_id: int | None  # None when deduplicated

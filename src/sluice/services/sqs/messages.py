@@ -240,6 +240,8 @@ _HANDLE_PREFIX = "AQEB"
 
 @dataclass(frozen=True)
 class Receipt:
+    """A receipt handle, decoded: which receive of which message it names."""
+
     queue_id: int
     message_row: int
     token: str  # hex of the random part: which receive of the message this handle came from

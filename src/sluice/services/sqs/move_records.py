@@ -15,6 +15,8 @@ RUNNING, COMPLETED, CANCELLED, FAILED = "RUNNING", "COMPLETED", "CANCELLED", "FA
 
 @dataclass(frozen=True)
 class MoveTask:
+    """A message move task (StartMessageMoveTask) and how far it has got."""
+
     task_id: str
     account: str
     region: str
@@ -37,6 +39,8 @@ class MoveTask:
 
 @dataclass(frozen=True)
 class Movable:
+    """A visible message a move task may take from its source queue."""
+
     row_id: int
     dlq_source: str | None  # the queue it was dead-lettered from
 

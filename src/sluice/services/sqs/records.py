@@ -115,6 +115,8 @@ DELETED_RECENTLY_MS = 60 * 1000
 
 @dataclass
 class Queue:
+    """A queue as stored (and as SqsState caches it)."""
+
     id: int
     account: str
     region: str

@@ -42,6 +42,8 @@ from .state import SqsState
 
 @dataclass(frozen=True)
 class QueueDepth:
+    """A queue's approximate message counts, as GetQueueAttributes names them."""
+
     visible: int  # ApproximateNumberOfMessages
     in_flight: int  # ApproximateNumberOfMessagesNotVisible
     delayed: int  # ApproximateNumberOfMessagesDelayed

@@ -18,6 +18,8 @@ from typing import Any, ClassVar, Protocol
 
 @dataclass(frozen=True)
 class ResourceRequest:
+    """One step the deployer asks of a provider: a template resource to create, update or delete."""
+
     stack_name: str
     stack_id: str
     logical_id: str
@@ -41,6 +43,8 @@ class ResourceRequest:
 
 @dataclass(frozen=True)
 class ResourceResult:
+    """A resource as a provider made it: what Ref and Fn::GetAtt resolve to."""
+
     physical_id: str
     attributes: dict[str, Any]  # every Fn::GetAtt attribute AWS documents
     # Ref value is physical_id unless ref_value is given (e.g. Lambda::Version -> ARN)

@@ -27,6 +27,8 @@ class PatternError(ValueError):
 
 @dataclass
 class Token:
+    """One token of the JSON text: its kind, where it is, and a string's or number's value."""
+
     kind: str  # "{" "}" "[" "]" "field" "string" "number" "true" "false" "null"
     start: int
     end: int

@@ -105,6 +105,8 @@ class Condition:
 
 @dataclass(frozen=True)
 class FieldRule:
+    """A pattern's conditions on one field, by dotted path (any one of them holding is enough)."""
+
     path: str
     conditions: tuple[Condition, ...]
 
@@ -166,6 +168,8 @@ def _consistent(assigned: dict[int, int], member: Membership) -> dict[int, int] 
 
 @dataclass(frozen=True)
 class EventPattern:
+    """A compiled event pattern: its text and its alternatives (`$or`) of field rules."""
+
     source: str
     branches: tuple[tuple[FieldRule, ...], ...] = field(repr=False)
 

@@ -32,6 +32,8 @@ class VersionRow:
 
 @dataclass(frozen=True)
 class UploadRow:
+    """What a lifecycle rule looks at in one multipart upload."""
+
     upload_id: str
     key: str
     initiated: float

@@ -13,6 +13,8 @@ _BATCH = 1000
 
 @dataclass(frozen=True, slots=True)
 class ListedObject:
+    """A key's current version as a listing shows it."""
+
     key: str
     size: int
     etag: str
@@ -24,6 +26,8 @@ class ListedObject:
 
 @dataclass(frozen=True, slots=True)
 class ListedVersion:
+    """A version or delete marker of a key as ListObjectVersions shows it."""
+
     key: str
     version_id: str
     is_latest: bool
@@ -43,6 +47,8 @@ _VERSION_COLUMNS = ("key, version_id, is_latest, delete_marker, size, etag, last
 
 @dataclass
 class Listing:
+    """One page of a bucket's keys (current versions) and common prefixes."""
+
     objects: list[ListedObject] = field(default_factory=list)
     common_prefixes: list[str] = field(default_factory=list)
     truncated: bool = False
@@ -106,6 +112,8 @@ def list_keys(
 
 @dataclass
 class VersionListing:
+    """One page of a bucket's versions and delete markers, and common prefixes."""
+
     versions: list[ListedVersion] = field(default_factory=list)  # versions and delete markers, in order
     common_prefixes: list[str] = field(default_factory=list)
     truncated: bool = False

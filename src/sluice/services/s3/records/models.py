@@ -14,6 +14,8 @@ STORED_HEADERS = ("ContentEncoding", "ContentDisposition", "ContentLanguage", "C
 
 @dataclass
 class BucketRecord:
+    """A bucket's row; `config` is its configuration document (bucket_config.py)."""
+
     name: str
     account: str
     region: str
@@ -139,6 +141,8 @@ def parts_column(record: ObjectRecord) -> str | None:
 
 @dataclass
 class UploadRecord:
+    """A multipart upload in progress, with what the object it completes into will carry."""
+
     upload_id: str
     bucket: str
     key: str
@@ -164,6 +168,8 @@ class UploadRecord:
 
 @dataclass
 class PartRecord:
+    """One uploaded part of a multipart upload, its body in a blob."""
+
     upload_id: str
     part_number: int
     blob: str

@@ -23,6 +23,8 @@ class NotifyingBucket:
 
 @dataclass(frozen=True)
 class OutboxEntry:
+    """An event notification in the outbox, waiting for delivery to its target."""
+
     id: int
     bucket: str
     account: str
