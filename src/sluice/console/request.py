@@ -62,6 +62,26 @@ class ConsoleRequest:
         except ServiceError as err:
             return {}, err
 
+    async def attempt_all(self, service: str, operation: str, key: str, /,
+                          **params: Any) -> tuple[list[Any], ServiceError | None]:
+        """Every page of a listing (`key`: its list member), as `attempt`: the pages are followed
+        by their token (Lambda's NextMarker, IAM's Marker while IsTruncated, the others'
+        NextToken); an AWS error ends the listing and is returned with what was listed before it."""
+        items: list[Any] = []
+        while True:
+            found, error = await self.attempt(service, operation, **params)
+            items.extend(found.get(key, []))
+            if error is not None:
+                return items, error
+            if found.get("NextMarker"):
+                params["Marker"] = found["NextMarker"]
+            elif found.get("IsTruncated") and found.get("Marker"):
+                params["Marker"] = found["Marker"]
+            elif found.get("NextToken"):
+                params["NextToken"] = found["NextToken"]
+            else:
+                return items, None
+
     # -- output ------------------------------------------------------------------------------
 
     def url(self, route: str, /, **params: Any) -> str:

@@ -22,21 +22,11 @@ def register(router: Router, console: Console) -> None:
     router.post("/events/buses/{bus}/rules/{rule}/delete", rule_delete)
 
 
-async def _pages(r: ConsoleRequest, operation: str, key: str, **params: Any) -> tuple[list[dict[str, Any]], Any]:
-    items: list[dict[str, Any]] = []
-    while True:
-        found, error = await r.attempt("events", operation, **params)
-        items.extend(found.get(key, []))
-        if error is not None or not found.get("NextToken"):
-            return items, error
-        params["NextToken"] = found["NextToken"]
-
-
 async def events_index(r: ConsoleRequest) -> HttpResponse:
-    buses, error = await _pages(r, "ListEventBuses", "EventBuses")
+    buses, error = await r.attempt_all("events", "ListEventBuses", "EventBuses")
     rows = []
     for bus in buses:
-        rules, _ = await _pages(r, "ListRules", "Rules", EventBusName=bus["Name"])
+        rules, _ = await r.attempt_all("events", "ListRules", "Rules", EventBusName=bus["Name"])
         rows.append({"name": bus["Name"], "arn": bus.get("Arn", ""), "rules": len(rules)})
     return r.render("events/index.html", area_nav="events_index", buses=rows, error=error)
 
@@ -44,7 +34,7 @@ async def events_index(r: ConsoleRequest) -> HttpResponse:
 async def bus_page(r: ConsoleRequest) -> HttpResponse:
     bus = r.params["bus"]
     described = await r.call("events", "DescribeEventBus", Name=bus)
-    rules, error = await _pages(r, "ListRules", "Rules", EventBusName=bus)
+    rules, error = await r.attempt_all("events", "ListRules", "Rules", EventBusName=bus)
     return r.render("events/bus.html", area_nav="events_index", bus=bus, described=described, rules=rules,
                     error=error)
 
@@ -63,7 +53,7 @@ async def bus_put_event(r: ConsoleRequest) -> HttpResponse:
 async def _rule(r: ConsoleRequest) -> dict[str, Any]:
     bus, name = r.params["bus"], r.params["rule"]
     rule = await r.call("events", "DescribeRule", Name=name, EventBusName=bus)
-    targets, error = await _pages(r, "ListTargetsByRule", "Targets", Rule=name, EventBusName=bus)
+    targets, error = await r.attempt_all("events", "ListTargetsByRule", "Targets", Rule=name, EventBusName=bus)
     return {"bus": bus, "rule": rule, "targets": targets, "targets_error": error}
 
 
@@ -79,7 +69,7 @@ async def rule_state(r: ConsoleRequest) -> HttpResponse:
 
 async def rule_delete(r: ConsoleRequest) -> HttpResponse:
     bus, name = r.params["bus"], r.params["rule"]
-    targets, _ = await _pages(r, "ListTargetsByRule", "Targets", Rule=name, EventBusName=bus)
+    targets, _ = await r.attempt_all("events", "ListTargetsByRule", "Targets", Rule=name, EventBusName=bus)
     if targets and r.field("force") == "1":  # as the AWS console does: remove its targets first
         await r.call("events", "RemoveTargets", Rule=name, EventBusName=bus, Ids=[t["Id"] for t in targets])
     await r.call("events", "DeleteRule", Name=name, EventBusName=bus)

@@ -22,9 +22,9 @@ def register(router: Router, console: Console) -> None:
 
 async def home(r: ConsoleRequest) -> HttpResponse:
     buckets, buckets_error = await r.attempt("s3", "ListBuckets")
-    functions, functions_error = await r.attempt("lambda", "ListFunctions")
+    functions, functions_error = await r.attempt_all("lambda", "ListFunctions", "Functions")
     return r.render("home.html", buckets=buckets.get("Buckets", []), buckets_error=buckets_error,
-                    functions=functions.get("Functions", []), functions_error=functions_error)
+                    functions=functions, functions_error=functions_error)
 
 
 async def sign_in_form(r: ConsoleRequest) -> HttpResponse:

@@ -62,8 +62,10 @@ def register(router: Router, console: Console) -> None:
 
 
 async def lambda_functions(r: ConsoleRequest) -> HttpResponse:
-    found = await r.call("lambda", "ListFunctions")
-    functions = sorted(found.get("Functions", []), key=lambda f: f["FunctionName"])
+    listed, error = await r.attempt_all("lambda", "ListFunctions", "Functions")
+    if error is not None:
+        raise error
+    functions = sorted(listed, key=lambda f: f["FunctionName"])
     return r.render("lambda/functions.html", functions=functions)
 
 
@@ -71,16 +73,16 @@ async def lambda_functions_live(r: ConsoleRequest) -> EventStream:
     """The function table pushed whenever it changes (a function created, updated, its state)."""
 
     async def render() -> str:
-        found, err = await r.attempt("lambda", "ListFunctions")
-        functions = sorted(found.get("Functions", []), key=lambda f: f["FunctionName"])
+        listed, err = await r.attempt_all("lambda", "ListFunctions", "Functions")
+        functions = sorted(listed, key=lambda f: f["FunctionName"])
         return r.render_text("lambda/_functions.html", functions=functions, error=err)
 
     return EventStream.watch("functions", render, interval=2.0)
 
 
 async def lambda_create_form(r: ConsoleRequest) -> HttpResponse:
-    roles, roles_error = await r.attempt("iam", "ListRoles")
-    return r.render("lambda/create.html", runtimes=RUNTIMES, roles=roles.get("Roles", []), roles_error=roles_error)
+    roles, roles_error = await r.attempt_all("iam", "ListRoles", "Roles")
+    return r.render("lambda/create.html", runtimes=RUNTIMES, roles=roles, roles_error=roles_error)
 
 
 async def lambda_create(r: ConsoleRequest) -> HttpResponse:

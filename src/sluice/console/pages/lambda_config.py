@@ -41,10 +41,10 @@ def _tab(r: ConsoleRequest, name: str, tab: str) -> str:
 
 
 async def _config_tab(r: ConsoleRequest, name: str, fn: dict[str, Any]) -> dict[str, Any]:
-    roles, _ = await r.attempt("iam", "ListRoles")
+    roles, _ = await r.attempt_all("iam", "ListRoles", "Roles")
     concurrency, _ = await r.attempt("lambda", "GetFunctionConcurrency", FunctionName=name)
     env = (fn["Configuration"].get("Environment") or {}).get("Variables") or {}
-    return {"roles": roles.get("Roles", []), "env_text": "".join(f"{k}={v}\n" for k, v in env.items()),
+    return {"roles": roles, "env_text": "".join(f"{k}={v}\n" for k, v in env.items()),
             "reserved": concurrency.get("ReservedConcurrentExecutions")}
 
 
@@ -57,9 +57,9 @@ async def _triggers_tab(r: ConsoleRequest, name: str, fn: dict[str, Any]) -> dic
         for row in s3_notify.entries(config) if err is None else []:
             if row["kind"] == "lambda" and row["target"].split(":")[6:7] == [name]:
                 s3_triggers.append({**row, "bucket": bucket["Name"]})
-    mappings, _ = await r.attempt("lambda", "ListEventSourceMappings", FunctionName=name)
+    mappings, _ = await r.attempt_all("lambda", "ListEventSourceMappings", "EventSourceMappings", FunctionName=name)
     queues = (await s3_notify.targets(r))["sqs"]
-    return {"s3_triggers": s3_triggers, "mappings": mappings.get("EventSourceMappings", []),
+    return {"s3_triggers": s3_triggers, "mappings": mappings,
             "buckets": [b["Name"] for b in buckets.get("Buckets", [])], "events": s3_notify.EVENTS,
             "queues": queues, "function_arn": arn}
 

@@ -61,14 +61,13 @@ def register(router: Router, console: Console) -> None:
 
 
 async def metrics_index(r: ConsoleRequest) -> HttpResponse:
-    functions, functions_error = await r.attempt("lambda", "ListFunctions")
-    queues, queues_error = await r.attempt("sqs", "ListQueues", MaxResults=1000)
-    alarms, alarms_error = await r.attempt("cloudwatch", "DescribeAlarms", MaxRecords=100)
+    functions, functions_error = await r.attempt_all("lambda", "ListFunctions", "Functions")
+    queues, queues_error = await r.attempt_all("sqs", "ListQueues", "QueueUrls", MaxResults=1000)
+    alarms, alarms_error = await r.attempt_all("cloudwatch", "DescribeAlarms", "MetricAlarms", MaxRecords=100)
     return r.render("metrics/index.html", area_nav="metrics_index",
-                    functions=sorted(f["FunctionName"] for f in functions.get("Functions", [])),
+                    functions=sorted(f["FunctionName"] for f in functions),
                     functions_error=functions_error, queues_error=queues_error, alarms_error=alarms_error,
-                    queues=[u.rsplit("/", 1)[-1] for u in queues.get("QueueUrls", [])],
-                    alarms=alarms.get("MetricAlarms", []))
+                    queues=[u.rsplit("/", 1)[-1] for u in queues], alarms=alarms)
 
 
 def _window(r: ConsoleRequest) -> tuple[str, int, int]:

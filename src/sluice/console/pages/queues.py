@@ -156,10 +156,9 @@ async def _details(r: ConsoleRequest, name: str) -> dict[str, Any]:
 async def _redrive_targets(r: ConsoleRequest, url: str, arn: str) -> dict[str, Any]:
     """Where this queue's messages may go back to: the functions that use it as their DLQ or
     on-failure destination (preselected), any other function, and its source queues."""
-    functions, _ = await r.attempt("lambda", "ListFunctions")
-    names = sorted(f["FunctionName"] for f in functions.get("Functions", []))
-    users = [f["FunctionName"] for f in functions.get("Functions", [])
-             if (f.get("DeadLetterConfig") or {}).get("TargetArn") == arn]
+    functions, _ = await r.attempt_all("lambda", "ListFunctions", "Functions")
+    names = sorted(f["FunctionName"] for f in functions)
+    users = [f["FunctionName"] for f in functions if (f.get("DeadLetterConfig") or {}).get("TargetArn") == arn]
     sources, _ = await r.attempt("sqs", "ListDeadLetterSourceQueues", QueueUrl=url)
     return {"functions": names, "users": users,
             "sources": [u.rsplit("/", 1)[-1] for u in sources.get("queueUrls", [])]}

@@ -58,15 +58,15 @@ def entries(config: dict[str, Any]) -> list[dict[str, Any]]:
 async def targets(r: ConsoleRequest) -> dict[str, list[str]]:
     """The ARNs a trigger can point at (what each list operation the user may call shows)."""
     out: dict[str, list[str]] = {"lambda": [], "sqs": [], "sns": []}
-    functions, _ = await r.attempt("lambda", "ListFunctions")
-    out["lambda"] = [f["FunctionArn"] for f in functions.get("Functions", [])]
-    queues, _ = await r.attempt("sqs", "ListQueues")
-    for url in queues.get("QueueUrls", []):
+    functions, _ = await r.attempt_all("lambda", "ListFunctions", "Functions")
+    out["lambda"] = [f["FunctionArn"] for f in functions]
+    queues, _ = await r.attempt_all("sqs", "ListQueues", "QueueUrls", MaxResults=1000)
+    for url in queues:
         attrs, _ = await r.attempt("sqs", "GetQueueAttributes", QueueUrl=url, AttributeNames=["QueueArn"])
         if attrs.get("Attributes", {}).get("QueueArn"):
             out["sqs"].append(attrs["Attributes"]["QueueArn"])
-    topics, _ = await r.attempt("sns", "ListTopics")
-    out["sns"] = [t["TopicArn"] for t in topics.get("Topics", [])]
+    topics, _ = await r.attempt_all("sns", "ListTopics", "Topics")
+    out["sns"] = [t["TopicArn"] for t in topics]
     return out
 
 

@@ -31,16 +31,8 @@ def _arn(r: ConsoleRequest, name: str) -> str:
 
 
 async def _all_topics(r: ConsoleRequest) -> tuple[list[str], Any]:
-    arns: list[str] = []
-    params: dict[str, Any] = {}
-    while True:
-        found, error = await r.attempt("sns", "ListTopics", **params)
-        if error is not None:
-            return arns, error
-        arns.extend(t["TopicArn"] for t in found.get("Topics", []))
-        if not found.get("NextToken"):
-            return arns, None
-        params["NextToken"] = found["NextToken"]
+    topics, error = await r.attempt_all("sns", "ListTopics", "Topics")
+    return [t["TopicArn"] for t in topics], error
 
 
 async def topics_index(r: ConsoleRequest) -> HttpResponse:
@@ -66,15 +58,7 @@ async def topic_create(r: ConsoleRequest) -> HttpResponse:
 async def _topic(r: ConsoleRequest, name: str) -> dict[str, Any]:
     arn = _arn(r, name)
     attrs = (await r.call("sns", "GetTopicAttributes", TopicArn=arn)).get("Attributes", {})
-    subscriptions: list[dict[str, Any]] = []
-    params: dict[str, Any] = {"TopicArn": arn}
-    error = None
-    while True:
-        found, error = await r.attempt("sns", "ListSubscriptionsByTopic", **params)
-        subscriptions.extend(found.get("Subscriptions", []))
-        if error is not None or not found.get("NextToken"):
-            break
-        params["NextToken"] = found["NextToken"]
+    subscriptions, error = await r.attempt_all("sns", "ListSubscriptionsByTopic", "Subscriptions", TopicArn=arn)
     return {"name": name, "arn": arn, "attrs": attrs, "subscriptions": subscriptions, "subscriptions_error": error}
 
 
