@@ -58,6 +58,13 @@ def make_client(service: str, endpoint: str, **config: Any) -> Any:
     )
 
 
+def listed(client: Any, operation: str, key: str, **params: Any) -> list[Any]:
+    """Every item of a listing, all its pages (boto3's paginator): a session's server holds the
+    other tests' resources too, and a first page (50 functions, 100 roles) may not reach the one
+    a test looks for."""
+    return [item for page in client.get_paginator(operation).paginate(**params) for item in page.get(key, [])]
+
+
 @pytest.fixture(scope="session")
 def s3(endpoint: str) -> Any:
     return make_client("s3", endpoint)

@@ -19,7 +19,7 @@ from typing import Any
 
 import pytest
 
-from .conftest import make_client, wait_for
+from .conftest import listed, make_client, wait_for
 from .server import SluiceProcess
 
 EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "s3-event-processor"
@@ -148,4 +148,4 @@ def test_the_example_deploys_runs_updates_and_deletes(server: SluiceProcess, tmp
     with pytest.raises(sqs.exceptions.QueueDoesNotExist):
         sqs.get_queue_url(QueueName=outputs["DeadLetterQueueUrl"].rsplit("/", 1)[1])
     iam = make_client("iam", server.endpoint)
-    assert not [r for r in iam.list_roles()["Roles"] if r["RoleName"].startswith(stack)]
+    assert not [r for r in listed(iam, "list_roles", "Roles") if r["RoleName"].startswith(stack)]

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from .conftest import make_client
+from .conftest import listed, make_client
 
 ACCOUNT = "000000000000"
 TRUST = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"},
@@ -218,11 +218,11 @@ def test_a_pipeline_stack_configures_every_resource_then_updates_and_deletes_the
     found = settle(cfn, found["StackId"])
     assert found["StackStatus"] == "DELETE_COMPLETE", failures(cfn, found["StackId"])
     assert named not in {b["Name"] for b in s3.list_buckets()["Buckets"]}
-    assert function not in {f["FunctionName"] for f in lam.list_functions()["Functions"]}
-    assert ids["Role"] not in {r["RoleName"] for r in iam.list_roles()["Roles"]}
-    assert out["TopicArn"] not in {t["TopicArn"] for t in clients["sns"].list_topics()["Topics"]}
-    assert queue_url not in sqs.list_queues().get("QueueUrls", [])
-    assert out["ManagedRef"] not in {p["Arn"] for p in iam.list_policies(Scope="Local")["Policies"]}
+    assert function not in {f["FunctionName"] for f in listed(lam, "list_functions", "Functions")}
+    assert ids["Role"] not in {r["RoleName"] for r in listed(iam, "list_roles", "Roles")}
+    assert out["TopicArn"] not in {t["TopicArn"] for t in listed(clients["sns"], "list_topics", "Topics")}
+    assert queue_url not in listed(sqs, "list_queues", "QueueUrls")
+    assert out["ManagedRef"] not in {p["Arn"] for p in listed(iam, "list_policies", "Policies", Scope="Local")}
     assert clients["events"].list_rules(NamePrefix=ids["Nightly"])["Rules"] == []
     assert clients["logs"].describe_log_groups(logGroupNamePrefix=f"/aws/lambda/{function}")["logGroups"] == []
 
@@ -243,7 +243,7 @@ def test_a_resource_the_service_refuses_rolls_the_stack_back_with_its_error(cfn:
                                         'Member must have value less than or equal to 2')
     assert "Error Code: ValidationException" in reasons["Broken"]
     queue = physical(cfn, stack)["Fine"]
-    assert queue not in clients["sqs"].list_queues().get("QueueUrls", [])
+    assert queue not in listed(clients["sqs"], "list_queues", "QueueUrls")
 
     stack = f"odd-{uuid.uuid4().hex[:6]}"
     template = {"Resources": {"Odd": {"Type": "AWS::SNS::Topic", "Properties": {"Colour": "blue"}}}}
@@ -349,7 +349,7 @@ def test_a_create_that_fails_half_way_leaves_nothing_behind(cfn: Any, clients: d
     cfn.create_stack(StackName=stack, TemplateBody=json.dumps(template), Capabilities=["CAPABILITY_IAM"])
     assert settle(cfn, stack)["StackStatus"] == "ROLLBACK_COMPLETE"
     assert "Error Code: NoSuchEntity" in dict(failures(cfn, stack))["Other"]
-    assert not [r for r in clients["iam"].list_roles()["Roles"] if r["RoleName"].startswith(f"{stack}-")]
+    assert not [r for r in listed(clients["iam"], "list_roles", "Roles") if r["RoleName"].startswith(f"{stack}-")]
 
 
 def test_replacements_get_names_of_their_own(cfn: Any, clients: dict[str, Any]) -> None:

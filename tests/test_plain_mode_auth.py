@@ -26,7 +26,7 @@ from botocore import UNSIGNED
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
-from .conftest import REGION
+from .conftest import REGION, listed
 from .lambda_helpers import create
 from .s3_raw import form_signature, send
 from .server import SluiceProcess
@@ -198,7 +198,7 @@ def test_a_web_page_cannot_delete_a_queue(server: SluiceProcess) -> None:
         "X-Amz-Signature": "0" * 64})
     refused = requests.post(f"{server.endpoint}/?{forged}", data=form, headers=page, timeout=30)
     assert refused.status_code == 403 and b"<Code>MissingAuthenticationToken</Code>" in refused.content
-    assert url in sqs.list_queues()["QueueUrls"]
+    assert url in listed(sqs, "list_queues", "QueueUrls")
 
 
 def test_a_web_page_acts_on_a_bucket_only_where_its_cors_rules_let_it_in(server: SluiceProcess, s3: Any,
