@@ -2,7 +2,9 @@
 
 An operation is a method named after the operation in snake_case, taking the request context
 and the input members (botocore names) and returning the output members. Plain methods run in
-a worker thread; `async def` methods run on the event loop (for long polls).
+a worker thread, unless the service says one is cheap enough for the event loop (`runs_on_loop`,
+or an async form for a small request, `loop_operation`); `async def` methods run on the event
+loop (SQS's, long polls among them).
 """
 
 from __future__ import annotations
