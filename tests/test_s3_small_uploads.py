@@ -1,7 +1,7 @@
-"""Small uploads (bodies kept in the object's row, up to 128 KiB) run on the event loop, and the
-uploads that arrive together commit together, with one fsync. Through real boto3 clients sending
-at once: each upload is answered as if it were alone, an error reaches only its own request, and
-everything acknowledged is there, notifications included."""
+"""Uploads sent at once, through real boto3 clients: each is answered as if it were alone, an
+error reaches only its own request while the store commits concurrent writes together, and
+everything acknowledged is there, notifications included. Bodies on both sides of the 128 KiB
+limit (kept in the object's row, or in a file)."""
 
 from __future__ import annotations
 

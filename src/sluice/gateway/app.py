@@ -273,10 +273,6 @@ class Gateway:
                 result = await fn(ctx, **params)
             elif on_loop and small:
                 result = self._call(protocol, op, req, ctx, fn)
-            elif small and (loop_fn := service.loop_operation(op.name, length or 0)) is not None:
-                params = protocol.parse(op, req)
-                self.callers.authorize(ctx, op.name, params)
-                result = await loop_fn(ctx, **params)
             else:
                 result = await self.pool.run(loop, self._call, protocol, op, req, ctx, fn)
             response = protocol.serialize(op, result or {}, ctx)

@@ -2,9 +2,7 @@
 
 An operation is a method named after the operation in snake_case, taking the request context
 and the input members (botocore names) and returning the output members. Plain methods run in
-a worker thread, unless the service says one is cheap enough for the event loop (`runs_on_loop`,
-or an async form for a small request, `loop_operation`); `async def` methods run on the event
-loop (SQS's, long polls among them).
+a worker thread; `async def` methods run on the event loop (for long polls).
 """
 
 from __future__ import annotations
@@ -31,14 +29,6 @@ class Service:
             fn = getattr(owner, attr, None)
             if callable(fn):
                 return fn  # type: ignore[no-any-return]
-        return None
-
-    def loop_operation(self, op_name: str, length: int) -> Operation | None:
-        """An async form of a plain operation, for a request whose body (`length` bytes) is in
-        memory: run on the event loop in place of a worker thread, for an operation that only
-        computes and reads the store by index, and awaits its one write there (the store then
-        commits it with the loop turn's other writes, and no thread waits for the fsync). None
-        by default."""
         return None
 
     def runs_on_loop(self, op_name: str) -> bool:

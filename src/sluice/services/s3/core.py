@@ -13,7 +13,6 @@ from ...protocol.context import RequestContext
 from ...protocol.errors import ServiceError
 from ...protocol.s3wire import NotUtf8, decode_component
 from ...protocol.values import as_datetime
-from ...store.batching import WriteBatcher
 from . import errors, versions
 from .checksums import member_name
 from .names import MAX_KEY_BYTES
@@ -176,87 +175,52 @@ def check_write_conditions(conn: sqlite3.Connection, bucket_name: str, key: str,
 # -- writing -------------------------------------------------------------------------------
 
 
-class ObjectWrite:
-    """`record` written as its key's new current version; with `event` (e.g. "ObjectCreated:Put"),
-    its notifications in the same transaction. `txn` runs in the store's transaction; then
-    `committed` (the version id to report, None for an unversioned bucket) or `failed`."""
+def commit_object(state: S3State, record: ObjectRecord, conditions: dict[str, Any] | None = None,
+                  ctx: RequestContext | None = None, event: str | None = None) -> str | None:
+    """Write `record` as its key's new current version; with `event` (e.g. "ObjectCreated:Put"), its
+    notifications in the same transaction. Return the version id to report (None: unversioned bucket)."""
+    notified: list[str] = []
+    generation = state.views.generation
+    view = state.views.get(record.bucket)
+    # The usual write, in a bucket never versioned as its view says, of a new key or over a key's
+    # version that keeps its body in its row: one statement, the bucket not read again. Only if
+    # no bucket operation finished since the view was read (the generation): one still running
+    # may be ordered after this write, as it could have been.
+    quick = view is not None and not conditions and versions.of_bucket(view.record) is None
 
-    def __init__(self, state: S3State, record: ObjectRecord, conditions: dict[str, Any] | None = None,
-                 ctx: RequestContext | None = None, event: str | None = None) -> None:
-        self.state = state
-        self.record = record
-        self.conditions = conditions
-        self.ctx = ctx
-        self.event = event
-        self.notified: list[str] = []
-        self.generation = state.views.generation
-        self.view = state.views.get(record.bucket)
-        # The usual write, in a bucket never versioned as its view says, of a new key or over a
-        # key's version that keeps its body in its row: one statement, the bucket not read again.
-        # Only if no bucket operation finished since the view was read (the generation): one
-        # still running may be ordered after this write, as it could have been.
-        self.quick = self.view is not None and not conditions and versions.of_bucket(self.view.record) is None
-
-    def txn(self, conn: sqlite3.Connection) -> tuple[list[str], str | None]:
-        state, record, event, view = self.state, self.record, self.event, self.view
-        if self.quick and view is not None and state.views.generation == self.generation \
-                and _quick_write(conn, record):
+    def txn(conn: sqlite3.Connection) -> tuple[list[str], str | None]:
+        nonlocal notified
+        if quick and view is not None and state.views.generation == generation and _quick_write(conn, record):
             if event and view.notifications is not None:  # (most buckets notify nothing: no event to record)
-                self.notified = state.events.record(
-                    conn, self.ctx, record.bucket, event, record.key, record.size, record.etag, record.last_modified,
+                notified = state.events.record(
+                    conn, ctx, record.bucket, event, record.key, record.size, record.etag, record.last_modified,
                     target=WriteTarget(None, view.record.account, view.record.region, view.notifications))
             return [], None
         # Read in the transaction: a bucket deleted or versioned meanwhile is exact.
         target = buckets.write_target(conn, record.bucket, record.key)
         if target is None:
             raise errors.no_such_bucket(record.bucket)
-        if self.conditions:
-            check_write_conditions(conn, record.bucket, record.key, self.conditions)
+        if conditions:
+            check_write_conditions(conn, record.bucket, record.key, conditions)
         doomed = versions.place_write(conn, record, target)
         # A suspended bucket's write is its key's "null" version, which S3's write response
         # does not name (no x-amz-version-id; reads do say "null"), as AWS's PutObject examples show.
         reported = record.version_id if target.versioning == versions.ENABLED else None
         if event:
-            self.notified = state.events.record(conn, self.ctx, record.bucket, event, record.key, record.size,
-                                                record.etag, record.last_modified, version_id=reported, target=target)
+            notified = state.events.record(conn, ctx, record.bucket, event, record.key, record.size, record.etag,
+                                           record.last_modified, version_id=reported, target=target)
         return doomed, reported
 
-    def committed(self, outcome: tuple[list[str], str | None]) -> str | None:
-        doomed, reported = outcome
-        if self.notified:
-            self.state.notify(self.notified)
-        for blob in doomed:
-            self.state.blobs.delete_later(blob)
-        return reported
-
-    def failed(self) -> None:
-        self.state.blobs.delete_later(self.record.blob)
-
-
-def commit_object(state: S3State, record: ObjectRecord, conditions: dict[str, Any] | None = None,
-                  ctx: RequestContext | None = None, event: str | None = None) -> str | None:
-    """Write `record` (see ObjectWrite); return the version id to report."""
-    write = ObjectWrite(state, record, conditions, ctx, event)
     try:
-        outcome = state.db.write(write.txn)
+        doomed, reported = state.db.write(txn)
     except BaseException:
-        write.failed()
+        state.blobs.delete_later(record.blob)
         raise
-    return write.committed(outcome)
-
-
-async def commit_object_on_loop(state: S3State, writes: WriteBatcher, record: ObjectRecord,
-                                conditions: dict[str, Any] | None = None, ctx: RequestContext | None = None,
-                                event: str | None = None) -> str | None:
-    """`commit_object` from the event loop: committed with the other writes of the loop's turn,
-    no thread waiting for the fsync."""
-    write = ObjectWrite(state, record, conditions, ctx, event)
-    try:
-        outcome = await writes.write(write.txn)
-    except Exception:  # (not a cancellation, the server stopping: the write may still commit; its
-        write.failed()  # notification rows are then delivered after the next start, as any are)
-        raise
-    return write.committed(outcome)
+    if notified:
+        state.notify(notified)
+    for blob in doomed:
+        state.blobs.delete_later(blob)
+    return reported
 
 
 def _quick_write(conn: sqlite3.Connection, record: ObjectRecord) -> bool:

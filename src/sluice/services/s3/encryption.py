@@ -63,7 +63,11 @@ def with_encryption(state: S3State, op_name: str, fn: Operation) -> Operation:
 
     @wraps(fn)
     def run(ctx: Any, **params: Any) -> Any:
-        customer_key = _customer_key(op_name, params)
+        customer_key = params.get("SSECustomerAlgorithm") or params.get("CopySourceSSECustomerAlgorithm")
+        if customer_key and op_name not in _READS:
+            # Writing with a customer's key would keep a plain file and pretend: refused honestly.
+            raise ServiceError("NotImplemented", "Sluice does not support SSE-C (customer-provided keys).", 501,
+                               sender_fault=False)
         bucket = params.get("Bucket") or ""
         if op_name in _WRITES:
             chosen = _chosen(state, bucket, params)
@@ -89,28 +93,3 @@ def with_encryption(state: S3State, op_name: str, fn: Operation) -> Operation:
         return result
 
     return run
-
-
-def with_encryption_on_loop(state: S3State, op_name: str, fn: Operation) -> Operation:
-    """`with_encryption` for a write's async form (S3Service.loop_operation)."""
-
-    @wraps(fn)
-    async def run(ctx: Any, **params: Any) -> Any:
-        _customer_key(op_name, params)
-        chosen = _chosen(state, params.get("Bucket") or "", params)
-        params.update(chosen)
-        result = await fn(ctx, **params)
-        result.update(chosen)
-        return result
-
-    return run
-
-
-def _customer_key(op_name: str, params: dict[str, Any]) -> Any:
-    """The request's SSE-C algorithm, if any; a write with one is refused."""
-    customer_key = params.get("SSECustomerAlgorithm") or params.get("CopySourceSSECustomerAlgorithm")
-    if customer_key and op_name not in _READS:
-        # Writing with a customer's key would keep a plain file and pretend: refused honestly.
-        raise ServiceError("NotImplemented", "Sluice does not support SSE-C (customer-provided keys).", 501,
-                           sender_fault=False)
-    return customer_key

@@ -10,7 +10,6 @@ from ...protocol.context import RequestContext
 from ...protocol.errors import ServiceError
 from ...protocol.http import Readable, ResponseBody
 from ...protocol.s3upload import Payload
-from ...store.batching import WriteBatcher
 from . import core, errors, versions
 from .access import Access, with_acl
 from .checksums import b64, member_name, new_hasher
@@ -35,33 +34,17 @@ class Objects:
 
     def put_object(self, ctx: RequestContext, Bucket: str, Key: str, Body: Readable | None = None,
                    payload: Payload | None = None, **params: Any) -> dict[str, Any]:
-        record, conditions = self._new_object(ctx, Bucket, Key, Body, payload, params)
-        version = core.commit_object(self.s, record, conditions, ctx, "ObjectCreated:Put")
-        return self._put_answer(record, version)
-
-    async def put_object_on_loop(self, writes: WriteBatcher, ctx: RequestContext, Bucket: str, Key: str,
-                                 Body: io.BytesIO, payload: Payload | None = None, **params: Any) -> dict[str, Any]:
-        """PutObject of a body in memory that is kept in the object's row (up to INLINE_LIMIT), on
-        the event loop: its work is a few digests and an indexed read, and its commit joins the
-        loop turn's other writes (S3Service.loop_operation)."""
-        record, conditions = self._new_object(ctx, Bucket, Key, Body, payload, params)
-        version = await core.commit_object_on_loop(self.s, writes, record, conditions, ctx, "ObjectCreated:Put")
-        return self._put_answer(record, version)
-
-    def _new_object(self, ctx: RequestContext, bucket: str, key: str, body: Readable | None,
-                    payload: Payload | None, params: dict[str, Any]) -> tuple[ObjectRecord, dict[str, Any] | None]:
-        """The object a PutObject writes, its body taken, and its write conditions (If-Match...)."""
-        core.check_key(key)
-        if not isinstance(body, io.BytesIO):
-            core.bucket(self.s, bucket)  # refuse before streaming a large body (small ones are in memory)
+        core.check_key(Key)
+        if not isinstance(Body, io.BytesIO):
+            core.bucket(self.s, Bucket)  # refuse before streaming a large body (small ones are in memory)
         metadata = params.get("Metadata")
         metadata = core.check_metadata(metadata) if metadata else {}
         tagging = params.get("Tagging")
         tags = core.parse_tagging(tagging) if tagging else {}
-        object_acl = self.access.for_new_object(ctx, bucket, params)
-        taken = ingest(self.s.blobs, body or io.BytesIO(b""), params, payload)
+        object_acl = self.access.for_new_object(ctx, Bucket, params)
+        taken = ingest(self.s.blobs, Body or io.BytesIO(b""), params, payload)
         record = ObjectRecord(
-            bucket=bucket, key=key, blob=taken.blob, data=taken.data, size=taken.size, etag=taken.etag,
+            bucket=Bucket, key=Key, blob=taken.blob, data=taken.data, size=taken.size, etag=taken.etag,
             last_modified=self.s.clock.now(), content_type=params.get("ContentType") or "binary/octet-stream",
             headers=with_acl(core.stored_headers(params), object_acl), metadata=metadata, tags=tags,
             checksum_algorithm=taken.checksum_algorithm, checksum=taken.checksum, checksum_type="FULL_OBJECT",
@@ -69,9 +52,7 @@ class Objects:
         )
         conditions = ({k: params[k] for k in ("IfMatch", "IfNoneMatch") if params.get(k)}
                       if "IfMatch" in params or "IfNoneMatch" in params else None)
-        return record, conditions
-
-    def _put_answer(self, record: ObjectRecord, version: str | None) -> dict[str, Any]:
+        version = core.commit_object(self.s, record, conditions, ctx, "ObjectCreated:Put")
         # No Size (x-amz-object-size): S3 answers it only for appends to directory buckets.
         result: dict[str, Any] = {"ETag": f'"{record.etag}"', "VersionId": version}
         result.update(core.checksum_members(record))

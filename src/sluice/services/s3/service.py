@@ -7,7 +7,6 @@ object change; the engine delivers them (`NotificationOutbox`, added to the Engi
 
 from __future__ import annotations
 
-import asyncio
 import inspect
 import io
 import os
@@ -19,7 +18,6 @@ from ...clock import Clock
 from ...protocol.context import RequestContext
 from ...protocol.errors import ServiceError
 from ...store import Store
-from ...store.batching import WriteBatcher
 from ..base import Operation, Service
 from ..delivery import INVALID, NOT_FOUND, Deliveries, Delivery, DeliveryResult
 from .access import Access
@@ -29,10 +27,9 @@ from .bucket_views import BucketViews
 from .buckets import Buckets
 from .configurations import BucketSettings
 from .cors import BucketCors
-from .encryption import with_encryption, with_encryption_on_loop
+from .encryption import with_encryption
 from .event_records import EventRecorder
 from .expiry import LifecycleExpiry, LifecycleRun
-from .ingest import INLINE_LIMIT
 from .lifecycle import BucketLifecycle
 from .listings import Listings
 from .multipart import Multipart
@@ -88,7 +85,6 @@ class S3Service(Service):
             BucketLifecycle(self.state),
         )
         self.expiry = LifecycleExpiry(self.state)
-        self._put_on_loop: Operation | None = None  # PutObject's loop form, once started on a loop
 
     def operation_owners(self) -> Sequence[object]:
         return self._parts
@@ -142,23 +138,7 @@ class S3Service(Service):
     def reset(self) -> None:
         self.views.invalidate()
 
-    def loop_operation(self, op_name: str, length: int) -> Operation | None:
-        # A small upload is a few digests, an indexed read and a write of its row (its body kept
-        # in the row): on the loop it holds no worker thread while its fsync happens, and
-        # concurrent uploads share one commit, as SQS's sends do.
-        if op_name == "PutObject" and length <= INLINE_LIMIT:
-            return self._put_on_loop
-        return None
-
     async def start(self) -> None:
-        writes = WriteBatcher(self.state.db, asyncio.get_running_loop())
-        put = self.objects.put_object_on_loop
-
-        async def checked_put(ctx: RequestContext, **params: Any) -> Any:
-            self._check_expected_owners(params)
-            return await put(writes, ctx, **params)
-
-        self._put_on_loop = with_encryption_on_loop(self.state, "PutObject", checked_put)
         # Body files no row points to are left over from writes cut short (a crash between the
         # file and its row): remove them.
         self.state.blobs.sweep(objects.referenced_blobs(self.state.db.reader) | self.kept_blobs())

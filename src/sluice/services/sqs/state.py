@@ -18,9 +18,9 @@ from urllib.parse import urlsplit
 from ...clock import Clock
 from ...settings import Settings
 from ...store import Store
-from ...store.batching import WriteBatcher
 from . import attributes as qattrs
 from . import errors
+from .batching import WriteBatcher
 from .metrics import SqsMetrics
 from .records import Queue, all_queues, queue_by_id
 from .waiters import Waiters

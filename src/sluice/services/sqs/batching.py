@@ -1,11 +1,10 @@
 """One store transaction for the writes an event-loop turn produced.
 
-The store already commits concurrent writers together (one fsync for many). Under load, the
-operations that run on the event loop (SQS's; S3's small uploads) issue many small writes in the
-same turn of the loop (from different connections): handing them to the writer as one submission
-saves a future, two thread wake-ups and a savepoint per write, and no thread waits for the fsync.
-Each write still runs in a savepoint of its own, so one write's error rolls back only that write
-and reaches only its caller.
+The store already commits concurrent writers together (one fsync for many). Under load, SQS's
+async operations issue many small writes in the same turn of the loop (sends, receives, deletes
+from different connections): handing them to the writer as one submission saves a future, two
+thread wake-ups and a savepoint per write. Each write still runs in a savepoint of its own, so
+one write's error rolls back only that write and reaches only its caller.
 """
 
 from __future__ import annotations
@@ -15,8 +14,8 @@ import sqlite3
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from ..workers import settle
-from .db import Database
+from ...store.db import Database
+from ...workers import settle
 
 T = TypeVar("T")
 Write = Callable[[sqlite3.Connection], Any]
