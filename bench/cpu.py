@@ -115,9 +115,7 @@ def measure(server: Server, make: Callable[[int], Request], requests: int, clien
     (one after another on each): with more than one, the server's writes can share fsyncs."""
     conn = http.client.HTTPConnection("127.0.0.1", server.port)
     for i in range(50):  # warm: models parsed, caches filled
-        method, path, headers, body = make(i)
-        conn.request(method, path, body=body, headers=headers)
-        conn.getresponse().read()
+        call(conn, make(i))
     conn.close()
 
     def client(first: int, count: int) -> None:
