@@ -218,3 +218,20 @@ def test_eventbridge_is_built_for_a_schedule_an_earlier_run_stored_and_not_other
         assert json.loads(message["Body"])["resources"] == ["arn:aws:events:us-east-1:000000000000:rule/tick"]
 
     run_manual(tmp_path, fired_after_the_restart)
+
+
+def test_requests_made_with_the_test_key_do_not_build_iam(tmp_path: Path) -> None:
+    # Plain mode checks the signatures of keys with a secret of their own, which only IAM can
+    # say for a key it may have issued: asking must not build IAM for `test`, the common key.
+    async def scenario(app: Sluice, clock: ManualClock) -> None:
+        iam = app.services["iam"]
+        assert isinstance(iam, DeferredService)
+        callers = app.gateway.callers
+        assert callers.verifier_for("test") is None
+        assert callers.verifier_for("123456789012") is None  # an account id as key: its root, unchecked
+        assert not iam.is_built
+        key = _op(iam, "iam", "CreateAccessKey", UserName=_op(iam, "iam", "CreateUser", UserName="u")["User"]
+                  ["UserName"])["AccessKey"]["AccessKeyId"]
+        assert callers.verifier_for(key) is not None  # IAM's own key: its signature is checked
+
+    run_manual(tmp_path, scenario)
