@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import ctypes
+import gc
 import logging
 import signal
 import socket
@@ -398,6 +399,12 @@ class _Server(uvicorn.Server):
     async def startup(self, sockets: list[socket.socket] | None = None) -> None:
         await super().startup(sockets)
         if self.started:
+            # What start-up built lives as long as the server: kept out of the collector's full
+            # passes from now on (gc.freeze), which the first requests' imports would otherwise
+            # walk it all again for. The collector runs again from here (`sluice up` pauses it
+            # while it starts).
+            gc.freeze()
+            gc.enable()
             self.listening()
 
     async def serve(self, sockets: list[socket.socket] | None = None) -> None:
