@@ -26,6 +26,41 @@ os.environ.pop("AWS_PROFILE", None)
 
 T = TypeVar("T")
 
+_LOG_SIZES = pytest.StashKey[dict[Path, int]]()
+_LOG_LINES = 150  # of each server's log, at most, under a failed test
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    item.stash[_LOG_SIZES] = {path: _size(path) for path in SluiceProcess.logs}
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
+    """A failed test's report shows what each Sluice server wrote to its log during the test (the
+    session's server, and those it started): a failure seen once in CI can be read afterwards."""
+    outcome = yield
+    report = outcome.get_result()  # type: ignore[attr-defined]
+    if not report.failed or call.when == "teardown":
+        return
+    sizes = item.stash.get(_LOG_SIZES, {})
+    for path in SluiceProcess.logs:
+        try:
+            with open(path, "rb") as log:
+                log.seek(sizes.get(path, 0))
+                written = log.read().decode("utf-8", "replace").splitlines()
+        except OSError:  # its temporary dir is gone already
+            continue
+        if written:
+            report.sections.append((f"Captured sluice log {path.name} (its last {_LOG_LINES} lines at most)",
+                                    "\n".join(written[-_LOG_LINES:])))
+
+
+def _size(path: Path) -> int:
+    try:
+        return path.stat().st_size
+    except OSError:
+        return 0
+
 
 class AwsCli(Protocol):
     """The `aws_cli` fixture: runs the real AWS CLI against Sluice."""

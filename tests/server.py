@@ -8,6 +8,7 @@ import socket
 import subprocess
 import sys
 from pathlib import Path
+from typing import ClassVar
 
 from sluice.tools.child import terminate, wait_healthy
 
@@ -20,6 +21,10 @@ def free_port() -> int:
 
 class SluiceProcess:
     """A `sluice up` server on a free loopback port with its own data dir."""
+
+    # Every server's log in this test process: a failed test shows what they wrote during it
+    # (conftest.py), since pytest's temporary dirs, logs included, are soon deleted.
+    logs: ClassVar[list[Path]] = []
 
     def __init__(self, data_dir: Path, *extra_args: str, port: int | None = None,
                  env: dict[str, str] | None = None) -> None:
@@ -39,6 +44,8 @@ class SluiceProcess:
             sys.executable, "-m", "sluice", "up",
             "--port", str(self.port), "--data-dir", str(self.data_dir), *self.extra_args,
         ]
+        if self.log_path not in SluiceProcess.logs:
+            SluiceProcess.logs.append(self.log_path)
         log = open(self.log_path, "ab")  # noqa: SIM115 - the child process owns it
         self.proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=self.env)
         wait_healthy(self.proc, self.endpoint, self.log_path, timeout)
