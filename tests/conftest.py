@@ -5,11 +5,12 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
 import boto3
+import pluggy
 import pytest
 from botocore.config import Config
 
@@ -35,11 +36,12 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
 
 
 @pytest.hookimpl(hookwrapper=True)
-def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
+def pytest_runtest_makereport(item: pytest.Item,
+                               call: pytest.CallInfo[None]) -> Generator[None, pluggy.Result[pytest.TestReport], None]:
     """A failed test's report shows what each Sluice server wrote to its log during the test (the
     session's server, and those it started): a failure seen once in CI can be read afterwards."""
     outcome = yield
-    report = outcome.get_result()  # type: ignore[attr-defined]
+    report = outcome.get_result()
     if not report.failed or call.when == "teardown":
         return
     sizes = item.stash.get(_LOG_SIZES, {})
