@@ -459,6 +459,21 @@ def test_exports_imports_and_an_export_in_use(cfn: Any) -> None:
     cfn.delete_stack(StackName=clash)
 
 
+def test_a_template_holds_at_most_500_resources(cfn: Any) -> None:
+    def queues(count: int) -> str:
+        return json.dumps({"Resources": {f"Q{i}": {"Type": "AWS::SQS::Queue"} for i in range(count)}},
+                          separators=(",", ":"))
+
+    assert cfn.validate_template(TemplateBody=queues(500))["Parameters"] == []
+    for call in (lambda: cfn.validate_template(TemplateBody=queues(501)),
+                 lambda: cfn.create_stack(StackName="too-many", TemplateBody=queues(501))):
+        with pytest.raises(ClientError) as err:
+            call()
+        assert err.value.response["Error"]["Code"] == "ValidationError"
+        assert err.value.response["Error"]["Message"] == (
+            "Template format error: Number of resources, 501, is greater than maximum allowed, 500")
+
+
 def test_bad_requests_get_aws_errors(cfn: Any) -> None:
     def code_and_message(**kw: Any) -> tuple[str, str]:
         with pytest.raises(ClientError) as err:

@@ -11,6 +11,7 @@ from . import errors, validate
 
 TOP_LEVEL = frozenset({"AWSTemplateFormatVersion", "Description", "Metadata", "Parameters", "Rules", "Mappings",
                        "Conditions", "Transform", "Resources", "Outputs", "Hooks"})
+MAX_RESOURCES = 500  # CloudFormation's quota of resources in a template (checked after a transform too)
 
 
 def parse(body: str) -> dict[str, Any]:
@@ -55,6 +56,9 @@ def check(doc: dict[str, Any]) -> dict[str, Any]:
     resources = doc.get("Resources")
     if not isinstance(resources, dict) or not resources:
         raise errors.template_format("At least one Resources member must be defined.")
+    if len(resources) > MAX_RESOURCES:
+        raise errors.template_format(
+            f"Number of resources, {len(resources)}, is greater than maximum allowed, {MAX_RESOURCES}")
     for logical_id, res in resources.items():
         if str(logical_id).startswith("Fn::ForEach") and "AWS::LanguageExtensions" in transforms(doc):
             raise errors.validation("Fn::ForEach (AWS::LanguageExtensions) is not supported by Sluice")
