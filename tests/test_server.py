@@ -140,6 +140,19 @@ def test_every_response_carries_request_ids(endpoint: str, s3: Any, bucket: str)
         assert h.get("x-amz-id-2")
         seen.append(h["x-amz-request-id"])
 
+    # The other services answer as AWS does: x-amzn-RequestId alone, without S3's two headers.
+    sqs = make_client("sqs", endpoint)
+    lam = make_client("lambda", endpoint)
+    answers = [sqs.list_queues()["ResponseMetadata"], lam.list_functions()["ResponseMetadata"]]
+    with pytest.raises(ClientError) as info:
+        sqs.get_queue_url(QueueName="no-such-queue-here")
+    answers.append(info.value.response["ResponseMetadata"])
+    for meta in answers:
+        h = meta["HTTPHeaders"]
+        assert meta["RequestId"] == h["x-amzn-requestid"]
+        assert "x-amz-request-id" not in h and "x-amz-id-2" not in h, h
+        seen.append(meta["RequestId"])
+
     assert len(set(seen)) == len(seen), f"request ids repeat: {seen}"
 
 

@@ -153,7 +153,7 @@ class Gateway:
             caller.access_key = None
         ctx = RequestContext(
             request_id=new_request_id(caller.service),
-            host_id=new_host_id(),
+            host_id=new_host_id() if caller.service == "s3" else "",  # S3's alone (x-amz-id-2, HostId)
             account_id=self.settings.account_id,
             region=caller.region or self.settings.region,
             service=caller.service,
@@ -403,11 +403,13 @@ class Gateway:
             except UnicodeEncodeError:
                 headers.append((name, _header_value(v)))
         if ctx is not None:
-            request_id = ctx.request_id.encode()
-            headers.append((b"x-amz-request-id", request_id))
-            headers.append((b"x-amz-id-2", ctx.host_id.encode()))
-            if ctx.service != "s3":
-                headers.append((b"x-amzn-requestid", request_id))
+            # As AWS answers: S3 with its request id and host id, the other services with
+            # x-amzn-RequestId alone (SQS's JSON API guide shows no other).
+            if ctx.service == "s3":
+                headers.append((b"x-amz-request-id", ctx.request_id.encode()))
+                headers.append((b"x-amz-id-2", ctx.host_id.encode()))
+            else:
+                headers.append((b"x-amzn-requestid", ctx.request_id.encode()))
         headers.append(_SERVER)
         body = response.body
         if isinstance(body, ResponseBody):
