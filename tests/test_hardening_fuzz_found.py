@@ -242,3 +242,21 @@ def test_json_long_beyond_64_bits_is_a_serialization_error_not_a_500(sluice: Slu
                                 body, "logs")
     assert status == 400, answer
     assert json.loads(answer)["__type"].endswith("SerializationException")
+
+
+def test_sqs_tags_with_control_characters_read_back_as_xml_over_the_query_protocol(sluice: SluiceProcess) -> None:
+    sqs = boto3.client("sqs", endpoint_url=sluice.endpoint, region_name="us-east-1", aws_access_key_id="test",
+                       aws_secret_access_key="test")
+    url = sqs.create_queue(QueueName=f"fuzz-tags-{uuid.uuid4().hex[:8]}")["QueueUrl"]
+    status, answer = _post_json(sluice.endpoint, "AmazonSQS.TagQueue", "application/x-amz-json-1.0",
+                                json.dumps({"QueueUrl": url, "Tags": {"k\x14": "v\x05\x15N"}}).encode(), "sqs")
+    assert status == 200, answer
+    assert sqs.list_queue_tags(QueueUrl=url)["Tags"] == {"k\x14": "v\x05\x15N"}  # JSON carries them as they are
+    # Before: the query protocol wrote them raw, and no XML parser (botocore's included) could read the answer.
+    status, body = _post_form(sluice.endpoint, "sqs", {"Action": "ListQueueTags", "QueueUrl": url})
+    assert status == 200, body
+    root = ET.fromstring(body)
+    ns = {"a": root.tag[1:].split("}")[0]}
+    tag = root.find("a:ListQueueTagsResult/a:Tag", ns)
+    assert tag is not None
+    assert (tag.findtext("a:Key", namespaces=ns), tag.findtext("a:Value", namespaces=ns)) == ("k\ufffd", "v\ufffd\ufffdN")

@@ -8,7 +8,6 @@ The flattening rules for lists and maps are botocore's query serializer's, read 
 
 from __future__ import annotations
 
-import re
 from typing import Any
 from urllib.parse import parse_qsl
 
@@ -27,11 +26,9 @@ from .errors import ServiceError
 from .http import HttpRequest, HttpResponse
 from .statuses import http_status
 from .values import InvalidValue, parse_scalar
-from .xml import shape_to_xml
+from .xml import readable_text, shape_to_xml
 
 XML_DECL = '<?xml version="1.0" encoding="UTF-8"?>\n'
-# Characters XML 1.0 has no place for, even escaped (an error message may echo them from input).
-_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
 
 
 # Query-era error codes of services that moved to json, where current models no longer carry
@@ -177,9 +174,9 @@ class QueryProtocol:
         code, fault = query_error_code(self.model, err.code)
         if not err.sender_fault:
             fault = "Receiver"
-        detail = "".join(f"<{k}>{_esc(str(v))}</{k}>" for k, v in err.fields.items() if v is not None)
+        detail = "".join(f"<{k}>{readable_text(str(v))}</{k}>" for k, v in err.fields.items() if v is not None)
         body = (f'{XML_DECL}<ErrorResponse xmlns="{self.namespace}"><Error><Type>{fault}</Type>'
-                f"<Code>{_esc(code)}</Code><Message>{_esc(err.message)}</Message>{detail}</Error>"
+                f"<Code>{readable_text(code)}</Code><Message>{readable_text(err.message)}</Message>{detail}</Error>"
                 f"<RequestId>{ctx.request_id}</RequestId></ErrorResponse>")
         return HttpResponse(http_status(err, self.model), [("Content-Type", "text/xml"), *err.headers.items()], body.encode())
 
@@ -195,10 +192,3 @@ def _refuse_repeats(pairs: list[tuple[str, str]]) -> None:
                                "The AWS query string is malformed or does not adhere to AWS standards: "
                                f"the parameter {name[:256]} appears more than once.", 400)
         seen.add(name)
-
-
-def _esc(text: str) -> str:
-    # An error must stay readable by every SDK's XML parser: characters it would choke on are
-    # shown as U+FFFD (a raw \x08 echoed from a parameter made the whole answer unparseable).
-    text = _NOT_XML.sub("\ufffd", text)
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")

@@ -15,7 +15,6 @@ import copy
 import threading
 from functools import cache
 from typing import Any
-from xml.sax.saxutils import escape
 
 from botocore.model import ListShape, MapShape, OperationModel, ServiceModel, Shape, StructureShape
 
@@ -25,6 +24,7 @@ from .http import HttpRequest, HttpResponse
 from .models import service_description
 from .query import XML_DECL, QueryProtocol
 from .values import format_scalar
+from .xml import readable_text
 
 NAMESPACE = "http://queue.amazonaws.com/doc/2012-11-05/"
 
@@ -150,7 +150,7 @@ class SqsQueryProtocol(QueryProtocol):
 
 
 def _text(value: Any, shape: Shape) -> str:
-    return escape(format_scalar(value, shape), {"\r": "&#13;", "\t": "&#9;"})
+    return readable_text(format_scalar(value, shape))
 
 
 def _write(parts: list[str], value: Any, shape: Shape, name: str) -> None:
@@ -188,6 +188,6 @@ def _write_entries(parts: list[str], value: dict[str, Any], shape: MapShape, ele
     key = shape.key.serialization.get("name", "key")
     val = shape.value.serialization.get("name", "value")
     for k, v in value.items():
-        parts.append(f"<{element}><{key}>{escape(str(k))}</{key}>")
+        parts.append(f"<{element}><{key}>{readable_text(str(k))}</{key}>")
         _write(parts, v, shape.value, val)
         parts.append(f"</{element}>")
