@@ -244,6 +244,62 @@ def test_json_long_beyond_64_bits_is_a_serialization_error_not_a_500(sluice: Slu
     assert json.loads(answer)["__type"].endswith("SerializationException")
 
 
+def _post_raw(endpoint: str, headers: dict[str, str]) -> tuple[int, dict[str, str], bytes]:
+    url = urlsplit(endpoint)
+    conn = http.client.HTTPConnection(url.hostname or "127.0.0.1", url.port, timeout=10)
+    try:
+        conn.request("POST", "/", body=b"{}", headers={"Content-Type": "application/x-amz-json-1.1", **headers})
+        response = conn.getresponse()
+        return response.status, {k.lower(): v for k, v in response.getheaders()}, response.read()
+    finally:
+        conn.close()
+
+
+def _scope(service: str) -> dict[str, str]:
+    return {"Authorization": f"AWS4-HMAC-SHA256 Credential=test/20240101/us-east-1/{service}/aws4_request, "
+                             "SignedHeaders=host, Signature=" + "0" * 64}
+
+
+@pytest.mark.parametrize("headers", [
+    # Before: the name went to the file system as a directory name: "File name too long", a 500.
+    {"X-Amz-Target": "a" * 300 + ".Op"},
+    # Names that are paths, not services: nothing is looked up for them.
+    {"X-Amz-Target": "/etc.Op"},
+    _scope(".."),
+    _scope("%2e%2e"),
+    # Before: the name went into the XML error as it came, and no parser could read the answer.
+    {"X-Amz-Target": "<x>&y.Op"},
+], ids=["long-target", "path-target", "dotdot-scope", "escaped-scope", "markup-target"])
+def test_a_request_for_a_service_that_is_no_name_gets_not_implemented(
+        sluice: SluiceProcess, headers: dict[str, str]) -> None:
+    status, answer_headers, body = _post_raw(sluice.endpoint, headers)
+    assert status == 501, body
+    assert answer_headers.get("x-amzn-requestid")
+    root = ET.fromstring(body)
+    assert root.findtext("Code") == "NotImplemented"
+    assert "Sluice does not implement service" in (root.findtext("Message") or "")
+
+
+def test_a_service_botocore_knows_is_answered_in_its_protocol(sluice: SluiceProcess) -> None:
+    # Kinesis speaks JSON: its SDK reads the error from a JSON body. Asked twice: the second
+    # answer comes from the protocol kept, not from the model (which is not kept).
+    for _ in range(2):
+        status, _, body = _post_raw(sluice.endpoint, {
+            **_scope("kinesis"), "X-Amz-Target": "Kinesis_20131202.ListStreams"})
+        assert status == 501, body
+        assert json.loads(body)["__type"] == "NotImplemented"
+
+
+def test_only_the_protocol_of_a_service_sluice_does_not_serve_is_kept() -> None:
+    from sluice.protocol import models
+
+    assert models.protocol_of("kinesis") == "json"
+    assert models.protocol_of("ec2") == "ec2"
+    assert "kinesis" not in models._descriptions and "ec2" not in models._descriptions
+    for name in ("..", "/etc", "a" * 300, "Kinesis", "kinesis/../s3", "no-such-service-here"):
+        assert models.protocol_of(name) is None
+
+
 def test_sqs_tags_with_control_characters_read_back_as_xml_over_the_query_protocol(sluice: SluiceProcess) -> None:
     sqs = boto3.client("sqs", endpoint_url=sluice.endpoint, region_name="us-east-1", aws_access_key_id="test",
                        aws_secret_access_key="test")

@@ -26,7 +26,7 @@ from ..protocol.context import RequestContext
 from ..protocol.errors import NotModified, ServiceError, not_implemented
 from ..protocol.http import HttpRequest, HttpResponse, ResponseBody
 from ..protocol.ids import uuid4_text
-from ..protocol.models import service_model
+from ..protocol.models import protocol_of
 from ..protocol.selection import Protocols
 from ..services.base import Service
 from ..services.deferred import DeferredService
@@ -167,7 +167,7 @@ class Gateway:
         service = self.services.get(caller.service)
         try:
             if service is None:
-                response = self._unknown_service(caller.service, ctx)
+                response = await self._unknown_service(caller.service, ctx)
             else:
                 signed_path = req.path
                 if service.name == "s3":
@@ -365,13 +365,9 @@ class Gateway:
                 return _internal_answer(status, out)
         return HttpResponse(405, [("Content-Type", "application/json")], b'{"error": "method not allowed"}')
 
-    def _unknown_service(self, name: str, ctx: RequestContext) -> HttpResponse:
-        from botocore.exceptions import DataNotFoundError  # botocore stays off the start path
-
-        try:
-            protocol = service_model(name).metadata.get("protocol")
-        except DataNotFoundError:  # not a service botocore knows either
-            protocol = None
+    async def _unknown_service(self, name: str, ctx: RequestContext) -> HttpResponse:
+        # Off the loop: the first request for a service reads its botocore model.
+        protocol = await self.pool.run(asyncio.get_running_loop(), protocol_of, name)
         return generic_error(not_implemented(name), ctx, protocol)
 
     def _health(self) -> HttpResponse:

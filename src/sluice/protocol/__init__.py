@@ -61,7 +61,10 @@ def generic_error(err: ServiceError, ctx: RequestContext, protocol: str | None) 
         body = json.dumps({"__type": err.code, "message": err.message}).encode()
         return HttpResponse(http_status(err, None), [("Content-Type", "application/x-amz-json-1.1"),
                                          ("x-amzn-ErrorType", err.code)], body)
-    inner = f"<Code>{err.code}</Code><Message>{err.message}</Message>"
+    from .xml import readable_text  # with botocore's model module: not on the start path
+
+    # The message names what the request named: escaped, as any text from a request.
+    inner = f"<Code>{err.code}</Code><Message>{readable_text(err.message)}</Message>"
     if protocol == "query":
         text = (f"<ErrorResponse><Error><Type>Sender</Type>{inner}</Error>"
                 f"<RequestId>{ctx.request_id}</RequestId></ErrorResponse>")

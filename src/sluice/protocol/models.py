@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import json
+import re
 import threading
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -16,6 +17,11 @@ if TYPE_CHECKING:
 _lock = threading.RLock()
 _descriptions: dict[str, dict[str, Any]] = {}
 _models: dict[str, ServiceModel] = {}
+# The protocols of services botocore describes and Sluice does not serve (protocol_of).
+_protocols: dict[str, str | None] = {}
+# How botocore's data directories are named: a name from a request that is not one is no service
+# (and never a path to look at).
+_SERVICE_NAME = re.compile(r"[a-z0-9][a-z0-9-]{0,63}")
 
 
 def _data_dir() -> Path:
@@ -107,3 +113,27 @@ def service_model(name: str) -> ServiceModel:
 
                 found = _models[name] = ServiceModel(service_description(name), service_name=name)
     return found
+
+
+def protocol_of(name: str) -> str | None:
+    """The wire protocol of a service botocore describes, or None for any other name: how to word
+    the answer to a request for a service Sluice does not serve. Only the protocol is kept (a few
+    hundred names at most), not the model: for some services that is tens of megabytes parsed,
+    and a request may name any of them."""
+    if not _SERVICE_NAME.fullmatch(name):
+        return None
+    if name in _protocols:
+        return _protocols[name]
+    from botocore.exceptions import DataNotFoundError
+
+    description = _descriptions.get(name)
+    if description is None:
+        try:
+            description = _load_description(name)
+        except DataNotFoundError:
+            return None
+        finally:
+            _give_back_free_memory()
+    protocol = description.get("metadata", {}).get("protocol")
+    _protocols[name] = protocol
+    return protocol
