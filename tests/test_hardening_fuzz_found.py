@@ -316,3 +316,41 @@ def test_sqs_tags_with_control_characters_read_back_as_xml_over_the_query_protoc
     tag = root.find("a:ListQueueTagsResult/a:Tag", ns)
     assert tag is not None
     assert (tag.findtext("a:Key", namespaces=ns), tag.findtext("a:Value", namespaces=ns)) == ("k\ufffd", "v\ufffd\ufffdN")
+
+
+def test_a_client_context_that_is_not_base64_json_is_refused_as_aws_does(sluice: SluiceProcess) -> None:
+    lam = boto3.client("lambda", endpoint_url=sluice.endpoint, region_name="us-east-1", aws_access_key_id="test",
+                       aws_secret_access_key="test")
+    name = f"fuzz-client-context-{uuid.uuid4().hex[:8]}"
+    lam.create_function(FunctionName=name, Runtime="python3.12", Handler="handler.handler",
+                        Role="arn:aws:iam::000000000000:role/r",
+                        Code={"ZipFile": zip_code("def handler(e, c):\n    return c.client_context.custom\n")})
+    lam.get_waiter("function_active_v2").wait(FunctionName=name)
+    good = base64.b64encode(json.dumps({"custom": {"k": "v"}}).encode()).decode()
+    out = lam.invoke(FunctionName=name, ClientContext=good)
+    assert json.loads(out["Payload"].read()) == {"k": "v"}
+    for bad in ("string", base64.b64encode(b"[1, 2]").decode(), base64.b64encode(b"\xff\xfe").decode()):
+        for kind in ("RequestResponse", "Event"):
+            with pytest.raises(ClientError) as info:
+                lam.invoke(FunctionName=name, ClientContext=bad, InvocationType=kind)
+            error = info.value.response["Error"]
+            assert (error["Code"], error["Message"]) == (
+                "InvalidRequestContentException", "Client context must be a valid Base64-encoded JSON object.")
+    # Before: a non-ASCII byte in the header went through to the runtime, where decoding it raised
+    # (a traceback in the log and a Runtime.Unknown answer).
+    url = urlsplit(sluice.endpoint)
+    conn = http.client.HTTPConnection(url.hostname or "127.0.0.1", url.port, timeout=30)
+    try:
+        conn.putrequest("POST", f"/2015-03-31/functions/{name}/invocations")
+        conn.putheader("Authorization", "AWS4-HMAC-SHA256 Credential=test/20240101/us-east-1/lambda/aws4_request, "
+                                        "SignedHeaders=host, Signature=" + "0" * 64)
+        conn.putheader("X-Amz-Client-Context", b"\x80")
+        conn.putheader("Content-Length", "0")
+        conn.endheaders()
+        response = conn.getresponse()
+        answer = response.read()
+    finally:
+        conn.close()
+    assert response.status == 400, answer
+    assert json.loads(answer)["Type"] == "User"
+    assert response.getheader("x-amzn-ErrorType", "").startswith("InvalidRequestContentException")

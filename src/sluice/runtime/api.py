@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import binascii
 import contextlib
 import json
 import secrets
@@ -294,7 +293,7 @@ def _client_context_json(value: str | None) -> str | None:
         return None
     try:
         return base64.b64decode(value, validate=True).decode("utf-8")
-    except (binascii.Error, UnicodeDecodeError):
+    except ValueError:  # Invoke refuses what is not base64 of JSON; binascii's and UTF-8's errors alike
         return value
 
 

@@ -56,6 +56,18 @@ def _check_json(payload: bytes) -> None:
                            Type="User") from None
 
 
+def _check_client_context(value: str) -> None:
+    """AWS refuses a ClientContext that is not base64 of a JSON object, whatever the invocation type."""
+    try:
+        # The header arrives as latin-1 text: a non-ASCII character is a ValueError too.
+        decoded = safejson.loads(base64.b64decode(value, validate=True))
+    except ValueError:  # binascii.Error, UnicodeDecodeError and JSON's errors are all ValueErrors
+        decoded = None
+    if not isinstance(decoded, dict):
+        raise ServiceError("InvalidRequestContentException",
+                           "Client context must be a valid Base64-encoded JSON object.", Type="User")
+
+
 def _too_large(limit: int) -> ServiceError:
     # AWS names Invoke by its internal name in this message.
     return ServiceError("RequestEntityTooLargeException",
@@ -79,6 +91,8 @@ class Invocations:
         payload: bytes = params.get("Payload") or b""
         if kind == "Event" and len(payload) > MAX_ASYNC_PAYLOAD:
             raise _too_large(MAX_ASYNC_PAYLOAD)
+        if params.get("ClientContext"):
+            _check_client_context(params["ClientContext"])
         if not payload.strip():
             payload = b"{}"
         elif len(payload) <= INLINE_JSON_CHECK:
