@@ -354,3 +354,24 @@ def test_a_client_context_that_is_not_base64_json_is_refused_as_aws_does(sluice:
     assert response.status == 400, answer
     assert json.loads(answer)["Type"] == "User"
     assert response.getheader("x-amzn-ErrorType", "").startswith("InvalidRequestContentException")
+
+
+def test_query_services_answers_stay_readable_whatever_a_stored_string_holds(sluice: SluiceProcess) -> None:
+    """Found beside the SQS tags above: SNS, IAM and CloudFormation stored strings with control
+    characters and then wrote them as character references XML 1.0 forbids, so botocore could not
+    read GetTopicAttributes, CreateUser or DescribeStacks any more. They now read back as U+FFFD."""
+    kw: dict[str, Any] = {"endpoint_url": sluice.endpoint, "region_name": "us-east-1",
+                          "aws_access_key_id": "test", "aws_secret_access_key": "test"}
+    suffix = uuid.uuid4().hex[:8]
+    sns = boto3.client("sns", **kw)
+    arn = sns.create_topic(Name=f"fuzz-ctl-{suffix}", Attributes={"DisplayName": "a\x05b"},
+                           Tags=[{"Key": "k\x06", "Value": "v"}])["TopicArn"]
+    assert sns.get_topic_attributes(TopicArn=arn)["Attributes"]["DisplayName"] == "a\ufffdb"
+    assert sns.list_tags_for_resource(ResourceArn=arn)["Tags"] == [{"Key": "k\ufffd", "Value": "v"}]
+    iam = boto3.client("iam", **kw)
+    user = iam.create_user(UserName=f"fuzz-ctl-{suffix}", Tags=[{"Key": "k", "Value": "v\x05"}])["User"]
+    assert user["Tags"] == [{"Key": "k", "Value": "v\ufffd"}]
+    cfn = boto3.client("cloudformation", **kw)
+    cfn.create_stack(StackName=f"fuzz-ctl-{suffix}", TemplateBody='{"Resources": {"Q": {"Type": "AWS::SQS::Queue"}}}',
+                     Tags=[{"Key": "k", "Value": "v\x05"}])
+    assert cfn.describe_stacks(StackName=f"fuzz-ctl-{suffix}")["Stacks"][0]["Tags"] == [{"Key": "k", "Value": "v\ufffd"}]

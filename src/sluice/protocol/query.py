@@ -164,7 +164,8 @@ class QueryProtocol:
         out = op.output_shape
         if out is not None:
             wrapper = out.serialization.get("resultWrapper") or f"{op.name}Result"
-            inner = shape_to_xml(result, out, wrapper)
+            # Readable by every SDK whatever a stored string holds (see readable_text).
+            inner = shape_to_xml(result, out, wrapper, text=readable_text)
         body = (f'{XML_DECL}<{op.name}Response xmlns="{self.namespace}">{inner}'
                 f"<ResponseMetadata><RequestId>{ctx.request_id}</RequestId></ResponseMetadata>"
                 f"</{op.name}Response>")

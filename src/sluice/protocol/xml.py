@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from typing import Any
 from xml.etree import ElementTree as ET
 from xml.sax.saxutils import escape, quoteattr
@@ -79,16 +80,19 @@ def element_to_shape(elem: ET.Element, shape: Shape, path: str = "") -> Any:
 
 
 def shape_to_xml(
-    value: Any, shape: Shape, name: str, namespace: str | None = None, timestamp_format: str = "iso8601"
+    value: Any, shape: Shape, name: str, namespace: str | None = None, timestamp_format: str = "iso8601",
+    text: Callable[[str], str] | None = None,
 ) -> str:
-    """Write `value` as the element `name` (with `xmlns` when given)."""
+    """Write `value` as the element `name` (with `xmlns` when given); `text` writes each string
+    (default `escape_text`, S3's way; the query services pass `readable_text`)."""
     parts: list[str] = []
-    _write(parts, value, shape, name, namespace, timestamp_format)
+    _write(parts, value, shape, name, namespace, timestamp_format, text or escape_text)
     return "".join(parts)
 
 
 def _write(
-    parts: list[str], value: Any, shape: Shape, name: str, namespace: str | None, tsf: str
+    parts: list[str], value: Any, shape: Shape, name: str, namespace: str | None, tsf: str,
+    text: Callable[[str], str],
 ) -> None:
     attrs = f" xmlns={quoteattr(namespace)}" if namespace else ""
     if isinstance(shape, StructureShape):
@@ -117,9 +121,9 @@ def _write(
             if isinstance(member, ListShape) and ser.get("flattened"):
                 item_name = ser.get("name") or member.member.serialization.get("name", mname)
                 for item in v:
-                    _write(inner, item, member.member, item_name, None, tsf)
+                    _write(inner, item, member.member, item_name, None, tsf, text)
                 continue
-            _write(inner, v, member, loc, None, tsf)
+            _write(inner, v, member, loc, None, tsf, text)
         parts.append(f"<{name}{attrs}>")
         parts.extend(inner)
         parts.append(f"</{name}>")
@@ -128,7 +132,7 @@ def _write(
         item_name = shape.member.serialization.get("name", "member")
         parts.append(f"<{name}{attrs}>")
         for item in value:
-            _write(parts, item, shape.member, item_name, None, tsf)
+            _write(parts, item, shape.member, item_name, None, tsf, text)
         parts.append(f"</{name}>")
         return
     if isinstance(shape, MapShape):
@@ -136,12 +140,12 @@ def _write(
         value_name = shape.value.serialization.get("name", "value")
         parts.append(f"<{name}{attrs}>")
         for k, v in value.items():
-            parts.append(f"<entry><{key_name}>{escape_text(str(k))}</{key_name}>")
-            _write(parts, v, shape.value, value_name, None, tsf)
+            parts.append(f"<entry><{key_name}>{text(str(k))}</{key_name}>")
+            _write(parts, v, shape.value, value_name, None, tsf, text)
             parts.append("</entry>")
         parts.append(f"</{name}>")
         return
-    parts.append(f"<{name}{attrs}>{escape_text(format_scalar(value, shape, tsf))}</{name}>")
+    parts.append(f"<{name}{attrs}>{text(format_scalar(value, shape, tsf))}</{name}>")
 
 
 # Characters XML 1.0 does not allow in a document, even escaped.
