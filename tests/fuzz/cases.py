@@ -92,7 +92,10 @@ def serialize(spec: ServiceSpec, protocol: str, op_name: str, params: dict[str, 
     elif hasattr(body, "read"):
         body = body.read()
     body = body or b""
-    headers = {str(k): str(v) for k, v in wire["headers"].items()}
+    # The framing writes the body's length (wire.py); a model member bound to Content-Length
+    # (S3's UploadPart has one) would declare a body the framing may not send.
+    headers = {str(k): str(v) for k, v in wire["headers"].items()
+               if str(k).lower() not in ("content-length", "transfer-encoding")}
     if spec.name == "s3" and "Content-MD5" not in headers and op.http_checksum.get("requestChecksumRequired"):
         headers["Content-MD5"] = base64.b64encode(hashlib.md5(body).digest()).decode()
     target = path + (f"?{qs}" if qs else "")
