@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import http.client
 import json
+import socket
 import time
 import uuid
 import xml.etree.ElementTree as ET
@@ -375,3 +376,22 @@ def test_query_services_answers_stay_readable_whatever_a_stored_string_holds(slu
     cfn.create_stack(StackName=f"fuzz-ctl-{suffix}", TemplateBody='{"Resources": {"Q": {"Type": "AWS::SQS::Queue"}}}',
                      Tags=[{"Key": "k", "Value": "v\x05"}])
     assert cfn.describe_stacks(StackName=f"fuzz-ctl-{suffix}")["Stacks"][0]["Tags"] == [{"Key": "k", "Value": "v\ufffd"}]
+
+
+def test_a_request_for_an_unknown_service_is_answered_after_its_body(sluice: SluiceProcess) -> None:
+    # Before: answered at once with the body unread, the connection closed under a client still
+    # sending it: its send failed (a broken pipe), and in a rare race (once in the fuzzer's long
+    # profile) the answer itself was lost to the reset.
+    url = urlsplit(sluice.endpoint)
+    body = b" " * (3 * 1024 * 1024)
+    head = (f"POST / HTTP/1.1\r\nHost: {url.netloc}\r\nX-Amz-Target: Kinesis_20131202.ListStreams\r\n"
+            f"Content-Type: application/x-amz-json-1.1\r\nContent-Length: {len(body)}\r\nConnection: close\r\n\r\n")
+    with socket.create_connection((url.hostname or "127.0.0.1", url.port or 80), timeout=10) as sock:
+        sock.sendall(head.encode() + body[:1000])
+        time.sleep(0.3)  # a slow client: the server has its head, and may already have answered
+        sock.sendall(body[1000:])
+        response = http.client.HTTPResponse(sock, method="POST")
+        response.begin()
+        answer = response.read()
+    assert response.status == 501, answer
+    assert b"NotImplemented" in answer

@@ -33,7 +33,14 @@ from ..services.deferred import DeferredService
 from ..settings import Settings
 from ..workers import Workers
 from . import limits
-from .bodies import MAX_CONTENT_LENGTH, ClientDisconnected, StreamingBody, read_all, read_up_to
+from .bodies import (
+    MAX_CONTENT_LENGTH,
+    ClientDisconnected,
+    StreamingBody,
+    discard,
+    read_all,
+    read_up_to,
+)
 from .callers import Callers
 from .cors import CorsGate
 from .identify import identify, virtual_host_bucket
@@ -167,7 +174,10 @@ class Gateway:
         service = self.services.get(caller.service)
         try:
             if service is None:
+                whole = await discard(receive, _DISCARD_LIMIT)
                 response = await self._unknown_service(caller.service, ctx)
+                if not whole:
+                    response.headers.append(("Connection", "close"))
             else:
                 signed_path = req.path
                 if service.name == "s3":

@@ -51,6 +51,22 @@ async def read_up_to(receive: ASGIReceiveCallable, limit: int) -> bytes | None:
             return b"".join(chunks)
 
 
+async def discard(receive: ASGIReceiveCallable, limit: int) -> bool:
+    """Read and drop the body; False once more than `limit` bytes came (the rest is left unread).
+    For a request nothing will read: answered with its body unread, a client still sending it
+    would find its connection reset before it could read the answer."""
+    size = 0
+    while True:
+        message: Any = await receive()
+        if message["type"] == "http.disconnect":
+            raise ClientDisconnected()
+        size += len(message.get("body", b""))
+        if size > limit:
+            return False
+        if not message.get("more_body", False):
+            return True
+
+
 class OnLoopRead(RuntimeError):
     """A streaming body was read on the event loop: a bug, answered as an internal error."""
 
