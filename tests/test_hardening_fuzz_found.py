@@ -9,6 +9,7 @@ import socket
 import time
 import uuid
 import xml.etree.ElementTree as ET
+from collections.abc import Mapping
 from typing import Any
 from urllib.parse import urlencode, urlsplit
 
@@ -21,19 +22,30 @@ from .lambda_helpers import zip_code
 from .server import SluiceProcess
 
 
-def _post_form(endpoint: str, signing_name: str, fields: dict[str, str]) -> tuple[int, bytes]:
+def _auth(signing_name: str) -> dict[str, str]:
+    """An Authorization header plain mode takes without checking its signature."""
+    return {"Authorization": f"AWS4-HMAC-SHA256 Credential=test/20240101/us-east-1/{signing_name}/aws4_request, "
+                             "SignedHeaders=host, Signature=" + "0" * 64}
+
+
+def _request(endpoint: str, method: str, path: str, headers: Mapping[str, str | bytes],
+             body: bytes = b"") -> tuple[int, dict[str, str], bytes]:
+    """One request on its own connection, with exactly these headers: (status, headers, body)."""
     url = urlsplit(endpoint)
-    conn = http.client.HTTPConnection(url.hostname or "127.0.0.1", url.port, timeout=10)
+    conn = http.client.HTTPConnection(url.hostname or "127.0.0.1", url.port, timeout=30)
     try:
-        conn.request("POST", "/", body=urlencode(fields).encode(), headers={
-            "Content-Type": "application/x-www-form-urlencoded; charset=utf-8",
-            "Authorization": f"AWS4-HMAC-SHA256 Credential=test/20240101/us-east-1/{signing_name}/aws4_request, "
-                             "SignedHeaders=host, Signature=" + "0" * 64,
-        })
+        conn.request(method, path, body=body or None, headers=dict(headers))
         response = conn.getresponse()
-        return response.status, response.read()
+        return response.status, {k.lower(): v for k, v in response.getheaders()}, response.read()
     finally:
         conn.close()
+
+
+def _post_form(endpoint: str, signing_name: str, fields: dict[str, str]) -> tuple[int, bytes]:
+    status, _, answer = _request(endpoint, "POST", "/", {
+        "Content-Type": "application/x-www-form-urlencoded; charset=utf-8", **_auth(signing_name)},
+        urlencode(fields).encode())
+    return status, answer
 
 
 @pytest.mark.parametrize(("signing_name", "fields", "code"), [
@@ -97,18 +109,9 @@ def test_cloudwatch_alarm_with_a_nameless_dimension_is_refused(sluice: SluicePro
 
 
 def _post_json(endpoint: str, target: str, content_type: str, body: bytes, signing_name: str) -> tuple[int, bytes]:
-    url = urlsplit(endpoint)
-    conn = http.client.HTTPConnection(url.hostname or "127.0.0.1", url.port, timeout=10)
-    try:
-        conn.request("POST", "/", body=body, headers={
-            "Content-Type": content_type, "X-Amz-Target": target,
-            "Authorization": f"AWS4-HMAC-SHA256 Credential=test/20240101/us-east-1/{signing_name}/aws4_request, "
-                             "SignedHeaders=host, Signature=" + "0" * 64,
-        })
-        response = conn.getresponse()
-        return response.status, response.read()
-    finally:
-        conn.close()
+    status, _, answer = _request(endpoint, "POST", "/", {
+        "Content-Type": content_type, "X-Amz-Target": target, **_auth(signing_name)}, body)
+    return status, answer
 
 
 @pytest.mark.parametrize("number", ["1e300", "-1e300", "99999999999999999999", "NaN"])
@@ -134,18 +137,9 @@ def test_s3_bucket_policy_that_is_not_utf8_is_malformed_not_a_500(sluice: Sluice
                       aws_secret_access_key="test")
     bucket = f"fuzz-policy-{uuid.uuid4().hex[:8]}"
     s3.create_bucket(Bucket=bucket)
-    url = urlsplit(sluice.endpoint)
-    conn = http.client.HTTPConnection(url.hostname or "127.0.0.1", url.port, timeout=10)
-    try:
-        # A gzipped policy (the fuzzer's case) or one with a stray byte: before, decode() raised.
-        conn.request("PUT", f"/{bucket}?policy", body=body, headers={
-            "Authorization": "AWS4-HMAC-SHA256 Credential=test/20240101/us-east-1/s3/aws4_request, "
-                             "SignedHeaders=host, Signature=" + "0" * 64})
-        response = conn.getresponse()
-        answer = response.read()
-    finally:
-        conn.close()
-    assert response.status == 400, answer
+    # A gzipped policy (the fuzzer's case) or one with a stray byte: before, decode() raised.
+    status, _, answer = _request(sluice.endpoint, "PUT", f"/{bucket}?policy", _auth("s3"), body)
+    assert status == 400, answer
     assert ET.fromstring(answer).findtext("Code") == "MalformedPolicy"
     with pytest.raises(ClientError) as info:
         s3.get_bucket_policy(Bucket=bucket)
@@ -172,18 +166,9 @@ def test_json_null_map_value_is_refused_not_stored(sluice: SluiceProcess) -> Non
     body = json.dumps({"FunctionName": name, "Runtime": "python3.12", "Handler": "handler.handler",
                        "Role": "arn:aws:iam::000000000000:role/r", "Environment": {"Variables": {"A": None}},
                        "Code": {"ZipFile": base64.b64encode(zip_code("def handler(e, c):\n    return e\n")).decode()}})
-    url = urlsplit(sluice.endpoint)
-    conn = http.client.HTTPConnection(url.hostname or "127.0.0.1", url.port, timeout=10)
-    try:
-        conn.request("POST", "/2015-03-31/functions", body=body.encode(), headers={
-            "Content-Type": "application/json",
-            "Authorization": "AWS4-HMAC-SHA256 Credential=test/20240101/us-east-1/lambda/aws4_request, "
-                             "SignedHeaders=host, Signature=" + "0" * 64})
-        response = conn.getresponse()
-        answer = response.read()
-    finally:
-        conn.close()
-    assert response.status == 400, answer
+    status, _, answer = _request(sluice.endpoint, "POST", "/2015-03-31/functions",
+                                 {"Content-Type": "application/json", **_auth("lambda")}, body.encode())
+    assert status == 400, answer
     assert json.loads(answer)["Type"] == "User"
     lam = boto3.client("lambda", endpoint_url=sluice.endpoint, region_name="us-east-1", aws_access_key_id="test",
                        aws_secret_access_key="test")
@@ -198,18 +183,9 @@ def test_s3_list_buckets_page_size_out_of_range_is_invalid_argument_not_a_500(
     s3 = boto3.client("s3", endpoint_url=sluice.endpoint, region_name="us-east-1", aws_access_key_id="test",
                       aws_secret_access_key="test")
     s3.create_bucket(Bucket=f"fuzz-list-{uuid.uuid4().hex[:8]}")  # at least one bucket to page through
-    url = urlsplit(sluice.endpoint)
-    conn = http.client.HTTPConnection(url.hostname or "127.0.0.1", url.port, timeout=10)
-    try:
-        conn.request("GET", f"/?max-buckets={max_buckets}", headers={
-            "Authorization": "AWS4-HMAC-SHA256 Credential=test/20240101/us-east-1/s3/aws4_request, "
-                             "SignedHeaders=host, Signature=" + "0" * 64})
-        response = conn.getresponse()
-        answer = response.read()
-    finally:
-        conn.close()
+    status, _, answer = _request(sluice.endpoint, "GET", f"/?max-buckets={max_buckets}", _auth("s3"))
     # Before: 0 or less cut the page to nothing and then read its last bucket (IndexError, 500).
-    assert response.status == 400, answer
+    assert status == 400, answer
     assert ET.fromstring(answer).findtext("Code") == "InvalidArgument"
 
 
@@ -246,19 +222,7 @@ def test_json_long_beyond_64_bits_is_a_serialization_error_not_a_500(sluice: Slu
 
 
 def _post_raw(endpoint: str, headers: dict[str, str]) -> tuple[int, dict[str, str], bytes]:
-    url = urlsplit(endpoint)
-    conn = http.client.HTTPConnection(url.hostname or "127.0.0.1", url.port, timeout=10)
-    try:
-        conn.request("POST", "/", body=b"{}", headers={"Content-Type": "application/x-amz-json-1.1", **headers})
-        response = conn.getresponse()
-        return response.status, {k.lower(): v for k, v in response.getheaders()}, response.read()
-    finally:
-        conn.close()
-
-
-def _scope(service: str) -> dict[str, str]:
-    return {"Authorization": f"AWS4-HMAC-SHA256 Credential=test/20240101/us-east-1/{service}/aws4_request, "
-                             "SignedHeaders=host, Signature=" + "0" * 64}
+    return _request(endpoint, "POST", "/", {"Content-Type": "application/x-amz-json-1.1", **headers}, b"{}")
 
 
 @pytest.mark.parametrize("headers", [
@@ -266,8 +230,8 @@ def _scope(service: str) -> dict[str, str]:
     {"X-Amz-Target": "a" * 300 + ".Op"},
     # Names that are paths, not services: nothing is looked up for them.
     {"X-Amz-Target": "/etc.Op"},
-    _scope(".."),
-    _scope("%2e%2e"),
+    _auth(".."),
+    _auth("%2e%2e"),
     # Before: the name went into the XML error as it came, and no parser could read the answer.
     {"X-Amz-Target": "<x>&y.Op"},
 ], ids=["long-target", "path-target", "dotdot-scope", "escaped-scope", "markup-target"])
@@ -286,7 +250,7 @@ def test_a_service_botocore_knows_is_answered_in_its_protocol(sluice: SluiceProc
     # answer comes from the protocol kept, not from the model (which is not kept).
     for _ in range(2):
         status, _, body = _post_raw(sluice.endpoint, {
-            **_scope("kinesis"), "X-Amz-Target": "Kinesis_20131202.ListStreams"})
+            **_auth("kinesis"), "X-Amz-Target": "Kinesis_20131202.ListStreams"})
         assert status == 501, body
         assert json.loads(body)["__type"] == "NotImplemented"
 
@@ -339,22 +303,11 @@ def test_a_client_context_that_is_not_base64_json_is_refused_as_aws_does(sluice:
                 "InvalidRequestContentException", "Client context must be a valid Base64-encoded JSON object.")
     # Before: a non-ASCII byte in the header went through to the runtime, where decoding it raised
     # (a traceback in the log and a Runtime.Unknown answer).
-    url = urlsplit(sluice.endpoint)
-    conn = http.client.HTTPConnection(url.hostname or "127.0.0.1", url.port, timeout=30)
-    try:
-        conn.putrequest("POST", f"/2015-03-31/functions/{name}/invocations")
-        conn.putheader("Authorization", "AWS4-HMAC-SHA256 Credential=test/20240101/us-east-1/lambda/aws4_request, "
-                                        "SignedHeaders=host, Signature=" + "0" * 64)
-        conn.putheader("X-Amz-Client-Context", b"\x80")
-        conn.putheader("Content-Length", "0")
-        conn.endheaders()
-        response = conn.getresponse()
-        answer = response.read()
-    finally:
-        conn.close()
-    assert response.status == 400, answer
+    status, headers, answer = _request(sluice.endpoint, "POST", f"/2015-03-31/functions/{name}/invocations",
+                                       {**_auth("lambda"), "X-Amz-Client-Context": b"\x80"})
+    assert status == 400, answer
     assert json.loads(answer)["Type"] == "User"
-    assert response.getheader("x-amzn-ErrorType", "").startswith("InvalidRequestContentException")
+    assert headers.get("x-amzn-errortype", "").startswith("InvalidRequestContentException")
 
 
 def test_query_services_answers_stay_readable_whatever_a_stored_string_holds(sluice: SluiceProcess) -> None:
