@@ -126,14 +126,14 @@ def protocol_of(name: str) -> str | None:
         return _protocols[name]
     from botocore.exceptions import DataNotFoundError
 
-    description = _descriptions.get(name)
-    if description is None:
-        try:
-            description = _load_description(name)
-        except DataNotFoundError:
-            return None
-        finally:
-            _give_back_free_memory()
-    protocol = description.get("metadata", {}).get("protocol")
-    _protocols[name] = protocol
-    return protocol
+    with _lock:  # one parse of a model, however many requests name it at once
+        if name not in _protocols:
+            description = _descriptions.get(name)
+            if description is None:
+                try:
+                    description = _load_description(name)
+                except DataNotFoundError:  # found nothing to parse: nothing to give back either
+                    return None
+                _give_back_free_memory()
+            _protocols[name] = description.get("metadata", {}).get("protocol")
+    return _protocols[name]

@@ -167,7 +167,7 @@ def escape_text(text: str) -> str:
 def readable_text(text: str) -> str:
     """`text` as element content of an answer every SDK's XML parser must read: characters XML
     1.0 has no place for, not even as references, become U+FFFD (the query services' answers and
-    errors: one raw \x08 echoed from a parameter made a whole answer unparseable; S3 writes
+    errors: one raw backspace echoed from a parameter made a whole answer unparseable; S3 writes
     references, as AWS does: `escape_text`)."""
     return escape_text(_NOT_XML.sub("\ufffd", text))
 
