@@ -15,6 +15,7 @@ from urllib.parse import urlencode, urlsplit
 
 import boto3
 import pytest
+import requests
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
@@ -348,3 +349,51 @@ def test_a_request_for_an_unknown_service_is_answered_after_its_body(sluice: Slu
         answer = response.read()
     assert response.status == 501, answer
     assert b"NotImplemented" in answer
+
+
+# A URL whose host urllib cannot read raises ValueError ("Invalid IPv6 URL"); each of these
+# answered 500 InternalError before.
+_UNREADABLE_URL = "http://[127.0.0.1:1/000000000000/fuzz"
+
+
+def test_an_unreadable_queue_url_is_a_queue_that_does_not_exist(sluice: SluiceProcess) -> None:
+    sqs = boto3.client("sqs", endpoint_url=sluice.endpoint, region_name="us-east-1", aws_access_key_id="test",
+                       aws_secret_access_key="test")
+    for call in (lambda: sqs.delete_queue(QueueUrl=_UNREADABLE_URL),
+                 lambda: sqs.send_message(QueueUrl=_UNREADABLE_URL, MessageBody="x")):
+        with pytest.raises(ClientError) as info:
+            call()
+        assert info.value.response["Error"]["Code"] == "AWS.SimpleQueueService.NonExistentQueue"
+
+
+def test_an_unreadable_template_url_is_a_validation_error(sluice: SluiceProcess) -> None:
+    cfn = boto3.client("cloudformation", endpoint_url=sluice.endpoint, region_name="us-east-1",
+                       aws_access_key_id="test", aws_secret_access_key="test")
+    for call in (lambda: cfn.validate_template(TemplateURL="https://[x/b/t.json"),
+                 lambda: cfn.create_stack(StackName=f"fuzz-url-{uuid.uuid4().hex[:8]}", TemplateURL="https://[x/b/t.json")):
+        with pytest.raises(ClientError) as info:
+            call()
+        error = info.value.response["Error"]
+        assert (error["Code"], error["Message"]) == ("ValidationError", "TemplateURL must be a supported URL.")
+
+
+def test_an_unreadable_success_action_redirect_is_ignored_as_s3_does(sluice: SluiceProcess) -> None:
+    s3 = boto3.client("s3", endpoint_url=sluice.endpoint, region_name="us-east-1", aws_access_key_id="test",
+                      aws_secret_access_key="test", config=Config(signature_version="s3v4"))
+    bucket = f"fuzz-redirect-{uuid.uuid4().hex[:8]}"
+    s3.create_bucket(Bucket=bucket)
+    post = s3.generate_presigned_post(bucket, "k", Fields={"success_action_redirect": "http://[x/"},
+                                      Conditions=[{"success_action_redirect": "http://[x/"}])
+    # S3 acts as if a redirect it cannot interpret were not there: the default 204.
+    resp = requests.post(post["url"], data=post["fields"], files={"file": ("x", b"1")}, timeout=30,
+                         allow_redirects=False)
+    assert resp.status_code == 204, resp.content
+    assert s3.get_object(Bucket=bucket, Key="k")["Body"].read() == b"1"
+
+
+def test_a_testing_api_write_with_an_unreadable_host_is_refused_not_a_500(sluice: SluiceProcess) -> None:
+    status, _, answer = _request(sluice.endpoint, "POST", "/_sluice/reset",
+                                 {"Host": "[", "Origin": "http://elsewhere.example", "Content-Type": "application/json"},
+                                 b"{}")
+    assert status == 403, answer
+    assert json.loads(answer)["error"] == "CrossOriginRefused"

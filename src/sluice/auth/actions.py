@@ -216,7 +216,11 @@ _SQS_ACTIONS = {"SendMessageBatch": "sqs:SendMessage", "DeleteMessageBatch": "sq
 @functools.lru_cache(maxsize=1024)  # a queue's URL, asked about at each of its requests
 def queue_arn_from_url(url: str, where: Where) -> str:
     """arn:aws:sqs:<region>:<account>:<name> of a queue URL (http://host/<account>/<name>)."""
-    parts = [s for s in urlparse(url).path.split("/") if s]
+    try:
+        path = urlparse(url).path
+    except ValueError:  # a host urllib cannot read ("http://[x/..."): the service says the queue is not there
+        path = url
+    parts = [s for s in path.split("/") if s]
     if len(parts) >= 2:
         return f"arn:aws:sqs:{where.region}:{parts[-2]}:{parts[-1]}"
     return f"arn:aws:sqs:{where.region}:{where.account}:{parts[-1] if parts else url}"

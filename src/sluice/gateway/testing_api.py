@@ -222,11 +222,11 @@ def _refuse_cross_origin(req: HttpRequest) -> None:
 def own_origin(req: HttpRequest) -> str:
     """The origin a page served by this server has: the scheme and the Host it was reached by."""
     host = req.host.strip().lower()
-    parts = urlsplit(f"{req.scheme}://{host}")
     default_port = {"http": 80, "https": 443}.get(req.scheme)
     try:
+        parts = urlsplit(f"{req.scheme}://{host}")
         port = parts.port if parts.port is not None else default_port
-    except ValueError:  # a Host with a port that is not one: no Origin can match it
+    except ValueError:  # a Host urllib cannot read ("[", a port that is not one): no Origin can match it
         return ""
     netloc = parts.hostname or ""
     if ":" in netloc:  # an IPv6 literal keeps its brackets in an origin

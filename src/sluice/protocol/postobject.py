@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from typing import Any
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import SplitResult, urlencode, urlsplit
 
 from botocore.model import OperationModel, ServiceModel
 
@@ -60,9 +60,10 @@ class PostObjectProtocol:
         if result.get("VersionId"):
             headers.append(("x-amz-version-id", result["VersionId"]))
         redirect = result.get("SuccessActionRedirect")
-        if redirect and urlsplit(redirect).scheme in ("http", "https"):
+        parsed = _readable_url(redirect)
+        if redirect and parsed is not None and parsed.scheme in ("http", "https"):
             query = urlencode({"bucket": result["Bucket"], "key": result["Key"], "etag": result["ETag"]})
-            target = redirect + ("&" if urlsplit(redirect).query else "?") + query
+            target = redirect + ("&" if parsed.query else "?") + query
             return HttpResponse(303, [("Location", target), *headers[:1]])
         status = result.get("SuccessActionStatus")
         if status == "201":
@@ -74,3 +75,14 @@ class PostObjectProtocol:
 
     def serialize_error(self, err: ServiceError, ctx: RequestContext) -> HttpResponse:
         return self._xml.serialize_error(err, ctx)
+
+
+def _readable_url(url: str | None) -> SplitResult | None:
+    """`url` split, or None where urllib cannot read it ("http://[x"): S3 acts as if a
+    success_action_redirect it cannot interpret were not there."""
+    if not url:
+        return None
+    try:
+        return urlsplit(url)
+    except ValueError:
+        return None

@@ -172,7 +172,10 @@ def _s3_location(url: str) -> tuple[str, str]:
     """(bucket, key) of a template URL: path style (https://s3[.region].amazonaws.com/bucket/key,
     or Sluice's own endpoint http://host:port/bucket/key) or virtual-hosted
     (https://bucket.s3[.region].amazonaws.com/key)."""
-    parsed = urlparse(url)
+    try:
+        parsed = urlparse(url)
+    except ValueError:  # a host urllib cannot read ("https://[x/...")
+        raise errors.validation("TemplateURL must be a supported URL.") from None
     host = (parsed.hostname or "").lower()
     path = unquote(parsed.path.lstrip("/"))
     if parsed.scheme not in ("http", "https") or not host:

@@ -154,7 +154,10 @@ class SqsState:
         asked = (url, region)
         key = self._url_keys.get(asked)
         if key is None:
-            split = urlsplit(url if "://" in url else f"http://x/{url.lstrip('/')}")
+            try:
+                split = urlsplit(url if "://" in url else f"http://x/{url.lstrip('/')}")
+            except ValueError:  # a host urllib cannot read ("http://[x/..."): no queue has that URL
+                raise errors.queue_does_not_exist() from None
             parts = [p for p in split.path.split("/") if p]
             if len(parts) < 2:
                 raise errors.queue_does_not_exist()
