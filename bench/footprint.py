@@ -203,11 +203,12 @@ def main() -> int:
     if "ministack" in names and not MINISTACK.exists():
         print(f"(MiniStack not installed at {MINISTACK}: `make .venv-ministack`; its column is left out)")
         names.remove("ministack")
+    budgets = {name: budget(name, args) for name in names}
     results: dict[str, dict[str, float]] = {}
     with tempfile.TemporaryDirectory() as tmp:
         for name in names:
             try:
-                results[name] = measure_server(name, Path(tmp), budget(name, args))
+                results[name] = measure_server(name, Path(tmp), budgets[name])
             except (RuntimeError, OSError) as exc:
                 print(f"{name}: failed: {exc}")
             print(f"  {name} done", file=sys.stderr)
@@ -237,7 +238,7 @@ def main() -> int:
                      if name not in ("floor", DURABLE_FLOOR) and results[name].get(row)]
             print(row.ljust(width) + "".join(f"{c:>20}" for c in cells))
     for name in results:
-        smaller = {k: v for k, v in vars(budget(name, args)).items() if v != getattr(args, k)}
+        smaller = {k: v for k, v in vars(budgets[name]).items() if v != getattr(args, k)}
         if smaller:
             given = " ".join(f"--{k} {v}" for k, v in smaller.items())
             print(f"({name}: {given}, its figures from a smaller run; --full for the same as the others)")
